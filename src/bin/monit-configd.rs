@@ -1,0 +1,15 @@
+use std::process::ExitCode;
+
+use clap::Parser;
+use monit::cli::exit::report;
+use monit::configd::cli::{main as configd_main, ConfigdCli};
+
+fn main() -> ExitCode {
+    match configd_main(ConfigdCli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            report("monit-configd", &e);
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,15 @@
+use std::process::ExitCode;
+
+use clap::Parser;
+use monit::cli::exit::report;
+use monit::noded::cli::{main as noded_main, NodedCli};
+
+fn main() -> ExitCode {
+    match noded_main(NodedCli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            report("monit-noded", &e);
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,133 @@
+//! `monit-cli`: the scriptable client.
+
+pub mod args;
+pub mod exit;
+pub mod output;
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::Context;
+
+use crate::auth::{read_private, Token};
+use crate::config::ClientConfig;
+use crate::filter::Filter;
+use crate::net::client::Client;
+use crate::views::NodeJson;
+use args::{Cli, Command, CommonArgs, Query};
+use exit::{CliError, Exit};
+use output::{clip, terminal_width, write_json, Format, Table};
+
+pub const DEFAULT_SERVER: &str = "127.0.0.1:7400";
+
+/// Where to connect and with what, resolved from flags, environment and
+/// client.toml, in that order.
+#[derive(Debug)]
+pub struct Target {
+    pub server: String,
+    pub token: Token,
+}
+
+impl Target {
+    pub fn resolve(common: &CommonArgs) -> Result<Target, CliError> {
+        let file = ClientConfig::load_default().map_err(|e| CliError::new(Exit::Usage, e))?;
+        let server = common
+            .server
+            .clone()
+            .or(file.server)
+            .unwrap_or_else(|| DEFAULT_SERVER.to_string());
+        crate::net::check_host_port(&server).map_err(CliError::usage)?;
+        let token_text = if let Some(path) = common.token_file.clone() {
+            read_token_file(path)?
+        } else if let Some(t) = std::env::var("MONIT_TOKEN").ok().filter(|t| !t.is_empty()) {
+            t
+        } else if let Some(path) = file.token_file {
+            read_token_file(path)?
+        } else {
+            return Err(CliError::access(
+                "no token: pass --token-file PATH, set $MONIT_TOKEN_FILE or $MONIT_TOKEN, \
+                 or put token_file in ~/.config/monit/client.toml",
+            ));
+        };
+        let token =
+            Token::parse(&token_text).map_err(|e| CliError::access(format!("bad token: {e}")))?;
+        Ok(Target { server, token })
+    }
+
+    pub async fn connect(&self, name: &str) -> Result<Client, CliError> {
+        Ok(Client::connect(&self.server, &self.token, name).await?)
+    }
+}
+
+fn read_token_file(path: PathBuf) -> Result<String, CliError> {
+    read_private(&path).map_err(|e| CliError::new(Exit::Access, e))
+}
+
+/// Runs a parsed command line.
+pub async fn run(cli: Cli) -> Result<(), CliError> {
+    match cli.command {
+        Command::Query(Query::Nodes { filter }) => query_nodes(&cli.common, filter).await,
+    }
+}
+
+async fn query_nodes(common: &CommonArgs, filters: Vec<String>) -> Result<(), CliError> {
+    // Check filters before connecting: a typo is a usage error.
+    Filter::parse_all(&filters).map_err(CliError::usage)?;
+    let target = Target::resolve(common)?;
+    let client = target.connect("monit-cli").await?;
+    let nodes = client.query_nodes(filters).await?;
+    let rows: Vec<NodeJson> = nodes.iter().map(NodeJson::from).collect();
+    let mut out = std::io::stdout().lock();
+    let written = match common.output {
+        Format::Json | Format::Jsonl => write_json(&mut out, common.output, &rows),
+        Format::Table => out.write_all(nodes_table(&rows).as_bytes()),
+    };
+    finish_output(written)
+}
+
+/// A closed pipe (`| head`) is a normal end, not an error.
+fn finish_output(r: std::io::Result<()>) -> Result<(), CliError> {
+    match r {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        r => r
+            .context("cannot write output")
+            .map_err(|e| CliError::new(Exit::Failed, e)),
+    }
+}
+
+/// The nodes table, readable in 80 columns.
+pub fn nodes_table(rows: &[NodeJson]) -> String {
+    let now = crate::timefmt::now_ms();
+    let mut t = Table::new(vec![
+        "NAME",
+        "STATE",
+        "ADDR",
+        "LAST SEEN",
+        "CHECKS",
+        "VERSION",
+        "LABELS",
+    ]);
+    for n in rows {
+        let seen = crate::timefmt::parse_rfc3339(&n.last_seen)
+            .map(|ms| crate::timefmt::ago(ms, now))
+            .unwrap_or_default();
+        let c = &n.checks;
+        let problems = c.warning + c.critical + c.unknown;
+        let checks = if problems == 0 {
+            format!("{} ok", c.ok)
+        } else {
+            format!("{}ok {}w {}c {}u", c.ok, c.warning, c.critical, c.unknown)
+        };
+        let labels: Vec<String> = n.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        t.row(vec![
+            clip(&n.name, 24),
+            n.state.clone(),
+            clip(&n.addr, 22),
+            seen,
+            checks,
+            clip(&n.version, 10),
+            labels.join(","),
+        ]);
+    }
+    t.render(terminal_width())
+}

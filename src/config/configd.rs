@@ -1,0 +1,201 @@
+//! `configd.toml`: what the config server reads at start (and on reload).
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use super::values::{socket_addr, Duration, LogLevel};
+use super::{locate, read_toml, resolve, user_data_dir, ConfigError};
+
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:7400";
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    #[serde(default, deserialize_with = "socket_addr")]
+    listen: Option<SocketAddr>,
+    data_dir: Option<PathBuf>,
+    tokens_file: Option<PathBuf>,
+    pid_file: Option<PathBuf>,
+    heartbeat_interval: Option<Duration>,
+    node_dead_after: Option<Duration>,
+    log_buffer_lines: Option<usize>,
+    max_connections: Option<usize>,
+    max_handshakes: Option<usize>,
+    #[serde(default)]
+    log: LogSection,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LogSection {
+    level: Option<LogLevel>,
+}
+
+/// Command-line values that win over the file.
+#[derive(Debug, Default, Clone)]
+pub struct ConfigdOverrides {
+    pub config: Option<PathBuf>,
+    pub listen: Option<SocketAddr>,
+    pub data_dir: Option<PathBuf>,
+}
+
+/// The resolved configuration of `monit-configd`.
+#[derive(Debug, Clone)]
+pub struct ConfigdConfig {
+    /// The file it came from, if any.
+    pub source: Option<PathBuf>,
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    pub tokens_file: PathBuf,
+    pub pid_file: PathBuf,
+    pub heartbeat_interval: std::time::Duration,
+    pub node_dead_after: std::time::Duration,
+    pub log_buffer_lines: usize,
+    /// Authenticated and unauthenticated connections together.
+    pub max_connections: usize,
+    /// Connections still in their handshake.
+    pub max_handshakes: usize,
+    pub log_level: Option<tracing::Level>,
+}
+
+fn default_data_dir() -> PathBuf {
+    if nix::unistd::geteuid().is_root() {
+        PathBuf::from("/var/lib/monit")
+    } else {
+        user_data_dir().unwrap_or_else(|| PathBuf::from("monit-data"))
+    }
+}
+
+impl ConfigdConfig {
+    /// Finds, reads and validates the config, applying overrides.
+    pub fn load(over: &ConfigdOverrides) -> Result<ConfigdConfig, ConfigError> {
+        let source = locate(over.config.as_deref(), "configd.toml")?;
+        let file: File = match &source {
+            Some(p) => read_toml(p)?,
+            None => File::default(),
+        };
+        Self::resolve(file, source, over)
+    }
+
+    /// Parses config text (for `check-config` and tests).
+    pub fn from_str(path: &Path, text: &str) -> Result<ConfigdConfig, ConfigError> {
+        let file: File = super::parse_toml(path, text)?;
+        Self::resolve(file, Some(path.to_path_buf()), &ConfigdOverrides::default())
+    }
+
+    fn resolve(
+        file: File,
+        source: Option<PathBuf>,
+        over: &ConfigdOverrides,
+    ) -> Result<ConfigdConfig, ConfigError> {
+        let base = source.as_deref();
+        let invalid = |message: String| ConfigError::Invalid {
+            path: source
+                .clone()
+                .unwrap_or_else(|| PathBuf::from("(defaults)")),
+            message,
+        };
+        let data_dir = over
+            .data_dir
+            .clone()
+            .or_else(|| file.data_dir.map(|p| resolve(base, p)))
+            .unwrap_or_else(default_data_dir);
+        let listen = match over.listen.or(file.listen) {
+            Some(a) => a,
+            None => crate::net::parse_addr(DEFAULT_LISTEN).map_err(invalid)?,
+        };
+        let heartbeat_interval = file
+            .heartbeat_interval
+            .map(|d| d.0)
+            .unwrap_or(std::time::Duration::from_secs(1));
+        let node_dead_after = file
+            .node_dead_after
+            .map(|d| d.0)
+            .unwrap_or(heartbeat_interval * 3);
+        if node_dead_after <= heartbeat_interval {
+            return Err(invalid(format!(
+                "key `node_dead_after` ({}) must be longer than `heartbeat_interval` ({})",
+                humantime::format_duration(node_dead_after),
+                humantime::format_duration(heartbeat_interval)
+            )));
+        }
+        let max_connections = file.max_connections.unwrap_or(20_000);
+        if max_connections == 0 {
+            return Err(invalid("key `max_connections` must be at least 1".into()));
+        }
+        let max_handshakes = file
+            .max_handshakes
+            .unwrap_or(1024)
+            .clamp(1, max_connections);
+        Ok(ConfigdConfig {
+            tokens_file: file
+                .tokens_file
+                .map(|p| resolve(base, p))
+                .unwrap_or_else(|| data_dir.join("tokens.toml")),
+            pid_file: file
+                .pid_file
+                .map(|p| resolve(base, p))
+                .unwrap_or_else(|| data_dir.join("monit-configd.pid")),
+            listen,
+            heartbeat_interval,
+            node_dead_after,
+            log_buffer_lines: file.log_buffer_lines.unwrap_or(10_000),
+            max_connections,
+            max_handshakes,
+            log_level: file.log.level.map(|l| l.0),
+            data_dir,
+            source,
+        })
+    }
+
+    /// Where configd keeps its SQLite store.
+    pub fn db_path(&self) -> PathBuf {
+        self.data_dir.join("monit.db")
+    }
+
+    /// Where configd writes the address it bound.
+    pub fn addr_file(&self) -> PathBuf {
+        self.data_dir.join("configd.addr")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<ConfigdConfig, String> {
+        ConfigdConfig::from_str(Path::new("/etc/monit/configd.toml"), text)
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn defaults_and_relative_paths() {
+        let c = parse("data_dir = \"data\"\n").unwrap();
+        assert_eq!(c.data_dir, PathBuf::from("/etc/monit/data"));
+        assert_eq!(c.tokens_file, PathBuf::from("/etc/monit/data/tokens.toml"));
+        assert_eq!(c.node_dead_after, std::time::Duration::from_secs(3));
+        assert_eq!(c.listen.to_string(), DEFAULT_LISTEN);
+    }
+
+    #[test]
+    fn errors_name_file_line_and_key() {
+        let e = parse("listen = \"127.0.0.1:1\"\nlisen = 3\n").unwrap_err();
+        assert!(
+            e.contains("configd.toml") && e.contains("line 2") && e.contains("lisen"),
+            "{e}"
+        );
+        let e = parse("heartbeat_interval = \"fast\"\n").unwrap_err();
+        assert!(
+            e.contains("line 1") && e.contains("invalid duration"),
+            "{e}"
+        );
+        let e = parse("listen = \"nowhere\"\n").unwrap_err();
+        assert!(e.contains("line 1") && e.contains("nowhere"), "{e}");
+        let e = parse("heartbeat_interval = \"5s\"\nnode_dead_after = \"2s\"\n").unwrap_err();
+        assert!(e.contains("node_dead_after"), "{e}");
+        let e = parse("[log]\nlevel = \"loud\"\n").unwrap_err();
+        assert!(e.contains("line 2") && e.contains("loud"), "{e}");
+    }
+}

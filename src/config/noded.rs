@@ -1,0 +1,160 @@
+//! `noded.toml`: what a node agent reads at start.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use super::values::LogLevel;
+use super::{locate, read_toml, resolve, user_data_dir, ConfigError};
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    name: Option<String>,
+    server: Option<String>,
+    token_file: Option<PathBuf>,
+    #[serde(default)]
+    labels: BTreeMap<String, String>,
+    spool_dir: Option<PathBuf>,
+    pid_file: Option<PathBuf>,
+    #[serde(default)]
+    log: LogSection,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LogSection {
+    level: Option<LogLevel>,
+}
+
+/// Command-line values that win over the file.
+#[derive(Debug, Default, Clone)]
+pub struct NodedOverrides {
+    pub config: Option<PathBuf>,
+    pub server: Option<String>,
+    pub name: Option<String>,
+    pub token_file: Option<PathBuf>,
+}
+
+/// The resolved configuration of `monit-noded`.
+#[derive(Debug, Clone)]
+pub struct NodedConfig {
+    pub source: Option<PathBuf>,
+    pub name: String,
+    pub server: String,
+    pub token_file: PathBuf,
+    pub labels: BTreeMap<String, String>,
+    pub spool_dir: PathBuf,
+    pub pid_file: PathBuf,
+    pub log_level: Option<tracing::Level>,
+}
+
+fn hostname() -> String {
+    nix::unistd::gethostname()
+        .ok()
+        .and_then(|h| h.into_string().ok())
+        .unwrap_or_else(|| "localhost".to_string())
+}
+
+impl NodedConfig {
+    pub fn load(over: &NodedOverrides) -> Result<NodedConfig, ConfigError> {
+        let source = locate(over.config.as_deref(), "noded.toml")?;
+        let file: File = match &source {
+            Some(p) => read_toml(p)?,
+            None => File::default(),
+        };
+        Self::resolve(file, source, over)
+    }
+
+    pub fn from_str(path: &Path, text: &str) -> Result<NodedConfig, ConfigError> {
+        let file: File = super::parse_toml(path, text)?;
+        Self::resolve(file, Some(path.to_path_buf()), &NodedOverrides::default())
+    }
+
+    fn resolve(
+        file: File,
+        source: Option<PathBuf>,
+        over: &NodedOverrides,
+    ) -> Result<NodedConfig, ConfigError> {
+        let base = source.as_deref();
+        let invalid = |message: String| ConfigError::Invalid {
+            path: source
+                .clone()
+                .unwrap_or_else(|| PathBuf::from("(command line)")),
+            message,
+        };
+        let name = over.name.clone().or(file.name).unwrap_or_else(hostname);
+        crate::names::check_name(&name).map_err(|e| invalid(format!("key `name`: {e}")))?;
+        let server = over
+            .server
+            .clone()
+            .or(file.server)
+            .unwrap_or_else(|| super::configd::DEFAULT_LISTEN.to_string());
+        crate::net::check_host_port(&server).map_err(|e| invalid(format!("key `server`: {e}")))?;
+        for (k, v) in &file.labels {
+            crate::names::check_name(k).map_err(|e| invalid(format!("label key: {e}")))?;
+            if v.len() > 256 || v.chars().any(char::is_control) {
+                return Err(invalid(format!(
+                    "label `{k}`: values are at most 256 printable characters"
+                )));
+            }
+        }
+        let token_file = match over
+            .token_file
+            .clone()
+            .or(file.token_file.map(|p| resolve(base, p)))
+        {
+            Some(p) => p,
+            None => {
+                return Err(ConfigError::Missing(
+                    "no node token: set `token_file` in noded.toml or pass --token-file \
+                     (create one with `monit-configd token create NAME --role node`)"
+                        .into(),
+                ))
+            }
+        };
+        let state_dir = user_data_dir()
+            .filter(|_| !nix::unistd::geteuid().is_root())
+            .unwrap_or_else(|| PathBuf::from("/var/lib/monit"));
+        Ok(NodedConfig {
+            spool_dir: file
+                .spool_dir
+                .map(|p| resolve(base, p))
+                .unwrap_or_else(|| state_dir.join("spool")),
+            pid_file: file
+                .pid_file
+                .map(|p| resolve(base, p))
+                .unwrap_or_else(|| state_dir.join("monit-noded.pid")),
+            name,
+            server,
+            token_file,
+            labels: file.labels,
+            log_level: file.log.level.map(|l| l.0),
+            source,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_and_rejects() {
+        let p = Path::new("/etc/monit/noded.toml");
+        let c = NodedConfig::from_str(
+            p,
+            "name = \"web-1\"\nserver = \"configd.example:7400\"\ntoken_file = \"node.token\"\n[labels]\nrole = \"web\"\n",
+        )
+        .unwrap();
+        assert_eq!(c.token_file, PathBuf::from("/etc/monit/node.token"));
+        assert_eq!(c.labels["role"], "web");
+        let e = NodedConfig::from_str(p, "name = \"a b\"\ntoken_file = \"t\"\n").unwrap_err();
+        assert!(e.to_string().contains("`name`"), "{e}");
+        let e = NodedConfig::from_str(p, "server = \"nohost\"\ntoken_file = \"t\"\n").unwrap_err();
+        assert!(e.to_string().contains("`server`"), "{e}");
+        let e = NodedConfig::from_str(p, "[labels]\nrole = 3\n").unwrap_err();
+        assert!(e.to_string().contains("line 2"), "{e}");
+    }
+}

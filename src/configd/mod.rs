@@ -1,0 +1,13 @@
+//! `monit-configd`, the hub: accepts nodes and clients on one port, keeps
+//! the registry and the event log in SQLite, answers queries.
+
+pub mod cli;
+mod registry;
+mod server;
+mod session;
+pub mod store;
+mod tokens;
+
+pub use registry::NodeRegistry;
+pub use server::{run, Configd, Shared};
+pub use tokens::{Identity, TokenRegistry};

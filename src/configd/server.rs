@@ -1,0 +1,227 @@
+//! Start-up, the accept loop, and an orderly shutdown.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use super::registry::NodeRegistry;
+use super::session;
+use super::store::Store;
+use super::tokens::TokenRegistry;
+use crate::config::ConfigdConfig;
+use crate::net::proto::{ErrorCode, DEFAULT_MAX_FRAME};
+use crate::net::Connection;
+
+/// How often last-seen times are written to the store.
+const SEEN_FLUSH: Duration = Duration::from_secs(10);
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigdError {
+    #[error(transparent)]
+    Tokens(#[from] crate::auth::TokensFileError),
+    #[error(transparent)]
+    Store(#[from] super::store::StoreError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: std::net::SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("cannot write {path}: {source}")]
+    Write {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// What every connection task shares.
+pub struct Shared {
+    pub config: ConfigdConfig,
+    pub tokens: TokenRegistry,
+    pub registry: NodeRegistry,
+    pub store: Store,
+    pub server_id: String,
+    pub max_frame: usize,
+    pub handshakes: Arc<Semaphore>,
+    pub shutdown: CancellationToken,
+    sessions: AtomicU64,
+}
+
+impl Shared {
+    pub fn next_session(&self) -> u64 {
+        self.sessions.fetch_add(1, Ordering::Relaxed) + 1
+    }
+}
+
+/// A configd that has opened its store and bound its port.
+pub struct Configd {
+    pub shared: Arc<Shared>,
+    listener: TcpListener,
+    store_thread: std::thread::JoinHandle<()>,
+}
+
+impl Configd {
+    /// Opens tokens and store, binds the listen address, writes
+    /// `DATA_DIR/configd.addr`. Nothing is served until `serve`.
+    pub async fn bind(
+        config: ConfigdConfig,
+        shutdown: CancellationToken,
+    ) -> Result<Configd, ConfigdError> {
+        let tokens = TokenRegistry::open(&config.tokens_file)?;
+        if tokens.is_empty() {
+            tracing::warn!(
+                path = %config.tokens_file.display(),
+                "no tokens yet: nothing can connect; create one with `monit-configd token create NAME --role node|viewer|operator|admin`"
+            );
+        }
+        let opened = Store::open(&config.db_path())?;
+        let listener =
+            TcpListener::bind(config.listen)
+                .await
+                .map_err(|source| ConfigdError::Bind {
+                    addr: config.listen,
+                    source,
+                })?;
+        let local = listener.local_addr().map_err(|source| ConfigdError::Bind {
+            addr: config.listen,
+            source,
+        })?;
+        let addr_file = config.addr_file();
+        std::fs::write(&addr_file, format!("{local}\n")).map_err(|source| ConfigdError::Write {
+            path: addr_file.clone(),
+            source,
+        })?;
+        let registry = NodeRegistry::from_rows(opened.nodes);
+        tracing::info!(
+            addr = %local,
+            data_dir = %config.data_dir.display(),
+            nodes = registry.len(),
+            tokens = tokens.len(),
+            server_id = %opened.server_id,
+            "configd ready"
+        );
+        let shared = Arc::new(Shared {
+            handshakes: Arc::new(Semaphore::new(config.max_handshakes)),
+            config,
+            tokens,
+            registry,
+            store: opened.store,
+            server_id: opened.server_id,
+            max_frame: DEFAULT_MAX_FRAME,
+            shutdown,
+            sessions: AtomicU64::new(0),
+        });
+        Ok(Configd {
+            shared,
+            listener,
+            store_thread: opened.thread,
+        })
+    }
+
+    pub fn local_addr(&self) -> std::io::Result<std::net::SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Serves until the shutdown token fires, then closes every connection,
+    /// writes what is pending and stops the store.
+    pub async fn serve(self) {
+        let Configd {
+            shared,
+            listener,
+            store_thread,
+        } = self;
+        let tracker = TaskTracker::new();
+        let connections = Arc::new(Semaphore::new(shared.config.max_connections));
+        tracker.spawn(flush_seen(shared.clone()));
+        loop {
+            let accepted = tokio::select! {
+                _ = shared.shutdown.cancelled() => break,
+                r = listener.accept() => r,
+            };
+            match accepted {
+                Ok((stream, peer)) => match connections.clone().try_acquire_owned() {
+                    Ok(permit) => {
+                        tracker.spawn(session::handle(stream, peer, shared.clone(), permit));
+                    }
+                    Err(_) => {
+                        tracing::warn!(%peer, limit = shared.config.max_connections, "refused: connection limit reached");
+                        tracker.spawn(async move {
+                            let mut conn = Connection::new(stream, 1024);
+                            conn.send_error(
+                                ErrorCode::Busy,
+                                "configd is at its connection limit; try again later",
+                            )
+                            .await;
+                        });
+                    }
+                },
+                Err(e) => {
+                    // Out of file descriptors and the like: back off, keep serving.
+                    tracing::warn!("accept failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            }
+        }
+        drop(listener);
+        tracker.close();
+        if tokio::time::timeout(Duration::from_secs(5), tracker.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!("some connections did not finish within 5s");
+        }
+        let seen = shared.registry.take_seen();
+        let _ = shared.store.touch_nodes(seen).await;
+        if let Err(e) = shared.store.barrier().await {
+            tracing::error!("final store write failed: {e}");
+        }
+        // The store thread ends when the last handle is gone.
+        drop(shared);
+        let joined = tokio::task::spawn_blocking(move || store_thread.join());
+        if tokio::time::timeout(Duration::from_secs(5), joined)
+            .await
+            .is_err()
+        {
+            tracing::warn!("the store thread did not stop within 5s");
+        }
+        tracing::info!("configd stopped");
+    }
+}
+
+async fn flush_seen(shared: Arc<Shared>) {
+    let mut tick = tokio::time::interval(SEEN_FLUSH);
+    tick.tick().await;
+    loop {
+        tokio::select! {
+            _ = shared.shutdown.cancelled() => return,
+            _ = tick.tick() => {
+                let seen = shared.registry.take_seen();
+                if !seen.is_empty() && shared.store.touch_nodes(seen).await.is_err() {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// Runs configd until `shutdown`: prints `listening on ADDR` first on
+/// stdout, so whoever started it (a test, a script) learns the port.
+pub async fn run(config: ConfigdConfig, shutdown: CancellationToken) -> Result<(), ConfigdError> {
+    let configd = Configd::bind(config, shutdown).await?;
+    let addr = configd.local_addr().map_err(|source| ConfigdError::Write {
+        path: "stdout".into(),
+        source,
+    })?;
+    {
+        use std::io::Write;
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "listening on {addr}");
+        let _ = out.flush();
+    }
+    configd.serve().await;
+    Ok(())
+}

@@ -1,0 +1,427 @@
+//! The SQLite store (`DATA_DIR/monit.db`, WAL): one thread owns the
+//! connection; async code sends it operations over a bounded channel and
+//! the thread applies whatever has queued up in one transaction, so many
+//! small writes cost one commit. An operation with an ack is answered only
+//! after its transaction committed: what configd confirms survives kill -9.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use rusqlite::{params, Connection, OptionalExtension};
+use tokio::sync::{mpsc, oneshot};
+
+/// Schema migrations, applied in order; `PRAGMA user_version` records how
+/// many ran. Append only: never edit a released step.
+const MIGRATIONS: &[&str] = &[
+    // 1: node registry, events, metadata.
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+     CREATE TABLE nodes (
+        name TEXT PRIMARY KEY,
+        hostname TEXT NOT NULL,
+        version TEXT NOT NULL,
+        labels TEXT NOT NULL,
+        addrs TEXT NOT NULL,
+        addr TEXT NOT NULL,
+        first_seen INTEGER NOT NULL,
+        last_seen INTEGER NOT NULL
+     );
+     CREATE TABLE events (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        time INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        node TEXT,
+        check_name TEXT,
+        state TEXT,
+        previous_state TEXT,
+        who TEXT,
+        message TEXT NOT NULL
+     );
+     CREATE INDEX events_by_time ON events(time);
+     CREATE INDEX events_by_node ON events(node, time);",
+];
+
+/// Most operations applied in one transaction.
+const BATCH: usize = 4096;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("store {path}: {source}")]
+    Sqlite {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
+    #[error("store {path} has schema version {found}, newer than this configd knows ({known}); run a newer monit-configd")]
+    TooNew {
+        path: PathBuf,
+        found: i64,
+        known: usize,
+    },
+    #[error("cannot create {path}: {source}")]
+    Dir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("the store thread has stopped")]
+    Stopped,
+    #[error("store write failed: {0}")]
+    Write(String),
+}
+
+/// A node as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeRow {
+    pub name: String,
+    pub hostname: String,
+    pub version: String,
+    pub labels: BTreeMap<String, String>,
+    pub addrs: Vec<String>,
+    pub addr: String,
+    pub first_seen_ms: i64,
+    pub last_seen_ms: i64,
+}
+
+/// Something that happened, for the event log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventRow {
+    pub time_ms: i64,
+    pub kind: String,
+    pub node: Option<String>,
+    pub check: Option<String>,
+    pub state: Option<String>,
+    pub previous_state: Option<String>,
+    pub who: Option<String>,
+    pub message: String,
+}
+
+type Ack = oneshot::Sender<Result<(), StoreError>>;
+
+enum Op {
+    UpsertNode(NodeRow, Option<Ack>),
+    TouchNodes(Vec<(String, i64)>),
+    Event(EventRow),
+    /// Answered once everything sent before it is committed.
+    Barrier(Ack),
+    Events {
+        limit: usize,
+        reply: oneshot::Sender<Result<Vec<EventRow>, StoreError>>,
+    },
+}
+
+/// Cheap to clone; every clone talks to the one store thread.
+#[derive(Clone)]
+pub struct Store {
+    tx: mpsc::Sender<Op>,
+}
+
+/// What opening the store found on disk.
+pub struct Opened {
+    pub store: Store,
+    pub nodes: Vec<NodeRow>,
+    pub server_id: String,
+    pub thread: std::thread::JoinHandle<()>,
+}
+
+impl Store {
+    /// Opens (creating and migrating) the database and starts its thread.
+    pub fn open(path: &Path) -> Result<Opened, StoreError> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|source| StoreError::Dir {
+                path: dir.to_path_buf(),
+                source,
+            })?;
+        }
+        let sql = |source| StoreError::Sqlite {
+            path: path.to_path_buf(),
+            source,
+        };
+        let mut conn = Connection::open(path).map_err(sql)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(sql)?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(sql)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(sql)?;
+        migrate(&mut conn, path)?;
+        let server_id = server_id(&conn).map_err(sql)?;
+        let nodes = load_nodes(&conn).map_err(sql)?;
+        let (tx, rx) = mpsc::channel(8192);
+        let owned_path = path.to_path_buf();
+        let thread = std::thread::Builder::new()
+            .name("monit-store".into())
+            .spawn(move || run(conn, rx, owned_path))
+            .map_err(|source| StoreError::Dir {
+                path: path.to_path_buf(),
+                source,
+            })?;
+        Ok(Opened {
+            store: Store { tx },
+            nodes,
+            server_id,
+            thread,
+        })
+    }
+
+    /// Writes a node and waits until it is committed.
+    pub async fn upsert_node(&self, row: NodeRow) -> Result<(), StoreError> {
+        let (ack, done) = oneshot::channel();
+        self.send(Op::UpsertNode(row, Some(ack))).await?;
+        done.await.map_err(|_| StoreError::Stopped)?
+    }
+
+    /// Records last-seen times (not waited for).
+    pub async fn touch_nodes(&self, seen: Vec<(String, i64)>) -> Result<(), StoreError> {
+        self.send(Op::TouchNodes(seen)).await
+    }
+
+    /// Appends an event (not waited for; ordered with other writes).
+    pub async fn event(&self, ev: EventRow) -> Result<(), StoreError> {
+        self.send(Op::Event(ev)).await
+    }
+
+    /// Waits until every write sent before it is committed.
+    pub async fn barrier(&self) -> Result<(), StoreError> {
+        let (ack, done) = oneshot::channel();
+        self.send(Op::Barrier(ack)).await?;
+        done.await.map_err(|_| StoreError::Stopped)?
+    }
+
+    /// The newest `limit` events, oldest first.
+    pub async fn recent_events(&self, limit: usize) -> Result<Vec<EventRow>, StoreError> {
+        let (reply, rx) = oneshot::channel();
+        self.send(Op::Events { limit, reply }).await?;
+        rx.await.map_err(|_| StoreError::Stopped)?
+    }
+
+    async fn send(&self, op: Op) -> Result<(), StoreError> {
+        self.tx.send(op).await.map_err(|_| StoreError::Stopped)
+    }
+}
+
+fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
+    let sql = |source| StoreError::Sqlite {
+        path: path.to_path_buf(),
+        source,
+    };
+    let version: i64 = conn
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .map_err(sql)?;
+    if version > MIGRATIONS.len() as i64 {
+        return Err(StoreError::TooNew {
+            path: path.to_path_buf(),
+            found: version,
+            known: MIGRATIONS.len(),
+        });
+    }
+    for (i, step) in MIGRATIONS.iter().enumerate().skip(version.max(0) as usize) {
+        let tx = conn.transaction().map_err(sql)?;
+        tx.execute_batch(step).map_err(sql)?;
+        tx.pragma_update(None, "user_version", (i + 1) as i64)
+            .map_err(sql)?;
+        tx.commit().map_err(sql)?;
+    }
+    Ok(())
+}
+
+fn server_id(conn: &Connection) -> rusqlite::Result<String> {
+    let existing: Option<String> = conn
+        .query_row("SELECT value FROM meta WHERE key = 'server_id'", [], |r| {
+            r.get(0)
+        })
+        .optional()?;
+    if let Some(id) = existing {
+        return Ok(id);
+    }
+    let id = format!("configd-{}", &crate::auth::random_nonce()[..16]);
+    conn.execute(
+        "INSERT INTO meta (key, value) VALUES ('server_id', ?1)",
+        params![id],
+    )?;
+    Ok(id)
+}
+
+fn load_nodes(conn: &Connection) -> rusqlite::Result<Vec<NodeRow>> {
+    let mut stmt = conn.prepare(
+        "SELECT name, hostname, version, labels, addrs, addr, first_seen, last_seen FROM nodes ORDER BY name",
+    )?;
+    let rows = stmt.query_map([], |r| {
+        let labels: String = r.get(3)?;
+        let addrs: String = r.get(4)?;
+        Ok(NodeRow {
+            name: r.get(0)?,
+            hostname: r.get(1)?,
+            version: r.get(2)?,
+            labels: serde_json::from_str(&labels).unwrap_or_default(),
+            addrs: serde_json::from_str(&addrs).unwrap_or_default(),
+            addr: r.get(5)?,
+            first_seen_ms: r.get(6)?,
+            last_seen_ms: r.get(7)?,
+        })
+    })?;
+    rows.collect()
+}
+
+fn run(mut conn: Connection, mut rx: mpsc::Receiver<Op>, path: PathBuf) {
+    let mut batch = Vec::with_capacity(BATCH);
+    while let Some(first) = rx.blocking_recv() {
+        batch.push(first);
+        while batch.len() < BATCH {
+            match rx.try_recv() {
+                Ok(op) => batch.push(op),
+                Err(_) => break,
+            }
+        }
+        let mut acks = Vec::new();
+        let result = apply(&mut conn, &mut batch, &mut acks);
+        for ack in acks {
+            let _ = ack.send(
+                result
+                    .as_ref()
+                    .map(|_| ())
+                    .map_err(|e| StoreError::Write(e.to_string())),
+            );
+        }
+        if let Err(e) = result {
+            tracing::error!(path = %path.display(), error = %e, "store transaction failed; its writes were not saved");
+        }
+    }
+    // Channel closed: every Store handle is gone; checkpoint on the way out.
+    let _ = conn.pragma_update(None, "wal_checkpoint", "TRUNCATE");
+}
+
+fn apply(conn: &mut Connection, batch: &mut Vec<Op>, acks: &mut Vec<Ack>) -> rusqlite::Result<()> {
+    let tx = conn.transaction()?;
+    let mut reads = Vec::new();
+    for op in batch.drain(..) {
+        match op {
+            Op::UpsertNode(row, ack) => {
+                tx.prepare_cached(
+                    "INSERT INTO nodes (name, hostname, version, labels, addrs, addr, first_seen, last_seen)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                     ON CONFLICT(name) DO UPDATE SET hostname = excluded.hostname,
+                       version = excluded.version, labels = excluded.labels, addrs = excluded.addrs,
+                       addr = excluded.addr, last_seen = excluded.last_seen",
+                )?
+                .execute(params![
+                    row.name,
+                    row.hostname,
+                    row.version,
+                    serde_json::to_string(&row.labels).unwrap_or_default(),
+                    serde_json::to_string(&row.addrs).unwrap_or_default(),
+                    row.addr,
+                    row.first_seen_ms,
+                    row.last_seen_ms
+                ])?;
+                acks.extend(ack);
+            }
+            Op::TouchNodes(seen) => {
+                let mut stmt = tx.prepare_cached(
+                    "UPDATE nodes SET last_seen = ?2 WHERE name = ?1 AND last_seen < ?2",
+                )?;
+                for (name, at) in seen {
+                    stmt.execute(params![name, at])?;
+                }
+            }
+            Op::Event(ev) => {
+                tx.prepare_cached(
+                    "INSERT INTO events (time, kind, node, check_name, state, previous_state, who, message)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                )?
+                .execute(params![
+                    ev.time_ms,
+                    ev.kind,
+                    ev.node,
+                    ev.check,
+                    ev.state,
+                    ev.previous_state,
+                    ev.who,
+                    ev.message
+                ])?;
+            }
+            Op::Barrier(ack) => acks.push(ack),
+            Op::Events { limit, reply } => reads.push((limit, reply)),
+        }
+    }
+    tx.commit()?;
+    for (limit, reply) in reads {
+        let _ = reply.send(read_events(conn, limit).map_err(|e| StoreError::Write(e.to_string())));
+    }
+    Ok(())
+}
+
+fn read_events(conn: &Connection, limit: usize) -> rusqlite::Result<Vec<EventRow>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT time, kind, node, check_name, state, previous_state, who, message
+         FROM events ORDER BY id DESC LIMIT ?1",
+    )?;
+    let rows = stmt.query_map(params![limit as i64], |r| {
+        Ok(EventRow {
+            time_ms: r.get(0)?,
+            kind: r.get(1)?,
+            node: r.get(2)?,
+            check: r.get(3)?,
+            state: r.get(4)?,
+            previous_state: r.get(5)?,
+            who: r.get(6)?,
+            message: r.get(7)?,
+        })
+    })?;
+    let mut out: Vec<EventRow> = rows.collect::<rusqlite::Result<_>>()?;
+    out.reverse();
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn persists_across_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("monit.db");
+        let opened = Store::open(&path).unwrap();
+        let id = opened.server_id.clone();
+        let row = NodeRow {
+            name: "web-1".into(),
+            hostname: "h".into(),
+            version: "1".into(),
+            labels: [("role".to_string(), "web".to_string())].into(),
+            addrs: vec!["127.0.0.1".into()],
+            addr: "127.0.0.1".into(),
+            first_seen_ms: 5,
+            last_seen_ms: 6,
+        };
+        opened.store.upsert_node(row.clone()).await.unwrap();
+        opened
+            .store
+            .event(EventRow {
+                time_ms: 7,
+                kind: "node".into(),
+                node: Some("web-1".into()),
+                check: None,
+                state: Some("up".into()),
+                previous_state: Some("pending".into()),
+                who: None,
+                message: "up".into(),
+            })
+            .await
+            .unwrap();
+        opened
+            .store
+            .touch_nodes(vec![("web-1".into(), 9)])
+            .await
+            .unwrap();
+        let evs = opened.store.recent_events(10).await.unwrap();
+        assert_eq!(evs.len(), 1);
+        drop(opened.store);
+        opened.thread.join().unwrap();
+        let again = Store::open(&path).unwrap();
+        assert_eq!(again.server_id, id);
+        assert_eq!(
+            again.nodes,
+            vec![NodeRow {
+                last_seen_ms: 9,
+                ..row
+            }]
+        );
+    }
+}

@@ -1,0 +1,27 @@
+//! monit: terminal-first monitoring and remote operations for a fleet.
+//!
+//! One library shared by four binaries (`monit-configd`, `monit-noded`,
+//! `monit-cli`, `monit-tui`), so tests and the demo can run the config
+//! server and node agents in one process.
+//!
+//! - [`net`]: frames, messages, handshake, connections, the client.
+//! - [`auth`]: tokens, the tokens file, the handshake MAC.
+//! - [`config`]: the TOML config files.
+//! - [`configd`]: the config server. [`noded`]: the node agent.
+//! - [`cli`]: `monit-cli`. [`filter`]: `--filter` expressions.
+
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod configd;
+pub mod daemon;
+pub mod filter;
+pub mod logging;
+pub mod names;
+pub mod net;
+pub mod noded;
+pub mod timefmt;
+pub mod views;
+
+/// This build's version, sent in handshakes and registrations.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

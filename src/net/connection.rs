@@ -1,0 +1,66 @@
+//! A framed connection: reads and writes whole `Message`s.
+//!
+//! Reading is cancel-safe (partial frames stay in the codec's buffer), so a
+//! read can sit in `select!` beside timers and outbound queues.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures::{SinkExt, StreamExt};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpStream;
+use tokio_util::codec::Framed;
+
+use super::frame::{FrameError, MessageCodec};
+use super::proto::{ErrorCode, ErrorFrame, Message};
+
+/// Read buffer to start with: small, since most frames are heartbeats and
+/// 10,000 idle connections must stay cheap. It grows up to the frame limit.
+const INITIAL_BUFFER: usize = 512;
+
+pub struct Connection<S = TcpStream> {
+    framed: Framed<S, MessageCodec>,
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
+    pub fn new(stream: S, max_frame: usize) -> Self {
+        Connection {
+            framed: Framed::with_capacity(stream, MessageCodec::new(max_frame), INITIAL_BUFFER),
+        }
+    }
+
+    /// The next message; `Ok(None)` on a clean close between frames.
+    pub async fn read(&mut self) -> Result<Option<Message>, FrameError> {
+        self.framed.next().await.transpose()
+    }
+
+    /// Writes and flushes one message.
+    pub async fn send(&mut self, msg: &Message) -> Result<(), FrameError> {
+        self.framed.send(msg).await
+    }
+
+    /// Queues one message without flushing (see `flush`).
+    pub async fn feed(&mut self, msg: &Message) -> Result<(), FrameError> {
+        self.framed.feed(msg).await
+    }
+
+    /// Queues an already-encoded frame without flushing.
+    pub async fn feed_frame(&mut self, frame: Bytes) -> Result<(), FrameError> {
+        self.framed.feed(frame).await
+    }
+
+    pub async fn flush(&mut self) -> Result<(), FrameError> {
+        SinkExt::<Bytes>::flush(&mut self.framed).await
+    }
+
+    /// Best effort: tells the peer why it is being dropped, without waiting
+    /// long on a peer that does not read.
+    pub async fn send_error(&mut self, code: ErrorCode, message: impl Into<String>) {
+        let msg = Message::Error(ErrorFrame::new(code, message));
+        let _ = tokio::time::timeout(Duration::from_secs(1), self.send(&msg)).await;
+    }
+
+    pub fn get_ref(&self) -> &S {
+        self.framed.get_ref()
+    }
+}
