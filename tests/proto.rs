@@ -1,0 +1,322 @@
+//! The wire format: golden bytes pin representative messages (an accidental
+//! protocol change fails here), random messages round-trip, and no input
+//! makes the decoder panic.
+
+use std::collections::BTreeMap;
+
+use bytes::BytesMut;
+use monit::net::frame::{encode_frame, FrameError, MessageCodec};
+use monit::net::proto::*;
+use proptest::prelude::*;
+use tokio_util::codec::Decoder;
+
+fn golden() -> Vec<(&'static str, Message)> {
+    vec![
+        (
+            "hello",
+            Message::Hello(Hello {
+                protocol: 1,
+                role: PeerKind::Node,
+                name: "web-1".into(),
+                version: "0.1.0".into(),
+            }),
+        ),
+        (
+            "challenge",
+            Message::Challenge(Challenge {
+                nonce: "00ff".into(),
+                server_id: "configd-1".into(),
+            }),
+        ),
+        (
+            "auth",
+            Message::Auth(Auth {
+                token_id: "abc123".into(),
+                mac: "beef".into(),
+            }),
+        ),
+        (
+            "welcome",
+            Message::Welcome(Welcome {
+                server_id: "configd-1".into(),
+                server_version: "0.1.0".into(),
+                name: "web-1".into(),
+                role: Role::Node,
+                heartbeat_interval_ms: 1000,
+                dead_after_ms: 3000,
+            }),
+        ),
+        (
+            "error",
+            Message::Error(ErrorFrame::new(ErrorCode::TooLarge, "too big")),
+        ),
+        ("ping", Message::Ping(Ping { seq: 7 })),
+        (
+            "register",
+            Message::Request(Request {
+                id: 1,
+                body: RequestBody::Register(Registration {
+                    hostname: "h".into(),
+                    version: "0.1.0".into(),
+                    labels: BTreeMap::from([("role".to_string(), "web".to_string())]),
+                    addrs: vec!["10.0.0.1".into()],
+                }),
+            }),
+        ),
+        (
+            "query_nodes",
+            Message::Request(Request {
+                id: 2,
+                body: RequestBody::QueryNodes(QueryNodes {
+                    filters: vec!["state=up".into()],
+                }),
+            }),
+        ),
+        (
+            "nodes_page",
+            Message::Response(Response {
+                id: 2,
+                body: ResponseBody::Nodes(NodesPage {
+                    nodes: vec![NodeView {
+                        name: "web-1".into(),
+                        state: NodeState::Up,
+                        addr: "127.0.0.1".into(),
+                        first_seen_ms: 1,
+                        last_seen_ms: 2,
+                        version: "0.1.0".into(),
+                        hostname: "h".into(),
+                        addrs: vec![],
+                        labels: BTreeMap::new(),
+                        checks: CheckCounts::default(),
+                    }],
+                    done: true,
+                }),
+            }),
+        ),
+    ]
+}
+
+/// Hex of each golden message's whole frame. Regenerate deliberately (and
+/// bump PROTOCOL_VERSION when old peers break) with
+/// `GOLDEN_PRINT=1 cargo test --test proto golden -- --nocapture`.
+const GOLDEN: &[(&str, &str)] = &[
+    ("hello", "0000003581a548656c6c6f84a870726f746f636f6c01a4726f6c65a46e6f6465a46e616d65a57765622d31a776657273696f6ea5302e312e30"),
+    ("challenge", "0000002b81a94368616c6c656e676582a56e6f6e6365a430306666a97365727665725f6964a9636f6e666967642d31"),
+    ("auth", "0000002081a44175746882a8746f6b656e5f6964a6616263313233a36d6163a462656566"),
+    ("welcome", "0000007281a757656c636f6d6586a97365727665725f6964a9636f6e666967642d31ae7365727665725f76657273696f6ea5302e312e30a46e616d65a57765622d31a4726f6c65a46e6f6465b56865617274626561745f696e74657276616c5f6d73cd03e8ad646561645f61667465725f6d73cd0bb8"),
+    ("error", "0000002781a54572726f7282a4636f6465a9746f6f5f6c61726765a76d657373616765a7746f6f20626967"),
+    ("ping", "0000000c81a450696e6781a373657107"),
+    ("register", "0000005881a75265717565737482a2696401a4626f647981a8526567697374657284a8686f73746e616d65a168a776657273696f6ea5302e312e30a66c6162656c7381a4726f6c65a3776562a5616464727391a831302e302e302e31"),
+    ("query_nodes", "0000003281a75265717565737482a2696402a4626f647981aa51756572794e6f64657381a766696c7465727391a873746174653d7570"),
+    ("nodes_page", "000000c381a8526573706f6e736582a2696402a4626f647981a54e6f64657382a56e6f646573918aa46e616d65a57765622d31a57374617465a27570a461646472a93132372e302e302e31ad66697273745f7365656e5f6d7301ac6c6173745f7365656e5f6d7302a776657273696f6ea5302e312e30a8686f73746e616d65a168a5616464727390a66c6162656c7380a6636865636b7385a26f6b00a77761726e696e6700a8637269746963616c00a7756e6b6e6f776e00a770656e64696e6700a4646f6e65c3"),
+];
+
+#[test]
+fn golden_bytes() {
+    let print = std::env::var_os("GOLDEN_PRINT").is_some();
+    for (name, msg) in golden() {
+        let hex = hex::encode(encode_frame(&msg, DEFAULT_MAX_FRAME).unwrap());
+        if print {
+            println!("    (\"{name}\", \"{hex}\"),");
+            continue;
+        }
+        let want = GOLDEN
+            .iter()
+            .find(|(n, _)| *n == name)
+            .unwrap_or_else(|| panic!("no golden bytes for {name}"))
+            .1;
+        assert_eq!(hex, want, "wire bytes of {name} changed");
+        // And the pinned bytes still decode to the message.
+        let mut buf = BytesMut::from(&hex::decode(want).unwrap()[..]);
+        let back = MessageCodec::default().decode(&mut buf).unwrap().unwrap();
+        assert_eq!(back, msg);
+    }
+}
+
+fn arb_string() -> impl Strategy<Value = String> {
+    prop_oneof![".{0,40}", "[a-z0-9.-]{1,20}"]
+}
+
+fn arb_message() -> impl Strategy<Value = Message> {
+    let labels = || prop::collection::btree_map("[a-z]{1,8}", arb_string(), 0..4);
+    let node = (
+        arb_string(),
+        any::<i64>(),
+        any::<i64>(),
+        labels(),
+        any::<u32>(),
+    )
+        .prop_map(|(name, f, l, labels, ok)| NodeView {
+            name,
+            state: NodeState::Down,
+            addr: "::1".into(),
+            first_seen_ms: f,
+            last_seen_ms: l,
+            version: "v".into(),
+            hostname: "h".into(),
+            addrs: vec!["a".into()],
+            labels,
+            checks: CheckCounts {
+                ok,
+                ..Default::default()
+            },
+        });
+    prop_oneof![
+        (any::<u32>(), arb_string(), arb_string()).prop_map(|(protocol, name, version)| {
+            Message::Hello(Hello {
+                protocol,
+                role: PeerKind::Client,
+                name,
+                version,
+            })
+        }),
+        (arb_string(), arb_string())
+            .prop_map(|(nonce, server_id)| Message::Challenge(Challenge { nonce, server_id })),
+        (arb_string(), arb_string())
+            .prop_map(|(token_id, mac)| Message::Auth(Auth { token_id, mac })),
+        any::<u64>().prop_map(|seq| Message::Ping(Ping { seq })),
+        any::<u64>().prop_map(|seq| Message::Pong(Ping { seq })),
+        arb_string().prop_map(|m| Message::Error(ErrorFrame::new(ErrorCode::Malformed, m))),
+        (
+            any::<u64>(),
+            arb_string(),
+            labels(),
+            prop::collection::vec(arb_string(), 0..3)
+        )
+            .prop_map(|(id, hostname, labels, addrs)| Message::Request(Request {
+                id,
+                body: RequestBody::Register(Registration {
+                    hostname,
+                    version: "x".into(),
+                    labels,
+                    addrs
+                })
+            })),
+        (any::<u64>(), prop::collection::vec(arb_string(), 0..4)).prop_map(|(id, filters)| {
+            Message::Request(Request {
+                id,
+                body: RequestBody::QueryNodes(QueryNodes { filters }),
+            })
+        }),
+        (
+            any::<u64>(),
+            prop::collection::vec(node, 0..3),
+            any::<bool>()
+        )
+            .prop_map(|(id, nodes, done)| {
+                Message::Response(Response {
+                    id,
+                    body: ResponseBody::Nodes(NodesPage { nodes, done }),
+                })
+            }),
+    ]
+}
+
+proptest! {
+    #[test]
+    fn random_messages_round_trip(msgs in prop::collection::vec(arb_message(), 1..5)) {
+        // Several frames back to back, fed in arbitrary pieces.
+        let mut wire = Vec::new();
+        for m in &msgs {
+            wire.extend_from_slice(&encode_frame(m, DEFAULT_MAX_FRAME).unwrap());
+        }
+        let mut codec = MessageCodec::default();
+        let mut buf = BytesMut::new();
+        let mut out = Vec::new();
+        for chunk in wire.chunks(7) {
+            buf.extend_from_slice(chunk);
+            while let Some(m) = codec.decode(&mut buf).unwrap() {
+                out.push(m);
+            }
+        }
+        prop_assert_eq!(out, msgs);
+    }
+
+    #[test]
+    fn random_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..512)) {
+        let mut codec = MessageCodec::new(1024);
+        let mut buf = BytesMut::from(&bytes[..]);
+        // Decode until it needs more input or fails; either is fine.
+        for _ in 0..64 {
+            match codec.decode(&mut buf) {
+                Ok(Some(_)) => continue,
+                Ok(None) | Err(_) => break,
+            }
+        }
+        let _ = codec.decode_eof(&mut buf);
+    }
+
+    #[test]
+    fn random_bodies_are_errors_not_panics(body in prop::collection::vec(any::<u8>(), 0..256)) {
+        let mut frame = (body.len() as u32).to_be_bytes().to_vec();
+        frame.extend_from_slice(&body);
+        let mut buf = BytesMut::from(&frame[..]);
+        let _ = MessageCodec::default().decode(&mut buf);
+    }
+}
+
+#[test]
+fn oversized_length_is_refused_before_allocating() {
+    let mut codec = MessageCodec::new(4 * 1024 * 1024);
+    let mut buf = BytesMut::from(&[0xff, 0xff, 0xff, 0xff, 1, 2][..]);
+    let cap_before = buf.capacity();
+    match codec.decode(&mut buf) {
+        Err(FrameError::TooLarge { len, max }) => {
+            assert_eq!(len, u32::MAX as usize);
+            assert_eq!(max, 4 * 1024 * 1024);
+        }
+        other => panic!("expected TooLarge, got {other:?}"),
+    }
+    assert_eq!(
+        buf.capacity(),
+        cap_before,
+        "no memory reserved for a refused frame"
+    );
+    // Exactly at the limit is fine (it just waits for the body).
+    let mut buf = BytesMut::from(&(4u32 * 1024 * 1024).to_be_bytes()[..]);
+    assert!(codec.decode(&mut buf).unwrap().is_none());
+}
+
+#[test]
+fn truncated_frames_wait_then_fail_at_eof() {
+    let full = encode_frame(&Message::Ping(Ping { seq: 1 }), DEFAULT_MAX_FRAME).unwrap();
+    for cut in 1..full.len() {
+        let mut codec = MessageCodec::default();
+        let mut buf = BytesMut::from(&full[..cut]);
+        assert!(codec.decode(&mut buf).unwrap().is_none(), "cut at {cut}");
+        assert!(matches!(
+            codec.decode_eof(&mut buf),
+            Err(FrameError::Truncated)
+        ));
+    }
+}
+
+#[test]
+fn garbage_body_is_malformed() {
+    for body in [
+        &b"\xc1"[..],
+        b"GET / HTTP/1.1",
+        b"\x81\xa5Hello\xc0",
+        b"\x92\x01\x02",
+    ] {
+        let mut frame = (body.len() as u32).to_be_bytes().to_vec();
+        frame.extend_from_slice(body);
+        let mut buf = BytesMut::from(&frame[..]);
+        assert!(
+            matches!(
+                MessageCodec::default().decode(&mut buf),
+                Err(FrameError::Malformed(_))
+            ),
+            "{body:?}"
+        );
+    }
+}
+
+#[test]
+fn outgoing_frames_respect_the_limit() {
+    let big = Message::Error(ErrorFrame::new(ErrorCode::Internal, "x".repeat(2000)));
+    assert!(matches!(
+        encode_frame(&big, 1000),
+        Err(FrameError::TooLarge { .. })
+    ));
+}
