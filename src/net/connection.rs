@@ -63,4 +63,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     pub fn get_ref(&self) -> &S {
         self.framed.get_ref()
     }
+
+    /// The stream back; anything already buffered is dropped.
+    pub fn into_inner(self) -> S {
+        self.framed.into_inner()
+    }
 }

@@ -1,0 +1,470 @@
+//! Bad input against a real configd: each gets an Error frame where
+//! possible and a disconnect, and a well-behaved client is served
+//! meanwhile.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{stderr, Fleet};
+use monit::auth::Token;
+use monit::net::frame::encode_frame;
+use monit::net::handshake::{client_handshake, HandshakeError};
+use monit::net::proto::*;
+use monit::net::Connection;
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
+
+/// Reads until an Error frame or EOF; returns the error, if one came.
+async fn error_then_close(stream: TcpStream, limit: Duration) -> Option<ErrorFrame> {
+    let mut conn = Connection::new(stream, DEFAULT_MAX_FRAME);
+    let deadline = Instant::now() + limit;
+    let mut error = None;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match tokio::time::timeout(left, conn.read()).await {
+            Err(_) => panic!("connection still open after {limit:?}"),
+            Ok(Ok(Some(Message::Error(e)))) => error = Some(e),
+            Ok(Ok(Some(_))) => {}
+            Ok(Ok(None)) | Ok(Err(_)) => return error,
+        }
+    }
+}
+
+fn assert_served(fleet: &Fleet) {
+    let out = fleet.cli(&["query", "nodes", "-o", "json"]);
+    assert!(
+        out.status.success(),
+        "well-behaved client not served: {}",
+        stderr(&out)
+    );
+}
+
+async fn send_raw(addr: &str, bytes: &[u8]) -> TcpStream {
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    s.write_all(bytes).await.unwrap();
+    s
+}
+
+fn frame(msg: &Message) -> Vec<u8> {
+    encode_frame(msg, DEFAULT_MAX_FRAME).unwrap().to_vec()
+}
+
+fn hello(protocol: u32, role: PeerKind, name: &str) -> Message {
+    Message::Hello(Hello {
+        protocol,
+        role,
+        name: name.into(),
+        version: "test".into(),
+    })
+}
+
+#[tokio::test]
+async fn garbage_and_oversized_frames_are_refused() {
+    let fleet = Fleet::start();
+    // An HTTP request reads as a ~1.2 GB length: refused before allocating.
+    let s = send_raw(&fleet.addr, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").await;
+    let e = error_then_close(s, Duration::from_secs(3)).await.unwrap();
+    assert_eq!(e.code, ErrorCode::TooLarge, "{e}");
+    assert_served(&fleet);
+    // A declared 5 MiB frame, no body.
+    let s = send_raw(&fleet.addr, &(5u32 * 1024 * 1024).to_be_bytes()).await;
+    let e = error_then_close(s, Duration::from_secs(3)).await.unwrap();
+    assert_eq!(e.code, ErrorCode::TooLarge);
+    assert!(e.message.contains("limit"), "{e}");
+    // A small frame of bytes that are not MessagePack.
+    let s = send_raw(&fleet.addr, &[0, 0, 0, 4, 0xc1, 0xc1, 0xff, 0x00]).await;
+    let e = error_then_close(s, Duration::from_secs(3)).await.unwrap();
+    assert_eq!(e.code, ErrorCode::Malformed);
+    // Valid MessagePack, not a message.
+    let s = send_raw(&fleet.addr, &[0, 0, 0, 3, 0x92, 0x01, 0x02]).await;
+    let e = error_then_close(s, Duration::from_secs(3)).await.unwrap();
+    assert_eq!(e.code, ErrorCode::Malformed);
+    assert_served(&fleet);
+    // configd logged one line for each and kept running.
+    let log = fleet.configd.as_ref().unwrap().log();
+    assert!(log.matches("handshake failed").count() >= 4, "{log}");
+}
+
+#[tokio::test]
+async fn half_a_frame_then_silence_times_out() {
+    let fleet = Fleet::start();
+    let started = Instant::now();
+    let s = send_raw(&fleet.addr, &[0, 0, 0, 100, 1, 2, 3]).await;
+    // Served while the slow peer hangs on.
+    assert_served(&fleet);
+    let e = error_then_close(s, Duration::from_secs(8)).await.unwrap();
+    assert_eq!(e.code, ErrorCode::Timeout, "{e}");
+    let took = started.elapsed();
+    assert!(
+        took >= Duration::from_millis(4500) && took < Duration::from_secs(7),
+        "{took:?}"
+    );
+    // A peer that connects and says nothing at all: the same.
+    let s = TcpStream::connect(&fleet.addr).await.unwrap();
+    let e = error_then_close(s, Duration::from_secs(8)).await.unwrap();
+    assert_eq!(e.code, ErrorCode::Timeout);
+    assert_served(&fleet);
+}
+
+#[tokio::test]
+async fn nothing_but_the_handshake_before_welcome() {
+    let fleet = Fleet::start();
+    // A request as the first frame.
+    let query = Message::Request(Request {
+        id: 1,
+        body: RequestBody::QueryNodes(QueryNodes::default()),
+    });
+    let s = send_raw(&fleet.addr, &frame(&query)).await;
+    let e = error_then_close(s, Duration::from_secs(3)).await.unwrap();
+    assert_eq!(e.code, ErrorCode::Protocol);
+    assert!(e.message.contains("expected Hello"), "{e}");
+    // A request in place of Auth.
+    let mut bytes = frame(&hello(PROTOCOL_VERSION, PeerKind::Client, "x"));
+    bytes.extend(frame(&query));
+    let s = send_raw(&fleet.addr, &bytes).await;
+    let e = error_then_close(s, Duration::from_secs(3)).await.unwrap();
+    assert_eq!(e.code, ErrorCode::Protocol);
+    assert!(e.message.contains("expected Auth"), "{e}");
+    // An unknown protocol version.
+    let s = send_raw(&fleet.addr, &frame(&hello(99, PeerKind::Node, "web-1"))).await;
+    let e = error_then_close(s, Duration::from_secs(3)).await.unwrap();
+    assert_eq!(e.code, ErrorCode::Protocol);
+    assert!(
+        e.message.contains("version 99") && e.message.contains("version 1"),
+        "{e}"
+    );
+    assert_served(&fleet);
+}
+
+async fn handshake(
+    addr: &str,
+    kind: PeerKind,
+    name: &str,
+    token: &Token,
+) -> Result<(Connection, Welcome), HandshakeError> {
+    let stream = TcpStream::connect(addr).await.unwrap();
+    let mut conn = Connection::new(stream, DEFAULT_MAX_FRAME);
+    let w = client_handshake(&mut conn, kind, name, token).await?;
+    Ok((conn, w))
+}
+
+fn read_token(path: &std::path::Path) -> Token {
+    Token::parse(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+fn refusal(r: Result<(Connection, Welcome), HandshakeError>) -> ErrorFrame {
+    match r {
+        Err(HandshakeError::Refused(e)) => e,
+        Err(other) => panic!("expected a refusal, got {other}"),
+        Ok(_) => panic!("expected a refusal, got Welcome"),
+    }
+}
+
+#[tokio::test]
+async fn identities_are_enforced() {
+    let fleet = Fleet::start();
+    let web1 = read_token(&fleet.token("web-1", "node"));
+    let viewer = read_token(&fleet.viewer);
+    // A node token cannot register under another name.
+    let e = refusal(handshake(&fleet.addr, PeerKind::Node, "web-2", &web1).await);
+    assert_eq!(e.code, ErrorCode::Forbidden);
+    assert!(e.message.contains("belongs to node `web-1`"), "{e}");
+    // A viewer token cannot register as a node.
+    let e = refusal(handshake(&fleet.addr, PeerKind::Node, "viewer", &viewer).await);
+    assert_eq!(e.code, ErrorCode::Forbidden);
+    assert!(e.message.contains("cannot register as a node"), "{e}");
+    // A node token is not a client token.
+    let e = refusal(handshake(&fleet.addr, PeerKind::Client, "web-1", &web1).await);
+    assert_eq!(e.code, ErrorCode::Forbidden);
+    // A wrong secret, an unknown ID.
+    let wrong = Token {
+        id: web1.id.clone(),
+        secret: "00".repeat(32),
+    };
+    let e = refusal(handshake(&fleet.addr, PeerKind::Node, "web-1", &wrong).await);
+    assert_eq!(e.code, ErrorCode::Auth);
+    assert!(e.message.contains("wrong secret"), "{e}");
+    let e = refusal(handshake(&fleet.addr, PeerKind::Node, "web-1", &Token::generate()).await);
+    assert_eq!(e.code, ErrorCode::Auth);
+    // A viewer that authenticated as a client cannot register a node.
+    let (mut conn, welcome) = handshake(&fleet.addr, PeerKind::Client, "script", &viewer)
+        .await
+        .unwrap();
+    assert_eq!(welcome.role, Role::Viewer);
+    conn.send(&Message::Request(Request {
+        id: 9,
+        body: RequestBody::Register(Registration::default()),
+    }))
+    .await
+    .unwrap();
+    match conn.read().await.unwrap() {
+        Some(Message::Response(Response {
+            id: 9,
+            body: ResponseBody::Error(e),
+        })) => {
+            assert_eq!(e.code, ErrorCode::Forbidden)
+        }
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    // A handshake message after Welcome ends the connection.
+    conn.send(&hello(PROTOCOL_VERSION, PeerKind::Client, "again"))
+        .await
+        .unwrap();
+    let e = error_then_close(conn_into_stream(conn), Duration::from_secs(3)).await;
+    assert_eq!(e.map(|e| e.code), Some(ErrorCode::Protocol));
+    assert!(fleet.nodes().is_empty(), "nothing registered");
+}
+
+fn conn_into_stream(conn: Connection) -> TcpStream {
+    // No frames are buffered at this point, so nothing is lost.
+    conn.into_inner()
+}
+
+#[test]
+fn noded_with_a_foreign_name_is_refused_and_keeps_trying() {
+    let fleet = Fleet::start();
+    let web1 = fleet.token("web-1", "node");
+    let mut impostor = fleet.node_with_token("web-9", &web1, &[]);
+    common::wait_for(
+        Duration::from_secs(10),
+        "the refusal in noded's log",
+        || {
+            impostor
+                .log()
+                .contains("belongs to node `web-1`")
+                .then_some(())
+        },
+    );
+    assert!(
+        impostor.child.try_wait().unwrap().is_none(),
+        "noded keeps retrying"
+    );
+    assert!(fleet.nodes().is_empty());
+}
+
+#[test]
+fn revoked_and_wrong_tokens_exit_3() {
+    let fleet = Fleet::start();
+    let op = fleet.token("ops", "operator");
+    let run = |token: &std::path::Path| {
+        common::command("monit-cli", fleet.path())
+            .args(["--server", &fleet.addr, "--token-file"])
+            .arg(token)
+            .args(["query", "nodes"])
+            .output()
+            .unwrap()
+    };
+    assert!(run(&op).status.success());
+    let id = std::fs::read_to_string(&op)
+        .unwrap()
+        .split('.')
+        .next()
+        .unwrap()
+        .to_string();
+    let out = common::command("monit-configd", fleet.path())
+        .arg("--data-dir")
+        .arg(&fleet.data_dir)
+        .args(["token", "revoke", &id])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    // The running configd sees the revocation at the next handshake.
+    let out = run(&op);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(stderr(&out).contains("revoked"), "{}", stderr(&out));
+    // token list shows it revoked, and never a secret.
+    let out = common::command("monit-configd", fleet.path())
+        .arg("--data-dir")
+        .arg(&fleet.data_dir)
+        .args(["token", "list", "-o", "json"])
+        .output()
+        .unwrap();
+    let list: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let entry = list.iter().find(|t| t["id"] == id.as_str()).unwrap();
+    assert!(entry["revoked"].is_string());
+    let secret = std::fs::read_to_string(&op)
+        .unwrap()
+        .trim()
+        .split('.')
+        .nth(1)
+        .unwrap()
+        .to_string();
+    assert!(!String::from_utf8_lossy(&out.stdout).contains(&secret));
+    // A token file others can read is refused, with what to do.
+    let loose = fleet.path().join("loose.token");
+    std::fs::copy(&fleet.viewer, &loose).unwrap();
+    std::fs::set_permissions(&loose, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
+    let out = run(&loose);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(stderr(&out).contains("chmod 600"), "{}", stderr(&out));
+}
+
+#[test]
+fn unsafe_token_files_stop_the_daemons() {
+    let fleet = Fleet::start();
+    let token = fleet.token("web-1", "node");
+    std::fs::set_permissions(&token, std::os::unix::fs::PermissionsExt::from_mode(0o640)).unwrap();
+    let mut node = fleet.node_with_token("web-1", &token, &[]);
+    let status = node.wait_exit(Duration::from_secs(5));
+    assert_eq!(status.code(), Some(1));
+    assert!(node.log().contains("chmod 600"), "{}", node.log());
+    // configd refuses a tokens file others can read.
+    let tokens = fleet.data_dir.join("tokens.toml");
+    std::fs::set_permissions(&tokens, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
+    let out = common::command("monit-configd", fleet.path())
+        .arg("--data-dir")
+        .arg(&fleet.data_dir)
+        .args(["--listen", "127.0.0.1:0", "run"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(
+        err.contains("tokens.toml") && err.contains("chmod 600"),
+        "{err}"
+    );
+}
+
+#[test]
+fn bad_config_files_stop_startup_naming_file_line_and_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        (
+            "listen = \"127.0.0.1:0\"\nlisen = \"x\"\n",
+            "line 2",
+            "lisen",
+        ),
+        (
+            "heartbeat_interval = \"often\"\n",
+            "line 1",
+            "invalid duration",
+        ),
+        (
+            "listen = \"127.0.0.1:0\"\n[log]\nlevel = \"chatty\"\n",
+            "line 3",
+            "chatty",
+        ),
+    ];
+    for (text, line, key) in cases {
+        let path = dir.path().join("configd.toml");
+        std::fs::write(&path, text).unwrap();
+        let out = common::command("monit-configd", dir.path())
+            .arg("--config")
+            .arg(&path)
+            .arg("run")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1));
+        let err = stderr(&out);
+        assert!(
+            err.contains("configd.toml") && err.contains(line) && err.contains(key),
+            "{err}"
+        );
+        assert_eq!(err.trim().lines().count(), 1, "{err}");
+    }
+    let path = dir.path().join("noded.toml");
+    std::fs::write(&path, "name = \"n\"\ntoken_file = \"t\"\nchecks = 1\n").unwrap();
+    let out = common::command("monit-noded", dir.path())
+        .arg("--config")
+        .arg(&path)
+        .arg("run")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(
+        err.contains("noded.toml") && err.contains("line 3") && err.contains("checks"),
+        "{err}"
+    );
+    // A missing explicit config file is an error too.
+    let out = common::command("monit-noded", dir.path())
+        .args(["--config", "/nonexistent.toml", "run"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("/nonexistent.toml"));
+}
+
+#[tokio::test]
+async fn connection_and_handshake_limits_answer_busy() {
+    let fleet = Fleet::start_with("max_connections = 6\nmax_handshakes = 2\n");
+    // Two silent peers fill the handshake slots.
+    let a = TcpStream::connect(&fleet.addr).await.unwrap();
+    let b = TcpStream::connect(&fleet.addr).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let c = TcpStream::connect(&fleet.addr).await.unwrap();
+    let e = error_then_close(c, Duration::from_secs(3)).await.unwrap();
+    assert_eq!(e.code, ErrorCode::Busy, "{e}");
+    drop((a, b));
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_served(&fleet);
+    // Fill every connection slot with authenticated clients.
+    let viewer = read_token(&fleet.viewer);
+    let mut held = Vec::new();
+    for _ in 0..6 {
+        held.push(
+            handshake(&fleet.addr, PeerKind::Client, "hold", &viewer)
+                .await
+                .unwrap(),
+        );
+    }
+    let s = TcpStream::connect(&fleet.addr).await.unwrap();
+    let e = error_then_close(s, Duration::from_secs(3)).await.unwrap();
+    assert_eq!(e.code, ErrorCode::Busy);
+    assert!(e.message.contains("connection limit"), "{e}");
+    drop(held);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_served(&fleet);
+}
+
+#[tokio::test]
+async fn a_flood_of_bad_peers_leaves_memory_bounded() {
+    let mut fleet = Fleet::start();
+    // 64 peers each declare a 4 MiB frame and send 256 KiB of it, then stall;
+    // 200 more send garbage.
+    let mut stalled = Vec::new();
+    let mut body = (4u32 * 1024 * 1024).to_be_bytes().to_vec();
+    body.extend(vec![0x90u8; 256 * 1024]);
+    for _ in 0..64 {
+        stalled.push(send_raw(&fleet.addr, &body).await);
+    }
+    let mut junk = Vec::new();
+    for i in 0..200u32 {
+        junk.push(tokio::spawn(send_raw_owned(
+            fleet.addr.clone(),
+            i.to_le_bytes().repeat(64),
+        )));
+    }
+    for j in junk {
+        let _ = j.await;
+    }
+    assert_served(&fleet);
+    let pid = fleet.configd().pid();
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let rss_kb: u64 = status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap();
+    assert!(rss_kb < 200 * 1024, "configd RSS {rss_kb} KiB");
+    // The stalled ones are dropped at the handshake timeout.
+    for s in stalled {
+        let e = error_then_close(s, Duration::from_secs(8)).await;
+        assert_eq!(e.map(|e| e.code), Some(ErrorCode::Timeout));
+    }
+    assert_served(&fleet);
+}
+
+async fn send_raw_owned(addr: String, bytes: Vec<u8>) {
+    if let Ok(mut s) = TcpStream::connect(&addr).await {
+        let _ = s.write_all(&bytes).await;
+        let _ = tokio::time::timeout(
+            Duration::from_secs(3),
+            tokio::io::AsyncReadExt::read(&mut s, &mut [0u8; 64]),
+        )
+        .await;
+    }
+}
