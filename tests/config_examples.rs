@@ -1,0 +1,36 @@
+//! The example configs in config/ are valid and say what they claim.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::Path;
+
+use monit::config::{ConfigdConfig, NodedConfig};
+
+fn read(name: &str) -> (std::path::PathBuf, String) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config").join(name);
+    let text = std::fs::read_to_string(&path).unwrap();
+    (path, text)
+}
+
+#[test]
+fn configd_example_parses() {
+    let (path, text) = read("configd.toml");
+    let c = ConfigdConfig::from_str(&path, &text).unwrap();
+    assert_eq!(c.listen.to_string(), "127.0.0.1:7400");
+    assert_eq!(c.tokens_file, Path::new("/var/lib/monit/tokens.toml"));
+    assert_eq!(c.node_dead_after, std::time::Duration::from_secs(3));
+}
+
+#[test]
+fn noded_example_parses() {
+    let (path, text) = read("noded.toml");
+    let c = NodedConfig::from_str(&path, &text).unwrap();
+    assert_eq!(c.name, "web-1");
+    assert_eq!(c.labels["role"], "web");
+}
+
+#[test]
+fn client_example_parses() {
+    let (path, text) = read("client.toml");
+    let c: monit::config::ClientConfig = monit::config::parse_toml(&path, &text).unwrap();
+    assert_eq!(c.server.as_deref(), Some("127.0.0.1:7400"));
+}
