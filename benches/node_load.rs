@@ -304,7 +304,7 @@ fn run_fleet(n: usize, opts: &Options, bins: &Bins, clk_tck: f64) -> anyhow::Res
         .prefix("monit-node-load-")
         .tempdir()
         .context("cannot create a temp dir")?;
-    let setup = Setup::write(dir.path(), n)?;
+    let mut setup = Setup::write(dir.path(), n)?;
     let mut configd = ConfigdProcess::start(&bins.configd, &setup)?;
     let pid = configd.pid;
     println!("configd pid {pid} listening on {}", configd.addr);
@@ -324,7 +324,7 @@ fn run_fleet(n: usize, opts: &Options, bins: &Bins, clk_tck: f64) -> anyhow::Res
     let mut rng = rand::rng();
     let started = Instant::now();
     let mut handles = Vec::with_capacity(n);
-    for (i, (name, token)) in setup.nodes.into_iter().enumerate() {
+    for (i, (name, token)) in std::mem::take(&mut setup.nodes).into_iter().enumerate() {
         let node = SimNode {
             index: i,
             addr: configd.addr,

@@ -69,6 +69,27 @@ fn three_nodes_go_up_down_and_survive_a_configd_restart() {
         );
         assert_eq!(a["labels"], b["labels"]);
     }
+    // Every state change is an event with a timestamp, in the store.
+    let db = rusqlite::Connection::open(fleet.data_dir.join("monit.db")).unwrap();
+    let mut stmt = db
+        .prepare("SELECT time, node, previous_state, state FROM events WHERE kind = 'node_state' ORDER BY id")
+        .unwrap();
+    let events: Vec<(i64, String, Option<String>, String)> = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let db1: Vec<(Option<&str>, &str)> = events
+        .iter()
+        .filter(|e| e.1 == "db-1")
+        .map(|e| (e.2.as_deref(), e.3.as_str()))
+        .collect();
+    assert_eq!(
+        &db1[..3],
+        &[(None, "up"), (Some("up"), "down"), (Some("down"), "up")],
+        "{events:?}"
+    );
+    assert!(events.iter().all(|e| e.0 > 1_700_000_000_000));
     // The nodes did not restart: same processes.
     for n in &mut nodes {
         assert!(

@@ -158,9 +158,10 @@ impl Session {
                     .await;
             }
         }
-        match end {
-            End::Closed => tracing::info!("disconnected"),
-            End::Reason(r) => tracing::warn!("disconnected: {r}"),
+        match (end, self.identity.kind) {
+            (End::Closed, PeerKind::Client) => tracing::debug!("disconnected"),
+            (End::Closed, PeerKind::Node) => tracing::info!("disconnected"),
+            (End::Reason(r), _) => tracing::warn!("disconnected: {r}"),
         }
     }
 
