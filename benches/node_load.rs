@@ -32,9 +32,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use monit::auth::{Token, TokensFile};
+use monit::net::client::Client;
 use monit::net::handshake::{client_handshake, message_name};
 use monit::net::proto::{
-    Message, PeerKind, Ping, Registration, Request, RequestBody, ResponseBody, Role,
+    Message, NodeView, PeerKind, Ping, Registration, Request, RequestBody, ResponseBody, Role,
     DEFAULT_MAX_FRAME,
 };
 use monit::net::Connection;
@@ -87,6 +88,8 @@ struct Options {
     settle: Duration,
     measure: Duration,
     queries: usize,
+    /// Keep each fleet up this long after measuring, to look at it.
+    hold: Duration,
 }
 
 fn parse_args() -> anyhow::Result<Options> {
@@ -95,9 +98,11 @@ fn parse_args() -> anyhow::Result<Options> {
         settle: Duration::from_secs(3),
         measure: Duration::from_secs(10),
         queries: 20,
+        hold: Duration::ZERO,
     };
     let mut args = std::env::args().skip(1);
-    let usage = "usage: node_load [N...] [--settle SECS] [--measure SECS] [--queries K]";
+    let usage =
+        "usage: node_load [N...] [--settle SECS] [--measure SECS] [--queries K] [--hold SECS]";
     while let Some(arg) = args.next() {
         let mut value = |flag: &str| -> anyhow::Result<u64> {
             let v = args
@@ -112,6 +117,7 @@ fn parse_args() -> anyhow::Result<Options> {
             "--settle" => opts.settle = Duration::from_secs(value("--settle")?),
             "--measure" => opts.measure = Duration::from_secs(value("--measure")?.max(1)),
             "--queries" => opts.queries = usize::try_from(value("--queries")?.max(1))?,
+            "--hold" => opts.hold = Duration::from_secs(value("--hold")?),
             n => match n.parse::<usize>() {
                 Ok(n) if n > 0 => opts.sizes.push(n),
                 _ => bail!("unexpected argument `{n}`; {usage}"),
@@ -152,8 +158,8 @@ fn run() -> anyhow::Result<()> {
     let mut results = Vec::new();
     for &n in &opts.sizes {
         println!("\n=== N = {n} ===");
-        let figures = run_fleet(n, &opts, &bins, clk_tck)
-            .with_context(|| format!("run with {n} nodes"))?;
+        let figures =
+            run_fleet(n, &opts, &bins, clk_tck).with_context(|| format!("run with {n} nodes"))?;
         figures.print_detail();
         results.push(figures);
     }
@@ -209,10 +215,14 @@ struct Figures {
     configd_nofile: String,
     bench_cpu_pct: f64,
     register_secs: f64,
+    connect_us: Percentiles,
+    register_us: Percentiles,
     pongs_per_sec: f64,
     rtt_us: Percentiles,
     query_ms: Percentiles,
     cli_floor_ms: Percentiles,
+    library_ms: Percentiles,
+    render_ms: Percentiles,
     query_bytes: usize,
 }
 
@@ -247,12 +257,25 @@ impl Figures {
             self.bench_cpu_pct
         );
         println!(
+            "  per node: TCP connect p50 {:.2} ms p99 {:.2} ms max {:.1} ms; connect to Registered p50 {:.2} ms p99 {:.2} ms max {:.1} ms",
+            self.connect_us.median / 1000.0,
+            self.connect_us.p99 / 1000.0,
+            self.connect_us.max / 1000.0,
+            self.register_us.median / 1000.0,
+            self.register_us.p99 / 1000.0,
+            self.register_us.max / 1000.0
+        );
+        println!(
             "query nodes -o json ({} bytes): median {:.1} ms, p90 {:.1} ms, min {:.1} ms (`monit-cli --version` alone: median {:.1} ms)",
             self.query_bytes,
             self.query_ms.median,
             self.query_ms.p90,
             self.query_ms.min,
             self.cli_floor_ms.median
+        );
+        println!(
+            "  in the bench process: library query (connect, handshake, answer, decode) median {:.1} ms, min {:.1} ms; NodeJson + pretty JSON into memory median {:.1} ms",
+            self.library_ms.median, self.library_ms.min, self.render_ms.median
         );
     }
 }
@@ -261,7 +284,13 @@ fn print_table(results: &[Figures]) {
     println!("\n=== summary (targets are for {TARGET_N} nodes) ===");
     println!(
         "{:>7} | {:>12} | {:>8} | {:>13} | {:>12} | {:>22} | {:>9}",
-        "nodes", "configd CPU", "RSS MiB", "RSS/node KiB", "handshakes/s", "query med/p90/min ms", "bench CPU"
+        "nodes",
+        "configd CPU",
+        "RSS MiB",
+        "RSS/node KiB",
+        "handshakes/s",
+        "query med/p90/min ms",
+        "bench CPU"
     );
     for f in results {
         println!(
@@ -353,6 +382,10 @@ fn run_fleet(n: usize, opts: &Options, bins: &Bins, clk_tck: f64) -> anyhow::Res
         std::thread::sleep(Duration::from_millis(5));
     }
     let register_secs = started.elapsed().as_secs_f64();
+    let to_f64 = |v: &Mutex<Vec<u32>>| -> Vec<f64> { lock(v).drain(..).map(f64::from).collect() };
+    let connect_us = Percentiles::of(to_f64(&fleet.connect_us)).context("no connect timed")?;
+    let register_us =
+        Percentiles::of(to_f64(&fleet.register_us)).context("no registration timed")?;
     println!(
         "{n} nodes registered in {register_secs:.2}s; settling {}s",
         opts.settle.as_secs()
@@ -407,14 +440,44 @@ fn run_fleet(n: usize, opts: &Options, bins: &Bins, clk_tck: f64) -> anyhow::Res
     let query_ms = Percentiles::of(query).context("no query timed")?;
     let cli_floor_ms = Percentiles::of(floor).context("no --version timed")?;
 
+    // Where the query's time goes: the library call alone (connect,
+    // handshake, configd's answer, decoding), then building and printing
+    // the JSON in memory.
+    let mut library = Vec::with_capacity(opts.queries);
+    let mut render = Vec::with_capacity(opts.queries);
+    for _ in 0..opts.queries {
+        let (ms, views) = tools.block_on(library_query(configd.addr, &setup.viewer))?;
+        library.push(ms);
+        let t = Instant::now();
+        let rows: Vec<NodeJson> = views.iter().map(NodeJson::from).collect();
+        let mut buf = Vec::with_capacity(8 << 20);
+        serde_json::to_writer_pretty(&mut buf, &rows).context("cannot render the JSON")?;
+        render.push(t.elapsed().as_secs_f64() * 1000.0);
+        fleet.check(&configd)?;
+    }
+    let library_ms = Percentiles::of(library).context("no library query timed")?;
+    let render_ms = Percentiles::of(render).context("no rendering timed")?;
+
+    if !opts.hold.is_zero() {
+        println!(
+            "holding {}s: configd pid {pid}, bench pid {}; try\n  {} query nodes -o json --server {} --token-file {}",
+            opts.hold.as_secs(),
+            std::process::id(),
+            bins.cli.display(),
+            configd.addr,
+            setup.viewer_token.display()
+        );
+        let until = Instant::now() + opts.hold;
+        while Instant::now() < until {
+            std::thread::sleep(Duration::from_millis(500));
+            fleet.check(&configd)?;
+        }
+    }
+
     // Teardown: the fleet hangs up, then configd stops.
     stop.cancel();
     let joined = fleet_rt.block_on(async {
-        tokio::time::timeout(
-            Duration::from_secs(15),
-            futures::future::join_all(handles),
-        )
-        .await
+        tokio::time::timeout(Duration::from_secs(15), futures::future::join_all(handles)).await
     });
     if joined.is_err() {
         eprintln!("warning: some simulated nodes did not stop within 15s");
@@ -431,10 +494,14 @@ fn run_fleet(n: usize, opts: &Options, bins: &Bins, clk_tck: f64) -> anyhow::Res
         configd_nofile,
         bench_cpu_pct,
         register_secs,
+        connect_us,
+        register_us,
         pongs_per_sec,
         rtt_us,
         query_ms,
         cli_floor_ms,
+        library_ms,
+        render_ms,
         query_bytes,
     })
 }
@@ -445,6 +512,7 @@ struct Setup {
     data_dir: PathBuf,
     config: PathBuf,
     viewer_token: PathBuf,
+    viewer: Token,
     nodes: Vec<(String, Token)>,
 }
 
@@ -468,12 +536,16 @@ impl Setup {
         write_private(&viewer_token, &format!("{viewer}\n"))?;
         // Explicit, so no user or system configd.toml is read.
         let config = dir.join("configd.toml");
-        write_private(&config, "heartbeat_interval = \"1s\"\nnode_dead_after = \"3s\"\n")?;
+        write_private(
+            &config,
+            "heartbeat_interval = \"1s\"\nnode_dead_after = \"3s\"\n",
+        )?;
         Ok(Setup {
             dir: dir.to_path_buf(),
             data_dir,
             config,
             viewer_token,
+            viewer,
             nodes,
         })
     }
@@ -574,7 +646,10 @@ impl ConfigdProcess {
         if tail.is_empty() {
             String::from(" (configd logged nothing)")
         } else {
-            format!("\nconfigd log ({}), last lines:\n  {tail}", self.log.display())
+            format!(
+                "\nconfigd log ({}), last lines:\n  {tail}",
+                self.log.display()
+            )
         }
     }
 
@@ -620,6 +695,9 @@ struct Fleet {
     pongs: AtomicU64,
     measuring: AtomicBool,
     rtts_us: Mutex<Vec<u32>>,
+    /// Per node: TCP connect, and connect to Registered.
+    connect_us: Mutex<Vec<u32>>,
+    register_us: Mutex<Vec<u32>>,
 }
 
 impl Fleet {
@@ -643,6 +721,10 @@ impl Fleet {
         }
         Ok(())
     }
+}
+
+fn micros(d: Duration) -> u32 {
+    u32::try_from(d.as_micros()).unwrap_or(u32::MAX)
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -682,10 +764,12 @@ impl SimNode {
                 .acquire()
                 .await
                 .map_err(|_| "handshake gate closed".to_string())?;
+            let began = Instant::now();
             let stream = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(self.addr))
                 .await
                 .map_err(|_| format!("connect timed out after {}s", CONNECT_TIMEOUT.as_secs()))?
                 .map_err(|e| format!("connect: {e}"))?;
+            lock(&fleet.connect_us).push(micros(began.elapsed()));
             stream
                 .set_nodelay(true)
                 .map_err(|e| format!("set_nodelay: {e}"))?;
@@ -708,13 +792,9 @@ impl SimNode {
                     ResponseBody::Error(e) => return Err(format!("registration refused: {e}")),
                     other => return Err(format!("unexpected answer to Register: {other:?}")),
                 },
-                other => {
-                    return Err(format!(
-                        "expected Registered, got {}",
-                        message_name(&other)
-                    ))
-                }
+                other => return Err(format!("expected Registered, got {}", message_name(&other))),
             }
+            lock(&fleet.register_us).push(micros(began.elapsed()));
             fleet.registered.fetch_add(1, Ordering::Relaxed);
             let period = Duration::from_millis(welcome.heartbeat_interval_ms.max(100));
             (conn, period)
@@ -742,17 +822,11 @@ impl SimNode {
                 .map_err(|_| format!("no Pong within {}s", REPLY_TIMEOUT.as_secs()))??;
             match reply {
                 Message::Pong(p) if p.seq == seq => {}
-                other => {
-                    return Err(format!(
-                        "expected Pong {seq}, got {}",
-                        message_name(&other)
-                    ))
-                }
+                other => return Err(format!("expected Pong {seq}, got {}", message_name(&other))),
             }
             fleet.pongs.fetch_add(1, Ordering::Relaxed);
             if fleet.measuring.load(Ordering::Relaxed) {
-                let us = u32::try_from(sent.elapsed().as_micros()).unwrap_or(u32::MAX);
-                lock(&fleet.rtts_us).push(us);
+                lock(&fleet.rtts_us).push(micros(sent.elapsed()));
             }
         }
     }
@@ -841,6 +915,19 @@ async fn verify_query(
         out.stdout.len()
     );
     Ok(out.stdout.len())
+}
+
+/// One `query nodes` through the library, as monit-cli does it, timed.
+async fn library_query(addr: SocketAddr, token: &Token) -> anyhow::Result<(f64, Vec<NodeView>)> {
+    let started = Instant::now();
+    let nodes = tokio::time::timeout(CLI_TIMEOUT, async {
+        let client = Client::connect(&addr.to_string(), token, "node_load").await?;
+        client.query_nodes(Vec::new()).await
+    })
+    .await
+    .with_context(|| format!("library query took over {}s", CLI_TIMEOUT.as_secs()))?
+    .context("library query failed")?;
+    Ok((started.elapsed().as_secs_f64() * 1000.0, nodes))
 }
 
 /// Wall time of one run, stdout to /dev/null, in milliseconds.

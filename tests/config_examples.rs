@@ -6,7 +6,9 @@ use std::path::Path;
 use monit::config::{ConfigdConfig, NodedConfig};
 
 fn read(name: &str) -> (std::path::PathBuf, String) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config").join(name);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("config")
+        .join(name);
     let text = std::fs::read_to_string(&path).unwrap();
     (path, text)
 }

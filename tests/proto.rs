@@ -51,6 +51,7 @@ fn golden() -> Vec<(&'static str, Message)> {
             Message::Error(ErrorFrame::new(ErrorCode::TooLarge, "too big")),
         ),
         ("ping", Message::Ping(Ping { seq: 7 })),
+        ("cancel", Message::Cancel(Cancel { id: 3 })),
         (
             "register",
             Message::Request(Request {
@@ -100,6 +101,7 @@ fn golden() -> Vec<(&'static str, Message)> {
 /// bump PROTOCOL_VERSION when old peers break) with
 /// `GOLDEN_PRINT=1 cargo test --test proto golden -- --nocapture`.
 const GOLDEN: &[(&str, &str)] = &[
+    ("cancel", "0000000d81a643616e63656c81a2696403"),
     ("hello", "0000003581a548656c6c6f84a870726f746f636f6c01a4726f6c65a46e6f6465a46e616d65a57765622d31a776657273696f6ea5302e312e30"),
     ("challenge", "0000002b81a94368616c6c656e676582a56e6f6e6365a430306666a97365727665725f6964a9636f6e666967642d31"),
     ("auth", "0000002081a44175746882a8746f6b656e5f6964a6616263313233a36d6163a462656566"),

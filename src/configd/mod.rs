@@ -1,6 +1,7 @@
 //! `monit-configd`, the hub: accepts nodes and clients on one port, keeps
 //! the registry and the event log in SQLite, answers queries.
 
+mod api;
 pub mod cli;
 mod registry;
 mod server;

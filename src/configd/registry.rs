@@ -10,9 +10,8 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use tokio_util::sync::CancellationToken;
-
 use super::store::NodeRow;
+use crate::net::link::LinkHandle;
 use crate::net::proto::{CheckCounts, NodeState, NodeView, Registration};
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -31,7 +30,7 @@ struct SlotInner {
     addr: String,
     first_seen_ms: i64,
     /// The connection that currently speaks for this node.
-    session: Option<(u64, CancellationToken)>,
+    session: Option<(u64, LinkHandle)>,
 }
 
 pub struct NodeSlot {
@@ -43,6 +42,19 @@ pub struct NodeSlot {
 }
 
 impl NodeSlot {
+    /// The link to the node while it is connected (to send it requests).
+    pub fn link(&self) -> Option<LinkHandle> {
+        lock(&self.inner).session.as_ref().map(|(_, l)| l.clone())
+    }
+
+    pub fn state(&self) -> NodeState {
+        lock(&self.inner).state
+    }
+
+    pub fn labels(&self) -> BTreeMap<String, String> {
+        lock(&self.inner).labels.clone()
+    }
+
     /// Records that the node was heard from now.
     pub fn touch(&self, now_ms: i64) {
         self.last_seen_ms.fetch_max(now_ms, Ordering::Relaxed);
@@ -74,7 +86,7 @@ pub struct Registered {
     pub changed: bool,
     pub row: NodeRow,
     /// The connection this one replaced, to be told and closed.
-    pub replaced: Option<CancellationToken>,
+    pub replaced: Option<LinkHandle>,
 }
 
 #[derive(Default)]
@@ -125,7 +137,7 @@ impl NodeRegistry {
         name: &str,
         reg: Registration,
         peer: SocketAddr,
-        session: (u64, CancellationToken),
+        session: (u64, LinkHandle),
         now_ms: i64,
     ) -> Registered {
         let slot = {
@@ -151,6 +163,7 @@ impl NodeRegistry {
                 })
                 .clone()
         };
+        let session_id = session.0;
         let is_new = slot.flushed_ms.load(Ordering::Relaxed) == 0;
         slot.touch(now_ms);
         let mut inner = lock(&slot.inner);
@@ -162,7 +175,11 @@ impl NodeRegistry {
         inner.labels = reg.labels;
         inner.addrs = reg.addrs;
         inner.addr = peer.ip().to_string();
-        let replaced = inner.session.replace(session).map(|(_, token)| token);
+        let replaced = inner
+            .session
+            .replace(session)
+            .filter(|(old, _)| *old != session_id)
+            .map(|(_, link)| link);
         let row = NodeRow {
             name: name.to_string(),
             hostname: inner.hostname.clone(),
@@ -197,6 +214,16 @@ impl NodeRegistry {
             }
             _ => None,
         }
+    }
+
+    /// The node called `name`.
+    pub fn get(&self, name: &str) -> Option<Arc<NodeSlot>> {
+        lock(&self.nodes).get(name).cloned()
+    }
+
+    /// Every node's slot, sorted by name.
+    pub fn slots(&self) -> Vec<Arc<NodeSlot>> {
+        lock(&self.nodes).values().cloned().collect()
     }
 
     /// Every node, sorted by name.
@@ -236,12 +263,12 @@ mod tests {
     fn states_follow_sessions() {
         let r = NodeRegistry::from_rows(vec![]);
         let peer: SocketAddr = "127.0.0.1:9".parse().unwrap();
-        let a = r.register("n", reg(), peer, (1, CancellationToken::new()), 10);
+        let a = r.register("n", reg(), peer, (1, LinkHandle::new(1024).0), 10);
         assert_eq!(a.previous, None);
         assert!(a.changed);
         assert_eq!(r.views()[0].state, NodeState::Up);
         // A second connection for the same node replaces the first.
-        let b = r.register("n", reg(), peer, (2, CancellationToken::new()), 20);
+        let b = r.register("n", reg(), peer, (2, LinkHandle::new(1024).0), 20);
         assert!(b.replaced.is_some());
         assert_eq!(b.previous, Some(NodeState::Up));
         assert!(!b.changed);
@@ -251,7 +278,7 @@ mod tests {
         assert_eq!(r.views()[0].state, NodeState::Up);
         assert_eq!(r.disconnect(&b.slot, 2), Some(NodeState::Up));
         assert_eq!(r.views()[0].state, NodeState::Down);
-        let c = r.register("n", reg(), peer, (3, CancellationToken::new()), 30);
+        let c = r.register("n", reg(), peer, (3, LinkHandle::new(1024).0), 30);
         assert_eq!(c.previous, Some(NodeState::Down));
         assert!(c.changed);
         b.slot.touch(40);

@@ -1,19 +1,19 @@
 //! The client side of a connection to configd, for `monit-cli` and
-//! `monit-tui`: one task owns the socket, answers heartbeats, and routes
-//! each response to the request that asked for it.
+//! `monit-tui`: dial, authenticate, then a link whose task answers
+//! heartbeats and routes each answer to the request that asked for it.
 
-use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::TcpStream;
-use tokio::sync::{mpsc, oneshot};
-use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
 
 use super::connection::Connection;
 use super::handshake::{client_handshake, HandshakeError};
+use super::link::{drive, LinkConfig, LinkError, LinkHandle, NoRequests, Responses};
 use super::proto::{
-    ErrorCode, ErrorFrame, Message, NodeView, PeerKind, Ping, QueryNodes, Request, RequestBody,
-    ResponseBody, Welcome, DEFAULT_MAX_FRAME,
+    ErrorCode, ErrorFrame, NodeView, PeerKind, QueryNodes, RequestBody, ResponseBody, Welcome,
+    DEFAULT_MAX_FRAME,
 };
 use crate::auth::Token;
 
@@ -36,6 +36,15 @@ pub enum ClientError {
     Remote(ErrorFrame),
 }
 
+impl From<LinkError> for ClientError {
+    fn from(e: LinkError) -> Self {
+        ClientError::Lost(match e {
+            LinkError::Closed(why) => why,
+            LinkError::Encode(why) => why,
+        })
+    }
+}
+
 impl ClientError {
     /// Could not reach configd, or was not allowed in (exit code 3).
     pub fn is_access(&self) -> bool {
@@ -49,32 +58,21 @@ impl ClientError {
     }
 }
 
-struct Outgoing {
-    body: RequestBody,
-    reply: mpsc::Sender<Result<ResponseBody, ClientError>>,
-}
-
-/// A live, authenticated connection to configd.
+/// A live, authenticated connection to configd. Dropping it closes it.
 pub struct Client {
-    tx: mpsc::Sender<Outgoing>,
+    link: LinkHandle,
     welcome: Welcome,
-    _stop: oneshot::Sender<()>,
+    stop: CancellationToken,
 }
 
-/// The answers to one request, in order.
-pub struct Responses {
-    rx: mpsc::Receiver<Result<ResponseBody, ClientError>>,
-}
-
-impl Responses {
-    /// The next answer; `None` after the final one.
-    pub async fn next(&mut self) -> Option<Result<ResponseBody, ClientError>> {
-        self.rx.recv().await
+impl Drop for Client {
+    fn drop(&mut self) {
+        self.stop.cancel();
     }
 }
 
 impl Client {
-    /// Dials `server`, authenticates with `token` and starts the owner task.
+    /// Dials `server`, authenticates with `token` and starts the link task.
     pub async fn connect(server: &str, token: &Token, name: &str) -> Result<Client, ClientError> {
         let connect_err = |reason: String| ClientError::Connect {
             server: server.to_string(),
@@ -98,13 +96,28 @@ impl Client {
                     source,
                 },
             })?;
-        let (tx, rx) = mpsc::channel(64);
-        let (stop_tx, stop_rx) = oneshot::channel();
-        tokio::spawn(drive(conn, rx, stop_rx, welcome.clone()));
+        let (link, queue) = LinkHandle::new(DEFAULT_MAX_FRAME);
+        let stop = CancellationToken::new();
+        let config = LinkConfig {
+            ping_interval: Some(Duration::from_millis(
+                welcome.heartbeat_interval_ms.max(100),
+            )),
+            dead_after: Duration::from_millis(welcome.dead_after_ms.max(300)),
+            max_frame: DEFAULT_MAX_FRAME,
+        };
+        tokio::spawn(drive(
+            conn,
+            link.clone(),
+            queue,
+            Arc::new(NoRequests),
+            config,
+            stop.clone(),
+            ErrorFrame::new(ErrorCode::ShuttingDown, "client closing"),
+        ));
         Ok(Client {
-            tx,
+            link,
             welcome,
-            _stop: stop_tx,
+            stop,
         })
     }
 
@@ -112,14 +125,13 @@ impl Client {
         &self.welcome
     }
 
+    pub fn link(&self) -> &LinkHandle {
+        &self.link
+    }
+
     /// Sends a request; its answers arrive on the returned stream.
     pub async fn request(&self, body: RequestBody) -> Result<Responses, ClientError> {
-        let (reply, rx) = mpsc::channel(16);
-        self.tx
-            .send(Outgoing { body, reply })
-            .await
-            .map_err(|_| ClientError::Lost("the connection task ended".into()))?;
-        Ok(Responses { rx })
+        Ok(self.link.request(body).await?)
     }
 
     /// All nodes matching `filters`.
@@ -137,87 +149,14 @@ impl Client {
                     }
                 }
                 ResponseBody::Error(e) => return Err(ClientError::Remote(e)),
-                other => {
-                    return Err(ClientError::Lost(format!("unexpected answer {other:?}")));
-                }
+                other => return Err(unexpected(&other)),
             }
         }
         Err(ClientError::Lost("configd ended the answer early".into()))
     }
 }
 
-type Pending = HashMap<u64, mpsc::Sender<Result<ResponseBody, ClientError>>>;
-
-async fn drive(
-    mut conn: Connection,
-    mut rx: mpsc::Receiver<Outgoing>,
-    mut stop: oneshot::Receiver<()>,
-    welcome: Welcome,
-) {
-    let interval = Duration::from_millis(welcome.heartbeat_interval_ms.max(100));
-    let dead_after = Duration::from_millis(welcome.dead_after_ms.max(300));
-    let mut pending: Pending = HashMap::new();
-    let mut next_id: u64 = 1;
-    let mut seq: u64 = 0;
-    let mut heartbeat = tokio::time::interval_at(Instant::now() + interval, interval);
-    let mut last_heard = Instant::now();
-    let reason = loop {
-        tokio::select! {
-            _ = &mut stop => break "client closed".to_string(),
-            out = rx.recv() => {
-                let Some(out) = out else { break "client closed".to_string() };
-                let id = next_id;
-                next_id += 1;
-                let msg = Message::Request(Request { id, body: out.body });
-                if let Err(e) = conn.send(&msg).await {
-                    let _ = out.reply.send(Err(ClientError::Lost(e.to_string()))).await;
-                    break e.to_string();
-                }
-                pending.insert(id, out.reply);
-            }
-            _ = heartbeat.tick() => {
-                seq += 1;
-                if let Err(e) = conn.send(&Message::Ping(Ping { seq })).await {
-                    break e.to_string();
-                }
-            }
-            _ = tokio::time::sleep_until(last_heard + dead_after) => {
-                break format!("configd silent for {}s", dead_after.as_secs_f32());
-            }
-            msg = conn.read() => {
-                last_heard = Instant::now();
-                match msg {
-                    Ok(Some(Message::Response(resp))) => {
-                        let done = resp.body.is_final();
-                        if let Some(reply) = pending.get(&resp.id) {
-                            // A caller that stopped listening just loses its answers.
-                            if reply.send(Ok(resp.body)).await.is_err() || done {
-                                pending.remove(&resp.id);
-                            }
-                        }
-                    }
-                    Ok(Some(Message::Ping(p))) => {
-                        if let Err(e) = conn.send(&Message::Pong(p)).await {
-                            break e.to_string();
-                        }
-                    }
-                    Ok(Some(Message::Pong(_))) => {}
-                    Ok(Some(Message::Error(e))) => {
-                        for (_, reply) in pending.drain() {
-                            let _ = reply.send(Err(ClientError::Remote(e.clone()))).await;
-                        }
-                        break e.to_string();
-                    }
-                    Ok(Some(other)) => {
-                        break format!("unexpected {} from configd", super::handshake::message_name(&other));
-                    }
-                    Ok(None) => break "configd closed the connection".to_string(),
-                    Err(e) => break e.to_string(),
-                }
-            }
-        }
-    };
-    for (_, reply) in pending.drain() {
-        let _ = reply.send(Err(ClientError::Lost(reason.clone()))).await;
-    }
+/// An answer of the wrong kind: a bug on one side, reported as such.
+pub fn unexpected(body: &ResponseBody) -> ClientError {
+    ClientError::Lost(format!("unexpected answer from configd: {body:?}"))
 }

@@ -111,6 +111,7 @@ pub fn message_name(m: &Message) -> &'static str {
         Message::Pong(_) => "Pong",
         Message::Request(_) => "Request",
         Message::Response(_) => "Response",
+        Message::Cancel(_) => "Cancel",
     }
 }
 

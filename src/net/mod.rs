@@ -5,6 +5,7 @@ pub mod client;
 pub mod connection;
 pub mod frame;
 pub mod handshake;
+pub mod link;
 pub mod proto;
 
 pub use connection::Connection;

@@ -28,6 +28,13 @@ pub enum Message {
     Pong(Ping),
     Request(Request),
     Response(Response),
+    /// Stop answering request `id` (streams, long jobs).
+    Cancel(Cancel),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cancel {
+    pub id: u64,
 }
 
 /// What the dialling side says it is.

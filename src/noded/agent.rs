@@ -1,20 +1,24 @@
-//! The agent's connection loop: connect, handshake, register, heartbeat;
-//! on any failure wait (capped backoff with jitter) and start over. It
-//! never exits because configd went away, only on shutdown.
+//! The agent's connection loop: connect, handshake, register, then a link
+//! (heartbeats, requests both ways) until it ends; then wait (capped
+//! backoff with jitter) and start over. It never exits because configd
+//! went away, only on shutdown.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::TcpStream;
-use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use super::api::NodeApi;
 use super::host::{host_addrs, hostname};
+use super::uplink::Uplink;
 use crate::auth::{read_private, SecretFileError, Token};
 use crate::config::NodedConfig;
 use crate::net::backoff::Backoff;
-use crate::net::handshake::{client_handshake, message_name, HandshakeError};
+use crate::net::handshake::{client_handshake, HandshakeError};
+use crate::net::link::{drive, LinkConfig, LinkEnd, LinkHandle};
 use crate::net::proto::{
-    Message, PeerKind, Ping, Registration, Request, RequestBody, ResponseBody, DEFAULT_MAX_FRAME,
+    ErrorCode, ErrorFrame, PeerKind, Registration, RequestBody, ResponseBody, DEFAULT_MAX_FRAME,
 };
 use crate::net::Connection;
 
@@ -40,15 +44,28 @@ fn load_token(config: &NodedConfig) -> Result<Token, NodedError> {
 /// Runs the agent until `shutdown`. Fails only at start, on a token file
 /// that cannot be used.
 pub async fn run(config: NodedConfig, shutdown: CancellationToken) -> Result<(), NodedError> {
+    run_with(config, Uplink::new(), shutdown).await
+}
+
+/// Like `run`, publishing the live link on `uplink`.
+pub async fn run_with(
+    config: NodedConfig,
+    uplink: Uplink,
+    shutdown: CancellationToken,
+) -> Result<(), NodedError> {
     load_token(&config)?;
+    let api = Arc::new(NodeApi {
+        config: config.clone(),
+    });
     let mut backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(30));
     tracing::info!(name = %config.name, server = %config.server, "noded starting");
     loop {
         // Re-read each time: an operator may have replaced the token.
         let attempt = match load_token(&config) {
-            Ok(token) => session(&config, &token, &shutdown).await,
+            Ok(token) => session(&config, &token, &api, &uplink, &shutdown).await,
             Err(e) => Err(e.to_string()),
         };
+        uplink.set(None);
         match attempt {
             Ok(Ended::Shutdown) => break,
             Ok(Ended::Lost { reason, registered }) => {
@@ -86,10 +103,26 @@ fn registration(config: &NodedConfig) -> Registration {
     }
 }
 
-/// One connection's life. `Err` means it never got registered.
+async fn register(link: &LinkHandle, config: &NodedConfig) -> Result<i64, String> {
+    let mut answers = link
+        .request(RequestBody::Register(registration(config)))
+        .await
+        .map_err(|e| e.to_string())?;
+    match answers.next().await {
+        Some(Ok(ResponseBody::Registered(r))) => Ok(r.first_seen_ms),
+        Some(Ok(ResponseBody::Error(e))) => Err(format!("configd refused the registration: {e}")),
+        Some(Ok(other)) => Err(format!("unexpected answer to the registration: {other:?}")),
+        Some(Err(e)) => Err(e.to_string()),
+        None => Err("no answer to the registration".into()),
+    }
+}
+
+/// One connection's life. `Err` means it never got as far as a link.
 async fn session(
     config: &NodedConfig,
     token: &Token,
+    api: &Arc<NodeApi>,
+    uplink: &Uplink,
     shutdown: &CancellationToken,
 ) -> Result<Ended, String> {
     let stream = tokio::select! {
@@ -107,70 +140,65 @@ async fn session(
         .map_err(|e| format!("{}: {e}", config.server))?;
     let _ = stream.set_nodelay(true);
     let mut conn = Connection::new(stream, DEFAULT_MAX_FRAME);
-    let welcome = client_handshake(&mut conn, PeerKind::Node, &config.name, token)
-        .await
-        .map_err(|e| match e {
-            HandshakeError::Refused(r) => format!("configd refused node `{}`: {r}", config.name),
-            e => e.to_string(),
-        })?;
-    conn.send(&Message::Request(Request {
-        id: 1,
-        body: RequestBody::Register(registration(config)),
-    }))
-    .await
-    .map_err(|e| e.to_string())?;
-    let interval = Duration::from_millis(welcome.heartbeat_interval_ms.max(100));
-    let dead_after = Duration::from_millis(welcome.dead_after_ms.max(300));
-    let mut heartbeat = tokio::time::interval_at(Instant::now() + interval, interval);
-    heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut last_heard = Instant::now();
-    let mut registered = false;
-    let mut seq = 0u64;
-    let lost = |reason: String, registered: bool| Ok(Ended::Lost { reason, registered });
-    loop {
-        tokio::select! {
-            _ = shutdown.cancelled() => return Ok(Ended::Shutdown),
-            _ = heartbeat.tick() => {
-                seq += 1;
-                if let Err(e) = conn.send(&Message::Ping(Ping { seq })).await {
-                    return lost(e.to_string(), registered);
-                }
-            }
-            _ = tokio::time::sleep_until(last_heard + dead_after) => {
-                return lost(format!("configd silent for {:.1}s", dead_after.as_secs_f32()), registered);
-            }
-            msg = conn.read() => {
-                last_heard = Instant::now();
-                match msg {
-                    Ok(Some(Message::Pong(_))) => {}
-                    Ok(Some(Message::Ping(p))) => {
-                        if let Err(e) = conn.send(&Message::Pong(p)).await {
-                            return lost(e.to_string(), registered);
-                        }
-                    }
-                    Ok(Some(Message::Response(resp))) => match resp.body {
-                        ResponseBody::Registered(r) if resp.id == 1 => {
-                            registered = true;
-                            tracing::info!(
-                                server = %config.server,
-                                server_id = %welcome.server_id,
-                                first_seen = %crate::timefmt::rfc3339(r.first_seen_ms),
-                                "registered with configd"
-                            );
-                        }
-                        ResponseBody::Error(e) => {
-                            return lost(format!("configd refused the registration: {e}"), registered);
-                        }
-                        other => tracing::debug!("ignoring response {other:?}"),
-                    },
-                    Ok(Some(Message::Error(e))) => return lost(format!("configd: {e}"), registered),
-                    Ok(Some(other)) => {
-                        return lost(format!("unexpected {} from configd", message_name(&other)), registered);
-                    }
-                    Ok(None) => return lost("configd closed the connection".into(), registered),
-                    Err(e) => return lost(e.to_string(), registered),
-                }
-            }
+    let welcome = tokio::select! {
+        _ = shutdown.cancelled() => return Ok(Ended::Shutdown),
+        r = client_handshake(&mut conn, PeerKind::Node, &config.name, token) => r,
+    }
+    .map_err(|e| match e {
+        HandshakeError::Refused(r) => format!("configd refused node `{}`: {r}", config.name),
+        e => e.to_string(),
+    })?;
+    let (link, queue) = LinkHandle::new(DEFAULT_MAX_FRAME);
+    let link_config = LinkConfig {
+        ping_interval: Some(Duration::from_millis(
+            welcome.heartbeat_interval_ms.max(100),
+        )),
+        dead_after: Duration::from_millis(welcome.dead_after_ms.max(300)),
+        max_frame: DEFAULT_MAX_FRAME,
+    };
+    let driver = drive(
+        conn,
+        link.clone(),
+        queue,
+        api.clone(),
+        link_config,
+        shutdown.clone(),
+        ErrorFrame::new(ErrorCode::ShuttingDown, "node shutting down"),
+    );
+    tokio::pin!(driver);
+    let registered = tokio::select! {
+        end = &mut driver => return Ok(ended(end, false)),
+        r = register(&link, config) => r,
+    };
+    match registered {
+        Ok(first_seen_ms) => {
+            tracing::info!(
+                server = %config.server,
+                server_id = %welcome.server_id,
+                first_seen = %crate::timefmt::rfc3339(first_seen_ms),
+                "registered with configd"
+            );
+            uplink.set(Some(link.clone()));
         }
+        Err(reason) => {
+            link.close(ErrorFrame::new(ErrorCode::Protocol, "registration failed"))
+                .await;
+            return Ok(Ended::Lost {
+                reason,
+                registered: false,
+            });
+        }
+    }
+    let end = driver.await;
+    Ok(ended(end, true))
+}
+
+fn ended(end: LinkEnd, registered: bool) -> Ended {
+    match end {
+        LinkEnd::Shutdown => Ended::Shutdown,
+        other => Ended::Lost {
+            reason: other.to_string(),
+            registered,
+        },
     }
 }

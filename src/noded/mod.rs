@@ -2,8 +2,11 @@
 //! node token, registers, heartbeats, and reconnects whenever it must.
 
 mod agent;
+mod api;
 pub mod cli;
 mod host;
+mod uplink;
 
-pub use agent::{run, NodedError};
+pub use agent::{run, run_with, NodedError};
 pub use host::host_addrs;
+pub use uplink::Uplink;

@@ -1,0 +1,230 @@
+//! What configd does with each request, after checking it against the
+//! identity of the connection that sent it. Each request runs in its own
+//! task (see `net::link`); answers go back through its `Replier`.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, OnceLock};
+
+use super::registry::NodeSlot;
+use super::server::Shared;
+use super::store::EventRow;
+use super::tokens::Identity;
+use crate::filter::{matches_all, Filter};
+use crate::net::link::{Handler, Incoming, LinkEnd, LinkHandle, Replier};
+use crate::net::proto::{
+    ErrorCode, ErrorFrame, NodeState, NodesPage, PeerKind, QueryNodes, Registered, Registration,
+    RequestBody, ResponseBody, Role,
+};
+use crate::timefmt::now_ms;
+
+/// Nodes per `Nodes` page, so no answer nears the frame limit.
+const PAGE: usize = 1000;
+
+/// One connection's view of configd.
+pub struct Api {
+    shared: Arc<Shared>,
+    identity: Identity,
+    peer: SocketAddr,
+    session: u64,
+    link: LinkHandle,
+    /// Set once this connection registered a node.
+    node: OnceLock<Arc<NodeSlot>>,
+}
+
+impl Handler for Api {
+    async fn handle(self: Arc<Self>, req: Incoming) {
+        if let Err(refusal) = authorize(&self.identity, &req.body) {
+            tracing::warn!("refused request: {}", refusal.message);
+            let _ = req.reply.send(ResponseBody::Error(refusal)).await;
+            return;
+        }
+        let reply = req.reply;
+        match req.body {
+            RequestBody::Register(reg) => self.register(reply, reg).await,
+            RequestBody::QueryNodes(q) => self.query_nodes(reply, q).await,
+        }
+    }
+
+    fn heard(&self) {
+        if let Some(slot) = self.node.get() {
+            slot.touch(now_ms());
+        }
+    }
+}
+
+impl Api {
+    pub fn new(shared: Arc<Shared>, identity: Identity, peer: SocketAddr, link: LinkHandle) -> Api {
+        Api {
+            session: shared.next_session(),
+            shared,
+            identity,
+            peer,
+            link,
+            node: OnceLock::new(),
+        }
+    }
+
+    /// The connection ended: a node it spoke for is down, unless a newer
+    /// connection took over.
+    pub async fn ended(&self, end: &LinkEnd) {
+        if let Some(slot) = self.node.get() {
+            if let Some(previous) = self.shared.registry.disconnect(slot, self.session) {
+                self.state_event(NodeState::Down, Some(previous), &end.to_string())
+                    .await;
+            }
+        }
+    }
+
+    async fn register(&self, reply: Replier, reg: Registration) {
+        if let Err(why) = check_registration(&reg) {
+            tracing::warn!("refused registration: {why}");
+            let _ = reply.error(ErrorCode::BadRequest, why).await;
+            return;
+        }
+        let done = self.shared.registry.register(
+            &self.identity.name,
+            reg,
+            self.peer,
+            (self.session, self.link.clone()),
+            now_ms(),
+        );
+        if let Some(old) = done.replaced {
+            old.close(ErrorFrame::new(
+                ErrorCode::Replaced,
+                "a newer connection registered as this node",
+            ))
+            .await;
+        }
+        let first_seen_ms = done.row.first_seen_ms;
+        let version = done.row.version.clone();
+        let _ = self.node.set(done.slot);
+        // Acknowledge only what is committed.
+        if let Err(e) = self.shared.store.upsert_node(done.row).await {
+            tracing::error!("cannot store registration: {e}");
+            let _ = reply
+                .error(
+                    ErrorCode::Internal,
+                    "configd could not store the registration",
+                )
+                .await;
+            return;
+        }
+        if done.changed {
+            let msg = match done.previous {
+                None => format!("new node registered (version {version})"),
+                Some(_) => format!("node up (version {version})"),
+            };
+            self.state_event(NodeState::Up, done.previous, &msg).await;
+        }
+        let _ = reply
+            .send(ResponseBody::Registered(Registered { first_seen_ms }))
+            .await;
+    }
+
+    async fn state_event(&self, state: NodeState, previous: Option<NodeState>, message: &str) {
+        tracing::info!(
+            state = state.as_str(),
+            previous = previous.map(NodeState::as_str).unwrap_or("new"),
+            "node {}: {message}",
+            state.as_str()
+        );
+        let ev = EventRow {
+            time_ms: now_ms(),
+            kind: "node_state".into(),
+            node: Some(self.identity.name.clone()),
+            check: None,
+            state: Some(state.as_str().into()),
+            previous_state: previous.map(|p| p.as_str().to_string()),
+            who: None,
+            message: message.to_string(),
+        };
+        if let Err(e) = self.shared.store.event(ev).await {
+            tracing::error!("cannot store event: {e}");
+        }
+    }
+
+    async fn query_nodes(&self, reply: Replier, q: QueryNodes) {
+        let filters = match Filter::parse_all(&q.filters) {
+            Ok(f) => f,
+            Err(why) => {
+                let _ = reply.error(ErrorCode::BadRequest, why).await;
+                return;
+            }
+        };
+        let mut nodes = self.shared.registry.views();
+        if !filters.is_empty() {
+            nodes.retain(|n| {
+                serde_json::to_value(crate::views::NodeJson::from(n))
+                    .map(|v| matches_all(&filters, &v, None))
+                    .unwrap_or(false)
+            });
+        }
+        if nodes.is_empty() {
+            let _ = reply
+                .send(ResponseBody::Nodes(NodesPage {
+                    nodes: vec![],
+                    done: true,
+                }))
+                .await;
+            return;
+        }
+        let mut pages = nodes.chunks(PAGE).peekable();
+        while let Some(page) = pages.next() {
+            let body = ResponseBody::Nodes(NodesPage {
+                nodes: page.to_vec(),
+                done: pages.peek().is_none(),
+            });
+            if reply.send(body).await.is_err() {
+                return;
+            }
+        }
+    }
+}
+
+/// Who may send what. The one place requests are checked against roles.
+fn authorize(who: &Identity, body: &RequestBody) -> Result<(), ErrorFrame> {
+    let forbidden = |what: &str, need: &str| {
+        Err(ErrorFrame::new(
+            ErrorCode::Forbidden,
+            format!(
+                "{what} needs {need}; token `{}` is {}",
+                who.token_id, who.role
+            ),
+        ))
+    };
+    let is_node = who.kind == PeerKind::Node && who.role == Role::Node;
+    match body {
+        RequestBody::Register(_) if is_node => Ok(()),
+        RequestBody::Register(_) => forbidden("registering a node", "a node token"),
+        RequestBody::QueryNodes(_) if who.role.allows(Role::Viewer) => Ok(()),
+        RequestBody::QueryNodes(_) => {
+            forbidden("querying nodes", "a viewer, operator or admin token")
+        }
+    }
+}
+
+/// Bounds on what a node may say about itself.
+fn check_registration(reg: &Registration) -> Result<(), String> {
+    let printable = |s: &str| !s.chars().any(char::is_control);
+    if reg.hostname.len() > 255 || !printable(&reg.hostname) {
+        return Err("hostname must be at most 255 printable characters".into());
+    }
+    if reg.version.len() > 64 || !printable(&reg.version) {
+        return Err("version must be at most 64 printable characters".into());
+    }
+    if reg.labels.len() > 64 {
+        return Err(format!("{} labels; the limit is 64", reg.labels.len()));
+    }
+    for (k, v) in &reg.labels {
+        crate::names::check_name(k).map_err(|e| format!("label key: {e}"))?;
+        if v.len() > 256 || !printable(v) {
+            return Err(format!(
+                "label `{k}`: values are at most 256 printable characters"
+            ));
+        }
+    }
+    if reg.addrs.len() > 64 || reg.addrs.iter().any(|a| a.len() > 64 || !printable(a)) {
+        return Err("at most 64 addresses of at most 64 printable characters".into());
+    }
+    Ok(())
+}

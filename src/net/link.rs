@@ -1,0 +1,577 @@
+//! A link: an authenticated connection as both ends use it after the
+//! handshake. Either side may send requests (`LinkHandle::request`) and
+//! answer the other's (`Handler`), with heartbeats and a silence timeout.
+//!
+//! One task (`drive`) owns the socket. Everything else talks to it through
+//! a bounded queue of commands, so a slow handler never stalls the socket,
+//! and each incoming request runs in its own task with a cancellation token
+//! that fires on `Cancel` or when the link ends.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use super::connection::Connection;
+use super::frame::{encode_frame, FrameError};
+use super::handshake::message_name;
+use super::proto::{
+    Cancel, ErrorCode, ErrorFrame, Message, Ping, Request, RequestBody, Response, ResponseBody,
+};
+
+/// Most commands queued to the socket task before senders wait.
+const QUEUE: usize = 256;
+/// Answers buffered per outstanding request.
+const ANSWERS: usize = 256;
+/// Frames written before a flush.
+const BATCH: usize = 64;
+
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+pub enum LinkError {
+    #[error("connection closed: {0}")]
+    Closed(String),
+    #[error("cannot encode: {0}")]
+    Encode(String),
+}
+
+/// Timing of a link.
+#[derive(Debug, Clone, Copy)]
+pub struct LinkConfig {
+    /// Send a Ping this often (`None`: only answer the peer's).
+    pub ping_interval: Option<Duration>,
+    /// Drop the link after this long without a frame from the peer.
+    pub dead_after: Duration,
+    pub max_frame: usize,
+}
+
+enum Cmd {
+    Request {
+        body: RequestBody,
+        reply: mpsc::Sender<Result<ResponseBody, LinkError>>,
+        id_tx: tokio::sync::oneshot::Sender<u64>,
+    },
+    Frame(Bytes),
+    /// We no longer want the answers to our request `id`.
+    Forget(u64),
+    /// Our handler for the peer's request `id` finished.
+    Done(u64),
+    /// End the link after telling the peer why.
+    Close(ErrorFrame),
+}
+
+/// Talks to a link's socket task. Cheap to clone.
+#[derive(Clone)]
+pub struct LinkHandle {
+    tx: mpsc::Sender<Cmd>,
+    max_frame: usize,
+}
+
+/// The commands a `LinkHandle` sends, for `drive`.
+pub struct LinkQueue(mpsc::Receiver<Cmd>);
+
+impl LinkHandle {
+    pub fn new(max_frame: usize) -> (LinkHandle, LinkQueue) {
+        let (tx, rx) = mpsc::channel(QUEUE);
+        (LinkHandle { tx, max_frame }, LinkQueue(rx))
+    }
+
+    /// Sends a request; its answers arrive on the returned stream. Dropping
+    /// the stream before the final answer cancels the request at the peer.
+    pub async fn request(&self, body: RequestBody) -> Result<Responses, LinkError> {
+        let (reply, rx) = mpsc::channel(ANSWERS);
+        let (id_tx, id_rx) = tokio::sync::oneshot::channel();
+        self.tx
+            .send(Cmd::Request { body, reply, id_tx })
+            .await
+            .map_err(|_| closed())?;
+        let id = id_rx.await.map_err(|_| closed())?;
+        Ok(Responses {
+            id,
+            rx,
+            link: self.clone(),
+            done: false,
+        })
+    }
+
+    /// Sends one message as it is.
+    pub async fn send(&self, msg: &Message) -> Result<(), LinkError> {
+        let frame =
+            encode_frame(msg, self.max_frame).map_err(|e| LinkError::Encode(e.to_string()))?;
+        self.send_frame(frame).await
+    }
+
+    /// Sends an already-encoded frame (encode once, send to many).
+    pub async fn send_frame(&self, frame: Bytes) -> Result<(), LinkError> {
+        self.tx.send(Cmd::Frame(frame)).await.map_err(|_| closed())
+    }
+
+    /// Queues an encoded frame without waiting; `false` when the queue is
+    /// full or the link gone (for producers that must never block).
+    pub fn try_send_frame(&self, frame: Bytes) -> bool {
+        self.tx.try_send(Cmd::Frame(frame)).is_ok()
+    }
+
+    /// Ends the link, telling the peer why.
+    pub async fn close(&self, why: ErrorFrame) {
+        let _ = self.tx.send(Cmd::Close(why)).await;
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.tx.is_closed()
+    }
+
+    pub fn max_frame(&self) -> usize {
+        self.max_frame
+    }
+}
+
+fn closed() -> LinkError {
+    LinkError::Closed("the link has ended".into())
+}
+
+/// The answers to one request we sent, in order.
+pub struct Responses {
+    id: u64,
+    rx: mpsc::Receiver<Result<ResponseBody, LinkError>>,
+    link: LinkHandle,
+    done: bool,
+}
+
+impl Responses {
+    /// The next answer; `None` after the final one.
+    pub async fn next(&mut self) -> Option<Result<ResponseBody, LinkError>> {
+        if self.done {
+            return None;
+        }
+        let answer = self.rx.recv().await;
+        match &answer {
+            Some(Ok(body)) if !body.is_final() => {}
+            _ => self.done = true,
+        }
+        answer
+    }
+
+    /// The request's ID on this link.
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+}
+
+impl Drop for Responses {
+    fn drop(&mut self) {
+        if !self.done {
+            let _ = self.link.tx.try_send(Cmd::Forget(self.id));
+        }
+    }
+}
+
+/// Answers one request from the peer.
+pub struct Replier {
+    id: u64,
+    link: LinkHandle,
+}
+
+impl Replier {
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// Sends one answer (waits while the socket's queue is full).
+    pub async fn send(&self, body: ResponseBody) -> Result<(), LinkError> {
+        self.link
+            .send(&Message::Response(Response { id: self.id, body }))
+            .await
+    }
+
+    /// Sends an error answer.
+    pub async fn error(
+        &self,
+        code: ErrorCode,
+        message: impl Into<String>,
+    ) -> Result<(), LinkError> {
+        self.send(ResponseBody::Error(ErrorFrame::new(code, message)))
+            .await
+    }
+
+    /// The link this request came in on.
+    pub fn link(&self) -> &LinkHandle {
+        &self.link
+    }
+}
+
+/// A request from the peer, as a handler receives it.
+pub struct Incoming {
+    pub body: RequestBody,
+    pub reply: Replier,
+    /// Fires when the peer cancels or the link ends.
+    pub cancel: CancellationToken,
+}
+
+/// What one end does with the other's requests.
+pub trait Handler: Send + Sync + 'static {
+    /// Runs in its own task per request.
+    fn handle(self: Arc<Self>, req: Incoming) -> impl Future<Output = ()> + Send;
+
+    /// Called for every frame received (liveness bookkeeping).
+    fn heard(&self) {}
+}
+
+/// Why a link ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LinkEnd {
+    /// The peer closed cleanly.
+    Closed,
+    /// Our shutdown token fired.
+    Shutdown,
+    /// Nothing from the peer within `dead_after`.
+    Silent(Duration),
+    /// The peer sent an Error frame.
+    PeerError(ErrorFrame),
+    /// We closed it (`LinkHandle::close`), telling the peer this.
+    ClosedByUs(ErrorFrame),
+    /// Bad bytes or a message out of place; the peer was told.
+    Protocol(String),
+    /// The socket failed.
+    Io(String),
+}
+
+impl std::fmt::Display for LinkEnd {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LinkEnd::Closed => f.write_str("closed by peer"),
+            LinkEnd::Shutdown => f.write_str("shutting down"),
+            LinkEnd::Silent(d) => write!(f, "peer silent for {:.1}s", d.as_secs_f32()),
+            LinkEnd::PeerError(e) => write!(f, "peer: {e}"),
+            LinkEnd::ClosedByUs(e) => write!(f, "closed: {e}"),
+            LinkEnd::Protocol(m) => write!(f, "protocol error: {m}"),
+            LinkEnd::Io(m) => f.write_str(m),
+        }
+    }
+}
+
+/// Runs a link until it ends. `shutdown_error` is what the peer is told
+/// when `shutdown` fires.
+pub async fn drive<S, H>(
+    mut conn: Connection<S>,
+    handle: LinkHandle,
+    LinkQueue(mut queue): LinkQueue,
+    handler: Arc<H>,
+    config: LinkConfig,
+    shutdown: CancellationToken,
+    shutdown_error: ErrorFrame,
+) -> LinkEnd
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+    H: Handler,
+{
+    let mut pending: HashMap<u64, mpsc::Sender<Result<ResponseBody, LinkError>>> = HashMap::new();
+    let mut incoming: HashMap<u64, CancellationToken> = HashMap::new();
+    let mut next_id: u64 = 1;
+    let mut seq: u64 = 0;
+    let ping_every = config.ping_interval.unwrap_or(Duration::from_secs(3600));
+    let mut ping = tokio::time::interval_at(Instant::now() + ping_every, ping_every);
+    ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last_heard = Instant::now();
+
+    let end = 'run: loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => {
+                let _ = tokio::time::timeout(Duration::from_secs(1), conn.send(&Message::Error(shutdown_error.clone()))).await;
+                break LinkEnd::Shutdown;
+            }
+            _ = ping.tick(), if config.ping_interval.is_some() => {
+                seq += 1;
+                if let Err(e) = conn.send(&Message::Ping(Ping { seq })).await {
+                    break LinkEnd::Io(e.to_string());
+                }
+            }
+            _ = tokio::time::sleep_until(last_heard + config.dead_after) => {
+                let _ = tokio::time::timeout(
+                    Duration::from_secs(1),
+                    conn.send(&Message::Error(ErrorFrame::new(ErrorCode::Timeout, format!("no heartbeat for {:.1}s", config.dead_after.as_secs_f32())))),
+                ).await;
+                break LinkEnd::Silent(config.dead_after);
+            }
+            cmd = queue.recv() => {
+                // Never None: `handle` keeps a sender alive.
+                let Some(cmd) = cmd else { break LinkEnd::Shutdown };
+                let mut cmd = Some(cmd);
+                let mut written = 0;
+                while let Some(c) = cmd.take() {
+                    match c {
+                        Cmd::Request { body, reply, id_tx } => {
+                            let id = next_id;
+                            next_id += 1;
+                            if id_tx.send(id).is_ok() {
+                                pending.insert(id, reply);
+                                if let Err(e) = conn.feed(&Message::Request(Request { id, body })).await {
+                                    break 'run feed_failed(e);
+                                }
+                                written += 1;
+                            }
+                        }
+                        Cmd::Frame(frame) => {
+                            if let Err(e) = conn.feed_frame(frame).await {
+                                break 'run feed_failed(e);
+                            }
+                            written += 1;
+                        }
+                        Cmd::Forget(id) => {
+                            if pending.remove(&id).is_some() {
+                                if let Err(e) = conn.feed(&Message::Cancel(Cancel { id })).await {
+                                    break 'run feed_failed(e);
+                                }
+                                written += 1;
+                            }
+                        }
+                        Cmd::Done(id) => {
+                            incoming.remove(&id);
+                        }
+                        Cmd::Close(why) => {
+                            let _ = conn.feed(&Message::Error(why.clone())).await;
+                            let _ = tokio::time::timeout(Duration::from_secs(1), conn.flush()).await;
+                            break 'run LinkEnd::ClosedByUs(why);
+                        }
+                    }
+                    if written < BATCH {
+                        cmd = queue.try_recv().ok();
+                    }
+                }
+                if written > 0 {
+                    if let Err(e) = conn.flush().await {
+                        break LinkEnd::Io(e.to_string());
+                    }
+                }
+            }
+            msg = conn.read() => {
+                last_heard = Instant::now();
+                handler.heard();
+                let msg = match msg {
+                    Ok(Some(m)) => m,
+                    Ok(None) => break LinkEnd::Closed,
+                    Err(FrameError::Io(e)) => break LinkEnd::Io(e.to_string()),
+                    Err(FrameError::Truncated) => break LinkEnd::Io("connection closed in the middle of a frame".into()),
+                    Err(e) => {
+                        let code = match e {
+                            FrameError::TooLarge { .. } => ErrorCode::TooLarge,
+                            _ => ErrorCode::Malformed,
+                        };
+                        let _ = tokio::time::timeout(Duration::from_secs(1), conn.send(&Message::Error(ErrorFrame::new(code, e.to_string())))).await;
+                        break LinkEnd::Protocol(e.to_string());
+                    }
+                };
+                match msg {
+                    Message::Ping(p) => {
+                        if let Err(e) = conn.send(&Message::Pong(p)).await {
+                            break LinkEnd::Io(e.to_string());
+                        }
+                    }
+                    Message::Pong(_) => {}
+                    Message::Request(Request { id, body }) => {
+                        if incoming.contains_key(&id) {
+                            let why = format!("request id {id} is already in use");
+                            let _ = conn.send(&Message::Error(ErrorFrame::new(ErrorCode::Protocol, why.clone()))).await;
+                            break LinkEnd::Protocol(why);
+                        }
+                        let cancel = CancellationToken::new();
+                        incoming.insert(id, cancel.clone());
+                        let req = Incoming {
+                            body,
+                            reply: Replier { id, link: handle.clone() },
+                            cancel,
+                        };
+                        let done = handle.tx.clone();
+                        let h = handler.clone();
+                        tokio::spawn(async move {
+                            h.handle(req).await;
+                            let _ = done.send(Cmd::Done(id)).await;
+                        });
+                    }
+                    Message::Response(Response { id, body }) => {
+                        let last = body.is_final();
+                        if let Some(tx) = pending.get(&id) {
+                            // The asker may have gone; then its answers are dropped.
+                            if tx.send(Ok(body)).await.is_err() || last {
+                                pending.remove(&id);
+                            }
+                        }
+                    }
+                    Message::Cancel(Cancel { id }) => {
+                        if let Some(token) = incoming.remove(&id) {
+                            token.cancel();
+                        }
+                    }
+                    Message::Error(e) => break LinkEnd::PeerError(e),
+                    other => {
+                        let why = format!("unexpected {} after the handshake", message_name(&other));
+                        let _ = conn.send(&Message::Error(ErrorFrame::new(ErrorCode::Protocol, why.clone()))).await;
+                        break LinkEnd::Protocol(why);
+                    }
+                }
+            }
+        }
+    };
+    for token in incoming.values() {
+        token.cancel();
+    }
+    let reason = LinkError::Closed(end.to_string());
+    for (_, tx) in pending.drain() {
+        let _ = tx.try_send(Err(reason.clone()));
+    }
+    end
+}
+
+fn feed_failed(e: FrameError) -> LinkEnd {
+    LinkEnd::Io(e.to_string())
+}
+
+/// A handler for an end that serves no requests (operator clients).
+pub struct NoRequests;
+
+impl Handler for NoRequests {
+    async fn handle(self: Arc<Self>, req: Incoming) {
+        let _ = req
+            .reply
+            .error(ErrorCode::Forbidden, "this peer serves no requests")
+            .await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::net::proto::{NodesPage, QueryNodes, DEFAULT_MAX_FRAME};
+
+    /// Answers QueryNodes with three pages; holds Register until cancelled.
+    struct Echo {
+        cancelled: mpsc::Sender<u64>,
+    }
+
+    impl Handler for Echo {
+        async fn handle(self: Arc<Self>, req: Incoming) {
+            match req.body {
+                RequestBody::QueryNodes(_) => {
+                    for i in 0..3 {
+                        let page = NodesPage {
+                            nodes: vec![],
+                            done: i == 2,
+                        };
+                        let _ = req.reply.send(ResponseBody::Nodes(page)).await;
+                    }
+                }
+                RequestBody::Register(_) => {
+                    req.cancel.cancelled().await;
+                    let _ = self.cancelled.send(req.reply.id()).await;
+                }
+            }
+        }
+    }
+
+    fn config() -> LinkConfig {
+        LinkConfig {
+            ping_interval: Some(Duration::from_millis(50)),
+            dead_after: Duration::from_millis(500),
+            max_frame: DEFAULT_MAX_FRAME,
+        }
+    }
+
+    fn pair() -> (
+        LinkHandle,
+        LinkHandle,
+        mpsc::Receiver<u64>,
+        CancellationToken,
+    ) {
+        let (a, b) = tokio::io::duplex(64 * 1024);
+        let stop = CancellationToken::new();
+        let (tx, rx) = mpsc::channel(4);
+        let mut ends = Vec::new();
+        for stream in [a, b] {
+            let (handle, queue) = LinkHandle::new(DEFAULT_MAX_FRAME);
+            let handler = Arc::new(Echo {
+                cancelled: tx.clone(),
+            });
+            tokio::spawn(drive(
+                Connection::new(stream, DEFAULT_MAX_FRAME),
+                handle.clone(),
+                queue,
+                handler,
+                config(),
+                stop.clone(),
+                ErrorFrame::new(ErrorCode::ShuttingDown, "bye"),
+            ));
+            ends.push(handle);
+        }
+        let b = ends.pop().unwrap();
+        let a = ends.pop().unwrap();
+        (a, b, rx, stop)
+    }
+
+    #[tokio::test]
+    async fn requests_both_ways_streams_and_cancel() {
+        let (a, b, mut cancelled, stop) = pair();
+        for (from, name) in [(&a, "a"), (&b, "b")] {
+            let mut answers = from
+                .request(RequestBody::QueryNodes(QueryNodes::default()))
+                .await
+                .unwrap();
+            let mut pages = 0;
+            while let Some(answer) = answers.next().await {
+                assert!(matches!(answer.unwrap(), ResponseBody::Nodes(_)), "{name}");
+                pages += 1;
+            }
+            assert_eq!(pages, 3, "{name}");
+        }
+        // Dropping an unfinished request cancels it at the peer.
+        let held = a
+            .request(RequestBody::Register(Default::default()))
+            .await
+            .unwrap();
+        let id = held.id();
+        drop(held);
+        let got = tokio::time::timeout(Duration::from_secs(2), cancelled.recv())
+            .await
+            .unwrap();
+        assert_eq!(got, Some(id));
+        // Heartbeats keep an idle link alive past dead_after.
+        tokio::time::sleep(Duration::from_millis(800)).await;
+        assert!(!a.is_closed() && !b.is_closed());
+        // A pending request fails when the link ends.
+        let mut pending = a
+            .request(RequestBody::Register(Default::default()))
+            .await
+            .unwrap();
+        stop.cancel();
+        let end = tokio::time::timeout(Duration::from_secs(2), pending.next())
+            .await
+            .unwrap();
+        assert!(matches!(end, Some(Err(LinkError::Closed(_)))), "{end:?}");
+    }
+
+    #[tokio::test]
+    async fn a_silent_peer_ends_the_link() {
+        let (a, _b_raw) = tokio::io::duplex(1024);
+        let (handle, queue) = LinkHandle::new(DEFAULT_MAX_FRAME);
+        let (tx, _rx) = mpsc::channel(1);
+        let end = drive(
+            Connection::new(a, DEFAULT_MAX_FRAME),
+            handle,
+            queue,
+            Arc::new(Echo { cancelled: tx }),
+            LinkConfig {
+                ping_interval: None,
+                dead_after: Duration::from_millis(200),
+                max_frame: DEFAULT_MAX_FRAME,
+            },
+            CancellationToken::new(),
+            ErrorFrame::new(ErrorCode::ShuttingDown, "bye"),
+        )
+        .await;
+        assert_eq!(end, LinkEnd::Silent(Duration::from_millis(200)));
+    }
+}
