@@ -45,9 +45,12 @@ use tokio::net::TcpStream;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
-/// Connections in connect/handshake/register at once, so the connect burst
-/// stays well inside the listen backlog and configd's handshake limit.
-const HANDSHAKE_CONCURRENCY: usize = 256;
+/// Connections in connect/handshake/register at once (default), so the
+/// connect burst stays inside configd's listen backlog: tokio's
+/// `TcpListener::bind` listens with a backlog of 128, and a full accept
+/// queue drops the handshake's last ACK, which costs the client a 1 s SYN
+/// retransmit.
+const HANDSHAKE_CONCURRENCY: usize = 100;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Longest wait for a `Registered` or a `Pong`.
 const REPLY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -90,6 +93,8 @@ struct Options {
     queries: usize,
     /// Keep each fleet up this long after measuring, to look at it.
     hold: Duration,
+    /// Simulated nodes connecting at once.
+    concurrency: usize,
 }
 
 fn parse_args() -> anyhow::Result<Options> {
@@ -99,10 +104,11 @@ fn parse_args() -> anyhow::Result<Options> {
         measure: Duration::from_secs(10),
         queries: 20,
         hold: Duration::ZERO,
+        concurrency: HANDSHAKE_CONCURRENCY,
     };
     let mut args = std::env::args().skip(1);
     let usage =
-        "usage: node_load [N...] [--settle SECS] [--measure SECS] [--queries K] [--hold SECS]";
+        "usage: node_load [N...] [--settle SECS] [--measure SECS] [--queries K] [--concurrency C] [--hold SECS]";
     while let Some(arg) = args.next() {
         let mut value = |flag: &str| -> anyhow::Result<u64> {
             let v = args
@@ -118,6 +124,7 @@ fn parse_args() -> anyhow::Result<Options> {
             "--measure" => opts.measure = Duration::from_secs(value("--measure")?.max(1)),
             "--queries" => opts.queries = usize::try_from(value("--queries")?.max(1))?,
             "--hold" => opts.hold = Duration::from_secs(value("--hold")?),
+            "--concurrency" => opts.concurrency = usize::try_from(value("--concurrency")?.max(1))?,
             n => match n.parse::<usize>() {
                 Ok(n) if n > 0 => opts.sizes.push(n),
                 _ => bail!("unexpected argument `{n}`; {usage}"),
@@ -147,13 +154,14 @@ fn run() -> anyhow::Result<()> {
         );
     }
     println!(
-        "configd: {}\nmonit-cli: {}\ncores: {}, clock ticks: {clk_tck}/s, settle {}s, measure {}s, {} queries",
+        "configd: {}\nmonit-cli: {}\ncores: {}, clock ticks: {clk_tck}/s, settle {}s, measure {}s, {} queries, {} connecting at once",
         bins.configd.display(),
         bins.cli.display(),
         std::thread::available_parallelism().map_or(0, |n| n.get()),
         opts.settle.as_secs(),
         opts.measure.as_secs(),
-        opts.queries
+        opts.queries,
+        opts.concurrency
     );
     let mut results = Vec::new();
     for &n in &opts.sizes {
@@ -215,6 +223,8 @@ struct Figures {
     configd_nofile: String,
     bench_cpu_pct: f64,
     register_secs: f64,
+    /// Accept-queue overflows during the ramp (TcpExt, whole machine).
+    listen_overflows: Option<u64>,
     connect_us: Percentiles,
     register_us: Percentiles,
     pongs_per_sec: f64,
@@ -224,6 +234,11 @@ struct Figures {
     library_ms: Percentiles,
     render_ms: Percentiles,
     query_bytes: usize,
+    /// CPU (user + sys) of one `monit-cli query` process.
+    query_cpu_ms: Percentiles,
+    rss_after_queries_kib: u64,
+    /// 1-minute load average before and after the measurement window.
+    load: (Option<f64>, Option<f64>),
 }
 
 impl Figures {
@@ -257,13 +272,15 @@ impl Figures {
             self.bench_cpu_pct
         );
         println!(
-            "  per node: TCP connect p50 {:.2} ms p99 {:.2} ms max {:.1} ms; connect to Registered p50 {:.2} ms p99 {:.2} ms max {:.1} ms",
+            "  per node: TCP connect p50 {:.2} ms p99 {:.2} ms max {:.1} ms; connect to Registered p50 {:.2} ms p99 {:.2} ms max {:.1} ms; listen overflows during the ramp: {}",
             self.connect_us.median / 1000.0,
             self.connect_us.p99 / 1000.0,
             self.connect_us.max / 1000.0,
             self.register_us.median / 1000.0,
             self.register_us.p99 / 1000.0,
-            self.register_us.max / 1000.0
+            self.register_us.max / 1000.0,
+            self.listen_overflows
+                .map_or_else(|| "unknown".to_string(), |n| n.to_string())
         );
         println!(
             "query nodes -o json ({} bytes): median {:.1} ms, p90 {:.1} ms, min {:.1} ms (`monit-cli --version` alone: median {:.1} ms)",
@@ -272,6 +289,17 @@ impl Figures {
             self.query_ms.p90,
             self.query_ms.min,
             self.cli_floor_ms.median
+        );
+        println!(
+            "  monit-cli CPU (user+sys) per query: median {:.1} ms; configd RSS after the queries {:.1} MiB",
+            self.query_cpu_ms.median,
+            self.rss_after_queries_kib as f64 / 1024.0
+        );
+        let load = |l: Option<f64>| l.map_or_else(|| "?".to_string(), |l| format!("{l:.2}"));
+        println!(
+            "  machine load average (1 min) around the CPU window: {} -> {}",
+            load(self.load.0),
+            load(self.load.1)
         );
         println!(
             "  in the bench process: library query (connect, handshake, answer, decode) median {:.1} ms, min {:.1} ms; NodeJson + pretty JSON into memory median {:.1} ms",
@@ -349,7 +377,8 @@ fn run_fleet(n: usize, opts: &Options, bins: &Bins, clk_tck: f64) -> anyhow::Res
         .context("cannot start the fleet runtime")?;
     let fleet = Arc::new(Fleet::default());
     let stop = CancellationToken::new();
-    let gate = Arc::new(Semaphore::new(HANDSHAKE_CONCURRENCY));
+    let gate = Arc::new(Semaphore::new(opts.concurrency));
+    let overflows0 = listen_overflows();
     let mut rng = rand::rng();
     let started = Instant::now();
     let mut handles = Vec::with_capacity(n);
@@ -382,6 +411,9 @@ fn run_fleet(n: usize, opts: &Options, bins: &Bins, clk_tck: f64) -> anyhow::Res
         std::thread::sleep(Duration::from_millis(5));
     }
     let register_secs = started.elapsed().as_secs_f64();
+    let listen_overflows = listen_overflows()
+        .zip(overflows0)
+        .map(|(b, a)| b.saturating_sub(a));
     let to_f64 = |v: &Mutex<Vec<u32>>| -> Vec<f64> { lock(v).drain(..).map(f64::from).collect() };
     let connect_us = Percentiles::of(to_f64(&fleet.connect_us)).context("no connect timed")?;
     let register_us =
@@ -396,6 +428,7 @@ fn run_fleet(n: usize, opts: &Options, bins: &Bins, clk_tck: f64) -> anyhow::Res
     // Steady state: heartbeats only.
     fleet.measuring.store(true, Ordering::Relaxed);
     let pongs0 = fleet.pongs.load(Ordering::Relaxed);
+    let load_before = load_average();
     let configd0 = cpu_ticks(&pid.to_string())?;
     let bench0 = cpu_ticks("self")?;
     let t0 = Instant::now();
@@ -411,6 +444,7 @@ fn run_fleet(n: usize, opts: &Options, bins: &Bins, clk_tck: f64) -> anyhow::Res
     let configd1 = cpu_ticks(&pid.to_string())?;
     let bench1 = cpu_ticks("self")?;
     let wall = t0.elapsed().as_secs_f64();
+    let load_after = load_average();
     let pongs1 = fleet.pongs.load(Ordering::Relaxed);
     fleet.measuring.store(false, Ordering::Relaxed);
     let pct = |ticks: u64| ticks as f64 / clk_tck / wall * 100.0;
@@ -430,15 +464,20 @@ fn run_fleet(n: usize, opts: &Options, bins: &Bins, clk_tck: f64) -> anyhow::Res
     let query_bytes = tools.block_on(verify_query(bins, &setup, configd.addr, n))?;
     let mut floor = Vec::with_capacity(opts.queries);
     let mut query = Vec::with_capacity(opts.queries);
+    let mut query_cpu = Vec::with_capacity(opts.queries);
     for _ in 0..opts.queries {
         let mut version = Command::new(&bins.cli);
         version.arg("--version");
         floor.push(tools.block_on(timed(version, &setup))?);
+        let before = children_cpu_ms()?;
         query.push(tools.block_on(timed(query_command(bins, &setup, configd.addr), &setup))?);
+        query_cpu.push(children_cpu_ms()? - before);
         fleet.check(&configd)?;
     }
     let query_ms = Percentiles::of(query).context("no query timed")?;
     let cli_floor_ms = Percentiles::of(floor).context("no --version timed")?;
+    let query_cpu_ms = Percentiles::of(query_cpu).context("no query CPU measured")?;
+    let rss_after_queries_kib = rss_kib(pid)?;
 
     // Where the query's time goes: the library call alone (connect,
     // handshake, configd's answer, decoding), then building and printing
@@ -494,6 +533,7 @@ fn run_fleet(n: usize, opts: &Options, bins: &Bins, clk_tck: f64) -> anyhow::Res
         configd_nofile,
         bench_cpu_pct,
         register_secs,
+        listen_overflows,
         connect_us,
         register_us,
         pongs_per_sec,
@@ -503,6 +543,9 @@ fn run_fleet(n: usize, opts: &Options, bins: &Bins, clk_tck: f64) -> anyhow::Res
         library_ms,
         render_ms,
         query_bytes,
+        query_cpu_ms,
+        rss_after_queries_kib,
+        load: (load_before, load_after),
     })
 }
 
@@ -1042,6 +1085,40 @@ fn open_file_limit(pid: u32) -> anyhow::Result<String> {
         .and_then(|v| v.split_whitespace().next())
         .map(str::to_string)
         .with_context(|| format!("{path}: no `Max open files`"))
+}
+
+/// The 1-minute load average, to judge how noisy a run was.
+fn load_average() -> Option<f64> {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// CPU time (user + sys, ms) of all waited-for children so far.
+fn children_cpu_ms() -> anyhow::Result<f64> {
+    use nix::sys::resource::{getrusage, UsageWho};
+    let usage = getrusage(UsageWho::RUSAGE_CHILDREN).context("getrusage(RUSAGE_CHILDREN)")?;
+    let ms = |t: nix::sys::time::TimeVal| t.tv_sec() as f64 * 1000.0 + t.tv_usec() as f64 / 1000.0;
+    Ok(ms(usage.user_time()) + ms(usage.system_time()))
+}
+
+/// The machine's `TcpExt: ListenOverflows` counter (accept queue full).
+fn listen_overflows() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/net/netstat").ok()?;
+    let mut lines = text.lines();
+    while let (Some(names), Some(values)) = (lines.next(), lines.next()) {
+        if !names.starts_with("TcpExt:") {
+            continue;
+        }
+        let at = names
+            .split_whitespace()
+            .position(|n| n == "ListenOverflows")?;
+        return values.split_whitespace().nth(at)?.parse().ok();
+    }
+    None
 }
 
 fn clock_ticks() -> anyhow::Result<f64> {

@@ -303,7 +303,7 @@ fn revoked_and_wrong_tokens_exit_3() {
 
 #[test]
 fn unsafe_token_files_stop_the_daemons() {
-    let fleet = Fleet::start();
+    let mut fleet = Fleet::start();
     let token = fleet.token("web-1", "node");
     std::fs::set_permissions(&token, std::os::unix::fs::PermissionsExt::from_mode(0o640)).unwrap();
     let mut node = fleet.node_with_token("web-1", &token, &[]);
@@ -311,6 +311,7 @@ fn unsafe_token_files_stop_the_daemons() {
     assert_eq!(status.code(), Some(1));
     assert!(node.log().contains("chmod 600"), "{}", node.log());
     // configd refuses a tokens file others can read.
+    fleet.configd().kill9();
     let tokens = fleet.data_dir.join("tokens.toml");
     std::fs::set_permissions(&tokens, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
     let out = common::command("monit-configd", fleet.path())

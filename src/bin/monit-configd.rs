@@ -6,7 +6,7 @@ use monit::configd::cli::{main as configd_main, ConfigdCli};
 
 fn main() -> ExitCode {
     match configd_main(ConfigdCli::parse()) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => ExitCode::from(code),
         Err(e) => {
             report("monit-configd", &e);
             ExitCode::FAILURE

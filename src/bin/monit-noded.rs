@@ -6,7 +6,7 @@ use monit::noded::cli::{main as noded_main, NodedCli};
 
 fn main() -> ExitCode {
     match noded_main(NodedCli::parse()) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => ExitCode::from(code),
         Err(e) => {
             report("monit-noded", &e);
             ExitCode::FAILURE

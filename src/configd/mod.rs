@@ -10,5 +10,5 @@ pub mod store;
 mod tokens;
 
 pub use registry::NodeRegistry;
-pub use server::{run, Configd, Shared};
+pub use server::{run, Configd, Reloader, Shared};
 pub use tokens::{Identity, TokenRegistry};

@@ -38,9 +38,16 @@ pub enum ConfigdError {
     },
 }
 
+/// Re-reads the configuration (for SIGHUP).
+pub type Reloader =
+    Box<dyn Fn() -> Result<ConfigdConfig, crate::config::ConfigError> + Send + Sync>;
+
 /// What every connection task shares.
 pub struct Shared {
+    /// The configuration configd started with (listen address, data dir).
     pub config: ConfigdConfig,
+    /// The configuration in force now: replaced by a successful reload.
+    live: std::sync::RwLock<Arc<ConfigdConfig>>,
     pub tokens: TokenRegistry,
     pub registry: NodeRegistry,
     pub store: Store,
@@ -54,6 +61,43 @@ pub struct Shared {
 impl Shared {
     pub fn next_session(&self) -> u64 {
         self.sessions.fetch_add(1, Ordering::Relaxed) + 1
+    }
+
+    /// The configuration in force now.
+    pub fn live(&self) -> Arc<ConfigdConfig> {
+        match self.live.read() {
+            Ok(g) => g.clone(),
+            Err(p) => p.into_inner().clone(),
+        }
+    }
+
+    /// Applies a re-read configuration; what cannot change without a
+    /// restart is kept and named in the log.
+    pub fn reload(&self, new: ConfigdConfig) -> Result<(), ConfigdError> {
+        let old = self.live();
+        for (key, changed) in [
+            ("listen", old.listen != new.listen),
+            ("data_dir", old.data_dir != new.data_dir),
+            ("pid_file", old.pid_file != new.pid_file),
+            (
+                "max_connections",
+                old.max_connections != new.max_connections,
+            ),
+            ("max_handshakes", old.max_handshakes != new.max_handshakes),
+        ] {
+            if changed {
+                tracing::warn!("reload: `{key}` changed; that takes effect only after a restart");
+            }
+        }
+        if old.tokens_file != new.tokens_file {
+            self.tokens.set_path(&new.tokens_file)?;
+        }
+        let new = Arc::new(new);
+        match self.live.write() {
+            Ok(mut g) => *g = new,
+            Err(p) => *p.into_inner() = new,
+        }
+        Ok(())
     }
 }
 
@@ -106,6 +150,7 @@ impl Configd {
         );
         let shared = Arc::new(Shared {
             handshakes: Arc::new(Semaphore::new(config.max_handshakes)),
+            live: std::sync::RwLock::new(Arc::new(config.clone())),
             config,
             tokens,
             registry,
@@ -127,8 +172,9 @@ impl Configd {
     }
 
     /// Serves until the shutdown token fires, then closes every connection,
-    /// writes what is pending and stops the store.
-    pub async fn serve(self) {
+    /// writes what is pending and stops the store. With a reloader, SIGHUP
+    /// re-reads the configuration.
+    pub async fn serve(self, reloader: Option<Reloader>) {
         let Configd {
             shared,
             listener,
@@ -137,6 +183,15 @@ impl Configd {
         let tracker = TaskTracker::new();
         let connections = Arc::new(Semaphore::new(shared.config.max_connections));
         tracker.spawn(flush_seen(shared.clone()));
+        if let Some(reloader) = reloader {
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
+                Ok(hup) => {
+                    tracker.spawn(reload_on_hup(shared.clone(), hup, reloader));
+                }
+                Err(e) => tracing::warn!("cannot handle SIGHUP, reload disabled: {e}"),
+            }
+        }
+        crate::daemon::systemd::ready("serving");
         loop {
             let accepted = tokio::select! {
                 _ = shared.shutdown.cancelled() => break,
@@ -166,6 +221,7 @@ impl Configd {
                 }
             }
         }
+        crate::daemon::systemd::stopping();
         drop(listener);
         tracker.close();
         if tokio::time::timeout(Duration::from_secs(5), tracker.wait())
@@ -192,6 +248,32 @@ impl Configd {
     }
 }
 
+async fn reload_on_hup(
+    shared: Arc<Shared>,
+    mut hup: tokio::signal::unix::Signal,
+    reloader: Reloader,
+) {
+    loop {
+        tokio::select! {
+            _ = shared.shutdown.cancelled() => return,
+            got = hup.recv() => if got.is_none() { return },
+        }
+        crate::daemon::systemd::reloading();
+        match reloader() {
+            Ok(new) => match shared.reload(new) {
+                Ok(()) => tracing::info!("SIGHUP: configuration reloaded"),
+                Err(e) => tracing::error!(
+                    "SIGHUP: reload failed, keeping the previous configuration: {e}"
+                ),
+            },
+            Err(e) => {
+                tracing::error!("SIGHUP: reload failed, keeping the previous configuration: {e}")
+            }
+        }
+        crate::daemon::systemd::ready("serving");
+    }
+}
+
 async fn flush_seen(shared: Arc<Shared>) {
     let mut tick = tokio::time::interval(SEEN_FLUSH);
     tick.tick().await;
@@ -210,7 +292,11 @@ async fn flush_seen(shared: Arc<Shared>) {
 
 /// Runs configd until `shutdown`: prints `listening on ADDR` first on
 /// stdout, so whoever started it (a test, a script) learns the port.
-pub async fn run(config: ConfigdConfig, shutdown: CancellationToken) -> Result<(), ConfigdError> {
+pub async fn run(
+    config: ConfigdConfig,
+    reloader: Option<Reloader>,
+    shutdown: CancellationToken,
+) -> Result<(), ConfigdError> {
     let configd = Configd::bind(config, shutdown).await?;
     let addr = configd.local_addr().map_err(|source| ConfigdError::Write {
         path: "stdout".into(),
@@ -222,6 +308,6 @@ pub async fn run(config: ConfigdConfig, shutdown: CancellationToken) -> Result<(
         let _ = writeln!(out, "listening on {addr}");
         let _ = out.flush();
     }
-    configd.serve().await;
+    configd.serve(reloader).await;
     Ok(())
 }

@@ -35,7 +35,7 @@ struct Loaded {
 }
 
 pub struct TokenRegistry {
-    path: PathBuf,
+    path: Mutex<PathBuf>,
     loaded: Mutex<Loaded>,
 }
 
@@ -46,6 +46,13 @@ fn stamp(path: &Path) -> Option<Stamp> {
         size: m.size(),
         inode: m.ino(),
     })
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    match m.lock() {
+        Ok(g) => g,
+        Err(poisoned) => poisoned.into_inner(),
+    }
 }
 
 fn index(file: &TokensFile) -> HashMap<String, TokenEntry> {
@@ -61,7 +68,7 @@ impl TokenRegistry {
         let st = stamp(path);
         let file = TokensFile::load(path)?;
         Ok(TokenRegistry {
-            path: path.to_path_buf(),
+            path: Mutex::new(path.to_path_buf()),
             loaded: Mutex::new(Loaded {
                 stamp: st,
                 by_id: index(&file),
@@ -71,16 +78,14 @@ impl TokenRegistry {
 
     /// The live token with this ID, re-reading the file if it changed.
     pub fn lookup(&self, id: &str) -> Option<TokenEntry> {
-        let now = stamp(&self.path);
-        let mut loaded = match self.loaded.lock() {
-            Ok(g) => g,
-            Err(poisoned) => poisoned.into_inner(),
-        };
+        let path = lock(&self.path).clone();
+        let now = stamp(&path);
+        let mut loaded = lock(&self.loaded);
         if now != loaded.stamp {
-            match TokensFile::load(&self.path) {
+            match TokensFile::load(&path) {
                 Ok(file) => {
                     loaded.by_id = index(&file);
-                    tracing::info!(path = %self.path.display(), tokens = loaded.by_id.len(), "tokens file reloaded");
+                    tracing::info!(path = %path.display(), tokens = loaded.by_id.len(), "tokens file reloaded");
                 }
                 Err(e) => {
                     tracing::error!("tokens file changed but cannot be loaded, keeping the previous tokens: {e}");
@@ -92,10 +97,17 @@ impl TokenRegistry {
     }
 
     pub fn len(&self) -> usize {
-        match self.loaded.lock() {
-            Ok(g) => g.by_id.len(),
-            Err(p) => p.into_inner().by_id.len(),
-        }
+        lock(&self.loaded).by_id.len()
+    }
+
+    /// Switches to another tokens file (a reload); it must load.
+    pub fn set_path(&self, path: &Path) -> Result<(), TokensFileError> {
+        let file = TokensFile::load(path)?;
+        let mut loaded = lock(&self.loaded);
+        loaded.by_id = index(&file);
+        loaded.stamp = stamp(path);
+        *lock(&self.path) = path.to_path_buf();
+        Ok(())
     }
 
     pub fn is_empty(&self) -> bool {

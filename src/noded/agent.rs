@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::TcpStream;
+use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use super::api::NodeApi;
@@ -44,25 +45,41 @@ fn load_token(config: &NodedConfig) -> Result<Token, NodedError> {
 /// Runs the agent until `shutdown`. Fails only at start, on a token file
 /// that cannot be used.
 pub async fn run(config: NodedConfig, shutdown: CancellationToken) -> Result<(), NodedError> {
-    run_with(config, Uplink::new(), shutdown).await
+    let (_keep, rx) = watch::channel(Arc::new(config));
+    run_with(rx, Uplink::new(), shutdown).await
 }
 
-/// Like `run`, publishing the live link on `uplink`.
+/// Like `run`, following configuration changes on `config` (reloads) and
+/// publishing the live link on `uplink`. Prints one ready line on stdout
+/// once the agent runs (for `monit-noded start`).
 pub async fn run_with(
-    config: NodedConfig,
+    mut config: watch::Receiver<Arc<NodedConfig>>,
     uplink: Uplink,
     shutdown: CancellationToken,
 ) -> Result<(), NodedError> {
-    load_token(&config)?;
+    let first = config.borrow_and_update().clone();
+    load_token(&first)?;
     let api = Arc::new(NodeApi {
-        config: config.clone(),
+        config: (*first).clone(),
     });
     let mut backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(30));
-    tracing::info!(name = %config.name, server = %config.server, "noded starting");
+    tracing::info!(name = %first.name, server = %first.server, "noded starting");
+    {
+        use std::io::Write;
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(
+            out,
+            "running as node {}, server {}",
+            first.name, first.server
+        );
+        let _ = out.flush();
+    }
+    crate::daemon::systemd::ready("running");
     loop {
+        let current = config.borrow_and_update().clone();
         // Re-read each time: an operator may have replaced the token.
-        let attempt = match load_token(&config) {
-            Ok(token) => session(&config, &token, &api, &uplink, &shutdown).await,
+        let attempt = match load_token(&current) {
+            Ok(token) => session(&current, &mut config, &token, &api, &uplink, &shutdown).await,
             Err(e) => Err(e.to_string()),
         };
         uplink.set(None);
@@ -72,10 +89,10 @@ pub async fn run_with(
                 if registered {
                     backoff.reset();
                 }
-                tracing::warn!(server = %config.server, "connection to configd lost: {reason}");
+                tracing::warn!(server = %current.server, "connection to configd lost: {reason}");
             }
             Err(reason) => {
-                tracing::warn!(server = %config.server, "cannot reach configd: {reason}")
+                tracing::warn!(server = %current.server, "cannot reach configd: {reason}")
             }
         }
         let delay = backoff.next_delay();
@@ -85,6 +102,7 @@ pub async fn run_with(
             _ = tokio::time::sleep(delay) => {}
         }
     }
+    crate::daemon::systemd::stopping();
     tracing::info!("noded stopped");
     Ok(())
 }
@@ -120,6 +138,7 @@ async fn register(link: &LinkHandle, config: &NodedConfig) -> Result<i64, String
 /// One connection's life. `Err` means it never got as far as a link.
 async fn session(
     config: &NodedConfig,
+    updates: &mut watch::Receiver<Arc<NodedConfig>>,
     token: &Token,
     api: &Arc<NodeApi>,
     uplink: &Uplink,
@@ -189,8 +208,30 @@ async fn session(
             });
         }
     }
-    let end = driver.await;
-    Ok(ended(end, true))
+    // Follow reloads: new labels are registered again on the same link.
+    let mut labels = config.labels.clone();
+    loop {
+        tokio::select! {
+            end = &mut driver => return Ok(ended(end, true)),
+            changed = updates.changed() => {
+                if changed.is_err() {
+                    return Ok(ended(driver.await, true));
+                }
+                let new = updates.borrow_and_update().clone();
+                if new.labels != labels {
+                    labels = new.labels.clone();
+                    let again = tokio::select! {
+                        end = &mut driver => return Ok(ended(end, true)),
+                        r = register(&link, &new) => r,
+                    };
+                    match again {
+                        Ok(_) => tracing::info!("labels changed: registered again"),
+                        Err(e) => tracing::warn!("cannot register the new labels: {e}"),
+                    }
+                }
+            }
+        }
+    }
 }
 
 fn ended(end: LinkEnd, registered: bool) -> Ended {

@@ -1,9 +1,11 @@
 //! `monit-noded` command line and what each subcommand does.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
+use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{NodedConfig, NodedOverrides};
@@ -41,25 +43,118 @@ pub struct NodedOpts {
 
 #[derive(Debug, Subcommand)]
 pub enum NodedCommand {
-    /// Run in the foreground, logging as configured
+    /// Run in the foreground, logging as configured (systemd: Type=notify)
     Run,
     /// Run in the foreground, logging at debug level in colour
     Debug,
+    /// Start in the background; returns once running, or fails with the agent's error
+    Start,
+    /// Stop a background agent (SIGTERM, then wait)
+    Stop {
+        /// How long to wait for it to exit
+        #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+        timeout: std::time::Duration,
+    },
+    /// Stop, then start
+    Restart {
+        #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+        timeout: std::time::Duration,
+    },
+    /// Exit 0 and print pid, uptime and server when running; exit 3 when not
+    Status,
+    /// Validate the configuration file and exit (non-zero with file, line, key and reason)
+    CheckConfig,
+    /// Print a shell completion script
+    #[command(hide = true)]
+    Completions { shell: clap_complete::Shell },
 }
 
-/// Runs `monit-noded` with parsed arguments.
-pub fn main(cli: NodedCli) -> anyhow::Result<()> {
-    let config = NodedConfig::load(&NodedOverrides {
-        config: cli.opts.config,
-        server: cli.opts.server,
-        name: cli.opts.name,
-        token_file: cli.opts.token_file,
-    })?;
-    let mode = match cli.command {
-        NodedCommand::Run => logging::Mode::Run,
-        NodedCommand::Debug => logging::Mode::Debug,
-    };
+impl NodedOpts {
+    fn overrides(&self) -> NodedOverrides {
+        NodedOverrides {
+            config: self.config.clone(),
+            server: self.server.clone(),
+            name: self.name.clone(),
+            token_file: self.token_file.clone(),
+        }
+    }
+}
+
+/// Runs `monit-noded` with parsed arguments; the exit code on success.
+pub fn main(cli: NodedCli) -> anyhow::Result<u8> {
+    if let NodedCommand::Completions { shell } = cli.command {
+        let mut cmd = <NodedCli as clap::CommandFactory>::command();
+        clap_complete::generate(shell, &mut cmd, "monit-noded", &mut std::io::stdout());
+        return Ok(0);
+    }
+    let overrides = cli.opts.overrides();
+    let config = NodedConfig::load(&overrides)?;
+    match cli.command {
+        NodedCommand::Run => serve(config, overrides, logging::Mode::Run)?,
+        NodedCommand::Debug => serve(config, overrides, logging::Mode::Debug)?,
+        NodedCommand::Start => control(&cli.opts, &config).start()?,
+        NodedCommand::Stop { timeout } => control(&cli.opts, &config).stop(timeout)?,
+        NodedCommand::Restart { timeout } => {
+            let c = control(&cli.opts, &config);
+            c.stop(timeout)?;
+            c.start()?;
+        }
+        NodedCommand::Status => return Ok(control(&cli.opts, &config).status()),
+        NodedCommand::CheckConfig => {
+            let Some(source) = &config.source else {
+                anyhow::bail!(
+                    "no configuration file found (looked at $MONIT_CONFIG, ~/.config/monit/noded.toml, /etc/monit/noded.toml); pass --config FILE"
+                );
+            };
+            println!(
+                "{}: ok (node {}, server {})",
+                source.display(),
+                config.name,
+                config.server
+            );
+        }
+        NodedCommand::Completions { .. } => {}
+    }
+    Ok(0)
+}
+
+fn control(opts: &NodedOpts, config: &NodedConfig) -> crate::daemon::control::Control {
+    let abs = |p: &std::path::Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+    let mut run_args: Vec<std::ffi::OsString> = Vec::new();
+    if let Some(c) = &config.source {
+        run_args.extend(["--config".into(), abs(c).into_os_string()]);
+    }
+    if let Some(s) = &opts.server {
+        run_args.extend(["--server".into(), s.into()]);
+    }
+    if let Some(n) = &opts.name {
+        run_args.extend(["--name".into(), n.into()]);
+    }
+    if let Some(t) = &opts.token_file {
+        run_args.extend(["--token-file".into(), abs(t).into_os_string()]);
+    }
+    run_args.push("run".into());
+    let dir = config
+        .pid_file
+        .parent()
+        .map(|d| d.to_path_buf())
+        .unwrap_or_default();
+    crate::daemon::control::Control {
+        name: "monit-noded",
+        pid_file: config.pid_file.clone(),
+        log_file: dir.join("monit-noded.log"),
+        run_args,
+        detail: format!("node {}, server {}", config.name, config.server),
+    }
+}
+
+fn serve(
+    config: NodedConfig,
+    overrides: NodedOverrides,
+    mode: logging::Mode,
+) -> anyhow::Result<()> {
     logging::init(mode, config.log_level);
+    let _pidfile = crate::daemon::pidfile::PidFile::acquire(&config.pid_file)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -67,7 +162,49 @@ pub fn main(cli: NodedCli) -> anyhow::Result<()> {
     runtime.block_on(async {
         let shutdown = CancellationToken::new();
         crate::daemon::stop_on_signals(shutdown.clone()).context("cannot handle signals")?;
-        super::run(config, shutdown).await?;
+        let (tx, rx) = watch::channel(Arc::new(config));
+        reload_on_hup(tx, overrides, shutdown.clone())?;
+        super::run_with(rx, super::Uplink::new(), shutdown).await?;
         Ok(())
     })
+}
+
+/// SIGHUP: re-read the file; a config that fails to load is logged and
+/// the running one kept. The node's name cannot change without a restart.
+fn reload_on_hup(
+    tx: watch::Sender<Arc<NodedConfig>>,
+    overrides: NodedOverrides,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut hup = signal(SignalKind::hangup()).context("cannot handle SIGHUP")?;
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                got = hup.recv() => if got.is_none() { return },
+            }
+            crate::daemon::systemd::reloading();
+            match NodedConfig::load(&overrides) {
+                Ok(mut new) => {
+                    let old = tx.borrow().clone();
+                    if new.name != old.name {
+                        tracing::warn!(
+                            "reload: `name` changed to `{}`; the node keeps its name `{}` until a restart",
+                            new.name,
+                            old.name
+                        );
+                        new.name = old.name.clone();
+                    }
+                    tx.send_replace(Arc::new(new));
+                    tracing::info!("SIGHUP: configuration reloaded");
+                }
+                Err(e) => tracing::error!(
+                    "SIGHUP: reload failed, keeping the previous configuration: {e}"
+                ),
+            }
+            crate::daemon::systemd::ready("running");
+        }
+    });
+    Ok(())
 }

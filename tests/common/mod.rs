@@ -238,10 +238,13 @@ impl Fleet {
 
     pub fn node_with_token(&self, name: &str, token: &Path, labels: &[(&str, &str)]) -> Proc {
         let config = self.path().join(format!("{name}.noded.toml"));
+        let state = self.path().join(format!("{name}.state"));
         let mut text = format!(
-            "name = \"{name}\"\nserver = \"{}\"\ntoken_file = \"{}\"\n[labels]\n",
+            "name = \"{name}\"\nserver = \"{}\"\ntoken_file = \"{}\"\npid_file = \"{}\"\nspool_dir = \"{}\"\n[labels]\n",
             self.addr,
-            token.display()
+            token.display(),
+            state.join("noded.pid").display(),
+            state.join("spool").display()
         );
         for (k, v) in labels {
             text.push_str(&format!("{k} = \"{v}\"\n"));

@@ -1,5 +1,9 @@
-//! What both daemons need from the operating system: signals that ask for
-//! a graceful stop, and enough file descriptors for a fleet.
+//! What both daemons need from the operating system: signals, a locked
+//! pidfile, start/stop/status, systemd readiness, enough file descriptors.
+
+pub mod control;
+pub mod pidfile;
+pub mod systemd;
 
 use tokio_util::sync::CancellationToken;
 
