@@ -33,7 +33,20 @@ pub fn one_line_toml_error(err: &toml::de::Error, text: &str) -> String {
     match err.span() {
         Some(span) => {
             let (line, col) = line_col(text, span.start);
-            format!("line {line}, column {col}: {reason}")
+            // Quote the line: some TOML errors ("duplicate key") do not name the key.
+            let quoted: String = text
+                .lines()
+                .nth(line - 1)
+                .unwrap_or("")
+                .trim()
+                .chars()
+                .take(80)
+                .collect();
+            if quoted.is_empty() {
+                format!("line {line}, column {col}: {reason}")
+            } else {
+                format!("line {line}, column {col}: {reason} (in `{quoted}`)")
+            }
         }
         None => reason,
     }

@@ -1,0 +1,320 @@
+//! Daemon lifecycle with the real binaries: start/status/stop over a
+//! locked pidfile, reload on SIGHUP, check-config, systemd notifications.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+use std::time::Duration;
+
+use common::{command, stderr, wait_for, Fleet, Proc};
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Kills whatever pid a pidfile names when the test ends, pass or fail.
+struct PidGuard(PathBuf);
+
+impl Drop for PidGuard {
+    fn drop(&mut self) {
+        if let Ok(text) = std::fs::read_to_string(&self.0) {
+            if let Ok(pid) = text.trim().parse::<i32>() {
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(pid),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
+            }
+        }
+    }
+}
+
+fn pid_in(path: &Path) -> i32 {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+fn alive(pid: i32) -> bool {
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_ok()
+}
+
+#[test]
+fn configd_start_status_stop_over_a_stale_pidfile() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let config = dir.path().join("configd.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "listen = \"127.0.0.1:0\"\ndata_dir = \"{}\"\n",
+            data.display()
+        ),
+    )
+    .unwrap();
+    let pidfile = data.join("monit-configd.pid");
+    let _guard = PidGuard(pidfile.clone());
+    let ctl = |verb: &str| {
+        command("monit-configd", dir.path())
+            .arg("--config")
+            .arg(&config)
+            .arg(verb)
+            .output()
+            .unwrap()
+    };
+    let out = ctl("status");
+    assert_eq!(out.status.code(), Some(3), "{}", stdout(&out));
+
+    let out = ctl("start");
+    assert!(out.status.success(), "start: {}", stderr(&out));
+    assert!(stdout(&out).contains("started (pid"), "{}", stdout(&out));
+    let pid = pid_in(&pidfile);
+    // It serves: a client gets an answer.
+    let addr = std::fs::read_to_string(data.join("configd.addr")).unwrap();
+    assert!(
+        stdout(&out).contains(addr.trim()),
+        "start names the address: {}",
+        stdout(&out)
+    );
+
+    let out = ctl("status");
+    assert_eq!(out.status.code(), Some(0));
+    let text = stdout(&out);
+    assert!(
+        text.contains(&format!("pid {pid}")) && text.contains("up ") && text.contains(addr.trim()),
+        "{text}"
+    );
+
+    let out = ctl("start");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains(&format!("already running (pid {pid})")),
+        "{}",
+        stderr(&out)
+    );
+
+    // kill -9 leaves a stale pidfile; start takes over.
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    wait_for(Duration::from_secs(5), "the old configd to die", || {
+        (!alive(pid)).then_some(())
+    });
+    assert!(pidfile.exists(), "kill -9 leaves the pidfile behind");
+    let out = ctl("start");
+    assert!(
+        out.status.success(),
+        "start over a stale pidfile: {}",
+        stderr(&out)
+    );
+    let pid2 = pid_in(&pidfile);
+    assert_ne!(pid, pid2);
+
+    let out = ctl("stop");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        !alive(pid2)
+            || std::fs::read_to_string(format!("/proc/{pid2}/stat"))
+                .map(|s| s.contains(" Z "))
+                .unwrap_or(true)
+    );
+    assert!(!pidfile.exists(), "a clean stop removes the pidfile");
+    let out = ctl("status");
+    assert_eq!(out.status.code(), Some(3));
+    assert!(stdout(&out).contains("not running"));
+    // Stopping what is not running is fine.
+    assert!(ctl("stop").status.success());
+}
+
+#[test]
+fn start_fails_with_the_daemons_own_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let tokens = data.join("tokens.toml");
+    std::fs::write(&tokens, "").unwrap();
+    std::fs::set_permissions(&tokens, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
+    let out = command("monit-configd", dir.path())
+        .arg("--data-dir")
+        .arg(&data)
+        .args(["--listen", "127.0.0.1:0", "start"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(
+        err.contains("failed to start") && err.contains("chmod 600"),
+        "{err}"
+    );
+}
+
+#[test]
+fn noded_start_status_stop() {
+    let fleet = Fleet::start();
+    let token = fleet.token("bg-1", "node");
+    let state = fleet.path().join("bg");
+    let config = fleet.path().join("bg.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "name = \"bg-1\"\nserver = \"{}\"\ntoken_file = \"{}\"\npid_file = \"{}\"\n",
+            fleet.addr,
+            token.display(),
+            state.join("noded.pid").display()
+        ),
+    )
+    .unwrap();
+    let _guard = PidGuard(state.join("noded.pid"));
+    let ctl = |verb: &str| {
+        command("monit-noded", fleet.path())
+            .arg("--config")
+            .arg(&config)
+            .arg(verb)
+            .output()
+            .unwrap()
+    };
+    let out = ctl("start");
+    assert!(out.status.success(), "{}", stderr(&out));
+    fleet.wait_state("bg-1", "up", Duration::from_secs(10));
+    let out = ctl("status");
+    assert_eq!(out.status.code(), Some(0));
+    assert!(stdout(&out).contains("node bg-1"), "{}", stdout(&out));
+    assert_eq!(ctl("start").status.code(), Some(1));
+    assert!(ctl("stop").status.success());
+    assert_eq!(ctl("status").status.code(), Some(3));
+    // A graceful stop is seen by configd at once.
+    fleet.wait_state("bg-1", "down", Duration::from_secs(3));
+}
+
+#[test]
+fn sighup_reloads_labels_on_the_same_connection_and_keeps_a_good_config() {
+    let fleet = Fleet::start();
+    let node = fleet.node("hup-1", &[("role", "web")]);
+    fleet.wait_state("hup-1", "up", Duration::from_secs(10));
+    let config = fleet.path().join("hup-1.noded.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(&config, text.replace("role = \"web\"", "role = \"db\"")).unwrap();
+    node.signal(nix::sys::signal::Signal::SIGHUP);
+    wait_for(Duration::from_secs(5), "the new label", || {
+        let nodes = fleet.nodes();
+        (nodes[0]["labels"]["role"] == "db").then_some(())
+    });
+    let log = node.log();
+    assert!(log.contains("configuration reloaded"), "{log}");
+    assert!(!log.contains("reconnecting"), "the same connection: {log}");
+    assert_eq!(log.matches("registered with configd").count(), 1, "{log}");
+
+    // A broken file: error logged, old config kept, node still up.
+    std::fs::write(&config, "name = \"hup-1\"\nbogus_key = 1\n").unwrap();
+    node.signal(nix::sys::signal::Signal::SIGHUP);
+    wait_for(Duration::from_secs(5), "the reload error", || {
+        node.log().contains("reload failed").then_some(())
+    });
+    assert!(node.log().contains("bogus_key"), "{}", node.log());
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(fleet.state_of("hup-1").as_deref(), Some("up"));
+    assert_eq!(fleet.nodes()[0]["labels"]["role"], "db");
+
+    // check-config names the file, the line and the key.
+    let out = command("monit-noded", fleet.path())
+        .arg("--config")
+        .arg(&config)
+        .arg("check-config")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(
+        err.contains("hup-1.noded.toml") && err.contains("line 2") && err.contains("bogus_key"),
+        "{err}"
+    );
+}
+
+#[test]
+fn configd_sighup_with_a_broken_file_keeps_serving() {
+    let mut fleet = Fleet::start();
+    let config = fleet.path().join("configd.toml");
+    let good = std::fs::read_to_string(&config).unwrap();
+    let out = command("monit-configd", fleet.path())
+        .arg("--config")
+        .arg(&config)
+        .arg("check-config")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains(": ok"));
+    std::fs::write(&config, format!("{good}log_buffer_lines = \"many\"\n")).unwrap();
+    fleet.configd().signal(nix::sys::signal::Signal::SIGHUP);
+    wait_for(Duration::from_secs(5), "the reload error", || {
+        fleet
+            .configd
+            .as_ref()
+            .unwrap()
+            .log()
+            .contains("reload failed")
+            .then_some(())
+    });
+    let out = fleet.cli(&["query", "nodes"]);
+    assert!(out.status.success());
+    let out = command("monit-configd", fleet.path())
+        .arg("--config")
+        .arg(&config)
+        .arg("check-config")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(
+        err.contains("line 5") && err.contains("log_buffer_lines"),
+        "{err}"
+    );
+    // A good file again reloads.
+    std::fs::write(&config, &good).unwrap();
+    fleet.configd().signal(nix::sys::signal::Signal::SIGHUP);
+    wait_for(Duration::from_secs(5), "the reload", || {
+        fleet
+            .configd
+            .as_ref()
+            .unwrap()
+            .log()
+            .contains("configuration reloaded")
+            .then_some(())
+    });
+}
+
+#[test]
+fn systemd_notifications() {
+    let dir = tempfile::tempdir().unwrap();
+    let sock_path = dir.path().join("notify.sock");
+    let sock = std::os::unix::net::UnixDatagram::bind(&sock_path).unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut cmd = command("monit-configd", dir.path());
+    cmd.env("NOTIFY_SOCKET", &sock_path)
+        .arg("--data-dir")
+        .arg(dir.path().join("data"))
+        .args(["--listen", "127.0.0.1:0", "run"])
+        .stdout(std::process::Stdio::null());
+    let mut proc = Proc::spawn("monit-configd", cmd, dir.path());
+    let mut buf = [0u8; 512];
+    let mut next = || {
+        let n = sock.recv(&mut buf).expect("a notification");
+        String::from_utf8_lossy(&buf[..n]).into_owned()
+    };
+    assert!(next().contains("READY=1"));
+    proc.signal(nix::sys::signal::Signal::SIGHUP);
+    let reloading = next();
+    assert!(
+        reloading.contains("RELOADING=1") && reloading.contains("MONOTONIC_USEC="),
+        "{reloading}"
+    );
+    assert!(next().contains("READY=1"));
+    proc.signal(nix::sys::signal::Signal::SIGTERM);
+    assert!(next().contains("STOPPING=1"));
+    assert!(proc.wait_exit(Duration::from_secs(10)).success());
+}
