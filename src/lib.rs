@@ -17,10 +17,12 @@ pub mod configd;
 pub mod daemon;
 pub mod filter;
 pub mod logging;
+pub mod man;
 pub mod names;
 pub mod net;
 pub mod noded;
 pub mod timefmt;
+pub mod tui;
 pub mod views;
 
 /// This build's version, sent in handshakes and registrations.

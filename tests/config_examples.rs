@@ -36,3 +36,27 @@ fn client_example_parses() {
     let c: monit::config::ClientConfig = monit::config::parse_toml(&path, &text).unwrap();
     assert_eq!(c.server.as_deref(), Some("127.0.0.1:7400"));
 }
+
+#[test]
+fn systemd_units_run_what_exists() {
+    for (unit, bin) in [
+        ("monit-configd.service", "monit-configd"),
+        ("monit-noded.service", "monit-noded"),
+    ] {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("config/systemd")
+            .join(unit);
+        let text = std::fs::read_to_string(path).unwrap();
+        assert!(text.contains("Type=notify"), "{unit}");
+        assert!(
+            text.contains("ExecReload=/bin/kill -HUP $MAINPID"),
+            "{unit}"
+        );
+        assert!(
+            text.contains(&format!("ExecStart=/usr/bin/{bin} --config /etc/monit/")),
+            "{unit}"
+        );
+        assert!(text.contains("check-config"), "{unit}");
+        assert!(text.contains("NoNewPrivileges=yes"), "{unit}");
+    }
+}

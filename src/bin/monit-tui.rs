@@ -1,19 +1,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-
-/// The operator's terminal UI.
-#[derive(Debug, Parser)]
-#[command(
-    name = "monit-tui",
-    version,
-    about = "The monit operator's terminal UI"
-)]
-struct TuiCli {
-    /// Start configd and three nodes in-process and open the UI on them
-    #[arg(long)]
-    demo: bool,
-}
+use monit::tui::args::TuiCli;
 
 fn main() -> ExitCode {
     let _cli = TuiCli::parse();

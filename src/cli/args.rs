@@ -43,6 +43,9 @@ pub enum Command {
     /// Read the fleet's state
     #[command(subcommand)]
     Query(Query),
+    /// Print a shell completion script (bash, zsh, fish)
+    #[command(hide = true)]
+    Completions { shell: clap_complete::Shell },
 }
 
 #[derive(Debug, Subcommand)]

@@ -67,6 +67,11 @@ fn read_token_file(path: PathBuf) -> Result<String, CliError> {
 pub async fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {
         Command::Query(Query::Nodes { filter }) => query_nodes(&cli.common, filter).await,
+        Command::Completions { shell } => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut cmd, "monit-cli", &mut std::io::stdout());
+            Ok(())
+        }
     }
 }
 

@@ -1,0 +1,3 @@
+//! `monit-tui`, the operator's terminal UI.
+
+pub mod args;
