@@ -7,6 +7,6 @@ mod token;
 mod tokens_file;
 
 pub use mac::{handshake_mac, random_nonce, verify_handshake_mac};
-pub use secret_file::{check_private, read_private, SecretFileError};
+pub use secret_file::{check_private, read_private, write_private, SecretFileError};
 pub use token::{Token, TokenParseError};
 pub use tokens_file::{TokenEntry, TokensFile, TokensFileError};

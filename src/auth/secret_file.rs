@@ -40,3 +40,20 @@ pub fn read_private(path: &Path) -> Result<String, SecretFileError> {
         source,
     })
 }
+
+/// Creates (or replaces) `path` with mode 0600 and writes `text`, so a
+/// secret is never readable by others, not even for a moment.
+pub fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    // An existing file keeps its mode on open: make it private.
+    f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    f.write_all(text.as_bytes())?;
+    f.sync_all()
+}

@@ -11,6 +11,8 @@ use tokio_util::sync::CancellationToken;
 use crate::auth::TokensFile;
 use crate::cli::output::{write_json, Format, Table};
 use crate::config::{ConfigdConfig, ConfigdOverrides};
+use crate::daemon::command::{completions, execute, no_config_file, Daemon, DaemonCommand};
+use crate::daemon::control::Control;
 use crate::logging;
 use crate::net::proto::Role;
 
@@ -43,30 +45,8 @@ pub struct ConfigdOpts {
 
 #[derive(Debug, Subcommand)]
 pub enum ConfigdCommand {
-    /// Serve in the foreground, logging as configured (systemd: Type=notify)
-    Run,
-    /// Serve in the foreground, logging at debug level in colour
-    Debug,
-    /// Start in the background; returns once serving, or fails with the daemon's error
-    Start,
-    /// Stop a background configd (SIGTERM, then wait)
-    Stop {
-        /// How long to wait for it to exit
-        #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
-        timeout: std::time::Duration,
-    },
-    /// Stop, then start
-    Restart {
-        #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
-        timeout: std::time::Duration,
-    },
-    /// Exit 0 and print pid, uptime and address when running; exit 3 when not
-    Status,
-    /// Validate the configuration file and exit (non-zero with file, line, key and reason)
-    CheckConfig,
-    /// Print a shell completion script
-    #[command(hide = true)]
-    Completions { shell: clap_complete::Shell },
+    #[command(flatten)]
+    Daemon(DaemonCommand),
     /// Manage the tokens nodes and operators authenticate with
     #[command(subcommand)]
     Token(TokenCommand),
@@ -108,89 +88,86 @@ impl ConfigdOpts {
 
 /// Runs `monit-configd` with parsed arguments; the exit code on success.
 pub fn main(cli: ConfigdCli) -> anyhow::Result<u8> {
-    if let ConfigdCommand::Completions { shell } = cli.command {
-        let mut cmd = <ConfigdCli as clap::CommandFactory>::command();
-        clap_complete::generate(shell, &mut cmd, "monit-configd", &mut std::io::stdout());
-        return Ok(0);
-    }
     let overrides = cli.opts.overrides();
-    let config = ConfigdConfig::load(&overrides)?;
     match cli.command {
-        ConfigdCommand::Run => serve(config, overrides, logging::Mode::Run)?,
-        ConfigdCommand::Debug => serve(config, overrides, logging::Mode::Debug)?,
-        ConfigdCommand::Start => control(&cli.opts, &config).start()?,
-        ConfigdCommand::Stop { timeout } => control(&cli.opts, &config).stop(timeout)?,
-        ConfigdCommand::Restart { timeout } => {
-            let c = control(&cli.opts, &config);
-            c.stop(timeout)?;
-            c.start()?;
+        ConfigdCommand::Daemon(cmd) => {
+            if completions(&cmd, <ConfigdCli as clap::CommandFactory>::command()) {
+                return Ok(0);
+            }
+            let config = ConfigdConfig::load(&overrides)?;
+            execute(cmd, ConfigdDaemon { config, overrides })
         }
-        ConfigdCommand::Status => return Ok(control(&cli.opts, &config).status()),
-        ConfigdCommand::CheckConfig => {
-            let Some(source) = &config.source else {
-                anyhow::bail!(
-                    "no configuration file found (looked at $MONIT_CONFIG, ~/.config/monit/configd.toml, /etc/monit/configd.toml); pass --config FILE"
-                );
-            };
-            println!(
-                "{}: ok (listen {}, data_dir {})",
-                source.display(),
-                config.listen,
-                config.data_dir.display()
-            );
+        ConfigdCommand::Token(t) => {
+            token(&ConfigdConfig::load(&overrides)?, t)?;
+            Ok(0)
         }
-        ConfigdCommand::Token(t) => token(&config, t)?,
-        ConfigdCommand::Completions { .. } => {}
     }
-    Ok(0)
 }
 
-/// How `start`/`stop`/`status` find and run this configd.
-fn control(opts: &ConfigdOpts, config: &ConfigdConfig) -> crate::daemon::control::Control {
-    let mut run_args: Vec<std::ffi::OsString> = Vec::new();
-    if let Some(c) = &config.source {
-        run_args.extend(["--config".into(), absolute(c).into_os_string()]);
+struct ConfigdDaemon {
+    config: ConfigdConfig,
+    overrides: ConfigdOverrides,
+}
+
+impl Daemon for ConfigdDaemon {
+    fn control(&self) -> Control {
+        let (opts, config) = (&self.overrides, &self.config);
+        let mut run_args: Vec<std::ffi::OsString> = Vec::new();
+        if let Some(c) = &config.source {
+            run_args.extend(["--config".into(), absolute(c).into_os_string()]);
+        }
+        if let Some(l) = opts.listen {
+            run_args.extend(["--listen".into(), l.to_string().into()]);
+        }
+        if let Some(d) = &opts.data_dir {
+            run_args.extend(["--data-dir".into(), absolute(d).into_os_string()]);
+        }
+        run_args.push("run".into());
+        let detail = std::fs::read_to_string(config.addr_file())
+            .map(|a| format!("listening on {}", a.trim()))
+            .unwrap_or_default();
+        Control {
+            name: "monit-configd",
+            pid_file: config.pid_file.clone(),
+            log_file: config.data_dir.join("monit-configd.log"),
+            run_args,
+            detail,
+        }
     }
-    if let Some(l) = opts.listen {
-        run_args.extend(["--listen".into(), l.to_string().into()]);
+
+    fn serve(self, mode: logging::Mode) -> anyhow::Result<()> {
+        let ConfigdDaemon { config, overrides } = self;
+        logging::init(mode, config.log_level);
+        let _pidfile = crate::daemon::pidfile::PidFile::acquire(&config.pid_file)?;
+        let nofile = crate::daemon::raise_nofile_limit();
+        tracing::debug!(nofile, "open-file limit");
+        let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+        let reloader: super::Reloader = Box::new(move || ConfigdConfig::load(&overrides));
+        runtime.block_on(async {
+            let shutdown = CancellationToken::new();
+            crate::daemon::stop_on_signals(shutdown.clone()).context("cannot handle signals")?;
+            super::run(config, Some(reloader), shutdown).await?;
+            Ok(())
+        })
     }
-    if let Some(d) = &opts.data_dir {
-        run_args.extend(["--data-dir".into(), absolute(d).into_os_string()]);
-    }
-    run_args.push("run".into());
-    let detail = std::fs::read_to_string(config.addr_file())
-        .map(|a| format!("listening on {}", a.trim()))
-        .unwrap_or_default();
-    crate::daemon::control::Control {
-        name: "monit-configd",
-        pid_file: config.pid_file.clone(),
-        log_file: config.data_dir.join("monit-configd.log"),
-        run_args,
-        detail,
+
+    fn check_config(&self) -> anyhow::Result<String> {
+        let c = &self.config;
+        let source = c
+            .source
+            .as_ref()
+            .ok_or_else(|| no_config_file("configd.toml"))?;
+        Ok(format!(
+            "{}: ok (listen {}, data_dir {})",
+            source.display(),
+            c.listen,
+            c.data_dir.display()
+        ))
     }
 }
 
 fn absolute(p: &std::path::Path) -> PathBuf {
     std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf())
-}
-
-fn serve(
-    config: ConfigdConfig,
-    overrides: ConfigdOverrides,
-    mode: logging::Mode,
-) -> anyhow::Result<()> {
-    logging::init(mode, config.log_level);
-    let _pidfile = crate::daemon::pidfile::PidFile::acquire(&config.pid_file)?;
-    let nofile = crate::daemon::raise_nofile_limit();
-    tracing::debug!(nofile, "open-file limit");
-    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
-    let reloader: super::Reloader = Box::new(move || ConfigdConfig::load(&overrides));
-    runtime.block_on(async {
-        let shutdown = CancellationToken::new();
-        crate::daemon::stop_on_signals(shutdown.clone()).context("cannot handle signals")?;
-        super::run(config, Some(reloader), shutdown).await?;
-        Ok(())
-    })
 }
 
 fn token(config: &ConfigdConfig, cmd: TokenCommand) -> anyhow::Result<()> {
@@ -199,7 +176,8 @@ fn token(config: &ConfigdConfig, cmd: TokenCommand) -> anyhow::Result<()> {
         TokenCommand::Create { name, role, out } => {
             let token = TokensFile::edit(path, |f| f.add(&name, role))?;
             if let Some(out) = out {
-                write_private(&out, &format!("{token}\n"))?;
+                crate::auth::write_private(&out, &format!("{token}\n"))
+                    .with_context(|| format!("cannot write {}", out.display()))?;
                 eprintln!("wrote the token to {} (mode 0600)", out.display());
             }
             println!("{token}");
@@ -253,22 +231,5 @@ fn token(config: &ConfigdConfig, cmd: TokenCommand) -> anyhow::Result<()> {
             println!("revoked token {id} ({role} `{name}`)");
         }
     }
-    Ok(())
-}
-
-/// Creates (or replaces) `path` with mode 0600 and writes `text`.
-fn write_private(path: &std::path::Path, text: &str) -> anyhow::Result<()> {
-    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    // An existing file keeps its mode on open: make it private.
-    f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
-    f.write_all(text.as_bytes())?;
-    f.sync_all()?;
     Ok(())
 }

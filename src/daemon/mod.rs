@@ -1,6 +1,7 @@
 //! What both daemons need from the operating system: signals, a locked
 //! pidfile, start/stop/status, systemd readiness, enough file descriptors.
 
+pub mod command;
 pub mod control;
 pub mod pidfile;
 pub mod systemd;

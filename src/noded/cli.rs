@@ -4,11 +4,13 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context;
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{NodedConfig, NodedOverrides};
+use crate::daemon::command::{completions, execute, no_config_file, Daemon, DaemonCommand};
+use crate::daemon::control::Control;
 use crate::logging;
 
 #[derive(Debug, Parser)]
@@ -22,7 +24,7 @@ pub struct NodedCli {
     #[command(flatten)]
     pub opts: NodedOpts,
     #[command(subcommand)]
-    pub command: NodedCommand,
+    pub command: DaemonCommand,
 }
 
 #[derive(Debug, Args)]
@@ -41,34 +43,6 @@ pub struct NodedOpts {
     pub token_file: Option<PathBuf>,
 }
 
-#[derive(Debug, Subcommand)]
-pub enum NodedCommand {
-    /// Run in the foreground, logging as configured (systemd: Type=notify)
-    Run,
-    /// Run in the foreground, logging at debug level in colour
-    Debug,
-    /// Start in the background; returns once running, or fails with the agent's error
-    Start,
-    /// Stop a background agent (SIGTERM, then wait)
-    Stop {
-        /// How long to wait for it to exit
-        #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
-        timeout: std::time::Duration,
-    },
-    /// Stop, then start
-    Restart {
-        #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
-        timeout: std::time::Duration,
-    },
-    /// Exit 0 and print pid, uptime and server when running; exit 3 when not
-    Status,
-    /// Validate the configuration file and exit (non-zero with file, line, key and reason)
-    CheckConfig,
-    /// Print a shell completion script
-    #[command(hide = true)]
-    Completions { shell: clap_complete::Shell },
-}
-
 impl NodedOpts {
     fn overrides(&self) -> NodedOverrides {
         NodedOverrides {
@@ -82,91 +56,82 @@ impl NodedOpts {
 
 /// Runs `monit-noded` with parsed arguments; the exit code on success.
 pub fn main(cli: NodedCli) -> anyhow::Result<u8> {
-    if let NodedCommand::Completions { shell } = cli.command {
-        let mut cmd = <NodedCli as clap::CommandFactory>::command();
-        clap_complete::generate(shell, &mut cmd, "monit-noded", &mut std::io::stdout());
+    if completions(&cli.command, <NodedCli as clap::CommandFactory>::command()) {
         return Ok(0);
     }
     let overrides = cli.opts.overrides();
     let config = NodedConfig::load(&overrides)?;
-    match cli.command {
-        NodedCommand::Run => serve(config, overrides, logging::Mode::Run)?,
-        NodedCommand::Debug => serve(config, overrides, logging::Mode::Debug)?,
-        NodedCommand::Start => control(&cli.opts, &config).start()?,
-        NodedCommand::Stop { timeout } => control(&cli.opts, &config).stop(timeout)?,
-        NodedCommand::Restart { timeout } => {
-            let c = control(&cli.opts, &config);
-            c.stop(timeout)?;
-            c.start()?;
-        }
-        NodedCommand::Status => return Ok(control(&cli.opts, &config).status()),
-        NodedCommand::CheckConfig => {
-            let Some(source) = &config.source else {
-                anyhow::bail!(
-                    "no configuration file found (looked at $MONIT_CONFIG, ~/.config/monit/noded.toml, /etc/monit/noded.toml); pass --config FILE"
-                );
-            };
-            println!(
-                "{}: ok (node {}, server {})",
-                source.display(),
-                config.name,
-                config.server
-            );
-        }
-        NodedCommand::Completions { .. } => {}
-    }
-    Ok(0)
+    execute(cli.command, NodedDaemon { config, overrides })
 }
 
-fn control(opts: &NodedOpts, config: &NodedConfig) -> crate::daemon::control::Control {
-    let abs = |p: &std::path::Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
-    let mut run_args: Vec<std::ffi::OsString> = Vec::new();
-    if let Some(c) = &config.source {
-        run_args.extend(["--config".into(), abs(c).into_os_string()]);
-    }
-    if let Some(s) = &opts.server {
-        run_args.extend(["--server".into(), s.into()]);
-    }
-    if let Some(n) = &opts.name {
-        run_args.extend(["--name".into(), n.into()]);
-    }
-    if let Some(t) = &opts.token_file {
-        run_args.extend(["--token-file".into(), abs(t).into_os_string()]);
-    }
-    run_args.push("run".into());
-    let dir = config
-        .pid_file
-        .parent()
-        .map(|d| d.to_path_buf())
-        .unwrap_or_default();
-    crate::daemon::control::Control {
-        name: "monit-noded",
-        pid_file: config.pid_file.clone(),
-        log_file: dir.join("monit-noded.log"),
-        run_args,
-        detail: format!("node {}, server {}", config.name, config.server),
-    }
-}
-
-fn serve(
+struct NodedDaemon {
     config: NodedConfig,
     overrides: NodedOverrides,
-    mode: logging::Mode,
-) -> anyhow::Result<()> {
-    logging::init(mode, config.log_level);
-    let _pidfile = crate::daemon::pidfile::PidFile::acquire(&config.pid_file)?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
-    runtime.block_on(async {
-        let shutdown = CancellationToken::new();
-        crate::daemon::stop_on_signals(shutdown.clone()).context("cannot handle signals")?;
-        let (tx, rx) = watch::channel(Arc::new(config));
-        reload_on_hup(tx, overrides, shutdown.clone())?;
-        super::run_with(rx, super::Uplink::new(), shutdown).await?;
-        Ok(())
-    })
+}
+
+impl Daemon for NodedDaemon {
+    fn control(&self) -> Control {
+        let (opts, config) = (&self.overrides, &self.config);
+        let abs = |p: &std::path::Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+        let mut run_args: Vec<std::ffi::OsString> = Vec::new();
+        if let Some(c) = &config.source {
+            run_args.extend(["--config".into(), abs(c).into_os_string()]);
+        }
+        if let Some(s) = &opts.server {
+            run_args.extend(["--server".into(), s.into()]);
+        }
+        if let Some(n) = &opts.name {
+            run_args.extend(["--name".into(), n.into()]);
+        }
+        if let Some(t) = &opts.token_file {
+            run_args.extend(["--token-file".into(), abs(t).into_os_string()]);
+        }
+        run_args.push("run".into());
+        let dir = config
+            .pid_file
+            .parent()
+            .map(|d| d.to_path_buf())
+            .unwrap_or_default();
+        Control {
+            name: "monit-noded",
+            pid_file: config.pid_file.clone(),
+            log_file: dir.join("monit-noded.log"),
+            run_args,
+            detail: format!("node {}, server {}", config.name, config.server),
+        }
+    }
+
+    fn serve(self, mode: logging::Mode) -> anyhow::Result<()> {
+        let NodedDaemon { config, overrides } = self;
+        logging::init(mode, config.log_level);
+        let _pidfile = crate::daemon::pidfile::PidFile::acquire(&config.pid_file)?;
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .context("cannot start the async runtime")?;
+        runtime.block_on(async {
+            let shutdown = CancellationToken::new();
+            crate::daemon::stop_on_signals(shutdown.clone()).context("cannot handle signals")?;
+            let (tx, rx) = watch::channel(Arc::new(config));
+            reload_on_hup(tx, overrides, shutdown.clone())?;
+            super::run_with(rx, super::Uplink::new(), shutdown).await?;
+            Ok(())
+        })
+    }
+
+    fn check_config(&self) -> anyhow::Result<String> {
+        let c = &self.config;
+        let source = c
+            .source
+            .as_ref()
+            .ok_or_else(|| no_config_file("noded.toml"))?;
+        Ok(format!(
+            "{}: ok (node {}, server {})",
+            source.display(),
+            c.name,
+            c.server
+        ))
+    }
 }
 
 /// SIGHUP: re-read the file; a config that fails to load is logged and

@@ -1,0 +1,83 @@
+//! The subcommands both daemons share (DESIGN section 6), and running them.
+
+use std::time::Duration;
+
+use clap::Subcommand;
+
+use super::control::Control;
+use crate::logging::Mode;
+
+#[derive(Debug, Subcommand)]
+pub enum DaemonCommand {
+    /// Run in the foreground, logging as configured (systemd: Type=notify)
+    Run,
+    /// Run in the foreground, logging at debug level in colour
+    Debug,
+    /// Start in the background; returns once it serves, or fails with its own error
+    Start,
+    /// Stop the background daemon (SIGTERM, then wait)
+    Stop {
+        /// How long to wait for it to exit
+        #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+        timeout: Duration,
+    },
+    /// Stop, then start
+    Restart {
+        /// How long to wait for the old one to exit
+        #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+        timeout: Duration,
+    },
+    /// Exit 0 and print pid, uptime and address when running; exit 3 when not
+    Status,
+    /// Validate the configuration file and exit (non-zero with file, line, key and reason)
+    CheckConfig,
+    /// Print a shell completion script (bash, zsh, fish)
+    #[command(hide = true)]
+    Completions { shell: clap_complete::Shell },
+}
+
+/// What a daemon binary supplies for the shared subcommands.
+pub trait Daemon {
+    /// How `start`/`stop`/`status` find and run it.
+    fn control(&self) -> Control;
+    /// Runs in the foreground until stopped.
+    fn serve(self, mode: Mode) -> anyhow::Result<()>;
+    /// The `check-config` success line, or why the file is not usable.
+    fn check_config(&self) -> anyhow::Result<String>;
+}
+
+/// Runs one shared subcommand; the process exit code on success.
+pub fn execute<D: Daemon>(cmd: DaemonCommand, daemon: D) -> anyhow::Result<u8> {
+    match cmd {
+        DaemonCommand::Run => daemon.serve(Mode::Run)?,
+        DaemonCommand::Debug => daemon.serve(Mode::Debug)?,
+        DaemonCommand::Start => daemon.control().start()?,
+        DaemonCommand::Stop { timeout } => daemon.control().stop(timeout)?,
+        DaemonCommand::Restart { timeout } => {
+            let c = daemon.control();
+            c.stop(timeout)?;
+            c.start()?;
+        }
+        DaemonCommand::Status => return Ok(daemon.control().status()),
+        DaemonCommand::CheckConfig => println!("{}", daemon.check_config()?),
+        DaemonCommand::Completions { .. } => {}
+    }
+    Ok(0)
+}
+
+/// Prints completions for `cmd` when asked; true when it did.
+pub fn completions(sub: &DaemonCommand, mut cmd: clap::Command) -> bool {
+    if let DaemonCommand::Completions { shell } = sub {
+        let name = cmd.get_name().to_string();
+        clap_complete::generate(*shell, &mut cmd, name, &mut std::io::stdout());
+        return true;
+    }
+    false
+}
+
+/// `check-config` without a file to check.
+pub fn no_config_file(file_name: &str) -> anyhow::Error {
+    anyhow::anyhow!(
+        "no configuration file found (looked at $MONIT_CONFIG, ~/.config/monit/{file_name}, /etc/monit/{file_name}); pass --config FILE"
+    )
+}
