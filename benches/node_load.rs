@@ -232,13 +232,15 @@ struct Figures {
     query_ms: Percentiles,
     cli_floor_ms: Percentiles,
     library_ms: Percentiles,
+    library_connect_ms: Percentiles,
+    library_answer_ms: Percentiles,
     render_ms: Percentiles,
     query_bytes: usize,
     /// CPU (user + sys) of one `monit-cli query` process.
     query_cpu_ms: Percentiles,
     rss_after_queries_kib: u64,
-    /// 1-minute load average before and after the measurement window.
-    load: (Option<f64>, Option<f64>),
+    /// The machine before and after the measurement window.
+    load: (MachineLoad, MachineLoad),
 }
 
 impl Figures {
@@ -295,15 +297,21 @@ impl Figures {
             self.query_cpu_ms.median,
             self.rss_after_queries_kib as f64 / 1024.0
         );
-        let load = |l: Option<f64>| l.map_or_else(|| "?".to_string(), |l| format!("{l:.2}"));
+        let show = |l: Option<f64>| l.map_or_else(|| "?".to_string(), |l| format!("{l:.2}"));
         println!(
-            "  machine load average (1 min) around the CPU window: {} -> {}",
-            load(self.load.0),
-            load(self.load.1)
+            "  machine around the CPU window: load average (1 min) {} -> {}, CPU pressure (some avg10) {}% -> {}%",
+            show(self.load.0.load1),
+            show(self.load.1.load1),
+            show(self.load.0.cpu_pressure),
+            show(self.load.1.cpu_pressure)
         );
         println!(
-            "  in the bench process: library query (connect, handshake, answer, decode) median {:.1} ms, min {:.1} ms; NodeJson + pretty JSON into memory median {:.1} ms",
-            self.library_ms.median, self.library_ms.min, self.render_ms.median
+            "  in the bench process: library query median {:.1} ms, min {:.1} ms (connect + handshake median {:.1} ms; request to last page decoded median {:.1} ms); NodeJson + pretty JSON into memory median {:.1} ms",
+            self.library_ms.median,
+            self.library_ms.min,
+            self.library_connect_ms.median,
+            self.library_answer_ms.median,
+            self.render_ms.median
         );
     }
 }
@@ -428,7 +436,7 @@ fn run_fleet(n: usize, opts: &Options, bins: &Bins, clk_tck: f64) -> anyhow::Res
     // Steady state: heartbeats only.
     fleet.measuring.store(true, Ordering::Relaxed);
     let pongs0 = fleet.pongs.load(Ordering::Relaxed);
-    let load_before = load_average();
+    let load_before = MachineLoad::now();
     let configd0 = cpu_ticks(&pid.to_string())?;
     let bench0 = cpu_ticks("self")?;
     let t0 = Instant::now();
@@ -444,7 +452,7 @@ fn run_fleet(n: usize, opts: &Options, bins: &Bins, clk_tck: f64) -> anyhow::Res
     let configd1 = cpu_ticks(&pid.to_string())?;
     let bench1 = cpu_ticks("self")?;
     let wall = t0.elapsed().as_secs_f64();
-    let load_after = load_average();
+    let load_after = MachineLoad::now();
     let pongs1 = fleet.pongs.load(Ordering::Relaxed);
     fleet.measuring.store(false, Ordering::Relaxed);
     let pct = |ticks: u64| ticks as f64 / clk_tck / wall * 100.0;
@@ -483,10 +491,15 @@ fn run_fleet(n: usize, opts: &Options, bins: &Bins, clk_tck: f64) -> anyhow::Res
     // handshake, configd's answer, decoding), then building and printing
     // the JSON in memory.
     let mut library = Vec::with_capacity(opts.queries);
+    let mut connecting = Vec::with_capacity(opts.queries);
+    let mut answering = Vec::with_capacity(opts.queries);
     let mut render = Vec::with_capacity(opts.queries);
     for _ in 0..opts.queries {
-        let (ms, views) = tools.block_on(library_query(configd.addr, &setup.viewer))?;
-        library.push(ms);
+        let ((connect_ms, answer_ms), views) =
+            tools.block_on(library_query(configd.addr, &setup.viewer))?;
+        library.push(connect_ms + answer_ms);
+        connecting.push(connect_ms);
+        answering.push(answer_ms);
         let t = Instant::now();
         let rows: Vec<NodeJson> = views.iter().map(NodeJson::from).collect();
         let mut buf = Vec::with_capacity(8 << 20);
@@ -495,6 +508,8 @@ fn run_fleet(n: usize, opts: &Options, bins: &Bins, clk_tck: f64) -> anyhow::Res
         fleet.check(&configd)?;
     }
     let library_ms = Percentiles::of(library).context("no library query timed")?;
+    let library_connect_ms = Percentiles::of(connecting).context("no connect timed")?;
+    let library_answer_ms = Percentiles::of(answering).context("no answer timed")?;
     let render_ms = Percentiles::of(render).context("no rendering timed")?;
 
     if !opts.hold.is_zero() {
@@ -541,6 +556,8 @@ fn run_fleet(n: usize, opts: &Options, bins: &Bins, clk_tck: f64) -> anyhow::Res
         query_ms,
         cli_floor_ms,
         library_ms,
+        library_connect_ms,
+        library_answer_ms,
         render_ms,
         query_bytes,
         query_cpu_ms,
@@ -960,17 +977,25 @@ async fn verify_query(
     Ok(out.stdout.len())
 }
 
-/// One `query nodes` through the library, as monit-cli does it, timed.
-async fn library_query(addr: SocketAddr, token: &Token) -> anyhow::Result<(f64, Vec<NodeView>)> {
+/// One `query nodes` through the library, as monit-cli does it: the
+/// milliseconds to connect and authenticate, then to get and decode the
+/// answer.
+async fn library_query(
+    addr: SocketAddr,
+    token: &Token,
+) -> anyhow::Result<((f64, f64), Vec<NodeView>)> {
     let started = Instant::now();
-    let nodes = tokio::time::timeout(CLI_TIMEOUT, async {
+    let (connected, nodes) = tokio::time::timeout(CLI_TIMEOUT, async {
         let client = Client::connect(&addr.to_string(), token, "node_load").await?;
-        client.query_nodes(Vec::new()).await
+        let connected = started.elapsed();
+        let nodes = client.query_nodes(Vec::new()).await?;
+        Ok::<_, monit::net::client::ClientError>((connected, nodes))
     })
     .await
     .with_context(|| format!("library query took over {}s", CLI_TIMEOUT.as_secs()))?
     .context("library query failed")?;
-    Ok((started.elapsed().as_secs_f64() * 1000.0, nodes))
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    Ok(((ms(connected), ms(started.elapsed() - connected)), nodes))
 }
 
 /// Wall time of one run, stdout to /dev/null, in milliseconds.
@@ -1085,6 +1110,36 @@ fn open_file_limit(pid: u32) -> anyhow::Result<String> {
         .and_then(|v| v.split_whitespace().next())
         .map(str::to_string)
         .with_context(|| format!("{path}: no `Max open files`"))
+}
+
+/// How busy the whole (shared) machine is.
+struct MachineLoad {
+    /// 1-minute load average.
+    load1: Option<f64>,
+    /// CPU pressure, `some avg10` (%).
+    cpu_pressure: Option<f64>,
+}
+
+impl MachineLoad {
+    fn now() -> MachineLoad {
+        MachineLoad {
+            load1: load_average(),
+            cpu_pressure: cpu_pressure(),
+        }
+    }
+}
+
+/// `some avg10` of `/proc/pressure/cpu`: the share of the last 10 s in
+/// which some runnable task waited for a CPU (0-100).
+fn cpu_pressure() -> Option<f64> {
+    std::fs::read_to_string("/proc/pressure/cpu")
+        .ok()?
+        .lines()
+        .find_map(|l| l.strip_prefix("some "))?
+        .split_whitespace()
+        .find_map(|kv| kv.strip_prefix("avg10="))?
+        .parse()
+        .ok()
 }
 
 /// The 1-minute load average, to judge how noisy a run was.
