@@ -44,6 +44,7 @@ pub struct Shared {
     pub tokens: TokenRegistry,
     pub registry: NodeRegistry,
     pub store: Store,
+    pub checks: super::checks::CheckBook,
     pub server_id: String,
     pub max_frame: usize,
     pub handshakes: Arc<Semaphore>,
@@ -104,7 +105,14 @@ impl Configd {
             server_id = %opened.server_id,
             "configd ready"
         );
+        let notifier = super::notify::start(
+            config.notify.clone(),
+            opened.store.clone(),
+            shutdown.clone(),
+        );
+        let checks = super::checks::CheckBook::new(opened.checks, opened.downtimes, notifier);
         let shared = Arc::new(Shared {
+            checks,
             handshakes: Arc::new(Semaphore::new(config.max_handshakes)),
             config,
             tokens,
@@ -137,6 +145,7 @@ impl Configd {
         let tracker = TaskTracker::new();
         let connections = Arc::new(Semaphore::new(shared.config.max_connections));
         tracker.spawn(flush_seen(shared.clone()));
+        tracker.spawn(super::check_api::sweeper(shared.clone()));
         loop {
             let accepted = tokio::select! {
                 _ = shared.shutdown.cancelled() => break,
