@@ -68,7 +68,8 @@ pub struct SubmitArgs {
     /// ok, warning, critical or unknown (or 0-3)
     pub state: String,
     /// The output, as a plugin would print it (perfdata after `|`)
-    pub output: String,
+    #[arg(value_name = "OUTPUT")]
+    pub text: String,
 }
 
 fn split_target(t: &str) -> Result<(String, String), CliError> {
@@ -253,7 +254,7 @@ pub async fn submit(common: &CommonArgs, s: SubmitArgs) -> Result<(), CliError> 
             node,
             check,
             state,
-            output: s.output,
+            output: s.text,
         }),
     )
     .await
@@ -358,5 +359,14 @@ pub async fn downtime(common: &CommonArgs, d: DowntimeArgs) -> Result<(), CliErr
             )
             .await
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn clap_definition_is_consistent() {
+        use clap::CommandFactory;
+        crate::cli::args::Cli::command().debug_assert();
     }
 }
