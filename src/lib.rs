@@ -11,6 +11,7 @@
 //! - [`cli`]: `monit-cli`. [`filter`]: `--filter` expressions.
 
 pub mod auth;
+pub mod checks;
 pub mod cli;
 pub mod config;
 pub mod configd;

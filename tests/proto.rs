@@ -61,6 +61,7 @@ fn golden() -> Vec<(&'static str, Message)> {
                     version: "0.1.0".into(),
                     labels: BTreeMap::from([("role".to_string(), "web".to_string())]),
                     addrs: vec!["10.0.0.1".into()],
+                    checks: vec![],
                 }),
             }),
         ),
@@ -94,6 +95,108 @@ fn golden() -> Vec<(&'static str, Message)> {
                 }),
             }),
         ),
+        (
+            "check_results",
+            Message::Request(Request {
+                id: 3,
+                body: RequestBody::CheckResults(CheckResults {
+                    results: vec![CheckResult {
+                        name: "load".into(),
+                        state: CheckState::Warning,
+                        output: "LOAD WARNING".into(),
+                        long_output: String::new(),
+                        perfdata: vec![PerfData {
+                            label: "load1".into(),
+                            value: 5.5,
+                            uom: String::new(),
+                            warn: Some("5".into()),
+                            crit: Some("10".into()),
+                            min: Some(0.0),
+                            max: None,
+                        }],
+                        time_ms: 1000,
+                        duration_ms: 3,
+                        latency_ms: 1,
+                        max_attempts: 3,
+                        state_type: StateType::Soft,
+                        attempt: 1,
+                    }],
+                }),
+            }),
+        ),
+        (
+            "results_ack",
+            Message::Response(Response {
+                id: 3,
+                body: ResponseBody::ResultsAck(ResultsAck { accepted: 1 }),
+            }),
+        ),
+        (
+            "ack",
+            Message::Request(Request {
+                id: 4,
+                body: RequestBody::Acknowledge(AckRequest {
+                    node: "web-1".into(),
+                    check: "load".into(),
+                    comment: "on it".into(),
+                    sticky: true,
+                }),
+            }),
+        ),
+        (
+            "downtime",
+            Message::Request(Request {
+                id: 5,
+                body: RequestBody::Downtime(DowntimeRequest {
+                    node: "web-1".into(),
+                    check: None,
+                    start_ms: 1,
+                    end_ms: 2,
+                    comment: "maint".into(),
+                }),
+            }),
+        ),
+        (
+            "submit",
+            Message::Request(Request {
+                id: 6,
+                body: RequestBody::Submit(SubmitResult {
+                    node: "web-1".into(),
+                    check: "backup".into(),
+                    state: CheckState::Ok,
+                    output: "done".into(),
+                }),
+            }),
+        ),
+        (
+            "query_checks",
+            Message::Request(Request {
+                id: 7,
+                body: RequestBody::QueryChecks(QueryChecks {
+                    node: Some("web-1".into()),
+                    filters: vec!["state!=ok".into()],
+                }),
+            }),
+        ),
+        (
+            "query_events",
+            Message::Request(Request {
+                id: 8,
+                body: RequestBody::QueryEvents(QueryEvents {
+                    filters: vec![],
+                    limit: 10,
+                }),
+            }),
+        ),
+        (
+            "done",
+            Message::Response(Response {
+                id: 8,
+                body: ResponseBody::Done(Done {
+                    message: "ok".into(),
+                }),
+            }),
+        ),
     ]
 }
 
@@ -111,6 +214,14 @@ const GOLDEN: &[(&str, &str)] = &[
     ("register", "0000005881a75265717565737482a2696401a4626f647981a8526567697374657284a8686f73746e616d65a168a776657273696f6ea5302e312e30a66c6162656c7381a4726f6c65a3776562a5616464727391a831302e302e302e31"),
     ("query_nodes", "0000003281a75265717565737482a2696402a4626f647981aa51756572794e6f64657381a766696c7465727391a873746174653d7570"),
     ("nodes_page", "000000c381a8526573706f6e736582a2696402a4626f647981a54e6f64657382a56e6f646573918aa46e616d65a57765622d31a57374617465a27570a461646472a93132372e302e302e31ad66697273745f7365656e5f6d7301ac6c6173745f7365656e5f6d7302a776657273696f6ea5302e312e30a8686f73746e616d65a168a5616464727390a66c6162656c7380a6636865636b7385a26f6b00a77761726e696e6700a8637269746963616c00a7756e6b6e6f776e00a770656e64696e6700a4646f6e65c3"),
+    ("check_results", "000000fc81a75265717565737482a2696403a4626f647981ac436865636b526573756c747381a7726573756c7473918ba46e616d65a46c6f6164a57374617465a77761726e696e67a66f7574707574ac4c4f4144205741524e494e47ab6c6f6e675f6f7574707574a0a870657266646174619187a56c6162656ca56c6f616431a576616c7565cb4016000000000000a3756f6da0a47761726ea135a463726974a23130a36d696ecb0000000000000000a36d6178c0a774696d655f6d73cd03e8ab6475726174696f6e5f6d7303aa6c6174656e63795f6d7301ac6d61785f617474656d70747303aa73746174655f74797065a4736f6674a7617474656d707401"),
+    ("results_ack", "0000002b81a8526573706f6e736582a2696403a4626f647981aa526573756c747341636b81a8616363657074656401"),
+    ("ack", "0000004d81a75265717565737482a2696404a4626f647981ab41636b6e6f776c6564676584a46e6f6465a57765622d31a5636865636ba46c6f6164a7636f6d6d656e74a56f6e206974a6737469636b79c3"),
+    ("downtime", "0000005081a75265717565737482a2696405a4626f647981a8446f776e74696d6585a46e6f6465a57765622d31a5636865636bc0a873746172745f6d7301a6656e645f6d7302a7636f6d6d656e74a56d61696e74"),
+    ("submit", "0000004981a75265717565737482a2696406a4626f647981a65375626d697484a46e6f6465a57765622d31a5636865636ba66261636b7570a57374617465a26f6ba66f7574707574a4646f6e65"),
+    ("query_checks", "0000003f81a75265717565737482a2696407a4626f647981ab5175657279436865636b7382a46e6f6465a57765622d31a766696c7465727391a97374617465213d6f6b"),
+    ("query_events", "0000003181a75265717565737482a2696408a4626f647981ab51756572794576656e747382a766696c7465727390a56c696d69740a"),
+    ("done", "0000002681a8526573706f6e736582a2696408a4626f647981a4446f6e6581a76d657373616765a26f6b"),
 ];
 
 #[test]
@@ -191,7 +302,8 @@ fn arb_message() -> impl Strategy<Value = Message> {
                     hostname,
                     version: "x".into(),
                     labels,
-                    addrs
+                    addrs,
+                    checks: vec![],
                 })
             })),
         (any::<u64>(), prop::collection::vec(arb_string(), 0..4)).prop_map(|(id, filters)| {

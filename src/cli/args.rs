@@ -43,6 +43,12 @@ pub enum Command {
     /// Read the fleet's state
     #[command(subcommand)]
     Query(Query),
+    /// Acknowledge a check's problem (holds its notifications)
+    Ack(super::checks::AckArgs),
+    /// Schedule, list or cancel downtime (holds notifications)
+    Downtime(super::checks::DowntimeArgs),
+    /// Submit a passive check result
+    Submit(super::checks::SubmitArgs),
     /// Print a shell completion script (bash, zsh, fish)
     #[command(hide = true)]
     Completions { shell: clap_complete::Shell },
@@ -55,5 +61,23 @@ pub enum Query {
         /// Keep nodes matching EXPR: key=value, key!=value, key~regex, labels.K=V; repeat to AND
         #[arg(long, short = 'f', value_name = "EXPR")]
         filter: Vec<String>,
+    },
+    /// List checks: node, name, state, type, attempt, output
+    Checks {
+        /// Only this node's checks
+        #[arg(long, value_name = "NODE")]
+        node: Option<String>,
+        /// Keep checks matching EXPR (e.g. state!=ok, acknowledged=false); repeat to AND
+        #[arg(long, short = 'f', value_name = "EXPR")]
+        filter: Vec<String>,
+    },
+    /// List recent events (state changes, notifications, acks, downtime), oldest first
+    Events {
+        /// Keep events matching EXPR (e.g. kind=notification, node=web-1); repeat to AND
+        #[arg(long, short = 'f', value_name = "EXPR")]
+        filter: Vec<String>,
+        /// Look at the newest N events
+        #[arg(long, short = 'n', default_value_t = 1000)]
+        limit: u32,
     },
 }

@@ -1,6 +1,7 @@
 //! `monit-cli`: the scriptable client.
 
 pub mod args;
+pub mod checks;
 pub mod exit;
 pub mod output;
 
@@ -67,6 +68,15 @@ fn read_token_file(path: PathBuf) -> Result<String, CliError> {
 pub async fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {
         Command::Query(Query::Nodes { filter }) => query_nodes(&cli.common, filter).await,
+        Command::Query(Query::Checks { node, filter }) => {
+            checks::query_checks(&cli.common, node, filter).await
+        }
+        Command::Query(Query::Events { filter, limit }) => {
+            checks::query_events(&cli.common, filter, limit).await
+        }
+        Command::Ack(a) => checks::ack(&cli.common, a).await,
+        Command::Downtime(d) => checks::downtime(&cli.common, d).await,
+        Command::Submit(s) => checks::submit(&cli.common, s).await,
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(shell, &mut cmd, "monit-cli", &mut std::io::stdout());
@@ -91,7 +101,7 @@ async fn query_nodes(common: &CommonArgs, filters: Vec<String>) -> Result<(), Cl
 }
 
 /// A closed pipe (`| head`) is a normal end, not an error.
-fn finish_output(r: std::io::Result<()>) -> Result<(), CliError> {
+pub(crate) fn finish_output(r: std::io::Result<()>) -> Result<(), CliError> {
     match r {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
         r => r

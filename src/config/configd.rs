@@ -25,6 +25,8 @@ struct File {
     max_handshakes: Option<usize>,
     #[serde(default)]
     log: LogSection,
+    #[serde(default)]
+    notify: Vec<super::checks::NotifySection>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -58,6 +60,7 @@ pub struct ConfigdConfig {
     /// Connections still in their handshake.
     pub max_handshakes: usize,
     pub log_level: Option<tracing::Level>,
+    pub notify: Vec<super::checks::NotifySpec>,
 }
 
 fn default_data_dir() -> PathBuf {
@@ -129,7 +132,9 @@ impl ConfigdConfig {
             .max_handshakes
             .unwrap_or(1024)
             .clamp(1, max_connections);
+        let notify = super::checks::resolve_notifiers(file.notify).map_err(&invalid)?;
         Ok(ConfigdConfig {
+            notify,
             tokens_file: file
                 .tokens_file
                 .map(|p| resolve(base, p))

@@ -20,6 +20,9 @@ struct File {
     pid_file: Option<PathBuf>,
     #[serde(default)]
     log: LogSection,
+    #[serde(default)]
+    check: Vec<super::checks::CheckSection>,
+    max_concurrent_checks: Option<usize>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -48,6 +51,9 @@ pub struct NodedConfig {
     pub spool_dir: PathBuf,
     pub pid_file: PathBuf,
     pub log_level: Option<tracing::Level>,
+    pub checks: Vec<super::checks::CheckSpec>,
+    /// Plugins running at once, at most.
+    pub max_concurrent_checks: usize,
 }
 
 fn hostname() -> String {
@@ -114,6 +120,13 @@ impl NodedConfig {
                 ))
             }
         };
+        let checks = super::checks::resolve_checks(file.check).map_err(&invalid)?;
+        let max_concurrent_checks = file.max_concurrent_checks.unwrap_or(64);
+        if max_concurrent_checks == 0 {
+            return Err(invalid(
+                "key `max_concurrent_checks`: must be at least 1".into(),
+            ));
+        }
         let state_dir = user_data_dir()
             .filter(|_| !nix::unistd::geteuid().is_root())
             .unwrap_or_else(|| PathBuf::from("/var/lib/monit"));
@@ -131,6 +144,8 @@ impl NodedConfig {
             token_file,
             labels: file.labels,
             log_level: file.log.level.map(|l| l.0),
+            checks,
+            max_concurrent_checks,
             source,
         })
     }

@@ -5,6 +5,7 @@
 use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
 
+use super::check_api;
 use super::registry::NodeSlot;
 use super::server::Shared;
 use super::store::EventRow;
@@ -42,6 +43,24 @@ impl Handler for Api {
         match req.body {
             RequestBody::Register(reg) => self.register(reply, reg).await,
             RequestBody::QueryNodes(q) => self.query_nodes(reply, q).await,
+            RequestBody::CheckResults(b) => {
+                check_api::results(&self.shared, &self.identity.name, reply, b).await
+            }
+            RequestBody::QueryChecks(q) => check_api::query_checks(&self.shared, reply, q).await,
+            RequestBody::QueryEvents(q) => check_api::query_events(&self.shared, reply, q).await,
+            RequestBody::Acknowledge(r) => {
+                check_api::acknowledge(&self.shared, &self.identity, reply, r).await
+            }
+            RequestBody::Downtime(r) => {
+                check_api::downtime(&self.shared, &self.identity, reply, r).await
+            }
+            RequestBody::ListDowntimes(_) => check_api::list_downtimes(&self.shared, reply).await,
+            RequestBody::CancelDowntime(r) => {
+                check_api::cancel_downtime(&self.shared, &self.identity, reply, r).await
+            }
+            RequestBody::Submit(r) => {
+                check_api::submit(&self.shared, &self.identity, reply, r).await
+            }
         }
     }
 
@@ -81,6 +100,8 @@ impl Api {
             let _ = reply.error(ErrorCode::BadRequest, why).await;
             return;
         }
+        let decls = reg.checks.clone();
+        let labels = reg.labels.clone();
         let done = self.shared.registry.register(
             &self.identity.name,
             reg,
@@ -108,6 +129,13 @@ impl Api {
                 )
                 .await;
             return;
+        }
+        let fx = self
+            .shared
+            .checks
+            .declare(&self.identity.name, &decls, labels, now_ms());
+        if let Err(e) = check_api::apply(&self.shared, fx, false).await {
+            tracing::error!("cannot store the node's checks: {e}");
         }
         if done.changed {
             let msg = match done.previous {
@@ -152,6 +180,9 @@ impl Api {
             }
         };
         let mut nodes = self.shared.registry.views();
+        for n in &mut nodes {
+            n.checks = self.shared.checks.counts(&n.name);
+        }
         if !filters.is_empty() {
             nodes.retain(|n| {
                 serde_json::to_value(crate::views::NodeJson::from(n))
@@ -200,6 +231,34 @@ fn authorize(who: &Identity, body: &RequestBody) -> Result<(), ErrorFrame> {
         RequestBody::QueryNodes(_) => {
             forbidden("querying nodes", "a viewer, operator or admin token")
         }
+        RequestBody::CheckResults(_) if is_node => Ok(()),
+        RequestBody::CheckResults(_) => forbidden("sending check results", "a node token"),
+        RequestBody::QueryChecks(_)
+        | RequestBody::QueryEvents(_)
+        | RequestBody::ListDowntimes(_)
+            if who.role.allows(Role::Viewer) =>
+        {
+            Ok(())
+        }
+        RequestBody::QueryChecks(_)
+        | RequestBody::QueryEvents(_)
+        | RequestBody::ListDowntimes(_) => forbidden(
+            "reading checks and events",
+            "a viewer, operator or admin token",
+        ),
+        RequestBody::Acknowledge(_)
+        | RequestBody::Downtime(_)
+        | RequestBody::CancelDowntime(_)
+        | RequestBody::Submit(_)
+            if who.role.allows(Role::Operator) =>
+        {
+            Ok(())
+        }
+        RequestBody::Acknowledge(_) => forbidden("acknowledging", "an operator or admin token"),
+        RequestBody::Downtime(_) | RequestBody::CancelDowntime(_) => {
+            forbidden("scheduling downtime", "an operator or admin token")
+        }
+        RequestBody::Submit(_) => forbidden("submitting results", "an operator or admin token"),
     }
 }
 
@@ -225,6 +284,12 @@ fn check_registration(reg: &Registration) -> Result<(), String> {
     }
     if reg.addrs.len() > 64 || reg.addrs.iter().any(|a| a.len() > 64 || !printable(a)) {
         return Err("at most 64 addresses of at most 64 printable characters".into());
+    }
+    if reg.checks.len() > 20_000 {
+        return Err(format!("{} checks; the limit is 20000", reg.checks.len()));
+    }
+    for c in &reg.checks {
+        crate::names::check_name(&c.name).map_err(|e| format!("check name: {e}"))?;
     }
     Ok(())
 }

@@ -2,7 +2,10 @@
 //! the registry and the event log in SQLite, answers queries.
 
 mod api;
+mod check_api;
+pub mod checks;
 pub mod cli;
+pub mod notify;
 mod registry;
 mod server;
 mod session;

@@ -51,6 +51,7 @@ pub struct Shared {
     pub tokens: TokenRegistry,
     pub registry: NodeRegistry,
     pub store: Store,
+    pub checks: super::checks::CheckBook,
     pub server_id: String,
     pub max_frame: usize,
     pub handshakes: Arc<Semaphore>,
@@ -148,7 +149,14 @@ impl Configd {
             server_id = %opened.server_id,
             "configd ready"
         );
+        let notifier = super::notify::start(
+            config.notify.clone(),
+            opened.store.clone(),
+            shutdown.clone(),
+        );
+        let checks = super::checks::CheckBook::new(opened.checks, opened.downtimes, notifier);
         let shared = Arc::new(Shared {
+            checks,
             handshakes: Arc::new(Semaphore::new(config.max_handshakes)),
             live: std::sync::RwLock::new(Arc::new(config.clone())),
             config,
@@ -183,6 +191,7 @@ impl Configd {
         let tracker = TaskTracker::new();
         let connections = Arc::new(Semaphore::new(shared.config.max_connections));
         tracker.spawn(flush_seen(shared.clone()));
+        tracker.spawn(super::check_api::sweeper(shared.clone()));
         if let Some(reloader) = reloader {
             match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
                 Ok(hup) => {

@@ -38,6 +38,25 @@ const MIGRATIONS: &[&str] = &[
      );
      CREATE INDEX events_by_time ON events(time);
      CREATE INDEX events_by_node ON events(node, time);",
+    // 2: check state (one row per check; `data` is the tracker as JSON) and
+    // scheduled downtime.
+    "CREATE TABLE check_state (
+        node TEXT NOT NULL,
+        name TEXT NOT NULL,
+        state TEXT NOT NULL,
+        last_check INTEGER NOT NULL,
+        data TEXT NOT NULL,
+        PRIMARY KEY (node, name)
+     );
+     CREATE TABLE downtimes (
+        id INTEGER PRIMARY KEY,
+        node TEXT NOT NULL,
+        check_name TEXT,
+        start_time INTEGER NOT NULL,
+        end_time INTEGER NOT NULL,
+        who TEXT NOT NULL,
+        comment TEXT NOT NULL
+     );",
 ];
 
 /// Most operations applied in one transaction.
@@ -101,10 +120,46 @@ enum Op {
     Event(EventRow),
     /// Answered once everything sent before it is committed.
     Barrier(Ack),
+    /// Check states written, check rows deleted, events appended, in one go.
+    Checks(CheckWrites, Option<Ack>),
     Events {
         limit: usize,
         reply: oneshot::Sender<Result<Vec<EventRow>, StoreError>>,
     },
+}
+
+/// A check's stored state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckRow {
+    pub node: String,
+    pub name: String,
+    pub state: String,
+    pub last_check_ms: i64,
+    /// The check's tracker and last output, as JSON.
+    pub data: String,
+}
+
+/// Downtime as stored.
+pub type DowntimeRow = crate::net::proto::DowntimeView;
+
+/// Writes from the check book, applied in one transaction.
+#[derive(Debug, Default)]
+pub struct CheckWrites {
+    pub rows: Vec<CheckRow>,
+    pub deleted: Vec<(String, String)>,
+    pub events: Vec<EventRow>,
+    pub downtimes: Vec<DowntimeRow>,
+    pub downtimes_deleted: Vec<u64>,
+}
+
+impl CheckWrites {
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+            && self.deleted.is_empty()
+            && self.events.is_empty()
+            && self.downtimes.is_empty()
+            && self.downtimes_deleted.is_empty()
+    }
 }
 
 /// Cheap to clone; every clone talks to the one store thread.
@@ -118,6 +173,8 @@ pub struct Opened {
     pub store: Store,
     pub nodes: Vec<NodeRow>,
     pub server_id: String,
+    pub checks: Vec<CheckRow>,
+    pub downtimes: Vec<DowntimeRow>,
     pub thread: std::thread::JoinHandle<()>,
 }
 
@@ -144,6 +201,8 @@ impl Store {
         migrate(&mut conn, path)?;
         let server_id = server_id(&conn).map_err(sql)?;
         let nodes = load_nodes(&conn).map_err(sql)?;
+        let checks = load_checks(&conn).map_err(sql)?;
+        let downtimes = load_downtimes(&conn).map_err(sql)?;
         let (tx, rx) = mpsc::channel(8192);
         let owned_path = path.to_path_buf();
         let thread = std::thread::Builder::new()
@@ -157,6 +216,8 @@ impl Store {
             store: Store { tx },
             nodes,
             server_id,
+            checks,
+            downtimes,
             thread,
         })
     }
@@ -176,6 +237,16 @@ impl Store {
     /// Appends an event (not waited for; ordered with other writes).
     pub async fn event(&self, ev: EventRow) -> Result<(), StoreError> {
         self.send(Op::Event(ev)).await
+    }
+
+    /// Applies check writes; waits for the commit when `wait`.
+    pub async fn checks(&self, writes: CheckWrites, wait: bool) -> Result<(), StoreError> {
+        if !wait {
+            return self.send(Op::Checks(writes, None)).await;
+        }
+        let (ack, done) = oneshot::channel();
+        self.send(Op::Checks(writes, Some(ack))).await?;
+        done.await.map_err(|_| StoreError::Stopped)?
     }
 
     /// Waits until every write sent before it is committed.
@@ -260,6 +331,90 @@ fn load_nodes(conn: &Connection) -> rusqlite::Result<Vec<NodeRow>> {
     rows.collect()
 }
 
+fn load_checks(conn: &Connection) -> rusqlite::Result<Vec<CheckRow>> {
+    let mut stmt = conn.prepare(
+        "SELECT node, name, state, last_check, data FROM check_state ORDER BY node, name",
+    )?;
+    let rows = stmt.query_map([], |r| {
+        Ok(CheckRow {
+            node: r.get(0)?,
+            name: r.get(1)?,
+            state: r.get(2)?,
+            last_check_ms: r.get(3)?,
+            data: r.get(4)?,
+        })
+    })?;
+    rows.collect()
+}
+
+fn load_downtimes(conn: &Connection) -> rusqlite::Result<Vec<DowntimeRow>> {
+    let mut stmt = conn.prepare(
+        "SELECT id, node, check_name, start_time, end_time, who, comment FROM downtimes ORDER BY id",
+    )?;
+    let rows = stmt.query_map([], |r| {
+        Ok(DowntimeRow {
+            id: r.get::<_, i64>(0)? as u64,
+            node: r.get(1)?,
+            check: r.get(2)?,
+            start_ms: r.get(3)?,
+            end_ms: r.get(4)?,
+            who: r.get(5)?,
+            comment: r.get(6)?,
+        })
+    })?;
+    rows.collect()
+}
+
+fn insert_event(tx: &rusqlite::Transaction<'_>, ev: &EventRow) -> rusqlite::Result<()> {
+    tx.prepare_cached(
+        "INSERT INTO events (time, kind, node, check_name, state, previous_state, who, message)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )?
+    .execute(params![
+        ev.time_ms,
+        ev.kind,
+        ev.node,
+        ev.check,
+        ev.state,
+        ev.previous_state,
+        ev.who,
+        ev.message
+    ])?;
+    Ok(())
+}
+
+fn apply_checks(tx: &rusqlite::Transaction<'_>, w: CheckWrites) -> rusqlite::Result<()> {
+    if !w.rows.is_empty() {
+        let mut stmt = tx.prepare_cached(
+            "INSERT INTO check_state (node, name, state, last_check, data) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT(node, name) DO UPDATE SET state = excluded.state,
+               last_check = excluded.last_check, data = excluded.data",
+        )?;
+        for r in &w.rows {
+            stmt.execute(params![r.node, r.name, r.state, r.last_check_ms, r.data])?;
+        }
+    }
+    for (node, name) in &w.deleted {
+        tx.prepare_cached("DELETE FROM check_state WHERE node = ?1 AND name = ?2")?
+            .execute(params![node, name])?;
+    }
+    for ev in &w.events {
+        insert_event(tx, ev)?;
+    }
+    for d in &w.downtimes {
+        tx.prepare_cached(
+            "INSERT OR REPLACE INTO downtimes (id, node, check_name, start_time, end_time, who, comment)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        )?
+        .execute(params![d.id as i64, d.node, d.check, d.start_ms, d.end_ms, d.who, d.comment])?;
+    }
+    for id in &w.downtimes_deleted {
+        tx.prepare_cached("DELETE FROM downtimes WHERE id = ?1")?
+            .execute(params![*id as i64])?;
+    }
+    Ok(())
+}
+
 fn run(mut conn: Connection, mut rx: mpsc::Receiver<Op>, path: PathBuf) {
     let mut batch = Vec::with_capacity(BATCH);
     while let Some(first) = rx.blocking_recv() {
@@ -336,6 +491,10 @@ fn apply(conn: &mut Connection, batch: &mut Vec<Op>, acks: &mut Vec<Ack>) -> rus
                     ev.who,
                     ev.message
                 ])?;
+            }
+            Op::Checks(writes, ack) => {
+                apply_checks(&tx, writes)?;
+                acks.extend(ack);
             }
             Op::Barrier(ack) => acks.push(ack),
             Op::Events { limit, reply } => reads.push((limit, reply)),

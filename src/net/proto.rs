@@ -215,6 +215,22 @@ pub enum RequestBody {
     Register(Registration),
     /// Answered with one or more `Nodes` pages, the last with `done`.
     QueryNodes(QueryNodes),
+    /// A node's batch of check results; answered with `ResultsAck`.
+    CheckResults(CheckResults),
+    /// Answered with `Checks` pages, the last with `done`.
+    QueryChecks(QueryChecks),
+    /// Answered with `Events` pages, the last with `done`.
+    QueryEvents(QueryEvents),
+    /// Acknowledge a problem; answered with `Done`.
+    Acknowledge(AckRequest),
+    /// Schedule downtime; answered with `Done`.
+    Downtime(DowntimeRequest),
+    /// Answered with `Downtimes`.
+    ListDowntimes(ListDowntimes),
+    /// Answered with `Done`.
+    CancelDowntime(CancelDowntime),
+    /// A passive check result; answered with `Done`.
+    Submit(SubmitResult),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -224,6 +240,9 @@ pub struct Registration {
     pub labels: BTreeMap<String, String>,
     /// The host's own addresses.
     pub addrs: Vec<String>,
+    /// The node's checks, so configd lists them (`pending`) before results.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub checks: Vec<CheckDecl>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -243,6 +262,11 @@ pub enum ResponseBody {
     Registered(Registered),
     Nodes(NodesPage),
     Error(ErrorFrame),
+    ResultsAck(ResultsAck),
+    Checks(ChecksPage),
+    Events(EventsPage),
+    Downtimes(DowntimesPage),
+    Done(Done),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -308,7 +332,163 @@ impl ResponseBody {
     pub fn is_final(&self) -> bool {
         match self {
             ResponseBody::Nodes(page) => page.done,
-            ResponseBody::Registered(_) | ResponseBody::Error(_) => true,
+            ResponseBody::Checks(page) => page.done,
+            ResponseBody::Events(page) => page.done,
+            ResponseBody::Registered(_)
+            | ResponseBody::Error(_)
+            | ResponseBody::ResultsAck(_)
+            | ResponseBody::Downtimes(_)
+            | ResponseBody::Done(_) => true,
         }
     }
+}
+
+pub use crate::checks::{CheckState, PerfData, StateType};
+
+/// A check a node runs (or accepts passive results for).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckDecl {
+    pub name: String,
+    pub max_attempts: u32,
+    /// Passive checks: stale after this many ms without a result.
+    pub freshness_ms: Option<u64>,
+}
+
+/// One result of one check, with the state the node computed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CheckResult {
+    pub name: String,
+    pub state: CheckState,
+    pub output: String,
+    pub long_output: String,
+    pub perfdata: Vec<PerfData>,
+    /// When the plugin finished (epoch ms).
+    pub time_ms: i64,
+    pub duration_ms: u64,
+    /// How late the check started after its scheduled time.
+    pub latency_ms: u64,
+    pub max_attempts: u32,
+    pub state_type: StateType,
+    pub attempt: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CheckResults {
+    pub results: Vec<CheckResult>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResultsAck {
+    pub accepted: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct QueryChecks {
+    pub node: Option<String>,
+    pub filters: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct QueryEvents {
+    pub filters: Vec<String>,
+    /// Newest events looked at, at most.
+    pub limit: u32,
+}
+
+/// A check as operators see it (times in epoch ms, 0: never).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CheckView {
+    pub node: String,
+    pub name: String,
+    pub state: CheckState,
+    pub state_type: StateType,
+    pub attempt: u32,
+    pub max_attempts: u32,
+    pub output: String,
+    pub long_output: String,
+    pub perfdata: Vec<PerfData>,
+    pub last_check_ms: i64,
+    pub last_change_ms: i64,
+    pub acknowledged: bool,
+    pub in_downtime: bool,
+    pub flapping: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChecksPage {
+    pub checks: Vec<CheckView>,
+    pub done: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventView {
+    pub time_ms: i64,
+    pub kind: String,
+    pub node: Option<String>,
+    pub check: Option<String>,
+    pub state: Option<String>,
+    pub previous_state: Option<String>,
+    pub who: Option<String>,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventsPage {
+    pub events: Vec<EventView>,
+    pub done: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AckRequest {
+    pub node: String,
+    pub check: String,
+    pub comment: String,
+    pub sticky: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DowntimeRequest {
+    pub node: String,
+    /// None: every check of the node.
+    pub check: Option<String>,
+    pub start_ms: i64,
+    pub end_ms: i64,
+    pub comment: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct ListDowntimes {}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CancelDowntime {
+    pub id: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DowntimeView {
+    pub id: u64,
+    pub node: String,
+    pub check: Option<String>,
+    pub start_ms: i64,
+    pub end_ms: i64,
+    pub who: String,
+    pub comment: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DowntimesPage {
+    pub downtimes: Vec<DowntimeView>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SubmitResult {
+    pub node: String,
+    pub check: String,
+    pub state: CheckState,
+    pub output: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Done {
+    pub message: String,
 }

@@ -62,6 +62,18 @@ pub async fn run_with(
     let api = Arc::new(NodeApi {
         config: (*first).clone(),
     });
+    let (results_tx, results_rx) = tokio::sync::mpsc::channel(8192);
+    tokio::spawn(super::scheduler::run_checks(
+        first.checks.clone(),
+        first.max_concurrent_checks,
+        results_tx,
+        shutdown.clone(),
+    ));
+    tokio::spawn(super::results::forward(
+        results_rx,
+        uplink.clone(),
+        shutdown.clone(),
+    ));
     let mut backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(30));
     tracing::info!(name = %first.name, server = %first.server, "noded starting");
     {
@@ -118,6 +130,15 @@ fn registration(config: &NodedConfig) -> Registration {
         version: crate::VERSION.to_string(),
         labels: config.labels.clone(),
         addrs: host_addrs(),
+        checks: config
+            .checks
+            .iter()
+            .map(|c| crate::net::proto::CheckDecl {
+                name: c.name.clone(),
+                max_attempts: c.max_attempts,
+                freshness_ms: c.freshness.map(|d| d.as_millis() as u64),
+            })
+            .collect(),
     }
 }
 

@@ -5,6 +5,9 @@ mod agent;
 mod api;
 pub mod cli;
 mod host;
+pub mod plugin_run;
+pub mod results;
+pub mod scheduler;
 mod uplink;
 
 pub use agent::{run, run_with, NodedError};

@@ -236,6 +236,26 @@ impl Fleet {
     }
 
     pub fn node_with_token(&self, name: &str, token: &Path, labels: &[(&str, &str)]) -> Proc {
+        self.node_with_extra(name, token, labels, "")
+    }
+
+    /// Starts a node agent whose noded.toml ends with `extra` (e.g.
+    /// `[[check]]` sections).
+    pub fn node_with(&self, name: &str, labels: &[(&str, &str)], extra: &str) -> Proc {
+        let token = self.path().join(format!("{name}.node.token"));
+        if !token.exists() {
+            self.token(name, "node");
+        }
+        self.node_with_extra(name, &token, labels, extra)
+    }
+
+    pub fn node_with_extra(
+        &self,
+        name: &str,
+        token: &Path,
+        labels: &[(&str, &str)],
+        extra: &str,
+    ) -> Proc {
         let config = self.path().join(format!("{name}.noded.toml"));
         let state = self.path().join(format!("{name}.state"));
         let mut text = format!(
@@ -248,6 +268,7 @@ impl Fleet {
         for (k, v) in labels {
             text.push_str(&format!("{k} = \"{v}\"\n"));
         }
+        text.push_str(extra);
         std::fs::write(&config, text).unwrap();
         let mut cmd = command("monit-noded", self.path());
         cmd.arg("--config")
@@ -267,6 +288,66 @@ impl Fleet {
             .args(args)
             .output()
             .unwrap()
+    }
+
+    /// `monit-cli ARGS` with the token in `token_file`.
+    pub fn cli_as(&self, token_file: &Path, args: &[&str]) -> Output {
+        command("monit-cli", self.path())
+            .arg("--server")
+            .arg(&self.addr)
+            .arg("--token-file")
+            .arg(token_file)
+            .args(args)
+            .output()
+            .unwrap()
+    }
+
+    /// `monit-cli query checks -o json`, parsed.
+    pub fn checks(&self) -> Vec<serde_json::Value> {
+        let out = self.cli(&["query", "checks", "-o", "json"]);
+        assert!(
+            out.status.success(),
+            "query checks failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+
+    /// Check `node`/`name` as `query checks -o json` shows it.
+    pub fn check(&self, node: &str, name: &str) -> Option<serde_json::Value> {
+        self.checks()
+            .into_iter()
+            .find(|c| c["node"] == node && c["name"] == name)
+    }
+
+    /// Waits until check `node`/`name` satisfies `pred`; returns it.
+    pub fn wait_check(
+        &self,
+        node: &str,
+        name: &str,
+        limit: Duration,
+        what: &str,
+        pred: impl Fn(&serde_json::Value) -> bool,
+    ) -> serde_json::Value {
+        wait_for(limit, &format!("{node}/{name}: {what}"), || {
+            self.check(node, name).filter(|c| pred(c))
+        })
+    }
+
+    /// `monit-cli query events -o json` with `filters`, parsed.
+    pub fn events(&self, filters: &[&str]) -> Vec<serde_json::Value> {
+        let mut args = vec!["query", "events", "-o", "json", "-n", "100000"];
+        for f in filters {
+            args.push("--filter");
+            args.push(f);
+        }
+        let out = self.cli(&args);
+        assert!(
+            out.status.success(),
+            "query events failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
     }
 
     /// `monit-cli query nodes -o json`, parsed.

@@ -1,0 +1,266 @@
+//! Checks on one node: the check scheduler (`monit::noded::scheduler`, the
+//! code `monit-noded` runs) with N checks of `check_dummy 0 OK` at a 1 s
+//! interval, beside the machine's raw fork+exec+wait rate for the same
+//! plugin, measured by this same program in the same run.
+//!
+//! ```text
+//! cargo bench --bench checks_node -- 100 1000 5000
+//! ```
+//!
+//! Options after `--`: check counts (default `100 1000 5000`), `--measure
+//! SECS` (10), `--concurrency C` (the node's `max_concurrent_checks`, 64).
+//!
+//! Raw rate: C threads each running `check_dummy 0 OK` with
+//! `std::process::Command` (fork+exec+wait, stdout piped) as fast as they
+//! can for 3 s. Scheduler: after one interval of warm-up, results counted
+//! over the measure window; lateness is each run's start minus its
+//! scheduled time; CPU is this process (scheduler) and its reaped children
+//! (the plugins) from getrusage; RSS from /proc/self/status.
+
+use std::process::{ExitCode, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use monit::config::CheckSpec;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+const PLUGIN: &str = "/usr/lib/nagios/plugins/check_dummy";
+
+struct Options {
+    sizes: Vec<usize>,
+    measure: Duration,
+    concurrency: usize,
+}
+
+fn parse_args() -> Result<Options, String> {
+    let mut o = Options {
+        sizes: vec![],
+        measure: Duration::from_secs(10),
+        concurrency: 64,
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--bench" => {}
+            "--measure" => {
+                let v = args.next().ok_or("--measure SECS")?;
+                o.measure = Duration::from_secs(v.parse().map_err(|_| "--measure SECS")?);
+            }
+            "--concurrency" => {
+                let v = args.next().ok_or("--concurrency C")?;
+                o.concurrency = v.parse().map_err(|_| "--concurrency C")?;
+            }
+            n => o
+                .sizes
+                .push(n.parse().map_err(|_| format!("unknown argument {n}"))?),
+        }
+    }
+    if o.sizes.is_empty() {
+        o.sizes = vec![100, 1000, 5000];
+    }
+    Ok(o)
+}
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("checks_node: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn cpu_secs(who: nix::sys::resource::UsageWho) -> f64 {
+    match nix::sys::resource::getrusage(who) {
+        Ok(u) => {
+            let t = |tv: nix::sys::time::TimeVal| tv.tv_sec() as f64 + tv.tv_usec() as f64 / 1e6;
+            t(u.user_time()) + t(u.system_time())
+        }
+        Err(_) => 0.0,
+    }
+}
+
+fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
+        })
+        .unwrap_or(0)
+}
+
+fn raw_rate(threads: usize, secs: f64) -> f64 {
+    let stop = Arc::new(AtomicBool::new(false));
+    let count = Arc::new(AtomicU64::new(0));
+    let start = Instant::now();
+    let handles: Vec<_> = (0..threads)
+        .map(|_| {
+            let stop = stop.clone();
+            let count = count.clone();
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    let ok = std::process::Command::new(PLUGIN)
+                        .args(["0", "OK"])
+                        .stdin(Stdio::null())
+                        .stdout(Stdio::piped())
+                        .stderr(Stdio::null())
+                        .output()
+                        .map(|o| o.status.success())
+                        .unwrap_or(false);
+                    if ok {
+                        count.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_secs_f64(secs));
+    stop.store(true, Ordering::Relaxed);
+    for h in handles {
+        let _ = h.join();
+    }
+    count.load(Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64()
+}
+
+fn percentile(sorted: &[u64], p: f64) -> u64 {
+    if sorted.is_empty() {
+        return 0;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+struct Figures {
+    n: usize,
+    rate: f64,
+    lat_p50: u64,
+    lat_p99: u64,
+    cpu_self: f64,
+    cpu_children: f64,
+    rss: u64,
+    non_ok: u64,
+}
+
+fn run() -> Result<(), String> {
+    let o = parse_args()?;
+    if !std::path::Path::new(PLUGIN).exists() {
+        return Err(format!(
+            "{PLUGIN} missing: apt-get install -y monitoring-plugins-basic"
+        ));
+    }
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+    println!(
+        "checks_node: {cores} cores, plugin {PLUGIN} 0 OK, concurrency cap {}",
+        o.concurrency
+    );
+    let raw1 = raw_rate(1, 3.0);
+    let raw_c = raw_rate(o.concurrency.min(64), 3.0);
+    println!(
+        "raw fork+exec+wait: {raw1:.0}/s one at a time, {raw_c:.0}/s with {} at once",
+        o.concurrency.min(64)
+    );
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    let mut all = Vec::new();
+    for &n in &o.sizes {
+        let f = rt.block_on(measure(n, &o));
+        println!(
+            "N={:5}: {:7.0} checks/s ({:5.1}% of raw {:.0}/s; offered {}/s), lateness p50 {} ms p99 {} ms, CPU scheduler {:5.1}% + plugins {:5.1}% of one core, RSS {} MiB, non-ok {}",
+            f.n,
+            f.rate,
+            100.0 * f.rate / raw_c,
+            raw_c,
+            f.n,
+            f.lat_p50,
+            f.lat_p99,
+            f.cpu_self,
+            f.cpu_children,
+            f.rss / 1024,
+            f.non_ok
+        );
+        all.push(f);
+    }
+    println!();
+    println!("| checks | offered/s | achieved/s | % of raw ({raw_c:.0}/s) | lateness p50 | lateness p99 | scheduler CPU | plugins CPU | RSS |");
+    println!("|---|---|---|---|---|---|---|---|---|");
+    for f in &all {
+        println!(
+            "| {} | {} | {:.0} | {:.1}% | {} ms | {} ms | {:.1}% | {:.1}% | {} MiB |",
+            f.n,
+            f.n,
+            f.rate,
+            100.0 * f.rate / raw_c,
+            f.lat_p50,
+            f.lat_p99,
+            f.cpu_self,
+            f.cpu_children,
+            f.rss / 1024
+        );
+    }
+    Ok(())
+}
+
+async fn measure(n: usize, o: &Options) -> Figures {
+    let checks: Vec<CheckSpec> = (0..n)
+        .map(|i| CheckSpec {
+            name: format!("dummy-{i}"),
+            command: vec![PLUGIN.into(), "0".into(), "OK".into()],
+            interval: Duration::from_secs(1),
+            retry_interval: Duration::from_secs(1),
+            max_attempts: 3,
+            timeout: Duration::from_secs(10),
+            freshness: None,
+        })
+        .collect();
+    let (tx, mut rx) = mpsc::channel(65536);
+    let stop = CancellationToken::new();
+    let sched = tokio::spawn(monit::noded::scheduler::run_checks(
+        checks,
+        o.concurrency,
+        tx,
+        stop.clone(),
+    ));
+    // Warm-up: one interval and a bit.
+    let warm_until = tokio::time::Instant::now() + Duration::from_millis(1500);
+    while let Ok(Some(_)) = tokio::time::timeout_at(warm_until, rx.recv()).await {}
+    let self0 = cpu_secs(nix::sys::resource::UsageWho::RUSAGE_SELF);
+    let kids0 = cpu_secs(nix::sys::resource::UsageWho::RUSAGE_CHILDREN);
+    let start = Instant::now();
+    let until = tokio::time::Instant::now() + o.measure;
+    let mut lat = Vec::new();
+    let mut non_ok = 0;
+    while let Ok(Some(r)) = tokio::time::timeout_at(until, rx.recv()).await {
+        lat.push(r.latency_ms);
+        if r.state != monit::checks::CheckState::Ok {
+            non_ok += 1;
+        }
+    }
+    let wall = start.elapsed().as_secs_f64();
+    let self1 = cpu_secs(nix::sys::resource::UsageWho::RUSAGE_SELF);
+    let kids1 = cpu_secs(nix::sys::resource::UsageWho::RUSAGE_CHILDREN);
+    let rss = rss_kib();
+    stop.cancel();
+    let _ = sched.await;
+    // Let the last plugins finish before the next size.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    lat.sort_unstable();
+    Figures {
+        n,
+        rate: lat.len() as f64 / wall,
+        lat_p50: percentile(&lat, 0.5),
+        lat_p99: percentile(&lat, 0.99),
+        cpu_self: 100.0 * (self1 - self0) / wall,
+        cpu_children: 100.0 * (kids1 - kids0) / wall,
+        rss,
+        non_ok,
+    }
+}

@@ -1,0 +1,372 @@
+//! `monit-cli query checks|events`, `ack`, `downtime`, `submit`.
+
+use std::io::Write;
+
+use clap::{Args, Subcommand};
+
+use super::args::CommonArgs;
+use super::exit::CliError;
+use super::output::{clip, terminal_width, write_json, Format, Table};
+use super::{finish_output, Target};
+use crate::checks::CheckState;
+use crate::filter::Filter;
+use crate::net::client::{unexpected, Client, ClientError};
+use crate::net::proto::{
+    AckRequest, CancelDowntime, CheckView, DowntimeRequest, DowntimeView, EventView, ListDowntimes,
+    QueryChecks, QueryEvents, RequestBody, ResponseBody, SubmitResult,
+};
+use crate::views::{CheckJson, DowntimeJson, EventJson};
+
+#[derive(Debug, Args)]
+pub struct AckArgs {
+    /// The check, as NODE/CHECK
+    #[arg(value_name = "NODE/CHECK")]
+    pub target: String,
+    /// Why, for the other operators
+    #[arg(long, default_value = "")]
+    pub comment: String,
+    /// Keep the acknowledgement through problem -> problem changes (cleared on recovery)
+    #[arg(long)]
+    pub sticky: bool,
+}
+
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct DowntimeArgs {
+    #[command(subcommand)]
+    pub action: Option<DowntimeAction>,
+    /// NODE or NODE/CHECK
+    #[arg(value_name = "NODE[/CHECK]")]
+    pub target: Option<String>,
+    /// How long, from now (e.g. 30m, 2h)
+    #[arg(long = "for", value_name = "DURATION", conflicts_with = "until")]
+    pub duration: Option<String>,
+    /// Until when (RFC 3339, e.g. 2026-11-25T06:00:00Z)
+    #[arg(long, value_name = "TIME")]
+    pub until: Option<String>,
+    #[arg(long, default_value = "")]
+    pub comment: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DowntimeAction {
+    /// List scheduled downtime
+    List {
+        /// Keep downtimes matching EXPR; repeat to AND
+        #[arg(long, short = 'f', value_name = "EXPR")]
+        filter: Vec<String>,
+    },
+    /// Cancel downtime ID
+    Cancel { id: u64 },
+}
+
+#[derive(Debug, Args)]
+pub struct SubmitArgs {
+    /// The passive check, as NODE/CHECK
+    #[arg(value_name = "NODE/CHECK")]
+    pub target: String,
+    /// ok, warning, critical or unknown (or 0-3)
+    pub state: String,
+    /// The output, as a plugin would print it (perfdata after `|`)
+    #[arg(value_name = "OUTPUT")]
+    pub text: String,
+}
+
+fn split_target(t: &str) -> Result<(String, String), CliError> {
+    match t.split_once('/') {
+        Some((n, c)) if !n.is_empty() && !c.is_empty() => Ok((n.to_string(), c.to_string())),
+        _ => Err(CliError::usage(format!(
+            "`{t}` is not NODE/CHECK (e.g. web-1/load)"
+        ))),
+    }
+}
+
+async fn connect(common: &CommonArgs) -> Result<Client, CliError> {
+    let target = Target::resolve(common)?;
+    target.connect("monit-cli").await
+}
+
+/// Sends a request answered by one `Done`; prints its message.
+async fn done(common: &CommonArgs, body: RequestBody) -> Result<(), CliError> {
+    let client = connect(common).await?;
+    let mut answers = client.request(body).await?;
+    match answers.next().await {
+        Some(Ok(ResponseBody::Done(d))) => {
+            let mut out = std::io::stdout().lock();
+            let written = match common.output {
+                Format::Json | Format::Jsonl => {
+                    writeln!(out, "{}", serde_json::json!({ "message": d.message }))
+                }
+                Format::Table => writeln!(out, "{}", d.message),
+            };
+            finish_output(written)
+        }
+        Some(Ok(ResponseBody::Error(e))) => Err(ClientError::Remote(e).into()),
+        Some(Ok(other)) => Err(unexpected(&other).into()),
+        Some(Err(e)) => Err(ClientError::from(e).into()),
+        None => Err(ClientError::Lost("no answer".into()).into()),
+    }
+}
+
+pub async fn query_checks(
+    common: &CommonArgs,
+    node: Option<String>,
+    filters: Vec<String>,
+) -> Result<(), CliError> {
+    Filter::parse_all(&filters).map_err(CliError::usage)?;
+    let client = connect(common).await?;
+    let mut answers = client
+        .request(RequestBody::QueryChecks(QueryChecks { node, filters }))
+        .await?;
+    let mut checks: Vec<CheckView> = Vec::new();
+    loop {
+        match answers.next().await {
+            Some(Ok(ResponseBody::Checks(page))) => {
+                checks.extend(page.checks);
+                if page.done {
+                    break;
+                }
+            }
+            Some(Ok(ResponseBody::Error(e))) => return Err(ClientError::Remote(e).into()),
+            Some(Ok(other)) => return Err(unexpected(&other).into()),
+            Some(Err(e)) => return Err(ClientError::from(e).into()),
+            None => return Err(ClientError::Lost("configd ended the answer early".into()).into()),
+        }
+    }
+    let rows: Vec<CheckJson> = checks.iter().map(CheckJson::from).collect();
+    let mut out = std::io::stdout().lock();
+    let written = match common.output {
+        Format::Json | Format::Jsonl => write_json(&mut out, common.output, &rows),
+        Format::Table => out.write_all(checks_table(&rows).as_bytes()),
+    };
+    finish_output(written)
+}
+
+/// The checks table, readable in 80 columns.
+pub fn checks_table(rows: &[CheckJson]) -> String {
+    let now = crate::timefmt::now_ms();
+    let mut t = Table::new(vec![
+        "NODE",
+        "CHECK",
+        "STATE",
+        "ATTEMPT",
+        "LAST CHECK",
+        "FLAGS",
+        "OUTPUT",
+    ]);
+    for c in rows {
+        let seen = c
+            .last_check
+            .as_deref()
+            .and_then(crate::timefmt::parse_rfc3339)
+            .map(|ms| crate::timefmt::ago(ms, now))
+            .unwrap_or_else(|| "never".into());
+        let mut flags = Vec::new();
+        if c.acknowledged {
+            flags.push("ack");
+        }
+        if c.in_downtime {
+            flags.push("down");
+        }
+        if c.flapping {
+            flags.push("flap");
+        }
+        t.row(vec![
+            clip(&c.node, 20),
+            clip(&c.name, 20),
+            format!("{} {}", c.state, c.state_type),
+            format!("{}/{}", c.attempt, c.max_attempts),
+            seen,
+            flags.join(","),
+            clip(&c.output, 60),
+        ]);
+    }
+    t.render(terminal_width())
+}
+
+pub async fn query_events(
+    common: &CommonArgs,
+    filters: Vec<String>,
+    limit: u32,
+) -> Result<(), CliError> {
+    Filter::parse_all(&filters).map_err(CliError::usage)?;
+    let client = connect(common).await?;
+    let mut answers = client
+        .request(RequestBody::QueryEvents(QueryEvents { filters, limit }))
+        .await?;
+    let mut events: Vec<EventView> = Vec::new();
+    loop {
+        match answers.next().await {
+            Some(Ok(ResponseBody::Events(page))) => {
+                events.extend(page.events);
+                if page.done {
+                    break;
+                }
+            }
+            Some(Ok(ResponseBody::Error(e))) => return Err(ClientError::Remote(e).into()),
+            Some(Ok(other)) => return Err(unexpected(&other).into()),
+            Some(Err(e)) => return Err(ClientError::from(e).into()),
+            None => return Err(ClientError::Lost("configd ended the answer early".into()).into()),
+        }
+    }
+    let rows: Vec<EventJson> = events.iter().map(EventJson::from).collect();
+    let mut out = std::io::stdout().lock();
+    let written = match common.output {
+        Format::Json | Format::Jsonl => write_json(&mut out, common.output, &rows),
+        Format::Table => {
+            let mut t = Table::new(vec!["TIME", "KIND", "NODE", "CHECK", "STATE", "MESSAGE"]);
+            for e in &rows {
+                t.row(vec![
+                    e.time.clone(),
+                    e.kind.clone(),
+                    e.node.clone().unwrap_or_default(),
+                    e.check.clone().unwrap_or_default(),
+                    e.state.clone().unwrap_or_default(),
+                    clip(&e.message, 80),
+                ]);
+            }
+            out.write_all(t.render(terminal_width()).as_bytes())
+        }
+    };
+    finish_output(written)
+}
+
+pub async fn ack(common: &CommonArgs, a: AckArgs) -> Result<(), CliError> {
+    let (node, check) = split_target(&a.target)?;
+    done(
+        common,
+        RequestBody::Acknowledge(AckRequest {
+            node,
+            check,
+            comment: a.comment,
+            sticky: a.sticky,
+        }),
+    )
+    .await
+}
+
+pub async fn submit(common: &CommonArgs, s: SubmitArgs) -> Result<(), CliError> {
+    let (node, check) = split_target(&s.target)?;
+    let state: CheckState = s.state.parse().map_err(CliError::usage)?;
+    done(
+        common,
+        RequestBody::Submit(SubmitResult {
+            node,
+            check,
+            state,
+            output: s.text,
+        }),
+    )
+    .await
+}
+
+pub async fn downtime(common: &CommonArgs, d: DowntimeArgs) -> Result<(), CliError> {
+    match d.action {
+        Some(DowntimeAction::Cancel { id }) => {
+            done(common, RequestBody::CancelDowntime(CancelDowntime { id })).await
+        }
+        Some(DowntimeAction::List { filter }) => {
+            let filters = Filter::parse_all(&filter).map_err(CliError::usage)?;
+            let client = connect(common).await?;
+            let mut answers = client
+                .request(RequestBody::ListDowntimes(ListDowntimes {}))
+                .await?;
+            let list: Vec<DowntimeView> = match answers.next().await {
+                Some(Ok(ResponseBody::Downtimes(p))) => p.downtimes,
+                Some(Ok(ResponseBody::Error(e))) => return Err(ClientError::Remote(e).into()),
+                Some(Ok(other)) => return Err(unexpected(&other).into()),
+                Some(Err(e)) => return Err(ClientError::from(e).into()),
+                None => return Err(ClientError::Lost("no answer".into()).into()),
+            };
+            let rows: Vec<DowntimeJson> = list
+                .iter()
+                .map(DowntimeJson::from)
+                .filter(|r| {
+                    serde_json::to_value(r)
+                        .map(|v| crate::filter::matches_all(&filters, &v, None))
+                        .unwrap_or(false)
+                })
+                .collect();
+            let mut out = std::io::stdout().lock();
+            let written = match common.output {
+                Format::Json | Format::Jsonl => write_json(&mut out, common.output, &rows),
+                Format::Table => {
+                    let mut t = Table::new(vec!["ID", "TARGET", "START", "END", "WHO", "COMMENT"]);
+                    for r in &rows {
+                        t.row(vec![
+                            r.id.to_string(),
+                            match &r.check {
+                                Some(c) => format!("{}/{c}", r.node),
+                                None => r.node.clone(),
+                            },
+                            r.start.clone(),
+                            r.end.clone(),
+                            r.who.clone(),
+                            clip(&r.comment, 40),
+                        ]);
+                    }
+                    out.write_all(t.render(terminal_width()).as_bytes())
+                }
+            };
+            finish_output(written)
+        }
+        None => {
+            let Some(target) = d.target else {
+                return Err(CliError::usage(
+                    "name what is down: `monit-cli downtime NODE[/CHECK] --for 1h`, or use `downtime list|cancel`",
+                ));
+            };
+            let (node, check) = match target.split_once('/') {
+                Some((n, c)) if !n.is_empty() && !c.is_empty() => {
+                    (n.to_string(), Some(c.to_string()))
+                }
+                Some(_) => {
+                    return Err(CliError::usage(format!(
+                        "`{target}` is not NODE or NODE/CHECK"
+                    )))
+                }
+                None => (target.clone(), None),
+            };
+            let now = crate::timefmt::now_ms();
+            let end_ms = match (d.duration, d.until) {
+                (Some(f), None) => {
+                    let dur = humantime::parse_duration(&f).map_err(|e| {
+                        CliError::usage(format!("--for `{f}`: {e} (write e.g. 30m, 2h)"))
+                    })?;
+                    now.saturating_add(dur.as_millis().min(i64::MAX as u128) as i64)
+                }
+                (None, Some(u)) => crate::timefmt::parse_rfc3339(&u).ok_or_else(|| {
+                    CliError::usage(format!(
+                        "--until `{u}` is not an RFC 3339 time (e.g. 2026-11-25T06:00:00Z)"
+                    ))
+                })?,
+                _ => return Err(CliError::usage(
+                    "give the downtime's length with --for DURATION or its end with --until TIME",
+                )),
+            };
+            if end_ms <= now {
+                return Err(CliError::usage("the downtime would end in the past"));
+            }
+            done(
+                common,
+                RequestBody::Downtime(DowntimeRequest {
+                    node,
+                    check,
+                    start_ms: now,
+                    end_ms,
+                    comment: d.comment,
+                }),
+            )
+            .await
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn clap_definition_is_consistent() {
+        use clap::CommandFactory;
+        crate::cli::args::Cli::command().debug_assert();
+    }
+}

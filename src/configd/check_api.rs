@@ -1,0 +1,292 @@
+//! Requests about checks: node result batches, `query checks|events`,
+//! ack, downtime, submit. Called from `api::Api::handle` after
+//! `authorize`.
+
+use std::sync::Arc;
+
+use super::checks::Effects;
+use super::server::Shared;
+use super::tokens::Identity;
+use crate::checks::tracker::Ack;
+use crate::filter::{matches_all, Filter};
+use crate::net::link::Replier;
+use crate::net::proto::{
+    AckRequest, CancelDowntime, CheckResults, ChecksPage, Done, DowntimeRequest, DowntimeView,
+    DowntimesPage, ErrorCode, EventView, EventsPage, QueryChecks, QueryEvents, ResponseBody,
+    ResultsAck, SubmitResult,
+};
+use crate::timefmt::now_ms;
+
+/// Checks per `Checks` page.
+const PAGE: usize = 500;
+/// Events looked at when the request names no limit, and at most.
+const EVENTS_DEFAULT: u32 = 1000;
+const EVENTS_MAX: u32 = 100_000;
+
+/// Writes what a change produced and queues its notifications.
+pub async fn apply(shared: &Shared, fx: Effects, wait: bool) -> Result<(), String> {
+    for n in fx.notifications {
+        shared.checks.notifier().send(n);
+    }
+    if fx.writes.is_empty() {
+        return Ok(());
+    }
+    shared
+        .store
+        .checks(fx.writes, wait)
+        .await
+        .map_err(|e| e.to_string())
+}
+
+pub async fn results(shared: &Shared, node: &str, reply: Replier, batch: CheckResults) {
+    let n = batch.results.len();
+    if n > 100_000 {
+        let _ = reply
+            .error(ErrorCode::BadRequest, "at most 100000 results per batch")
+            .await;
+        return;
+    }
+    let fx = shared.checks.ingest(node, batch.results);
+    match apply(shared, fx, true).await {
+        Ok(()) => {
+            let _ = reply
+                .send(ResponseBody::ResultsAck(ResultsAck { accepted: n as u32 }))
+                .await;
+        }
+        Err(e) => {
+            tracing::error!("cannot store check results: {e}");
+            let _ = reply
+                .error(ErrorCode::Internal, "configd could not store the results")
+                .await;
+        }
+    }
+}
+
+pub async fn query_checks(shared: &Shared, reply: Replier, q: QueryChecks) {
+    let filters = match Filter::parse_all(&q.filters) {
+        Ok(f) => f,
+        Err(why) => {
+            let _ = reply.error(ErrorCode::BadRequest, why).await;
+            return;
+        }
+    };
+    let mut checks = shared.checks.views(q.node.as_deref());
+    if !filters.is_empty() {
+        checks.retain(|c| {
+            serde_json::to_value(crate::views::CheckJson::from(c))
+                .map(|v| matches_all(&filters, &v, None))
+                .unwrap_or(false)
+        });
+    }
+    if checks.is_empty() {
+        let _ = reply
+            .send(ResponseBody::Checks(ChecksPage {
+                checks: vec![],
+                done: true,
+            }))
+            .await;
+        return;
+    }
+    let mut pages = checks.chunks(PAGE).peekable();
+    while let Some(page) = pages.next() {
+        let body = ResponseBody::Checks(ChecksPage {
+            checks: page.to_vec(),
+            done: pages.peek().is_none(),
+        });
+        if reply.send(body).await.is_err() {
+            return;
+        }
+    }
+}
+
+pub async fn query_events(shared: &Shared, reply: Replier, q: QueryEvents) {
+    let filters = match Filter::parse_all(&q.filters) {
+        Ok(f) => f,
+        Err(why) => {
+            let _ = reply.error(ErrorCode::BadRequest, why).await;
+            return;
+        }
+    };
+    let limit = if q.limit == 0 {
+        EVENTS_DEFAULT
+    } else {
+        q.limit.min(EVENTS_MAX)
+    };
+    let rows = match shared.store.recent_events(limit as usize).await {
+        Ok(r) => r,
+        Err(e) => {
+            let _ = reply.error(ErrorCode::Internal, e.to_string()).await;
+            return;
+        }
+    };
+    let mut events: Vec<EventView> = rows
+        .into_iter()
+        .map(|r| EventView {
+            time_ms: r.time_ms,
+            kind: r.kind,
+            node: r.node,
+            check: r.check,
+            state: r.state,
+            previous_state: r.previous_state,
+            who: r.who,
+            message: r.message,
+        })
+        .collect();
+    if !filters.is_empty() {
+        events.retain(|e| {
+            serde_json::to_value(crate::views::EventJson::from(e))
+                .map(|v| matches_all(&filters, &v, None))
+                .unwrap_or(false)
+        });
+    }
+    let mut pages = events.chunks(PAGE).peekable();
+    if pages.peek().is_none() {
+        let _ = reply
+            .send(ResponseBody::Events(EventsPage {
+                events: vec![],
+                done: true,
+            }))
+            .await;
+        return;
+    }
+    while let Some(page) = pages.next() {
+        let body = ResponseBody::Events(EventsPage {
+            events: page.to_vec(),
+            done: pages.peek().is_none(),
+        });
+        if reply.send(body).await.is_err() {
+            return;
+        }
+    }
+}
+
+async fn finish(shared: &Shared, reply: Replier, fx: Result<Effects, String>, message: String) {
+    match fx {
+        Ok(fx) => match apply(shared, fx, true).await {
+            Ok(()) => {
+                let _ = reply.send(ResponseBody::Done(Done { message })).await;
+            }
+            Err(e) => {
+                let _ = reply.error(ErrorCode::Internal, e).await;
+            }
+        },
+        Err(why) => {
+            let _ = reply.error(ErrorCode::NotFound, why).await;
+        }
+    }
+}
+
+pub async fn acknowledge(shared: &Shared, who: &Identity, reply: Replier, r: AckRequest) {
+    let fx = shared.checks.acknowledge(
+        &r.node,
+        &r.check,
+        Ack {
+            who: who.name.clone(),
+            comment: r.comment,
+            sticky: r.sticky,
+            time_ms: now_ms(),
+        },
+    );
+    let msg = format!("acknowledged {}/{}", r.node, r.check);
+    finish(shared, reply, fx, msg).await;
+}
+
+pub async fn submit(shared: &Shared, who: &Identity, reply: Replier, r: SubmitResult) {
+    if r.output.len() > crate::checks::plugin::OUTPUT_CAP {
+        let _ = reply
+            .error(ErrorCode::BadRequest, "output is over 64 KiB")
+            .await;
+        return;
+    }
+    let fx = shared
+        .checks
+        .submit(&r.node, &r.check, r.state, &r.output, &who.name, now_ms());
+    let msg = format!("{}/{} is {}", r.node, r.check, r.state);
+    finish(shared, reply, fx, msg).await;
+}
+
+pub async fn downtime(shared: &Shared, who: &Identity, reply: Replier, r: DowntimeRequest) {
+    if r.end_ms <= r.start_ms || r.end_ms <= now_ms() {
+        let _ = reply
+            .error(
+                ErrorCode::BadRequest,
+                "the downtime ends before it starts or in the past",
+            )
+            .await;
+        return;
+    }
+    if r.comment.len() > 1024 {
+        let _ = reply
+            .error(ErrorCode::BadRequest, "comment is over 1024 bytes")
+            .await;
+        return;
+    }
+    if shared.registry.get(&r.node).is_none() {
+        let _ = reply
+            .error(
+                ErrorCode::NotFound,
+                format!("no node `{}`; see `monit-cli query nodes`", r.node),
+            )
+            .await;
+        return;
+    }
+    let (id, fx) = shared.checks.add_downtime(
+        DowntimeView {
+            id: 0,
+            node: r.node.clone(),
+            check: r.check.clone(),
+            start_ms: r.start_ms,
+            end_ms: r.end_ms,
+            who: who.name.clone(),
+            comment: r.comment,
+        },
+        now_ms(),
+    );
+    let what = match &r.check {
+        Some(c) => format!("{}/{c}", r.node),
+        None => r.node.clone(),
+    };
+    finish(
+        shared,
+        reply,
+        Ok(fx),
+        format!(
+            "downtime {id} for {what} until {}",
+            crate::timefmt::rfc3339(r.end_ms)
+        ),
+    )
+    .await;
+}
+
+pub async fn list_downtimes(shared: &Shared, reply: Replier) {
+    let downtimes = shared.checks.downtimes();
+    let _ = reply
+        .send(ResponseBody::Downtimes(DowntimesPage { downtimes }))
+        .await;
+}
+
+pub async fn cancel_downtime(shared: &Shared, who: &Identity, reply: Replier, r: CancelDowntime) {
+    let fx = shared.checks.cancel_downtime(r.id, &who.name, now_ms());
+    finish(shared, reply, fx, format!("downtime {} cancelled", r.id)).await;
+}
+
+/// Every second: downtime windows, stale passive checks, re-notification.
+pub async fn sweeper(shared: Arc<Shared>) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = shared.shutdown.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        let now = now_ms();
+        let fx = shared.checks.sweep_downtimes(now);
+        let _ = apply(&shared, fx, false).await;
+        let fx = shared.checks.sweep_freshness(now);
+        let _ = apply(&shared, fx, false).await;
+        if shared.checks.notifier().wants_renotify() {
+            let problems = shared.checks.unheld_problems(now);
+            shared.checks.notifier().renotify(problems);
+        }
+    }
+}

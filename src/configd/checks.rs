@@ -1,0 +1,590 @@
+//! The check book: configd's record of every check of every node (state,
+//! last output, flapping, acknowledgement, downtime), fed by the nodes'
+//! result batches and by operators (ack, downtime, submit). A short mutex
+//! guards it (never held across an await); every change goes to the store
+//! in one batched write, and notifications to the notifier's queue.
+
+use std::collections::BTreeMap;
+use std::sync::{Mutex, MutexGuard};
+
+use serde::{Deserialize, Serialize};
+
+use super::notify::{Notification, NotifierHandle};
+use super::store::{CheckRow, CheckWrites, DowntimeRow, EventRow};
+use crate::checks::state::Change;
+use crate::checks::tracker::{Ack, NotifyKind, Outcome, Tracker};
+use crate::checks::{CheckState, PerfData};
+use crate::net::proto::{CheckCounts, CheckDecl, CheckResult, CheckView, DowntimeView};
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    match m.lock() {
+        Ok(g) => g,
+        Err(poisoned) => poisoned.into_inner(),
+    }
+}
+
+/// One check, as stored (JSON in `check_state.data`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Entry {
+    pub tracker: Tracker,
+    pub output: String,
+    pub long_output: String,
+    pub perfdata: Vec<PerfData>,
+    /// Passive checks: stale after this long without a result.
+    pub freshness_ms: Option<u64>,
+    /// When the check was declared or last had a result (freshness).
+    pub fresh_since_ms: i64,
+}
+
+#[derive(Default)]
+struct Book {
+    /// (node, check) -> entry.
+    checks: BTreeMap<(String, String), Entry>,
+    labels: BTreeMap<String, BTreeMap<String, String>>,
+    downtimes: BTreeMap<u64, DowntimeRow>,
+    next_downtime: u64,
+}
+
+pub struct CheckBook {
+    book: Mutex<Book>,
+    notifier: NotifierHandle,
+}
+
+/// What one change produced, to be written and sent after the lock.
+#[derive(Default)]
+pub struct Effects {
+    pub writes: CheckWrites,
+    pub notifications: Vec<Notification>,
+}
+
+impl CheckBook {
+    pub fn new(
+        rows: Vec<CheckRow>,
+        downtimes: Vec<DowntimeRow>,
+        notifier: NotifierHandle,
+    ) -> CheckBook {
+        let mut book = Book::default();
+        for r in rows {
+            match serde_json::from_str::<Entry>(&r.data) {
+                Ok(e) => {
+                    book.checks.insert((r.node, r.name), e);
+                }
+                Err(e) => {
+                    tracing::warn!(node = %r.node, check = %r.name, "stored check state unreadable, starting it afresh: {e}")
+                }
+            }
+        }
+        book.next_downtime = downtimes.iter().map(|d| d.id).max().unwrap_or(0) + 1;
+        book.downtimes = downtimes.into_iter().map(|d| (d.id, d)).collect();
+        CheckBook {
+            book: Mutex::new(book),
+            notifier,
+        }
+    }
+
+    pub fn notifier(&self) -> &NotifierHandle {
+        &self.notifier
+    }
+
+    /// A node registered with its check list: new checks become pending,
+    /// checks it no longer has are forgotten.
+    pub fn declare(
+        &self,
+        node: &str,
+        decls: &[CheckDecl],
+        labels: BTreeMap<String, String>,
+        now_ms: i64,
+    ) -> Effects {
+        let mut fx = Effects::default();
+        let mut book = lock(&self.book);
+        book.labels.insert(node.to_string(), labels);
+        let existing: Vec<String> = book
+            .checks
+            .range((node.to_string(), String::new())..)
+            .take_while(|((n, _), _)| n == node)
+            .map(|((_, c), _)| c.clone())
+            .collect();
+        for name in existing {
+            if !decls.iter().any(|d| d.name == name) {
+                book.checks.remove(&(node.to_string(), name.clone()));
+                fx.writes.deleted.push((node.to_string(), name));
+            }
+        }
+        for d in decls {
+            let key = (node.to_string(), d.name.clone());
+            let entry = book.checks.entry(key).or_insert_with(|| Entry {
+                tracker: Tracker::new(d.max_attempts),
+                output: String::new(),
+                fresh_since_ms: now_ms,
+                ..Entry::default()
+            });
+            entry.tracker.max_attempts = d.max_attempts.max(1);
+            entry.freshness_ms = d.freshness_ms;
+            if entry.fresh_since_ms == 0 {
+                entry.fresh_since_ms = now_ms;
+            }
+            fx.writes.rows.push(row(node, &d.name, entry));
+        }
+        drop(book);
+        fx
+    }
+
+    /// Absorbs a node's results.
+    pub fn ingest(&self, node: &str, results: Vec<CheckResult>) -> Effects {
+        let mut fx = Effects::default();
+        let mut book = lock(&self.book);
+        let labels = book.labels.get(node).cloned().unwrap_or_default();
+        let now = crate::timefmt::now_ms();
+        let in_downtime: Vec<bool> = results
+            .iter()
+            .map(|r| book.downtime_covers(node, &r.name, now))
+            .collect();
+        let mut touched: Vec<String> = Vec::new();
+        for (r, down) in results.into_iter().zip(in_downtime) {
+            let key = (node.to_string(), r.name.clone());
+            let entry = book.checks.entry(key).or_insert_with(|| Entry {
+                tracker: Tracker::new(r.max_attempts),
+                ..Entry::default()
+            });
+            entry.tracker.max_attempts = r.max_attempts.max(1);
+            if down != entry.tracker.in_downtime {
+                // Downtime edges are handled by the sweep; keep in step.
+                entry.tracker.in_downtime = down;
+            }
+            entry.output = r.output;
+            entry.long_output = r.long_output;
+            entry.perfdata = r.perfdata;
+            entry.fresh_since_ms = r.time_ms;
+            let outcome = entry.tracker.result(r.state, r.time_ms);
+            effects_of(node, &r.name, entry, &outcome, &labels, r.time_ms, &mut fx);
+            if !touched.contains(&r.name) {
+                touched.push(r.name);
+            }
+        }
+        for name in touched {
+            if let Some(e) = book.checks.get(&(node.to_string(), name.clone())) {
+                fx.writes.rows.push(row(node, &name, e));
+            }
+        }
+        fx
+    }
+
+    /// A passive result from an operator.
+    pub fn submit(
+        &self,
+        node: &str,
+        check: &str,
+        state: CheckState,
+        output: &str,
+        who: &str,
+        now_ms: i64,
+    ) -> Result<Effects, String> {
+        let exists = lock(&self.book)
+            .checks
+            .contains_key(&(node.to_string(), check.to_string()));
+        if !exists {
+            return Err(format!(
+                "no check `{check}` on node `{node}`: declare it in the node's noded.toml (a [[check]] without `command` is passive)"
+            ));
+        }
+        let (text, long) = match output.split_once('\n') {
+            Some((a, b)) => (a, b),
+            None => (output, ""),
+        };
+        let parsed = crate::checks::plugin::parse(text.as_bytes(), false);
+        let max_attempts = self.max_attempts(node, check);
+        let mut fx = self.ingest(
+            node,
+            vec![CheckResult {
+                name: check.to_string(),
+                state,
+                output: parsed.output,
+                long_output: long.to_string(),
+                perfdata: parsed.perfdata,
+                time_ms: now_ms,
+                duration_ms: 0,
+                latency_ms: 0,
+                max_attempts,
+                state_type: crate::checks::StateType::Hard,
+                attempt: 1,
+            }],
+        );
+        fx.writes.events.push(EventRow {
+            time_ms: now_ms,
+            kind: "passive_result".into(),
+            node: Some(node.into()),
+            check: Some(check.into()),
+            state: Some(state.as_str().into()),
+            previous_state: None,
+            who: Some(who.into()),
+            message: output.chars().take(200).collect(),
+        });
+        Ok(fx)
+    }
+
+    fn max_attempts(&self, node: &str, check: &str) -> u32 {
+        lock(&self.book)
+            .checks
+            .get(&(node.to_string(), check.to_string()))
+            .map(|e| e.tracker.max_attempts)
+            .unwrap_or(1)
+    }
+
+    /// Acknowledges a problem.
+    pub fn acknowledge(&self, node: &str, check: &str, ack: Ack) -> Result<Effects, String> {
+        let mut fx = Effects::default();
+        let mut book = lock(&self.book);
+        let labels = book.labels.get(node).cloned().unwrap_or_default();
+        let Some(entry) = book.checks.get_mut(&(node.to_string(), check.to_string())) else {
+            return Err(format!(
+                "no check `{check}` on node `{node}`; see `monit-cli query checks`"
+            ));
+        };
+        let who = ack.who.clone();
+        let comment = ack.comment.clone();
+        let time = ack.time_ms;
+        let sticky = ack.sticky;
+        let kind = entry.tracker.acknowledge(ack)?;
+        fx.writes.events.push(EventRow {
+            time_ms: time,
+            kind: "acknowledgement".into(),
+            node: Some(node.into()),
+            check: Some(check.into()),
+            state: Some(entry.tracker.status.state.as_str().into()),
+            previous_state: None,
+            who: Some(who.clone()),
+            message: format!(
+                "{}acknowledged: {comment}",
+                if sticky { "sticky " } else { "" }
+            ),
+        });
+        if let Some(kind) = kind {
+            let mut n = notification(kind, node, check, entry, &labels, time);
+            n.who = Some(who);
+            n.comment = Some(comment);
+            fx.notifications.push(n);
+        }
+        fx.writes.rows.push(row(node, check, entry));
+        Ok(fx)
+    }
+
+    /// Schedules downtime; returns its id.
+    pub fn add_downtime(&self, mut d: DowntimeRow, now_ms: i64) -> (u64, Effects) {
+        let mut book = lock(&self.book);
+        d.id = book.next_downtime;
+        book.next_downtime += 1;
+        let id = d.id;
+        let mut fx = Effects::default();
+        fx.writes.events.push(EventRow {
+            time_ms: now_ms,
+            kind: "downtime_scheduled".into(),
+            node: Some(d.node.clone()),
+            check: d.check.clone(),
+            state: None,
+            previous_state: None,
+            who: Some(d.who.clone()),
+            message: format!(
+                "downtime {id} from {} to {}: {}",
+                crate::timefmt::rfc3339(d.start_ms),
+                crate::timefmt::rfc3339(d.end_ms),
+                d.comment
+            ),
+        });
+        fx.writes.downtimes.push(d.clone());
+        book.downtimes.insert(id, d);
+        drop(book);
+        let more = self.sweep_downtimes(now_ms);
+        fx.writes.events.extend(more.writes.events);
+        fx.writes.rows.extend(more.writes.rows);
+        fx.writes
+            .downtimes_deleted
+            .extend(more.writes.downtimes_deleted);
+        fx.notifications.extend(more.notifications);
+        (id, fx)
+    }
+
+    pub fn cancel_downtime(&self, id: u64, who: &str, now_ms: i64) -> Result<Effects, String> {
+        let removed = lock(&self.book).downtimes.remove(&id);
+        let Some(d) = removed else {
+            return Err(format!("no downtime {id}; see `monit-cli downtime list`"));
+        };
+        let mut fx = self.sweep_downtimes(now_ms);
+        fx.writes.downtimes_deleted.push(id);
+        fx.writes.events.push(EventRow {
+            time_ms: now_ms,
+            kind: "downtime_cancelled".into(),
+            node: Some(d.node),
+            check: d.check,
+            state: None,
+            previous_state: None,
+            who: Some(who.into()),
+            message: format!("downtime {id} cancelled"),
+        });
+        Ok(fx)
+    }
+
+    pub fn downtimes(&self) -> Vec<DowntimeView> {
+        lock(&self.book).downtimes.values().cloned().collect()
+    }
+
+    /// Enters and leaves downtime as windows open and close; forgets ended
+    /// windows.
+    pub fn sweep_downtimes(&self, now_ms: i64) -> Effects {
+        let mut fx = Effects::default();
+        let mut book = lock(&self.book);
+        let ended: Vec<u64> = book
+            .downtimes
+            .values()
+            .filter(|d| d.end_ms <= now_ms)
+            .map(|d| d.id)
+            .collect();
+        for id in ended {
+            book.downtimes.remove(&id);
+            fx.writes.downtimes_deleted.push(id);
+        }
+        let keys: Vec<(String, String)> = book.checks.keys().cloned().collect();
+        for (node, check) in keys {
+            let down = book.downtime_covers(&node, &check, now_ms);
+            let labels = book.labels.get(&node).cloned().unwrap_or_default();
+            let Some(entry) = book.checks.get_mut(&(node.clone(), check.clone())) else {
+                continue;
+            };
+            if let Some(kind) = entry.tracker.set_downtime(down) {
+                fx.writes.events.push(EventRow {
+                    time_ms: now_ms,
+                    kind: kind.as_str().into(),
+                    node: Some(node.clone()),
+                    check: Some(check.clone()),
+                    state: Some(entry.tracker.status.state.as_str().into()),
+                    previous_state: None,
+                    who: None,
+                    message: if down {
+                        "downtime started".into()
+                    } else {
+                        "downtime ended".into()
+                    },
+                });
+                fx.notifications
+                    .push(notification(kind, &node, &check, entry, &labels, now_ms));
+                fx.writes.rows.push(row(&node, &check, entry));
+            }
+        }
+        fx
+    }
+
+    /// Passive checks not updated within their freshness go unknown "stale".
+    pub fn sweep_freshness(&self, now_ms: i64) -> Effects {
+        let stale: Vec<(String, String, u32)> = lock(&self.book)
+            .checks
+            .iter()
+            .filter_map(|((n, c), e)| {
+                let f = e.freshness_ms? as i64;
+                (now_ms - e.fresh_since_ms >= f)
+                    .then(|| (n.clone(), c.clone(), e.tracker.max_attempts))
+            })
+            .collect();
+        let mut fx = Effects::default();
+        for (node, check, max_attempts) in stale {
+            let more = self.ingest(
+                &node,
+                vec![CheckResult {
+                    name: check,
+                    state: CheckState::Unknown,
+                    output: "stale".into(),
+                    long_output: String::new(),
+                    perfdata: vec![],
+                    time_ms: now_ms,
+                    duration_ms: 0,
+                    latency_ms: 0,
+                    max_attempts,
+                    state_type: crate::checks::StateType::Hard,
+                    attempt: 1,
+                }],
+            );
+            fx.writes.rows.extend(more.writes.rows);
+            fx.writes.events.extend(more.writes.events);
+            fx.notifications.extend(more.notifications);
+        }
+        fx
+    }
+
+    /// Hard problems whose notifications are not held (re-notification).
+    pub fn unheld_problems(&self, now_ms: i64) -> Vec<Notification> {
+        let book = lock(&self.book);
+        book.checks
+            .iter()
+            .filter(|(_, e)| e.tracker.is_hard_problem() && !e.tracker.held())
+            .map(|((n, c), e)| {
+                let labels = book.labels.get(n).cloned().unwrap_or_default();
+                notification(NotifyKind::Problem, n, c, e, &labels, now_ms)
+            })
+            .collect()
+    }
+
+    /// Every check of `node` (all when None), sorted by node then name.
+    pub fn views(&self, node: Option<&str>) -> Vec<CheckView> {
+        let book = lock(&self.book);
+        book.checks
+            .iter()
+            .filter(|((n, _), _)| node.is_none_or(|want| want == n))
+            .map(|((n, c), e)| view(n, c, e))
+            .collect()
+    }
+
+    pub fn counts(&self, node: &str) -> CheckCounts {
+        let book = lock(&self.book);
+        let mut c = CheckCounts::default();
+        for (_, e) in book
+            .checks
+            .range((node.to_string(), String::new())..)
+            .take_while(|((n, _), _)| n == node)
+        {
+            match e.tracker.status.state {
+                CheckState::Ok => c.ok += 1,
+                CheckState::Warning => c.warning += 1,
+                CheckState::Critical => c.critical += 1,
+                CheckState::Unknown => c.unknown += 1,
+                CheckState::Pending => c.pending += 1,
+            }
+        }
+        c
+    }
+}
+
+impl Book {
+    fn downtime_covers(&self, node: &str, check: &str, now_ms: i64) -> bool {
+        self.downtimes.values().any(|d| {
+            d.node == node
+                && d.check.as_deref().is_none_or(|c| c == check)
+                && d.start_ms <= now_ms
+                && now_ms < d.end_ms
+        })
+    }
+}
+
+fn row(node: &str, name: &str, e: &Entry) -> CheckRow {
+    CheckRow {
+        node: node.to_string(),
+        name: name.to_string(),
+        state: e.tracker.status.state.as_str().to_string(),
+        last_check_ms: e.tracker.status.last_check_ms,
+        data: serde_json::to_string(e).unwrap_or_default(),
+    }
+}
+
+fn view(node: &str, name: &str, e: &Entry) -> CheckView {
+    let s = e.tracker.status;
+    CheckView {
+        node: node.to_string(),
+        name: name.to_string(),
+        state: s.state,
+        state_type: s.state_type,
+        attempt: s.attempt,
+        max_attempts: e.tracker.max_attempts,
+        output: e.output.clone(),
+        long_output: e.long_output.clone(),
+        perfdata: e.perfdata.clone(),
+        last_check_ms: s.last_check_ms,
+        last_change_ms: s.last_change_ms,
+        acknowledged: e.tracker.ack.is_some(),
+        in_downtime: e.tracker.in_downtime,
+        flapping: e.tracker.flapping,
+    }
+}
+
+fn notification(
+    kind: NotifyKind,
+    node: &str,
+    check: &str,
+    e: &Entry,
+    labels: &BTreeMap<String, String>,
+    now_ms: i64,
+) -> Notification {
+    Notification {
+        kind,
+        node: node.to_string(),
+        check: check.to_string(),
+        state: e.tracker.status.state,
+        previous_state: None,
+        state_type: e.tracker.status.state_type,
+        attempt: e.tracker.status.attempt,
+        max_attempts: e.tracker.max_attempts,
+        output: e.output.clone(),
+        long_output: e.long_output.clone(),
+        labels: labels.clone(),
+        who: None,
+        comment: None,
+        time_ms: now_ms,
+    }
+}
+
+fn effects_of(
+    node: &str,
+    check: &str,
+    entry: &Entry,
+    o: &Outcome,
+    labels: &BTreeMap<String, String>,
+    now_ms: i64,
+    fx: &mut Effects,
+) {
+    let s = entry.tracker.status;
+    let ev = |kind: &str, message: String| EventRow {
+        time_ms: now_ms,
+        kind: kind.into(),
+        node: Some(node.into()),
+        check: Some(check.into()),
+        state: Some(s.state.as_str().into()),
+        previous_state: Some(o.previous.state.as_str().into()),
+        who: None,
+        message,
+    };
+    if o.change.is_state_change() {
+        let what = match o.change {
+            Change::Initial => "first result",
+            Change::Soft => "soft problem",
+            Change::HardProblem => "hard problem",
+            Change::SoftRecovery => "soft recovery",
+            Change::HardRecovery => "hard recovery",
+            Change::None => "",
+        };
+        fx.writes.events.push(ev(
+            "check_state",
+            format!(
+                "{what}: {} {} (attempt {}/{}): {}",
+                s.state_type.as_str(),
+                s.state,
+                s.attempt,
+                entry.tracker.max_attempts,
+                entry.output
+            ),
+        ));
+    }
+    match o.flapping {
+        Some(true) => fx.writes.events.push(ev(
+            "flapping_start",
+            format!(
+                "flapping started ({:.1}% state change)",
+                entry.tracker.percent_change
+            ),
+        )),
+        Some(false) => fx.writes.events.push(ev(
+            "flapping_stop",
+            format!(
+                "flapping stopped ({:.1}% state change)",
+                entry.tracker.percent_change
+            ),
+        )),
+        None => {}
+    }
+    if o.ack_cleared {
+        fx.writes.events.push(ev(
+            "acknowledgement_cleared",
+            "acknowledgement cleared".into(),
+        ));
+    }
+    if let Some(kind) = o.notify {
+        let mut n = notification(kind, node, check, entry, labels, now_ms);
+        n.previous_state = Some(o.previous.state);
+        fx.notifications.push(n);
+    }
+}

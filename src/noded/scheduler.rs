@@ -1,0 +1,153 @@
+//! The check scheduler: runs every active check at its interval (at its
+//! retry interval while a problem is soft), at most `max_concurrent`
+//! plugins at once, first runs spread across the interval so a start or a
+//! reload makes no burst. Each result goes out with the soft/hard state the
+//! node computed (the node must know it to schedule retries).
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{mpsc, Semaphore};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use super::plugin_run::{run_plugin, PluginRun};
+use crate::checks::state::Status;
+use crate::config::CheckSpec;
+use crate::net::proto::CheckResult;
+use crate::timefmt::now_ms;
+
+struct Entry {
+    spec: CheckSpec,
+    status: Status,
+}
+
+struct Finished {
+    index: usize,
+    scheduled: Instant,
+    latency: Duration,
+    run: PluginRun,
+}
+
+/// Runs `checks` (passive ones are skipped) until `shutdown`, sending each
+/// result to `sink`. A full sink drops the result (counted in the log).
+pub async fn run_checks(
+    checks: Vec<CheckSpec>,
+    max_concurrent: usize,
+    sink: mpsc::Sender<CheckResult>,
+    shutdown: CancellationToken,
+) {
+    let mut entries: Vec<Entry> = checks
+        .into_iter()
+        .filter(|c| !c.is_passive())
+        .map(|spec| Entry {
+            spec,
+            status: Status::default(),
+        })
+        .collect();
+    if entries.is_empty() {
+        return;
+    }
+    let permits = Arc::new(Semaphore::new(max_concurrent.max(1)));
+    let (done_tx, mut done_rx) = mpsc::channel::<Finished>(entries.len() + 1);
+    let start = Instant::now();
+    let n = entries.len() as u32;
+    let mut due: BinaryHeap<Reverse<(Instant, usize)>> = entries
+        .iter()
+        .enumerate()
+        .map(|(i, e)| {
+            // Spread: check i of n first runs at i/n of its interval.
+            let offset = e.spec.interval.mul_f64(f64::from(i as u32) / f64::from(n));
+            Reverse((start + offset, i))
+        })
+        .collect();
+    let mut dropped: u64 = 0;
+    tracing::info!(
+        checks = entries.len(),
+        max_concurrent,
+        "check scheduler started"
+    );
+    loop {
+        let next = due.peek().map(|Reverse((at, _))| *at);
+        tokio::select! {
+            _ = shutdown.cancelled() => break,
+            _ = sleep_until(next) => {
+                let now = Instant::now();
+                while let Some(Reverse((at, i))) = due.peek().copied() {
+                    if at > now {
+                        break;
+                    }
+                    due.pop();
+                    let Some(e) = entries.get(i) else { continue };
+                    let argv = e.spec.command.clone();
+                    let timeout = e.spec.timeout;
+                    let permits = permits.clone();
+                    let done = done_tx.clone();
+                    let stop = shutdown.clone();
+                    tokio::spawn(async move {
+                        let permit = tokio::select! {
+                            _ = stop.cancelled() => return,
+                            p = permits.acquire_owned() => p,
+                        };
+                        let Ok(_permit) = permit else { return };
+                        let latency = Instant::now().saturating_duration_since(at);
+                        let run = tokio::select! {
+                            _ = stop.cancelled() => return,
+                            r = run_plugin(&argv, timeout) => r,
+                        };
+                        let _ = done.send(Finished { index: i, scheduled: at, latency, run }).await;
+                    });
+                }
+            }
+            Some(f) = done_rx.recv() => {
+                let Some(e) = entries.get_mut(f.index) else { continue };
+                let now = now_ms();
+                let (status, _) = e.status.step(f.run.state, e.spec.max_attempts, now);
+                e.status = status;
+                let result = CheckResult {
+                    name: e.spec.name.clone(),
+                    state: f.run.state,
+                    output: f.run.out.output,
+                    long_output: f.run.out.long_output,
+                    perfdata: f.run.out.perfdata,
+                    time_ms: now,
+                    duration_ms: f.run.duration.as_millis() as u64,
+                    latency_ms: f.latency.as_millis() as u64,
+                    max_attempts: e.spec.max_attempts,
+                    state_type: status.state_type,
+                    attempt: status.attempt,
+                };
+                tracing::debug!(check = %result.name, state = %result.state, "check result");
+                if sink.try_send(result).is_err() {
+                    dropped += 1;
+                    if dropped.is_power_of_two() {
+                        tracing::warn!(dropped, "check results dropped: the queue to configd is full");
+                    }
+                }
+                let every = if status.retrying() { e.spec.retry_interval } else { e.spec.interval };
+                let now = Instant::now();
+                let mut at = f.scheduled + every;
+                if at < now {
+                    at = now;
+                }
+                due.push(Reverse((at, f.index)));
+            }
+        }
+    }
+}
+
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Spread helper for tests: the first-run offsets of `n` checks.
+pub fn first_offsets(interval: Duration, n: usize) -> Vec<Duration> {
+    (0..n)
+        .map(|i| interval.mul_f64(i as f64 / n.max(1) as f64))
+        .collect()
+}
