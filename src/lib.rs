@@ -17,6 +17,7 @@ pub mod configd;
 pub mod daemon;
 pub mod filter;
 pub mod logging;
+pub mod logs;
 pub mod names;
 pub mod net;
 pub mod noded;

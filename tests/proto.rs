@@ -94,6 +94,63 @@ fn golden() -> Vec<(&'static str, Message)> {
                 }),
             }),
         ),
+        (
+            "log_batch",
+            Message::Request(Request {
+                id: 4,
+                body: RequestBody::LogBatch(LogBatch {
+                    stream: 9,
+                    first_line: 100,
+                    lines: vec![LogLine {
+                        time_ms: 1,
+                        node: String::new(),
+                        level: Level::Warn,
+                        source: "job:7".into(),
+                        message: "disk".into(),
+                    }],
+                }),
+            }),
+        ),
+        (
+            "log_ack",
+            Message::Response(Response {
+                id: 4,
+                body: ResponseBody::LogAck(LogAck { count: 1 }),
+            }),
+        ),
+        (
+            "subscribe_logs",
+            Message::Request(Request {
+                id: 5,
+                body: RequestBody::SubscribeLogs(SubscribeLogs {
+                    nodes: vec!["a".into()],
+                    min_level: Some(Level::Warn),
+                    sources: vec![],
+                    grep: Some("disk".into()),
+                    regex: None,
+                    backlog: 10,
+                    since_ms: None,
+                    follow: true,
+                }),
+            }),
+        ),
+        (
+            "log_lines",
+            Message::Response(Response {
+                id: 5,
+                body: ResponseBody::LogLines(LogLines {
+                    lines: vec![LogLine {
+                        time_ms: 1,
+                        node: "a".into(),
+                        level: Level::Error,
+                        source: "check:load".into(),
+                        message: "critical".into(),
+                    }],
+                    skipped: 3,
+                    done: false,
+                }),
+            }),
+        ),
     ]
 }
 
@@ -111,6 +168,10 @@ const GOLDEN: &[(&str, &str)] = &[
     ("register", "0000005881a75265717565737482a2696401a4626f647981a8526567697374657284a8686f73746e616d65a168a776657273696f6ea5302e312e30a66c6162656c7381a4726f6c65a3776562a5616464727391a831302e302e302e31"),
     ("query_nodes", "0000003281a75265717565737482a2696402a4626f647981aa51756572794e6f64657381a766696c7465727391a873746174653d7570"),
     ("nodes_page", "000000c381a8526573706f6e736582a2696402a4626f647981a54e6f64657382a56e6f646573918aa46e616d65a57765622d31a57374617465a27570a461646472a93132372e302e302e31ad66697273745f7365656e5f6d7301ac6c6173745f7365656e5f6d7302a776657273696f6ea5302e312e30a8686f73746e616d65a168a5616464727390a66c6162656c7380a6636865636b7385a26f6b00a77761726e696e6700a8637269746963616c00a7756e6b6e6f776e00a770656e64696e6700a4646f6e65c3"),
+    ("log_batch", "0000006e81a75265717565737482a2696404a4626f647981a84c6f67426174636883a673747265616d09aa66697273745f6c696e6564a56c696e65739185a774696d655f6d7301a46e6f6465a0a56c6576656ca47761726ea6736f75726365a56a6f623a37a76d657373616765a46469736b"),
+    ("log_ack", "0000002481a8526573706f6e736582a2696404a4626f647981a64c6f6741636b81a5636f756e7401"),
+    ("subscribe_logs", "0000007081a75265717565737482a2696405a4626f647981ad5375627363726962654c6f677388a56e6f64657391a161a96d696e5f6c6576656ca47761726ea7736f757263657390a467726570a46469736ba57265676578c0a76261636b6c6f670aa873696e63655f6d73c0a6666f6c6c6f77c3"),
+    ("log_lines", "0000007581a8526573706f6e736582a2696405a4626f647981a84c6f674c696e657383a56c696e65739185a774696d655f6d7301a46e6f6465a161a56c6576656ca56572726f72a6736f75726365aa636865636b3a6c6f6164a76d657373616765a8637269746963616ca7736b697070656403a4646f6e65c2"),
 ];
 
 #[test]

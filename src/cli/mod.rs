@@ -2,6 +2,7 @@
 
 pub mod args;
 pub mod exit;
+mod logs;
 pub mod output;
 
 use std::io::Write;
@@ -67,6 +68,7 @@ fn read_token_file(path: PathBuf) -> Result<String, CliError> {
 pub async fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {
         Command::Query(Query::Nodes { filter }) => query_nodes(&cli.common, filter).await,
+        Command::Logs(args) => logs::run(&cli.common, args).await,
     }
 }
 
@@ -86,7 +88,7 @@ async fn query_nodes(common: &CommonArgs, filters: Vec<String>) -> Result<(), Cl
 }
 
 /// A closed pipe (`| head`) is a normal end, not an error.
-fn finish_output(r: std::io::Result<()>) -> Result<(), CliError> {
+pub(crate) fn finish_output(r: std::io::Result<()>) -> Result<(), CliError> {
     match r {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
         r => r

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use super::values::{socket_addr, Duration, LogLevel};
+use super::values::{socket_addr, Duration};
 use super::{locate, read_toml, resolve, user_data_dir, ConfigError};
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:7400";
@@ -24,13 +24,7 @@ struct File {
     max_connections: Option<usize>,
     max_handshakes: Option<usize>,
     #[serde(default)]
-    log: LogSection,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct LogSection {
-    level: Option<LogLevel>,
+    log: super::log::LogSection,
 }
 
 /// Command-line values that win over the file.
@@ -58,6 +52,8 @@ pub struct ConfigdConfig {
     /// Connections still in their handshake.
     pub max_handshakes: usize,
     pub log_level: Option<tracing::Level>,
+    /// The whole `[log]` section.
+    pub log: super::LogSettings,
 }
 
 fn default_data_dir() -> PathBuf {
@@ -145,6 +141,7 @@ impl ConfigdConfig {
             max_connections,
             max_handshakes,
             log_level: file.log.level.map(|l| l.0),
+            log: file.log.resolve(base),
             data_dir,
             source,
         })

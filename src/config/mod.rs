@@ -3,6 +3,7 @@
 
 mod client;
 mod configd;
+mod log;
 mod noded;
 mod values;
 
@@ -10,6 +11,7 @@ use std::path::{Path, PathBuf};
 
 pub use client::ClientConfig;
 pub use configd::{ConfigdConfig, ConfigdOverrides};
+pub use log::{parse_size, LogFormat, LogSettings, Rotation};
 pub use noded::{NodedConfig, NodedOverrides};
 pub use values::{Duration, LogLevel};
 

@@ -5,7 +5,6 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use super::values::LogLevel;
 use super::{locate, read_toml, resolve, user_data_dir, ConfigError};
 
 #[derive(Debug, Default, Deserialize)]
@@ -19,13 +18,7 @@ struct File {
     spool_dir: Option<PathBuf>,
     pid_file: Option<PathBuf>,
     #[serde(default)]
-    log: LogSection,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct LogSection {
-    level: Option<LogLevel>,
+    log: super::log::LogSection,
 }
 
 /// Command-line values that win over the file.
@@ -48,6 +41,8 @@ pub struct NodedConfig {
     pub spool_dir: PathBuf,
     pub pid_file: PathBuf,
     pub log_level: Option<tracing::Level>,
+    /// The whole `[log]` section.
+    pub log: super::LogSettings,
 }
 
 fn hostname() -> String {
@@ -131,6 +126,7 @@ impl NodedConfig {
             token_file,
             labels: file.labels,
             log_level: file.log.level.map(|l| l.0),
+            log: file.log.resolve(base),
             source,
         })
     }

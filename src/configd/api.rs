@@ -42,6 +42,12 @@ impl Handler for Api {
         match req.body {
             RequestBody::Register(reg) => self.register(reply, reg).await,
             RequestBody::QueryNodes(q) => self.query_nodes(reply, q).await,
+            RequestBody::LogBatch(b) => {
+                super::logs_api::ingest(&self.shared.logs, &self.identity.name, reply, b).await
+            }
+            RequestBody::SubscribeLogs(s) => {
+                super::logs_api::subscribe(&self.shared.logs, reply, req.cancel, s).await
+            }
         }
     }
 
@@ -199,6 +205,12 @@ fn authorize(who: &Identity, body: &RequestBody) -> Result<(), ErrorFrame> {
         RequestBody::QueryNodes(_) if who.role.allows(Role::Viewer) => Ok(()),
         RequestBody::QueryNodes(_) => {
             forbidden("querying nodes", "a viewer, operator or admin token")
+        }
+        RequestBody::LogBatch(_) if is_node => Ok(()),
+        RequestBody::LogBatch(_) => forbidden("sending log lines", "a node token"),
+        RequestBody::SubscribeLogs(_) if who.role.allows(Role::Viewer) => Ok(()),
+        RequestBody::SubscribeLogs(_) => {
+            forbidden("reading logs", "a viewer, operator or admin token")
         }
     }
 }

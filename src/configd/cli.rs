@@ -97,7 +97,7 @@ pub fn main(cli: ConfigdCli) -> anyhow::Result<()> {
 }
 
 fn serve(config: ConfigdConfig, mode: logging::Mode) -> anyhow::Result<()> {
-    logging::init(mode, config.log_level);
+    let _log = logging::init_sinks(mode, &config.log)?;
     let nofile = crate::daemon::raise_nofile_limit();
     tracing::debug!(nofile, "open-file limit");
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;

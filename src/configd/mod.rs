@@ -3,6 +3,7 @@
 
 mod api;
 pub mod cli;
+mod logs_api;
 mod registry;
 mod server;
 mod session;

@@ -48,6 +48,8 @@ pub struct Shared {
     pub max_frame: usize,
     pub handshakes: Arc<Semaphore>,
     pub shutdown: CancellationToken,
+    /// Recent log lines per node and their subscribers.
+    pub logs: Arc<crate::logs::LogHub>,
     sessions: AtomicU64,
 }
 
@@ -104,7 +106,9 @@ impl Configd {
             server_id = %opened.server_id,
             "configd ready"
         );
+        let logs = Arc::new(crate::logs::LogHub::new(config.log_buffer_lines));
         let shared = Arc::new(Shared {
+            logs,
             handshakes: Arc::new(Semaphore::new(config.max_handshakes)),
             config,
             tokens,
@@ -137,6 +141,15 @@ impl Configd {
         let tracker = TaskTracker::new();
         let connections = Arc::new(Semaphore::new(shared.config.max_connections));
         tracker.spawn(flush_seen(shared.clone()));
+        let pipe = crate::logs::Pipe::global();
+        if let Some(rx) = pipe.take_receiver() {
+            tracker.spawn(super::logs_api::pump_own_log(
+                shared.logs.clone(),
+                pipe,
+                rx,
+                shared.shutdown.clone(),
+            ));
+        }
         loop {
             let accepted = tokio::select! {
                 _ = shared.shutdown.cancelled() => break,

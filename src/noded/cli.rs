@@ -59,7 +59,7 @@ pub fn main(cli: NodedCli) -> anyhow::Result<()> {
         NodedCommand::Run => logging::Mode::Run,
         NodedCommand::Debug => logging::Mode::Debug,
     };
-    logging::init(mode, config.log_level);
+    let _log = logging::init_sinks(mode, &config.log)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -67,6 +67,7 @@ pub fn main(cli: NodedCli) -> anyhow::Result<()> {
     runtime.block_on(async {
         let shutdown = CancellationToken::new();
         crate::daemon::stop_on_signals(shutdown.clone()).context("cannot handle signals")?;
+        super::markers::on_sigusr1().context("cannot handle SIGUSR1")?;
         super::run(config, shutdown).await?;
         Ok(())
     })

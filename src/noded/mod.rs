@@ -5,6 +5,7 @@ mod agent;
 mod api;
 pub mod cli;
 mod host;
+mod markers;
 mod uplink;
 
 pub use agent::{run, run_with, NodedError};

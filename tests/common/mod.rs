@@ -237,6 +237,20 @@ impl Fleet {
     }
 
     pub fn node_with_token(&self, name: &str, token: &Path, labels: &[(&str, &str)]) -> Proc {
+        self.node_custom(name, token, labels, "", &[])
+    }
+
+    /// Like `node_with_token`, with `extra` appended to noded.toml (after
+    /// `[labels]`: start it with a table header such as `[log]`) and
+    /// `env` set for the process.
+    pub fn node_custom(
+        &self,
+        name: &str,
+        token: &Path,
+        labels: &[(&str, &str)],
+        extra: &str,
+        env: &[(&str, &str)],
+    ) -> Proc {
         let config = self.path().join(format!("{name}.noded.toml"));
         let mut text = format!(
             "name = \"{name}\"\nserver = \"{}\"\ntoken_file = \"{}\"\n[labels]\n",
@@ -246,8 +260,10 @@ impl Fleet {
         for (k, v) in labels {
             text.push_str(&format!("{k} = \"{v}\"\n"));
         }
+        text.push_str(extra);
         std::fs::write(&config, text).unwrap();
         let mut cmd = command("monit-noded", self.path());
+        cmd.envs(env.iter().copied());
         cmd.arg("--config")
             .arg(&config)
             .arg("run")
@@ -265,6 +281,27 @@ impl Fleet {
             .args(args)
             .output()
             .unwrap()
+    }
+
+    /// `monit-cli ARGS` as a running process, stdout piped (for `logs -f`).
+    pub fn cli_spawn(&self, name: &str, args: &[&str]) -> Proc {
+        let mut cmd = command("monit-cli", self.path());
+        cmd.arg("--server")
+            .arg(&self.addr)
+            .arg("--token-file")
+            .arg(&self.viewer)
+            .args(args)
+            .stdout(Stdio::piped());
+        Proc::spawn(name, cmd, self.path())
+    }
+
+    /// The token file of node `name`, created on first use.
+    pub fn node_token(&self, name: &str) -> PathBuf {
+        let token = self.path().join(format!("{name}.node.token"));
+        if !token.exists() {
+            self.token(name, "node");
+        }
+        token
     }
 
     /// `monit-cli query nodes -o json`, parsed.
