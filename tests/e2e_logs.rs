@@ -228,3 +228,42 @@ fn a_stalled_reader_slows_nobody_and_is_told_what_it_missed() {
     );
     assert_eq!(held.len() as u64, TOTAL);
 }
+
+#[test]
+fn the_file_sink_rotates_and_keeps_n_files() {
+    let fleet = Fleet::start();
+    let a = node(
+        &fleet,
+        "a",
+        600,
+        "[log]\nformat = \"json\"\nfile = \"logs/a.log\"\nrotation = \"size\"\nmax_size = \"4KiB\"\nkeep = 2\n",
+    );
+    fleet.wait_state("a", "up", Duration::from_secs(20));
+    a.signal(Signal::SIGUSR1);
+    let dir = fleet.path().join("logs");
+    let newest = dir.join("a.log");
+    wait_for(Duration::from_secs(20), "the last marker in the file", || {
+        std::fs::read_to_string(&newest)
+            .ok()?
+            .contains("log marker 600/600")
+            .then_some(())
+    });
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["a.log", "a.log.1", "a.log.2"]);
+    for n in &names {
+        let text = std::fs::read_to_string(dir.join(n)).unwrap();
+        assert!(text.len() <= 4096, "{n}: {} bytes", text.len());
+        for line in text.lines() {
+            let v: Value = serde_json::from_str(line)
+                .unwrap_or_else(|e| panic!("{n}: not JSON: {line:?}: {e}"));
+            assert!(v["level"].is_string(), "{line}");
+        }
+    }
+    // The terminal sink is JSON too (`run` with format = "json").
+    let first = a.log().lines().next().unwrap().to_string();
+    serde_json::from_str::<Value>(&first).unwrap_or_else(|e| panic!("{first:?}: {e}"));
+}
