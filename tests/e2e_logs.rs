@@ -242,12 +242,16 @@ fn the_file_sink_rotates_and_keeps_n_files() {
     a.signal(Signal::SIGUSR1);
     let dir = fleet.path().join("logs");
     let newest = dir.join("a.log");
-    wait_for(Duration::from_secs(20), "the last marker in the file", || {
-        std::fs::read_to_string(&newest)
-            .ok()?
-            .contains("log marker 600/600")
-            .then_some(())
-    });
+    wait_for(
+        Duration::from_secs(20),
+        "the last marker in the file",
+        || {
+            std::fs::read_to_string(&newest)
+                .ok()?
+                .contains("log marker 600/600")
+                .then_some(())
+        },
+    );
     let mut names: Vec<String> = std::fs::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
