@@ -18,6 +18,7 @@ pub mod configd;
 pub mod daemon;
 pub mod filter;
 pub mod logging;
+pub mod logs;
 pub mod man;
 pub mod names;
 pub mod net;

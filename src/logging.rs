@@ -1,9 +1,26 @@
-//! Daemon logging to the terminal (stderr). `run` logs at the configured
-//! level, plain; `debug` logs at debug, coloured. `MONIT_LOG` (or
-//! `RUST_LOG`) overrides either, e.g. `MONIT_LOG=monit=trace`.
-//! Timestamps are UTC (a local offset cannot be read safely in threads).
+//! Daemon logging: every line goes to up to three sinks, each with its own
+//! level (the `[log]` section):
+//!
+//! - the terminal (stderr): `debug` mode logs at debug, coloured (unless
+//!   `NO_COLOR`); `run` at `level`, as `format` says (`text` or `json`);
+//! - a rotating file (`file`, `file_level`, `rotation`, `max_size`, `keep`),
+//!   written by a background thread so a slow disk never blocks;
+//! - the log pipe (`remote_level`): noded ships it to configd, configd keeps
+//!   it in its hub as node `configd`. Never blocks: a full queue drops.
+//!
+//! `MONIT_LOG` (or `RUST_LOG`), e.g. `MONIT_LOG=monit=trace`, overrides the
+//! terminal and file levels. Timestamps are UTC (a local offset cannot be
+//! read safely in threads).
 
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::filter::LevelFilter;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Layer};
+
+use crate::config::{LogFormat, LogSettings};
+use crate::logs::layer::PipeLayer;
+use crate::logs::rotate::RotatingFile;
+use crate::logs::Pipe;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
@@ -11,21 +28,75 @@ pub enum Mode {
     Debug,
 }
 
-pub fn init(mode: Mode, level: Option<tracing::Level>) {
-    let default = match mode {
-        Mode::Debug => tracing::Level::DEBUG,
-        Mode::Run => level.unwrap_or(tracing::Level::INFO),
-    };
-    let from_env = std::env::var("MONIT_LOG")
+/// Keeps the file sink's writer thread alive; drop it last (it flushes).
+pub struct LogGuard {
+    _file: Option<tracing_appender::non_blocking::WorkerGuard>,
+}
+
+fn env_filter(default: tracing::Level) -> EnvFilter {
+    std::env::var("MONIT_LOG")
         .or_else(|_| std::env::var("RUST_LOG"))
         .ok()
-        .and_then(|v| EnvFilter::try_new(v).ok());
-    let filter = from_env.unwrap_or_else(|| EnvFilter::new(default.as_str()));
+        .and_then(|v| EnvFilter::try_new(v).ok())
+        .unwrap_or_else(|| EnvFilter::new(default.as_str()))
+}
+
+/// Sets up the three sinks. A log file that cannot be opened is an error
+/// (the daemon should not start half-blind).
+pub fn init_sinks(mode: Mode, settings: &LogSettings) -> std::io::Result<LogGuard> {
+    let term_level = match mode {
+        Mode::Debug => tracing::Level::DEBUG,
+        Mode::Run => settings.level.unwrap_or(tracing::Level::INFO),
+    };
     let colour = mode == Mode::Debug && std::env::var_os("NO_COLOR").is_none();
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(colour)
-        .with_target(mode == Mode::Debug)
+    let terminal = if mode == Mode::Run && settings.format == LogFormat::Json {
+        tracing_subscriber::fmt::layer()
+            .json()
+            .with_writer(std::io::stderr)
+            .boxed()
+    } else {
+        tracing_subscriber::fmt::layer()
+            .with_writer(std::io::stderr)
+            .with_ansi(colour)
+            .with_target(mode == Mode::Debug)
+            .boxed()
+    }
+    .with_filter(env_filter(term_level));
+
+    let mut guard = LogGuard { _file: None };
+    let file = match &settings.file {
+        Some(path) => {
+            let writer =
+                RotatingFile::open(path, settings.rotation, settings.max_size, settings.keep)
+                    .map_err(|e| {
+                        std::io::Error::new(
+                            e.kind(),
+                            format!("cannot open log file {}: {e}", path.display()),
+                        )
+                    })?;
+            let (writer, g) = tracing_appender::non_blocking(writer);
+            guard._file = Some(g);
+            let layer = if settings.format == LogFormat::Json {
+                tracing_subscriber::fmt::layer()
+                    .json()
+                    .with_writer(writer)
+                    .boxed()
+            } else {
+                tracing_subscriber::fmt::layer()
+                    .with_writer(writer)
+                    .with_ansi(false)
+                    .boxed()
+            };
+            Some(layer.with_filter(env_filter(settings.file_level)))
+        }
+        None => None,
+    };
+    let remote =
+        PipeLayer::new(Pipe::global()).with_filter(LevelFilter::from_level(settings.remote_level));
+    let _ = tracing_subscriber::registry()
+        .with(terminal)
+        .with(file)
+        .with(remote)
         .try_init();
+    Ok(guard)
 }

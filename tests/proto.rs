@@ -197,6 +197,63 @@ fn golden() -> Vec<(&'static str, Message)> {
                 }),
             }),
         ),
+        (
+            "log_batch",
+            Message::Request(Request {
+                id: 4,
+                body: RequestBody::LogBatch(LogBatch {
+                    stream: 9,
+                    first_line: 100,
+                    lines: vec![LogLine {
+                        time_ms: 1,
+                        node: String::new(),
+                        level: Level::Warn,
+                        source: "job:7".into(),
+                        message: "disk".into(),
+                    }],
+                }),
+            }),
+        ),
+        (
+            "log_ack",
+            Message::Response(Response {
+                id: 4,
+                body: ResponseBody::LogAck(LogAck { count: 1 }),
+            }),
+        ),
+        (
+            "subscribe_logs",
+            Message::Request(Request {
+                id: 5,
+                body: RequestBody::SubscribeLogs(SubscribeLogs {
+                    nodes: vec!["a".into()],
+                    min_level: Some(Level::Warn),
+                    sources: vec![],
+                    grep: Some("disk".into()),
+                    regex: None,
+                    backlog: 10,
+                    since_ms: None,
+                    follow: true,
+                }),
+            }),
+        ),
+        (
+            "log_lines",
+            Message::Response(Response {
+                id: 5,
+                body: ResponseBody::LogLines(LogLines {
+                    lines: vec![LogLine {
+                        time_ms: 1,
+                        node: "a".into(),
+                        level: Level::Error,
+                        source: "check:load".into(),
+                        message: "critical".into(),
+                    }],
+                    skipped: 3,
+                    done: false,
+                }),
+            }),
+        ),
     ]
 }
 
@@ -204,6 +261,10 @@ fn golden() -> Vec<(&'static str, Message)> {
 /// bump PROTOCOL_VERSION when old peers break) with
 /// `GOLDEN_PRINT=1 cargo test --test proto golden -- --nocapture`.
 const GOLDEN: &[(&str, &str)] = &[
+    ("log_batch", "0000006e81a75265717565737482a2696404a4626f647981a84c6f67426174636883a673747265616d09aa66697273745f6c696e6564a56c696e65739185a774696d655f6d7301a46e6f6465a0a56c6576656ca47761726ea6736f75726365a56a6f623a37a76d657373616765a46469736b"),
+    ("log_ack", "0000002481a8526573706f6e736582a2696404a4626f647981a64c6f6741636b81a5636f756e7401"),
+    ("log_lines", "0000007581a8526573706f6e736582a2696405a4626f647981a84c6f674c696e657383a56c696e65739185a774696d655f6d7301a46e6f6465a161a56c6576656ca56572726f72a6736f75726365aa636865636b3a6c6f6164a76d657373616765a8637269746963616ca7736b697070656403a4646f6e65c2"),
+    ("subscribe_logs", "0000007081a75265717565737482a2696405a4626f647981ad5375627363726962654c6f677388a56e6f64657391a161a96d696e5f6c6576656ca47761726ea7736f757263657390a467726570a46469736ba57265676578c0a76261636b6c6f670aa873696e63655f6d73c0a6666f6c6c6f77c3"),
     ("cancel", "0000000d81a643616e63656c81a2696403"),
     ("hello", "0000003581a548656c6c6f84a870726f746f636f6c01a4726f6c65a46e6f6465a46e616d65a57765622d31a776657273696f6ea5302e312e30"),
     ("challenge", "0000002b81a94368616c6c656e676582a56e6f6e6365a430306666a97365727665725f6964a9636f6e666967642d31"),

@@ -52,6 +52,50 @@ pub enum Command {
     /// Print a shell completion script (bash, zsh, fish)
     #[command(hide = true)]
     Completions { shell: clap_complete::Shell },
+    /// Show log lines of nodes, jobs, checks and configd; -f follows live
+    Logs(LogsArgs),
+}
+
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Text lines read `TIME NODE LEVEL source: message`; -o jsonl prints one \
+                  {time, node, level, source, message} per line. A reader too slow for the \
+                  stream gets a `skipped N lines` line where lines were missed.\n\
+                  Example: monit-cli logs -f --node web-1 --level warn"
+)]
+pub struct LogsArgs {
+    /// Keep printing new lines as they arrive
+    #[arg(short = 'f', long)]
+    pub follow: bool,
+    /// Only this node (repeat for several; configd's own log is `configd`)
+    #[arg(long = "node", value_name = "NAME")]
+    pub nodes: Vec<String>,
+    /// Only lines at this level or more severe: trace, debug, info, warn, error
+    #[arg(long, value_name = "LEVEL", value_parser = parse_level)]
+    pub level: Option<crate::net::proto::Level>,
+    /// Only lines whose message contains TEXT
+    #[arg(long, value_name = "TEXT")]
+    pub grep: Option<String>,
+    /// Only lines whose message matches REGEX
+    #[arg(long, value_name = "REGEX")]
+    pub regex: Option<String>,
+    /// Only this source: daemon, job:ID, check:NAME; `job:` matches every job (repeatable)
+    #[arg(long = "source", value_name = "SOURCE")]
+    pub sources: Vec<String>,
+    /// Lines of history to print first
+    #[arg(short = 'n', long = "lines", value_name = "N", default_value_t = 100)]
+    pub lines: u64,
+    /// Only history from this long ago on (e.g. 10m, 2h)
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub since: Option<std::time::Duration>,
+}
+
+fn parse_level(s: &str) -> Result<crate::net::proto::Level, String> {
+    s.parse()
+}
+
+fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    humantime::parse_duration(s).map_err(|e| format!("{e} (write e.g. 30s, 10m, 2h)"))
 }
 
 #[derive(Debug, Subcommand)]

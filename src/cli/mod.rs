@@ -3,6 +3,7 @@
 pub mod args;
 pub mod checks;
 pub mod exit;
+mod logs;
 pub mod output;
 
 use std::io::Write;
@@ -82,6 +83,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             clap_complete::generate(shell, &mut cmd, "monit-cli", &mut std::io::stdout());
             Ok(())
         }
+        Command::Logs(args) => logs::run(&cli.common, args).await,
     }
 }
 

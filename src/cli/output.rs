@@ -7,8 +7,9 @@ use serde::Serialize;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
 pub enum Format {
-    /// Aligned columns for people.
+    /// Aligned columns for people (`text` for logs).
     #[default]
+    #[value(alias = "text")]
     Table,
     /// One JSON array.
     Json,

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use super::values::{socket_addr, Duration, LogLevel};
+use super::values::{socket_addr, Duration};
 use super::{locate, read_toml, resolve, user_data_dir, ConfigError};
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:7400";
@@ -24,15 +24,9 @@ struct File {
     max_connections: Option<usize>,
     max_handshakes: Option<usize>,
     #[serde(default)]
-    log: LogSection,
+    log: super::log::LogSection,
     #[serde(default)]
     notify: Vec<super::checks::NotifySection>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct LogSection {
-    level: Option<LogLevel>,
 }
 
 /// Command-line values that win over the file.
@@ -61,6 +55,8 @@ pub struct ConfigdConfig {
     pub max_handshakes: usize,
     pub log_level: Option<tracing::Level>,
     pub notify: Vec<super::checks::NotifySpec>,
+    /// The whole `[log]` section.
+    pub log: super::LogSettings,
 }
 
 fn default_data_dir() -> PathBuf {
@@ -150,6 +146,7 @@ impl ConfigdConfig {
             max_connections,
             max_handshakes,
             log_level: file.log.level.map(|l| l.0),
+            log: file.log.resolve(base),
             data_dir,
             source,
         })

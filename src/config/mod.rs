@@ -4,6 +4,7 @@
 mod checks;
 mod client;
 mod configd;
+mod log;
 mod noded;
 mod values;
 
@@ -12,6 +13,7 @@ use std::path::{Path, PathBuf};
 pub use checks::{CheckSpec, NotifySpec};
 pub use client::ClientConfig;
 pub use configd::{ConfigdConfig, ConfigdOverrides};
+pub use log::{parse_size, LogFormat, LogSettings, Rotation};
 pub use noded::{NodedConfig, NodedOverrides};
 pub use values::{Duration, LogLevel};
 

@@ -5,7 +5,6 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use super::values::LogLevel;
 use super::{locate, read_toml, resolve, user_data_dir, ConfigError};
 
 #[derive(Debug, Default, Deserialize)]
@@ -19,16 +18,10 @@ struct File {
     spool_dir: Option<PathBuf>,
     pid_file: Option<PathBuf>,
     #[serde(default)]
-    log: LogSection,
+    log: super::log::LogSection,
     #[serde(default)]
     check: Vec<super::checks::CheckSection>,
     max_concurrent_checks: Option<usize>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct LogSection {
-    level: Option<LogLevel>,
 }
 
 /// Command-line values that win over the file.
@@ -54,6 +47,8 @@ pub struct NodedConfig {
     pub checks: Vec<super::checks::CheckSpec>,
     /// Plugins running at once, at most.
     pub max_concurrent_checks: usize,
+    /// The whole `[log]` section.
+    pub log: super::LogSettings,
 }
 
 fn hostname() -> String {
@@ -146,6 +141,7 @@ impl NodedConfig {
             log_level: file.log.level.map(|l| l.0),
             checks,
             max_concurrent_checks,
+            log: file.log.resolve(base),
             source,
         })
     }

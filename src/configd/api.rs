@@ -61,6 +61,12 @@ impl Handler for Api {
             RequestBody::Submit(r) => {
                 check_api::submit(&self.shared, &self.identity, reply, r).await
             }
+            RequestBody::LogBatch(b) => {
+                super::logs_api::ingest(&self.shared.logs, &self.identity.name, reply, b).await
+            }
+            RequestBody::SubscribeLogs(s) => {
+                super::logs_api::subscribe(&self.shared.logs, reply, req.cancel, s).await
+            }
         }
     }
 
@@ -259,6 +265,12 @@ fn authorize(who: &Identity, body: &RequestBody) -> Result<(), ErrorFrame> {
             forbidden("scheduling downtime", "an operator or admin token")
         }
         RequestBody::Submit(_) => forbidden("submitting results", "an operator or admin token"),
+        RequestBody::LogBatch(_) if is_node => Ok(()),
+        RequestBody::LogBatch(_) => forbidden("sending log lines", "a node token"),
+        RequestBody::SubscribeLogs(_) if who.role.allows(Role::Viewer) => Ok(()),
+        RequestBody::SubscribeLogs(_) => {
+            forbidden("reading logs", "a viewer, operator or admin token")
+        }
     }
 }
 

@@ -137,7 +137,7 @@ impl Daemon for ConfigdDaemon {
 
     fn serve(self, mode: logging::Mode) -> anyhow::Result<()> {
         let ConfigdDaemon { config, overrides } = self;
-        logging::init(mode, config.log_level);
+        let _log = logging::init_sinks(mode, &config.log)?;
         let _pidfile = crate::daemon::pidfile::PidFile::acquire(&config.pid_file)?;
         let nofile = crate::daemon::raise_nofile_limit();
         tracing::debug!(nofile, "open-file limit");

@@ -5,6 +5,7 @@ mod api;
 mod check_api;
 pub mod checks;
 pub mod cli;
+mod logs_api;
 pub mod notify;
 mod registry;
 mod server;

@@ -56,6 +56,8 @@ pub struct Shared {
     pub max_frame: usize,
     pub handshakes: Arc<Semaphore>,
     pub shutdown: CancellationToken,
+    /// Recent log lines per node and their subscribers.
+    pub logs: Arc<crate::logs::LogHub>,
     sessions: AtomicU64,
 }
 
@@ -149,6 +151,7 @@ impl Configd {
             server_id = %opened.server_id,
             "configd ready"
         );
+        let logs = Arc::new(crate::logs::LogHub::new(config.log_buffer_lines));
         let notifier = super::notify::start(
             config.notify.clone(),
             opened.store.clone(),
@@ -157,6 +160,7 @@ impl Configd {
         let checks = super::checks::CheckBook::new(opened.checks, opened.downtimes, notifier);
         let shared = Arc::new(Shared {
             checks,
+            logs,
             handshakes: Arc::new(Semaphore::new(config.max_handshakes)),
             live: std::sync::RwLock::new(Arc::new(config.clone())),
             config,
@@ -201,6 +205,15 @@ impl Configd {
             }
         }
         crate::daemon::systemd::ready("serving");
+        let pipe = crate::logs::Pipe::global();
+        if let Some(rx) = pipe.take_receiver() {
+            tracker.spawn(super::logs_api::pump_own_log(
+                shared.logs.clone(),
+                pipe,
+                rx,
+                shared.shutdown.clone(),
+            ));
+        }
         loop {
             let accepted = tokio::select! {
                 _ = shared.shutdown.cancelled() => break,

@@ -31,6 +31,8 @@ const QUEUE: usize = 256;
 const ANSWERS: usize = 256;
 /// Frames written before a flush.
 const BATCH: usize = 64;
+/// A write batch slower than this counts as hearing from the peer.
+const WRITE_STALL: Duration = Duration::from_millis(20);
 
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 pub enum LinkError {
@@ -301,6 +303,7 @@ where
             cmd = queue.recv() => {
                 // Never None: `handle` keeps a sender alive.
                 let Some(cmd) = cmd else { break LinkEnd::Shutdown };
+                let started = Instant::now();
                 let mut cmd = Some(cmd);
                 let mut written = 0;
                 while let Some(c) = cmd.take() {
@@ -346,6 +349,12 @@ where
                 if written > 0 {
                     if let Err(e) = conn.flush().await {
                         break LinkEnd::Io(e.to_string());
+                    }
+                    // A write that waited for the peer and then went
+                    // through: the peer is alive (reading slowly), and we
+                    // could not read its heartbeats meanwhile.
+                    if started.elapsed() > WRITE_STALL {
+                        last_heard = Instant::now();
                     }
                 }
             }

@@ -231,6 +231,12 @@ pub enum RequestBody {
     CancelDowntime(CancelDowntime),
     /// A passive check result; answered with `Done`.
     Submit(SubmitResult),
+    /// A node's log lines, oldest first; answered with `LogAck` once held
+    /// by configd (the node deletes them from its spool only then).
+    LogBatch(LogBatch),
+    /// Tail logs: the last `backlog` matching lines, then (with `follow`)
+    /// live ones, as `LogLines` batches until cancelled.
+    SubscribeLogs(SubscribeLogs),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -261,6 +267,8 @@ pub struct Response {
 pub enum ResponseBody {
     Registered(Registered),
     Nodes(NodesPage),
+    LogAck(LogAck),
+    LogLines(LogLines),
     Error(ErrorFrame),
     ResultsAck(ResultsAck),
     Checks(ChecksPage),
@@ -334,11 +342,13 @@ impl ResponseBody {
             ResponseBody::Nodes(page) => page.done,
             ResponseBody::Checks(page) => page.done,
             ResponseBody::Events(page) => page.done,
+            ResponseBody::LogLines(l) => l.done,
             ResponseBody::Registered(_)
             | ResponseBody::Error(_)
             | ResponseBody::ResultsAck(_)
             | ResponseBody::Downtimes(_)
-            | ResponseBody::Done(_) => true,
+            | ResponseBody::Done(_)
+            | ResponseBody::LogAck(_) => true,
         }
     }
 }
@@ -491,4 +501,116 @@ pub struct SubmitResult {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Done {
     pub message: String,
+}
+/// Severity of a log line, least to most severe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Level {
+    Trace,
+    Debug,
+    Info,
+    Warn,
+    Error,
+}
+
+impl Level {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Level::Trace => "trace",
+            Level::Debug => "debug",
+            Level::Info => "info",
+            Level::Warn => "warn",
+            Level::Error => "error",
+        }
+    }
+}
+
+impl From<tracing::Level> for Level {
+    fn from(l: tracing::Level) -> Level {
+        match l {
+            tracing::Level::TRACE => Level::Trace,
+            tracing::Level::DEBUG => Level::Debug,
+            tracing::Level::INFO => Level::Info,
+            tracing::Level::WARN => Level::Warn,
+            _ => Level::Error,
+        }
+    }
+}
+
+impl std::str::FromStr for Level {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "trace" => Ok(Level::Trace),
+            "debug" => Ok(Level::Debug),
+            "info" => Ok(Level::Info),
+            "warn" | "warning" => Ok(Level::Warn),
+            "error" => Ok(Level::Error),
+            other => Err(format!(
+                "unknown level `{other}`: use trace, debug, info, warn or error"
+            )),
+        }
+    }
+}
+
+/// One log line. `node` is set by configd from the sender's identity (a
+/// node's own value is ignored); `source` is `daemon`, `job:ID` or
+/// `check:NAME`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogLine {
+    /// Milliseconds since the Unix epoch.
+    pub time_ms: i64,
+    pub node: String,
+    pub level: Level,
+    pub source: String,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct LogBatch {
+    /// Random per run of the sender; with `first_line`, lets configd drop a
+    /// batch it already holds (re-sent after a lost ack). 0: not numbered.
+    pub stream: u64,
+    /// Number of the first line in this run of the sender.
+    pub first_line: u64,
+    pub lines: Vec<LogLine>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogAck {
+    /// Lines held by configd from the acknowledged batch.
+    pub count: u64,
+}
+
+/// Server-side filters and how much history to send first.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct SubscribeLogs {
+    /// Only these nodes (empty: all, configd's own log included as `configd`).
+    pub nodes: Vec<String>,
+    /// Lines at this level or more severe.
+    pub min_level: Option<Level>,
+    /// Only these sources; an entry ending in `:` or `*` matches a prefix
+    /// (`job:` matches every job).
+    pub sources: Vec<String>,
+    /// Substring the message must contain.
+    pub grep: Option<String>,
+    /// Regular expression the message must match.
+    pub regex: Option<String>,
+    /// Lines of history to send first (at most the ring sizes).
+    pub backlog: u64,
+    /// History only from this time on (epoch ms).
+    pub since_ms: Option<i64>,
+    /// Keep sending live lines until cancelled.
+    pub follow: bool,
+}
+
+/// A batch of lines for a subscriber.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct LogLines {
+    pub lines: Vec<LogLine>,
+    /// Matching lines this subscriber missed, just before these, because it
+    /// read too slowly.
+    pub skipped: u64,
+    /// True on the last batch (history only, or the stream ended).
+    pub done: bool,
 }

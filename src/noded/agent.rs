@@ -74,6 +74,19 @@ pub async fn run_with(
         uplink.clone(),
         shutdown.clone(),
     ));
+    let pipe = crate::logs::Pipe::global();
+    if let Some(rx) = pipe.take_receiver() {
+        tokio::spawn(crate::logs::shipper::run(
+            rx,
+            pipe,
+            uplink.clone(),
+            crate::logs::shipper::ShipperConfig {
+                spool_lines: first.log.spool_lines,
+                ..Default::default()
+            },
+            shutdown.clone(),
+        ));
+    }
     let mut backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(30));
     tracing::info!(name = %first.name, server = %first.server, "noded starting");
     {

@@ -103,7 +103,7 @@ impl Daemon for NodedDaemon {
 
     fn serve(self, mode: logging::Mode) -> anyhow::Result<()> {
         let NodedDaemon { config, overrides } = self;
-        logging::init(mode, config.log_level);
+        let _log = logging::init_sinks(mode, &config.log)?;
         let _pidfile = crate::daemon::pidfile::PidFile::acquire(&config.pid_file)?;
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -112,6 +112,7 @@ impl Daemon for NodedDaemon {
         runtime.block_on(async {
             let shutdown = CancellationToken::new();
             crate::daemon::stop_on_signals(shutdown.clone()).context("cannot handle signals")?;
+            super::markers::on_sigusr1().context("cannot handle SIGUSR1")?;
             let (tx, rx) = watch::channel(Arc::new(config));
             reload_on_hup(tx, overrides, shutdown.clone())?;
             super::run_with(rx, super::Uplink::new(), shutdown).await?;

@@ -5,6 +5,7 @@ mod agent;
 mod api;
 pub mod cli;
 mod host;
+mod markers;
 pub mod plugin_run;
 pub mod results;
 pub mod scheduler;

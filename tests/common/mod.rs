@@ -236,25 +236,26 @@ impl Fleet {
     }
 
     pub fn node_with_token(&self, name: &str, token: &Path, labels: &[(&str, &str)]) -> Proc {
-        self.node_with_extra(name, token, labels, "")
+        self.node_custom(name, token, labels, "", &[])
     }
 
     /// Starts a node agent whose noded.toml ends with `extra` (e.g.
     /// `[[check]]` sections).
     pub fn node_with(&self, name: &str, labels: &[(&str, &str)], extra: &str) -> Proc {
-        let token = self.path().join(format!("{name}.node.token"));
-        if !token.exists() {
-            self.token(name, "node");
-        }
-        self.node_with_extra(name, &token, labels, extra)
+        let token = self.node_token(name);
+        self.node_custom(name, &token, labels, extra, &[])
     }
 
-    pub fn node_with_extra(
+    /// Like `node_with_token`, with `extra` appended to noded.toml (after
+    /// `[labels]`: start it with a table header such as `[log]`) and
+    /// `env` set for the process.
+    pub fn node_custom(
         &self,
         name: &str,
         token: &Path,
         labels: &[(&str, &str)],
         extra: &str,
+        env: &[(&str, &str)],
     ) -> Proc {
         let config = self.path().join(format!("{name}.noded.toml"));
         let state = self.path().join(format!("{name}.state"));
@@ -271,6 +272,7 @@ impl Fleet {
         text.push_str(extra);
         std::fs::write(&config, text).unwrap();
         let mut cmd = command("monit-noded", self.path());
+        cmd.envs(env.iter().copied());
         cmd.arg("--config")
             .arg(&config)
             .arg("run")
@@ -348,6 +350,27 @@ impl Fleet {
             String::from_utf8_lossy(&out.stderr)
         );
         serde_json::from_slice(&out.stdout).unwrap()
+    }
+
+    /// `monit-cli ARGS` as a running process, stdout piped (for `logs -f`).
+    pub fn cli_spawn(&self, name: &str, args: &[&str]) -> Proc {
+        let mut cmd = command("monit-cli", self.path());
+        cmd.arg("--server")
+            .arg(&self.addr)
+            .arg("--token-file")
+            .arg(&self.viewer)
+            .args(args)
+            .stdout(Stdio::piped());
+        Proc::spawn(name, cmd, self.path())
+    }
+
+    /// The token file of node `name`, created on first use.
+    pub fn node_token(&self, name: &str) -> PathBuf {
+        let token = self.path().join(format!("{name}.node.token"));
+        if !token.exists() {
+            self.token(name, "node");
+        }
+        token
     }
 
     /// `monit-cli query nodes -o json`, parsed.

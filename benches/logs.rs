@@ -1,0 +1,421 @@
+//! Live logs: simulated nodes push log lines through a real `monit-configd`
+//! to one real `monit-cli logs -f -o jsonl`.
+//!
+//! ```text
+//! cargo build --release --bins
+//! cargo bench --bench logs -- [--nodes 10] [--lines 500000] [--rate 100000] [--latency-secs 10]
+//! ```
+//!
+//! Each simulated node is a real node connection (handshake with its own
+//! token, registration) that sends `LogBatch` requests of 2,000 lines, one
+//! in flight at a time, as `monit-noded`'s shipper does. The subscriber's
+//! stdout is a pipe the bench drains and counts newlines in (the cost of
+//! `> /dev/null` plus one pipe read).
+//!
+//! 1. Throughput: every node sends `--lines` lines as fast as acks allow;
+//!    lines/s = all lines / time until the subscriber printed the last.
+//! 2. Latency: the nodes send `--rate` lines/s in total (every 10 ms, a
+//!    batch per node), each line carrying its creation time (wall clock,
+//!    ns); the bench parses the subscriber's output and reports p50/p99 of
+//!    (time printed - time created).
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitCode, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::{bail, Context};
+use monit::auth::{Token, TokensFile};
+use monit::net::handshake::client_handshake;
+use monit::net::link::{drive, LinkConfig, LinkHandle, NoRequests};
+use monit::net::proto::{
+    ErrorCode, ErrorFrame, Level, LogBatch, LogLine, PeerKind, Registration, RequestBody,
+    ResponseBody, Role, DEFAULT_MAX_FRAME,
+};
+use monit::net::Connection;
+use tokio_util::sync::CancellationToken;
+
+const BATCH: usize = 2000;
+
+struct Opts {
+    nodes: usize,
+    lines: u64,
+    rate: u64,
+    latency_secs: u64,
+}
+
+fn opts() -> anyhow::Result<Opts> {
+    let mut o = Opts {
+        nodes: 10,
+        lines: 500_000,
+        rate: 100_000,
+        latency_secs: 10,
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        let mut val = || -> anyhow::Result<u64> {
+            args.next()
+                .context("missing value")?
+                .parse()
+                .context("not a number")
+        };
+        match a.as_str() {
+            "--nodes" => o.nodes = usize::try_from(val()?)?,
+            "--lines" => o.lines = val()?,
+            "--rate" => o.rate = val()?,
+            "--latency-secs" => o.latency_secs = val()?,
+            "--bench" => {}
+            other => bail!("unknown option {other}"),
+        }
+    }
+    Ok(o)
+}
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("logs bench: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn release_bin(name: &str) -> anyhow::Result<PathBuf> {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("target"));
+    let p = target.join("release").join(name);
+    if !p.exists() {
+        bail!(
+            "{} missing: run `cargo build --release --bins` first",
+            p.display()
+        );
+    }
+    Ok(p)
+}
+
+fn scrub(cmd: &mut Command, dir: &Path) {
+    for v in [
+        "MONIT_CONFIG",
+        "MONIT_SERVER",
+        "MONIT_TOKEN",
+        "MONIT_TOKEN_FILE",
+        "MONIT_LOG",
+        "RUST_LOG",
+    ] {
+        cmd.env_remove(v);
+    }
+    cmd.env("XDG_CONFIG_HOME", dir.join("xdg"))
+        .stdin(Stdio::null());
+}
+
+struct Killed(Child);
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn now_ns() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0)
+}
+
+fn run() -> anyhow::Result<()> {
+    let o = opts()?;
+    let dir = tempfile::tempdir()?;
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data)?;
+    std::fs::create_dir_all(dir.path().join("xdg"))?;
+    let mut tokens = TokensFile::load(&data.join("tokens.toml"))?;
+    let nodes: Vec<(String, Token)> = (1..=o.nodes)
+        .map(|i| {
+            let name = format!("sim-{i:02}");
+            tokens.add(&name, Role::Node).map(|t| (name, t))
+        })
+        .collect::<Result<_, _>>()?;
+    let viewer = tokens.add("bench", Role::Viewer)?;
+    tokens.save()?;
+    let viewer_file = dir.path().join("viewer.token");
+    {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&viewer_file)?;
+        writeln!(f, "{viewer}")?;
+    }
+    let config = dir.path().join("configd.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "listen = \"127.0.0.1:0\"\ndata_dir = \"{}\"\nlog_buffer_lines = 10000\n[log]\nlevel = \"warn\"\n",
+            data.display()
+        ),
+    )?;
+    let mut cmd = Command::new(release_bin("monit-configd")?);
+    cmd.arg("--config").arg(&config).arg("run");
+    scrub(&mut cmd, dir.path());
+    let mut configd = Killed(
+        cmd.stdout(Stdio::piped())
+            .stderr(std::fs::File::create(dir.path().join("configd.err"))?)
+            .spawn()?,
+    );
+    let mut first = String::new();
+    BufReader::new(configd.0.stdout.take().context("stdout")?).read_line(&mut first)?;
+    let addr = first
+        .trim()
+        .strip_prefix("listening on ")
+        .with_context(|| format!("unexpected configd output {first:?}"))?
+        .to_string();
+    let configd_pid = configd.0.id();
+
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let mut links = Vec::new();
+    for (name, token) in &nodes {
+        links.push(rt.block_on(connect(&addr, name, token))?);
+    }
+
+    println!(
+        "logs bench: {} simulated nodes -> monit-configd (pid {configd_pid}) -> monit-cli logs -f -o jsonl",
+        o.nodes
+    );
+    // 1. Throughput.
+    {
+        let (mut cli, counter) = subscriber(dir.path(), &addr, &viewer_file)?;
+        std::thread::sleep(Duration::from_millis(500));
+        let total = o.lines * o.nodes as u64;
+        let start = Instant::now();
+        let sent = rt.block_on(async {
+            let mut tasks = Vec::new();
+            for link in &links {
+                let link = link.clone();
+                let per = o.lines;
+                tasks.push(tokio::spawn(async move { flood(&link, per).await }));
+            }
+            let mut ok = 0;
+            for t in tasks {
+                ok += t.await.unwrap_or(0);
+            }
+            ok
+        });
+        let ingest = start.elapsed();
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while counter.load(Ordering::Relaxed) < total && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let elapsed = start.elapsed();
+        let got = counter.load(Ordering::Relaxed);
+        let _ = cli.0.kill();
+        println!(
+            "throughput: {got} of {total} lines printed in {:.2} s = {:.0} lines/s end to end (ingest acked {sent} in {:.2} s = {:.0} lines/s); target >= 1000000",
+            elapsed.as_secs_f64(),
+            got as f64 / elapsed.as_secs_f64(),
+            ingest.as_secs_f64(),
+            sent as f64 / ingest.as_secs_f64()
+        );
+    }
+    // 2. Latency at a fixed rate.
+    {
+        let (mut cli, samples) = latency_subscriber(dir.path(), &addr, &viewer_file)?;
+        std::thread::sleep(Duration::from_millis(500));
+        let per_tick = (o.rate / 100 / o.nodes as u64).max(1);
+        let ticks = o.latency_secs * 100;
+        rt.block_on(async {
+            let mut tasks = Vec::new();
+            for link in &links {
+                let link = link.clone();
+                tasks.push(tokio::spawn(
+                    async move { paced(&link, per_tick, ticks).await },
+                ));
+            }
+            for t in tasks {
+                let _ = t.await;
+            }
+        });
+        std::thread::sleep(Duration::from_secs(1));
+        let _ = cli.0.kill();
+        let mut lat = samples.lock().map(|s| s.clone()).unwrap_or_default();
+        lat.sort_unstable();
+        let pct = |p: f64| -> f64 {
+            if lat.is_empty() {
+                return f64::NAN;
+            }
+            let i = ((lat.len() as f64 - 1.0) * p).round() as usize;
+            lat[i] as f64 / 1e6
+        };
+        println!(
+            "latency at {} lines/s for {} s: {} samples, p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms; target p99 < 50 ms",
+            per_tick * 100 * o.nodes as u64,
+            o.latency_secs,
+            lat.len(),
+            pct(0.5),
+            pct(0.99),
+            pct(1.0)
+        );
+    }
+    drop(links);
+    drop(configd);
+    Ok(())
+}
+
+async fn connect(addr: &str, name: &str, token: &Token) -> anyhow::Result<LinkHandle> {
+    let stream = tokio::net::TcpStream::connect(addr).await?;
+    stream.set_nodelay(true)?;
+    let mut conn = Connection::new(stream, DEFAULT_MAX_FRAME);
+    let welcome = client_handshake(&mut conn, PeerKind::Node, name, token).await?;
+    let (link, queue) = LinkHandle::new(DEFAULT_MAX_FRAME);
+    tokio::spawn(drive(
+        conn,
+        link.clone(),
+        queue,
+        Arc::new(NoRequests),
+        LinkConfig {
+            ping_interval: Some(Duration::from_millis(welcome.heartbeat_interval_ms)),
+            dead_after: Duration::from_millis(welcome.dead_after_ms),
+            max_frame: DEFAULT_MAX_FRAME,
+        },
+        CancellationToken::new(),
+        ErrorFrame::new(ErrorCode::ShuttingDown, "bench done"),
+    ));
+    let mut r = link
+        .request(RequestBody::Register(Registration {
+            hostname: name.into(),
+            version: "bench".into(),
+            ..Default::default()
+        }))
+        .await?;
+    match r.next().await {
+        Some(Ok(ResponseBody::Registered(_))) => Ok(link),
+        other => bail!("registration of {name}: {other:?}"),
+    }
+}
+
+fn line(message: String) -> LogLine {
+    LogLine {
+        time_ms: (now_ns() / 1_000_000) as i64,
+        node: String::new(),
+        level: Level::Info,
+        source: "daemon".into(),
+        message,
+    }
+}
+
+async fn send(link: &LinkHandle, lines: Vec<LogLine>) -> bool {
+    let Ok(mut r) = link
+        .request(RequestBody::LogBatch(LogBatch {
+            stream: 0,
+            first_line: 0,
+            lines,
+        }))
+        .await
+    else {
+        return false;
+    };
+    matches!(r.next().await, Some(Ok(ResponseBody::LogAck(_))))
+}
+
+/// Sends `n` lines as fast as acks come back; returns lines acked.
+async fn flood(link: &LinkHandle, n: u64) -> u64 {
+    let mut sent = 0;
+    while sent < n {
+        let k = (n - sent).min(BATCH as u64);
+        let lines = (0..k)
+            .map(|i| {
+                line(format!(
+                    "bench line {} of the throughput run, some text",
+                    sent + i
+                ))
+            })
+            .collect();
+        if !send(link, lines).await {
+            break;
+        }
+        sent += k;
+    }
+    sent
+}
+
+/// `per_tick` lines every 10 ms for `ticks` ticks, each stamped `lat NS`.
+async fn paced(link: &LinkHandle, per_tick: u64, ticks: u64) {
+    let mut every = tokio::time::interval(Duration::from_millis(10));
+    for _ in 0..ticks {
+        every.tick().await;
+        let lines = (0..per_tick)
+            .map(|_| line(format!("lat {}", now_ns())))
+            .collect();
+        let _ = send(link, lines).await;
+    }
+}
+
+fn spawn_cli(dir: &Path, addr: &str, viewer: &Path) -> anyhow::Result<Killed> {
+    let mut cmd = Command::new(release_bin("monit-cli")?);
+    cmd.args(["--server", addr, "--token-file"])
+        .arg(viewer)
+        .args(["logs", "-f", "-n", "0", "-o", "jsonl"]);
+    scrub(&mut cmd, dir);
+    Ok(Killed(
+        cmd.stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()?,
+    ))
+}
+
+/// The subscriber, its output drained and newlines counted.
+fn subscriber(dir: &Path, addr: &str, viewer: &Path) -> anyhow::Result<(Killed, Arc<AtomicU64>)> {
+    let mut cli = spawn_cli(dir, addr, viewer)?;
+    let mut out = cli.0.stdout.take().context("stdout")?;
+    let count = Arc::new(AtomicU64::new(0));
+    let c = count.clone();
+    std::thread::spawn(move || {
+        let mut buf = vec![0u8; 1 << 20];
+        while let Ok(n) = out.read(&mut buf) {
+            if n == 0 {
+                return;
+            }
+            let lines = buf[..n].iter().filter(|&&b| b == b'\n').count();
+            c.fetch_add(lines as u64, Ordering::Relaxed);
+        }
+    });
+    Ok((cli, count))
+}
+
+type Samples = Arc<std::sync::Mutex<Vec<u64>>>;
+
+/// The subscriber, each `lat NS` line turned into a latency sample.
+fn latency_subscriber(dir: &Path, addr: &str, viewer: &Path) -> anyhow::Result<(Killed, Samples)> {
+    let mut cli = spawn_cli(dir, addr, viewer)?;
+    let out = cli.0.stdout.take().context("stdout")?;
+    let samples: Samples = Arc::default();
+    let s = samples.clone();
+    std::thread::spawn(move || {
+        for l in BufReader::new(out).lines() {
+            let Ok(l) = l else { return };
+            let now = now_ns();
+            if let Some(i) = l.find("\"lat ") {
+                let digits: String = l[i + 5..]
+                    .chars()
+                    .take_while(char::is_ascii_digit)
+                    .collect();
+                if let Ok(t) = digits.parse::<u64>() {
+                    if let Ok(mut v) = s.lock() {
+                        v.push(now.saturating_sub(t));
+                    }
+                }
+            }
+        }
+    });
+    Ok((cli, samples))
+}

@@ -1,0 +1,23 @@
+//! Live logs: every daemon's lines, command output and check changes on one
+//! stream, from the nodes through configd to operators.
+//!
+//! - [`pipe`]: the process-wide bounded queue lines enter (never blocks);
+//!   [`LogSender`] is how other parts (jobs, checks) submit their lines.
+//! - [`layer`]: the tracing layer that feeds the pipe.
+//! - [`shipper`]: noded's side: spool, batch, send, replay on reconnect.
+//! - [`hub`]: configd's side: per-node rings and subscriber fan-out.
+//! - [`filter`]: server-side subscription filters.
+//! - [`render`]: how `monit-cli logs` prints lines.
+//! - [`rotate`]: the rotating log file sink.
+
+pub mod filter;
+pub mod hub;
+pub mod layer;
+pub mod pipe;
+pub mod render;
+pub mod rotate;
+pub mod shipper;
+
+pub use filter::LogFilter;
+pub use hub::LogHub;
+pub use pipe::{LogSender, Pipe};

@@ -1,0 +1,273 @@
+//! Live logs end to end: real configd, real nodes, real `monit-cli logs`.
+//! Nodes are made to log on demand with SIGUSR1 (`MONIT_LOG_MARKERS` lines
+//! cycling error, warn, info: `log marker I/N (LEVEL)`).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use common::{wait_for, Fleet, Proc};
+use nix::sys::signal::Signal;
+use serde_json::Value;
+
+fn node(fleet: &Fleet, name: &str, markers: u64, extra: &str) -> Proc {
+    let token = fleet.node_token(name);
+    let n = markers.to_string();
+    fleet.node_custom(name, &token, &[], extra, &[("MONIT_LOG_MARKERS", &n)])
+}
+
+/// Lines of a running `monit-cli logs -f -o jsonl`, parsed, on a channel.
+fn follow(proc: &mut Proc) -> mpsc::Receiver<Value> {
+    let stdout = proc.child.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { return };
+            let v: Value =
+                serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON: {line:?}: {e}"));
+            if tx.send(v).is_err() {
+                return;
+            }
+        }
+    });
+    rx
+}
+
+/// `log marker I/N (LEVEL)` -> I
+fn marker_no(v: &Value) -> Option<u64> {
+    let m = v["message"].as_str()?;
+    let rest = m.strip_prefix("log marker ")?;
+    rest.split('/').next()?.parse().ok()
+}
+
+fn history(fleet: &Fleet, args: &[&str]) -> Vec<Value> {
+    let mut all = vec!["logs", "-o", "jsonl"];
+    all.extend_from_slice(args);
+    let out = fleet.cli(&all);
+    assert!(out.status.success(), "logs: {}", common::stderr(&out));
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[test]
+fn follow_gets_exactly_one_nodes_warnings_in_order() {
+    let fleet = Fleet::start();
+    let a = node(&fleet, "a", 30, "");
+    let b = node(&fleet, "b", 30, "");
+    fleet.wait_state("a", "up", Duration::from_secs(20));
+    fleet.wait_state("b", "up", Duration::from_secs(20));
+    let mut sub = fleet.cli_spawn(
+        "logs-a-warn",
+        &[
+            "logs", "-f", "--node", "a", "--level", "warn", "-n", "100000", "-o", "jsonl",
+        ],
+    );
+    let rx = follow(&mut sub);
+    a.signal(Signal::SIGUSR1);
+    b.signal(Signal::SIGUSR1);
+    // 30 markers cycle error, warn, info: 20 are warn or worse.
+    let mut got = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while got.iter().filter(|v| marker_no(v).is_some()).count() < 20 {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let v = rx
+            .recv_timeout(left)
+            .unwrap_or_else(|_| panic!("only {} lines: {got:#?}", got.len()));
+        got.push(v);
+    }
+    // Anything else arriving late would show here.
+    std::thread::sleep(Duration::from_millis(500));
+    got.extend(rx.try_iter());
+    for v in &got {
+        assert_eq!(v["node"], "a", "{v}");
+        let level = v["level"].as_str().unwrap();
+        assert!(level == "warn" || level == "error", "{v}");
+        assert!(v["time"].as_str().unwrap().ends_with('Z'), "{v}");
+        assert_eq!(v["source"], "daemon", "{v}");
+    }
+    let numbers: Vec<u64> = got.iter().filter_map(marker_no).collect();
+    let expected: Vec<u64> = (1..=30).filter(|i| i % 3 != 0).collect();
+    assert_eq!(numbers, expected);
+    // b's lines reached configd too: only the filter kept them out.
+    let b_lines = wait_for(Duration::from_secs(10), "b's markers", || {
+        let h = history(&fleet, &["--node", "b", "--grep", "log marker"]);
+        (h.len() == 30).then_some(h)
+    });
+    assert!(b_lines.iter().all(|v| v["node"] == "b"));
+    // Text output: `TIME NODE LEVEL source: message`.
+    let out = fleet.cli(&["logs", "--node", "b", "--grep", "marker 3/", "-n", "1"]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains(" b INFO  daemon: log marker 3/30 (info)"),
+        "{text:?}"
+    );
+    assert!(!text.contains('\x1b'), "no colour into a pipe");
+}
+
+#[test]
+fn lines_logged_while_configd_is_away_arrive_once_in_order() {
+    let mut fleet = Fleet::start();
+    let a = node(&fleet, "a", 1000, "");
+    fleet.wait_state("a", "up", Duration::from_secs(20));
+    let addr = fleet.addr.clone();
+    fleet.configd().signal(Signal::SIGTERM);
+    fleet.configd().wait_exit(Duration::from_secs(10));
+    // Let the node notice, then make it log.
+    wait_for(Duration::from_secs(10), "noded to lose configd", || {
+        a.log().contains("connection to configd lost").then_some(())
+    });
+    a.signal(Signal::SIGUSR1);
+    wait_for(Duration::from_secs(10), "the markers", || {
+        a.log().contains("log marker 1000/1000").then_some(())
+    });
+    fleet.start_configd(&addr);
+    let lines = wait_for(Duration::from_secs(40), "1000 replayed lines", || {
+        let h = history(
+            &fleet,
+            &["--node", "a", "--grep", "log marker", "-n", "5000"],
+        );
+        (h.len() >= 1000).then_some(h)
+    });
+    let numbers: Vec<u64> = lines.iter().filter_map(marker_no).collect();
+    assert_eq!(numbers, (1..=1000).collect::<Vec<_>>());
+    // And nothing arrives twice later.
+    std::thread::sleep(Duration::from_secs(1));
+    let again = history(
+        &fleet,
+        &["--node", "a", "--grep", "log marker", "-n", "5000"],
+    );
+    assert_eq!(again.len(), 1000);
+}
+
+#[test]
+fn a_stalled_reader_slows_nobody_and_is_told_what_it_missed() {
+    const TOTAL: u64 = 200_000;
+    let fleet = Fleet::start_with(
+        "heartbeat_interval = \"200ms\"\nnode_dead_after = \"5s\"\nlog_buffer_lines = 1000000\n",
+    );
+    // The terminal sink at warn keeps the node's stderr small; all three
+    // marker levels still go to configd.
+    let a = node(&fleet, "a", TOTAL, "[log]\nlevel = \"warn\"\n");
+    fleet.wait_state("a", "up", Duration::from_secs(20));
+    let args = [
+        "logs",
+        "-f",
+        "--node",
+        "a",
+        "--grep",
+        "log marker",
+        "-n",
+        "0",
+        "-o",
+        "jsonl",
+    ];
+    let mut fast = fleet.cli_spawn("logs-fast", &args);
+    let mut slow = fleet.cli_spawn("logs-slow", &args);
+    let fast_rx = follow(&mut fast);
+    // Wait until both subscriptions are registered (their handshake shows
+    // in configd's own log as a session line) by sending a first marker.
+    std::thread::sleep(Duration::from_secs(2));
+    let started = Instant::now();
+    a.signal(Signal::SIGUSR1);
+    // The fast reader reads everything as it comes.
+    let mut fast_count = 0u64;
+    let mut fast_last = 0;
+    let mut in_order = true;
+    while fast_count < TOTAL {
+        let v = fast_rx
+            .recv_timeout(Duration::from_secs(60))
+            .unwrap_or_else(|_| panic!("fast reader stuck at {fast_count}"));
+        assert_ne!(v["source"], "logs", "the fast reader skipped: {v}");
+        if let Some(n) = marker_no(&v) {
+            in_order &= n == fast_last + 1;
+            fast_last = n;
+            fast_count += 1;
+        }
+    }
+    assert!(in_order, "fast reader got lines out of order");
+    // The slow one has not read a byte; make it 10 s at least.
+    let stall = Duration::from_secs(10).saturating_sub(started.elapsed());
+    std::thread::sleep(stall);
+    let slow_rx = follow(&mut slow);
+    let mut slow_lines = 0u64;
+    let mut skipped = 0u64;
+    let mut last = 0;
+    while slow_lines + skipped < TOTAL {
+        let v = slow_rx
+            .recv_timeout(Duration::from_secs(60))
+            .unwrap_or_else(|_| panic!("slow reader stuck after {slow_lines} lines"));
+        if v["source"] == "logs" {
+            let m = v["message"].as_str().unwrap();
+            let n: u64 = m
+                .strip_prefix("skipped ")
+                .and_then(|r| r.split(' ').next())
+                .and_then(|n| n.parse().ok())
+                .unwrap_or_else(|| panic!("marker {m:?}"));
+            skipped += n;
+        } else if let Some(n) = marker_no(&v) {
+            assert!(n > last, "slow reader: {n} after {last}");
+            last = n;
+            slow_lines += 1;
+        }
+    }
+    assert!(
+        skipped > 0,
+        "the slow reader was never told it missed lines"
+    );
+    assert_eq!(slow_lines + skipped, TOTAL, "every line read or counted");
+    // Ingest was whole: configd holds every line.
+    let held = history(
+        &fleet,
+        &["--node", "a", "--grep", "log marker", "-n", "1000000"],
+    );
+    assert_eq!(held.len() as u64, TOTAL);
+}
+
+#[test]
+fn the_file_sink_rotates_and_keeps_n_files() {
+    let fleet = Fleet::start();
+    let a = node(
+        &fleet,
+        "a",
+        600,
+        "[log]\nformat = \"json\"\nfile = \"logs/a.log\"\nrotation = \"size\"\nmax_size = \"4KiB\"\nkeep = 2\n",
+    );
+    fleet.wait_state("a", "up", Duration::from_secs(20));
+    a.signal(Signal::SIGUSR1);
+    let dir = fleet.path().join("logs");
+    let newest = dir.join("a.log");
+    wait_for(
+        Duration::from_secs(20),
+        "the last marker in the file",
+        || {
+            std::fs::read_to_string(&newest)
+                .ok()?
+                .contains("log marker 600/600")
+                .then_some(())
+        },
+    );
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["a.log", "a.log.1", "a.log.2"]);
+    for n in &names {
+        let text = std::fs::read_to_string(dir.join(n)).unwrap();
+        assert!(text.len() <= 4096, "{n}: {} bytes", text.len());
+        for line in text.lines() {
+            let v: Value = serde_json::from_str(line)
+                .unwrap_or_else(|e| panic!("{n}: not JSON: {line:?}: {e}"));
+            assert!(v["level"].is_string(), "{line}");
+        }
+    }
+    // The terminal sink is JSON too (`run` with format = "json").
+    let first = a.log().lines().next().unwrap().to_string();
+    serde_json::from_str::<Value>(&first).unwrap_or_else(|e| panic!("{first:?}: {e}"));
+}
