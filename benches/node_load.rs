@@ -842,6 +842,7 @@ impl SimNode {
             version: monit::VERSION.to_string(),
             labels,
             addrs: vec!["127.0.0.1".to_string(), "::1".to_string()],
+            commands: vec![],
         }
     }
 }

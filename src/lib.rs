@@ -20,6 +20,7 @@ pub mod logging;
 pub mod names;
 pub mod net;
 pub mod noded;
+pub mod ops;
 pub mod timefmt;
 pub mod views;
 

@@ -61,6 +61,7 @@ fn golden() -> Vec<(&'static str, Message)> {
                     version: "0.1.0".into(),
                     labels: BTreeMap::from([("role".to_string(), "web".to_string())]),
                     addrs: vec!["10.0.0.1".into()],
+                    commands: vec![],
                 }),
             }),
         ),
@@ -191,7 +192,8 @@ fn arb_message() -> impl Strategy<Value = Message> {
                     hostname,
                     version: "x".into(),
                     labels,
-                    addrs
+                    addrs,
+                    commands: vec![],
                 })
             })),
         (any::<u64>(), prop::collection::vec(arb_string(), 0..4)).prop_map(|(id, filters)| {

@@ -43,6 +43,14 @@ pub enum Command {
     /// Read the fleet's state
     #[command(subcommand)]
     Query(Query),
+    /// Change the inventory (admin): add, update, delete, import, export
+    #[command(subcommand)]
+    Inventory(super::ops::InventoryCmd),
+    /// Run an allow-listed command on nodes (operator), output streamed live
+    Run(super::ops::RunArgs),
+    /// Jobs: `job show ID`
+    #[command(subcommand)]
+    Job(super::ops::JobCmd),
 }
 
 #[derive(Debug, Subcommand)]
@@ -50,6 +58,18 @@ pub enum Query {
     /// List nodes: name, state (up, down, pending), address, last seen, labels
     Nodes {
         /// Keep nodes matching EXPR: key=value, key!=value, key~regex, labels.K=V; repeat to AND
+        #[arg(long, short = 'f', value_name = "EXPR")]
+        filter: Vec<String>,
+    },
+    /// List inventory items: kind, key, node, attributes (`state=new` matches attrs)
+    Inventory {
+        /// key=value, key!=value, key~regex; a bare name matches attrs; repeat to AND
+        #[arg(long, short = 'f', value_name = "EXPR")]
+        filter: Vec<String>,
+    },
+    /// List jobs: id, who, command, targets and their states
+    Jobs {
+        /// key=value, key!=value, key~regex (e.g. command=open-zone, state=failed); repeat to AND
         #[arg(long, short = 'f', value_name = "EXPR")]
         filter: Vec<String>,
     },

@@ -2,6 +2,7 @@
 
 pub mod args;
 pub mod exit;
+pub mod ops;
 pub mod output;
 
 use std::io::Write;
@@ -67,6 +68,13 @@ fn read_token_file(path: PathBuf) -> Result<String, CliError> {
 pub async fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {
         Command::Query(Query::Nodes { filter }) => query_nodes(&cli.common, filter).await,
+        Command::Query(Query::Inventory { filter }) => {
+            ops::query_inventory(&cli.common, filter).await
+        }
+        Command::Query(Query::Jobs { filter }) => ops::query_jobs(&cli.common, filter).await,
+        Command::Inventory(cmd) => ops::inventory(&cli.common, cmd).await,
+        Command::Run(args) => ops::run(&cli.common, args).await,
+        Command::Job(cmd) => ops::job(&cli.common, cmd).await,
     }
 }
 
@@ -80,13 +88,13 @@ async fn query_nodes(common: &CommonArgs, filters: Vec<String>) -> Result<(), Cl
     let mut out = std::io::stdout().lock();
     let written = match common.output {
         Format::Json | Format::Jsonl => write_json(&mut out, common.output, &rows),
-        Format::Table => out.write_all(nodes_table(&rows).as_bytes()),
+        Format::Table | Format::Csv => out.write_all(nodes_table(&rows).as_bytes()),
     };
     finish_output(written)
 }
 
 /// A closed pipe (`| head`) is a normal end, not an error.
-fn finish_output(r: std::io::Result<()>) -> Result<(), CliError> {
+pub(crate) fn finish_output(r: std::io::Result<()>) -> Result<(), CliError> {
     match r {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
         r => r

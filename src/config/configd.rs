@@ -25,6 +25,19 @@ struct File {
     max_handshakes: Option<usize>,
     #[serde(default)]
     log: LogSection,
+    #[serde(default)]
+    inventory: std::collections::BTreeMap<String, KindSection>,
+}
+
+/// `[inventory.KIND]`: the key's type and the attributes' types.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct KindSection {
+    key: String,
+    #[serde(default)]
+    attributes: std::collections::BTreeMap<String, String>,
+    #[serde(default)]
+    defaults: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -58,6 +71,8 @@ pub struct ConfigdConfig {
     /// Connections still in their handshake.
     pub max_handshakes: usize,
     pub log_level: Option<tracing::Level>,
+    /// Inventory kinds (`[inventory.KIND]`).
+    pub inventory: crate::ops::kinds::Kinds,
 }
 
 fn default_data_dir() -> PathBuf {
@@ -129,7 +144,20 @@ impl ConfigdConfig {
             .max_handshakes
             .unwrap_or(1024)
             .clamp(1, max_connections);
+        let mut inventory = crate::ops::kinds::Kinds::new();
+        for (name, section) in &file.inventory {
+            crate::names::check_name(name)
+                .map_err(|e| invalid(format!("[inventory.{name}]: {e}")))?;
+            let kind = crate::ops::kinds::InventoryKind::new(
+                &section.key,
+                &section.attributes,
+                &section.defaults,
+            )
+            .map_err(|e| invalid(format!("[inventory.{name}]: {e}")))?;
+            inventory.insert(name.clone(), kind);
+        }
         Ok(ConfigdConfig {
+            inventory,
             tokens_file: file
                 .tokens_file
                 .map(|p| resolve(base, p))

@@ -20,6 +20,8 @@ struct File {
     pid_file: Option<PathBuf>,
     #[serde(default)]
     log: LogSection,
+    #[serde(default)]
+    command: Vec<crate::ops::local::CommandEntry>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -48,6 +50,8 @@ pub struct NodedConfig {
     pub spool_dir: PathBuf,
     pub pid_file: PathBuf,
     pub log_level: Option<tracing::Level>,
+    /// Allow-listed ops commands (`[[command]]`).
+    pub commands: Vec<crate::ops::local::LocalCommand>,
 }
 
 fn hostname() -> String {
@@ -117,7 +121,10 @@ impl NodedConfig {
         let state_dir = user_data_dir()
             .filter(|_| !nix::unistd::geteuid().is_root())
             .unwrap_or_else(|| PathBuf::from("/var/lib/monit"));
+        let commands = crate::ops::local::resolve_commands(file.command, base)
+            .map_err(|e| invalid(format!("[[command]]: {e}")))?;
         Ok(NodedConfig {
+            commands,
             spool_dir: file
                 .spool_dir
                 .map(|p| resolve(base, p))

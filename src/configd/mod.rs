@@ -3,6 +3,9 @@
 
 mod api;
 pub mod cli;
+pub mod inventory;
+pub mod jobs;
+mod ops_api;
 mod registry;
 mod server;
 mod session;

@@ -256,6 +256,7 @@ mod tests {
             version: "v".into(),
             labels: BTreeMap::new(),
             addrs: vec![],
+            commands: vec![],
         }
     }
 

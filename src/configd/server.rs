@@ -48,6 +48,8 @@ pub struct Shared {
     pub max_frame: usize,
     pub handshakes: Arc<Semaphore>,
     pub shutdown: CancellationToken,
+    /// Command catalog and running-job bookkeeping (issue 4).
+    pub ops: super::jobs::OpsState,
     sessions: AtomicU64,
 }
 
@@ -113,6 +115,7 @@ impl Configd {
             server_id: opened.server_id,
             max_frame: DEFAULT_MAX_FRAME,
             shutdown,
+            ops: Default::default(),
             sessions: AtomicU64::new(0),
         });
         Ok(Configd {

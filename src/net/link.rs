@@ -469,6 +469,7 @@ mod tests {
                     req.cancel.cancelled().await;
                     let _ = self.cancelled.send(req.reply.id()).await;
                 }
+                _ => {}
             }
         }
     }

@@ -56,6 +56,7 @@ pub async fn run_with(
     load_token(&config)?;
     let api = Arc::new(NodeApi {
         config: config.clone(),
+        runner: super::commands::CommandRunner::new(&config.name, &config.commands),
     });
     let mut backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(30));
     tracing::info!(name = %config.name, server = %config.server, "noded starting");
@@ -100,6 +101,7 @@ fn registration(config: &NodedConfig) -> Registration {
         version: crate::VERSION.to_string(),
         labels: config.labels.clone(),
         addrs: host_addrs(),
+        commands: config.commands.iter().map(|c| c.spec.clone()).collect(),
     }
 }
 
