@@ -48,8 +48,7 @@ pub enum InventoryCmd {
 pub struct RunArgs {
     /// The command, as a node's noded.toml names it
     pub command: String,
-    /// Its arguments, in order
-    #[arg(allow_hyphen_values = true)]
+    /// Its arguments, in order (after `--` when one starts with `-`)
     pub args: Vec<String>,
     /// Where: node=NAME, label.K=V, KIND=KEY (e.g. zone=218) or all
     #[arg(long, short = 't', value_name = "SEL")]

@@ -236,9 +236,9 @@ pub async fn find(
         .check_key(kind_name, key)
         .map_err(InventoryError::Rejected)?;
     let kind_name = kind_name.to_string();
-    Ok(store
+    store
         .call(move |conn| -> Result<_, InventoryError> { Ok(get(conn, &kind_name, &key)?) })
-        .await??)
+        .await?
 }
 
 /// Sets `effects` on the item in one transaction, after checking that

@@ -176,6 +176,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::type_complexity)]
     fn items_check() {
         let k = kinds();
         let item = check_new(&k, "zone", "0218", "web-3", &a(&[("state", "new")])).unwrap();

@@ -237,6 +237,20 @@ impl Fleet {
     }
 
     pub fn node_with_token(&self, name: &str, token: &Path, labels: &[(&str, &str)]) -> Proc {
+        self.node_config(name, token, labels, "")
+    }
+
+    /// Starts a node agent with `extra` TOML appended to its config (e.g.
+    /// `[[command]]` entries).
+    pub fn node_with(&self, name: &str, labels: &[(&str, &str)], extra: &str) -> Proc {
+        let token = self.path().join(format!("{name}.node.token"));
+        if !token.exists() {
+            self.token(name, "node");
+        }
+        self.node_config(name, &token, labels, extra)
+    }
+
+    fn node_config(&self, name: &str, token: &Path, labels: &[(&str, &str)], extra: &str) -> Proc {
         let config = self.path().join(format!("{name}.noded.toml"));
         let mut text = format!(
             "name = \"{name}\"\nserver = \"{}\"\ntoken_file = \"{}\"\n[labels]\n",
@@ -246,6 +260,7 @@ impl Fleet {
         for (k, v) in labels {
             text.push_str(&format!("{k} = \"{v}\"\n"));
         }
+        text.push_str(extra);
         std::fs::write(&config, text).unwrap();
         let mut cmd = command("monit-noded", self.path());
         cmd.arg("--config")
@@ -253,6 +268,22 @@ impl Fleet {
             .arg("run")
             .stdout(Stdio::null());
         Proc::spawn(&format!("noded-{name}"), cmd, self.path())
+    }
+
+    /// `monit-cli ARGS` against this fleet with the token in `token`.
+    pub fn cli_as(&self, token: &Path, args: &[&str]) -> Output {
+        self.cli_cmd(token, args).output().unwrap()
+    }
+
+    /// The `monit-cli ARGS` command with the token in `token`, not started.
+    pub fn cli_cmd(&self, token: &Path, args: &[&str]) -> Command {
+        let mut c = command("monit-cli", self.path());
+        c.arg("--server")
+            .arg(&self.addr)
+            .arg("--token-file")
+            .arg(token)
+            .args(args);
+        c
     }
 
     /// `monit-cli ARGS` against this fleet with the viewer token.
