@@ -578,3 +578,71 @@ fn cancel_lost_and_timeout() {
         .args(["-f", "sleep 48.321"])
         .status();
 }
+
+/// A node's connection cannot run commands: neither `Run` nor a
+/// `RunCommand` aimed at another node is accepted from it.
+#[test]
+fn a_node_cannot_dispatch() {
+    use monit::net::proto::*;
+    let fleet = fleet("1s");
+    let token_path = fleet.token("web-9", "node");
+    let _other = fleet.node_with("web-1", &[], &test_commands());
+    fleet.wait_state("web-1", "up", Duration::from_secs(20));
+    let token =
+        monit::auth::Token::parse(&std::fs::read_to_string(&token_path).unwrap()).unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let stream = tokio::net::TcpStream::connect(&fleet.addr).await.unwrap();
+        let mut conn = monit::net::Connection::new(stream, DEFAULT_MAX_FRAME);
+        monit::net::handshake::client_handshake(&mut conn, PeerKind::Node, "web-9", &token)
+            .await
+            .unwrap();
+        let bodies = [
+            RequestBody::Run(RunRequest {
+                command: "print-args".into(),
+                args: vec!["a".into(), "1".into()],
+                target: "node=web-1".into(),
+                timeout_ms: None,
+            }),
+            RequestBody::RunCommand(RunCommand {
+                job: 1,
+                command: "print-args".into(),
+                args: vec!["a".into(), "1".into()],
+                timeout_ms: None,
+            }),
+        ];
+        for (i, body) in bodies.into_iter().enumerate() {
+            let id = i as u64 + 1;
+            conn.send(&Message::Request(Request { id, body })).await.unwrap();
+            loop {
+                let msg = tokio::time::timeout(Duration::from_secs(5), conn.read())
+                    .await
+                    .unwrap()
+                    .unwrap()
+                    .unwrap();
+                match msg {
+                    Message::Response(Response {
+                        id: got,
+                        body: ResponseBody::Error(e),
+                    }) if got == id => {
+                        assert_eq!(e.code, ErrorCode::Forbidden, "{e}");
+                        break;
+                    }
+                    Message::Ping(p) => conn.send(&Message::Pong(p)).await.unwrap(),
+                    Message::Pong(_) => {}
+                    other => panic!("unexpected {other:?}"),
+                }
+            }
+        }
+    });
+    assert_eq!(
+        json(&fleet.cli(&["query", "jobs", "-o", "json"]))
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
+}
