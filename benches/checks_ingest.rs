@@ -250,6 +250,7 @@ async fn connect(
         version: monit::VERSION.into(),
         labels: Default::default(),
         addrs: vec![],
+        commands: vec![],
         checks: (0..CHECKS_PER_NODE)
             .map(|c| CheckDecl {
                 name: format!("check-{c}"),

@@ -903,6 +903,7 @@ impl SimNode {
             labels,
             addrs: vec!["127.0.0.1".to_string(), "::1".to_string()],
             checks: vec![],
+            commands: vec![],
         }
     }
 }

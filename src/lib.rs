@@ -23,6 +23,7 @@ pub mod man;
 pub mod names;
 pub mod net;
 pub mod noded;
+pub mod ops;
 pub mod timefmt;
 pub mod tui;
 pub mod views;

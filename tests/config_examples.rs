@@ -20,6 +20,7 @@ fn configd_example_parses() {
     assert_eq!(c.listen.to_string(), "127.0.0.1:7400");
     assert_eq!(c.tokens_file, Path::new("/var/lib/monit/tokens.toml"));
     assert_eq!(c.node_dead_after, std::time::Duration::from_secs(3));
+    assert!(c.inventory.contains_key("zone"));
 }
 
 #[test]
@@ -28,6 +29,16 @@ fn noded_example_parses() {
     let c = NodedConfig::from_str(&path, &text).unwrap();
     assert_eq!(c.name, "web-1");
     assert_eq!(c.labels["role"], "web");
+    let names: Vec<&str> = c.commands.iter().map(|c| c.spec.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "open-zone",
+            "change-zone-time",
+            "archive-zone",
+            "restore-zone"
+        ]
+    );
 }
 
 #[test]

@@ -62,6 +62,77 @@ fn golden() -> Vec<(&'static str, Message)> {
                     labels: BTreeMap::from([("role".to_string(), "web".to_string())]),
                     addrs: vec!["10.0.0.1".into()],
                     checks: vec![],
+                    commands: vec![],
+                }),
+            }),
+        ),
+        (
+            "run_command",
+            Message::Request(Request {
+                id: 3,
+                body: RequestBody::RunCommand(RunCommand {
+                    job: 7,
+                    command: "open-zone".into(),
+                    args: vec!["218".into(), "20261201".into()],
+                    timeout_ms: Some(1000),
+                }),
+            }),
+        ),
+        (
+            "run",
+            Message::Request(Request {
+                id: 4,
+                body: RequestBody::Run(RunRequest {
+                    command: "open-zone".into(),
+                    args: vec!["218".into()],
+                    target: "zone=218".into(),
+                    timeout_ms: None,
+                }),
+            }),
+        ),
+        (
+            "inventory_write",
+            Message::Request(Request {
+                id: 5,
+                body: RequestBody::InventoryWrite(InventoryWrite {
+                    ops: vec![InventoryOp::Delete {
+                        kind: "zone".into(),
+                        key: "218".into(),
+                    }],
+                }),
+            }),
+        ),
+        (
+            "command_output",
+            Message::Response(Response {
+                id: 3,
+                body: ResponseBody::CommandOutput(CommandOutput {
+                    stream: OutputStream::Stderr,
+                    data: "x\n".into(),
+                }),
+            }),
+        ),
+        (
+            "command_exit",
+            Message::Response(Response {
+                id: 3,
+                body: ResponseBody::CommandExit(CommandExit {
+                    state: TargetState::Ok,
+                    exit_code: Some(0),
+                    message: String::new(),
+                }),
+            }),
+        ),
+        (
+            "target_done",
+            Message::Response(Response {
+                id: 4,
+                body: ResponseBody::TargetDone(TargetResult {
+                    node: "web-1".into(),
+                    state: TargetState::Lost,
+                    exit_code: None,
+                    duration_ms: Some(5),
+                    message: "gone".into(),
                 }),
             }),
         ),
@@ -273,6 +344,12 @@ const GOLDEN: &[(&str, &str)] = &[
     ("error", "0000002781a54572726f7282a4636f6465a9746f6f5f6c61726765a76d657373616765a7746f6f20626967"),
     ("ping", "0000000c81a450696e6781a373657107"),
     ("register", "0000005881a75265717565737482a2696401a4626f647981a8526567697374657284a8686f73746e616d65a168a776657273696f6ea5302e312e30a66c6162656c7381a4726f6c65a3776562a5616464727391a831302e302e302e31"),
+    ("run_command", "0000005881a75265717565737482a2696403a4626f647981aa52756e436f6d6d616e6484a36a6f6207a7636f6d6d616e64a96f70656e2d7a6f6e65a46172677392a3323138a83230323631323031aa74696d656f75745f6d73cd03e8"),
+    ("run", "0000005181a75265717565737482a2696404a4626f647981a352756e84a7636f6d6d616e64a96f70656e2d7a6f6e65a46172677391a3323138a6746172676574a87a6f6e653d323138aa74696d656f75745f6d73c0"),
+    ("inventory_write", "0000004481a75265717565737482a2696405a4626f647981ae496e76656e746f7279577269746581a36f70739181a644656c65746582a46b696e64a47a6f6e65a36b6579a3323138"),
+    ("command_output", "0000003a81a8526573706f6e736582a2696403a4626f647981ad436f6d6d616e644f757470757482a673747265616da6737464657272a464617461a2780a"),
+    ("command_exit", "0000003f81a8526573706f6e736582a2696403a4626f647981ab436f6d6d616e644578697483a57374617465a26f6ba9657869745f636f646500a76d657373616765a0"),
+    ("target_done", "0000005c81a8526573706f6e736582a2696404a4626f647981aa546172676574446f6e6585a46e6f6465a57765622d31a57374617465a46c6f7374a9657869745f636f6465c0ab6475726174696f6e5f6d7305a76d657373616765a4676f6e65"),
     ("query_nodes", "0000003281a75265717565737482a2696402a4626f647981aa51756572794e6f64657381a766696c7465727391a873746174653d7570"),
     ("nodes_page", "000000c381a8526573706f6e736582a2696402a4626f647981a54e6f64657382a56e6f646573918aa46e616d65a57765622d31a57374617465a27570a461646472a93132372e302e302e31ad66697273745f7365656e5f6d7301ac6c6173745f7365656e5f6d7302a776657273696f6ea5302e312e30a8686f73746e616d65a168a5616464727390a66c6162656c7380a6636865636b7385a26f6b00a77761726e696e6700a8637269746963616c00a7756e6b6e6f776e00a770656e64696e6700a4646f6e65c3"),
     ("check_results", "000000fc81a75265717565737482a2696403a4626f647981ac436865636b526573756c747381a7726573756c7473918ba46e616d65a46c6f6164a57374617465a77761726e696e67a66f7574707574ac4c4f4144205741524e494e47ab6c6f6e675f6f7574707574a0a870657266646174619187a56c6162656ca56c6f616431a576616c7565cb4016000000000000a3756f6da0a47761726ea135a463726974a23130a36d696ecb0000000000000000a36d6178c0a774696d655f6d73cd03e8ab6475726174696f6e5f6d7303aa6c6174656e63795f6d7301ac6d61785f617474656d70747303aa73746174655f74797065a4736f6674a7617474656d707401"),
@@ -365,6 +442,7 @@ fn arb_message() -> impl Strategy<Value = Message> {
                     labels,
                     addrs,
                     checks: vec![],
+                    commands: vec![],
                 })
             })),
         (any::<u64>(), prop::collection::vec(arb_string(), 0..4)).prop_map(|(id, filters)| {

@@ -54,6 +54,14 @@ pub enum Command {
     Completions { shell: clap_complete::Shell },
     /// Show log lines of nodes, jobs, checks and configd; -f follows live
     Logs(LogsArgs),
+    /// Change the inventory (admin): add, update, delete, import, export
+    #[command(subcommand)]
+    Inventory(super::ops::InventoryCmd),
+    /// Run an allow-listed command on nodes (operator), output streamed live
+    Run(super::ops::RunArgs),
+    /// Jobs: `job show ID`
+    #[command(subcommand)]
+    Job(super::ops::JobCmd),
 }
 
 #[derive(Debug, Args)]
@@ -123,5 +131,17 @@ pub enum Query {
         /// Look at the newest N events
         #[arg(long, short = 'n', default_value_t = 1000)]
         limit: u32,
+    },
+    /// List inventory items: kind, key, node, attributes (`state=new` matches attrs)
+    Inventory {
+        /// key=value, key!=value, key~regex; a bare name matches attrs; repeat to AND
+        #[arg(long, short = 'f', value_name = "EXPR")]
+        filter: Vec<String>,
+    },
+    /// List jobs: id, who, command, targets and their states
+    Jobs {
+        /// key=value, key!=value, key~regex (e.g. command=open-zone, state=failed); repeat to AND
+        #[arg(long, short = 'f', value_name = "EXPR")]
+        filter: Vec<String>,
     },
 }

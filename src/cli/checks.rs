@@ -97,7 +97,7 @@ async fn done(common: &CommonArgs, body: RequestBody) -> Result<(), CliError> {
                 Format::Json | Format::Jsonl => {
                     writeln!(out, "{}", serde_json::json!({ "message": d.message }))
                 }
-                Format::Table => writeln!(out, "{}", d.message),
+                Format::Table | Format::Csv => writeln!(out, "{}", d.message),
             };
             finish_output(written)
         }
@@ -137,7 +137,7 @@ pub async fn query_checks(
     let mut out = std::io::stdout().lock();
     let written = match common.output {
         Format::Json | Format::Jsonl => write_json(&mut out, common.output, &rows),
-        Format::Table => out.write_all(checks_table(&rows).as_bytes()),
+        Format::Table | Format::Csv => out.write_all(checks_table(&rows).as_bytes()),
     };
     finish_output(written)
 }
@@ -213,7 +213,7 @@ pub async fn query_events(
     let mut out = std::io::stdout().lock();
     let written = match common.output {
         Format::Json | Format::Jsonl => write_json(&mut out, common.output, &rows),
-        Format::Table => {
+        Format::Table | Format::Csv => {
             let mut t = Table::new(vec!["TIME", "KIND", "NODE", "CHECK", "STATE", "MESSAGE"]);
             for e in &rows {
                 t.row(vec![
@@ -290,7 +290,7 @@ pub async fn downtime(common: &CommonArgs, d: DowntimeArgs) -> Result<(), CliErr
             let mut out = std::io::stdout().lock();
             let written = match common.output {
                 Format::Json | Format::Jsonl => write_json(&mut out, common.output, &rows),
-                Format::Table => {
+                Format::Table | Format::Csv => {
                     let mut t = Table::new(vec!["ID", "TARGET", "START", "END", "WHO", "COMMENT"]);
                     for r in &rows {
                         t.row(vec![

@@ -30,7 +30,7 @@ struct Printer<W: Write> {
 impl<W: Write> Printer<W> {
     fn line(&mut self, line: &LogLine) -> std::io::Result<()> {
         match self.format {
-            Format::Table => {
+            Format::Table | Format::Csv => {
                 render::write_text(&mut self.out, &mut self.times, line, self.coloured)
             }
             Format::Jsonl => {

@@ -4,6 +4,7 @@ pub mod args;
 pub mod checks;
 pub mod exit;
 mod logs;
+pub mod ops;
 pub mod output;
 
 use std::io::Write;
@@ -84,6 +85,13 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             Ok(())
         }
         Command::Logs(args) => logs::run(&cli.common, args).await,
+        Command::Query(Query::Inventory { filter }) => {
+            ops::query_inventory(&cli.common, filter).await
+        }
+        Command::Query(Query::Jobs { filter }) => ops::query_jobs(&cli.common, filter).await,
+        Command::Inventory(cmd) => ops::inventory(&cli.common, cmd).await,
+        Command::Run(args) => ops::run(&cli.common, args).await,
+        Command::Job(cmd) => ops::job(&cli.common, cmd).await,
     }
 }
 
@@ -97,7 +105,7 @@ async fn query_nodes(common: &CommonArgs, filters: Vec<String>) -> Result<(), Cl
     let mut out = std::io::stdout().lock();
     let written = match common.output {
         Format::Json | Format::Jsonl => write_json(&mut out, common.output, &rows),
-        Format::Table => out.write_all(nodes_table(&rows).as_bytes()),
+        Format::Table | Format::Csv => out.write_all(nodes_table(&rows).as_bytes()),
     };
     finish_output(written)
 }

@@ -15,6 +15,8 @@ pub enum Format {
     Json,
     /// One JSON object per line.
     Jsonl,
+    /// Comma-separated values with a header (`inventory export`).
+    Csv,
 }
 
 /// Writes `rows` as JSON or JSON lines.

@@ -27,6 +27,19 @@ struct File {
     log: super::log::LogSection,
     #[serde(default)]
     notify: Vec<super::checks::NotifySection>,
+    #[serde(default)]
+    inventory: std::collections::BTreeMap<String, KindSection>,
+}
+
+/// `[inventory.KIND]`: the key's type and the attributes' types.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct KindSection {
+    key: String,
+    #[serde(default)]
+    attributes: std::collections::BTreeMap<String, String>,
+    #[serde(default)]
+    defaults: std::collections::BTreeMap<String, String>,
 }
 
 /// Command-line values that win over the file.
@@ -57,6 +70,8 @@ pub struct ConfigdConfig {
     pub notify: Vec<super::checks::NotifySpec>,
     /// The whole `[log]` section.
     pub log: super::LogSettings,
+    /// Inventory kinds (`[inventory.KIND]`).
+    pub inventory: crate::ops::kinds::Kinds,
 }
 
 fn default_data_dir() -> PathBuf {
@@ -128,9 +143,22 @@ impl ConfigdConfig {
             .max_handshakes
             .unwrap_or(1024)
             .clamp(1, max_connections);
+        let mut inventory = crate::ops::kinds::Kinds::new();
+        for (name, section) in &file.inventory {
+            crate::names::check_name(name)
+                .map_err(|e| invalid(format!("[inventory.{name}]: {e}")))?;
+            let kind = crate::ops::kinds::InventoryKind::new(
+                &section.key,
+                &section.attributes,
+                &section.defaults,
+            )
+            .map_err(|e| invalid(format!("[inventory.{name}]: {e}")))?;
+            inventory.insert(name.clone(), kind);
+        }
         let notify = super::checks::resolve_notifiers(file.notify).map_err(&invalid)?;
         Ok(ConfigdConfig {
             notify,
+            inventory,
             tokens_file: file
                 .tokens_file
                 .map(|p| resolve(base, p))

@@ -22,6 +22,8 @@ struct File {
     #[serde(default)]
     check: Vec<super::checks::CheckSection>,
     max_concurrent_checks: Option<usize>,
+    #[serde(default)]
+    command: Vec<crate::ops::local::CommandEntry>,
 }
 
 /// Command-line values that win over the file.
@@ -49,6 +51,8 @@ pub struct NodedConfig {
     pub max_concurrent_checks: usize,
     /// The whole `[log]` section.
     pub log: super::LogSettings,
+    /// Allow-listed ops commands (`[[command]]`).
+    pub commands: Vec<crate::ops::local::LocalCommand>,
 }
 
 fn hostname() -> String {
@@ -125,7 +129,10 @@ impl NodedConfig {
         let state_dir = user_data_dir()
             .filter(|_| !nix::unistd::geteuid().is_root())
             .unwrap_or_else(|| PathBuf::from("/var/lib/monit"));
+        let commands = crate::ops::local::resolve_commands(file.command, base)
+            .map_err(|e| invalid(format!("[[command]]: {e}")))?;
         Ok(NodedConfig {
+            commands,
             spool_dir: file
                 .spool_dir
                 .map(|p| resolve(base, p))

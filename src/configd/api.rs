@@ -67,6 +67,18 @@ impl Handler for Api {
             RequestBody::SubscribeLogs(s) => {
                 super::logs_api::subscribe(&self.shared.logs, reply, req.cancel, s).await
             }
+            RequestBody::RunCommand(_) => {
+                let _ = reply
+                    .error(
+                        ErrorCode::BadRequest,
+                        "configd does not run commands itself",
+                    )
+                    .await;
+            }
+            body => {
+                super::ops_api::handle(self.shared.clone(), &self.identity, reply, req.cancel, body)
+                    .await
+            }
         }
     }
 
@@ -108,6 +120,14 @@ impl Api {
         }
         let decls = reg.checks.clone();
         let labels = reg.labels.clone();
+        if let Err(why) = super::ops_api::check_commands(&reg.commands) {
+            tracing::warn!("refused registration: {why}");
+            let _ = reply.error(ErrorCode::BadRequest, why).await;
+            return;
+        }
+        self.shared
+            .ops
+            .set_commands(&self.identity.name, reg.commands.clone());
         let done = self.shared.registry.register(
             &self.identity.name,
             reg,
@@ -242,6 +262,10 @@ fn authorize(who: &Identity, body: &RequestBody) -> Result<(), ErrorFrame> {
         RequestBody::QueryChecks(_)
         | RequestBody::QueryEvents(_)
         | RequestBody::ListDowntimes(_)
+        | RequestBody::QueryInventory(_)
+        | RequestBody::QueryJobs(_)
+        | RequestBody::ShowJob(_)
+        | RequestBody::ResolveTargets(_)
             if who.role.allows(Role::Viewer) =>
         {
             Ok(())
@@ -271,6 +295,19 @@ fn authorize(who: &Identity, body: &RequestBody) -> Result<(), ErrorFrame> {
         RequestBody::SubscribeLogs(_) => {
             forbidden("reading logs", "a viewer, operator or admin token")
         }
+        RequestBody::QueryInventory(_)
+        | RequestBody::QueryJobs(_)
+        | RequestBody::ShowJob(_)
+        | RequestBody::ResolveTargets(_) => forbidden("reading", "a viewer, operator or admin token"),
+        RequestBody::Run(_) if who.role.allows(Role::Operator) => Ok(()),
+        RequestBody::Run(_) => forbidden("running commands", "an operator or admin token"),
+        RequestBody::InventoryWrite(_) if who.role.allows(Role::Admin) => Ok(()),
+        RequestBody::InventoryWrite(_) => forbidden("changing the inventory", "an admin token"),
+        // Commands go from configd to nodes, never from a peer to configd.
+        RequestBody::RunCommand(_) => forbidden(
+            "sending RunCommand",
+            "configd: nodes cannot dispatch to other nodes; use `monit-cli run` with an operator token",
+        ),
     }
 }
 

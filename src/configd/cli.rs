@@ -209,7 +209,7 @@ fn token(config: &ConfigdConfig, cmd: TokenCommand) -> anyhow::Result<()> {
                 .collect();
             let mut out = std::io::stdout().lock();
             match output {
-                Format::Table => {
+                Format::Table | Format::Csv => {
                     let mut t = Table::new(vec!["ID", "NAME", "ROLE", "CREATED", "REVOKED"]);
                     for r in &rows {
                         t.row(vec![

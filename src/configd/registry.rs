@@ -257,6 +257,7 @@ mod tests {
             labels: BTreeMap::new(),
             addrs: vec![],
             checks: vec![],
+            commands: vec![],
         }
     }
 

@@ -58,6 +58,8 @@ pub struct Shared {
     pub shutdown: CancellationToken,
     /// Recent log lines per node and their subscribers.
     pub logs: Arc<crate::logs::LogHub>,
+    /// Command catalog and running-job bookkeeping (issue 4).
+    pub ops: super::jobs::OpsState,
     sessions: AtomicU64,
 }
 
@@ -170,6 +172,7 @@ impl Configd {
             server_id: opened.server_id,
             max_frame: DEFAULT_MAX_FRAME,
             shutdown,
+            ops: Default::default(),
             sessions: AtomicU64::new(0),
         });
         Ok(Configd {

@@ -57,6 +57,27 @@ const MIGRATIONS: &[&str] = &[
         who TEXT NOT NULL,
         comment TEXT NOT NULL
      );",
+    // 3: inventory items and command jobs (issue 4).
+    "CREATE TABLE inventory (
+        kind TEXT NOT NULL,
+        key TEXT NOT NULL,
+        node TEXT NOT NULL,
+        attrs TEXT NOT NULL,
+        PRIMARY KEY (kind, key)
+     );
+     CREATE INDEX inventory_by_node ON inventory(node);
+     CREATE TABLE jobs (
+        id INTEGER PRIMARY KEY,
+        started INTEGER NOT NULL,
+        body TEXT NOT NULL
+     );
+     CREATE TABLE job_output (
+        job INTEGER NOT NULL,
+        node TEXT NOT NULL,
+        output TEXT NOT NULL,
+        truncated INTEGER NOT NULL,
+        PRIMARY KEY (job, node)
+     );",
 ];
 
 /// Most operations applied in one transaction.
@@ -114,6 +135,10 @@ pub struct EventRow {
 
 type Ack = oneshot::Sender<Result<(), StoreError>>;
 
+/// Work run on the store thread inside the batch's transaction; it returns
+/// what to do once the transaction ended (`true`: committed).
+type Call = Box<dyn FnOnce(&Connection) -> Box<dyn FnOnce(bool) + Send> + Send>;
+
 enum Op {
     UpsertNode(NodeRow, Option<Ack>),
     TouchNodes(Vec<(String, i64)>),
@@ -126,6 +151,8 @@ enum Op {
         limit: usize,
         reply: oneshot::Sender<Result<Vec<EventRow>, StoreError>>,
     },
+    /// Module-owned SQL (inventory, jobs), see `Store::call`.
+    Call(Call),
 }
 
 /// A check's stored state.
@@ -261,6 +288,43 @@ impl Store {
         let (reply, rx) = oneshot::channel();
         self.send(Op::Events { limit, reply }).await?;
         rx.await.map_err(|_| StoreError::Stopped)?
+    }
+
+    /// Runs `f` on the store thread in a savepoint of the current batch:
+    /// an `Err` from `f` rolls back only its own writes. The answer comes
+    /// once the batch committed, so an `Ok` write is durable.
+    pub async fn call<T, E, F>(&self, f: F) -> Result<Result<T, E>, StoreError>
+    where
+        T: Send + 'static,
+        E: From<rusqlite::Error> + Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
+    {
+        let (tx, rx) = oneshot::channel::<Result<T, E>>();
+        let call: Call = Box::new(move |conn: &Connection| {
+            let result = match conn.execute_batch("SAVEPOINT store_call") {
+                Err(e) => Err(E::from(e)),
+                Ok(()) => {
+                    let r = f(conn);
+                    let end = if r.is_ok() {
+                        "RELEASE store_call"
+                    } else {
+                        "ROLLBACK TO store_call; RELEASE store_call"
+                    };
+                    match conn.execute_batch(end) {
+                        Ok(()) => r,
+                        Err(e) => Err(E::from(e)),
+                    }
+                }
+            };
+            Box::new(move |committed: bool| {
+                if committed {
+                    let _ = tx.send(result);
+                }
+            })
+        });
+        self.send(Op::Call(call)).await?;
+        rx.await
+            .map_err(|_| StoreError::Write("the transaction was rolled back".into()))
     }
 
     async fn send(&self, op: Op) -> Result<(), StoreError> {
@@ -446,6 +510,7 @@ fn run(mut conn: Connection, mut rx: mpsc::Receiver<Op>, path: PathBuf) {
 fn apply(conn: &mut Connection, batch: &mut Vec<Op>, acks: &mut Vec<Ack>) -> rusqlite::Result<()> {
     let tx = conn.transaction()?;
     let mut reads = Vec::new();
+    let mut finishers: Vec<Box<dyn FnOnce(bool) + Send>> = Vec::new();
     for op in batch.drain(..) {
         match op {
             Op::UpsertNode(row, ack) => {
@@ -498,9 +563,13 @@ fn apply(conn: &mut Connection, batch: &mut Vec<Op>, acks: &mut Vec<Ack>) -> rus
             }
             Op::Barrier(ack) => acks.push(ack),
             Op::Events { limit, reply } => reads.push((limit, reply)),
+            Op::Call(call) => finishers.push(call(&tx)),
         }
     }
     tx.commit()?;
+    for finish in finishers {
+        finish(true);
+    }
     for (limit, reply) in reads {
         let _ = reply.send(read_events(conn, limit).map_err(|e| StoreError::Write(e.to_string())));
     }

@@ -237,6 +237,80 @@ pub enum RequestBody {
     /// Tail logs: the last `backlog` matching lines, then (with `follow`)
     /// live ones, as `LogLines` batches until cancelled.
     SubscribeLogs(SubscribeLogs),
+    /// Inventory writes (admin), all-or-nothing; answered `InventoryWritten`.
+    InventoryWrite(InventoryWrite),
+    /// Answered with `Inventory` pages, the last with `done`.
+    QueryInventory(QueryNodes),
+    /// Which nodes a target selector names; answered `Targets`.
+    ResolveTargets(ResolveTargets),
+    /// Run a command on targets (operator): `JobStarted`, then `JobOutput`
+    /// and `TargetDone` as they come, then the final `JobDone`.
+    Run(RunRequest),
+    /// Answered with `Jobs` pages, the last with `done`.
+    QueryJobs(QueryNodes),
+    /// One job with its stored output; answered `JobDetail`.
+    ShowJob(ShowJob),
+    /// configd to a node: run an allow-listed command. `CommandOutput`
+    /// chunks, then the final `CommandExit`. Cancel kills it.
+    RunCommand(RunCommand),
+}
+
+/// One inventory write.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum InventoryOp {
+    /// Add an item (or, with `replace`, overwrite it: imports).
+    Add {
+        kind: String,
+        key: String,
+        node: String,
+        attrs: BTreeMap<String, String>,
+        replace: bool,
+        /// Line in the file it came from (imports), for errors.
+        line: Option<u64>,
+    },
+    /// Set attributes (and `node`, given as attribute `node`).
+    Update {
+        kind: String,
+        key: String,
+        attrs: BTreeMap<String, String>,
+    },
+    Delete {
+        kind: String,
+        key: String,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InventoryWrite {
+    pub ops: Vec<InventoryOp>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResolveTargets {
+    /// `node=NAME`, `label.K=V`, `KIND=KEY` or `all`.
+    pub target: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunRequest {
+    pub command: String,
+    pub args: Vec<String>,
+    pub target: String,
+    /// Overrides the command's own timeout.
+    pub timeout_ms: Option<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShowJob {
+    pub id: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunCommand {
+    pub job: u64,
+    pub command: String,
+    pub args: Vec<String>,
+    pub timeout_ms: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -249,6 +323,9 @@ pub struct Registration {
     /// The node's checks, so configd lists them (`pending`) before results.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub checks: Vec<CheckDecl>,
+    /// The ops commands this node offers.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub commands: Vec<crate::ops::spec::CommandSpec>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -275,6 +352,162 @@ pub enum ResponseBody {
     Events(EventsPage),
     Downtimes(DowntimesPage),
     Done(Done),
+    InventoryWritten(InventoryWritten),
+    Inventory(InventoryPage),
+    Targets(Targets),
+    JobStarted(JobStarted),
+    JobOutput(JobOutput),
+    TargetDone(TargetResult),
+    JobDone(JobView),
+    Jobs(JobsPage),
+    JobDetail(JobDetail),
+    CommandOutput(CommandOutput),
+    CommandExit(CommandExit),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InventoryWritten {
+    /// Items added, changed or deleted.
+    pub changed: u64,
+}
+
+/// One inventory item on the wire; `ints` names the fields (`key` or
+/// attributes) whose type is int, so JSON can print them as numbers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InventoryItem {
+    pub kind: String,
+    pub key: String,
+    pub node: String,
+    pub attrs: BTreeMap<String, String>,
+    pub ints: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InventoryPage {
+    pub items: Vec<InventoryItem>,
+    pub done: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Targets {
+    pub nodes: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobStarted {
+    pub id: u64,
+    pub targets: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OutputStream {
+    Stdout,
+    Stderr,
+}
+
+/// Output of one target (lines; a chunk may hold many).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobOutput {
+    pub node: String,
+    pub stream: OutputStream,
+    pub data: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TargetState {
+    Running,
+    Ok,
+    Failed,
+    Timeout,
+    Cancelled,
+    Lost,
+}
+
+impl TargetState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TargetState::Running => "running",
+            TargetState::Ok => "ok",
+            TargetState::Failed => "failed",
+            TargetState::Timeout => "timeout",
+            TargetState::Cancelled => "cancelled",
+            TargetState::Lost => "lost",
+        }
+    }
+
+    pub fn parse(s: &str) -> TargetState {
+        match s {
+            "ok" => TargetState::Ok,
+            "failed" => TargetState::Failed,
+            "timeout" => TargetState::Timeout,
+            "cancelled" => TargetState::Cancelled,
+            "lost" => TargetState::Lost,
+            _ => TargetState::Running,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TargetResult {
+    pub node: String,
+    pub state: TargetState,
+    pub exit_code: Option<i32>,
+    pub duration_ms: Option<u64>,
+    /// Why, when it did not run to an exit code.
+    pub message: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobView {
+    pub id: u64,
+    pub who: String,
+    pub started_ms: i64,
+    pub finished_ms: Option<i64>,
+    pub command: String,
+    pub args: Vec<String>,
+    pub targets: Vec<TargetResult>,
+    /// Preconditions checked before dispatch (`ATTR=VALUE` of the item).
+    pub requires: BTreeMap<String, String>,
+    /// Effects applied on success (empty when not applied).
+    pub effects: BTreeMap<String, String>,
+    /// The inventory item the job acted on, `KIND=KEY`.
+    pub item: Option<String>,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobsPage {
+    pub jobs: Vec<JobView>,
+    pub done: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeOutput {
+    pub node: String,
+    pub output: String,
+    /// Only the tail was kept.
+    pub truncated: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobDetail {
+    pub job: JobView,
+    pub outputs: Vec<NodeOutput>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommandOutput {
+    pub stream: OutputStream,
+    pub data: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommandExit {
+    pub state: TargetState,
+    pub exit_code: Option<i32>,
+    pub message: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -343,12 +576,23 @@ impl ResponseBody {
             ResponseBody::Checks(page) => page.done,
             ResponseBody::Events(page) => page.done,
             ResponseBody::LogLines(l) => l.done,
+            ResponseBody::Inventory(page) => page.done,
+            ResponseBody::Jobs(page) => page.done,
+            ResponseBody::JobOutput(_)
+            | ResponseBody::JobStarted(_)
+            | ResponseBody::TargetDone(_)
+            | ResponseBody::CommandOutput(_) => false,
             ResponseBody::Registered(_)
             | ResponseBody::Error(_)
             | ResponseBody::ResultsAck(_)
             | ResponseBody::Downtimes(_)
             | ResponseBody::Done(_)
-            | ResponseBody::LogAck(_) => true,
+            | ResponseBody::LogAck(_)
+            | ResponseBody::InventoryWritten(_)
+            | ResponseBody::Targets(_)
+            | ResponseBody::JobDone(_)
+            | ResponseBody::JobDetail(_)
+            | ResponseBody::CommandExit(_) => true,
         }
     }
 }

@@ -61,6 +61,7 @@ pub async fn run_with(
     load_token(&first)?;
     let api = Arc::new(NodeApi {
         config: (*first).clone(),
+        runner: super::commands::CommandRunner::new(&first.name, &first.commands),
     });
     let (results_tx, results_rx) = tokio::sync::mpsc::channel(8192);
     tokio::spawn(super::scheduler::run_checks(
@@ -152,6 +153,7 @@ fn registration(config: &NodedConfig) -> Registration {
                 freshness_ms: c.freshness.map(|d| d.as_millis() as u64),
             })
             .collect(),
+        commands: config.commands.iter().map(|c| c.spec.clone()).collect(),
     }
 }
 

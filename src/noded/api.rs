@@ -9,10 +9,15 @@ use crate::net::proto::ErrorCode;
 
 pub struct NodeApi {
     pub config: NodedConfig,
+    pub runner: super::commands::CommandRunner,
 }
 
 impl Handler for NodeApi {
     async fn handle(self: Arc<Self>, req: Incoming) {
+        if let crate::net::proto::RequestBody::RunCommand(run) = req.body {
+            self.runner.run(run, req.reply, req.cancel).await;
+            return;
+        }
         let what = format!("{:?}", req.body);
         let what = what
             .split(['(', ' ', '{'])

@@ -4,6 +4,7 @@
 mod agent;
 mod api;
 pub mod cli;
+pub mod commands;
 mod host;
 mod markers;
 pub mod plugin_run;

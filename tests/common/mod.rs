@@ -280,28 +280,25 @@ impl Fleet {
         Proc::spawn(&format!("noded-{name}"), cmd, self.path())
     }
 
-    /// `monit-cli ARGS` against this fleet with the viewer token.
-    pub fn cli(&self, args: &[&str]) -> Output {
-        command("monit-cli", self.path())
-            .arg("--server")
-            .arg(&self.addr)
-            .arg("--token-file")
-            .arg(&self.viewer)
-            .args(args)
-            .output()
-            .unwrap()
+    /// `monit-cli ARGS` against this fleet with the token in `token`.
+    pub fn cli_as(&self, token: &Path, args: &[&str]) -> Output {
+        self.cli_cmd(token, args).output().unwrap()
     }
 
-    /// `monit-cli ARGS` with the token in `token_file`.
-    pub fn cli_as(&self, token_file: &Path, args: &[&str]) -> Output {
-        command("monit-cli", self.path())
-            .arg("--server")
+    /// The `monit-cli ARGS` command with the token in `token`, not started.
+    pub fn cli_cmd(&self, token: &Path, args: &[&str]) -> Command {
+        let mut c = command("monit-cli", self.path());
+        c.arg("--server")
             .arg(&self.addr)
             .arg("--token-file")
-            .arg(token_file)
-            .args(args)
-            .output()
-            .unwrap()
+            .arg(token)
+            .args(args);
+        c
+    }
+
+    /// `monit-cli ARGS` against this fleet with the viewer token.
+    pub fn cli(&self, args: &[&str]) -> Output {
+        self.cli_as(&self.viewer, args)
     }
 
     /// `monit-cli query checks -o json`, parsed.

@@ -1,0 +1,698 @@
+//! `monit-cli inventory`, `query inventory|jobs`, `run` and `job show`.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Subcommand};
+
+use super::args::CommonArgs;
+use super::exit::{CliError, Exit};
+use super::output::{clip, terminal_width, write_json, Format, Table};
+use super::{finish_output, Target};
+use crate::filter::Filter;
+use crate::net::client::{unexpected, Client, ClientError};
+use crate::net::proto::{
+    InventoryItem, InventoryOp, InventoryWrite, JobView, OutputStream, QueryNodes, RequestBody,
+    ResolveTargets, ResponseBody, RunRequest, ShowJob, TargetState,
+};
+use crate::ops::views::{inventory_json, job_json, job_state};
+
+#[derive(Debug, Subcommand)]
+pub enum InventoryCmd {
+    /// Add an item: `inventory add zone 218 node=web-3 domain=s218.example.com state=new`
+    Add {
+        kind: String,
+        key: String,
+        /// node=NODE (required) and ATTR=VALUE pairs
+        #[arg(value_name = "ATTR=VALUE", required = true)]
+        attrs: Vec<String>,
+    },
+    /// Change attributes (or node=NODE) of an item: `inventory update zone 218 state=live`
+    Update {
+        kind: String,
+        key: String,
+        #[arg(value_name = "ATTR=VALUE", required = true)]
+        attrs: Vec<String>,
+    },
+    /// Delete an item
+    Delete { kind: String, key: String },
+    /// Load items from a CSV (header kind,key,node,ATTR...) or JSON file (as `query inventory -o json` prints); all or nothing; existing items are replaced
+    Import { file: PathBuf },
+    /// Print every item: -o json, jsonl, csv or table
+    Export,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The command, as a node's noded.toml names it
+    pub command: String,
+    /// Its arguments, in order (after `--` when one starts with `-`)
+    pub args: Vec<String>,
+    /// Where: node=NAME, label.K=V, KIND=KEY (e.g. zone=218) or all
+    #[arg(long, short = 't', value_name = "SEL")]
+    pub target: String,
+    /// Do not ask for confirmation when more than one node is targeted
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// Override the command's timeout (e.g. 30s, 5m)
+    #[arg(long, value_name = "DURATION")]
+    pub timeout: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum JobCmd {
+    /// A job's targets, states and stored output
+    Show {
+        id: u64,
+        /// Wait while the job runs, then show it
+        #[arg(short = 'f', long)]
+        follow: bool,
+    },
+}
+
+fn parse_pairs(pairs: &[String]) -> Result<BTreeMap<String, String>, CliError> {
+    let mut out = BTreeMap::new();
+    for p in pairs {
+        let Some((k, v)) = p.split_once('=') else {
+            return Err(CliError::usage(format!(
+                "`{p}` is not ATTR=VALUE (e.g. state=live)"
+            )));
+        };
+        if k.is_empty() {
+            return Err(CliError::usage(format!("`{p}` has no attribute name")));
+        }
+        if out.insert(k.to_string(), v.to_string()).is_some() {
+            return Err(CliError::usage(format!("`{k}` given twice")));
+        }
+    }
+    Ok(out)
+}
+
+async fn connect(common: &CommonArgs) -> Result<Client, CliError> {
+    Target::resolve(common)?.connect("monit-cli").await
+}
+
+fn remote(e: crate::net::proto::ErrorFrame) -> CliError {
+    CliError::from(ClientError::Remote(e))
+}
+
+async fn one(client: &Client, body: RequestBody) -> Result<ResponseBody, CliError> {
+    let mut answers = client.request(body).await?;
+    match answers.next().await {
+        Some(Ok(ResponseBody::Error(e))) => Err(remote(e)),
+        Some(Ok(body)) => Ok(body),
+        Some(Err(e)) => Err(ClientError::from(e).into()),
+        None => Err(ClientError::Lost("no answer".into()).into()),
+    }
+}
+
+pub async fn inventory(common: &CommonArgs, cmd: InventoryCmd) -> Result<(), CliError> {
+    let ops = match cmd {
+        InventoryCmd::Export => return export(common).await,
+        InventoryCmd::Add { kind, key, attrs } => {
+            let mut attrs = parse_pairs(&attrs)?;
+            let Some(node) = attrs.remove("node") else {
+                return Err(CliError::usage(
+                    "an item needs node=NODE, the node that hosts it",
+                ));
+            };
+            vec![InventoryOp::Add {
+                kind,
+                key,
+                node,
+                attrs,
+                replace: false,
+                line: None,
+            }]
+        }
+        InventoryCmd::Update { kind, key, attrs } => vec![InventoryOp::Update {
+            kind,
+            key,
+            attrs: parse_pairs(&attrs)?,
+        }],
+        InventoryCmd::Delete { kind, key } => vec![InventoryOp::Delete { kind, key }],
+        InventoryCmd::Import { file } => {
+            let text = std::fs::read_to_string(&file).map_err(|e| {
+                CliError::new(
+                    Exit::Usage,
+                    anyhow::anyhow!("cannot read {}: {e}", file.display()),
+                )
+            })?;
+            parse_import(&text).map_err(|e| CliError::usage(format!("{}: {e}", file.display())))?
+        }
+    };
+    let client = connect(common).await?;
+    match one(&client, RequestBody::InventoryWrite(InventoryWrite { ops })).await? {
+        ResponseBody::InventoryWritten(w) => {
+            eprintln!("{} item(s) changed", w.changed);
+            Ok(())
+        }
+        other => Err(unexpected(&other).into()),
+    }
+}
+
+/// Parses an import file: JSON (an array as `query inventory` prints it)
+/// or CSV with a header `kind,key,node,ATTR...`. Each item replaces any
+/// existing one; lines are kept for configd's errors.
+pub fn parse_import(text: &str) -> Result<Vec<InventoryOp>, String> {
+    if text.trim_start().starts_with('[') {
+        let items: Vec<serde_json::Value> =
+            serde_json::from_str(text).map_err(|e| format!("bad JSON: {e}"))?;
+        let scalar = |v: &serde_json::Value| match v {
+            serde_json::Value::String(s) => Some(s.clone()),
+            serde_json::Value::Number(n) => Some(n.to_string()),
+            _ => None,
+        };
+        return items
+            .iter()
+            .enumerate()
+            .map(|(i, item)| {
+                let field = |name: &str| {
+                    item.get(name).and_then(scalar).ok_or_else(|| {
+                        format!(
+                            "item {}: field `{name}` missing or not a string/number",
+                            i + 1
+                        )
+                    })
+                };
+                let mut attrs = BTreeMap::new();
+                if let Some(map) = item.get("attrs").and_then(|a| a.as_object()) {
+                    for (k, v) in map {
+                        let v = scalar(v).ok_or_else(|| {
+                            format!("item {}: field `{k}` is not a string or number", i + 1)
+                        })?;
+                        attrs.insert(k.clone(), v);
+                    }
+                }
+                Ok(InventoryOp::Add {
+                    kind: field("kind")?,
+                    key: field("key")?,
+                    node: field("node")?,
+                    attrs,
+                    replace: true,
+                    line: None,
+                })
+            })
+            .collect();
+    }
+    let rows = parse_csv(text)?;
+    let mut rows = rows.into_iter();
+    let Some((_, header)) = rows.next() else {
+        return Err(
+            "empty file: expected a CSV header kind,key,node,ATTR... or a JSON array".into(),
+        );
+    };
+    if header.len() < 3 || header[0] != "kind" || header[1] != "key" || header[2] != "node" {
+        return Err("line 1: the CSV header must start with kind,key,node".into());
+    }
+    let mut ops = Vec::new();
+    for (line, fields) in rows {
+        if fields.len() == 1 && fields[0].is_empty() {
+            continue;
+        }
+        if fields.len() != header.len() {
+            return Err(format!(
+                "line {line}: {} fields, the header has {}",
+                fields.len(),
+                header.len()
+            ));
+        }
+        let attrs = header[3..]
+            .iter()
+            .zip(&fields[3..])
+            .filter(|(_, v)| !v.is_empty())
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        ops.push(InventoryOp::Add {
+            kind: fields[0].clone(),
+            key: fields[1].clone(),
+            node: fields[2].clone(),
+            attrs,
+            replace: true,
+            line: Some(line),
+        });
+    }
+    Ok(ops)
+}
+
+/// RFC 4180 CSV: quoted fields may hold commas, quotes (doubled) and
+/// newlines. Returns each record with the line it starts on.
+pub fn parse_csv(text: &str) -> Result<Vec<(u64, Vec<String>)>, String> {
+    let mut out = Vec::new();
+    let mut fields = Vec::new();
+    let mut field = String::new();
+    let mut quoted = false;
+    let mut line = 1u64;
+    let mut start = 1u64;
+    let mut chars = text.chars().peekable();
+    let mut at_start = true;
+    while let Some(c) = chars.next() {
+        if quoted {
+            match c {
+                '"' if chars.peek() == Some(&'"') => {
+                    chars.next();
+                    field.push('"');
+                }
+                '"' => quoted = false,
+                '\n' => {
+                    line += 1;
+                    field.push(c);
+                }
+                _ => field.push(c),
+            }
+            continue;
+        }
+        match c {
+            '"' if field.is_empty() => quoted = true,
+            ',' => fields.push(std::mem::take(&mut field)),
+            '\r' => {}
+            '\n' => {
+                fields.push(std::mem::take(&mut field));
+                out.push((start, std::mem::take(&mut fields)));
+                line += 1;
+                start = line;
+                at_start = true;
+                continue;
+            }
+            _ => field.push(c),
+        }
+        at_start = false;
+    }
+    if quoted {
+        return Err(format!("line {start}: unterminated quote"));
+    }
+    if !at_start || !field.is_empty() || !fields.is_empty() {
+        fields.push(field);
+        out.push((start, fields));
+    }
+    Ok(out)
+}
+
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+async fn fetch_inventory(
+    client: &Client,
+    filters: Vec<String>,
+) -> Result<Vec<InventoryItem>, CliError> {
+    let mut answers = client
+        .request(RequestBody::QueryInventory(QueryNodes { filters }))
+        .await?;
+    let mut items = Vec::new();
+    while let Some(a) = answers.next().await {
+        match a.map_err(ClientError::from)? {
+            ResponseBody::Inventory(page) => {
+                items.extend(page.items);
+                if page.done {
+                    return Ok(items);
+                }
+            }
+            ResponseBody::Error(e) => return Err(remote(e)),
+            other => return Err(unexpected(&other).into()),
+        }
+    }
+    Err(ClientError::Lost("configd ended the answer early".into()).into())
+}
+
+fn print_inventory(format: Format, items: &[InventoryItem]) -> std::io::Result<()> {
+    let mut out = std::io::stdout().lock();
+    match format {
+        Format::Json | Format::Jsonl => {
+            let rows: Vec<serde_json::Value> = items.iter().map(inventory_json).collect();
+            write_json(&mut out, format, &rows)
+        }
+        Format::Csv => {
+            let mut names: Vec<&String> = items.iter().flat_map(|i| i.attrs.keys()).collect();
+            names.sort();
+            names.dedup();
+            let mut text = String::from("kind,key,node");
+            for n in &names {
+                text.push(',');
+                text.push_str(&csv_field(n));
+            }
+            text.push('\n');
+            for i in items {
+                text.push_str(&format!(
+                    "{},{},{}",
+                    csv_field(&i.kind),
+                    csv_field(&i.key),
+                    csv_field(&i.node)
+                ));
+                for n in &names {
+                    text.push(',');
+                    text.push_str(&csv_field(
+                        i.attrs.get(*n).map(String::as_str).unwrap_or(""),
+                    ));
+                }
+                text.push('\n');
+            }
+            out.write_all(text.as_bytes())
+        }
+        Format::Table => {
+            let mut t = Table::new(vec!["KIND", "KEY", "NODE", "ATTRS"]);
+            for i in items {
+                let attrs: Vec<String> = i.attrs.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                t.row(vec![
+                    i.kind.clone(),
+                    i.key.clone(),
+                    clip(&i.node, 24),
+                    attrs.join(" "),
+                ]);
+            }
+            out.write_all(t.render(terminal_width()).as_bytes())
+        }
+    }
+}
+
+async fn export(common: &CommonArgs) -> Result<(), CliError> {
+    let client = connect(common).await?;
+    let items = fetch_inventory(&client, vec![]).await?;
+    finish_output(print_inventory(common.output, &items))
+}
+
+pub async fn query_inventory(common: &CommonArgs, filters: Vec<String>) -> Result<(), CliError> {
+    Filter::parse_all(&filters).map_err(CliError::usage)?;
+    let client = connect(common).await?;
+    let items = fetch_inventory(&client, filters).await?;
+    finish_output(print_inventory(common.output, &items))
+}
+
+async fn fetch_jobs(client: &Client, filters: Vec<String>) -> Result<Vec<JobView>, CliError> {
+    let mut answers = client
+        .request(RequestBody::QueryJobs(QueryNodes { filters }))
+        .await?;
+    let mut jobs = Vec::new();
+    while let Some(a) = answers.next().await {
+        match a.map_err(ClientError::from)? {
+            ResponseBody::Jobs(page) => {
+                jobs.extend(page.jobs);
+                if page.done {
+                    return Ok(jobs);
+                }
+            }
+            ResponseBody::Error(e) => return Err(remote(e)),
+            other => return Err(unexpected(&other).into()),
+        }
+    }
+    Err(ClientError::Lost("configd ended the answer early".into()).into())
+}
+
+pub async fn query_jobs(common: &CommonArgs, filters: Vec<String>) -> Result<(), CliError> {
+    Filter::parse_all(&filters).map_err(CliError::usage)?;
+    let client = connect(common).await?;
+    let jobs = fetch_jobs(&client, filters).await?;
+    let mut out = std::io::stdout().lock();
+    let written = match common.output {
+        Format::Json | Format::Jsonl => {
+            let rows: Vec<serde_json::Value> = jobs.iter().map(job_json).collect();
+            write_json(&mut out, common.output, &rows)
+        }
+        Format::Table | Format::Csv => {
+            let mut t = Table::new(vec!["ID", "STATE", "WHO", "STARTED", "COMMAND", "TARGETS"]);
+            for j in &jobs {
+                let targets: Vec<String> = j
+                    .targets
+                    .iter()
+                    .map(|t| format!("{}:{}", t.node, t.state.as_str()))
+                    .collect();
+                t.row(vec![
+                    j.id.to_string(),
+                    job_state(j).to_string(),
+                    clip(&j.who, 16),
+                    crate::timefmt::rfc3339(j.started_ms),
+                    clip(&format!("{} {}", j.command, j.args.join(" ")), 40),
+                    targets.join(","),
+                ]);
+            }
+            out.write_all(t.render(terminal_width()).as_bytes())
+        }
+    };
+    finish_output(written)
+}
+
+pub async fn job(common: &CommonArgs, cmd: JobCmd) -> Result<(), CliError> {
+    let JobCmd::Show { id, follow } = cmd;
+    let client = connect(common).await?;
+    let detail = loop {
+        let detail = match one(&client, RequestBody::ShowJob(ShowJob { id })).await? {
+            ResponseBody::JobDetail(d) => d,
+            other => return Err(unexpected(&other).into()),
+        };
+        if !follow || detail.job.finished_ms.is_some() {
+            break detail;
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    };
+    let mut out = std::io::stdout().lock();
+    let written = match common.output {
+        Format::Json | Format::Jsonl => {
+            let mut v = job_json(&detail.job);
+            v["outputs"] = serde_json::json!(detail
+                .outputs
+                .iter()
+                .map(|o| serde_json::json!({"node": o.node, "output": o.output, "truncated": o.truncated}))
+                .collect::<Vec<_>>());
+            write_json(&mut out, common.output, &[v])
+        }
+        Format::Table | Format::Csv => {
+            let j = &detail.job;
+            let mut text = format!(
+                "job {} {} by {}: {} {}\n",
+                j.id,
+                job_state(j),
+                j.who,
+                j.command,
+                j.args.join(" ")
+            );
+            for t in &j.targets {
+                text.push_str(&format!(
+                    "  {} {} exit={} {}ms {}\n",
+                    t.node,
+                    t.state.as_str(),
+                    t.exit_code.map(|c| c.to_string()).unwrap_or("-".into()),
+                    t.duration_ms.unwrap_or(0),
+                    t.message
+                ));
+            }
+            for o in &detail.outputs {
+                text.push_str(&format!("--- {} ---\n{}", o.node, o.output));
+                if !o.output.ends_with('\n') && !o.output.is_empty() {
+                    text.push('\n');
+                }
+            }
+            out.write_all(text.as_bytes())
+        }
+    };
+    finish_output(written)
+}
+
+/// Prefixes each line of `data` with the node, into `buf`.
+fn prefix_lines(buf: &mut Vec<u8>, node: &str, marker: &str, data: &str) {
+    for line in data.split_inclusive('\n') {
+        buf.extend_from_slice(node.as_bytes());
+        buf.extend_from_slice(marker.as_bytes());
+        buf.extend_from_slice(line.as_bytes());
+        if !line.ends_with('\n') {
+            buf.push(b'\n');
+        }
+    }
+}
+
+pub async fn run(common: &CommonArgs, args: RunArgs) -> Result<(), CliError> {
+    let timeout_ms = match &args.timeout {
+        Some(t) => Some(
+            humantime::parse_duration(t)
+                .map_err(|e| CliError::usage(format!("bad --timeout `{t}`: {e} (e.g. 30s, 5m)")))?
+                .as_millis() as u64,
+        ),
+        None => None,
+    };
+    let client = connect(common).await?;
+    let targets = match one(
+        &client,
+        RequestBody::ResolveTargets(ResolveTargets {
+            target: args.target.clone(),
+        }),
+    )
+    .await?
+    {
+        ResponseBody::Targets(t) => t.nodes,
+        other => return Err(unexpected(&other).into()),
+    };
+    if targets.len() > 1 && !args.yes {
+        use std::io::IsTerminal;
+        let list = clip(&targets.join(", "), 200);
+        if !std::io::stdin().is_terminal() {
+            return Err(CliError::usage(format!(
+                "`{}` targets {} nodes ({list}); pass --yes to run without a confirmation",
+                args.target,
+                targets.len()
+            )));
+        }
+        eprint!(
+            "run `{} {}` on {} nodes: {list}? [y/N] ",
+            args.command,
+            args.args.join(" "),
+            targets.len()
+        );
+        let answer = tokio::task::spawn_blocking(|| {
+            let mut line = String::new();
+            let _ = std::io::stdin().read_line(&mut line);
+            line
+        })
+        .await
+        .unwrap_or_default();
+        if !matches!(answer.trim(), "y" | "Y" | "yes") {
+            return Err(CliError::new(
+                Exit::Failed,
+                anyhow::anyhow!("not confirmed; nothing was run"),
+            ));
+        }
+    }
+    let mut answers = client
+        .request(RequestBody::Run(RunRequest {
+            command: args.command.clone(),
+            args: args.args.clone(),
+            target: args.target.clone(),
+            timeout_ms,
+        }))
+        .await?;
+    let json = matches!(common.output, Format::Json | Format::Jsonl);
+    let mut stdout = std::io::stdout().lock();
+    let mut stderr = std::io::stderr();
+    let mut job_id = None;
+    let mut buf = Vec::with_capacity(1 << 16);
+    let interrupt = tokio::signal::ctrl_c();
+    tokio::pin!(interrupt);
+    loop {
+        let next = tokio::select! {
+            _ = &mut interrupt => {
+                drop(answers);
+                // Give the Cancel frame a moment to leave before the link closes.
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                let what = job_id.map(|id| format!("job {id}")).unwrap_or("the job".into());
+                return Err(CliError::new(Exit::Failed, anyhow::anyhow!("interrupted: {what} cancelled on every node")));
+            }
+            n = answers.next() => n,
+        };
+        let body = match next {
+            Some(Ok(b)) => b,
+            Some(Err(e)) => return Err(ClientError::from(e).into()),
+            None => {
+                return Err(ClientError::Lost("configd ended the job stream early".into()).into())
+            }
+        };
+        match body {
+            ResponseBody::JobStarted(s) => {
+                job_id = Some(s.id);
+                if !json {
+                    let _ = writeln!(stderr, "job {} started on {}", s.id, s.targets.join(", "));
+                }
+            }
+            ResponseBody::JobOutput(o) => {
+                if json {
+                    continue;
+                }
+                buf.clear();
+                match o.stream {
+                    OutputStream::Stdout => {
+                        prefix_lines(&mut buf, &o.node, ": ", &o.data);
+                        if let Err(e) = stdout.write_all(&buf).and_then(|_| stdout.flush()) {
+                            if e.kind() != std::io::ErrorKind::BrokenPipe {
+                                return finish_output(Err(e));
+                            }
+                        }
+                    }
+                    OutputStream::Stderr => {
+                        prefix_lines(&mut buf, &o.node, " [stderr]: ", &o.data);
+                        let _ = stderr.write_all(&buf);
+                    }
+                }
+            }
+            ResponseBody::TargetDone(t) => {
+                if !json && t.state != TargetState::Ok {
+                    let _ = writeln!(stderr, "{}: {} {}", t.node, t.state.as_str(), t.message);
+                }
+            }
+            ResponseBody::JobDone(job) => {
+                let ok = job.targets.iter().all(|t| t.state == TargetState::Ok);
+                if json {
+                    finish_output(write_json(&mut stdout, common.output, &[job_json(&job)]))?;
+                } else {
+                    let good = job
+                        .targets
+                        .iter()
+                        .filter(|t| t.state == TargetState::Ok)
+                        .count();
+                    let _ = writeln!(
+                        stderr,
+                        "job {} {}: {good}/{} target(s) ok{}{}",
+                        job.id,
+                        job_state(&job),
+                        job.targets.len(),
+                        if job.effects.is_empty() {
+                            String::new()
+                        } else {
+                            let e: Vec<String> = job
+                                .effects
+                                .iter()
+                                .map(|(k, v)| format!("{k}={v}"))
+                                .collect();
+                            format!(
+                                "; {} set {}",
+                                job.item.clone().unwrap_or_default(),
+                                e.join(" ")
+                            )
+                        },
+                        if job.message.is_empty() {
+                            String::new()
+                        } else {
+                            format!("; {}", job.message)
+                        }
+                    );
+                }
+                return if ok {
+                    Ok(())
+                } else {
+                    Err(CliError::new(
+                        Exit::Failed,
+                        anyhow::anyhow!("job {} {}", job.id, job_state(&job)),
+                    ))
+                };
+            }
+            ResponseBody::Error(e) => return Err(remote(e)),
+            other => return Err(unexpected(&other).into()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_parses_quotes_and_lines() {
+        let rows =
+            parse_csv("kind,key,node,domain\nzone,1,web-1,\"a,b\"\"c\"\nzone,2,web-2,\"x\ny\"\n")
+                .unwrap();
+        assert_eq!(rows.len(), 3);
+        assert_eq!(rows[1].1[3], "a,b\"c");
+        assert_eq!(
+            rows[2],
+            (
+                3,
+                vec!["zone".into(), "2".into(), "web-2".into(), "x\ny".into()]
+            )
+        );
+        assert!(parse_csv("a,\"b\n").is_err());
+        let ops = parse_import("kind,key,node,state\nzone,1,web-1,new\nzone,2,web-2\n");
+        assert!(ops.unwrap_err().contains("line 3"));
+    }
+}

@@ -1,0 +1,320 @@
+//! The inventory as configd stores it (table `inventory`): checked writes
+//! (all-or-nothing, each change an event with who, before and after),
+//! queries, and the look-ups commands need (an item's node, its
+//! preconditions, its effects). All SQL runs on the store thread.
+
+use std::collections::BTreeMap;
+
+use rusqlite::{params, Connection, OptionalExtension};
+
+use super::store::{Store, StoreError};
+use crate::net::proto::{InventoryItem, InventoryOp};
+use crate::ops::kinds::{check_new, kind, Item, Kinds};
+use crate::ops::values::ValueType;
+use crate::timefmt::now_ms;
+
+#[derive(Debug, thiserror::Error)]
+pub enum InventoryError {
+    /// A write that breaks a rule: nothing was changed.
+    #[error("{0}")]
+    Rejected(String),
+    #[error("store: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+fn rejected<T>(msg: String) -> Result<T, InventoryError> {
+    Err(InventoryError::Rejected(msg))
+}
+
+/// Applies `ops` in one transaction; returns how many items changed.
+pub async fn write(
+    store: &Store,
+    kinds: &Kinds,
+    who: &str,
+    ops: Vec<InventoryOp>,
+) -> Result<u64, InventoryError> {
+    let kinds = kinds.clone();
+    let who = who.to_string();
+    store
+        .call(move |conn| apply_ops(conn, &kinds, &who, ops))
+        .await?
+}
+
+fn apply_ops(
+    conn: &Connection,
+    kinds: &Kinds,
+    who: &str,
+    ops: Vec<InventoryOp>,
+) -> Result<u64, InventoryError> {
+    let mut changed = 0;
+    let now = now_ms();
+    for (i, op) in ops.into_iter().enumerate() {
+        let at = |line: Option<u64>, item: &str| match line {
+            Some(l) => format!("line {l}: "),
+            None if i > 0 => format!("item {} ({item}): ", i + 1),
+            None => String::new(),
+        };
+        match op {
+            InventoryOp::Add {
+                kind: k,
+                key,
+                node,
+                attrs,
+                replace,
+                line,
+            } => {
+                let item = match check_new(kinds, &k, &key, &node, &attrs) {
+                    Ok(item) => item,
+                    Err(e) => return rejected(format!("{}{e}", at(line, &format!("{k}={key}")))),
+                };
+                let before = get(conn, &item.kind, &item.key)?;
+                if before.is_some() && !replace {
+                    return rejected(format!(
+                        "{}{} {} exists already; change it with `monit-cli inventory update {} {} ATTR=VALUE`",
+                        at(line, &format!("{k}={key}")),
+                        item.kind,
+                        item.key,
+                        item.kind,
+                        item.key
+                    ));
+                }
+                put(conn, &item)?;
+                event(conn, now, who, "add", before.as_ref(), Some(&item))?;
+                changed += 1;
+            }
+            InventoryOp::Update {
+                kind: k,
+                key,
+                mut attrs,
+            } => {
+                let declared = kind(kinds, &k).map_err(InventoryError::Rejected)?;
+                let key = declared
+                    .check_key(&k, &key)
+                    .map_err(InventoryError::Rejected)?;
+                let Some(before) = get(conn, &k, &key)? else {
+                    return rejected(format!(
+                        "{}no {k} {key} in the inventory; add it with `monit-cli inventory add {k} {key} node=NODE`",
+                        at(None, &format!("{k}={key}"))
+                    ));
+                };
+                let mut after = before.clone();
+                if let Some(node) = attrs.remove("node") {
+                    crate::names::check_name(&node)
+                        .map_err(|e| InventoryError::Rejected(format!("field `node`: {e}")))?;
+                    after.node = node;
+                }
+                if attrs.is_empty() && after.node == before.node {
+                    return rejected("nothing to update: give ATTR=VALUE pairs".into());
+                }
+                for (name, value) in attrs {
+                    let v = declared
+                        .check_attr(&k, &name, &value)
+                        .map_err(InventoryError::Rejected)?;
+                    after.attrs.insert(name, v);
+                }
+                put(conn, &after)?;
+                event(conn, now, who, "update", Some(&before), Some(&after))?;
+                changed += 1;
+            }
+            InventoryOp::Delete { kind: k, key } => {
+                let declared = kind(kinds, &k).map_err(InventoryError::Rejected)?;
+                let key = declared
+                    .check_key(&k, &key)
+                    .map_err(InventoryError::Rejected)?;
+                let Some(before) = get(conn, &k, &key)? else {
+                    return rejected(format!("no {k} {key} in the inventory"));
+                };
+                conn.prepare_cached("DELETE FROM inventory WHERE kind = ?1 AND key = ?2")?
+                    .execute(params![k, key])?;
+                event(conn, now, who, "delete", Some(&before), None)?;
+                changed += 1;
+            }
+        }
+    }
+    Ok(changed)
+}
+
+fn put(conn: &Connection, item: &Item) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO inventory (kind, key, node, attrs) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT(kind, key) DO UPDATE SET node = excluded.node, attrs = excluded.attrs",
+    )?
+    .execute(params![
+        item.kind,
+        item.key,
+        item.node,
+        serde_json::to_string(&item.attrs).unwrap_or_default()
+    ])?;
+    Ok(())
+}
+
+fn item_json(item: &Item) -> serde_json::Value {
+    serde_json::json!({"node": item.node, "attrs": item.attrs})
+}
+
+/// Records a change as an event: who, before and after (JSON in the
+/// message, so `query events` shows it).
+fn event(
+    conn: &Connection,
+    now: i64,
+    who: &str,
+    op: &str,
+    before: Option<&Item>,
+    after: Option<&Item>,
+) -> rusqlite::Result<()> {
+    let Some(item) = after.or(before) else {
+        return Ok(());
+    };
+    let message = serde_json::json!({
+        "op": op,
+        "item": format!("{}={}", item.kind, item.key),
+        "before": before.map(item_json),
+        "after": after.map(item_json),
+    })
+    .to_string();
+    conn.prepare_cached(
+        "INSERT INTO events (time, kind, node, check_name, state, previous_state, who, message)
+         VALUES (?1, 'inventory', ?2, NULL, NULL, NULL, ?3, ?4)",
+    )?
+    .execute(params![now, item.node, who, message])?;
+    Ok(())
+}
+
+fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Item> {
+    let attrs: String = r.get(3)?;
+    Ok(Item {
+        kind: r.get(0)?,
+        key: r.get(1)?,
+        node: r.get(2)?,
+        attrs: serde_json::from_str(&attrs).unwrap_or_default(),
+    })
+}
+
+/// The item `kind`/`key` (canonical key), if stored.
+pub fn get(conn: &Connection, kind: &str, key: &str) -> rusqlite::Result<Option<Item>> {
+    conn.prepare_cached(
+        "SELECT kind, key, node, attrs FROM inventory WHERE kind = ?1 AND key = ?2",
+    )?
+    .query_row(params![kind, key], row)
+    .optional()
+}
+
+/// Every item, by kind then key (numerically for int keys).
+pub async fn all(store: &Store, kinds: &Kinds) -> Result<Vec<Item>, InventoryError> {
+    let mut items = store
+        .call(|conn| -> Result<Vec<Item>, InventoryError> {
+            let mut stmt = conn.prepare_cached("SELECT kind, key, node, attrs FROM inventory")?;
+            let rows = stmt.query_map([], row)?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+        .await??;
+    items.sort_by(|a, b| {
+        let numeric = kinds.get(&a.kind).is_some_and(|k| k.key == ValueType::Int);
+        a.kind.cmp(&b.kind).then_with(|| {
+            if numeric && a.kind == b.kind {
+                let n = |s: &str| s.parse::<i64>().unwrap_or(i64::MAX);
+                n(&a.key).cmp(&n(&b.key))
+            } else {
+                a.key.cmp(&b.key)
+            }
+        })
+    });
+    Ok(items)
+}
+
+/// Looks up one item by kind and key as typed (checked, canonicalised).
+pub async fn find(
+    store: &Store,
+    kinds: &Kinds,
+    kind_name: &str,
+    key: &str,
+) -> Result<Option<Item>, InventoryError> {
+    let declared = kind(kinds, kind_name).map_err(InventoryError::Rejected)?;
+    let key = declared
+        .check_key(kind_name, key)
+        .map_err(InventoryError::Rejected)?;
+    let kind_name = kind_name.to_string();
+    store
+        .call(move |conn| -> Result<_, InventoryError> { Ok(get(conn, &kind_name, &key)?) })
+        .await?
+}
+
+/// Sets `effects` on the item in one transaction, after checking that
+/// `requires` still holds; records the change as an event by `who`.
+pub async fn apply_effects(
+    store: &Store,
+    kinds: &Kinds,
+    who: &str,
+    item: &Item,
+    requires: BTreeMap<String, String>,
+    effects: BTreeMap<String, String>,
+) -> Result<(), InventoryError> {
+    let declared = kind(kinds, &item.kind)
+        .map_err(InventoryError::Rejected)?
+        .clone();
+    let (kind_name, key, who) = (item.kind.clone(), item.key.clone(), who.to_string());
+    store
+        .call(move |conn| -> Result<(), InventoryError> {
+            let Some(before) = get(conn, &kind_name, &key)? else {
+                return rejected(format!("{kind_name} {key} was deleted meanwhile"));
+            };
+            if let Some(why) = unmet(&before, &requires) {
+                return rejected(why);
+            }
+            let mut after = before.clone();
+            for (name, value) in &effects {
+                let v = declared
+                    .check_attr(&kind_name, name, value)
+                    .map_err(InventoryError::Rejected)?;
+                after.attrs.insert(name.clone(), v);
+            }
+            put(conn, &after)?;
+            event(conn, now_ms(), &who, "update", Some(&before), Some(&after))
+                .map_err(InventoryError::from)
+        })
+        .await?
+}
+
+/// Why `item` does not meet `requires`, if it does not.
+pub fn unmet(item: &Item, requires: &BTreeMap<String, String>) -> Option<String> {
+    for (name, want) in requires {
+        let have = if name == "node" {
+            Some(&item.node)
+        } else {
+            item.attrs.get(name)
+        };
+        if have != Some(want) {
+            return Some(format!(
+                "{} {} has {name}={}, but {name}={want} is required",
+                item.kind,
+                item.key,
+                have.map(String::as_str).unwrap_or("(unset)")
+            ));
+        }
+    }
+    None
+}
+
+/// An item on the wire.
+pub fn to_wire(kinds: &Kinds, item: Item) -> InventoryItem {
+    let mut ints = Vec::new();
+    if let Some(k) = kinds.get(&item.kind) {
+        if k.key == ValueType::Int {
+            ints.push("key".to_string());
+        }
+        for name in item.attrs.keys() {
+            if k.attributes.get(name) == Some(&ValueType::Int) {
+                ints.push(name.clone());
+            }
+        }
+    }
+    InventoryItem {
+        kind: item.kind,
+        key: item.key,
+        node: item.node,
+        attrs: item.attrs,
+        ints,
+    }
+}

@@ -1,0 +1,628 @@
+//! Running commands on nodes: target selection, argument and precondition
+//! checks, dispatch to every target, merged live output back to the
+//! client, and the job record (per-target state, bounded output, effects
+//! applied to the inventory when every target succeeded).
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use rusqlite::{params, OptionalExtension};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use super::inventory::{self, InventoryError};
+use super::server::Shared;
+use super::tokens::Identity;
+use crate::net::link::Replier;
+use crate::net::proto::{
+    CommandOutput, ErrorCode, JobDetail, JobOutput, JobStarted, JobView, NodeOutput, OutputStream,
+    RequestBody, ResponseBody, RunCommand, RunRequest, TargetResult, TargetState,
+};
+use crate::ops::kinds::Item;
+use crate::ops::spec::{ArgType, CommandSpec};
+use crate::timefmt::now_ms;
+
+/// Output kept per target in the job record (the tail).
+pub const OUTPUT_KEPT: usize = 1024 * 1024;
+/// Extra time configd waits past a command's timeout for the node to
+/// report it, before recording `timeout` itself.
+const GRACE: Duration = Duration::from_secs(5);
+/// Output events buffered between target tasks and the client.
+const MERGE: usize = 1024;
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    match m.lock() {
+        Ok(g) => g,
+        Err(p) => p.into_inner(),
+    }
+}
+
+/// What configd keeps in memory for commands.
+#[derive(Default)]
+pub struct OpsState {
+    /// The commands each node advertised at its last registration.
+    catalog: Mutex<HashMap<String, Arc<Vec<CommandSpec>>>>,
+    /// Inventory items a running job acts on (one job per item at a time).
+    busy: Mutex<HashSet<(String, String)>>,
+}
+
+impl OpsState {
+    pub fn set_commands(&self, node: &str, commands: Vec<CommandSpec>) {
+        lock(&self.catalog).insert(node.to_string(), Arc::new(commands));
+    }
+
+    fn commands(&self, node: &str) -> Arc<Vec<CommandSpec>> {
+        lock(&self.catalog).get(node).cloned().unwrap_or_default()
+    }
+}
+
+/// A refusal: code and one-line message.
+type Refusal = (ErrorCode, String);
+
+fn bad(msg: impl Into<String>) -> Refusal {
+    (ErrorCode::BadRequest, msg.into())
+}
+
+/// The nodes a selector names, sorted: `all`, `node=NAME`, `label.K=V`
+/// (or `labels.K=V`), or `KIND=KEY` of an inventory item.
+pub async fn resolve_targets(shared: &Shared, target: &str) -> Result<Vec<String>, Refusal> {
+    let target = target.trim();
+    let usage = "use node=NAME, label.K=V, KIND=KEY (e.g. zone=218) or all";
+    if target == "all" {
+        let nodes: Vec<String> = shared
+            .registry
+            .slots()
+            .iter()
+            .map(|s| s.name.clone())
+            .collect();
+        if nodes.is_empty() {
+            return Err((ErrorCode::NotFound, "no nodes are known yet".into()));
+        }
+        return Ok(nodes);
+    }
+    let Some((k, v)) = target.split_once('=') else {
+        return Err(bad(format!("bad target `{target}`: {usage}")));
+    };
+    if k == "node" {
+        return match shared.registry.get(v) {
+            Some(_) => Ok(vec![v.to_string()]),
+            None => Err((ErrorCode::NotFound, format!("no node `{v}` is known"))),
+        };
+    }
+    if let Some(label) = k.strip_prefix("label.").or(k.strip_prefix("labels.")) {
+        let nodes: Vec<String> = shared
+            .registry
+            .slots()
+            .iter()
+            .filter(|s| s.labels().get(label).map(String::as_str) == Some(v))
+            .map(|s| s.name.clone())
+            .collect();
+        if nodes.is_empty() {
+            return Err((
+                ErrorCode::NotFound,
+                format!("no node has label {label}={v}"),
+            ));
+        }
+        return Ok(nodes);
+    }
+    if shared.config.inventory.contains_key(k) {
+        let item = inventory::find(&shared.store, &shared.config.inventory, k, v)
+            .await
+            .map_err(refusal)?;
+        return match item {
+            Some(item) => Ok(vec![item.node]),
+            None => Err((
+                ErrorCode::NotFound,
+                format!("no {k} {v} in the inventory, so no node to run on"),
+            )),
+        };
+    }
+    Err(bad(format!(
+        "bad target `{target}`: `{k}` is neither node, label.K nor an inventory kind; {usage}"
+    )))
+}
+
+fn refusal(e: InventoryError) -> Refusal {
+    match e {
+        InventoryError::Rejected(m) => bad(m),
+        other => (ErrorCode::Internal, other.to_string()),
+    }
+}
+
+/// Everything checked before a job starts.
+struct Plan {
+    targets: Vec<String>,
+    timeout: Duration,
+    item: Option<Item>,
+    requires: BTreeMap<String, String>,
+    on_success: BTreeMap<String, String>,
+}
+
+async fn plan(shared: &Shared, req: &RunRequest) -> Result<Plan, Refusal> {
+    let targets = resolve_targets(shared, &req.target).await?;
+    let mut first: Option<CommandSpec> = None;
+    for node in &targets {
+        let offered = shared.ops.commands(node);
+        let Some(spec) = offered.iter().find(|c| c.name == req.command) else {
+            let names: Vec<&str> = offered.iter().map(|c| c.name.as_str()).collect();
+            let list = if names.is_empty() {
+                "it offers no commands".to_string()
+            } else {
+                format!("it offers: {}", names.join(", "))
+            };
+            return Err((
+                ErrorCode::NotFound,
+                format!(
+                    "node `{node}` has no command `{}`; {list}",
+                    crate::ops::values::shown(&req.command)
+                ),
+            ));
+        };
+        spec.check_args(&req.args).map_err(bad)?;
+        if first.is_none() {
+            first = Some(spec.clone());
+        }
+    }
+    let Some(spec) = first else {
+        return Err((ErrorCode::NotFound, "no target".into()));
+    };
+    let kinds = &shared.config.inventory;
+    // `key` arguments must name existing items.
+    for (a, value) in spec.args.iter().zip(&req.args) {
+        if let ArgType::Key { kind } = &a.kind {
+            let found = inventory::find(&shared.store, kinds, kind, value)
+                .await
+                .map_err(refusal)?;
+            if found.is_none() {
+                return Err(bad(format!(
+                    "argument `{}`: no {kind} {value} in the inventory",
+                    a.name
+                )));
+            }
+        }
+    }
+    let mut plan = Plan {
+        targets,
+        timeout: Duration::from_millis(req.timeout_ms.unwrap_or(spec.timeout_ms).max(1)),
+        item: None,
+        requires: BTreeMap::new(),
+        on_success: BTreeMap::new(),
+    };
+    if let Some(link) = &spec.inventory {
+        let key = spec.arg(&req.args, &link.key).unwrap_or_default();
+        let item = inventory::find(&shared.store, kinds, &link.kind, key)
+            .await
+            .map_err(refusal)?;
+        let Some(item) = item else {
+            return Err(bad(format!(
+                "no {} {key} in the inventory; `{}` acts on an existing {}",
+                link.kind, spec.name, link.kind
+            )));
+        };
+        if let Some(why) = inventory::unmet(&item, &link.requires) {
+            return Err((
+                ErrorCode::BadRequest,
+                format!(
+                    "precondition failed: {why} by `{}`; nothing was run",
+                    spec.name
+                ),
+            ));
+        }
+        plan.requires = link.requires.clone();
+        plan.on_success = link.on_success.clone();
+        plan.item = Some(item);
+    }
+    Ok(plan)
+}
+
+/// Releases an item's busy mark when the job ends.
+struct BusyGuard<'a> {
+    ops: &'a OpsState,
+    key: Option<(String, String)>,
+}
+
+impl Drop for BusyGuard<'_> {
+    fn drop(&mut self) {
+        if let Some(k) = self.key.take() {
+            lock(&self.ops.busy).remove(&k);
+        }
+    }
+}
+
+enum Event {
+    Output(usize, OutputStream, String),
+    Done(usize, TargetResult),
+}
+
+/// The last `OUTPUT_KEPT` bytes of one target's output.
+#[derive(Default)]
+struct Tail {
+    text: String,
+    truncated: bool,
+}
+
+impl Tail {
+    fn push(&mut self, stream: OutputStream, data: &str) {
+        match stream {
+            OutputStream::Stdout => self.text.push_str(data),
+            OutputStream::Stderr => {
+                for line in data.split_inclusive('\n') {
+                    self.text.push_str("[stderr] ");
+                    self.text.push_str(line);
+                }
+            }
+        }
+        if self.text.len() > OUTPUT_KEPT {
+            let mut cut = self.text.len() - OUTPUT_KEPT;
+            while !self.text.is_char_boundary(cut) {
+                cut += 1;
+            }
+            self.text.drain(..cut);
+            self.truncated = true;
+        }
+    }
+
+    fn stored(&self) -> String {
+        if self.truncated {
+            format!(
+                "[monit: earlier output dropped; the last {} KiB are kept]\n{}",
+                OUTPUT_KEPT / 1024,
+                self.text
+            )
+        } else {
+            self.text.clone()
+        }
+    }
+}
+
+/// Runs a job for `who`, streaming to `reply` until done or `cancel`.
+pub async fn run(
+    shared: Arc<Shared>,
+    who: &Identity,
+    reply: Replier,
+    cancel: CancellationToken,
+    req: RunRequest,
+) {
+    let plan = match plan(&shared, &req).await {
+        Ok(p) => p,
+        Err((code, msg)) => {
+            tracing::info!(command = %req.command, "run refused: {msg}");
+            let _ = reply.error(code, msg).await;
+            return;
+        }
+    };
+    let busy_key = plan.item.as_ref().map(|i| (i.kind.clone(), i.key.clone()));
+    if let Some(k) = &busy_key {
+        if !lock(&shared.ops.busy).insert(k.clone()) {
+            let _ = reply
+                .error(
+                    ErrorCode::Busy,
+                    format!(
+                        "another job is acting on {} {}; try again when it ends",
+                        k.0, k.1
+                    ),
+                )
+                .await;
+            return;
+        }
+    }
+    let _busy = BusyGuard {
+        ops: &shared.ops,
+        key: busy_key,
+    };
+    let mut job = JobView {
+        id: 0,
+        who: who.name.clone(),
+        started_ms: now_ms(),
+        finished_ms: None,
+        command: req.command.clone(),
+        args: req.args.clone(),
+        targets: plan
+            .targets
+            .iter()
+            .map(|n| TargetResult {
+                node: n.clone(),
+                state: TargetState::Running,
+                exit_code: None,
+                duration_ms: None,
+                message: String::new(),
+            })
+            .collect(),
+        requires: plan.requires.clone(),
+        effects: BTreeMap::new(),
+        item: plan.item.as_ref().map(|i| format!("{}={}", i.kind, i.key)),
+        message: String::new(),
+    };
+    job.id = match insert_job(&shared, &job).await {
+        Ok(id) => id,
+        Err(e) => {
+            tracing::error!("cannot record job: {e}");
+            let _ = reply
+                .error(ErrorCode::Internal, "configd could not record the job")
+                .await;
+            return;
+        }
+    };
+    tracing::info!(job = job.id, command = %job.command, targets = plan.targets.len(), who = %job.who, "job started");
+    let mut client_gone = reply
+        .send(ResponseBody::JobStarted(JobStarted {
+            id: job.id,
+            targets: plan.targets.clone(),
+        }))
+        .await
+        .is_err();
+    let stop = cancel.child_token();
+    let (tx, mut rx) = mpsc::channel::<Event>(MERGE);
+    for (i, node) in plan.targets.iter().enumerate() {
+        let link = shared.registry.get(node).and_then(|s| s.link());
+        let body = RequestBody::RunCommand(RunCommand {
+            job: job.id,
+            command: req.command.clone(),
+            args: req.args.clone(),
+            timeout_ms: Some(plan.timeout.as_millis() as u64),
+        });
+        tokio::spawn(target(
+            i,
+            link,
+            body,
+            plan.timeout + GRACE,
+            stop.clone(),
+            tx.clone(),
+        ));
+    }
+    drop(tx);
+    let mut tails: Vec<Tail> = plan.targets.iter().map(|_| Tail::default()).collect();
+    while let Some(ev) = rx.recv().await {
+        match ev {
+            Event::Output(i, stream, data) => {
+                tails[i].push(stream, &data);
+                if !client_gone {
+                    let body = ResponseBody::JobOutput(JobOutput {
+                        node: plan.targets[i].clone(),
+                        stream,
+                        data,
+                    });
+                    client_gone = reply.send(body).await.is_err();
+                }
+            }
+            Event::Done(i, mut result) => {
+                result.node = plan.targets[i].clone();
+                job.targets[i] = result.clone();
+                if !client_gone {
+                    client_gone = reply.send(ResponseBody::TargetDone(result)).await.is_err();
+                }
+            }
+        }
+    }
+    let all_ok = job.targets.iter().all(|t| t.state == TargetState::Ok);
+    if all_ok && !plan.on_success.is_empty() {
+        if let Some(item) = &plan.item {
+            match inventory::apply_effects(
+                &shared.store,
+                &shared.config.inventory,
+                &job.who,
+                item,
+                plan.requires.clone(),
+                plan.on_success.clone(),
+            )
+            .await
+            {
+                Ok(()) => job.effects = plan.on_success.clone(),
+                Err(e) => job.message = format!("effects not applied: {e}"),
+            }
+        }
+    } else if !all_ok && !plan.on_success.is_empty() {
+        job.message = "not every target succeeded: effects not applied".into();
+    }
+    job.finished_ms = Some(now_ms());
+    let outputs: Vec<NodeOutput> = plan
+        .targets
+        .iter()
+        .zip(&tails)
+        .map(|(n, t)| NodeOutput {
+            node: n.clone(),
+            output: t.stored(),
+            truncated: t.truncated,
+        })
+        .collect();
+    if let Err(e) = finish_job(&shared, &job, outputs).await {
+        tracing::error!(job = job.id, "cannot record job end: {e}");
+    }
+    tracing::info!(
+        job = job.id,
+        state = crate::ops::views::job_state(&job),
+        "job finished"
+    );
+    if !client_gone {
+        let _ = reply.send(ResponseBody::JobDone(job)).await;
+    }
+}
+
+/// Runs the command on one node and reports its output and end.
+async fn target(
+    i: usize,
+    link: Option<crate::net::link::LinkHandle>,
+    body: RequestBody,
+    limit: Duration,
+    stop: CancellationToken,
+    tx: mpsc::Sender<Event>,
+) {
+    let started = Instant::now();
+    let done = |state, exit_code, message: String| {
+        Event::Done(
+            i,
+            TargetResult {
+                node: String::new(),
+                state,
+                exit_code,
+                duration_ms: Some(started.elapsed().as_millis() as u64),
+                message,
+            },
+        )
+    };
+    let result = match link {
+        None => done(TargetState::Lost, None, "node not connected".into()),
+        Some(link) => run_on(i, &link, body, limit, &stop, &tx, started, done).await,
+    };
+    let _ = tx.send(result).await;
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn run_on(
+    i: usize,
+    link: &crate::net::link::LinkHandle,
+    body: RequestBody,
+    limit: Duration,
+    stop: &CancellationToken,
+    tx: &mpsc::Sender<Event>,
+    started: Instant,
+    done: impl Fn(TargetState, Option<i32>, String) -> Event,
+) -> Event {
+    let mut answers = match link.request(body).await {
+        Ok(a) => a,
+        Err(e) => return done(TargetState::Lost, None, e.to_string()),
+    };
+    let deadline = tokio::time::Instant::from_std(started + limit);
+    loop {
+        let next = tokio::select! {
+            _ = stop.cancelled() => {
+                // Dropping `answers` sends Cancel: the node kills the process group.
+                return done(TargetState::Cancelled, None, "cancelled".into());
+            }
+            _ = tokio::time::sleep_until(deadline) => {
+                return done(TargetState::Timeout, None, format!("no result from the node within {:.0?}", limit));
+            }
+            n = answers.next() => n,
+        };
+        match next {
+            Some(Ok(ResponseBody::CommandOutput(CommandOutput { stream, data }))) => {
+                if tx.send(Event::Output(i, stream, data)).await.is_err() {
+                    return done(TargetState::Cancelled, None, "job ended".into());
+                }
+            }
+            Some(Ok(ResponseBody::CommandExit(exit))) => {
+                return done(exit.state, exit.exit_code, exit.message)
+            }
+            Some(Ok(ResponseBody::Error(e))) => {
+                return done(
+                    TargetState::Failed,
+                    None,
+                    format!("node refused: {}", e.message),
+                )
+            }
+            Some(Ok(other)) => {
+                return done(
+                    TargetState::Failed,
+                    None,
+                    format!("unexpected answer from the node: {other:?}"),
+                )
+            }
+            Some(Err(e)) => return done(TargetState::Lost, None, e.to_string()),
+            None => {
+                return done(
+                    TargetState::Lost,
+                    None,
+                    "the node disconnected before the command ended".into(),
+                )
+            }
+        }
+    }
+}
+
+fn js(job: &JobView) -> String {
+    // TargetResult rows carry their node; fill it for storage.
+    serde_json::to_string(job).unwrap_or_default()
+}
+
+async fn insert_job(shared: &Shared, job: &JobView) -> Result<u64, String> {
+    let body = js(job);
+    let started = job.started_ms;
+    shared
+        .store
+        .call(move |conn| -> Result<u64, rusqlite::Error> {
+            conn.prepare_cached("INSERT INTO jobs (started, body) VALUES (?1, ?2)")?
+                .execute(params![started, body])?;
+            Ok(conn.last_insert_rowid() as u64)
+        })
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| e.to_string())
+}
+
+async fn finish_job(
+    shared: &Shared,
+    job: &JobView,
+    outputs: Vec<NodeOutput>,
+) -> Result<(), String> {
+    let body = js(job);
+    let id = job.id as i64;
+    shared
+        .store
+        .call(move |conn| -> Result<(), rusqlite::Error> {
+            conn.prepare_cached("UPDATE jobs SET body = ?2 WHERE id = ?1")?
+                .execute(params![id, body])?;
+            let mut stmt = conn.prepare_cached(
+                "INSERT OR REPLACE INTO job_output (job, node, output, truncated) VALUES (?1, ?2, ?3, ?4)",
+            )?;
+            for o in outputs {
+                stmt.execute(params![id, o.node, o.output, o.truncated])?;
+            }
+            Ok(())
+        })
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| e.to_string())
+}
+
+/// The newest `limit` jobs, newest first.
+pub async fn recent(shared: &Shared, limit: usize) -> Result<Vec<JobView>, String> {
+    shared
+        .store
+        .call(move |conn| -> Result<Vec<JobView>, rusqlite::Error> {
+            let mut stmt =
+                conn.prepare_cached("SELECT body FROM jobs ORDER BY id DESC LIMIT ?1")?;
+            let rows = stmt.query_map(params![limit as i64], |r| r.get::<_, String>(0))?;
+            let mut out = Vec::new();
+            for body in rows {
+                if let Ok(job) = serde_json::from_str::<JobView>(&body?) {
+                    out.push(job);
+                }
+            }
+            Ok(out)
+        })
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| e.to_string())
+}
+
+/// One job and its stored output.
+pub async fn detail(shared: &Shared, id: u64) -> Result<Option<JobDetail>, String> {
+    shared
+        .store
+        .call(move |conn| -> Result<Option<JobDetail>, rusqlite::Error> {
+            let body: Option<String> = conn
+                .prepare_cached("SELECT body FROM jobs WHERE id = ?1")?
+                .query_row(params![id as i64], |r| r.get(0))
+                .optional()?;
+            let Some(job) = body.and_then(|b| serde_json::from_str::<JobView>(&b).ok()) else {
+                return Ok(None);
+            };
+            let mut stmt = conn.prepare_cached(
+                "SELECT node, output, truncated FROM job_output WHERE job = ?1 ORDER BY node",
+            )?;
+            let outputs = stmt
+                .query_map(params![id as i64], |r| {
+                    Ok(NodeOutput {
+                        node: r.get(0)?,
+                        output: r.get(1)?,
+                        truncated: r.get(2)?,
+                    })
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(Some(JobDetail { job, outputs }))
+        })
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| e.to_string())
+}

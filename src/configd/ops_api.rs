@@ -1,0 +1,197 @@
+//! configd's answers to the inventory, job and run requests (issue 4);
+//! `api.rs` authorises them and hands them here.
+
+use std::sync::Arc;
+
+use tokio_util::sync::CancellationToken;
+
+use super::inventory::{self, InventoryError};
+use super::jobs;
+use super::server::Shared;
+use super::tokens::Identity;
+use crate::filter::{matches_all, Filter};
+use crate::net::link::Replier;
+use crate::net::proto::{
+    ErrorCode, InventoryPage, InventoryWritten, JobsPage, RequestBody, ResponseBody, Targets,
+};
+use crate::ops::spec::CommandSpec;
+
+/// Items or jobs per answer page.
+const PAGE: usize = 1000;
+/// Jobs `query jobs` looks at (newest first).
+const JOBS_LISTED: usize = 10_000;
+/// Most inventory operations in one write.
+const MAX_OPS: usize = 100_000;
+
+pub async fn handle(
+    shared: Arc<Shared>,
+    who: &Identity,
+    reply: Replier,
+    cancel: CancellationToken,
+    body: RequestBody,
+) {
+    match body {
+        RequestBody::InventoryWrite(w) => {
+            if w.ops.len() > MAX_OPS {
+                let _ = reply
+                    .error(
+                        ErrorCode::BadRequest,
+                        format!(
+                            "{} operations; the limit is {MAX_OPS} per write",
+                            w.ops.len()
+                        ),
+                    )
+                    .await;
+                return;
+            }
+            match inventory::write(&shared.store, &shared.config.inventory, &who.name, w.ops).await
+            {
+                Ok(changed) => {
+                    let _ = reply
+                        .send(ResponseBody::InventoryWritten(InventoryWritten { changed }))
+                        .await;
+                }
+                Err(InventoryError::Rejected(m)) => {
+                    let _ = reply
+                        .error(ErrorCode::BadRequest, format!("{m}; nothing was changed"))
+                        .await;
+                }
+                Err(e) => {
+                    tracing::error!("inventory write failed: {e}");
+                    let _ = reply.error(ErrorCode::Internal, e.to_string()).await;
+                }
+            }
+        }
+        RequestBody::QueryInventory(q) => {
+            let filters = match Filter::parse_all(&q.filters) {
+                Ok(f) => f,
+                Err(e) => {
+                    let _ = reply.error(ErrorCode::BadRequest, e).await;
+                    return;
+                }
+            };
+            let kinds = &shared.config.inventory;
+            let items = match inventory::all(&shared.store, kinds).await {
+                Ok(items) => items,
+                Err(e) => {
+                    let _ = reply.error(ErrorCode::Internal, e.to_string()).await;
+                    return;
+                }
+            };
+            let items: Vec<_> = items
+                .into_iter()
+                .map(|i| inventory::to_wire(kinds, i))
+                .filter(|i| {
+                    filters.is_empty()
+                        || matches_all(
+                            &filters,
+                            &crate::ops::views::inventory_json(i),
+                            Some("attrs"),
+                        )
+                })
+                .collect();
+            let mut pages = items.chunks(PAGE).peekable();
+            if pages.peek().is_none() {
+                let _ = reply
+                    .send(ResponseBody::Inventory(InventoryPage {
+                        items: vec![],
+                        done: true,
+                    }))
+                    .await;
+            }
+            while let Some(page) = pages.next() {
+                let body = ResponseBody::Inventory(InventoryPage {
+                    items: page.to_vec(),
+                    done: pages.peek().is_none(),
+                });
+                if reply.send(body).await.is_err() {
+                    return;
+                }
+            }
+        }
+        RequestBody::QueryJobs(q) => {
+            let filters = match Filter::parse_all(&q.filters) {
+                Ok(f) => f,
+                Err(e) => {
+                    let _ = reply.error(ErrorCode::BadRequest, e).await;
+                    return;
+                }
+            };
+            let mut list = match jobs::recent(&shared, JOBS_LISTED).await {
+                Ok(l) => l,
+                Err(e) => {
+                    let _ = reply.error(ErrorCode::Internal, e).await;
+                    return;
+                }
+            };
+            list.retain(|j| matches_all(&filters, &crate::ops::views::job_json(j), None));
+            list.reverse();
+            let mut pages = list.chunks(PAGE).peekable();
+            if pages.peek().is_none() {
+                let _ = reply
+                    .send(ResponseBody::Jobs(JobsPage {
+                        jobs: vec![],
+                        done: true,
+                    }))
+                    .await;
+            }
+            while let Some(page) = pages.next() {
+                let body = ResponseBody::Jobs(JobsPage {
+                    jobs: page.to_vec(),
+                    done: pages.peek().is_none(),
+                });
+                if reply.send(body).await.is_err() {
+                    return;
+                }
+            }
+        }
+        RequestBody::ShowJob(s) => match jobs::detail(&shared, s.id).await {
+            Ok(Some(d)) => {
+                let _ = reply.send(ResponseBody::JobDetail(d)).await;
+            }
+            Ok(None) => {
+                let _ = reply
+                    .error(
+                        ErrorCode::NotFound,
+                        format!("no job {}; list them with `monit-cli query jobs`", s.id),
+                    )
+                    .await;
+            }
+            Err(e) => {
+                let _ = reply.error(ErrorCode::Internal, e).await;
+            }
+        },
+        RequestBody::ResolveTargets(t) => match jobs::resolve_targets(&shared, &t.target).await {
+            Ok(nodes) => {
+                let _ = reply.send(ResponseBody::Targets(Targets { nodes })).await;
+            }
+            Err((code, msg)) => {
+                let _ = reply.error(code, msg).await;
+            }
+        },
+        RequestBody::Run(r) => jobs::run(shared, who, reply, cancel, r).await,
+        // Routed elsewhere by `Api::handle`; never reaches here.
+        _ => {
+            let _ = reply
+                .error(ErrorCode::Internal, "request routed to the wrong handler")
+                .await;
+        }
+    }
+}
+
+/// Bounds on the command specs a node advertises.
+pub fn check_commands(commands: &[CommandSpec]) -> Result<(), String> {
+    if commands.len() > 256 {
+        return Err(format!("{} commands; the limit is 256", commands.len()));
+    }
+    for c in commands {
+        c.validate()?;
+        if c.description.len() > 1024 || c.argv.len() > 256 {
+            return Err(format!(
+                "command `{}`: description or argv too long",
+                c.name
+            ));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,424 @@
+//! Command specs (`[[command]]` in noded.toml), as nodes advertise them at
+//! registration, and the checks both configd and noded run on arguments
+//! before anything is started: each argument against its type, then the
+//! argv template filled with the values verbatim (one value, one argv
+//! element; never a shell).
+
+use std::collections::BTreeMap;
+
+use regex::Regex;
+use serde::{Deserialize, Serialize};
+
+use super::values::{check_date, parse_int, shown, ValueType};
+
+/// Most arguments one command may declare.
+pub const MAX_ARGS: usize = 32;
+/// Longest string argument when a spec sets no `max_len`.
+pub const DEFAULT_MAX_LEN: usize = 256;
+
+/// The type of one argument, with its rule.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ArgType {
+    Int {
+        min: Option<i64>,
+        max: Option<i64>,
+    },
+    String {
+        /// A regex the whole value must match (anchored for you).
+        pattern: Option<String>,
+        max_len: Option<usize>,
+    },
+    Enum {
+        values: Vec<String>,
+    },
+    Date {
+        /// strftime subset; default `%Y%m%d`.
+        format: Option<String>,
+    },
+    Ip,
+    /// The key of an existing inventory item of `kind` (checked on configd).
+    Key {
+        kind: String,
+    },
+}
+
+/// One declared argument.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ArgSpec {
+    pub name: String,
+    pub kind: ArgType,
+}
+
+/// The inventory side of a command: which item it acts on, what must hold
+/// before it runs, and what is set when every target succeeded.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct InventoryLink {
+    pub kind: String,
+    /// The argument whose value is the item's key.
+    pub key: String,
+    #[serde(default)]
+    pub requires: BTreeMap<String, String>,
+    #[serde(default)]
+    pub on_success: BTreeMap<String, String>,
+}
+
+/// A command a node offers, as it is sent to configd.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommandSpec {
+    pub name: String,
+    pub description: String,
+    pub argv: Vec<String>,
+    pub args: Vec<ArgSpec>,
+    pub timeout_ms: u64,
+    pub concurrency: u32,
+    #[serde(default)]
+    pub inventory: Option<InventoryLink>,
+}
+
+impl ArgSpec {
+    /// The rule, as a bad argument's message names it.
+    pub fn rule(&self) -> String {
+        match &self.kind {
+            ArgType::Int { min, max } => match (min, max) {
+                (Some(a), Some(b)) => format!("an integer from {a} to {b}"),
+                (Some(a), None) => format!("an integer of at least {a}"),
+                (None, Some(b)) => format!("an integer of at most {b}"),
+                (None, None) => "an integer".into(),
+            },
+            ArgType::String { pattern, max_len } => {
+                let len = max_len.unwrap_or(DEFAULT_MAX_LEN);
+                match pattern {
+                    Some(p) => format!("a string matching ^(?:{p})$, at most {len} bytes"),
+                    None => format!("a string of at most {len} bytes without control characters"),
+                }
+            }
+            ArgType::Enum { values } => format!("one of {}", values.join("|")),
+            ArgType::Date { format } => format!(
+                "a real date written {}",
+                format.as_deref().unwrap_or("%Y%m%d")
+            ),
+            ArgType::Ip => "an IP address".into(),
+            ArgType::Key { kind } => format!("the key of an existing {kind}"),
+        }
+    }
+
+    /// Checks the spec itself (config load): patterns compile, ranges make
+    /// sense, formats are supported.
+    pub fn validate(&self) -> Result<(), String> {
+        crate::names::check_name(&self.name).map_err(|e| format!("argument name: {e}"))?;
+        match &self.kind {
+            ArgType::Int {
+                min: Some(a),
+                max: Some(b),
+            } if a > b => Err(format!(
+                "argument `{}`: min {a} is above max {b}",
+                self.name
+            )),
+            ArgType::String {
+                pattern: Some(p), ..
+            } => anchored(p)
+                .map(|_| ())
+                .map_err(|e| format!("argument `{}`: {e}", self.name)),
+            ArgType::Enum { values } if values.is_empty() => {
+                Err(format!("argument `{}`: an enum needs values", self.name))
+            }
+            ArgType::Date { format: Some(f) } => super::values::time_format(f)
+                .map(|_| ())
+                .map_err(|e| format!("argument `{}`: {e}", self.name)),
+            _ => Ok(()),
+        }
+    }
+
+    /// Checks one value (the key kind only for its form: configd checks
+    /// that the item exists). Err is the rule broken, without the name.
+    pub fn check(&self, value: &str) -> Result<(), String> {
+        let bad = |why: String| Err(format!("{why}; it must be {}", self.rule()));
+        if value.contains('\0') {
+            return bad("contains a NUL byte".into());
+        }
+        match &self.kind {
+            ArgType::Int { min, max } => {
+                let n = match parse_int(value) {
+                    Ok(n) => n,
+                    Err(e) => return bad(e),
+                };
+                if min.is_some_and(|m| n < m) || max.is_some_and(|m| n > m) {
+                    return bad(format!("{n} is out of range"));
+                }
+                Ok(())
+            }
+            ArgType::String { pattern, max_len } => {
+                let len = max_len.unwrap_or(DEFAULT_MAX_LEN);
+                if value.len() > len {
+                    return bad(format!("is {} bytes", value.len()));
+                }
+                match pattern {
+                    Some(p) => match anchored(p) {
+                        Ok(re) if re.is_match(value) => Ok(()),
+                        Ok(_) => bad(format!("`{}` does not match", shown(value))),
+                        Err(e) => bad(e),
+                    },
+                    None if value.chars().any(char::is_control) => {
+                        bad("contains control characters".into())
+                    }
+                    None => Ok(()),
+                }
+            }
+            ArgType::Enum { values } => {
+                if values.iter().any(|v| v == value) {
+                    Ok(())
+                } else {
+                    bad(format!("`{}` is not allowed", shown(value)))
+                }
+            }
+            ArgType::Date { format } => {
+                check_date(value, format.as_deref().unwrap_or("%Y%m%d")).or_else(bad)
+            }
+            ArgType::Ip => ValueType::Ip.check(value).map(|_| ()).or_else(bad),
+            ArgType::Key { .. } => {
+                if value.is_empty() || value.len() > 256 || value.chars().any(char::is_control) {
+                    bad(format!("`{}` is not a key", shown(value)))
+                } else {
+                    Ok(())
+                }
+            }
+        }
+    }
+}
+
+fn anchored(pattern: &str) -> Result<Regex, String> {
+    regex::RegexBuilder::new(&format!("^(?:{pattern})$"))
+        .size_limit(1 << 20)
+        .build()
+        .map_err(|e| {
+            format!(
+                "bad pattern `{pattern}`: {}",
+                e.to_string().lines().last().unwrap_or("").trim()
+            )
+        })
+}
+
+impl CommandSpec {
+    /// Checks the spec (config load): names, placeholders, argument rules.
+    pub fn validate(&self) -> Result<(), String> {
+        crate::names::check_name(&self.name).map_err(|e| format!("command name: {e}"))?;
+        if self.argv.is_empty() || self.argv[0].is_empty() {
+            return Err(format!("command `{}`: argv needs a program", self.name));
+        }
+        if self.args.len() > MAX_ARGS {
+            return Err(format!(
+                "command `{}`: {} arguments; the limit is {MAX_ARGS}",
+                self.name,
+                self.args.len()
+            ));
+        }
+        for (i, a) in self.args.iter().enumerate() {
+            a.validate()
+                .map_err(|e| format!("command `{}`: {e}", self.name))?;
+            if self.args[..i].iter().any(|b| b.name == a.name) {
+                return Err(format!(
+                    "command `{}`: argument `{}` declared twice",
+                    self.name, a.name
+                ));
+            }
+        }
+        for element in &self.argv {
+            for name in placeholders(element) {
+                if !self.args.iter().any(|a| a.name == name) {
+                    return Err(format!(
+                        "command `{}`: argv uses `{{{name}}}` but no argument is called `{name}`",
+                        self.name
+                    ));
+                }
+            }
+        }
+        if let Some(inv) = &self.inventory {
+            if !self.args.iter().any(|a| a.name == inv.key) {
+                return Err(format!(
+                    "command `{}`: inventory key `{}` is not one of its arguments",
+                    self.name, inv.key
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The usage line: `open-zone ZONE DATE`.
+    pub fn usage(&self) -> String {
+        let mut s = self.name.clone();
+        for a in &self.args {
+            s.push(' ');
+            s.push_str(&a.name.to_uppercase());
+        }
+        s
+    }
+
+    /// Checks the values (positional, in `args` order). The error is one
+    /// line naming the argument and its rule.
+    pub fn check_args(&self, values: &[String]) -> Result<(), String> {
+        if values.len() != self.args.len() {
+            return Err(format!(
+                "`{}` takes {} argument(s), got {}: usage: {}",
+                self.name,
+                self.args.len(),
+                values.len(),
+                self.usage()
+            ));
+        }
+        for (spec, value) in self.args.iter().zip(values) {
+            spec.check(value)
+                .map_err(|why| format!("argument `{}` of `{}`: {why}", spec.name, self.name))?;
+        }
+        Ok(())
+    }
+
+    /// The argument's value by name.
+    pub fn arg<'a>(&self, values: &'a [String], name: &str) -> Option<&'a str> {
+        self.args
+            .iter()
+            .position(|a| a.name == name)
+            .and_then(|i| values.get(i))
+            .map(String::as_str)
+    }
+
+    /// The argv to execute: the template with each `{name}` replaced by
+    /// the value, verbatim. Call `check_args` first.
+    pub fn render(&self, values: &[String]) -> Vec<String> {
+        self.argv
+            .iter()
+            .map(|element| {
+                let mut out = String::new();
+                let mut rest = element.as_str();
+                while let Some(open) = rest.find('{') {
+                    let Some(close) = rest[open..].find('}') else {
+                        break;
+                    };
+                    let name = &rest[open + 1..open + close];
+                    match self.arg(values, name) {
+                        Some(v) => {
+                            out.push_str(&rest[..open]);
+                            out.push_str(v);
+                        }
+                        None => out.push_str(&rest[..open + close + 1]),
+                    }
+                    rest = &rest[open + close + 1..];
+                }
+                out.push_str(rest);
+                out
+            })
+            .collect()
+    }
+}
+
+/// The `{name}` placeholders in one argv element.
+fn placeholders(element: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut rest = element;
+    while let Some(open) = rest.find('{') {
+        let Some(close) = rest[open..].find('}') else {
+            break;
+        };
+        out.push(&rest[open + 1..open + close]);
+        rest = &rest[open + close + 1..];
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec() -> CommandSpec {
+        CommandSpec {
+            name: "open-zone".into(),
+            description: "d".into(),
+            argv: vec![
+                "/ops/open-zone.sh".into(),
+                "{zone}".into(),
+                "--date={date}".into(),
+                "{tag}".into(),
+            ],
+            args: vec![
+                ArgSpec {
+                    name: "zone".into(),
+                    kind: ArgType::Int {
+                        min: Some(1),
+                        max: Some(99999),
+                    },
+                },
+                ArgSpec {
+                    name: "date".into(),
+                    kind: ArgType::Date { format: None },
+                },
+                ArgSpec {
+                    name: "tag".into(),
+                    kind: ArgType::String {
+                        pattern: Some("[a-z0-9-]+".into()),
+                        max_len: Some(16),
+                    },
+                },
+            ],
+            timeout_ms: 1000,
+            concurrency: 1,
+            inventory: None,
+        }
+    }
+
+    fn v(args: &[&str]) -> Vec<String> {
+        args.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn valid_args_render_verbatim() {
+        let s = spec();
+        s.validate().unwrap();
+        s.check_args(&v(&["218", "20261201", "ab-1"])).unwrap();
+        assert_eq!(
+            s.render(&v(&["218", "20261201", "ab-1"])),
+            v(&["/ops/open-zone.sh", "218", "--date=20261201", "ab-1"])
+        );
+        // A value that looks like a placeholder stays as it is.
+        let mut t = spec();
+        t.args[2].kind = ArgType::String {
+            pattern: None,
+            max_len: None,
+        };
+        assert_eq!(t.render(&v(&["1", "20260101", "{zone}"]))[3], "{zone}");
+    }
+
+    #[test]
+    fn bad_args_name_argument_and_rule() {
+        let s = spec();
+        let table: &[(&[&str], &str)] = &[
+            (&["0", "20261201", "a"], "argument `zone`"),
+            (&["1;reboot", "20261201", "a"], "argument `zone`"),
+            (&["218", ";reboot;", "a"], "argument `date`"),
+            (&["218", "20260230", "a"], "real date"),
+            (&["218", "20261201", "a;b"], "argument `tag`"),
+            (&["218", "20261201", "$(id)"], "argument `tag`"),
+            (&["218", "20261201", "abc\ndef"], "argument `tag`"),
+            (&["218", "20261201", "a\0b"], "NUL"),
+            (&["218", "20261201", "abcdefghijklmnopq"], "17 bytes"),
+            (&["218", "20261201"], "usage: open-zone ZONE DATE TAG"),
+        ];
+        for (args, want) in table {
+            let e = s.check_args(&v(args)).unwrap_err();
+            assert!(e.contains(want), "{args:?}: {e}");
+            assert!(!e.contains('\n'), "one line: {e:?}");
+        }
+    }
+
+    #[test]
+    fn spec_errors() {
+        let mut s = spec();
+        s.argv.push("{nope}".into());
+        assert!(s.validate().unwrap_err().contains("nope"));
+        let mut s = spec();
+        s.args[2].kind = ArgType::String {
+            pattern: Some("(".into()),
+            max_len: None,
+        };
+        assert!(s.validate().is_err());
+    }
+}

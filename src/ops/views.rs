@@ -1,0 +1,80 @@
+//! JSON shapes of inventory items and jobs (DESIGN section 7), shared by
+//! configd (to filter) and monit-cli (to print).
+
+use serde_json::{json, Value};
+
+use crate::net::proto::{InventoryItem, JobView};
+use crate::timefmt::rfc3339;
+
+/// `{kind, key, node, attrs{}}`, ints as numbers.
+pub fn inventory_json(item: &InventoryItem) -> Value {
+    let num = |field: &str, v: &str| -> Value {
+        if item.ints.iter().any(|f| f == field) {
+            v.parse::<i64>()
+                .map(Value::from)
+                .unwrap_or_else(|_| v.into())
+        } else {
+            v.into()
+        }
+    };
+    let attrs: serde_json::Map<String, Value> = item
+        .attrs
+        .iter()
+        .map(|(k, v)| (k.clone(), num(k, v)))
+        .collect();
+    json!({
+        "kind": item.kind,
+        "key": num("key", &item.key),
+        "node": item.node,
+        "attrs": attrs,
+    })
+}
+
+/// `{id, who, started, finished, command, args[], targets[{node, state,
+/// exit_code, duration_ms}], state, ...}`.
+pub fn job_json(job: &JobView) -> Value {
+    let targets: Vec<Value> = job
+        .targets
+        .iter()
+        .map(|t| {
+            json!({
+                "node": t.node,
+                "state": t.state.as_str(),
+                "exit_code": t.exit_code,
+                "duration_ms": t.duration_ms,
+                "message": t.message,
+            })
+        })
+        .collect();
+    json!({
+        "id": job.id,
+        "who": job.who,
+        "started": rfc3339(job.started_ms),
+        "finished": job.finished_ms.map(rfc3339),
+        "command": job.command,
+        "args": job.args,
+        "targets": targets,
+        "state": job_state(job),
+        "item": job.item,
+        "requires": job.requires,
+        "effects": job.effects,
+        "message": job.message,
+    })
+}
+
+/// The job's overall state: running while any target runs, ok when all
+/// are ok, else the first target state that is not ok.
+pub fn job_state(job: &JobView) -> &'static str {
+    use crate::net::proto::TargetState;
+    if job.finished_ms.is_none() {
+        return "running";
+    }
+    if job.targets.is_empty() {
+        return "failed";
+    }
+    job.targets
+        .iter()
+        .find(|t| t.state != TargetState::Ok)
+        .map(|t| t.state.as_str())
+        .unwrap_or("ok")
+}
