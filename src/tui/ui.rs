@@ -784,7 +784,7 @@ fn log_line<'a>(theme: &Theme, l: &'a LogLine, search: Option<&str>) -> Line<'a>
     let mut spans = vec![
         Span::styled(short_time(&l.time), theme.dim()),
         Span::raw(" "),
-        Span::raw(l.node.as_str()),
+        Span::raw(format!("{:<10}", l.node)),
         Span::raw(" "),
         Span::styled(format!("{:<5}", l.level), theme.state(&l.level)),
         Span::raw(" "),
