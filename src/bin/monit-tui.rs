@@ -1,13 +1,29 @@
+//! `monit-tui`, the operator's terminal UI. All logic is in `monit::tui`.
 use std::process::ExitCode;
 
 use clap::Parser;
 use monit::tui::args::TuiCli;
 
 fn main() -> ExitCode {
-    let _cli = TuiCli::parse();
-    eprintln!(
-        "monit-tui: not available yet: the terminal UI lands with a later release. \
-         Meanwhile: monit-cli query nodes"
-    );
-    ExitCode::from(1)
+    let cli = TuiCli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("monit-tui: error: cannot start the runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let result = runtime.block_on(monit::tui::run(cli));
+    runtime.shutdown_timeout(std::time::Duration::from_secs(2));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("monit-tui: error: {e}");
+            ExitCode::from(e.exit_code())
+        }
+    }
 }

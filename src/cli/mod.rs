@@ -33,14 +33,20 @@ pub struct Target {
 
 impl Target {
     pub fn resolve(common: &CommonArgs) -> Result<Target, CliError> {
+        Self::resolve_parts(common.server.clone(), common.token_file.clone())
+    }
+
+    /// `resolve` from the two flags alone (monit-tui has no CommonArgs).
+    pub fn resolve_parts(
+        server: Option<String>,
+        token_file: Option<PathBuf>,
+    ) -> Result<Target, CliError> {
         let file = ClientConfig::load_default().map_err(|e| CliError::new(Exit::Usage, e))?;
-        let server = common
-            .server
-            .clone()
+        let server = server
             .or(file.server)
             .unwrap_or_else(|| DEFAULT_SERVER.to_string());
         crate::net::check_host_port(&server).map_err(CliError::usage)?;
-        let token_text = if let Some(path) = common.token_file.clone() {
+        let token_text = if let Some(path) = token_file {
             read_token_file(path)?
         } else if let Some(t) = std::env::var("MONIT_TOKEN").ok().filter(|t| !t.is_empty()) {
             t

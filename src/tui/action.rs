@@ -1,0 +1,60 @@
+//! Everything that can change the UI: the user's keys and what the network
+//! task learned. `update` turns an Action into state changes and Effects.
+
+use std::time::Duration;
+
+use crossterm::event::KeyEvent;
+
+use super::rows::{EventRow, InventoryRow, JobRow, LogLine, NodeRow, ProblemRow};
+
+#[derive(Debug, Clone)]
+pub enum Action {
+    Key(KeyEvent),
+    Resize(u16, u16),
+    /// Once a second, with the wall clock in epoch ms (for "5s ago").
+    Tick(i64),
+
+    // From the network task: the one place network data enters the UI.
+    Connecting,
+    Connected,
+    Disconnected {
+        reason: String,
+        retry_in: Duration,
+    },
+    Nodes(Vec<NodeRow>),
+    Problems(Vec<ProblemRow>),
+    LogLines(Vec<LogLine>),
+    Jobs(Vec<JobRow>),
+    /// Output lines of job `id` (appended).
+    JobOutput {
+        id: String,
+        lines: Vec<String>,
+    },
+    Inventory(Vec<InventoryRow>),
+    Events(Vec<EventRow>),
+    /// Ops command names the nodes advertise, for `:` completion.
+    CommandNames(Vec<String>),
+    /// A one-line message for the footer (a refused request, a result).
+    Notice(String),
+}
+
+/// What `update` asks the outside world to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Effect {
+    Quit,
+    /// Run an ops command (confirmed by the user).
+    Run {
+        command: String,
+        args: Vec<String>,
+        targets: Vec<String>,
+    },
+    /// Acknowledge the problem `check` on `node`.
+    Ack {
+        node: String,
+        check: String,
+    },
+    /// Fetch the output of job `id`.
+    JobOutput {
+        id: String,
+    },
+}

@@ -1,0 +1,209 @@
+//! The `:` command line: parsing, and completion of verbs and command names.
+//!
+//! `run COMMAND [ARG]... --target SEL` runs an ops command (SEL as in
+//! `monit-cli run`: `node=NAME`, `label.K=V`, `zone=218`, `all`);
+//! `quit` leaves; `help` shows the keys.
+
+/// A parsed command line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CommandLine {
+    Run {
+        command: String,
+        args: Vec<String>,
+        targets: Vec<String>,
+    },
+    Quit,
+    Help,
+}
+
+pub const VERBS: &[&str] = &["run", "quit", "help"];
+
+/// Parses what follows `:`. Errors are one line saying what to type.
+pub fn parse(line: &str) -> Result<CommandLine, String> {
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let Some((&verb, rest)) = words.split_first() else {
+        return Err("empty command: try `run COMMAND ARG... --target SEL` or `quit`".into());
+    };
+    match verb {
+        "q" | "quit" => no_args(verb, rest, CommandLine::Quit),
+        "help" => no_args(verb, rest, CommandLine::Help),
+        "run" => parse_run(rest),
+        other => Err(format!(
+            "unknown command `{other}`: try {}",
+            VERBS.join(", ")
+        )),
+    }
+}
+
+fn no_args(verb: &str, rest: &[&str], cmd: CommandLine) -> Result<CommandLine, String> {
+    if rest.is_empty() {
+        Ok(cmd)
+    } else {
+        Err(format!("`{verb}` takes no arguments"))
+    }
+}
+
+fn parse_run(rest: &[&str]) -> Result<CommandLine, String> {
+    let mut command = None;
+    let mut args = Vec::new();
+    let mut targets = Vec::new();
+    let mut it = rest.iter();
+    while let Some(&w) = it.next() {
+        if w == "--target" || w == "-t" {
+            let Some(&sel) = it.next() else {
+                return Err(
+                    "--target needs a selector: node=NAME, label.K=V, zone=KEY or all".into(),
+                );
+            };
+            check_selector(sel)?;
+            targets.push(sel.to_string());
+        } else if let Some(sel) = w.strip_prefix("--target=") {
+            check_selector(sel)?;
+            targets.push(sel.to_string());
+        } else if command.is_none() {
+            if w.starts_with('-') {
+                return Err(format!(
+                    "unexpected option `{w}`: write `run COMMAND ARG... --target SEL`"
+                ));
+            }
+            command = Some(w.to_string());
+        } else {
+            args.push(w.to_string());
+        }
+    }
+    let Some(command) = command else {
+        return Err("run needs a command: `run COMMAND ARG... --target SEL`".into());
+    };
+    if targets.is_empty() {
+        return Err(format!(
+            "run {command}: add --target SEL (node=NAME, label.K=V, zone=KEY or all)"
+        ));
+    }
+    Ok(CommandLine::Run {
+        command,
+        args,
+        targets,
+    })
+}
+
+fn check_selector(sel: &str) -> Result<(), String> {
+    if sel == "all" {
+        return Ok(());
+    }
+    match sel.split_once('=') {
+        Some((k, v)) if !k.is_empty() && !v.is_empty() => Ok(()),
+        _ => Err(format!(
+            "bad target `{sel}`: write node=NAME, label.K=V, zone=KEY or all"
+        )),
+    }
+}
+
+/// Completes the word under the cursor (the last word of `line`): verbs
+/// first, then command names after `run`. Returns the new line when there
+/// is exactly one candidate or a longer common prefix, else `None`.
+pub fn complete(line: &str, command_names: &[String]) -> Option<String> {
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let ends_in_space = line.ends_with(' ');
+    let (prefix, candidates): (&str, Vec<&str>) = match (words.as_slice(), ends_in_space) {
+        ([], _) => ("", VERBS.to_vec()),
+        ([verb], false) => (*verb, VERBS.to_vec()),
+        (["run"], true) => ("", command_names.iter().map(String::as_str).collect()),
+        (["run", cmd], false) => (*cmd, command_names.iter().map(String::as_str).collect()),
+        _ => return None,
+    };
+    let matching: Vec<&str> = candidates
+        .into_iter()
+        .filter(|c| c.starts_with(prefix))
+        .collect();
+    let first = matching.first()?;
+    let common = matching.iter().fold(first.to_string(), |acc, c| {
+        acc.chars()
+            .zip(c.chars())
+            .take_while(|(a, b)| a == b)
+            .map(|(a, _)| a)
+            .collect()
+    });
+    let head = &line[..line.len() - if ends_in_space { 0 } else { prefix.len() }];
+    if matching.len() == 1 {
+        Some(format!("{head}{common} "))
+    } else if common.len() > prefix.len() {
+        Some(format!("{head}{common}"))
+    } else {
+        None
+    }
+}
+
+/// The candidates for the word being typed, for the hint under the line.
+pub fn candidates(line: &str, command_names: &[String]) -> Vec<String> {
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let ends_in_space = line.ends_with(' ');
+    match (words.as_slice(), ends_in_space) {
+        ([], _) => VERBS.iter().map(|s| s.to_string()).collect(),
+        ([verb], false) => VERBS
+            .iter()
+            .filter(|v| v.starts_with(verb))
+            .map(|s| s.to_string())
+            .collect(),
+        (["run"], true) => command_names.to_vec(),
+        (["run", cmd], false) => command_names
+            .iter()
+            .filter(|c| c.starts_with(cmd))
+            .cloned()
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_run_with_targets() {
+        assert_eq!(
+            parse("run open-zone 218 20151011 --target zone=218"),
+            Ok(CommandLine::Run {
+                command: "open-zone".into(),
+                args: vec!["218".into(), "20151011".into()],
+                targets: vec!["zone=218".into()],
+            })
+        );
+        assert_eq!(
+            parse("run uptime --target=all -t node=a"),
+            Ok(CommandLine::Run {
+                command: "uptime".into(),
+                args: vec![],
+                targets: vec!["all".into(), "node=a".into()],
+            })
+        );
+        assert_eq!(parse("quit"), Ok(CommandLine::Quit));
+        assert_eq!(parse(" q "), Ok(CommandLine::Quit));
+    }
+
+    #[test]
+    fn errors_say_what_to_type() {
+        assert!(parse("").unwrap_err().contains("run COMMAND"));
+        assert!(parse("run open-zone 218").unwrap_err().contains("--target"));
+        assert!(parse("run --target all")
+            .unwrap_err()
+            .contains("needs a command"));
+        assert!(parse("run x --target").unwrap_err().contains("selector"));
+        assert!(parse("run x --target zone")
+            .unwrap_err()
+            .contains("bad target"));
+        assert!(parse("frobnicate").unwrap_err().contains("unknown command"));
+        assert!(parse("quit now").unwrap_err().contains("no arguments"));
+    }
+
+    #[test]
+    fn completes_verbs_and_command_names() {
+        let names = vec!["open-zone".to_string(), "open-port".into(), "uptime".into()];
+        assert_eq!(complete("r", &names).as_deref(), Some("run "));
+        assert_eq!(complete("run u", &names).as_deref(), Some("run uptime "));
+        assert_eq!(complete("run o", &names).as_deref(), Some("run open-"));
+        assert_eq!(complete("run open-", &names), None);
+        assert_eq!(complete("run x", &names), None);
+        assert_eq!(candidates("run open-", &names), ["open-zone", "open-port"]);
+        assert_eq!(candidates("", &names), ["run", "quit", "help"]);
+    }
+}

@@ -1,0 +1,448 @@
+//! The pure heart of the UI: `update(&mut App, Action) -> Vec<Effect>`.
+//! No I/O here, so every key is testable without a terminal.
+
+use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+
+use super::action::{Action, Effect};
+use super::app::{App, Conn, Mode, Pending, View};
+use super::command::{self, CommandLine};
+
+/// Applies `action`; returns what the outside world must do.
+pub fn update(app: &mut App, action: Action) -> Vec<Effect> {
+    match action {
+        Action::Key(key) => {
+            if key.kind != KeyEventKind::Press {
+                return Vec::new();
+            }
+            on_key(app, key)
+        }
+        Action::Resize(w, h) => {
+            app.width = w;
+            app.height = h;
+            Vec::new()
+        }
+        Action::Tick(now) => {
+            app.now_ms = now;
+            Vec::new()
+        }
+        Action::Connecting => {
+            if !matches!(app.conn, Conn::Lost { .. }) {
+                app.conn = Conn::Connecting;
+            }
+            Vec::new()
+        }
+        Action::Connected => {
+            app.conn = Conn::Connected;
+            Vec::new()
+        }
+        Action::Disconnected { reason, retry_in } => {
+            app.conn = Conn::Lost { reason, retry_in };
+            Vec::new()
+        }
+        Action::Nodes(rows) => {
+            let keep = app.nodes.selected_row().map(|n| n.name.clone());
+            app.nodes.rows = Some(rows);
+            app.refilter(View::Nodes);
+            if let Some(name) = keep {
+                reselect(&mut app.nodes, |n| n.name == name);
+            }
+            Vec::new()
+        }
+        Action::Problems(rows) => {
+            let keep = app
+                .problems
+                .selected_row()
+                .map(|p| (p.node.clone(), p.name.clone()));
+            app.problems.rows = Some(rows);
+            app.refilter(View::Problems);
+            if let Some((node, name)) = keep {
+                reselect(&mut app.problems, |p| p.node == node && p.name == name);
+            }
+            Vec::new()
+        }
+        Action::LogLines(lines) => {
+            app.logs.served = true;
+            for l in lines {
+                app.logs.buffer.push(l);
+                app.logs.received += 1;
+            }
+            Vec::new()
+        }
+        Action::Jobs(rows) => {
+            let keep = app.jobs.selected_row().map(|j| j.id.clone());
+            app.jobs.rows = Some(rows);
+            app.refilter(View::Jobs);
+            if let Some(id) = keep {
+                reselect(&mut app.jobs, |j| j.id == id);
+            }
+            Vec::new()
+        }
+        Action::JobOutput { id, lines } => {
+            let out = app.job_output.entry(id).or_default();
+            out.extend(lines);
+            let excess = out.len().saturating_sub(MAX_JOB_OUTPUT);
+            out.drain(..excess);
+            Vec::new()
+        }
+        Action::Inventory(rows) => {
+            app.inventory.rows = Some(rows);
+            app.refilter(View::Inventory);
+            Vec::new()
+        }
+        Action::Events(rows) => {
+            app.events.rows = Some(rows);
+            app.refilter(View::Events);
+            Vec::new()
+        }
+        Action::CommandNames(mut names) => {
+            names.sort();
+            names.dedup();
+            app.command_names = names;
+            Vec::new()
+        }
+        Action::Notice(text) => {
+            app.notice = Some(text);
+            Vec::new()
+        }
+    }
+}
+
+/// Output lines kept per job.
+const MAX_JOB_OUTPUT: usize = 5000;
+
+fn reselect<T>(table: &mut super::app::Table<T>, is: impl Fn(&T) -> bool) {
+    let Some(rows) = &table.rows else { return };
+    if let Some(pos) = table.visible.iter().position(|&i| is(&rows[i])) {
+        table.selected = pos;
+    }
+}
+
+fn on_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
+    if key.modifiers.contains(KeyModifiers::CONTROL) && key.code == KeyCode::Char('c') {
+        app.quit = true;
+        return vec![Effect::Quit];
+    }
+    match app.mode.clone() {
+        Mode::Normal => normal_key(app, key),
+        Mode::Filter { before } => filter_key(app, key, before),
+        Mode::Command { .. } => command_key(app, key),
+        Mode::Confirm(pending) => confirm_key(app, key, pending),
+        Mode::Help | Mode::Details => {
+            if matches!(
+                key.code,
+                KeyCode::Esc | KeyCode::Enter | KeyCode::Char('q') | KeyCode::Char('?')
+            ) {
+                app.mode = Mode::Normal;
+            }
+            Vec::new()
+        }
+    }
+}
+
+fn switch(app: &mut App, view: View) {
+    app.view = view;
+    app.notice = None;
+}
+
+fn normal_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
+    let page = app.page();
+    match key.code {
+        KeyCode::Char('q') => {
+            app.quit = true;
+            return vec![Effect::Quit];
+        }
+        KeyCode::Char(c @ '1'..='6') => {
+            let i = usize::from(c as u8 - b'1');
+            switch(app, View::ALL[i]);
+        }
+        KeyCode::Tab => switch(app, app.view.next()),
+        KeyCode::BackTab => switch(app, app.view.prev()),
+        KeyCode::Char('?') => app.mode = Mode::Help,
+        KeyCode::Char('/') => {
+            app.input = app.filter_of(app.view).to_string();
+            app.mode = Mode::Filter {
+                before: app.input.clone(),
+            };
+        }
+        KeyCode::Char(':') => {
+            app.input.clear();
+            app.mode = Mode::Command { error: None };
+        }
+        KeyCode::Esc => {
+            app.notice = None;
+            if !app.filter_of(app.view).is_empty() {
+                set_filter(app, String::new());
+            }
+        }
+        KeyCode::Char('f') if app.view == View::Logs => {
+            app.logs.follow = !app.logs.follow;
+            if !app.logs.follow {
+                app.logs.anchor = app.logs.buffer.end_seq();
+            }
+        }
+        KeyCode::Char('s') if app.view == View::Nodes => {
+            app.node_sort = app.node_sort.next();
+            app.refilter(View::Nodes);
+        }
+        KeyCode::Char('a') if app.view == View::Problems => {
+            if let Some(p) = app.problems.selected_row() {
+                app.mode = Mode::Confirm(Pending {
+                    question: format!("Acknowledge {} on {}?", p.name, p.node),
+                    effect: Effect::Ack {
+                        node: p.node.clone(),
+                        check: p.name.clone(),
+                    },
+                });
+            }
+        }
+        KeyCode::Enter if has_selection(app) => {
+            app.mode = Mode::Details;
+            if let (View::Jobs, Some(j)) = (app.view, app.jobs.selected_row()) {
+                return vec![Effect::JobOutput { id: j.id.clone() }];
+            }
+        }
+        KeyCode::Down | KeyCode::Char('j') => move_by(app, 1),
+        KeyCode::Up | KeyCode::Char('k') => move_by(app, -1),
+        KeyCode::PageDown | KeyCode::Char(' ') => move_by(app, page as isize),
+        KeyCode::PageUp => move_by(app, -(page as isize)),
+        KeyCode::Home | KeyCode::Char('g') => move_by(app, isize::MIN / 2),
+        KeyCode::End | KeyCode::Char('G') => {
+            if app.view == View::Logs {
+                app.logs.follow = true;
+            } else {
+                move_by(app, isize::MAX / 2);
+            }
+        }
+        _ => {}
+    }
+    Vec::new()
+}
+
+fn has_selection(app: &App) -> bool {
+    match app.view {
+        View::Nodes => app.nodes.selected_row().is_some(),
+        View::Problems => app.problems.selected_row().is_some(),
+        View::Logs => false,
+        View::Jobs => app.jobs.selected_row().is_some(),
+        View::Inventory => app.inventory.selected_row().is_some(),
+        View::Events => app.events.selected_row().is_some(),
+    }
+}
+
+fn move_by(app: &mut App, delta: isize) {
+    fn shift(sel: &mut usize, len: usize, delta: isize) {
+        let max = len.saturating_sub(1) as isize;
+        *sel = (*sel as isize).saturating_add(delta).clamp(0, max.max(0)) as usize;
+    }
+    match app.view {
+        View::Nodes => shift(&mut app.nodes.selected, app.nodes.visible.len(), delta),
+        View::Problems => shift(
+            &mut app.problems.selected,
+            app.problems.visible.len(),
+            delta,
+        ),
+        View::Jobs => shift(&mut app.jobs.selected, app.jobs.visible.len(), delta),
+        View::Inventory => shift(
+            &mut app.inventory.selected,
+            app.inventory.visible.len(),
+            delta,
+        ),
+        View::Events => shift(&mut app.events.selected, app.events.visible.len(), delta),
+        View::Logs => scroll_logs(app, delta),
+    }
+}
+
+/// Moving in Logs scrolls back (pausing the tail) or forward (and resumes
+/// following at the end).
+fn scroll_logs(app: &mut App, delta: isize) {
+    let logs = &mut app.logs;
+    let end = logs.buffer.end_seq();
+    let from = if logs.follow { end } else { logs.anchor };
+    let f = logs.parsed.clone();
+    if delta < 0 {
+        logs.follow = false;
+        let steps = delta.unsigned_abs();
+        // Keep at least a page on screen.
+        let page = usize::from(app.height.saturating_sub(6)).max(1);
+        let earliest = logs
+            .buffer
+            .step_forward(logs.buffer.first_seq(), page, |l| f.matches(l));
+        logs.anchor = logs
+            .buffer
+            .step_back(from, steps, |l| f.matches(l))
+            .max(earliest);
+        if logs.anchor >= from && from == end {
+            // Nothing older to show: stay at the end, paused.
+            logs.anchor = end;
+        }
+    } else if !logs.follow {
+        logs.anchor = logs
+            .buffer
+            .step_forward(from, delta as usize, |l| f.matches(l));
+        if logs.anchor >= end {
+            logs.follow = true;
+        }
+    }
+}
+
+fn set_filter(app: &mut App, text: String) {
+    match app.view {
+        View::Nodes => app.nodes.filter = text,
+        View::Problems => app.problems.filter = text,
+        View::Logs => app.logs.filter = text,
+        View::Jobs => app.jobs.filter = text,
+        View::Inventory => app.inventory.filter = text,
+        View::Events => app.events.filter = text,
+    }
+    app.refilter(app.view);
+}
+
+/// Typing into the line of Filter or Command mode; true when consumed.
+fn edit(input: &mut String, key: KeyEvent) -> bool {
+    match key.code {
+        KeyCode::Char('u') if key.modifiers.contains(KeyModifiers::CONTROL) => input.clear(),
+        KeyCode::Char('w') if key.modifiers.contains(KeyModifiers::CONTROL) => {
+            let trimmed = input.trim_end().len();
+            input.truncate(trimmed);
+            let cut = input.rfind(' ').map_or(0, |i| i + 1);
+            input.truncate(cut);
+        }
+        KeyCode::Char(c) if !key.modifiers.contains(KeyModifiers::CONTROL) => {
+            if input.len() < 1024 {
+                input.push(c);
+            }
+        }
+        KeyCode::Backspace => {
+            input.pop();
+        }
+        _ => return false,
+    }
+    true
+}
+
+fn filter_key(app: &mut App, key: KeyEvent, before: String) -> Vec<Effect> {
+    match key.code {
+        KeyCode::Enter => app.mode = Mode::Normal,
+        KeyCode::Esc => {
+            app.mode = Mode::Normal;
+            set_filter(app, before);
+        }
+        _ => {
+            if edit(&mut app.input, key) {
+                // Narrow as the user types.
+                let text = app.input.clone();
+                set_filter(app, text);
+            }
+        }
+    }
+    Vec::new()
+}
+
+fn command_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
+    match key.code {
+        KeyCode::Esc => app.mode = Mode::Normal,
+        KeyCode::Tab => {
+            if let Some(line) = command::complete(&app.input, &app.command_names) {
+                app.input = line;
+            }
+        }
+        KeyCode::Enter => match command::parse(&app.input) {
+            Err(error) => app.mode = Mode::Command { error: Some(error) },
+            Ok(CommandLine::Quit) => {
+                app.quit = true;
+                return vec![Effect::Quit];
+            }
+            Ok(CommandLine::Help) => app.mode = Mode::Help,
+            Ok(CommandLine::Run {
+                command,
+                args,
+                targets,
+            }) => {
+                let question = format!(
+                    "Run `{}` on {}?",
+                    std::iter::once(command.as_str())
+                        .chain(args.iter().map(String::as_str))
+                        .collect::<Vec<_>>()
+                        .join(" "),
+                    describe_targets(app, &targets)
+                );
+                app.mode = Mode::Confirm(Pending {
+                    question,
+                    effect: Effect::Run {
+                        command,
+                        args,
+                        targets,
+                    },
+                });
+            }
+        },
+        _ => {
+            if edit(&mut app.input, key) {
+                app.mode = Mode::Command { error: None };
+            }
+        }
+    }
+    Vec::new()
+}
+
+/// Names the nodes a selector reaches, as far as the UI knows them.
+pub fn describe_targets(app: &App, targets: &[String]) -> String {
+    let nodes = app.nodes.rows.as_deref().unwrap_or(&[]);
+    let mut parts = Vec::new();
+    for sel in targets {
+        let names: Option<Vec<&str>> = if sel == "all" {
+            Some(nodes.iter().map(|n| n.name.as_str()).collect())
+        } else if let Some(name) = sel.strip_prefix("node=") {
+            Some(vec![name])
+        } else if let Some((k, v)) = sel.strip_prefix("label.").and_then(|s| s.split_once('=')) {
+            Some(
+                nodes
+                    .iter()
+                    .filter(|n| n.labels.get(k).map(String::as_str) == Some(v))
+                    .map(|n| n.name.as_str())
+                    .collect(),
+            )
+        } else if let Some((kind, key)) = sel.split_once('=') {
+            app.inventory.rows.as_ref().map(|rows| {
+                rows.iter()
+                    .filter(|r| r.kind == kind && r.key == key)
+                    .map(|r| r.node.as_str())
+                    .collect()
+            })
+        } else {
+            None
+        };
+        parts.push(match names {
+            Some(names) if names.is_empty() => format!("{sel} (no node known)"),
+            Some(names) if names.len() > 5 => format!(
+                "{sel}: {} nodes ({}, ...)",
+                names.len(),
+                names[..3].join(", ")
+            ),
+            Some(names) if sel.starts_with("node=") => names.join(", "),
+            Some(names) => format!("{sel}: {}", names.join(", ")),
+            None => format!("{sel} (resolved by configd)"),
+        });
+    }
+    parts.join("; ")
+}
+
+fn confirm_key(app: &mut App, key: KeyEvent, pending: Pending) -> Vec<Effect> {
+    match key.code {
+        KeyCode::Char('y') | KeyCode::Char('Y') | KeyCode::Enter => {
+            app.mode = Mode::Normal;
+            app.notice = Some(match &pending.effect {
+                Effect::Run { command, .. } => format!("sent: run {command}"),
+                Effect::Ack { node, check } => format!("sent: ack {check} on {node}"),
+                _ => "sent".into(),
+            });
+            vec![pending.effect]
+        }
+        KeyCode::Char('n') | KeyCode::Char('N') | KeyCode::Esc | KeyCode::Char('q') => {
+            app.mode = Mode::Normal;
+            app.notice = Some("cancelled".into());
+            Vec::new()
+        }
+        _ => Vec::new(),
+    }
+}

@@ -1,0 +1,239 @@
+//! monit-tui in a real terminal: the binary runs in a private tmux server
+//! against a real configd and real node agents; the test reads the screen
+//! with capture-pane and types with send-keys.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use common::{bin, Fleet};
+
+/// A private tmux server running a clean `sh`; killed on drop.
+struct Tmux {
+    socket: PathBuf,
+}
+
+impl Tmux {
+    fn start(dir: &Path) -> Tmux {
+        let socket = dir.join("tmux.sock");
+        let tmux = Tmux { socket };
+        let path = std::env::var("PATH").unwrap_or_default();
+        let shell = format!(
+            "env -i PATH='{path}' HOME='{home}' TMPDIR='{home}' TERM=xterm-256color \
+             MONIT_TUI_LOG='{home}/tui.log' PS1='$ ' sh",
+            home = dir.display()
+        );
+        let out = tmux
+            .cmd()
+            .args([
+                "-f",
+                "/dev/null",
+                "new-session",
+                "-d",
+                "-x",
+                "100",
+                "-y",
+                "30",
+                "-s",
+                "t",
+            ])
+            .arg(shell)
+            .output()
+            .expect("tmux must be installed (scripts/test installs it)");
+        assert!(
+            out.status.success(),
+            "tmux: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        tmux.run(&["set-option", "-t", "t", "remain-on-exit", "on"]);
+        tmux.wait_screen("the shell prompt", |s| s.contains('$'));
+        tmux
+    }
+
+    fn cmd(&self) -> Command {
+        let mut c = Command::new("tmux");
+        c.arg("-S").arg(&self.socket);
+        c
+    }
+
+    fn run(&self, args: &[&str]) -> String {
+        let out = self.cmd().args(args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "tmux {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn screen(&self) -> String {
+        self.run(&["capture-pane", "-p", "-t", "t"])
+    }
+
+    /// Types `text` literally.
+    fn type_text(&self, text: &str) {
+        self.run(&["send-keys", "-t", "t", "-l", text]);
+    }
+
+    /// Sends a key by tmux name (Enter, Escape, ...).
+    fn key(&self, key: &str) {
+        self.run(&["send-keys", "-t", "t", key]);
+    }
+
+    fn wait_screen(&self, what: &str, ok: impl Fn(&str) -> bool) -> String {
+        let limit = Duration::from_secs(15);
+        let start = std::time::Instant::now();
+        loop {
+            let last = self.screen();
+            if ok(&last) {
+                return last;
+            }
+            if start.elapsed() > limit {
+                panic!("timed out waiting for {what}; screen:\n{last}");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Quits with `q` and checks the shell is back with status 0.
+    fn quit_clean(&self) {
+        self.key("q");
+        self.wait_screen("the UI to close", |s| !s.contains("1 Nodes"));
+        self.type_text("echo status=$?");
+        self.key("Enter");
+        self.wait_screen("status 0 at a clean prompt", |s| s.contains("status=0"));
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            if let Ok(out) = self.cmd().args(["capture-pane", "-p", "-t", "t"]).output() {
+                eprintln!(
+                    "----- screen -----\n{}",
+                    String::from_utf8_lossy(&out.stdout)
+                );
+            }
+        }
+        let _ = self.cmd().arg("kill-server").output();
+    }
+}
+
+fn table_lines(screen: &str) -> Vec<&str> {
+    screen.lines().skip(3).collect()
+}
+
+#[test]
+fn tui_shows_nodes_narrows_with_filter_and_quits_clean() {
+    let fleet = Fleet::start();
+    let _a = fleet.node("alpha", &[("role", "web")]);
+    let _b = fleet.node("beta", &[("role", "db")]);
+    fleet.wait_state("alpha", "up", Duration::from_secs(10));
+    fleet.wait_state("beta", "up", Duration::from_secs(10));
+    let tmux = Tmux::start(fleet.path());
+    tmux.type_text(&format!(
+        "{} --server {} --token-file {}",
+        bin("monit-tui").display(),
+        fleet.addr,
+        fleet.viewer.display()
+    ));
+    tmux.key("Enter");
+    let screen = tmux.wait_screen("both nodes up", |s| {
+        s.lines()
+            .any(|l| l.starts_with("alpha") && l.contains(" up "))
+            && s.lines()
+                .any(|l| l.starts_with("beta") && l.contains(" up "))
+    });
+    assert!(screen.contains("connected"), "{screen}");
+    assert!(screen.contains("role=web"), "{screen}");
+
+    // `/` narrows as one types.
+    tmux.type_text("/alp");
+    tmux.wait_screen("only alpha", |s| {
+        let rows = table_lines(s);
+        rows.iter().any(|l| l.starts_with("alpha")) && !rows.iter().any(|l| l.starts_with("beta"))
+    });
+    tmux.key("Enter");
+    // Esc clears the filter again; a filter expression works too.
+    tmux.key("Escape");
+    tmux.wait_screen("both again", |s| {
+        table_lines(s).iter().any(|l| l.starts_with("beta"))
+    });
+    tmux.type_text("/labels.role=db");
+    tmux.key("Enter");
+    tmux.wait_screen("only beta", |s| {
+        let rows = table_lines(s);
+        rows.iter().any(|l| l.starts_with("beta")) && !rows.iter().any(|l| l.starts_with("alpha"))
+    });
+
+    // Enter opens details; Esc closes them.
+    tmux.key("Enter");
+    tmux.wait_screen("details of beta", |s| {
+        s.contains("node beta") && s.contains("role=db")
+    });
+    tmux.key("Escape");
+
+    // A view without a data source says so.
+    tmux.key("2");
+    tmux.wait_screen("the Problems view", |s| s.contains("no data"));
+    tmux.key("1");
+    tmux.quit_clean();
+    let log = std::fs::read_to_string(fleet.path().join("tui.log")).unwrap_or_default();
+    assert!(log.contains("connected"), "the TUI logs to its file: {log}");
+}
+
+#[test]
+fn tui_shows_a_banner_and_reconnects_when_configd_restarts() {
+    let mut fleet = Fleet::start();
+    let _a = fleet.node("alpha", &[]);
+    fleet.wait_state("alpha", "up", Duration::from_secs(10));
+    let tmux = Tmux::start(fleet.path());
+    tmux.type_text(&format!(
+        "{} --server {} --token-file {}",
+        bin("monit-tui").display(),
+        fleet.addr,
+        fleet.viewer.display()
+    ));
+    tmux.key("Enter");
+    tmux.wait_screen("alpha", |s| s.lines().any(|l| l.starts_with("alpha")));
+    let addr = fleet.addr.clone();
+    fleet.configd().kill9();
+    tmux.wait_screen("the banner", |s| {
+        s.contains("DISCONNECTED") && s.contains("reconnecting")
+    });
+    fleet.start_configd(&addr);
+    tmux.wait_screen("reconnected", |s| {
+        s.contains(" connected ") && !s.contains("reconnecting")
+    });
+    tmux.quit_clean();
+}
+
+#[test]
+fn demo_shows_three_nodes_up_within_10s_and_cleans_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let tmux = Tmux::start(dir.path());
+    tmux.type_text(&format!("{} --demo", bin("monit-tui").display()));
+    tmux.key("Enter");
+    let start = std::time::Instant::now();
+    tmux.wait_screen("three demo nodes up", |s| {
+        ["web-1", "db-1", "edge-1"]
+            .iter()
+            .all(|n| s.lines().any(|l| l.starts_with(n) && l.contains(" up ")))
+    });
+    assert!(
+        start.elapsed() < Duration::from_secs(10),
+        "took {:?}",
+        start.elapsed()
+    );
+    tmux.quit_clean();
+    let left: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("monit-demo-"))
+        .collect();
+    assert!(left.is_empty(), "demo dir left behind: {left:?}");
+}

@@ -1,0 +1,610 @@
+//! monit-tui without a terminal: every view rendered with fixed data into
+//! a TestBackend at 80x24 and 120x40 (insta snapshots), and the keys fed
+//! to the pure `update`.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use monit::net::proto::CheckCounts;
+use monit::tui::action::{Action, Effect};
+use monit::tui::app::{App, Conn, Mode, View};
+use monit::tui::rows::*;
+use monit::tui::update::update;
+use ratatui::backend::TestBackend;
+use ratatui::Terminal;
+
+/// 2026-11-25T04:00:00Z
+const NOW: i64 = 1_795_320_000_000;
+
+fn t(secs_ago: i64) -> String {
+    monit::timefmt::rfc3339(NOW - secs_ago * 1000)
+}
+
+fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+fn node(
+    name: &str,
+    state: &str,
+    seen: i64,
+    checks: (u32, u32, u32),
+    l: &[(&str, &str)],
+) -> NodeRow {
+    NodeRow {
+        name: name.into(),
+        state: state.into(),
+        addr: "10.0.0.1".into(),
+        first_seen: t(86_400),
+        last_seen: t(seen),
+        version: "0.1.0".into(),
+        labels: labels(l),
+        checks: CheckCounts {
+            ok: checks.0,
+            warning: checks.1,
+            critical: checks.2,
+            unknown: 0,
+            pending: 0,
+        },
+    }
+}
+
+fn nodes() -> Vec<NodeRow> {
+    vec![
+        node(
+            "web-1",
+            "up",
+            1,
+            (12, 0, 0),
+            &[("role", "web"), ("site", "ams")],
+        ),
+        node(
+            "web-2",
+            "up",
+            2,
+            (11, 1, 0),
+            &[("role", "web"), ("site", "ams")],
+        ),
+        node(
+            "db-1",
+            "down",
+            340,
+            (8, 0, 2),
+            &[("role", "db"), ("site", "ams")],
+        ),
+        node(
+            "edge-1",
+            "pending",
+            5,
+            (0, 0, 0),
+            &[("role", "edge"), ("site", "fra")],
+        ),
+    ]
+}
+
+fn problem(node: &str, name: &str, state: &str, hard: bool, out: &str) -> ProblemRow {
+    ProblemRow {
+        node: node.into(),
+        name: name.into(),
+        state: state.into(),
+        state_type: if hard { "hard" } else { "soft" }.into(),
+        attempt: if hard { 3 } else { 1 },
+        max_attempts: 3,
+        output: out.into(),
+        long_output: "line one\nline two".into(),
+        last_check: t(10),
+        last_change: t(600),
+        ..Default::default()
+    }
+}
+
+fn problems() -> Vec<ProblemRow> {
+    let mut p = vec![
+        problem(
+            "web-2",
+            "http",
+            "warning",
+            true,
+            "HTTP WARNING: 1.8 s response",
+        ),
+        problem(
+            "db-1",
+            "disk /var",
+            "critical",
+            true,
+            "DISK CRITICAL: 97% used",
+        ),
+        problem("db-1", "load", "ok", true, "OK load 0.3"),
+        problem("web-1", "flappy", "unknown", false, "UNKNOWN: timeout"),
+    ];
+    p[0].acknowledged = true;
+    p[1].in_downtime = true;
+    p[3].flapping = true;
+    p
+}
+
+fn log_lines() -> Vec<LogLine> {
+    (0..40)
+        .map(|i| LogLine {
+            time: t(40 - i),
+            node: ["web-1", "db-1", "edge-1"][i as usize % 3].into(),
+            level: if i % 7 == 0 { "WARN" } else { "INFO" }.into(),
+            source: if i % 5 == 0 {
+                "check:disk".into()
+            } else {
+                "daemon".into()
+            },
+            message: format!("request {i} served in {} ms (disk ok)", i * 3),
+        })
+        .collect()
+}
+
+fn jobs() -> Vec<JobRow> {
+    vec![
+        JobRow {
+            id: "j-41".into(),
+            who: "alice".into(),
+            started: t(300),
+            finished: Some(t(290)),
+            command: "open-zone".into(),
+            args: vec!["218".into(), "20151011".into()],
+            targets: vec![JobTarget {
+                node: "db-1".into(),
+                state: "ok".into(),
+                exit_code: Some(0),
+                duration_ms: Some(812),
+            }],
+        },
+        JobRow {
+            id: "j-42".into(),
+            who: "bob".into(),
+            started: t(20),
+            finished: None,
+            command: "restart-web".into(),
+            args: vec![],
+            targets: vec![
+                JobTarget {
+                    node: "web-1".into(),
+                    state: "failed".into(),
+                    exit_code: Some(2),
+                    duration_ms: Some(1200),
+                },
+                JobTarget {
+                    node: "web-2".into(),
+                    state: "running".into(),
+                    exit_code: None,
+                    duration_ms: None,
+                },
+            ],
+        },
+    ]
+}
+
+fn inventory() -> Vec<InventoryRow> {
+    let zone = |key: &str, node: &str, state: &str| InventoryRow {
+        kind: "zone".into(),
+        key: key.into(),
+        node: node.into(),
+        attrs: labels(&[("state", state), ("date", "20151011")]),
+    };
+    vec![
+        zone("218", "db-1", "open"),
+        zone("219", "db-1", "new"),
+        zone("220", "web-1", "open"),
+        zone("221", "web-2", "closed"),
+    ]
+}
+
+fn events() -> Vec<EventRow> {
+    vec![
+        EventRow {
+            time: t(340),
+            node: "db-1".into(),
+            kind: "node-down".into(),
+            message: "no heartbeat for 30s".into(),
+        },
+        EventRow {
+            time: t(3600),
+            node: "web-2".into(),
+            kind: "node-up".into(),
+            message: "registered, version 0.1.0".into(),
+        },
+    ]
+}
+
+/// An app holding every kind of data.
+fn full_app() -> App {
+    let mut app = App::new("127.0.0.1:7400", NOW);
+    for a in [
+        Action::Connected,
+        Action::Nodes(nodes()),
+        Action::Problems(problems()),
+        Action::LogLines(log_lines()),
+        Action::Jobs(jobs()),
+        Action::JobOutput {
+            id: "j-42".into(),
+            lines: vec!["web-1: stopping".into(), "web-1: exit 2".into()],
+        },
+        Action::Inventory(inventory()),
+        Action::Events(events()),
+        Action::CommandNames(vec!["open-zone".into(), "restart-web".into()]),
+    ] {
+        update(&mut app, a);
+    }
+    app
+}
+
+fn draw(app: &mut App, w: u16, h: u16) -> String {
+    update(app, Action::Resize(w, h));
+    let mut term = Terminal::new(TestBackend::new(w, h)).unwrap();
+    term.draw(|f| f.render_widget(&*app, f.area())).unwrap();
+    term.backend().to_string()
+}
+
+fn key(app: &mut App, code: KeyCode) -> Vec<Effect> {
+    update(app, Action::Key(KeyEvent::new(code, KeyModifiers::NONE)))
+}
+
+fn typ(app: &mut App, text: &str) {
+    for c in text.chars() {
+        key(app, KeyCode::Char(c));
+    }
+}
+
+#[test]
+fn every_view_at_80x24_and_120x40() {
+    for view in View::ALL {
+        for (w, h) in [(80, 24), (120, 40)] {
+            let mut app = full_app();
+            app.view = view;
+            let name = format!("{}_{w}x{h}", view.title().to_lowercase());
+            insta::assert_snapshot!(name, draw(&mut app, w, h));
+        }
+    }
+}
+
+#[test]
+fn views_without_a_source_say_so() {
+    let mut app = App::new("127.0.0.1:7400", NOW);
+    update(&mut app, Action::Connected);
+    update(&mut app, Action::Nodes(nodes()));
+    for view in [
+        View::Problems,
+        View::Logs,
+        View::Jobs,
+        View::Inventory,
+        View::Events,
+    ] {
+        app.view = view;
+        let screen = draw(&mut app, 80, 24);
+        assert!(screen.contains("no data"), "{view:?}:\n{screen}");
+    }
+    app.view = View::Problems;
+    insta::assert_snapshot!("problems_no_source_80x24", draw(&mut app, 80, 24));
+}
+
+#[test]
+fn dialogs_and_banner() {
+    let mut app = full_app();
+    key(&mut app, KeyCode::Char('?'));
+    insta::assert_snapshot!("help_80x24", draw(&mut app, 80, 24));
+    key(&mut app, KeyCode::Esc);
+
+    key(&mut app, KeyCode::Enter);
+    insta::assert_snapshot!("node_details_80x24", draw(&mut app, 80, 24));
+    key(&mut app, KeyCode::Esc);
+
+    key(&mut app, KeyCode::Char(':'));
+    typ(&mut app, "run open-zone 218 20151011 --target zone=218");
+    key(&mut app, KeyCode::Enter);
+    insta::assert_snapshot!("confirm_run_80x24", draw(&mut app, 80, 24));
+    key(&mut app, KeyCode::Esc);
+
+    update(
+        &mut app,
+        Action::Disconnected {
+            reason: "connection refused".into(),
+            retry_in: Duration::from_secs(4),
+        },
+    );
+    insta::assert_snapshot!("banner_80x24", draw(&mut app, 80, 24));
+}
+
+#[test]
+fn no_color_draws_no_colours() {
+    let mut app = full_app();
+    app.no_color = true;
+    update(&mut app, Action::Resize(80, 24));
+    let mut term = Terminal::new(TestBackend::new(80, 24)).unwrap();
+    term.draw(|f| f.render_widget(&app, f.area())).unwrap();
+    for cell in term.backend().buffer().content() {
+        assert_eq!(cell.fg, ratatui::style::Color::Reset, "{cell:?}");
+        assert_eq!(cell.bg, ratatui::style::Color::Reset, "{cell:?}");
+    }
+    app.no_color = false;
+    term.draw(|f| f.render_widget(&app, f.area())).unwrap();
+    assert!(term
+        .backend()
+        .buffer()
+        .content()
+        .iter()
+        .any(|c| c.fg != ratatui::style::Color::Reset));
+}
+
+#[test]
+fn tiny_and_resized_terminals_do_not_panic() {
+    let mut app = full_app();
+    for view in View::ALL {
+        app.view = view;
+        for (w, h) in [(1, 1), (10, 3), (20, 5), (80, 24), (300, 100), (40, 10)] {
+            draw(&mut app, w, h);
+        }
+    }
+}
+
+#[test]
+fn keys_switch_views() {
+    let mut app = full_app();
+    assert_eq!(app.view, View::Nodes);
+    key(&mut app, KeyCode::Char('3'));
+    assert_eq!(app.view, View::Logs);
+    key(&mut app, KeyCode::Tab);
+    assert_eq!(app.view, View::Jobs);
+    key(&mut app, KeyCode::BackTab);
+    key(&mut app, KeyCode::BackTab);
+    assert_eq!(app.view, View::Problems);
+    key(&mut app, KeyCode::Char('6'));
+    key(&mut app, KeyCode::Tab);
+    assert_eq!(app.view, View::Nodes);
+    assert_eq!(key(&mut app, KeyCode::Char('q')), vec![Effect::Quit]);
+    assert!(app.quit);
+}
+
+#[test]
+fn keys_move_sort_and_keep_the_selection_across_updates() {
+    let mut app = full_app();
+    let name = |app: &App| app.nodes.selected_row().unwrap().name.clone();
+    assert_eq!(name(&app), "db-1");
+    key(&mut app, KeyCode::Char('j'));
+    key(&mut app, KeyCode::Down);
+    assert_eq!(name(&app), "web-1");
+    key(&mut app, KeyCode::Char('k'));
+    assert_eq!(name(&app), "edge-1");
+    key(&mut app, KeyCode::Char('G'));
+    assert_eq!(name(&app), "web-2");
+    key(&mut app, KeyCode::Char('j'));
+    assert_eq!(name(&app), "web-2", "stops at the end");
+    key(&mut app, KeyCode::Char('g'));
+    assert_eq!(name(&app), "db-1");
+    // New data keeps the same node selected.
+    key(&mut app, KeyCode::Char('j'));
+    let mut more = nodes();
+    more.push(node("a-first", "up", 1, (1, 0, 0), &[]));
+    update(&mut app, Action::Nodes(more));
+    assert_eq!(name(&app), "edge-1");
+    // Sort: by state puts down first.
+    key(&mut app, KeyCode::Char('s'));
+    key(&mut app, KeyCode::Char('g'));
+    assert_eq!(name(&app), "db-1");
+    key(&mut app, KeyCode::Char('s'));
+    key(&mut app, KeyCode::Char('s'));
+    assert_eq!(app.node_sort, monit::tui::app::NodeSort::Problems);
+    assert_eq!(name(&app), "db-1", "2 critical is the most");
+}
+
+#[test]
+fn slash_filters_as_you_type_and_esc_restores() {
+    let mut app = full_app();
+    key(&mut app, KeyCode::Char('/'));
+    assert!(matches!(app.mode, Mode::Filter { .. }));
+    typ(&mut app, "web");
+    assert_eq!(app.nodes.visible.len(), 2);
+    key(&mut app, KeyCode::Enter);
+    assert_eq!(app.mode, Mode::Normal);
+    assert_eq!(app.nodes.filter, "web");
+    key(&mut app, KeyCode::Char('/'));
+    key(&mut app, KeyCode::Backspace);
+    key(&mut app, KeyCode::Backspace);
+    key(&mut app, KeyCode::Backspace);
+    typ(&mut app, "state=down");
+    assert_eq!(app.nodes.visible.len(), 1);
+    key(&mut app, KeyCode::Esc);
+    assert_eq!(
+        app.nodes.filter, "web",
+        "Esc restores the filter before editing"
+    );
+    assert_eq!(app.nodes.visible.len(), 2);
+    key(&mut app, KeyCode::Esc);
+    assert_eq!(app.nodes.visible.len(), 4, "Esc in normal mode clears");
+    key(&mut app, KeyCode::Char('/'));
+    typ(&mut app, "name~[");
+    assert!(app.nodes.filter_error.is_some());
+    assert_eq!(app.nodes.visible.len(), 4, "a bad filter hides nothing");
+}
+
+#[test]
+fn problems_are_worst_first_and_ack_asks_first() {
+    let mut app = full_app();
+    key(&mut app, KeyCode::Char('2'));
+    let order: Vec<(String, String)> = app
+        .problems
+        .visible
+        .iter()
+        .map(|&i| {
+            let p = &app.problems.rows.as_ref().unwrap()[i];
+            (p.node.clone(), p.state.clone())
+        })
+        .collect();
+    assert_eq!(
+        order,
+        [
+            ("db-1".to_string(), "critical".to_string()),
+            ("web-1".into(), "unknown".into()),
+            ("web-2".into(), "warning".into()),
+        ],
+        "ok checks are not problems"
+    );
+    assert!(key(&mut app, KeyCode::Char('a')).is_empty());
+    assert!(matches!(app.mode, Mode::Confirm(_)));
+    assert_eq!(
+        key(&mut app, KeyCode::Char('y')),
+        vec![Effect::Ack {
+            node: "db-1".into(),
+            check: "disk /var".into()
+        }]
+    );
+}
+
+#[test]
+fn logs_follow_pause_scroll_and_filter() {
+    let mut app = full_app();
+    key(&mut app, KeyCode::Char('3'));
+    update(&mut app, Action::Resize(80, 24));
+    assert!(app.logs.follow);
+    let last = |app: &App| app.log_window(5).last().unwrap().1.message.clone();
+    assert_eq!(last(&app), "request 39 served in 117 ms (disk ok)");
+    key(&mut app, KeyCode::Char('f'));
+    assert!(!app.logs.follow);
+    // New lines arrive; a paused view stays where it was.
+    update(
+        &mut app,
+        Action::LogLines(vec![LogLine {
+            message: "newest".into(),
+            ..Default::default()
+        }]),
+    );
+    assert_eq!(last(&app), "request 39 served in 117 ms (disk ok)");
+    key(&mut app, KeyCode::Char('k'));
+    assert_eq!(last(&app), "request 38 served in 114 ms (disk ok)");
+    key(&mut app, KeyCode::Char('j'));
+    key(&mut app, KeyCode::Char('j'));
+    assert!(app.logs.follow, "scrolling past the end follows again");
+    assert_eq!(last(&app), "newest");
+    key(&mut app, KeyCode::Char('/'));
+    typ(&mut app, "node=db-1 level=warn");
+    key(&mut app, KeyCode::Enter);
+    let shown: Vec<String> = app
+        .log_window(50)
+        .iter()
+        .map(|(_, l)| l.node.clone())
+        .collect();
+    assert!(!shown.is_empty());
+    assert!(shown.iter().all(|n| n == "db-1"));
+    // Scrolling back never passes the oldest page.
+    for _ in 0..100 {
+        key(&mut app, KeyCode::PageUp);
+    }
+    assert!(!app.log_window(50).is_empty());
+}
+
+#[test]
+fn log_search_is_highlighted() {
+    let mut app = full_app();
+    key(&mut app, KeyCode::Char('3'));
+    key(&mut app, KeyCode::Char('/'));
+    typ(&mut app, "disk");
+    key(&mut app, KeyCode::Enter);
+    update(&mut app, Action::Resize(80, 24));
+    let mut term = Terminal::new(TestBackend::new(80, 24)).unwrap();
+    term.draw(|f| f.render_widget(&app, f.area())).unwrap();
+    let buf = term.backend().buffer();
+    let highlighted: String = buf
+        .content()
+        .iter()
+        .filter(|c| c.bg == ratatui::style::Color::Yellow)
+        .map(|c| c.symbol())
+        .collect();
+    assert!(highlighted.starts_with("diskdisk"), "{highlighted}");
+    insta::assert_snapshot!("logs_search_80x24", draw(&mut app, 80, 24));
+}
+
+#[test]
+fn command_line_parses_completes_and_confirms_naming_targets() {
+    let mut app = full_app();
+    key(&mut app, KeyCode::Char(':'));
+    typ(&mut app, "r");
+    key(&mut app, KeyCode::Tab);
+    assert_eq!(app.input, "run ");
+    typ(&mut app, "op");
+    key(&mut app, KeyCode::Tab);
+    assert_eq!(app.input, "run open-zone ");
+    typ(&mut app, "218");
+    key(&mut app, KeyCode::Enter);
+    match &app.mode {
+        Mode::Command { error: Some(e) } => assert!(e.contains("--target"), "{e}"),
+        other => panic!("expected an inline error, got {other:?}"),
+    }
+    typ(&mut app, " 20151011 --target zone=218");
+    key(&mut app, KeyCode::Enter);
+    let Mode::Confirm(p) = &app.mode else {
+        panic!("expected a confirmation, got {:?}", app.mode)
+    };
+    assert!(
+        p.question.contains("open-zone 218 20151011"),
+        "{}",
+        p.question
+    );
+    assert!(
+        p.question.contains("zone=218: db-1"),
+        "names the node: {}",
+        p.question
+    );
+    assert_eq!(
+        key(&mut app, KeyCode::Char('y')),
+        vec![Effect::Run {
+            command: "open-zone".into(),
+            args: vec!["218".into(), "20151011".into()],
+            targets: vec!["zone=218".into()],
+        }]
+    );
+    // `n` cancels; label and all selectors name nodes.
+    key(&mut app, KeyCode::Char(':'));
+    typ(&mut app, "run restart-web --target label.role=web");
+    key(&mut app, KeyCode::Enter);
+    let Mode::Confirm(p) = &app.mode else {
+        panic!()
+    };
+    assert!(p.question.contains("web-1, web-2"), "{}", p.question);
+    assert!(key(&mut app, KeyCode::Char('n')).is_empty());
+    assert_eq!(app.mode, Mode::Normal);
+    key(&mut app, KeyCode::Char(':'));
+    typ(&mut app, "quit");
+    assert_eq!(key(&mut app, KeyCode::Enter), vec![Effect::Quit]);
+}
+
+#[test]
+fn jobs_enter_asks_for_output_and_shows_it() {
+    let mut app = full_app();
+    key(&mut app, KeyCode::Char('4'));
+    assert_eq!(app.jobs.selected_row().unwrap().id, "j-42", "newest first");
+    assert_eq!(
+        key(&mut app, KeyCode::Enter),
+        vec![Effect::JobOutput { id: "j-42".into() }]
+    );
+    let screen = draw(&mut app, 80, 24);
+    assert!(screen.contains("web-1: exit 2"), "{screen}");
+    insta::assert_snapshot!("job_details_80x24", screen);
+}
+
+#[test]
+fn connection_state_shows_in_the_header() {
+    let mut app = App::new("10.1.1.1:7400", NOW);
+    assert!(draw(&mut app, 80, 24).contains("connecting"));
+    update(
+        &mut app,
+        Action::Disconnected {
+            reason: "refused".into(),
+            retry_in: Duration::from_secs(2),
+        },
+    );
+    assert!(matches!(app.conn, Conn::Lost { .. }));
+    let s = draw(&mut app, 80, 24);
+    assert!(s.contains("DISCONNECTED") && s.contains("refused"), "{s}");
+    update(&mut app, Action::Connected);
+    assert!(!draw(&mut app, 80, 24).contains("DISCONNECTED"));
+}
