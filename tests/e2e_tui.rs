@@ -176,6 +176,14 @@ fn tui_shows_nodes_narrows_with_filter_and_quits_clean() {
     });
     tmux.key("Escape");
 
+    // It survives a resize to 80x24 and redraws to fit.
+    tmux.run(&["resize-window", "-t", "t", "-x", "80", "-y", "24"]);
+    tmux.wait_screen("the UI at 80x24", |s| {
+        s.lines().count() == 24
+            && s.lines().any(|l| l.starts_with("beta"))
+            && s.lines().last().is_some_and(|l| l.contains("q quit"))
+    });
+
     // A view without a data source says so.
     tmux.key("2");
     tmux.wait_screen("the Problems view", |s| s.contains("no data"));
