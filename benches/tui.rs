@@ -5,6 +5,7 @@
 //! 3. CPU of the real update + render loop while 50,000 log lines a
 //!    second arrive as `Action::LogLines` batches, frames coalesced to
 //!    30/s as in `event.rs` (TestBackend: no terminal I/O).
+//!
 //! Run: cargo bench --bench tui
 
 use std::time::{Duration, Instant};
