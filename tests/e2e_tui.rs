@@ -176,6 +176,14 @@ fn tui_shows_nodes_narrows_with_filter_and_quits_clean() {
     });
     tmux.key("Escape");
 
+    // It survives a resize to 80x24 and redraws to fit.
+    tmux.run(&["resize-window", "-t", "t", "-x", "80", "-y", "24"]);
+    tmux.wait_screen("the UI at 80x24", |s| {
+        s.lines().count() == 24
+            && s.lines().any(|l| l.starts_with("beta"))
+            && s.lines().last().is_some_and(|l| l.contains("q quit"))
+    });
+
     // A view without a data source says so.
     tmux.key("2");
     tmux.wait_screen("the Problems view", |s| s.contains("no data"));
@@ -236,4 +244,45 @@ fn demo_shows_three_nodes_up_within_10s_and_cleans_up() {
         .filter(|n| n.starts_with("monit-demo-"))
         .collect();
     assert!(left.is_empty(), "demo dir left behind: {left:?}");
+}
+
+#[test]
+fn sigterm_and_sighup_restore_the_terminal() {
+    let fleet = Fleet::start();
+    let _a = fleet.node("alpha", &[]);
+    fleet.wait_state("alpha", "up", Duration::from_secs(10));
+    let tmux = Tmux::start(fleet.path());
+    let shell_pid = tmux.run(&["display-message", "-p", "-t", "t", "#{pane_pid}"]);
+    for sig in ["TERM", "HUP"] {
+        tmux.type_text("clear");
+        tmux.key("Enter");
+        tmux.type_text(&format!(
+            "{} --server {} --token-file {}",
+            bin("monit-tui").display(),
+            fleet.addr,
+            fleet.viewer.display()
+        ));
+        tmux.key("Enter");
+        tmux.wait_screen("alpha", |s| s.lines().any(|l| l.starts_with("alpha")));
+        // The UI is the shell's only child.
+        let children = std::fs::read_to_string(format!(
+            "/proc/{}/task/{}/children",
+            shell_pid.trim(),
+            shell_pid.trim()
+        ))
+        .unwrap();
+        let pid: i32 = children.split_whitespace().next().unwrap().parse().unwrap();
+        let sig = match sig {
+            "TERM" => nix::sys::signal::Signal::SIGTERM,
+            _ => nix::sys::signal::Signal::SIGHUP,
+        };
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), sig).unwrap();
+        tmux.wait_screen("the UI to close", |s| !s.contains("1 Nodes"));
+        // Cooked mode again: the tty echoes and reads lines.
+        tmux.type_text("stty -a | tr ' ' '\\n' | grep -x -e icanon -e echo | tr '\\n' ,; echo");
+        tmux.key("Enter");
+        tmux.wait_screen(&format!("a restored tty after SIG{sig:?}"), |s| {
+            s.contains("icanon,echo,")
+        });
+    }
 }
