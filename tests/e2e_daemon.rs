@@ -318,3 +318,25 @@ fn systemd_notifications() {
     assert!(next().contains("STOPPING=1"));
     assert!(proc.wait_exit(Duration::from_secs(10)).success());
 }
+
+#[test]
+fn sighup_adds_a_check_that_runs_within_one_interval_on_the_same_connection() {
+    let fleet = Fleet::start();
+    let node = fleet.node("hup-2", &[]);
+    fleet.wait_state("hup-2", "up", Duration::from_secs(10));
+    let config = fleet.path().join("hup-2.noded.toml");
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str(
+        "\n[[check]]\nname = \"added\"\ncommand = [\"/usr/lib/nagios/plugins/check_dummy\", \"1\", \"added by reload\"]\ninterval = \"2s\"\n",
+    );
+    std::fs::write(&config, text).unwrap();
+    node.signal(nix::sys::signal::Signal::SIGHUP);
+    // Within one interval (2 s) of the reload, plus slack for a loaded machine.
+    let check = fleet.wait_check("hup-2", "added", Duration::from_secs(6), "a result", |c| {
+        c["state"] == "warning"
+    });
+    assert_eq!(check["output"], "WARNING: added by reload");
+    let log = node.log();
+    assert!(!log.contains("reconnecting"), "the same connection: {log}");
+    assert_eq!(log.matches("registered with configd").count(), 1, "{log}");
+}

@@ -59,14 +59,10 @@ pub async fn run_with(
 ) -> Result<(), NodedError> {
     let first = config.borrow_and_update().clone();
     load_token(&first)?;
-    let api = Arc::new(NodeApi {
-        config: (*first).clone(),
-        runner: super::commands::CommandRunner::new(&first.name, &first.commands),
-    });
+    let api = Arc::new(NodeApi::new((*first).clone()));
     let (results_tx, results_rx) = tokio::sync::mpsc::channel(8192);
-    tokio::spawn(super::scheduler::run_checks(
-        first.checks.clone(),
-        first.max_concurrent_checks,
+    tokio::spawn(super::scheduler::supervise(
+        config.clone(),
         results_tx,
         shutdown.clone(),
     ));
@@ -101,8 +97,14 @@ pub async fn run_with(
         let _ = out.flush();
     }
     crate::daemon::systemd::ready("running");
+    let mut commands = first.commands.clone();
     loop {
         let current = config.borrow_and_update().clone();
+        if current.commands != commands {
+            // Reloaded while disconnected.
+            commands = current.commands.clone();
+            api.set_commands(&current);
+        }
         // Re-read each time: an operator may have replaced the token.
         let attempt = match load_token(&current) {
             Ok(token) => session(&current, &mut config, &token, &api, &uplink, &shutdown).await,
@@ -244,8 +246,10 @@ async fn session(
             });
         }
     }
-    // Follow reloads: new labels are registered again on the same link.
-    let mut labels = config.labels.clone();
+    // Follow reloads: what the node advertises (labels, checks, commands)
+    // is registered again on the same link.
+    let advertised = |c: &NodedConfig| (c.labels.clone(), c.checks.clone(), c.commands.clone());
+    let mut current = advertised(config);
     loop {
         tokio::select! {
             end = &mut driver => return Ok(ended(end, true)),
@@ -254,15 +258,16 @@ async fn session(
                     return Ok(ended(driver.await, true));
                 }
                 let new = updates.borrow_and_update().clone();
-                if new.labels != labels {
-                    labels = new.labels.clone();
+                if advertised(&new) != current {
+                    current = advertised(&new);
+                    api.set_commands(&new);
                     let again = tokio::select! {
                         end = &mut driver => return Ok(ended(end, true)),
                         r = register(&link, &new) => r,
                     };
                     match again {
-                        Ok(_) => tracing::info!("labels changed: registered again"),
-                        Err(e) => tracing::warn!("cannot register the new labels: {e}"),
+                        Ok(_) => tracing::info!("labels, checks or commands changed: registered again"),
+                        Err(e) => tracing::warn!("cannot register the new configuration: {e}"),
                     }
                 }
             }

@@ -5,17 +5,17 @@
 //! node computed (the node must know it to schedule retries).
 
 use std::cmp::Reverse;
-use std::collections::BinaryHeap;
+use std::collections::{BinaryHeap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::{mpsc, Semaphore};
+use tokio::sync::{mpsc, watch, Semaphore};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::plugin_run::{run_plugin, PluginRun};
 use crate::checks::state::Status;
-use crate::config::CheckSpec;
+use crate::config::{CheckSpec, NodedConfig};
 use crate::net::proto::CheckResult;
 use crate::timefmt::now_ms;
 
@@ -39,16 +39,72 @@ pub async fn run_checks(
     sink: mpsc::Sender<CheckResult>,
     shutdown: CancellationToken,
 ) {
+    run_checks_from(checks, max_concurrent, HashMap::new(), sink, shutdown).await;
+}
+
+/// Runs the checks of the configuration in force, following reloads: when
+/// the checks change, the scheduler starts over with the new set (first
+/// runs spread again), each surviving check keeping its soft/hard state.
+pub async fn supervise(
+    mut config: watch::Receiver<Arc<NodedConfig>>,
+    sink: mpsc::Sender<CheckResult>,
+    shutdown: CancellationToken,
+) {
+    let mut statuses = HashMap::new();
+    loop {
+        let current = config.borrow_and_update().clone();
+        let stop = shutdown.child_token();
+        let task = run_checks_from(
+            current.checks.clone(),
+            current.max_concurrent_checks,
+            std::mem::take(&mut statuses),
+            sink.clone(),
+            stop.clone(),
+        );
+        tokio::pin!(task);
+        loop {
+            tokio::select! {
+                // Only shutdown ends a scheduler on its own.
+                _ = &mut task => return,
+                changed = config.changed() => {
+                    if changed.is_err() {
+                        task.await;
+                        return;
+                    }
+                    let new = config.borrow().clone();
+                    if new.checks != current.checks || new.max_concurrent_checks != current.max_concurrent_checks {
+                        tracing::info!(checks = new.checks.len(), "checks changed: rescheduling");
+                        stop.cancel();
+                        statuses = task.await;
+                        break;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Like `run_checks`, starting each check from `statuses` (by name);
+/// returns every check's state when stopped.
+pub async fn run_checks_from(
+    checks: Vec<CheckSpec>,
+    max_concurrent: usize,
+    mut statuses: HashMap<String, Status>,
+    sink: mpsc::Sender<CheckResult>,
+    shutdown: CancellationToken,
+) -> HashMap<String, Status> {
     let mut entries: Vec<Entry> = checks
         .into_iter()
         .filter(|c| !c.is_passive())
         .map(|spec| Entry {
+            status: statuses.remove(&spec.name).unwrap_or_default(),
             spec,
-            status: Status::default(),
         })
         .collect();
     if entries.is_empty() {
-        return;
+        // Nothing to run: wait to be stopped (by shutdown or a reload).
+        shutdown.cancelled().await;
+        return HashMap::new();
     }
     let permits = Arc::new(Semaphore::new(max_concurrent.max(1)));
     let (done_tx, mut done_rx) = mpsc::channel::<Finished>(entries.len() + 1);
@@ -136,6 +192,10 @@ pub async fn run_checks(
             }
         }
     }
+    entries
+        .into_iter()
+        .map(|e| (e.spec.name, e.status))
+        .collect()
 }
 
 async fn sleep_until(at: Option<Instant>) {
