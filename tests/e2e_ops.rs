@@ -588,8 +588,7 @@ fn a_node_cannot_dispatch() {
     let token_path = fleet.token("web-9", "node");
     let _other = fleet.node_with("web-1", &[], &test_commands());
     fleet.wait_state("web-1", "up", Duration::from_secs(20));
-    let token =
-        monit::auth::Token::parse(&std::fs::read_to_string(&token_path).unwrap()).unwrap();
+    let token = monit::auth::Token::parse(&std::fs::read_to_string(&token_path).unwrap()).unwrap();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -616,7 +615,9 @@ fn a_node_cannot_dispatch() {
         ];
         for (i, body) in bodies.into_iter().enumerate() {
             let id = i as u64 + 1;
-            conn.send(&Message::Request(Request { id, body })).await.unwrap();
+            conn.send(&Message::Request(Request { id, body }))
+                .await
+                .unwrap();
             loop {
                 let msg = tokio::time::timeout(Duration::from_secs(5), conn.read())
                     .await
