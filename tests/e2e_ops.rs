@@ -64,10 +64,9 @@ fn json(out: &std::process::Output) -> Value {
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
-fn wait_commands(fleet: &Fleet, token: &Path, node: &str, command: &str) {
-    // The node advertises commands at registration: wait until it is up.
+/// Nodes advertise their commands at registration: wait until it is up.
+fn wait_up(fleet: &Fleet, node: &str) {
     fleet.wait_state(node, "up", Duration::from_secs(20));
-    let _ = (token, command);
 }
 
 #[test]
@@ -86,8 +85,8 @@ fn zones_inventory_and_open_zone() {
         .collect();
     let _n1 = fleet.node_with("web-1", &[("role", "web")], &pack(&roots[0]));
     let _n2 = fleet.node_with("web-2", &[("role", "web")], &pack(&roots[1]));
-    wait_commands(&fleet, &op, "web-1", "open-zone");
-    wait_commands(&fleet, &op, "web-2", "open-zone");
+    wait_up(&fleet, "web-1");
+    wait_up(&fleet, "web-2");
 
     // Inventory CRUD.
     let out = fleet.cli_as(
@@ -424,7 +423,7 @@ fn injection_battery() {
     let fleet = fleet("1s");
     let op = fleet.token("ops", "operator");
     let _n = fleet.node_with("web-1", &[], &test_commands());
-    wait_commands(&fleet, &op, "web-1", "print-args");
+    wait_up(&fleet, "web-1");
     let long = "x".repeat(100 * 1024);
     let payloads = [
         "a;reboot",
@@ -507,6 +506,25 @@ fn processes_with(needle: &str) -> usize {
     n
 }
 
+fn kill_processes_with(needle: &str) {
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        if let Ok(cmd) = std::fs::read(entry.path().join("cmdline")) {
+            if String::from_utf8_lossy(&cmd)
+                .replace('\0', " ")
+                .contains(needle)
+            {
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(pid),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
+            }
+        }
+    }
+}
+
 fn job_states(fleet: &Fleet) -> Vec<String> {
     json(&fleet.cli(&["query", "jobs", "-o", "json"]))
         .as_array()
@@ -521,7 +539,7 @@ fn cancel_lost_and_timeout() {
     let fleet = fleet("30s");
     let op = fleet.token("ops", "operator");
     let mut node = fleet.node_with("web-1", &[], &test_commands());
-    wait_commands(&fleet, &op, "web-1", "pause");
+    wait_up(&fleet, "web-1");
 
     // SIGINT to monit-cli run: cancelled, nothing left on the node.
     let mut run = common::Proc::spawn(
@@ -573,10 +591,8 @@ fn cancel_lost_and_timeout() {
     let status = run.wait_exit(Duration::from_secs(10));
     assert_eq!(status.code(), Some(1));
     assert_eq!(job_states(&fleet), ["cancelled", "timeout", "lost"]);
-    // The orphan sleep of the killed node is not ours to assert on; clean it.
-    let _ = std::process::Command::new("pkill")
-        .args(["-f", "sleep 48.321"])
-        .status();
+    // The killed node's orphan: ours to clean up.
+    kill_processes_with("sleep 48.321");
 }
 
 /// A node's connection cannot run commands: neither `Run` nor a
