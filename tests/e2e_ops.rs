@@ -48,6 +48,12 @@ timeout = "10s"
 concurrency = 8
 
 [[command]]
+name = "slow-echo"
+description = "prints, waits, prints"
+argv = ["/bin/sh", "-c", "echo start; sleep 1.5; echo end"]
+timeout = "10s"
+
+[[command]]
 name = "pause"
 description = "sleeps"
 argv = ["/bin/sleep", "{{secs}}"]
@@ -662,4 +668,30 @@ fn a_node_cannot_dispatch() {
             .len(),
         0
     );
+}
+
+/// `job show -f` prints a running job's output live, then its record.
+#[test]
+fn job_show_follows() {
+    let fleet = fleet("1s");
+    let op = fleet.token("ops", "operator");
+    let _n = fleet.node_with("web-1", &[], &test_commands());
+    wait_up(&fleet, "web-1");
+    let mut run = common::Proc::spawn(
+        "cli-run",
+        fleet.cli_cmd(&op, &["run", "slow-echo", "--target", "node=web-1"]),
+        fleet.path(),
+    );
+    let id = wait_for(Duration::from_secs(10), "the job to run", || {
+        let jobs = json(&fleet.cli(&["query", "jobs", "-f", "state=running", "-o", "json"]));
+        jobs.as_array()
+            .and_then(|a| a.first())
+            .map(|j| j["id"].as_u64().unwrap().to_string())
+    });
+    let out = fleet.cli(&["job", "show", &id, "-f"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("web-1: end"), "{text}");
+    assert!(text.contains(&format!("job {id} ok")), "{text}");
+    assert!(run.wait_exit(Duration::from_secs(10)).success());
 }
