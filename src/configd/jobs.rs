@@ -651,3 +651,25 @@ pub async fn detail(shared: &Shared, id: u64) -> Result<Option<JobDetail>, Strin
         .map_err(|e| e.to_string())?
         .map_err(|e| e.to_string())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn output_tail_is_bounded_and_marked() {
+        let mut t = Tail::default();
+        t.push(OutputStream::Stdout, "first\n");
+        t.push(OutputStream::Stderr, "oops\nagain\n");
+        assert_eq!(t.stored(), "first\n[stderr] oops\n[stderr] again\n");
+        let line = format!("{}\n", "é".repeat(100));
+        for _ in 0..10_000 {
+            t.push(OutputStream::Stdout, &line);
+        }
+        assert!(t.truncated);
+        assert!(t.text.len() <= OUTPUT_KEPT);
+        let stored = t.stored();
+        assert!(stored.starts_with("[monit: earlier output dropped"));
+        assert!(stored.ends_with(&line));
+    }
+}
