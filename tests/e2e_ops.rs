@@ -48,6 +48,13 @@ timeout = "10s"
 concurrency = 8
 
 [[command]]
+name = "where"
+description = "working directory and environment"
+argv = ["/bin/sh", "-c", "pwd; echo HOME=$HOME; echo JOB=$MONIT_JOB"]
+working_dir = "/tmp"
+env = ["MONIT_NOT_SET_ANYWHERE"]
+
+[[command]]
 name = "slow-echo"
 description = "prints, waits, prints"
 argv = ["/bin/sh", "-c", "echo start; sleep 1.5; echo end"]
@@ -492,6 +499,16 @@ fn injection_battery() {
         ],
     );
     assert!(stderr(&out).contains("argument `s`"), "{}", stderr(&out));
+    // A clean environment (noded's HOME is not passed) in the working dir.
+    let out = fleet.cli_as(&op, &["run", "where", "--target", "node=web-1"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("web-1: /tmp\n")
+            && text.contains("web-1: HOME=\n")
+            && text.contains("web-1: JOB="),
+        "{text}"
+    );
     let out = fleet.cli_as(&op, &["run", "pause", "1;id", "--target", "node=web-1"]);
     assert!(stderr(&out).contains("argument `secs`"), "{}", stderr(&out));
 }
