@@ -48,6 +48,19 @@ timeout = "10s"
 concurrency = 8
 
 [[command]]
+name = "where"
+description = "working directory and environment"
+argv = ["/bin/sh", "-c", "pwd; echo HOME=$HOME; echo JOB=$MONIT_JOB"]
+working_dir = "/tmp"
+env = ["MONIT_NOT_SET_ANYWHERE"]
+
+[[command]]
+name = "slow-echo"
+description = "prints, waits, prints"
+argv = ["/bin/sh", "-c", "echo start; sleep 1.5; echo end"]
+timeout = "10s"
+
+[[command]]
 name = "pause"
 description = "sleeps"
 argv = ["/bin/sleep", "{{secs}}"]
@@ -64,10 +77,9 @@ fn json(out: &std::process::Output) -> Value {
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
-fn wait_commands(fleet: &Fleet, token: &Path, node: &str, command: &str) {
-    // The node advertises commands at registration: wait until it is up.
+/// Nodes advertise their commands at registration: wait until it is up.
+fn wait_up(fleet: &Fleet, node: &str) {
     fleet.wait_state(node, "up", Duration::from_secs(20));
-    let _ = (token, command);
 }
 
 #[test]
@@ -86,8 +98,8 @@ fn zones_inventory_and_open_zone() {
         .collect();
     let _n1 = fleet.node_with("web-1", &[("role", "web")], &pack(&roots[0]));
     let _n2 = fleet.node_with("web-2", &[("role", "web")], &pack(&roots[1]));
-    wait_commands(&fleet, &op, "web-1", "open-zone");
-    wait_commands(&fleet, &op, "web-2", "open-zone");
+    wait_up(&fleet, "web-1");
+    wait_up(&fleet, "web-2");
 
     // Inventory CRUD.
     let out = fleet.cli_as(
@@ -424,7 +436,7 @@ fn injection_battery() {
     let fleet = fleet("1s");
     let op = fleet.token("ops", "operator");
     let _n = fleet.node_with("web-1", &[], &test_commands());
-    wait_commands(&fleet, &op, "web-1", "print-args");
+    wait_up(&fleet, "web-1");
     let long = "x".repeat(100 * 1024);
     let payloads = [
         "a;reboot",
@@ -487,6 +499,16 @@ fn injection_battery() {
         ],
     );
     assert!(stderr(&out).contains("argument `s`"), "{}", stderr(&out));
+    // A clean environment (noded's HOME is not passed) in the working dir.
+    let out = fleet.cli_as(&op, &["run", "where", "--target", "node=web-1"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("web-1: /tmp\n")
+            && text.contains("web-1: HOME=\n")
+            && text.contains("web-1: JOB="),
+        "{text}"
+    );
     let out = fleet.cli_as(&op, &["run", "pause", "1;id", "--target", "node=web-1"]);
     assert!(stderr(&out).contains("argument `secs`"), "{}", stderr(&out));
 }
@@ -507,6 +529,25 @@ fn processes_with(needle: &str) -> usize {
     n
 }
 
+fn kill_processes_with(needle: &str) {
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        if let Ok(cmd) = std::fs::read(entry.path().join("cmdline")) {
+            if String::from_utf8_lossy(&cmd)
+                .replace('\0', " ")
+                .contains(needle)
+            {
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(pid),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
+            }
+        }
+    }
+}
+
 fn job_states(fleet: &Fleet) -> Vec<String> {
     json(&fleet.cli(&["query", "jobs", "-o", "json"]))
         .as_array()
@@ -521,7 +562,7 @@ fn cancel_lost_and_timeout() {
     let fleet = fleet("30s");
     let op = fleet.token("ops", "operator");
     let mut node = fleet.node_with("web-1", &[], &test_commands());
-    wait_commands(&fleet, &op, "web-1", "pause");
+    wait_up(&fleet, "web-1");
 
     // SIGINT to monit-cli run: cancelled, nothing left on the node.
     let mut run = common::Proc::spawn(
@@ -573,10 +614,8 @@ fn cancel_lost_and_timeout() {
     let status = run.wait_exit(Duration::from_secs(10));
     assert_eq!(status.code(), Some(1));
     assert_eq!(job_states(&fleet), ["cancelled", "timeout", "lost"]);
-    // The orphan sleep of the killed node is not ours to assert on; clean it.
-    let _ = std::process::Command::new("pkill")
-        .args(["-f", "sleep 48.321"])
-        .status();
+    // The killed node's orphan: ours to clean up.
+    kill_processes_with("sleep 48.321");
 }
 
 /// A node's connection cannot run commands: neither `Run` nor a
@@ -646,4 +685,30 @@ fn a_node_cannot_dispatch() {
             .len(),
         0
     );
+}
+
+/// `job show -f` prints a running job's output live, then its record.
+#[test]
+fn job_show_follows() {
+    let fleet = fleet("1s");
+    let op = fleet.token("ops", "operator");
+    let _n = fleet.node_with("web-1", &[], &test_commands());
+    wait_up(&fleet, "web-1");
+    let mut run = common::Proc::spawn(
+        "cli-run",
+        fleet.cli_cmd(&op, &["run", "slow-echo", "--target", "node=web-1"]),
+        fleet.path(),
+    );
+    let id = wait_for(Duration::from_secs(10), "the job to run", || {
+        let jobs = json(&fleet.cli(&["query", "jobs", "-f", "state=running", "-o", "json"]));
+        jobs.as_array()
+            .and_then(|a| a.first())
+            .map(|j| j["id"].as_u64().unwrap().to_string())
+    });
+    let out = fleet.cli(&["job", "show", &id, "-f"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("web-1: end"), "{text}");
+    assert!(text.contains(&format!("job {id} ok")), "{text}");
+    assert!(run.wait_exit(Duration::from_secs(10)).success());
 }

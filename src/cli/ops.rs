@@ -66,7 +66,7 @@ pub enum JobCmd {
     /// A job's targets, states and stored output
     Show {
         id: u64,
-        /// Wait while the job runs, then show it
+        /// While the job runs, print its output live, then the record
         #[arg(short = 'f', long)]
         follow: bool,
     },
@@ -440,15 +440,38 @@ pub async fn query_jobs(common: &CommonArgs, filters: Vec<String>) -> Result<(),
 pub async fn job(common: &CommonArgs, cmd: JobCmd) -> Result<(), CliError> {
     let JobCmd::Show { id, follow } = cmd;
     let client = connect(common).await?;
+    let mut answers = client
+        .request(RequestBody::ShowJob(ShowJob { id, follow }))
+        .await?;
+    let mut followed = false;
     let detail = loop {
-        let detail = match one(&client, RequestBody::ShowJob(ShowJob { id })).await? {
-            ResponseBody::JobDetail(d) => d,
-            other => return Err(unexpected(&other).into()),
-        };
-        if !follow || detail.job.finished_ms.is_some() {
-            break detail;
+        match answers.next().await {
+            Some(Ok(ResponseBody::JobOutput(o))) => {
+                followed = true;
+                let mut buf = Vec::new();
+                let marker = match o.stream {
+                    OutputStream::Stdout => ": ",
+                    OutputStream::Stderr => " [stderr]: ",
+                };
+                prefix_lines(&mut buf, &o.node, marker, &o.data);
+                let mut out = std::io::stdout().lock();
+                finish_output(out.write_all(&buf).and_then(|_| out.flush()))?;
+            }
+            Some(Ok(ResponseBody::JobDetail(d))) => break d,
+            Some(Ok(ResponseBody::Error(e))) => return Err(remote(e)),
+            Some(Ok(other)) => return Err(unexpected(&other).into()),
+            Some(Err(e)) => return Err(ClientError::from(e).into()),
+            None => return Err(ClientError::Lost("no answer".into()).into()),
         }
-        tokio::time::sleep(Duration::from_millis(300)).await;
+    };
+    let detail = if followed {
+        // The live output was printed; show the record without it.
+        crate::net::proto::JobDetail {
+            outputs: vec![],
+            ..detail
+        }
+    } else {
+        detail
     };
     let mut out = std::io::stdout().lock();
     let written = match common.output {

@@ -318,3 +318,80 @@ pub fn to_wire(kinds: &Kinds, item: Item) -> InventoryItem {
         ints,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ops::kinds::InventoryKind;
+
+    fn kinds() -> Kinds {
+        let attrs = [("state".to_string(), "new|live".to_string())].into();
+        [(
+            "zone".to_string(),
+            InventoryKind::new("int", &attrs, &BTreeMap::new()).unwrap(),
+        )]
+        .into()
+    }
+
+    fn add(key: &str, state: &str) -> InventoryOp {
+        InventoryOp::Add {
+            kind: "zone".into(),
+            key: key.into(),
+            node: "web-1".into(),
+            attrs: [("state".to_string(), state.to_string())].into(),
+            replace: false,
+            line: Some(key.parse::<u64>().unwrap() + 1),
+        }
+    }
+
+    #[tokio::test]
+    async fn writes_are_all_or_nothing_and_audited() {
+        let dir = tempfile::tempdir().unwrap();
+        let opened = Store::open(&dir.path().join("monit.db")).unwrap();
+        let store = opened.store;
+        let k = kinds();
+        // The second item is bad: neither is written.
+        let e = write(&store, &k, "root", vec![add("1", "new"), add("2", "gone")])
+            .await
+            .unwrap_err();
+        assert!(e.to_string().starts_with("line 3: field `state`"), "{e}");
+        assert!(all(&store, &k).await.unwrap().is_empty());
+        assert_eq!(
+            write(
+                &store,
+                &k,
+                "root",
+                vec![add("1", "new"), add("10", "new"), add("2", "new")]
+            )
+            .await
+            .unwrap(),
+            3
+        );
+        let keys: Vec<String> = all(&store, &k)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|i| i.key)
+            .collect();
+        assert_eq!(keys, ["1", "2", "10"], "int keys sort numerically");
+        let update = InventoryOp::Update {
+            kind: "zone".into(),
+            key: "01".into(),
+            attrs: [("state".to_string(), "live".to_string())].into(),
+        };
+        write(&store, &k, "root", vec![update]).await.unwrap();
+        let ev = store.recent_events(1).await.unwrap().remove(0);
+        assert_eq!(ev.kind, "inventory");
+        assert_eq!(ev.who.as_deref(), Some("root"));
+        let msg: serde_json::Value = serde_json::from_str(&ev.message).unwrap();
+        assert_eq!(msg["before"]["attrs"]["state"], "new");
+        assert_eq!(msg["after"]["attrs"]["state"], "live");
+        // Effects re-check the precondition inside their transaction.
+        let item = find(&store, &k, "zone", "1").await.unwrap().unwrap();
+        let requires: BTreeMap<String, String> = [("state".to_string(), "new".to_string())].into();
+        let e = apply_effects(&store, &k, "ops", &item, requires, BTreeMap::new())
+            .await
+            .unwrap_err();
+        assert!(e.to_string().contains("state=live"), "{e}");
+    }
+}

@@ -45,11 +45,18 @@ pub struct OpsState {
     catalog: Mutex<HashMap<String, Arc<Vec<CommandSpec>>>>,
     /// Inventory items a running job acts on (one job per item at a time).
     busy: Mutex<HashSet<(String, String)>>,
+    /// Output of running jobs, for `job show -f`.
+    live: Mutex<HashMap<u64, tokio::sync::broadcast::Sender<JobOutput>>>,
 }
 
 impl OpsState {
     pub fn set_commands(&self, node: &str, commands: Vec<CommandSpec>) {
         lock(&self.catalog).insert(node.to_string(), Arc::new(commands));
+    }
+
+    /// Output of job `id` from now on, while it runs (`None`: not running).
+    pub fn follow(&self, id: u64) -> Option<tokio::sync::broadcast::Receiver<JobOutput>> {
+        lock(&self.live).get(&id).map(|tx| tx.subscribe())
     }
 
     fn commands(&self, node: &str) -> Arc<Vec<CommandSpec>> {
@@ -352,6 +359,8 @@ pub async fn run(
         }))
         .await
         .is_err();
+    let live = tokio::sync::broadcast::channel(MERGE).0;
+    lock(&shared.ops.live).insert(job.id, live.clone());
     let stop = cancel.child_token();
     let (tx, mut rx) = mpsc::channel::<Event>(MERGE);
     for (i, node) in plan.targets.iter().enumerate() {
@@ -377,6 +386,13 @@ pub async fn run(
         match ev {
             Event::Output(i, stream, data) => {
                 tails[i].push(stream, &data);
+                if live.receiver_count() > 0 {
+                    let _ = live.send(JobOutput {
+                        node: plan.targets[i].clone(),
+                        stream,
+                        data: data.clone(),
+                    });
+                }
                 if !client_gone {
                     let body = ResponseBody::JobOutput(JobOutput {
                         node: plan.targets[i].clone(),
@@ -429,6 +445,9 @@ pub async fn run(
     if let Err(e) = finish_job(&shared, &job, outputs).await {
         tracing::error!(job = job.id, "cannot record job end: {e}");
     }
+    // Followers see the stream end and read the stored record.
+    lock(&shared.ops.live).remove(&job.id);
+    drop(live);
     tracing::info!(
         job = job.id,
         state = crate::ops::views::job_state(&job),
@@ -581,11 +600,16 @@ pub async fn recent(shared: &Shared, limit: usize) -> Result<Vec<JobView>, Strin
         .store
         .call(move |conn| -> Result<Vec<JobView>, rusqlite::Error> {
             let mut stmt =
-                conn.prepare_cached("SELECT body FROM jobs ORDER BY id DESC LIMIT ?1")?;
-            let rows = stmt.query_map(params![limit as i64], |r| r.get::<_, String>(0))?;
+                conn.prepare_cached("SELECT id, body FROM jobs ORDER BY id DESC LIMIT ?1")?;
+            let rows = stmt.query_map(params![limit as i64], |r| {
+                Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
+            })?;
             let mut out = Vec::new();
-            for body in rows {
-                if let Ok(job) = serde_json::from_str::<JobView>(&body?) {
+            for row in rows {
+                let (id, body) = row?;
+                if let Ok(mut job) = serde_json::from_str::<JobView>(&body) {
+                    // The first write of a job's row predates its ID.
+                    job.id = id as u64;
                     out.push(job);
                 }
             }
@@ -605,9 +629,10 @@ pub async fn detail(shared: &Shared, id: u64) -> Result<Option<JobDetail>, Strin
                 .prepare_cached("SELECT body FROM jobs WHERE id = ?1")?
                 .query_row(params![id as i64], |r| r.get(0))
                 .optional()?;
-            let Some(job) = body.and_then(|b| serde_json::from_str::<JobView>(&b).ok()) else {
+            let Some(mut job) = body.and_then(|b| serde_json::from_str::<JobView>(&b).ok()) else {
                 return Ok(None);
             };
+            job.id = id;
             let mut stmt = conn.prepare_cached(
                 "SELECT node, output, truncated FROM job_output WHERE job = ?1 ORDER BY node",
             )?;
@@ -625,4 +650,26 @@ pub async fn detail(shared: &Shared, id: u64) -> Result<Option<JobDetail>, Strin
         .await
         .map_err(|e| e.to_string())?
         .map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn output_tail_is_bounded_and_marked() {
+        let mut t = Tail::default();
+        t.push(OutputStream::Stdout, "first\n");
+        t.push(OutputStream::Stderr, "oops\nagain\n");
+        assert_eq!(t.stored(), "first\n[stderr] oops\n[stderr] again\n");
+        let line = format!("{}\n", "é".repeat(100));
+        for _ in 0..10_000 {
+            t.push(OutputStream::Stdout, &line);
+        }
+        assert!(t.truncated);
+        assert!(t.text.len() <= OUTPUT_KEPT);
+        let stored = t.stored();
+        assert!(stored.starts_with("[monit: earlier output dropped"));
+        assert!(stored.ends_with(&line));
+    }
 }

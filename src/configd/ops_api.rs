@@ -145,22 +145,30 @@ pub async fn handle(
                 }
             }
         }
-        RequestBody::ShowJob(s) => match jobs::detail(&shared, s.id).await {
-            Ok(Some(d)) => {
-                let _ = reply.send(ResponseBody::JobDetail(d)).await;
+        RequestBody::ShowJob(s) => {
+            if s.follow {
+                if let Some(mut rx) = shared.ops.follow(s.id) {
+                    loop {
+                        let chunk = tokio::select! {
+                            _ = cancel.cancelled() => return,
+                            c = rx.recv() => c,
+                        };
+                        match chunk {
+                            Ok(out) => {
+                                if reply.send(ResponseBody::JobOutput(out)).await.is_err() {
+                                    return;
+                                }
+                            }
+                            Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                                tracing::debug!(job = s.id, "follower skipped {n} chunks");
+                            }
+                            Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+                        }
+                    }
+                }
             }
-            Ok(None) => {
-                let _ = reply
-                    .error(
-                        ErrorCode::NotFound,
-                        format!("no job {}; list them with `monit-cli query jobs`", s.id),
-                    )
-                    .await;
-            }
-            Err(e) => {
-                let _ = reply.error(ErrorCode::Internal, e).await;
-            }
-        },
+            show_job(&shared, reply, s.id).await
+        }
         RequestBody::ResolveTargets(t) => match jobs::resolve_targets(&shared, &t.target).await {
             Ok(nodes) => {
                 let _ = reply.send(ResponseBody::Targets(Targets { nodes })).await;
@@ -175,6 +183,25 @@ pub async fn handle(
             let _ = reply
                 .error(ErrorCode::Internal, "request routed to the wrong handler")
                 .await;
+        }
+    }
+}
+
+async fn show_job(shared: &Shared, reply: Replier, id: u64) {
+    match jobs::detail(shared, id).await {
+        Ok(Some(d)) => {
+            let _ = reply.send(ResponseBody::JobDetail(d)).await;
+        }
+        Ok(None) => {
+            let _ = reply
+                .error(
+                    ErrorCode::NotFound,
+                    format!("no job {id}; list them with `monit-cli query jobs`"),
+                )
+                .await;
+        }
+        Err(e) => {
+            let _ = reply.error(ErrorCode::Internal, e).await;
         }
     }
 }

@@ -303,6 +303,10 @@ pub struct RunRequest {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ShowJob {
     pub id: u64,
+    /// While the job runs: stream its `JobOutput` from now on, then the
+    /// final `JobDetail` once it ended.
+    #[serde(default)]
+    pub follow: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
