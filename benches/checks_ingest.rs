@@ -313,8 +313,10 @@ async fn fleet(
                         Some(Ok(ResponseBody::ResultsAck(a))) => {
                             accepted.fetch_add(u64::from(a.accepted), Ordering::Relaxed);
                         }
-                        _ => {
-                            errors.fetch_add(1, Ordering::Relaxed);
+                        other => {
+                            if errors.fetch_add(1, Ordering::Relaxed) == 0 {
+                                eprintln!("first error: {other:?}");
+                            }
                             tokio::time::sleep(Duration::from_millis(100)).await;
                         }
                     }

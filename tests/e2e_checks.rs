@@ -224,6 +224,8 @@ fn notes(dir: &Path) -> Vec<(String, String, String, String)> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().path())
+        // Half-written notes are `*.tmp` until the notifier renames them.
+        .filter(|p| p.extension().is_none())
         .collect();
     files.sort();
     files
