@@ -517,3 +517,36 @@ fn timeouts_kill_the_whole_process_group() {
         processes_with("sleep 32.3")
     );
 }
+
+#[test]
+fn check_state_survives_a_configd_restart_and_results_resume() {
+    let mut fleet = Fleet::start();
+    let dummy = plugin("check_dummy");
+    let extra = check_toml(
+        "crit",
+        &[&dummy, "2", "down"],
+        "interval = \"500ms\"\nmax_attempts = 1",
+    );
+    let _node = fleet.node_with("persist-1", &[], &extra);
+    let t = Duration::from_secs(15);
+    let before = fleet.wait_check("persist-1", "crit", t, "hard critical", |c| {
+        c["state"] == "critical" && c["state_type"] == "hard"
+    });
+    let addr = fleet.addr.clone();
+    fleet.configd().kill9();
+    fleet.start_configd(&addr);
+    // Straight from the store, before or after the node is back.
+    let after = fleet
+        .check("persist-1", "crit")
+        .expect("check kept across restart");
+    assert_eq!(after["state"], "critical");
+    assert_eq!(after["last_change"], before["last_change"]);
+    // The node reconnects by itself and its results flow again.
+    let last = after["last_check"].as_str().unwrap().to_string();
+    fleet.wait_check("persist-1", "crit", t, "a newer result", |c| {
+        c["last_check"].as_str().is_some_and(|l| l > last.as_str())
+    });
+    // One hard problem event only: the restart did not re-trigger it.
+    let hard = fleet.events(&["check=crit", "kind=check_state"]);
+    assert_eq!(hard.len(), 1, "{hard:?}");
+}
