@@ -5,7 +5,7 @@
 //! checks' state is committed to SQLite.
 //!
 //! ```text
-//! cargo bench --bench checks_ingest -- --nodes 1000 --batch 200 --measure 10
+//! cargo bench --bench checks_ingest -- --nodes 1000 --batch 200 --in-flight 2 --measure 10
 //! ```
 //!
 //! Reports results/s absorbed, configd CPU (% of one core) and RSS. The
@@ -33,11 +33,11 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
 const CHECKS_PER_NODE: usize = 10;
-const IN_FLIGHT: usize = 2;
 
 struct Options {
     nodes: usize,
     batch: usize,
+    in_flight: usize,
     measure: Duration,
 }
 
@@ -45,6 +45,7 @@ fn parse_args() -> Result<Options, String> {
     let mut o = Options {
         nodes: 1000,
         batch: 200,
+        in_flight: 2,
         measure: Duration::from_secs(10),
     };
     let mut args = std::env::args().skip(1);
@@ -58,6 +59,7 @@ fn parse_args() -> Result<Options, String> {
             "--bench" => {}
             "--nodes" => o.nodes = num("--nodes")? as usize,
             "--batch" => o.batch = num("--batch")? as usize,
+            "--in-flight" => o.in_flight = num("--in-flight")?.max(1) as usize,
             "--measure" => o.measure = Duration::from_secs(num("--measure")?),
             other => return Err(format!("unknown argument {other}")),
         }
@@ -125,7 +127,7 @@ fn run() -> Result<(), String> {
     write_private(
         &config,
         &format!(
-            "listen = \"127.0.0.1:0\"\ndata_dir = \"{}\"\nheartbeat_interval = \"1s\"\nnode_dead_after = \"5s\"\n",
+            "listen = \"127.0.0.1:0\"\ndata_dir = \"{}\"\nheartbeat_interval = \"1s\"\nnode_dead_after = \"30s\"\n",
             data.display()
         ),
     )?;
@@ -161,7 +163,7 @@ fn run() -> Result<(), String> {
     let (rate, cpu, rss, errors) = outcome?;
     println!(
         "checks_ingest: {} nodes x {} checks, {} results per batch, {} in flight per node",
-        o.nodes, CHECKS_PER_NODE, o.batch, IN_FLIGHT
+        o.nodes, CHECKS_PER_NODE, o.batch, o.in_flight
     );
     println!("results absorbed (state committed): {rate:.0}/s");
     println!(
@@ -295,14 +297,14 @@ async fn fleet(
     let errors = Arc::new(AtomicU64::new(0));
     let mut tasks = Vec::new();
     for (i, link) in links.iter().enumerate() {
-        for k in 0..IN_FLIGHT {
+        for k in 0..o.in_flight {
             let link = link.clone();
             let accepted = accepted.clone();
             let errors = errors.clone();
             let stop = stop.clone();
             let batch = o.batch;
             tasks.push(tokio::spawn(async move {
-                let mut seq = (i * IN_FLIGHT + k) as u64;
+                let mut seq = (i * 16 + k) as u64;
                 while !stop.is_cancelled() {
                     seq += 1;
                     let body = RequestBody::CheckResults(batch_for(seq, batch));
@@ -314,8 +316,11 @@ async fn fleet(
                         Some(Ok(ResponseBody::ResultsAck(a))) => {
                             accepted.fetch_add(u64::from(a.accepted), Ordering::Relaxed);
                         }
-                        _ => {
-                            errors.fetch_add(1, Ordering::Relaxed);
+                        _ if stop.is_cancelled() => break,
+                        other => {
+                            if errors.fetch_add(1, Ordering::Relaxed) == 0 {
+                                eprintln!("first error: {other:?}");
+                            }
                             tokio::time::sleep(Duration::from_millis(100)).await;
                         }
                     }

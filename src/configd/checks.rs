@@ -134,30 +134,25 @@ impl CheckBook {
         let mut fx = Effects::default();
         let mut book = lock(&self.book);
         let labels = book.labels.get(node).cloned().unwrap_or_default();
-        let now = crate::timefmt::now_ms();
-        let in_downtime: Vec<bool> = results
-            .iter()
-            .map(|r| book.downtime_covers(node, &r.name, now))
-            .collect();
         let mut touched: Vec<String> = Vec::new();
-        for (r, down) in results.into_iter().zip(in_downtime) {
+        let mut seen = std::collections::HashSet::new();
+        // Downtime edges are the sweep's (so each has its notification).
+        for r in results {
             let key = (node.to_string(), r.name.clone());
-            let entry = book.checks.entry(key).or_insert_with(|| Entry {
-                tracker: Tracker::new(r.max_attempts),
-                ..Entry::default()
-            });
+            // Only declared checks (a result for a check removed from the
+            // node's config since is dropped).
+            let Some(entry) = book.checks.get_mut(&key) else {
+                continue;
+            };
             entry.tracker.max_attempts = r.max_attempts.max(1);
-            if down != entry.tracker.in_downtime {
-                // Downtime edges are handled by the sweep; keep in step.
-                entry.tracker.in_downtime = down;
-            }
-            entry.output = r.output;
-            entry.long_output = r.long_output;
+            entry.output = cap(r.output);
+            entry.long_output = cap(r.long_output);
             entry.perfdata = r.perfdata;
+            entry.perfdata.truncate(crate::checks::plugin::PERFDATA_CAP);
             entry.fresh_since_ms = r.time_ms;
             let outcome = entry.tracker.result(r.state, r.time_ms);
             effects_of(node, &r.name, entry, &outcome, &labels, r.time_ms, &mut fx);
-            if !touched.contains(&r.name) {
+            if seen.insert(r.name.clone()) {
                 touched.push(r.name);
             }
         }
@@ -460,6 +455,19 @@ impl Book {
                 && now_ms < d.end_ms
         })
     }
+}
+
+/// A node's text, bounded as the node bounds a plugin's.
+fn cap(mut s: String) -> String {
+    let max = crate::checks::plugin::OUTPUT_CAP;
+    if s.len() > max {
+        let mut i = max;
+        while !s.is_char_boundary(i) {
+            i -= 1;
+        }
+        s.truncate(i);
+    }
+    s
 }
 
 fn row(node: &str, name: &str, e: &Entry) -> CheckRow {

@@ -260,3 +260,46 @@ async fn run_command(spec: &NotifySpec, n: &Notification, renotify: bool) -> Str
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn filters_by_state_and_labels() {
+        let spec = NotifySpec {
+            name: "n".into(),
+            command: vec!["true".into()],
+            states: vec![CheckState::Critical, CheckState::Ok],
+            labels: BTreeMap::from([("role".to_string(), "web".to_string())]),
+            renotify_interval: None,
+            timeout: Duration::from_secs(1),
+        };
+        let mut n = Notification {
+            kind: NotifyKind::Problem,
+            node: "a".into(),
+            check: "c".into(),
+            state: CheckState::Critical,
+            previous_state: None,
+            state_type: StateType::Hard,
+            attempt: 1,
+            max_attempts: 1,
+            output: String::new(),
+            long_output: String::new(),
+            labels: BTreeMap::from([
+                ("role".to_string(), "web".to_string()),
+                ("dc".to_string(), "x".to_string()),
+            ]),
+            who: None,
+            comment: None,
+            time_ms: 0,
+        };
+        assert!(matches(&spec, &n));
+        n.state = CheckState::Warning;
+        assert!(!matches(&spec, &n));
+        n.state = CheckState::Ok;
+        assert!(matches(&spec, &n));
+        n.labels.insert("role".into(), "db".into());
+        assert!(!matches(&spec, &n));
+    }
+}

@@ -205,9 +205,65 @@ async fn sleep_until(at: Option<Instant>) {
     }
 }
 
-/// Spread helper for tests: the first-run offsets of `n` checks.
-pub fn first_offsets(interval: Duration, n: usize) -> Vec<Duration> {
-    (0..n)
-        .map(|i| interval.mul_f64(i as f64 / n.max(1) as f64))
-        .collect()
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::checks::{CheckState, StateType};
+
+    fn spec(name: &str, script: &str, interval_ms: u64, retry_ms: u64) -> CheckSpec {
+        CheckSpec {
+            name: name.into(),
+            command: vec!["sh".into(), "-c".into(), script.into()],
+            interval: Duration::from_millis(interval_ms),
+            retry_interval: Duration::from_millis(retry_ms),
+            max_attempts: 3,
+            timeout: Duration::from_secs(5),
+            freshness: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn retries_at_retry_interval_then_hard_and_spreads_first_runs() {
+        let (tx, mut rx) = mpsc::channel(64);
+        let stop = CancellationToken::new();
+        let started = std::time::Instant::now();
+        tokio::spawn(run_checks(
+            vec![
+                spec("failing", "echo down; exit 2", 60_000, 100),
+                spec("second", "echo fine", 1_000, 1_000),
+            ],
+            4,
+            tx,
+            stop.clone(),
+        ));
+        let mut failing = Vec::new();
+        let mut second_at = None;
+        while failing.len() < 3 || second_at.is_none() {
+            let r = tokio::time::timeout(Duration::from_secs(5), rx.recv())
+                .await
+                .unwrap()
+                .unwrap();
+            if r.name == "failing" {
+                failing.push((r.state, r.state_type, r.attempt));
+            } else if second_at.is_none() {
+                second_at = Some(started.elapsed());
+            }
+        }
+        stop.cancel();
+        assert_eq!(
+            failing,
+            vec![
+                (CheckState::Critical, StateType::Soft, 1),
+                (CheckState::Critical, StateType::Soft, 2),
+                (CheckState::Critical, StateType::Hard, 3),
+            ]
+        );
+        // Retried at 100 ms, not at the 60 s interval; the second check's
+        // first run waited for its share (1/2) of its 1 s interval.
+        assert!(started.elapsed() < Duration::from_secs(3));
+        assert!(
+            second_at.unwrap() >= Duration::from_millis(450),
+            "{second_at:?}"
+        );
+    }
 }
