@@ -111,9 +111,11 @@ fn follow_gets_exactly_one_nodes_warnings_in_order() {
 }
 
 #[test]
-fn lines_logged_while_configd_is_away_arrive_once_in_order() {
+fn lines_logged_while_configd_is_away_survive_a_node_restart_and_arrive_once_in_order() {
     let mut fleet = Fleet::start();
-    let a = node(&fleet, "a", 1000, "");
+    // 500 lines in memory, the rest spill to disk.
+    let spool = "[log]\nspool_lines = 5000\n";
+    let mut a = node(&fleet, "a", 1000, spool);
     fleet.wait_state("a", "up", Duration::from_secs(20));
     let addr = fleet.addr.clone();
     fleet.configd().signal(Signal::SIGTERM);
@@ -126,6 +128,14 @@ fn lines_logged_while_configd_is_away_arrive_once_in_order() {
     wait_for(Duration::from_secs(10), "the markers", || {
         a.log().contains("log marker 1000/1000").then_some(())
     });
+    // Restart the node too: unsent lines wait on disk meanwhile.
+    a.signal(Signal::SIGTERM);
+    a.wait_exit(Duration::from_secs(10));
+    let spooled = std::fs::read_dir(fleet.path().join("a.spool/logs"))
+        .unwrap()
+        .count();
+    assert!(spooled > 0, "nothing spooled on disk");
+    let _a = node(&fleet, "a", 1000, spool);
     fleet.start_configd(&addr);
     let lines = wait_for(Duration::from_secs(40), "1000 replayed lines", || {
         let h = history(

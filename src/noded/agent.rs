@@ -58,18 +58,20 @@ pub async fn run_with(
         config: config.clone(),
     });
     let pipe = crate::logs::Pipe::global();
-    if let Some(rx) = pipe.take_receiver() {
+    let shipper = pipe.take_receiver().map(|rx| {
         tokio::spawn(crate::logs::shipper::run(
             rx,
             pipe,
             uplink.clone(),
             crate::logs::shipper::ShipperConfig {
                 spool_lines: config.log.spool_lines,
+                memory_lines: (config.log.spool_lines / 10).clamp(100, 20_000),
+                spool_dir: Some(config.spool_dir.clone()),
                 ..Default::default()
             },
             shutdown.clone(),
-        ));
-    }
+        ))
+    });
     let mut backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(30));
     tracing::info!(name = %config.name, server = %config.server, "noded starting");
     loop {
@@ -99,6 +101,10 @@ pub async fn run_with(
         }
     }
     tracing::info!("noded stopped");
+    if let Some(shipper) = shipper {
+        // It writes unsent log lines to the spool directory.
+        let _ = tokio::time::timeout(Duration::from_secs(5), shipper).await;
+    }
     Ok(())
 }
 

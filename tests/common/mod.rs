@@ -253,9 +253,10 @@ impl Fleet {
     ) -> Proc {
         let config = self.path().join(format!("{name}.noded.toml"));
         let mut text = format!(
-            "name = \"{name}\"\nserver = \"{}\"\ntoken_file = \"{}\"\n[labels]\n",
+            "name = \"{name}\"\nserver = \"{}\"\ntoken_file = \"{}\"\nspool_dir = \"{}\"\n[labels]\n",
             self.addr,
-            token.display()
+            token.display(),
+            self.path().join(format!("{name}.spool")).display()
         );
         for (k, v) in labels {
             text.push_str(&format!("{k} = \"{v}\"\n"));
