@@ -281,3 +281,68 @@ fn the_file_sink_rotates_and_keeps_n_files() {
     let first = a.log().lines().next().unwrap().to_string();
     serde_json::from_str::<Value>(&first).unwrap_or_else(|e| panic!("{first:?}: {e}"));
 }
+
+/// The server-side path: a subscriber whose connection stops being read
+/// (its answers pile up until configd cannot write) misses lines in
+/// configd, which counts them and says so when it reads again.
+#[test]
+fn configd_skips_for_a_connection_that_stops_reading() {
+    use monit::net::client::Client;
+    use monit::net::proto::{RequestBody, ResponseBody, SubscribeLogs};
+    const TOTAL: u64 = 600_000;
+    let fleet = Fleet::start_with(
+        "heartbeat_interval = \"200ms\"\nnode_dead_after = \"5s\"\nlog_buffer_lines = 1000000\n",
+    );
+    let a = node(&fleet, "a", TOTAL, "[log]\nlevel = \"warn\"\n");
+    fleet.wait_state("a", "up", Duration::from_secs(20));
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let text = std::fs::read_to_string(&fleet.viewer).unwrap();
+        let token = monit::auth::Token::parse(&text).unwrap();
+        let client = Client::connect(&fleet.addr, &token, "stalled")
+            .await
+            .unwrap();
+        let mut answers = client
+            .request(RequestBody::SubscribeLogs(SubscribeLogs {
+                nodes: vec!["a".into()],
+                grep: Some("log marker".into()),
+                follow: true,
+                ..Default::default()
+            }))
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        a.signal(Signal::SIGUSR1);
+        // Read nothing for 10 s while the node logs at full speed.
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        let (mut got, mut skipped, mut last) = (0u64, 0u64, 0u64);
+        while got + skipped < TOTAL {
+            let answer = tokio::time::timeout(Duration::from_secs(60), answers.next())
+                .await
+                .unwrap_or_else(|_| panic!("stuck at {got} lines, {skipped} skipped"));
+            match answer {
+                Some(Ok(ResponseBody::LogLines(b))) => {
+                    skipped += b.skipped;
+                    for l in &b.lines {
+                        let n = marker_no(&serde_json::json!({"message": l.message})).unwrap();
+                        assert!(n > last, "{n} after {last}");
+                        last = n;
+                        got += 1;
+                    }
+                }
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        assert!(skipped > 0, "configd never skipped for the stalled reader");
+        assert_eq!(got + skipped, TOTAL);
+    });
+    // Ingest was whole.
+    let held = history(
+        &fleet,
+        &["--node", "a", "--grep", "log marker", "-n", "1000000"],
+    );
+    assert_eq!(held.len() as u64, TOTAL);
+}

@@ -20,6 +20,8 @@ use crate::timefmt::now_ms;
 const FRAME_LINES: usize = 4096;
 /// About the most bytes of lines in one answer (the frame limit is 4 MiB).
 const FRAME_BYTES: usize = 1 << 20;
+/// Frames queued on a subscriber's connection before it is paced.
+const LINK_BACKLOG: usize = 8;
 /// Most history lines one subscription may ask for.
 const MAX_BACKLOG: u64 = 1_000_000;
 
@@ -143,6 +145,14 @@ async fn send_held(reply: &Replier, held: &[Delivery], filter: &LogFilter, all: 
         .collect();
     if lines.is_empty() && skipped == 0 {
         return true;
+    }
+    // Pace to what the reader takes: while the connection has a backlog
+    // of frames, wait; meanwhile the hub counts what this one misses.
+    while reply.link().queued() > LINK_BACKLOG {
+        if reply.link().is_closed() {
+            return false;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
     }
     match encode_lines(reply.id(), &lines, skipped, reply.link().max_frame()) {
         Some(frame) => reply.link().send_frame(frame).await.is_ok(),

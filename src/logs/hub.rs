@@ -17,7 +17,7 @@ use super::filter::LogFilter;
 use crate::net::proto::LogLine;
 
 /// Batches queued per subscriber before it starts missing lines.
-pub const SUBSCRIBER_QUEUE: usize = 256;
+pub const SUBSCRIBER_QUEUE: usize = 32;
 
 /// The node name configd's own lines carry.
 pub const CONFIGD_NODE: &str = "configd";
