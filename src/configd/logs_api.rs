@@ -100,15 +100,35 @@ pub async fn subscribe(hub: &LogHub, reply: Replier, cancel: CancellationToken, 
     }
     tokio::select! {
         _ = cancel.cancelled() => {}
-        _ = forward(sub.rx, &filter, &reply) => {}
+        _ = forward(hub, sub.id, sub.rx, &filter, &reply) => {}
     }
 }
 
 /// Live lines until the subscriber goes away. Lines are encoded straight
 /// from the shared batches (no copy per subscriber).
-async fn forward(mut rx: mpsc::Receiver<Delivery>, filter: &LogFilter, reply: &Replier) {
+async fn forward(
+    hub: &LogHub,
+    id: u64,
+    mut rx: mpsc::Receiver<Delivery>,
+    filter: &LogFilter,
+    reply: &Replier,
+) {
     let all = filter.passes_all();
-    while let Some(first) = rx.recv().await {
+    loop {
+        let first = match rx.try_recv() {
+            Ok(d) => d,
+            Err(_) => {
+                // Drained: report lines missed since, even if none follow.
+                let missed = hub.take_pending(id);
+                if missed > 0 && !send(reply, Vec::new(), missed, false).await {
+                    return;
+                }
+                match rx.recv().await {
+                    Some(d) => d,
+                    None => return,
+                }
+            }
+        };
         let mut held: Vec<Delivery> = Vec::new();
         let mut lines = 0;
         let mut bytes = 0;
