@@ -410,7 +410,7 @@ fn subscriber(
                 Ok(0) | Err(_) => return,
                 Ok(_) => {}
             }
-            if line.windows(16).any(|w| w == b"\"source\":\"logs\"") {
+            if line.windows(15).any(|w| w == b"\"source\":\"logs\"") {
                 let text = String::from_utf8_lossy(&line);
                 if let Some(i) = text.find("skipped ") {
                     let n: String = text[i + 8..]
