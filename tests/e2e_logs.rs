@@ -108,6 +108,37 @@ fn follow_gets_exactly_one_nodes_warnings_in_order() {
         "{text:?}"
     );
     assert!(!text.contains('\x1b'), "no colour into a pipe");
+    // -o json: one array; --since bounds history.
+    let out = fleet.cli(&[
+        "logs",
+        "--node",
+        "b",
+        "--grep",
+        "log marker",
+        "--since",
+        "1h",
+        "-o",
+        "json",
+    ]);
+    let arr: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(arr.len(), 30);
+    // Bad input: usage errors (exit 2); a node token may not read logs (exit 3).
+    let out = fleet.cli(&["logs", "--level", "loud"]);
+    assert_eq!(out.status.code(), Some(2), "{}", common::stderr(&out));
+    let out = fleet.cli(&["logs", "--regex", "("]);
+    assert_eq!(out.status.code(), Some(2), "{}", common::stderr(&out));
+    let out = common::command("monit-cli", fleet.path())
+        .args(["--server", &fleet.addr, "--token-file"])
+        .arg(fleet.node_token("a"))
+        .args(["logs", "-n", "1"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", common::stderr(&out));
+    assert!(
+        common::stderr(&out).contains("node token"),
+        "{}",
+        common::stderr(&out)
+    );
 }
 
 #[test]
