@@ -108,12 +108,45 @@ fn follow_gets_exactly_one_nodes_warnings_in_order() {
         "{text:?}"
     );
     assert!(!text.contains('\x1b'), "no colour into a pipe");
+    // -o json: one array; --since bounds history.
+    let out = fleet.cli(&[
+        "logs",
+        "--node",
+        "b",
+        "--grep",
+        "log marker",
+        "--since",
+        "1h",
+        "-o",
+        "json",
+    ]);
+    let arr: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(arr.len(), 30);
+    // Bad input: usage errors (exit 2); a node token may not read logs (exit 3).
+    let out = fleet.cli(&["logs", "--level", "loud"]);
+    assert_eq!(out.status.code(), Some(2), "{}", common::stderr(&out));
+    let out = fleet.cli(&["logs", "--regex", "("]);
+    assert_eq!(out.status.code(), Some(2), "{}", common::stderr(&out));
+    let out = common::command("monit-cli", fleet.path())
+        .args(["--server", &fleet.addr, "--token-file"])
+        .arg(fleet.node_token("a"))
+        .args(["logs", "-n", "1"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", common::stderr(&out));
+    assert!(
+        common::stderr(&out).contains("node token"),
+        "{}",
+        common::stderr(&out)
+    );
 }
 
 #[test]
-fn lines_logged_while_configd_is_away_arrive_once_in_order() {
+fn lines_logged_while_configd_is_away_survive_a_node_restart_and_arrive_once_in_order() {
     let mut fleet = Fleet::start();
-    let a = node(&fleet, "a", 1000, "");
+    // 500 lines in memory, the rest spill to disk.
+    let spool = "[log]\nspool_lines = 5000\n";
+    let mut a = node(&fleet, "a", 1000, spool);
     fleet.wait_state("a", "up", Duration::from_secs(20));
     let addr = fleet.addr.clone();
     fleet.configd().signal(Signal::SIGTERM);
@@ -126,6 +159,14 @@ fn lines_logged_while_configd_is_away_arrive_once_in_order() {
     wait_for(Duration::from_secs(10), "the markers", || {
         a.log().contains("log marker 1000/1000").then_some(())
     });
+    // Restart the node too: unsent lines wait on disk meanwhile.
+    a.signal(Signal::SIGTERM);
+    a.wait_exit(Duration::from_secs(10));
+    let spooled = std::fs::read_dir(fleet.path().join("a.state/spool/logs"))
+        .unwrap()
+        .count();
+    assert!(spooled > 0, "nothing spooled on disk");
+    let _a = node(&fleet, "a", 1000, spool);
     fleet.start_configd(&addr);
     let lines = wait_for(Duration::from_secs(40), "1000 replayed lines", || {
         let h = history(
@@ -270,4 +311,69 @@ fn the_file_sink_rotates_and_keeps_n_files() {
     // The terminal sink is JSON too (`run` with format = "json").
     let first = a.log().lines().next().unwrap().to_string();
     serde_json::from_str::<Value>(&first).unwrap_or_else(|e| panic!("{first:?}: {e}"));
+}
+
+/// The server-side path: a subscriber whose connection stops being read
+/// (its answers pile up until configd cannot write) misses lines in
+/// configd, which counts them and says so when it reads again.
+#[test]
+fn configd_skips_for_a_connection_that_stops_reading() {
+    use monit::net::client::Client;
+    use monit::net::proto::{RequestBody, ResponseBody, SubscribeLogs};
+    const TOTAL: u64 = 600_000;
+    let fleet = Fleet::start_with(
+        "heartbeat_interval = \"200ms\"\nnode_dead_after = \"5s\"\nlog_buffer_lines = 1000000\n",
+    );
+    let a = node(&fleet, "a", TOTAL, "[log]\nlevel = \"warn\"\n");
+    fleet.wait_state("a", "up", Duration::from_secs(20));
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let text = std::fs::read_to_string(&fleet.viewer).unwrap();
+        let token = monit::auth::Token::parse(&text).unwrap();
+        let client = Client::connect(&fleet.addr, &token, "stalled")
+            .await
+            .unwrap();
+        let mut answers = client
+            .request(RequestBody::SubscribeLogs(SubscribeLogs {
+                nodes: vec!["a".into()],
+                grep: Some("log marker".into()),
+                follow: true,
+                ..Default::default()
+            }))
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        a.signal(Signal::SIGUSR1);
+        // Read nothing for 10 s while the node logs at full speed.
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        let (mut got, mut skipped, mut last) = (0u64, 0u64, 0u64);
+        while got + skipped < TOTAL {
+            let answer = tokio::time::timeout(Duration::from_secs(60), answers.next())
+                .await
+                .unwrap_or_else(|_| panic!("stuck at {got} lines, {skipped} skipped"));
+            match answer {
+                Some(Ok(ResponseBody::LogLines(b))) => {
+                    skipped += b.skipped;
+                    for l in &b.lines {
+                        let n = marker_no(&serde_json::json!({"message": l.message})).unwrap();
+                        assert!(n > last, "{n} after {last}");
+                        last = n;
+                        got += 1;
+                    }
+                }
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        assert!(skipped > 0, "configd never skipped for the stalled reader");
+        assert_eq!(got + skipped, TOTAL);
+    });
+    // Ingest was whole.
+    let held = history(
+        &fleet,
+        &["--node", "a", "--grep", "log marker", "-n", "1000000"],
+    );
+    assert_eq!(held.len() as u64, TOTAL);
 }

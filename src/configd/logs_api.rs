@@ -20,6 +20,8 @@ use crate::timefmt::now_ms;
 const FRAME_LINES: usize = 4096;
 /// About the most bytes of lines in one answer (the frame limit is 4 MiB).
 const FRAME_BYTES: usize = 1 << 20;
+/// Frames queued on a subscriber's connection before it is paced.
+const LINK_BACKLOG: usize = 8;
 /// Most history lines one subscription may ask for.
 const MAX_BACKLOG: u64 = 1_000_000;
 
@@ -98,46 +100,130 @@ pub async fn subscribe(hub: &LogHub, reply: Replier, cancel: CancellationToken, 
     }
     tokio::select! {
         _ = cancel.cancelled() => {}
-        _ = forward(sub.rx, &filter, &reply) => {}
+        _ = forward(hub, sub.id, sub.rx, &filter, &reply) => {}
     }
 }
 
-/// Live lines until the subscriber goes away.
-async fn forward(mut rx: mpsc::Receiver<Delivery>, filter: &LogFilter, reply: &Replier) {
-    let mut out: Vec<LogLine> = Vec::new();
-    let mut skipped = 0;
-    let mut bytes = 0;
-    while let Some(first) = rx.recv().await {
-        let mut next = Some(first);
-        while let Some(d) = next.take() {
-            if d.skipped > 0 && !out.is_empty() {
-                // Lines were missed after those collected: send these first.
-                if !send(reply, std::mem::take(&mut out), skipped, false).await {
+/// Live lines until the subscriber goes away. Lines are encoded straight
+/// from the shared batches (no copy per subscriber).
+async fn forward(
+    hub: &LogHub,
+    id: u64,
+    mut rx: mpsc::Receiver<Delivery>,
+    filter: &LogFilter,
+    reply: &Replier,
+) {
+    let all = filter.passes_all();
+    loop {
+        let first = match rx.try_recv() {
+            Ok(d) => d,
+            Err(_) => {
+                // Drained: report lines missed since, even if none follow.
+                let missed = hub.take_pending(id);
+                if missed > 0 && !send(reply, Vec::new(), missed, false).await {
                     return;
                 }
-                skipped = 0;
-                bytes = 0;
-            }
-            skipped += d.skipped;
-            let all = filter.passes_all();
-            for l in d.chunk.iter() {
-                if all || filter.matches(l) {
-                    bytes += weight(l);
-                    out.push(l.clone());
+                match rx.recv().await {
+                    Some(d) => d,
+                    None => return,
                 }
             }
-            if out.len() < FRAME_LINES && bytes < FRAME_BYTES {
+        };
+        let mut held: Vec<Delivery> = Vec::new();
+        let mut lines = 0;
+        let mut bytes = 0;
+        let mut next = Some(first);
+        while let Some(d) = next.take() {
+            if d.skipped > 0 && !held.is_empty() {
+                // Lines were missed after those collected: send these first.
+                if !send_held(reply, &held, filter, all).await {
+                    return;
+                }
+                held.clear();
+                lines = 0;
+                bytes = 0;
+            }
+            lines += d.chunk.len();
+            bytes += d.chunk.iter().map(weight).sum::<usize>();
+            held.push(d);
+            if lines < FRAME_LINES && bytes < FRAME_BYTES {
                 next = rx.try_recv().ok();
             }
         }
-        if (!out.is_empty() || skipped > 0)
-            && !send(reply, std::mem::take(&mut out), skipped, false).await
-        {
+        if !send_held(reply, &held, filter, all).await {
             return;
         }
-        skipped = 0;
-        bytes = 0;
     }
+}
+
+async fn send_held(reply: &Replier, held: &[Delivery], filter: &LogFilter, all: bool) -> bool {
+    let skipped = held.first().map_or(0, |d| d.skipped);
+    let lines: Vec<&LogLine> = held
+        .iter()
+        .flat_map(|d| d.chunk.iter())
+        .filter(|l| all || filter.matches(l))
+        .collect();
+    if lines.is_empty() && skipped == 0 {
+        return true;
+    }
+    // Pace to what the reader takes: while the connection has a backlog
+    // of frames, wait; meanwhile the hub counts what this one misses.
+    while reply.link().queued() > LINK_BACKLOG {
+        if reply.link().is_closed() {
+            return false;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+    }
+    match encode_lines(reply.id(), &lines, skipped, reply.link().max_frame()) {
+        Some(frame) => reply.link().send_frame(frame).await.is_ok(),
+        None => send(reply, lines.into_iter().cloned().collect(), skipped, false).await,
+    }
+}
+
+/// `Message::Response{id, LogLines{lines, skipped, done: false}}` as a
+/// whole frame, encoded from borrowed lines (same bytes as the owned
+/// message; `tests` checks). `None` if it does not fit a frame.
+pub fn encode_lines(id: u64, lines: &[&LogLine], skipped: u64, max: usize) -> Option<bytes::Bytes> {
+    use bytes::BufMut;
+    #[derive(serde::Serialize)]
+    enum Msg<'a> {
+        Response(Resp<'a>),
+    }
+    #[derive(serde::Serialize)]
+    struct Resp<'a> {
+        id: u64,
+        body: Body<'a>,
+    }
+    #[derive(serde::Serialize)]
+    enum Body<'a> {
+        LogLines(Lines<'a>),
+    }
+    #[derive(serde::Serialize)]
+    struct Lines<'a> {
+        lines: &'a [&'a LogLine],
+        skipped: u64,
+        done: bool,
+    }
+    let msg = Msg::Response(Resp {
+        id,
+        body: Body::LogLines(Lines {
+            lines,
+            skipped,
+            done: false,
+        }),
+    });
+    let mut buf = bytes::BytesMut::with_capacity(64 + lines.len() * 96);
+    buf.put_u32(0);
+    let mut w = buf.writer();
+    rmp_serde::encode::write_named(&mut w, &msg).ok()?;
+    let mut buf = w.into_inner();
+    let len = buf.len() - 4;
+    if len > max {
+        return None;
+    }
+    let len32 = u32::try_from(len).ok()?;
+    buf[..4].copy_from_slice(&len32.to_be_bytes());
+    Some(buf.freeze())
 }
 
 /// Feeds configd's own log lines (from this process's pipe) into the hub
@@ -172,5 +258,34 @@ pub async fn pump_own_log(
             });
         }
         hub.ingest(CONFIGD_NODE, 0, 0, lines);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::net::frame::encode_frame;
+    use crate::net::proto::{Message, Response};
+
+    #[test]
+    fn borrowed_encoding_matches_the_owned_message() {
+        let line = LogLine {
+            time_ms: 5,
+            node: "a".into(),
+            level: Level::Warn,
+            source: "job:1".into(),
+            message: "m".into(),
+        };
+        let owned = Message::Response(Response {
+            id: 9,
+            body: ResponseBody::LogLines(LogLines {
+                lines: vec![line.clone(), line.clone()],
+                skipped: 2,
+                done: false,
+            }),
+        });
+        let want = encode_frame(&owned, 1 << 20).unwrap();
+        let got = encode_lines(9, &[&line, &line], 2, 1 << 20).unwrap();
+        assert_eq!(got, want);
     }
 }

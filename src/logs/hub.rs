@@ -17,7 +17,7 @@ use super::filter::LogFilter;
 use crate::net::proto::LogLine;
 
 /// Batches queued per subscriber before it starts missing lines.
-pub const SUBSCRIBER_QUEUE: usize = 256;
+pub const SUBSCRIBER_QUEUE: usize = 32;
 
 /// The node name configd's own lines carry.
 pub const CONFIGD_NODE: &str = "configd";
@@ -41,6 +41,7 @@ struct Ring {
 }
 
 struct Subscriber {
+    id: u64,
     filter: Arc<LogFilter>,
     tx: mpsc::Sender<Delivery>,
     pending_skip: u64,
@@ -51,6 +52,7 @@ struct Inner {
     rings: HashMap<String, Ring>,
     seq: u64,
     subs: Vec<Subscriber>,
+    next_sub: u64,
 }
 
 pub struct LogHub {
@@ -60,6 +62,7 @@ pub struct LogHub {
 
 /// A live subscription: its deliveries, in order.
 pub struct Subscription {
+    pub id: u64,
     pub rx: mpsc::Receiver<Delivery>,
 }
 
@@ -172,16 +175,30 @@ impl LogHub {
             .collect();
         let sub = follow.then(|| {
             let (tx, rx) = mpsc::channel(SUBSCRIBER_QUEUE);
+            inner.next_sub += 1;
+            let id = inner.next_sub;
             inner.subs.push(Subscriber {
+                id,
                 filter,
                 tx,
                 pending_skip: 0,
             });
-            Subscription { rx }
+            Subscription { id, rx }
         });
         drop(inner);
         chunks.sort_unstable_by_key(|(s, _)| *s);
         (chunks.into_iter().map(|(_, c)| c).collect(), sub)
+    }
+
+    /// Lines subscriber `id` missed after everything it has received;
+    /// call once its queue is empty (so none of those is still queued).
+    pub fn take_pending(&self, id: u64) -> u64 {
+        let mut inner = self.lock();
+        inner
+            .subs
+            .iter_mut()
+            .find(|s| s.id == id)
+            .map_or(0, |s| std::mem::take(&mut s.pending_skip))
     }
 
     /// Subscribers currently registered.
@@ -261,5 +278,14 @@ mod tests {
         let d = sub.rx.recv().await.unwrap();
         assert_eq!(d.skipped, 6);
         assert_eq!(d.chunk[0].message, "line 10000");
+        // When ingest stops, a drained subscriber asks for what it missed.
+        for i in 0..SUBSCRIBER_QUEUE + 2 {
+            hub.ingest("a", 0, 0, lines(2, 20_000 + i * 2));
+        }
+        for _ in 0..SUBSCRIBER_QUEUE {
+            sub.rx.recv().await.unwrap();
+        }
+        assert_eq!(hub.take_pending(sub.id), 4);
+        assert_eq!(hub.take_pending(sub.id), 0);
     }
 }

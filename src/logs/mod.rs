@@ -4,7 +4,8 @@
 //! - [`pipe`]: the process-wide bounded queue lines enter (never blocks);
 //!   [`LogSender`] is how other parts (jobs, checks) submit their lines.
 //! - [`layer`]: the tracing layer that feeds the pipe.
-//! - [`shipper`]: noded's side: spool, batch, send, replay on reconnect.
+//! - [`shipper`]: noded's side: batch, send, replay on reconnect.
+//! - [`spool`]: what waits for configd's ack, in memory then on disk.
 //! - [`hub`]: configd's side: per-node rings and subscriber fan-out.
 //! - [`filter`]: server-side subscription filters.
 //! - [`render`]: how `monit-cli logs` prints lines.
@@ -17,6 +18,7 @@ pub mod pipe;
 pub mod render;
 pub mod rotate;
 pub mod shipper;
+pub mod spool;
 
 pub use filter::LogFilter;
 pub use hub::LogHub;

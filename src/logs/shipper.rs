@@ -5,7 +5,6 @@
 //! many takes their place. On reconnect the spool is replayed in order.
 //! Nothing here ever makes a logging call wait.
 
-use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,19 +12,23 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::pipe::Pipe;
+use super::spool::{marker, Spool};
 use crate::net::link::LinkHandle;
-use crate::net::proto::{Level, LogBatch, LogLine, RequestBody, ResponseBody};
+use crate::net::proto::{LogBatch, LogLine, RequestBody, ResponseBody};
 use crate::noded::Uplink;
-use crate::timefmt::now_ms;
 
 /// How long configd may take to acknowledge a batch before the link is
 /// considered unusable for logs and the batch is sent again later.
 const ACK_TIMEOUT: Duration = Duration::from_secs(10);
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct ShipperConfig {
     /// Lines held while configd is away (or slow).
     pub spool_lines: usize,
+    /// Of those, lines kept in memory; the rest go to `spool_dir`.
+    pub memory_lines: usize,
+    /// Where overflow and unsent lines at shutdown are kept.
+    pub spool_dir: Option<std::path::PathBuf>,
     /// Most lines per batch.
     pub batch_lines: usize,
     /// Most message bytes per batch (frames stay well under the limit).
@@ -36,62 +39,11 @@ impl Default for ShipperConfig {
     fn default() -> Self {
         ShipperConfig {
             spool_lines: 200_000,
+            memory_lines: 20_000,
+            spool_dir: None,
             batch_lines: 2000,
             batch_bytes: 1 << 20,
         }
-    }
-}
-
-struct Spool {
-    lines: VecDeque<LogLine>,
-    /// Number (in this run) of the line at the front.
-    front: u64,
-    cap: usize,
-    dropped: u64,
-}
-
-impl Spool {
-    fn push(&mut self, line: LogLine) {
-        self.lines.push_back(line);
-        while self.lines.len() > self.cap {
-            self.lines.pop_front();
-            self.front += 1;
-            self.dropped += 1;
-        }
-    }
-
-    /// Puts a batch that was not acknowledged back in front.
-    fn put_back(&mut self, batch: Vec<LogLine>) {
-        self.front -= batch.len() as u64;
-        for line in batch.into_iter().rev() {
-            self.lines.push_front(line);
-        }
-        while self.lines.len() > self.cap {
-            self.lines.pop_front();
-            self.front += 1;
-            self.dropped += 1;
-        }
-    }
-
-    /// Marks where the oldest lines were dropped.
-    fn note_drops(&mut self) {
-        if self.dropped > 0 && self.front > 0 {
-            let n = std::mem::take(&mut self.dropped);
-            self.front -= 1;
-            self.lines.push_front(marker(format!(
-                "{n} log lines dropped: the spool was full while configd was away"
-            )));
-        }
-    }
-}
-
-fn marker(message: String) -> LogLine {
-    LogLine {
-        time_ms: now_ms(),
-        node: String::new(),
-        level: Level::Warn,
-        source: "daemon".into(),
-        message,
     }
 }
 
@@ -104,12 +56,37 @@ pub async fn run(
     shutdown: CancellationToken,
 ) {
     let stream = rand::random::<u64>() | 1;
-    let mut spool = Spool {
-        lines: VecDeque::new(),
-        front: 0,
-        cap: config.spool_lines.max(1),
-        dropped: 0,
-    };
+    let mut spool = Spool::open(
+        config.spool_dir.as_deref(),
+        config.memory_lines,
+        config.spool_lines,
+    );
+    if !spool.is_empty() {
+        tracing::info!(
+            lines = spool.len(),
+            "replaying log lines spooled by an earlier run"
+        );
+    }
+    ship(
+        &mut rx, &pipe, &uplink, &config, stream, &mut spool, &shutdown,
+    )
+    .await;
+    // Whatever configd has not acknowledged waits on disk for the next run.
+    while let Ok(line) = rx.try_recv() {
+        spool.push(line);
+    }
+    spool.persist();
+}
+
+async fn ship(
+    rx: &mut mpsc::Receiver<LogLine>,
+    pipe: &Pipe,
+    uplink: &Uplink,
+    config: &ShipperConfig,
+    stream: u64,
+    spool: &mut Spool,
+    shutdown: &CancellationToken,
+) {
     loop {
         while let Ok(line) = rx.try_recv() {
             spool.push(line);
@@ -121,7 +98,7 @@ pub async fn run(
             )));
         }
         spool.note_drops();
-        if spool.lines.is_empty() {
+        if spool.is_empty() {
             tokio::select! {
                 _ = shutdown.cancelled() => return,
                 line = rx.recv() => match line {
@@ -142,18 +119,7 @@ pub async fn run(
             }
             continue;
         };
-        let mut n = 0;
-        let mut bytes = 0;
-        for l in &spool.lines {
-            if n >= config.batch_lines || (n > 0 && bytes + l.message.len() > config.batch_bytes) {
-                break;
-            }
-            n += 1;
-            bytes += l.message.len() + l.source.len() + 48;
-        }
-        let first_line = spool.front;
-        let batch: Vec<LogLine> = spool.lines.drain(..n).collect();
-        spool.front += n as u64;
+        let (first_line, batch) = spool.take(config.batch_lines, config.batch_bytes);
         let body = RequestBody::LogBatch(LogBatch {
             stream,
             first_line,
@@ -201,30 +167,4 @@ async fn send_batch(link: &LinkHandle, body: RequestBody) -> bool {
         }
     };
     matches!(tokio::time::timeout(ACK_TIMEOUT, ask).await, Ok(Some(())))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn spool_drops_oldest_and_says_so() {
-        let mut s = Spool {
-            lines: VecDeque::new(),
-            front: 0,
-            cap: 3,
-            dropped: 0,
-        };
-        for i in 0..5 {
-            s.push(marker(format!("{i}")));
-        }
-        s.note_drops();
-        let msgs: Vec<_> = s.lines.iter().map(|l| l.message.clone()).collect();
-        assert_eq!(
-            msgs[0],
-            "2 log lines dropped: the spool was full while configd was away"
-        );
-        assert_eq!(&msgs[1..], ["2", "3", "4"]);
-        assert_eq!(s.front, 1);
-    }
 }

@@ -28,7 +28,7 @@ use super::proto::{
 /// Most commands queued to the socket task before senders wait.
 const QUEUE: usize = 256;
 /// Answers buffered per outstanding request.
-const ANSWERS: usize = 256;
+const ANSWERS: usize = 64;
 /// Frames written before a flush.
 const BATCH: usize = 64;
 /// A write batch slower than this counts as hearing from the peer.
@@ -126,6 +126,12 @@ impl LinkHandle {
 
     pub fn is_closed(&self) -> bool {
         self.tx.is_closed()
+    }
+
+    /// Commands queued to the socket task right now (for producers that
+    /// pace themselves to what the peer reads).
+    pub fn queued(&self) -> usize {
+        self.tx.max_capacity() - self.tx.capacity()
     }
 
     pub fn max_frame(&self) -> usize {
@@ -405,9 +411,14 @@ where
                     Message::Response(Response { id, body }) => {
                         let last = body.is_final();
                         if let Some(tx) = pending.get(&id) {
+                            let waited = Instant::now();
                             // The asker may have gone; then its answers are dropped.
                             if tx.send(Ok(body)).await.is_err() || last {
                                 pending.remove(&id);
+                            }
+                            // Our own slow reader held us; the peer was not silent.
+                            if waited.elapsed() > WRITE_STALL {
+                                last_heard = Instant::now();
                             }
                         }
                     }

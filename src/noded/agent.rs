@@ -72,18 +72,20 @@ pub async fn run_with(
         shutdown.clone(),
     ));
     let pipe = crate::logs::Pipe::global();
-    if let Some(rx) = pipe.take_receiver() {
+    let shipper = pipe.take_receiver().map(|rx| {
         tokio::spawn(crate::logs::shipper::run(
             rx,
             pipe,
             uplink.clone(),
             crate::logs::shipper::ShipperConfig {
                 spool_lines: first.log.spool_lines,
+                memory_lines: (first.log.spool_lines / 10).clamp(100, 20_000),
+                spool_dir: Some(first.spool_dir.clone()),
                 ..Default::default()
             },
             shutdown.clone(),
-        ));
-    }
+        ))
+    });
     let mut backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(30));
     tracing::info!(name = %first.name, server = %first.server, "noded starting");
     {
@@ -132,6 +134,10 @@ pub async fn run_with(
     }
     crate::daemon::systemd::stopping();
     tracing::info!("noded stopped");
+    if let Some(shipper) = shipper {
+        // It writes unsent log lines to the spool directory.
+        let _ = tokio::time::timeout(Duration::from_secs(5), shipper).await;
+    }
     Ok(())
 }
 
