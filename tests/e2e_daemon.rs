@@ -340,3 +340,34 @@ fn sighup_adds_a_check_that_runs_within_one_interval_on_the_same_connection() {
     assert!(!log.contains("reconnecting"), "the same connection: {log}");
     assert_eq!(log.matches("registered with configd").count(), 1, "{log}");
 }
+
+#[test]
+fn configd_sighup_adds_an_inventory_kind() {
+    let mut fleet = Fleet::start();
+    let admin = fleet.token("adm", "admin");
+    let add =
+        |fleet: &Fleet| fleet.cli_as(&admin, &["inventory", "add", "zone", "7", "node=web-1"]);
+    let out = add(&fleet);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("zone"), "{}", stderr(&out));
+    let config = fleet.path().join("configd.toml");
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str("\n[inventory.zone]\nkey = \"int\"\nattributes = { state = \"new|live\" }\n");
+    std::fs::write(&config, text).unwrap();
+    fleet.configd().signal(nix::sys::signal::Signal::SIGHUP);
+    wait_for(Duration::from_secs(5), "the reload", || {
+        fleet
+            .configd
+            .as_ref()
+            .unwrap()
+            .log()
+            .contains("configuration reloaded")
+            .then_some(())
+    });
+    let out = add(&fleet);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = fleet.cli(&["query", "inventory", "-o", "json"]);
+    let items: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(items.len(), 1);
+    assert_eq!(items[0]["key"], 7);
+}

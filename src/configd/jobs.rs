@@ -113,8 +113,8 @@ pub async fn resolve_targets(shared: &Shared, target: &str) -> Result<Vec<String
         }
         return Ok(nodes);
     }
-    if shared.config.inventory.contains_key(k) {
-        let item = inventory::find(&shared.store, &shared.config.inventory, k, v)
+    if shared.live().inventory.contains_key(k) {
+        let item = inventory::find(&shared.store, &shared.live().inventory, k, v)
             .await
             .map_err(refusal)?;
         return match item {
@@ -174,7 +174,8 @@ async fn plan(shared: &Shared, req: &RunRequest) -> Result<Plan, Refusal> {
     let Some(spec) = first else {
         return Err((ErrorCode::NotFound, "no target".into()));
     };
-    let kinds = &shared.config.inventory;
+    let live = shared.live();
+    let kinds = &live.inventory;
     // `key` arguments must name existing items.
     for (a, value) in spec.args.iter().zip(&req.args) {
         if let ArgType::Key { kind } = &a.kind {
@@ -416,7 +417,7 @@ pub async fn run(
         if let Some(item) = &plan.item {
             match inventory::apply_effects(
                 &shared.store,
-                &shared.config.inventory,
+                &shared.live().inventory,
                 &job.who,
                 item,
                 plan.requires.clone(),

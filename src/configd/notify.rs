@@ -9,6 +9,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::process::Stdio;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -44,6 +45,8 @@ pub struct Notification {
 
 enum Msg {
     Send(Notification),
+    /// New `[[notify]]` rules from a reload.
+    Reload(Vec<NotifySpec>),
     /// Current unheld hard problems, for re-notification.
     Renotify(Vec<Notification>),
 }
@@ -52,15 +55,35 @@ enum Msg {
 #[derive(Clone)]
 pub struct NotifierHandle {
     tx: Option<mpsc::Sender<Msg>>,
+    /// Whether any rule is configured (nothing is queued otherwise).
+    active: Arc<AtomicBool>,
 }
 
 impl NotifierHandle {
-    /// A handle that drops everything (no notifiers configured).
+    /// A handle that drops everything (no notifier task).
     pub fn none() -> NotifierHandle {
-        NotifierHandle { tx: None }
+        NotifierHandle {
+            tx: None,
+            active: Arc::new(AtomicBool::new(false)),
+        }
+    }
+
+    /// Replaces the rules (SIGHUP).
+    pub fn reload(&self, specs: Vec<NotifySpec>) {
+        self.active.store(!specs.is_empty(), Ordering::Relaxed);
+        if let Some(tx) = &self.tx {
+            if tx.try_send(Msg::Reload(specs)).is_err() {
+                tracing::warn!(
+                    "notification queue full: the new [[notify]] rules were not applied"
+                );
+            }
+        }
     }
 
     pub fn send(&self, n: Notification) {
+        if !self.active.load(Ordering::Relaxed) {
+            return;
+        }
         if let Some(tx) = &self.tx {
             if tx.try_send(Msg::Send(n)).is_err() {
                 tracing::warn!("notification queue full: a notification was dropped");
@@ -69,24 +92,29 @@ impl NotifierHandle {
     }
 
     pub fn renotify(&self, problems: Vec<Notification>) {
+        if !self.active.load(Ordering::Relaxed) {
+            return;
+        }
         if let Some(tx) = &self.tx {
             let _ = tx.try_send(Msg::Renotify(problems));
         }
     }
 
     pub fn wants_renotify(&self) -> bool {
-        self.tx.is_some()
+        self.active.load(Ordering::Relaxed)
     }
 }
 
-/// Starts the notifier task (when any `[[notify]]` is configured).
+/// Starts the notifier task; it idles until `[[notify]]` rules exist
+/// (now or after a reload).
 pub fn start(specs: Vec<NotifySpec>, store: Store, shutdown: CancellationToken) -> NotifierHandle {
-    if specs.is_empty() {
-        return NotifierHandle::none();
-    }
+    let active = Arc::new(AtomicBool::new(!specs.is_empty()));
     let (tx, rx) = mpsc::channel(4096);
     tokio::spawn(run(specs, rx, store, shutdown));
-    NotifierHandle { tx: Some(tx) }
+    NotifierHandle {
+        tx: Some(tx),
+        active,
+    }
 }
 
 fn matches(spec: &NotifySpec, n: &Notification) -> bool {
@@ -101,7 +129,7 @@ async fn run(
     store: Store,
     shutdown: CancellationToken,
 ) {
-    let specs: Vec<Arc<NotifySpec>> = specs.into_iter().map(Arc::new).collect();
+    let mut specs: Vec<Arc<NotifySpec>> = specs.into_iter().map(Arc::new).collect();
     let permits = Arc::new(Semaphore::new(RUNNING));
     // (notifier, node, check) -> when a problem was last sent.
     let mut last_problem: HashMap<(usize, String, String), i64> = HashMap::new();
@@ -111,6 +139,12 @@ async fn run(
             m = rx.recv() => match m { Some(m) => m, None => return },
         };
         match msg {
+            Msg::Reload(new) => {
+                tracing::info!(rules = new.len(), "notification rules reloaded");
+                specs = new.into_iter().map(Arc::new).collect();
+                // Indices name rules; re-notification timing starts over.
+                last_problem.clear();
+            }
             Msg::Send(n) => {
                 for (i, spec) in specs.iter().enumerate() {
                     if !matches(spec, &n) {

@@ -44,7 +44,7 @@ pub async fn handle(
                     .await;
                 return;
             }
-            match inventory::write(&shared.store, &shared.config.inventory, &who.name, w.ops).await
+            match inventory::write(&shared.store, &shared.live().inventory, &who.name, w.ops).await
             {
                 Ok(changed) => {
                     let _ = reply
@@ -70,7 +70,8 @@ pub async fn handle(
                     return;
                 }
             };
-            let kinds = &shared.config.inventory;
+            let live = shared.live();
+            let kinds = &live.inventory;
             let items = match inventory::all(&shared.store, kinds).await {
                 Ok(items) => items,
                 Err(e) => {

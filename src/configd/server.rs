@@ -56,6 +56,8 @@ pub struct Shared {
     pub max_frame: usize,
     pub handshakes: Arc<Semaphore>,
     pub shutdown: CancellationToken,
+    /// Where notifications go; reloaded with `[[notify]]`.
+    pub notifier: super::notify::NotifierHandle,
     /// Recent log lines per node and their subscribers.
     pub logs: Arc<crate::logs::LogHub>,
     /// Command catalog and running-job bookkeeping (issue 4).
@@ -96,6 +98,9 @@ impl Shared {
         }
         if old.tokens_file != new.tokens_file {
             self.tokens.set_path(&new.tokens_file)?;
+        }
+        if old.notify != new.notify {
+            self.notifier.reload(new.notify.clone());
         }
         let new = Arc::new(new);
         match self.live.write() {
@@ -159,9 +164,11 @@ impl Configd {
             opened.store.clone(),
             shutdown.clone(),
         );
-        let checks = super::checks::CheckBook::new(opened.checks, opened.downtimes, notifier);
+        let checks =
+            super::checks::CheckBook::new(opened.checks, opened.downtimes, notifier.clone());
         let shared = Arc::new(Shared {
             checks,
+            notifier,
             logs,
             handshakes: Arc::new(Semaphore::new(config.max_handshakes)),
             live: std::sync::RwLock::new(Arc::new(config.clone())),
