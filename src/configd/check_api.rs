@@ -119,19 +119,8 @@ pub async fn query_events(shared: &Shared, reply: Replier, q: QueryEvents) {
             return;
         }
     };
-    let mut events: Vec<EventView> = rows
-        .into_iter()
-        .map(|r| EventView {
-            time_ms: r.time_ms,
-            kind: r.kind,
-            node: r.node,
-            check: r.check,
-            state: r.state,
-            previous_state: r.previous_state,
-            who: r.who,
-            message: r.message,
-        })
-        .collect();
+    // A stored event row is the wire's event view.
+    let mut events: Vec<EventView> = rows;
     if !filters.is_empty() {
         events.retain(|e| {
             serde_json::to_value(crate::views::EventJson::from(e))

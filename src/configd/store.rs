@@ -120,18 +120,8 @@ pub struct NodeRow {
     pub last_seen_ms: i64,
 }
 
-/// Something that happened, for the event log.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EventRow {
-    pub time_ms: i64,
-    pub kind: String,
-    pub node: Option<String>,
-    pub check: Option<String>,
-    pub state: Option<String>,
-    pub previous_state: Option<String>,
-    pub who: Option<String>,
-    pub message: String,
-}
+/// Something that happened, for the event log: stored as the wire shows it.
+pub use crate::net::proto::EventView as EventRow;
 
 type Ack = oneshot::Sender<Result<(), StoreError>>;
 
