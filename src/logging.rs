@@ -12,8 +12,11 @@
 //! terminal and file levels. Timestamps are UTC (a local offset cannot be
 //! read safely in threads).
 
+use std::sync::Arc;
+
 use tracing_subscriber::filter::LevelFilter;
 use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::reload;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer};
 
@@ -29,8 +32,34 @@ pub enum Mode {
 }
 
 /// Keeps the file sink's writer thread alive; drop it last (it flushes).
+/// Also holds what a reload needs to change the sinks' levels.
 pub struct LogGuard {
     _file: Option<tracing_appender::non_blocking::WorkerGuard>,
+    levels: LogLevels,
+}
+
+impl LogGuard {
+    /// A handle that applies the levels of a reloaded `[log]` section.
+    pub fn levels(&self) -> LogLevels {
+        self.levels.clone()
+    }
+}
+
+type LevelSetter = Arc<dyn Fn(&LogSettings) + Send + Sync>;
+
+/// Applies new `[log]` levels to the running sinks (SIGHUP). The sinks
+/// themselves (file path, format, rotation) stay until a restart.
+#[derive(Clone, Default)]
+pub struct LogLevels {
+    setters: Vec<LevelSetter>,
+}
+
+impl LogLevels {
+    pub fn apply(&self, settings: &LogSettings) {
+        for set in &self.setters {
+            set(settings);
+        }
+    }
 }
 
 fn env_filter(default: tracing::Level) -> EnvFilter {
@@ -49,6 +78,7 @@ pub fn init_sinks(mode: Mode, settings: &LogSettings) -> std::io::Result<LogGuar
         Mode::Run => settings.level.unwrap_or(tracing::Level::INFO),
     };
     let colour = mode == Mode::Debug && std::env::var_os("NO_COLOR").is_none();
+    let mut levels: Vec<LevelSetter> = Vec::new();
     let terminal = if mode == Mode::Run && settings.format == LogFormat::Json {
         tracing_subscriber::fmt::layer()
             .json()
@@ -61,9 +91,21 @@ pub fn init_sinks(mode: Mode, settings: &LogSettings) -> std::io::Result<LogGuar
             .with_target(mode == Mode::Debug)
             .boxed()
     }
-    .with_filter(env_filter(term_level));
+    .with_filter({
+        let (filter, handle) = reload::Layer::new(env_filter(term_level));
+        if mode == Mode::Run {
+            levels.push(Arc::new(move |s: &LogSettings| {
+                let level = s.level.unwrap_or(tracing::Level::INFO);
+                let _ = handle.reload(env_filter(level));
+            }));
+        }
+        filter
+    });
 
-    let mut guard = LogGuard { _file: None };
+    let mut guard = LogGuard {
+        _file: None,
+        levels: LogLevels::default(),
+    };
     let file = match &settings.file {
         Some(path) => {
             let writer =
@@ -87,16 +129,25 @@ pub fn init_sinks(mode: Mode, settings: &LogSettings) -> std::io::Result<LogGuar
                     .with_ansi(false)
                     .boxed()
             };
-            Some(layer.with_filter(env_filter(settings.file_level)))
+            let (filter, handle) = reload::Layer::new(env_filter(settings.file_level));
+            levels.push(Arc::new(move |s: &LogSettings| {
+                let _ = handle.reload(env_filter(s.file_level));
+            }));
+            Some(layer.with_filter(filter))
         }
         None => None,
     };
-    let remote =
-        PipeLayer::new(Pipe::global()).with_filter(LevelFilter::from_level(settings.remote_level));
+    let (remote_filter, remote_handle) =
+        reload::Layer::new(LevelFilter::from_level(settings.remote_level));
+    levels.push(Arc::new(move |s: &LogSettings| {
+        let _ = remote_handle.reload(LevelFilter::from_level(s.remote_level));
+    }));
+    let remote = PipeLayer::new(Pipe::global()).with_filter(remote_filter);
     let _ = tracing_subscriber::registry()
         .with(terminal)
         .with(file)
         .with(remote)
         .try_init();
+    guard.levels = LogLevels { setters: levels };
     Ok(guard)
 }

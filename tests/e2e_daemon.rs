@@ -371,3 +371,32 @@ fn configd_sighup_adds_an_inventory_kind() {
     assert_eq!(items.len(), 1);
     assert_eq!(items[0]["key"], 7);
 }
+
+#[test]
+fn sighup_changes_log_levels() {
+    let fleet = Fleet::start();
+    let extra = "\n[log]\nlevel = \"warn\"\n\n[[check]]\nname = \"tick\"\ncommand = [\"/usr/lib/nagios/plugins/check_dummy\", \"0\", \"tick\"]\ninterval = \"1s\"\n";
+    let node = fleet.node_with("lvl-1", &[], extra);
+    fleet.wait_check("lvl-1", "tick", Duration::from_secs(10), "a result", |c| {
+        c["state"] == "ok"
+    });
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(
+        !node.log().contains("check result"),
+        "no debug lines at warn: {}",
+        node.log()
+    );
+    let config = fleet.path().join("lvl-1.noded.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        text.replace("level = \"warn\"", "level = \"debug\""),
+    )
+    .unwrap();
+    node.signal(nix::sys::signal::Signal::SIGHUP);
+    wait_for(
+        Duration::from_secs(5),
+        "debug lines after the reload",
+        || node.log().contains("check result").then_some(()),
+    );
+}

@@ -137,12 +137,17 @@ impl Daemon for ConfigdDaemon {
 
     fn serve(self, mode: logging::Mode) -> anyhow::Result<()> {
         let ConfigdDaemon { config, overrides } = self;
-        let _log = logging::init_sinks(mode, &config.log)?;
+        let log_guard = logging::init_sinks(mode, &config.log)?;
         let _pidfile = crate::daemon::pidfile::PidFile::acquire(&config.pid_file)?;
         let nofile = crate::daemon::raise_nofile_limit();
         tracing::debug!(nofile, "open-file limit");
         let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
-        let reloader: super::Reloader = Box::new(move || ConfigdConfig::load(&overrides));
+        let levels = log_guard.levels();
+        let reloader: super::Reloader = Box::new(move || {
+            let new = ConfigdConfig::load(&overrides)?;
+            levels.apply(&new.log);
+            Ok(new)
+        });
         runtime.block_on(async {
             let shutdown = CancellationToken::new();
             crate::daemon::stop_on_signals(shutdown.clone()).context("cannot handle signals")?;

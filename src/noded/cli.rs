@@ -103,7 +103,7 @@ impl Daemon for NodedDaemon {
 
     fn serve(self, mode: logging::Mode) -> anyhow::Result<()> {
         let NodedDaemon { config, overrides } = self;
-        let _log = logging::init_sinks(mode, &config.log)?;
+        let log_guard = logging::init_sinks(mode, &config.log)?;
         let _pidfile = crate::daemon::pidfile::PidFile::acquire(&config.pid_file)?;
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -114,7 +114,7 @@ impl Daemon for NodedDaemon {
             crate::daemon::stop_on_signals(shutdown.clone()).context("cannot handle signals")?;
             super::markers::on_sigusr1().context("cannot handle SIGUSR1")?;
             let (tx, rx) = watch::channel(Arc::new(config));
-            reload_on_hup(tx, overrides, shutdown.clone())?;
+            reload_on_hup(tx, overrides, log_guard.levels(), shutdown.clone())?;
             super::run_with(rx, super::Uplink::new(), shutdown).await?;
             Ok(())
         })
@@ -140,6 +140,7 @@ impl Daemon for NodedDaemon {
 fn reload_on_hup(
     tx: watch::Sender<Arc<NodedConfig>>,
     overrides: NodedOverrides,
+    levels: crate::logging::LogLevels,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     use tokio::signal::unix::{signal, SignalKind};
@@ -162,6 +163,7 @@ fn reload_on_hup(
                         );
                         new.name = old.name.clone();
                     }
+                    levels.apply(&new.log);
                     tx.send_replace(Arc::new(new));
                     tracing::info!("SIGHUP: configuration reloaded");
                 }
