@@ -225,11 +225,14 @@ impl Api {
                 .await;
             return;
         }
-        let mut pages = nodes.chunks(PAGE).peekable();
-        while let Some(page) = pages.next() {
+        // Move the nodes into pages (no second copy).
+        let mut rest = nodes;
+        while !rest.is_empty() {
+            let tail = rest.split_off(rest.len().min(PAGE));
+            let page = std::mem::replace(&mut rest, tail);
             let body = ResponseBody::Nodes(NodesPage {
-                nodes: page.to_vec(),
-                done: pages.peek().is_none(),
+                nodes: page,
+                done: rest.is_empty(),
             });
             if reply.send(body).await.is_err() {
                 return;

@@ -133,13 +133,10 @@ impl Configd {
             );
         }
         let opened = Store::open(&config.db_path())?;
-        let listener =
-            TcpListener::bind(config.listen)
-                .await
-                .map_err(|source| ConfigdError::Bind {
-                    addr: config.listen,
-                    source,
-                })?;
+        let listener = listen(config.listen).map_err(|source| ConfigdError::Bind {
+            addr: config.listen,
+            source,
+        })?;
         let local = listener.local_addr().map_err(|source| ConfigdError::Bind {
             addr: config.listen,
             source,
@@ -304,6 +301,19 @@ async fn reload_on_hup(
         }
         crate::daemon::systemd::ready("serving");
     }
+}
+
+/// Binds with a deep accept queue: a whole fleet reconnects at once after
+/// a restart, and the default backlog (128) overflows into 1 s SYN retries.
+fn listen(addr: std::net::SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(4096)
 }
 
 async fn flush_seen(shared: Arc<Shared>) {
