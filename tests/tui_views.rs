@@ -586,6 +586,15 @@ fn jobs_enter_asks_for_output_and_shows_it() {
         key(&mut app, KeyCode::Enter),
         vec![Effect::JobOutput { id: "j-42".into() }]
     );
+    // The stored output (ShowJob) replaces what streamed in before.
+    assert!(!draw(&mut app, 80, 24).contains("web-1: exit 2"));
+    update(
+        &mut app,
+        Action::JobOutput {
+            id: "j-42".into(),
+            lines: vec!["web-1: stopping".into(), "web-1: exit 2".into()],
+        },
+    );
     let screen = draw(&mut app, 80, 24);
     assert!(screen.contains("web-1: exit 2"), "{screen}");
     insta::assert_snapshot!("job_details_80x24", screen);

@@ -198,7 +198,10 @@ fn normal_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
         KeyCode::Enter if has_selection(app) => {
             app.mode = Mode::Details;
             if let (View::Jobs, Some(j)) = (app.view, app.jobs.selected_row()) {
-                return vec![Effect::JobOutput { id: j.id.clone() }];
+                // The stored output replaces what streamed in so far.
+                let id = j.id.clone();
+                app.job_output.remove(&id);
+                return vec![Effect::JobOutput { id }];
             }
         }
         KeyCode::Down | KeyCode::Char('j') => move_by(app, 1),
