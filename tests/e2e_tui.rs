@@ -224,8 +224,12 @@ timeout = "10s"
     });
 
     // `:run` asks first, then the job's output and result come back.
+    // Tab completes the command names the node advertises (ListCommands).
     tmux.key("1");
-    tmux.type_text(":run say hello --target node=alpha");
+    tmux.type_text(":run s");
+    tmux.key("Tab");
+    tmux.wait_screen("the completed name", |s| s.contains(":run say "));
+    tmux.type_text("hello --target node=alpha");
     tmux.key("Enter");
     tmux.wait_screen("the confirmation", |s| s.contains("Run `say hello`"));
     tmux.key("y");

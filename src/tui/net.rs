@@ -16,7 +16,8 @@ use crate::net::backoff::Backoff;
 use crate::net::client::{unexpected, Client, ClientError};
 use crate::net::link::LinkHandle;
 use crate::net::proto::{
-    AckRequest, OutputStream, RequestBody, ResponseBody, RunRequest, SubscribeLogs, TargetState,
+    AckRequest, ErrorCode, OutputStream, RequestBody, ResponseBody, RunRequest, SubscribeLogs,
+    TargetState,
 };
 use crate::ops::views::job_state;
 use crate::views::NodeJson;
@@ -136,12 +137,13 @@ const EVENTS_SHOWN: u32 = 500;
 /// Log lines of history asked for when the stream starts.
 const LOG_BACKLOG: u64 = 1000;
 
-/// What each poll fetches; a query configd refuses (an older configd, or a
-/// role that may not see it) is reported once and not asked again on this
-/// connection.
+/// What each poll fetches. A query configd forbids (the token's role) is
+/// reported once and not asked again on this connection; another error is
+/// reported when it first appears (or changes) and asked again next poll.
 #[derive(Default)]
 struct Polled {
     refused: std::collections::BTreeSet<&'static str>,
+    failing: std::collections::BTreeMap<&'static str, String>,
 }
 
 impl Polled {
@@ -197,13 +199,21 @@ impl Polled {
             return Ok(None);
         }
         match answer {
-            Ok(rows) => Ok(Some(rows)),
+            Ok(rows) => {
+                self.failing.remove(what);
+                Ok(Some(rows))
+            }
             Err(ClientError::Remote(e)) => {
-                self.refused.insert(what);
-                out.push(Action::Notice(format!(
-                    "configd refused the {what} query: {}",
-                    e.message
-                )));
+                if e.code == ErrorCode::Forbidden {
+                    self.refused.insert(what);
+                }
+                if self.failing.get(what) != Some(&e.message) {
+                    out.push(Action::Notice(format!(
+                        "configd refused the {what} query: {}",
+                        e.message
+                    )));
+                    self.failing.insert(what, e.message);
+                }
                 Ok(None)
             }
             Err(e) => Err(e.to_string()),
