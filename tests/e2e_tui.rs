@@ -222,6 +222,11 @@ timeout = "10s"
     tmux.wait_screen("alpha's log lines", |s| {
         s.contains("following") && table_lines(s).iter().any(|l| l.contains("alpha"))
     });
+    // A node started now: its lines arrive while we watch.
+    let _b = fleet.node("beta", &[]);
+    tmux.wait_screen("beta's lines, live", |s| {
+        table_lines(s).iter().any(|l| l.contains("beta"))
+    });
 
     // `:run` asks first, then the job's output and result come back.
     // Tab completes the command names the node advertises (ListCommands).
