@@ -601,6 +601,32 @@ fn jobs_enter_asks_for_output_and_shows_it() {
 }
 
 #[test]
+fn open_details_of_a_running_job_refetch_its_output_each_poll() {
+    let mut app = full_app();
+    key(&mut app, KeyCode::Char('4'));
+    let running = app.jobs.selected_row().unwrap().clone();
+    assert_eq!(running.state(), "running");
+    // Details closed: a poll asks for nothing.
+    assert!(update(&mut app, Action::Jobs(jobs())).is_empty());
+    key(&mut app, KeyCode::Enter);
+    assert_eq!(
+        update(&mut app, Action::Jobs(jobs())),
+        vec![Effect::JobOutput {
+            id: running.id.clone()
+        }]
+    );
+    // Once more when it has finished, then no more.
+    let mut done = jobs();
+    for j in &mut done {
+        for t in &mut j.targets {
+            t.state = "ok".into();
+        }
+    }
+    assert_eq!(update(&mut app, Action::Jobs(done.clone())).len(), 1);
+    assert!(update(&mut app, Action::Jobs(done)).is_empty());
+}
+
+#[test]
 fn connection_state_shows_in_the_header() {
     let mut app = App::new("10.1.1.1:7400", NOW);
     assert!(draw(&mut app, 80, 24).contains("connecting"));
