@@ -90,9 +90,10 @@ pub const ZONES: &[(u32, &str, &str)] = &[
     (302, "edge-1", "live"),
 ];
 
-/// Checks per node: (name, argv, interval). Short intervals so problems
-/// show within seconds: web-1 fails, db-1 flaps, edge-1 warns.
-fn demo_checks(dir: &Path, name: &str) -> Vec<(String, Vec<String>, &'static str)> {
+/// Checks per node: (name, argv, interval, max_attempts). Short intervals
+/// so problems show within seconds: web-1 fails, edge-1 warns, db-1 flips
+/// every run (hard each time, so it is marked flapping after a few).
+fn demo_checks(dir: &Path, name: &str) -> Vec<(String, Vec<String>, &'static str, u32)> {
     let plugin = |p: &str| format!("{PLUGINS}/{p}");
     let mut checks = vec![(
         "load".to_string(),
@@ -104,6 +105,7 @@ fn demo_checks(dir: &Path, name: &str) -> Vec<(String, Vec<String>, &'static str
             "100,80,60".into(),
         ],
         "5s",
+        2,
     )];
     match name {
         "web-1" => checks.push((
@@ -114,6 +116,7 @@ fn demo_checks(dir: &Path, name: &str) -> Vec<(String, Vec<String>, &'static str
                 "12% of responses are 5xx".into(),
             ],
             "2s",
+            2,
         )),
         "db-1" => checks.push((
             "replication".into(),
@@ -121,7 +124,8 @@ fn demo_checks(dir: &Path, name: &str) -> Vec<(String, Vec<String>, &'static str
                 format!("{}/ops/flap.sh", dir.display()),
                 format!("{}/{name}/flap.state", dir.display()),
             ],
-            "1s",
+            "2s",
+            1,
         )),
         _ => checks.push((
             "cert-expiry".into(),
@@ -131,6 +135,7 @@ fn demo_checks(dir: &Path, name: &str) -> Vec<(String, Vec<String>, &'static str
                 "certificate expires in 9 days".into(),
             ],
             "3s",
+            2,
         )),
     }
     checks
@@ -204,11 +209,11 @@ pub fn demo_files(dir: &Path, server: &str) -> Vec<(String, String)> {
         for (k, v) in *labels {
             text.push_str(&format!("{k} = \"{v}\"\n"));
         }
-        for (check, argv, interval) in demo_checks(dir, name) {
+        for (check, argv, interval, attempts) in demo_checks(dir, name) {
             let argv: Vec<String> = argv.iter().map(|a| format!("{a:?}")).collect();
             text.push_str(&format!(
                 "\n[[check]]\nname = \"{check}\"\ncommand = [{}]\ninterval = \"{interval}\"\n\
-                 retry_interval = \"1s\"\nmax_attempts = 2\ntimeout = \"5s\"\n",
+                 retry_interval = \"1s\"\nmax_attempts = {attempts}\ntimeout = \"5s\"\n",
                 argv.join(", ")
             ));
         }
