@@ -184,13 +184,69 @@ fn tui_shows_nodes_narrows_with_filter_and_quits_clean() {
             && s.lines().last().is_some_and(|l| l.contains("q quit"))
     });
 
-    // A view without a data source says so.
+    // Problems asks configd: these nodes have no checks, so none fail.
     tmux.key("2");
-    tmux.wait_screen("the Problems view", |s| s.contains("no data"));
+    tmux.wait_screen("the Problems view", |s| s.contains("no problems"));
     tmux.key("1");
     tmux.quit_clean();
     let log = std::fs::read_to_string(fleet.path().join("tui.log")).unwrap_or_default();
     assert!(log.contains("connected"), "the TUI logs to its file: {log}");
+}
+
+#[test]
+fn tui_tails_logs_and_runs_a_command_with_confirmation() {
+    let fleet = Fleet::start();
+    let say = r#"
+[[command]]
+name = "say"
+description = "echoes its word"
+argv = ["/bin/echo", "said:{word}"]
+args = [{ name = "word", type = "string", pattern = "[a-z]+" }]
+timeout = "10s"
+"#;
+    let _a = fleet.node_with("alpha", &[("role", "web")], say);
+    fleet.wait_state("alpha", "up", Duration::from_secs(10));
+    let op = fleet.token("tui-op", "operator");
+    let tmux = Tmux::start(fleet.path());
+    tmux.type_text(&format!(
+        "{} --server {} --token-file {}",
+        bin("monit-tui").display(),
+        fleet.addr,
+        op.display()
+    ));
+    tmux.key("Enter");
+    tmux.wait_screen("alpha", |s| s.lines().any(|l| l.starts_with("alpha")));
+
+    // `3`: the node's own log lines, shipped to configd, arrive live.
+    tmux.key("3");
+    tmux.wait_screen("alpha's log lines", |s| {
+        s.contains("following") && table_lines(s).iter().any(|l| l.contains("alpha"))
+    });
+    // A node started now: its lines arrive while we watch.
+    let _b = fleet.node("beta", &[]);
+    tmux.wait_screen("beta's lines, live", |s| {
+        table_lines(s).iter().any(|l| l.contains("beta"))
+    });
+
+    // `:run` asks first, then the job's output and result come back.
+    // Tab completes the command names the node advertises (ListCommands).
+    tmux.key("1");
+    tmux.type_text(":run s");
+    tmux.key("Tab");
+    tmux.wait_screen("the completed name", |s| s.contains(":run say "));
+    tmux.type_text("hello --target node=alpha");
+    tmux.key("Enter");
+    tmux.wait_screen("the confirmation", |s| s.contains("Run `say hello`"));
+    tmux.key("y");
+    tmux.wait_screen("the job's result", |s| s.contains("job 1 ok"));
+    tmux.key("4");
+    tmux.wait_screen("the job in the list", |s| {
+        table_lines(s).iter().any(|l| l.contains("say"))
+    });
+    tmux.key("Enter");
+    tmux.wait_screen("the job's output", |s| s.contains("alpha: said:hello"));
+    tmux.key("Escape");
+    tmux.quit_clean();
 }
 
 #[test]
@@ -231,11 +287,25 @@ fn demo_shows_three_nodes_up_within_10s_and_cleans_up() {
             .iter()
             .all(|n| s.lines().any(|l| l.starts_with(n) && l.contains(" up ")))
     });
+    // Within 10 s of start: failing and flapping checks in Problems, and
+    // log lines in Logs.
+    tmux.key("2");
+    tmux.wait_screen("the demo's problems", |s| {
+        s.contains("http-5xx") && s.contains("replication")
+    });
+    tmux.key("3");
+    tmux.wait_screen("the demo's log lines", |s| {
+        s.contains("following") && s.contains("demo-process")
+    });
     assert!(
         start.elapsed() < Duration::from_secs(10),
         "took {:?}",
         start.elapsed()
     );
+    // The inventory holds the demo's zones; the ops commands complete.
+    tmux.key("5");
+    tmux.wait_screen("the zones", |s| s.contains("101") && s.contains("edge-1"));
+    tmux.key("1");
     tmux.quit_clean();
     let left: Vec<_> = std::fs::read_dir(dir.path())
         .unwrap()

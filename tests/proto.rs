@@ -325,6 +325,22 @@ fn golden() -> Vec<(&'static str, Message)> {
                 }),
             }),
         ),
+        (
+            "list_commands",
+            Message::Request(Request {
+                id: 9,
+                body: RequestBody::ListCommands(ListCommands {}),
+            }),
+        ),
+        (
+            "command_names",
+            Message::Response(Response {
+                id: 9,
+                body: ResponseBody::CommandNames(CommandNames {
+                    names: vec!["open-zone".into()],
+                }),
+            }),
+        ),
     ]
 }
 
@@ -360,6 +376,8 @@ const GOLDEN: &[(&str, &str)] = &[
     ("query_checks", "0000003f81a75265717565737482a2696407a4626f647981ab5175657279436865636b7382a46e6f6465a57765622d31a766696c7465727391a97374617465213d6f6b"),
     ("query_events", "0000003181a75265717565737482a2696408a4626f647981ab51756572794576656e747382a766696c7465727390a56c696d69740a"),
     ("done", "0000002681a8526573706f6e736582a2696408a4626f647981a4446f6e6581a76d657373616765a26f6b"),
+    ("list_commands", "0000002281a75265717565737482a2696409a4626f647981ac4c697374436f6d6d616e647380"),
+    ("command_names", "0000003481a8526573706f6e736582a2696409a4626f647981ac436f6d6d616e644e616d657381a56e616d657391a96f70656e2d7a6f6e65"),
 ];
 
 #[test]

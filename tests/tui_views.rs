@@ -586,9 +586,44 @@ fn jobs_enter_asks_for_output_and_shows_it() {
         key(&mut app, KeyCode::Enter),
         vec![Effect::JobOutput { id: "j-42".into() }]
     );
+    // The stored output (ShowJob) replaces what streamed in before.
+    assert!(!draw(&mut app, 80, 24).contains("web-1: exit 2"));
+    update(
+        &mut app,
+        Action::JobOutput {
+            id: "j-42".into(),
+            lines: vec!["web-1: stopping".into(), "web-1: exit 2".into()],
+        },
+    );
     let screen = draw(&mut app, 80, 24);
     assert!(screen.contains("web-1: exit 2"), "{screen}");
     insta::assert_snapshot!("job_details_80x24", screen);
+}
+
+#[test]
+fn open_details_of_a_running_job_refetch_its_output_each_poll() {
+    let mut app = full_app();
+    key(&mut app, KeyCode::Char('4'));
+    let running = app.jobs.selected_row().unwrap().clone();
+    assert_eq!(running.state(), "running");
+    // Details closed: a poll asks for nothing.
+    assert!(update(&mut app, Action::Jobs(jobs())).is_empty());
+    key(&mut app, KeyCode::Enter);
+    assert_eq!(
+        update(&mut app, Action::Jobs(jobs())),
+        vec![Effect::JobOutput {
+            id: running.id.clone()
+        }]
+    );
+    // Once more when it has finished, then no more.
+    let mut done = jobs();
+    for j in &mut done {
+        for t in &mut j.targets {
+            t.state = "ok".into();
+        }
+    }
+    assert_eq!(update(&mut app, Action::Jobs(done.clone())).len(), 1);
+    assert!(update(&mut app, Action::Jobs(done)).is_empty());
 }
 
 #[test]

@@ -12,8 +12,8 @@ use crate::checks::CheckState;
 use crate::filter::Filter;
 use crate::net::client::{unexpected, Client, ClientError};
 use crate::net::proto::{
-    AckRequest, CancelDowntime, CheckView, DowntimeRequest, DowntimeView, EventView, ListDowntimes,
-    QueryChecks, QueryEvents, RequestBody, ResponseBody, SubmitResult,
+    AckRequest, CancelDowntime, DowntimeRequest, DowntimeView, ListDowntimes, RequestBody,
+    ResponseBody, SubmitResult,
 };
 use crate::views::{CheckJson, DowntimeJson, EventJson};
 
@@ -115,24 +115,7 @@ pub async fn query_checks(
 ) -> Result<(), CliError> {
     Filter::parse_all(&filters).map_err(CliError::usage)?;
     let client = connect(common).await?;
-    let mut answers = client
-        .request(RequestBody::QueryChecks(QueryChecks { node, filters }))
-        .await?;
-    let mut checks: Vec<CheckView> = Vec::new();
-    loop {
-        match answers.next().await {
-            Some(Ok(ResponseBody::Checks(page))) => {
-                checks.extend(page.checks);
-                if page.done {
-                    break;
-                }
-            }
-            Some(Ok(ResponseBody::Error(e))) => return Err(ClientError::Remote(e).into()),
-            Some(Ok(other)) => return Err(unexpected(&other).into()),
-            Some(Err(e)) => return Err(ClientError::from(e).into()),
-            None => return Err(ClientError::Lost("configd ended the answer early".into()).into()),
-        }
-    }
+    let checks = client.query_checks(node, filters).await?;
     let rows: Vec<CheckJson> = checks.iter().map(CheckJson::from).collect();
     let mut out = std::io::stdout().lock();
     let written = match common.output {
@@ -191,24 +174,7 @@ pub async fn query_events(
 ) -> Result<(), CliError> {
     Filter::parse_all(&filters).map_err(CliError::usage)?;
     let client = connect(common).await?;
-    let mut answers = client
-        .request(RequestBody::QueryEvents(QueryEvents { filters, limit }))
-        .await?;
-    let mut events: Vec<EventView> = Vec::new();
-    loop {
-        match answers.next().await {
-            Some(Ok(ResponseBody::Events(page))) => {
-                events.extend(page.events);
-                if page.done {
-                    break;
-                }
-            }
-            Some(Ok(ResponseBody::Error(e))) => return Err(ClientError::Remote(e).into()),
-            Some(Ok(other)) => return Err(unexpected(&other).into()),
-            Some(Err(e)) => return Err(ClientError::from(e).into()),
-            None => return Err(ClientError::Lost("configd ended the answer early".into()).into()),
-        }
-    }
+    let events = client.query_events(filters, limit).await?;
     let rows: Vec<EventJson> = events.iter().map(EventJson::from).collect();
     let mut out = std::io::stdout().lock();
     let written = match common.output {

@@ -14,8 +14,8 @@ use super::{finish_output, Target};
 use crate::filter::Filter;
 use crate::net::client::{unexpected, Client, ClientError};
 use crate::net::proto::{
-    InventoryItem, InventoryOp, InventoryWrite, JobView, OutputStream, QueryNodes, RequestBody,
-    ResolveTargets, ResponseBody, RunRequest, ShowJob, TargetState,
+    InventoryItem, InventoryOp, InventoryWrite, JobView, OutputStream, RequestBody, ResolveTargets,
+    ResponseBody, RunRequest, ShowJob, TargetState,
 };
 use crate::ops::views::{inventory_json, job_json, job_state};
 
@@ -302,23 +302,7 @@ async fn fetch_inventory(
     client: &Client,
     filters: Vec<String>,
 ) -> Result<Vec<InventoryItem>, CliError> {
-    let mut answers = client
-        .request(RequestBody::QueryInventory(QueryNodes { filters }))
-        .await?;
-    let mut items = Vec::new();
-    while let Some(a) = answers.next().await {
-        match a.map_err(ClientError::from)? {
-            ResponseBody::Inventory(page) => {
-                items.extend(page.items);
-                if page.done {
-                    return Ok(items);
-                }
-            }
-            ResponseBody::Error(e) => return Err(remote(e)),
-            other => return Err(unexpected(&other).into()),
-        }
-    }
-    Err(ClientError::Lost("configd ended the answer early".into()).into())
+    Ok(client.query_inventory(filters).await?)
 }
 
 fn print_inventory(format: Format, items: &[InventoryItem]) -> std::io::Result<()> {
@@ -385,23 +369,7 @@ pub async fn query_inventory(common: &CommonArgs, filters: Vec<String>) -> Resul
 }
 
 async fn fetch_jobs(client: &Client, filters: Vec<String>) -> Result<Vec<JobView>, CliError> {
-    let mut answers = client
-        .request(RequestBody::QueryJobs(QueryNodes { filters }))
-        .await?;
-    let mut jobs = Vec::new();
-    while let Some(a) = answers.next().await {
-        match a.map_err(ClientError::from)? {
-            ResponseBody::Jobs(page) => {
-                jobs.extend(page.jobs);
-                if page.done {
-                    return Ok(jobs);
-                }
-            }
-            ResponseBody::Error(e) => return Err(remote(e)),
-            other => return Err(unexpected(&other).into()),
-        }
-    }
-    Err(ClientError::Lost("configd ended the answer early".into()).into())
+    Ok(client.query_jobs(filters).await?)
 }
 
 pub async fn query_jobs(common: &CommonArgs, filters: Vec<String>) -> Result<(), CliError> {

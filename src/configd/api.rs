@@ -269,6 +269,7 @@ fn authorize(who: &Identity, body: &RequestBody) -> Result<(), ErrorFrame> {
         | RequestBody::QueryJobs(_)
         | RequestBody::ShowJob(_)
         | RequestBody::ResolveTargets(_)
+        | RequestBody::ListCommands(_)
             if who.role.allows(Role::Viewer) =>
         {
             Ok(())
@@ -301,7 +302,8 @@ fn authorize(who: &Identity, body: &RequestBody) -> Result<(), ErrorFrame> {
         RequestBody::QueryInventory(_)
         | RequestBody::QueryJobs(_)
         | RequestBody::ShowJob(_)
-        | RequestBody::ResolveTargets(_) => forbidden("reading", "a viewer, operator or admin token"),
+        | RequestBody::ResolveTargets(_)
+        | RequestBody::ListCommands(_) => forbidden("reading", "a viewer, operator or admin token"),
         RequestBody::Run(_) if who.role.allows(Role::Operator) => Ok(()),
         RequestBody::Run(_) => forbidden("running commands", "an operator or admin token"),
         RequestBody::InventoryWrite(_) if who.role.allows(Role::Admin) => Ok(()),

@@ -59,6 +59,15 @@ impl OpsState {
         lock(&self.live).get(&id).map(|tx| tx.subscribe())
     }
 
+    /// Every command name some node advertised, sorted, each once.
+    pub fn command_names(&self) -> Vec<String> {
+        let names: std::collections::BTreeSet<String> = lock(&self.catalog)
+            .values()
+            .flat_map(|c| c.iter().map(|s| s.name.clone()))
+            .collect();
+        names.into_iter().collect()
+    }
+
     fn commands(&self, node: &str) -> Arc<Vec<CommandSpec>> {
         lock(&self.catalog).get(node).cloned().unwrap_or_default()
     }

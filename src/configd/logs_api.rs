@@ -8,7 +8,7 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::logs::hub::{Delivery, CONFIGD_NODE};
+use crate::logs::hub::Delivery;
 use crate::logs::{LogFilter, LogHub, Pipe};
 use crate::net::link::Replier;
 use crate::net::proto::{
@@ -257,7 +257,7 @@ pub async fn pump_own_log(
                 message: format!("{lost} log lines dropped: the log queue was full"),
             });
         }
-        hub.ingest(CONFIGD_NODE, 0, 0, lines);
+        hub.ingest(crate::logs::hub::own_log_node(), 0, 0, lines);
     }
 }
 

@@ -12,7 +12,8 @@ use super::tokens::Identity;
 use crate::filter::{matches_all, Filter};
 use crate::net::link::Replier;
 use crate::net::proto::{
-    ErrorCode, InventoryPage, InventoryWritten, JobsPage, RequestBody, ResponseBody, Targets,
+    CommandNames, ErrorCode, InventoryPage, InventoryWritten, JobsPage, RequestBody, ResponseBody,
+    Targets,
 };
 use crate::ops::spec::CommandSpec;
 
@@ -179,6 +180,12 @@ pub async fn handle(
             }
         },
         RequestBody::Run(r) => jobs::run(shared, who, reply, cancel, r).await,
+        RequestBody::ListCommands(_) => {
+            let names = shared.ops.command_names();
+            let _ = reply
+                .send(ResponseBody::CommandNames(CommandNames { names }))
+                .await;
+        }
         // Routed elsewhere by `Api::handle`; never reaches here.
         _ => {
             let _ = reply

@@ -22,6 +22,19 @@ pub const SUBSCRIBER_QUEUE: usize = 32;
 /// The node name configd's own lines carry.
 pub const CONFIGD_NODE: &str = "configd";
 
+static OWN_LOG_NODE: std::sync::OnceLock<&'static str> = std::sync::OnceLock::new();
+
+/// Names configd's own log lines `node` instead of `configd` (the TUI demo,
+/// where one process holds configd and the nodes). Set once, before start.
+pub fn set_own_log_node(node: &'static str) {
+    let _ = OWN_LOG_NODE.set(node);
+}
+
+/// The node name configd's own log lines carry.
+pub fn own_log_node() -> &'static str {
+    OWN_LOG_NODE.get().copied().unwrap_or(CONFIGD_NODE)
+}
+
 /// A batch of lines from one node, shared by ring and subscribers.
 pub type Chunk = Arc<Vec<LogLine>>;
 

@@ -12,8 +12,9 @@ use super::connection::Connection;
 use super::handshake::{client_handshake, HandshakeError};
 use super::link::{drive, LinkConfig, LinkError, LinkHandle, NoRequests, Responses};
 use super::proto::{
-    ErrorCode, ErrorFrame, NodeView, PeerKind, QueryNodes, RequestBody, ResponseBody, Welcome,
-    DEFAULT_MAX_FRAME,
+    CheckView, ErrorCode, ErrorFrame, EventView, InventoryItem, JobDetail, JobView, ListCommands,
+    NodeView, PeerKind, QueryChecks, QueryEvents, QueryNodes, RequestBody, ResponseBody, ShowJob,
+    Welcome, DEFAULT_MAX_FRAME,
 };
 use crate::auth::Token;
 
@@ -136,20 +137,128 @@ impl Client {
 
     /// All nodes matching `filters`.
     pub async fn query_nodes(&self, filters: Vec<String>) -> Result<Vec<NodeView>, ClientError> {
-        let mut answers = self
-            .request(RequestBody::QueryNodes(QueryNodes { filters }))
-            .await?;
-        let mut nodes = Vec::new();
+        self.paged(
+            RequestBody::QueryNodes(QueryNodes { filters }),
+            |b| match b {
+                ResponseBody::Nodes(p) => Ok((p.nodes, p.done)),
+                other => Err(Box::new(other)),
+            },
+        )
+        .await
+    }
+
+    /// Checks on `node` (all when None) matching `filters`.
+    pub async fn query_checks(
+        &self,
+        node: Option<String>,
+        filters: Vec<String>,
+    ) -> Result<Vec<CheckView>, ClientError> {
+        self.paged(
+            RequestBody::QueryChecks(QueryChecks { node, filters }),
+            |b| match b {
+                ResponseBody::Checks(p) => Ok((p.checks, p.done)),
+                other => Err(Box::new(other)),
+            },
+        )
+        .await
+    }
+
+    /// The newest `limit` fleet events matching `filters`.
+    pub async fn query_events(
+        &self,
+        filters: Vec<String>,
+        limit: u32,
+    ) -> Result<Vec<EventView>, ClientError> {
+        self.paged(
+            RequestBody::QueryEvents(QueryEvents { filters, limit }),
+            |b| match b {
+                ResponseBody::Events(p) => Ok((p.events, p.done)),
+                other => Err(Box::new(other)),
+            },
+        )
+        .await
+    }
+
+    /// Inventory items matching `filters`.
+    pub async fn query_inventory(
+        &self,
+        filters: Vec<String>,
+    ) -> Result<Vec<InventoryItem>, ClientError> {
+        self.paged(
+            RequestBody::QueryInventory(QueryNodes { filters }),
+            |b| match b {
+                ResponseBody::Inventory(p) => Ok((p.items, p.done)),
+                other => Err(Box::new(other)),
+            },
+        )
+        .await
+    }
+
+    /// Jobs matching `filters`.
+    pub async fn query_jobs(&self, filters: Vec<String>) -> Result<Vec<JobView>, ClientError> {
+        self.paged(
+            RequestBody::QueryJobs(QueryNodes { filters }),
+            |b| match b {
+                ResponseBody::Jobs(p) => Ok((p.jobs, p.done)),
+                other => Err(Box::new(other)),
+            },
+        )
+        .await
+    }
+
+    /// Sends a request answered by one message (an Error becomes Remote).
+    pub async fn one(&self, body: RequestBody) -> Result<ResponseBody, ClientError> {
+        let mut answers = self.request(body).await?;
+        match answers.next().await {
+            Some(Ok(ResponseBody::Error(e))) => Err(ClientError::Remote(e)),
+            Some(Ok(b)) => Ok(b),
+            Some(Err(e)) => Err(e.into()),
+            None => Err(ClientError::Lost("no answer".into())),
+        }
+    }
+
+    /// The command names the nodes advertise.
+    pub async fn list_commands(&self) -> Result<Vec<String>, ClientError> {
+        match self.one(RequestBody::ListCommands(ListCommands {})).await? {
+            ResponseBody::CommandNames(c) => Ok(c.names),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// Job `id` with its output.
+    pub async fn show_job(&self, id: u64) -> Result<JobDetail, ClientError> {
+        match self
+            .one(RequestBody::ShowJob(ShowJob { id, follow: false }))
+            .await?
+        {
+            ResponseBody::JobDetail(d) => Ok(d),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// Collects a paged answer: `page` takes a page apart into (items,
+    /// done) or hands back a body of the wrong kind.
+    async fn paged<T>(
+        &self,
+        body: RequestBody,
+        page: impl Fn(ResponseBody) -> Result<(Vec<T>, bool), Box<ResponseBody>>,
+    ) -> Result<Vec<T>, ClientError> {
+        let mut answers = self.request(body).await?;
+        let mut items = Vec::new();
         while let Some(answer) = answers.next().await {
-            match answer? {
-                ResponseBody::Nodes(page) => {
-                    nodes.extend(page.nodes);
-                    if page.done {
-                        return Ok(nodes);
+            match page(answer?) {
+                Ok((more, done)) => {
+                    items.extend(more);
+                    if done {
+                        return Ok(items);
                     }
                 }
-                ResponseBody::Error(e) => return Err(ClientError::Remote(e)),
-                other => return Err(unexpected(&other)),
+                Err(other) => {
+                    return Err(match *other {
+                        ResponseBody::Error(e) => ClientError::Remote(e),
+                        other => unexpected(&other),
+                    })
+                }
             }
         }
         Err(ClientError::Lost("configd ended the answer early".into()))

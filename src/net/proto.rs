@@ -250,6 +250,9 @@ pub enum RequestBody {
     QueryJobs(QueryNodes),
     /// One job with its stored output; answered `JobDetail`.
     ShowJob(ShowJob),
+    /// The names of the commands the nodes advertise (viewer); answered
+    /// `CommandNames`.
+    ListCommands(ListCommands),
     /// configd to a node: run an allow-listed command. `CommandOutput`
     /// chunks, then the final `CommandExit`. Cancel kills it.
     RunCommand(RunCommand),
@@ -298,6 +301,15 @@ pub struct RunRequest {
     pub target: String,
     /// Overrides the command's own timeout.
     pub timeout_ms: Option<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct ListCommands {}
+
+/// Command names offered by at least one node, sorted, each once.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct CommandNames {
+    pub names: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -367,6 +379,7 @@ pub enum ResponseBody {
     JobDetail(JobDetail),
     CommandOutput(CommandOutput),
     CommandExit(CommandExit),
+    CommandNames(CommandNames),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -596,7 +609,8 @@ impl ResponseBody {
             | ResponseBody::Targets(_)
             | ResponseBody::JobDone(_)
             | ResponseBody::JobDetail(_)
-            | ResponseBody::CommandExit(_) => true,
+            | ResponseBody::CommandExit(_)
+            | ResponseBody::CommandNames(_) => true,
         }
     }
 }

@@ -19,8 +19,13 @@ pub fn log_path() -> PathBuf {
 }
 
 /// Starts logging to the file; returns its path, or None when it cannot
-/// be opened (then nothing is logged: the screen must stay clean).
-pub fn init() -> Option<PathBuf> {
+/// be opened (then nothing is logged: the screen must stay clean). With
+/// `to_pipe` (the demo), info lines also go to the process's log pipe, so
+/// the in-process configd serves them to the Logs view.
+pub fn init(to_pipe: bool) -> Option<PathBuf> {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    use tracing_subscriber::Layer;
     let path = log_path();
     if let Some(dir) = path.parent() {
         let _ = std::fs::create_dir_all(dir);
@@ -34,10 +39,17 @@ pub fn init() -> Option<PathBuf> {
         .ok()
         .and_then(|v| EnvFilter::try_new(v).ok())
         .unwrap_or_else(|| EnvFilter::new("info"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let file_layer = tracing_subscriber::fmt::layer()
         .with_writer(Mutex::new(file))
         .with_ansi(false)
+        .with_filter(filter);
+    let pipe = to_pipe.then(|| {
+        crate::logs::layer::PipeLayer::new(crate::logs::Pipe::global())
+            .with_filter(tracing_subscriber::filter::LevelFilter::INFO)
+    });
+    tracing_subscriber::registry()
+        .with(file_layer)
+        .with(pipe)
         .try_init()
         .ok()?;
     Some(path)

@@ -64,7 +64,12 @@ impl From<CliError> for TuiError {
 
 /// Runs the UI as the command line asks.
 pub async fn run(cli: TuiCli) -> Result<(), TuiError> {
-    let log = logfile::init();
+    if cli.demo {
+        // One process holds configd and the three nodes: its log lines
+        // are theirs together, and the Logs view says so.
+        crate::logs::hub::set_own_log_node(demo::LOG_NODE);
+    }
+    let log = logfile::init(cli.demo);
     if cli.demo {
         let demo = demo::Demo::start().await?;
         println!(

@@ -8,9 +8,18 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::action::{Action, Effect};
+use super::rows::{EventRow, InventoryRow, JobRow, LogLine, ProblemRow};
 use crate::auth::Token;
+use crate::checks::CheckState;
+use crate::logs::render;
 use crate::net::backoff::Backoff;
-use crate::net::client::Client;
+use crate::net::client::{unexpected, Client, ClientError};
+use crate::net::link::LinkHandle;
+use crate::net::proto::{
+    AckRequest, ErrorCode, OutputStream, RequestBody, ResponseBody, RunRequest, SubscribeLogs,
+    TargetState,
+};
+use crate::ops::views::job_state;
 use crate::views::NodeJson;
 
 /// How often the views' data is fetched.
@@ -89,21 +98,28 @@ impl NetTask {
         effects: &mut mpsc::Receiver<Effect>,
         stop: &CancellationToken,
     ) -> Result<(), String> {
+        // Ends the log stream and running jobs' readers with this connection.
+        let conn = stop.child_token();
+        let _end = conn.clone().drop_guard();
+        tokio::spawn(follow_logs(client.link().clone(), tx.clone(), conn.clone()));
         let mut poll = tokio::time::interval(self.poll);
         poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut polled = Polled::default();
+        let mut tick: u64 = 0;
         loop {
             tokio::select! {
                 _ = stop.cancelled() => return Ok(()),
                 _ = poll.tick() => {
-                    for action in fetch(client).await? {
+                    for action in polled.fetch(client, tick).await? {
                         if tx.send(action).await.is_err() {
                             return Ok(());
                         }
                     }
+                    tick += 1;
                 }
                 e = effects.recv() => {
                     let Some(effect) = e else { return Ok(()) };
-                    if let Some(action) = carry_out(client, effect).await {
+                    if let Some(action) = carry_out(client, effect, tx, &conn).await {
                         if tx.send(action).await.is_err() {
                             return Ok(());
                         }
@@ -114,27 +130,294 @@ impl NetTask {
     }
 }
 
-/// Everything the views poll. Checks, jobs, inventory, events and logs
-/// join here as configd learns to serve them.
-async fn fetch(client: &Client) -> Result<Vec<Action>, String> {
-    let nodes = client
-        .query_nodes(Vec::new())
-        .await
-        .map_err(|e| e.to_string())?;
-    Ok(vec![Action::Nodes(
-        nodes.iter().map(NodeJson::from).collect(),
-    )])
+/// Inventory is fetched every this many polls (it changes slowly).
+const INVENTORY_EVERY: u64 = 5;
+/// Fleet events the Events view shows.
+const EVENTS_SHOWN: u32 = 500;
+/// Log lines of history asked for when the stream starts.
+const LOG_BACKLOG: u64 = 1000;
+
+/// What each poll fetches. A query configd forbids (the token's role) is
+/// reported once and not asked again on this connection; another error is
+/// reported when it first appears (or changes) and asked again next poll.
+#[derive(Default)]
+struct Polled {
+    refused: std::collections::BTreeSet<&'static str>,
+    failing: std::collections::BTreeMap<&'static str, String>,
 }
 
-/// Carries out what the user asked for; the answer is a Notice.
-async fn carry_out(_client: &Client, effect: Effect) -> Option<Action> {
-    let what = match effect {
-        Effect::Quit => return None,
-        Effect::Run { command, .. } => format!("run {command}"),
-        Effect::Ack { .. } => "ack".to_string(),
-        Effect::JobOutput { .. } => return None,
+impl Polled {
+    /// Everything the views poll, as Actions. Err when the connection broke.
+    async fn fetch(&mut self, client: &Client, tick: u64) -> Result<Vec<Action>, String> {
+        let mut out = Vec::new();
+        let nodes = client
+            .query_nodes(Vec::new())
+            .await
+            .map_err(|e| e.to_string())?;
+        out.push(Action::Nodes(nodes.iter().map(NodeJson::from).collect()));
+        let checks = client.query_checks(None, Vec::new()).await;
+        if let Some(checks) = self.answer("checks", checks, &mut out)? {
+            let rows = checks
+                .iter()
+                .filter(|c| c.state != CheckState::Ok)
+                .map(ProblemRow::from)
+                .collect();
+            out.push(Action::Problems(rows));
+        }
+        let events = client.query_events(Vec::new(), EVENTS_SHOWN).await;
+        if let Some(events) = self.answer("events", events, &mut out)? {
+            out.push(Action::Events(events.iter().map(EventRow::from).collect()));
+        }
+        let jobs = client.query_jobs(Vec::new()).await;
+        if let Some(jobs) = self.answer("jobs", jobs, &mut out)? {
+            out.push(Action::Jobs(jobs.iter().map(JobRow::from).collect()));
+        }
+        if tick % INVENTORY_EVERY == 0 {
+            let items = client.query_inventory(Vec::new()).await;
+            if let Some(items) = self.answer("inventory", items, &mut out)? {
+                out.push(Action::Inventory(
+                    items.iter().map(InventoryRow::from).collect(),
+                ));
+            }
+            let names = client.list_commands().await;
+            if let Some(names) = self.answer("commands", names, &mut out)? {
+                out.push(Action::CommandNames(names));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Some(rows); None when refused (a Notice the first time); Err when
+    /// the connection broke.
+    fn answer<T>(
+        &mut self,
+        what: &'static str,
+        answer: Result<T, ClientError>,
+        out: &mut Vec<Action>,
+    ) -> Result<Option<T>, String> {
+        if self.refused.contains(what) {
+            return Ok(None);
+        }
+        match answer {
+            Ok(rows) => {
+                self.failing.remove(what);
+                Ok(Some(rows))
+            }
+            Err(ClientError::Remote(e)) => {
+                if e.code == ErrorCode::Forbidden {
+                    self.refused.insert(what);
+                }
+                if self.failing.get(what) != Some(&e.message) {
+                    out.push(Action::Notice(format!(
+                        "configd refused the {what} query: {}",
+                        e.message
+                    )));
+                    self.failing.insert(what, e.message);
+                }
+                Ok(None)
+            }
+            Err(e) => Err(e.to_string()),
+        }
+    }
+}
+
+/// The live log tail: history, then every new line, in batches, until the
+/// connection ends (the next connection subscribes again).
+async fn follow_logs(link: LinkHandle, tx: mpsc::Sender<Action>, stop: CancellationToken) {
+    let request = RequestBody::SubscribeLogs(SubscribeLogs {
+        nodes: Vec::new(),
+        min_level: None,
+        sources: Vec::new(),
+        grep: None,
+        regex: None,
+        backlog: LOG_BACKLOG,
+        since_ms: None,
+        follow: true,
+    });
+    let mut answers = match link.request(request).await {
+        Ok(a) => a,
+        Err(e) => {
+            let _ = tx
+                .send(Action::Notice(format!("log stream failed: {e}")))
+                .await;
+            return;
+        }
     };
-    Some(Action::Notice(format!(
-        "{what}: this configd does not serve that request yet"
-    )))
+    loop {
+        let answer = tokio::select! {
+            _ = stop.cancelled() => return,
+            a = answers.next() => a,
+        };
+        let notice = match answer {
+            Some(Ok(ResponseBody::LogLines(batch))) => {
+                let mut lines = Vec::with_capacity(batch.lines.len() + 1);
+                if batch.skipped > 0 {
+                    lines.push(LogLine::from(&render::skipped_marker(batch.skipped)));
+                }
+                lines.extend(batch.lines.iter().map(LogLine::from));
+                if tx.send(Action::LogLines(lines)).await.is_err() {
+                    return;
+                }
+                if !batch.done {
+                    continue;
+                }
+                "configd ended the log stream".to_string()
+            }
+            Some(Ok(ResponseBody::Error(e))) => {
+                format!("configd refused the log stream: {}", e.message)
+            }
+            Some(Ok(other)) => unexpected(&other).to_string(),
+            // The connection broke: the next one subscribes again.
+            Some(Err(_)) | None => return,
+        };
+        let _ = tx.send(Action::Notice(notice)).await;
+        return;
+    }
+}
+
+/// Carries out what the user asked for. Quick answers come back as the
+/// returned Action; a job's output streams from its own task.
+async fn carry_out(
+    client: &Client,
+    effect: Effect,
+    tx: &mpsc::Sender<Action>,
+    conn: &CancellationToken,
+) -> Option<Action> {
+    match effect {
+        Effect::Quit => None,
+        Effect::Run {
+            command,
+            args,
+            targets,
+        } => {
+            // configd takes one selector per job: one job per selector.
+            for target in targets {
+                let link = client.link().clone();
+                let request = RunRequest {
+                    command: command.clone(),
+                    args: args.clone(),
+                    target,
+                    timeout_ms: None,
+                };
+                tokio::spawn(run_job(link, request, tx.clone(), conn.clone()));
+            }
+            None
+        }
+        Effect::Ack { node, check } => {
+            let body = RequestBody::Acknowledge(AckRequest {
+                node: node.clone(),
+                check: check.clone(),
+                comment: String::new(),
+                sticky: false,
+            });
+            Some(Action::Notice(match client.one(body).await {
+                Ok(ResponseBody::Done(d)) => d.message,
+                Ok(other) => unexpected(&other).to_string(),
+                Err(e) => format!("ack {check} on {node} failed: {e}"),
+            }))
+        }
+        Effect::JobOutput { id } => {
+            let Ok(n) = id.parse::<u64>() else {
+                return Some(Action::Notice(format!("`{id}` is not a job id")));
+            };
+            match client.show_job(n).await {
+                Ok(detail) => Some(Action::JobOutput {
+                    id,
+                    lines: detail
+                        .outputs
+                        .iter()
+                        .flat_map(|o| prefixed(&o.node, &o.output))
+                        .collect(),
+                }),
+                Err(e) => Some(Action::Notice(format!("job {id}: {e}"))),
+            }
+        }
+    }
+}
+
+/// `node: line` for each line of `data`.
+fn prefixed(node: &str, data: &str) -> Vec<String> {
+    data.lines().map(|l| format!("{node}: {l}")).collect()
+}
+
+/// Runs one job, streaming its output into the job's details and its
+/// start and end into notices.
+async fn run_job(
+    link: LinkHandle,
+    request: RunRequest,
+    tx: mpsc::Sender<Action>,
+    stop: CancellationToken,
+) {
+    let what = format!("{} on {}", request.command, request.target);
+    let mut answers = match link.request(RequestBody::Run(request)).await {
+        Ok(a) => a,
+        Err(e) => {
+            let _ = tx
+                .send(Action::Notice(format!("run {what} failed: {e}")))
+                .await;
+            return;
+        }
+    };
+    let mut id = String::new();
+    loop {
+        let answer = tokio::select! {
+            _ = stop.cancelled() => return,
+            a = answers.next() => a,
+        };
+        let action = match answer {
+            Some(Ok(ResponseBody::JobStarted(s))) => {
+                id = s.id.to_string();
+                Action::Notice(format!(
+                    "job {id} started: {what} ({} node(s)); 5 shows it",
+                    s.targets.len()
+                ))
+            }
+            Some(Ok(ResponseBody::JobOutput(o))) => {
+                let marker = match o.stream {
+                    OutputStream::Stdout => "",
+                    OutputStream::Stderr => "[stderr] ",
+                };
+                Action::JobOutput {
+                    id: id.clone(),
+                    lines: o
+                        .data
+                        .lines()
+                        .map(|l| format!("{}: {marker}{l}", o.node))
+                        .collect(),
+                }
+            }
+            Some(Ok(ResponseBody::TargetDone(_))) => continue,
+            Some(Ok(ResponseBody::JobDone(job))) => {
+                let last = job
+                    .targets
+                    .iter()
+                    .find(|t| t.state != TargetState::Ok)
+                    .map(|t| format!(": {} {} {}", t.node, t.state.as_str(), t.message))
+                    .unwrap_or_default();
+                let _ = tx
+                    .send(Action::Notice(format!(
+                        "job {} {}{last}",
+                        job.id,
+                        job_state(&job)
+                    )))
+                    .await;
+                return;
+            }
+            Some(Ok(ResponseBody::Error(e))) => {
+                let _ = tx
+                    .send(Action::Notice(format!("run {what}: {}", e.message)))
+                    .await;
+                return;
+            }
+            Some(Ok(other)) => Action::Notice(unexpected(&other).to_string()),
+            Some(Err(e)) => {
+                let _ = tx.send(Action::Notice(format!("run {what}: {e}"))).await;
+                return;
+            }
+            None => return,
+        };
+        if tx.send(action).await.is_err() {
+            return;
+        }
+    }
 }

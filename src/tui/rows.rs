@@ -6,6 +6,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::net::proto;
+
 pub use crate::views::NodeJson as NodeRow;
 
 /// One check result (`monit-cli query checks`).
@@ -107,4 +109,93 @@ pub struct EventRow {
     pub node: String,
     pub kind: String,
     pub message: String,
+}
+
+fn time_or_empty(ms: i64) -> String {
+    if ms > 0 {
+        crate::timefmt::rfc3339(ms)
+    } else {
+        String::new()
+    }
+}
+
+impl From<&proto::CheckView> for ProblemRow {
+    fn from(c: &proto::CheckView) -> Self {
+        ProblemRow {
+            node: c.node.clone(),
+            name: c.name.clone(),
+            state: c.state.as_str().to_string(),
+            state_type: c.state_type.as_str().to_string(),
+            attempt: c.attempt,
+            max_attempts: c.max_attempts,
+            output: c.output.clone(),
+            long_output: c.long_output.clone(),
+            last_check: time_or_empty(c.last_check_ms),
+            last_change: time_or_empty(c.last_change_ms),
+            acknowledged: c.acknowledged,
+            in_downtime: c.in_downtime,
+            flapping: c.flapping,
+        }
+    }
+}
+
+impl From<&proto::LogLine> for LogLine {
+    fn from(l: &proto::LogLine) -> Self {
+        LogLine {
+            time: crate::timefmt::rfc3339_ms(l.time_ms),
+            node: l.node.clone(),
+            level: l.level.as_str().to_string(),
+            source: l.source.clone(),
+            message: l.message.clone(),
+        }
+    }
+}
+
+impl From<&proto::JobView> for JobRow {
+    fn from(j: &proto::JobView) -> Self {
+        JobRow {
+            id: j.id.to_string(),
+            who: j.who.clone(),
+            started: crate::timefmt::rfc3339(j.started_ms),
+            finished: j.finished_ms.map(crate::timefmt::rfc3339),
+            command: j.command.clone(),
+            args: j.args.clone(),
+            targets: j
+                .targets
+                .iter()
+                .map(|t| JobTarget {
+                    node: t.node.clone(),
+                    state: t.state.as_str().to_string(),
+                    exit_code: t.exit_code,
+                    duration_ms: t.duration_ms,
+                })
+                .collect(),
+        }
+    }
+}
+
+impl From<&proto::InventoryItem> for InventoryRow {
+    fn from(i: &proto::InventoryItem) -> Self {
+        InventoryRow {
+            kind: i.kind.clone(),
+            key: i.key.clone(),
+            node: i.node.clone(),
+            attrs: i.attrs.clone(),
+        }
+    }
+}
+
+impl From<&proto::EventView> for EventRow {
+    fn from(e: &proto::EventView) -> Self {
+        let mut message = e.message.clone();
+        if let Some(check) = &e.check {
+            message = format!("{check}: {message}");
+        }
+        EventRow {
+            time: crate::timefmt::rfc3339_ms(e.time_ms),
+            node: e.node.clone().unwrap_or_default(),
+            kind: e.kind.clone(),
+            message,
+        }
+    }
 }

@@ -365,7 +365,7 @@ impl App {
         let Some(rows) = &self.problems.rows else {
             return no_data(
                 theme,
-                "no data: this configd does not serve checks yet (Problems lists non-OK checks once it does)",
+                "no data yet: waiting for the check list from configd (non-OK checks are listed here)",
                 area,
                 buf,
             );
@@ -426,7 +426,7 @@ impl App {
         if !self.logs.served {
             return no_data(
                 theme,
-                "no data: this configd does not stream logs yet (the live tail appears here once it does)",
+                "no data yet: waiting for the log stream from configd (the live tail appears here)",
                 area,
                 buf,
             );
@@ -467,7 +467,7 @@ impl App {
         let Some(rows) = &self.jobs.rows else {
             return no_data(
                 theme,
-                "no data: this configd does not run jobs yet (`:run` and the job list appear here once it does)",
+                "no data yet: waiting for the job list from configd (`:run` jobs appear here)",
                 area,
                 buf,
             );
@@ -521,7 +521,7 @@ impl App {
         let Some(rows) = &self.inventory.rows else {
             return no_data(
                 theme,
-                "no data: this configd does not serve an inventory yet (zones by state appear here once it does)",
+                "no data yet: waiting for the inventory from configd (zones by state appear here)",
                 area,
                 buf,
             );
@@ -593,7 +593,7 @@ impl App {
         let Some(rows) = &self.events.rows else {
             return no_data(
                 theme,
-                "no data: this configd does not serve events yet (state changes appear here once it does)",
+                "no data yet: waiting for the events from configd (state changes appear here)",
                 area,
                 buf,
             );
@@ -664,7 +664,7 @@ impl App {
                     lines.push(kv("label", format!("{k}={v}")));
                 }
                 match &self.problems.rows {
-                    None => lines.push(Line::from("checks: not served by this configd yet")),
+                    None => lines.push(Line::from("checks: not received from configd yet")),
                     Some(rows) => {
                         lines.push(Line::from(""));
                         for p in rows.iter().filter(|p| p.node == n.name) {

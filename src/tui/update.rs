@@ -70,10 +70,21 @@ pub fn update(app: &mut App, action: Action) -> Vec<Effect> {
         }
         Action::Jobs(rows) => {
             let keep = app.jobs.selected_row().map(|j| j.id.clone());
+            let was_running = app
+                .jobs
+                .selected_row()
+                .is_some_and(|j| j.state() == "running");
             app.jobs.rows = Some(rows);
             app.refilter(View::Jobs);
             if let Some(id) = keep {
                 reselect(&mut app.jobs, |j| j.id == id);
+                // The open details of a running job follow its stored output
+                // (once more when it has just finished).
+                let same = app.jobs.selected_row().is_some_and(|j| j.id == id);
+                if was_running && same && app.view == View::Jobs && app.mode == Mode::Details {
+                    app.job_output.remove(&id);
+                    return vec![Effect::JobOutput { id }];
+                }
             }
             Vec::new()
         }
@@ -198,7 +209,10 @@ fn normal_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
         KeyCode::Enter if has_selection(app) => {
             app.mode = Mode::Details;
             if let (View::Jobs, Some(j)) = (app.view, app.jobs.selected_row()) {
-                return vec![Effect::JobOutput { id: j.id.clone() }];
+                // The stored output replaces what streamed in so far.
+                let id = j.id.clone();
+                app.job_output.remove(&id);
+                return vec![Effect::JobOutput { id }];
             }
         }
         KeyCode::Down | KeyCode::Char('j') => move_by(app, 1),
