@@ -400,3 +400,58 @@ fn sighup_changes_log_levels() {
         || node.log().contains("check result").then_some(()),
     );
 }
+
+#[test]
+fn sigterm_lets_running_commands_finish_within_the_grace() {
+    let fleet = Fleet::start();
+    let op = fleet.token("ops", "operator");
+    let token = fleet.token("grace-1", "node");
+    let state = fleet.path().join("grace-1.state");
+    let config = fleet.path().join("grace-1.noded.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "name = \"grace-1\"\nserver = \"{}\"\ntoken_file = \"{}\"\npid_file = \"{}\"\nspool_dir = \"{}\"\nshutdown_grace = \"10s\"\n\n\
+             [[command]]\nname = \"slow\"\ndescription = \"sleeps, then says so\"\nargv = [\"/bin/sh\", \"-c\", \"sleep 2; echo finished\"]\ntimeout = \"30s\"\n",
+            fleet.addr,
+            token.display(),
+            state.join("noded.pid").display(),
+            state.join("spool").display()
+        ),
+    )
+    .unwrap();
+    let mut cmd = command("monit-noded", fleet.path());
+    cmd.arg("--config")
+        .arg(&config)
+        .arg("run")
+        .stdout(std::process::Stdio::null());
+    let mut node = Proc::spawn("noded-grace-1", cmd, fleet.path());
+    fleet.wait_state("grace-1", "up", Duration::from_secs(10));
+    let run = fleet
+        .cli_cmd(&op, &["run", "slow", "--target", "node=grace-1", "--yes"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(700));
+    node.signal(nix::sys::signal::Signal::SIGTERM);
+    let out = run.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "the job finished: {}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    assert!(
+        stdout(&out).contains("grace-1: finished"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(node.wait_exit(Duration::from_secs(10)).success());
+    assert!(
+        node.log()
+            .contains("waiting up to 10s for running commands"),
+        "{}",
+        node.log()
+    );
+}

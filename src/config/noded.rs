@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use super::values::Duration;
 use super::{locate, read_toml, resolve, user_data_dir, ConfigError};
 
 #[derive(Debug, Default, Deserialize)]
@@ -22,6 +23,7 @@ struct File {
     #[serde(default)]
     check: Vec<super::checks::CheckSection>,
     max_concurrent_checks: Option<usize>,
+    shutdown_grace: Option<Duration>,
     #[serde(default)]
     command: Vec<crate::ops::local::CommandEntry>,
 }
@@ -49,6 +51,9 @@ pub struct NodedConfig {
     pub checks: Vec<super::checks::CheckSpec>,
     /// Plugins running at once, at most.
     pub max_concurrent_checks: usize,
+    /// On SIGTERM, how long running commands may go on before they are
+    /// cancelled (zero: cancel at once).
+    pub shutdown_grace: std::time::Duration,
     /// The whole `[log]` section.
     pub log: super::LogSettings,
     /// Allow-listed ops commands (`[[command]]`).
@@ -148,6 +153,7 @@ impl NodedConfig {
             log_level: file.log.level.map(|l| l.0),
             checks,
             max_concurrent_checks,
+            shutdown_grace: file.shutdown_grace.map(|d| d.0).unwrap_or_default(),
             log: file.log.resolve(base),
             source,
         })

@@ -54,7 +54,8 @@ pub struct LinkConfig {
 
 enum Cmd {
     Request {
-        body: RequestBody,
+        // Boxed: the queue's first block holds 32 of these per connection.
+        body: Box<RequestBody>,
         reply: mpsc::Sender<Result<ResponseBody, LinkError>>,
         id_tx: tokio::sync::oneshot::Sender<u64>,
     },
@@ -89,7 +90,11 @@ impl LinkHandle {
         let (reply, rx) = mpsc::channel(ANSWERS);
         let (id_tx, id_rx) = tokio::sync::oneshot::channel();
         self.tx
-            .send(Cmd::Request { body, reply, id_tx })
+            .send(Cmd::Request {
+                body: Box::new(body),
+                reply,
+                id_tx,
+            })
             .await
             .map_err(|_| closed())?;
         let id = id_rx.await.map_err(|_| closed())?;
@@ -319,7 +324,7 @@ where
                             next_id += 1;
                             if id_tx.send(id).is_ok() {
                                 pending.insert(id, reply);
-                                if let Err(e) = conn.feed(&Message::Request(Request { id, body })).await {
+                                if let Err(e) = conn.feed(&Message::Request(Request { id, body: *body })).await {
                                     break 'run feed_failed(e);
                                 }
                                 written += 1;

@@ -59,7 +59,7 @@ pub async fn run_with(
 ) -> Result<(), NodedError> {
     let first = config.borrow_and_update().clone();
     load_token(&first)?;
-    let api = Arc::new(NodeApi::new((*first).clone()));
+    let api = Arc::new(NodeApi::new((*first).clone(), shutdown.clone()));
     let (results_tx, results_rx) = tokio::sync::mpsc::channel(8192);
     tokio::spawn(super::scheduler::supervise(
         config.clone(),
@@ -219,13 +219,23 @@ async fn session(
         dead_after: Duration::from_millis(welcome.dead_after_ms.max(300)),
         max_frame: DEFAULT_MAX_FRAME,
     };
+    // The link outlives the shutdown signal by up to `shutdown_grace`
+    // while commands still run, so they can finish and report.
+    let link_stop = CancellationToken::new();
+    let _stop_link = link_stop.clone().drop_guard();
+    tokio::spawn(stop_link_after_commands(
+        shutdown.clone(),
+        link_stop.clone(),
+        api.clone(),
+        config.shutdown_grace,
+    ));
     let driver = drive(
         conn,
         link.clone(),
         queue,
         api.clone(),
         link_config,
-        shutdown.clone(),
+        link_stop.clone(),
         ErrorFrame::new(ErrorCode::ShuttingDown, "node shutting down"),
     );
     tokio::pin!(driver);
@@ -279,6 +289,38 @@ async fn session(
             }
         }
     }
+}
+
+/// After `shutdown`, waits until no command runs (at most `grace`), then
+/// ends the link, which cancels whatever still runs.
+async fn stop_link_after_commands(
+    shutdown: CancellationToken,
+    link_stop: CancellationToken,
+    api: Arc<NodeApi>,
+    grace: Duration,
+) {
+    tokio::select! {
+        _ = shutdown.cancelled() => {}
+        _ = link_stop.cancelled() => return,
+    }
+    let deadline = tokio::time::Instant::now() + grace;
+    if api.running() > 0 && !grace.is_zero() {
+        tracing::info!(
+            running = api.running(),
+            "stopping: waiting up to {}s for running commands",
+            grace.as_secs()
+        );
+    }
+    while api.running() > 0 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    if api.running() > 0 {
+        tracing::warn!(
+            running = api.running(),
+            "stopping: cancelling running commands"
+        );
+    }
+    link_stop.cancel();
 }
 
 fn ended(end: LinkEnd, registered: bool) -> Ended {

@@ -1,7 +1,10 @@
 //! What a node does with requests from configd. Each runs in its own task
 //! with a cancellation token (see `net::link`).
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
+
+use tokio_util::sync::CancellationToken;
 
 use super::commands::CommandRunner;
 use crate::config::NodedConfig;
@@ -13,15 +16,42 @@ pub struct NodeApi {
     /// Replaced on a reload that changes `[[command]]`; jobs already
     /// running keep the runner they started with.
     runner: RwLock<Arc<CommandRunner>>,
+    /// Commands running now (a graceful stop waits for them).
+    running: Arc<AtomicUsize>,
+    /// Fired when the node begins to stop: no new commands then.
+    stopping: CancellationToken,
+}
+
+/// Counts one running command for as long as it lives.
+struct Running(Arc<AtomicUsize>);
+
+impl Running {
+    fn new(count: &Arc<AtomicUsize>) -> Running {
+        count.fetch_add(1, Ordering::SeqCst);
+        Running(count.clone())
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl NodeApi {
-    pub fn new(config: NodedConfig) -> NodeApi {
+    pub fn new(config: NodedConfig, stopping: CancellationToken) -> NodeApi {
         let runner = Arc::new(CommandRunner::new(&config.name, &config.commands));
         NodeApi {
             config,
             runner: RwLock::new(runner),
+            running: Arc::new(AtomicUsize::new(0)),
+            stopping,
         }
+    }
+
+    /// Commands running now.
+    pub fn running(&self) -> usize {
+        self.running.load(Ordering::SeqCst)
     }
 
     /// Takes the commands of a reloaded configuration.
@@ -44,6 +74,17 @@ impl NodeApi {
 impl Handler for NodeApi {
     async fn handle(self: Arc<Self>, req: Incoming) {
         if let crate::net::proto::RequestBody::RunCommand(run) = req.body {
+            if self.stopping.is_cancelled() {
+                let _ = req
+                    .reply
+                    .error(
+                        ErrorCode::ShuttingDown,
+                        format!("node `{}` is stopping", self.config.name),
+                    )
+                    .await;
+                return;
+            }
+            let _running = Running::new(&self.running);
             self.runner().run(run, req.reply, req.cancel).await;
             return;
         }
