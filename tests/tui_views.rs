@@ -458,6 +458,19 @@ fn problems_are_worst_first_and_ack_asks_first() {
             check: "disk /var".into()
         }]
     );
+    // `d`: an hour of downtime for the selected check, after a question.
+    assert!(key(&mut app, KeyCode::Char('d')).is_empty());
+    assert!(matches!(app.mode, Mode::Confirm(_)));
+    assert!(key(&mut app, KeyCode::Char('n')).is_empty());
+    assert!(key(&mut app, KeyCode::Char('d')).is_empty());
+    assert_eq!(
+        key(&mut app, KeyCode::Char('y')),
+        vec![Effect::Downtime {
+            node: "db-1".into(),
+            check: "disk /var".into(),
+            duration: std::time::Duration::from_secs(3600),
+        }]
+    );
 }
 
 #[test]

@@ -53,6 +53,12 @@ pub enum Effect {
         node: String,
         check: String,
     },
+    /// Schedule downtime for `check` on `node`, starting now.
+    Downtime {
+        node: String,
+        check: String,
+        duration: std::time::Duration,
+    },
     /// Fetch the output of job `id`.
     JobOutput {
         id: String,

@@ -16,8 +16,8 @@ use crate::net::backoff::Backoff;
 use crate::net::client::{unexpected, Client, ClientError};
 use crate::net::link::LinkHandle;
 use crate::net::proto::{
-    AckRequest, ErrorCode, OutputStream, RequestBody, ResponseBody, RunRequest, SubscribeLogs,
-    TargetState,
+    AckRequest, DowntimeRequest, ErrorCode, OutputStream, RequestBody, ResponseBody, RunRequest,
+    SubscribeLogs, TargetState,
 };
 use crate::ops::views::job_state;
 use crate::views::NodeJson;
@@ -314,6 +314,25 @@ async fn carry_out(
                 Ok(ResponseBody::Done(d)) => d.message,
                 Ok(other) => unexpected(&other).to_string(),
                 Err(e) => format!("ack {check} on {node} failed: {e}"),
+            }))
+        }
+        Effect::Downtime {
+            node,
+            check,
+            duration,
+        } => {
+            let start_ms = crate::timefmt::now_ms();
+            let body = RequestBody::Downtime(DowntimeRequest {
+                node: node.clone(),
+                check: Some(check.clone()),
+                start_ms,
+                end_ms: start_ms + duration.as_millis() as i64,
+                comment: "from monit-tui".into(),
+            });
+            Some(Action::Notice(match client.one(body).await {
+                Ok(ResponseBody::Done(d)) => d.message,
+                Ok(other) => unexpected(&other).to_string(),
+                Err(e) => format!("downtime for {check} on {node} failed: {e}"),
             }))
         }
         Effect::JobOutput { id } => {

@@ -270,7 +270,7 @@ impl App {
                 "1-6 view  j/k move  Enter details  / filter  s sort  : cmd  ? help  q quit"
             }
             (_, View::Problems) => {
-                "1-6 view  j/k move  Enter details  / filter  a ack  : cmd  ? help  q quit"
+                "1-6 view  j/k move  Enter details  / filter  a ack  d downtime  ? help  q quit"
             }
             (_, View::Logs) => {
                 if self.logs.follow {
@@ -832,6 +832,7 @@ const HELP: &[(&str, &str)] = &[
     ("f", "Logs: follow / pause"),
     ("s", "Nodes: sort by name, state, last seen, problems"),
     ("a", "Problems: acknowledge"),
+    ("d", "Problems: 1h of downtime for the check"),
     (":", "command: run CMD ARG... --target SEL, quit"),
     ("?", "this help"),
     ("q, Ctrl-C", "quit"),

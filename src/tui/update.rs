@@ -206,6 +206,23 @@ fn normal_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
                 });
             }
         }
+        KeyCode::Char('d') if app.view == View::Problems => {
+            if let Some(p) = app.problems.selected_row() {
+                app.mode = Mode::Confirm(Pending {
+                    question: format!(
+                        "Schedule {} of downtime for {} on {} (notifications held)?",
+                        humantime::format_duration(PROBLEM_DOWNTIME),
+                        p.name,
+                        p.node
+                    ),
+                    effect: Effect::Downtime {
+                        node: p.node.clone(),
+                        check: p.name.clone(),
+                        duration: PROBLEM_DOWNTIME,
+                    },
+                });
+            }
+        }
         KeyCode::Enter if has_selection(app) => {
             app.mode = Mode::Details;
             if let (View::Jobs, Some(j)) = (app.view, app.jobs.selected_row()) {
@@ -441,6 +458,9 @@ pub fn describe_targets(app: &App, targets: &[String]) -> String {
     parts.join("; ")
 }
 
+/// Downtime scheduled by `d` in Problems (longer or other: `monit-cli downtime`).
+pub const PROBLEM_DOWNTIME: std::time::Duration = std::time::Duration::from_secs(3600);
+
 fn confirm_key(app: &mut App, key: KeyEvent, pending: Pending) -> Vec<Effect> {
     match key.code {
         KeyCode::Char('y') | KeyCode::Char('Y') | KeyCode::Enter => {
@@ -448,6 +468,9 @@ fn confirm_key(app: &mut App, key: KeyEvent, pending: Pending) -> Vec<Effect> {
             app.notice = Some(match &pending.effect {
                 Effect::Run { command, .. } => format!("sent: run {command}"),
                 Effect::Ack { node, check } => format!("sent: ack {check} on {node}"),
+                Effect::Downtime { node, check, .. } => {
+                    format!("sent: downtime for {check} on {node}")
+                }
                 _ => "sent".into(),
             });
             vec![pending.effect]
