@@ -146,6 +146,22 @@ impl<T> Table<T> {
         self.rows.as_ref().map_or(0, Vec::len)
     }
 
+    /// The rows on a screen of `page` rows (scrolled so the selection
+    /// shows), each with whether it is selected: only these get built.
+    pub fn page(&self, page: usize) -> Vec<(bool, &T)> {
+        let Some(rows) = &self.rows else {
+            return Vec::new();
+        };
+        let start = (self.selected + 1).saturating_sub(page);
+        self.visible
+            .iter()
+            .enumerate()
+            .skip(start)
+            .take(page)
+            .filter_map(|(i, &idx)| rows.get(idx).map(|r| (i == self.selected, r)))
+            .collect()
+    }
+
     pub fn clamp(&mut self) {
         self.selected = self.selected.min(self.visible.len().saturating_sub(1));
     }

@@ -125,11 +125,6 @@ impl Widget for &App {
     }
 }
 
-/// Where a window of `page` rows starts so `selected` is on screen.
-fn window_start(selected: usize, page: usize) -> usize {
-    (selected + 1).saturating_sub(page)
-}
-
 fn no_data(theme: &Theme, what: &str, area: Rect, buf: &mut Buffer) {
     Paragraph::new(vec![Line::from(""), Line::from(format!("  {what}"))])
         .style(theme.dim())
@@ -293,14 +288,11 @@ impl App {
             return no_data(theme, text, area, buf);
         };
         let page = usize::from(area.height.saturating_sub(1));
-        let start = window_start(self.nodes.selected, page);
-        let visible = &self.nodes.visible[start.min(self.nodes.visible.len())..];
-        let body: Vec<Row> = visible
-            .iter()
-            .take(page)
-            .enumerate()
-            .map(|(i, &idx)| {
-                let n = &rows[idx];
+        let body: Vec<Row> = self
+            .nodes
+            .page(page)
+            .into_iter()
+            .map(|(selected, n)| {
                 let c = &n.checks;
                 let mut checks = vec![Span::styled(format!("{}ok", c.ok), theme.state("ok"))];
                 for (count, name, state) in [
@@ -323,7 +315,7 @@ impl App {
                     Cell::from(n.version.clone()),
                     Cell::from(labels.join(",")),
                 ]);
-                if start + i == self.nodes.selected {
+                if selected {
                     row.style(theme.selected())
                 } else {
                     row
@@ -362,25 +354,23 @@ impl App {
     }
 
     fn render_problems(&self, theme: &Theme, area: Rect, buf: &mut Buffer) {
-        let Some(rows) = &self.problems.rows else {
+        if self.problems.rows.is_none() {
             return no_data(
                 theme,
                 "no data yet: waiting for the check list from configd (non-OK checks are listed here)",
                 area,
                 buf,
             );
-        };
+        }
         if self.problems.visible.is_empty() {
             return no_data(theme, "no problems: every check is OK", area, buf);
         }
         let page = usize::from(area.height.saturating_sub(1));
-        let start = window_start(self.problems.selected, page);
-        let body: Vec<Row> = self.problems.visible[start..]
-            .iter()
-            .take(page)
-            .enumerate()
-            .map(|(i, &idx)| {
-                let p = &rows[idx];
+        let body: Vec<Row> = self
+            .problems
+            .page(page)
+            .into_iter()
+            .map(|(selected, p)| {
                 let mut marks = String::new();
                 marks.push(if p.acknowledged { 'A' } else { ' ' });
                 marks.push(if p.in_downtime { 'D' } else { ' ' });
@@ -394,7 +384,7 @@ impl App {
                     Cell::from(self.ago(&p.last_change)),
                     Cell::from(p.output.clone()),
                 ]);
-                if start + i == self.problems.selected {
+                if selected {
                     row.style(theme.selected())
                 } else {
                     row
@@ -464,25 +454,23 @@ impl App {
     }
 
     fn render_jobs(&self, theme: &Theme, area: Rect, buf: &mut Buffer) {
-        let Some(rows) = &self.jobs.rows else {
+        if self.jobs.rows.is_none() {
             return no_data(
                 theme,
                 "no data yet: waiting for the job list from configd (`:run` jobs appear here)",
                 area,
                 buf,
             );
-        };
+        }
         if self.jobs.visible.is_empty() {
             return no_data(theme, "no jobs", area, buf);
         }
         let page = usize::from(area.height.saturating_sub(1));
-        let start = window_start(self.jobs.selected, page);
-        let body: Vec<Row> = self.jobs.visible[start..]
-            .iter()
-            .take(page)
-            .enumerate()
-            .map(|(i, &idx)| {
-                let j = &rows[idx];
+        let body: Vec<Row> = self
+            .jobs
+            .page(page)
+            .into_iter()
+            .map(|(selected, j)| {
                 let nodes: Vec<&str> = j.targets.iter().map(|t| t.node.as_str()).collect();
                 let row = Row::new(vec![
                     Cell::from(j.id.clone()),
@@ -492,7 +480,7 @@ impl App {
                     Cell::from(format!("{} {}", j.command, j.args.join(" "))),
                     Cell::from(nodes.join(",")),
                 ]);
-                if start + i == self.jobs.selected {
+                if selected {
                     row.style(theme.selected())
                 } else {
                     row
@@ -547,13 +535,11 @@ impl App {
         }
         Paragraph::new(Line::from(spans)).render(summary, buf);
         let page = usize::from(table.height.saturating_sub(1));
-        let start = window_start(self.inventory.selected, page);
-        let body: Vec<Row> = self.inventory.visible[start.min(self.inventory.visible.len())..]
-            .iter()
-            .take(page)
-            .enumerate()
-            .map(|(i, &idx)| {
-                let r = &rows[idx];
+        let body: Vec<Row> = self
+            .inventory
+            .page(page)
+            .into_iter()
+            .map(|(selected, r)| {
                 let state = r.attrs.get("state").cloned().unwrap_or_default();
                 let attrs: Vec<String> = r
                     .attrs
@@ -568,7 +554,7 @@ impl App {
                     Cell::from(Span::styled(state.clone(), theme.state(&state))),
                     Cell::from(attrs.join(" ")),
                 ]);
-                if start + i == self.inventory.selected {
+                if selected {
                     row.style(theme.selected())
                 } else {
                     row
@@ -590,32 +576,30 @@ impl App {
     }
 
     fn render_events(&self, theme: &Theme, area: Rect, buf: &mut Buffer) {
-        let Some(rows) = &self.events.rows else {
+        if self.events.rows.is_none() {
             return no_data(
                 theme,
                 "no data yet: waiting for the events from configd (state changes appear here)",
                 area,
                 buf,
             );
-        };
+        }
         if self.events.visible.is_empty() {
             return no_data(theme, "no events", area, buf);
         }
         let page = usize::from(area.height.saturating_sub(1));
-        let start = window_start(self.events.selected, page);
-        let body: Vec<Row> = self.events.visible[start..]
-            .iter()
-            .take(page)
-            .enumerate()
-            .map(|(i, &idx)| {
-                let e = &rows[idx];
+        let body: Vec<Row> = self
+            .events
+            .page(page)
+            .into_iter()
+            .map(|(selected, e)| {
                 let row = Row::new(vec![
                     Cell::from(short_time(&e.time).to_string()),
                     Cell::from(e.node.clone()),
                     Cell::from(e.kind.clone()),
                     Cell::from(e.message.clone()),
                 ]);
-                if start + i == self.events.selected {
+                if selected {
                     row.style(theme.selected())
                 } else {
                     row
