@@ -531,22 +531,7 @@ fn apply(conn: &mut Connection, batch: &mut Vec<Op>, acks: &mut Vec<Ack>) -> rus
                     stmt.execute(params![name, at])?;
                 }
             }
-            Op::Event(ev) => {
-                tx.prepare_cached(
-                    "INSERT INTO events (time, kind, node, check_name, state, previous_state, who, message)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                )?
-                .execute(params![
-                    ev.time_ms,
-                    ev.kind,
-                    ev.node,
-                    ev.check,
-                    ev.state,
-                    ev.previous_state,
-                    ev.who,
-                    ev.message
-                ])?;
-            }
+            Op::Event(ev) => insert_event(&tx, &ev)?,
             Op::Checks(writes, ack) => {
                 apply_checks(&tx, writes)?;
                 acks.extend(ack);
