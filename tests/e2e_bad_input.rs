@@ -469,3 +469,67 @@ async fn send_raw_owned(addr: String, bytes: Vec<u8>) {
         .await;
     }
 }
+
+/// A request from a newer peer, of a kind this configd does not know.
+#[derive(serde::Serialize)]
+enum FutureMessage {
+    Request(FutureRequest),
+}
+
+#[derive(serde::Serialize)]
+struct FutureRequest {
+    id: u64,
+    body: FutureBody,
+}
+
+#[derive(serde::Serialize)]
+enum FutureBody {
+    QueryWidgets { colour: String },
+}
+
+#[tokio::test]
+async fn an_unknown_request_is_refused_alone_and_the_link_stays() {
+    let fleet = Fleet::start();
+    let viewer = read_token(&fleet.viewer);
+    let (conn, _) = handshake(&fleet.addr, PeerKind::Client, "newer-cli", &viewer)
+        .await
+        .unwrap();
+    let mut stream = conn_into_stream(conn);
+    let body = rmp_serde::to_vec_named(&FutureMessage::Request(FutureRequest {
+        id: 10,
+        body: FutureBody::QueryWidgets {
+            colour: "blue".into(),
+        },
+    }))
+    .unwrap();
+    let mut raw = (body.len() as u32).to_be_bytes().to_vec();
+    raw.extend_from_slice(&body);
+    stream.write_all(&raw).await.unwrap();
+    let mut conn = Connection::new(stream, DEFAULT_MAX_FRAME);
+    match conn.read().await.unwrap() {
+        Some(Message::Response(Response {
+            id: 10,
+            body: ResponseBody::Error(e),
+        })) => {
+            assert_eq!(e.code, ErrorCode::BadRequest);
+            assert!(e.message.contains("`QueryWidgets`"), "{e}");
+            assert!(e.message.contains("upgrade"), "{e}");
+        }
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    // The same connection still answers a request it knows.
+    conn.send(&Message::Request(Request {
+        id: 11,
+        body: RequestBody::QueryNodes(QueryNodes { filters: vec![] }),
+    }))
+    .await
+    .unwrap();
+    match conn.read().await.unwrap() {
+        Some(Message::Response(Response {
+            id: 11,
+            body: ResponseBody::Nodes(p),
+        })) => assert!(p.done),
+        other => panic!("expected the nodes page, got {other:?}"),
+    }
+    assert_served(&fleet);
+}

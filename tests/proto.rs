@@ -591,3 +591,50 @@ fn outgoing_frames_respect_the_limit() {
         Err(FrameError::TooLarge { .. })
     ));
 }
+
+#[test]
+fn requests_and_answers_of_unknown_kinds_keep_their_id() {
+    use monit::net::frame::decode_body;
+    // {"Request": {"id": 7, "body": {"QueryWidgets": {"colour": "blue"}}}}
+    let req = b"\x81\xa7Request\x82\xa2id\x07\xa4body\x81\xacQueryWidgets\x81\xa6colour\xa4blue";
+    match decode_body(req) {
+        Err(FrameError::UnknownRequest { id, name }) => {
+            assert_eq!((id, name.as_str()), (7, "QueryWidgets"))
+        }
+        other => panic!("expected UnknownRequest, got {other:?}"),
+    }
+    // A unit variant is a bare string.
+    let resp = b"\x81\xa8Response\x82\xa2id\x09\xa4body\xa6Future";
+    match decode_body(resp) {
+        Err(FrameError::UnknownResponse { id, name }) => {
+            assert_eq!((id, name.as_str()), (9, "Future"))
+        }
+        other => panic!("expected UnknownResponse, got {other:?}"),
+    }
+    // A known request with a broken body is still malformed, as is a
+    // request without an id.
+    for body in [
+        &b"\x81\xa7Request\x82\xa2id\x07\xa4body\x81\xaaQueryNodes\x81\xa7filters\x07"[..],
+        b"\x81\xa7Request\x81\xa4body\xa6Future",
+    ] {
+        assert!(
+            matches!(decode_body(body), Err(FrameError::Malformed(_))),
+            "{:?}",
+            decode_body(body)
+        );
+    }
+}
+
+#[test]
+fn an_error_code_from_a_newer_peer_still_decodes() {
+    use monit::net::frame::decode_body;
+    // {"Error": {"code": "rate_limited", "message": "slow down"}}
+    let body = b"\x81\xa5Error\x82\xa4code\xacrate_limited\xa7message\xa9slow down";
+    match decode_body(body) {
+        Ok(Message::Error(e)) => {
+            assert_eq!(e.code, ErrorCode::Other);
+            assert_eq!(e.message, "slow down");
+        }
+        other => panic!("expected an Error frame, got {other:?}"),
+    }
+}

@@ -11,7 +11,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio_util::codec::Framed;
 
-use super::frame::{FrameError, MessageCodec};
+use super::frame::{FrameError, MessageCodec, TolerantCodec};
 use super::proto::{ErrorCode, ErrorFrame, Message};
 
 /// Read buffer to start with: small, since most frames are heartbeats and
@@ -19,19 +19,28 @@ use super::proto::{ErrorCode, ErrorFrame, Message};
 const INITIAL_BUFFER: usize = 512;
 
 pub struct Connection<S = TcpStream> {
-    framed: Framed<S, MessageCodec>,
+    framed: Framed<S, TolerantCodec>,
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     pub fn new(stream: S, max_frame: usize) -> Self {
         Connection {
-            framed: Framed::with_capacity(stream, MessageCodec::new(max_frame), INITIAL_BUFFER),
+            framed: Framed::with_capacity(
+                stream,
+                TolerantCodec(MessageCodec::new(max_frame)),
+                INITIAL_BUFFER,
+            ),
         }
     }
 
     /// The next message; `Ok(None)` on a clean close between frames.
+    /// `UnknownRequest`/`UnknownResponse` leave the connection usable.
     pub async fn read(&mut self) -> Result<Option<Message>, FrameError> {
-        self.framed.next().await.transpose()
+        match self.framed.next().await {
+            None => Ok(None),
+            Some(Ok(item)) => item.map(Some),
+            Some(Err(e)) => Err(e),
+        }
     }
 
     /// Writes and flushes one message.

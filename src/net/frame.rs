@@ -17,6 +17,12 @@ pub enum FrameError {
     TooLarge { len: usize, max: usize },
     #[error("malformed message: {0}")]
     Malformed(String),
+    /// A well-formed request this build does not know (a newer peer's).
+    #[error("unknown request `{name}` (id {id})")]
+    UnknownRequest { id: u64, name: String },
+    /// A well-formed answer this build does not know (a newer peer's).
+    #[error("unknown answer `{name}` to request {id}")]
+    UnknownResponse { id: u64, name: String },
     #[error("cannot encode message: {0}")]
     Encode(String),
     #[error("connection closed in the middle of a frame")]
@@ -50,9 +56,96 @@ pub fn encode_into(msg: &Message, max: usize, dst: &mut BytesMut) -> Result<(), 
     Ok(())
 }
 
-/// Decodes one frame body.
+/// Decodes one frame body. A request or answer of a kind this build does
+/// not know is `UnknownRequest`/`UnknownResponse` (with its id, so it can be
+/// refused alone); anything else that does not decode is `Malformed`.
 pub fn decode_body(body: &[u8]) -> Result<Message, FrameError> {
-    rmp_serde::from_slice(body).map_err(|e| FrameError::Malformed(e.to_string()))
+    rmp_serde::from_slice(body).map_err(|e| {
+        let why = e.to_string();
+        // Only when the body's own kind is what failed (serde's wording);
+        // a known kind with bad content stays malformed.
+        let unknown = |name: &str| why.contains(&format!("unknown variant `{name}`"));
+        match rmp_serde::from_slice::<Envelope>(body) {
+            Ok(Envelope::Request(u)) if unknown(&u.body.0) => FrameError::UnknownRequest {
+                id: u.id,
+                name: u.body.0,
+            },
+            Ok(Envelope::Response(u)) if unknown(&u.body.0) => FrameError::UnknownResponse {
+                id: u.id,
+                name: u.body.0,
+            },
+            _ => FrameError::Malformed(why),
+        }
+    })
+}
+
+/// What is left of a request or answer whose body did not decode.
+#[derive(serde::Deserialize)]
+enum Envelope {
+    Request(Unknown),
+    Response(Unknown),
+}
+
+#[derive(serde::Deserialize)]
+struct Unknown {
+    id: u64,
+    body: VariantName,
+}
+
+/// The name of an externally tagged enum value, its content skipped.
+struct VariantName(String);
+
+impl<'de> serde::Deserialize<'de> for VariantName {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = VariantName;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an enum value")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<VariantName, E> {
+                Ok(VariantName(v.chars().take(64).collect()))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<VariantName, A::Error> {
+                let name: String = map
+                    .next_key()?
+                    .ok_or_else(|| serde::de::Error::custom("empty enum value"))?;
+                map.next_value::<serde::de::IgnoredAny>()?;
+                if map.next_key::<serde::de::IgnoredAny>()?.is_some() {
+                    return Err(serde::de::Error::custom("enum value with two tags"));
+                }
+                Ok(VariantName(name.chars().take(64).collect()))
+            }
+        }
+        d.deserialize_any(Visit)
+    }
+}
+
+/// Cuts the next whole frame body out of `src` (`None`: not all here yet).
+fn next_body(src: &mut BytesMut, max_frame: usize) -> Result<Option<BytesMut>, FrameError> {
+    if src.len() < HEADER_LEN {
+        return Ok(None);
+    }
+    let mut header = [0u8; HEADER_LEN];
+    header.copy_from_slice(&src[..HEADER_LEN]);
+    let len = u32::from_be_bytes(header) as usize;
+    if len > max_frame {
+        return Err(FrameError::TooLarge {
+            len,
+            max: max_frame,
+        });
+    }
+    let total = HEADER_LEN + len;
+    if src.len() < total {
+        // Bounded by max_frame, checked above.
+        src.reserve(total - src.len());
+        return Ok(None);
+    }
+    src.advance(HEADER_LEN);
+    Ok(Some(src.split_to(len)))
 }
 
 /// tokio-util codec for `Message` frames.
@@ -82,27 +175,10 @@ impl Decoder for MessageCodec {
     type Error = FrameError;
 
     fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Message>, FrameError> {
-        if src.len() < HEADER_LEN {
-            return Ok(None);
+        match next_body(src, self.max_frame)? {
+            Some(body) => decode_body(&body).map(Some),
+            None => Ok(None),
         }
-        let mut header = [0u8; HEADER_LEN];
-        header.copy_from_slice(&src[..HEADER_LEN]);
-        let len = u32::from_be_bytes(header) as usize;
-        if len > self.max_frame {
-            return Err(FrameError::TooLarge {
-                len,
-                max: self.max_frame,
-            });
-        }
-        let total = HEADER_LEN + len;
-        if src.len() < total {
-            // Bounded by max_frame, checked above.
-            src.reserve(total - src.len());
-            return Ok(None);
-        }
-        src.advance(HEADER_LEN);
-        let body = src.split_to(len);
-        decode_body(&body).map(Some)
     }
 
     fn decode_eof(&mut self, buf: &mut BytesMut) -> Result<Option<Message>, FrameError> {
@@ -127,6 +203,49 @@ impl Encoder<Message> for MessageCodec {
 
     fn encode(&mut self, msg: Message, dst: &mut BytesMut) -> Result<(), FrameError> {
         encode_into(&msg, self.max_frame, dst)
+    }
+}
+
+/// Like `MessageCodec`, but a request or answer of an unknown kind is an
+/// item (`Err`), not a codec error: a codec error ends the framed stream,
+/// and one newer request must not cost the whole connection.
+#[derive(Debug, Clone, Copy)]
+pub struct TolerantCodec(pub MessageCodec);
+
+impl Decoder for TolerantCodec {
+    type Item = Result<Message, FrameError>;
+    type Error = FrameError;
+
+    fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Self::Item>, FrameError> {
+        let Some(body) = next_body(src, self.0.max_frame)? else {
+            return Ok(None);
+        };
+        match decode_body(&body) {
+            Ok(m) => Ok(Some(Ok(m))),
+            Err(e @ (FrameError::UnknownRequest { .. } | FrameError::UnknownResponse { .. })) => {
+                Ok(Some(Err(e)))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    fn decode_eof(&mut self, buf: &mut BytesMut) -> Result<Option<Self::Item>, FrameError> {
+        match self.decode(buf)? {
+            Some(item) => Ok(Some(item)),
+            None if buf.is_empty() => Ok(None),
+            None => Err(FrameError::Truncated),
+        }
+    }
+}
+
+impl<T> Encoder<T> for TolerantCodec
+where
+    MessageCodec: Encoder<T, Error = FrameError>,
+{
+    type Error = FrameError;
+
+    fn encode(&mut self, item: T, dst: &mut BytesMut) -> Result<(), FrameError> {
+        self.0.encode(item, dst)
     }
 }
 

@@ -377,6 +377,27 @@ where
                     Ok(None) => break LinkEnd::Closed,
                     Err(FrameError::Io(e)) => break LinkEnd::Io(e.to_string()),
                     Err(FrameError::Truncated) => break LinkEnd::Io("connection closed in the middle of a frame".into()),
+                    Err(FrameError::UnknownRequest { id, name }) => {
+                        // A newer peer's request: refuse it alone, keep the link.
+                        tracing::warn!("refused unknown request `{name}` from a newer peer");
+                        let why = ErrorFrame::new(
+                            ErrorCode::BadRequest,
+                            format!("request `{name}` is not known to this monit {}: upgrade it to match the sender", crate::VERSION),
+                        );
+                        if let Err(e) = conn.send(&Message::Response(Response { id, body: ResponseBody::Error(why) })).await {
+                            break LinkEnd::Io(e.to_string());
+                        }
+                        continue;
+                    }
+                    Err(FrameError::UnknownResponse { id, name }) => {
+                        if let Some(tx) = pending.remove(&id) {
+                            let _ = tx.try_send(Ok(ResponseBody::Error(ErrorFrame::new(
+                                ErrorCode::Protocol,
+                                format!("the peer answered with `{name}`, which this monit {} does not know: upgrade it", crate::VERSION),
+                            ))));
+                        }
+                        continue;
+                    }
                     Err(e) => {
                         let code = match e {
                             FrameError::TooLarge { .. } => ErrorCode::TooLarge,

@@ -156,6 +156,10 @@ pub enum ErrorCode {
     Replaced,
     ShuttingDown,
     Internal,
+    /// A code this build does not know (from a newer peer); the message
+    /// still says what happened.
+    #[serde(other)]
+    Other,
 }
 
 impl ErrorCode {
@@ -173,6 +177,7 @@ impl ErrorCode {
             ErrorCode::Replaced => "replaced",
             ErrorCode::ShuttingDown => "shutting_down",
             ErrorCode::Internal => "internal",
+            ErrorCode::Other => "other",
         }
     }
 }
