@@ -59,7 +59,9 @@ fn parse_args() -> Result<Options, String> {
             "--bench" => {}
             "--nodes" => o.nodes = num("--nodes")? as usize,
             "--batch" => o.batch = num("--batch")? as usize,
-            "--in-flight" => o.in_flight = num("--in-flight")?.max(1) as usize,
+            "--in-flight" => {
+                o.in_flight = (num("--in-flight")?.max(1) as usize).min(CHECKS_PER_NODE)
+            }
             "--measure" => o.measure = Duration::from_secs(num("--measure")?),
             other => return Err(format!("unknown argument {other}")),
         }
@@ -184,14 +186,18 @@ fn run() -> Result<(), String> {
     Ok(())
 }
 
-fn batch_for(name_seq: u64, batch: usize) -> CheckResults {
-    let now = monit::timefmt::now_ms();
+/// Results for the checks of in-flight lane `lane` (of `lanes`): each
+/// check is sent by one lane only, with strictly increasing times, as a
+/// real node sends them (configd drops a result not newer than the last,
+/// so reused times would be counted without being applied).
+fn batch_for(lane: usize, lanes: usize, seq: u64, batch: usize, base_ms: i64) -> CheckResults {
+    let mine: Vec<usize> = (lane..CHECKS_PER_NODE).step_by(lanes).collect();
     let results = (0..batch)
         .map(|i| {
-            let c = i % CHECKS_PER_NODE;
+            let c = mine[i % mine.len()];
             CheckResult {
                 name: format!("check-{c}"),
-                state: if (name_seq + i as u64) % 97 == 0 {
+                state: if (seq + i as u64) % 97 == 0 {
                     CheckState::Warning
                 } else {
                     CheckState::Ok
@@ -207,7 +213,7 @@ fn batch_for(name_seq: u64, batch: usize) -> CheckResults {
                     min: Some(0.0),
                     max: None,
                 }],
-                time_ms: now,
+                time_ms: base_ms + (seq * batch as u64 + i as u64) as i64,
                 duration_ms: 1,
                 latency_ms: 0,
                 max_attempts: 3,
@@ -303,11 +309,13 @@ async fn fleet(
             let errors = errors.clone();
             let stop = stop.clone();
             let batch = o.batch;
+            let lanes = o.in_flight;
+            let base_ms = monit::timefmt::now_ms();
             tasks.push(tokio::spawn(async move {
                 let mut seq = (i * 16 + k) as u64;
                 while !stop.is_cancelled() {
                     seq += 1;
-                    let body = RequestBody::CheckResults(batch_for(seq, batch));
+                    let body = RequestBody::CheckResults(batch_for(k, lanes, seq, batch, base_ms));
                     let answer = match link.request(body).await {
                         Ok(mut a) => a.next().await,
                         Err(_) => None,

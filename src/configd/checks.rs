@@ -34,6 +34,11 @@ pub struct Entry {
     pub freshness_ms: Option<u64>,
     /// When the check was declared or last had a result (freshness).
     pub fresh_since_ms: i64,
+    /// Time of the newest result the node itself sent. One not newer (a
+    /// batch re-sent after its ack was lost, or replayed from the node's
+    /// spool) is dropped, so it cannot count as one more attempt.
+    #[serde(default)]
+    pub node_result_ms: i64,
 }
 
 #[derive(Default)]
@@ -129,8 +134,14 @@ impl CheckBook {
         fx
     }
 
-    /// Absorbs a node's results.
+    /// Absorbs a node's results; each at most once (see `node_result_ms`).
     pub fn ingest(&self, node: &str, results: Vec<CheckResult>) -> Effects {
+        self.absorb(node, results, true)
+    }
+
+    /// Absorbs results for `node`'s checks: from the node itself
+    /// (`from_node`), or made by configd (passive submits, staleness).
+    fn absorb(&self, node: &str, results: Vec<CheckResult>, from_node: bool) -> Effects {
         let mut fx = Effects::default();
         let mut book = lock(&self.book);
         let labels = book.labels.get(node).cloned().unwrap_or_default();
@@ -144,6 +155,12 @@ impl CheckBook {
             let Some(entry) = book.checks.get_mut(&key) else {
                 continue;
             };
+            if from_node {
+                if r.time_ms <= entry.node_result_ms {
+                    continue;
+                }
+                entry.node_result_ms = r.time_ms;
+            }
             entry.tracker.max_attempts = r.max_attempts.max(1);
             entry.output = cap(r.output);
             entry.long_output = cap(r.long_output);
@@ -188,7 +205,7 @@ impl CheckBook {
         };
         let parsed = crate::checks::plugin::parse(text.as_bytes(), false);
         let max_attempts = self.max_attempts(node, check);
-        let mut fx = self.ingest(
+        let mut fx = self.absorb(
             node,
             vec![CheckResult {
                 name: check.to_string(),
@@ -203,6 +220,7 @@ impl CheckBook {
                 state_type: crate::checks::StateType::Hard,
                 attempt: 1,
             }],
+            false,
         );
         fx.writes.events.push(EventRow {
             time_ms: now_ms,
@@ -380,7 +398,7 @@ impl CheckBook {
             .collect();
         let mut fx = Effects::default();
         for (node, check, max_attempts) in stale {
-            let more = self.ingest(
+            let more = self.absorb(
                 &node,
                 vec![CheckResult {
                     name: check,
@@ -395,6 +413,7 @@ impl CheckBook {
                     state_type: crate::checks::StateType::Hard,
                     attempt: 1,
                 }],
+                false,
             );
             fx.writes.rows.extend(more.writes.rows);
             fx.writes.events.extend(more.writes.events);
@@ -594,5 +613,59 @@ fn effects_of(
         let mut n = notification(kind, node, check, entry, labels, now_ms);
         n.previous_state = Some(o.previous.state);
         fx.notifications.push(n);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn result(state: CheckState, time_ms: i64) -> CheckResult {
+        CheckResult {
+            name: "disk".into(),
+            state,
+            output: format!("{} at {time_ms}", state.as_str()),
+            long_output: String::new(),
+            perfdata: vec![],
+            time_ms,
+            duration_ms: 1,
+            latency_ms: 0,
+            max_attempts: 3,
+            state_type: crate::checks::StateType::Soft,
+            attempt: 1,
+        }
+    }
+
+    fn attempt(book: &CheckBook) -> (u32, String) {
+        let v = book.views(Some("n1"));
+        (v[0].attempt, v[0].output.clone())
+    }
+
+    #[test]
+    fn a_result_the_node_sends_twice_counts_once() {
+        let book = CheckBook::new(vec![], vec![], NotifierHandle::none());
+        let decl = CheckDecl {
+            name: "disk".into(),
+            max_attempts: 3,
+            freshness_ms: None,
+        };
+        book.declare("n1", &[decl], BTreeMap::new(), 1);
+        let batch = vec![
+            result(CheckState::Critical, 1_000),
+            result(CheckState::Critical, 2_000),
+        ];
+        book.ingest("n1", batch.clone());
+        assert_eq!(attempt(&book), (2, "critical at 2000".into()));
+        // The same batch again (its ack was lost): nothing changes.
+        let fx = book.ingest("n1", batch);
+        assert!(fx.writes.events.is_empty() && fx.notifications.is_empty());
+        assert_eq!(attempt(&book), (2, "critical at 2000".into()));
+        // A newer one counts.
+        book.ingest("n1", vec![result(CheckState::Critical, 3_000)]);
+        assert_eq!(attempt(&book), (3, "critical at 3000".into()));
+        // An operator's passive result is not held to the node's clock.
+        book.submit("n1", "disk", CheckState::Ok, "fixed", "op", 500)
+            .unwrap();
+        assert_eq!(book.views(Some("n1"))[0].state, CheckState::Ok);
     }
 }

@@ -656,6 +656,9 @@ pub struct CheckResults {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ResultsAck {
+    /// Results configd now holds from the batch (the node may forget
+    /// them). A result not newer than the check's last one from the node
+    /// (a re-sent batch) is held already and not applied twice.
     pub accepted: u32,
 }
 
