@@ -547,3 +547,66 @@ fn check_state_survives_a_configd_restart_and_results_resume() {
     let hard = fleet.events(&["check=crit", "kind=check_state"]);
     assert_eq!(hard.len(), 1, "{hard:?}");
 }
+
+#[test]
+fn results_made_while_configd_is_away_survive_a_noded_restart() {
+    let mut fleet = Fleet::start();
+    let dir = fleet.path().to_path_buf();
+    let script = dir.join("life.sh");
+    let state = dir.join("life.state");
+    let set = |text: &str| {
+        let tmp = dir.join("life.state.tmp");
+        std::fs::write(&tmp, text).unwrap();
+        std::fs::rename(&tmp, &state).unwrap();
+    };
+    set("0 first-life");
+    write_script(
+        &script,
+        &format!(
+            "read c msg < {}\necho \"life $msg\"\nexit $c",
+            state.display()
+        ),
+    );
+    let extra = check_toml(
+        "life",
+        &[script.to_str().unwrap()],
+        "interval = \"300ms\"\nmax_attempts = 1",
+    );
+    let mut node = fleet.node_with("spooler", &[], &extra);
+    let t = Duration::from_secs(15);
+    fleet.wait_check("spooler", "life", t, "first life ok", |c| {
+        c["output"] == "life first-life"
+    });
+    let addr = fleet.addr.clone();
+    fleet.configd().kill9();
+    // configd is away: the check goes critical and its results queue up.
+    set("2 while-away");
+    std::thread::sleep(Duration::from_millis(1500));
+    node.signal(nix::sys::signal::Signal::SIGTERM);
+    assert!(node.wait_exit(t).success(), "{}", node.log());
+    let spool = dir.join("spooler.state/spool").join("results.spool");
+    assert!(
+        spool.exists(),
+        "unsent results kept at stop: {}",
+        node.log()
+    );
+    set("0 second-life");
+    fleet.start_configd(&addr);
+    let _node = fleet.node_with("spooler", &[], &extra);
+    fleet.wait_check("spooler", "life", t, "second life ok", |c| {
+        c["output"] == "life second-life"
+    });
+    // The results from while configd was away arrived, in order, first.
+    let events = fleet.events(&["check=life", "kind=check_state"]);
+    let states: Vec<&str> = events
+        .iter()
+        .map(|e| e["state"].as_str().unwrap_or(""))
+        .collect();
+    assert!(
+        events.iter().any(|e| e["state"] == "critical"
+            && e["message"].as_str().unwrap_or("").contains("while-away")),
+        "{events:?}"
+    );
+    assert_eq!(states.last(), Some(&"ok"), "{events:?}");
+    assert!(!spool.exists(), "the spool file is removed once read");
+}

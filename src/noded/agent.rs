@@ -66,10 +66,11 @@ pub async fn run_with(
         results_tx,
         shutdown.clone(),
     ));
-    tokio::spawn(super::results::forward(
+    let results = tokio::spawn(super::results::forward(
         results_rx,
         uplink.clone(),
         shutdown.clone(),
+        Some(first.spool_dir.clone()),
     ));
     let pipe = crate::logs::Pipe::global();
     let shipper = pipe.take_receiver().map(|rx| {
@@ -134,6 +135,8 @@ pub async fn run_with(
     }
     crate::daemon::systemd::stopping();
     tracing::info!("noded stopped");
+    // It writes unacknowledged check results to the spool directory.
+    let _ = tokio::time::timeout(Duration::from_secs(5), results).await;
     if let Some(shipper) = shipper {
         // It writes unsent log lines to the spool directory.
         let _ = tokio::time::timeout(Duration::from_secs(5), shipper).await;

@@ -1,8 +1,12 @@
 //! Sends check results up to configd in batches (`CheckResults`, answered
 //! with `ResultsAck`). While configd is away, results wait in a bounded
-//! queue (oldest dropped first) and go out on reconnect, in order.
+//! queue (oldest dropped first) and go out on reconnect, in order. What is
+//! still unacknowledged when noded stops is written to the spool directory
+//! and sent first at the next start; configd ignores a result it already
+//! holds, so one re-sent after a lost ack does no harm.
 
 use std::collections::VecDeque;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use tokio::sync::mpsc;
@@ -17,14 +21,91 @@ pub const BATCH: usize = 2000;
 /// Results kept while configd is away.
 pub const QUEUE: usize = 100_000;
 const ACK_TIMEOUT: Duration = Duration::from_secs(15);
+/// Unacknowledged results at shutdown, under the spool directory.
+pub const SPOOL_FILE: &str = "results.spool";
 
-/// Forwards results from `rx` until `shutdown`.
+/// Forwards results from `rx` until `shutdown`; with `spool_dir`, results
+/// left from the last run go first and those left now are kept for the next.
 pub async fn forward(
     mut rx: mpsc::Receiver<CheckResult>,
     uplink: Uplink,
     shutdown: CancellationToken,
+    spool_dir: Option<PathBuf>,
 ) {
-    let mut queue: VecDeque<CheckResult> = VecDeque::new();
+    let mut queue = spool_dir.as_deref().map(load).unwrap_or_default();
+    send_until_shutdown(&mut rx, &mut queue, uplink, shutdown).await;
+    while let Ok(r) = rx.try_recv() {
+        if queue.len() >= QUEUE {
+            queue.pop_front();
+        }
+        queue.push_back(r);
+    }
+    if let Some(dir) = spool_dir {
+        save(&dir, &queue);
+    }
+}
+
+/// Results a previous run left in `dir` (the file is then removed).
+fn load(dir: &Path) -> VecDeque<CheckResult> {
+    let path = dir.join(SPOOL_FILE);
+    let bytes = match std::fs::read(&path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return VecDeque::new(),
+        Err(e) => {
+            tracing::warn!("cannot read {}: {e}; its results are lost", path.display());
+            return VecDeque::new();
+        }
+    };
+    let _ = std::fs::remove_file(&path);
+    match rmp_serde::from_slice::<VecDeque<CheckResult>>(&bytes) {
+        Ok(mut q) => {
+            while q.len() > QUEUE {
+                q.pop_front();
+            }
+            tracing::info!(
+                results = q.len(),
+                "check results from the last run will be sent first"
+            );
+            q
+        }
+        Err(e) => {
+            tracing::warn!("unreadable {}: {e}; its results are lost", path.display());
+            VecDeque::new()
+        }
+    }
+}
+
+/// Writes `queue` to `dir` (write then rename: never half a file).
+fn save(dir: &Path, queue: &VecDeque<CheckResult>) {
+    if queue.is_empty() {
+        return;
+    }
+    let path = dir.join(SPOOL_FILE);
+    let tmp = dir.join(format!("{SPOOL_FILE}.tmp"));
+    let written = std::fs::create_dir_all(dir)
+        .and_then(|()| rmp_serde::to_vec_named(queue).map_err(std::io::Error::other))
+        .and_then(|bytes| std::fs::write(&tmp, bytes))
+        .and_then(|()| std::fs::rename(&tmp, &path));
+    match written {
+        Ok(()) => tracing::info!(
+            results = queue.len(),
+            "unsent check results kept in {}",
+            path.display()
+        ),
+        Err(e) => tracing::warn!(
+            results = queue.len(),
+            "cannot keep unsent check results in {}: {e}",
+            path.display()
+        ),
+    }
+}
+
+async fn send_until_shutdown(
+    rx: &mut mpsc::Receiver<CheckResult>,
+    queue: &mut VecDeque<CheckResult>,
+    uplink: Uplink,
+    shutdown: CancellationToken,
+) {
     let mut dropped: u64 = 0;
     let mut push = |queue: &mut VecDeque<CheckResult>, r: CheckResult| -> bool {
         let full = queue.len() >= QUEUE;
@@ -40,13 +121,13 @@ pub async fn forward(
     };
     loop {
         while let Ok(r) = rx.try_recv() {
-            push(&mut queue, r);
+            push(queue, r);
         }
         if queue.is_empty() {
             tokio::select! {
                 _ = shutdown.cancelled() => return,
                 r = rx.recv() => match r {
-                    Some(r) => { push(&mut queue, r); }
+                    Some(r) => { push(queue, r); }
                     None => return,
                 },
             }
@@ -57,7 +138,7 @@ pub async fn forward(
                 _ = shutdown.cancelled() => return,
                 _ = uplink.connected() => {}
                 r = rx.recv() => match r {
-                    Some(r) => { push(&mut queue, r); }
+                    Some(r) => { push(queue, r); }
                     None => return,
                 },
             }
@@ -74,7 +155,7 @@ pub async fn forward(
                 r = &mut send => break r,
                 r = rx.recv() => match r {
                     Some(r) => {
-                        if push(&mut queue, r) && lost_in_flight < n {
+                        if push(queue, r) && lost_in_flight < n {
                             lost_in_flight += 1;
                         }
                     }
