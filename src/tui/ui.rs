@@ -132,6 +132,35 @@ fn no_data(theme: &Theme, what: &str, area: Rect, buf: &mut Buffer) {
         .render(area, buf);
 }
 
+/// The rows of `table` that fit in `area` under a header line, the
+/// selected one highlighted: `cells` builds only the rows on screen.
+fn grid<'a, T>(
+    theme: &Theme,
+    table: &'a super::app::Table<T>,
+    header: Row<'a>,
+    widths: &[Constraint],
+    cells: impl Fn(&'a T) -> Vec<Cell<'a>>,
+    area: Rect,
+    buf: &mut Buffer,
+) {
+    let page = usize::from(area.height.saturating_sub(1));
+    let body: Vec<Row> = table
+        .page(page)
+        .into_iter()
+        .map(|(selected, t)| {
+            let row = Row::new(cells(t));
+            if selected {
+                row.style(theme.selected())
+            } else {
+                row
+            }
+        })
+        .collect();
+    Table::new(body, widths.iter().copied())
+        .header(header.style(theme.header()))
+        .render(area, buf);
+}
+
 fn clip(s: &str, n: usize) -> String {
     if s.chars().count() <= n {
         s.to_string()
@@ -287,12 +316,32 @@ impl App {
             };
             return no_data(theme, text, area, buf);
         };
-        let page = usize::from(area.height.saturating_sub(1));
-        let body: Vec<Row> = self
-            .nodes
-            .page(page)
-            .into_iter()
-            .map(|(selected, n)| {
+        let title = format!(
+            "NAME ({}/{}, by {})",
+            self.nodes.visible.len(),
+            rows.len(),
+            self.node_sort.label()
+        );
+        grid(
+            theme,
+            &self.nodes,
+            Row::new(vec![
+                title,
+                "STATE".into(),
+                "SEEN".into(),
+                "CHECKS".into(),
+                "VERSION".into(),
+                "LABELS".into(),
+            ]),
+            &[
+                Constraint::Min(16),
+                Constraint::Length(7),
+                Constraint::Length(8),
+                Constraint::Length(14),
+                Constraint::Length(8),
+                Constraint::Fill(1),
+            ],
+            |n| {
                 let c = &n.checks;
                 let mut checks = vec![Span::styled(format!("{}ok", c.ok), theme.state("ok"))];
                 for (count, name, state) in [
@@ -307,50 +356,18 @@ impl App {
                 }
                 let labels: Vec<String> =
                     n.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
-                let row = Row::new(vec![
-                    Cell::from(n.name.clone()),
-                    Cell::from(Span::styled(n.state.clone(), theme.state(&n.state))),
+                vec![
+                    Cell::from(n.name.as_str()),
+                    Cell::from(Span::styled(n.state.as_str(), theme.state(&n.state))),
                     Cell::from(self.ago(&n.last_seen)),
                     Cell::from(Line::from(checks)),
-                    Cell::from(n.version.clone()),
+                    Cell::from(n.version.as_str()),
                     Cell::from(labels.join(",")),
-                ]);
-                if selected {
-                    row.style(theme.selected())
-                } else {
-                    row
-                }
-            })
-            .collect();
-        let title = format!(
-            "NAME ({}/{}, by {})",
-            self.nodes.visible.len(),
-            rows.len(),
-            self.node_sort.label()
+                ]
+            },
+            area,
+            buf,
         );
-        Table::new(
-            body,
-            [
-                Constraint::Min(16),
-                Constraint::Length(7),
-                Constraint::Length(8),
-                Constraint::Length(14),
-                Constraint::Length(8),
-                Constraint::Fill(1),
-            ],
-        )
-        .header(
-            Row::new(vec![
-                title.as_str(),
-                "STATE",
-                "SEEN",
-                "CHECKS",
-                "VERSION",
-                "LABELS",
-            ])
-            .style(theme.header()),
-        )
-        .render(area, buf);
     }
 
     fn render_problems(&self, theme: &Theme, area: Rect, buf: &mut Buffer) {
@@ -365,35 +382,13 @@ impl App {
         if self.problems.visible.is_empty() {
             return no_data(theme, "no problems: every check is OK", area, buf);
         }
-        let page = usize::from(area.height.saturating_sub(1));
-        let body: Vec<Row> = self
-            .problems
-            .page(page)
-            .into_iter()
-            .map(|(selected, p)| {
-                let mut marks = String::new();
-                marks.push(if p.acknowledged { 'A' } else { ' ' });
-                marks.push(if p.in_downtime { 'D' } else { ' ' });
-                marks.push(if p.flapping { 'F' } else { ' ' });
-                let row = Row::new(vec![
-                    Cell::from(p.node.clone()),
-                    Cell::from(p.name.clone()),
-                    Cell::from(Span::styled(p.state.clone(), theme.state(&p.state))),
-                    Cell::from(format!("{} {}/{}", p.state_type, p.attempt, p.max_attempts)),
-                    Cell::from(marks),
-                    Cell::from(self.ago(&p.last_change)),
-                    Cell::from(p.output.clone()),
-                ]);
-                if selected {
-                    row.style(theme.selected())
-                } else {
-                    row
-                }
-            })
-            .collect();
-        Table::new(
-            body,
-            [
+        grid(
+            theme,
+            &self.problems,
+            Row::new(vec![
+                "NODE", "CHECK", "STATE", "TYPE", "ADF", "SINCE", "OUTPUT",
+            ]),
+            &[
                 Constraint::Length(12),
                 Constraint::Length(14),
                 Constraint::Length(8),
@@ -402,14 +397,24 @@ impl App {
                 Constraint::Length(7),
                 Constraint::Fill(1),
             ],
-        )
-        .header(
-            Row::new(vec![
-                "NODE", "CHECK", "STATE", "TYPE", "ADF", "SINCE", "OUTPUT",
-            ])
-            .style(theme.header()),
-        )
-        .render(area, buf);
+            |p| {
+                let mut marks = String::new();
+                marks.push(if p.acknowledged { 'A' } else { ' ' });
+                marks.push(if p.in_downtime { 'D' } else { ' ' });
+                marks.push(if p.flapping { 'F' } else { ' ' });
+                vec![
+                    Cell::from(p.node.as_str()),
+                    Cell::from(p.name.as_str()),
+                    Cell::from(Span::styled(p.state.as_str(), theme.state(&p.state))),
+                    Cell::from(format!("{} {}/{}", p.state_type, p.attempt, p.max_attempts)),
+                    Cell::from(marks),
+                    Cell::from(self.ago(&p.last_change)),
+                    Cell::from(p.output.as_str()),
+                ]
+            },
+            area,
+            buf,
+        );
     }
 
     fn render_logs(&self, theme: &Theme, area: Rect, buf: &mut Buffer) {
@@ -465,31 +470,11 @@ impl App {
         if self.jobs.visible.is_empty() {
             return no_data(theme, "no jobs", area, buf);
         }
-        let page = usize::from(area.height.saturating_sub(1));
-        let body: Vec<Row> = self
-            .jobs
-            .page(page)
-            .into_iter()
-            .map(|(selected, j)| {
-                let nodes: Vec<&str> = j.targets.iter().map(|t| t.node.as_str()).collect();
-                let row = Row::new(vec![
-                    Cell::from(j.id.clone()),
-                    Cell::from(Span::styled(j.state().to_string(), theme.state(j.state()))),
-                    Cell::from(self.ago(&j.started)),
-                    Cell::from(j.who.clone()),
-                    Cell::from(format!("{} {}", j.command, j.args.join(" "))),
-                    Cell::from(nodes.join(",")),
-                ]);
-                if selected {
-                    row.style(theme.selected())
-                } else {
-                    row
-                }
-            })
-            .collect();
-        Table::new(
-            body,
-            [
+        grid(
+            theme,
+            &self.jobs,
+            Row::new(vec!["ID", "STATE", "STARTED", "WHO", "COMMAND", "TARGETS"]),
+            &[
                 Constraint::Length(8),
                 Constraint::Length(9),
                 Constraint::Length(8),
@@ -497,12 +482,20 @@ impl App {
                 Constraint::Fill(2),
                 Constraint::Fill(1),
             ],
-        )
-        .header(
-            Row::new(vec!["ID", "STATE", "STARTED", "WHO", "COMMAND", "TARGETS"])
-                .style(theme.header()),
-        )
-        .render(area, buf);
+            |j| {
+                let nodes: Vec<&str> = j.targets.iter().map(|t| t.node.as_str()).collect();
+                vec![
+                    Cell::from(j.id.as_str()),
+                    Cell::from(Span::styled(j.state(), theme.state(j.state()))),
+                    Cell::from(self.ago(&j.started)),
+                    Cell::from(j.who.as_str()),
+                    Cell::from(format!("{} {}", j.command, j.args.join(" "))),
+                    Cell::from(nodes.join(",")),
+                ]
+            },
+            area,
+            buf,
+        );
     }
 
     fn render_inventory(&self, theme: &Theme, area: Rect, buf: &mut Buffer) {
@@ -534,45 +527,36 @@ impl App {
             spans.push(Span::styled(format!("{state}  "), theme.state(state)));
         }
         Paragraph::new(Line::from(spans)).render(summary, buf);
-        let page = usize::from(table.height.saturating_sub(1));
-        let body: Vec<Row> = self
-            .inventory
-            .page(page)
-            .into_iter()
-            .map(|(selected, r)| {
-                let state = r.attrs.get("state").cloned().unwrap_or_default();
-                let attrs: Vec<String> = r
-                    .attrs
-                    .iter()
-                    .filter(|(k, _)| *k != "state")
-                    .map(|(k, v)| format!("{k}={v}"))
-                    .collect();
-                let row = Row::new(vec![
-                    Cell::from(r.kind.clone()),
-                    Cell::from(r.key.clone()),
-                    Cell::from(r.node.clone()),
-                    Cell::from(Span::styled(state.clone(), theme.state(&state))),
-                    Cell::from(attrs.join(" ")),
-                ]);
-                if selected {
-                    row.style(theme.selected())
-                } else {
-                    row
-                }
-            })
-            .collect();
-        Table::new(
-            body,
-            [
+        grid(
+            theme,
+            &self.inventory,
+            Row::new(vec!["KIND", "KEY", "NODE", "STATE", "ATTRS"]),
+            &[
                 Constraint::Length(8),
                 Constraint::Length(10),
                 Constraint::Length(12),
                 Constraint::Length(10),
                 Constraint::Fill(1),
             ],
-        )
-        .header(Row::new(vec!["KIND", "KEY", "NODE", "STATE", "ATTRS"]).style(theme.header()))
-        .render(table, buf);
+            |r| {
+                let state = r.attrs.get("state").map_or("", String::as_str);
+                let attrs: Vec<String> = r
+                    .attrs
+                    .iter()
+                    .filter(|(k, _)| *k != "state")
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect();
+                vec![
+                    Cell::from(r.kind.as_str()),
+                    Cell::from(r.key.as_str()),
+                    Cell::from(r.node.as_str()),
+                    Cell::from(Span::styled(state, theme.state(state))),
+                    Cell::from(attrs.join(" ")),
+                ]
+            },
+            table,
+            buf,
+        );
     }
 
     fn render_events(&self, theme: &Theme, area: Rect, buf: &mut Buffer) {
@@ -587,36 +571,27 @@ impl App {
         if self.events.visible.is_empty() {
             return no_data(theme, "no events", area, buf);
         }
-        let page = usize::from(area.height.saturating_sub(1));
-        let body: Vec<Row> = self
-            .events
-            .page(page)
-            .into_iter()
-            .map(|(selected, e)| {
-                let row = Row::new(vec![
-                    Cell::from(short_time(&e.time).to_string()),
-                    Cell::from(e.node.clone()),
-                    Cell::from(e.kind.clone()),
-                    Cell::from(e.message.clone()),
-                ]);
-                if selected {
-                    row.style(theme.selected())
-                } else {
-                    row
-                }
-            })
-            .collect();
-        Table::new(
-            body,
-            [
+        grid(
+            theme,
+            &self.events,
+            Row::new(vec!["TIME", "NODE", "KIND", "MESSAGE"]),
+            &[
                 Constraint::Length(8),
                 Constraint::Length(12),
                 Constraint::Length(14),
                 Constraint::Fill(1),
             ],
-        )
-        .header(Row::new(vec!["TIME", "NODE", "KIND", "MESSAGE"]).style(theme.header()))
-        .render(area, buf);
+            |e| {
+                vec![
+                    Cell::from(short_time(&e.time)),
+                    Cell::from(e.node.as_str()),
+                    Cell::from(e.kind.as_str()),
+                    Cell::from(e.message.as_str()),
+                ]
+            },
+            area,
+            buf,
+        );
     }
 
     fn details_text(&self) -> (String, Vec<Line<'static>>) {
