@@ -638,3 +638,201 @@ fn an_error_code_from_a_newer_peer_still_decodes() {
         other => panic!("expected an Error frame, got {other:?}"),
     }
 }
+
+fn arb_text() -> impl Strategy<Value = String> {
+    // Short, long (str8/str16 lengths) and anything-goes text.
+    prop_oneof![
+        ".{0,40}",
+        "[a-z]{30,300}",
+        (0usize..70_000).prop_map(|n| "x".repeat(n)),
+    ]
+}
+
+fn arb_level() -> impl Strategy<Value = Level> {
+    prop_oneof![
+        Just(Level::Trace),
+        Just(Level::Debug),
+        Just(Level::Info),
+        Just(Level::Warn),
+        Just(Level::Error),
+    ]
+}
+
+fn arb_log_line() -> impl Strategy<Value = LogLine> {
+    (
+        any::<i64>(),
+        arb_string(),
+        arb_level(),
+        arb_string(),
+        arb_text(),
+    )
+        .prop_map(|(time_ms, node, level, source, message)| LogLine {
+            time_ms,
+            node,
+            level,
+            source,
+            message,
+        })
+}
+
+fn arb_bulk() -> impl Strategy<Value = Message> {
+    let node = (
+        arb_text(),
+        prop_oneof![
+            Just(NodeState::Up),
+            Just(NodeState::Down),
+            Just(NodeState::Pending)
+        ],
+        any::<i64>(),
+        prop::collection::vec(arb_string(), 0..20),
+        prop::collection::btree_map(arb_string(), arb_string(), 0..20),
+        any::<[u32; 5]>(),
+    )
+        .prop_map(|(name, state, t, addrs, labels, c)| NodeView {
+            name,
+            state,
+            addr: "127.0.0.1:1".into(),
+            first_seen_ms: t,
+            last_seen_ms: t.wrapping_neg(),
+            version: "0.1.0".into(),
+            hostname: "h".into(),
+            addrs,
+            labels,
+            checks: CheckCounts {
+                ok: c[0],
+                warning: c[1],
+                critical: c[2],
+                unknown: c[3],
+                pending: c[4],
+            },
+        });
+    prop_oneof![
+        (
+            any::<u64>(),
+            prop::collection::vec(node, 0..20),
+            any::<bool>()
+        )
+            .prop_map(|(id, nodes, done)| Message::Response(Response {
+                id,
+                body: ResponseBody::Nodes(NodesPage { nodes, done }),
+            })),
+        (
+            any::<u64>(),
+            prop::collection::vec(arb_log_line(), 0..20),
+            any::<u64>(),
+            any::<bool>()
+        )
+            .prop_map(|(id, lines, skipped, done)| Message::Response(Response {
+                id,
+                body: ResponseBody::LogLines(LogLines {
+                    lines,
+                    skipped,
+                    done,
+                }),
+            })),
+        (
+            any::<u64>(),
+            any::<u64>(),
+            any::<u64>(),
+            prop::collection::vec(arb_log_line(), 0..20)
+        )
+            .prop_map(|(id, stream, first_line, lines)| Message::Request(Request {
+                id,
+                body: RequestBody::LogBatch(LogBatch {
+                    stream,
+                    first_line,
+                    lines,
+                }),
+            })),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// The hand-written bulk encoding is rmp-serde's, byte for byte, and
+    /// reads back.
+    #[test]
+    fn bulk_messages_are_rmp_serde_bytes(msg in arb_bulk()) {
+        let mut fast = Vec::new();
+        prop_assert!(monit::net::bulk::encode(&msg, &mut fast));
+        let reference = rmp_serde::to_vec_named(&msg).unwrap();
+        prop_assert!(fast == reference, "bytes differ");
+        prop_assert_eq!(monit::net::bulk::decode(&reference), Some(msg));
+    }
+
+    /// Cut anywhere, a bulk frame is an error, never a panic or a message.
+    #[test]
+    fn truncated_bulk_messages_are_errors(msg in arb_bulk(), cut in any::<prop::sample::Index>()) {
+        let bytes = rmp_serde::to_vec_named(&msg).unwrap();
+        let at = cut.index(bytes.len());
+        prop_assert_eq!(monit::net::bulk::decode(&bytes[..at]), None);
+        prop_assert!(monit::net::frame::decode_body(&bytes[..at]).is_err());
+    }
+}
+
+#[test]
+fn bulk_reading_takes_any_field_order_unknown_fields_and_int_widths() {
+    // A newer sender: fields reordered, an extra field with a nested
+    // value, `time_ms` as a 64-bit int, `skipped` as a u16.
+    #[derive(serde::Serialize)]
+    enum M {
+        Response { body: B, id: u64 },
+    }
+    #[derive(serde::Serialize)]
+    enum B {
+        LogLines {
+            future: Vec<BTreeMap<String, Vec<u8>>>,
+            done: bool,
+            lines: Vec<L>,
+            skipped: u16,
+        },
+    }
+    #[derive(serde::Serialize)]
+    struct L {
+        message: String,
+        extra: Option<f64>,
+        level: &'static str,
+        source: String,
+        node: String,
+        time_ms: u64,
+    }
+    let m = M::Response {
+        body: B::LogLines {
+            future: vec![BTreeMap::from([("k".to_string(), vec![1, 2, 3])])],
+            done: true,
+            lines: vec![L {
+                message: "hello".into(),
+                extra: Some(1.5),
+                level: "warn",
+                source: "job:3".into(),
+                node: "web-1".into(),
+                time_ms: 1_764_042_600_123,
+            }],
+            skipped: 300,
+        },
+        id: 9,
+    };
+    let bytes = rmp_serde::to_vec_named(&m).unwrap();
+    let want = Message::Response(Response {
+        id: 9,
+        body: ResponseBody::LogLines(LogLines {
+            lines: vec![LogLine {
+                time_ms: 1_764_042_600_123,
+                node: "web-1".into(),
+                level: Level::Warn,
+                source: "job:3".into(),
+                message: "hello".into(),
+            }],
+            skipped: 300,
+            done: true,
+        }),
+    });
+    assert_eq!(monit::net::bulk::decode(&bytes), Some(want.clone()));
+    assert_eq!(monit::net::frame::decode_body(&bytes).unwrap(), want);
+    // A repeated field is left to rmp-serde, which refuses it.
+    let mut dup = rmp_serde::to_vec_named(&want).unwrap();
+    let pos = dup.windows(4).position(|w| w == b"done").unwrap();
+    dup[pos..pos + 4].copy_from_slice(b"skip");
+    assert_eq!(monit::net::bulk::decode(&dup), None);
+}

@@ -184,46 +184,10 @@ async fn send_held(reply: &Replier, held: &[Delivery], filter: &LogFilter, all: 
 /// whole frame, encoded from borrowed lines (same bytes as the owned
 /// message; `tests` checks). `None` if it does not fit a frame.
 pub fn encode_lines(id: u64, lines: &[&LogLine], skipped: u64, max: usize) -> Option<bytes::Bytes> {
-    use bytes::BufMut;
-    #[derive(serde::Serialize)]
-    enum Msg<'a> {
-        Response(Resp<'a>),
-    }
-    #[derive(serde::Serialize)]
-    struct Resp<'a> {
-        id: u64,
-        body: Body<'a>,
-    }
-    #[derive(serde::Serialize)]
-    enum Body<'a> {
-        LogLines(Lines<'a>),
-    }
-    #[derive(serde::Serialize)]
-    struct Lines<'a> {
-        lines: &'a [&'a LogLine],
-        skipped: u64,
-        done: bool,
-    }
-    let msg = Msg::Response(Resp {
-        id,
-        body: Body::LogLines(Lines {
-            lines,
-            skipped,
-            done: false,
-        }),
-    });
-    let mut buf = bytes::BytesMut::with_capacity(64 + lines.len() * 96);
-    buf.put_u32(0);
-    let mut w = buf.writer();
-    rmp_serde::encode::write_named(&mut w, &msg).ok()?;
-    let mut buf = w.into_inner();
-    let len = buf.len() - 4;
-    if len > max {
-        return None;
-    }
-    let len32 = u32::try_from(len).ok()?;
-    buf[..4].copy_from_slice(&len32.to_be_bytes());
-    Some(buf.freeze())
+    let mut frame = Vec::with_capacity(64 + lines.iter().map(|l| weight(l) + 40).sum::<usize>());
+    frame.extend_from_slice(&[0; crate::net::frame::HEADER_LEN]);
+    crate::net::bulk::Writer(&mut frame).log_lines(id, lines, skipped, false);
+    crate::net::frame::seal(frame, max).ok()
 }
 
 /// Feeds configd's own log lines (from this process's pipe) into the hub

@@ -33,13 +33,42 @@ pub enum FrameError {
 
 /// Encodes one message as a whole frame (header included).
 pub fn encode_frame(msg: &Message, max: usize) -> Result<Bytes, FrameError> {
+    let mut frame = vec![0u8; HEADER_LEN];
+    if super::bulk::encode(msg, &mut frame) {
+        return seal(frame, max);
+    }
     let mut buf = BytesMut::with_capacity(64);
     encode_into(msg, max, &mut buf)?;
     Ok(buf.freeze())
 }
 
+/// A frame written after `HEADER_LEN` placeholder bytes, checked against
+/// `max` and given its length.
+pub fn seal(mut frame: Vec<u8>, max: usize) -> Result<Bytes, FrameError> {
+    let len = frame.len() - HEADER_LEN;
+    if len > max {
+        return Err(FrameError::TooLarge { len, max });
+    }
+    let len32 = u32::try_from(len).map_err(|_| FrameError::TooLarge { len, max })?;
+    frame[..HEADER_LEN].copy_from_slice(&len32.to_be_bytes());
+    Ok(Bytes::from(frame))
+}
+
 /// Appends one frame to `dst`.
 pub fn encode_into(msg: &Message, max: usize, dst: &mut BytesMut) -> Result<(), FrameError> {
+    if matches!(msg, Message::Response(_) | Message::Request(_)) {
+        let mut body = Vec::new();
+        if super::bulk::encode(msg, &mut body) {
+            let len = body.len();
+            if len > max {
+                return Err(FrameError::TooLarge { len, max });
+            }
+            let len32 = u32::try_from(len).map_err(|_| FrameError::TooLarge { len, max })?;
+            dst.put_u32(len32);
+            dst.extend_from_slice(&body);
+            return Ok(());
+        }
+    }
     let start = dst.len();
     dst.put_u32(0);
     let mut writer = dst.writer();
@@ -60,6 +89,9 @@ pub fn encode_into(msg: &Message, max: usize, dst: &mut BytesMut) -> Result<(), 
 /// not know is `UnknownRequest`/`UnknownResponse` (with its id, so it can be
 /// refused alone); anything else that does not decode is `Malformed`.
 pub fn decode_body(body: &[u8]) -> Result<Message, FrameError> {
+    if let Some(msg) = super::bulk::decode(body) {
+        return Ok(msg);
+    }
     rmp_serde::from_slice(body).map_err(|e| {
         let why = e.to_string();
         // Only when the body's own kind is what failed (serde's wording);

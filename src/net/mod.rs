@@ -1,6 +1,7 @@
 //! The wire: frames, messages, the handshake, connections and the client.
 
 pub mod backoff;
+pub mod bulk;
 pub mod client;
 pub mod connection;
 pub mod frame;

@@ -1,0 +1,750 @@
+//! Hand-written MessagePack for the bulk messages: node pages, and log
+//! lines from nodes (`LogBatch`) and to subscribers (`LogLines`). They
+//! carry thousands of structs a frame, where rmp-serde's generic path costs
+//! about 70 ns a field on both ends.
+//!
+//! The bytes written are exactly rmp-serde's named encoding (tests compare
+//! them), and reading takes what rmp-serde takes for these types: fields in
+//! any order, unknown fields skipped, any integer width. Anything else (an
+//! array-shaped struct, a missing or repeated field, bad UTF-8) gives
+//! `None`, and the caller leaves the frame to rmp-serde, which then names
+//! the error.
+
+use std::collections::BTreeMap;
+
+use super::proto::{
+    CheckCounts, Level, LogBatch, LogLine, LogLines, Message, NodeState, NodeView, NodesPage,
+    Request, RequestBody, Response, ResponseBody,
+};
+
+// ---------------------------------------------------------------- writing
+
+/// Appends MessagePack to a buffer; the encodings rmp (and so rmp-serde)
+/// picks: the smallest that holds the value.
+pub struct Writer<'a>(pub &'a mut Vec<u8>);
+
+impl Writer<'_> {
+    fn map(&mut self, n: usize) {
+        match n {
+            0..=15 => self.0.push(0x80 | n as u8),
+            16..=0xffff => {
+                self.0.push(0xde);
+                self.0.extend_from_slice(&(n as u16).to_be_bytes());
+            }
+            _ => {
+                self.0.push(0xdf);
+                self.0.extend_from_slice(&(n as u32).to_be_bytes());
+            }
+        }
+    }
+
+    fn array(&mut self, n: usize) {
+        match n {
+            0..=15 => self.0.push(0x90 | n as u8),
+            16..=0xffff => {
+                self.0.push(0xdc);
+                self.0.extend_from_slice(&(n as u16).to_be_bytes());
+            }
+            _ => {
+                self.0.push(0xdd);
+                self.0.extend_from_slice(&(n as u32).to_be_bytes());
+            }
+        }
+    }
+
+    fn str(&mut self, s: &str) {
+        let n = s.len();
+        match n {
+            0..=31 => self.0.push(0xa0 | n as u8),
+            32..=0xff => {
+                self.0.push(0xd9);
+                self.0.push(n as u8);
+            }
+            0x100..=0xffff => {
+                self.0.push(0xda);
+                self.0.extend_from_slice(&(n as u16).to_be_bytes());
+            }
+            _ => {
+                self.0.push(0xdb);
+                self.0.extend_from_slice(&(n as u32).to_be_bytes());
+            }
+        }
+        self.0.extend_from_slice(s.as_bytes());
+    }
+
+    fn uint(&mut self, v: u64) {
+        match v {
+            0..=127 => self.0.push(v as u8),
+            128..=0xff => {
+                self.0.push(0xcc);
+                self.0.push(v as u8);
+            }
+            0x100..=0xffff => {
+                self.0.push(0xcd);
+                self.0.extend_from_slice(&(v as u16).to_be_bytes());
+            }
+            0x1_0000..=0xffff_ffff => {
+                self.0.push(0xce);
+                self.0.extend_from_slice(&(v as u32).to_be_bytes());
+            }
+            _ => {
+                self.0.push(0xcf);
+                self.0.extend_from_slice(&v.to_be_bytes());
+            }
+        }
+    }
+
+    fn sint(&mut self, v: i64) {
+        if v >= 0 {
+            return self.uint(v as u64);
+        }
+        match v {
+            -32..=-1 => self.0.push(v as i8 as u8),
+            -128..=-33 => {
+                self.0.push(0xd0);
+                self.0.push(v as i8 as u8);
+            }
+            -32768..=-129 => {
+                self.0.push(0xd1);
+                self.0.extend_from_slice(&(v as i16).to_be_bytes());
+            }
+            -2147483648..=-32769 => {
+                self.0.push(0xd2);
+                self.0.extend_from_slice(&(v as i32).to_be_bytes());
+            }
+            _ => {
+                self.0.push(0xd3);
+                self.0.extend_from_slice(&v.to_be_bytes());
+            }
+        }
+    }
+
+    fn bool(&mut self, b: bool) {
+        self.0.push(if b { 0xc3 } else { 0xc2 });
+    }
+
+    /// `{"Response": {"id": id, "body": {variant: ...`, the caller writes
+    /// the variant's content.
+    fn response(&mut self, id: u64, variant: &str) {
+        self.map(1);
+        self.str("Response");
+        self.map(2);
+        self.str("id");
+        self.uint(id);
+        self.str("body");
+        self.map(1);
+        self.str(variant);
+    }
+
+    fn log_line(&mut self, l: &LogLine) {
+        self.map(5);
+        self.str("time_ms");
+        self.sint(l.time_ms);
+        self.str("node");
+        self.str(&l.node);
+        self.str("level");
+        self.str(l.level.as_str());
+        self.str("source");
+        self.str(&l.source);
+        self.str("message");
+        self.str(&l.message);
+    }
+
+    fn node(&mut self, n: &NodeView) {
+        self.map(10);
+        self.str("name");
+        self.str(&n.name);
+        self.str("state");
+        self.str(n.state.as_str());
+        self.str("addr");
+        self.str(&n.addr);
+        self.str("first_seen_ms");
+        self.sint(n.first_seen_ms);
+        self.str("last_seen_ms");
+        self.sint(n.last_seen_ms);
+        self.str("version");
+        self.str(&n.version);
+        self.str("hostname");
+        self.str(&n.hostname);
+        self.str("addrs");
+        self.array(n.addrs.len());
+        for a in &n.addrs {
+            self.str(a);
+        }
+        self.str("labels");
+        self.map(n.labels.len());
+        for (k, v) in &n.labels {
+            self.str(k);
+            self.str(v);
+        }
+        self.str("checks");
+        let c = &n.checks;
+        self.map(5);
+        for (k, v) in [
+            ("ok", c.ok),
+            ("warning", c.warning),
+            ("critical", c.critical),
+            ("unknown", c.unknown),
+            ("pending", c.pending),
+        ] {
+            self.str(k);
+            self.uint(u64::from(v));
+        }
+    }
+
+    /// `Response{id, LogLines{lines, skipped, done}}`, from borrowed lines.
+    pub fn log_lines(&mut self, id: u64, lines: &[&LogLine], skipped: u64, done: bool) {
+        self.response(id, "LogLines");
+        self.map(3);
+        self.str("lines");
+        self.array(lines.len());
+        for l in lines {
+            self.log_line(l);
+        }
+        self.str("skipped");
+        self.uint(skipped);
+        self.str("done");
+        self.bool(done);
+    }
+}
+
+/// Writes `msg` when it is a bulk message; false (nothing written) if not.
+pub fn encode(msg: &Message, out: &mut Vec<u8>) -> bool {
+    let mut w = Writer(out);
+    match msg {
+        Message::Response(Response {
+            id,
+            body: ResponseBody::Nodes(page),
+        }) => {
+            w.response(*id, "Nodes");
+            w.map(2);
+            w.str("nodes");
+            w.array(page.nodes.len());
+            for n in &page.nodes {
+                w.node(n);
+            }
+            w.str("done");
+            w.bool(page.done);
+        }
+        Message::Response(Response {
+            id,
+            body: ResponseBody::LogLines(l),
+        }) => {
+            let refs: Vec<&LogLine> = l.lines.iter().collect();
+            w.log_lines(*id, &refs, l.skipped, l.done);
+        }
+        Message::Request(Request {
+            id,
+            body: RequestBody::LogBatch(b),
+        }) => {
+            w.map(1);
+            w.str("Request");
+            w.map(2);
+            w.str("id");
+            w.uint(*id);
+            w.str("body");
+            w.map(1);
+            w.str("LogBatch");
+            w.map(3);
+            w.str("stream");
+            w.uint(b.stream);
+            w.str("first_line");
+            w.uint(b.first_line);
+            w.str("lines");
+            w.array(b.lines.len());
+            for l in &b.lines {
+                w.log_line(l);
+            }
+        }
+        _ => return false,
+    }
+    true
+}
+
+// ---------------------------------------------------------------- reading
+
+/// Reads MessagePack from a slice, borrowing strings from it. Every method
+/// gives `None` on anything unexpected.
+struct Reader<'a> {
+    buf: &'a [u8],
+}
+
+impl<'a> Reader<'a> {
+    fn byte(&mut self) -> Option<u8> {
+        let (&b, rest) = self.buf.split_first()?;
+        self.buf = rest;
+        Some(b)
+    }
+
+    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+        if n > self.buf.len() {
+            return None;
+        }
+        let (a, b) = self.buf.split_at(n);
+        self.buf = b;
+        Some(a)
+    }
+
+    fn be(&mut self, n: usize) -> Option<u64> {
+        Some(
+            self.take(n)?
+                .iter()
+                .fold(0u64, |acc, &b| (acc << 8) | u64::from(b)),
+        )
+    }
+
+    fn map(&mut self) -> Option<usize> {
+        match self.byte()? {
+            b @ 0x80..=0x8f => Some(usize::from(b & 0x0f)),
+            0xde => Some(self.be(2)? as usize),
+            0xdf => Some(self.be(4)? as usize),
+            _ => None,
+        }
+    }
+
+    fn array(&mut self) -> Option<usize> {
+        match self.byte()? {
+            b @ 0x90..=0x9f => Some(usize::from(b & 0x0f)),
+            0xdc => Some(self.be(2)? as usize),
+            0xdd => Some(self.be(4)? as usize),
+            _ => None,
+        }
+    }
+
+    fn str(&mut self) -> Option<&'a str> {
+        let n = match self.byte()? {
+            b @ 0xa0..=0xbf => usize::from(b & 0x1f),
+            0xd9 => self.be(1)? as usize,
+            0xda => self.be(2)? as usize,
+            0xdb => self.be(4)? as usize,
+            _ => return None,
+        };
+        std::str::from_utf8(self.take(n)?).ok()
+    }
+
+    /// Any integer encoding, as i128 (holds both u64 and i64).
+    fn int(&mut self) -> Option<i128> {
+        Some(match self.byte()? {
+            b @ 0x00..=0x7f => i128::from(b),
+            b @ 0xe0..=0xff => i128::from(b as i8),
+            0xcc => i128::from(self.be(1)?),
+            0xcd => i128::from(self.be(2)?),
+            0xce => i128::from(self.be(4)?),
+            0xcf => i128::from(self.be(8)?),
+            0xd0 => i128::from(self.be(1)? as u8 as i8),
+            0xd1 => i128::from(self.be(2)? as u16 as i16),
+            0xd2 => i128::from(self.be(4)? as u32 as i32),
+            0xd3 => i128::from(self.be(8)? as i64),
+            _ => return None,
+        })
+    }
+
+    fn u64(&mut self) -> Option<u64> {
+        u64::try_from(self.int()?).ok()
+    }
+
+    fn i64(&mut self) -> Option<i64> {
+        i64::try_from(self.int()?).ok()
+    }
+
+    fn u32(&mut self) -> Option<u32> {
+        u32::try_from(self.int()?).ok()
+    }
+
+    fn bool(&mut self) -> Option<bool> {
+        match self.byte()? {
+            0xc2 => Some(false),
+            0xc3 => Some(true),
+            _ => None,
+        }
+    }
+
+    /// Skips one value, however nested, without recursion.
+    fn skip(&mut self) -> Option<()> {
+        let mut pending: usize = 1;
+        while pending > 0 {
+            pending -= 1;
+            let n = match self.byte()? {
+                0x00..=0x7f | 0xe0..=0xff | 0xc0 | 0xc2 | 0xc3 => 0,
+                b @ 0x80..=0x8f => {
+                    pending += 2 * usize::from(b & 0x0f);
+                    0
+                }
+                b @ 0x90..=0x9f => {
+                    pending += usize::from(b & 0x0f);
+                    0
+                }
+                b @ 0xa0..=0xbf => usize::from(b & 0x1f),
+                0xc4 | 0xd9 => self.be(1)? as usize,
+                0xc5 | 0xda => self.be(2)? as usize,
+                0xc6 | 0xdb => self.be(4)? as usize,
+                0xc7 => self.be(1)? as usize + 1,
+                0xc8 => self.be(2)? as usize + 1,
+                0xc9 => self.be(4)? as usize + 1,
+                0xca => 4,
+                0xcb => 8,
+                0xcc | 0xd0 => 1,
+                0xcd | 0xd1 => 2,
+                0xce | 0xd2 => 4,
+                0xcf | 0xd3 => 8,
+                0xd4 => 2,
+                0xd5 => 3,
+                0xd6 => 5,
+                0xd7 => 9,
+                0xd8 => 17,
+                0xdc => {
+                    pending += self.be(2)? as usize;
+                    0
+                }
+                0xdd => {
+                    pending += self.be(4)? as usize;
+                    0
+                }
+                0xde => {
+                    pending += 2 * self.be(2)? as usize;
+                    0
+                }
+                0xdf => {
+                    pending += 2 * self.be(4)? as usize;
+                    0
+                }
+                0xc1 => return None,
+            };
+            self.take(n)?;
+            // Every pending value needs at least a byte: a declared count
+            // past the input is a lie, not a reason to spin.
+            if pending > self.buf.len() {
+                return None;
+            }
+        }
+        Some(())
+    }
+
+    /// A capacity no larger than what the rest of the input can hold.
+    fn cap(&self, n: usize) -> usize {
+        n.min(self.buf.len())
+    }
+
+    /// A one-entry map `{name: ...}` (an externally tagged enum value):
+    /// the name; the reader is left at the value.
+    fn tag(&mut self) -> Option<&'a str> {
+        if self.map()? != 1 {
+            return None;
+        }
+        self.str()
+    }
+}
+
+/// Marks a field as read; `None` if it was already.
+fn once(seen: &mut u32, bit: u32) -> Option<()> {
+    if *seen & bit != 0 {
+        return None;
+    }
+    *seen |= bit;
+    Some(())
+}
+
+fn level(s: &str) -> Option<Level> {
+    Some(match s {
+        "trace" => Level::Trace,
+        "debug" => Level::Debug,
+        "info" => Level::Info,
+        "warn" => Level::Warn,
+        "error" => Level::Error,
+        _ => return None,
+    })
+}
+
+fn node_state(s: &str) -> Option<NodeState> {
+    Some(match s {
+        "up" => NodeState::Up,
+        "down" => NodeState::Down,
+        "pending" => NodeState::Pending,
+        _ => return None,
+    })
+}
+
+fn read_log_line(r: &mut Reader) -> Option<LogLine> {
+    let (mut time_ms, mut node, mut lvl, mut source, mut message) = (None, None, None, None, None);
+    let mut seen = 0;
+    for _ in 0..r.map()? {
+        match r.str()? {
+            "time_ms" => {
+                once(&mut seen, 1)?;
+                time_ms = Some(r.i64()?)
+            }
+            "node" => {
+                once(&mut seen, 2)?;
+                node = Some(r.str()?)
+            }
+            "level" => {
+                once(&mut seen, 4)?;
+                lvl = Some(level(r.str()?)?)
+            }
+            "source" => {
+                once(&mut seen, 8)?;
+                source = Some(r.str()?)
+            }
+            "message" => {
+                once(&mut seen, 16)?;
+                message = Some(r.str()?)
+            }
+            _ => r.skip()?,
+        }
+    }
+    Some(LogLine {
+        time_ms: time_ms?,
+        node: node?.to_owned(),
+        level: lvl?,
+        source: source?.to_owned(),
+        message: message?.to_owned(),
+    })
+}
+
+fn read_log_lines(r: &mut Reader) -> Option<Vec<LogLine>> {
+    let n = r.array()?;
+    let mut lines = Vec::with_capacity(r.cap(n));
+    for _ in 0..n {
+        lines.push(read_log_line(r)?);
+    }
+    Some(lines)
+}
+
+fn read_counts(r: &mut Reader) -> Option<CheckCounts> {
+    let mut c = [None; 5];
+    let mut seen = 0;
+    for _ in 0..r.map()? {
+        let i = match r.str()? {
+            "ok" => 0,
+            "warning" => 1,
+            "critical" => 2,
+            "unknown" => 3,
+            "pending" => 4,
+            _ => {
+                r.skip()?;
+                continue;
+            }
+        };
+        once(&mut seen, 1 << i)?;
+        c[i] = Some(r.u32()?);
+    }
+    Some(CheckCounts {
+        ok: c[0]?,
+        warning: c[1]?,
+        critical: c[2]?,
+        unknown: c[3]?,
+        pending: c[4]?,
+    })
+}
+
+fn read_node(r: &mut Reader) -> Option<NodeView> {
+    let mut name = None;
+    let mut state = None;
+    let mut addr = None;
+    let mut first_seen_ms = None;
+    let mut last_seen_ms = None;
+    let mut version = None;
+    let mut hostname = None;
+    let mut addrs = None;
+    let mut labels = None;
+    let mut checks = None;
+    let mut seen = 0;
+    for _ in 0..r.map()? {
+        match r.str()? {
+            "name" => {
+                once(&mut seen, 1)?;
+                name = Some(r.str()?.to_owned())
+            }
+            "state" => {
+                once(&mut seen, 2)?;
+                state = Some(node_state(r.str()?)?)
+            }
+            "addr" => {
+                once(&mut seen, 4)?;
+                addr = Some(r.str()?.to_owned())
+            }
+            "first_seen_ms" => {
+                once(&mut seen, 8)?;
+                first_seen_ms = Some(r.i64()?)
+            }
+            "last_seen_ms" => {
+                once(&mut seen, 16)?;
+                last_seen_ms = Some(r.i64()?)
+            }
+            "version" => {
+                once(&mut seen, 32)?;
+                version = Some(r.str()?.to_owned())
+            }
+            "hostname" => {
+                once(&mut seen, 64)?;
+                hostname = Some(r.str()?.to_owned())
+            }
+            "addrs" => {
+                once(&mut seen, 128)?;
+                let n = r.array()?;
+                let mut v = Vec::with_capacity(r.cap(n));
+                for _ in 0..n {
+                    v.push(r.str()?.to_owned());
+                }
+                addrs = Some(v)
+            }
+            "labels" => {
+                once(&mut seen, 256)?;
+                let mut m = BTreeMap::new();
+                for _ in 0..r.map()? {
+                    let k = r.str()?.to_owned();
+                    let v = r.str()?.to_owned();
+                    // serde keeps the last of a repeated key.
+                    m.insert(k, v);
+                }
+                labels = Some(m)
+            }
+            "checks" => {
+                once(&mut seen, 512)?;
+                checks = Some(read_counts(r)?)
+            }
+            _ => r.skip()?,
+        }
+    }
+    Some(NodeView {
+        name: name?,
+        state: state?,
+        addr: addr?,
+        first_seen_ms: first_seen_ms?,
+        last_seen_ms: last_seen_ms?,
+        version: version?,
+        hostname: hostname?,
+        addrs: addrs?,
+        labels: labels?,
+        checks: checks?,
+    })
+}
+
+fn read_nodes_page(r: &mut Reader) -> Option<NodesPage> {
+    let (mut nodes, mut done) = (None, None);
+    let mut seen = 0;
+    for _ in 0..r.map()? {
+        match r.str()? {
+            "nodes" => {
+                once(&mut seen, 1)?;
+                let n = r.array()?;
+                let mut v = Vec::with_capacity(r.cap(n));
+                for _ in 0..n {
+                    v.push(read_node(r)?);
+                }
+                nodes = Some(v)
+            }
+            "done" => {
+                once(&mut seen, 2)?;
+                done = Some(r.bool()?)
+            }
+            _ => r.skip()?,
+        }
+    }
+    Some(NodesPage {
+        nodes: nodes?,
+        done: done?,
+    })
+}
+
+fn read_log_lines_body(r: &mut Reader) -> Option<LogLines> {
+    let (mut lines, mut skipped, mut done) = (None, None, None);
+    let mut seen = 0;
+    for _ in 0..r.map()? {
+        match r.str()? {
+            "lines" => {
+                once(&mut seen, 1)?;
+                lines = Some(read_log_lines(r)?)
+            }
+            "skipped" => {
+                once(&mut seen, 2)?;
+                skipped = Some(r.u64()?)
+            }
+            "done" => {
+                once(&mut seen, 4)?;
+                done = Some(r.bool()?)
+            }
+            _ => r.skip()?,
+        }
+    }
+    Some(LogLines {
+        lines: lines?,
+        skipped: skipped?,
+        done: done?,
+    })
+}
+
+fn read_log_batch(r: &mut Reader) -> Option<LogBatch> {
+    let (mut stream, mut first_line, mut lines) = (None, None, None);
+    let mut seen = 0;
+    for _ in 0..r.map()? {
+        match r.str()? {
+            "stream" => {
+                once(&mut seen, 1)?;
+                stream = Some(r.u64()?)
+            }
+            "first_line" => {
+                once(&mut seen, 2)?;
+                first_line = Some(r.u64()?)
+            }
+            "lines" => {
+                once(&mut seen, 4)?;
+                lines = Some(read_log_lines(r)?)
+            }
+            _ => r.skip()?,
+        }
+    }
+    Some(LogBatch {
+        stream: stream?,
+        first_line: first_line?,
+        lines: lines?,
+    })
+}
+
+enum Body {
+    Response(ResponseBody),
+    Request(RequestBody),
+}
+
+/// `body` as a bulk message; `None` if it is not one (or not as expected).
+pub fn decode(body: &[u8]) -> Option<Message> {
+    let mut r = Reader { buf: body };
+    let request = match r.tag()? {
+        "Response" => false,
+        "Request" => true,
+        _ => return None,
+    };
+    let (mut id, mut content) = (None, None);
+    let mut seen = 0;
+    for _ in 0..r.map()? {
+        match r.str()? {
+            "id" => {
+                once(&mut seen, 1)?;
+                id = Some(r.u64()?)
+            }
+            "body" => {
+                once(&mut seen, 2)?;
+                content = Some(match (request, r.tag()?) {
+                    (false, "Nodes") => {
+                        Body::Response(ResponseBody::Nodes(read_nodes_page(&mut r)?))
+                    }
+                    (false, "LogLines") => {
+                        Body::Response(ResponseBody::LogLines(read_log_lines_body(&mut r)?))
+                    }
+                    (true, "LogBatch") => {
+                        Body::Request(RequestBody::LogBatch(read_log_batch(&mut r)?))
+                    }
+                    _ => return None,
+                })
+            }
+            _ => r.skip()?,
+        }
+    }
+    if !r.buf.is_empty() {
+        return None;
+    }
+    Some(match (id?, content?) {
+        (id, Body::Response(body)) => Message::Response(Response { id, body }),
+        (id, Body::Request(body)) => Message::Request(Request { id, body }),
+    })
+}
