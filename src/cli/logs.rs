@@ -8,6 +8,7 @@ use super::args::{CommonArgs, LogsArgs};
 use super::exit::{CliError, Exit};
 use super::output::Format;
 use super::{finish_output, Target};
+use crate::json_out;
 use crate::logs::render::{self, TimeCache};
 use crate::net::client::{unexpected, ClientError};
 use crate::net::proto::{LogLine, RequestBody, ResponseBody, SubscribeLogs};
@@ -23,6 +24,9 @@ struct Printer<W: Write> {
     format: Format,
     coloured: bool,
     times: TimeCache,
+    json_times: json_out::Times,
+    /// JSON of the current batch, written out at once.
+    buf: Vec<u8>,
     /// `-o json` without -f: one array.
     first: bool,
 }
@@ -34,19 +38,29 @@ impl<W: Write> Printer<W> {
                 render::write_text(&mut self.out, &mut self.times, line, self.coloured)
             }
             Format::Jsonl => {
-                render::write_json(&mut self.out, &mut self.times, line)?;
-                self.out.write_all(b"\n")
+                json_out::log_line(&mut self.buf, &mut self.json_times, line);
+                self.buf.push(b'\n');
+                Ok(())
             }
             Format::Json => {
-                self.out
-                    .write_all(if self.first { b"[\n" } else { b",\n" })?;
+                self.buf
+                    .extend_from_slice(if self.first { b"[\n" } else { b",\n" });
                 self.first = false;
-                render::write_json(&mut self.out, &mut self.times, line)
+                json_out::log_line(&mut self.buf, &mut self.json_times, line);
+                Ok(())
             }
         }
     }
 
+    /// Writes out what the batch's lines produced.
+    fn batch_done(&mut self) -> std::io::Result<()> {
+        self.out.write_all(&self.buf)?;
+        self.buf.clear();
+        self.out.flush()
+    }
+
     fn end(&mut self) -> std::io::Result<()> {
+        self.batch_done()?;
         if self.format == Format::Json {
             self.out
                 .write_all(if self.first { b"[]\n" } else { b"\n]\n" })?;
@@ -94,13 +108,15 @@ pub async fn run(common: &CommonArgs, args: LogsArgs) -> Result<(), CliError> {
             format,
             coloured,
             times: TimeCache::default(),
+            json_times: json_out::Times::default(),
+            buf: Vec::new(),
             first: true,
         };
         while let Some(batch) = rx.blocking_recv() {
             for line in &batch {
                 p.line(line)?;
             }
-            p.out.flush()?;
+            p.batch_done()?;
         }
         p.end()
     });

@@ -445,23 +445,39 @@ impl CheckBook {
             .collect()
     }
 
-    pub fn counts(&self, node: &str) -> CheckCounts {
+    /// Check counts of every node that has checks, in one pass.
+    pub fn counts_by_node(&self) -> std::collections::HashMap<String, CheckCounts> {
         let book = lock(&self.book);
-        let mut c = CheckCounts::default();
-        for (_, e) in book
-            .checks
-            .range((node.to_string(), String::new())..)
-            .take_while(|((n, _), _)| n == node)
-        {
-            match e.tracker.status.state {
-                CheckState::Ok => c.ok += 1,
-                CheckState::Warning => c.warning += 1,
-                CheckState::Critical => c.critical += 1,
-                CheckState::Unknown => c.unknown += 1,
-                CheckState::Pending => c.pending += 1,
+        let mut all: std::collections::HashMap<String, CheckCounts> = Default::default();
+        let mut current: Option<(&str, CheckCounts)> = None;
+        // Keys are ordered by node: count a run, then store it.
+        for ((node, _), e) in &book.checks {
+            match &mut current {
+                Some((n, c)) if *n == node.as_str() => count(c, e),
+                _ => {
+                    if let Some((n, c)) = current.take() {
+                        all.insert(n.to_string(), c);
+                    }
+                    let mut c = CheckCounts::default();
+                    count(&mut c, e);
+                    current = Some((node.as_str(), c));
+                }
             }
         }
-        c
+        if let Some((n, c)) = current {
+            all.insert(n.to_string(), c);
+        }
+        all
+    }
+}
+
+fn count(c: &mut CheckCounts, e: &Entry) {
+    match e.tracker.status.state {
+        CheckState::Ok => c.ok += 1,
+        CheckState::Warning => c.warning += 1,
+        CheckState::Critical => c.critical += 1,
+        CheckState::Unknown => c.unknown += 1,
+        CheckState::Pending => c.pending += 1,
     }
 }
 

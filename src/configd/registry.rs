@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::store::NodeRow;
+use crate::net::bulk::NodeRef;
 use crate::net::link::LinkHandle;
 use crate::net::proto::{CheckCounts, NodeState, NodeView, Registration};
 
@@ -58,6 +59,23 @@ impl NodeSlot {
     /// Records that the node was heard from now.
     pub fn touch(&self, now_ms: i64) {
         self.last_seen_ms.fetch_max(now_ms, Ordering::Relaxed);
+    }
+
+    /// Calls `f` with the node's fields, borrowed under its lock.
+    pub fn with_fields<R>(&self, checks: CheckCounts, f: impl FnOnce(&NodeRef) -> R) -> R {
+        let inner = lock(&self.inner);
+        f(&NodeRef {
+            name: &self.name,
+            state: inner.state,
+            addr: &inner.addr,
+            first_seen_ms: inner.first_seen_ms,
+            last_seen_ms: self.last_seen_ms.load(Ordering::Relaxed),
+            version: &inner.version,
+            hostname: &inner.hostname,
+            addrs: &inner.addrs,
+            labels: &inner.labels,
+            checks,
+        })
     }
 
     fn view(&self) -> NodeView {
@@ -228,14 +246,12 @@ impl NodeRegistry {
 
     /// Every node, sorted by name.
     pub fn views(&self) -> Vec<NodeView> {
-        let slots: Vec<Arc<NodeSlot>> = lock(&self.nodes).values().cloned().collect();
-        slots.iter().map(|s| s.view()).collect()
+        self.slots().iter().map(|s| s.view()).collect()
     }
 
     /// Nodes whose last-seen time moved since the last call.
     pub fn take_seen(&self) -> Vec<(String, i64)> {
-        let slots: Vec<Arc<NodeSlot>> = lock(&self.nodes).values().cloned().collect();
-        slots
+        self.slots()
             .iter()
             .filter_map(|s| {
                 let seen = s.last_seen_ms.load(Ordering::Relaxed);

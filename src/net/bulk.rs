@@ -19,6 +19,38 @@ use super::proto::{
 
 // ---------------------------------------------------------------- writing
 
+/// A node's fields, borrowed: from a `NodeView`, or straight from
+/// configd's registry while the node's entry is locked.
+pub struct NodeRef<'a> {
+    pub name: &'a str,
+    pub state: NodeState,
+    pub addr: &'a str,
+    pub first_seen_ms: i64,
+    pub last_seen_ms: i64,
+    pub version: &'a str,
+    pub hostname: &'a str,
+    pub addrs: &'a [String],
+    pub labels: &'a BTreeMap<String, String>,
+    pub checks: CheckCounts,
+}
+
+impl<'a> From<&'a NodeView> for NodeRef<'a> {
+    fn from(n: &'a NodeView) -> Self {
+        NodeRef {
+            name: &n.name,
+            state: n.state,
+            addr: &n.addr,
+            first_seen_ms: n.first_seen_ms,
+            last_seen_ms: n.last_seen_ms,
+            version: &n.version,
+            hostname: &n.hostname,
+            addrs: &n.addrs,
+            labels: &n.labels,
+            checks: n.checks,
+        }
+    }
+}
+
 /// Appends MessagePack to a buffer; the encodings rmp (and so rmp-serde)
 /// picks: the smallest that holds the value.
 pub struct Writer<'a>(pub &'a mut Vec<u8>);
@@ -150,30 +182,49 @@ impl Writer<'_> {
         self.str(&l.message);
     }
 
-    fn node(&mut self, n: &NodeView) {
+    /// `Response{id, Nodes{nodes: [` for `count` nodes; then `node` each,
+    /// then `nodes_page_end`.
+    pub fn nodes_page_start(&mut self, id: u64, count: usize) {
+        self.response(id, "Nodes");
+        self.map(2);
+        self.str("nodes");
+        self.array(count);
+    }
+
+    pub fn nodes_page_end(&mut self, done: bool) {
+        self.str("done");
+        self.bool(done);
+    }
+
+    /// Appends bytes already written by another `Writer` (nodes).
+    pub fn raw(&mut self, bytes: &[u8]) {
+        self.0.extend_from_slice(bytes);
+    }
+
+    pub fn node(&mut self, n: &NodeRef) {
         self.map(10);
         self.str("name");
-        self.str(&n.name);
+        self.str(n.name);
         self.str("state");
         self.str(n.state.as_str());
         self.str("addr");
-        self.str(&n.addr);
+        self.str(n.addr);
         self.str("first_seen_ms");
         self.sint(n.first_seen_ms);
         self.str("last_seen_ms");
         self.sint(n.last_seen_ms);
         self.str("version");
-        self.str(&n.version);
+        self.str(n.version);
         self.str("hostname");
-        self.str(&n.hostname);
+        self.str(n.hostname);
         self.str("addrs");
         self.array(n.addrs.len());
-        for a in &n.addrs {
+        for a in n.addrs {
             self.str(a);
         }
         self.str("labels");
         self.map(n.labels.len());
-        for (k, v) in &n.labels {
+        for (k, v) in n.labels {
             self.str(k);
             self.str(v);
         }
@@ -216,15 +267,11 @@ pub fn encode(msg: &Message, out: &mut Vec<u8>) -> bool {
             id,
             body: ResponseBody::Nodes(page),
         }) => {
-            w.response(*id, "Nodes");
-            w.map(2);
-            w.str("nodes");
-            w.array(page.nodes.len());
+            w.nodes_page_start(*id, page.nodes.len());
             for n in &page.nodes {
-                w.node(n);
+                w.node(&NodeRef::from(n));
             }
-            w.str("done");
-            w.bool(page.done);
+            w.nodes_page_end(page.done);
         }
         Message::Response(Response {
             id,
@@ -320,6 +367,19 @@ impl<'a> Reader<'a> {
             _ => return None,
         };
         std::str::from_utf8(self.take(n)?).ok()
+    }
+
+    /// A string that is only compared with known names (map keys, enum
+    /// tags), as bytes: it needs no UTF-8 check.
+    fn name(&mut self) -> Option<&'a [u8]> {
+        let n = match self.byte()? {
+            b @ 0xa0..=0xbf => usize::from(b & 0x1f),
+            0xd9 => self.be(1)? as usize,
+            0xda => self.be(2)? as usize,
+            0xdb => self.be(4)? as usize,
+            _ => return None,
+        };
+        self.take(n)
     }
 
     /// Any integer encoding, as i128 (holds both u64 and i64).
@@ -427,11 +487,11 @@ impl<'a> Reader<'a> {
 
     /// A one-entry map `{name: ...}` (an externally tagged enum value):
     /// the name; the reader is left at the value.
-    fn tag(&mut self) -> Option<&'a str> {
+    fn tag(&mut self) -> Option<&'a [u8]> {
         if self.map()? != 1 {
             return None;
         }
-        self.str()
+        self.name()
     }
 }
 
@@ -444,22 +504,22 @@ fn once(seen: &mut u32, bit: u32) -> Option<()> {
     Some(())
 }
 
-fn level(s: &str) -> Option<Level> {
+fn level(s: &[u8]) -> Option<Level> {
     Some(match s {
-        "trace" => Level::Trace,
-        "debug" => Level::Debug,
-        "info" => Level::Info,
-        "warn" => Level::Warn,
-        "error" => Level::Error,
+        b"trace" => Level::Trace,
+        b"debug" => Level::Debug,
+        b"info" => Level::Info,
+        b"warn" => Level::Warn,
+        b"error" => Level::Error,
         _ => return None,
     })
 }
 
-fn node_state(s: &str) -> Option<NodeState> {
+fn node_state(s: &[u8]) -> Option<NodeState> {
     Some(match s {
-        "up" => NodeState::Up,
-        "down" => NodeState::Down,
-        "pending" => NodeState::Pending,
+        b"up" => NodeState::Up,
+        b"down" => NodeState::Down,
+        b"pending" => NodeState::Pending,
         _ => return None,
     })
 }
@@ -468,24 +528,24 @@ fn read_log_line(r: &mut Reader) -> Option<LogLine> {
     let (mut time_ms, mut node, mut lvl, mut source, mut message) = (None, None, None, None, None);
     let mut seen = 0;
     for _ in 0..r.map()? {
-        match r.str()? {
-            "time_ms" => {
+        match r.name()? {
+            b"time_ms" => {
                 once(&mut seen, 1)?;
                 time_ms = Some(r.i64()?)
             }
-            "node" => {
+            b"node" => {
                 once(&mut seen, 2)?;
                 node = Some(r.str()?)
             }
-            "level" => {
+            b"level" => {
                 once(&mut seen, 4)?;
-                lvl = Some(level(r.str()?)?)
+                lvl = Some(level(r.name()?)?)
             }
-            "source" => {
+            b"source" => {
                 once(&mut seen, 8)?;
                 source = Some(r.str()?)
             }
-            "message" => {
+            b"message" => {
                 once(&mut seen, 16)?;
                 message = Some(r.str()?)
             }
@@ -514,12 +574,12 @@ fn read_counts(r: &mut Reader) -> Option<CheckCounts> {
     let mut c = [None; 5];
     let mut seen = 0;
     for _ in 0..r.map()? {
-        let i = match r.str()? {
-            "ok" => 0,
-            "warning" => 1,
-            "critical" => 2,
-            "unknown" => 3,
-            "pending" => 4,
+        let i = match r.name()? {
+            b"ok" => 0,
+            b"warning" => 1,
+            b"critical" => 2,
+            b"unknown" => 3,
+            b"pending" => 4,
             _ => {
                 r.skip()?;
                 continue;
@@ -550,36 +610,36 @@ fn read_node(r: &mut Reader) -> Option<NodeView> {
     let mut checks = None;
     let mut seen = 0;
     for _ in 0..r.map()? {
-        match r.str()? {
-            "name" => {
+        match r.name()? {
+            b"name" => {
                 once(&mut seen, 1)?;
                 name = Some(r.str()?.to_owned())
             }
-            "state" => {
+            b"state" => {
                 once(&mut seen, 2)?;
-                state = Some(node_state(r.str()?)?)
+                state = Some(node_state(r.name()?)?)
             }
-            "addr" => {
+            b"addr" => {
                 once(&mut seen, 4)?;
                 addr = Some(r.str()?.to_owned())
             }
-            "first_seen_ms" => {
+            b"first_seen_ms" => {
                 once(&mut seen, 8)?;
                 first_seen_ms = Some(r.i64()?)
             }
-            "last_seen_ms" => {
+            b"last_seen_ms" => {
                 once(&mut seen, 16)?;
                 last_seen_ms = Some(r.i64()?)
             }
-            "version" => {
+            b"version" => {
                 once(&mut seen, 32)?;
                 version = Some(r.str()?.to_owned())
             }
-            "hostname" => {
+            b"hostname" => {
                 once(&mut seen, 64)?;
                 hostname = Some(r.str()?.to_owned())
             }
-            "addrs" => {
+            b"addrs" => {
                 once(&mut seen, 128)?;
                 let n = r.array()?;
                 let mut v = Vec::with_capacity(r.cap(n));
@@ -588,7 +648,7 @@ fn read_node(r: &mut Reader) -> Option<NodeView> {
                 }
                 addrs = Some(v)
             }
-            "labels" => {
+            b"labels" => {
                 once(&mut seen, 256)?;
                 let mut m = BTreeMap::new();
                 for _ in 0..r.map()? {
@@ -599,7 +659,7 @@ fn read_node(r: &mut Reader) -> Option<NodeView> {
                 }
                 labels = Some(m)
             }
-            "checks" => {
+            b"checks" => {
                 once(&mut seen, 512)?;
                 checks = Some(read_counts(r)?)
             }
@@ -624,8 +684,8 @@ fn read_nodes_page(r: &mut Reader) -> Option<NodesPage> {
     let (mut nodes, mut done) = (None, None);
     let mut seen = 0;
     for _ in 0..r.map()? {
-        match r.str()? {
-            "nodes" => {
+        match r.name()? {
+            b"nodes" => {
                 once(&mut seen, 1)?;
                 let n = r.array()?;
                 let mut v = Vec::with_capacity(r.cap(n));
@@ -634,7 +694,7 @@ fn read_nodes_page(r: &mut Reader) -> Option<NodesPage> {
                 }
                 nodes = Some(v)
             }
-            "done" => {
+            b"done" => {
                 once(&mut seen, 2)?;
                 done = Some(r.bool()?)
             }
@@ -651,16 +711,16 @@ fn read_log_lines_body(r: &mut Reader) -> Option<LogLines> {
     let (mut lines, mut skipped, mut done) = (None, None, None);
     let mut seen = 0;
     for _ in 0..r.map()? {
-        match r.str()? {
-            "lines" => {
+        match r.name()? {
+            b"lines" => {
                 once(&mut seen, 1)?;
                 lines = Some(read_log_lines(r)?)
             }
-            "skipped" => {
+            b"skipped" => {
                 once(&mut seen, 2)?;
                 skipped = Some(r.u64()?)
             }
-            "done" => {
+            b"done" => {
                 once(&mut seen, 4)?;
                 done = Some(r.bool()?)
             }
@@ -678,16 +738,16 @@ fn read_log_batch(r: &mut Reader) -> Option<LogBatch> {
     let (mut stream, mut first_line, mut lines) = (None, None, None);
     let mut seen = 0;
     for _ in 0..r.map()? {
-        match r.str()? {
-            "stream" => {
+        match r.name()? {
+            b"stream" => {
                 once(&mut seen, 1)?;
                 stream = Some(r.u64()?)
             }
-            "first_line" => {
+            b"first_line" => {
                 once(&mut seen, 2)?;
                 first_line = Some(r.u64()?)
             }
-            "lines" => {
+            b"lines" => {
                 once(&mut seen, 4)?;
                 lines = Some(read_log_lines(r)?)
             }
@@ -710,28 +770,28 @@ enum Body {
 pub fn decode(body: &[u8]) -> Option<Message> {
     let mut r = Reader { buf: body };
     let request = match r.tag()? {
-        "Response" => false,
-        "Request" => true,
+        b"Response" => false,
+        b"Request" => true,
         _ => return None,
     };
     let (mut id, mut content) = (None, None);
     let mut seen = 0;
     for _ in 0..r.map()? {
-        match r.str()? {
-            "id" => {
+        match r.name()? {
+            b"id" => {
                 once(&mut seen, 1)?;
                 id = Some(r.u64()?)
             }
-            "body" => {
+            b"body" => {
                 once(&mut seen, 2)?;
                 content = Some(match (request, r.tag()?) {
-                    (false, "Nodes") => {
+                    (false, b"Nodes") => {
                         Body::Response(ResponseBody::Nodes(read_nodes_page(&mut r)?))
                     }
-                    (false, "LogLines") => {
+                    (false, b"LogLines") => {
                         Body::Response(ResponseBody::LogLines(read_log_lines_body(&mut r)?))
                     }
-                    (true, "LogBatch") => {
+                    (true, b"LogBatch") => {
                         Body::Request(RequestBody::LogBatch(read_log_batch(&mut r)?))
                     }
                     _ => return None,
