@@ -137,25 +137,12 @@ impl Client {
 
     /// All nodes matching `filters`.
     pub async fn query_nodes(&self, filters: Vec<String>) -> Result<Vec<NodeView>, ClientError> {
-        let mut nodes = Vec::new();
-        self.query_nodes_each(filters, |page| nodes.extend(page))
-            .await?;
-        Ok(nodes)
-    }
-
-    /// Nodes matching `filters`, a page at a time as they arrive.
-    pub async fn query_nodes_each(
-        &self,
-        filters: Vec<String>,
-        each: impl FnMut(Vec<NodeView>),
-    ) -> Result<(), ClientError> {
-        self.each_page(
+        self.paged(
             RequestBody::QueryNodes(QueryNodes { filters }),
             |b| match b {
                 ResponseBody::Nodes(p) => Ok((p.nodes, p.done)),
                 other => Err(Box::new(other)),
             },
-            each,
         )
         .await
     }
@@ -256,26 +243,14 @@ impl Client {
         body: RequestBody,
         page: impl Fn(ResponseBody) -> Result<(Vec<T>, bool), Box<ResponseBody>>,
     ) -> Result<Vec<T>, ClientError> {
-        let mut items = Vec::new();
-        self.each_page(body, page, |more| items.extend(more))
-            .await?;
-        Ok(items)
-    }
-
-    /// Like `paged`, handing each page to `each` as it arrives.
-    async fn each_page<T>(
-        &self,
-        body: RequestBody,
-        page: impl Fn(ResponseBody) -> Result<(Vec<T>, bool), Box<ResponseBody>>,
-        mut each: impl FnMut(Vec<T>),
-    ) -> Result<(), ClientError> {
         let mut answers = self.request(body).await?;
+        let mut items = Vec::new();
         while let Some(answer) = answers.next().await {
             match page(answer?) {
                 Ok((more, done)) => {
-                    each(more);
+                    items.extend(more);
                     if done {
-                        return Ok(());
+                        return Ok(items);
                     }
                 }
                 Err(other) => {
