@@ -836,3 +836,22 @@ fn bulk_reading_takes_any_field_order_unknown_fields_and_int_widths() {
     dup[pos..pos + 4].copy_from_slice(b"skip");
     assert_eq!(monit::net::bulk::decode(&dup), None);
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(32))]
+
+    /// A body encoded once and framed per request is the same frame as the
+    /// whole message encoded.
+    #[test]
+    fn encoded_request_bodies_frame_like_whole_messages(msg in prop_oneof![arb_bulk(), arb_message()]) {
+        if let Message::Request(Request { id, body }) = &msg {
+            let encoded = monit::net::bulk::encode_request_body(body).unwrap();
+            let frame = monit::net::frame::seal(
+                monit::net::bulk::request_frame(*id, &encoded),
+                DEFAULT_MAX_FRAME,
+            )
+            .unwrap();
+            prop_assert_eq!(frame, encode_frame(&msg, DEFAULT_MAX_FRAME).unwrap());
+        }
+    }
+}

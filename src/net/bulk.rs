@@ -243,6 +243,32 @@ impl Writer<'_> {
         }
     }
 
+    /// `{"Request": {"id": id, "body": `, the caller writes the body.
+    fn request(&mut self, id: u64) {
+        self.map(1);
+        self.str("Request");
+        self.map(2);
+        self.str("id");
+        self.uint(id);
+        self.str("body");
+    }
+
+    /// The request body `{"LogBatch": {...}}`.
+    fn log_batch(&mut self, b: &LogBatch) {
+        self.map(1);
+        self.str("LogBatch");
+        self.map(3);
+        self.str("stream");
+        self.uint(b.stream);
+        self.str("first_line");
+        self.uint(b.first_line);
+        self.str("lines");
+        self.array(b.lines.len());
+        for l in &b.lines {
+            self.log_line(l);
+        }
+    }
+
     /// `Response{id, LogLines{lines, skipped, done}}`, from borrowed lines.
     pub fn log_lines(&mut self, id: u64, lines: &[&LogLine], skipped: u64, done: bool) {
         self.response(id, "LogLines");
@@ -284,28 +310,35 @@ pub fn encode(msg: &Message, out: &mut Vec<u8>) -> bool {
             id,
             body: RequestBody::LogBatch(b),
         }) => {
-            w.map(1);
-            w.str("Request");
-            w.map(2);
-            w.str("id");
-            w.uint(*id);
-            w.str("body");
-            w.map(1);
-            w.str("LogBatch");
-            w.map(3);
-            w.str("stream");
-            w.uint(b.stream);
-            w.str("first_line");
-            w.uint(b.first_line);
-            w.str("lines");
-            w.array(b.lines.len());
-            for l in &b.lines {
-                w.log_line(l);
-            }
+            w.request(*id);
+            w.log_batch(b);
         }
         _ => return false,
     }
     true
+}
+
+/// A request body encoded once, to be sent many times (to many peers, or
+/// by a load generator) with `LinkHandle::request_encoded`.
+pub fn encode_request_body(body: &RequestBody) -> Result<Vec<u8>, rmp_serde::encode::Error> {
+    match body {
+        RequestBody::LogBatch(b) => {
+            let mut out = Vec::new();
+            Writer(&mut out).log_batch(b);
+            Ok(out)
+        }
+        other => rmp_serde::to_vec_named(other),
+    }
+}
+
+/// The frame of request `id` whose body `encode_request_body` made: the
+/// same bytes as encoding the whole message.
+pub fn request_frame(id: u64, body: &[u8]) -> Vec<u8> {
+    let mut frame = vec![0u8; super::frame::HEADER_LEN];
+    let mut w = Writer(&mut frame);
+    w.request(id);
+    w.raw(body);
+    frame
 }
 
 // ---------------------------------------------------------------- reading

@@ -52,10 +52,16 @@ pub struct LinkConfig {
     pub max_frame: usize,
 }
 
+/// A request's body: a value, or bytes `bulk::encode_request_body` made.
+enum Outgoing {
+    // Boxed: the queue's first block holds 32 of these per connection.
+    Body(Box<RequestBody>),
+    Encoded(Bytes),
+}
+
 enum Cmd {
     Request {
-        // Boxed: the queue's first block holds 32 of these per connection.
-        body: Box<RequestBody>,
+        body: Outgoing,
         reply: mpsc::Sender<Result<ResponseBody, LinkError>>,
         id_tx: tokio::sync::oneshot::Sender<u64>,
     },
@@ -87,14 +93,21 @@ impl LinkHandle {
     /// Sends a request; its answers arrive on the returned stream. Dropping
     /// the stream before the final answer cancels the request at the peer.
     pub async fn request(&self, body: RequestBody) -> Result<Responses, LinkError> {
+        self.start(Outgoing::Body(Box::new(body))).await
+    }
+
+    /// Like `request`, with a body encoded once by
+    /// `bulk::encode_request_body` (the same bytes go to many peers, or
+    /// many times).
+    pub async fn request_encoded(&self, body: Bytes) -> Result<Responses, LinkError> {
+        self.start(Outgoing::Encoded(body)).await
+    }
+
+    async fn start(&self, body: Outgoing) -> Result<Responses, LinkError> {
         let (reply, rx) = mpsc::channel(ANSWERS);
         let (id_tx, id_rx) = tokio::sync::oneshot::channel();
         self.tx
-            .send(Cmd::Request {
-                body: Box::new(body),
-                reply,
-                id_tx,
-            })
+            .send(Cmd::Request { body, reply, id_tx })
             .await
             .map_err(|_| closed())?;
         let id = id_rx.await.map_err(|_| closed())?;
@@ -324,7 +337,22 @@ where
                             next_id += 1;
                             if id_tx.send(id).is_ok() {
                                 pending.insert(id, reply);
-                                if let Err(e) = conn.feed(&Message::Request(Request { id, body: *body })).await {
+                                let fed = match body {
+                                    Outgoing::Body(body) => conn.feed(&Message::Request(Request { id, body: *body })).await,
+                                    Outgoing::Encoded(body) => {
+                                        match crate::net::frame::seal(crate::net::bulk::request_frame(id, &body), config.max_frame) {
+                                            Ok(frame) => conn.feed_frame(frame).await,
+                                            Err(e) => {
+                                                // Too big: the asker hears why, the link goes on.
+                                                if let Some(tx) = pending.remove(&id) {
+                                                    let _ = tx.try_send(Err(LinkError::Encode(e.to_string())));
+                                                }
+                                                Ok(())
+                                            }
+                                        }
+                                    }
+                                };
+                                if let Err(e) = fed {
                                     break 'run feed_failed(e);
                                 }
                                 written += 1;
