@@ -56,31 +56,25 @@ impl<'a> From<&'a NodeView> for NodeRef<'a> {
 pub struct Writer<'a>(pub &'a mut Vec<u8>);
 
 impl Writer<'_> {
+    /// A marker byte, then its big-endian payload.
+    fn marked(&mut self, marker: u8, payload: &[u8]) {
+        self.0.push(marker);
+        self.0.extend_from_slice(payload);
+    }
+
     fn map(&mut self, n: usize) {
         match n {
             0..=15 => self.0.push(0x80 | n as u8),
-            16..=0xffff => {
-                self.0.push(0xde);
-                self.0.extend_from_slice(&(n as u16).to_be_bytes());
-            }
-            _ => {
-                self.0.push(0xdf);
-                self.0.extend_from_slice(&(n as u32).to_be_bytes());
-            }
+            16..=0xffff => self.marked(0xde, &(n as u16).to_be_bytes()),
+            _ => self.marked(0xdf, &(n as u32).to_be_bytes()),
         }
     }
 
     fn array(&mut self, n: usize) {
         match n {
             0..=15 => self.0.push(0x90 | n as u8),
-            16..=0xffff => {
-                self.0.push(0xdc);
-                self.0.extend_from_slice(&(n as u16).to_be_bytes());
-            }
-            _ => {
-                self.0.push(0xdd);
-                self.0.extend_from_slice(&(n as u32).to_be_bytes());
-            }
+            16..=0xffff => self.marked(0xdc, &(n as u16).to_be_bytes()),
+            _ => self.marked(0xdd, &(n as u32).to_be_bytes()),
         }
     }
 
@@ -88,18 +82,9 @@ impl Writer<'_> {
         let n = s.len();
         match n {
             0..=31 => self.0.push(0xa0 | n as u8),
-            32..=0xff => {
-                self.0.push(0xd9);
-                self.0.push(n as u8);
-            }
-            0x100..=0xffff => {
-                self.0.push(0xda);
-                self.0.extend_from_slice(&(n as u16).to_be_bytes());
-            }
-            _ => {
-                self.0.push(0xdb);
-                self.0.extend_from_slice(&(n as u32).to_be_bytes());
-            }
+            32..=0xff => self.marked(0xd9, &[n as u8]),
+            0x100..=0xffff => self.marked(0xda, &(n as u16).to_be_bytes()),
+            _ => self.marked(0xdb, &(n as u32).to_be_bytes()),
         }
         self.0.extend_from_slice(s.as_bytes());
     }
@@ -107,22 +92,10 @@ impl Writer<'_> {
     fn uint(&mut self, v: u64) {
         match v {
             0..=127 => self.0.push(v as u8),
-            128..=0xff => {
-                self.0.push(0xcc);
-                self.0.push(v as u8);
-            }
-            0x100..=0xffff => {
-                self.0.push(0xcd);
-                self.0.extend_from_slice(&(v as u16).to_be_bytes());
-            }
-            0x1_0000..=0xffff_ffff => {
-                self.0.push(0xce);
-                self.0.extend_from_slice(&(v as u32).to_be_bytes());
-            }
-            _ => {
-                self.0.push(0xcf);
-                self.0.extend_from_slice(&v.to_be_bytes());
-            }
+            128..=0xff => self.marked(0xcc, &[v as u8]),
+            0x100..=0xffff => self.marked(0xcd, &(v as u16).to_be_bytes()),
+            0x1_0000..=0xffff_ffff => self.marked(0xce, &(v as u32).to_be_bytes()),
+            _ => self.marked(0xcf, &v.to_be_bytes()),
         }
     }
 
@@ -132,22 +105,10 @@ impl Writer<'_> {
         }
         match v {
             -32..=-1 => self.0.push(v as i8 as u8),
-            -128..=-33 => {
-                self.0.push(0xd0);
-                self.0.push(v as i8 as u8);
-            }
-            -32768..=-129 => {
-                self.0.push(0xd1);
-                self.0.extend_from_slice(&(v as i16).to_be_bytes());
-            }
-            -2147483648..=-32769 => {
-                self.0.push(0xd2);
-                self.0.extend_from_slice(&(v as i32).to_be_bytes());
-            }
-            _ => {
-                self.0.push(0xd3);
-                self.0.extend_from_slice(&v.to_be_bytes());
-            }
+            -128..=-33 => self.marked(0xd0, &[v as i8 as u8]),
+            -32768..=-129 => self.marked(0xd1, &(v as i16).to_be_bytes()),
+            -2147483648..=-32769 => self.marked(0xd2, &(v as i32).to_be_bytes()),
+            _ => self.marked(0xd3, &v.to_be_bytes()),
         }
     }
 
@@ -528,12 +489,28 @@ impl<'a> Reader<'a> {
     }
 }
 
-/// Marks a field as read; `None` if it was already.
-fn once(seen: &mut u32, bit: u32) -> Option<()> {
-    if *seen & bit != 0 {
-        return None;
+/// Reads a struct written as a map whose fields are `names`: `field(i, r)`
+/// reads the value of `names[i]`. Unknown fields are skipped (a newer
+/// sender's); a repeated one gives `None`, as rmp-serde refuses it.
+fn fields<'a>(
+    r: &mut Reader<'a>,
+    names: &[&[u8]],
+    mut field: impl FnMut(usize, &mut Reader<'a>) -> Option<()>,
+) -> Option<()> {
+    let mut seen = 0u32;
+    for _ in 0..r.map()? {
+        let key = r.name()?;
+        match names.iter().position(|n| *n == key) {
+            Some(i) => {
+                if seen & (1 << i) != 0 {
+                    return None;
+                }
+                seen |= 1 << i;
+                field(i, r)?;
+            }
+            None => r.skip()?,
+        }
     }
-    *seen |= bit;
     Some(())
 }
 
@@ -559,32 +536,20 @@ fn node_state(s: &[u8]) -> Option<NodeState> {
 
 fn read_log_line(r: &mut Reader) -> Option<LogLine> {
     let (mut time_ms, mut node, mut lvl, mut source, mut message) = (None, None, None, None, None);
-    let mut seen = 0;
-    for _ in 0..r.map()? {
-        match r.name()? {
-            b"time_ms" => {
-                once(&mut seen, 1)?;
-                time_ms = Some(r.i64()?)
+    fields(
+        r,
+        &[b"time_ms", b"node", b"level", b"source", b"message"],
+        |i, r| {
+            match i {
+                0 => time_ms = Some(r.i64()?),
+                1 => node = Some(r.str()?),
+                2 => lvl = Some(level(r.name()?)?),
+                3 => source = Some(r.str()?),
+                _ => message = Some(r.str()?),
             }
-            b"node" => {
-                once(&mut seen, 2)?;
-                node = Some(r.str()?)
-            }
-            b"level" => {
-                once(&mut seen, 4)?;
-                lvl = Some(level(r.name()?)?)
-            }
-            b"source" => {
-                once(&mut seen, 8)?;
-                source = Some(r.str()?)
-            }
-            b"message" => {
-                once(&mut seen, 16)?;
-                message = Some(r.str()?)
-            }
-            _ => r.skip()?,
-        }
-    }
+            Some(())
+        },
+    )?;
     Some(LogLine {
         time_ms: time_ms?,
         node: node?.to_owned(),
@@ -594,33 +559,29 @@ fn read_log_line(r: &mut Reader) -> Option<LogLine> {
     })
 }
 
-fn read_log_lines(r: &mut Reader) -> Option<Vec<LogLine>> {
+/// An array of `n` items read by `item`.
+fn read_array<'a, T>(
+    r: &mut Reader<'a>,
+    mut item: impl FnMut(&mut Reader<'a>) -> Option<T>,
+) -> Option<Vec<T>> {
     let n = r.array()?;
-    let mut lines = Vec::with_capacity(r.cap(n));
+    let mut v = Vec::with_capacity(r.cap(n));
     for _ in 0..n {
-        lines.push(read_log_line(r)?);
+        v.push(item(r)?);
     }
-    Some(lines)
+    Some(v)
 }
 
 fn read_counts(r: &mut Reader) -> Option<CheckCounts> {
     let mut c = [None; 5];
-    let mut seen = 0;
-    for _ in 0..r.map()? {
-        let i = match r.name()? {
-            b"ok" => 0,
-            b"warning" => 1,
-            b"critical" => 2,
-            b"unknown" => 3,
-            b"pending" => 4,
-            _ => {
-                r.skip()?;
-                continue;
-            }
-        };
-        once(&mut seen, 1 << i)?;
-        c[i] = Some(r.u32()?);
-    }
+    fields(
+        r,
+        &[b"ok", b"warning", b"critical", b"unknown", b"pending"],
+        |i, r| {
+            c[i] = Some(r.u32()?);
+            Some(())
+        },
+    )?;
     Some(CheckCounts {
         ok: c[0]?,
         warning: c[1]?,
@@ -630,75 +591,46 @@ fn read_counts(r: &mut Reader) -> Option<CheckCounts> {
     })
 }
 
+const NODE_FIELDS: [&[u8]; 10] = [
+    b"name",
+    b"state",
+    b"addr",
+    b"first_seen_ms",
+    b"last_seen_ms",
+    b"version",
+    b"hostname",
+    b"addrs",
+    b"labels",
+    b"checks",
+];
+
 fn read_node(r: &mut Reader) -> Option<NodeView> {
-    let mut name = None;
-    let mut state = None;
-    let mut addr = None;
-    let mut first_seen_ms = None;
-    let mut last_seen_ms = None;
-    let mut version = None;
-    let mut hostname = None;
-    let mut addrs = None;
-    let mut labels = None;
-    let mut checks = None;
-    let mut seen = 0;
-    for _ in 0..r.map()? {
-        match r.name()? {
-            b"name" => {
-                once(&mut seen, 1)?;
-                name = Some(r.str()?.to_owned())
-            }
-            b"state" => {
-                once(&mut seen, 2)?;
-                state = Some(node_state(r.name()?)?)
-            }
-            b"addr" => {
-                once(&mut seen, 4)?;
-                addr = Some(r.str()?.to_owned())
-            }
-            b"first_seen_ms" => {
-                once(&mut seen, 8)?;
-                first_seen_ms = Some(r.i64()?)
-            }
-            b"last_seen_ms" => {
-                once(&mut seen, 16)?;
-                last_seen_ms = Some(r.i64()?)
-            }
-            b"version" => {
-                once(&mut seen, 32)?;
-                version = Some(r.str()?.to_owned())
-            }
-            b"hostname" => {
-                once(&mut seen, 64)?;
-                hostname = Some(r.str()?.to_owned())
-            }
-            b"addrs" => {
-                once(&mut seen, 128)?;
-                let n = r.array()?;
-                let mut v = Vec::with_capacity(r.cap(n));
-                for _ in 0..n {
-                    v.push(r.str()?.to_owned());
-                }
-                addrs = Some(v)
-            }
-            b"labels" => {
-                once(&mut seen, 256)?;
+    let (mut name, mut addr, mut version, mut hostname) = (None, None, None, None);
+    let (mut state, mut first_seen_ms, mut last_seen_ms) = (None, None, None);
+    let (mut addrs, mut labels, mut checks) = (None, None, None);
+    fields(r, &NODE_FIELDS, |i, r| {
+        match i {
+            0 => name = Some(r.str()?.to_owned()),
+            1 => state = Some(node_state(r.name()?)?),
+            2 => addr = Some(r.str()?.to_owned()),
+            3 => first_seen_ms = Some(r.i64()?),
+            4 => last_seen_ms = Some(r.i64()?),
+            5 => version = Some(r.str()?.to_owned()),
+            6 => hostname = Some(r.str()?.to_owned()),
+            7 => addrs = Some(read_array(r, |r| Some(r.str()?.to_owned()))?),
+            8 => {
                 let mut m = BTreeMap::new();
                 for _ in 0..r.map()? {
                     let k = r.str()?.to_owned();
-                    let v = r.str()?.to_owned();
                     // serde keeps the last of a repeated key.
-                    m.insert(k, v);
+                    m.insert(k, r.str()?.to_owned());
                 }
                 labels = Some(m)
             }
-            b"checks" => {
-                once(&mut seen, 512)?;
-                checks = Some(read_counts(r)?)
-            }
-            _ => r.skip()?,
+            _ => checks = Some(read_counts(r)?),
         }
-    }
+        Some(())
+    })?;
     Some(NodeView {
         name: name?,
         state: state?,
@@ -715,25 +647,13 @@ fn read_node(r: &mut Reader) -> Option<NodeView> {
 
 fn read_nodes_page(r: &mut Reader) -> Option<NodesPage> {
     let (mut nodes, mut done) = (None, None);
-    let mut seen = 0;
-    for _ in 0..r.map()? {
-        match r.name()? {
-            b"nodes" => {
-                once(&mut seen, 1)?;
-                let n = r.array()?;
-                let mut v = Vec::with_capacity(r.cap(n));
-                for _ in 0..n {
-                    v.push(read_node(r)?);
-                }
-                nodes = Some(v)
-            }
-            b"done" => {
-                once(&mut seen, 2)?;
-                done = Some(r.bool()?)
-            }
-            _ => r.skip()?,
+    fields(r, &[b"nodes", b"done"], |i, r| {
+        match i {
+            0 => nodes = Some(read_array(r, read_node)?),
+            _ => done = Some(r.bool()?),
         }
-    }
+        Some(())
+    })?;
     Some(NodesPage {
         nodes: nodes?,
         done: done?,
@@ -742,24 +662,14 @@ fn read_nodes_page(r: &mut Reader) -> Option<NodesPage> {
 
 fn read_log_lines_body(r: &mut Reader) -> Option<LogLines> {
     let (mut lines, mut skipped, mut done) = (None, None, None);
-    let mut seen = 0;
-    for _ in 0..r.map()? {
-        match r.name()? {
-            b"lines" => {
-                once(&mut seen, 1)?;
-                lines = Some(read_log_lines(r)?)
-            }
-            b"skipped" => {
-                once(&mut seen, 2)?;
-                skipped = Some(r.u64()?)
-            }
-            b"done" => {
-                once(&mut seen, 4)?;
-                done = Some(r.bool()?)
-            }
-            _ => r.skip()?,
+    fields(r, &[b"lines", b"skipped", b"done"], |i, r| {
+        match i {
+            0 => lines = Some(read_array(r, read_log_line)?),
+            1 => skipped = Some(r.u64()?),
+            _ => done = Some(r.bool()?),
         }
-    }
+        Some(())
+    })?;
     Some(LogLines {
         lines: lines?,
         skipped: skipped?,
@@ -769,24 +679,14 @@ fn read_log_lines_body(r: &mut Reader) -> Option<LogLines> {
 
 fn read_log_batch(r: &mut Reader) -> Option<LogBatch> {
     let (mut stream, mut first_line, mut lines) = (None, None, None);
-    let mut seen = 0;
-    for _ in 0..r.map()? {
-        match r.name()? {
-            b"stream" => {
-                once(&mut seen, 1)?;
-                stream = Some(r.u64()?)
-            }
-            b"first_line" => {
-                once(&mut seen, 2)?;
-                first_line = Some(r.u64()?)
-            }
-            b"lines" => {
-                once(&mut seen, 4)?;
-                lines = Some(read_log_lines(r)?)
-            }
-            _ => r.skip()?,
+    fields(r, &[b"stream", b"first_line", b"lines"], |i, r| {
+        match i {
+            0 => stream = Some(r.u64()?),
+            1 => first_line = Some(r.u64()?),
+            _ => lines = Some(read_array(r, read_log_line)?),
         }
-    }
+        Some(())
+    })?;
     Some(LogBatch {
         stream: stream?,
         first_line: first_line?,
@@ -808,31 +708,22 @@ pub fn decode(body: &[u8]) -> Option<Message> {
         _ => return None,
     };
     let (mut id, mut content) = (None, None);
-    let mut seen = 0;
-    for _ in 0..r.map()? {
-        match r.name()? {
-            b"id" => {
-                once(&mut seen, 1)?;
-                id = Some(r.u64()?)
-            }
-            b"body" => {
-                once(&mut seen, 2)?;
+    fields(&mut r, &[b"id", b"body"], |i, r| {
+        match i {
+            0 => id = Some(r.u64()?),
+            _ => {
                 content = Some(match (request, r.tag()?) {
-                    (false, b"Nodes") => {
-                        Body::Response(ResponseBody::Nodes(read_nodes_page(&mut r)?))
-                    }
+                    (false, b"Nodes") => Body::Response(ResponseBody::Nodes(read_nodes_page(r)?)),
                     (false, b"LogLines") => {
-                        Body::Response(ResponseBody::LogLines(read_log_lines_body(&mut r)?))
+                        Body::Response(ResponseBody::LogLines(read_log_lines_body(r)?))
                     }
-                    (true, b"LogBatch") => {
-                        Body::Request(RequestBody::LogBatch(read_log_batch(&mut r)?))
-                    }
+                    (true, b"LogBatch") => Body::Request(RequestBody::LogBatch(read_log_batch(r)?)),
                     _ => return None,
                 })
             }
-            _ => r.skip()?,
         }
-    }
+        Some(())
+    })?;
     if !r.buf.is_empty() {
         return None;
     }
