@@ -75,7 +75,7 @@ impl Times {
         let i = match self.seen.iter().position(|(s, _)| *s == sec) {
             Some(i) => i,
             None => {
-                let entry = (sec, rfc3339(sec * 1000));
+                let entry = (sec, rfc3339(sec.saturating_mul(1000)));
                 if self.seen.len() < TIMES_KEPT {
                     self.seen.push(entry);
                     self.seen.len() - 1
@@ -341,6 +341,17 @@ mod tests {
                 .collect();
             assert_eq!(ours(nodes, false), lines);
         }
+    }
+
+    #[test]
+    fn extreme_times_do_not_panic() {
+        let mut out = Vec::new();
+        let mut times = Times::default();
+        for ms in [i64::MIN, i64::MIN + 999, -1, 0, i64::MAX] {
+            times.seconds(&mut out, ms);
+            times.millis(&mut out, ms);
+        }
+        assert!(!out.is_empty());
     }
 
     #[test]

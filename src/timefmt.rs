@@ -19,7 +19,7 @@ fn datetime(ms: i64) -> OffsetDateTime {
 
 /// RFC 3339 in UTC with whole seconds, e.g. `2026-11-25T03:50:00Z`.
 pub fn rfc3339(ms: i64) -> String {
-    let dt = datetime(ms.div_euclid(1000) * 1000);
+    let dt = datetime(ms.div_euclid(1000).saturating_mul(1000));
     dt.format(&Rfc3339).unwrap_or_default()
 }
 

@@ -270,6 +270,8 @@ async fn send_all_nodes(
         }
         nodes.clear();
         count = 0;
+        // Let the link's writer send this page while the next is built.
+        tokio::task::yield_now().await;
     }
     if slots.is_empty() {
         send_nodes_page(reply, 0, &[], true).await;

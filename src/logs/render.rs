@@ -20,7 +20,7 @@ impl TimeCache {
         let sec = ms.div_euclid(1000);
         if self.prefix.is_empty() || sec != self.second {
             self.second = sec;
-            let full = crate::timefmt::rfc3339(sec * 1000);
+            let full = crate::timefmt::rfc3339(sec.saturating_mul(1000));
             // `YYYY-MM-DDTHH:MM:SS` without the `Z`.
             self.prefix = full.trim_end_matches('Z').to_string();
         }
