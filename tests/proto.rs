@@ -675,8 +675,8 @@ fn arb_log_line() -> impl Strategy<Value = LogLine> {
         })
 }
 
-fn arb_bulk() -> impl Strategy<Value = Message> {
-    let node = (
+fn arb_node() -> impl Strategy<Value = NodeView> {
+    (
         arb_text(),
         prop_oneof![
             Just(NodeState::Up),
@@ -705,7 +705,11 @@ fn arb_bulk() -> impl Strategy<Value = Message> {
                 unknown: c[3],
                 pending: c[4],
             },
-        });
+        })
+}
+
+fn arb_bulk() -> impl Strategy<Value = Message> {
+    let node = arb_node();
     prop_oneof![
         (
             any::<u64>(),
@@ -758,7 +762,28 @@ proptest! {
         prop_assert!(monit::net::bulk::encode(&msg, &mut fast));
         let reference = rmp_serde::to_vec_named(&msg).unwrap();
         prop_assert!(fast == reference, "bytes differ");
-        prop_assert_eq!(monit::net::bulk::decode(&reference), Some(msg));
+        prop_assert_eq!(monit::net::bulk::decode(&reference), Some(msg.clone()));
+        // A node page read in place holds the same nodes, for its own id only.
+        if let Message::Response(Response { id, body: ResponseBody::Nodes(page) }) = &msg {
+            let read = monit::net::bulk::nodes_page(&reference, *id).unwrap();
+            let nodes: Vec<_> = read.nodes.iter().map(|n| n.to_view()).collect();
+            prop_assert_eq!(&nodes, &page.nodes);
+            prop_assert_eq!(read.done, page.done);
+            prop_assert!(monit::net::bulk::nodes_page(&reference, id.wrapping_add(1)).is_none());
+        }
+    }
+
+    /// A node written from its pre-encoded fields is the same bytes as the
+    /// node written whole.
+    #[test]
+    fn encoded_nodes_write_like_whole_nodes(n in arb_node()) {
+        use monit::net::bulk::{EncodedNode, NodeRef, Writer};
+        let mut whole = Vec::new();
+        Writer(&mut whole).node(&NodeRef::from(&n));
+        let mut parts = Vec::new();
+        let encoded = EncodedNode::new(&NodeRef::from(&n));
+        Writer(&mut parts).encoded_node(&encoded, n.state, n.last_seen_ms, &n.checks);
+        prop_assert!(whole == parts, "bytes differ");
     }
 
     /// Cut anywhere, a bulk frame is an error, never a panic or a message.
@@ -835,6 +860,80 @@ fn bulk_reading_takes_any_field_order_unknown_fields_and_int_widths() {
     let pos = dup.windows(4).position(|w| w == b"done").unwrap();
     dup[pos..pos + 4].copy_from_slice(b"skip");
     assert_eq!(monit::net::bulk::decode(&dup), None);
+}
+
+#[test]
+fn node_labels_out_of_order_are_left_to_rmp_serde() {
+    // A foreign sender may write labels in any order, even a key twice;
+    // rmp-serde sorts them and keeps the last, and so the answer is the same.
+    struct Labels(&'static [(&'static str, &'static str)]);
+    impl serde::Serialize for Labels {
+        fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            use serde::ser::SerializeMap;
+            let mut m = s.serialize_map(Some(self.0.len()))?;
+            for (k, v) in self.0 {
+                m.serialize_entry(k, v)?;
+            }
+            m.end()
+        }
+    }
+    #[derive(serde::Serialize)]
+    struct N {
+        name: &'static str,
+        state: &'static str,
+        addr: &'static str,
+        first_seen_ms: i64,
+        last_seen_ms: i64,
+        version: &'static str,
+        hostname: &'static str,
+        addrs: Vec<&'static str>,
+        labels: Labels,
+        checks: CheckCounts,
+    }
+    #[derive(serde::Serialize)]
+    enum M {
+        Response { id: u64, body: B },
+    }
+    #[derive(serde::Serialize)]
+    enum B {
+        Nodes { nodes: Vec<N>, done: bool },
+    }
+    let m = M::Response {
+        id: 4,
+        body: B::Nodes {
+            nodes: vec![N {
+                name: "n1",
+                state: "up",
+                addr: "127.0.0.1:1",
+                first_seen_ms: 1,
+                last_seen_ms: 2,
+                version: "0.1.0",
+                hostname: "h",
+                addrs: vec!["127.0.0.1", "::1"],
+                labels: Labels(&[("zone", "9"), ("role", "web"), ("zone", "10")]),
+                checks: CheckCounts::default(),
+            }],
+            done: true,
+        },
+    };
+    let bytes = rmp_serde::to_vec_named(&m).unwrap();
+    assert!(monit::net::bulk::nodes_page(&bytes, 4).is_none());
+    let Message::Response(Response {
+        id: 4,
+        body: ResponseBody::Nodes(page),
+    }) = monit::net::frame::decode_body(&bytes).unwrap()
+    else {
+        panic!("not a nodes page");
+    };
+    let labels: Vec<_> = page.nodes[0].labels.iter().collect();
+    assert_eq!(
+        labels,
+        [
+            (&"role".to_string(), &"web".to_string()),
+            (&"zone".to_string(), &"10".to_string())
+        ]
+    );
+    assert_eq!(page.nodes[0].addrs, ["127.0.0.1", "::1"]);
 }
 
 proptest! {

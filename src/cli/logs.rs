@@ -5,67 +5,72 @@
 use std::io::{IsTerminal, Write};
 
 use super::args::{CommonArgs, LogsArgs};
-use super::exit::{CliError, Exit};
+use super::exit::CliError;
 use super::output::Format;
 use super::{finish_output, Target};
 use crate::json_out;
 use crate::logs::render::{self, TimeCache};
+use crate::net::bulk;
 use crate::net::client::{unexpected, ClientError};
-use crate::net::proto::{LogLine, RequestBody, ResponseBody, SubscribeLogs};
+use crate::net::direct::Direct;
+use crate::net::log_ref::LogLineRef;
+use crate::net::proto::{RequestBody, ResponseBody, SubscribeLogs};
 use crate::timefmt::now_ms;
+use tokio::sync::mpsc::error::TrySendError;
 
 /// Batches waiting for the output thread before new ones are dropped.
 const WRITER_QUEUE: usize = 64;
 /// How soon dropped lines are reported when no new lines come.
 const SKIP_REPORT: std::time::Duration = std::time::Duration::from_millis(200);
 
-struct Printer<W: Write> {
-    out: W,
+/// Turns lines into the bytes printed: text, or JSON.
+struct Renderer {
     format: Format,
     coloured: bool,
     times: TimeCache,
     json_times: json_out::Times,
-    /// JSON of the current batch, written out at once.
-    buf: Vec<u8>,
     /// `-o json` without -f: one array.
     first: bool,
 }
 
-impl<W: Write> Printer<W> {
-    fn line(&mut self, line: &LogLine) -> std::io::Result<()> {
+impl Renderer {
+    fn line(&mut self, out: &mut Vec<u8>, line: &LogLineRef) {
         match self.format {
             Format::Table | Format::Csv => {
-                render::write_text(&mut self.out, &mut self.times, line, self.coloured)
+                // Writing to a Vec cannot fail.
+                let _ = render::write_text(out, &mut self.times, line, self.coloured);
             }
             Format::Jsonl => {
-                json_out::log_line(&mut self.buf, &mut self.json_times, line);
-                self.buf.push(b'\n');
-                Ok(())
+                json_out::log_line(out, &mut self.json_times, line);
+                out.push(b'\n');
             }
             Format::Json => {
-                self.buf
-                    .extend_from_slice(if self.first { b"[\n" } else { b",\n" });
+                out.extend_from_slice(if self.first { b"[\n" } else { b",\n" });
                 self.first = false;
-                json_out::log_line(&mut self.buf, &mut self.json_times, line);
-                Ok(())
+                json_out::log_line(out, &mut self.json_times, line);
             }
         }
     }
 
-    /// Writes out what the batch's lines produced.
-    fn batch_done(&mut self) -> std::io::Result<()> {
-        self.out.write_all(&self.buf)?;
-        self.buf.clear();
-        self.out.flush()
+    /// A batch: the skip marker first if lines were missed.
+    fn batch<'a>(
+        &mut self,
+        out: &mut Vec<u8>,
+        skipped: u64,
+        lines: impl IntoIterator<Item = LogLineRef<'a>>,
+    ) {
+        if skipped > 0 {
+            self.line(out, &LogLineRef::from(&render::skipped_marker(skipped)));
+        }
+        for l in lines {
+            self.line(out, &l);
+        }
     }
 
-    fn end(&mut self) -> std::io::Result<()> {
-        self.batch_done()?;
+    fn end(&self, out: &mut Vec<u8>) {
         if self.format == Format::Json {
-            self.out
-                .write_all(if self.first { b"[]\n" } else { b"\n]\n" })?;
+            out.extend_from_slice(if self.first { b"[]\n" } else { b"\n]\n" });
         }
-        self.out.flush()
     }
 }
 
@@ -78,8 +83,8 @@ pub async fn run(common: &CommonArgs, args: LogsArgs) -> Result<(), CliError> {
         .map(|d| now_ms() - i64::try_from(d.as_millis()).unwrap_or(i64::MAX / 2));
     let follow = args.follow;
     let target = Target::resolve(common)?;
-    let client = target.connect("monit-cli logs").await?;
-    let mut answers = client
+    let mut direct = Direct::connect(&target.server, &target.token, "monit-cli logs").await?;
+    let id = direct
         .request(RequestBody::SubscribeLogs(SubscribeLogs {
             nodes: args.nodes,
             min_level: args.level,
@@ -96,97 +101,96 @@ pub async fn run(common: &CommonArgs, args: LogsArgs) -> Result<(), CliError> {
         Format::Json if args.follow => Format::Jsonl,
         f => f,
     };
-    let stdout = std::io::stdout();
-    let coloured = stdout.is_terminal() && std::env::var_os("NO_COLOR").is_none();
-    // A writer thread prints; this task keeps reading the connection (and
-    // so heartbeating) even when stdout is not read. Batches that do not
-    // fit its queue are dropped, counted and reported as a skip line.
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<LogLine>>(WRITER_QUEUE);
+    let coloured = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let mut renderer = Renderer {
+        format,
+        coloured,
+        times: TimeCache::default(),
+        json_times: json_out::Times::default(),
+        first: true,
+    };
+    // This task reads each batch in place from its frame and renders it; a
+    // writer thread prints. This task keeps reading the connection (and so
+    // heartbeating) even when stdout is not read: batches that do not fit
+    // the writer's queue are dropped, counted and reported as a skip line.
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<u8>>(WRITER_QUEUE);
     let writer = std::thread::spawn(move || -> std::io::Result<()> {
-        let mut p = Printer {
-            out: std::io::BufWriter::with_capacity(256 * 1024, std::io::stdout().lock()),
-            format,
-            coloured,
-            times: TimeCache::default(),
-            json_times: json_out::Times::default(),
-            buf: Vec::new(),
-            first: true,
-        };
-        while let Some(batch) = rx.blocking_recv() {
-            for line in &batch {
-                p.line(line)?;
-            }
-            p.batch_done()?;
+        let mut out = std::io::stdout().lock();
+        while let Some(chunk) = rx.blocking_recv() {
+            out.write_all(&chunk)?;
+            out.flush()?;
         }
-        p.end()
+        Ok(())
     });
     let mut dropped: u64 = 0;
-    let mut outcome: Result<(), CliError> = Err(CliError::new(
-        Exit::Failed,
-        ClientError::Lost("configd ended the log stream".into()),
-    ));
-    loop {
-        let answer = if dropped > 0 {
+    let outcome: Result<(), CliError> = loop {
+        let next = if dropped > 0 {
             // Report drops even when the stream goes quiet.
-            match tokio::time::timeout(SKIP_REPORT, answers.next()).await {
-                Ok(a) => a,
+            match tokio::time::timeout(SKIP_REPORT, direct.next_body()).await {
+                Ok(next) => next,
                 Err(_) => {
-                    if tx.try_send(vec![render::skipped_marker(dropped)]).is_ok() {
+                    let mut chunk = Vec::new();
+                    renderer.batch(&mut chunk, dropped, []);
+                    if tx.try_send(chunk).is_ok() {
                         dropped = 0;
                     }
                     continue;
                 }
             }
         } else {
-            answers.next().await
+            direct.next_body().await
         };
-        let Some(answer) = answer else { break };
-        let batch = match answer {
-            Ok(ResponseBody::LogLines(b)) => b,
-            Ok(ResponseBody::Error(e)) => {
-                outcome = Err(ClientError::Remote(e).into());
-                break;
-            }
-            Ok(other) => {
-                outcome = Err(unexpected(&other).into());
-                break;
-            }
-            Err(e) => {
-                outcome = Err(ClientError::from(e).into());
-                break;
-            }
+        let body = match next {
+            Ok(body) => body,
+            Err(e) => break Err(e.into()),
         };
-        let skipped = batch.skipped + dropped;
-        let mut lines = Vec::with_capacity(batch.lines.len() + 1);
-        if skipped > 0 {
-            lines.push(render::skipped_marker(skipped));
+        let mut chunk = Vec::with_capacity(body.len() + body.len() / 2);
+        let (lines, skipped, done) = match bulk::log_lines_page(&body, id) {
+            Some(b) => {
+                let skipped = b.skipped + dropped;
+                renderer.batch(&mut chunk, skipped, b.lines.iter().copied());
+                (b.lines.len() as u64, skipped, b.done)
+            }
+            None => match direct.settle(&body, id).await {
+                Ok(None) => continue,
+                Ok(Some(ResponseBody::LogLines(b))) => {
+                    let skipped = b.skipped + dropped;
+                    renderer.batch(&mut chunk, skipped, b.lines.iter().map(LogLineRef::from));
+                    (b.lines.len() as u64, skipped, b.done)
+                }
+                Ok(Some(ResponseBody::Error(e))) => break Err(ClientError::Remote(e).into()),
+                Ok(Some(other)) => break Err(unexpected(&other).into()),
+                Err(e) => break Err(e.into()),
+            },
+        };
+        if done {
+            renderer.end(&mut chunk);
         }
-        let n = batch.lines.len() as u64;
-        lines.extend(batch.lines);
-        let done = batch.done;
         // History is never dropped: wait for the writer.
         let sent = if done || !follow {
-            tx.send(lines).await.map_err(|_| ())
+            tx.send(chunk).await.map_err(|_| TrySendError::Closed(()))
         } else {
-            tx.try_send(lines).map_err(|_| ())
+            tx.try_send(chunk).map_err(|e| match e {
+                TrySendError::Full(_) => TrySendError::Full(()),
+                TrySendError::Closed(_) => TrySendError::Closed(()),
+            })
         };
         match sent {
             Ok(()) => dropped = 0,
-            Err(()) if writer.is_finished() => break,
-            Err(()) => dropped = skipped + n,
+            Err(TrySendError::Closed(())) => break Ok(()),
+            Err(TrySendError::Full(())) => dropped = skipped + lines,
         }
         if done {
-            outcome = Ok(());
-            break;
+            break Ok(());
         }
-    }
+    };
     drop(tx);
-    drop(answers);
     let printed = writer
         .join()
         .unwrap_or_else(|_| Err(std::io::Error::other("the output thread failed")));
     match printed {
-        Ok(()) => outcome,
+        // Also why the queue closed: a closed pipe ends quietly.
         Err(e) => finish_output(Err(e)),
+        Ok(()) => outcome,
     }
 }

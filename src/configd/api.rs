@@ -259,7 +259,7 @@ async fn send_all_nodes(
     let mut nodes = Vec::new();
     let mut count = 0;
     for (i, slot) in slots.iter().enumerate() {
-        slot.with_fields(checks_of(&slot.name), |n| bulk::Writer(&mut nodes).node(n));
+        slot.write_node(&mut nodes, &checks_of(&slot.name));
         count += 1;
         let done = i + 1 == slots.len();
         if count < PAGE && nodes.len() < PAGE_BYTES && !done {

@@ -11,8 +11,9 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::store::NodeRow;
-use crate::net::bulk::NodeRef;
+use crate::net::bulk::{EncodedNode, NodeRef, Writer};
 use crate::net::link::LinkHandle;
+use crate::net::node_ref::{Pairs, Strs};
 use crate::net::proto::{CheckCounts, NodeState, NodeView, Registration};
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -30,6 +31,8 @@ struct SlotInner {
     addrs: Vec<String>,
     addr: String,
     first_seen_ms: i64,
+    /// The fields above that a `Nodes` answer carries, encoded.
+    encoded: EncodedNode,
     /// The connection that currently speaks for this node.
     session: Option<(u64, LinkHandle)>,
 }
@@ -40,6 +43,24 @@ pub struct NodeSlot {
     last_seen_ms: AtomicI64,
     /// last_seen as of the last flush to the store.
     flushed_ms: AtomicI64,
+}
+
+impl SlotInner {
+    /// Re-encodes the fields a `Nodes` answer carries, after they changed.
+    fn encode(&mut self, name: &str) {
+        self.encoded = EncodedNode::new(&NodeRef {
+            name,
+            state: self.state,
+            addr: &self.addr,
+            first_seen_ms: self.first_seen_ms,
+            last_seen_ms: 0,
+            version: &self.version,
+            hostname: &self.hostname,
+            addrs: Strs::Slice(&self.addrs),
+            labels: Pairs::Map(&self.labels),
+            checks: CheckCounts::default(),
+        });
+    }
 }
 
 impl NodeSlot {
@@ -61,21 +82,15 @@ impl NodeSlot {
         self.last_seen_ms.fetch_max(now_ms, Ordering::Relaxed);
     }
 
-    /// Calls `f` with the node's fields, borrowed under its lock.
-    pub fn with_fields<R>(&self, checks: CheckCounts, f: impl FnOnce(&NodeRef) -> R) -> R {
+    /// Appends the node's entry of a `Nodes` answer.
+    pub fn write_node(&self, out: &mut Vec<u8>, checks: &CheckCounts) {
         let inner = lock(&self.inner);
-        f(&NodeRef {
-            name: &self.name,
-            state: inner.state,
-            addr: &inner.addr,
-            first_seen_ms: inner.first_seen_ms,
-            last_seen_ms: self.last_seen_ms.load(Ordering::Relaxed),
-            version: &inner.version,
-            hostname: &inner.hostname,
-            addrs: &inner.addrs,
-            labels: &inner.labels,
+        Writer(out).encoded_node(
+            &inner.encoded,
+            inner.state,
+            self.last_seen_ms.load(Ordering::Relaxed),
             checks,
-        })
+        );
     }
 
     fn view(&self) -> NodeView {
@@ -118,18 +133,21 @@ impl NodeRegistry {
         let nodes = rows
             .into_iter()
             .map(|r| {
+                let mut inner = SlotInner {
+                    state: NodeState::Pending,
+                    hostname: r.hostname,
+                    version: r.version,
+                    labels: r.labels,
+                    addrs: r.addrs,
+                    addr: r.addr,
+                    first_seen_ms: r.first_seen_ms,
+                    encoded: EncodedNode::default(),
+                    session: None,
+                };
+                inner.encode(&r.name);
                 let slot = NodeSlot {
                     name: r.name.clone(),
-                    inner: Mutex::new(SlotInner {
-                        state: NodeState::Pending,
-                        hostname: r.hostname,
-                        version: r.version,
-                        labels: r.labels,
-                        addrs: r.addrs,
-                        addr: r.addr,
-                        first_seen_ms: r.first_seen_ms,
-                        session: None,
-                    }),
+                    inner: Mutex::new(inner),
                     last_seen_ms: AtomicI64::new(r.last_seen_ms),
                     flushed_ms: AtomicI64::new(r.last_seen_ms),
                 };
@@ -173,6 +191,7 @@ impl NodeRegistry {
                             addrs: Vec::new(),
                             addr: String::new(),
                             first_seen_ms: now_ms,
+                            encoded: EncodedNode::default(),
                             session: None,
                         }),
                         last_seen_ms: AtomicI64::new(now_ms),
@@ -193,6 +212,7 @@ impl NodeRegistry {
         inner.labels = reg.labels;
         inner.addrs = reg.addrs;
         inner.addr = peer.ip().to_string();
+        inner.encode(name);
         let replaced = inner
             .session
             .replace(session)

@@ -1,9 +1,9 @@
 //! How `monit-cli logs` prints lines: `TIME NODE LEVEL source: message`
-//! (coloured by level on a terminal), or one JSON object per line
-//! (`{time, node, level, source, message}`).
+//! (coloured by level on a terminal); JSON is `json_out::log_line`.
 
 use std::io::Write;
 
+use crate::net::log_ref::LogLineRef;
 use crate::net::proto::{Level, LogLine};
 use crate::timefmt::now_ms;
 
@@ -42,7 +42,7 @@ fn colour(level: Level) -> &'static str {
 pub fn write_text(
     out: &mut impl Write,
     times: &mut TimeCache,
-    line: &LogLine,
+    line: &LogLineRef,
     coloured: bool,
 ) -> std::io::Result<()> {
     let time = times.format(line.time_ms);
@@ -65,35 +65,6 @@ pub fn write_text(
     }
 }
 
-#[derive(serde::Serialize)]
-struct JsonLine<'a> {
-    time: &'a str,
-    node: &'a str,
-    level: &'a str,
-    source: &'a str,
-    message: &'a str,
-}
-
-/// Writes one line as a JSON object (no newline).
-pub fn write_json(
-    out: &mut impl Write,
-    times: &mut TimeCache,
-    line: &LogLine,
-) -> std::io::Result<()> {
-    let time = times.format(line.time_ms);
-    serde_json::to_writer(
-        &mut *out,
-        &JsonLine {
-            time: &time,
-            node: &line.node,
-            level: line.level.as_str(),
-            source: &line.source,
-            message: &line.message,
-        },
-    )
-    .map_err(std::io::Error::from)
-}
-
 /// The line a reader sees where lines were skipped because it read too slowly.
 pub fn skipped_marker(n: u64) -> LogLine {
     LogLine {
@@ -110,7 +81,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn text_and_json_shapes() {
+    fn text_shape() {
         let line = LogLine {
             time_ms: 1_764_042_600_123,
             node: "web-1".into(),
@@ -120,16 +91,10 @@ mod tests {
         };
         let mut t = TimeCache::default();
         let mut out = Vec::new();
-        write_text(&mut out, &mut t, &line, false).unwrap();
+        write_text(&mut out, &mut t, &LogLineRef::from(&line), false).unwrap();
         assert_eq!(
             String::from_utf8(out).unwrap(),
             "2025-11-25T03:50:00.123Z web-1 WARN  job:7: disk \"full\"\n"
         );
-        let mut out = Vec::new();
-        write_json(&mut out, &mut t, &line).unwrap();
-        let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
-        assert_eq!(v["time"], "2025-11-25T03:50:00.123Z");
-        assert_eq!(v["level"], "warn");
-        assert_eq!(v["message"], "disk \"full\"");
     }
 }

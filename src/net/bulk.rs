@@ -10,46 +10,15 @@
 //! `None`, and the caller leaves the frame to rmp-serde, which then names
 //! the error.
 
-use std::collections::BTreeMap;
-
+pub use super::log_ref::LogLineRef;
+pub use super::node_ref::NodeRef;
+use super::node_ref::{Pairs, Strs};
 use super::proto::{
-    CheckCounts, Level, LogBatch, LogLine, LogLines, Message, NodeState, NodeView, NodesPage,
-    Request, RequestBody, Response, ResponseBody,
+    CheckCounts, Level, LogBatch, LogLine, LogLines, Message, NodeState, NodesPage, Request,
+    RequestBody, Response, ResponseBody,
 };
 
 // ---------------------------------------------------------------- writing
-
-/// A node's fields, borrowed: from a `NodeView`, or straight from
-/// configd's registry while the node's entry is locked.
-pub struct NodeRef<'a> {
-    pub name: &'a str,
-    pub state: NodeState,
-    pub addr: &'a str,
-    pub first_seen_ms: i64,
-    pub last_seen_ms: i64,
-    pub version: &'a str,
-    pub hostname: &'a str,
-    pub addrs: &'a [String],
-    pub labels: &'a BTreeMap<String, String>,
-    pub checks: CheckCounts,
-}
-
-impl<'a> From<&'a NodeView> for NodeRef<'a> {
-    fn from(n: &'a NodeView) -> Self {
-        NodeRef {
-            name: &n.name,
-            state: n.state,
-            addr: &n.addr,
-            first_seen_ms: n.first_seen_ms,
-            last_seen_ms: n.last_seen_ms,
-            version: &n.version,
-            hostname: &n.hostname,
-            addrs: &n.addrs,
-            labels: &n.labels,
-            checks: n.checks,
-        }
-    }
-}
 
 /// Appends MessagePack to a buffer; the encodings rmp (and so rmp-serde)
 /// picks: the smallest that holds the value.
@@ -163,34 +132,69 @@ impl Writer<'_> {
     }
 
     pub fn node(&mut self, n: &NodeRef) {
+        self.node_head(n.name);
+        self.str(n.state.as_str());
+        self.node_middle(n.addr, n.first_seen_ms);
+        self.sint(n.last_seen_ms);
+        self.node_tail(n);
+        self.node_checks(&n.checks);
+    }
+
+    /// A node from its pre-encoded fields and the ones that change.
+    pub fn encoded_node(
+        &mut self,
+        e: &EncodedNode,
+        state: NodeState,
+        last_seen_ms: i64,
+        checks: &CheckCounts,
+    ) {
+        let [head, middle, tail] = e.parts();
+        self.raw(head);
+        self.str(state.as_str());
+        self.raw(middle);
+        self.sint(last_seen_ms);
+        self.raw(tail);
+        self.node_checks(checks);
+    }
+
+    // A node's entry, in the stretches between the fields that change
+    // often (state, last_seen_ms, checks); see `EncodedNode`.
+
+    fn node_head(&mut self, name: &str) {
         self.map(10);
         self.str("name");
-        self.str(n.name);
+        self.str(name);
         self.str("state");
-        self.str(n.state.as_str());
+    }
+
+    fn node_middle(&mut self, addr: &str, first_seen_ms: i64) {
         self.str("addr");
-        self.str(n.addr);
+        self.str(addr);
         self.str("first_seen_ms");
-        self.sint(n.first_seen_ms);
+        self.sint(first_seen_ms);
         self.str("last_seen_ms");
-        self.sint(n.last_seen_ms);
+    }
+
+    fn node_tail(&mut self, n: &NodeRef) {
         self.str("version");
         self.str(n.version);
         self.str("hostname");
         self.str(n.hostname);
         self.str("addrs");
         self.array(n.addrs.len());
-        for a in n.addrs {
+        for a in n.addrs.iter() {
             self.str(a);
         }
         self.str("labels");
         self.map(n.labels.len());
-        for (k, v) in n.labels {
+        for (k, v) in n.labels.iter() {
             self.str(k);
             self.str(v);
         }
         self.str("checks");
-        let c = &n.checks;
+    }
+
+    fn node_checks(&mut self, c: &CheckCounts) {
         self.map(5);
         for (k, v) in [
             ("ok", c.ok),
@@ -243,6 +247,41 @@ impl Writer<'_> {
         self.uint(skipped);
         self.str("done");
         self.bool(done);
+    }
+}
+
+/// A node's `Nodes` entry without the fields that change often (state,
+/// last_seen_ms, checks), kept by configd beside the node: a 10,000-node
+/// answer then copies three runs of bytes a node, where walking the
+/// node's strings costs a cache miss each.
+#[derive(Debug, Clone, Default)]
+pub struct EncodedNode {
+    bytes: Vec<u8>,
+    cuts: [usize; 2],
+}
+
+impl EncodedNode {
+    /// Encodes the fields of `n` that change only when the node registers.
+    pub fn new(n: &NodeRef) -> EncodedNode {
+        let mut bytes = Vec::with_capacity(256);
+        let mut w = Writer(&mut bytes);
+        w.node_head(n.name);
+        let first = w.0.len();
+        w.node_middle(n.addr, n.first_seen_ms);
+        let second = w.0.len();
+        w.node_tail(n);
+        bytes.shrink_to_fit();
+        EncodedNode {
+            bytes,
+            cuts: [first, second],
+        }
+    }
+
+    fn parts(&self) -> [&[u8]; 3] {
+        let [a, b] = self.cuts;
+        let (head, rest) = self.bytes.split_at(a.min(self.bytes.len()));
+        let (middle, tail) = rest.split_at(b.saturating_sub(a).min(rest.len()));
+        [head, middle, tail]
     }
 }
 
@@ -306,11 +345,15 @@ pub fn request_frame(id: u64, body: &[u8]) -> Vec<u8> {
 
 /// Reads MessagePack from a slice, borrowing strings from it. Every method
 /// gives `None` on anything unexpected.
-struct Reader<'a> {
+pub(super) struct Reader<'a> {
     buf: &'a [u8],
 }
 
 impl<'a> Reader<'a> {
+    pub(super) fn new(buf: &'a [u8]) -> Self {
+        Reader { buf }
+    }
+
     fn byte(&mut self) -> Option<u8> {
         let (&b, rest) = self.buf.split_first()?;
         self.buf = rest;
@@ -352,7 +395,7 @@ impl<'a> Reader<'a> {
         }
     }
 
-    fn str(&mut self) -> Option<&'a str> {
+    pub(super) fn str(&mut self) -> Option<&'a str> {
         let n = match self.byte()? {
             b @ 0xa0..=0xbf => usize::from(b & 0x1f),
             0xd9 => self.be(1)? as usize,
@@ -498,10 +541,17 @@ fn fields<'a>(
     mut field: impl FnMut(usize, &mut Reader<'a>) -> Option<()>,
 ) -> Option<()> {
     let mut seen = 0u32;
+    // Senders write the fields in order: try the next one first.
+    let mut next = 0;
     for _ in 0..r.map()? {
         let key = r.name()?;
-        match names.iter().position(|n| *n == key) {
+        let at = match names.get(next) {
+            Some(n) if *n == key => Some(next),
+            _ => names.iter().position(|n| *n == key),
+        };
+        match at {
             Some(i) => {
+                next = i + 1;
                 if seen & (1 << i) != 0 {
                     return None;
                 }
@@ -534,7 +584,7 @@ fn node_state(s: &[u8]) -> Option<NodeState> {
     })
 }
 
-fn read_log_line(r: &mut Reader) -> Option<LogLine> {
+fn read_log_line<'a>(r: &mut Reader<'a>) -> Option<LogLineRef<'a>> {
     let (mut time_ms, mut node, mut lvl, mut source, mut message) = (None, None, None, None, None);
     fields(
         r,
@@ -550,13 +600,17 @@ fn read_log_line(r: &mut Reader) -> Option<LogLine> {
             Some(())
         },
     )?;
-    Some(LogLine {
+    Some(LogLineRef {
         time_ms: time_ms?,
-        node: node?.to_owned(),
+        node: node?,
         level: lvl?,
-        source: source?.to_owned(),
-        message: message?.to_owned(),
+        source: source?,
+        message: message?,
     })
+}
+
+fn owned_lines(lines: Vec<LogLineRef>) -> Vec<LogLine> {
+    lines.iter().map(LogLineRef::to_line).collect()
 }
 
 /// An array of `n` items read by `item`.
@@ -604,34 +658,66 @@ const NODE_FIELDS: [&[u8]; 10] = [
     b"checks",
 ];
 
-fn read_node(r: &mut Reader) -> Option<NodeView> {
+/// The bytes `r` moved past since it was at `start`.
+fn consumed<'a>(start: &'a [u8], r: &Reader<'a>) -> &'a [u8] {
+    &start[..start.len() - r.buf.len()]
+}
+
+/// An array of strings, checked and left in place.
+fn read_strs<'a>(r: &mut Reader<'a>) -> Option<Strs<'a>> {
+    let len = r.array()?;
+    let start = r.buf;
+    for _ in 0..len {
+        r.str()?;
+    }
+    Some(Strs::Wire {
+        len,
+        bytes: consumed(start, r),
+    })
+}
+
+/// A map of strings to strings, checked and left in place. Keys must come
+/// in order and once each, as every sender writes them (from a `BTreeMap`);
+/// anything else gives `None` and rmp-serde's reading (which sorts, and
+/// keeps the last of a repeated key).
+fn read_pairs<'a>(r: &mut Reader<'a>) -> Option<Pairs<'a>> {
+    let len = r.map()?;
+    let start = r.buf;
+    let mut last: Option<&str> = None;
+    for _ in 0..len {
+        let k = r.str()?;
+        if last.is_some_and(|l| l >= k) {
+            return None;
+        }
+        last = Some(k);
+        r.str()?;
+    }
+    Some(Pairs::Wire {
+        len,
+        bytes: consumed(start, r),
+    })
+}
+
+fn read_node<'a>(r: &mut Reader<'a>) -> Option<NodeRef<'a>> {
     let (mut name, mut addr, mut version, mut hostname) = (None, None, None, None);
     let (mut state, mut first_seen_ms, mut last_seen_ms) = (None, None, None);
     let (mut addrs, mut labels, mut checks) = (None, None, None);
     fields(r, &NODE_FIELDS, |i, r| {
         match i {
-            0 => name = Some(r.str()?.to_owned()),
+            0 => name = Some(r.str()?),
             1 => state = Some(node_state(r.name()?)?),
-            2 => addr = Some(r.str()?.to_owned()),
+            2 => addr = Some(r.str()?),
             3 => first_seen_ms = Some(r.i64()?),
             4 => last_seen_ms = Some(r.i64()?),
-            5 => version = Some(r.str()?.to_owned()),
-            6 => hostname = Some(r.str()?.to_owned()),
-            7 => addrs = Some(read_array(r, |r| Some(r.str()?.to_owned()))?),
-            8 => {
-                let mut m = BTreeMap::new();
-                for _ in 0..r.map()? {
-                    let k = r.str()?.to_owned();
-                    // serde keeps the last of a repeated key.
-                    m.insert(k, r.str()?.to_owned());
-                }
-                labels = Some(m)
-            }
+            5 => version = Some(r.str()?),
+            6 => hostname = Some(r.str()?),
+            7 => addrs = Some(read_strs(r)?),
+            8 => labels = Some(read_pairs(r)?),
             _ => checks = Some(read_counts(r)?),
         }
         Some(())
     })?;
-    Some(NodeView {
+    Some(NodeRef {
         name: name?,
         state: state?,
         addr: addr?,
@@ -645,7 +731,13 @@ fn read_node(r: &mut Reader) -> Option<NodeView> {
     })
 }
 
-fn read_nodes_page(r: &mut Reader) -> Option<NodesPage> {
+/// A `Nodes` page read in place: the nodes borrow the frame's bytes.
+pub struct NodesPageRef<'a> {
+    pub nodes: Vec<NodeRef<'a>>,
+    pub done: bool,
+}
+
+fn read_nodes_page<'a>(r: &mut Reader<'a>) -> Option<NodesPageRef<'a>> {
     let (mut nodes, mut done) = (None, None);
     fields(r, &[b"nodes", b"done"], |i, r| {
         match i {
@@ -654,13 +746,20 @@ fn read_nodes_page(r: &mut Reader) -> Option<NodesPage> {
         }
         Some(())
     })?;
-    Some(NodesPage {
+    Some(NodesPageRef {
         nodes: nodes?,
         done: done?,
     })
 }
 
-fn read_log_lines_body(r: &mut Reader) -> Option<LogLines> {
+/// A `LogLines` answer read in place: the lines borrow the frame's bytes.
+pub struct LogLinesRef<'a> {
+    pub lines: Vec<LogLineRef<'a>>,
+    pub skipped: u64,
+    pub done: bool,
+}
+
+fn read_log_lines_body<'a>(r: &mut Reader<'a>) -> Option<LogLinesRef<'a>> {
     let (mut lines, mut skipped, mut done) = (None, None, None);
     fields(r, &[b"lines", b"skipped", b"done"], |i, r| {
         match i {
@@ -670,7 +769,7 @@ fn read_log_lines_body(r: &mut Reader) -> Option<LogLines> {
         }
         Some(())
     })?;
-    Some(LogLines {
+    Some(LogLinesRef {
         lines: lines?,
         skipped: skipped?,
         done: done?,
@@ -683,7 +782,7 @@ fn read_log_batch(r: &mut Reader) -> Option<LogBatch> {
         match i {
             0 => stream = Some(r.u64()?),
             1 => first_line = Some(r.u64()?),
-            _ => lines = Some(read_array(r, read_log_line)?),
+            _ => lines = Some(owned_lines(read_array(r, read_log_line)?)),
         }
         Some(())
     })?;
@@ -694,13 +793,15 @@ fn read_log_batch(r: &mut Reader) -> Option<LogBatch> {
     })
 }
 
-enum Body {
-    Response(ResponseBody),
-    Request(RequestBody),
+enum Body<'a> {
+    Nodes(NodesPageRef<'a>),
+    LogLines(LogLinesRef<'a>),
+    LogBatch(LogBatch),
 }
 
-/// `body` as a bulk message; `None` if it is not one (or not as expected).
-pub fn decode(body: &[u8]) -> Option<Message> {
+/// `{"Response"|"Request": {"id": .., "body": {tag: ..}}}` with a body of
+/// a bulk kind, the whole input and nothing more; `None` if not one.
+fn envelope(body: &[u8]) -> Option<(u64, Body<'_>)> {
     let mut r = Reader { buf: body };
     let request = match r.tag()? {
         b"Response" => false,
@@ -713,11 +814,9 @@ pub fn decode(body: &[u8]) -> Option<Message> {
             0 => id = Some(r.u64()?),
             _ => {
                 content = Some(match (request, r.tag()?) {
-                    (false, b"Nodes") => Body::Response(ResponseBody::Nodes(read_nodes_page(r)?)),
-                    (false, b"LogLines") => {
-                        Body::Response(ResponseBody::LogLines(read_log_lines_body(r)?))
-                    }
-                    (true, b"LogBatch") => Body::Request(RequestBody::LogBatch(read_log_batch(r)?)),
+                    (false, b"Nodes") => Body::Nodes(read_nodes_page(r)?),
+                    (false, b"LogLines") => Body::LogLines(read_log_lines_body(r)?),
+                    (true, b"LogBatch") => Body::LogBatch(read_log_batch(r)?),
                     _ => return None,
                 })
             }
@@ -727,8 +826,48 @@ pub fn decode(body: &[u8]) -> Option<Message> {
     if !r.buf.is_empty() {
         return None;
     }
-    Some(match (id?, content?) {
-        (id, Body::Response(body)) => Message::Response(Response { id, body }),
-        (id, Body::Request(body)) => Message::Request(Request { id, body }),
+    Some((id?, content?))
+}
+
+/// `body` as a bulk message; `None` if it is not one (or not as expected).
+pub fn decode(body: &[u8]) -> Option<Message> {
+    Some(match envelope(body)? {
+        (id, Body::Nodes(page)) => Message::Response(Response {
+            id,
+            body: ResponseBody::Nodes(NodesPage {
+                nodes: page.nodes.iter().map(NodeRef::to_view).collect(),
+                done: page.done,
+            }),
+        }),
+        (id, Body::LogLines(l)) => Message::Response(Response {
+            id,
+            body: ResponseBody::LogLines(LogLines {
+                lines: owned_lines(l.lines),
+                skipped: l.skipped,
+                done: l.done,
+            }),
+        }),
+        (id, Body::LogBatch(b)) => Message::Request(Request {
+            id,
+            body: RequestBody::LogBatch(b),
+        }),
     })
+}
+
+/// `body` as the answer to request `id` with a `Nodes` page, read in place;
+/// `None` if it is anything else (the caller decodes it the usual way).
+pub fn nodes_page(body: &[u8], id: u64) -> Option<NodesPageRef<'_>> {
+    match envelope(body)? {
+        (got, Body::Nodes(page)) if got == id => Some(page),
+        _ => None,
+    }
+}
+
+/// `body` as the answer to request `id` with `LogLines`, read in place;
+/// `None` if it is anything else (the caller decodes it the usual way).
+pub fn log_lines_page(body: &[u8], id: u64) -> Option<LogLinesRef<'_>> {
+    match envelope(body)? {
+        (got, Body::LogLines(lines)) if got == id => Some(lines),
+        _ => None,
+    }
 }

@@ -75,28 +75,7 @@ impl Drop for Client {
 impl Client {
     /// Dials `server`, authenticates with `token` and starts the link task.
     pub async fn connect(server: &str, token: &Token, name: &str) -> Result<Client, ClientError> {
-        let connect_err = |reason: String| ClientError::Connect {
-            server: server.to_string(),
-            reason,
-        };
-        let stream = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(server))
-            .await
-            .map_err(|_| connect_err(format!("no answer in {}s", CONNECT_TIMEOUT.as_secs())))?
-            .map_err(|e| connect_err(e.to_string()))?;
-        let _ = stream.set_nodelay(true);
-        let mut conn = Connection::new(stream, DEFAULT_MAX_FRAME);
-        let welcome = client_handshake(&mut conn, PeerKind::Client, name, token)
-            .await
-            .map_err(|source| match source {
-                HandshakeError::Refused(refusal) => ClientError::Refused {
-                    server: server.to_string(),
-                    refusal,
-                },
-                source => ClientError::Handshake {
-                    server: server.to_string(),
-                    source,
-                },
-            })?;
+        let (conn, welcome) = dial(server, token, name).await?;
         let (link, queue) = LinkHandle::new(DEFAULT_MAX_FRAME);
         let stop = CancellationToken::new();
         let config = LinkConfig {
@@ -263,6 +242,38 @@ impl Client {
         }
         Err(ClientError::Lost("configd ended the answer early".into()))
     }
+}
+
+/// Dials `server` and authenticates with `token`: a connection past the
+/// handshake, and configd's `Welcome`.
+pub async fn dial(
+    server: &str,
+    token: &Token,
+    name: &str,
+) -> Result<(Connection, Welcome), ClientError> {
+    let connect_err = |reason: String| ClientError::Connect {
+        server: server.to_string(),
+        reason,
+    };
+    let stream = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(server))
+        .await
+        .map_err(|_| connect_err(format!("no answer in {}s", CONNECT_TIMEOUT.as_secs())))?
+        .map_err(|e| connect_err(e.to_string()))?;
+    let _ = stream.set_nodelay(true);
+    let mut conn = Connection::new(stream, DEFAULT_MAX_FRAME);
+    let welcome = client_handshake(&mut conn, PeerKind::Client, name, token)
+        .await
+        .map_err(|source| match source {
+            HandshakeError::Refused(refusal) => ClientError::Refused {
+                server: server.to_string(),
+                refusal,
+            },
+            source => ClientError::Handshake {
+                server: server.to_string(),
+                source,
+            },
+        })?;
+    Ok((conn, welcome))
 }
 
 /// An answer of the wrong kind: a bug on one side, reported as such.

@@ -11,7 +11,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio_util::codec::Framed;
 
-use super::frame::{FrameError, MessageCodec, TolerantCodec};
+use super::frame::{BodyCodec, FrameError, MessageCodec, TolerantCodec};
 use super::proto::{ErrorCode, ErrorFrame, Message};
 
 /// Read buffer to start with: small, since most frames are heartbeats and
@@ -71,6 +71,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
 
     pub fn get_ref(&self) -> &S {
         self.framed.get_ref()
+    }
+
+    /// The same connection, read as frame bodies (bytes already read stay).
+    pub fn into_bodies(self) -> Framed<S, BodyCodec> {
+        self.framed.map_codec(|c| BodyCodec(c.0))
     }
 
     /// The stream back; anything already buffered is dropped.

@@ -281,6 +281,39 @@ where
     }
 }
 
+/// Frame bodies as bytes, for a reader that takes them apart itself (see
+/// `direct`); writes messages and encoded frames like `MessageCodec`.
+#[derive(Debug, Clone, Copy)]
+pub struct BodyCodec(pub MessageCodec);
+
+impl Decoder for BodyCodec {
+    type Item = BytesMut;
+    type Error = FrameError;
+
+    fn decode(&mut self, src: &mut BytesMut) -> Result<Option<BytesMut>, FrameError> {
+        next_body(src, self.0.max_frame)
+    }
+
+    fn decode_eof(&mut self, buf: &mut BytesMut) -> Result<Option<BytesMut>, FrameError> {
+        match self.decode(buf)? {
+            Some(body) => Ok(Some(body)),
+            None if buf.is_empty() => Ok(None),
+            None => Err(FrameError::Truncated),
+        }
+    }
+}
+
+impl<T> Encoder<T> for BodyCodec
+where
+    MessageCodec: Encoder<T, Error = FrameError>,
+{
+    type Error = FrameError;
+
+    fn encode(&mut self, item: T, dst: &mut BytesMut) -> Result<(), FrameError> {
+        self.0.encode(item, dst)
+    }
+}
+
 /// Already-encoded frames (for fan-out: encode once, send to many).
 impl Encoder<Bytes> for MessageCodec {
     type Error = FrameError;

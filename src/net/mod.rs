@@ -4,9 +4,12 @@ pub mod backoff;
 pub mod bulk;
 pub mod client;
 pub mod connection;
+pub mod direct;
 pub mod frame;
 pub mod handshake;
 pub mod link;
+pub mod log_ref;
+pub mod node_ref;
 pub mod proto;
 
 pub use connection::Connection;
