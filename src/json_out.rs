@@ -14,8 +14,13 @@ fn needs_escape(b: u8) -> bool {
 
 /// Appends `s` as a JSON string, escaped as serde_json does.
 pub fn string(out: &mut Vec<u8>, s: &str) {
+    utf8(out, s.as_bytes())
+}
+
+/// `string` of bytes already known to be UTF-8.
+fn utf8(out: &mut Vec<u8>, s: &[u8]) {
     out.push(b'"');
-    let mut rest = s.as_bytes();
+    let mut rest = s;
     // Runs that need nothing are copied whole.
     while let Some(i) = rest.iter().position(|&b| needs_escape(b)) {
         out.extend_from_slice(&rest[..i]);
@@ -215,13 +220,13 @@ impl NodesJson {
             out.extend_from_slice(b"{}");
         } else {
             out.extend_from_slice(inner_open);
-            for (i, (k, v)) in n.labels.iter().enumerate() {
+            for (i, (k, v)) in n.labels.iter_bytes().enumerate() {
                 if i > 0 {
                     out.extend_from_slice(inner_sep);
                 }
-                string(out, k);
+                utf8(out, k);
                 out.extend_from_slice(colon);
-                string(out, v);
+                utf8(out, v);
             }
             out.extend_from_slice(inner_close);
         }

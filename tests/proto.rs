@@ -769,6 +769,16 @@ proptest! {
             let nodes: Vec<_> = read.nodes.iter().map(|n| n.to_view()).collect();
             prop_assert_eq!(&nodes, &page.nodes);
             prop_assert_eq!(read.done, page.done);
+            // And prints the same JSON.
+            let json = |nodes: Vec<monit::net::bulk::NodeRef>| {
+                let mut w = monit::json_out::NodesJson::new(true);
+                let mut out = Vec::new();
+                nodes.iter().for_each(|n| w.node(&mut out, n));
+                w.end(&mut out);
+                out
+            };
+            let from_views = json(page.nodes.iter().map(Into::into).collect());
+            prop_assert!(json(read.nodes) == from_views, "JSON differs");
             prop_assert!(monit::net::bulk::nodes_page(&reference, id.wrapping_add(1)).is_none());
         }
     }

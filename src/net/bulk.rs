@@ -408,7 +408,7 @@ impl<'a> Reader<'a> {
 
     /// A string that is only compared with known names (map keys, enum
     /// tags), as bytes: it needs no UTF-8 check.
-    fn name(&mut self) -> Option<&'a [u8]> {
+    pub(super) fn name(&mut self) -> Option<&'a [u8]> {
         let n = match self.byte()? {
             b @ 0xa0..=0xbf => usize::from(b & 0x1f),
             0xd9 => self.be(1)? as usize,

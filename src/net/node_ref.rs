@@ -113,6 +113,19 @@ impl<'a> Pairs<'a> {
         self.len() == 0
     }
 
+    /// The pairs as bytes: what a writer of already-checked text needs
+    /// (the wire form is not checked for UTF-8 a second time).
+    pub fn iter_bytes(&self) -> impl Iterator<Item = (&'a [u8], &'a [u8])> + 'a {
+        let (map, mut wire, n) = match *self {
+            Pairs::Map(m) => (Some(m.iter()), Reader::new(&[]), 0),
+            Pairs::Wire { len, bytes } => (None, Reader::new(bytes), len),
+        };
+        map.into_iter()
+            .flatten()
+            .map(|(k, v)| (k.as_bytes(), v.as_bytes()))
+            .chain((0..n).map_while(move |_| Some((wire.name()?, wire.name()?))))
+    }
+
     pub fn iter(&self) -> PairsIter<'a> {
         match *self {
             Pairs::Map(m) => PairsIter(Walk::Map(m.iter())),
