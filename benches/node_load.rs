@@ -14,7 +14,8 @@
 //! core, from `/proc/PID/stat`) and RSS (`/proc/PID/status`, also per node
 //! over the idle baseline), registrations per second, the bench's own CPU,
 //! heartbeat round trips, and the wall time of `monit-cli query nodes -o
-//! json` (median of K). Results are recorded in BENCHMARKS.md.
+//! json` (median of K), run by a small launcher process (see `Launcher`).
+//! Results are recorded in BENCHMARKS.md.
 //!
 //! Open files: the bench raises its soft RLIMIT_NOFILE to the hard limit
 //! (`monit::daemon::raise_nofile_limit`), and configd does the same for
@@ -77,6 +78,15 @@ const SCRUB_ENV: &[&str] = &[
 ];
 
 fn main() -> ExitCode {
+    if std::env::args().nth(1).as_deref() == Some(LAUNCHER_ARG) {
+        return match launcher_serve() {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("node_load launcher: error: {e:#}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     match run() {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -139,6 +149,8 @@ fn parse_args() -> anyhow::Result<Options> {
 
 fn run() -> anyhow::Result<()> {
     let opts = parse_args()?;
+    // Before the fleet opens its sockets (see `Launcher`).
+    let mut launcher = Launcher::start()?;
     let bins = Bins::locate()?;
     let clk_tck = clock_ticks()?;
     let (soft_before, hard) = nofile()?;
@@ -166,8 +178,8 @@ fn run() -> anyhow::Result<()> {
     let mut results = Vec::new();
     for &n in &opts.sizes {
         println!("\n=== N = {n} ===");
-        let figures =
-            run_fleet(n, &opts, &bins, clk_tck).with_context(|| format!("run with {n} nodes"))?;
+        let figures = run_fleet(n, &opts, &bins, clk_tck, &mut launcher)
+            .with_context(|| format!("run with {n} nodes"))?;
         figures.print_detail();
         results.push(figures);
     }
@@ -364,7 +376,13 @@ fn print_table(results: &[Figures]) {
 }
 
 /// One fleet size, against its own configd.
-fn run_fleet(n: usize, opts: &Options, bins: &Bins, clk_tck: f64) -> anyhow::Result<Figures> {
+fn run_fleet(
+    n: usize,
+    opts: &Options,
+    bins: &Bins,
+    clk_tck: f64,
+    launcher: &mut Launcher,
+) -> anyhow::Result<Figures> {
     let dir = tempfile::Builder::new()
         .prefix("monit-node-load-")
         .tempdir()
@@ -476,10 +494,10 @@ fn run_fleet(n: usize, opts: &Options, bins: &Bins, clk_tck: f64) -> anyhow::Res
     for _ in 0..opts.queries {
         let mut version = Command::new(&bins.cli);
         version.arg("--version");
-        floor.push(tools.block_on(timed(version, &setup))?);
-        let before = children_cpu_ms()?;
-        query.push(tools.block_on(timed(query_command(bins, &setup, configd.addr), &setup))?);
-        query_cpu.push(children_cpu_ms()? - before);
+        floor.push(launcher.time(version, &setup)?.ms);
+        let run = launcher.time(query_command(bins, &setup, configd.addr), &setup)?;
+        query.push(run.ms);
+        query_cpu.push(run.cpu_ms);
         fleet.check(&configd)?;
     }
     let query_ms = Percentiles::of(query).context("no query timed")?;
@@ -1001,27 +1019,130 @@ async fn library_query(
 }
 
 /// Wall time of one run, stdout to /dev/null, in milliseconds.
-async fn timed(cmd: Command, setup: &Setup) -> anyhow::Result<f64> {
-    let mut cmd = cmd;
-    setup.hermetic(&mut cmd);
-    let mut cmd = tokio::process::Command::from(cmd);
-    cmd.stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
-    let started = Instant::now();
-    let out = tokio::time::timeout(CLI_TIMEOUT, cmd.output())
-        .await
-        .with_context(|| format!("monit-cli took over {}s", CLI_TIMEOUT.as_secs()))?
-        .context("cannot run monit-cli")?;
-    let ms = started.elapsed().as_secs_f64() * 1000.0;
-    if !out.status.success() {
-        bail!(
-            "monit-cli failed ({}): {}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
+/// The argument that makes the bench binary a `Launcher`.
+const LAUNCHER_ARG: &str = "--launcher";
+
+/// Times `monit-cli` runs from a small process of its own, started before
+/// the fleet: a process spawned by the bench itself gets a copy of its
+/// file table, 10,000 sockets, and that alone costs each run 1.5-3 ms
+/// (measured: `monit-cli --version` 1.4 ms from a process with a few open
+/// files, 3.0 ms from one with 10,000), which an operator's shell does not
+/// pay. One JSON request a line on its stdin, one JSON answer a line back.
+struct Launcher {
+    child: Child,
+    to: std::process::ChildStdin,
+    from: BufReader<std::process::ChildStdout>,
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct LaunchRequest {
+    argv: Vec<String>,
+    env_remove: Vec<String>,
+    env: Vec<(String, String)>,
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct LaunchAnswer {
+    /// Wall time from spawn to exit.
+    ms: f64,
+    /// The run's user + system CPU.
+    cpu_ms: f64,
+    /// Empty when it exited 0.
+    error: String,
+}
+
+impl Launcher {
+    fn start() -> anyhow::Result<Launcher> {
+        let exe = std::env::current_exe().context("cannot find the bench executable")?;
+        let mut child = Command::new(exe)
+            .arg(LAUNCHER_ARG)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .context("cannot start the launcher")?;
+        let to = child.stdin.take().context("launcher stdin")?;
+        let from = BufReader::new(child.stdout.take().context("launcher stdout")?);
+        Ok(Launcher { child, to, from })
     }
-    Ok(ms)
+
+    /// Runs `cmd` (made hermetic, as `Setup::hermetic` does) and times it.
+    fn time(&mut self, cmd: Command, setup: &Setup) -> anyhow::Result<LaunchAnswer> {
+        let request = LaunchRequest {
+            argv: std::iter::once(cmd.get_program())
+                .chain(cmd.get_args())
+                .map(|a| a.to_string_lossy().into_owned())
+                .collect(),
+            env_remove: SCRUB_ENV.iter().map(|v| v.to_string()).collect(),
+            env: vec![(
+                "XDG_CONFIG_HOME".into(),
+                setup.dir.join("xdg").to_string_lossy().into_owned(),
+            )],
+        };
+        let mut line = serde_json::to_string(&request)?;
+        line.push('\n');
+        self.to
+            .write_all(line.as_bytes())
+            .context("cannot write to the launcher")?;
+        let mut answer = String::new();
+        self.from
+            .read_line(&mut answer)
+            .context("cannot read from the launcher")?;
+        let answer: LaunchAnswer =
+            serde_json::from_str(&answer).context("the launcher stopped or answered garbage")?;
+        if !answer.error.is_empty() {
+            bail!("monit-cli failed: {}", answer.error);
+        }
+        Ok(answer)
+    }
+}
+
+impl Drop for Launcher {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The launcher's side: runs each requested command, answers with its times.
+fn launcher_serve() -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    for line in std::io::stdin().lock().lines() {
+        let req: LaunchRequest = serde_json::from_str(&line?)?;
+        let (program, args) = req.argv.split_first().context("empty argv")?;
+        let mut cmd = Command::new(program);
+        cmd.args(args)
+            .envs(req.env)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        for var in &req.env_remove {
+            cmd.env_remove(var);
+        }
+        let cpu0 = children_cpu_ms()?;
+        let started = Instant::now();
+        // Its stderr reaches EOF when it exits (monit-cli starts nothing
+        // that outlives it); its own timeouts bound the wait.
+        let output = cmd
+            .spawn()
+            .and_then(|c| c.wait_with_output())
+            .context("cannot run monit-cli")?;
+        let ms = started.elapsed().as_secs_f64() * 1000.0;
+        let cpu_ms = children_cpu_ms()? - cpu0;
+        let error = if output.status.success() {
+            String::new()
+        } else {
+            format!(
+                "{}: {}",
+                output.status,
+                String::from_utf8_lossy(&output.stderr).trim()
+            )
+        };
+        let mut answer = serde_json::to_string(&LaunchAnswer { ms, cpu_ms, error })?;
+        answer.push('\n');
+        out.write_all(answer.as_bytes())?;
+        out.flush()?;
+    }
+    Ok(())
 }
 
 /// Summary of a sample.
