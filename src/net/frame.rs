@@ -156,6 +156,15 @@ impl<'de> serde::Deserialize<'de> for VariantName {
     }
 }
 
+/// At the end of input, bytes left over are half a frame.
+fn at_eof<T>(item: Option<T>, buf: &BytesMut) -> Result<Option<T>, FrameError> {
+    match item {
+        Some(item) => Ok(Some(item)),
+        None if buf.is_empty() => Ok(None),
+        None => Err(FrameError::Truncated),
+    }
+}
+
 /// Cuts the next whole frame body out of `src` (`None`: not all here yet).
 fn next_body(src: &mut BytesMut, max_frame: usize) -> Result<Option<BytesMut>, FrameError> {
     if src.len() < HEADER_LEN {
@@ -214,11 +223,8 @@ impl Decoder for MessageCodec {
     }
 
     fn decode_eof(&mut self, buf: &mut BytesMut) -> Result<Option<Message>, FrameError> {
-        match self.decode(buf)? {
-            Some(msg) => Ok(Some(msg)),
-            None if buf.is_empty() => Ok(None),
-            None => Err(FrameError::Truncated),
-        }
+        let item = self.decode(buf)?;
+        at_eof(item, buf)
     }
 }
 
@@ -262,11 +268,8 @@ impl Decoder for TolerantCodec {
     }
 
     fn decode_eof(&mut self, buf: &mut BytesMut) -> Result<Option<Self::Item>, FrameError> {
-        match self.decode(buf)? {
-            Some(item) => Ok(Some(item)),
-            None if buf.is_empty() => Ok(None),
-            None => Err(FrameError::Truncated),
-        }
+        let item = self.decode(buf)?;
+        at_eof(item, buf)
     }
 }
 
@@ -295,11 +298,8 @@ impl Decoder for BodyCodec {
     }
 
     fn decode_eof(&mut self, buf: &mut BytesMut) -> Result<Option<BytesMut>, FrameError> {
-        match self.decode(buf)? {
-            Some(body) => Ok(Some(body)),
-            None if buf.is_empty() => Ok(None),
-            None => Err(FrameError::Truncated),
-        }
+        let item = self.decode(buf)?;
+        at_eof(item, buf)
     }
 }
 
