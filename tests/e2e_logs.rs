@@ -377,3 +377,37 @@ fn configd_skips_for_a_connection_that_stops_reading() {
     );
     assert_eq!(held.len() as u64, TOTAL);
 }
+
+#[test]
+fn an_idle_follower_keeps_heartbeating_and_gets_later_lines() {
+    // configd drops a client it has not heard from for `node_dead_after`
+    // (1 s here); a follower that receives nothing for much longer must
+    // keep its connection by heartbeating, and still get what comes later.
+    let fleet = Fleet::start();
+    let a = node(&fleet, "a", 3, "");
+    fleet.wait_state("a", "up", Duration::from_secs(20));
+    let mut sub = fleet.cli_spawn(
+        "logs-idle",
+        &[
+            "logs",
+            "-f",
+            "--grep",
+            "log marker",
+            "-n",
+            "0",
+            "-o",
+            "jsonl",
+        ],
+    );
+    let rx = follow(&mut sub);
+    std::thread::sleep(Duration::from_secs(4));
+    assert!(
+        sub.child.try_wait().unwrap().is_none(),
+        "the idle follower exited"
+    );
+    a.signal(Signal::SIGUSR1);
+    let v = rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("a line after the idle time");
+    assert_eq!(marker_no(&v), Some(1), "{v}");
+}
