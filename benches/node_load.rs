@@ -242,6 +242,8 @@ struct Figures {
     pongs_per_sec: f64,
     rtt_us: Percentiles,
     query_ms: Percentiles,
+    /// The same query with `FILTERS` (one node in 40).
+    filtered_ms: Percentiles,
     cli_floor_ms: Percentiles,
     library_ms: Percentiles,
     library_connect_ms: Percentiles,
@@ -303,6 +305,13 @@ impl Figures {
             self.query_ms.p90,
             self.query_ms.min,
             self.cli_floor_ms.median
+        );
+        println!(
+            "  with --filter {}: median {:.1} ms, p90 {:.1} ms, min {:.1} ms",
+            FILTERS.join(" --filter "),
+            self.filtered_ms.median,
+            self.filtered_ms.p90,
+            self.filtered_ms.min
         );
         println!(
             "  monit-cli CPU (user+sys) per query: median {:.1} ms; configd RSS after the queries {:.1} MiB",
@@ -491,6 +500,7 @@ fn run_fleet(
     let mut floor = Vec::with_capacity(opts.queries);
     let mut query = Vec::with_capacity(opts.queries);
     let mut query_cpu = Vec::with_capacity(opts.queries);
+    let mut filtered = Vec::with_capacity(opts.queries);
     for _ in 0..opts.queries {
         let mut version = Command::new(&bins.cli);
         version.arg("--version");
@@ -498,10 +508,16 @@ fn run_fleet(
         let run = launcher.time(query_command(bins, &setup, configd.addr), &setup)?;
         query.push(run.ms);
         query_cpu.push(run.cpu_ms);
+        let mut cmd = query_command(bins, &setup, configd.addr);
+        for f in FILTERS {
+            cmd.args(["--filter", f]);
+        }
+        filtered.push(launcher.time(cmd, &setup)?.ms);
         fleet.check(&configd)?;
     }
     let query_ms = Percentiles::of(query).context("no query timed")?;
     let cli_floor_ms = Percentiles::of(floor).context("no --version timed")?;
+    let filtered_ms = Percentiles::of(filtered).context("no filtered query timed")?;
     let query_cpu_ms = Percentiles::of(query_cpu).context("no query CPU measured")?;
     let rss_after_queries_kib = rss_kib(pid)?;
 
@@ -573,6 +589,7 @@ fn run_fleet(
         rtt_us,
         query_ms,
         cli_floor_ms,
+        filtered_ms,
         library_ms,
         library_connect_ms,
         library_answer_ms,
@@ -1019,6 +1036,10 @@ async fn library_query(
 }
 
 /// Wall time of one run, stdout to /dev/null, in milliseconds.
+/// A filtered query, timed beside the full one: every node is up and has
+/// role web, one in 40 is in rack r05.
+const FILTERS: &[&str] = &["state=up", "labels.role=web", "labels.rack=r05"];
+
 /// The argument that makes the bench binary a `Launcher`.
 const LAUNCHER_ARG: &str = "--launcher";
 

@@ -2,8 +2,20 @@
 //! `key!=value`, `key~regex`, dotted keys into objects (`labels.role=web`).
 //! Several filters are ANDed. They match the JSON shape a query prints.
 
+use std::borrow::Cow;
+
 use regex::Regex;
 use serde_json::Value;
+
+/// One field of a row, found without building the row's JSON (for rows
+/// with no lists in them, such as nodes): what `Filter::matches` would
+/// find at the filter's path.
+pub enum Field<'a> {
+    Missing,
+    /// An object: equal to no text.
+    Object,
+    Text(Cow<'a, str>),
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Op {
@@ -107,14 +119,31 @@ impl Filter {
         }
     }
 
+    /// The dotted key, split.
+    pub fn path(&self) -> &[String] {
+        &self.path
+    }
+
+    /// `matches` for the field found at `path()`.
+    pub fn matches_field(&self, field: Field) -> bool {
+        match field {
+            Field::Missing | Field::Object => self.op == Op::Ne,
+            Field::Text(text) => self.test_text(&text),
+        }
+    }
+
     fn test_scalar(&self, v: &Value) -> bool {
         let Some(text) = scalar_text(v) else {
             return self.op == Op::Ne;
         };
+        self.test_text(&text)
+    }
+
+    fn test_text(&self, text: &str) -> bool {
         match self.op {
             Op::Eq => text == self.value,
             Op::Ne => text != self.value,
-            Op::Match => self.regex.as_ref().is_some_and(|r| r.is_match(&text)),
+            Op::Match => self.regex.as_ref().is_some_and(|r| r.is_match(text)),
         }
     }
 }

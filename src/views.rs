@@ -1,10 +1,13 @@
 //! The JSON shapes `monit-cli -o json` prints (DESIGN section 7). Field
 //! names here are a contract with operators' scripts.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::filter::{Field, Filter};
+use crate::net::node_ref::NodeRef;
 use crate::net::proto::{CheckCounts, NodeView};
 use crate::timefmt::rfc3339;
 
@@ -34,6 +37,50 @@ impl From<&NodeView> for NodeJson {
             checks: n.checks,
         }
     }
+}
+
+/// The field of a node's `NodeJson` at `path`, without building it.
+pub fn node_field<'a>(n: &NodeRef<'a>, path: &[String]) -> Field<'a> {
+    let text = |s: &'a str| Field::Text(Cow::Borrowed(s));
+    let Some((first, rest)) = path.split_first() else {
+        return Field::Missing;
+    };
+    match (first.as_str(), rest) {
+        ("name", []) => text(n.name),
+        ("state", []) => text(n.state.as_str()),
+        ("addr", []) => text(n.addr),
+        ("first_seen", []) => Field::Text(Cow::Owned(rfc3339(n.first_seen_ms))),
+        ("last_seen", []) => Field::Text(Cow::Owned(rfc3339(n.last_seen_ms))),
+        ("version", []) => text(n.version),
+        ("labels" | "checks", []) => Field::Object,
+        // Keys compared as bytes: only the value found is read as text.
+        ("labels", [key]) => n
+            .labels
+            .iter_bytes()
+            .find(|(k, _)| *k == key.as_bytes())
+            .and_then(|(_, v)| std::str::from_utf8(v).ok())
+            .map_or(Field::Missing, text),
+        ("checks", [key]) => {
+            let c = &n.checks;
+            let count = match key.as_str() {
+                "ok" => c.ok,
+                "warning" => c.warning,
+                "critical" => c.critical,
+                "unknown" => c.unknown,
+                "pending" => c.pending,
+                _ => return Field::Missing,
+            };
+            Field::Text(Cow::Owned(count.to_string()))
+        }
+        _ => Field::Missing,
+    }
+}
+
+/// Whether a node passes every filter, as `matches_all` on its `NodeJson`.
+pub fn node_matches(filters: &[Filter], n: &NodeRef) -> bool {
+    filters
+        .iter()
+        .all(|f| f.matches_field(node_field(n, f.path())))
 }
 
 /// A check, as `monit-cli query checks -o json` prints it.
@@ -131,6 +178,86 @@ impl From<&crate::net::proto::DowntimeView> for DowntimeJson {
             end: rfc3339(d.end_ms),
             who: d.who.clone(),
             comment: d.comment.clone(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::filter::matches_all;
+    use crate::net::proto::NodeState;
+
+    /// Filters on a node read in place decide as filters on its JSON.
+    #[test]
+    fn node_filters_match_as_on_the_json() {
+        let nodes: Vec<NodeView> = (0..4)
+            .map(|i| NodeView {
+                name: format!("web-{i}"),
+                state: [NodeState::Up, NodeState::Down, NodeState::Pending][i % 3],
+                addr: "127.0.0.1".into(),
+                first_seen_ms: 1_764_042_600_123 + i as i64 * 86_400_000,
+                last_seen_ms: 1_764_042_700_999,
+                version: format!("0.{i}.0"),
+                hostname: "h".into(),
+                addrs: vec!["10.0.0.1".into()],
+                labels: if i % 2 == 0 {
+                    BTreeMap::from([
+                        ("role".to_string(), "web".to_string()),
+                        ("zone".to_string(), i.to_string()),
+                    ])
+                } else {
+                    BTreeMap::new()
+                },
+                checks: CheckCounts {
+                    ok: i as u32,
+                    critical: 1,
+                    ..CheckCounts::default()
+                },
+            })
+            .collect();
+        let exprs = [
+            "name=web-1",
+            "name!=web-1",
+            "name~^web-[02]$",
+            "state=up",
+            "state!=down",
+            "addr=127.0.0.1",
+            "version~^0\\.[12]",
+            "first_seen~2025-11-2[56]",
+            "last_seen=2025-11-25T03:51:40Z",
+            "labels.role=web",
+            "labels.role!=web",
+            "labels.zone~[13]",
+            "labels.nosuch=x",
+            "labels.nosuch!=x",
+            "labels=x",
+            "labels!=x",
+            "checks.ok=2",
+            "checks.critical!=1",
+            "checks.warning=0",
+            "checks.nosuch!=1",
+            "checks=x",
+            "checks!=x",
+            "checks.ok.x!=1",
+            "name.x=web-1",
+            "name.x!=web-1",
+            "hostname=h",
+            "hostname!=h",
+            "addrs~10",
+            "nosuch!=y",
+        ];
+        for expr in exprs {
+            let filters = Filter::parse_all(&[expr]).unwrap();
+            for n in &nodes {
+                let json = serde_json::to_value(NodeJson::from(n)).unwrap();
+                assert_eq!(
+                    node_matches(&filters, &NodeRef::from(n)),
+                    matches_all(&filters, &json, None),
+                    "{expr} on {}",
+                    n.name
+                );
+            }
         }
     }
 }

@@ -794,6 +794,9 @@ proptest! {
         let encoded = EncodedNode::new(&NodeRef::from(&n));
         Writer(&mut parts).encoded_node(&encoded, n.state, n.last_seen_ms, &n.checks);
         prop_assert!(whole == parts, "bytes differ");
+        let labels: Vec<(&str, &str)> = encoded.labels().iter().collect();
+        let want: Vec<(&str, &str)> = n.labels.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        prop_assert_eq!(labels, want);
     }
 
     /// Cut anywhere, a bulk frame is an error, never a panic or a message.

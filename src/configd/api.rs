@@ -10,15 +10,17 @@ use super::registry::NodeSlot;
 use super::server::Shared;
 use super::store::EventRow;
 use super::tokens::Identity;
-use crate::filter::{matches_all, Filter};
+use crate::filter::Filter;
 use crate::net::bulk;
 use crate::net::frame::{seal, HEADER_LEN};
 use crate::net::link::{Handler, Incoming, LinkEnd, LinkHandle, Replier};
+use crate::net::node_ref::NodeRef;
 use crate::net::proto::{
-    CheckCounts, ErrorCode, ErrorFrame, NodeState, NodesPage, PeerKind, QueryNodes, Registered,
-    Registration, RequestBody, ResponseBody, Role,
+    CheckCounts, ErrorCode, ErrorFrame, NodeState, PeerKind, QueryNodes, Registered, Registration,
+    RequestBody, ResponseBody, Role,
 };
 use crate::timefmt::now_ms;
+use crate::views::node_matches;
 
 /// Nodes per `Nodes` page, and about the most bytes of them, so no
 /// answer nears the frame limit.
@@ -211,71 +213,41 @@ impl Api {
         };
         let counts = self.shared.checks.counts_by_node();
         let checks_of = |name: &str| counts.get(name).copied().unwrap_or_default();
-        if filters.is_empty() {
-            return send_all_nodes(&self.shared.registry.slots(), checks_of, &reply).await;
-        }
-        let mut nodes = self.shared.registry.views();
-        for n in &mut nodes {
-            n.checks = checks_of(&n.name);
-        }
-        nodes.retain(|n| {
-            serde_json::to_value(crate::views::NodeJson::from(n))
-                .map(|v| matches_all(&filters, &v, None))
-                .unwrap_or(false)
-        });
-        if nodes.is_empty() {
-            let _ = reply
-                .send(ResponseBody::Nodes(NodesPage {
-                    nodes: vec![],
-                    done: true,
-                }))
-                .await;
-            return;
-        }
-        // Move the nodes into pages (no second copy).
-        let mut rest = nodes;
-        while !rest.is_empty() {
-            let tail = rest.split_off(rest.len().min(PAGE));
-            let page = std::mem::replace(&mut rest, tail);
-            let body = ResponseBody::Nodes(NodesPage {
-                nodes: page,
-                done: rest.is_empty(),
-            });
-            if reply.send(body).await.is_err() {
-                return;
-            }
-        }
+        let keep = |n: &NodeRef| node_matches(&filters, n);
+        send_nodes(&self.shared.registry.slots(), checks_of, keep, &reply).await
     }
 }
 
-/// Every node, in `Nodes` pages encoded straight from the registry (no
-/// copy of a node is made: a 10,000-node answer starts in well under a
-/// millisecond). A page ends at `PAGE` nodes or `PAGE_BYTES`.
-async fn send_all_nodes(
+/// The nodes `keep` takes, in `Nodes` pages encoded straight from the
+/// registry (no copy of a node is made: a 10,000-node answer starts in well
+/// under a millisecond). A page ends at `PAGE` nodes or `PAGE_BYTES`; the
+/// last one (empty if no node is taken) says done.
+async fn send_nodes(
     slots: &[Arc<NodeSlot>],
     checks_of: impl Fn(&str) -> CheckCounts,
+    keep: impl Fn(&NodeRef) -> bool,
     reply: &Replier,
 ) {
     let mut nodes = Vec::new();
     let mut count = 0;
-    for (i, slot) in slots.iter().enumerate() {
-        slot.write_node(&mut nodes, &checks_of(&slot.name));
-        count += 1;
-        let done = i + 1 == slots.len();
-        if count < PAGE && nodes.len() < PAGE_BYTES && !done {
+    for slot in slots {
+        let before = nodes.len();
+        if !slot.write_node_if(&mut nodes, &checks_of(&slot.name), &keep) {
             continue;
         }
-        if !send_nodes_page(reply, count, &nodes, done).await {
-            return;
+        // A full page goes once a node is known to follow it.
+        if count == PAGE || before >= PAGE_BYTES {
+            if !send_nodes_page(reply, count, &nodes[..before], false).await {
+                return;
+            }
+            nodes.drain(..before);
+            count = 0;
+            // Let the link's writer send this page while the next is built.
+            tokio::task::yield_now().await;
         }
-        nodes.clear();
-        count = 0;
-        // Let the link's writer send this page while the next is built.
-        tokio::task::yield_now().await;
+        count += 1;
     }
-    if slots.is_empty() {
-        send_nodes_page(reply, 0, &[], true).await;
-    }
+    send_nodes_page(reply, count, &nodes, true).await;
 }
 
 async fn send_nodes_page(reply: &Replier, count: usize, nodes: &[u8], done: bool) -> bool {

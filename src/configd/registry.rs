@@ -82,15 +82,33 @@ impl NodeSlot {
         self.last_seen_ms.fetch_max(now_ms, Ordering::Relaxed);
     }
 
-    /// Appends the node's entry of a `Nodes` answer.
-    pub fn write_node(&self, out: &mut Vec<u8>, checks: &CheckCounts) {
+    /// Appends the node's entry of a `Nodes` answer if `keep` takes the
+    /// node (its fields, with `checks`); whether it did.
+    pub fn write_node_if(
+        &self,
+        out: &mut Vec<u8>,
+        checks: &CheckCounts,
+        keep: impl Fn(&NodeRef) -> bool,
+    ) -> bool {
         let inner = lock(&self.inner);
-        Writer(out).encoded_node(
-            &inner.encoded,
-            inner.state,
-            self.last_seen_ms.load(Ordering::Relaxed),
-            checks,
-        );
+        let last_seen_ms = self.last_seen_ms.load(Ordering::Relaxed);
+        let fields = NodeRef {
+            name: &self.name,
+            state: inner.state,
+            addr: &inner.addr,
+            first_seen_ms: inner.first_seen_ms,
+            last_seen_ms,
+            version: &inner.version,
+            hostname: &inner.hostname,
+            addrs: Strs::Slice(&inner.addrs),
+            labels: inner.encoded.labels(),
+            checks: *checks,
+        };
+        if !keep(&fields) {
+            return false;
+        }
+        Writer(out).encoded_node(&inner.encoded, inner.state, last_seen_ms, checks);
+        true
     }
 
     fn view(&self) -> NodeView {

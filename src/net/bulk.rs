@@ -175,7 +175,8 @@ impl Writer<'_> {
         self.str("last_seen_ms");
     }
 
-    fn node_tail(&mut self, n: &NodeRef) {
+    /// Also where the labels' entries start and end in the buffer.
+    fn node_tail(&mut self, n: &NodeRef) -> (usize, usize) {
         self.str("version");
         self.str(n.version);
         self.str("hostname");
@@ -187,11 +188,14 @@ impl Writer<'_> {
         }
         self.str("labels");
         self.map(n.labels.len());
+        let start = self.0.len();
         for (k, v) in n.labels.iter() {
             self.str(k);
             self.str(v);
         }
+        let end = self.0.len();
         self.str("checks");
+        (start, end)
     }
 
     fn node_checks(&mut self, c: &CheckCounts) {
@@ -258,6 +262,8 @@ impl Writer<'_> {
 pub struct EncodedNode {
     bytes: Vec<u8>,
     cuts: [usize; 2],
+    /// The labels' entries: where they start and end, and how many.
+    labels: (usize, usize, usize),
 }
 
 impl EncodedNode {
@@ -269,11 +275,23 @@ impl EncodedNode {
         let first = w.0.len();
         w.node_middle(n.addr, n.first_seen_ms);
         let second = w.0.len();
-        w.node_tail(n);
+        let (start, end) = w.node_tail(n);
         bytes.shrink_to_fit();
         EncodedNode {
             bytes,
             cuts: [first, second],
+            labels: (start, end, n.labels.len()),
+        }
+    }
+
+    /// The node's labels, read from these bytes: one run of memory, where
+    /// the node's own map is a string allocation a key (a filter on
+    /// labels over 10,000 nodes would take a cache miss for each).
+    pub fn labels(&self) -> Pairs<'_> {
+        let (start, end, len) = self.labels;
+        match self.bytes.get(start..end) {
+            Some(bytes) => Pairs::Wire { len, bytes },
+            None => Pairs::Wire { len: 0, bytes: &[] },
         }
     }
 
