@@ -242,7 +242,12 @@ fn a_stalled_reader_slows_nobody_and_is_told_what_it_missed() {
     while slow_lines + skipped < TOTAL {
         let v = slow_rx
             .recv_timeout(Duration::from_secs(60))
-            .unwrap_or_else(|_| panic!("slow reader stuck after {slow_lines} lines"));
+            .unwrap_or_else(|e| {
+                panic!(
+                    "slow reader stuck ({e}) after {slow_lines} lines (last marker {last}) and {skipped} counted as skipped: {}",
+                    slow.log()
+                )
+            });
         if v["source"] == "logs" {
             let m = v["message"].as_str().unwrap();
             let n: u64 = m
