@@ -100,6 +100,15 @@ impl Direct {
     pub async fn next_body(&mut self) -> Result<BytesMut, ClientError> {
         loop {
             tokio::select! {
+                // In this order: a heartbeat due is sent even while frames
+                // stream in, and a frame already here beats a deadline
+                // that just passed.
+                biased;
+                _ = self.ping.tick() => {
+                    self.seq += 1;
+                    let ping = Message::Ping(Ping { seq: self.seq });
+                    self.send(&ping).await?;
+                }
                 frame = self.frames.next() => {
                     self.last_heard = Instant::now();
                     return match frame {
@@ -107,11 +116,6 @@ impl Direct {
                         Some(Err(e)) => Err(ClientError::Lost(e.to_string())),
                         Some(Ok(body)) => Ok(body),
                     };
-                }
-                _ = self.ping.tick() => {
-                    self.seq += 1;
-                    let ping = Message::Ping(Ping { seq: self.seq });
-                    self.send(&ping).await?;
                 }
                 _ = tokio::time::sleep_until(self.last_heard + self.dead_after) => {
                     return Err(ClientError::Lost(format!(
