@@ -98,8 +98,9 @@ impl Widget for &App {
         self.render_header(&theme, header, buf);
         self.render_tabs(&theme, tabs, buf);
         if let Conn::Lost { reason, retry_in } = &self.conn {
+            // What is happening first: the reason can run past the width.
             Paragraph::new(format!(
-                " connection to {} lost: {reason}; reconnecting (next try in {}s)",
+                " connection to {} lost; reconnecting (next try in {}s): {reason}",
                 self.server,
                 retry_in.as_secs().max(1)
             ))
