@@ -21,10 +21,14 @@ fn node(fleet: &Fleet, name: &str, markers: u64, extra: &str) -> Proc {
 
 /// Lines of a running `monit-cli logs -f -o jsonl`, parsed, on a channel.
 fn follow(proc: &mut Proc) -> mpsc::Receiver<Value> {
-    let stdout = proc.child.stdout.take().unwrap();
+    follow_from(BufReader::new(proc.child.stdout.take().unwrap()))
+}
+
+/// `follow`, from a reader some lines were already taken from.
+fn follow_from(reader: BufReader<std::process::ChildStdout>) -> mpsc::Receiver<Value> {
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
+        for line in reader.lines() {
             let Ok(line) = line else { return };
             let v: Value =
                 serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON: {line:?}: {e}"));
@@ -196,24 +200,33 @@ fn a_stalled_reader_slows_nobody_and_is_told_what_it_missed() {
     // marker levels still go to configd.
     let a = node(&fleet, "a", TOTAL, "[log]\nlevel = \"warn\"\n");
     fleet.wait_state("a", "up", Duration::from_secs(20));
+    // The markers, and the node's registration line as the one line of
+    // history: a reader that printed it is subscribed (history and the
+    // live subscription are taken at once), so no marker can come before
+    // its subscription, however slowly it started.
     let args = [
         "logs",
         "-f",
         "--node",
         "a",
-        "--grep",
-        "log marker",
+        "--regex",
+        "log marker|registered with configd",
         "-n",
-        "0",
+        "1",
         "-o",
         "jsonl",
     ];
     let mut fast = fleet.cli_spawn("logs-fast", &args);
     let mut slow = fleet.cli_spawn("logs-slow", &args);
-    let fast_rx = follow(&mut fast);
-    // Wait until both subscriptions are registered (their handshake shows
-    // in configd's own log as a session line) by sending a first marker.
-    std::thread::sleep(Duration::from_secs(2));
+    let first_line = |p: &mut Proc| {
+        let mut r = BufReader::new(p.child.stdout.take().unwrap());
+        let mut line = String::new();
+        r.read_line(&mut line).unwrap();
+        assert!(line.contains("registered with configd"), "{line:?}");
+        r
+    };
+    let fast_rx = follow_from(first_line(&mut fast));
+    let slow_reader = first_line(&mut slow);
     let started = Instant::now();
     a.signal(Signal::SIGUSR1);
     // The fast reader reads everything as it comes.
@@ -235,7 +248,7 @@ fn a_stalled_reader_slows_nobody_and_is_told_what_it_missed() {
     // The slow one has not read a byte; make it 10 s at least.
     let stall = Duration::from_secs(10).saturating_sub(started.elapsed());
     std::thread::sleep(stall);
-    let slow_rx = follow(&mut slow);
+    let slow_rx = follow_from(slow_reader);
     let mut slow_lines = 0u64;
     let mut skipped = 0u64;
     let mut last = 0;
