@@ -96,26 +96,26 @@ impl Filter {
     }
 
     /// Whether `row` passes. A bare key missing from `row` is looked up in
-    /// `row[fallback]` when given (inventory filters match `attrs`).
+    /// `row[fallback]` when given (inventory filters match `attrs`). A path
+    /// through a list looks into every item (`targets.state=failed` is a
+    /// job with any failed target); `!=` on a list means no item equals.
     pub fn matches(&self, row: &Value, fallback: Option<&str>) -> bool {
-        let found = lookup(row, &self.path).or_else(|| {
-            fallback
-                .and_then(|f| row.get(f))
-                .and_then(|inner| lookup(inner, &self.path))
-        });
-        match found {
-            None => self.op == Op::Ne,
-            Some(Value::Array(items)) => {
-                let any = items.iter().any(|v| self.test_scalar(v));
-                if self.op == Op::Ne {
-                    !items
-                        .iter()
-                        .any(|v| scalar_text(v).as_deref() == Some(self.value.as_str()))
-                } else {
-                    any
-                }
+        let mut found = Vec::new();
+        lookup(row, &self.path, &mut found);
+        if found.is_empty() {
+            if let Some(inner) = fallback.and_then(|f| row.get(f)) {
+                lookup(inner, &self.path, &mut found);
             }
-            Some(v) => self.test_scalar(v),
+        }
+        if found.is_empty() {
+            return self.op == Op::Ne;
+        }
+        if self.op == Op::Ne {
+            !found
+                .iter()
+                .any(|v| scalar_text(v).as_deref() == Some(self.value.as_str()))
+        } else {
+            found.iter().any(|v| self.test_scalar(v))
         }
     }
 
@@ -153,11 +153,83 @@ pub fn matches_all(filters: &[Filter], row: &Value, fallback: Option<&str>) -> b
     filters.iter().all(|f| f.matches(row, fallback))
 }
 
-fn lookup<'a>(mut v: &'a Value, path: &[String]) -> Option<&'a Value> {
-    for part in path {
-        v = v.get(part)?;
+/// Every value at `path` under `v`, looking into each item of a list met
+/// on the way or at the end.
+fn lookup<'a>(v: &'a Value, path: &[String], found: &mut Vec<&'a Value>) {
+    match (v, path.split_first()) {
+        (Value::Array(items), _) => {
+            for item in items {
+                // An item that is itself a list is a value, not a level.
+                if path.is_empty() && item.is_array() {
+                    found.push(item);
+                } else {
+                    lookup(item, path, found);
+                }
+            }
+        }
+        (_, None) => found.push(v),
+        (Value::Object(map), Some((part, rest))) => {
+            if let Some(inner) = map.get(part) {
+                lookup(inner, rest, found);
+            }
+        }
+        _ => {}
     }
-    Some(v)
+}
+
+/// Refuses a filter on a field that rows of `what` never have: a typo
+/// would otherwise match nothing, silently. `fields` names each field;
+/// `labels.*` allows any key under `labels`, `checks.ok` one key under
+/// `checks` (and `checks` itself).
+pub fn check_fields(filters: &[Filter], what: &str, fields: &[&str]) -> Result<(), String> {
+    for f in filters {
+        let path = f.path.join(".");
+        let known = fields.iter().any(|spec| {
+            spec.strip_suffix(".*").map_or_else(
+                || {
+                    *spec == path
+                        || spec
+                            .strip_prefix(path.as_str())
+                            .is_some_and(|r| r.starts_with('.'))
+                },
+                |prefix| {
+                    path == prefix
+                        || path
+                            .strip_prefix(prefix)
+                            .is_some_and(|r| r.starts_with('.'))
+                },
+            )
+        });
+        if !known {
+            return Err(format!(
+                "no field `{path}` in {what}: filter on {}",
+                field_list(fields)
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// `fields` for a reader: `name, labels.KEY, checks.{ok,warning}`.
+fn field_list(fields: &[&str]) -> String {
+    let mut groups: Vec<(&str, Vec<&str>)> = Vec::new();
+    for spec in fields {
+        let (top, sub) = spec.split_once('.').unwrap_or((spec, ""));
+        let sub = if sub == "*" { "KEY" } else { sub };
+        match groups.iter_mut().find(|(t, _)| *t == top) {
+            Some((_, subs)) => subs.push(sub),
+            None => groups.push((top, vec![sub])),
+        }
+    }
+    let shown: Vec<String> = groups
+        .into_iter()
+        .map(|(top, subs)| match subs.as_slice() {
+            [""] => top.to_string(),
+            [one] => format!("{top}.{one}"),
+            many => format!("{top}.{{{}}}", many.join(",")),
+        })
+        .collect();
+    shown.join(", ")
 }
 
 fn scalar_text(v: &Value) -> Option<String> {
@@ -167,6 +239,49 @@ fn scalar_text(v: &Value) -> Option<String> {
         Value::Bool(b) => Some(b.to_string()),
         Value::Null => Some(String::new()),
         Value::Array(_) | Value::Object(_) => None,
+    }
+}
+
+/// Asserts that `fields` names exactly the fields of `sample`, a row with
+/// every field present: each leaf of it passes `check_fields`, and each
+/// name in `fields` is found in it.
+#[cfg(test)]
+pub(crate) fn assert_fields_match(sample: &Value, fields: &[&str]) {
+    fn leaves(v: &Value, path: &mut Vec<String>, out: &mut Vec<Vec<String>>) {
+        match v {
+            Value::Object(map) => {
+                for (k, inner) in map {
+                    path.push(k.clone());
+                    leaves(inner, path, out);
+                    path.pop();
+                }
+            }
+            Value::Array(items) if items.iter().any(|i| i.is_object()) => {
+                for item in items {
+                    leaves(item, path, out);
+                }
+            }
+            _ => out.push(path.clone()),
+        }
+    }
+    let mut all = Vec::new();
+    leaves(sample, &mut Vec::new(), &mut all);
+    for leaf in &all {
+        let f = Filter::parse(&format!("{}=x", leaf.join("."))).unwrap();
+        assert!(
+            check_fields(&[f], "rows", fields).is_ok(),
+            "{leaf:?} missing"
+        );
+    }
+    for spec in fields {
+        let path: Vec<String> = spec
+            .trim_end_matches(".*")
+            .split('.')
+            .map(String::from)
+            .collect();
+        let mut found = Vec::new();
+        lookup(sample, &path, &mut found);
+        assert!(!found.is_empty(), "{spec} is not in the sample");
     }
 }
 
@@ -200,6 +315,47 @@ mod tests {
         assert!(m("state=new", &inv) && m("key=218", &inv) && m("domain~^s2", &inv));
         // The first operator wins: values may contain = and ~.
         assert_eq!(Filter::parse("a=b=c~d").unwrap().value, "b=c~d");
+    }
+
+    #[test]
+    fn paths_through_lists_match_any_item() {
+        let job = json!({"id": 7, "targets": [{"node": "a", "state": "ok"},
+                                               {"node": "b", "state": "failed"}]});
+        assert!(m("targets.node=b", &job));
+        assert!(m("targets.state~fail", &job));
+        assert!(!m("targets.node=c", &job));
+        assert!(!m("targets.node!=a", &job));
+        assert!(m("targets.node!=c", &job));
+        assert!(m("targets.nosuch!=c", &job) && !m("targets.nosuch=c", &job));
+        assert!(!m("id.x=7", &job) && m("id.x!=7", &job));
+    }
+
+    #[test]
+    fn unknown_fields_are_refused_with_the_known_ones() {
+        let fields = ["name", "labels.*", "checks.ok", "checks.warning"];
+        let ok = |e: &str| check_fields(&[Filter::parse(e).unwrap()], "nodes", &fields);
+        for good in [
+            "name=a",
+            "labels.role=web",
+            "labels=x",
+            "checks.ok=1",
+            "checks!=x",
+        ] {
+            assert!(ok(good).is_ok(), "{good}");
+        }
+        for bad in [
+            "nmae=a",
+            "checks.okk=1",
+            "name.x=a",
+            "labelsx.role=1",
+            "check=1",
+        ] {
+            assert!(ok(bad).is_err(), "{bad}");
+        }
+        assert_eq!(
+            ok("bogus~~").unwrap_err(),
+            "no field `bogus` in nodes: filter on name, labels.KEY, checks.{ok,warning}"
+        );
     }
 
     #[test]

@@ -83,6 +83,22 @@ pub fn node_matches(filters: &[Filter], n: &NodeRef) -> bool {
         .all(|f| f.matches_field(node_field(n, f.path())))
 }
 
+/// The fields a `query nodes` filter may name (`crate::filter::check_fields`).
+pub const NODE_FIELDS: &[&str] = &[
+    "name",
+    "state",
+    "addr",
+    "first_seen",
+    "last_seen",
+    "version",
+    "labels.*",
+    "checks.ok",
+    "checks.warning",
+    "checks.critical",
+    "checks.unknown",
+    "checks.pending",
+];
+
 /// A check, as `monit-cli query checks -o json` prints it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CheckJson {
@@ -102,6 +118,30 @@ pub struct CheckJson {
     pub in_downtime: bool,
     pub flapping: bool,
 }
+
+/// The fields a `query checks` filter may name.
+pub const CHECK_FIELDS: &[&str] = &[
+    "node",
+    "name",
+    "state",
+    "state_type",
+    "attempt",
+    "max_attempts",
+    "output",
+    "long_output",
+    "perfdata.label",
+    "perfdata.value",
+    "perfdata.uom",
+    "perfdata.warn",
+    "perfdata.crit",
+    "perfdata.min",
+    "perfdata.max",
+    "last_check",
+    "last_change",
+    "acknowledged",
+    "in_downtime",
+    "flapping",
+];
 
 fn time_or_null(ms: i64) -> Option<String> {
     (ms > 0).then(|| rfc3339(ms))
@@ -141,6 +181,18 @@ pub struct EventJson {
     pub message: String,
 }
 
+/// The fields a `query events` filter may name.
+pub const EVENT_FIELDS: &[&str] = &[
+    "time",
+    "kind",
+    "node",
+    "check",
+    "state",
+    "previous_state",
+    "who",
+    "message",
+];
+
 impl From<&crate::net::proto::EventView> for EventJson {
     fn from(e: &crate::net::proto::EventView) -> Self {
         EventJson {
@@ -168,6 +220,9 @@ pub struct DowntimeJson {
     pub comment: String,
 }
 
+/// The fields a `downtime list` filter may name.
+pub const DOWNTIME_FIELDS: &[&str] = &["id", "node", "check", "start", "end", "who", "comment"];
+
 impl From<&crate::net::proto::DowntimeView> for DowntimeJson {
     fn from(d: &crate::net::proto::DowntimeView) -> Self {
         DowntimeJson {
@@ -187,6 +242,77 @@ mod tests {
     use super::*;
     use crate::filter::matches_all;
     use crate::net::proto::NodeState;
+
+    /// The field lists name exactly what the JSON holds.
+    #[test]
+    fn field_lists_match_the_json() {
+        use crate::checks::{CheckState, PerfData, StateType};
+        use crate::filter::assert_fields_match;
+        use crate::net::proto::{CheckView, DowntimeView, EventView};
+        let node = NodeView {
+            name: "a".into(),
+            state: NodeState::Up,
+            addr: "127.0.0.1".into(),
+            first_seen_ms: 1,
+            last_seen_ms: 2,
+            version: "1".into(),
+            hostname: "h".into(),
+            addrs: vec![],
+            labels: BTreeMap::from([("role".to_string(), "web".to_string())]),
+            checks: CheckCounts::default(),
+        };
+        fn to(v: impl Serialize) -> serde_json::Value {
+            serde_json::to_value(v).unwrap()
+        }
+        assert_fields_match(&to(NodeJson::from(&node)), NODE_FIELDS);
+        let some = Some("x".to_string());
+        let check = CheckView {
+            node: "a".into(),
+            name: "disk".into(),
+            state: CheckState::Ok,
+            state_type: StateType::Hard,
+            attempt: 1,
+            max_attempts: 3,
+            output: "o".into(),
+            long_output: "l".into(),
+            perfdata: vec![PerfData {
+                label: "used".into(),
+                value: 1.0,
+                uom: "B".into(),
+                warn: some.clone(),
+                crit: some.clone(),
+                min: Some(0.0),
+                max: Some(2.0),
+            }],
+            last_check_ms: 1,
+            last_change_ms: 1,
+            acknowledged: false,
+            in_downtime: false,
+            flapping: false,
+        };
+        assert_fields_match(&to(CheckJson::from(&check)), CHECK_FIELDS);
+        let event = EventView {
+            time_ms: 1,
+            kind: "state".into(),
+            node: some.clone(),
+            check: some.clone(),
+            state: some.clone(),
+            previous_state: some.clone(),
+            who: some.clone(),
+            message: "m".into(),
+        };
+        assert_fields_match(&to(EventJson::from(&event)), EVENT_FIELDS);
+        let downtime = DowntimeView {
+            id: 1,
+            node: "a".into(),
+            check: some,
+            start_ms: 1,
+            end_ms: 2,
+            who: "w".into(),
+            comment: "c".into(),
+        };
+        assert_fields_match(&to(DowntimeJson::from(&downtime)), DOWNTIME_FIELDS);
+    }
 
     /// Filters on a node read in place decide as filters on its JSON.
     #[test]

@@ -231,6 +231,15 @@ fn cli_exit_codes() {
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(stderr(&out).contains("key=value"), "{}", stderr(&out));
     assert_eq!(stderr(&out).trim().lines().count(), 1);
+    // A field nodes never have: 2, naming the fields there are.
+    let out = fleet.cli(&["query", "nodes", "--filter", "lables.role=web"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("no field `lables.role` in nodes")
+            && stderr(&out).contains("labels.KEY"),
+        "{}",
+        stderr(&out)
+    );
     // Unknown subcommand: 2.
     assert_eq!(fleet.cli(&["query", "bogus"]).status.code(), Some(2));
     // Nothing listening: 3, one line that says what to do.

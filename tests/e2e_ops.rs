@@ -325,6 +325,15 @@ fn zones_inventory_and_open_zone() {
     assert_eq!(jobs[0]["targets"][0]["state"], "ok");
     assert_eq!(jobs[0]["targets"][0]["exit_code"], 0);
     assert_eq!(jobs[0]["effects"]["state"], "live");
+    // A filter through the targets list: the jobs that touched a node.
+    let on = |node: &str| {
+        let f = format!("targets.node={node}");
+        json(&fleet.cli(&["query", "jobs", "-f", &f, "-o", "json"]))
+            .as_array()
+            .unwrap()
+            .len()
+    };
+    assert_eq!((on("web-1"), on("web-2")), (1, 0));
 
     // A second open-zone is refused by the precondition: nothing runs.
     let out = fleet.cli_as(

@@ -140,7 +140,7 @@ pub enum Query {
     },
     /// List jobs: id, who, command, targets and their states
     Jobs {
-        /// key=value, key!=value, key~regex (e.g. command=open-zone, state=failed); repeat to AND
+        /// key=value, key!=value, key~regex (e.g. command=open-zone, targets.node=web-1); repeat to AND
         #[arg(long, short = 'f', value_name = "EXPR")]
         filter: Vec<String>,
     },

@@ -7,15 +7,16 @@ use clap::{Args, Subcommand};
 use super::args::CommonArgs;
 use super::exit::CliError;
 use super::output::{clip, terminal_width, write_json, Format, Table};
-use super::{finish_output, Target};
+use super::{finish_output, parse_filters, Target};
 use crate::checks::CheckState;
-use crate::filter::Filter;
 use crate::net::client::{unexpected, Client, ClientError};
 use crate::net::proto::{
     AckRequest, CancelDowntime, DowntimeRequest, DowntimeView, ListDowntimes, RequestBody,
     ResponseBody, SubmitResult,
 };
-use crate::views::{CheckJson, DowntimeJson, EventJson};
+use crate::views::{
+    CheckJson, DowntimeJson, EventJson, CHECK_FIELDS, DOWNTIME_FIELDS, EVENT_FIELDS,
+};
 
 #[derive(Debug, Args)]
 pub struct AckArgs {
@@ -113,7 +114,7 @@ pub async fn query_checks(
     node: Option<String>,
     filters: Vec<String>,
 ) -> Result<(), CliError> {
-    Filter::parse_all(&filters).map_err(CliError::usage)?;
+    parse_filters(&filters, "checks", Some(CHECK_FIELDS))?;
     let client = connect(common).await?;
     let checks = client.query_checks(node, filters).await?;
     let rows: Vec<CheckJson> = checks.iter().map(CheckJson::from).collect();
@@ -172,7 +173,7 @@ pub async fn query_events(
     filters: Vec<String>,
     limit: u32,
 ) -> Result<(), CliError> {
-    Filter::parse_all(&filters).map_err(CliError::usage)?;
+    parse_filters(&filters, "events", Some(EVENT_FIELDS))?;
     let client = connect(common).await?;
     let events = client.query_events(filters, limit).await?;
     let rows: Vec<EventJson> = events.iter().map(EventJson::from).collect();
@@ -232,7 +233,7 @@ pub async fn downtime(common: &CommonArgs, d: DowntimeArgs) -> Result<(), CliErr
             done(common, RequestBody::CancelDowntime(CancelDowntime { id })).await
         }
         Some(DowntimeAction::List { filter }) => {
-            let filters = Filter::parse_all(&filter).map_err(CliError::usage)?;
+            let filters = parse_filters(&filter, "downtimes", Some(DOWNTIME_FIELDS))?;
             let client = connect(common).await?;
             let mut answers = client
                 .request(RequestBody::ListDowntimes(ListDowntimes {}))

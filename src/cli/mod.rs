@@ -102,12 +102,26 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
     }
 }
 
+/// Parses `--filter` expressions and refuses a field that rows of `what`
+/// never have (`fields`, or any bare name when `None`): a usage error,
+/// found before connecting.
+pub(crate) fn parse_filters(
+    filters: &[String],
+    what: &str,
+    fields: Option<&[&str]>,
+) -> Result<Vec<Filter>, CliError> {
+    let parsed = Filter::parse_all(filters).map_err(CliError::usage)?;
+    if let Some(fields) = fields {
+        crate::filter::check_fields(&parsed, what, fields).map_err(CliError::usage)?;
+    }
+    Ok(parsed)
+}
+
 /// Bytes of JSON written at a time.
 const CHUNK: usize = 256 * 1024;
 
 async fn query_nodes(common: &CommonArgs, filters: Vec<String>) -> Result<(), CliError> {
-    // Check filters before connecting: a typo is a usage error.
-    Filter::parse_all(&filters).map_err(CliError::usage)?;
+    parse_filters(&filters, "nodes", Some(crate::views::NODE_FIELDS))?;
     let target = Target::resolve(common)?;
     let mut direct = Direct::connect(&target.server, &target.token, "monit-cli").await?;
     let mut out = std::io::stdout().lock();

@@ -10,8 +10,7 @@ use clap::{Args, Subcommand};
 use super::args::CommonArgs;
 use super::exit::{CliError, Exit};
 use super::output::{clip, terminal_width, write_json, Format, Table};
-use super::{finish_output, Target};
-use crate::filter::Filter;
+use super::{finish_output, parse_filters, Target};
 use crate::net::client::{unexpected, Client, ClientError};
 use crate::net::proto::{
     InventoryItem, InventoryOp, InventoryWrite, JobView, OutputStream, RequestBody, ResolveTargets,
@@ -362,7 +361,8 @@ async fn export(common: &CommonArgs) -> Result<(), CliError> {
 }
 
 pub async fn query_inventory(common: &CommonArgs, filters: Vec<String>) -> Result<(), CliError> {
-    Filter::parse_all(&filters).map_err(CliError::usage)?;
+    // Any bare name is an attribute.
+    parse_filters(&filters, "inventory", None)?;
     let client = connect(common).await?;
     let items = fetch_inventory(&client, filters).await?;
     finish_output(print_inventory(common.output, &items))
@@ -373,7 +373,7 @@ async fn fetch_jobs(client: &Client, filters: Vec<String>) -> Result<Vec<JobView
 }
 
 pub async fn query_jobs(common: &CommonArgs, filters: Vec<String>) -> Result<(), CliError> {
-    Filter::parse_all(&filters).map_err(CliError::usage)?;
+    parse_filters(&filters, "jobs", Some(crate::ops::views::JOB_FIELDS))?;
     let client = connect(common).await?;
     let jobs = fetch_jobs(&client, filters).await?;
     let mut out = std::io::stdout().lock();

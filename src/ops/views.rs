@@ -32,6 +32,27 @@ pub fn inventory_json(item: &InventoryItem) -> Value {
 
 /// `{id, who, started, finished, command, args[], targets[{node, state,
 /// exit_code, duration_ms}], state, ...}`.
+/// The fields a `query jobs` filter may name (a path through `targets`
+/// matches a job when any target matches).
+pub const JOB_FIELDS: &[&str] = &[
+    "id",
+    "who",
+    "started",
+    "finished",
+    "command",
+    "args",
+    "targets.node",
+    "targets.state",
+    "targets.exit_code",
+    "targets.duration_ms",
+    "targets.message",
+    "state",
+    "item",
+    "requires.*",
+    "effects.*",
+    "message",
+];
+
 pub fn job_json(job: &JobView) -> Value {
     let targets: Vec<Value> = job
         .targets
@@ -77,4 +98,37 @@ pub fn job_state(job: &JobView) -> &'static str {
         .find(|t| t.state != TargetState::Ok)
         .map(|t| t.state.as_str())
         .unwrap_or("ok")
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::net::proto::{TargetResult, TargetState};
+
+    #[test]
+    fn job_fields_match_the_json() {
+        let attrs = BTreeMap::from([("state".to_string(), "open".to_string())]);
+        let job = JobView {
+            id: 1,
+            who: "ops".into(),
+            started_ms: 1,
+            finished_ms: Some(2),
+            command: "open-zone".into(),
+            args: vec!["218".into()],
+            targets: vec![TargetResult {
+                node: "a".into(),
+                state: TargetState::Ok,
+                exit_code: Some(0),
+                duration_ms: Some(5),
+                message: String::new(),
+            }],
+            requires: attrs.clone(),
+            effects: attrs,
+            item: Some("zone=218".into()),
+            message: String::new(),
+        };
+        crate::filter::assert_fields_match(&job_json(&job), JOB_FIELDS);
+    }
 }
