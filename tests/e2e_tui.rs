@@ -162,6 +162,20 @@ fn tui_shows_nodes_narrows_with_filter_and_quits_clean() {
     tmux.wait_screen("both again", |s| {
         table_lines(s).iter().any(|l| l.starts_with("beta"))
     });
+    // A field name with a typo says so instead of an unexplained empty list.
+    tmux.type_text("/lables.role=db");
+    tmux.key("Enter");
+    tmux.wait_screen("the typo named", |s| {
+        let rows = table_lines(s);
+        s.contains("no field `lables.role` here")
+            && !rows
+                .iter()
+                .any(|l| l.starts_with("alpha") || l.starts_with("beta"))
+    });
+    tmux.key("Escape");
+    tmux.wait_screen("both again", |s| {
+        table_lines(s).iter().any(|l| l.starts_with("beta"))
+    });
     tmux.type_text("/labels.role=db");
     tmux.key("Enter");
     tmux.wait_screen("only beta", |s| {

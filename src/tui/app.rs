@@ -359,7 +359,12 @@ impl App {
 fn refilter<T: serde::Serialize>(table: &mut Table<T>, text: impl Fn(&T) -> String) {
     let filter = match RowFilter::parse(&table.filter) {
         Ok(f) => {
-            table.filter_error = None;
+            // A typo in a field name still filters (to nothing), and says so.
+            table.filter_error = table
+                .rows
+                .as_ref()
+                .and_then(|rows| rows.first())
+                .and_then(|row| f.unknown_field(row));
             f
         }
         Err(e) => {

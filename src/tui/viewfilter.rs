@@ -30,6 +30,25 @@ impl RowFilter {
         Ok(f)
     }
 
+    /// Why an expression cannot match here: it names a field `row` (one
+    /// of the table's rows) does not have. Rows with `attrs` take any bare
+    /// name, as inventory filters do.
+    pub fn unknown_field<T: serde::Serialize>(&self, row: &T) -> Option<String> {
+        let value = serde_json::to_value(row).ok()?;
+        let top = value.as_object()?;
+        let e = self.exprs.iter().find(|e| {
+            let key = e.path().first().map_or("", String::as_str);
+            !top.contains_key(key) && !top.contains_key("attrs")
+        })?;
+        let mut fields: Vec<&str> = top.keys().map(String::as_str).collect();
+        fields.sort_unstable();
+        Some(format!(
+            "no field `{}` here: try {}",
+            e.path().join("."),
+            fields.join(", ")
+        ))
+    }
+
     pub fn is_empty(&self) -> bool {
         self.exprs.is_empty() && self.words.is_empty()
     }
@@ -153,6 +172,16 @@ mod tests {
             .unwrap()
             .matches(&n, text));
         assert!(!RowFilter::parse("state=down").unwrap().matches(&n, text));
+        let f = RowFilter::parse("web lables.role=web").unwrap();
+        assert!(f
+            .unknown_field(&n)
+            .is_some_and(|e| e.starts_with("no field `lables.role` here: try addr, checks")));
+        assert_eq!(
+            RowFilter::parse("web labels.x=1")
+                .unwrap()
+                .unknown_field(&n),
+            None
+        );
         n.state = "down".into();
         assert!(RowFilter::parse("state=down web")
             .unwrap()
