@@ -292,6 +292,29 @@ fn revoked_and_wrong_tokens_exit_3() {
         .unwrap()
         .to_string();
     assert!(!String::from_utf8_lossy(&out.stdout).contains(&secret));
+    // Filtered: the revoked ones, then a field tokens do not have (usage, 2).
+    let list_with = |filter: &str| {
+        common::command("monit-configd", fleet.path())
+            .arg("--data-dir")
+            .arg(&fleet.data_dir)
+            .args(["token", "list", "-o", "json", "--filter", filter])
+            .output()
+            .unwrap()
+    };
+    let out = list_with("revoked!=");
+    let revoked: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(revoked.len(), 1, "{revoked:?}");
+    assert_eq!(revoked[0]["id"], id.as_str());
+    let out = list_with("revoked=");
+    let live: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(live.len(), list.len() - 1);
+    let out = list_with("rol=node");
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("no field `rol` in tokens"),
+        "{}",
+        stderr(&out)
+    );
     // A token file others can read is refused, with what to do.
     let loose = fleet.path().join("loose.token");
     std::fs::copy(&fleet.viewer, &loose).unwrap();

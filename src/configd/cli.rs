@@ -13,6 +13,7 @@ use crate::cli::output::{write_json, Format, Table};
 use crate::config::{ConfigdConfig, ConfigdOverrides};
 use crate::daemon::command::{completions, execute, no_config_file, Daemon, DaemonCommand};
 use crate::daemon::control::Control;
+use crate::filter::Filter;
 use crate::logging;
 use crate::net::proto::Role;
 
@@ -67,6 +68,10 @@ pub enum TokenCommand {
     List {
         #[arg(short = 'o', long = "output", value_enum, default_value_t = Format::Table)]
         output: Format,
+        /// Keep tokens matching EXPR: key=value, key!=value, key~regex on id, name,
+        /// role, created, revoked (e.g. role=node, revoked= for live ones); repeat to AND
+        #[arg(short = 'f', long = "filter", value_name = "EXPR", value_parser = parse_token_filter)]
+        filter: Vec<Filter>,
     },
     /// Revoke a token by ID; connections with it are refused from then on
     Revoke { id: String },
@@ -74,6 +79,15 @@ pub enum TokenCommand {
 
 fn parse_role(s: &str) -> Result<Role, String> {
     s.parse()
+}
+
+/// The fields of a `token list` row, which filters may name.
+const TOKEN_FIELDS: &[&str] = &["id", "name", "role", "created", "revoked"];
+
+fn parse_token_filter(s: &str) -> Result<Filter, String> {
+    let f = Filter::parse(s)?;
+    crate::filter::check_fields(std::slice::from_ref(&f), "tokens", TOKEN_FIELDS)?;
+    Ok(f)
 }
 
 impl ConfigdOpts {
@@ -191,7 +205,7 @@ fn token(config: &ConfigdConfig, cmd: TokenCommand) -> anyhow::Result<()> {
                 token.id
             );
         }
-        TokenCommand::List { output } => {
+        TokenCommand::List { output, filter } => {
             let file = TokensFile::load(path)?;
             #[derive(serde::Serialize)]
             struct Row<'a> {
@@ -210,6 +224,10 @@ fn token(config: &ConfigdConfig, cmd: TokenCommand) -> anyhow::Result<()> {
                     role: e.role,
                     created: &e.created,
                     revoked: e.revoked.as_deref(),
+                })
+                .filter(|r| {
+                    serde_json::to_value(r)
+                        .is_ok_and(|v| crate::filter::matches_all(&filter, &v, None))
                 })
                 .collect();
             let mut out = std::io::stdout().lock();
