@@ -184,21 +184,15 @@ fn lookup<'a>(v: &'a Value, path: &[String], found: &mut Vec<&'a Value>) {
 pub fn check_fields(filters: &[Filter], what: &str, fields: &[&str]) -> Result<(), String> {
     for f in filters {
         let path = f.path.join(".");
-        let known = fields.iter().any(|spec| {
-            spec.strip_suffix(".*").map_or_else(
-                || {
-                    *spec == path
-                        || spec
-                            .strip_prefix(path.as_str())
-                            .is_some_and(|r| r.starts_with('.'))
-                },
-                |prefix| {
-                    path == prefix
-                        || path
-                            .strip_prefix(prefix)
-                            .is_some_and(|r| r.starts_with('.'))
-                },
-            )
+        // `inner` is a dotted path below `outer`.
+        let below = |inner: &str, outer: &str| {
+            inner
+                .strip_prefix(outer)
+                .is_some_and(|r| r.starts_with('.'))
+        };
+        let known = fields.iter().any(|spec| match spec.strip_suffix(".*") {
+            Some(object) => path == object || below(&path, object),
+            None => *spec == path || below(spec, &path),
         });
         if !known {
             return Err(format!(

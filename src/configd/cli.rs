@@ -81,7 +81,29 @@ fn parse_role(s: &str) -> Result<Role, String> {
     s.parse()
 }
 
-/// The fields of a `token list` row, which filters may name.
+/// A token as `token list -o json` prints it (never its secret).
+#[derive(serde::Serialize)]
+struct TokenRow<'a> {
+    id: &'a str,
+    name: &'a str,
+    role: Role,
+    created: &'a str,
+    revoked: Option<&'a str>,
+}
+
+impl<'a> From<&'a crate::auth::TokenEntry> for TokenRow<'a> {
+    fn from(e: &'a crate::auth::TokenEntry) -> Self {
+        TokenRow {
+            id: &e.id,
+            name: &e.name,
+            role: e.role,
+            created: &e.created,
+            revoked: e.revoked.as_deref(),
+        }
+    }
+}
+
+/// The fields of a `TokenRow`, which filters may name.
 const TOKEN_FIELDS: &[&str] = &["id", "name", "role", "created", "revoked"];
 
 fn parse_token_filter(s: &str) -> Result<Filter, String> {
@@ -207,24 +229,10 @@ fn token(config: &ConfigdConfig, cmd: TokenCommand) -> anyhow::Result<()> {
         }
         TokenCommand::List { output, filter } => {
             let file = TokensFile::load(path)?;
-            #[derive(serde::Serialize)]
-            struct Row<'a> {
-                id: &'a str,
-                name: &'a str,
-                role: Role,
-                created: &'a str,
-                revoked: Option<&'a str>,
-            }
-            let rows: Vec<Row> = file
+            let rows: Vec<TokenRow> = file
                 .entries()
                 .iter()
-                .map(|e| Row {
-                    id: &e.id,
-                    name: &e.name,
-                    role: e.role,
-                    created: &e.created,
-                    revoked: e.revoked.as_deref(),
-                })
+                .map(TokenRow::from)
                 .filter(|r| {
                     serde_json::to_value(r)
                         .is_ok_and(|v| crate::filter::matches_all(&filter, &v, None))
@@ -255,4 +263,22 @@ fn token(config: &ConfigdConfig, cmd: TokenCommand) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_fields_match_the_row() {
+        let row = TokenRow {
+            id: "abc",
+            name: "web-1",
+            role: Role::Node,
+            created: "2026-11-30T00:00:00Z",
+            revoked: Some("2026-11-30T01:00:00Z"),
+        };
+        let json = serde_json::to_value(&row).unwrap();
+        crate::filter::assert_fields_match(&json, TOKEN_FIELDS);
+    }
 }

@@ -30,8 +30,6 @@ pub fn inventory_json(item: &InventoryItem) -> Value {
     })
 }
 
-/// `{id, who, started, finished, command, args[], targets[{node, state,
-/// exit_code, duration_ms}], state, ...}`.
 /// The fields a `query jobs` filter may name (a path through `targets`
 /// matches a job when any target matches).
 pub const JOB_FIELDS: &[&str] = &[
@@ -53,6 +51,8 @@ pub const JOB_FIELDS: &[&str] = &[
     "message",
 ];
 
+/// `{id, who, started, finished, command, args[], targets[{node, state,
+/// exit_code, duration_ms}], state, ...}`.
 pub fn job_json(job: &JobView) -> Value {
     let targets: Vec<Value> = job
         .targets
