@@ -6,6 +6,7 @@ mod client;
 mod configd;
 mod log;
 mod noded;
+mod trust;
 mod values;
 
 use std::path::{Path, PathBuf};
@@ -15,6 +16,7 @@ pub use client::ClientConfig;
 pub use configd::{ConfigdConfig, ConfigdOverrides};
 pub use log::{parse_size, LogFormat, LogSettings, Rotation};
 pub use noded::{NodedConfig, NodedOverrides};
+pub use trust::TrustSettings;
 pub use values::{Duration, LogLevel};
 
 #[derive(Debug, thiserror::Error)]

@@ -203,6 +203,26 @@ impl Fleet {
         self.configd.as_mut().unwrap()
     }
 
+    /// configd's certificate fingerprint (it made its certificate at start).
+    pub fn fingerprint(&self) -> monit::net::tls::Fingerprint {
+        monit::net::tls::Fingerprint::of_pem_file(&self.data_dir.join("tls/cert.pem")).unwrap()
+    }
+
+    /// Where a client using `token` connects, configd's certificate pinned.
+    pub fn endpoint(&self, token: &monit::auth::Token) -> monit::net::dial::Endpoint {
+        monit::net::dial::Endpoint {
+            server: self.addr.clone(),
+            token: token.clone(),
+            trust: monit::net::tls::Trust::Pinned(self.fingerprint()),
+        }
+    }
+
+    /// A TLS stream to configd, its certificate pinned: for tests that
+    /// speak the protocol by hand.
+    pub async fn tls(&self) -> monit::net::Stream {
+        tls_to(&self.addr, self.fingerprint()).await
+    }
+
     /// Creates a token with `monit-configd token create` into a 0600 file.
     pub fn token(&self, name: &str, role: &str) -> PathBuf {
         let out = self.path().join(format!("{name}.{role}.token"));
@@ -398,6 +418,37 @@ impl Fleet {
 }
 
 /// Writes `text` to `path` with mode 0600.
+/// A TCP connection to `addr` from the loopback address `src` (all of
+/// 127/8 is loopback), for tests of per-address limits.
+pub async fn tcp_from(src: &str, addr: &str) -> std::io::Result<tokio::net::TcpStream> {
+    let socket = tokio::net::TcpSocket::new_v4()?;
+    socket.bind(format!("{src}:0").parse().unwrap())?;
+    socket.connect(addr.parse().unwrap()).await
+}
+
+/// `tls_to` over a connection from the loopback address `src`.
+pub async fn tls_from(
+    src: &str,
+    addr: &str,
+    fingerprint: monit::net::tls::Fingerprint,
+) -> monit::net::Stream {
+    let tcp = tcp_from(src, addr).await.unwrap();
+    let trust = monit::net::tls::Trust::Pinned(fingerprint);
+    match monit::net::tls::secure(tcp, addr, &trust).await {
+        Ok(s) => s.stream,
+        Err(e) => panic!("TLS to {addr} from {src}: {e}"),
+    }
+}
+
+/// A TLS stream to `addr`, trusting `fingerprint`.
+pub async fn tls_to(addr: &str, fingerprint: monit::net::tls::Fingerprint) -> monit::net::Stream {
+    let trust = monit::net::tls::Trust::Pinned(fingerprint);
+    match monit::net::dial::open(addr, &trust).await {
+        Ok((stream, _)) => stream,
+        Err(e) => panic!("TLS to {addr}: {e}"),
+    }
+}
+
 pub fn write_private(path: &Path, text: &str) {
     monit::auth::write_private(path, text).unwrap();
 }
