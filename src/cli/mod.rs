@@ -71,14 +71,12 @@ impl Target {
         };
         let token =
             Token::parse(&token_text).map_err(|e| CliError::access(format!("bad token: {e}")))?;
-        let settings = TrustSettings::resolve(
-            file.tls,
-            fingerprint
-                .as_deref()
-                .or(file.server_fingerprint.as_deref()),
-            file.ca_file.clone(),
-        )
-        .map_err(|e| {
+        // --fingerprint wins over whatever client.toml says.
+        let (pin, ca_file) = match fingerprint {
+            Some(f) => (Some(f), None),
+            None => (file.server_fingerprint.clone(), file.ca_file.clone()),
+        };
+        let settings = TrustSettings::resolve(file.tls, pin.as_deref(), ca_file).map_err(|e| {
             CliError::usage(format!("trust settings (--fingerprint, client.toml): {e}"))
         })?;
         let trust = settings

@@ -131,14 +131,16 @@ impl NodedConfig {
                 ))
             }
         };
-        let trust = super::TrustSettings::resolve(
-            file.tls,
-            over.fingerprint
-                .as_deref()
-                .or(file.server_fingerprint.as_deref()),
-            file.ca_file.map(|p| resolve(base, p)),
-        )
-        .map_err(&invalid)?;
+        // --fingerprint wins over both of the file's keys.
+        let (pin, ca_file) = match &over.fingerprint {
+            Some(f) => (Some(f.clone()), None),
+            None => (
+                file.server_fingerprint,
+                file.ca_file.map(|p| resolve(base, p)),
+            ),
+        };
+        let trust =
+            super::TrustSettings::resolve(file.tls, pin.as_deref(), ca_file).map_err(&invalid)?;
         let checks = super::checks::resolve_checks(file.check).map_err(&invalid)?;
         let max_concurrent_checks = file.max_concurrent_checks.unwrap_or(64);
         if max_concurrent_checks == 0 {
