@@ -55,6 +55,13 @@ pub async fn run_with(
 ) -> Result<(), NodedError> {
     let first = config.borrow_and_update().clone();
     load_token(&first)?;
+    let leftovers = super::groups::RunningGroups::new(&first.spool_dir).kill_leftovers();
+    if leftovers > 0 {
+        tracing::warn!(
+            groups = leftovers,
+            "killed commands a previous noded left running"
+        );
+    }
     let api = Arc::new(NodeApi::new((*first).clone(), shutdown.clone()));
     let (results_tx, results_rx) = tokio::sync::mpsc::channel(8192);
     tokio::spawn(super::scheduler::supervise(
