@@ -96,3 +96,108 @@ timeout = \"5m\"
             .then_some(())
     });
 }
+
+fn rss_kib(pid: i32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap()
+}
+
+/// Opens `n` follows on one connection; how many were refused `busy`
+/// (answered within `wait`; an open follow says nothing), the refusal
+/// messages seen, and the open ones.
+async fn follow_many(
+    client: &monit::net::client::Client,
+    n: usize,
+    wait: Duration,
+) -> (usize, Vec<String>, Vec<monit::net::link::Responses>) {
+    use monit::net::proto::{RequestBody, ResponseBody, SubscribeLogs};
+    let mut streams = Vec::with_capacity(n);
+    for _ in 0..n {
+        let body = RequestBody::SubscribeLogs(SubscribeLogs {
+            follow: true,
+            grep: Some("never-matches-anything".into()),
+            ..Default::default()
+        });
+        streams.push(client.request(body).await.unwrap());
+    }
+    let mut refused = 0;
+    let mut messages = Vec::new();
+    let mut open = Vec::new();
+    let answers = futures::future::join_all(streams.into_iter().map(|mut s| async move {
+        let first = tokio::time::timeout(wait, s.next()).await;
+        (first, s)
+    }))
+    .await;
+    for (first, s) in answers {
+        match first {
+            Ok(Some(Ok(ResponseBody::Error(e)))) => {
+                refused += 1;
+                if messages.len() < 3 && !messages.contains(&e.message) {
+                    messages.push(e.message.clone());
+                }
+            }
+            _ => open.push(s),
+        }
+    }
+    (refused, messages, open)
+}
+
+/// Open requests are capped per connection and per token; memory stays
+/// small under 20,000 follows on one connection and comes back after.
+#[test]
+fn open_requests_are_bounded_per_connection_and_token() {
+    let mut fleet = Fleet::start_with(
+        "heartbeat_interval = \"200ms\"\nnode_dead_after = \"2s\"\nmax_open_requests = 256\nmax_open_requests_per_token = 400\n",
+    );
+    let pid = fleet.configd().pid();
+    std::thread::sleep(Duration::from_millis(500));
+    let start = rss_kib(pid);
+    let token =
+        monit::auth::Token::parse(&std::fs::read_to_string(&fleet.viewer).unwrap()).unwrap();
+    let endpoint = fleet.endpoint(&token);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let a = monit::net::client::Client::connect(&endpoint, "many")
+            .await
+            .unwrap();
+        let (refused, messages, open_a) = follow_many(&a, 20_000, Duration::from_secs(8)).await;
+        assert_eq!(refused, 20_000 - 256, "{messages:?}");
+        assert!(
+            messages[0].contains("on this connection (at most 256)"),
+            "{messages:?}"
+        );
+        assert_eq!(open_a.len(), 256);
+        let peak = rss_kib(pid);
+        assert!(peak < 64 * 1024, "configd RSS {peak} KiB");
+        // A second connection of the same token: the token's budget.
+        let b = monit::net::client::Client::connect(&endpoint, "more")
+            .await
+            .unwrap();
+        let (refused, messages, open_b) = follow_many(&b, 200, Duration::from_secs(3)).await;
+        assert_eq!(refused, 200 - (400 - 256), "{messages:?}");
+        assert!(messages[0].contains("for this token"), "{messages:?}");
+        // Another token is not affected.
+        let other = fleet.token("other", "viewer");
+        let other = monit::auth::Token::parse(&std::fs::read_to_string(other).unwrap()).unwrap();
+        let c = monit::net::client::Client::connect(&fleet.endpoint(&other), "other")
+            .await
+            .unwrap();
+        let (refused, _, open_c) = follow_many(&c, 10, Duration::from_secs(2)).await;
+        assert_eq!(refused, 0);
+        drop((open_a, open_b, open_c, a, b, c));
+    });
+    let out = fleet.cli(&["query", "nodes", "-o", "json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    wait_for(Duration::from_secs(10), "memory to come back", || {
+        (rss_kib(pid) < start + 10 * 1024).then_some(())
+    });
+}

@@ -24,6 +24,8 @@ struct File {
     max_connections: Option<usize>,
     max_handshakes: Option<usize>,
     max_handshakes_per_address: Option<usize>,
+    max_open_requests: Option<usize>,
+    max_open_requests_per_token: Option<usize>,
     tls: Option<bool>,
     tls_cert: Option<PathBuf>,
     tls_key: Option<PathBuf>,
@@ -72,6 +74,10 @@ pub struct ConfigdConfig {
     pub max_handshakes: usize,
     /// Of those, how many one source address may hold.
     pub max_handshakes_per_address: usize,
+    /// A peer's requests open at once (streams, follows) on one
+    /// connection, and across all connections of one token.
+    pub max_open_requests: usize,
+    pub max_open_requests_per_token: usize,
     /// The certificate and key of the listener; `None` with `tls = false`.
     pub tls: Option<crate::net::tls::CertPaths>,
     pub log_level: Option<tracing::Level>,
@@ -157,6 +163,16 @@ impl ConfigdConfig {
             .max_handshakes_per_address
             .unwrap_or((max_handshakes / 16).max(8))
             .clamp(1, max_handshakes);
+        let max_open_requests = file
+            .max_open_requests
+            .unwrap_or(crate::net::link::MAX_OPEN_REQUESTS);
+        let max_open_requests_per_token = file.max_open_requests_per_token.unwrap_or(1024);
+        if max_open_requests == 0 || max_open_requests_per_token == 0 {
+            return Err(invalid(
+                "keys `max_open_requests` and `max_open_requests_per_token` must be at least 1"
+                    .into(),
+            ));
+        }
         let tls = match (file.tls.unwrap_or(true), file.tls_cert, file.tls_key) {
             (false, None, None) => {
                 if !listen.ip().is_loopback() {
@@ -215,6 +231,8 @@ impl ConfigdConfig {
             max_connections,
             max_handshakes,
             max_handshakes_per_address,
+            max_open_requests,
+            max_open_requests_per_token,
             tls,
             log_level: file.log.level.map(|l| l.0),
             log: file.log.resolve(base),

@@ -271,6 +271,7 @@ impl Configd {
         let checks =
             super::checks::CheckBook::new(opened.checks, opened.downtimes, notifier.clone());
         let config_per_address = config.max_handshakes_per_address;
+        let config_per_token = config.max_open_requests_per_token;
         let shared = Arc::new(Shared {
             checks,
             notifier,
@@ -288,7 +289,7 @@ impl Configd {
             sessions: AtomicU64::new(0),
             preauth: PreAuth::new(config_per_address),
             tls: tls.map(|t| std::sync::RwLock::new(Arc::new(t))),
-            open_sessions: Arc::default(),
+            open_sessions: Arc::new(SessionBook::new(config_per_token)),
             busy_answers: Arc::new(Semaphore::new(BUSY_ANSWERS)),
         });
         Ok(Configd {

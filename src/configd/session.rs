@@ -141,9 +141,9 @@ pub async fn handle(
             .open_sessions
             .open(&identity.token_id, api.session(), link.clone());
         let config = LinkConfig {
-            ping_interval: None,
-            dead_after: shared.config.node_dead_after,
-            max_frame: shared.max_frame,
+            max_open_requests: shared.config.max_open_requests,
+            shared_budget: Some(shared.open_sessions.budget(&identity.token_id)),
+            ..LinkConfig::new(None, shared.config.node_dead_after, shared.max_frame)
         };
         // A token revoked while this handshake ran: close at once.
         if shared

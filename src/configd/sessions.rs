@@ -1,13 +1,17 @@
-//! The open sessions of each token, so revoking a token closes them.
+//! Sessions by token: revoking a token closes its open sessions, and its
+//! sessions share one budget of open requests.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use crate::net::link::LinkHandle;
 
-#[derive(Default)]
+/// The open sessions of each token, so revoking a token closes them, and
+/// each token's budget of open requests across its sessions.
 pub struct SessionBook {
     by_token: Mutex<HashMap<String, HashMap<u64, LinkHandle>>>,
+    budgets: Mutex<HashMap<String, Arc<tokio::sync::Semaphore>>>,
+    per_token: usize,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -15,6 +19,22 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl SessionBook {
+    pub fn new(per_token: usize) -> SessionBook {
+        SessionBook {
+            by_token: Mutex::default(),
+            budgets: Mutex::default(),
+            per_token,
+        }
+    }
+
+    /// The budget of open requests `token_id`'s sessions share.
+    pub fn budget(&self, token_id: &str) -> Arc<tokio::sync::Semaphore> {
+        lock(&self.budgets)
+            .entry(token_id.to_string())
+            .or_insert_with(|| Arc::new(tokio::sync::Semaphore::new(self.per_token)))
+            .clone()
+    }
+
     /// Records session `id` of `token_id`; forgotten when the guard drops.
     pub fn open(self: &Arc<Self>, token_id: &str, id: u64, link: LinkHandle) -> OpenSession {
         lock(&self.by_token)

@@ -96,11 +96,11 @@ pub async fn dial(endpoint: &Endpoint, kind: PeerKind, name: &str) -> Result<Dia
 
 /// The link settings configd's `Welcome` asks for.
 pub fn link_config(welcome: &Welcome) -> LinkConfig {
-    LinkConfig {
-        ping_interval: Some(Duration::from_millis(
+    LinkConfig::new(
+        Some(Duration::from_millis(
             welcome.heartbeat_interval_ms.max(100),
         )),
-        dead_after: Duration::from_millis(welcome.dead_after_ms.max(300)),
-        max_frame: DEFAULT_MAX_FRAME,
-    }
+        Duration::from_millis(welcome.dead_after_ms.max(300)),
+        DEFAULT_MAX_FRAME,
+    )
 }

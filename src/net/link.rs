@@ -42,14 +42,35 @@ pub enum LinkError {
     Encode(String),
 }
 
-/// Timing of a link.
-#[derive(Debug, Clone, Copy)]
+/// Requests of the peer's open at once on one link, by default.
+pub const MAX_OPEN_REQUESTS: usize = 256;
+
+/// Timing and limits of a link.
+#[derive(Debug, Clone)]
 pub struct LinkConfig {
     /// Send a Ping this often (`None`: only answer the peer's).
     pub ping_interval: Option<Duration>,
     /// Drop the link after this long without a frame from the peer.
     pub dead_after: Duration,
     pub max_frame: usize,
+    /// The peer's requests open at once (streams and follows stay open);
+    /// past it a new one is refused `busy`, the link goes on.
+    pub max_open_requests: usize,
+    /// A budget shared with other links (e.g. every session of one token):
+    /// each open request holds one permit.
+    pub shared_budget: Option<Arc<tokio::sync::Semaphore>>,
+}
+
+impl LinkConfig {
+    pub fn new(ping_interval: Option<Duration>, dead_after: Duration, max_frame: usize) -> Self {
+        LinkConfig {
+            ping_interval,
+            dead_after,
+            max_frame,
+            max_open_requests: MAX_OPEN_REQUESTS,
+            shared_budget: None,
+        }
+    }
 }
 
 /// A request's body: a value, or bytes `bulk::encode_request_body` made.
@@ -297,13 +318,17 @@ where
     H: Handler,
 {
     let mut pending: HashMap<u64, mpsc::Sender<Result<ResponseBody, LinkError>>> = HashMap::new();
-    let mut incoming: HashMap<u64, CancellationToken> = HashMap::new();
+    // Each open request of the peer: its cancel token, and its permit of
+    // the shared budget (returned when the entry goes).
+    let mut incoming: HashMap<u64, (CancellationToken, Option<tokio::sync::OwnedSemaphorePermit>)> =
+        HashMap::new();
     let mut next_id: u64 = 1;
     let mut seq: u64 = 0;
     let ping_every = config.ping_interval.unwrap_or(Duration::from_secs(3600));
     let mut ping = tokio::time::interval_at(Instant::now() + ping_every, ping_every);
     ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last_heard = Instant::now();
+    let mut refusals: u64 = 0;
 
     let end = 'run: loop {
         tokio::select! {
@@ -451,8 +476,22 @@ where
                             let _ = conn.send(&Message::Error(ErrorFrame::new(ErrorCode::Protocol, why.clone()))).await;
                             break LinkEnd::Protocol(why);
                         }
+                        let permit = match open_slot(&config, incoming.len()) {
+                            Ok(p) => p,
+                            Err(why) => {
+                                // Once per link: a flood must not flood the log too.
+                                refusals += 1;
+                                if refusals == 1 {
+                                    tracing::warn!("refused a request (and any more past the limit on this link): {}", why.message);
+                                }
+                                if let Err(e) = conn.send(&Message::Response(Response { id, body: ResponseBody::Error(why) })).await {
+                                    break LinkEnd::Io(e.to_string());
+                                }
+                                continue;
+                            }
+                        };
                         let cancel = CancellationToken::new();
-                        incoming.insert(id, cancel.clone());
+                        incoming.insert(id, (cancel.clone(), permit));
                         let req = Incoming {
                             body,
                             reply: Replier { id, link: handle.clone() },
@@ -480,7 +519,7 @@ where
                         }
                     }
                     Message::Cancel(Cancel { id }) => {
-                        if let Some(token) = incoming.remove(&id) {
+                        if let Some((token, _permit)) = incoming.remove(&id) {
                             token.cancel();
                         }
                     }
@@ -494,7 +533,7 @@ where
             }
         }
     };
-    for token in incoming.values() {
+    for (token, _) in incoming.values() {
         token.cancel();
     }
     let reason = LinkError::Closed(end.to_string());
@@ -502,6 +541,32 @@ where
         let _ = tx.try_send(Err(reason.clone()));
     }
     end
+}
+
+/// Room for one more of the peer's requests: within this link's limit and
+/// the shared budget (whose permit the caller keeps while it is open).
+fn open_slot(
+    config: &LinkConfig,
+    open: usize,
+) -> Result<Option<tokio::sync::OwnedSemaphorePermit>, ErrorFrame> {
+    if open >= config.max_open_requests {
+        return Err(ErrorFrame::new(
+            ErrorCode::Busy,
+            format!(
+                "too many open requests on this connection (at most {}): end some (streams, follows) first",
+                config.max_open_requests
+            ),
+        ));
+    }
+    match &config.shared_budget {
+        None => Ok(None),
+        Some(budget) => budget.clone().try_acquire_owned().map(Some).map_err(|_| {
+            ErrorFrame::new(
+                ErrorCode::Busy,
+                "too many open requests for this token across its connections: end some (streams, follows) first",
+            )
+        }),
+    }
 }
 
 fn feed_failed(e: FrameError) -> LinkEnd {
@@ -552,11 +617,11 @@ mod tests {
     }
 
     fn config() -> LinkConfig {
-        LinkConfig {
-            ping_interval: Some(Duration::from_millis(50)),
-            dead_after: Duration::from_millis(500),
-            max_frame: DEFAULT_MAX_FRAME,
-        }
+        LinkConfig::new(
+            Some(Duration::from_millis(50)),
+            Duration::from_millis(500),
+            DEFAULT_MAX_FRAME,
+        )
     }
 
     fn pair() -> (
@@ -641,11 +706,7 @@ mod tests {
             handle,
             queue,
             Arc::new(Echo { cancelled: tx }),
-            LinkConfig {
-                ping_interval: None,
-                dead_after: Duration::from_millis(200),
-                max_frame: DEFAULT_MAX_FRAME,
-            },
+            LinkConfig::new(None, Duration::from_millis(200), DEFAULT_MAX_FRAME),
             CancellationToken::new(),
             ErrorFrame::new(ErrorCode::ShuttingDown, "bye"),
         )
