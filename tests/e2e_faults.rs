@@ -201,3 +201,69 @@ fn open_requests_are_bounded_per_connection_and_token() {
         (rss_kib(pid) < start + 10 * 1024).then_some(())
     });
 }
+
+/// A malformed frame after many pipelined requests, with more bytes still
+/// coming: the error frame naming the problem arrives before the close
+/// (configd shuts its side and drains, instead of a reset that would
+/// destroy it).
+#[test]
+fn the_reason_for_a_close_arrives() {
+    use monit::net::proto::*;
+    use tokio::io::AsyncWriteExt;
+    let fleet = Fleet::start();
+    let token =
+        monit::auth::Token::parse(&std::fs::read_to_string(&fleet.viewer).unwrap()).unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        for round in 0..3 {
+            let dialed =
+                monit::net::dial::dial(&fleet.endpoint(&token), PeerKind::Client, "pipeliner")
+                    .await
+                    .unwrap();
+            let stream = dialed.conn.into_inner();
+            let mut bytes = Vec::new();
+            for id in 1..=2000u64 {
+                let msg = Message::Request(Request {
+                    id,
+                    body: RequestBody::QueryNodes(QueryNodes::default()),
+                });
+                bytes.extend_from_slice(
+                    &monit::net::frame::encode_frame(&msg, DEFAULT_MAX_FRAME).unwrap(),
+                );
+            }
+            bytes.extend_from_slice(&[0, 0, 0, 4, 0xc1, 0xc1, 0xc1, 0xc1]);
+            bytes.extend(vec![0x55u8; 512 * 1024]);
+            // Written while reading, so neither side stalls on a full buffer.
+            let (mut rd, mut wr) = tokio::io::split(stream);
+            let writer = tokio::spawn(async move {
+                let _ = wr.write_all(&bytes).await;
+                let _ = wr.flush().await;
+                wr
+            });
+            let mut conn = monit::net::Connection::new(
+                tokio::io::join(&mut rd, tokio::io::sink()),
+                DEFAULT_MAX_FRAME,
+            );
+            let mut error = None;
+            let mut answers = 0;
+            loop {
+                match tokio::time::timeout(Duration::from_secs(10), conn.read()).await {
+                    Ok(Ok(Some(Message::Error(e)))) => error = Some(e),
+                    Ok(Ok(Some(_))) => answers += 1,
+                    Ok(Ok(None)) | Ok(Err(_)) => break,
+                    Err(_) => panic!("no close within 10 s"),
+                }
+            }
+            let e = error.unwrap_or_else(|| {
+                panic!("round {round}: closed without a reason after {answers} answers")
+            });
+            assert_eq!(e.code, ErrorCode::Malformed, "{e}");
+            drop(conn);
+            let _ = writer.await;
+        }
+    });
+}

@@ -62,11 +62,28 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         SinkExt::<Bytes>::flush(&mut self.framed).await
     }
 
-    /// Best effort: tells the peer why it is being dropped, without waiting
-    /// long on a peer that does not read.
+    /// Best effort: tells the peer why it is being dropped, then closes so
+    /// that the reason arrives: our side is shut (TLS close_notify, TCP FIN)
+    /// and what the peer still sends is read and dropped for up to a
+    /// second. Closing with unread input makes the kernel reset the
+    /// connection, and a reset can destroy the error frame in flight.
     pub async fn send_error(&mut self, code: ErrorCode, message: impl Into<String>) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
         let msg = Message::Error(ErrorFrame::new(code, message));
-        let _ = tokio::time::timeout(Duration::from_secs(1), self.send(&msg)).await;
+        let close = async {
+            if self.send(&msg).await.is_err() {
+                return;
+            }
+            let stream = self.framed.get_mut();
+            let _ = stream.shutdown().await;
+            let mut scratch = [0u8; 4096];
+            while let Ok(n) = stream.read(&mut scratch).await {
+                if n == 0 {
+                    break;
+                }
+            }
+        };
+        let _ = tokio::time::timeout(Duration::from_secs(1), close).await;
     }
 
     /// Changes the largest frame accepted from now on (small before

@@ -459,7 +459,7 @@ where
                             FrameError::TooLarge { .. } => ErrorCode::TooLarge,
                             _ => ErrorCode::Malformed,
                         };
-                        let _ = tokio::time::timeout(Duration::from_secs(1), conn.send(&Message::Error(ErrorFrame::new(code, e.to_string())))).await;
+                        conn.send_error(code, e.to_string()).await;
                         break LinkEnd::Protocol(e.to_string());
                     }
                 };
@@ -473,7 +473,7 @@ where
                     Message::Request(Request { id, body }) => {
                         if incoming.contains_key(&id) {
                             let why = format!("request id {id} is already in use");
-                            let _ = conn.send(&Message::Error(ErrorFrame::new(ErrorCode::Protocol, why.clone()))).await;
+                            conn.send_error(ErrorCode::Protocol, why.clone()).await;
                             break LinkEnd::Protocol(why);
                         }
                         let permit = match open_slot(&config, incoming.len()) {
@@ -526,7 +526,7 @@ where
                     Message::Error(e) => break LinkEnd::PeerError(e),
                     other => {
                         let why = format!("unexpected {} after the handshake", message_name(&other));
-                        let _ = conn.send(&Message::Error(ErrorFrame::new(ErrorCode::Protocol, why.clone()))).await;
+                        conn.send_error(ErrorCode::Protocol, why.clone()).await;
                         break LinkEnd::Protocol(why);
                     }
                 }
