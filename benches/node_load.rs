@@ -899,9 +899,10 @@ impl SimNode {
                 .map_err(|_| "handshake gate closed".to_string())?;
             let began = Instant::now();
             // TCP and TLS: what a node does before its first frame.
-            let (stream, _) = monit::net::dial::open(&self.addr.to_string(), &self.trust)
-                .await
-                .map_err(|e| format!("connect: {e}"))?;
+            let (stream, _) =
+                monit::net::dial::open(&self.addr.to_string(), &self.trust, PeerKind::Node)
+                    .await
+                    .map_err(|e| format!("connect: {e}"))?;
             lock(&fleet.connect_us).push(micros(began.elapsed()));
             let binding = stream.channel_binding();
             let mut conn = Connection::new(stream, DEFAULT_MAX_FRAME);

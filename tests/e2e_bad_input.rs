@@ -420,10 +420,10 @@ fn bad_config_files_stop_startup_naming_file_line_and_key() {
 #[tokio::test]
 async fn connection_and_handshake_limits_answer_busy() {
     let fleet = Fleet::start_with("max_connections = 6\nmax_handshakes = 2\n");
-    // Two silent peers (from two addresses, each within its share) fill
-    // the handshake slots.
-    let a = common::tcp_from("127.0.0.2", &fleet.addr).await.unwrap();
-    let b = common::tcp_from("127.0.0.3", &fleet.addr).await.unwrap();
+    // Two peers that send a TLS hello and then nothing fill the handshake
+    // slots: a node the general one, an operator the one kept for operators.
+    let a = common::stalled_tls_hello("127.0.0.2", &fleet.addr, monit::net::tls::ALPN_NODE).await;
+    let b = common::stalled_tls_hello("127.0.0.3", &fleet.addr, monit::net::tls::ALPN_CLIENT).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
     let c = common::tls_from("127.0.0.4", &fleet.addr, fleet.fingerprint()).await;
     let e = error_then_close(c, Duration::from_secs(3)).await.unwrap();

@@ -267,3 +267,120 @@ fn the_reason_for_a_close_arrives() {
         }
     });
 }
+
+/// 3,000 simulated nodes connecting at once (from twelve addresses) fill
+/// the handshake slots, but the slots kept for operators let 20 of 20
+/// `monit-cli query nodes` through during the storm.
+#[test]
+fn operators_get_in_during_a_reconnect_storm() {
+    use monit::net::dial::Endpoint;
+    use monit::net::handshake::{client_handshake, HandshakeError};
+    use monit::net::proto::{ErrorCode, PeerKind, DEFAULT_MAX_FRAME};
+    use monit::net::tls::secure;
+    use monit::net::Connection;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    const NODES: usize = 3000;
+    let fleet = Fleet::start_with(
+        "heartbeat_interval = \"1s\"\nnode_dead_after = \"10s\"\nmax_handshakes = 64\nmax_handshakes_per_address = 64\n",
+    );
+    let tokens = monit::auth::TokensFile::edit(&fleet.data_dir.join("tokens.toml"), |f| {
+        (0..NODES)
+            .map(|i| f.add(&format!("storm-{i:04}"), monit::net::proto::Role::Node))
+            .collect::<Result<Vec<_>, _>>()
+    })
+    .unwrap();
+    let fp = fleet.fingerprint();
+    let addr = fleet.addr.clone();
+    let busy = Arc::new(AtomicUsize::new(0));
+    let registered = Arc::new(AtomicUsize::new(0));
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let storm = {
+        let (busy, registered, stop) = (busy.clone(), registered.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async move {
+                let mut tasks = Vec::new();
+                for (i, token) in tokens.into_iter().enumerate() {
+                    let endpoint = Endpoint {
+                        server: addr.clone(),
+                        token,
+                        trust: monit::net::tls::Trust::Pinned(fp),
+                    };
+                    let src = format!("127.0.0.{}", 2 + i % 12);
+                    let (busy, registered, stop) = (busy.clone(), registered.clone(), stop.clone());
+                    tasks.push(tokio::spawn(async move {
+                        let name = format!("storm-{i:04}");
+                        while !stop.load(Ordering::Relaxed) {
+                            // From this node's own address: TLS, then the handshake.
+                            let Ok(tcp) = common::tcp_from(&src, &endpoint.server).await else {
+                                continue;
+                            };
+                            let Ok(secured) = secure(
+                                tcp,
+                                &endpoint.server,
+                                &endpoint.trust,
+                                monit::net::tls::ALPN_NODE,
+                            )
+                            .await
+                            else {
+                                tokio::time::sleep(Duration::from_millis(50)).await;
+                                continue;
+                            };
+                            let binding = secured.stream.channel_binding();
+                            let mut conn = Connection::new(secured.stream, DEFAULT_MAX_FRAME);
+                            match client_handshake(
+                                &mut conn,
+                                PeerKind::Node,
+                                &name,
+                                &endpoint.token,
+                                &binding,
+                            )
+                            .await
+                            {
+                                Ok(_) => {
+                                    registered.fetch_add(1, Ordering::Relaxed);
+                                    // Hold the connection until the storm ends.
+                                    while !stop.load(Ordering::Relaxed) {
+                                        tokio::time::sleep(Duration::from_millis(100)).await;
+                                    }
+                                    return;
+                                }
+                                Err(HandshakeError::Refused(r)) if r.code == ErrorCode::Busy => {
+                                    busy.fetch_add(1, Ordering::Relaxed);
+                                }
+                                Err(_) => {}
+                            }
+                            let jitter = rand::random::<u64>() % 200;
+                            tokio::time::sleep(Duration::from_millis(50 + jitter)).await;
+                        }
+                    }));
+                }
+                for t in tasks {
+                    let _ = t.await;
+                }
+            });
+        })
+    };
+    // Queries while the storm runs.
+    let mut ok = 0;
+    for _ in 0..20 {
+        let out = fleet.cli(&["query", "nodes", "-o", "json"]);
+        if out.status.success() {
+            ok += 1;
+        } else {
+            eprintln!("query failed: {}", stderr(&out));
+        }
+    }
+    let seen_busy = busy.load(std::sync::atomic::Ordering::Relaxed);
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    storm.join().unwrap();
+    let done = registered.load(std::sync::atomic::Ordering::Relaxed);
+    eprintln!("storm: {done} nodes in, {seen_busy} turned away busy");
+    assert_eq!(ok, 20, "{ok} of 20 queries during the storm");
+    assert!(seen_busy > 0, "the storm never filled the slots");
+}

@@ -630,7 +630,9 @@ fn operator_certificates_ca_verification_and_reload() {
     wait_for(Duration::from_secs(5), "the new certificate", || {
         let got = rt().block_on(async {
             let trust = monit::net::tls::Trust::Pinned(second);
-            monit::net::dial::open(&fp, &trust).await.is_ok()
+            monit::net::dial::open(&fp, &trust, PeerKind::Client)
+                .await
+                .is_ok()
         });
         got.then_some(())
     });

@@ -24,6 +24,7 @@ struct File {
     max_connections: Option<usize>,
     max_handshakes: Option<usize>,
     max_handshakes_per_address: Option<usize>,
+    reserved_client_handshakes: Option<usize>,
     max_open_requests: Option<usize>,
     max_open_requests_per_token: Option<usize>,
     tls: Option<bool>,
@@ -74,6 +75,9 @@ pub struct ConfigdConfig {
     pub max_handshakes: usize,
     /// Of those, how many one source address may hold.
     pub max_handshakes_per_address: usize,
+    /// Of `max_handshakes`, how many only operators (clients) may use, so
+    /// a reconnect storm of nodes cannot lock them out.
+    pub reserved_client_handshakes: usize,
     /// A peer's requests open at once (streams, follows) on one
     /// connection, and across all connections of one token.
     pub max_open_requests: usize,
@@ -163,6 +167,10 @@ impl ConfigdConfig {
             .max_handshakes_per_address
             .unwrap_or((max_handshakes / 16).max(8))
             .clamp(1, max_handshakes);
+        let reserved_client_handshakes = file
+            .reserved_client_handshakes
+            .unwrap_or((max_handshakes / 8).max(1))
+            .min(max_handshakes - 1);
         let max_open_requests = file
             .max_open_requests
             .unwrap_or(crate::net::link::MAX_OPEN_REQUESTS);
@@ -231,6 +239,7 @@ impl ConfigdConfig {
             max_connections,
             max_handshakes,
             max_handshakes_per_address,
+            reserved_client_handshakes,
             max_open_requests,
             max_open_requests_per_token,
             tls,

@@ -49,6 +49,27 @@ impl Addr {
 pub struct PreAuth {
     per_address: usize,
     addrs: Mutex<HashMap<IpAddr, Addr>>,
+    /// Refusals for want of room, logged once per burst.
+    pub busy: Burst,
+}
+
+/// Counts events and says when to log them: the first, then at most once
+/// per `LOG_EVERY` with how many happened since.
+#[derive(Default)]
+pub struct Burst(Mutex<(Option<Instant>, u64)>);
+
+impl Burst {
+    /// `Some(n)`: log now, `n` events since the last line (this one included).
+    pub fn hit(&self) -> Option<u64> {
+        let now = Instant::now();
+        let mut g = lock(&self.0);
+        g.1 += 1;
+        if g.0.is_some_and(|t| now.duration_since(t) < LOG_EVERY) {
+            return None;
+        }
+        g.0 = Some(now);
+        Some(std::mem::take(&mut g.1))
+    }
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -60,6 +81,7 @@ impl PreAuth {
         Arc::new(PreAuth {
             per_address: per_address.max(1),
             addrs: Mutex::new(HashMap::new()),
+            busy: Burst::default(),
         })
     }
 
@@ -159,5 +181,13 @@ mod tests {
         other.failed();
         drop(other);
         assert!(book.admit(b).is_ok());
+    }
+
+    #[test]
+    fn bursts_log_once() {
+        let burst = Burst::default();
+        assert_eq!(burst.hit(), Some(1));
+        assert_eq!(burst.hit(), None);
+        assert_eq!(burst.hit(), None);
     }
 }

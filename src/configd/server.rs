@@ -64,7 +64,9 @@ pub struct Shared {
     pub checks: super::checks::CheckBook,
     pub server_id: String,
     pub max_frame: usize,
+    /// Handshake slots for anyone, and those kept for operators.
     pub handshakes: Arc<Semaphore>,
+    pub(super) client_handshakes: Arc<Semaphore>,
     pub shutdown: CancellationToken,
     /// Where notifications go; reloaded with `[[notify]]`.
     pub notifier: super::notify::NotifierHandle,
@@ -160,6 +162,10 @@ impl Shared {
                 old.max_connections != new.max_connections,
             ),
             ("max_handshakes", old.max_handshakes != new.max_handshakes),
+            (
+                "reserved_client_handshakes",
+                old.reserved_client_handshakes != new.reserved_client_handshakes,
+            ),
             (
                 "max_handshakes_per_address",
                 old.max_handshakes_per_address != new.max_handshakes_per_address,
@@ -276,7 +282,10 @@ impl Configd {
             checks,
             notifier,
             logs,
-            handshakes: Arc::new(Semaphore::new(config.max_handshakes)),
+            handshakes: Arc::new(Semaphore::new(
+                config.max_handshakes - config.reserved_client_handshakes,
+            )),
+            client_handshakes: Arc::new(Semaphore::new(config.reserved_client_handshakes)),
             live: std::sync::RwLock::new(Arc::new(config.clone())),
             config,
             tokens,
@@ -346,7 +355,9 @@ impl Configd {
                         tracker.spawn(session::handle(stream, peer, shared.clone(), permit));
                     }
                     Err(_) => {
-                        tracing::warn!(%peer, limit = shared.config.max_connections, "refused: connection limit reached");
+                        if let Some(n) = shared.preauth.busy.hit() {
+                            tracing::warn!(%peer, limit = shared.config.max_connections, refused = n, "refusing connections: connection limit reached");
+                        }
                         tracker.spawn(session::refuse(
                             stream,
                             shared.clone(),

@@ -15,9 +15,10 @@ use super::api::Api;
 use super::preauth::Refusal;
 use super::server::Shared;
 use super::tokens::ConfigdAuth;
-use crate::net::handshake::{server_handshake, HANDSHAKE_TIMEOUT};
+use crate::net::handshake::{server_handshake, HandshakeError, HANDSHAKE_TIMEOUT};
 use crate::net::link::{drive, LinkConfig, LinkEnd, LinkHandle};
 use crate::net::proto::{ErrorCode, ErrorFrame, PeerKind};
+use crate::net::tls::ALPN_CLIENT;
 use crate::net::{Connection, Stream};
 
 /// The largest frame accepted before `Welcome`: a handshake message is
@@ -25,11 +26,49 @@ use crate::net::{Connection, Stream};
 /// buffer more.
 pub const PRE_AUTH_MAX_FRAME: usize = 4096;
 
-/// TLS on an accepted socket (or not, when configd is plaintext).
-async fn accept_tls(stream: TcpStream, shared: &Shared) -> std::io::Result<Stream> {
-    match shared.tls() {
-        Some(tls) => Ok(Stream::Server(Box::new(tls.acceptor.accept(stream).await?))),
-        None => Ok(Stream::Plain(stream)),
+/// An accepted socket whose TLS ClientHello has been read (or a plaintext
+/// one): what the peer claims to be is known before any crypto is done.
+enum Started {
+    Tls(
+        Box<tokio_rustls::StartHandshake<TcpStream>>,
+        Arc<crate::net::tls::ServerTls>,
+    ),
+    Plain(TcpStream),
+}
+
+impl Started {
+    async fn read(stream: TcpStream, shared: &Shared) -> std::io::Result<Started> {
+        match shared.tls() {
+            Some(tls) => {
+                let acceptor = tokio_rustls::LazyConfigAcceptor::new(
+                    rustls::server::Acceptor::default(),
+                    stream,
+                );
+                Ok(Started::Tls(Box::new(acceptor.await?), tls))
+            }
+            None => Ok(Started::Plain(stream)),
+        }
+    }
+
+    /// The peer may be an operator: its ClientHello says so (a claim the
+    /// token handshake checks), or plaintext, where nothing says.
+    fn may_be_client(&self) -> bool {
+        match self {
+            Started::Plain(_) => true,
+            Started::Tls(start, _) => start
+                .client_hello()
+                .alpn()
+                .is_some_and(|mut protos| protos.any(|p| p == ALPN_CLIENT)),
+        }
+    }
+
+    async fn finish(self) -> std::io::Result<Stream> {
+        match self {
+            Started::Tls(start, tls) => Ok(Stream::Server(Box::new(
+                (*start).into_stream(tls.config.clone()).await?,
+            ))),
+            Started::Plain(s) => Ok(Stream::Plain(s)),
+        }
     }
 }
 
@@ -40,12 +79,18 @@ pub async fn refuse(stream: TcpStream, shared: Arc<Shared>, code: ErrorCode, mes
         return;
     };
     let answer = async {
-        if let Ok(stream) = accept_tls(stream, &shared).await {
-            let mut conn = Connection::new(stream, PRE_AUTH_MAX_FRAME);
-            conn.send_error(code, message).await;
+        if let Ok(started) = Started::read(stream, &shared).await {
+            refuse_started(started, code, message).await;
         }
     };
     let _ = tokio::time::timeout(Duration::from_secs(2), answer).await;
+}
+
+async fn refuse_started(started: Started, code: ErrorCode, message: &str) {
+    if let Ok(stream) = started.finish().await {
+        let mut conn = Connection::new(stream, PRE_AUTH_MAX_FRAME);
+        conn.send_error(code, message).await;
+    }
 }
 
 pub async fn handle(
@@ -60,28 +105,60 @@ pub async fn handle(
         Ok(slot) => slot,
         Err(Refusal::TooMany | Refusal::Throttled) => return,
     };
-    let Ok(hs_permit) = shared.handshakes.clone().try_acquire_owned() else {
-        tracing::warn!(%peer, "refused: too many handshakes in progress");
-        refuse(
-            stream,
-            shared,
-            ErrorCode::Busy,
-            "too many connections are authenticating; try again",
-        )
-        .await;
+    // TLS and the token handshake share one deadline. The ClientHello
+    // first: it says whether the peer claims to be an operator.
+    let deadline = tokio::time::Instant::now() + HANDSHAKE_TIMEOUT;
+    let hello = tokio::select! {
+        _ = shared.shutdown.cancelled() => return,
+        r = tokio::time::timeout_at(deadline, Started::read(stream, &shared)) => r,
+    };
+    let started = match hello {
+        Ok(Ok(started)) => started,
+        Ok(Err(e)) => {
+            slot.failed();
+            tracing::warn!(%peer, "TLS handshake failed: {e}");
+            return;
+        }
+        Err(_) => {
+            slot.failed();
+            tracing::warn!(%peer, "TLS handshake timed out after {}s", HANDSHAKE_TIMEOUT.as_secs());
+            return;
+        }
+    };
+    // A general slot, else (for a peer that may be an operator) one kept
+    // for operators; a node that claimed one is turned away at its Hello.
+    let (hs_permit, reserved_slot) = match shared.handshakes.clone().try_acquire_owned() {
+        Ok(p) => (Some(p), false),
+        Err(_) if started.may_be_client() => (
+            shared.client_handshakes.clone().try_acquire_owned().ok(),
+            true,
+        ),
+        Err(_) => (None, false),
+    };
+    let Some(hs_permit) = hs_permit else {
+        if let Some(n) = shared.preauth.busy.hit() {
+            tracing::warn!(%peer, refused = n, "refusing connections: too many handshakes in progress (max_handshakes)");
+        }
+        if let Ok(_answering) = shared.busy_answers.clone().try_acquire_owned() {
+            let busy = refuse_started(
+                started,
+                ErrorCode::Busy,
+                "too many connections are authenticating; try again",
+            );
+            let _ = tokio::time::timeout(Duration::from_secs(2), busy).await;
+        }
         return;
     };
     let auth = ConfigdAuth {
         tokens: &shared.tokens,
+        reserved_slot,
         server_id: &shared.server_id,
         heartbeat_interval_ms: shared.config.heartbeat_interval.as_millis() as u64,
         dead_after_ms: shared.config.node_dead_after.as_millis() as u64,
     };
-    // TLS and the token handshake share one deadline.
-    let deadline = tokio::time::Instant::now() + HANDSHAKE_TIMEOUT;
     let tls = tokio::select! {
         _ = shared.shutdown.cancelled() => return,
-        r = tokio::time::timeout_at(deadline, accept_tls(stream, &shared)) => r,
+        r = tokio::time::timeout_at(deadline, started.finish()) => r,
     };
     let stream = match tls {
         Ok(Ok(stream)) => stream,
@@ -115,7 +192,10 @@ pub async fn handle(
             return;
         }
         Ok(Err(e)) => {
-            slot.failed();
+            // Turned away for want of room is not a failed attempt.
+            if !matches!(&e, HandshakeError::Refused(r) if r.code == ErrorCode::Busy) {
+                slot.failed();
+            }
             tracing::warn!(%peer, "handshake failed: {e}");
             if let Some(code) = e.code() {
                 conn.send_error(code, e.to_string()).await;

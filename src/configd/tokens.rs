@@ -154,6 +154,9 @@ fn newly_revoked(
 /// The configd side of the handshake.
 pub struct ConfigdAuth<'a> {
     pub tokens: &'a TokenRegistry,
+    /// This handshake holds one of the slots kept for operators: a node
+    /// is turned away (it retries with backoff).
+    pub reserved_slot: bool,
     pub server_id: &'a str,
     pub heartbeat_interval_ms: u64,
     pub dead_after_ms: u64,
@@ -161,6 +164,16 @@ pub struct ConfigdAuth<'a> {
 
 impl Authenticator for ConfigdAuth<'_> {
     type Identity = Identity;
+
+    fn hello(&self, hello: &Hello) -> Result<(), ErrorFrame> {
+        if self.reserved_slot && hello.role == PeerKind::Node {
+            return Err(ErrorFrame::new(
+                ErrorCode::Busy,
+                "configd is busy: its handshake slots are full (the rest are kept for operators); retry later",
+            ));
+        }
+        Ok(())
+    }
 
     fn authenticate(
         &self,

@@ -49,8 +49,16 @@ pub struct Dialed {
 }
 
 /// TCP and TLS only: a stream to configd whose certificate passed `trust`
-/// (for tests and tools that speak the protocol by hand).
-pub async fn open(server: &str, trust: &Trust) -> Result<(Stream, Option<String>), DialError> {
+/// (for tests and tools that speak the protocol by hand), dialled as `kind`.
+pub async fn open(
+    server: &str,
+    trust: &Trust,
+    kind: PeerKind,
+) -> Result<(Stream, Option<String>), DialError> {
+    let alpn = match kind {
+        PeerKind::Node => super::tls::ALPN_NODE,
+        PeerKind::Client => super::tls::ALPN_CLIENT,
+    };
     let connect_err = |reason: String| DialError::Connect {
         server: server.to_string(),
         reason,
@@ -60,7 +68,7 @@ pub async fn open(server: &str, trust: &Trust) -> Result<(Stream, Option<String>
         .map_err(|_| connect_err(format!("no answer in {}s", CONNECT_TIMEOUT.as_secs())))?
         .map_err(|e| connect_err(e.to_string()))?;
     let _ = tcp.set_nodelay(true);
-    let secured = tokio::time::timeout(CONNECT_TIMEOUT, secure(tcp, server, trust))
+    let secured = tokio::time::timeout(CONNECT_TIMEOUT, secure(tcp, server, trust, alpn))
         .await
         .map_err(|_| connect_err(format!("no TLS answer in {}s", CONNECT_TIMEOUT.as_secs())))??;
     Ok((secured.stream, secured.notice))
@@ -69,7 +77,7 @@ pub async fn open(server: &str, trust: &Trust) -> Result<(Stream, Option<String>
 /// Dials, secures and authenticates as `kind` named `name`.
 pub async fn dial(endpoint: &Endpoint, kind: PeerKind, name: &str) -> Result<Dialed, DialError> {
     let server = &endpoint.server;
-    let (stream, notice) = open(server, &endpoint.trust).await?;
+    let (stream, notice) = open(server, &endpoint.trust, kind).await?;
     if let Some(n) = &notice {
         tracing::warn!("{n}");
     }

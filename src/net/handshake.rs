@@ -139,6 +139,11 @@ pub fn message_name(m: &Message) -> &'static str {
 /// What the accepting side decides about a peer once it has its `Auth`.
 pub trait Authenticator {
     type Identity;
+    /// A first look at the peer's `Hello` (who it says it is), before the
+    /// challenge; `Err` is sent to the peer as it is.
+    fn hello(&self, _hello: &Hello) -> Result<(), ErrorFrame> {
+        Ok(())
+    }
     /// Checks the proof (over `binding`, the TLS exporter value) and the
     /// role; `Err` is sent to the peer as it is. The `Welcome` carries the
     /// server's proof.
@@ -172,6 +177,10 @@ where
             "protocol version {} is not supported; this configd speaks version {PROTOCOL_VERSION}",
             hello.protocol
         )));
+    }
+    if let Err(refusal) = auth.hello(&hello) {
+        let _ = conn.send(&Message::Error(refusal.clone())).await;
+        return Err(HandshakeError::Refused(refusal));
     }
     let challenge = Challenge {
         nonce: random_nonce(),

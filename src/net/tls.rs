@@ -178,9 +178,16 @@ pub fn ensure_self_signed(paths: &CertPaths) -> Result<bool, TlsError> {
     Ok(true)
 }
 
+/// What a dialler says it is in its TLS ClientHello (ALPN), so configd
+/// can tell operators from nodes before it spends a handshake on them
+/// (slots kept for operators). A claim only: the token handshake decides.
+pub const ALPN_NODE: &[u8] = b"monit-node";
+pub const ALPN_CLIENT: &[u8] = b"monit-client";
+
 /// configd's TLS settings, loaded from its certificate and key.
 pub struct ServerTls {
     pub acceptor: tokio_rustls::TlsAcceptor,
+    pub config: Arc<rustls::ServerConfig>,
     pub fingerprint: Fingerprint,
 }
 
@@ -197,8 +204,10 @@ impl ServerTls {
                 path: paths.key.clone(),
                 message: format!("does not fit the certificate {}: {e}", paths.cert.display()),
             })?;
+        let config = Arc::new(config);
         Ok(ServerTls {
-            acceptor: tokio_rustls::TlsAcceptor::from(Arc::new(config)),
+            acceptor: tokio_rustls::TlsAcceptor::from(config.clone()),
+            config,
             fingerprint,
         })
     }
@@ -335,7 +344,7 @@ impl ServerCertVerifier for FingerprintLater {
     }
 }
 
-fn client_config(trust: &Trust) -> Result<rustls::ClientConfig, rustls::Error> {
+fn client_config(trust: &Trust, alpn: &[u8]) -> Result<rustls::ClientConfig, rustls::Error> {
     let provider = provider();
     let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
         .with_protocol_versions(&[&rustls::version::TLS13])?;
@@ -350,6 +359,7 @@ fn client_config(trust: &Trust) -> Result<rustls::ClientConfig, rustls::Error> {
     };
     // Each connection proves itself in full, as a fresh process would.
     config.resumption = rustls::client::Resumption::disabled();
+    config.alpn_protocols = vec![alpn.to_vec()];
     Ok(config)
 }
 
@@ -374,8 +384,14 @@ pub struct Secured {
     pub notice: Option<String>,
 }
 
-/// Runs TLS over `tcp` and checks the server against `trust`.
-pub async fn secure(tcp: TcpStream, server: &str, trust: &Trust) -> Result<Secured, TrustError> {
+/// Runs TLS over `tcp` and checks the server against `trust`; `alpn`
+/// says what we are (`ALPN_NODE`, `ALPN_CLIENT`).
+pub async fn secure(
+    tcp: TcpStream,
+    server: &str,
+    trust: &Trust,
+    alpn: &[u8],
+) -> Result<Secured, TrustError> {
     let handshake_err = |reason: String, hint: &'static str| TrustError::Handshake {
         server: server.to_string(),
         reason,
@@ -388,7 +404,7 @@ pub async fn secure(tcp: TcpStream, server: &str, trust: &Trust) -> Result<Secur
                 notice: None,
             })
         }
-        t => client_config(t).map_err(|e| handshake_err(e.to_string(), ""))?,
+        t => client_config(t, alpn).map_err(|e| handshake_err(e.to_string(), ""))?,
     };
     let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
     let tls = connector

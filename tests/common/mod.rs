@@ -443,6 +443,25 @@ pub async fn tcp_from(src: &str, addr: &str) -> std::io::Result<tokio::net::TcpS
     socket.connect(addr.parse().unwrap()).await
 }
 
+/// A connection from `src` that sends a TLS ClientHello (saying `alpn`)
+/// and then nothing: it holds a handshake slot until the timeout.
+pub async fn stalled_tls_hello(src: &str, addr: &str, alpn: &[u8]) -> tokio::net::TcpStream {
+    use tokio::io::AsyncWriteExt;
+    let mut config = rustls::ClientConfig::builder_with_provider(monit::net::tls::provider())
+        .with_protocol_versions(&[&rustls::version::TLS13])
+        .unwrap()
+        .with_root_certificates(rustls::RootCertStore::empty())
+        .with_no_client_auth();
+    config.alpn_protocols = vec![alpn.to_vec()];
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    let mut tls = rustls::ClientConnection::new(std::sync::Arc::new(config), name).unwrap();
+    let mut hello = Vec::new();
+    tls.write_tls(&mut hello).unwrap();
+    let mut tcp = tcp_from(src, addr).await.unwrap();
+    tcp.write_all(&hello).await.unwrap();
+    tcp
+}
+
 /// `tls_to` over a connection from the loopback address `src`.
 pub async fn tls_from(
     src: &str,
@@ -451,7 +470,7 @@ pub async fn tls_from(
 ) -> monit::net::Stream {
     let tcp = tcp_from(src, addr).await.unwrap();
     let trust = monit::net::tls::Trust::Pinned(fingerprint);
-    match monit::net::tls::secure(tcp, addr, &trust).await {
+    match monit::net::tls::secure(tcp, addr, &trust, monit::net::tls::ALPN_CLIENT).await {
         Ok(s) => s.stream,
         Err(e) => panic!("TLS to {addr} from {src}: {e}"),
     }
@@ -460,7 +479,7 @@ pub async fn tls_from(
 /// A TLS stream to `addr`, trusting `fingerprint`.
 pub async fn tls_to(addr: &str, fingerprint: monit::net::tls::Fingerprint) -> monit::net::Stream {
     let trust = monit::net::tls::Trust::Pinned(fingerprint);
-    match monit::net::dial::open(addr, &trust).await {
+    match monit::net::dial::open(addr, &trust, monit::net::proto::PeerKind::Client).await {
         Ok((stream, _)) => stream,
         Err(e) => panic!("TLS to {addr}: {e}"),
     }
