@@ -13,6 +13,8 @@ pub struct Page {
 }
 
 struct Extra {
+    /// monit-tui's keys, as its `?` help shows them.
+    keys: &'static [(&'static str, &'static str)],
     examples: &'static [(&'static str, &'static str)],
     files: &'static [(&'static str, &'static str)],
     environment: &'static [(&'static str, &'static str)],
@@ -57,6 +59,7 @@ const CLIENT_FILES: &[(&str, &str)] = &[(
 fn extra(name: &str) -> Extra {
     match name {
         "monit-configd" => Extra {
+            keys: &[],
             examples: &[
                 (
                     "monit-configd token create web-1 --role node --out /etc/monit/node.token",
@@ -83,6 +86,7 @@ fn extra(name: &str) -> Extra {
             exit_status: DAEMON_EXIT,
         },
         "monit-noded" => Extra {
+            keys: &[],
             examples: &[
                 ("monit-noded --config /etc/monit/noded.toml run", "Run in the foreground (systemd)."),
                 (
@@ -104,6 +108,7 @@ fn extra(name: &str) -> Extra {
             exit_status: DAEMON_EXIT,
         },
         "monit-cli" => Extra {
+            keys: &[],
             examples: &[
                 ("monit-cli query nodes", "A table of every node."),
                 ("monit-cli query nodes --filter state=down -o json", "Down nodes, as JSON."),
@@ -114,6 +119,7 @@ fn extra(name: &str) -> Extra {
             exit_status: CLIENT_EXIT,
         },
         _ => Extra {
+            keys: crate::tui::ui::HELP,
             examples: &[
                 ("monit-tui --demo", "configd and three nodes in-process, and the UI on them."),
                 ("monit-tui --server configd.example:7400", "The UI on a real fleet."),
@@ -154,6 +160,14 @@ fn page(cmd: clap::Command, section: &str) -> Page {
         commands(&mut roff, &cmd, &name);
     }
     let extra = extra(&name);
+    if !extra.keys.is_empty() {
+        roff.control("SH", ["KEYS"]);
+        for (key, what) in extra.keys {
+            roff.control("TP", []);
+            roff.text([bold(*key)]);
+            roff.text([roman(*what)]);
+        }
+    }
     roff.control("SH", ["EXAMPLES"]);
     for (example, what) in extra.examples {
         roff.control("TP", []);
@@ -217,9 +231,8 @@ fn commands(roff: &mut Roff, cmd: &clap::Command, path: &str) {
                 .unwrap_or_else(|| id.to_uppercase());
             let piece = match (arg.get_long(), arg.is_positional()) {
                 (_, true) => value,
-                (Some(long), false)
-                    if arg.get_num_args().map(|n| n.takes_values()).unwrap_or(true) =>
-                {
+                // A flag (`--yes`) takes no value: no placeholder.
+                (Some(long), false) if arg.get_action().takes_values() => {
                     format!("--{long} {value}")
                 }
                 (Some(long), false) => format!("--{long}"),

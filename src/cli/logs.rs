@@ -29,16 +29,27 @@ struct Renderer {
     coloured: bool,
     times: TimeCache,
     json_times: json_out::Times,
-    /// `-o json` without -f: one array.
+    /// Nothing printed yet (`-o json` opens its array, `-o csv` its header).
     first: bool,
 }
 
 impl Renderer {
     fn line(&mut self, out: &mut Vec<u8>, line: &LogLineRef) {
         match self.format {
-            Format::Table | Format::Csv => {
+            Format::Table | Format::Wide => {
                 // Writing to a Vec cannot fail.
                 let _ = render::write_text(out, &mut self.times, line, self.coloured);
+            }
+            Format::Csv => {
+                let mut w = csv::Writer::from_writer(&mut *out);
+                if self.first {
+                    self.first = false;
+                    let _ = w.write_record(["time", "node", "level", "source", "message"]);
+                }
+                let time = crate::timefmt::rfc3339_ms(line.time_ms);
+                let level = line.level.as_str();
+                let _ = w.write_record([&time, line.node, level, line.source, line.message]);
+                let _ = w.flush();
             }
             Format::Jsonl => {
                 json_out::log_line(out, &mut self.json_times, line);
@@ -68,8 +79,10 @@ impl Renderer {
     }
 
     fn end(&self, out: &mut Vec<u8>) {
-        if self.format == Format::Json {
-            out.extend_from_slice(if self.first { b"[]\n" } else { b"\n]\n" });
+        match self.format {
+            Format::Json => out.extend_from_slice(if self.first { b"[]\n" } else { b"\n]\n" }),
+            Format::Csv if self.first => out.extend_from_slice(b"time,node,level,source,message\n"),
+            _ => {}
         }
     }
 }

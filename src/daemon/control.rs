@@ -14,6 +14,13 @@ use anyhow::{bail, Context};
 
 use super::pidfile::{PidFile, Probe};
 
+/// `println!` that a closed pipe (`status | head -1`) cannot make panic.
+macro_rules! say {
+    ($($arg:tt)*) => {
+        let _ = crate::cli::output::print_line(format_args!($($arg)*));
+    };
+}
+
 /// How to control one daemon.
 pub struct Control {
     /// `monit-configd` or `monit-noded`.
@@ -73,7 +80,7 @@ impl Control {
         });
         match rx.recv_timeout(START_TIMEOUT) {
             Ok((n, line)) if n > 0 => {
-                println!("{} started (pid {pid}, {})", self.name, line.trim());
+                say!("{} started (pid {pid}, {})", self.name, line.trim());
                 Ok(())
             }
             Ok(_) => {
@@ -125,11 +132,11 @@ impl Control {
             Probe::Running { pid, .. } => pid,
             Probe::Stale { .. } => {
                 let _ = std::fs::remove_file(&self.pid_file);
-                println!("{} is not running (removed a stale pidfile)", self.name);
+                say!("{} is not running (removed a stale pidfile)", self.name);
                 return Ok(());
             }
             Probe::Absent => {
-                println!("{} is not running", self.name);
+                say!("{} is not running", self.name);
                 return Ok(());
             }
         };
@@ -142,7 +149,7 @@ impl Control {
         let started = Instant::now();
         while started.elapsed() < timeout {
             if !matches!(PidFile::probe(&self.pid_file), Probe::Running { .. }) {
-                println!("{} stopped (pid {pid})", self.name);
+                say!("{} stopped (pid {pid})", self.name);
                 return Ok(());
             }
             std::thread::sleep(Duration::from_millis(50));
@@ -162,7 +169,7 @@ impl Control {
                     .duration_since(since)
                     .map(|d| Duration::from_secs(d.as_secs()))
                     .unwrap_or_default();
-                println!(
+                say!(
                     "{} is running (pid {pid}, up {}{})",
                     self.name,
                     humantime::format_duration(up),
@@ -175,7 +182,7 @@ impl Control {
                 0
             }
             Probe::Stale { pid } => {
-                println!(
+                say!(
                     "{} is not running (stale pidfile {}{})",
                     self.name,
                     self.pid_file.display(),
@@ -184,7 +191,7 @@ impl Control {
                 3
             }
             Probe::Absent => {
-                println!("{} is not running", self.name);
+                say!("{} is not running", self.name);
                 3
             }
         }

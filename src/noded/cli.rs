@@ -56,7 +56,7 @@ impl NodedOpts {
 
 /// Runs `monit-noded` with parsed arguments; the exit code on success.
 pub fn main(cli: NodedCli) -> anyhow::Result<u8> {
-    if completions(&cli.command, <NodedCli as clap::CommandFactory>::command()) {
+    if completions(&cli.command, <NodedCli as clap::CommandFactory>::command())? {
         return Ok(0);
     }
     let overrides = cli.opts.overrides();

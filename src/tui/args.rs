@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use clap::Parser;
+use clap::{Parser, Subcommand};
 
 /// The operator's terminal UI.
 #[derive(Debug, Parser)]
@@ -22,4 +22,13 @@ pub struct TuiCli {
     /// File holding the token (ID.SECRET), mode 0600. $MONIT_TOKEN may hold the token itself
     #[arg(long, env = "MONIT_TOKEN_FILE", value_name = "PATH")]
     pub token_file: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Option<TuiCommand>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TuiCommand {
+    /// Print a shell completion script (bash, zsh, fish)
+    #[command(hide = true)]
+    Completions { shell: clap_complete::Shell },
 }

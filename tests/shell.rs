@@ -1,0 +1,169 @@
+//! The binaries in a shell: completions in a real bash below the first
+//! word, and output into a pipe whose reader is gone (`| head -1`) ends
+//! without a panic.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::process::{Command, Stdio};
+
+const BINARIES: [&str; 4] = ["monit-configd", "monit-noded", "monit-cli", "monit-tui"];
+
+/// What bash completes for `line` (ending with the word being typed),
+/// using the script `BIN completions bash` prints.
+fn bash_complete(bin: &str, line: &str) -> Vec<String> {
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("completion.bash");
+    let out = common::command(bin, dir.path())
+        .args(["completions", "bash"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{bin} completions bash");
+    std::fs::write(&script, &out.stdout).unwrap();
+    let words: Vec<&str> = line.split(' ').collect();
+    let cword = words.len() - 1;
+    let prev = if cword > 0 { words[cword - 1] } else { "" };
+    // As bash calls a completion function: COMP_WORDS/COMP_CWORD set,
+    // arguments command, current word, previous word.
+    let driver = format!(
+        "source '{script}'\n\
+         fn=$(complete -p {bin} | sed 's/.*-F \\([^ ]*\\).*/\\1/')\n\
+         COMP_WORDS=({words})\nCOMP_CWORD={cword}\nCOMP_LINE='{line}'\nCOMP_POINT=${{#COMP_LINE}}\n\
+         \"$fn\" {bin} '{cur}' '{prev}'\n\
+         printf '%s\\n' \"${{COMPREPLY[@]}}\"\n",
+        script = script.display(),
+        words = words
+            .iter()
+            .map(|w| format!("'{w}'"))
+            .collect::<Vec<_>>()
+            .join(" "),
+        cur = words[cword],
+    );
+    let out = Command::new("bash")
+        .args(["--norc", "--noprofile", "-c", &driver])
+        .output()
+        .expect("bash is needed");
+    assert!(
+        out.status.success(),
+        "bash: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.is_empty())
+        .map(String::from)
+        .collect()
+}
+
+#[test]
+fn bash_completes_below_the_first_word() {
+    assert_eq!(bash_complete("monit-cli", "monit-cli query n"), ["nodes"]);
+    assert_eq!(bash_complete("monit-cli", "monit-cli q"), ["query"]);
+    assert_eq!(
+        bash_complete("monit-cli", "monit-cli query nodes -o c"),
+        ["csv"]
+    );
+    assert_eq!(bash_complete("monit-cli", "monit-cli downtime l"), ["list"]);
+    assert_eq!(
+        bash_complete("monit-configd", "monit-configd token cr"),
+        ["create"]
+    );
+    assert_eq!(
+        bash_complete("monit-configd", "monit-configd token create web-1 --ro"),
+        ["--role"]
+    );
+    assert_eq!(
+        bash_complete("monit-noded", "monit-noded check-config --con"),
+        ["--config"]
+    );
+    assert_eq!(bash_complete("monit-tui", "monit-tui --de"), ["--demo"]);
+}
+
+#[test]
+fn zsh_and_fish_scripts_reach_subcommands() {
+    for bin in BINARIES {
+        for shell in ["zsh", "fish"] {
+            let out = Command::new(common::bin(bin))
+                .args(["completions", shell])
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{bin} completions {shell}");
+            let text = String::from_utf8_lossy(&out.stdout);
+            let deep = match bin {
+                "monit-cli" => "nodes",
+                "monit-configd" => "revoke",
+                "monit-noded" => "check-config",
+                _ => "demo",
+            };
+            assert!(text.contains(deep), "{bin} {shell}: no `{deep}`");
+        }
+    }
+}
+
+/// Runs `bin args` with stdout a pipe whose read end is already closed:
+/// every write fails with EPIPE.
+fn into_closed_pipe(bin: &str, args: &[&str], home: &std::path::Path) -> std::process::Output {
+    let (read, write) = nix::unistd::pipe().unwrap();
+    drop(read);
+    common::command(bin, home)
+        .args(args)
+        .stdout(Stdio::from(write))
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn no_binary_panics_on_a_closed_pipe() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path();
+    let config = home.join("configd.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "listen = \"127.0.0.1:0\"\ndata_dir = \"{}\"\n",
+            home.join("data").display()
+        ),
+    )
+    .unwrap();
+    let config = config.to_str().unwrap();
+    let mut runs: Vec<(&str, Vec<&str>)> = Vec::new();
+    for bin in BINARIES {
+        for args in [
+            vec!["--help"],
+            vec!["--version"],
+            vec!["completions", "bash"],
+            vec!["completions", "zsh"],
+            vec!["completions", "fish"],
+        ] {
+            runs.push((bin, args));
+        }
+    }
+    runs.push(("monit-configd", vec!["--config", config, "check-config"]));
+    runs.push(("monit-configd", vec!["--config", config, "status"]));
+    runs.push((
+        "monit-configd",
+        vec![
+            "--config", config, "token", "create", "alice", "--role", "viewer",
+        ],
+    ));
+    runs.push(("monit-configd", vec!["--config", config, "token", "list"]));
+    runs.push(("monit-cli", vec!["query", "--help"]));
+    for (bin, args) in runs {
+        let out = into_closed_pipe(bin, &args, home);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !err.contains("panicked") && out.status.code().is_some_and(|c| c != 101),
+            "{bin} {args:?} into a closed pipe: {:?} {err}",
+            out.status
+        );
+        // `status` of a daemon that is not running says so with 3 (LSB).
+        let expected = if args.contains(&"status") { 3 } else { 0 };
+        assert_eq!(
+            out.status.code(),
+            Some(expected),
+            "{bin} {args:?} into a closed pipe: {err}"
+        );
+    }
+}
