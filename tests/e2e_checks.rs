@@ -610,4 +610,9 @@ fn results_made_while_configd_is_away_survive_a_noded_restart() {
     );
     assert_eq!(states.last(), Some(&"ok"), "{events:?}");
     assert!(!spool.exists(), "the spool file is removed once read");
+    // Listed in time order: the replayed results among the node's
+    // reconnection, not after it.
+    let all = fleet.events(&[]);
+    let times: Vec<&str> = all.iter().map(|e| e["time"].as_str().unwrap()).collect();
+    assert!(times.windows(2).all(|w| w[0] <= w[1]), "{all:?}");
 }

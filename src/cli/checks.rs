@@ -112,6 +112,15 @@ pub async fn query_checks(
 ) -> Result<(), CliError> {
     parse_filters(&filters, "checks", Some(CHECK_FIELDS))?;
     let client = connect(common).await?;
+    if let Some(node) = &node {
+        let known: Vec<String> = client
+            .query_nodes(vec![])
+            .await?
+            .into_iter()
+            .map(|n| n.name)
+            .collect();
+        super::check_known_nodes(std::slice::from_ref(node), &known, &[])?;
+    }
     let checks = client.query_checks(node, filters).await?;
     let rows: Vec<CheckJson> = checks.iter().map(CheckJson::from).collect();
     let mut out = std::io::stdout().lock();

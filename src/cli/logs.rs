@@ -97,6 +97,14 @@ pub async fn run(common: &CommonArgs, args: LogsArgs) -> Result<(), CliError> {
     let follow = args.follow;
     let target = Target::resolve(common)?;
     let mut direct = Direct::connect(&target.server, &target.token, "monit-cli logs").await?;
+    if !args.nodes.is_empty() {
+        let mut known = Vec::new();
+        direct
+            .nodes(vec![], |n| known.push(n.name.to_string()))
+            .await?;
+        let own = [crate::logs::hub::CONFIGD_NODE, crate::tui::demo::LOG_NODE];
+        super::check_known_nodes(&args.nodes, &known, &own)?;
+    }
     let id = direct
         .request(RequestBody::SubscribeLogs(SubscribeLogs {
             nodes: args.nodes,

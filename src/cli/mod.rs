@@ -116,6 +116,36 @@ pub(crate) fn parse_filters(
     Ok(parsed)
 }
 
+/// A `--node` that configd never knew (`known`: the names it has; `also`:
+/// names valid besides, such as configd's own log) is a usage error that
+/// names the nodes it may have meant.
+pub(crate) fn check_known_nodes(
+    asked: &[String],
+    known: &[String],
+    also: &[&str],
+) -> Result<(), CliError> {
+    let names = || known.iter().map(String::as_str).chain(also.iter().copied());
+    for name in asked {
+        if names().any(|k| k == name) {
+            continue;
+        }
+        let like = crate::names::similar(name, names());
+        let hint = if like.is_empty() {
+            format!(
+                "configd knows {} node(s): see `monit-cli query nodes`",
+                known.len()
+            )
+        } else {
+            format!("did you mean {}?", like.join(", "))
+        };
+        return Err(CliError::usage(format!(
+            "--node `{}`: configd knows no such node; {hint}",
+            name.escape_debug()
+        )));
+    }
+    Ok(())
+}
+
 /// Bytes of JSON written at a time.
 const CHUNK: usize = 256 * 1024;
 
