@@ -11,7 +11,7 @@ use crate::auth::TokensFile;
 use crate::cli::output::{closed_pipe_is_ok, print_line, write_answer, write_rows, Format, Table};
 use crate::config::{ConfigdConfig, ConfigdOverrides};
 use crate::daemon::command::{completions, execute, no_config_file, Daemon, DaemonCommand};
-use crate::daemon::control::Control;
+use crate::daemon::control::{Control, Ready};
 use crate::filter::Filter;
 use crate::logging;
 use crate::net::proto::Role;
@@ -170,6 +170,7 @@ impl Daemon for ConfigdDaemon {
             log_file: config.data_dir.join("monit-configd.log"),
             run_args,
             detail,
+            ready: Ready::FirstLine,
         }
     }
 
@@ -200,11 +201,16 @@ impl Daemon for ConfigdDaemon {
             .source
             .as_ref()
             .ok_or_else(|| no_config_file("configd.toml"))?;
+        let problems = crate::config::preflight::configd_problems(c);
+        if !problems.is_empty() {
+            anyhow::bail!("{}: {}", source.display(), problems.join("; "));
+        }
         Ok(format!(
-            "{}: ok (listen {}, data_dir {})",
+            "{}: ok (listen {}, data_dir {}, {} notifier(s) runnable)",
             source.display(),
             c.listen,
-            c.data_dir.display()
+            c.data_dir.display(),
+            c.notify.len()
         ))
     }
 }

@@ -24,6 +24,9 @@ use crate::net::proto::{
 use crate::net::Connection;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// How often a node configd refused (wrong, revoked or another node's
+/// token) tries again: only an operator can fix that.
+const REFUSED_RETRY: Duration = Duration::from_secs(60);
 
 #[derive(Debug, thiserror::Error)]
 pub enum NodedError {
@@ -50,8 +53,8 @@ pub async fn run(config: NodedConfig, shutdown: CancellationToken) -> Result<(),
 }
 
 /// Like `run`, following configuration changes on `config` (reloads) and
-/// publishing the live link on `uplink`. Prints one ready line on stdout
-/// once the agent runs (for `monit-noded start`).
+/// publishing the live link on `uplink`. How it stands with configd goes
+/// to `standing` (for `monit-noded start` and `status`).
 pub async fn run_with(
     mut config: watch::Receiver<Arc<NodedConfig>>,
     uplink: Uplink,
@@ -89,16 +92,6 @@ pub async fn run_with(
     });
     let mut backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(30));
     tracing::info!(name = %first.name, server = %first.server, "noded starting");
-    {
-        use std::io::Write;
-        let mut out = std::io::stdout().lock();
-        let _ = writeln!(
-            out,
-            "running as node {}, server {}",
-            first.name, first.server
-        );
-        let _ = out.flush();
-    }
     crate::daemon::systemd::ready("running");
     let mut commands = first.commands.clone();
     loop {
@@ -111,9 +104,10 @@ pub async fn run_with(
         // Re-read each time: an operator may have replaced the token.
         let attempt = match load_token(&current) {
             Ok(token) => session(&current, &mut config, &token, &api, &uplink, &shutdown).await,
-            Err(e) => Err(e.to_string()),
+            Err(e) => Err(Unreached::from(e.to_string())),
         };
         uplink.set(None);
+        let mut delay = None;
         match attempt {
             Ok(Ended::Shutdown) => break,
             Ok(Ended::Lost { reason, registered }) => {
@@ -121,12 +115,34 @@ pub async fn run_with(
                     backoff.reset();
                 }
                 tracing::warn!(server = %current.server, "connection to configd lost: {reason}");
+                super::standing::retrying(&format!("connection to configd lost: {reason}"));
             }
-            Err(reason) => {
-                tracing::warn!(server = %current.server, "cannot reach configd: {reason}")
+            Err(Unreached {
+                reason,
+                refused: true,
+            }) => {
+                let what = format!(
+                    "{reason}; put node `{}`'s own token in {} (`monit-configd token list` on \
+                     the configd host shows whose a token is; `monit-configd token create {} \
+                     --role node` makes one)",
+                    current.name,
+                    current.token_file.display(),
+                    current.name,
+                );
+                tracing::error!(
+                    server = %current.server,
+                    "{what}; trying again every {}s",
+                    REFUSED_RETRY.as_secs()
+                );
+                super::standing::refused(&what, REFUSED_RETRY);
+                delay = Some(REFUSED_RETRY);
+            }
+            Err(Unreached { reason, .. }) => {
+                tracing::warn!(server = %current.server, "cannot reach configd: {reason}");
+                super::standing::retrying(&reason);
             }
         }
-        let delay = backoff.next_delay();
+        let delay = delay.unwrap_or_else(|| backoff.next_delay());
         tracing::info!("reconnecting in {:.1}s", delay.as_secs_f32());
         tokio::select! {
             _ = shutdown.cancelled() => break,
@@ -147,6 +163,22 @@ pub async fn run_with(
 enum Ended {
     Shutdown,
     Lost { reason: String, registered: bool },
+}
+
+/// Why a session never got as far as a link.
+struct Unreached {
+    reason: String,
+    /// configd refused the node's token or name: it cannot heal by itself.
+    refused: bool,
+}
+
+impl From<String> for Unreached {
+    fn from(reason: String) -> Self {
+        Unreached {
+            reason,
+            refused: false,
+        }
+    }
 }
 
 fn registration(config: &NodedConfig) -> Registration {
@@ -190,7 +222,7 @@ async fn session(
     api: &Arc<NodeApi>,
     uplink: &Uplink,
     shutdown: &CancellationToken,
-) -> Result<Ended, String> {
+) -> Result<Ended, Unreached> {
     let stream = tokio::select! {
         _ = shutdown.cancelled() => return Ok(Ended::Shutdown),
         r = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(&config.server)) => r,
@@ -211,8 +243,11 @@ async fn session(
         r = client_handshake(&mut conn, PeerKind::Node, &config.name, token) => r,
     }
     .map_err(|e| match e {
-        HandshakeError::Refused(r) => format!("configd refused node `{}`: {r}", config.name),
-        e => e.to_string(),
+        HandshakeError::Refused(r) => Unreached {
+            refused: matches!(r.code, ErrorCode::Auth | ErrorCode::Forbidden),
+            reason: format!("configd refused node `{}`: {r}", config.name),
+        },
+        e => Unreached::from(e.to_string()),
     })?;
     let (link, queue) = LinkHandle::new(DEFAULT_MAX_FRAME);
     let link_config = LinkConfig {
@@ -255,6 +290,7 @@ async fn session(
                 "registered with configd"
             );
             uplink.set(Some(link.clone()));
+            super::standing::registered(&config.name, &config.server);
         }
         Err(reason) => {
             link.close(ErrorFrame::new(ErrorCode::Protocol, "registration failed"))
