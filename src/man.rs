@@ -25,7 +25,7 @@ const DAEMON_EXIT: &[(&str, &str)] = &[
     ("0", "Success; for status, the daemon is running."),
     (
         "1",
-        "Failure: a bad configuration, an unusable token file, a start that did not become ready.",
+        "Failure: a bad configuration, a missing or non-executable program, an unusable token file, a start that did not become ready or that configd refused.",
     ),
     ("2", "Usage error: bad flags or arguments."),
     ("3", "status only: the daemon is not running (LSB)."),
@@ -98,7 +98,14 @@ fn extra(name: &str) -> Extra {
             files: &[
                 ("/etc/monit/noded.toml", "configuration; see monit.toml(5)."),
                 ("/etc/monit/node.token", "the node token, mode 0600."),
-                ("/var/lib/monit/monit-noded.pid", "pidfile, locked while running."),
+                (
+                    "/var/lib/monit/monit-noded.pid",
+                    "pidfile, locked while running; by default next to spool_dir.",
+                ),
+                (
+                    "/var/lib/monit/monit-noded.state",
+                    "registered, or retrying and why: what status prints.",
+                ),
             ],
             environment: &[
                 ("MONIT_CONFIG", "configuration file, when --config is not given."),
