@@ -80,6 +80,51 @@ fn bash_completes_below_the_first_word() {
     assert_eq!(bash_complete("monit-tui", "monit-tui --de"), ["--demo"]);
 }
 
+/// What fish completes for `line`, using `BIN completions fish`.
+fn fish_complete(bin: &str, line: &str) -> Vec<String> {
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("completion.fish");
+    let out = common::command(bin, dir.path())
+        .args(["completions", "fish"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{bin} completions fish");
+    std::fs::write(&script, &out.stdout).unwrap();
+    let out = Command::new("fish")
+        .args(["--no-config", "-c"])
+        .arg(format!(
+            "source '{}'; complete -C '{line}'",
+            script.display()
+        ))
+        .output()
+        .expect("fish is needed: apt-get install fish (scripts/test installs it)");
+    assert!(
+        out.status.success(),
+        "fish: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| l.split('\t').next().unwrap_or("").to_string())
+        .collect()
+}
+
+#[test]
+fn fish_completes_below_the_first_word() {
+    assert_eq!(fish_complete("monit-cli", "monit-cli query n"), ["nodes"]);
+    assert_eq!(fish_complete("monit-cli", "monit-cli downtime l"), ["list"]);
+    assert_eq!(
+        fish_complete("monit-configd", "monit-configd token cr"),
+        ["create"]
+    );
+    assert_eq!(
+        fish_complete("monit-noded", "monit-noded check-c"),
+        ["check-config"]
+    );
+    assert_eq!(fish_complete("monit-tui", "monit-tui --de"), ["--demo"]);
+}
+
 #[test]
 fn zsh_and_fish_scripts_reach_subcommands() {
     for bin in BINARIES {
