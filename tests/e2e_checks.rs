@@ -178,8 +178,11 @@ fn debian_plugins_give_their_states_and_perfdata() {
     let mut names: Vec<&str> = crit.iter().map(|c| c["name"].as_str().unwrap()).collect();
     names.sort();
     assert_eq!(names, ["dummy_crit", "tcp_closed"]);
-    let out = fleet.cli(&["query", "checks", "--node", "nope", "-o", "json"]);
-    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "[]");
+    // A node configd never knew is an error, not an empty list.
+    let out = fleet.cli(&["query", "checks", "--node", "plug1", "-o", "json"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("did you mean plug-1?"), "{}", stderr(&out));
+    assert!(out.stdout.is_empty());
     let out = fleet.cli(&["query", "checks"]);
     assert!(out.status.success());
     let table = String::from_utf8_lossy(&out.stdout);
