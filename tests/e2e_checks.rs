@@ -181,7 +181,11 @@ fn debian_plugins_give_their_states_and_perfdata() {
     // A node configd never knew is an error, not an empty list.
     let out = fleet.cli(&["query", "checks", "--node", "plug1", "-o", "json"]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
-    assert!(stderr(&out).contains("did you mean plug-1?"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("did you mean plug-1?"),
+        "{}",
+        stderr(&out)
+    );
     assert!(out.stdout.is_empty());
     let out = fleet.cli(&["query", "checks"]);
     assert!(out.status.success());

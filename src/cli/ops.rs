@@ -110,7 +110,7 @@ async fn one(client: &Client, body: RequestBody) -> Result<ResponseBody, CliErro
 pub async fn inventory(common: &CommonArgs, cmd: InventoryCmd) -> Result<(), CliError> {
     // What `-o json` says was asked; configd adds how many items changed.
     let mut fields = serde_json::Map::new();
-    let mut ask = |action: &str, kind: &str, key: &str| {
+    let ask = |fields: &mut serde_json::Map<_, _>, action: &str, kind: &str, key: &str| {
         fields.insert("action".into(), action.into());
         fields.insert("kind".into(), kind.into());
         fields.insert("key".into(), key.into());
@@ -124,7 +124,7 @@ pub async fn inventory(common: &CommonArgs, cmd: InventoryCmd) -> Result<(), Cli
                     "an item needs node=NODE, the node that hosts it",
                 ));
             };
-            ask("add", &kind, &key);
+            ask(&mut fields, "add", &kind, &key);
             fields.insert("node".into(), node.clone().into());
             fields.insert("attrs".into(), serde_json::json!(attrs));
             vec![InventoryOp::Add {
@@ -138,12 +138,12 @@ pub async fn inventory(common: &CommonArgs, cmd: InventoryCmd) -> Result<(), Cli
         }
         InventoryCmd::Update { kind, key, attrs } => {
             let attrs = parse_pairs(&attrs)?;
-            ask("update", &kind, &key);
+            ask(&mut fields, "update", &kind, &key);
             fields.insert("attrs".into(), serde_json::json!(attrs));
             vec![InventoryOp::Update { kind, key, attrs }]
         }
         InventoryCmd::Delete { kind, key } => {
-            ask("delete", &kind, &key);
+            ask(&mut fields, "delete", &kind, &key);
             vec![InventoryOp::Delete { kind, key }]
         }
         InventoryCmd::Import { file } => {
