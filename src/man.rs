@@ -162,7 +162,8 @@ fn page(cmd: clap::Command, section: &str) -> Page {
     let _ = man.render_description_section(&mut out);
     let _ = man.render_options_section(&mut out);
     let mut roff = Roff::default();
-    if cmd.has_subcommands() {
+    let visible = cmd.get_subcommands().any(|s| !s.is_hide_set());
+    if visible {
         roff.control("SH", ["COMMANDS"]);
         commands(&mut roff, &cmd, &name);
     }
@@ -207,9 +208,14 @@ fn page(cmd: clap::Command, section: &str) -> Page {
     roff.text([roman(see.join(", "))]);
     let _ = roff.to_writer(&mut out);
     let _ = man.render_version_section(&mut out);
+    let mut text = String::from_utf8_lossy(&out).into_owned();
+    if !visible {
+        // Only hidden ones (monit-tui's `completions`): none to announce.
+        text = text.replace(" [\\fIsubcommands\\fR]", "");
+    }
     Page {
         file_name: format!("{name}.{section}"),
-        text: String::from_utf8_lossy(&out).into_owned(),
+        text,
     }
 }
 

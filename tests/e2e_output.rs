@@ -111,6 +111,13 @@ fn tables_in_a_pipe_csv_and_bad_formats() {
     assert!(wide.status.success(), "{}", stderr(&wide));
     assert!(String::from_utf8_lossy(&wide.stdout).contains(LONG));
 
+    // On a terminal: `table` fits its width, `-o wide` does not cut.
+    let table = on_a_terminal(&fleet, 60, &["query", "nodes"]);
+    assert!(table.lines().all(|l| l.chars().count() <= 60), "{table}");
+    assert!(table.contains('…') && !table.contains(LONG), "{table}");
+    let wide = on_a_terminal(&fleet, 60, &["query", "nodes", "-o", "wide"]);
+    assert!(wide.contains(LONG) && !wide.contains('…'), "{wide}");
+
     // -o csv parses with Python's csv module and says what -o json says.
     let nodes = json(&fleet.cli(&["query", "nodes", "-o", "json"]));
     let out = fleet.cli(&["query", "nodes", "-o", "csv"]);
@@ -332,4 +339,18 @@ fn writes_answer_with_structured_fields_and_run_streams_records() {
     assert!(rows
         .iter()
         .any(|r| r["line"] == "one, \"two\"" && r["node"] == "web-1"));
+}
+
+/// `monit-cli ARGS` on a terminal `cols` wide (a pty from script(1)).
+fn on_a_terminal(fleet: &Fleet, cols: u16, args: &[&str]) -> String {
+    let mut cli = vec![common::bin("monit-cli").display().to_string()];
+    cli.extend(["--server".into(), fleet.addr.clone(), "--token-file".into()]);
+    cli.push(fleet.viewer.display().to_string());
+    cli.extend(args.iter().map(|a| a.to_string()));
+    let line = format!("stty cols {cols}; {}", cli.join(" "));
+    let out = common::command("monit-cli", fleet.path())
+        .env_remove("COLUMNS")
+        .output_of_shell(&format!("script -qec '{line}' /dev/null"));
+    assert!(out.status.success(), "{}", stderr(&out));
+    String::from_utf8(out.stdout).unwrap().replace('\r', "")
 }
