@@ -21,14 +21,13 @@ use std::time::{Duration, Instant};
 
 use monit::auth::{Token, TokensFile};
 use monit::checks::{CheckState, PerfData, StateType};
-use monit::net::handshake::client_handshake;
-use monit::net::link::{drive, LinkConfig, LinkHandle, NoRequests};
+use monit::net::dial::{dial, link_config, Dialed, Endpoint};
+use monit::net::link::{drive, LinkHandle, NoRequests};
 use monit::net::proto::{
     CheckDecl, CheckResult, CheckResults, ErrorCode, ErrorFrame, PeerKind, Registration,
     RequestBody, ResponseBody, Role, DEFAULT_MAX_FRAME,
 };
-use monit::net::Connection;
-use tokio::net::TcpStream;
+use monit::net::tls::{Fingerprint, Trust};
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
@@ -129,7 +128,7 @@ fn run() -> Result<(), String> {
     write_private(
         &config,
         &format!(
-            "listen = \"127.0.0.1:0\"\ndata_dir = \"{}\"\nheartbeat_interval = \"1s\"\nnode_dead_after = \"30s\"\n",
+            "listen = \"127.0.0.1:0\"\ndata_dir = \"{}\"\nheartbeat_interval = \"1s\"\nnode_dead_after = \"30s\"\nmax_handshakes_per_address = 1024\n",
             data.display()
         ),
     )?;
@@ -159,7 +158,10 @@ fn run() -> Result<(), String> {
         .enable_all()
         .build()
         .map_err(|e| e.to_string())?;
-    let outcome = rt.block_on(fleet(&o, &addr, nodes, pid));
+    let trust = Trust::Pinned(
+        Fingerprint::of_pem_file(&data.join("tls/cert.pem")).map_err(|e| e.to_string())?,
+    );
+    let outcome = rt.block_on(fleet(&o, &addr, &trust, nodes, pid));
     let _ = child.kill();
     let _ = child.wait();
     let (rate, cpu, rss, errors) = outcome?;
@@ -197,7 +199,7 @@ fn batch_for(lane: usize, lanes: usize, seq: u64, batch: usize, base_ms: i64) ->
             let c = mine[i % mine.len()];
             CheckResult {
                 name: format!("check-{c}"),
-                state: if (seq + i as u64) % 97 == 0 {
+                state: if (seq + i as u64).is_multiple_of(97) {
                     CheckState::Warning
                 } else {
                     CheckState::Ok
@@ -226,15 +228,11 @@ fn batch_for(lane: usize, lanes: usize, seq: u64, batch: usize, base_ms: i64) ->
 }
 
 async fn connect(
-    addr: &str,
+    endpoint: &Endpoint,
     name: &str,
-    token: &Token,
     stop: &CancellationToken,
 ) -> Result<LinkHandle, String> {
-    let stream = TcpStream::connect(addr).await.map_err(|e| e.to_string())?;
-    let _ = stream.set_nodelay(true);
-    let mut conn = Connection::new(stream, DEFAULT_MAX_FRAME);
-    let welcome = client_handshake(&mut conn, PeerKind::Node, name, token)
+    let Dialed { conn, welcome, .. } = dial(endpoint, PeerKind::Node, name)
         .await
         .map_err(|e| e.to_string())?;
     let (link, queue) = LinkHandle::new(DEFAULT_MAX_FRAME);
@@ -243,13 +241,7 @@ async fn connect(
         link.clone(),
         queue,
         Arc::new(NoRequests),
-        LinkConfig {
-            ping_interval: Some(Duration::from_millis(
-                welcome.heartbeat_interval_ms.max(100),
-            )),
-            dead_after: Duration::from_millis(welcome.dead_after_ms.max(300)),
-            max_frame: DEFAULT_MAX_FRAME,
-        },
+        link_config(&welcome),
         stop.clone(),
         ErrorFrame::new(ErrorCode::ShuttingDown, "bench done"),
     ));
@@ -280,6 +272,7 @@ async fn connect(
 async fn fleet(
     o: &Options,
     addr: &str,
+    trust: &Trust,
     nodes: Vec<(String, Token)>,
     pid: u32,
 ) -> Result<(f64, f64, u64, u64), String> {
@@ -289,11 +282,15 @@ async fn fleet(
     let mut pending = Vec::new();
     for (name, token) in nodes {
         let gate = gate.clone();
-        let addr = addr.to_string();
+        let endpoint = Endpoint {
+            server: addr.to_string(),
+            token,
+            trust: trust.clone(),
+        };
         let stop = stop.clone();
         pending.push(tokio::spawn(async move {
             let _p = gate.acquire().await;
-            connect(&addr, &name, &token, &stop).await
+            connect(&endpoint, &name, &stop).await
         }));
     }
     for p in pending {

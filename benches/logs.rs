@@ -28,13 +28,13 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{bail, Context};
 use monit::auth::{Token, TokensFile};
-use monit::net::handshake::client_handshake;
-use monit::net::link::{drive, LinkConfig, LinkHandle, NoRequests};
+use monit::net::dial::{dial, link_config, Dialed, Endpoint};
+use monit::net::link::{drive, LinkHandle, NoRequests};
 use monit::net::proto::{
     ErrorCode, ErrorFrame, Level, LogBatch, LogLine, PeerKind, Registration, RequestBody,
     ResponseBody, Role, DEFAULT_MAX_FRAME,
 };
-use monit::net::Connection;
+use monit::net::tls::{Fingerprint, Trust};
 use tokio_util::sync::CancellationToken;
 
 const BATCH: usize = 2000;
@@ -158,7 +158,7 @@ fn run() -> anyhow::Result<()> {
     std::fs::write(
         &config,
         format!(
-            "listen = \"127.0.0.1:0\"\ndata_dir = \"{}\"\nlog_buffer_lines = 10000\n[log]\nlevel = \"warn\"\n",
+            "listen = \"127.0.0.1:0\"\ndata_dir = \"{}\"\nlog_buffer_lines = 10000\nmax_handshakes_per_address = 1024\n[log]\nlevel = \"warn\"\n",
             data.display()
         ),
     )?;
@@ -183,9 +183,15 @@ fn run() -> anyhow::Result<()> {
         .worker_threads(2)
         .enable_all()
         .build()?;
+    let trust = Trust::Pinned(Fingerprint::of_pem_file(&data.join("tls/cert.pem"))?);
     let mut links = Vec::new();
     for (name, token) in &nodes {
-        links.push(rt.block_on(connect(&addr, name, token))?);
+        let endpoint = Endpoint {
+            server: addr.clone(),
+            token: token.clone(),
+            trust: trust.clone(),
+        };
+        links.push(rt.block_on(connect(&endpoint, name))?);
     }
 
     println!(
@@ -287,22 +293,15 @@ fn run() -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn connect(addr: &str, name: &str, token: &Token) -> anyhow::Result<LinkHandle> {
-    let stream = tokio::net::TcpStream::connect(addr).await?;
-    stream.set_nodelay(true)?;
-    let mut conn = Connection::new(stream, DEFAULT_MAX_FRAME);
-    let welcome = client_handshake(&mut conn, PeerKind::Node, name, token).await?;
+async fn connect(endpoint: &Endpoint, name: &str) -> anyhow::Result<LinkHandle> {
+    let Dialed { conn, welcome, .. } = dial(endpoint, PeerKind::Node, name).await?;
     let (link, queue) = LinkHandle::new(DEFAULT_MAX_FRAME);
     tokio::spawn(drive(
         conn,
         link.clone(),
         queue,
         Arc::new(NoRequests),
-        LinkConfig {
-            ping_interval: Some(Duration::from_millis(welcome.heartbeat_interval_ms)),
-            dead_after: Duration::from_millis(welcome.dead_after_ms),
-            max_frame: DEFAULT_MAX_FRAME,
-        },
+        link_config(&welcome),
         CancellationToken::new(),
         ErrorFrame::new(ErrorCode::ShuttingDown, "bench done"),
     ));

@@ -39,10 +39,10 @@ use monit::net::proto::{
     Message, NodeView, PeerKind, Ping, Registration, Request, RequestBody, ResponseBody, Role,
     DEFAULT_MAX_FRAME,
 };
+use monit::net::tls::{Fingerprint, Trust};
 use monit::net::Connection;
 use monit::views::NodeJson;
 use rand::RngExt;
-use tokio::net::TcpStream;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
@@ -52,7 +52,6 @@ use tokio_util::sync::CancellationToken;
 /// queue drops the handshake's last ACK, which costs the client a 1 s SYN
 /// retransmit.
 const HANDSHAKE_CONCURRENCY: usize = 100;
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Longest wait for a `Registered` or a `Pong`.
 const REPLY_TIMEOUT: Duration = Duration::from_secs(10);
 /// Longest wait for one `monit-cli` run.
@@ -105,6 +104,8 @@ struct Options {
     hold: Duration,
     /// Simulated nodes connecting at once.
     concurrency: usize,
+    /// `tls = false` on configd and every peer (to compare with TLS).
+    plaintext: bool,
 }
 
 fn parse_args() -> anyhow::Result<Options> {
@@ -115,10 +116,11 @@ fn parse_args() -> anyhow::Result<Options> {
         queries: 20,
         hold: Duration::ZERO,
         concurrency: HANDSHAKE_CONCURRENCY,
+        plaintext: false,
     };
     let mut args = std::env::args().skip(1);
     let usage =
-        "usage: node_load [N...] [--settle SECS] [--measure SECS] [--queries K] [--concurrency C] [--hold SECS]";
+        "usage: node_load [N...] [--settle SECS] [--measure SECS] [--queries K] [--concurrency C] [--hold SECS] [--plaintext]";
     while let Some(arg) = args.next() {
         let mut value = |flag: &str| -> anyhow::Result<u64> {
             let v = args
@@ -130,6 +132,7 @@ fn parse_args() -> anyhow::Result<Options> {
         match arg.as_str() {
             // cargo passes `--bench` to harness = false benches.
             "--bench" => {}
+            "--plaintext" => opts.plaintext = true,
             "--settle" => opts.settle = Duration::from_secs(value("--settle")?),
             "--measure" => opts.measure = Duration::from_secs(value("--measure")?.max(1)),
             "--queries" => opts.queries = usize::try_from(value("--queries")?.max(1))?,
@@ -396,10 +399,19 @@ fn run_fleet(
         .prefix("monit-node-load-")
         .tempdir()
         .context("cannot create a temp dir")?;
-    let mut setup = Setup::write(dir.path(), n)?;
+    let mut setup = Setup::write(dir.path(), n, opts.plaintext)?;
     let mut configd = ConfigdProcess::start(&bins.configd, &setup)?;
     let pid = configd.pid;
-    println!("configd pid {pid} listening on {}", configd.addr);
+    let trust = setup.trust(opts.plaintext)?;
+    println!(
+        "configd pid {pid} listening on {} ({})",
+        configd.addr,
+        if opts.plaintext {
+            "plaintext".to_string()
+        } else {
+            format!("TLS, {trust:?}")
+        }
+    );
     std::thread::sleep(Duration::from_secs(1));
     let idle_rss_kib = rss_kib(pid)?;
     println!("idle configd RSS {:.1} MiB", idle_rss_kib as f64 / 1024.0);
@@ -421,6 +433,7 @@ fn run_fleet(
         let node = SimNode {
             index: i,
             addr: configd.addr,
+            trust: trust.clone(),
             name,
             token,
             phase: rng.random_range(0.0..1.0),
@@ -530,7 +543,7 @@ fn run_fleet(
     let mut render = Vec::with_capacity(opts.queries);
     for _ in 0..opts.queries {
         let ((connect_ms, answer_ms), views) =
-            tools.block_on(library_query(configd.addr, &setup.viewer))?;
+            tools.block_on(library_query(configd.addr, &setup.viewer, &trust))?;
         library.push(connect_ms + answer_ms);
         connecting.push(connect_ms);
         answering.push(answer_ms);
@@ -612,7 +625,7 @@ struct Setup {
 }
 
 impl Setup {
-    fn write(dir: &Path, n: usize) -> anyhow::Result<Setup> {
+    fn write(dir: &Path, n: usize, plaintext: bool) -> anyhow::Result<Setup> {
         let data_dir = dir.join("data");
         std::fs::create_dir_all(&data_dir)
             .with_context(|| format!("cannot create {}", data_dir.display()))?;
@@ -631,9 +644,14 @@ impl Setup {
         write_private(&viewer_token, &format!("{viewer}\n"))?;
         // Explicit, so no user or system configd.toml is read.
         let config = dir.join("configd.toml");
+        // Every simulated node dials from 127.0.0.1: give that one address
+        // the whole handshake budget (a real fleet comes from many).
         write_private(
             &config,
-            "heartbeat_interval = \"1s\"\nnode_dead_after = \"3s\"\n",
+            &format!(
+                "heartbeat_interval = \"1s\"\nnode_dead_after = \"3s\"\nmax_handshakes_per_address = 1024\n{}",
+                if plaintext { "tls = false\n" } else { "" }
+            ),
         )?;
         Ok(Setup {
             dir: dir.to_path_buf(),
@@ -643,6 +661,25 @@ impl Setup {
             viewer,
             nodes,
         })
+    }
+
+    /// How the bench's peers know configd, once it made its certificate;
+    /// `monit-cli` is told the same in its client.toml.
+    fn trust(&self, plaintext: bool) -> anyhow::Result<Trust> {
+        let (trust, client_toml) = if plaintext {
+            (Trust::Plaintext, "tls = false\n".to_string())
+        } else {
+            let fp = Fingerprint::of_pem_file(&self.data_dir.join("tls/cert.pem"))?;
+            (
+                Trust::Pinned(fp),
+                format!("server_fingerprint = \"{fp}\"\n"),
+            )
+        };
+        let dir = self.dir.join("xdg").join("monit");
+        std::fs::create_dir_all(&dir)
+            .with_context(|| format!("cannot create {}", dir.display()))?;
+        write_private(&dir.join("client.toml"), &client_toml)?;
+        Ok(trust)
     }
 
     /// A child process that reads only what the bench gives it.
@@ -833,6 +870,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 struct SimNode {
     index: usize,
     addr: SocketAddr,
+    trust: Trust,
     name: String,
     token: Token,
     /// Where in the heartbeat interval this node pings, as a fraction.
@@ -860,18 +898,17 @@ impl SimNode {
                 .await
                 .map_err(|_| "handshake gate closed".to_string())?;
             let began = Instant::now();
-            let stream = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(self.addr))
+            // TCP and TLS: what a node does before its first frame.
+            let (stream, _) = monit::net::dial::open(&self.addr.to_string(), &self.trust)
                 .await
-                .map_err(|_| format!("connect timed out after {}s", CONNECT_TIMEOUT.as_secs()))?
                 .map_err(|e| format!("connect: {e}"))?;
             lock(&fleet.connect_us).push(micros(began.elapsed()));
-            stream
-                .set_nodelay(true)
-                .map_err(|e| format!("set_nodelay: {e}"))?;
+            let binding = stream.channel_binding();
             let mut conn = Connection::new(stream, DEFAULT_MAX_FRAME);
-            let welcome = client_handshake(&mut conn, PeerKind::Node, &self.name, &self.token)
-                .await
-                .map_err(|e| format!("handshake: {e}"))?;
+            let welcome =
+                client_handshake(&mut conn, PeerKind::Node, &self.name, &self.token, &binding)
+                    .await
+                    .map_err(|e| format!("handshake: {e}"))?;
             conn.send(&Message::Request(Request {
                 id: 1,
                 body: RequestBody::Register(self.registration()),
@@ -1020,10 +1057,16 @@ async fn verify_query(
 async fn library_query(
     addr: SocketAddr,
     token: &Token,
+    trust: &Trust,
 ) -> anyhow::Result<((f64, f64), Vec<NodeView>)> {
     let started = Instant::now();
     let (connected, nodes) = tokio::time::timeout(CLI_TIMEOUT, async {
-        let client = Client::connect(&addr.to_string(), token, "node_load").await?;
+        let endpoint = monit::net::dial::Endpoint {
+            server: addr.to_string(),
+            token: token.clone(),
+            trust: trust.clone(),
+        };
+        let client = Client::connect(&endpoint, "node_load").await?;
         let connected = started.elapsed();
         let nodes = client.query_nodes(Vec::new()).await?;
         Ok::<_, monit::net::client::ClientError>((connected, nodes))
@@ -1184,7 +1227,7 @@ impl Percentiles {
         let len = xs.len();
         // Nearest rank.
         let rank = |q: f64| xs[((q * len as f64).ceil() as usize).clamp(1, len) - 1];
-        let median = if len % 2 == 0 {
+        let median = if len.is_multiple_of(2) {
             (xs[len / 2 - 1] + xs[len / 2]) / 2.0
         } else {
             xs[len / 2]

@@ -27,13 +27,13 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 use monit::auth::{Token, TokensFile};
 use monit::net::client::Client;
-use monit::net::handshake::client_handshake;
-use monit::net::link::{drive, Handler, Incoming, LinkConfig, LinkHandle};
+use monit::net::dial::{dial, link_config, Dialed, Endpoint};
+use monit::net::link::{drive, Handler, Incoming, LinkHandle};
 use monit::net::proto::{
     CommandExit, ErrorCode, ErrorFrame, PeerKind, Registration, RequestBody, ResponseBody, Role,
     RunRequest, TargetState, DEFAULT_MAX_FRAME,
 };
-use monit::net::Connection;
+use monit::net::tls::{Fingerprint, Trust};
 use monit::ops::spec::CommandSpec;
 use tokio_util::sync::CancellationToken;
 
@@ -81,22 +81,10 @@ fn median(mut xs: Vec<f64>) -> f64 {
     xs.get(xs.len() / 2).copied().unwrap_or(f64::NAN)
 }
 
-async fn sim_node(
-    addr: String,
-    name: String,
-    token: Token,
-    stop: CancellationToken,
-) -> anyhow::Result<()> {
-    let stream = tokio::net::TcpStream::connect(&addr).await?;
-    let _ = stream.set_nodelay(true);
-    let mut conn = Connection::new(stream, DEFAULT_MAX_FRAME);
-    let welcome = client_handshake(&mut conn, PeerKind::Node, &name, &token).await?;
+async fn sim_node(endpoint: Endpoint, name: String, stop: CancellationToken) -> anyhow::Result<()> {
+    let Dialed { conn, welcome, .. } = dial(&endpoint, PeerKind::Node, &name).await?;
     let (link, queue) = LinkHandle::new(DEFAULT_MAX_FRAME);
-    let config = LinkConfig {
-        ping_interval: Some(Duration::from_millis(welcome.heartbeat_interval_ms)),
-        dead_after: Duration::from_millis(welcome.dead_after_ms),
-        max_frame: DEFAULT_MAX_FRAME,
-    };
+    let config = link_config(&welcome);
     let driver = tokio::spawn(drive(
         conn,
         link.clone(),
@@ -170,7 +158,7 @@ fn main() -> anyhow::Result<()> {
     write_private(
         &config,
         &format!(
-            "listen = \"127.0.0.1:0\"\ndata_dir = \"{}\"\nheartbeat_interval = \"1s\"\nnode_dead_after = \"10s\"\n",
+            "listen = \"127.0.0.1:0\"\ndata_dir = \"{}\"\nheartbeat_interval = \"1s\"\nnode_dead_after = \"10s\"\nmax_handshakes_per_address = 1024\n",
             data.display()
         ),
     )?;
@@ -198,11 +186,17 @@ fn main() -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     let stop = CancellationToken::new();
+    let trust = Trust::Pinned(Fingerprint::of_pem_file(&data.join("tls/cert.pem"))?);
+    let endpoint = |token: Token| Endpoint {
+        server: addr.clone(),
+        token,
+        trust: trust.clone(),
+    };
     rt.block_on(async {
         for (name, token) in sim_tokens {
-            let (addr, stop) = (addr.clone(), stop.clone());
+            let (endpoint, stop) = (endpoint(token), stop.clone());
             tokio::spawn(async move {
-                if let Err(e) = sim_node(addr, name.clone(), token, stop).await {
+                if let Err(e) = sim_node(endpoint, name.clone(), stop).await {
                     eprintln!("{name}: {e}");
                 }
             });
@@ -235,7 +229,7 @@ fn main() -> anyhow::Result<()> {
     }
     let op_token = op;
     let (sim_ms, real_ms) = rt.block_on(async {
-        let client = Client::connect(&addr, &op_token, "bench").await?;
+        let client = Client::connect(&endpoint(op_token.clone()), "bench").await?;
         // Wait until every node is up.
         let want = sims + real_tokens.len();
         let start = Instant::now();

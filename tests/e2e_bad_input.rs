@@ -12,12 +12,11 @@ use monit::auth::Token;
 use monit::net::frame::encode_frame;
 use monit::net::handshake::{client_handshake, HandshakeError};
 use monit::net::proto::*;
-use monit::net::Connection;
+use monit::net::{Connection, Stream};
 use tokio::io::AsyncWriteExt;
-use tokio::net::TcpStream;
 
 /// Reads until an Error frame or EOF; returns the error, if one came.
-async fn error_then_close(stream: TcpStream, limit: Duration) -> Option<ErrorFrame> {
+async fn error_then_close(stream: Stream, limit: Duration) -> Option<ErrorFrame> {
     let mut conn = Connection::new(stream, DEFAULT_MAX_FRAME);
     let deadline = Instant::now() + limit;
     let mut error = None;
@@ -41,9 +40,11 @@ fn assert_served(fleet: &Fleet) {
     );
 }
 
-async fn send_raw(addr: &str, bytes: &[u8]) -> TcpStream {
-    let mut s = TcpStream::connect(addr).await.unwrap();
+/// Raw bytes inside TLS (what a peer that got past TLS can send).
+async fn send_raw(fleet: &Fleet, bytes: &[u8]) -> Stream {
+    let mut s = fleet.tls().await;
     s.write_all(bytes).await.unwrap();
+    s.flush().await.unwrap();
     s
 }
 
@@ -57,6 +58,7 @@ fn hello(protocol: u32, role: PeerKind, name: &str) -> Message {
         role,
         name: name.into(),
         version: "test".into(),
+        nonce: "00".repeat(32),
     })
 }
 
@@ -64,21 +66,21 @@ fn hello(protocol: u32, role: PeerKind, name: &str) -> Message {
 async fn garbage_and_oversized_frames_are_refused() {
     let fleet = Fleet::start();
     // An HTTP request reads as a ~1.2 GB length: refused before allocating.
-    let s = send_raw(&fleet.addr, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").await;
+    let s = send_raw(&fleet, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").await;
     let e = error_then_close(s, Duration::from_secs(3)).await.unwrap();
     assert_eq!(e.code, ErrorCode::TooLarge, "{e}");
     assert_served(&fleet);
     // A declared 5 MiB frame, no body.
-    let s = send_raw(&fleet.addr, &(5u32 * 1024 * 1024).to_be_bytes()).await;
+    let s = send_raw(&fleet, &(5u32 * 1024 * 1024).to_be_bytes()).await;
     let e = error_then_close(s, Duration::from_secs(3)).await.unwrap();
     assert_eq!(e.code, ErrorCode::TooLarge);
     assert!(e.message.contains("limit"), "{e}");
     // A small frame of bytes that are not MessagePack.
-    let s = send_raw(&fleet.addr, &[0, 0, 0, 4, 0xc1, 0xc1, 0xff, 0x00]).await;
+    let s = send_raw(&fleet, &[0, 0, 0, 4, 0xc1, 0xc1, 0xff, 0x00]).await;
     let e = error_then_close(s, Duration::from_secs(3)).await.unwrap();
     assert_eq!(e.code, ErrorCode::Malformed);
     // Valid MessagePack, not a message.
-    let s = send_raw(&fleet.addr, &[0, 0, 0, 3, 0x92, 0x01, 0x02]).await;
+    let s = send_raw(&fleet, &[0, 0, 0, 3, 0x92, 0x01, 0x02]).await;
     let e = error_then_close(s, Duration::from_secs(3)).await.unwrap();
     assert_eq!(e.code, ErrorCode::Malformed);
     assert_served(&fleet);
@@ -91,7 +93,7 @@ async fn garbage_and_oversized_frames_are_refused() {
 async fn half_a_frame_then_silence_times_out() {
     let fleet = Fleet::start();
     let started = Instant::now();
-    let s = send_raw(&fleet.addr, &[0, 0, 0, 100, 1, 2, 3]).await;
+    let s = send_raw(&fleet, &[0, 0, 0, 100, 1, 2, 3]).await;
     // Served while the slow peer hangs on.
     assert_served(&fleet);
     let e = error_then_close(s, Duration::from_secs(8)).await.unwrap();
@@ -101,8 +103,8 @@ async fn half_a_frame_then_silence_times_out() {
         took >= Duration::from_millis(4500) && took < Duration::from_secs(7),
         "{took:?}"
     );
-    // A peer that connects and says nothing at all: the same.
-    let s = TcpStream::connect(&fleet.addr).await.unwrap();
+    // A peer that completes TLS and says nothing at all: the same.
+    let s = fleet.tls().await;
     let e = error_then_close(s, Duration::from_secs(8)).await.unwrap();
     assert_eq!(e.code, ErrorCode::Timeout);
     assert_served(&fleet);
@@ -116,37 +118,38 @@ async fn nothing_but_the_handshake_before_welcome() {
         id: 1,
         body: RequestBody::QueryNodes(QueryNodes::default()),
     });
-    let s = send_raw(&fleet.addr, &frame(&query)).await;
+    let s = send_raw(&fleet, &frame(&query)).await;
     let e = error_then_close(s, Duration::from_secs(3)).await.unwrap();
     assert_eq!(e.code, ErrorCode::Protocol);
     assert!(e.message.contains("expected Hello"), "{e}");
     // A request in place of Auth.
     let mut bytes = frame(&hello(PROTOCOL_VERSION, PeerKind::Client, "x"));
     bytes.extend(frame(&query));
-    let s = send_raw(&fleet.addr, &bytes).await;
+    let s = send_raw(&fleet, &bytes).await;
     let e = error_then_close(s, Duration::from_secs(3)).await.unwrap();
     assert_eq!(e.code, ErrorCode::Protocol);
     assert!(e.message.contains("expected Auth"), "{e}");
     // An unknown protocol version.
-    let s = send_raw(&fleet.addr, &frame(&hello(99, PeerKind::Node, "web-1"))).await;
+    let s = send_raw(&fleet, &frame(&hello(99, PeerKind::Node, "web-1"))).await;
     let e = error_then_close(s, Duration::from_secs(3)).await.unwrap();
     assert_eq!(e.code, ErrorCode::Protocol);
     assert!(
-        e.message.contains("version 99") && e.message.contains("version 1"),
+        e.message.contains("version 99") && e.message.contains("version 2"),
         "{e}"
     );
     assert_served(&fleet);
 }
 
 async fn handshake(
-    addr: &str,
+    fleet: &Fleet,
     kind: PeerKind,
     name: &str,
     token: &Token,
 ) -> Result<(Connection, Welcome), HandshakeError> {
-    let stream = TcpStream::connect(addr).await.unwrap();
+    let stream = fleet.tls().await;
+    let binding = stream.channel_binding();
     let mut conn = Connection::new(stream, DEFAULT_MAX_FRAME);
-    let w = client_handshake(&mut conn, kind, name, token).await?;
+    let w = client_handshake(&mut conn, kind, name, token, &binding).await?;
     Ok((conn, w))
 }
 
@@ -168,28 +171,31 @@ async fn identities_are_enforced() {
     let web1 = read_token(&fleet.token("web-1", "node"));
     let viewer = read_token(&fleet.viewer);
     // A node token cannot register under another name.
-    let e = refusal(handshake(&fleet.addr, PeerKind::Node, "web-2", &web1).await);
+    let e = refusal(handshake(&fleet, PeerKind::Node, "web-2", &web1).await);
     assert_eq!(e.code, ErrorCode::Forbidden);
     assert!(e.message.contains("belongs to node `web-1`"), "{e}");
     // A viewer token cannot register as a node.
-    let e = refusal(handshake(&fleet.addr, PeerKind::Node, "viewer", &viewer).await);
+    let e = refusal(handshake(&fleet, PeerKind::Node, "viewer", &viewer).await);
     assert_eq!(e.code, ErrorCode::Forbidden);
     assert!(e.message.contains("cannot register as a node"), "{e}");
     // A node token is not a client token.
-    let e = refusal(handshake(&fleet.addr, PeerKind::Client, "web-1", &web1).await);
+    let e = refusal(handshake(&fleet, PeerKind::Client, "web-1", &web1).await);
     assert_eq!(e.code, ErrorCode::Forbidden);
     // A wrong secret, an unknown ID.
     let wrong = Token {
         id: web1.id.clone(),
         secret: "00".repeat(32),
     };
-    let e = refusal(handshake(&fleet.addr, PeerKind::Node, "web-1", &wrong).await);
+    let e = refusal(handshake(&fleet, PeerKind::Node, "web-1", &wrong).await);
     assert_eq!(e.code, ErrorCode::Auth);
-    assert!(e.message.contains("wrong secret"), "{e}");
-    let e = refusal(handshake(&fleet.addr, PeerKind::Node, "web-1", &Token::generate()).await);
-    assert_eq!(e.code, ErrorCode::Auth);
+    assert!(e.message.contains("unknown token or wrong secret"), "{e}");
+    // An unknown ID gets the very same answer (but for the ID it names).
+    let unknown = Token::generate();
+    let e2 = refusal(handshake(&fleet, PeerKind::Node, "web-1", &unknown).await);
+    assert_eq!(e2.code, ErrorCode::Auth);
+    assert_eq!(e2.message.replace(&unknown.id, &web1.id), e.message);
     // A viewer that authenticated as a client cannot register a node.
-    let (mut conn, welcome) = handshake(&fleet.addr, PeerKind::Client, "script", &viewer)
+    let (mut conn, welcome) = handshake(&fleet, PeerKind::Client, "script", &viewer)
         .await
         .unwrap();
     assert_eq!(welcome.role, Role::Viewer);
@@ -217,7 +223,7 @@ async fn identities_are_enforced() {
     assert!(fleet.nodes().is_empty(), "nothing registered");
 }
 
-fn conn_into_stream(conn: Connection) -> TcpStream {
+fn conn_into_stream(conn: Connection) -> Stream {
     // No frames are buffered at this point, so nothing is lost.
     conn.into_inner()
 }
@@ -414,11 +420,12 @@ fn bad_config_files_stop_startup_naming_file_line_and_key() {
 #[tokio::test]
 async fn connection_and_handshake_limits_answer_busy() {
     let fleet = Fleet::start_with("max_connections = 6\nmax_handshakes = 2\n");
-    // Two silent peers fill the handshake slots.
-    let a = TcpStream::connect(&fleet.addr).await.unwrap();
-    let b = TcpStream::connect(&fleet.addr).await.unwrap();
+    // Two silent peers (from two addresses, each within its share) fill
+    // the handshake slots.
+    let a = common::tcp_from("127.0.0.2", &fleet.addr).await.unwrap();
+    let b = common::tcp_from("127.0.0.3", &fleet.addr).await.unwrap();
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let c = TcpStream::connect(&fleet.addr).await.unwrap();
+    let c = common::tls_from("127.0.0.4", &fleet.addr, fleet.fingerprint()).await;
     let e = error_then_close(c, Duration::from_secs(3)).await.unwrap();
     assert_eq!(e.code, ErrorCode::Busy, "{e}");
     drop((a, b));
@@ -429,12 +436,12 @@ async fn connection_and_handshake_limits_answer_busy() {
     let mut held = Vec::new();
     for _ in 0..6 {
         held.push(
-            handshake(&fleet.addr, PeerKind::Client, "hold", &viewer)
+            handshake(&fleet, PeerKind::Client, "hold", &viewer)
                 .await
                 .unwrap(),
         );
     }
-    let s = TcpStream::connect(&fleet.addr).await.unwrap();
+    let s = fleet.tls().await;
     let e = error_then_close(s, Duration::from_secs(3)).await.unwrap();
     assert_eq!(e.code, ErrorCode::Busy);
     assert!(e.message.contains("connection limit"), "{e}");
@@ -446,13 +453,18 @@ async fn connection_and_handshake_limits_answer_busy() {
 #[tokio::test]
 async fn a_flood_of_bad_peers_leaves_memory_bounded() {
     let mut fleet = Fleet::start();
-    // 64 peers each declare a 4 MiB frame and send 256 KiB of it, then stall;
-    // 200 more send garbage.
-    let mut stalled = Vec::new();
+    // 64 peers past TLS (from four addresses, each under its failure
+    // budget) each declare a 4 MiB frame and send 256 KiB of it: refused at
+    // once (nothing that large before Welcome); 200 more send garbage
+    // instead of TLS, from another address.
+    let mut refused = Vec::new();
     let mut body = (4u32 * 1024 * 1024).to_be_bytes().to_vec();
     body.extend(vec![0x90u8; 256 * 1024]);
-    for _ in 0..64 {
-        stalled.push(send_raw(&fleet.addr, &body).await);
+    for i in 0..64 {
+        let src = format!("127.0.0.{}", 10 + i % 4);
+        let mut s = common::tls_from(&src, &fleet.addr, fleet.fingerprint()).await;
+        let _ = s.write_all(&body).await;
+        refused.push(s);
     }
     let mut junk = Vec::new();
     for i in 0..200u32 {
@@ -473,17 +485,16 @@ async fn a_flood_of_bad_peers_leaves_memory_bounded() {
         .and_then(|l| l.split_whitespace().nth(1))
         .and_then(|v| v.parse().ok())
         .unwrap();
-    assert!(rss_kb < 200 * 1024, "configd RSS {rss_kb} KiB");
-    // The stalled ones are dropped at the handshake timeout.
-    for s in stalled {
-        let e = error_then_close(s, Duration::from_secs(8)).await;
-        assert_eq!(e.map(|e| e.code), Some(ErrorCode::Timeout));
+    assert!(rss_kb < 64 * 1024, "configd RSS {rss_kb} KiB");
+    for s in refused {
+        let e = error_then_close(s, Duration::from_secs(3)).await;
+        assert_eq!(e.map(|e| e.code), Some(ErrorCode::TooLarge));
     }
     assert_served(&fleet);
 }
 
 async fn send_raw_owned(addr: String, bytes: Vec<u8>) {
-    if let Ok(mut s) = TcpStream::connect(&addr).await {
+    if let Ok(mut s) = common::tcp_from("127.0.0.2", &addr).await {
         let _ = s.write_all(&bytes).await;
         let _ = tokio::time::timeout(
             Duration::from_secs(3),
@@ -514,7 +525,7 @@ enum FutureBody {
 async fn an_unknown_request_is_refused_alone_and_the_link_stays() {
     let fleet = Fleet::start();
     let viewer = read_token(&fleet.viewer);
-    let (conn, _) = handshake(&fleet.addr, PeerKind::Client, "newer-cli", &viewer)
+    let (conn, _) = handshake(&fleet, PeerKind::Client, "newer-cli", &viewer)
         .await
         .unwrap();
     let mut stream = conn_into_stream(conn);

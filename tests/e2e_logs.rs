@@ -351,7 +351,7 @@ fn configd_skips_for_a_connection_that_stops_reading() {
     rt.block_on(async {
         let text = std::fs::read_to_string(&fleet.viewer).unwrap();
         let token = monit::auth::Token::parse(&text).unwrap();
-        let client = Client::connect(&fleet.addr, &token, "stalled")
+        let client = Client::connect(&fleet.endpoint(&token), "stalled")
             .await
             .unwrap();
         let mut answers = client

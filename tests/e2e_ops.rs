@@ -642,11 +642,15 @@ fn a_node_cannot_dispatch() {
         .build()
         .unwrap();
     rt.block_on(async {
-        let stream = tokio::net::TcpStream::connect(&fleet.addr).await.unwrap();
-        let mut conn = monit::net::Connection::new(stream, DEFAULT_MAX_FRAME);
-        monit::net::handshake::client_handshake(&mut conn, PeerKind::Node, "web-9", &token)
+        let endpoint = monit::net::dial::Endpoint {
+            server: fleet.addr.clone(),
+            token,
+            trust: monit::net::tls::Trust::Pinned(fleet.fingerprint()),
+        };
+        let mut conn = monit::net::dial::dial(&endpoint, PeerKind::Node, "web-9")
             .await
-            .unwrap();
+            .unwrap()
+            .conn;
         let bodies = [
             RequestBody::Run(RunRequest {
                 command: "print-args".into(),

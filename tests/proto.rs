@@ -15,10 +15,11 @@ fn golden() -> Vec<(&'static str, Message)> {
         (
             "hello",
             Message::Hello(Hello {
-                protocol: 1,
+                protocol: 2,
                 role: PeerKind::Node,
                 name: "web-1".into(),
                 version: "0.1.0".into(),
+                nonce: "c0ffee".into(),
             }),
         ),
         (
@@ -32,7 +33,7 @@ fn golden() -> Vec<(&'static str, Message)> {
             "auth",
             Message::Auth(Auth {
                 token_id: "abc123".into(),
-                mac: "beef".into(),
+                proof: "beef".into(),
             }),
         ),
         (
@@ -44,6 +45,7 @@ fn golden() -> Vec<(&'static str, Message)> {
                 role: Role::Node,
                 heartbeat_interval_ms: 1000,
                 dead_after_ms: 3000,
+                server_proof: "f00d".into(),
             }),
         ),
         (
@@ -354,10 +356,10 @@ const GOLDEN: &[(&str, &str)] = &[
     ("log_lines", "0000007581a8526573706f6e736582a2696405a4626f647981a84c6f674c696e657383a56c696e65739185a774696d655f6d7301a46e6f6465a161a56c6576656ca56572726f72a6736f75726365aa636865636b3a6c6f6164a76d657373616765a8637269746963616ca7736b697070656403a4646f6e65c2"),
     ("subscribe_logs", "0000007081a75265717565737482a2696405a4626f647981ad5375627363726962654c6f677388a56e6f64657391a161a96d696e5f6c6576656ca47761726ea7736f757263657390a467726570a46469736ba57265676578c0a76261636b6c6f670aa873696e63655f6d73c0a6666f6c6c6f77c3"),
     ("cancel", "0000000d81a643616e63656c81a2696403"),
-    ("hello", "0000003581a548656c6c6f84a870726f746f636f6c01a4726f6c65a46e6f6465a46e616d65a57765622d31a776657273696f6ea5302e312e30"),
+    ("hello", "0000004281a548656c6c6f85a870726f746f636f6c02a4726f6c65a46e6f6465a46e616d65a57765622d31a776657273696f6ea5302e312e30a56e6f6e6365a6633066666565"),
     ("challenge", "0000002b81a94368616c6c656e676582a56e6f6e6365a430306666a97365727665725f6964a9636f6e666967642d31"),
-    ("auth", "0000002081a44175746882a8746f6b656e5f6964a6616263313233a36d6163a462656566"),
-    ("welcome", "0000007281a757656c636f6d6586a97365727665725f6964a9636f6e666967642d31ae7365727665725f76657273696f6ea5302e312e30a46e616d65a57765622d31a4726f6c65a46e6f6465b56865617274626561745f696e74657276616c5f6d73cd03e8ad646561645f61667465725f6d73cd0bb8"),
+    ("auth", "0000002281a44175746882a8746f6b656e5f6964a6616263313233a570726f6f66a462656566"),
+    ("welcome", "0000008481a757656c636f6d6587a97365727665725f6964a9636f6e666967642d31ae7365727665725f76657273696f6ea5302e312e30a46e616d65a57765622d31a4726f6c65a46e6f6465b56865617274626561745f696e74657276616c5f6d73cd03e8ad646561645f61667465725f6d73cd0bb8ac7365727665725f70726f6f66a466303064"),
     ("error", "0000002781a54572726f7282a4636f6465a9746f6f5f6c61726765a76d657373616765a7746f6f20626967"),
     ("ping", "0000000c81a450696e6781a373657107"),
     ("register", "0000005881a75265717565737482a2696401a4626f647981a8526567697374657284a8686f73746e616d65a168a776657273696f6ea5302e312e30a66c6162656c7381a4726f6c65a3776562a5616464727391a831302e302e302e31"),
@@ -432,18 +434,21 @@ fn arb_message() -> impl Strategy<Value = Message> {
             },
         });
     prop_oneof![
-        (any::<u32>(), arb_string(), arb_string()).prop_map(|(protocol, name, version)| {
-            Message::Hello(Hello {
-                protocol,
-                role: PeerKind::Client,
-                name,
-                version,
-            })
-        }),
+        (any::<u32>(), arb_string(), arb_string(), arb_string()).prop_map(
+            |(protocol, name, version, nonce)| {
+                Message::Hello(Hello {
+                    protocol,
+                    role: PeerKind::Client,
+                    name,
+                    version,
+                    nonce,
+                })
+            }
+        ),
         (arb_string(), arb_string())
             .prop_map(|(nonce, server_id)| Message::Challenge(Challenge { nonce, server_id })),
         (arb_string(), arb_string())
-            .prop_map(|(token_id, mac)| Message::Auth(Auth { token_id, mac })),
+            .prop_map(|(token_id, proof)| Message::Auth(Auth { token_id, proof })),
         any::<u64>().prop_map(|seq| Message::Ping(Ping { seq })),
         any::<u64>().prop_map(|seq| Message::Pong(Ping { seq })),
         arb_string().prop_map(|m| Message::Error(ErrorFrame::new(ErrorCode::Malformed, m))),

@@ -1,8 +1,13 @@
 //! The tokens file configd authenticates against (TOML, mode 0600).
 //!
 //! `monit-configd token create|list|revoke` edit it under an exclusive lock
-//! and replace it atomically; a running configd notices the change on the
-//! next handshake (see `configd::tokens`).
+//! and replace it atomically; a running configd notices the change within
+//! a second (see `configd::tokens`).
+//!
+//! The file keeps only what checking a proof needs (`stored_key`,
+//! `server_key`, see `auth::proof`); the secret is shown once, at creation.
+//! A file written before that (with `secret = ...`) loads, and is
+//! rewritten without the secrets by `convert_secrets`.
 
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
@@ -10,6 +15,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use super::proof::TokenKeys;
 use super::secret_file::{check_private, SecretFileError};
 use super::token::Token;
 use crate::net::proto::Role;
@@ -26,6 +32,10 @@ pub enum TokensFileError {
     },
     #[error("{path}: {message}")]
     Parse { path: PathBuf, message: String },
+    #[error(
+        "{path}: token `{id}` has no usable keys (stored_key and server_key: 64 hex digits each)"
+    )]
+    BadKeys { path: PathBuf, id: String },
     #[error("cannot write {path}: {source}")]
     Write {
         path: PathBuf,
@@ -50,7 +60,15 @@ pub struct TokenEntry {
     pub id: String,
     pub name: String,
     pub role: Role,
-    pub secret: String,
+    /// SHA-256 of the client key, hex: checks a peer's proof.
+    #[serde(default)]
+    pub stored_key: String,
+    /// The server key, hex: makes configd's own proof.
+    #[serde(default)]
+    pub server_key: String,
+    /// Only in files written before stored keys; never written again.
+    #[serde(default, skip_serializing)]
+    pub secret: Option<String>,
     pub created: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub revoked: Option<String>,
@@ -61,8 +79,18 @@ impl TokenEntry {
         self.revoked.is_none()
     }
 
-    pub fn key(&self) -> Vec<u8> {
-        hex::decode(&self.secret).unwrap_or_default()
+    /// The keys a proof is checked with; `None` when the entry's are bad.
+    pub fn keys(&self) -> Option<TokenKeys> {
+        let decode = |h: &str| -> Option<[u8; 32]> { hex::decode(h).ok()?.try_into().ok() };
+        Some(TokenKeys {
+            stored_key: decode(&self.stored_key)?,
+            server_key: decode(&self.server_key)?,
+        })
+    }
+
+    fn set_keys(&mut self, keys: &TokenKeys) {
+        self.stored_key = hex::encode(keys.stored_key);
+        self.server_key = hex::encode(keys.server_key);
     }
 }
 
@@ -98,14 +126,44 @@ impl TokensFile {
                 })?
             }
         };
-        let shape: FileShape = toml::from_str(&text).map_err(|e| TokensFileError::Parse {
+        let mut shape: FileShape = toml::from_str(&text).map_err(|e| TokensFileError::Parse {
             path: path.to_path_buf(),
             message: crate::config::one_line_toml_error(&e, &text),
         })?;
+        for entry in &mut shape.token {
+            // An old-format entry: derive its keys now (written by `save`).
+            if let Some(secret) = entry.secret.as_deref() {
+                let bytes = hex::decode(secret).map_err(|_| TokensFileError::BadKeys {
+                    path: path.to_path_buf(),
+                    id: entry.id.clone(),
+                })?;
+                entry.set_keys(&TokenKeys::derive(&bytes));
+            }
+            if entry.keys().is_none() {
+                return Err(TokensFileError::BadKeys {
+                    path: path.to_path_buf(),
+                    id: entry.id.clone(),
+                });
+            }
+        }
         Ok(TokensFile {
             path: path.to_path_buf(),
             entries: shape.token,
         })
+    }
+
+    /// How many entries still carry a plaintext secret (an old file).
+    pub fn plaintext_secrets(&self) -> usize {
+        self.entries.iter().filter(|e| e.secret.is_some()).count()
+    }
+
+    /// Rewrites an old-format file without its secrets (under the lock);
+    /// the number of entries converted, 0 when there was nothing to do.
+    pub fn convert_secrets(path: &Path) -> Result<usize, TokensFileError> {
+        if TokensFile::load(path)?.plaintext_secrets() == 0 {
+            return Ok(0);
+        }
+        TokensFile::edit(path, |f| Ok(f.plaintext_secrets()))
     }
 
     pub fn path(&self) -> &Path {
@@ -135,14 +193,18 @@ impl TokensFile {
         while self.find(&token.id).is_some() {
             token = Token::generate();
         }
-        self.entries.push(TokenEntry {
+        let mut entry = TokenEntry {
             id: token.id.clone(),
             name: name.to_string(),
             role,
-            secret: token.secret.clone(),
+            stored_key: String::new(),
+            server_key: String::new(),
+            secret: None,
             created: timefmt::rfc3339(timefmt::now_ms()),
             revoked: None,
-        });
+        };
+        entry.set_keys(&TokenKeys::derive(&token.key()));
+        self.entries.push(entry);
         Ok(token)
     }
 
@@ -244,7 +306,12 @@ mod tests {
         TokensFile::edit(&path, |f| f.add("alice", Role::Admin)).unwrap();
         let f = TokensFile::load(&path).unwrap();
         assert_eq!(f.entries().len(), 2);
-        assert_eq!(f.find(&t.id).unwrap().secret, t.secret);
+        assert_eq!(
+            f.find(&t.id).unwrap().keys(),
+            Some(TokenKeys::derive(&t.key()))
+        );
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(!text.contains(&t.secret), "{text}");
         TokensFile::edit(&path, |f| f.revoke(&t.id).map(|_| ())).unwrap();
         assert!(!TokensFile::load(&path)
             .unwrap()
@@ -254,5 +321,35 @@ mod tests {
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
         let err = TokensFile::load(&path).unwrap_err().to_string();
         assert!(err.contains("chmod 600"), "{err}");
+    }
+
+    #[test]
+    fn old_format_is_converted_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tokens.toml");
+        let t = Token::generate();
+        let old = format!(
+            "[[token]]\nid = \"{}\"\nname = \"web-1\"\nrole = \"node\"\nsecret = \"{}\"\ncreated = \"2026-01-01T00:00:00Z\"\n",
+            t.id, t.secret
+        );
+        crate::auth::write_private(&path, &old).unwrap();
+        let loaded = TokensFile::load(&path).unwrap();
+        assert_eq!(loaded.plaintext_secrets(), 1);
+        assert_eq!(
+            loaded.find(&t.id).unwrap().keys(),
+            Some(TokenKeys::derive(&t.key()))
+        );
+        assert_eq!(TokensFile::convert_secrets(&path).unwrap(), 1);
+        assert_eq!(TokensFile::convert_secrets(&path).unwrap(), 0);
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(!text.contains(&t.secret), "{text}");
+        assert_eq!(
+            TokensFile::load(&path).unwrap().find(&t.id).unwrap().keys(),
+            Some(TokenKeys::derive(&t.key()))
+        );
+        // A broken entry is an error naming it.
+        crate::auth::write_private(&path, &old.replace(&t.secret, "zz")).unwrap();
+        let e = TokensFile::load(&path).unwrap_err().to_string();
+        assert!(e.contains(&t.id), "{e}");
     }
 }

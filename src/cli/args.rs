@@ -33,6 +33,9 @@ pub struct CommonArgs {
     /// File holding the token (ID.SECRET), mode 0600. $MONIT_TOKEN may hold the token itself
     #[arg(long, global = true, env = "MONIT_TOKEN_FILE", value_name = "PATH")]
     pub token_file: Option<PathBuf>,
+    /// Pin configd's certificate (sha256:..., from `monit-configd fingerprint`); default: client.toml, else trust on first use (known_servers)
+    #[arg(long, global = true, env = "MONIT_FINGERPRINT", value_name = "SHA256")]
+    pub fingerprint: Option<String>,
     /// Output format
     #[arg(short = 'o', long = "output", global = true, value_enum, default_value_t = Format::Table)]
     pub output: Format,

@@ -96,7 +96,7 @@ pub async fn run(common: &CommonArgs, args: LogsArgs) -> Result<(), CliError> {
         .map(|d| now_ms() - i64::try_from(d.as_millis()).unwrap_or(i64::MAX / 2));
     let follow = args.follow;
     let target = Target::resolve(common)?;
-    let mut direct = Direct::connect(&target.server, &target.token, "monit-cli logs").await?;
+    let mut direct = Direct::connect(&target.endpoint, "monit-cli logs").await?;
     if !args.nodes.is_empty() {
         let mut known = Vec::new();
         direct

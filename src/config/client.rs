@@ -12,6 +12,9 @@ use super::{read_toml, resolve, user_config_dir, ConfigError};
 pub struct ClientConfig {
     pub server: Option<String>,
     pub token_file: Option<PathBuf>,
+    pub tls: Option<bool>,
+    pub server_fingerprint: Option<String>,
+    pub ca_file: Option<PathBuf>,
 }
 
 impl ClientConfig {
@@ -25,6 +28,7 @@ impl ClientConfig {
         }
         let mut c: ClientConfig = read_toml(&path)?;
         c.token_file = c.token_file.map(|p| resolve(Some(&path), p));
+        c.ca_file = c.ca_file.map(|p| resolve(Some(&path), p));
         Ok(c)
     }
 }

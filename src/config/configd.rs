@@ -23,6 +23,10 @@ struct File {
     log_buffer_lines: Option<usize>,
     max_connections: Option<usize>,
     max_handshakes: Option<usize>,
+    max_handshakes_per_address: Option<usize>,
+    tls: Option<bool>,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
     #[serde(default)]
     log: super::log::LogSection,
     #[serde(default)]
@@ -66,6 +70,10 @@ pub struct ConfigdConfig {
     pub max_connections: usize,
     /// Connections still in their handshake.
     pub max_handshakes: usize,
+    /// Of those, how many one source address may hold.
+    pub max_handshakes_per_address: usize,
+    /// The certificate and key of the listener; `None` with `tls = false`.
+    pub tls: Option<crate::net::tls::CertPaths>,
     pub log_level: Option<tracing::Level>,
     pub notify: Vec<super::checks::NotifySpec>,
     /// The whole `[log]` section.
@@ -143,6 +151,39 @@ impl ConfigdConfig {
             .max_handshakes
             .unwrap_or(1024)
             .clamp(1, max_connections);
+        // A source address may hold a bounded share of the handshake slots,
+        // so one busy (or hostile) host cannot lock the others out.
+        let max_handshakes_per_address = file
+            .max_handshakes_per_address
+            .unwrap_or((max_handshakes / 16).max(8))
+            .clamp(1, max_handshakes);
+        let tls = match (file.tls.unwrap_or(true), file.tls_cert, file.tls_key) {
+            (false, None, None) => {
+                if !listen.ip().is_loopback() {
+                    return Err(invalid(format!(
+                        "key `tls` = false is allowed only with a loopback `listen` address (this is {listen}): everything, tokens' proofs and commands included, would cross the network in clear"
+                    )));
+                }
+                None
+            }
+            (false, _, _) => {
+                return Err(invalid(
+                    "key `tls` is false, so `tls_cert` and `tls_key` would be ignored: remove them or set tls = true".into(),
+                ))
+            }
+            (true, None, None) => Some(crate::net::tls::CertPaths::in_data_dir(&data_dir)),
+            (true, Some(cert), Some(key)) => Some(crate::net::tls::CertPaths {
+                cert: resolve(base, cert),
+                key: resolve(base, key),
+                self_signed: false,
+            }),
+            (true, Some(_), None) => {
+                return Err(invalid("key `tls_cert` needs `tls_key` (the certificate's private key, PEM)".into()))
+            }
+            (true, None, Some(_)) => {
+                return Err(invalid("key `tls_key` needs `tls_cert` (the certificate, PEM)".into()))
+            }
+        };
         let mut inventory = crate::ops::kinds::Kinds::new();
         for (name, section) in &file.inventory {
             crate::names::check_name(name)
@@ -173,6 +214,8 @@ impl ConfigdConfig {
             log_buffer_lines: file.log_buffer_lines.unwrap_or(10_000),
             max_connections,
             max_handshakes,
+            max_handshakes_per_address,
+            tls,
             log_level: file.log.level.map(|l| l.0),
             log: file.log.resolve(base),
             data_dir,
@@ -227,5 +270,24 @@ mod tests {
         assert!(e.contains("node_dead_after"), "{e}");
         let e = parse("[log]\nlevel = \"loud\"\n").unwrap_err();
         assert!(e.contains("line 2") && e.contains("loud"), "{e}");
+    }
+
+    #[test]
+    fn tls_keys() {
+        let c = parse("data_dir = \"d\"\n").unwrap();
+        assert_eq!(
+            c.tls.unwrap().cert,
+            PathBuf::from("/etc/monit/d/tls/cert.pem")
+        );
+        let c = parse("tls = false\nlisten = \"127.0.0.1:7400\"\n").unwrap();
+        assert!(c.tls.is_none());
+        let e = parse("tls = false\nlisten = \"0.0.0.0:7400\"\n").unwrap_err();
+        assert!(e.contains("`tls`") && e.contains("loopback"), "{e}");
+        let e = parse("tls_cert = \"c.pem\"\n").unwrap_err();
+        assert!(e.contains("tls_key"), "{e}");
+        let c = parse("tls_cert = \"c.pem\"\ntls_key = \"k.pem\"\n").unwrap();
+        let paths = c.tls.unwrap();
+        assert_eq!(paths.key, PathBuf::from("/etc/monit/k.pem"));
+        assert!(!paths.self_signed);
     }
 }

@@ -7,6 +7,7 @@ mod configd;
 mod log;
 mod noded;
 pub mod preflight;
+mod trust;
 mod values;
 
 use std::path::{Path, PathBuf};
@@ -16,6 +17,7 @@ pub use client::ClientConfig;
 pub use configd::{ConfigdConfig, ConfigdOverrides};
 pub use log::{parse_size, LogFormat, LogSettings, Rotation};
 pub use noded::{NodedConfig, NodedOverrides};
+pub use trust::TrustSettings;
 pub use values::{Duration, LogLevel};
 
 #[derive(Debug, thiserror::Error)]

@@ -14,6 +14,9 @@ struct File {
     name: Option<String>,
     server: Option<String>,
     token_file: Option<PathBuf>,
+    tls: Option<bool>,
+    server_fingerprint: Option<String>,
+    ca_file: Option<PathBuf>,
     #[serde(default)]
     labels: BTreeMap<String, String>,
     spool_dir: Option<PathBuf>,
@@ -35,6 +38,8 @@ pub struct NodedOverrides {
     pub server: Option<String>,
     pub name: Option<String>,
     pub token_file: Option<PathBuf>,
+    /// `--fingerprint`: pins configd's certificate.
+    pub fingerprint: Option<String>,
 }
 
 /// The resolved configuration of `monit-noded`.
@@ -44,6 +49,8 @@ pub struct NodedConfig {
     pub name: String,
     pub server: String,
     pub token_file: PathBuf,
+    /// How configd is recognised (`tls`, `server_fingerprint`, `ca_file`).
+    pub trust: super::TrustSettings,
     pub labels: BTreeMap<String, String>,
     pub spool_dir: PathBuf,
     pub pid_file: PathBuf,
@@ -124,6 +131,16 @@ impl NodedConfig {
                 ))
             }
         };
+        // --fingerprint wins over both of the file's keys.
+        let (pin, ca_file) = match &over.fingerprint {
+            Some(f) => (Some(f.clone()), None),
+            None => (
+                file.server_fingerprint,
+                file.ca_file.map(|p| resolve(base, p)),
+            ),
+        };
+        let trust =
+            super::TrustSettings::resolve(file.tls, pin.as_deref(), ca_file).map_err(&invalid)?;
         let checks = super::checks::resolve_checks(file.check).map_err(&invalid)?;
         let max_concurrent_checks = file.max_concurrent_checks.unwrap_or(64);
         if max_concurrent_checks == 0 {
@@ -156,6 +173,7 @@ impl NodedConfig {
             name,
             server,
             token_file,
+            trust,
             labels: file.labels,
             log_level: file.log.level.map(|l| l.0),
             checks,

@@ -107,6 +107,11 @@ impl Api {
         }
     }
 
+    /// This connection's session number.
+    pub fn session(&self) -> u64 {
+        self.session
+    }
+
     /// The connection ended: a node it spoke for is down, unless a newer
     /// connection took over.
     pub async fn ended(&self, end: &LinkEnd) {

@@ -50,6 +50,8 @@ pub enum ConfigdCommand {
     /// Manage the tokens nodes and operators authenticate with
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Print the SHA-256 fingerprint of configd's TLS certificate (created if it has none yet), for server_fingerprint / --fingerprint
+    Fingerprint,
 }
 
 #[derive(Debug, Subcommand)]
@@ -139,6 +141,10 @@ pub fn main(cli: ConfigdCli) -> anyhow::Result<u8> {
             token(&ConfigdConfig::load(&overrides)?, t)?;
             Ok(0)
         }
+        ConfigdCommand::Fingerprint => {
+            println!("{}", fingerprint(&ConfigdConfig::load(&overrides)?)?);
+            Ok(0)
+        }
     }
 }
 
@@ -219,6 +225,21 @@ fn absolute(p: &std::path::Path) -> PathBuf {
     std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf())
 }
 
+/// The listener's certificate fingerprint; configd's own certificate is
+/// made now if it has none yet (as its first start would).
+fn fingerprint(config: &ConfigdConfig) -> anyhow::Result<crate::net::tls::Fingerprint> {
+    let Some(paths) = &config.tls else {
+        anyhow::bail!("tls = false in the config: configd has no certificate");
+    };
+    if crate::net::tls::ensure_self_signed(paths)? {
+        eprintln!(
+            "created a self-signed certificate: {}",
+            paths.cert.display()
+        );
+    }
+    Ok(crate::net::tls::ServerTls::load(paths)?.fingerprint)
+}
+
 fn token(config: &ConfigdConfig, cmd: TokenCommand) -> anyhow::Result<()> {
     let path = &config.tokens_file;
     match cmd {
@@ -257,6 +278,13 @@ fn token(config: &ConfigdConfig, cmd: TokenCommand) -> anyhow::Result<()> {
                 "token {} for {role} `{name}` created; the secret is shown only now",
                 token.id
             );
+            if config.tls.is_some() {
+                // Enrol with both at once: the token, and how to know configd.
+                eprintln!(
+                    "configd's certificate: {} (server_fingerprint in noded.toml or client.toml, or --fingerprint)",
+                    fingerprint(config)?
+                );
+            }
         }
         TokenCommand::List { output, filter } => {
             let file = TokensFile::load(path)?;

@@ -10,9 +10,11 @@ pub mod jobs;
 mod logs_api;
 pub mod notify;
 mod ops_api;
+mod preauth;
 mod registry;
 mod server;
 mod session;
+mod sessions;
 pub mod store;
 mod tokens;
 

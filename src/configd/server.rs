@@ -9,13 +9,21 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use super::preauth::PreAuth;
 use super::registry::NodeRegistry;
 use super::session;
+use super::sessions::SessionBook;
 use super::store::Store;
 use super::tokens::TokenRegistry;
 use crate::config::ConfigdConfig;
-use crate::net::proto::{ErrorCode, DEFAULT_MAX_FRAME};
-use crate::net::Connection;
+use crate::net::proto::{ErrorCode, ErrorFrame, DEFAULT_MAX_FRAME};
+use crate::net::tls::{Fingerprint, ServerTls, TlsError};
+
+/// How often the tokens file is checked for revocations.
+const TOKENS_POLL: Duration = Duration::from_millis(250);
+/// Refusals answered in full (TLS, then a `busy` frame) at once; past
+/// that a refused connection is just closed.
+const BUSY_ANSWERS: usize = 64;
 
 /// How often last-seen times are written to the store.
 const SEEN_FLUSH: Duration = Duration::from_secs(10);
@@ -36,6 +44,8 @@ pub enum ConfigdError {
         path: std::path::PathBuf,
         source: std::io::Error,
     },
+    #[error("TLS: {0}")]
+    Tls(#[from] TlsError),
 }
 
 /// Re-reads the configuration (for SIGHUP).
@@ -63,11 +73,64 @@ pub struct Shared {
     /// Command catalog and running-job bookkeeping (issue 4).
     pub ops: super::jobs::OpsState,
     sessions: AtomicU64,
+    /// The listener's TLS; `None` with `tls = false`. Replaced on SIGHUP.
+    tls: Option<std::sync::RwLock<Arc<ServerTls>>>,
+    /// Per-address handshake limits.
+    pub(super) preauth: Arc<PreAuth>,
+    /// Open sessions by token, to close on revocation.
+    pub(super) open_sessions: Arc<SessionBook>,
+    /// Refusals being answered in full.
+    pub(super) busy_answers: Arc<Semaphore>,
 }
 
 impl Shared {
     pub fn next_session(&self) -> u64 {
         self.sessions.fetch_add(1, Ordering::Relaxed) + 1
+    }
+
+    /// The TLS settings new connections get; `None` when plaintext.
+    pub fn tls(&self) -> Option<Arc<ServerTls>> {
+        self.tls.as_ref().map(|t| match t.read() {
+            Ok(g) => g.clone(),
+            Err(p) => p.into_inner().clone(),
+        })
+    }
+
+    /// The fingerprint of the certificate presented now.
+    pub fn fingerprint(&self) -> Option<Fingerprint> {
+        self.tls().map(|t| t.fingerprint)
+    }
+
+    /// Closes every open session of each newly revoked token, and records
+    /// an event for each.
+    pub async fn close_revoked(&self) {
+        for entry in self.tokens.take_revoked() {
+            let links = self.open_sessions.take(&entry.id);
+            let why = ErrorFrame::new(ErrorCode::Auth, format!("token `{}` was revoked", entry.id));
+            for link in &links {
+                link.close(why.clone()).await;
+            }
+            tracing::warn!(token = %entry.id, name = %entry.name, sessions = links.len(), "token revoked: its open sessions are closed");
+            let _ = self
+                .store
+                .event(super::store::EventRow {
+                    time_ms: crate::timefmt::now_ms(),
+                    kind: "token_revoked".into(),
+                    node: None,
+                    check: None,
+                    state: None,
+                    previous_state: None,
+                    who: Some(entry.name.clone()),
+                    message: format!(
+                        "token `{}` ({}, role {}) revoked; {} open session(s) closed",
+                        entry.id,
+                        entry.name,
+                        entry.role,
+                        links.len()
+                    ),
+                })
+                .await;
+        }
     }
 
     /// The configuration in force now.
@@ -82,6 +145,12 @@ impl Shared {
     /// restart is kept and named in the log.
     pub fn reload(&self, new: ConfigdConfig) -> Result<(), ConfigdError> {
         let old = self.live();
+        // Certificate and key are re-read first (a renewed certificate, for
+        // new connections): a bad pair fails the reload, changing nothing.
+        let new_tls = match &new.tls {
+            Some(paths) if self.tls.is_some() => Some(Arc::new(ServerTls::load(paths)?)),
+            _ => None,
+        };
         for (key, changed) in [
             ("listen", old.listen != new.listen),
             ("data_dir", old.data_dir != new.data_dir),
@@ -91,6 +160,11 @@ impl Shared {
                 old.max_connections != new.max_connections,
             ),
             ("max_handshakes", old.max_handshakes != new.max_handshakes),
+            (
+                "max_handshakes_per_address",
+                old.max_handshakes_per_address != new.max_handshakes_per_address,
+            ),
+            ("tls", old.tls.is_some() != new.tls.is_some()),
         ] {
             if changed {
                 tracing::warn!("reload: `{key}` changed; that takes effect only after a restart");
@@ -101,6 +175,15 @@ impl Shared {
         }
         if old.notify != new.notify {
             self.notifier.reload(new.notify.clone());
+        }
+        if let (Some(slot), Some(loaded)) = (&self.tls, new_tls) {
+            if Some(loaded.fingerprint) != self.fingerprint() {
+                tracing::info!(fingerprint = %loaded.fingerprint, "TLS certificate reloaded");
+            }
+            match slot.write() {
+                Ok(mut g) => *g = loaded,
+                Err(p) => *p.into_inner() = loaded,
+            }
         }
         let new = Arc::new(new);
         match self.live.write() {
@@ -125,7 +208,30 @@ impl Configd {
         config: ConfigdConfig,
         shutdown: CancellationToken,
     ) -> Result<Configd, ConfigdError> {
+        let converted = crate::auth::TokensFile::convert_secrets(&config.tokens_file)?;
+        if converted > 0 {
+            tracing::warn!(
+                path = %config.tokens_file.display(),
+                tokens = converted,
+                "tokens file converted: it now keeps derived keys only, no secrets (tokens keep working)"
+            );
+        }
         let tokens = TokenRegistry::open(&config.tokens_file)?;
+        let tls = match &config.tls {
+            Some(paths) => {
+                if crate::net::tls::ensure_self_signed(paths)? {
+                    tracing::info!(cert = %paths.cert.display(), "created a self-signed TLS certificate");
+                }
+                Some(ServerTls::load(paths)?)
+            }
+            None => {
+                tracing::warn!(
+                    listen = %config.listen,
+                    "tls = false: the listener is PLAINTEXT (allowed on loopback only)"
+                );
+                None
+            }
+        };
         if tokens.is_empty() {
             tracing::warn!(
                 path = %config.tokens_file.display(),
@@ -153,6 +259,7 @@ impl Configd {
             nodes = registry.len(),
             tokens = tokens.len(),
             server_id = %opened.server_id,
+            fingerprint = %tls.as_ref().map(|t| t.fingerprint.to_string()).unwrap_or_else(|| "none (plaintext)".into()),
             "configd ready"
         );
         let logs = Arc::new(crate::logs::LogHub::new(config.log_buffer_lines));
@@ -163,6 +270,7 @@ impl Configd {
         );
         let checks =
             super::checks::CheckBook::new(opened.checks, opened.downtimes, notifier.clone());
+        let config_per_address = config.max_handshakes_per_address;
         let shared = Arc::new(Shared {
             checks,
             notifier,
@@ -178,6 +286,10 @@ impl Configd {
             shutdown,
             ops: Default::default(),
             sessions: AtomicU64::new(0),
+            preauth: PreAuth::new(config_per_address),
+            tls: tls.map(|t| std::sync::RwLock::new(Arc::new(t))),
+            open_sessions: Arc::default(),
+            busy_answers: Arc::new(Semaphore::new(BUSY_ANSWERS)),
         });
         Ok(Configd {
             shared,
@@ -202,6 +314,7 @@ impl Configd {
         let tracker = TaskTracker::new();
         let connections = Arc::new(Semaphore::new(shared.config.max_connections));
         tracker.spawn(flush_seen(shared.clone()));
+        tracker.spawn(watch_revocations(shared.clone()));
         tracker.spawn(super::check_api::sweeper(shared.clone()));
         if let Some(reloader) = reloader {
             match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
@@ -233,14 +346,12 @@ impl Configd {
                     }
                     Err(_) => {
                         tracing::warn!(%peer, limit = shared.config.max_connections, "refused: connection limit reached");
-                        tracker.spawn(async move {
-                            let mut conn = Connection::new(stream, 1024);
-                            conn.send_error(
-                                ErrorCode::Busy,
-                                "configd is at its connection limit; try again later",
-                            )
-                            .await;
-                        });
+                        tracker.spawn(session::refuse(
+                            stream,
+                            shared.clone(),
+                            ErrorCode::Busy,
+                            "configd is at its connection limit; try again later",
+                        ));
                     }
                 },
                 Err(e) => {
@@ -290,7 +401,10 @@ async fn reload_on_hup(
         crate::daemon::systemd::reloading();
         match reloader() {
             Ok(new) => match shared.reload(new) {
-                Ok(()) => tracing::info!("SIGHUP: configuration reloaded"),
+                Ok(()) => {
+                    tracing::info!("SIGHUP: configuration reloaded");
+                    shared.close_revoked().await;
+                }
                 Err(e) => tracing::error!(
                     "SIGHUP: reload failed, keeping the previous configuration: {e}"
                 ),
@@ -314,6 +428,21 @@ fn listen(addr: std::net::SocketAddr) -> std::io::Result<TcpListener> {
     socket.set_reuseaddr(true)?;
     socket.bind(addr)?;
     socket.listen(4096)
+}
+
+/// Closes the sessions of tokens revoked in the tokens file, within a
+/// quarter second of the change.
+async fn watch_revocations(shared: Arc<Shared>) {
+    let mut tick = tokio::time::interval(TOKENS_POLL);
+    loop {
+        tokio::select! {
+            _ = shared.shutdown.cancelled() => return,
+            _ = tick.tick() => {
+                shared.tokens.refresh();
+                shared.close_revoked().await;
+            }
+        }
+    }
 }
 
 async fn flush_seen(shared: Arc<Shared>) {

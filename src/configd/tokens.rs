@@ -1,14 +1,17 @@
-//! The tokens configd accepts. The file is re-read when it changes (checked
-//! at each handshake, a `stat`), so `monit-configd token revoke` takes
-//! effect on the next connection without a restart. A change that fails to
-//! load is logged and the tokens loaded before are kept.
+//! The tokens configd accepts. The file is re-read when it changes (a
+//! `stat` at each handshake and every quarter second), so `monit-configd
+//! token revoke` takes effect without a restart, open sessions included
+//! (`refresh` names the newly revoked tokens). A change that fails to load
+//! is logged and the tokens loaded before are kept.
 
 use std::collections::HashMap;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use crate::auth::{verify_handshake_mac, TokenEntry, TokensFile, TokensFileError};
+use crate::auth::{
+    server_proof, verify_client_proof, TokenEntry, TokensFile, TokensFileError, Transcript,
+};
 use crate::net::handshake::Authenticator;
 use crate::net::proto::{Auth, Challenge, ErrorCode, ErrorFrame, Hello, PeerKind, Role, Welcome};
 
@@ -37,6 +40,9 @@ struct Loaded {
 pub struct TokenRegistry {
     path: Mutex<PathBuf>,
     loaded: Mutex<Loaded>,
+    /// Tokens revoked by a reload, until `take_revoked` (their open
+    /// sessions are to be closed).
+    revoked: Mutex<Vec<TokenEntry>>,
 }
 
 fn stamp(path: &Path) -> Option<Stamp> {
@@ -73,27 +79,44 @@ impl TokenRegistry {
                 stamp: st,
                 by_id: index(&file),
             }),
+            revoked: Mutex::new(Vec::new()),
         })
     }
 
-    /// The live token with this ID, re-reading the file if it changed.
+    /// The token with this ID, re-reading the file if it changed.
     pub fn lookup(&self, id: &str) -> Option<TokenEntry> {
+        self.refresh();
+        lock(&self.loaded).by_id.get(id).cloned()
+    }
+
+    /// Re-reads the file if it changed (a `stat` when it did not).
+    pub fn refresh(&self) {
         let path = lock(&self.path).clone();
         let now = stamp(&path);
         let mut loaded = lock(&self.loaded);
-        if now != loaded.stamp {
-            match TokensFile::load(&path) {
-                Ok(file) => {
-                    loaded.by_id = index(&file);
-                    tracing::info!(path = %path.display(), tokens = loaded.by_id.len(), "tokens file reloaded");
-                }
-                Err(e) => {
-                    tracing::error!("tokens file changed but cannot be loaded, keeping the previous tokens: {e}");
-                }
-            }
-            loaded.stamp = now;
+        if now == loaded.stamp {
+            return;
         }
-        loaded.by_id.get(id).cloned()
+        loaded.stamp = now;
+        match TokensFile::load(&path) {
+            Ok(file) => {
+                let by_id = index(&file);
+                let revoked = newly_revoked(&loaded.by_id, &by_id);
+                loaded.by_id = by_id;
+                tracing::info!(path = %path.display(), tokens = loaded.by_id.len(), "tokens file reloaded");
+                lock(&self.revoked).extend(revoked);
+            }
+            Err(e) => {
+                tracing::error!(
+                    "tokens file changed but cannot be loaded, keeping the previous tokens: {e}"
+                );
+            }
+        }
+    }
+
+    /// The tokens revoked since the last call.
+    pub fn take_revoked(&self) -> Vec<TokenEntry> {
+        std::mem::take(&mut *lock(&self.revoked))
     }
 
     pub fn len(&self) -> usize {
@@ -104,7 +127,9 @@ impl TokenRegistry {
     pub fn set_path(&self, path: &Path) -> Result<(), TokensFileError> {
         let file = TokensFile::load(path)?;
         let mut loaded = lock(&self.loaded);
-        loaded.by_id = index(&file);
+        let by_id = index(&file);
+        lock(&self.revoked).extend(newly_revoked(&loaded.by_id, &by_id));
+        loaded.by_id = by_id;
         loaded.stamp = stamp(path);
         *lock(&self.path) = path.to_path_buf();
         Ok(())
@@ -113,6 +138,17 @@ impl TokenRegistry {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+}
+
+/// Tokens live in `old` that `new` revokes or no longer holds.
+fn newly_revoked(
+    old: &HashMap<String, TokenEntry>,
+    new: &HashMap<String, TokenEntry>,
+) -> Vec<TokenEntry> {
+    old.values()
+        .filter(|e| e.is_live() && new.get(&e.id).is_none_or(|n| !n.is_live()))
+        .map(|e| new.get(&e.id).cloned().unwrap_or_else(|| e.clone()))
+        .collect()
 }
 
 /// The configd side of the handshake.
@@ -131,20 +167,27 @@ impl Authenticator for ConfigdAuth<'_> {
         hello: &Hello,
         challenge: &Challenge,
         auth: &Auth,
+        binding: &[u8],
     ) -> Result<(Identity, Welcome), ErrorFrame> {
         let refuse = |msg: String| ErrorFrame::new(ErrorCode::Auth, msg);
-        let Some(entry) = self.tokens.lookup(&auth.token_id) else {
-            return Err(refuse(format!("unknown token `{}`", short(&auth.token_id))));
+        let transcript = Transcript {
+            client_nonce: &hello.nonce,
+            server_nonce: &challenge.nonce,
+            server_id: &challenge.server_id,
+            kind: hello.role,
+            name: &hello.name,
+            token_id: &auth.token_id,
+            binding,
         };
-        if !verify_handshake_mac(
-            &entry.key(),
-            &challenge.nonce,
-            &challenge.server_id,
-            hello.role,
-            &hello.name,
-            &auth.mac,
-        ) {
-            return Err(refuse(format!("wrong secret for token `{}`", entry.id)));
+        // An unknown ID and a wrong secret get the same answer, so the
+        // answer tells a guesser nothing about which IDs exist.
+        let entry = self.tokens.lookup(&auth.token_id);
+        let keys = entry.as_ref().and_then(|e| e.keys());
+        let (Some(entry), Some(keys)) = (entry, keys) else {
+            return Err(refuse(failed(&auth.token_id)));
+        };
+        if !verify_client_proof(&keys, &transcript, &auth.proof) {
+            return Err(refuse(failed(&auth.token_id)));
         }
         if let Some(when) = &entry.revoked {
             return Err(refuse(format!(
@@ -190,9 +233,17 @@ impl Authenticator for ConfigdAuth<'_> {
             role: entry.role,
             heartbeat_interval_ms: self.heartbeat_interval_ms,
             dead_after_ms: self.dead_after_ms,
+            server_proof: server_proof(&keys, &transcript),
         };
         Ok((identity, welcome))
     }
+}
+
+fn failed(token_id: &str) -> String {
+    format!(
+        "authentication failed for token `{}`: unknown token or wrong secret; check the token file",
+        short(token_id)
+    )
 }
 
 /// A peer-supplied ID, cut short and made printable for messages.

@@ -1,24 +1,20 @@
 //! The client side of a connection to configd, for `monit-cli` and
-//! `monit-tui`: dial, authenticate, then a link whose task answers
+//! `monit-tui`: dial (`net::dial`), then a link whose task answers
 //! heartbeats and routes each answer to the request that asked for it.
 
 use std::sync::Arc;
-use std::time::Duration;
 
-use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
 
-use super::connection::Connection;
-use super::handshake::{client_handshake, HandshakeError};
-use super::link::{drive, LinkConfig, LinkError, LinkHandle, NoRequests, Responses};
+use super::dial::{dial, link_config, DialError, Dialed, Endpoint};
+use super::handshake::HandshakeError;
+use super::link::{drive, LinkError, LinkHandle, NoRequests, Responses};
 use super::proto::{
     CheckView, ErrorCode, ErrorFrame, EventView, InventoryItem, JobDetail, JobView, ListCommands,
     NodeView, PeerKind, QueryChecks, QueryEvents, QueryNodes, RequestBody, ResponseBody, ShowJob,
     Welcome, DEFAULT_MAX_FRAME,
 };
-use crate::auth::Token;
-
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+use super::tls::TrustError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
@@ -31,6 +27,8 @@ pub enum ClientError {
         server: String,
         source: HandshakeError,
     },
+    #[error(transparent)]
+    Trust(TrustError),
     #[error("connection to configd lost: {0}")]
     Lost(String),
     #[error("{0}")]
@@ -46,13 +44,25 @@ impl From<LinkError> for ClientError {
     }
 }
 
+impl From<DialError> for ClientError {
+    fn from(e: DialError) -> Self {
+        match e {
+            DialError::Connect { server, reason } => ClientError::Connect { server, reason },
+            DialError::Trust(t) => ClientError::Trust(t),
+            DialError::Refused { server, refusal } => ClientError::Refused { server, refusal },
+            DialError::Handshake { server, source } => ClientError::Handshake { server, source },
+        }
+    }
+}
+
 impl ClientError {
     /// Could not reach configd, or was not allowed in (exit code 3).
     pub fn is_access(&self) -> bool {
         match self {
             ClientError::Connect { .. }
             | ClientError::Refused { .. }
-            | ClientError::Handshake { .. } => true,
+            | ClientError::Handshake { .. }
+            | ClientError::Trust(_) => true,
             ClientError::Remote(e) => matches!(e.code, ErrorCode::Forbidden | ErrorCode::Auth),
             ClientError::Lost(_) => false,
         }
@@ -73,18 +83,12 @@ impl Drop for Client {
 }
 
 impl Client {
-    /// Dials `server`, authenticates with `token` and starts the link task.
-    pub async fn connect(server: &str, token: &Token, name: &str) -> Result<Client, ClientError> {
-        let (conn, welcome) = dial(server, token, name).await?;
+    /// Dials `endpoint`, authenticates and starts the link task.
+    pub async fn connect(endpoint: &Endpoint, name: &str) -> Result<Client, ClientError> {
+        let Dialed { conn, welcome, .. } = dial(endpoint, PeerKind::Client, name).await?;
         let (link, queue) = LinkHandle::new(DEFAULT_MAX_FRAME);
         let stop = CancellationToken::new();
-        let config = LinkConfig {
-            ping_interval: Some(Duration::from_millis(
-                welcome.heartbeat_interval_ms.max(100),
-            )),
-            dead_after: Duration::from_millis(welcome.dead_after_ms.max(300)),
-            max_frame: DEFAULT_MAX_FRAME,
-        };
+        let config = link_config(&welcome);
         tokio::spawn(drive(
             conn,
             link.clone(),
@@ -242,38 +246,6 @@ impl Client {
         }
         Err(ClientError::Lost("configd ended the answer early".into()))
     }
-}
-
-/// Dials `server` and authenticates with `token`: a connection past the
-/// handshake, and configd's `Welcome`.
-pub async fn dial(
-    server: &str,
-    token: &Token,
-    name: &str,
-) -> Result<(Connection, Welcome), ClientError> {
-    let connect_err = |reason: String| ClientError::Connect {
-        server: server.to_string(),
-        reason,
-    };
-    let stream = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(server))
-        .await
-        .map_err(|_| connect_err(format!("no answer in {}s", CONNECT_TIMEOUT.as_secs())))?
-        .map_err(|e| connect_err(e.to_string()))?;
-    let _ = stream.set_nodelay(true);
-    let mut conn = Connection::new(stream, DEFAULT_MAX_FRAME);
-    let welcome = client_handshake(&mut conn, PeerKind::Client, name, token)
-        .await
-        .map_err(|source| match source {
-            HandshakeError::Refused(refusal) => ClientError::Refused {
-                server: server.to_string(),
-                refusal,
-            },
-            source => ClientError::Handshake {
-                server: server.to_string(),
-                source,
-            },
-        })?;
-    Ok((conn, welcome))
 }
 
 /// An answer of the wrong kind: a bug on one side, reported as such.

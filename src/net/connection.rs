@@ -8,17 +8,17 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures::{SinkExt, StreamExt};
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::net::TcpStream;
 use tokio_util::codec::Framed;
 
 use super::frame::{BodyCodec, FrameError, MessageCodec, TolerantCodec};
 use super::proto::{ErrorCode, ErrorFrame, Message};
+use super::stream::Stream;
 
 /// Read buffer to start with: small, since most frames are heartbeats and
 /// 10,000 idle connections must stay cheap. It grows up to the frame limit.
 const INITIAL_BUFFER: usize = 512;
 
-pub struct Connection<S = TcpStream> {
+pub struct Connection<S = Stream> {
     framed: Framed<S, TolerantCodec>,
 }
 
@@ -67,6 +67,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     pub async fn send_error(&mut self, code: ErrorCode, message: impl Into<String>) {
         let msg = Message::Error(ErrorFrame::new(code, message));
         let _ = tokio::time::timeout(Duration::from_secs(1), self.send(&msg)).await;
+    }
+
+    /// Changes the largest frame accepted from now on (small before
+    /// `Welcome`, the full limit after).
+    pub fn set_max_frame(&mut self, max_frame: usize) {
+        self.framed.codec_mut().0 = MessageCodec::new(max_frame);
     }
 
     pub fn get_ref(&self) -> &S {

@@ -9,18 +9,20 @@ use tokio::time::{Instant, Interval, MissedTickBehavior};
 
 use bytes::BytesMut;
 use futures::{SinkExt, StreamExt};
-use tokio::net::TcpStream;
 use tokio_util::codec::Framed;
 
 use super::bulk;
-use super::client::{dial, unexpected, ClientError};
+use super::client::{unexpected, ClientError};
+use super::dial::{dial, link_config, Dialed, Endpoint};
 use super::frame::{decode_body, BodyCodec};
 use super::node_ref::NodeRef;
-use super::proto::{Message, Ping, QueryNodes, Request, RequestBody, Response, ResponseBody};
-use crate::auth::Token;
+use super::proto::{
+    Message, PeerKind, Ping, QueryNodes, Request, RequestBody, Response, ResponseBody,
+};
+use super::stream::Stream;
 
 pub struct Direct {
-    frames: Framed<TcpStream, BodyCodec>,
+    frames: Framed<Stream, BodyCodec>,
     ping: Interval,
     seq: u64,
     /// configd counts as gone after this long without a frame (it answers
@@ -31,18 +33,19 @@ pub struct Direct {
 }
 
 impl Direct {
-    /// Dials `server` and authenticates with `token`.
-    pub async fn connect(server: &str, token: &Token, name: &str) -> Result<Direct, ClientError> {
-        let (conn, welcome) = dial(server, token, name).await?;
+    /// Dials `endpoint` and authenticates.
+    pub async fn connect(endpoint: &Endpoint, name: &str) -> Result<Direct, ClientError> {
+        let Dialed { conn, welcome, .. } = dial(endpoint, PeerKind::Client, name).await?;
         // As the link does (`Client`).
-        let every = Duration::from_millis(welcome.heartbeat_interval_ms.max(100));
+        let config = link_config(&welcome);
+        let every = config.ping_interval.unwrap_or(config.dead_after / 3);
         let mut ping = tokio::time::interval_at(Instant::now() + every, every);
         ping.set_missed_tick_behavior(MissedTickBehavior::Delay);
         Ok(Direct {
             frames: conn.into_bodies(),
             ping,
             seq: 0,
-            dead_after: Duration::from_millis(welcome.dead_after_ms.max(300)),
+            dead_after: config.dead_after,
             last_heard: Instant::now(),
             next_id: 1,
         })

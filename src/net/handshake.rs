@@ -1,8 +1,11 @@
-//! The handshake (DESIGN section 3):
+//! The handshake (DESIGN section 3), inside TLS:
 //! `Hello` -> `Challenge` -> `Auth` -> `Welcome` | `Error` + close.
 //!
 //! Nothing else is accepted before `Welcome`, and the whole exchange must
-//! finish within `HANDSHAKE_TIMEOUT`.
+//! finish within `HANDSHAKE_TIMEOUT`. Both proofs (`auth::proof`) cover
+//! the TLS session's exporter value (`binding`), so a handshake relayed to
+//! another connection fails; the peer checks configd's proof in `Welcome`
+//! before it obeys anything.
 
 use std::time::Duration;
 
@@ -13,7 +16,7 @@ use super::frame::FrameError;
 use super::proto::{
     Auth, Challenge, ErrorCode, ErrorFrame, Hello, Message, PeerKind, Welcome, PROTOCOL_VERSION,
 };
-use crate::auth::{handshake_mac, random_nonce, Token};
+use crate::auth::{client_proof, random_nonce, verify_server_proof, Token, Transcript};
 
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -29,6 +32,8 @@ pub enum HandshakeError {
     Refused(ErrorFrame),
     #[error("protocol error: {0}")]
     Protocol(String),
+    #[error("configd did not prove that it holds this token (its Welcome carries a wrong server proof): it is not the configd this token belongs to; refusing it")]
+    ServerProof,
 }
 
 impl HandshakeError {
@@ -37,7 +42,10 @@ impl HandshakeError {
         match self {
             HandshakeError::Frame(FrameError::TooLarge { .. }) => Some(ErrorCode::TooLarge),
             HandshakeError::Frame(FrameError::Malformed(_)) => Some(ErrorCode::Malformed),
-            HandshakeError::Frame(_) | HandshakeError::Closed | HandshakeError::Refused(_) => None,
+            HandshakeError::Frame(_)
+            | HandshakeError::Closed
+            | HandshakeError::Refused(_)
+            | HandshakeError::ServerProof => None,
             HandshakeError::Timeout => Some(ErrorCode::Timeout),
             HandshakeError::Protocol(_) => Some(ErrorCode::Protocol),
         }
@@ -54,39 +62,52 @@ async fn next<S: AsyncRead + AsyncWrite + Unpin>(
     }
 }
 
-/// The dialling side: proves it holds `token` and returns the `Welcome`.
+/// The dialling side: proves it holds `token`, checks that configd holds
+/// it too, and returns the `Welcome`. `binding` is the TLS exporter value
+/// (`Stream::channel_binding`), empty on a plaintext link.
 pub async fn client_handshake<S: AsyncRead + AsyncWrite + Unpin>(
     conn: &mut Connection<S>,
     kind: PeerKind,
     name: &str,
     token: &Token,
+    binding: &[u8],
 ) -> Result<Welcome, HandshakeError> {
     let run = async {
+        let client_nonce = random_nonce();
         conn.send(&Message::Hello(Hello {
             protocol: PROTOCOL_VERSION,
             role: kind,
             name: name.to_string(),
             version: crate::VERSION.to_string(),
+            nonce: client_nonce.clone(),
         }))
         .await?;
         let challenge = match next(conn).await? {
             Message::Challenge(c) => c,
             other => return Err(unexpected("Challenge", &other)),
         };
-        let mac = handshake_mac(
-            &token.key(),
-            &challenge.nonce,
-            &challenge.server_id,
+        let transcript = Transcript {
+            client_nonce: &client_nonce,
+            server_nonce: &challenge.nonce,
+            server_id: &challenge.server_id,
             kind,
             name,
-        );
+            token_id: &token.id,
+            binding,
+        };
         conn.send(&Message::Auth(Auth {
             token_id: token.id.clone(),
-            mac,
+            proof: client_proof(&token.key(), &transcript),
         }))
         .await?;
         match next(conn).await? {
-            Message::Welcome(w) => Ok(w),
+            Message::Welcome(w) => {
+                if verify_server_proof(&token.key(), &transcript, &w.server_proof) {
+                    Ok(w)
+                } else {
+                    Err(HandshakeError::ServerProof)
+                }
+            }
             other => Err(unexpected("Welcome", &other)),
         }
     };
@@ -118,12 +139,15 @@ pub fn message_name(m: &Message) -> &'static str {
 /// What the accepting side decides about a peer once it has its `Auth`.
 pub trait Authenticator {
     type Identity;
-    /// Checks the token and role; `Err` is sent to the peer as it is.
+    /// Checks the proof (over `binding`, the TLS exporter value) and the
+    /// role; `Err` is sent to the peer as it is. The `Welcome` carries the
+    /// server's proof.
     fn authenticate(
         &self,
         hello: &Hello,
         challenge: &Challenge,
         auth: &Auth,
+        binding: &[u8],
     ) -> Result<(Self::Identity, Welcome), ErrorFrame>;
 }
 
@@ -133,6 +157,7 @@ pub async fn server_handshake<S, A>(
     conn: &mut Connection<S>,
     server_id: &str,
     auth: &A,
+    binding: &[u8],
 ) -> Result<(Hello, A::Identity), HandshakeError>
 where
     S: AsyncRead + AsyncWrite + Unpin,
@@ -157,7 +182,7 @@ where
         Message::Auth(a) => a,
         other => return Err(unexpected("Auth", &other)),
     };
-    match auth.authenticate(&hello, &challenge, &token) {
+    match auth.authenticate(&hello, &challenge, &token, binding) {
         Ok((identity, welcome)) => {
             conn.send(&Message::Welcome(welcome)).await?;
             Ok((hello, identity))

@@ -403,6 +403,9 @@ where
                 let msg = match msg {
                     Ok(Some(m)) => m,
                     Ok(None) => break LinkEnd::Closed,
+                    // A peer that exits without TLS close_notify has still
+                    // closed between frames: a normal end, not an error.
+                    Err(FrameError::Io(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => break LinkEnd::Closed,
                     Err(FrameError::Io(e)) => break LinkEnd::Io(e.to_string()),
                     Err(FrameError::Truncated) => break LinkEnd::Io("connection closed in the middle of a frame".into()),
                     Err(FrameError::UnknownRequest { id, name }) => {

@@ -1,19 +1,25 @@
-//! The wire: frames, messages, the handshake, connections and the client.
+//! The wire: TLS streams, frames, messages, the handshake, connections,
+//! the one dial function and the client.
 
 pub mod backoff;
 pub mod bulk;
 pub mod client;
 pub mod connection;
+pub mod dial;
 pub mod direct;
 pub mod frame;
 pub mod handshake;
+pub mod known_servers;
 pub mod link;
 pub mod log_ref;
 pub mod node_ref;
 pub mod proto;
+pub mod stream;
+pub mod tls;
 
 pub use connection::Connection;
 pub use frame::{FrameError, MessageCodec};
+pub use stream::Stream;
 
 use std::net::SocketAddr;
 

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 /// Version of this protocol. A peer speaking another version gets
 /// `ErrorCode::Protocol` and is disconnected.
-pub const PROTOCOL_VERSION: u32 = 1;
+pub const PROTOCOL_VERSION: u32 = 2;
 
 /// Largest frame body accepted by default (4 MiB).
 pub const DEFAULT_MAX_FRAME: usize = 4 * 1024 * 1024;
@@ -102,6 +102,8 @@ pub struct Hello {
     pub name: String,
     /// Software version of the peer.
     pub version: String,
+    /// 32 random bytes, hex: the peer's share of the handshake's freshness.
+    pub nonce: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -114,9 +116,9 @@ pub struct Challenge {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Auth {
     pub token_id: String,
-    /// HMAC-SHA256 (hex) keyed with the token's secret over the challenge
-    /// and the Hello's identity; see `auth::handshake_mac`.
-    pub mac: String,
+    /// The client proof (hex, 32 bytes) over the whole exchange and the TLS
+    /// session; see `auth::proof`.
+    pub proof: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -130,6 +132,9 @@ pub struct Welcome {
     pub heartbeat_interval_ms: u64,
     /// Silence after which either side drops the connection.
     pub dead_after_ms: u64,
+    /// configd's proof (hex, 32 bytes) that it holds the token's keys; the
+    /// peer checks it before it obeys anything.
+    pub server_proof: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

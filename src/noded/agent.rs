@@ -6,7 +6,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
@@ -14,16 +13,14 @@ use super::api::NodeApi;
 use super::host::{host_addrs, hostname};
 use super::uplink::Uplink;
 use crate::auth::{read_private, SecretFileError, Token};
-use crate::config::NodedConfig;
+use crate::config::{NodedConfig, TrustSettings};
 use crate::net::backoff::Backoff;
-use crate::net::handshake::{client_handshake, HandshakeError};
-use crate::net::link::{drive, LinkConfig, LinkEnd, LinkHandle};
+use crate::net::dial::{dial, link_config, DialError, Dialed, Endpoint};
+use crate::net::link::{drive, LinkEnd, LinkHandle};
 use crate::net::proto::{
     ErrorCode, ErrorFrame, PeerKind, Registration, RequestBody, ResponseBody, DEFAULT_MAX_FRAME,
 };
-use crate::net::Connection;
 
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// How often a node configd refused (wrong, revoked or another node's
 /// token) tries again: only an operator can fix that.
 const REFUSED_RETRY: Duration = Duration::from_secs(60);
@@ -62,6 +59,13 @@ pub async fn run_with(
 ) -> Result<(), NodedError> {
     let first = config.borrow_and_update().clone();
     load_token(&first)?;
+    let leftovers = super::groups::RunningGroups::new(&first.spool_dir).kill_leftovers();
+    if leftovers > 0 {
+        tracing::warn!(
+            groups = leftovers,
+            "killed commands a previous noded left running"
+        );
+    }
     let api = Arc::new(NodeApi::new((*first).clone(), shutdown.clone()));
     let (results_tx, results_rx) = tokio::sync::mpsc::channel(8192);
     tokio::spawn(super::scheduler::supervise(
@@ -223,40 +227,29 @@ async fn session(
     uplink: &Uplink,
     shutdown: &CancellationToken,
 ) -> Result<Ended, Unreached> {
-    let stream = tokio::select! {
-        _ = shutdown.cancelled() => return Ok(Ended::Shutdown),
-        r = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(&config.server)) => r,
+    let endpoint = Endpoint {
+        server: config.server.clone(),
+        token: token.clone(),
+        trust: config
+            .trust
+            .trust(TrustSettings::known_servers(Some(&config.token_file)))?,
     };
-    let stream = stream
-        .map_err(|_| {
-            format!(
-                "no answer from {} in {}s",
-                config.server,
-                CONNECT_TIMEOUT.as_secs()
-            )
-        })?
-        .map_err(|e| format!("{}: {e}", config.server))?;
-    let _ = stream.set_nodelay(true);
-    let mut conn = Connection::new(stream, DEFAULT_MAX_FRAME);
-    let welcome = tokio::select! {
+    let Dialed { conn, welcome, .. } = tokio::select! {
         _ = shutdown.cancelled() => return Ok(Ended::Shutdown),
-        r = client_handshake(&mut conn, PeerKind::Node, &config.name, token) => r,
+        r = dial(&endpoint, PeerKind::Node, &config.name) => r,
     }
     .map_err(|e| match e {
-        HandshakeError::Refused(r) => Unreached {
-            refused: matches!(r.code, ErrorCode::Auth | ErrorCode::Forbidden),
-            reason: format!("configd refused node `{}`: {r}", config.name),
+        DialError::Refused { refusal, .. } => Unreached {
+            refused: matches!(refusal.code, ErrorCode::Auth | ErrorCode::Forbidden),
+            reason: format!("configd refused node `{}`: {refusal}", config.name),
         },
+        DialError::Connect { reason, .. } => {
+            Unreached::from(format!("{}: {reason}", config.server))
+        }
         e => Unreached::from(e.to_string()),
     })?;
     let (link, queue) = LinkHandle::new(DEFAULT_MAX_FRAME);
-    let link_config = LinkConfig {
-        ping_interval: Some(Duration::from_millis(
-            welcome.heartbeat_interval_ms.max(100),
-        )),
-        dead_after: Duration::from_millis(welcome.dead_after_ms.max(300)),
-        max_frame: DEFAULT_MAX_FRAME,
-    };
+    let link_config = link_config(&welcome);
     // The link outlives the shutdown signal by up to `shutdown_grace`
     // while commands still run, so they can finish and report.
     let link_stop = CancellationToken::new();

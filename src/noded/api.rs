@@ -40,7 +40,7 @@ impl Drop for Running {
 
 impl NodeApi {
     pub fn new(config: NodedConfig, stopping: CancellationToken) -> NodeApi {
-        let runner = Arc::new(CommandRunner::new(&config.name, &config.commands));
+        let runner = Arc::new(CommandRunner::new(&config));
         NodeApi {
             config,
             runner: RwLock::new(runner),
@@ -56,7 +56,7 @@ impl NodeApi {
 
     /// Takes the commands of a reloaded configuration.
     pub fn set_commands(&self, config: &NodedConfig) {
-        let runner = Arc::new(CommandRunner::new(&config.name, &config.commands));
+        let runner = Arc::new(CommandRunner::new(config));
         match self.runner.write() {
             Ok(mut g) => *g = runner,
             Err(p) => *p.into_inner() = runner,

@@ -41,6 +41,9 @@ pub struct NodedOpts {
     /// Node token file (mode 0600), overriding the file
     #[arg(long, global = true, value_name = "PATH")]
     pub token_file: Option<PathBuf>,
+    /// Pin configd's certificate (sha256:..., from `monit-configd fingerprint`), overriding server_fingerprint
+    #[arg(long, global = true, value_name = "SHA256")]
+    pub fingerprint: Option<String>,
 }
 
 impl NodedOpts {
@@ -50,6 +53,7 @@ impl NodedOpts {
             server: self.server.clone(),
             name: self.name.clone(),
             token_file: self.token_file.clone(),
+            fingerprint: self.fingerprint.clone(),
         }
     }
 }
@@ -85,6 +89,9 @@ impl Daemon for NodedDaemon {
         }
         if let Some(t) = &opts.token_file {
             run_args.extend(["--token-file".into(), abs(t).into_os_string()]);
+        }
+        if let Some(f) = &opts.fingerprint {
+            run_args.extend(["--fingerprint".into(), f.into()]);
         }
         run_args.push("run".into());
         let dir = config

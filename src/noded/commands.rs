@@ -15,6 +15,8 @@ use tokio::io::AsyncReadExt;
 use tokio::sync::{mpsc, Semaphore};
 use tokio_util::sync::CancellationToken;
 
+use super::groups::RunningGroups;
+use crate::config::NodedConfig;
 use crate::net::link::Replier;
 use crate::net::proto::{
     CommandExit, CommandOutput, ErrorCode, OutputStream, ResponseBody, RunCommand, TargetState,
@@ -30,6 +32,7 @@ const DRAIN: Duration = Duration::from_secs(2);
 
 pub struct CommandRunner {
     node: String,
+    groups: RunningGroups,
     commands: HashMap<String, (LocalCommand, Arc<Semaphore>)>,
     order: Vec<String>,
 }
@@ -52,8 +55,12 @@ impl Drop for GroupGuard {
 }
 
 impl CommandRunner {
-    pub fn new(node: &str, commands: &[LocalCommand]) -> CommandRunner {
+    /// The commands of `config`; running groups are recorded under its
+    /// spool directory (see `groups`).
+    pub fn new(config: &NodedConfig) -> CommandRunner {
+        let (node, commands) = (&config.name, &config.commands);
         CommandRunner {
+            groups: RunningGroups::new(&config.spool_dir),
             node: node.to_string(),
             order: commands.iter().map(|c| c.spec.name.clone()).collect(),
             commands: commands
@@ -107,7 +114,7 @@ impl CommandRunner {
             return;
         };
         let timeout = Duration::from_millis(req.timeout_ms.unwrap_or(cmd.spec.timeout_ms).max(1));
-        let exit = execute(cmd, &req, timeout, &reply, &cancel).await;
+        let exit = execute(cmd, &req, timeout, &reply, &cancel, &self.groups).await;
         tracing::info!(
             job = req.job,
             command = %req.command,
@@ -133,6 +140,7 @@ async fn execute(
     timeout: Duration,
     reply: &Replier,
     cancel: &CancellationToken,
+    groups: &RunningGroups,
 ) -> CommandExit {
     let argv = cmd.spec.render(&req.args);
     let mut command = tokio::process::Command::new(&argv[0]);
@@ -147,6 +155,12 @@ async fn execute(
         .stderr(Stdio::piped())
         .process_group(0)
         .kill_on_drop(true);
+    let parent = std::process::id() as i32;
+    // SAFETY: between fork and exec the closure only makes two syscalls
+    // (prctl, getppid) and allocates nothing.
+    unsafe {
+        command.pre_exec(move || super::groups::die_with_parent(parent));
+    }
     for var in &cmd.env {
         if let Some(v) = std::env::var_os(var) {
             command.env(var, v);
@@ -167,6 +181,9 @@ async fn execute(
         }
     };
     let mut group = GroupGuard(child.id().map(|p| p as i32));
+    let _recorded = group
+        .0
+        .map(|pgid| groups.record(pgid, req.job, &cmd.spec.name));
     let (tx, mut rx) = mpsc::channel::<(OutputStream, String)>(16);
     if let Some(out) = child.stdout.take() {
         tokio::spawn(pump(out, OutputStream::Stdout, tx.clone()));

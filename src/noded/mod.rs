@@ -5,6 +5,7 @@ mod agent;
 mod api;
 pub mod cli;
 pub mod commands;
+pub mod groups;
 mod host;
 mod markers;
 pub mod plugin_run;

@@ -22,6 +22,9 @@ pub struct TuiCli {
     /// File holding the token (ID.SECRET), mode 0600. $MONIT_TOKEN may hold the token itself
     #[arg(long, env = "MONIT_TOKEN_FILE", value_name = "PATH")]
     pub token_file: Option<PathBuf>,
+    /// Pin configd's certificate (sha256:..., from `monit-configd fingerprint`)
+    #[arg(long, env = "MONIT_FINGERPRINT", value_name = "SHA256")]
+    pub fingerprint: Option<String>,
     #[command(subcommand)]
     pub command: Option<TuiCommand>,
 }

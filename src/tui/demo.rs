@@ -15,7 +15,9 @@ use super::TuiError;
 use crate::auth::{Token, TokensFile};
 use crate::config::{ConfigdConfig, NodedConfig};
 use crate::configd::Configd;
+use crate::net::dial::Endpoint;
 use crate::net::proto::Role;
+use crate::net::tls::{Fingerprint, Trust};
 
 /// The demo's nodes: name and labels.
 pub const NODES: &[(&str, &[(&str, &str)])] = &[
@@ -34,6 +36,8 @@ pub struct Demo {
     pub server: String,
     /// An operator token for the UI.
     pub token: Token,
+    /// configd's certificate, pinned by the nodes and the UI.
+    pub fingerprint: Option<Fingerprint>,
     shutdown: CancellationToken,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -197,12 +201,14 @@ timeout = "10s"
 }
 
 /// The config files of the demo, as (file name, text). `{data}` is the
-/// temp dir, `{server}` configd's address (known once it listens).
-pub fn demo_files(dir: &Path, server: &str) -> Vec<(String, String)> {
+/// temp dir, `{server}` configd's address and `fingerprint` its
+/// certificate's (known once it listens).
+pub fn demo_files(dir: &Path, server: &str, fingerprint: &str) -> Vec<(String, String)> {
     let mut files = Vec::new();
     for (name, labels) in NODES {
         let mut text = format!(
             "name = \"{name}\"\nserver = \"{server}\"\ntoken_file = \"{dir}/{name}.token\"\n\
+             server_fingerprint = \"{fingerprint}\"\n\
              pid_file = \"{dir}/{name}/noded.pid\"\nspool_dir = \"{dir}/{name}/spool\"\n\n[labels]\n",
             dir = dir.display()
         );
@@ -255,9 +261,9 @@ fn write_sandbox(dir: &Path) -> Result<(), TuiError> {
 }
 
 /// Puts [`ZONES`] in the inventory, as an admin would import them.
-async fn seed_inventory(server: &str, admin: &Token) -> Result<(), TuiError> {
+async fn seed_inventory(admin: &Endpoint) -> Result<(), TuiError> {
     use crate::net::proto::{InventoryOp, InventoryWrite, RequestBody, ResponseBody};
-    let client = crate::net::client::Client::connect(server, admin, "monit-tui demo")
+    let client = crate::net::client::Client::connect(admin, "monit-tui demo")
         .await
         .map_err(fail)?;
     let ops = ZONES
@@ -313,6 +319,22 @@ fn write_private(path: &Path, text: &str) -> Result<(), TuiError> {
 }
 
 impl Demo {
+    /// Where the UI connects, with the operator token.
+    pub fn endpoint(&self) -> Endpoint {
+        self.endpoint_for(self.token.clone())
+    }
+
+    fn endpoint_for(&self, token: Token) -> Endpoint {
+        Endpoint {
+            server: self.server.clone(),
+            token,
+            trust: match self.fingerprint {
+                Some(f) => Trust::Pinned(f),
+                None => Trust::Plaintext,
+            },
+        }
+    }
+
     /// Creates the temp dir, tokens and configs; starts configd and the
     /// nodes. On error, what was started is stopped and the dir removed.
     pub async fn start() -> Result<Demo, TuiError> {
@@ -327,6 +349,7 @@ impl Demo {
             dir,
             server: String::new(),
             token: Token::generate(),
+            fingerprint: None,
             shutdown: CancellationToken::new(),
             tasks: Vec::new(),
         };
@@ -357,10 +380,15 @@ impl Demo {
             .await
             .map_err(fail)?;
         self.server = configd.local_addr().map_err(fail)?.to_string();
+        let fingerprint = configd
+            .shared
+            .fingerprint()
+            .ok_or_else(|| fail("the demo's configd has no TLS certificate"))?;
+        self.fingerprint = Some(fingerprint);
         self.tasks.push(tokio::spawn(configd.serve(None)));
-        seed_inventory(&self.server, &admin).await?;
+        seed_inventory(&self.endpoint_for(admin)).await?;
         write_sandbox(&dir)?;
-        for (file, text) in demo_files(&dir, &self.server) {
+        for (file, text) in demo_files(&dir, &self.server, &fingerprint.to_string()) {
             let path = dir.join(&file);
             std::fs::write(&path, &text).map_err(fail)?;
             let config = NodedConfig::from_str(&path, &text).map_err(fail)?;

@@ -27,9 +27,9 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::auth::Token;
 use crate::cli::exit::CliError;
 use crate::cli::Target;
+use crate::net::dial::Endpoint;
 use args::TuiCli;
 
 #[derive(Debug, thiserror::Error)]
@@ -79,21 +79,26 @@ pub async fn run(cli: TuiCli) -> Result<(), TuiError> {
             log.as_ref()
                 .map_or("none".into(), |p| p.display().to_string())
         );
-        wait_until_up(&demo.server, &demo.token, demo::NODES.len()).await;
-        let result = run_ui(demo.server.clone(), demo.token.clone()).await;
+        let endpoint = demo.endpoint();
+        wait_until_up(&endpoint, demo::NODES.len()).await;
+        let result = run_ui(endpoint).await;
         demo.stop().await;
         return result;
     }
-    let target = Target::resolve_parts(cli.server.clone(), cli.token_file.clone())?;
-    run_ui(target.server, target.token).await
+    let target = Target::resolve_parts(
+        cli.server.clone(),
+        cli.token_file.clone(),
+        cli.fingerprint.clone(),
+    )?;
+    run_ui(target.endpoint).await
 }
 
 /// Waits (up to 5 s) until `n` nodes are registered, so the nodes' start-up
 /// lines are printed before the screen is taken over.
-async fn wait_until_up(server: &str, token: &Token, n: usize) {
+async fn wait_until_up(endpoint: &Endpoint, n: usize) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
     while tokio::time::Instant::now() < deadline {
-        if let Ok(client) = crate::net::client::Client::connect(server, token, "monit-tui").await {
+        if let Ok(client) = crate::net::client::Client::connect(endpoint, "monit-tui").await {
             if let Ok(nodes) = client.query_nodes(Vec::new()).await {
                 if nodes.len() >= n {
                     return;
@@ -106,16 +111,15 @@ async fn wait_until_up(server: &str, token: &Token, n: usize) {
 
 /// Opens the terminal, starts the network task, runs the loop, and puts
 /// everything back.
-pub async fn run_ui(server: String, token: Token) -> Result<(), TuiError> {
-    let mut app = app::App::new(&server, crate::timefmt::now_ms());
+pub async fn run_ui(endpoint: Endpoint) -> Result<(), TuiError> {
+    let mut app = app::App::new(&endpoint.server, crate::timefmt::now_ms());
     app.no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
     let (action_tx, action_rx) = mpsc::channel(1024);
     let (effect_tx, effect_rx) = mpsc::channel(16);
     let stop = CancellationToken::new();
     let net = tokio::spawn(
         net::NetTask {
-            server,
-            token,
+            endpoint,
             poll: net::POLL,
         }
         .run(action_tx, effect_rx, stop.clone()),

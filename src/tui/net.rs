@@ -9,11 +9,11 @@ use tokio_util::sync::CancellationToken;
 
 use super::action::{Action, Effect};
 use super::rows::{EventRow, InventoryRow, JobRow, LogLine, ProblemRow};
-use crate::auth::Token;
 use crate::checks::CheckState;
 use crate::logs::render;
 use crate::net::backoff::Backoff;
 use crate::net::client::{unexpected, Client, ClientError};
+use crate::net::dial::Endpoint;
 use crate::net::link::LinkHandle;
 use crate::net::proto::{
     AckRequest, DowntimeRequest, ErrorCode, OutputStream, RequestBody, ResponseBody, RunRequest,
@@ -26,8 +26,7 @@ use crate::views::NodeJson;
 pub const POLL: Duration = Duration::from_secs(1);
 
 pub struct NetTask {
-    pub server: String,
-    pub token: Token,
+    pub endpoint: Endpoint,
     pub poll: Duration,
 }
 
@@ -45,11 +44,11 @@ impl NetTask {
         loop {
             let client = tokio::select! {
                 _ = stop.cancelled() => return,
-                c = Client::connect(&self.server, &self.token, "monit-tui") => c,
+                c = Client::connect(&self.endpoint, "monit-tui") => c,
             };
             let reason = match client {
                 Ok(client) => {
-                    tracing::info!(server = %self.server, "connected");
+                    tracing::info!(server = %self.endpoint.server, "connected");
                     backoff.reset();
                     if tx.send(Action::Connected).await.is_err() {
                         return;
@@ -62,7 +61,7 @@ impl NetTask {
                 Err(e) => e.to_string(),
             };
             let retry_in = backoff.next_delay();
-            tracing::warn!(server = %self.server, %reason, ?retry_in, "connection lost");
+            tracing::warn!(server = %self.endpoint.server, %reason, ?retry_in, "connection lost");
             if tx
                 .send(Action::Disconnected {
                     reason: reason.clone(),
@@ -176,7 +175,7 @@ impl Polled {
         if let Some(jobs) = self.answer("jobs", jobs, &mut out)? {
             out.push(Action::Jobs(jobs.iter().map(JobRow::from).collect()));
         }
-        if tick % INVENTORY_EVERY == 0 {
+        if tick.is_multiple_of(INVENTORY_EVERY) {
             let items = client.query_inventory(Vec::new()).await;
             if let Some(items) = self.answer("inventory", items, &mut out)? {
                 out.push(Action::Inventory(

@@ -177,22 +177,7 @@ impl Fleet {
             .arg("run")
             .stdout(Stdio::piped());
         let mut proc = Proc::spawn("monit-configd", cmd, self.path());
-        let stdout = proc.child.stdout.take().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let mut line = String::new();
-            let _ = BufReader::new(stdout).read_line(&mut line);
-            let _ = tx.send(line);
-        });
-        let line = match rx.recv_timeout(Duration::from_secs(20)) {
-            Ok(l) => l,
-            Err(_) => panic!("configd did not print its address; stderr:\n{}", proc.log()),
-        };
-        let addr = line
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}; stderr:\n{}", proc.log()))
-            .to_string();
+        let addr = first_line_addr(&mut proc);
         let file_addr = std::fs::read_to_string(self.data_dir.join("configd.addr")).unwrap();
         assert_eq!(file_addr.trim(), addr, "configd.addr agrees with stdout");
         self.addr = addr;
@@ -201,6 +186,26 @@ impl Fleet {
 
     pub fn configd(&mut self) -> &mut Proc {
         self.configd.as_mut().unwrap()
+    }
+
+    /// configd's certificate fingerprint (it made its certificate at start).
+    pub fn fingerprint(&self) -> monit::net::tls::Fingerprint {
+        monit::net::tls::Fingerprint::of_pem_file(&self.data_dir.join("tls/cert.pem")).unwrap()
+    }
+
+    /// Where a client using `token` connects, configd's certificate pinned.
+    pub fn endpoint(&self, token: &monit::auth::Token) -> monit::net::dial::Endpoint {
+        monit::net::dial::Endpoint {
+            server: self.addr.clone(),
+            token: token.clone(),
+            trust: monit::net::tls::Trust::Pinned(self.fingerprint()),
+        }
+    }
+
+    /// A TLS stream to configd, its certificate pinned: for tests that
+    /// speak the protocol by hand.
+    pub async fn tls(&self) -> monit::net::Stream {
+        tls_to(&self.addr, self.fingerprint()).await
     }
 
     /// Creates a token with `monit-configd token create` into a 0600 file.
@@ -351,14 +356,26 @@ impl Fleet {
 
     /// `monit-cli ARGS` as a running process, stdout piped (for `logs -f`).
     pub fn cli_spawn(&self, name: &str, args: &[&str]) -> Proc {
+        self.cli_spawn_as(&self.viewer, name, args)
+    }
+
+    /// `cli_spawn` with the token in `token`.
+    pub fn cli_spawn_as(&self, token: &Path, name: &str, args: &[&str]) -> Proc {
         let mut cmd = command("monit-cli", self.path());
         cmd.arg("--server")
             .arg(&self.addr)
             .arg("--token-file")
-            .arg(&self.viewer)
+            .arg(token)
             .args(args)
             .stdout(Stdio::piped());
         Proc::spawn(name, cmd, self.path())
+    }
+
+    /// `monit-configd --config CONFIG` for this fleet, not started.
+    pub fn configd_cmd(&self) -> Command {
+        let mut c = command("monit-configd", self.path());
+        c.arg("--config").arg(self.path().join("configd.toml"));
+        c
     }
 
     /// The token file of node `name`, created on first use.
@@ -398,6 +415,57 @@ impl Fleet {
 }
 
 /// Writes `text` to `path` with mode 0600.
+/// The address in a started configd's first stdout line (`listening on
+/// ADDR`), waited for up to 20 s.
+pub fn first_line_addr(proc: &mut Proc) -> String {
+    let stdout = proc.child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = BufReader::new(stdout).read_line(&mut line);
+        let _ = tx.send(line);
+    });
+    let line = match rx.recv_timeout(Duration::from_secs(20)) {
+        Ok(l) => l,
+        Err(_) => panic!("configd did not print its address; stderr:\n{}", proc.log()),
+    };
+    line.trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}; stderr:\n{}", proc.log()))
+        .to_string()
+}
+
+/// A TCP connection to `addr` from the loopback address `src` (all of
+/// 127/8 is loopback), for tests of per-address limits.
+pub async fn tcp_from(src: &str, addr: &str) -> std::io::Result<tokio::net::TcpStream> {
+    let socket = tokio::net::TcpSocket::new_v4()?;
+    socket.bind(format!("{src}:0").parse().unwrap())?;
+    socket.connect(addr.parse().unwrap()).await
+}
+
+/// `tls_to` over a connection from the loopback address `src`.
+pub async fn tls_from(
+    src: &str,
+    addr: &str,
+    fingerprint: monit::net::tls::Fingerprint,
+) -> monit::net::Stream {
+    let tcp = tcp_from(src, addr).await.unwrap();
+    let trust = monit::net::tls::Trust::Pinned(fingerprint);
+    match monit::net::tls::secure(tcp, addr, &trust).await {
+        Ok(s) => s.stream,
+        Err(e) => panic!("TLS to {addr} from {src}: {e}"),
+    }
+}
+
+/// A TLS stream to `addr`, trusting `fingerprint`.
+pub async fn tls_to(addr: &str, fingerprint: monit::net::tls::Fingerprint) -> monit::net::Stream {
+    let trust = monit::net::tls::Trust::Pinned(fingerprint);
+    match monit::net::dial::open(addr, &trust).await {
+        Ok((stream, _)) => stream,
+        Err(e) => panic!("TLS to {addr}: {e}"),
+    }
+}
+
 pub fn write_private(path: &Path, text: &str) {
     monit::auth::write_private(path, text).unwrap();
 }

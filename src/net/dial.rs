@@ -1,0 +1,106 @@
+//! The one way to reach configd, for `monit-cli`, `monit-tui` and
+//! `monit-noded` alike: TCP, TLS checked against the trust settings, the
+//! token handshake bound to that TLS session, then link settings from the
+//! `Welcome`.
+
+use std::time::Duration;
+
+use tokio::net::TcpStream;
+
+use super::connection::Connection;
+use super::handshake::{client_handshake, HandshakeError};
+use super::link::LinkConfig;
+use super::proto::{ErrorFrame, PeerKind, Welcome, DEFAULT_MAX_FRAME};
+use super::stream::Stream;
+use super::tls::{secure, Trust, TrustError};
+use crate::auth::Token;
+
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Where configd is, how to know it, and the token to prove ourselves with.
+#[derive(Debug, Clone)]
+pub struct Endpoint {
+    pub server: String,
+    pub token: Token,
+    pub trust: Trust,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DialError {
+    #[error("cannot connect to configd at {server}: {reason}")]
+    Connect { server: String, reason: String },
+    #[error(transparent)]
+    Trust(#[from] TrustError),
+    #[error("configd at {server} refused: {refusal}")]
+    Refused { server: String, refusal: ErrorFrame },
+    #[error("handshake with configd at {server} failed: {source}")]
+    Handshake {
+        server: String,
+        source: HandshakeError,
+    },
+}
+
+/// A connection past the handshake.
+pub struct Dialed {
+    pub conn: Connection<Stream>,
+    pub welcome: Welcome,
+    /// A first-use notice to show the operator (the fingerprint recorded).
+    pub notice: Option<String>,
+}
+
+/// TCP and TLS only: a stream to configd whose certificate passed `trust`
+/// (for tests and tools that speak the protocol by hand).
+pub async fn open(server: &str, trust: &Trust) -> Result<(Stream, Option<String>), DialError> {
+    let connect_err = |reason: String| DialError::Connect {
+        server: server.to_string(),
+        reason,
+    };
+    let tcp = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(server))
+        .await
+        .map_err(|_| connect_err(format!("no answer in {}s", CONNECT_TIMEOUT.as_secs())))?
+        .map_err(|e| connect_err(e.to_string()))?;
+    let _ = tcp.set_nodelay(true);
+    let secured = tokio::time::timeout(CONNECT_TIMEOUT, secure(tcp, server, trust))
+        .await
+        .map_err(|_| connect_err(format!("no TLS answer in {}s", CONNECT_TIMEOUT.as_secs())))??;
+    Ok((secured.stream, secured.notice))
+}
+
+/// Dials, secures and authenticates as `kind` named `name`.
+pub async fn dial(endpoint: &Endpoint, kind: PeerKind, name: &str) -> Result<Dialed, DialError> {
+    let server = &endpoint.server;
+    let (stream, notice) = open(server, &endpoint.trust).await?;
+    if let Some(n) = &notice {
+        tracing::warn!("{n}");
+    }
+    let binding = stream.channel_binding();
+    let mut conn = Connection::new(stream, DEFAULT_MAX_FRAME);
+    let welcome = client_handshake(&mut conn, kind, name, &endpoint.token, &binding)
+        .await
+        .map_err(|source| match source {
+            HandshakeError::Refused(refusal) => DialError::Refused {
+                server: server.clone(),
+                refusal,
+            },
+            source => DialError::Handshake {
+                server: server.clone(),
+                source,
+            },
+        })?;
+    Ok(Dialed {
+        conn,
+        welcome,
+        notice,
+    })
+}
+
+/// The link settings configd's `Welcome` asks for.
+pub fn link_config(welcome: &Welcome) -> LinkConfig {
+    LinkConfig {
+        ping_interval: Some(Duration::from_millis(
+            welcome.heartbeat_interval_ms.max(100),
+        )),
+        dead_after: Duration::from_millis(welcome.dead_after_ms.max(300)),
+        max_frame: DEFAULT_MAX_FRAME,
+    }
+}
