@@ -508,9 +508,26 @@ fn noded_start_returns_registered_or_fails_with_the_refusal() {
     );
     assert_eq!(fleet.state_of("web-2"), None, "never registered");
 
-    // Its own token: start returns once it is registered.
+    // Its own token but a certificate it does not trust: the same.
     let web2 = fleet.token("web-2", "node");
     let config = noded_config(&fleet, "web-2", &web2, &state, "");
+    let wrong = format!("sha256:{}", "ab".repeat(32));
+    let started = std::time::Instant::now();
+    let out = command("monit-noded", fleet.path())
+        .arg("--config")
+        .arg(&config)
+        .args(["--fingerprint", &wrong, "start"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert!(stderr(&out).contains("not the pinned"), "{}", stderr(&out));
+    assert_eq!(
+        noded(&config, fleet.path(), "status").status.code(),
+        Some(3)
+    );
+
+    // Its own token: start returns once it is registered.
     let out = noded(&config, fleet.path(), "start");
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(

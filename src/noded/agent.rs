@@ -22,7 +22,8 @@ use crate::net::proto::{
 };
 
 /// How often a node configd refused (wrong, revoked or another node's
-/// token) tries again: only an operator can fix that.
+/// token), or whose certificate it does not trust, tries again: only an
+/// operator can fix that.
 const REFUSED_RETRY: Duration = Duration::from_secs(60);
 
 #[derive(Debug, thiserror::Error)]
@@ -123,16 +124,20 @@ pub async fn run_with(
             }
             Err(Unreached {
                 reason,
-                refused: true,
+                lasting: Some(lasting),
             }) => {
-                let what = format!(
-                    "{reason}; put node `{}`'s own token in {} (`monit-configd token list` on \
-                     the configd host shows whose a token is; `monit-configd token create {} \
-                     --role node` makes one)",
-                    current.name,
-                    current.token_file.display(),
-                    current.name,
-                );
+                let what = match lasting {
+                    Lasting::Refused => format!(
+                        "{reason}; put node `{}`'s own token in {} (`monit-configd token list` \
+                         on the configd host shows whose a token is; `monit-configd token create \
+                         {} --role node` makes one)",
+                        current.name,
+                        current.token_file.display(),
+                        current.name,
+                    ),
+                    // The trust error says what to do.
+                    Lasting::Untrusted => reason,
+                };
                 tracing::error!(
                     server = %current.server,
                     "{what}; trying again every {}s",
@@ -172,15 +177,22 @@ enum Ended {
 /// Why a session never got as far as a link.
 struct Unreached {
     reason: String,
-    /// configd refused the node's token or name: it cannot heal by itself.
-    refused: bool,
+    /// Set when it cannot heal by itself: only an operator can fix it.
+    lasting: Option<Lasting>,
+}
+
+enum Lasting {
+    /// configd refused the node's token or name.
+    Refused,
+    /// configd's certificate is not the one this node trusts.
+    Untrusted,
 }
 
 impl From<String> for Unreached {
     fn from(reason: String) -> Self {
         Unreached {
             reason,
-            refused: false,
+            lasting: None,
         }
     }
 }
@@ -240,8 +252,13 @@ async fn session(
     }
     .map_err(|e| match e {
         DialError::Refused { refusal, .. } => Unreached {
-            refused: matches!(refusal.code, ErrorCode::Auth | ErrorCode::Forbidden),
+            lasting: matches!(refusal.code, ErrorCode::Auth | ErrorCode::Forbidden)
+                .then_some(Lasting::Refused),
             reason: format!("configd refused node `{}`: {refusal}", config.name),
+        },
+        DialError::Trust(t) if t.is_mismatch() => Unreached {
+            lasting: Some(Lasting::Untrusted),
+            reason: t.to_string(),
         },
         DialError::Connect { reason, .. } => {
             Unreached::from(format!("{}: {reason}", config.server))
