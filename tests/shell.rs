@@ -125,6 +125,69 @@ fn fish_completes_below_the_first_word() {
     assert_eq!(fish_complete("monit-tui", "monit-tui --de"), ["--demo"]);
 }
 
+/// What zsh completes for `line`: an interactive zsh in a zpty with
+/// compinit and `BIN completions zsh` on its fpath, Tab pressed, the
+/// matches caught by wrapping compadd.
+fn zsh_complete(bin: &str, line: &str) -> Vec<String> {
+    let dir = tempfile::tempdir().unwrap();
+    let out = common::command(bin, dir.path())
+        .args(["completions", "zsh"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{bin} completions zsh");
+    std::fs::write(dir.path().join(format!("_{bin}")), &out.stdout).unwrap();
+    let driver = format!(
+        r#"zmodload zsh/zpty
+zpty z zsh -f -i
+zpty -w z 'PROMPT=; RPROMPT=; fpath=({dir} $fpath); autoload -U compinit; compinit -u -D'
+zpty -w z 'compadd () {{ builtin compadd -O __hits "$@"; local h; for h in $__hits; do print -r -- "<hit>$h</hit>"; done; builtin compadd "$@" }}'
+zpty -w z "bindkey '^I' complete-word"
+zpty -n -w z $'{line}	'
+out=""
+integer i=0 idle=0
+while (( i++ < 100 )); do
+  if zpty -r -t z chunk; then out+=$chunk; idle=0
+  else
+    (( idle++ ))
+    [[ $out == *'<hit>'[^$]* && idle -ge 3 ]] && break
+    sleep 0.1
+  fi
+done
+zpty -d z
+print -r -- "$out"
+"#,
+        dir = dir.path().display()
+    );
+    let out = Command::new("zsh")
+        .args(["-f", "-c", &driver])
+        .output()
+        .expect("zsh is needed: apt-get install zsh (scripts/test installs it)");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut hits: Vec<String> = text
+        .split("<hit>")
+        .skip(1)
+        .filter_map(|h| h.split_once("</hit>").map(|(h, _)| h.to_string()))
+        .filter(|h| h != "$h")
+        .collect();
+    hits.sort();
+    hits.dedup();
+    hits
+}
+
+#[test]
+fn zsh_completes_below_the_first_word() {
+    assert_eq!(zsh_complete("monit-cli", "monit-cli query n"), ["nodes"]);
+    assert_eq!(zsh_complete("monit-cli", "monit-cli downtime l"), ["list"]);
+    assert_eq!(
+        zsh_complete("monit-configd", "monit-configd token cr"),
+        ["create"]
+    );
+    assert_eq!(
+        zsh_complete("monit-noded", "monit-noded check-c"),
+        ["check-config"]
+    );
+}
+
 #[test]
 fn zsh_and_fish_scripts_reach_subcommands() {
     for bin in BINARIES {
