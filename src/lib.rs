@@ -13,6 +13,7 @@
 pub mod auth;
 pub mod checks;
 pub mod cli;
+pub mod completions;
 pub mod config;
 pub mod configd;
 pub mod daemon;

@@ -13,6 +13,8 @@ pub struct Page {
 }
 
 struct Extra {
+    /// monit-tui's keys, as its `?` help shows them.
+    keys: &'static [(&'static str, &'static str)],
     examples: &'static [(&'static str, &'static str)],
     files: &'static [(&'static str, &'static str)],
     environment: &'static [(&'static str, &'static str)],
@@ -23,7 +25,7 @@ const DAEMON_EXIT: &[(&str, &str)] = &[
     ("0", "Success; for status, the daemon is running."),
     (
         "1",
-        "Failure: a bad configuration, an unusable token file, a start that did not become ready.",
+        "Failure: a bad configuration, a missing or non-executable program, an unusable token file, a start that did not become ready or that configd refused.",
     ),
     ("2", "Usage error: bad flags or arguments."),
     ("3", "status only: the daemon is not running (LSB)."),
@@ -57,6 +59,7 @@ const CLIENT_FILES: &[(&str, &str)] = &[(
 fn extra(name: &str) -> Extra {
     match name {
         "monit-configd" => Extra {
+            keys: &[],
             examples: &[
                 (
                     "monit-configd token create web-1 --role node --out /etc/monit/node.token",
@@ -83,6 +86,7 @@ fn extra(name: &str) -> Extra {
             exit_status: DAEMON_EXIT,
         },
         "monit-noded" => Extra {
+            keys: &[],
             examples: &[
                 ("monit-noded --config /etc/monit/noded.toml run", "Run in the foreground (systemd)."),
                 (
@@ -94,7 +98,14 @@ fn extra(name: &str) -> Extra {
             files: &[
                 ("/etc/monit/noded.toml", "configuration; see monit.toml(5)."),
                 ("/etc/monit/node.token", "the node token, mode 0600."),
-                ("/var/lib/monit/monit-noded.pid", "pidfile, locked while running."),
+                (
+                    "/var/lib/monit/monit-noded.pid",
+                    "pidfile, locked while running; by default next to spool_dir.",
+                ),
+                (
+                    "/var/lib/monit/monit-noded.state",
+                    "registered, or retrying and why: what status prints.",
+                ),
             ],
             environment: &[
                 ("MONIT_CONFIG", "configuration file, when --config is not given."),
@@ -104,6 +115,7 @@ fn extra(name: &str) -> Extra {
             exit_status: DAEMON_EXIT,
         },
         "monit-cli" => Extra {
+            keys: &[],
             examples: &[
                 ("monit-cli query nodes", "A table of every node."),
                 ("monit-cli query nodes --filter state=down -o json", "Down nodes, as JSON."),
@@ -114,6 +126,7 @@ fn extra(name: &str) -> Extra {
             exit_status: CLIENT_EXIT,
         },
         _ => Extra {
+            keys: crate::tui::ui::HELP,
             examples: &[
                 ("monit-tui --demo", "configd and three nodes in-process, and the UI on them."),
                 ("monit-tui --server configd.example:7400", "The UI on a real fleet."),
@@ -149,11 +162,20 @@ fn page(cmd: clap::Command, section: &str) -> Page {
     let _ = man.render_description_section(&mut out);
     let _ = man.render_options_section(&mut out);
     let mut roff = Roff::default();
-    if cmd.has_subcommands() {
+    let visible = cmd.get_subcommands().any(|s| !s.is_hide_set());
+    if visible {
         roff.control("SH", ["COMMANDS"]);
         commands(&mut roff, &cmd, &name);
     }
     let extra = extra(&name);
+    if !extra.keys.is_empty() {
+        roff.control("SH", ["KEYS"]);
+        for (key, what) in extra.keys {
+            roff.control("TP", []);
+            roff.text([bold(*key)]);
+            roff.text([roman(*what)]);
+        }
+    }
     roff.control("SH", ["EXAMPLES"]);
     for (example, what) in extra.examples {
         roff.control("TP", []);
@@ -186,9 +208,14 @@ fn page(cmd: clap::Command, section: &str) -> Page {
     roff.text([roman(see.join(", "))]);
     let _ = roff.to_writer(&mut out);
     let _ = man.render_version_section(&mut out);
+    let mut text = String::from_utf8_lossy(&out).into_owned();
+    if !visible {
+        // Only hidden ones (monit-tui's `completions`): none to announce.
+        text = text.replace(" [\\fIsubcommands\\fR]", "");
+    }
     Page {
         file_name: format!("{name}.{section}"),
-        text: String::from_utf8_lossy(&out).into_owned(),
+        text,
     }
 }
 
@@ -217,9 +244,8 @@ fn commands(roff: &mut Roff, cmd: &clap::Command, path: &str) {
                 .unwrap_or_else(|| id.to_uppercase());
             let piece = match (arg.get_long(), arg.is_positional()) {
                 (_, true) => value,
-                (Some(long), false)
-                    if arg.get_num_args().map(|n| n.takes_values()).unwrap_or(true) =>
-                {
+                // A flag (`--yes`) takes no value: no placeholder.
+                (Some(long), false) if arg.get_action().takes_values() => {
                     format!("--{long} {value}")
                 }
                 (Some(long), false) => format!("--{long}"),

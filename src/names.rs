@@ -31,9 +31,59 @@ pub fn check_name(name: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// The names among `known` that look like `name` (a typo, another case,
+/// a missing or extra part), closest first, at most three.
+pub fn similar<'a>(name: &str, known: impl IntoIterator<Item = &'a str>) -> Vec<&'a str> {
+    let lower = name.to_lowercase();
+    let mut close: Vec<(usize, &str)> = known
+        .into_iter()
+        .filter_map(|k| {
+            let kl = k.to_lowercase();
+            let d = edit_distance(&lower, &kl);
+            let near = d <= (lower.chars().count() / 3).max(2);
+            let part = !lower.is_empty() && (kl.contains(&lower) || lower.contains(&kl));
+            (near || part).then_some((d, k))
+        })
+        .collect();
+    close.sort();
+    close.dedup();
+    close.into_iter().take(3).map(|(_, k)| k).collect()
+}
+
+/// Levenshtein distance in characters.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diag = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let up = row[j + 1];
+            row[j + 1] = if ca == *cb {
+                diag
+            } else {
+                1 + diag.min(up).min(row[j])
+            };
+            diag = up;
+        }
+    }
+    row[b.len()]
+}
+
 #[cfg(test)]
 mod tests {
-    use super::check_name;
+    use super::{check_name, edit_distance, similar};
+
+    #[test]
+    fn similar_names() {
+        assert_eq!(edit_distance("web1", "web-1"), 1);
+        assert_eq!(edit_distance("", "ab"), 2);
+        let known = ["web-1", "web-2", "db-1", "edge-1"];
+        assert_eq!(similar("web1", known), ["web-1", "web-2"]);
+        assert_eq!(similar("WEB-1", known), ["web-1", "web-2", "db-1"]);
+        assert_eq!(similar("edge", known), ["edge-1"]);
+        assert!(similar("mail-9000", known).is_empty());
+    }
 
     #[test]
     fn names() {

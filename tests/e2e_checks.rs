@@ -178,8 +178,15 @@ fn debian_plugins_give_their_states_and_perfdata() {
     let mut names: Vec<&str> = crit.iter().map(|c| c["name"].as_str().unwrap()).collect();
     names.sort();
     assert_eq!(names, ["dummy_crit", "tcp_closed"]);
-    let out = fleet.cli(&["query", "checks", "--node", "nope", "-o", "json"]);
-    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "[]");
+    // A node configd never knew is an error, not an empty list.
+    let out = fleet.cli(&["query", "checks", "--node", "plug1", "-o", "json"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("did you mean plug-1?"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(out.stdout.is_empty());
     let out = fleet.cli(&["query", "checks"]);
     assert!(out.status.success());
     let table = String::from_utf8_lossy(&out.stdout);
@@ -610,4 +617,9 @@ fn results_made_while_configd_is_away_survive_a_noded_restart() {
     );
     assert_eq!(states.last(), Some(&"ok"), "{events:?}");
     assert!(!spool.exists(), "the spool file is removed once read");
+    // Listed in time order: the replayed results among the node's
+    // reconnection, not after it.
+    let all = fleet.events(&[]);
+    let times: Vec<&str> = all.iter().map(|e| e["time"].as_str().unwrap()).collect();
+    assert!(times.windows(2).all(|w| w[0] <= w[1]), "{all:?}");
 }

@@ -455,3 +455,193 @@ fn sigterm_lets_running_commands_finish_within_the_grace() {
         node.log()
     );
 }
+
+/// A noded.toml for node `name` with `token`, its state under `state`
+/// (spool_dir there, pid_file left to its default next to it).
+fn noded_config(fleet: &Fleet, name: &str, token: &Path, state: &Path, extra: &str) -> PathBuf {
+    let config = fleet.path().join(format!("{name}.bg.toml"));
+    std::fs::write(
+        &config,
+        format!(
+            "name = \"{name}\"\nserver = \"{}\"\ntoken_file = \"{}\"\nspool_dir = \"{}\"\n{extra}",
+            fleet.addr,
+            token.display(),
+            state.join("spool").display()
+        ),
+    )
+    .unwrap();
+    config
+}
+
+fn noded(config: &Path, home: &Path, verb: &str) -> Output {
+    command("monit-noded", home)
+        .arg("--config")
+        .arg(config)
+        .arg(verb)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn noded_start_returns_registered_or_fails_with_the_refusal() {
+    let mut fleet = Fleet::start();
+    let web1 = fleet.token("web-1", "node");
+    let state = fleet.path().join("web-2");
+    let _guard = PidGuard(state.join("monit-noded.pid"));
+
+    // Another node's token: configd refuses, start says so and stops it.
+    let config = noded_config(&fleet, "web-2", &web1, &state, "");
+    let started = std::time::Instant::now();
+    let out = noded(&config, fleet.path(), "start");
+    let took = started.elapsed();
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert!(took < Duration::from_secs(10), "took {took:?}");
+    let err = stderr(&out);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(
+        err.contains("belongs to node `web-1`") && err.contains("token create web-2"),
+        "{err}"
+    );
+    assert_eq!(
+        noded(&config, fleet.path(), "status").status.code(),
+        Some(3)
+    );
+    assert_eq!(fleet.state_of("web-2"), None, "never registered");
+
+    // Its own token but a certificate it does not trust: the same.
+    let web2 = fleet.token("web-2", "node");
+    let config = noded_config(&fleet, "web-2", &web2, &state, "");
+    let wrong = format!("sha256:{}", "ab".repeat(32));
+    let started = std::time::Instant::now();
+    let out = command("monit-noded", fleet.path())
+        .arg("--config")
+        .arg(&config)
+        .args(["--fingerprint", &wrong, "start"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert!(stderr(&out).contains("not the pinned"), "{}", stderr(&out));
+    assert_eq!(
+        noded(&config, fleet.path(), "status").status.code(),
+        Some(3)
+    );
+
+    // Its own token: start returns once it is registered.
+    let out = noded(&config, fleet.path(), "start");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("registered as node web-2"),
+        "{}",
+        stdout(&out)
+    );
+    assert_eq!(fleet.state_of("web-2").as_deref(), Some("up"));
+    let out = noded(&config, fleet.path(), "status");
+    assert_eq!(out.status.code(), Some(0));
+    assert!(
+        stdout(&out).contains("registered with configd"),
+        "{}",
+        stdout(&out)
+    );
+
+    // configd gone: status says it retries, with the last error.
+    fleet.configd().kill9();
+    wait_for(Duration::from_secs(10), "status: retrying", || {
+        let out = noded(&config, fleet.path(), "status");
+        (out.status.code() == Some(0) && stdout(&out).contains("not registered: retrying"))
+            .then_some(())
+    });
+    assert!(noded(&config, fleet.path(), "stop").status.success());
+}
+
+#[test]
+fn two_agents_with_their_own_spool_dirs_run_side_by_side() {
+    let fleet = Fleet::start();
+    let mut configs = Vec::new();
+    let mut guards = Vec::new();
+    for name in ["side-a", "side-b"] {
+        let token = fleet.token(name, "node");
+        let state = fleet.path().join(name);
+        guards.push(PidGuard(state.join("monit-noded.pid")));
+        let config = noded_config(&fleet, name, &token, &state, "");
+        let out = noded(&config, fleet.path(), "start");
+        assert!(out.status.success(), "{name}: {}", stderr(&out));
+        configs.push((config, state));
+    }
+    for (name, (config, state)) in ["side-a", "side-b"].iter().zip(&configs) {
+        assert_eq!(fleet.state_of(name).as_deref(), Some("up"));
+        assert!(alive(pid_in(&state.join("monit-noded.pid"))), "{name}");
+        let out = noded(config, fleet.path(), "status");
+        assert_eq!(out.status.code(), Some(0), "{name}");
+        assert!(stdout(&out).contains(&format!("node {name}")));
+    }
+    for (config, _) in &configs {
+        assert!(noded(config, fleet.path(), "stop").status.success());
+    }
+}
+
+#[test]
+fn check_config_checks_programs_and_the_token_file() {
+    let fleet = Fleet::start();
+    let token = fleet.token("cc-1", "node");
+    let state = fleet.path().join("cc");
+    let check =
+        |name: &str, argv: &str| format!("[[check]]\nname = \"{name}\"\ncommand = [\"{argv}\"]\n");
+    let config = noded_config(&fleet, "cc-1", &token, &state, &check("ok", "/bin/true"));
+    let out = noded(&config, fleet.path(), "check-config");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains(": ok"), "{}", stdout(&out));
+
+    let script = fleet.path().join("not-executable.sh");
+    std::fs::write(&script, "#!/bin/sh\n").unwrap();
+    let cases = [
+        (
+            check("gone", "/usr/lib/nagios/plugins/check_nothing_here"),
+            "does not exist",
+        ),
+        (check("plain", script.to_str().unwrap()), "not executable"),
+        (
+            "[[command]]\nname = \"lost\"\nargv = [\"/no/such/ops.sh\"]\n".to_string(),
+            "[[command]] `lost`",
+        ),
+    ];
+    for (extra, says) in cases {
+        let config = noded_config(&fleet, "cc-1", &token, &state, &extra);
+        let out = noded(&config, fleet.path(), "check-config");
+        assert_eq!(out.status.code(), Some(1), "{extra}");
+        let err = stderr(&out);
+        assert!(err.contains(says) && err.contains("cc-1.bg.toml"), "{err}");
+    }
+    // A token file others can read, or one that is missing.
+    let open = fleet.path().join("open.token");
+    std::fs::copy(&token, &open).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let config = noded_config(&fleet, "cc-1", &open, &state, "");
+    let err = stderr(&noded(&config, fleet.path(), "check-config"));
+    assert!(err.contains("chmod 600"), "{err}");
+    let config = noded_config(&fleet, "cc-1", &fleet.path().join("none.token"), &state, "");
+    let out = noded(&config, fleet.path(), "check-config");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("none.token"), "{}", stderr(&out));
+
+    // configd: its notifiers.
+    let config = fleet.path().join("notify.toml");
+    std::fs::write(
+        &config,
+        "[[notify]]\nname = \"pager\"\ncommand = [\"/no/such/pager.sh\"]\n",
+    )
+    .unwrap();
+    let out = command("monit-configd", fleet.path())
+        .arg("--config")
+        .arg(&config)
+        .arg("check-config")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("[[notify]] `pager`"),
+        "{}",
+        stderr(&out)
+    );
+}

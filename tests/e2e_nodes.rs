@@ -44,6 +44,19 @@ fn three_nodes_go_up_down_and_survive_a_configd_restart() {
     // Start it again: up.
     nodes[2] = fleet.node("db-1", &[("role", "db")]);
     fleet.wait_state("db-1", "up", Duration::from_secs(5));
+    // The store writes events in batches: the kill -9 below is meant to
+    // test the registry, not to race the batch that holds db-1's return.
+    wait_for(Duration::from_secs(5), "db-1's return in the store", || {
+        let db = rusqlite::Connection::open(fleet.data_dir.join("monit.db")).ok()?;
+        let n: i64 = db
+            .query_row(
+                "SELECT count(*) FROM events WHERE kind = 'node_state' AND node = 'db-1' AND state = 'up'",
+                [],
+                |r| r.get(0),
+            )
+            .ok()?;
+        (n >= 2).then_some(())
+    });
 
     // kill -9 configd, start it on the same address: the nodes come back by
     // themselves within 5 s, and the registry survived.

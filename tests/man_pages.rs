@@ -115,3 +115,30 @@ fn clap_definitions_are_consistent() {
     monit::cli::args::Cli::command().debug_assert();
     monit::tui::args::TuiCli::command().debug_assert();
 }
+
+#[test]
+fn flags_render_without_a_value_placeholder() {
+    let cli = monit::man::pages()
+        .into_iter()
+        .find(|p| p.file_name == "monit-cli.1")
+        .unwrap();
+    for flag in ["sticky", "follow", "yes"] {
+        let placeholder = format!("\\-\\-{flag} {}", flag.to_uppercase());
+        assert!(
+            !cli.text.contains(&placeholder),
+            "{placeholder} in monit-cli.1"
+        );
+        assert!(
+            cli.text.contains(&format!("[\\-\\-{flag}]")),
+            "--{flag} listed"
+        );
+    }
+    let tui = monit::man::pages()
+        .into_iter()
+        .find(|p| p.file_name == "monit-tui.1")
+        .unwrap();
+    assert!(tui.text.contains(".SH KEYS"), "monit-tui(1) lists the keys");
+    for (key, _) in monit::tui::ui::HELP {
+        assert!(tui.text.contains(&key.replace('-', "\\-")), "key {key}");
+    }
+}

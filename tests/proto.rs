@@ -267,6 +267,7 @@ fn golden() -> Vec<(&'static str, Message)> {
                 id: 8,
                 body: ResponseBody::Done(Done {
                     message: "ok".into(),
+                    id: None,
                 }),
             }),
         ),

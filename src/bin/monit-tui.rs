@@ -2,10 +2,20 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use monit::tui::args::TuiCli;
+use monit::tui::args::{TuiCli, TuiCommand};
 
 fn main() -> ExitCode {
     let cli = TuiCli::parse();
+    if let Some(TuiCommand::Completions { shell }) = cli.command {
+        let cmd = <TuiCli as clap::CommandFactory>::command();
+        return match monit::completions::print(shell, cmd) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("monit-tui: error: cannot write the completions: {e}");
+                ExitCode::from(1)
+            }
+        };
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -1,17 +1,15 @@
 //! `monit-cli query checks|events`, `ack`, `downtime`, `submit`.
 
-use std::io::Write;
-
 use clap::{Args, Subcommand};
 
 use super::args::CommonArgs;
 use super::exit::CliError;
-use super::output::{clip, terminal_width, write_json, Format, Table};
+use super::output::{write_answer, write_rows, Fit, Table};
 use super::{finish_output, parse_filters, Target};
 use crate::checks::CheckState;
 use crate::net::client::{unexpected, Client, ClientError};
 use crate::net::proto::{
-    AckRequest, CancelDowntime, DowntimeRequest, DowntimeView, ListDowntimes, RequestBody,
+    AckRequest, CancelDowntime, Done, DowntimeRequest, DowntimeView, ListDowntimes, RequestBody,
     ResponseBody, SubmitResult,
 };
 use crate::views::{
@@ -87,26 +85,24 @@ async fn connect(common: &CommonArgs) -> Result<Client, CliError> {
     target.connect("monit-cli").await
 }
 
-/// Sends a request answered by one `Done`; prints its message.
-async fn done(common: &CommonArgs, body: RequestBody) -> Result<(), CliError> {
+/// Sends a write answered by one `Done`.
+async fn done(common: &CommonArgs, body: RequestBody) -> Result<Done, CliError> {
     let client = connect(common).await?;
     let mut answers = client.request(body).await?;
     match answers.next().await {
-        Some(Ok(ResponseBody::Done(d))) => {
-            let mut out = std::io::stdout().lock();
-            let written = match common.output {
-                Format::Json | Format::Jsonl => {
-                    writeln!(out, "{}", serde_json::json!({ "message": d.message }))
-                }
-                Format::Table | Format::Csv => writeln!(out, "{}", d.message),
-            };
-            finish_output(written)
-        }
+        Some(Ok(ResponseBody::Done(d))) => Ok(d),
         Some(Ok(ResponseBody::Error(e))) => Err(ClientError::Remote(e).into()),
         Some(Ok(other)) => Err(unexpected(&other).into()),
         Some(Err(e)) => Err(ClientError::from(e).into()),
         None => Err(ClientError::Lost("no answer".into()).into()),
     }
+}
+
+/// Prints a write's answer: configd's message as text, `fields` for
+/// `-o json|jsonl|csv`.
+fn print_done(common: &CommonArgs, d: &Done, fields: serde_json::Value) -> Result<(), CliError> {
+    let mut out = std::io::stdout().lock();
+    finish_output(write_answer(&mut out, common.output, &d.message, &fields))
 }
 
 pub async fn query_checks(
@@ -116,18 +112,25 @@ pub async fn query_checks(
 ) -> Result<(), CliError> {
     parse_filters(&filters, "checks", Some(CHECK_FIELDS))?;
     let client = connect(common).await?;
+    if let Some(node) = &node {
+        let known: Vec<String> = client
+            .query_nodes(vec![])
+            .await?
+            .into_iter()
+            .map(|n| n.name)
+            .collect();
+        super::check_known_nodes(std::slice::from_ref(node), &known, &[])?;
+    }
     let checks = client.query_checks(node, filters).await?;
     let rows: Vec<CheckJson> = checks.iter().map(CheckJson::from).collect();
     let mut out = std::io::stdout().lock();
-    let written = match common.output {
-        Format::Json | Format::Jsonl => write_json(&mut out, common.output, &rows),
-        Format::Table | Format::Csv => out.write_all(checks_table(&rows).as_bytes()),
-    };
-    finish_output(written)
+    finish_output(write_rows(&mut out, common.output, &rows, |fit| {
+        checks_table(&rows, fit)
+    }))
 }
 
-/// The checks table, readable in 80 columns.
-pub fn checks_table(rows: &[CheckJson]) -> String {
+/// The checks table, readable in 80 columns on a terminal.
+pub fn checks_table(rows: &[CheckJson], fit: Fit) -> String {
     let now = crate::timefmt::now_ms();
     let mut t = Table::new(vec![
         "NODE",
@@ -156,16 +159,16 @@ pub fn checks_table(rows: &[CheckJson]) -> String {
             flags.push("flap");
         }
         t.row(vec![
-            clip(&c.node, 20),
-            clip(&c.name, 20),
+            fit.clip(&c.node, 20),
+            fit.clip(&c.name, 20),
             format!("{} {}", c.state, c.state_type),
             format!("{}/{}", c.attempt, c.max_attempts),
             seen,
             flags.join(","),
-            clip(&c.output, 60),
+            fit.clip(&c.output, 60),
         ]);
     }
-    t.render(terminal_width())
+    t.fit(fit)
 }
 
 pub async fn query_events(
@@ -178,29 +181,32 @@ pub async fn query_events(
     let events = client.query_events(filters, limit).await?;
     let rows: Vec<EventJson> = events.iter().map(EventJson::from).collect();
     let mut out = std::io::stdout().lock();
-    let written = match common.output {
-        Format::Json | Format::Jsonl => write_json(&mut out, common.output, &rows),
-        Format::Table | Format::Csv => {
-            let mut t = Table::new(vec!["TIME", "KIND", "NODE", "CHECK", "STATE", "MESSAGE"]);
-            for e in &rows {
-                t.row(vec![
-                    e.time.clone(),
-                    e.kind.clone(),
-                    e.node.clone().unwrap_or_default(),
-                    e.check.clone().unwrap_or_default(),
-                    e.state.clone().unwrap_or_default(),
-                    clip(&e.message, 80),
-                ]);
-            }
-            out.write_all(t.render(terminal_width()).as_bytes())
+    finish_output(write_rows(&mut out, common.output, &rows, |fit| {
+        let mut t = Table::new(vec!["TIME", "KIND", "NODE", "CHECK", "STATE", "MESSAGE"]);
+        for e in &rows {
+            t.row(vec![
+                e.time.clone(),
+                e.kind.clone(),
+                e.node.clone().unwrap_or_default(),
+                e.check.clone().unwrap_or_default(),
+                e.state.clone().unwrap_or_default(),
+                fit.clip(&e.message, 80),
+            ]);
         }
-    };
-    finish_output(written)
+        t.fit(fit)
+    }))
 }
 
 pub async fn ack(common: &CommonArgs, a: AckArgs) -> Result<(), CliError> {
     let (node, check) = split_target(&a.target)?;
-    done(
+    let fields = serde_json::json!({
+        "node": node,
+        "check": check,
+        "acknowledged": true,
+        "sticky": a.sticky,
+        "comment": a.comment,
+    });
+    let d = done(
         common,
         RequestBody::Acknowledge(AckRequest {
             node,
@@ -209,13 +215,20 @@ pub async fn ack(common: &CommonArgs, a: AckArgs) -> Result<(), CliError> {
             sticky: a.sticky,
         }),
     )
-    .await
+    .await?;
+    print_done(common, &d, fields)
 }
 
 pub async fn submit(common: &CommonArgs, s: SubmitArgs) -> Result<(), CliError> {
     let (node, check) = split_target(&s.target)?;
     let state: CheckState = s.state.parse().map_err(CliError::usage)?;
-    done(
+    let fields = serde_json::json!({
+        "node": node,
+        "check": check,
+        "state": state,
+        "output": s.text,
+    });
+    let d = done(
         common,
         RequestBody::Submit(SubmitResult {
             node,
@@ -224,13 +237,15 @@ pub async fn submit(common: &CommonArgs, s: SubmitArgs) -> Result<(), CliError> 
             output: s.text,
         }),
     )
-    .await
+    .await?;
+    print_done(common, &d, fields)
 }
 
 pub async fn downtime(common: &CommonArgs, d: DowntimeArgs) -> Result<(), CliError> {
     match d.action {
         Some(DowntimeAction::Cancel { id }) => {
-            done(common, RequestBody::CancelDowntime(CancelDowntime { id })).await
+            let d = done(common, RequestBody::CancelDowntime(CancelDowntime { id })).await?;
+            print_done(common, &d, serde_json::json!({"id": id, "cancelled": true}))
         }
         Some(DowntimeAction::List { filter }) => {
             let filters = parse_filters(&filter, "downtimes", Some(DOWNTIME_FIELDS))?;
@@ -255,27 +270,23 @@ pub async fn downtime(common: &CommonArgs, d: DowntimeArgs) -> Result<(), CliErr
                 })
                 .collect();
             let mut out = std::io::stdout().lock();
-            let written = match common.output {
-                Format::Json | Format::Jsonl => write_json(&mut out, common.output, &rows),
-                Format::Table | Format::Csv => {
-                    let mut t = Table::new(vec!["ID", "TARGET", "START", "END", "WHO", "COMMENT"]);
-                    for r in &rows {
-                        t.row(vec![
-                            r.id.to_string(),
-                            match &r.check {
-                                Some(c) => format!("{}/{c}", r.node),
-                                None => r.node.clone(),
-                            },
-                            r.start.clone(),
-                            r.end.clone(),
-                            r.who.clone(),
-                            clip(&r.comment, 40),
-                        ]);
-                    }
-                    out.write_all(t.render(terminal_width()).as_bytes())
+            finish_output(write_rows(&mut out, common.output, &rows, |fit| {
+                let mut t = Table::new(vec!["ID", "TARGET", "START", "END", "WHO", "COMMENT"]);
+                for r in &rows {
+                    t.row(vec![
+                        r.id.to_string(),
+                        match &r.check {
+                            Some(c) => format!("{}/{c}", r.node),
+                            None => r.node.clone(),
+                        },
+                        r.start.clone(),
+                        r.end.clone(),
+                        r.who.clone(),
+                        fit.clip(&r.comment, 40),
+                    ]);
                 }
-            };
-            finish_output(written)
+                t.fit(fit)
+            }))
         }
         None => {
             let Some(target) = d.target else {
@@ -314,7 +325,15 @@ pub async fn downtime(common: &CommonArgs, d: DowntimeArgs) -> Result<(), CliErr
             if end_ms <= now {
                 return Err(CliError::usage("the downtime would end in the past"));
             }
-            done(
+            let mut fields = serde_json::json!({
+                "id": null,
+                "node": node,
+                "check": check,
+                "start": crate::timefmt::rfc3339(now),
+                "end": crate::timefmt::rfc3339(end_ms),
+                "comment": d.comment,
+            });
+            let answer = done(
                 common,
                 RequestBody::Downtime(DowntimeRequest {
                     node,
@@ -324,7 +343,9 @@ pub async fn downtime(common: &CommonArgs, d: DowntimeArgs) -> Result<(), CliErr
                     comment: d.comment,
                 }),
             )
-            .await
+            .await?;
+            fields["id"] = serde_json::json!(answer.id);
+            print_done(common, &answer, fields)
         }
     }
 }

@@ -29,16 +29,27 @@ struct Renderer {
     coloured: bool,
     times: TimeCache,
     json_times: json_out::Times,
-    /// `-o json` without -f: one array.
+    /// Nothing printed yet (`-o json` opens its array, `-o csv` its header).
     first: bool,
 }
 
 impl Renderer {
     fn line(&mut self, out: &mut Vec<u8>, line: &LogLineRef) {
         match self.format {
-            Format::Table | Format::Csv => {
+            Format::Table | Format::Wide => {
                 // Writing to a Vec cannot fail.
                 let _ = render::write_text(out, &mut self.times, line, self.coloured);
+            }
+            Format::Csv => {
+                let mut w = csv::Writer::from_writer(&mut *out);
+                if self.first {
+                    self.first = false;
+                    let _ = w.write_record(["time", "node", "level", "source", "message"]);
+                }
+                let time = crate::timefmt::rfc3339_ms(line.time_ms);
+                let level = line.level.as_str();
+                let _ = w.write_record([&time, line.node, level, line.source, line.message]);
+                let _ = w.flush();
             }
             Format::Jsonl => {
                 json_out::log_line(out, &mut self.json_times, line);
@@ -68,8 +79,10 @@ impl Renderer {
     }
 
     fn end(&self, out: &mut Vec<u8>) {
-        if self.format == Format::Json {
-            out.extend_from_slice(if self.first { b"[]\n" } else { b"\n]\n" });
+        match self.format {
+            Format::Json => out.extend_from_slice(if self.first { b"[]\n" } else { b"\n]\n" }),
+            Format::Csv if self.first => out.extend_from_slice(b"time,node,level,source,message\n"),
+            _ => {}
         }
     }
 }
@@ -84,6 +97,14 @@ pub async fn run(common: &CommonArgs, args: LogsArgs) -> Result<(), CliError> {
     let follow = args.follow;
     let target = Target::resolve(common)?;
     let mut direct = Direct::connect(&target.endpoint, "monit-cli logs").await?;
+    if !args.nodes.is_empty() {
+        let mut known = Vec::new();
+        direct
+            .nodes(vec![], |n| known.push(n.name.to_string()))
+            .await?;
+        let own = [crate::logs::hub::CONFIGD_NODE, crate::tui::demo::LOG_NODE];
+        super::check_known_nodes(&args.nodes, &known, &own)?;
+    }
     let id = direct
         .request(RequestBody::SubscribeLogs(SubscribeLogs {
             nodes: args.nodes,

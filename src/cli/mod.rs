@@ -21,7 +21,7 @@ use crate::net::direct::Direct;
 use crate::views::NodeJson;
 use args::{Cli, Command, CommonArgs, Query};
 use exit::{CliError, Exit};
-use output::{clip, terminal_width, Format, Table};
+use output::{Fit, Format, Table};
 
 pub const DEFAULT_SERVER: &str = "127.0.0.1:7400";
 
@@ -114,9 +114,8 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Downtime(d) => checks::downtime(&cli.common, d).await,
         Command::Submit(s) => checks::submit(&cli.common, s).await,
         Command::Completions { shell } => {
-            let mut cmd = <Cli as clap::CommandFactory>::command();
-            clap_complete::generate(shell, &mut cmd, "monit-cli", &mut std::io::stdout());
-            Ok(())
+            let cmd = <Cli as clap::CommandFactory>::command();
+            finish_output(crate::completions::print(shell, cmd))
         }
         Command::Logs(args) => logs::run(&cli.common, args).await,
         Command::Query(Query::Inventory { filter }) => {
@@ -142,6 +141,36 @@ pub(crate) fn parse_filters(
         crate::filter::check_fields(&parsed, what, fields).map_err(CliError::usage)?;
     }
     Ok(parsed)
+}
+
+/// A `--node` that configd never knew (`known`: the names it has; `also`:
+/// names valid besides, such as configd's own log) is a usage error that
+/// names the nodes it may have meant.
+pub(crate) fn check_known_nodes(
+    asked: &[String],
+    known: &[String],
+    also: &[&str],
+) -> Result<(), CliError> {
+    let names = || known.iter().map(String::as_str).chain(also.iter().copied());
+    for name in asked {
+        if names().any(|k| k == name) {
+            continue;
+        }
+        let like = crate::names::similar(name, names());
+        let hint = if like.is_empty() {
+            format!(
+                "configd knows {} node(s): see `monit-cli query nodes`",
+                known.len()
+            )
+        } else {
+            format!("did you mean {}?", like.join(", "))
+        };
+        return Err(CliError::usage(format!(
+            "--node `{}`: configd knows no such node; {hint}",
+            name.escape_debug()
+        )));
+    }
+    Ok(())
 }
 
 /// Bytes of JSON written at a time.
@@ -177,12 +206,12 @@ async fn query_nodes(common: &CommonArgs, filters: Vec<String>) -> Result<(), Cl
                 .and_then(|()| out.write_all(&buf))
                 .and_then(|()| out.flush())
         }
-        Format::Table | Format::Csv => {
+        format => {
             let mut rows = Vec::new();
             direct
                 .nodes(filters, |n| rows.push(NodeJson::from(&n.to_view())))
                 .await?;
-            out.write_all(nodes_table(&rows).as_bytes())
+            output::write_rows(&mut out, format, &rows, |fit| nodes_table(&rows, fit))
         }
     };
     finish_output(written)
@@ -190,16 +219,13 @@ async fn query_nodes(common: &CommonArgs, filters: Vec<String>) -> Result<(), Cl
 
 /// A closed pipe (`| head`) is a normal end, not an error.
 pub(crate) fn finish_output(r: std::io::Result<()>) -> Result<(), CliError> {
-    match r {
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        r => r
-            .context("cannot write output")
-            .map_err(|e| CliError::new(Exit::Failed, e)),
-    }
+    output::closed_pipe_is_ok(r)
+        .context("cannot write output")
+        .map_err(|e| CliError::new(Exit::Failed, e))
 }
 
-/// The nodes table, readable in 80 columns.
-pub fn nodes_table(rows: &[NodeJson]) -> String {
+/// The nodes table, readable in 80 columns on a terminal.
+pub fn nodes_table(rows: &[NodeJson], fit: Fit) -> String {
     let now = crate::timefmt::now_ms();
     let mut t = Table::new(vec![
         "NAME",
@@ -223,14 +249,14 @@ pub fn nodes_table(rows: &[NodeJson]) -> String {
         };
         let labels: Vec<String> = n.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
         t.row(vec![
-            clip(&n.name, 24),
+            fit.clip(&n.name, 24),
             n.state.clone(),
-            clip(&n.addr, 22),
+            fit.clip(&n.addr, 22),
             seen,
             checks,
-            clip(&n.version, 10),
+            fit.clip(&n.version, 10),
             labels.join(","),
         ]);
     }
-    t.render(terminal_width())
+    t.fit(fit)
 }

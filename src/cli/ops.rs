@@ -9,7 +9,7 @@ use clap::{Args, Subcommand};
 
 use super::args::CommonArgs;
 use super::exit::{CliError, Exit};
-use super::output::{clip, terminal_width, write_json, Format, Table};
+use super::output::{clip, write_json, write_one, write_rows, Fit, Format, Table};
 use super::{finish_output, parse_filters, Target};
 use crate::net::client::{unexpected, Client, ClientError};
 use crate::net::proto::{
@@ -108,6 +108,13 @@ async fn one(client: &Client, body: RequestBody) -> Result<ResponseBody, CliErro
 }
 
 pub async fn inventory(common: &CommonArgs, cmd: InventoryCmd) -> Result<(), CliError> {
+    // What `-o json` says was asked; configd adds how many items changed.
+    let mut fields = serde_json::Map::new();
+    let ask = |fields: &mut serde_json::Map<_, _>, action: &str, kind: &str, key: &str| {
+        fields.insert("action".into(), action.into());
+        fields.insert("kind".into(), kind.into());
+        fields.insert("key".into(), key.into());
+    };
     let ops = match cmd {
         InventoryCmd::Export => return export(common).await,
         InventoryCmd::Add { kind, key, attrs } => {
@@ -117,6 +124,9 @@ pub async fn inventory(common: &CommonArgs, cmd: InventoryCmd) -> Result<(), Cli
                     "an item needs node=NODE, the node that hosts it",
                 ));
             };
+            ask(&mut fields, "add", &kind, &key);
+            fields.insert("node".into(), node.clone().into());
+            fields.insert("attrs".into(), serde_json::json!(attrs));
             vec![InventoryOp::Add {
                 kind,
                 key,
@@ -126,12 +136,16 @@ pub async fn inventory(common: &CommonArgs, cmd: InventoryCmd) -> Result<(), Cli
                 line: None,
             }]
         }
-        InventoryCmd::Update { kind, key, attrs } => vec![InventoryOp::Update {
-            kind,
-            key,
-            attrs: parse_pairs(&attrs)?,
-        }],
-        InventoryCmd::Delete { kind, key } => vec![InventoryOp::Delete { kind, key }],
+        InventoryCmd::Update { kind, key, attrs } => {
+            let attrs = parse_pairs(&attrs)?;
+            ask(&mut fields, "update", &kind, &key);
+            fields.insert("attrs".into(), serde_json::json!(attrs));
+            vec![InventoryOp::Update { kind, key, attrs }]
+        }
+        InventoryCmd::Delete { kind, key } => {
+            ask(&mut fields, "delete", &kind, &key);
+            vec![InventoryOp::Delete { kind, key }]
+        }
         InventoryCmd::Import { file } => {
             let text = std::fs::read_to_string(&file).map_err(|e| {
                 CliError::new(
@@ -139,14 +153,24 @@ pub async fn inventory(common: &CommonArgs, cmd: InventoryCmd) -> Result<(), Cli
                     anyhow::anyhow!("cannot read {}: {e}", file.display()),
                 )
             })?;
-            parse_import(&text).map_err(|e| CliError::usage(format!("{}: {e}", file.display())))?
+            let ops = parse_import(&text)
+                .map_err(|e| CliError::usage(format!("{}: {e}", file.display())))?;
+            fields.insert("action".into(), "import".into());
+            fields.insert("file".into(), file.display().to_string().into());
+            fields.insert("items".into(), ops.len().into());
+            ops
         }
     };
     let client = connect(common).await?;
     match one(&client, RequestBody::InventoryWrite(InventoryWrite { ops })).await? {
         ResponseBody::InventoryWritten(w) => {
-            eprintln!("{} item(s) changed", w.changed);
-            Ok(())
+            if common.output.is_text() {
+                eprintln!("{} item(s) changed", w.changed);
+                return Ok(());
+            }
+            fields.insert("changed".into(), w.changed.into());
+            let mut out = std::io::stdout().lock();
+            finish_output(write_one(&mut out, common.output, &fields))
         }
         other => Err(unexpected(&other).into()),
     }
@@ -289,14 +313,6 @@ pub fn parse_csv(text: &str) -> Result<Vec<(u64, Vec<String>)>, String> {
     Ok(out)
 }
 
-fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
-    }
-}
-
 async fn fetch_inventory(
     client: &Client,
     filters: Vec<String>,
@@ -312,44 +328,37 @@ fn print_inventory(format: Format, items: &[InventoryItem]) -> std::io::Result<(
             write_json(&mut out, format, &rows)
         }
         Format::Csv => {
+            // Re-importable: kind,key,node, then every attribute by name.
             let mut names: Vec<&String> = items.iter().flat_map(|i| i.attrs.keys()).collect();
             names.sort();
             names.dedup();
-            let mut text = String::from("kind,key,node");
-            for n in &names {
-                text.push(',');
-                text.push_str(&csv_field(n));
-            }
-            text.push('\n');
+            let mut w = csv::Writer::from_writer(out);
+            let header = ["kind", "key", "node"]
+                .into_iter()
+                .chain(names.iter().map(|n| n.as_str()));
+            w.write_record(header)?;
             for i in items {
-                text.push_str(&format!(
-                    "{},{},{}",
-                    csv_field(&i.kind),
-                    csv_field(&i.key),
-                    csv_field(&i.node)
-                ));
-                for n in &names {
-                    text.push(',');
-                    text.push_str(&csv_field(
-                        i.attrs.get(*n).map(String::as_str).unwrap_or(""),
-                    ));
-                }
-                text.push('\n');
+                let attrs = names
+                    .iter()
+                    .map(|n| i.attrs.get(*n).map(String::as_str).unwrap_or(""));
+                let fixed = [i.kind.as_str(), i.key.as_str(), i.node.as_str()];
+                w.write_record(fixed.into_iter().chain(attrs))?;
             }
-            out.write_all(text.as_bytes())
+            w.flush()
         }
-        Format::Table => {
+        Format::Table | Format::Wide => {
+            let fit = Fit::stdout(format);
             let mut t = Table::new(vec!["KIND", "KEY", "NODE", "ATTRS"]);
             for i in items {
                 let attrs: Vec<String> = i.attrs.iter().map(|(k, v)| format!("{k}={v}")).collect();
                 t.row(vec![
                     i.kind.clone(),
                     i.key.clone(),
-                    clip(&i.node, 24),
+                    fit.clip(&i.node, 24),
                     attrs.join(" "),
                 ]);
             }
-            out.write_all(t.render(terminal_width()).as_bytes())
+            out.write_all(t.fit(fit).as_bytes())
         }
     }
 }
@@ -376,33 +385,27 @@ pub async fn query_jobs(common: &CommonArgs, filters: Vec<String>) -> Result<(),
     parse_filters(&filters, "jobs", Some(crate::ops::views::JOB_FIELDS))?;
     let client = connect(common).await?;
     let jobs = fetch_jobs(&client, filters).await?;
+    let rows: Vec<serde_json::Value> = jobs.iter().map(job_json).collect();
     let mut out = std::io::stdout().lock();
-    let written = match common.output {
-        Format::Json | Format::Jsonl => {
-            let rows: Vec<serde_json::Value> = jobs.iter().map(job_json).collect();
-            write_json(&mut out, common.output, &rows)
+    finish_output(write_rows(&mut out, common.output, &rows, |fit| {
+        let mut t = Table::new(vec!["ID", "STATE", "WHO", "STARTED", "COMMAND", "TARGETS"]);
+        for j in &jobs {
+            let targets: Vec<String> = j
+                .targets
+                .iter()
+                .map(|t| format!("{}:{}", t.node, t.state.as_str()))
+                .collect();
+            t.row(vec![
+                j.id.to_string(),
+                job_state(j).to_string(),
+                fit.clip(&j.who, 16),
+                crate::timefmt::rfc3339(j.started_ms),
+                fit.clip(&format!("{} {}", j.command, j.args.join(" ")), 40),
+                targets.join(","),
+            ]);
         }
-        Format::Table | Format::Csv => {
-            let mut t = Table::new(vec!["ID", "STATE", "WHO", "STARTED", "COMMAND", "TARGETS"]);
-            for j in &jobs {
-                let targets: Vec<String> = j
-                    .targets
-                    .iter()
-                    .map(|t| format!("{}:{}", t.node, t.state.as_str()))
-                    .collect();
-                t.row(vec![
-                    j.id.to_string(),
-                    job_state(j).to_string(),
-                    clip(&j.who, 16),
-                    crate::timefmt::rfc3339(j.started_ms),
-                    clip(&format!("{} {}", j.command, j.args.join(" ")), 40),
-                    targets.join(","),
-                ]);
-            }
-            out.write_all(t.render(terminal_width()).as_bytes())
-        }
-    };
-    finish_output(written)
+        t.fit(fit)
+    }))
 }
 
 pub async fn job(common: &CommonArgs, cmd: JobCmd) -> Result<(), CliError> {
@@ -443,16 +446,16 @@ pub async fn job(common: &CommonArgs, cmd: JobCmd) -> Result<(), CliError> {
     };
     let mut out = std::io::stdout().lock();
     let written = match common.output {
-        Format::Json | Format::Jsonl => {
+        format @ (Format::Json | Format::Jsonl | Format::Csv) => {
             let mut v = job_json(&detail.job);
             v["outputs"] = serde_json::json!(detail
                 .outputs
                 .iter()
                 .map(|o| serde_json::json!({"node": o.node, "output": o.output, "truncated": o.truncated}))
                 .collect::<Vec<_>>());
-            write_json(&mut out, common.output, &[v])
+            write_rows(&mut out, format, &[v], |_| String::new())
         }
-        Format::Table | Format::Csv => {
+        Format::Table | Format::Wide => {
             let j = &detail.job;
             let mut text = format!(
                 "job {} {} by {}: {} {}\n",
@@ -482,6 +485,45 @@ pub async fn job(common: &CommonArgs, cmd: JobCmd) -> Result<(), CliError> {
         }
     };
     finish_output(written)
+}
+
+/// One output record per line of `o` into `buf`: a JSON line
+/// `{job, node, stream, line}`, or a CSV row (after the header when
+/// `first`).
+fn output_records(
+    buf: &mut Vec<u8>,
+    format: Format,
+    first: bool,
+    job: Option<u64>,
+    o: &crate::net::proto::JobOutput,
+) {
+    let stream = match o.stream {
+        OutputStream::Stdout => "stdout",
+        OutputStream::Stderr => "stderr",
+    };
+    let lines = o
+        .data
+        .split_inclusive('\n')
+        .map(|l| l.trim_end_matches(['\n', '\r']));
+    // Writing to a Vec cannot fail.
+    if format == Format::Csv {
+        let mut w = csv::Writer::from_writer(&mut *buf);
+        if first {
+            let _ = w.write_record(["job", "node", "stream", "line"]);
+        }
+        let job = job.map(|j| j.to_string()).unwrap_or_default();
+        for line in lines {
+            let _ = w.write_record([job.as_str(), o.node.as_str(), stream, line]);
+        }
+        let _ = w.flush();
+        return;
+    }
+    for line in lines {
+        let record =
+            serde_json::json!({"job": job, "node": o.node, "stream": stream, "line": line});
+        let _ = serde_json::to_writer(&mut *buf, &record);
+        buf.push(b'\n');
+    }
 }
 
 /// Prefixes each line of `data` with the node, into `buf`.
@@ -559,6 +601,7 @@ pub async fn run(common: &CommonArgs, args: RunArgs) -> Result<(), CliError> {
     let mut stdout = std::io::stdout().lock();
     let mut stderr = std::io::stderr();
     let mut job_id = None;
+    let mut records_started = false;
     let mut buf = Vec::with_capacity(1 << 16);
     let interrupt = tokio::signal::ctrl_c();
     tokio::pin!(interrupt);
@@ -588,6 +631,19 @@ pub async fn run(common: &CommonArgs, args: RunArgs) -> Result<(), CliError> {
                 }
             }
             ResponseBody::JobOutput(o) => {
+                if matches!(common.output, Format::Jsonl | Format::Csv) {
+                    // Each line as a record, stderr's too, as it arrives.
+                    buf.clear();
+                    let first = !records_started;
+                    records_started = true;
+                    output_records(&mut buf, common.output, first, job_id, &o);
+                    if let Err(e) = stdout.write_all(&buf).and_then(|_| stdout.flush()) {
+                        if e.kind() != std::io::ErrorKind::BrokenPipe {
+                            return finish_output(Err(e));
+                        }
+                    }
+                    continue;
+                }
                 if json {
                     continue;
                 }

@@ -6,6 +6,7 @@ mod client;
 mod configd;
 mod log;
 mod noded;
+pub mod preflight;
 mod trust;
 mod values;
 

@@ -153,16 +153,23 @@ impl NodedConfig {
             .unwrap_or_else(|| PathBuf::from("/var/lib/monit"));
         let commands = crate::ops::local::resolve_commands(file.command, base)
             .map_err(|e| invalid(format!("[[command]]: {e}")))?;
+        let spool_dir = file
+            .spool_dir
+            .map(|p| resolve(base, p))
+            .unwrap_or_else(|| state_dir.join("spool"));
+        // Next to spool_dir: agents with their own spool directories each
+        // have their own pidfile (and state and log files beside it).
+        let pid_file = file.pid_file.map(|p| resolve(base, p)).unwrap_or_else(|| {
+            spool_dir
+                .parent()
+                .filter(|d| !d.as_os_str().is_empty())
+                .unwrap_or(&state_dir)
+                .join("monit-noded.pid")
+        });
         Ok(NodedConfig {
             commands,
-            spool_dir: file
-                .spool_dir
-                .map(|p| resolve(base, p))
-                .unwrap_or_else(|| state_dir.join("spool")),
-            pid_file: file
-                .pid_file
-                .map(|p| resolve(base, p))
-                .unwrap_or_else(|| state_dir.join("monit-noded.pid")),
+            spool_dir,
+            pid_file,
             name,
             server,
             token_file,
@@ -196,6 +203,13 @@ mod tests {
         assert!(e.to_string().contains("`name`"), "{e}");
         let e = NodedConfig::from_str(p, "server = \"nohost\"\ntoken_file = \"t\"\n").unwrap_err();
         assert!(e.to_string().contains("`server`"), "{e}");
+        assert_eq!(
+            c.pid_file,
+            c.spool_dir.parent().unwrap().join("monit-noded.pid")
+        );
+        let c =
+            NodedConfig::from_str(p, "token_file = \"t\"\nspool_dir = \"/srv/b/spool\"\n").unwrap();
+        assert_eq!(c.pid_file, PathBuf::from("/srv/b/monit-noded.pid"));
         let e = NodedConfig::from_str(p, "[labels]\nrole = 3\n").unwrap_err();
         assert!(e.to_string().contains("line 2"), "{e}");
     }

@@ -150,10 +150,15 @@ pub async fn query_events(shared: &Shared, reply: Replier, q: QueryEvents) {
 }
 
 async fn finish(shared: &Shared, reply: Replier, fx: Result<Effects, String>, message: String) {
+    finish_done(shared, reply, fx, Done { message, id: None }).await
+}
+
+/// `finish` with an answer that names what was created.
+async fn finish_done(shared: &Shared, reply: Replier, fx: Result<Effects, String>, done: Done) {
     match fx {
         Ok(fx) => match apply(shared, fx, true).await {
             Ok(()) => {
-                let _ = reply.send(ResponseBody::Done(Done { message })).await;
+                let _ = reply.send(ResponseBody::Done(done)).await;
             }
             Err(e) => {
                 let _ = reply.error(ErrorCode::Internal, e).await;
@@ -235,14 +240,18 @@ pub async fn downtime(shared: &Shared, who: &Identity, reply: Replier, r: Downti
         Some(c) => format!("{}/{c}", r.node),
         None => r.node.clone(),
     };
-    finish(
+    let message = format!(
+        "downtime {id} for {what} until {}",
+        crate::timefmt::rfc3339(r.end_ms)
+    );
+    finish_done(
         shared,
         reply,
         Ok(fx),
-        format!(
-            "downtime {id} for {what} until {}",
-            crate::timefmt::rfc3339(r.end_ms)
-        ),
+        Done {
+            message,
+            id: Some(id),
+        },
     )
     .await;
 }

@@ -1,6 +1,5 @@
 //! `monit-configd` command line and what each subcommand does.
 
-use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -9,10 +8,10 @@ use clap::{Args, Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
 
 use crate::auth::TokensFile;
-use crate::cli::output::{write_json, Format, Table};
+use crate::cli::output::{closed_pipe_is_ok, print_line, write_answer, write_rows, Format, Table};
 use crate::config::{ConfigdConfig, ConfigdOverrides};
 use crate::daemon::command::{completions, execute, no_config_file, Daemon, DaemonCommand};
-use crate::daemon::control::Control;
+use crate::daemon::control::{Control, Ready};
 use crate::filter::Filter;
 use crate::logging;
 use crate::net::proto::Role;
@@ -65,6 +64,9 @@ pub enum TokenCommand {
         /// Also write the token to FILE, created mode 0600
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
+        /// json, jsonl or csv: id, name, role, created, token, file
+        #[arg(short = 'o', long = "output", value_enum, default_value_t = Format::Table)]
+        output: Format,
     },
     /// List tokens (never their secrets)
     List {
@@ -129,7 +131,7 @@ pub fn main(cli: ConfigdCli) -> anyhow::Result<u8> {
     let overrides = cli.opts.overrides();
     match cli.command {
         ConfigdCommand::Daemon(cmd) => {
-            if completions(&cmd, <ConfigdCli as clap::CommandFactory>::command()) {
+            if completions(&cmd, <ConfigdCli as clap::CommandFactory>::command())? {
                 return Ok(0);
             }
             let config = ConfigdConfig::load(&overrides)?;
@@ -174,6 +176,7 @@ impl Daemon for ConfigdDaemon {
             log_file: config.data_dir.join("monit-configd.log"),
             run_args,
             detail,
+            ready: Ready::FirstLine,
         }
     }
 
@@ -204,11 +207,16 @@ impl Daemon for ConfigdDaemon {
             .source
             .as_ref()
             .ok_or_else(|| no_config_file("configd.toml"))?;
+        let problems = crate::config::preflight::configd_problems(c);
+        if !problems.is_empty() {
+            anyhow::bail!("{}: {}", source.display(), problems.join("; "));
+        }
         Ok(format!(
-            "{}: ok (listen {}, data_dir {})",
+            "{}: ok (listen {}, data_dir {}, {} notifier(s) runnable)",
             source.display(),
             c.listen,
-            c.data_dir.display()
+            c.data_dir.display(),
+            c.notify.len()
         ))
     }
 }
@@ -235,23 +243,50 @@ fn fingerprint(config: &ConfigdConfig) -> anyhow::Result<crate::net::tls::Finger
 fn token(config: &ConfigdConfig, cmd: TokenCommand) -> anyhow::Result<()> {
     let path = &config.tokens_file;
     match cmd {
-        TokenCommand::Create { name, role, out } => {
-            let token = TokensFile::edit(path, |f| f.add(&name, role))?;
-            if let Some(out) = out {
-                crate::auth::write_private(&out, &format!("{token}\n"))
+        TokenCommand::Create {
+            name,
+            role,
+            out,
+            output,
+        } => {
+            let (token, created) = TokensFile::edit(path, |f| {
+                let token = f.add(&name, role)?;
+                let created = f.find(&token.id).map(|e| e.created.clone());
+                Ok((token, created.unwrap_or_default()))
+            })?;
+            if let Some(out) = &out {
+                crate::auth::write_private(out, &format!("{token}\n"))
                     .with_context(|| format!("cannot write {}", out.display()))?;
                 eprintln!("wrote the token to {} (mode 0600)", out.display());
             }
-            println!("{token}");
+            // Enrol with both at once: the token, and how to know configd.
+            let server_fingerprint = match &config.tls {
+                Some(_) => Some(fingerprint(config)?.to_string()),
+                None => None,
+            };
+            let fields = serde_json::json!({
+                "id": token.id,
+                "name": name,
+                "role": role,
+                "created": created,
+                "token": token.to_string(),
+                "file": out.as_ref().map(|p| p.display().to_string()),
+                "server_fingerprint": server_fingerprint,
+            });
+            let mut stdout = std::io::stdout().lock();
+            closed_pipe_is_ok(write_answer(
+                &mut stdout,
+                output,
+                &token.to_string(),
+                &fields,
+            ))?;
             eprintln!(
                 "token {} for {role} `{name}` created; the secret is shown only now",
                 token.id
             );
-            if config.tls.is_some() {
-                // Enrol with both at once: the token, and how to know configd.
+            if let Some(fp) = server_fingerprint {
                 eprintln!(
-                    "configd's certificate: {} (server_fingerprint in noded.toml or client.toml, or --fingerprint)",
-                    fingerprint(config)?
+                    "configd's certificate: {fp} (server_fingerprint in noded.toml or client.toml, or --fingerprint)"
                 );
             }
         }
@@ -267,27 +302,24 @@ fn token(config: &ConfigdConfig, cmd: TokenCommand) -> anyhow::Result<()> {
                 })
                 .collect();
             let mut out = std::io::stdout().lock();
-            match output {
-                Format::Table | Format::Csv => {
-                    let mut t = Table::new(vec!["ID", "NAME", "ROLE", "CREATED", "REVOKED"]);
-                    for r in &rows {
-                        t.row(vec![
-                            r.id.into(),
-                            r.name.into(),
-                            r.role.to_string(),
-                            r.created.into(),
-                            r.revoked.unwrap_or("-").into(),
-                        ]);
-                    }
-                    out.write_all(t.render(usize::MAX).as_bytes())?;
+            closed_pipe_is_ok(write_rows(&mut out, output, &rows, |fit| {
+                let mut t = Table::new(vec!["ID", "NAME", "ROLE", "CREATED", "REVOKED"]);
+                for r in &rows {
+                    t.row(vec![
+                        r.id.into(),
+                        r.name.into(),
+                        r.role.to_string(),
+                        r.created.into(),
+                        r.revoked.unwrap_or("-").into(),
+                    ]);
                 }
-                f => write_json(&mut out, f, &rows)?,
-            }
+                t.fit(fit)
+            }))?;
         }
         TokenCommand::Revoke { id } => {
             let (name, role) =
                 TokensFile::edit(path, |f| f.revoke(&id).map(|e| (e.name.clone(), e.role)))?;
-            println!("revoked token {id} ({role} `{name}`)");
+            print_line(format!("revoked token {id} ({role} `{name}`)"))?;
         }
     }
     Ok(())

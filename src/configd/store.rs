@@ -553,8 +553,10 @@ fn apply(conn: &mut Connection, batch: &mut Vec<Op>, acks: &mut Vec<Ack>) -> rus
 
 fn read_events(conn: &Connection, limit: usize) -> rusqlite::Result<Vec<EventRow>> {
     let mut stmt = conn.prepare_cached(
+        // In time order, not arrival: results a node replays after a
+        // reconnect carry the times they happened at.
         "SELECT time, kind, node, check_name, state, previous_state, who, message
-         FROM events ORDER BY id DESC LIMIT ?1",
+         FROM events ORDER BY time DESC, id DESC LIMIT ?1",
     )?;
     let rows = stmt.query_map(params![limit as i64], |r| {
         Ok(EventRow {
@@ -626,5 +628,31 @@ mod tests {
                 ..row
             }]
         );
+    }
+
+    #[tokio::test]
+    async fn events_are_read_in_time_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let opened = Store::open(&dir.path().join("monit.db")).unwrap();
+        // A replayed result arrives after a newer event.
+        for (time_ms, message) in [(30, "c"), (10, "a"), (20, "b"), (30, "d")] {
+            let ev = EventRow {
+                time_ms,
+                kind: "check_state".into(),
+                node: None,
+                check: None,
+                state: None,
+                previous_state: None,
+                who: None,
+                message: message.into(),
+            };
+            opened.store.event(ev).await.unwrap();
+        }
+        let read =
+            |evs: Vec<EventRow>| -> Vec<String> { evs.into_iter().map(|e| e.message).collect() };
+        let all = opened.store.recent_events(10).await.unwrap();
+        assert_eq!(read(all), ["a", "b", "c", "d"]);
+        let newest = opened.store.recent_events(2).await.unwrap();
+        assert_eq!(read(newest), ["c", "d"]);
     }
 }

@@ -59,20 +59,19 @@ pub fn execute<D: Daemon>(cmd: DaemonCommand, daemon: D) -> anyhow::Result<u8> {
             c.start()?;
         }
         DaemonCommand::Status => return Ok(daemon.control().status()),
-        DaemonCommand::CheckConfig => println!("{}", daemon.check_config()?),
+        DaemonCommand::CheckConfig => crate::cli::output::print_line(daemon.check_config()?)?,
         DaemonCommand::Completions { .. } => {}
     }
     Ok(0)
 }
 
 /// Prints completions for `cmd` when asked; true when it did.
-pub fn completions(sub: &DaemonCommand, mut cmd: clap::Command) -> bool {
+pub fn completions(sub: &DaemonCommand, cmd: clap::Command) -> std::io::Result<bool> {
     if let DaemonCommand::Completions { shell } = sub {
-        let name = cmd.get_name().to_string();
-        clap_complete::generate(*shell, &mut cmd, name, &mut std::io::stdout());
-        return true;
+        crate::completions::print(*shell, cmd)?;
+        return Ok(true);
     }
-    false
+    Ok(false)
 }
 
 /// `check-config` without a file to check.

@@ -8,11 +8,25 @@ use std::io::{BufRead, BufReader, Read, Seek};
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
+use std::sync::mpsc::RecvTimeoutError;
 use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{bail, Context};
 
 use super::pidfile::{PidFile, Probe};
+
+/// With `Ready::Registered`, what `start` looks for at the head of the
+/// daemon's stdout lines.
+pub const REGISTERED: &str = "registered";
+pub const REFUSED: &str = "refused";
+pub const RETRYING: &str = "retrying";
+
+/// `println!` that a closed pipe (`status | head -1`) cannot make panic.
+macro_rules! say {
+    ($($arg:tt)*) => {
+        let _ = crate::cli::output::print_line(format_args!($($arg)*));
+    };
+}
 
 /// How to control one daemon.
 pub struct Control {
@@ -25,10 +39,25 @@ pub struct Control {
     pub run_args: Vec<OsString>,
     /// A line of facts for `status` (e.g. the listen address).
     pub detail: String,
+    /// When a started daemon counts as started.
+    pub ready: Ready,
+}
+
+/// When `start` returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ready {
+    /// At the daemon's first line on stdout (configd: `listening on ADDR`).
+    FirstLine,
+    /// At a `registered` line (noded). A `refused` line (configd refused
+    /// the node) stops the daemon and fails the start; with neither within
+    /// `REGISTER_WAIT` the daemon stays, retrying, and `start` says so.
+    Registered,
 }
 
 /// How long `start` waits for the daemon's ready line.
 const START_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long `start` waits for a node to register.
+const REGISTER_WAIT: Duration = Duration::from_secs(8);
 
 impl Control {
     pub fn start(&self) -> anyhow::Result<()> {
@@ -65,39 +94,87 @@ impl Control {
             .with_context(|| format!("cannot start {}", self.name))?;
         let pid = child.id();
         let stdout = child.stdout.take().context("no stdout pipe")?;
+        // Its stdout lines, then `None` at its end.
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
-            let mut line = String::new();
-            let n = BufReader::new(stdout).read_line(&mut line).unwrap_or(0);
-            let _ = tx.send((n, line));
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(Some(line)).is_err() {
+                    return;
+                }
+            }
+            let _ = tx.send(None);
         });
-        match rx.recv_timeout(START_TIMEOUT) {
-            Ok((n, line)) if n > 0 => {
-                println!("{} started (pid {pid}, {})", self.name, line.trim());
-                Ok(())
+        let wait = match self.ready {
+            Ready::FirstLine => START_TIMEOUT,
+            Ready::Registered => REGISTER_WAIT,
+        };
+        let deadline = Instant::now() + wait;
+        let mut retrying = None;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let line = match rx.recv_timeout(left) {
+                Ok(Some(line)) => line,
+                Ok(None) | Err(RecvTimeoutError::Disconnected) => {
+                    let status = child.wait().ok();
+                    let why = self.log_since(log_start);
+                    bail!(
+                        "{} failed to start{}: {}",
+                        self.name,
+                        status.map(|s| format!(" ({s})")).unwrap_or_default(),
+                        if why.is_empty() {
+                            format!("see {}", self.log_file.display())
+                        } else {
+                            why
+                        }
+                    )
+                }
+                Err(RecvTimeoutError::Timeout) if self.ready == Ready::Registered => {
+                    say!(
+                        "{} started (pid {pid}) but is not registered with configd yet{}; it keeps trying (`{} status` tells)",
+                        self.name,
+                        retrying.map(|r| format!(": {r}")).unwrap_or_default(),
+                        self.name
+                    );
+                    return Ok(());
+                }
+                Err(RecvTimeoutError::Timeout) => {
+                    let _ = child.kill();
+                    bail!(
+                        "{} did not become ready within {}s; see {}",
+                        self.name,
+                        wait.as_secs(),
+                        self.log_file.display()
+                    )
+                }
+            };
+            let line = line.trim();
+            if self.ready == Ready::FirstLine || line.starts_with(REGISTERED) {
+                say!("{} started (pid {pid}, {line})", self.name);
+                return Ok(());
             }
-            Ok(_) => {
-                let status = child.wait().ok();
-                let why = self.log_since(log_start);
+            if let Some(why) = line.strip_prefix(REFUSED) {
+                // It would only retry slowly: stop it, and say why.
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(pid as i32),
+                    nix::sys::signal::Signal::SIGTERM,
+                );
+                let gone = Instant::now() + Duration::from_secs(5);
+                while Instant::now() < gone && matches!(child.try_wait(), Ok(None)) {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                if matches!(child.try_wait(), Ok(None)) {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                }
                 bail!(
-                    "{} failed to start{}: {}",
+                    "{} not started: {}",
                     self.name,
-                    status.map(|s| format!(" ({s})")).unwrap_or_default(),
-                    if why.is_empty() {
-                        format!("see {}", self.log_file.display())
-                    } else {
-                        why
-                    }
+                    why.trim_start_matches(':').trim()
                 )
             }
-            Err(_) => {
-                let _ = child.kill();
-                bail!(
-                    "{} did not become ready within {}s; see {}",
-                    self.name,
-                    START_TIMEOUT.as_secs(),
-                    self.log_file.display()
-                )
+            if let Some(why) = line.strip_prefix(RETRYING) {
+                retrying = Some(why.trim_start_matches(':').trim().to_string());
             }
         }
     }
@@ -125,11 +202,11 @@ impl Control {
             Probe::Running { pid, .. } => pid,
             Probe::Stale { .. } => {
                 let _ = std::fs::remove_file(&self.pid_file);
-                println!("{} is not running (removed a stale pidfile)", self.name);
+                say!("{} is not running (removed a stale pidfile)", self.name);
                 return Ok(());
             }
             Probe::Absent => {
-                println!("{} is not running", self.name);
+                say!("{} is not running", self.name);
                 return Ok(());
             }
         };
@@ -142,7 +219,7 @@ impl Control {
         let started = Instant::now();
         while started.elapsed() < timeout {
             if !matches!(PidFile::probe(&self.pid_file), Probe::Running { .. }) {
-                println!("{} stopped (pid {pid})", self.name);
+                say!("{} stopped (pid {pid})", self.name);
                 return Ok(());
             }
             std::thread::sleep(Duration::from_millis(50));
@@ -162,7 +239,7 @@ impl Control {
                     .duration_since(since)
                     .map(|d| Duration::from_secs(d.as_secs()))
                     .unwrap_or_default();
-                println!(
+                say!(
                     "{} is running (pid {pid}, up {}{})",
                     self.name,
                     humantime::format_duration(up),
@@ -175,7 +252,7 @@ impl Control {
                 0
             }
             Probe::Stale { pid } => {
-                println!(
+                say!(
                     "{} is not running (stale pidfile {}{})",
                     self.name,
                     self.pid_file.display(),
@@ -184,7 +261,7 @@ impl Control {
                 3
             }
             Probe::Absent => {
-                println!("{} is not running", self.name);
+                say!("{} is not running", self.name);
                 3
             }
         }

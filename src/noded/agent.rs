@@ -21,6 +21,11 @@ use crate::net::proto::{
     ErrorCode, ErrorFrame, PeerKind, Registration, RequestBody, ResponseBody, DEFAULT_MAX_FRAME,
 };
 
+/// How often a node configd refused (wrong, revoked or another node's
+/// token), or whose certificate it does not trust, tries again: only an
+/// operator can fix that.
+const REFUSED_RETRY: Duration = Duration::from_secs(60);
+
 #[derive(Debug, thiserror::Error)]
 pub enum NodedError {
     #[error(transparent)]
@@ -46,8 +51,8 @@ pub async fn run(config: NodedConfig, shutdown: CancellationToken) -> Result<(),
 }
 
 /// Like `run`, following configuration changes on `config` (reloads) and
-/// publishing the live link on `uplink`. Prints one ready line on stdout
-/// once the agent runs (for `monit-noded start`).
+/// publishing the live link on `uplink`. How it stands with configd goes
+/// to `standing` (for `monit-noded start` and `status`).
 pub async fn run_with(
     mut config: watch::Receiver<Arc<NodedConfig>>,
     uplink: Uplink,
@@ -92,16 +97,6 @@ pub async fn run_with(
     });
     let mut backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(30));
     tracing::info!(name = %first.name, server = %first.server, "noded starting");
-    {
-        use std::io::Write;
-        let mut out = std::io::stdout().lock();
-        let _ = writeln!(
-            out,
-            "running as node {}, server {}",
-            first.name, first.server
-        );
-        let _ = out.flush();
-    }
     crate::daemon::systemd::ready("running");
     let mut commands = first.commands.clone();
     loop {
@@ -114,9 +109,10 @@ pub async fn run_with(
         // Re-read each time: an operator may have replaced the token.
         let attempt = match load_token(&current) {
             Ok(token) => session(&current, &mut config, &token, &api, &uplink, &shutdown).await,
-            Err(e) => Err(e.to_string()),
+            Err(e) => Err(Unreached::from(e.to_string())),
         };
         uplink.set(None);
+        let mut delay = None;
         match attempt {
             Ok(Ended::Shutdown) => break,
             Ok(Ended::Lost { reason, registered }) => {
@@ -124,12 +120,38 @@ pub async fn run_with(
                     backoff.reset();
                 }
                 tracing::warn!(server = %current.server, "connection to configd lost: {reason}");
+                super::standing::retrying(&format!("connection to configd lost: {reason}"));
             }
-            Err(reason) => {
-                tracing::warn!(server = %current.server, "cannot reach configd: {reason}")
+            Err(Unreached {
+                reason,
+                lasting: Some(lasting),
+            }) => {
+                let what = match lasting {
+                    Lasting::Refused => format!(
+                        "{reason}; put node `{}`'s own token in {} (`monit-configd token list` \
+                         on the configd host shows whose a token is; `monit-configd token create \
+                         {} --role node` makes one)",
+                        current.name,
+                        current.token_file.display(),
+                        current.name,
+                    ),
+                    // The trust error says what to do.
+                    Lasting::Untrusted => reason,
+                };
+                tracing::error!(
+                    server = %current.server,
+                    "{what}; trying again every {}s",
+                    REFUSED_RETRY.as_secs()
+                );
+                super::standing::refused(&what, REFUSED_RETRY);
+                delay = Some(REFUSED_RETRY);
+            }
+            Err(Unreached { reason, .. }) => {
+                tracing::warn!(server = %current.server, "cannot reach configd: {reason}");
+                super::standing::retrying(&reason);
             }
         }
-        let delay = backoff.next_delay();
+        let delay = delay.unwrap_or_else(|| backoff.next_delay());
         tracing::info!("reconnecting in {:.1}s", delay.as_secs_f32());
         tokio::select! {
             _ = shutdown.cancelled() => break,
@@ -150,6 +172,29 @@ pub async fn run_with(
 enum Ended {
     Shutdown,
     Lost { reason: String, registered: bool },
+}
+
+/// Why a session never got as far as a link.
+struct Unreached {
+    reason: String,
+    /// Set when it cannot heal by itself: only an operator can fix it.
+    lasting: Option<Lasting>,
+}
+
+enum Lasting {
+    /// configd refused the node's token or name.
+    Refused,
+    /// configd's certificate is not the one this node trusts.
+    Untrusted,
+}
+
+impl From<String> for Unreached {
+    fn from(reason: String) -> Self {
+        Unreached {
+            reason,
+            lasting: None,
+        }
+    }
 }
 
 fn registration(config: &NodedConfig) -> Registration {
@@ -193,7 +238,7 @@ async fn session(
     api: &Arc<NodeApi>,
     uplink: &Uplink,
     shutdown: &CancellationToken,
-) -> Result<Ended, String> {
+) -> Result<Ended, Unreached> {
     let endpoint = Endpoint {
         server: config.server.clone(),
         token: token.clone(),
@@ -206,11 +251,19 @@ async fn session(
         r = dial(&endpoint, PeerKind::Node, &config.name) => r,
     }
     .map_err(|e| match e {
-        DialError::Refused { refusal, .. } => {
-            format!("configd refused node `{}`: {refusal}", config.name)
+        DialError::Refused { refusal, .. } => Unreached {
+            lasting: matches!(refusal.code, ErrorCode::Auth | ErrorCode::Forbidden)
+                .then_some(Lasting::Refused),
+            reason: format!("configd refused node `{}`: {refusal}", config.name),
+        },
+        DialError::Trust(t) if t.is_mismatch() => Unreached {
+            lasting: Some(Lasting::Untrusted),
+            reason: t.to_string(),
+        },
+        DialError::Connect { reason, .. } => {
+            Unreached::from(format!("{}: {reason}", config.server))
         }
-        DialError::Connect { reason, .. } => format!("{}: {reason}", config.server),
-        e => e.to_string(),
+        e => Unreached::from(e.to_string()),
     })?;
     let (link, queue) = LinkHandle::new(DEFAULT_MAX_FRAME);
     let link_config = link_config(&welcome);
@@ -247,6 +300,7 @@ async fn session(
                 "registered with configd"
             );
             uplink.set(Some(link.clone()));
+            super::standing::registered(&config.name, &config.server);
         }
         Err(reason) => {
             link.close(ErrorFrame::new(ErrorCode::Protocol, "registration failed"))

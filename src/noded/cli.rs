@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::{NodedConfig, NodedOverrides};
 use crate::daemon::command::{completions, execute, no_config_file, Daemon, DaemonCommand};
-use crate::daemon::control::Control;
+use crate::daemon::control::{Control, Ready};
 use crate::logging;
 
 #[derive(Debug, Parser)]
@@ -60,7 +60,7 @@ impl NodedOpts {
 
 /// Runs `monit-noded` with parsed arguments; the exit code on success.
 pub fn main(cli: NodedCli) -> anyhow::Result<u8> {
-    if completions(&cli.command, <NodedCli as clap::CommandFactory>::command()) {
+    if completions(&cli.command, <NodedCli as clap::CommandFactory>::command())? {
         return Ok(0);
     }
     let overrides = cli.opts.overrides();
@@ -99,12 +99,15 @@ impl Daemon for NodedDaemon {
             .parent()
             .map(|d| d.to_path_buf())
             .unwrap_or_default();
+        let standing =
+            super::standing::read(&config.pid_file).unwrap_or_else(|| "no state yet".into());
         Control {
             name: "monit-noded",
             pid_file: config.pid_file.clone(),
             log_file: dir.join("monit-noded.log"),
             run_args,
-            detail: format!("node {}, server {}", config.name, config.server),
+            detail: format!("node {}, server {}; {standing}", config.name, config.server),
+            ready: Ready::Registered,
         }
     }
 
@@ -112,6 +115,7 @@ impl Daemon for NodedDaemon {
         let NodedDaemon { config, overrides } = self;
         let log_guard = logging::init_sinks(mode, &config.log)?;
         let _pidfile = crate::daemon::pidfile::PidFile::acquire(&config.pid_file)?;
+        super::standing::install(super::standing::file_for(&config.pid_file));
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -122,7 +126,9 @@ impl Daemon for NodedDaemon {
             super::markers::on_sigusr1().context("cannot handle SIGUSR1")?;
             let (tx, rx) = watch::channel(Arc::new(config));
             reload_on_hup(tx, overrides, log_guard.levels(), shutdown.clone())?;
-            super::run_with(rx, super::Uplink::new(), shutdown).await?;
+            let ran = super::run_with(rx, super::Uplink::new(), shutdown).await;
+            super::standing::clear();
+            ran?;
             Ok(())
         })
     }
@@ -133,11 +139,17 @@ impl Daemon for NodedDaemon {
             .source
             .as_ref()
             .ok_or_else(|| no_config_file("noded.toml"))?;
+        let problems = crate::config::preflight::noded_problems(c);
+        if !problems.is_empty() {
+            anyhow::bail!("{}: {}", source.display(), problems.join("; "));
+        }
         Ok(format!(
-            "{}: ok (node {}, server {})",
+            "{}: ok (node {}, server {}, {} check(s) and {} command(s) runnable, token file private)",
             source.display(),
             c.name,
-            c.server
+            c.server,
+            c.checks.len(),
+            c.commands.len()
         ))
     }
 }

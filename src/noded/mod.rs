@@ -11,6 +11,7 @@ mod markers;
 pub mod plugin_run;
 pub mod results;
 pub mod scheduler;
+pub mod standing;
 mod uplink;
 
 pub use agent::{run, run_with, NodedError};

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use clap::Parser;
+use clap::{Parser, Subcommand};
 
 /// The operator's terminal UI.
 #[derive(Debug, Parser)]
@@ -25,4 +25,13 @@ pub struct TuiCli {
     /// Pin configd's certificate (sha256:..., from `monit-configd fingerprint`)
     #[arg(long, env = "MONIT_FINGERPRINT", value_name = "SHA256")]
     pub fingerprint: Option<String>,
+    #[command(subcommand)]
+    pub command: Option<TuiCommand>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TuiCommand {
+    /// Print a shell completion script (bash, zsh, fish)
+    #[command(hide = true)]
+    Completions { shell: clap_complete::Shell },
 }

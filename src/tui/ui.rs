@@ -779,7 +779,8 @@ fn centered(area: Rect, pct_w: u16, pct_h: u16) -> Rect {
     }
 }
 
-const HELP: &[(&str, &str)] = &[
+/// The keys, as `?` shows them (and monit-tui(1) lists them).
+pub const HELP: &[(&str, &str)] = &[
     (
         "1-6, Tab",
         "switch view: Nodes Problems Logs Jobs Inventory Events",
