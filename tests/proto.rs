@@ -211,6 +211,7 @@ fn golden() -> Vec<(&'static str, Message)> {
                     check: "load".into(),
                     comment: "on it".into(),
                     sticky: true,
+                    remove: false,
                 }),
             }),
         ),

@@ -43,7 +43,7 @@ pub enum Command {
     /// Read the fleet's state
     #[command(subcommand)]
     Query(Query),
-    /// Acknowledge a check's problem (holds its notifications)
+    /// Acknowledge a problem, a check's or a down node's (holds its notifications)
     Ack(super::checks::AckArgs),
     /// Schedule, list or cancel downtime (holds notifications)
     Downtime(super::checks::DowntimeArgs),
@@ -120,6 +120,15 @@ pub enum Query {
         #[arg(long, value_name = "NODE")]
         node: Option<String>,
         /// Keep checks matching EXPR (e.g. state!=ok, acknowledged=false); repeat to AND
+        #[arg(long, short = 'f', value_name = "EXPR")]
+        filter: Vec<String>,
+    },
+    /// List problems: nodes that are down first, then checks that are not OK
+    Problems {
+        /// Only this node's problems
+        #[arg(long, value_name = "NODE")]
+        node: Option<String>,
+        /// Keep problems matching EXPR (e.g. kind=node, acknowledged=false); repeat to AND
         #[arg(long, short = 'f', value_name = "EXPR")]
         filter: Vec<String>,
     },

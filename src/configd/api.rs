@@ -54,6 +54,9 @@ impl Handler for Api {
             }
             RequestBody::QueryChecks(q) => check_api::query_checks(&self.shared, reply, q).await,
             RequestBody::QueryEvents(q) => check_api::query_events(&self.shared, reply, q).await,
+            RequestBody::QueryProblems(q) => {
+                check_api::query_problems(&self.shared, reply, q).await
+            }
             RequestBody::Acknowledge(r) => {
                 check_api::acknowledge(&self.shared, &self.identity, reply, r).await
             }
@@ -112,7 +115,15 @@ impl Api {
     pub async fn ended(&self, end: &LinkEnd) {
         if let Some(slot) = self.node.get() {
             if let Some(previous) = self.shared.registry.disconnect(slot, self.session) {
-                self.state_event(NodeState::Down, Some(previous), &end.to_string())
+                let why = end.to_string();
+                let fx = self
+                    .shared
+                    .checks
+                    .node_down(&self.identity.name, &why, now_ms());
+                if let Err(e) = check_api::apply(&self.shared, fx, false).await {
+                    tracing::error!("cannot store the node's state: {e}");
+                }
+                self.state_event(NodeState::Down, Some(previous), &why)
                     .await;
             }
         }
@@ -168,6 +179,10 @@ impl Api {
             .declare(&self.identity.name, &decls, labels, now_ms());
         if let Err(e) = check_api::apply(&self.shared, fx, false).await {
             tracing::error!("cannot store the node's checks: {e}");
+        }
+        let fx = self.shared.checks.node_up(&self.identity.name, now_ms());
+        if let Err(e) = check_api::apply(&self.shared, fx, false).await {
+            tracing::error!("cannot store the node's state: {e}");
         }
         if done.changed {
             let msg = match done.previous {
@@ -289,6 +304,7 @@ fn authorize(who: &Identity, body: &RequestBody) -> Result<(), ErrorFrame> {
         RequestBody::CheckResults(_) => forbidden("sending check results", "a node token"),
         RequestBody::QueryChecks(_)
         | RequestBody::QueryEvents(_)
+        | RequestBody::QueryProblems(_)
         | RequestBody::ListDowntimes(_)
         | RequestBody::QueryInventory(_)
         | RequestBody::QueryJobs(_)
@@ -301,6 +317,7 @@ fn authorize(who: &Identity, body: &RequestBody) -> Result<(), ErrorFrame> {
         }
         RequestBody::QueryChecks(_)
         | RequestBody::QueryEvents(_)
+        | RequestBody::QueryProblems(_)
         | RequestBody::ListDowntimes(_) => forbidden(
             "reading checks and events",
             "a viewer, operator or admin token",

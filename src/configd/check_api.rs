@@ -12,8 +12,8 @@ use crate::filter::{matches_all, Filter};
 use crate::net::link::Replier;
 use crate::net::proto::{
     AckRequest, CancelDowntime, CheckResults, ChecksPage, Done, DowntimeRequest, DowntimeView,
-    DowntimesPage, ErrorCode, EventView, EventsPage, QueryChecks, QueryEvents, ResponseBody,
-    ResultsAck, SubmitResult,
+    DowntimesPage, ErrorCode, EventView, EventsPage, ProblemsPage, QueryChecks, QueryEvents,
+    ResponseBody, ResultsAck, SubmitResult,
 };
 use crate::timefmt::now_ms;
 
@@ -166,18 +166,74 @@ async fn finish(shared: &Shared, reply: Replier, fx: Result<Effects, String>, me
 }
 
 pub async fn acknowledge(shared: &Shared, who: &Identity, reply: Replier, r: AckRequest) {
-    let fx = shared.checks.acknowledge(
-        &r.node,
-        &r.check,
-        Ack {
-            who: who.name.clone(),
-            comment: r.comment,
-            sticky: r.sticky,
-            time_ms: now_ms(),
-        },
-    );
-    let msg = format!("acknowledged {}/{}", r.node, r.check);
-    finish(shared, reply, fx, msg).await;
+    let what = if r.check.is_empty() {
+        format!("node {}", r.node)
+    } else {
+        format!("{}/{}", r.node, r.check)
+    };
+    if r.remove {
+        let fx = shared
+            .checks
+            .unacknowledge(&r.node, &r.check, &who.name, now_ms());
+        finish(
+            shared,
+            reply,
+            fx,
+            format!("acknowledgement of {what} removed"),
+        )
+        .await;
+        return;
+    }
+    let ack = Ack {
+        who: who.name.clone(),
+        comment: r.comment,
+        sticky: r.sticky,
+        time_ms: now_ms(),
+    };
+    let fx = if r.check.is_empty() {
+        shared.checks.acknowledge_node(&r.node, ack)
+    } else {
+        shared.checks.acknowledge(&r.node, &r.check, ack)
+    };
+    finish(shared, reply, fx, format!("acknowledged {what}")).await;
+}
+
+/// Nodes down, then non-OK checks, in pages.
+pub async fn query_problems(shared: &Shared, reply: Replier, q: QueryChecks) {
+    let filters = match Filter::parse_all(&q.filters) {
+        Ok(f) => f,
+        Err(why) => {
+            let _ = reply.error(ErrorCode::BadRequest, why).await;
+            return;
+        }
+    };
+    let mut problems = shared.checks.problems(q.node.as_deref());
+    if !filters.is_empty() {
+        problems.retain(|p| {
+            serde_json::to_value(crate::views::ProblemJson::from(p))
+                .map(|v| matches_all(&filters, &v, None))
+                .unwrap_or(false)
+        });
+    }
+    let mut pages = problems.chunks(PAGE).peekable();
+    if pages.peek().is_none() {
+        let _ = reply
+            .send(ResponseBody::Problems(ProblemsPage {
+                problems: vec![],
+                done: true,
+            }))
+            .await;
+        return;
+    }
+    while let Some(page) = pages.next() {
+        let body = ResponseBody::Problems(ProblemsPage {
+            problems: page.to_vec(),
+            done: pages.peek().is_none(),
+        });
+        if reply.send(body).await.is_err() {
+            return;
+        }
+    }
 }
 
 pub async fn submit(shared: &Shared, who: &Identity, reply: Replier, r: SubmitResult) {

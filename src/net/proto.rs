@@ -261,6 +261,9 @@ pub enum RequestBody {
     /// configd to a node: run an allow-listed command. `CommandOutput`
     /// chunks, then the final `CommandExit`. Cancel kills it.
     RunCommand(RunCommand),
+    /// Nodes down, then non-OK checks (viewer); answered with `Problems`
+    /// pages, the last with `done`.
+    QueryProblems(QueryChecks),
 }
 
 /// One inventory write.
@@ -385,6 +388,7 @@ pub enum ResponseBody {
     CommandOutput(CommandOutput),
     CommandExit(CommandExit),
     CommandNames(CommandNames),
+    Problems(ProblemsPage),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -597,6 +601,7 @@ impl ResponseBody {
             ResponseBody::Nodes(page) => page.done,
             ResponseBody::Checks(page) => page.done,
             ResponseBody::Events(page) => page.done,
+            ResponseBody::Problems(page) => page.done,
             ResponseBody::LogLines(l) => l.done,
             ResponseBody::Inventory(page) => page.done,
             ResponseBody::Jobs(page) => page.done,
@@ -692,6 +697,40 @@ pub struct CheckView {
     pub acknowledged: bool,
     pub in_downtime: bool,
     pub flapping: bool,
+    /// Its node is down: the state is the last one known, not current.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub stale: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+/// One problem: a node that is down (`check` None) or a non-OK check.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProblemView {
+    pub node: String,
+    /// None: the node itself is down.
+    pub check: Option<String>,
+    /// `down`, or the check's state.
+    pub state: String,
+    /// `hard` or `soft` (a node down is hard).
+    pub state_type: String,
+    /// When the state began (epoch ms).
+    pub since_ms: i64,
+    /// The check's output (at most 1 KiB), or why the node went down.
+    pub output: String,
+    pub acknowledged: bool,
+    pub in_downtime: bool,
+    pub flapping: bool,
+    /// A check of a node that is down.
+    pub stale: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProblemsPage {
+    pub problems: Vec<ProblemView>,
+    pub done: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -721,9 +760,13 @@ pub struct EventsPage {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AckRequest {
     pub node: String,
+    /// Empty: the node itself (a node that is down).
     pub check: String,
     pub comment: String,
     pub sticky: bool,
+    /// Remove the acknowledgement instead.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub remove: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -313,6 +313,7 @@ async fn carry_out(
                 check: check.clone(),
                 comment: String::new(),
                 sticky: false,
+                remove: false,
             });
             Some(Action::Notice(match client.one(body).await {
                 Ok(ResponseBody::Done(d)) => d.message,
