@@ -121,9 +121,18 @@ fn problems() -> Vec<ProblemRow> {
         ),
         problem("db-1", "load", "ok", true, "OK load 0.3"),
         problem("web-1", "flappy", "unknown", false, "UNKNOWN: timeout"),
+        problem(
+            "db-1",
+            "",
+            "down",
+            true,
+            "connection lost: heartbeat timeout",
+        ),
     ];
     p[0].acknowledged = true;
     p[1].in_downtime = true;
+    p[1].stale = true;
+    p[2].stale = true;
     p[3].flapping = true;
     p
 }
@@ -443,12 +452,27 @@ fn problems_are_worst_first_and_ack_asks_first() {
     assert_eq!(
         order,
         [
-            ("db-1".to_string(), "critical".to_string()),
+            ("db-1".to_string(), "down".to_string()),
+            ("db-1".into(), "critical".into()),
             ("web-1".into(), "unknown".into()),
             ("web-2".into(), "warning".into()),
         ],
-        "ok checks are not problems"
+        "nodes down first; ok checks are not problems"
     );
+    // The node row acknowledges (or puts in downtime) the node itself.
+    assert!(key(&mut app, KeyCode::Char('a')).is_empty());
+    let Mode::Confirm(p) = &app.mode else {
+        panic!("a asks first")
+    };
+    assert_eq!(p.question, "Acknowledge node db-1 (down)?");
+    assert_eq!(
+        key(&mut app, KeyCode::Char('y')),
+        vec![Effect::Ack {
+            node: "db-1".into(),
+            check: String::new()
+        }]
+    );
+    key(&mut app, KeyCode::Char('j'));
     assert!(key(&mut app, KeyCode::Char('a')).is_empty());
     assert!(matches!(app.mode, Mode::Confirm(_)));
     assert_eq!(

@@ -137,6 +137,34 @@ const EVENTS_SHOWN: u32 = 500;
 /// Log lines of history asked for when the stream starts.
 const LOG_BACKLOG: u64 = 1000;
 
+/// `query problems` with `filters`, every page.
+async fn problems(
+    client: &Client,
+    filters: Vec<String>,
+) -> Result<Vec<crate::net::proto::ProblemView>, ClientError> {
+    let mut answers = client
+        .request(RequestBody::QueryProblems(crate::net::proto::QueryChecks {
+            node: None,
+            filters,
+        }))
+        .await?;
+    let mut all = Vec::new();
+    loop {
+        match answers.next().await {
+            Some(Ok(ResponseBody::Problems(p))) => {
+                all.extend(p.problems);
+                if p.done {
+                    return Ok(all);
+                }
+            }
+            Some(Ok(ResponseBody::Error(e))) => return Err(ClientError::Remote(e)),
+            Some(Ok(other)) => return Err(unexpected(&other)),
+            Some(Err(e)) => return Err(ClientError::from(e)),
+            None => return Err(ClientError::Lost("the answer stopped".into())),
+        }
+    }
+}
+
 /// What each poll fetches. A query configd forbids (the token's role) is
 /// reported once and not asked again on this connection; another error is
 /// reported when it first appears (or changes) and asked again next poll.
@@ -161,11 +189,20 @@ impl Polled {
             .query_checks(None, vec!["state!=ok".to_string()])
             .await;
         if let Some(checks) = self.answer("checks", checks, &mut out)? {
-            let rows = checks
+            // Nodes that are down come first (with their ack and downtime).
+            let hosts = problems(client, vec!["kind=node".to_string()]).await;
+            let mut rows: Vec<ProblemRow> = self
+                .answer("problems", hosts, &mut out)?
+                .unwrap_or_default()
                 .iter()
-                .filter(|c| c.state != CheckState::Ok)
                 .map(ProblemRow::from)
                 .collect();
+            rows.extend(
+                checks
+                    .iter()
+                    .filter(|c| c.state != CheckState::Ok)
+                    .map(ProblemRow::from),
+            );
             out.push(Action::Problems(rows));
         }
         let events = client.query_events(Vec::new(), EVENTS_SHOWN).await;
@@ -318,6 +355,7 @@ async fn carry_out(
             Some(Action::Notice(match client.one(body).await {
                 Ok(ResponseBody::Done(d)) => d.message,
                 Ok(other) => unexpected(&other).to_string(),
+                Err(e) if check.is_empty() => format!("ack of node {node} failed: {e}"),
                 Err(e) => format!("ack {check} on {node} failed: {e}"),
             }))
         }
@@ -329,7 +367,8 @@ async fn carry_out(
             let start_ms = crate::timefmt::now_ms();
             let body = RequestBody::Downtime(DowntimeRequest {
                 node: node.clone(),
-                check: Some(check.clone()),
+                // A node row (no check): downtime for the whole node.
+                check: (!check.is_empty()).then(|| check.clone()),
                 start_ms,
                 end_ms: start_ms + duration.as_millis() as i64,
                 comment: "from monit-tui".into(),

@@ -381,7 +381,12 @@ impl App {
             );
         }
         if self.problems.visible.is_empty() {
-            return no_data(theme, "no problems: every check is OK", area, buf);
+            return no_data(
+                theme,
+                "no problems: every node is up and every check is OK",
+                area,
+                buf,
+            );
         }
         grid(
             theme,
@@ -403,11 +408,27 @@ impl App {
                 marks.push(if p.acknowledged { 'A' } else { ' ' });
                 marks.push(if p.in_downtime { 'D' } else { ' ' });
                 marks.push(if p.flapping { 'F' } else { ' ' });
+                // A check of a node that is down: its last known state, dimmed.
+                let state = if p.stale {
+                    theme.dim()
+                } else {
+                    theme.state(&p.state)
+                };
                 vec![
                     Cell::from(p.node.as_str()),
-                    Cell::from(p.name.as_str()),
-                    Cell::from(Span::styled(p.state.as_str(), theme.state(&p.state))),
-                    Cell::from(format!("{} {}/{}", p.state_type, p.attempt, p.max_attempts)),
+                    Cell::from(if p.name.is_empty() {
+                        "(node)"
+                    } else {
+                        p.name.as_str()
+                    }),
+                    Cell::from(Span::styled(p.state.as_str(), state)),
+                    Cell::from(if p.name.is_empty() {
+                        String::new()
+                    } else if p.stale {
+                        "stale".to_string()
+                    } else {
+                        format!("{} {}/{}", p.state_type, p.attempt, p.max_attempts)
+                    }),
                     Cell::from(marks),
                     Cell::from(self.ago(&p.last_change)),
                     Cell::from(p.output.as_str()),
@@ -627,7 +648,10 @@ impl App {
                     None => lines.push(Line::from("checks: not received from configd yet")),
                     Some(rows) => {
                         lines.push(Line::from(""));
-                        for p in rows.iter().filter(|p| p.node == n.name) {
+                        for p in rows
+                            .iter()
+                            .filter(|p| p.node == n.name && !p.name.is_empty())
+                        {
                             lines.push(Line::from(format!(
                                 "{:<16} {:<8} {}",
                                 clip(&p.name, 16),
@@ -666,6 +690,33 @@ impl App {
                     Line::from(""),
                 ];
                 lines.extend(p.long_output.lines().map(|l| Line::from(l.to_string())));
+                if p.name.is_empty() {
+                    let lines = vec![
+                        kv("state", "down".to_string()),
+                        kv("since", p.last_change.clone()),
+                        kv(
+                            "flags",
+                            format!(
+                                "{}{}",
+                                if p.acknowledged { "acknowledged " } else { "" },
+                                if p.in_downtime { "in-downtime" } else { "" }
+                            ),
+                        ),
+                        kv("why", p.output.clone()),
+                        Line::from(""),
+                        Line::from("its checks show their last known state, marked stale"),
+                    ];
+                    return (format!("node {} is down", p.node), lines);
+                }
+                if p.stale {
+                    lines.insert(
+                        0,
+                        kv(
+                            "stale",
+                            "its node is down: the last known state".to_string(),
+                        ),
+                    );
+                }
                 (format!("check {} on {}", p.name, p.node), lines)
             }
             View::Jobs => {

@@ -198,7 +198,11 @@ fn normal_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
         KeyCode::Char('a') if app.view == View::Problems => {
             if let Some(p) = app.problems.selected_row() {
                 app.mode = Mode::Confirm(Pending {
-                    question: format!("Acknowledge {} on {}?", p.name, p.node),
+                    question: if p.name.is_empty() {
+                        format!("Acknowledge node {} (down)?", p.node)
+                    } else {
+                        format!("Acknowledge {} on {}?", p.name, p.node)
+                    },
                     effect: Effect::Ack {
                         node: p.node.clone(),
                         check: p.name.clone(),
@@ -209,12 +213,20 @@ fn normal_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
         KeyCode::Char('d') if app.view == View::Problems => {
             if let Some(p) = app.problems.selected_row() {
                 app.mode = Mode::Confirm(Pending {
-                    question: format!(
-                        "Schedule {} of downtime for {} on {} (notifications held)?",
-                        humantime::format_duration(PROBLEM_DOWNTIME),
-                        p.name,
-                        p.node
-                    ),
+                    question: if p.name.is_empty() {
+                        format!(
+                            "Schedule {} of downtime for node {} and all its checks (notifications held)?",
+                            humantime::format_duration(PROBLEM_DOWNTIME),
+                            p.node
+                        )
+                    } else {
+                        format!(
+                            "Schedule {} of downtime for {} on {} (notifications held)?",
+                            humantime::format_duration(PROBLEM_DOWNTIME),
+                            p.name,
+                            p.node
+                        )
+                    },
                     effect: Effect::Downtime {
                         node: p.node.clone(),
                         check: p.name.clone(),
