@@ -37,6 +37,10 @@ const CLIENT_EXIT: &[(&str, &str)] = &[
     ),
     ("2", "Usage error: bad flags, arguments or filters."),
     ("3", "Cannot connect to configd, or not authorised."),
+    (
+        "130",
+        "monit-cli run interrupted by Ctrl-C, after cancelling its job on every node.",
+    ),
 ];
 
 const CLIENT_ENV: &[(&str, &str)] = &[

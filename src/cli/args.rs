@@ -15,7 +15,8 @@ use super::output::Format;
     long_about = "Query and operate a monit fleet. Talks to monit-configd; server and token \
                   come from the flags, the environment, or client.toml in the user config \
                   directory (~/.config/monit/client.toml).",
-    after_help = "EXIT STATUS: 0 ok, 1 the operation failed, 2 usage error, 3 cannot connect or not authorised.\n\
+    after_help = "EXIT STATUS: 0 ok, 1 the operation failed, 2 usage error, 3 cannot connect or not authorised, \
+                  130 run interrupted by Ctrl-C (its job cancelled).\n\
                   Example: monit-cli query nodes --filter state=down -o json"
 )]
 pub struct Cli {
@@ -59,7 +60,7 @@ pub enum Command {
     Inventory(super::ops::InventoryCmd),
     /// Run an allow-listed command on nodes (operator), output streamed live
     Run(super::ops::RunArgs),
-    /// Jobs: `job show ID`
+    /// Jobs: `job show [-f] ID` (reattach to a running job), `job cancel ID`
     #[command(subcommand)]
     Job(super::ops::JobCmd),
 }

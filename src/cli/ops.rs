@@ -1,4 +1,4 @@
-//! `monit-cli inventory`, `query inventory|jobs`, `run` and `job show`.
+//! `monit-cli inventory`, `query inventory|jobs`, `run` and `job show|cancel`.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -13,8 +13,8 @@ use super::output::{clip, terminal_width, write_json, Format, Table};
 use super::{finish_output, parse_filters, Target};
 use crate::net::client::{unexpected, Client, ClientError};
 use crate::net::proto::{
-    InventoryItem, InventoryOp, InventoryWrite, JobView, OutputStream, RequestBody, ResolveTargets,
-    ResponseBody, RunRequest, ShowJob, TargetState,
+    CancelJob, InventoryItem, InventoryOp, InventoryWrite, JobView, OutputStream, RequestBody,
+    ResolveTargets, ResponseBody, RunRequest, ShowJob, TargetState,
 };
 use crate::ops::views::{inventory_json, job_json, job_state};
 
@@ -58,6 +58,9 @@ pub struct RunArgs {
     /// Override the command's timeout (e.g. 30s, 5m)
     #[arg(long, value_name = "DURATION")]
     pub timeout: Option<String>,
+    /// Print the job id once it started and return; the job runs on (follow it with `job show -f ID`)
+    #[arg(long, short = 'd')]
+    pub detach: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -65,10 +68,12 @@ pub enum JobCmd {
     /// A job's targets, states and stored output
     Show {
         id: u64,
-        /// While the job runs, print its output live, then the record
+        /// While the job runs, print its output so far and then live, then the record
         #[arg(short = 'f', long)]
         follow: bool,
     },
+    /// Stop a running job on every node (operator); its targets end `cancelled`
+    Cancel { id: u64 },
 }
 
 fn parse_pairs(pairs: &[String]) -> Result<BTreeMap<String, String>, CliError> {
@@ -406,7 +411,23 @@ pub async fn query_jobs(common: &CommonArgs, filters: Vec<String>) -> Result<(),
 }
 
 pub async fn job(common: &CommonArgs, cmd: JobCmd) -> Result<(), CliError> {
-    let JobCmd::Show { id, follow } = cmd;
+    let (id, follow) = match cmd {
+        JobCmd::Show { id, follow } => (id, follow),
+        JobCmd::Cancel { id } => {
+            let client = connect(common).await?;
+            let message = cancel_job(&client, id).await?;
+            let mut out = std::io::stdout().lock();
+            let written = match common.output {
+                Format::Json | Format::Jsonl => writeln!(
+                    out,
+                    "{}",
+                    serde_json::json!({ "id": id, "cancelled": true, "message": message })
+                ),
+                Format::Table | Format::Csv => writeln!(out, "{message}"),
+            };
+            return finish_output(written);
+        }
+    };
     let client = connect(common).await?;
     let mut answers = client
         .request(RequestBody::ShowJob(ShowJob { id, follow }))
@@ -482,6 +503,14 @@ pub async fn job(common: &CommonArgs, cmd: JobCmd) -> Result<(), CliError> {
         }
     };
     finish_output(written)
+}
+
+/// Asks configd to stop job `id` on every node; its answer.
+async fn cancel_job(client: &Client, id: u64) -> Result<String, CliError> {
+    match one(client, RequestBody::CancelJob(CancelJob { id })).await? {
+        ResponseBody::Done(d) => Ok(d.message),
+        other => Err(unexpected(&other).into()),
+    }
 }
 
 /// Prefixes each line of `data` with the node, into `buf`.
@@ -565,11 +594,21 @@ pub async fn run(common: &CommonArgs, args: RunArgs) -> Result<(), CliError> {
     loop {
         let next = tokio::select! {
             _ = &mut interrupt => {
-                drop(answers);
-                // Give the Cancel frame a moment to leave before the link closes.
-                tokio::time::sleep(Duration::from_millis(200)).await;
-                let what = job_id.map(|id| format!("job {id}")).unwrap_or("the job".into());
-                return Err(CliError::new(Exit::Failed, anyhow::anyhow!("interrupted: {what} cancelled on every node")));
+                // The job belongs to configd: stop it there, and say so.
+                let Some(id) = job_id else {
+                    drop(answers);
+                    // Give the Cancel frame a moment to leave before the link closes.
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                    return Err(CliError::new(Exit::Interrupted, anyhow::anyhow!("interrupted before the job started")));
+                };
+                let _ = writeln!(stderr, "interrupted: cancelling job {id} on every node...");
+                let said = tokio::time::timeout(Duration::from_secs(5), cancel_job(&client, id)).await;
+                let why = match said {
+                    Ok(Ok(message)) => message,
+                    Ok(Err(e)) => format!("job {id} may still run: {:#} (try `monit-cli job cancel {id}`)", e.error),
+                    Err(_) => format!("job {id} may still run: configd did not answer (try `monit-cli job cancel {id}`)"),
+                };
+                return Err(CliError::new(Exit::Interrupted, anyhow::anyhow!("interrupted: {why}")));
             }
             n = answers.next() => n,
         };
@@ -581,6 +620,27 @@ pub async fn run(common: &CommonArgs, args: RunArgs) -> Result<(), CliError> {
             }
         };
         match body {
+            ResponseBody::JobStarted(s) if args.detach => {
+                // Leaving the stream detaches; the job runs on in configd.
+                let written = match common.output {
+                    Format::Json | Format::Jsonl => writeln!(
+                        stdout,
+                        "{}",
+                        serde_json::json!({ "id": s.id, "targets": s.targets })
+                    ),
+                    Format::Table | Format::Csv => writeln!(stdout, "{}", s.id),
+                };
+                if !json {
+                    let _ = writeln!(
+                        stderr,
+                        "job {} started on {}; follow it with `monit-cli job show -f {}`",
+                        s.id,
+                        s.targets.join(", "),
+                        s.id
+                    );
+                }
+                return finish_output(written);
+            }
             ResponseBody::JobStarted(s) => {
                 job_id = Some(s.id);
                 if !json {

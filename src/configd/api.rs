@@ -348,6 +348,8 @@ fn authorize(who: &Identity, body: &RequestBody) -> Result<(), ErrorFrame> {
         | RequestBody::ListCommands(_) => forbidden("reading", "a viewer, operator or admin token"),
         RequestBody::Run(_) if who.role.allows(Role::Operator) => Ok(()),
         RequestBody::Run(_) => forbidden("running commands", "an operator or admin token"),
+        RequestBody::CancelJob(_) if who.role.allows(Role::Operator) => Ok(()),
+        RequestBody::CancelJob(_) => forbidden("cancelling jobs", "an operator or admin token"),
         RequestBody::InventoryWrite(_) if who.role.allows(Role::Admin) => Ok(()),
         RequestBody::InventoryWrite(_) => forbidden("changing the inventory", "an admin token"),
         // Commands go from configd to nodes, never from a peer to configd.

@@ -261,6 +261,8 @@ pub enum RequestBody {
     /// configd to a node: run an allow-listed command. `CommandOutput`
     /// chunks, then the final `CommandExit`. Cancel kills it.
     RunCommand(RunCommand),
+    /// Stop a running job on every node (operator); answered with `Done`.
+    CancelJob(CancelJob),
     /// Nodes down, then non-OK checks (viewer); answered with `Problems`
     /// pages, the last with `done`.
     QueryProblems(QueryChecks),
@@ -327,6 +329,11 @@ pub struct ShowJob {
     /// final `JobDetail` once it ended.
     #[serde(default)]
     pub follow: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CancelJob {
+    pub id: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
