@@ -34,7 +34,7 @@ fn jobs(fleet: &Fleet) -> Vec<Value> {
 fn state_of(fleet: &Fleet, id: &str) -> Option<String> {
     jobs(fleet)
         .into_iter()
-        .find(|j| j["id"].to_string() == id)
+        .find(|j| j["id"].as_u64().map(|n| n.to_string()).as_deref() == Some(id))
         .map(|j| j["targets"][0]["state"].as_str().unwrap().to_string())
 }
 
