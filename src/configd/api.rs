@@ -40,6 +40,26 @@ pub struct Api {
 
 impl Handler for Api {
     async fn handle(self: Arc<Self>, req: Incoming) {
+        use tracing::Instrument;
+        // Each request runs in its own task: its lines name who asked.
+        let span = tracing::info_span!(
+            "request",
+            peer = %self.peer,
+            name = %self.identity.name,
+            role = %self.identity.role
+        );
+        self.serve(req).instrument(span).await
+    }
+
+    fn heard(&self) {
+        if let Some(slot) = self.node.get() {
+            slot.touch(now_ms());
+        }
+    }
+}
+
+impl Api {
+    async fn serve(self: Arc<Self>, req: Incoming) {
         if let Err(refusal) = authorize(&self.identity, &req.body) {
             tracing::warn!("refused request: {}", refusal.message);
             let _ = req.reply.send(ResponseBody::Error(refusal)).await;
@@ -91,14 +111,6 @@ impl Handler for Api {
         }
     }
 
-    fn heard(&self) {
-        if let Some(slot) = self.node.get() {
-            slot.touch(now_ms());
-        }
-    }
-}
-
-impl Api {
     pub fn new(shared: Arc<Shared>, identity: Identity, peer: SocketAddr, link: LinkHandle) -> Api {
         Api {
             session: shared.next_session(),

@@ -23,11 +23,13 @@ const PAGE: usize = 500;
 const EVENTS_DEFAULT: u32 = 1000;
 const EVENTS_MAX: u32 = 100_000;
 
-/// Writes what a change produced and queues its notifications.
+/// Writes what a change produced and queues its notifications; check
+/// state changes also go on their node's log stream (source `check:NAME`).
 pub async fn apply(shared: &Shared, fx: Effects, wait: bool) -> Result<(), String> {
     for n in fx.notifications {
         shared.checks.notifier().send(n);
     }
+    log_changes(shared, &fx.writes.events);
     if fx.writes.is_empty() {
         return Ok(());
     }
@@ -36,6 +38,38 @@ pub async fn apply(shared: &Shared, fx: Effects, wait: bool) -> Result<(), Strin
         .checks(fx.writes, wait)
         .await
         .map_err(|e| e.to_string())
+}
+
+/// State changes and flapping of checks, as lines of their node's log.
+fn log_changes(shared: &Shared, events: &[crate::configd::store::EventRow]) {
+    use crate::net::proto::{Level, LogLine};
+    let mut by_node: std::collections::BTreeMap<&str, Vec<LogLine>> = Default::default();
+    for e in events {
+        let (Some(node), Some(check)) = (&e.node, &e.check) else {
+            continue;
+        };
+        if !matches!(
+            e.kind.as_str(),
+            "check_state" | "flapping_start" | "flapping_stop"
+        ) {
+            continue;
+        }
+        let level = match e.state.as_deref() {
+            Some("critical") => Level::Error,
+            Some("warning" | "unknown") => Level::Warn,
+            _ => Level::Info,
+        };
+        by_node.entry(node).or_default().push(LogLine {
+            time_ms: e.time_ms,
+            node: node.clone(),
+            level,
+            source: format!("check:{check}"),
+            message: e.message.clone(),
+        });
+    }
+    for (node, lines) in by_node {
+        shared.logs.ingest(node, 0, 0, lines);
+    }
 }
 
 pub async fn results(shared: &Shared, node: &str, reply: Replier, batch: CheckResults) {

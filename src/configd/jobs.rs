@@ -355,6 +355,82 @@ impl Tail {
     }
 }
 
+/// Longest line of a job's output put on the log stream (cut beyond).
+const LOG_LINE_MAX: usize = 8 * 1024;
+
+/// One target's output as lines of its node's log (source `job:ID`;
+/// stderr at warn), whole lines only: a partial one waits for its end.
+struct JobLog {
+    node: String,
+    source: String,
+    partial: [String; 2],
+}
+
+impl JobLog {
+    fn new(node: &str, job: u64) -> JobLog {
+        JobLog {
+            node: node.to_string(),
+            source: format!("job:{job}"),
+            partial: Default::default(),
+        }
+    }
+
+    fn line(&self, level: crate::net::proto::Level, text: &str) -> crate::net::proto::LogLine {
+        let mut message = text.strip_suffix('\r').unwrap_or(text).to_string();
+        if message.len() > LOG_LINE_MAX {
+            let mut cut = LOG_LINE_MAX;
+            while !message.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            message.truncate(cut);
+        }
+        crate::net::proto::LogLine {
+            time_ms: now_ms(),
+            node: self.node.clone(),
+            level,
+            source: self.source.clone(),
+            message,
+        }
+    }
+
+    fn push(&mut self, hub: &crate::logs::LogHub, stream: OutputStream, data: &str) {
+        use crate::net::proto::Level;
+        let (slot, level) = match stream {
+            OutputStream::Stdout => (0, Level::Info),
+            OutputStream::Stderr => (1, Level::Warn),
+        };
+        let mut lines = Vec::new();
+        let mut rest = data;
+        while let Some((head, tail)) = rest.split_once('\n') {
+            let mut text = std::mem::take(&mut self.partial[slot]);
+            text.push_str(head);
+            lines.push(self.line(level, &text));
+            rest = tail;
+        }
+        if self.partial[slot].len() < LOG_LINE_MAX {
+            self.partial[slot].push_str(rest);
+        }
+        if !lines.is_empty() {
+            hub.ingest(&self.node, 0, 0, lines);
+        }
+    }
+
+    /// The target ended: a last line without its newline goes too.
+    fn flush(&mut self, hub: &crate::logs::LogHub) {
+        use crate::net::proto::Level;
+        let mut lines = Vec::new();
+        for (slot, level) in [(0, Level::Info), (1, Level::Warn)] {
+            let text = std::mem::take(&mut self.partial[slot]);
+            if !text.is_empty() {
+                lines.push(self.line(level, &text));
+            }
+        }
+        if !lines.is_empty() {
+            hub.ingest(&self.node, 0, 0, lines);
+        }
+    }
+}
+
 /// Runs a job for `who`, streaming to `reply` while the client listens
 /// (`cancel`: it went away or detached); the job itself runs to its end
 /// unless stopped by `OpsState::cancel`.
@@ -465,6 +541,11 @@ pub async fn run(
     }
     drop(tx);
     let mut tails: Vec<Tail> = plan.targets.iter().map(|_| Tail::default()).collect();
+    let mut logged: Vec<JobLog> = plan
+        .targets
+        .iter()
+        .map(|n| JobLog::new(n, job.id))
+        .collect();
     loop {
         let ev = tokio::select! {
             // The client went away or detached: the job goes on.
@@ -481,6 +562,7 @@ pub async fn run(
         match ev {
             Event::Output(i, stream, data) => {
                 tails[i].push(stream, &data);
+                logged[i].push(&shared.logs, stream, &data);
                 shared.ops.publish(
                     job.id,
                     JobOutput {
@@ -499,6 +581,7 @@ pub async fn run(
                 }
             }
             Event::Done(i, mut result) => {
+                logged[i].flush(&shared.logs);
                 result.node = plan.targets[i].clone();
                 job.targets[i] = result.clone();
                 if !client_gone {
