@@ -133,6 +133,12 @@ pub enum Query {
         #[arg(long, short = 'f', value_name = "EXPR")]
         filter: Vec<String>,
     },
+    /// List the commands nodes offer: description, typed arguments, role, inventory binding, nodes
+    Commands {
+        /// Only the commands this node offers
+        #[arg(long, value_name = "NODE")]
+        node: Option<String>,
+    },
     /// List recent events (state changes, notifications, acks, downtime), oldest first
     Events {
         /// Keep events matching EXPR (e.g. kind=notification, node=web-1); repeat to AND

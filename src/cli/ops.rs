@@ -16,7 +16,7 @@ use crate::net::proto::{
     CancelJob, InventoryItem, InventoryOp, InventoryWrite, JobView, OutputStream, RequestBody,
     ResolveTargets, ResponseBody, RunRequest, ShowJob, TargetState,
 };
-use crate::ops::views::{inventory_json, job_json, job_state};
+use crate::ops::views::{command_json, inventory_json, job_json, job_state};
 
 #[derive(Debug, Subcommand)]
 pub enum InventoryCmd {
@@ -500,6 +500,62 @@ pub async fn job(common: &CommonArgs, cmd: JobCmd) -> Result<(), CliError> {
                 }
             }
             out.write_all(text.as_bytes())
+        }
+    };
+    finish_output(written)
+}
+
+pub async fn query_commands(common: &CommonArgs, node: Option<String>) -> Result<(), CliError> {
+    let client = connect(common).await?;
+    let offers = match one(
+        &client,
+        RequestBody::QueryCommands(crate::net::proto::QueryChecks {
+            node: node.clone(),
+            filters: vec![],
+        }),
+    )
+    .await?
+    {
+        ResponseBody::Commands(c) => c.commands,
+        other => return Err(unexpected(&other).into()),
+    };
+    if let (Some(n), true) = (&node, offers.is_empty()) {
+        // Say why the list is empty: no such node, or it offers nothing.
+        let nodes = client.query_nodes(vec![format!("name={n}")]).await?;
+        if nodes.is_empty() {
+            return Err(CliError::new(
+                Exit::Failed,
+                anyhow::anyhow!("no node `{n}`; see `monit-cli query nodes`"),
+            ));
+        }
+    }
+    let mut out = std::io::stdout().lock();
+    let written = match common.output {
+        Format::Json | Format::Jsonl => {
+            let rows: Vec<serde_json::Value> = offers.iter().map(command_json).collect();
+            write_json(&mut out, common.output, &rows)
+        }
+        Format::Table | Format::Csv => {
+            let mut t = Table::new(vec!["COMMAND", "ARGUMENTS", "NODES", "DESCRIPTION"]);
+            for o in &offers {
+                let sig = o.spec.signature();
+                let args = sig
+                    .strip_prefix(o.spec.name.as_str())
+                    .unwrap_or(&sig)
+                    .trim();
+                let nodes = if o.nodes.len() > 3 {
+                    format!("{} nodes ({}, ...)", o.nodes.len(), o.nodes[..2].join(", "))
+                } else {
+                    o.nodes.join(", ")
+                };
+                t.row(vec![
+                    o.spec.name.clone(),
+                    args.to_string(),
+                    nodes,
+                    clip(&o.spec.description, 60),
+                ]);
+            }
+            out.write_all(t.render(terminal_width()).as_bytes())
         }
     };
     finish_output(written)

@@ -323,6 +323,7 @@ fn authorize(who: &Identity, body: &RequestBody) -> Result<(), ErrorFrame> {
         | RequestBody::ShowJob(_)
         | RequestBody::ResolveTargets(_)
         | RequestBody::ListCommands(_)
+        | RequestBody::QueryCommands(_)
             if who.role.allows(Role::Viewer) =>
         {
             Ok(())
@@ -357,7 +358,10 @@ fn authorize(who: &Identity, body: &RequestBody) -> Result<(), ErrorFrame> {
         | RequestBody::QueryJobs(_)
         | RequestBody::ShowJob(_)
         | RequestBody::ResolveTargets(_)
-        | RequestBody::ListCommands(_) => forbidden("reading", "a viewer, operator or admin token"),
+        | RequestBody::ListCommands(_)
+        | RequestBody::QueryCommands(_) => {
+            forbidden("reading", "a viewer, operator or admin token")
+        }
         RequestBody::Run(_) if who.role.allows(Role::Operator) => Ok(()),
         RequestBody::Run(_) => forbidden("running commands", "an operator or admin token"),
         RequestBody::CancelJob(_) if who.role.allows(Role::Operator) => Ok(()),

@@ -130,6 +130,31 @@ impl OpsState {
         names.into_iter().collect()
     }
 
+    /// Every command offered (of `node`, or of all nodes), by name, each
+    /// distinct definition with the nodes that offer it, sorted.
+    pub fn offers(&self, node: Option<&str>) -> Vec<crate::net::proto::CommandOffer> {
+        let catalog = lock(&self.catalog);
+        let mut nodes: Vec<(&String, &Arc<Vec<CommandSpec>>)> = catalog
+            .iter()
+            .filter(|(n, _)| node.is_none_or(|want| want == n.as_str()))
+            .collect();
+        nodes.sort_by(|a, b| a.0.cmp(b.0));
+        let mut offers: Vec<crate::net::proto::CommandOffer> = Vec::new();
+        for (name, specs) in nodes {
+            for spec in specs.iter() {
+                match offers.iter_mut().find(|o| &o.spec == spec) {
+                    Some(o) => o.nodes.push(name.clone()),
+                    None => offers.push(crate::net::proto::CommandOffer {
+                        spec: spec.clone(),
+                        nodes: vec![name.clone()],
+                    }),
+                }
+            }
+        }
+        offers.sort_by(|a, b| a.spec.name.cmp(&b.spec.name).then(a.nodes.cmp(&b.nodes)));
+        offers
+    }
+
     fn commands(&self, node: &str) -> Arc<Vec<CommandSpec>> {
         lock(&self.catalog).get(node).cloned().unwrap_or_default()
     }

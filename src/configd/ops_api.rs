@@ -216,6 +216,14 @@ pub async fn handle(
                     .await;
             }
         }
+        RequestBody::QueryCommands(q) => {
+            let commands = shared.ops.offers(q.node.as_deref());
+            let _ = reply
+                .send(ResponseBody::Commands(crate::net::proto::CommandsPage {
+                    commands,
+                }))
+                .await;
+        }
         RequestBody::ListCommands(_) => {
             let names = shared.ops.command_names();
             let _ = reply

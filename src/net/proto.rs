@@ -261,6 +261,9 @@ pub enum RequestBody {
     /// configd to a node: run an allow-listed command. `CommandOutput`
     /// chunks, then the final `CommandExit`. Cancel kills it.
     RunCommand(RunCommand),
+    /// The commands the nodes offer, in full, with the nodes offering
+    /// each (viewer; `node` narrows to one node); answered `Commands`.
+    QueryCommands(QueryChecks),
     /// Stop a running job on every node (operator); answered with `Done`.
     CancelJob(CancelJob),
     /// Nodes down, then non-OK checks (viewer); answered with `Problems`
@@ -331,6 +334,19 @@ pub struct ShowJob {
     pub follow: bool,
 }
 
+/// One command as some nodes offer it (nodes offering a command of the
+/// same name with another definition are another offer).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommandOffer {
+    pub spec: crate::ops::spec::CommandSpec,
+    pub nodes: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct CommandsPage {
+    pub commands: Vec<CommandOffer>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CancelJob {
     pub id: u64,
@@ -396,6 +412,7 @@ pub enum ResponseBody {
     CommandExit(CommandExit),
     CommandNames(CommandNames),
     Problems(ProblemsPage),
+    Commands(CommandsPage),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -627,7 +644,8 @@ impl ResponseBody {
             | ResponseBody::JobDone(_)
             | ResponseBody::JobDetail(_)
             | ResponseBody::CommandExit(_)
-            | ResponseBody::CommandNames(_) => true,
+            | ResponseBody::CommandNames(_)
+            | ResponseBody::Commands(_) => true,
         }
     }
 }
