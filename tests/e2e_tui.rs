@@ -219,7 +219,9 @@ args = [{ name = "word", type = "string", pattern = "[a-z]+" }]
 timeout = "10s"
 "#;
     let _a = fleet.node_with("alpha", &[("role", "web")], say);
+    let _g = fleet.node_with("gamma", &[("role", "web")], say);
     fleet.wait_state("alpha", "up", Duration::from_secs(10));
+    fleet.wait_state("gamma", "up", Duration::from_secs(10));
     let op = fleet.token("tui-op", "operator");
     let tmux = Tmux::start(fleet.path());
     tmux.type_text(&format!(
@@ -247,10 +249,27 @@ timeout = "10s"
     tmux.key("1");
     tmux.type_text(":run s");
     tmux.key("Tab");
-    tmux.wait_screen("the completed name", |s| s.contains(":run say "));
-    tmux.type_text("hello --target node=alpha");
+    tmux.wait_screen("the completed name and its signature", |s| {
+        s.contains(":run say ") && s.contains("say <word:string ~[a-z]+>")
+    });
+    // Arguments are checked first; the confirmation names the nodes
+    // configd resolved the target to.
+    tmux.type_text("HELLO --target label.role=web");
     tmux.key("Enter");
-    tmux.wait_screen("the confirmation", |s| s.contains("Run `say hello`"));
+    tmux.wait_screen("the argument's error", |s| s.contains("argument `word`"));
+    tmux.key("Escape");
+    tmux.type_text(":run say hello --target label.role=web");
+    tmux.key("Enter");
+    tmux.wait_screen("the confirmation listing both nodes", |s| {
+        s.contains("on 2 nodes (label.role=web): alpha, gamma?")
+    });
+    tmux.key("n");
+    tmux.type_text(":run say hello --target node=alpha");
+    tmux.wait_screen("the typed line", |s| s.contains("--target node=alpha"));
+    tmux.key("Enter");
+    tmux.wait_screen("the confirmation", |s| {
+        s.contains("Run `say hello` on 1 node (node=alpha): alpha?")
+    });
     tmux.key("y");
     tmux.wait_screen("the job's result", |s| s.contains("job 1 ok"));
     tmux.key("4");

@@ -227,6 +227,68 @@ fn events() -> Vec<EventRow> {
 }
 
 /// An app holding every kind of data.
+/// What `query commands` answers: open-zone on db-1, restart-web on the web nodes.
+fn commands() -> Vec<monit::net::proto::CommandOffer> {
+    use monit::ops::spec::{ArgSpec, ArgType, CommandSpec};
+    let spec = |name: &str, args: Vec<ArgSpec>| CommandSpec {
+        name: name.into(),
+        description: format!("{name} for tests"),
+        argv: vec!["/bin/true".into()],
+        args,
+        timeout_ms: 60_000,
+        concurrency: 1,
+        inventory: None,
+    };
+    vec![
+        monit::net::proto::CommandOffer {
+            spec: spec(
+                "open-zone",
+                vec![
+                    ArgSpec {
+                        name: "zone".into(),
+                        kind: ArgType::Int {
+                            min: Some(1),
+                            max: Some(99999),
+                        },
+                    },
+                    ArgSpec {
+                        name: "date".into(),
+                        kind: ArgType::Date {
+                            format: Some("%Y%m%d".into()),
+                        },
+                    },
+                ],
+            ),
+            nodes: vec!["db-1".into()],
+        },
+        monit::net::proto::CommandOffer {
+            spec: spec("restart-web", vec![]),
+            nodes: vec!["web-1".into(), "web-2".into()],
+        },
+    ]
+}
+
+/// Enter on a `:run` line asks configd for the nodes; this answers as configd would.
+fn answer_targets(app: &mut App, effects: Vec<Effect>, nodes: &[&str]) {
+    let [Effect::ResolveRun {
+        command,
+        args,
+        target,
+    }] = effects.as_slice()
+    else {
+        panic!("expected a ResolveRun, got {effects:?}")
+    };
+    update(
+        app,
+        Action::RunTargets {
+            command: command.clone(),
+            args: args.clone(),
+            target: target.clone(),
+            nodes: Ok(nodes.iter().map(|n| n.to_string()).collect()),
+        },
+    );
+}
+
 fn full_app() -> App {
     let mut app = App::new("127.0.0.1:7400", NOW);
     for a in [
@@ -241,7 +303,7 @@ fn full_app() -> App {
         },
         Action::Inventory(inventory()),
         Action::Events(events()),
-        Action::CommandNames(vec!["open-zone".into(), "restart-web".into()]),
+        Action::Commands(commands()),
     ] {
         update(&mut app, a);
     }
@@ -310,7 +372,8 @@ fn dialogs_and_banner() {
 
     key(&mut app, KeyCode::Char(':'));
     typ(&mut app, "run open-zone 218 20151011 --target zone=218");
-    key(&mut app, KeyCode::Enter);
+    let effects = key(&mut app, KeyCode::Enter);
+    answer_targets(&mut app, effects, &["db-1"]);
     insta::assert_snapshot!("confirm_run_80x24", draw(&mut app, 80, 24));
     key(&mut app, KeyCode::Esc);
 
@@ -570,14 +633,41 @@ fn command_line_parses_completes_and_confirms_naming_targets() {
     typ(&mut app, "op");
     key(&mut app, KeyCode::Tab);
     assert_eq!(app.input, "run open-zone ");
+    // The signature shows once the name is complete.
+    let screen = draw(&mut app, 100, 24);
+    assert!(
+        screen.contains("open-zone <zone:int 1..99999> <date:date %Y%m%d>"),
+        "{screen}"
+    );
     typ(&mut app, "218");
     key(&mut app, KeyCode::Enter);
     match &app.mode {
         Mode::Command { error: Some(e) } => assert!(e.contains("--target"), "{e}"),
         other => panic!("expected an inline error, got {other:?}"),
     }
-    typ(&mut app, " 20151011 --target zone=218");
+    // Arguments are checked before anything is asked.
+    typ(&mut app, " 2015 --target zone=218");
+    assert!(key(&mut app, KeyCode::Enter).is_empty());
+    match &app.mode {
+        Mode::Command { error: Some(e) } => assert!(e.contains("argument `date`"), "{e}"),
+        other => panic!("expected an argument error, got {other:?}"),
+    }
+    // One --target, as in monit-cli run.
+    for _ in 0.." 2015 --target zone=218".len() {
+        key(&mut app, KeyCode::Backspace);
+    }
+    typ(&mut app, " 20151011 --target zone=218 --target node=web-1");
     key(&mut app, KeyCode::Enter);
+    match &app.mode {
+        Mode::Command { error: Some(e) } => assert!(e.contains("one --target"), "{e}"),
+        other => panic!("expected an error, got {other:?}"),
+    }
+    for _ in 0.." --target node=web-1".len() {
+        key(&mut app, KeyCode::Backspace);
+    }
+    assert_eq!(app.input, "run open-zone 218 20151011 --target zone=218");
+    let effects = key(&mut app, KeyCode::Enter);
+    answer_targets(&mut app, effects, &["db-1"]);
     let Mode::Confirm(p) = &app.mode else {
         panic!("expected a confirmation, got {:?}", app.mode)
     };
@@ -587,8 +677,8 @@ fn command_line_parses_completes_and_confirms_naming_targets() {
         p.question
     );
     assert!(
-        p.question.contains("zone=218: db-1"),
-        "names the node: {}",
+        p.question.contains("on 1 node (zone=218): db-1?"),
+        "names the node configd named: {}",
         p.question
     );
     assert_eq!(
@@ -602,11 +692,17 @@ fn command_line_parses_completes_and_confirms_naming_targets() {
     // `n` cancels; label and all selectors name nodes.
     key(&mut app, KeyCode::Char(':'));
     typ(&mut app, "run restart-web --target label.role=web");
-    key(&mut app, KeyCode::Enter);
+    let effects = key(&mut app, KeyCode::Enter);
+    answer_targets(&mut app, effects, &["web-1", "web-2"]);
     let Mode::Confirm(p) = &app.mode else {
         panic!()
     };
-    assert!(p.question.contains("web-1, web-2"), "{}", p.question);
+    assert!(
+        p.question
+            .contains("2 nodes (label.role=web): web-1, web-2"),
+        "{}",
+        p.question
+    );
     assert!(key(&mut app, KeyCode::Char('n')).is_empty());
     assert_eq!(app.mode, Mode::Normal);
     key(&mut app, KeyCode::Char(':'));

@@ -202,6 +202,8 @@ pub struct App {
     pub inventory: Table<InventoryRow>,
     pub events: Table<EventRow>,
     pub command_names: Vec<String>,
+    /// The commands the nodes offer, with their argument specs.
+    pub commands: Vec<crate::net::proto::CommandOffer>,
     pub notice: Option<String>,
     pub no_color: bool,
     pub quit: bool,
@@ -230,6 +232,7 @@ impl App {
             inventory: Table::default(),
             events: Table::default(),
             command_names: Vec::new(),
+            commands: Vec::new(),
             notice: None,
             no_color: false,
             quit: false,

@@ -81,6 +81,10 @@ impl NetTask {
                     _ = &mut wake => break,
                     e = effects.recv() => match e {
                         None => return,
+                        Some(Effect::ResolveRun { command, args, target }) => {
+                            let nodes = Err("not connected to configd: try again once the banner is gone".to_string());
+                            let _ = tx.send(Action::RunTargets { command, args, target, nodes }).await;
+                        }
                         Some(_) => {
                             let _ = tx.send(Action::Notice("not connected to configd: try again once the banner is gone".into())).await;
                         }
@@ -136,6 +140,18 @@ const INVENTORY_EVERY: u64 = 5;
 const EVENTS_SHOWN: u32 = 500;
 /// Log lines of history asked for when the stream starts.
 const LOG_BACKLOG: u64 = 1000;
+
+/// Every command the nodes offer, with its argument specs.
+async fn query_commands(
+    client: &Client,
+) -> Result<Vec<crate::net::proto::CommandOffer>, ClientError> {
+    let body = RequestBody::QueryCommands(crate::net::proto::QueryChecks::default());
+    match client.one(body).await? {
+        ResponseBody::Commands(c) => Ok(c.commands),
+        ResponseBody::Error(e) => Err(ClientError::Remote(e)),
+        other => Err(unexpected(&other)),
+    }
+}
 
 /// `query problems` with `filters`, every page.
 async fn problems(
@@ -220,9 +236,9 @@ impl Polled {
                     items.iter().map(InventoryRow::from).collect(),
                 ));
             }
-            let names = client.list_commands().await;
-            if let Some(names) = self.answer("commands", names, &mut out)? {
-                out.push(Action::CommandNames(names));
+            let offers = query_commands(client).await;
+            if let Some(offers) = self.answer("commands", offers, &mut out)? {
+                out.push(Action::Commands(offers));
             }
         }
         Ok(out)
@@ -343,6 +359,27 @@ async fn carry_out(
                 tokio::spawn(run_job(link, request, tx.clone(), conn.clone()));
             }
             None
+        }
+        Effect::ResolveRun {
+            command,
+            args,
+            target,
+        } => {
+            let body = RequestBody::ResolveTargets(crate::net::proto::ResolveTargets {
+                target: target.clone(),
+            });
+            let nodes = match client.one(body).await {
+                Ok(ResponseBody::Targets(t)) => Ok(t.nodes),
+                Ok(ResponseBody::Error(e)) => Err(e.message),
+                Ok(other) => Err(unexpected(&other).to_string()),
+                Err(e) => Err(format!("cannot ask configd: {e}")),
+            };
+            Some(Action::RunTargets {
+                command,
+                args,
+                target,
+                nodes,
+            })
         }
         Effect::Ack { node, check } => {
             let body = RequestBody::Acknowledge(AckRequest {

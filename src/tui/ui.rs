@@ -253,8 +253,14 @@ impl App {
                     spans.push(Span::styled(format!("  {e}"), theme.state("critical")));
                 } else {
                     let c = super::command::candidates(&self.input, &self.command_names);
+                    let sigs = super::command::signatures(&self.input, &self.commands);
                     if !c.is_empty() {
                         spans.push(Span::styled(format!("   {}", c.join(" ")), theme.dim()));
+                    } else if !sigs.is_empty() {
+                        spans.push(Span::styled(
+                            format!("   {}", sigs.join("  |  ")),
+                            theme.dim(),
+                        ));
                     }
                 }
                 Line::from(spans)

@@ -111,6 +111,37 @@ pub fn update(app: &mut App, action: Action) -> Vec<Effect> {
             app.command_names = names;
             Vec::new()
         }
+        Action::Commands(offers) => {
+            let mut names: Vec<String> = offers.iter().map(|o| o.spec.name.clone()).collect();
+            names.sort();
+            names.dedup();
+            app.command_names = names;
+            app.commands = offers;
+            Vec::new()
+        }
+        Action::RunTargets {
+            command,
+            args,
+            target,
+            nodes,
+        } => {
+            // Only while the command line still waits for it (not after Esc).
+            if matches!(app.mode, Mode::Command { .. }) {
+                app.notice = None;
+                app.mode = match nodes {
+                    Ok(nodes) => Mode::Confirm(Pending {
+                        question: run_question(&command, &args, &target, &nodes),
+                        effect: Effect::Run {
+                            command,
+                            args,
+                            targets: vec![target],
+                        },
+                    }),
+                    Err(why) => Mode::Command { error: Some(why) },
+                };
+            }
+            Vec::new()
+        }
         Action::Notice(text) => {
             app.notice = Some(text);
             Vec::new()
@@ -401,22 +432,22 @@ fn command_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
                 args,
                 targets,
             }) => {
-                let question = format!(
-                    "Run `{}` on {}?",
-                    std::iter::once(command.as_str())
-                        .chain(args.iter().map(String::as_str))
-                        .collect::<Vec<_>>()
-                        .join(" "),
-                    describe_targets(app, &targets)
-                );
-                app.mode = Mode::Confirm(Pending {
-                    question,
-                    effect: Effect::Run {
-                        command,
-                        args,
-                        targets,
-                    },
-                });
+                // Arguments first, then configd names the nodes: the
+                // confirmation lists the ones it will really run on.
+                if let Err(why) = command::check_run(&command, &args, &app.commands) {
+                    app.mode = Mode::Command { error: Some(why) };
+                    return Vec::new();
+                }
+                let Some(target) = targets.into_iter().next() else {
+                    return Vec::new();
+                };
+                app.mode = Mode::Command { error: None };
+                app.notice = Some(format!("asking configd which nodes {target} names..."));
+                return vec![Effect::ResolveRun {
+                    command,
+                    args,
+                    target,
+                }];
             }
         },
         _ => {
@@ -428,46 +459,23 @@ fn command_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
     Vec::new()
 }
 
-/// Names the nodes a selector reaches, as far as the UI knows them.
-pub fn describe_targets(app: &App, targets: &[String]) -> String {
-    let nodes = app.nodes.rows.as_deref().unwrap_or(&[]);
-    let mut parts = Vec::new();
-    for sel in targets {
-        let names: Option<Vec<&str>> = if sel == "all" {
-            Some(nodes.iter().map(|n| n.name.as_str()).collect())
-        } else if let Some(name) = sel.strip_prefix("node=") {
-            Some(vec![name])
-        } else if let Some((k, v)) = sel.strip_prefix("label.").and_then(|s| s.split_once('=')) {
-            Some(
-                nodes
-                    .iter()
-                    .filter(|n| n.labels.get(k).map(String::as_str) == Some(v))
-                    .map(|n| n.name.as_str())
-                    .collect(),
-            )
-        } else if let Some((kind, key)) = sel.split_once('=') {
-            app.inventory.rows.as_ref().map(|rows| {
-                rows.iter()
-                    .filter(|r| r.kind == kind && r.key == key)
-                    .map(|r| r.node.as_str())
-                    .collect()
-            })
-        } else {
-            None
-        };
-        parts.push(match names {
-            Some(names) if names.is_empty() => format!("{sel} (no node known)"),
-            Some(names) if names.len() > 5 => format!(
-                "{sel}: {} nodes ({}, ...)",
-                names.len(),
-                names[..3].join(", ")
-            ),
-            Some(names) if sel.starts_with("node=") => names.join(", "),
-            Some(names) => format!("{sel}: {}", names.join(", ")),
-            None => format!("{sel} (resolved by configd)"),
-        });
-    }
-    parts.join("; ")
+/// The confirmation of a `:run`: the command line and every node it will
+/// run on (configd's answer), the first 20 by name.
+pub fn run_question(command: &str, args: &[String], target: &str, nodes: &[String]) -> String {
+    let line = std::iter::once(command)
+        .chain(args.iter().map(String::as_str))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let shown = if nodes.len() > 20 {
+        format!("{}, and {} more", nodes[..20].join(", "), nodes.len() - 20)
+    } else {
+        nodes.join(", ")
+    };
+    let count = match nodes.len() {
+        1 => "1 node".to_string(),
+        n => format!("{n} nodes"),
+    };
+    format!("Run `{line}` on {count} ({target}): {shown}?")
 }
 
 /// Downtime scheduled by `d` in Problems (longer or other: `monit-cli downtime`).
