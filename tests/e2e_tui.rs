@@ -335,6 +335,14 @@ fn demo_shows_three_nodes_up_within_10s_and_cleans_up() {
         "took {:?}",
         start.elapsed()
     );
+    // Each node's lines carry its name: its agent's own, and its checks'
+    // state changes as they happen.
+    tmux.type_text("/node=web-1");
+    tmux.key("Enter");
+    tmux.wait_screen("web-1's own and its checks' lines", |s| {
+        s.contains("registered with configd") && s.contains("check:http-5xx")
+    });
+    tmux.key("Escape");
     // The inventory holds the demo's zones; the ops commands complete.
     tmux.key("5");
     tmux.wait_screen("the zones", |s| s.contains("101") && s.contains("edge-1"));

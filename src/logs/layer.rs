@@ -61,6 +61,10 @@ impl Visit for Fields {
 /// A span's fields, formatted once when it is made (` k=v` each).
 struct SpanFields(String);
 
+/// The `node` field of a span named `node`: the lines logged in it are
+/// that node's (the demo runs several node agents in one process).
+struct NodeOf(String);
+
 impl<S> Layer<S> for PipeLayer
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
@@ -71,9 +75,16 @@ where
         if f.rest.is_empty() {
             return;
         }
-        if let Some(span) = ctx.span(id) {
-            span.extensions_mut().insert(SpanFields(f.rest));
+        let Some(span) = ctx.span(id) else {
+            return;
+        };
+        if attrs.metadata().name() == "node" {
+            if let Some(node) = f.rest.strip_prefix(" node=") {
+                span.extensions_mut().insert(NodeOf(node.to_string()));
+                return;
+            }
         }
+        span.extensions_mut().insert(SpanFields(f.rest));
     }
 
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
@@ -81,16 +92,21 @@ where
         event.record(&mut f);
         let mut message = f.message;
         message.push_str(&f.rest);
+        let mut node = String::new();
         if let Some(scope) = ctx.event_scope(event) {
             for span in scope.from_root() {
-                if let Some(fields) = span.extensions().get::<SpanFields>() {
+                let ext = span.extensions();
+                if let Some(fields) = ext.get::<SpanFields>() {
                     message.push_str(&fields.0);
+                }
+                if let Some(of) = ext.get::<NodeOf>() {
+                    node.clone_from(&of.0);
                 }
             }
         }
         self.pipe.submit(LogLine {
             time_ms: now_ms(),
-            node: String::new(),
+            node,
             level: Level::from(*event.metadata().level()),
             source: f.source.unwrap_or_else(|| "daemon".to_string()),
             message,
