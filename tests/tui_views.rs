@@ -137,6 +137,20 @@ fn problems() -> Vec<ProblemRow> {
     p
 }
 
+/// Every check: the problems (not the node row) and some OK ones.
+fn all_checks() -> Vec<ProblemRow> {
+    let mut all: Vec<ProblemRow> = problems()
+        .into_iter()
+        .filter(|p| !p.name.is_empty())
+        .collect();
+    all.push(problem("web-1", "load", "ok", true, "OK load 0.1"));
+    all.push(problem("web-2", "load", "ok", true, "OK load 0.2"));
+    let mut quiet = problem("edge-1", "cert-expiry", "ok", true, "OK 80 days left");
+    quiet.last_change = t(5);
+    all.push(quiet);
+    all
+}
+
 fn log_lines() -> Vec<LogLine> {
     (0..40)
         .map(|i| LogLine {
@@ -295,6 +309,7 @@ fn full_app() -> App {
         Action::Connected,
         Action::Nodes(nodes()),
         Action::Problems(problems()),
+        Action::Checks(all_checks()),
         Action::LogLines(log_lines()),
         Action::Jobs(jobs()),
         Action::JobOutput {
@@ -431,6 +446,8 @@ fn keys_switch_views() {
     key(&mut app, KeyCode::BackTab);
     assert_eq!(app.view, View::Problems);
     key(&mut app, KeyCode::Char('6'));
+    key(&mut app, KeyCode::Tab);
+    assert_eq!(app.view, View::Checks);
     key(&mut app, KeyCode::Tab);
     assert_eq!(app.view, View::Nodes);
     assert_eq!(key(&mut app, KeyCode::Char('q')), vec![Effect::Quit]);
@@ -775,4 +792,132 @@ fn connection_state_shows_in_the_header() {
     assert!(s.contains("DISCONNECTED") && s.contains("refused"), "{s}");
     update(&mut app, Action::Connected);
     assert!(!draw(&mut app, 80, 24).contains("DISCONNECTED"));
+}
+
+#[test]
+fn checks_view_lists_every_check_sorted_and_filtered() {
+    let mut app = full_app();
+    key(&mut app, KeyCode::Char('7'));
+    assert_eq!(app.view, View::Checks);
+    let order = |app: &App| -> Vec<String> {
+        app.checks
+            .visible
+            .iter()
+            .map(|&i| {
+                let c = &app.checks.rows.as_ref().unwrap()[i];
+                format!("{}/{}", c.node, c.name)
+            })
+            .collect()
+    };
+    assert_eq!(
+        order(&app),
+        [
+            "db-1/disk /var",
+            "db-1/load",
+            "edge-1/cert-expiry",
+            "web-1/flappy",
+            "web-1/load",
+            "web-2/http",
+            "web-2/load"
+        ],
+        "every check, OK ones too, by node"
+    );
+    key(&mut app, KeyCode::Char('s'));
+    assert_eq!(app.check_sort.label(), "state");
+    assert_eq!(order(&app)[0], "db-1/disk /var", "worst first");
+    key(&mut app, KeyCode::Char('s'));
+    assert_eq!(order(&app)[0], "edge-1/cert-expiry", "newest change first");
+    key(&mut app, KeyCode::Char('/'));
+    typ(&mut app, "state=ok");
+    key(&mut app, KeyCode::Enter);
+    assert_eq!(order(&app).len(), 4);
+    key(&mut app, KeyCode::Char('s'));
+    key(&mut app, KeyCode::Enter);
+    let screen = draw(&mut app, 80, 24);
+    assert!(screen.contains("check load on db-1"), "{screen}");
+}
+
+#[test]
+fn help_explains_every_column_and_scrolls() {
+    let mut app = full_app();
+    let mut headers = std::collections::BTreeSet::new();
+    // Every table's header (Logs has none: its line layout is in the help).
+    for view in View::ALL.into_iter().filter(|v| *v != View::Logs) {
+        app.view = view;
+        let screen = draw(&mut app, 200, 40);
+        let line = screen
+            .lines()
+            .nth(2)
+            .unwrap_or_default()
+            .trim_matches('"')
+            .to_string();
+        for word in line.split_whitespace() {
+            if word.chars().all(|c| c.is_ascii_uppercase()) && word.len() > 1 {
+                headers.insert(word.to_string());
+            }
+        }
+    }
+    let help: String = monit::tui::ui::HELP
+        .iter()
+        .map(|(k, v)| format!("{k} {v}\n"))
+        .collect();
+    for h in &headers {
+        assert!(
+            help.contains(h.as_str()),
+            "`{h}` is not explained in the help"
+        );
+    }
+    for abbreviation in ["ADF", "12ok 1w 2c 1u 1p", "stale", "(node)"] {
+        assert!(help.contains(abbreviation), "{abbreviation}");
+    }
+    assert!(
+        headers.contains("ADF") && headers.contains("CHECKS"),
+        "{headers:?}"
+    );
+    key(&mut app, KeyCode::Char('?'));
+    let top = draw(&mut app, 80, 24);
+    key(&mut app, KeyCode::Char('j'));
+    key(&mut app, KeyCode::Char('j'));
+    assert_eq!(app.help_scroll, 2);
+    assert_ne!(draw(&mut app, 80, 24), top, "j scrolls the help");
+    key(&mut app, KeyCode::Esc);
+    key(&mut app, KeyCode::Char('?'));
+    assert_eq!(app.help_scroll, 0, "opens at the top");
+}
+
+#[test]
+fn a_long_status_wraps_at_80x24_and_logs_show_a_long_line_in_full() {
+    let mut app = full_app();
+    key(&mut app, KeyCode::Char(':'));
+    typ(
+        &mut app,
+        "run open-zone 218 20151011 --target zone=218 --target node=web-1",
+    );
+    key(&mut app, KeyCode::Enter);
+    let screen = draw(&mut app, 80, 24);
+    assert!(
+        screen.contains("node=NAME, label.K=V, zone=KEY or all"),
+        "wrapped, not cut: {screen}"
+    );
+    key(&mut app, KeyCode::Esc);
+
+    let long = format!("{}THE-END", "a very long line ".repeat(12));
+    update(
+        &mut app,
+        Action::LogLines(vec![LogLine {
+            time: t(0),
+            node: "web-1".into(),
+            level: "WARN".into(),
+            source: "job:7".into(),
+            message: long.clone(),
+        }]),
+    );
+    key(&mut app, KeyCode::Char('3'));
+    key(&mut app, KeyCode::Char('f'));
+    key(&mut app, KeyCode::Enter);
+    assert_eq!(app.mode, Mode::Details);
+    let screen = draw(&mut app, 80, 24);
+    assert!(screen.contains("log line from web-1"), "{screen}");
+    assert!(screen.contains("job:7"), "{screen}");
+    assert!(screen.contains("THE-END"), "the whole line: {screen}");
 }

@@ -23,6 +23,8 @@ pub enum Action {
     },
     Nodes(Vec<NodeRow>),
     Problems(Vec<ProblemRow>),
+    /// Every check (polled less often than the problems).
+    Checks(Vec<ProblemRow>),
     LogLines(Vec<LogLine>),
     Jobs(Vec<JobRow>),
     /// Output lines of job `id` (appended).

@@ -15,16 +15,18 @@ pub enum View {
     Jobs,
     Inventory,
     Events,
+    Checks,
 }
 
 impl View {
-    pub const ALL: [View; 6] = [
+    pub const ALL: [View; 7] = [
         View::Nodes,
         View::Problems,
         View::Logs,
         View::Jobs,
         View::Inventory,
         View::Events,
+        View::Checks,
     ];
 
     pub fn index(self) -> usize {
@@ -39,15 +41,16 @@ impl View {
             View::Jobs => "Jobs",
             View::Inventory => "Inventory",
             View::Events => "Events",
+            View::Checks => "Checks",
         }
     }
 
     pub fn next(self) -> View {
-        View::ALL[(self.index() + 1) % 6]
+        View::ALL[(self.index() + 1) % View::ALL.len()]
     }
 
     pub fn prev(self) -> View {
-        View::ALL[(self.index() + 5) % 6]
+        View::ALL[(self.index() + View::ALL.len() - 1) % View::ALL.len()]
     }
 }
 
@@ -109,6 +112,32 @@ impl NodeSort {
             NodeSort::State => "state",
             NodeSort::LastSeen => "last seen",
             NodeSort::Problems => "problems",
+        }
+    }
+}
+
+/// How the Checks view is sorted (`s` cycles).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CheckSort {
+    Node,
+    State,
+    LastChange,
+}
+
+impl CheckSort {
+    pub fn next(self) -> CheckSort {
+        match self {
+            CheckSort::Node => CheckSort::State,
+            CheckSort::State => CheckSort::LastChange,
+            CheckSort::LastChange => CheckSort::Node,
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            CheckSort::Node => "node",
+            CheckSort::State => "state",
+            CheckSort::LastChange => "change",
         }
     }
 }
@@ -196,6 +225,9 @@ pub struct App {
     pub nodes: Table<NodeRow>,
     pub node_sort: NodeSort,
     pub problems: Table<ProblemRow>,
+    /// Every check (the Checks view, node details).
+    pub checks: Table<ProblemRow>,
+    pub check_sort: CheckSort,
     pub logs: Logs,
     pub jobs: Table<JobRow>,
     pub job_output: BTreeMap<String, Vec<String>>,
@@ -205,6 +237,8 @@ pub struct App {
     /// The commands the nodes offer, with their argument specs.
     pub commands: Vec<crate::net::proto::CommandOffer>,
     pub notice: Option<String>,
+    /// Lines the `?` help is scrolled by.
+    pub help_scroll: u16,
     pub no_color: bool,
     pub quit: bool,
 }
@@ -223,6 +257,8 @@ impl App {
             nodes: Table::default(),
             node_sort: NodeSort::Name,
             problems: Table::default(),
+            checks: Table::default(),
+            check_sort: CheckSort::Node,
             logs: Logs {
                 follow: true,
                 ..Logs::default()
@@ -234,6 +270,7 @@ impl App {
             command_names: Vec::new(),
             commands: Vec::new(),
             notice: None,
+            help_scroll: 0,
             no_color: false,
             quit: false,
         }
@@ -254,6 +291,7 @@ impl App {
             View::Jobs => &self.jobs.filter,
             View::Inventory => &self.inventory.filter,
             View::Events => &self.events.filter,
+            View::Checks => &self.checks.filter,
         }
     }
 
@@ -353,6 +391,23 @@ impl App {
                     self.events
                         .visible
                         .sort_by(|&a, &b| rows[b].time.cmp(&rows[a].time));
+                }
+            }
+            View::Checks => {
+                refilter(&mut self.checks, |c| {
+                    format!("{} {} {} {}", c.node, c.name, c.state, c.output)
+                });
+                let sort = self.check_sort;
+                if let Some(rows) = &self.checks.rows {
+                    self.checks.visible.sort_by(|&a, &b| {
+                        let (x, y) = (&rows[a], &rows[b]);
+                        let by = match sort {
+                            CheckSort::Node => std::cmp::Ordering::Equal,
+                            CheckSort::State => x.severity().cmp(&y.severity()),
+                            CheckSort::LastChange => y.last_change.cmp(&x.last_change),
+                        };
+                        by.then_with(|| (&x.node, &x.name).cmp(&(&y.node, &y.name)))
+                    });
                 }
             }
         }

@@ -230,6 +230,11 @@ impl Polled {
             out.push(Action::Jobs(jobs.iter().map(JobRow::from).collect()));
         }
         if tick % INVENTORY_EVERY == 0 {
+            // Every check (OK ones too) for the Checks view and node details.
+            let all = client.query_checks(None, Vec::new()).await;
+            if let Some(all) = self.answer("checks", all, &mut out)? {
+                out.push(Action::Checks(all.iter().map(ProblemRow::from).collect()));
+            }
             let items = client.query_inventory(Vec::new()).await;
             if let Some(items) = self.answer("inventory", items, &mut out)? {
                 out.push(Action::Inventory(

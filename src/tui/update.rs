@@ -60,6 +60,18 @@ pub fn update(app: &mut App, action: Action) -> Vec<Effect> {
             }
             Vec::new()
         }
+        Action::Checks(rows) => {
+            let keep = app
+                .checks
+                .selected_row()
+                .map(|p| (p.node.clone(), p.name.clone()));
+            app.checks.rows = Some(rows);
+            app.refilter(View::Checks);
+            if let Some((node, name)) = keep {
+                reselect(&mut app.checks, |p| p.node == node && p.name == name);
+            }
+            Vec::new()
+        }
         Action::LogLines(lines) => {
             app.logs.served = true;
             for l in lines {
@@ -169,7 +181,24 @@ fn on_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
         Mode::Filter { before } => filter_key(app, key, before),
         Mode::Command { .. } => command_key(app, key),
         Mode::Confirm(pending) => confirm_key(app, key, pending),
-        Mode::Help | Mode::Details => {
+        Mode::Help => {
+            match key.code {
+                KeyCode::Char('j') | KeyCode::Down => {
+                    app.help_scroll = app.help_scroll.saturating_add(1)
+                }
+                KeyCode::Char('k') | KeyCode::Up => {
+                    app.help_scroll = app.help_scroll.saturating_sub(1)
+                }
+                KeyCode::PageDown => app.help_scroll = app.help_scroll.saturating_add(10),
+                KeyCode::PageUp => app.help_scroll = app.help_scroll.saturating_sub(10),
+                KeyCode::Esc | KeyCode::Enter | KeyCode::Char('q') | KeyCode::Char('?') => {
+                    app.mode = Mode::Normal
+                }
+                _ => {}
+            }
+            Vec::new()
+        }
+        Mode::Details => {
             if matches!(
                 key.code,
                 KeyCode::Esc | KeyCode::Enter | KeyCode::Char('q') | KeyCode::Char('?')
@@ -193,13 +222,16 @@ fn normal_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
             app.quit = true;
             return vec![Effect::Quit];
         }
-        KeyCode::Char(c @ '1'..='6') => {
+        KeyCode::Char(c @ '1'..='7') => {
             let i = usize::from(c as u8 - b'1');
             switch(app, View::ALL[i]);
         }
         KeyCode::Tab => switch(app, app.view.next()),
         KeyCode::BackTab => switch(app, app.view.prev()),
-        KeyCode::Char('?') => app.mode = Mode::Help,
+        KeyCode::Char('?') => {
+            app.help_scroll = 0;
+            app.mode = Mode::Help;
+        }
         KeyCode::Char('/') => {
             app.input = app.filter_of(app.view).to_string();
             app.mode = Mode::Filter {
@@ -225,6 +257,10 @@ fn normal_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
         KeyCode::Char('s') if app.view == View::Nodes => {
             app.node_sort = app.node_sort.next();
             app.refilter(View::Nodes);
+        }
+        KeyCode::Char('s') if app.view == View::Checks => {
+            app.check_sort = app.check_sort.next();
+            app.refilter(View::Checks);
         }
         KeyCode::Char('a') if app.view == View::Problems => {
             if let Some(p) = app.problems.selected_row() {
@@ -296,10 +332,11 @@ fn has_selection(app: &App) -> bool {
     match app.view {
         View::Nodes => app.nodes.selected_row().is_some(),
         View::Problems => app.problems.selected_row().is_some(),
-        View::Logs => false,
+        View::Logs => !app.log_window(1).is_empty(),
         View::Jobs => app.jobs.selected_row().is_some(),
         View::Inventory => app.inventory.selected_row().is_some(),
         View::Events => app.events.selected_row().is_some(),
+        View::Checks => app.checks.selected_row().is_some(),
     }
 }
 
@@ -322,6 +359,7 @@ fn move_by(app: &mut App, delta: isize) {
             delta,
         ),
         View::Events => shift(&mut app.events.selected, app.events.visible.len(), delta),
+        View::Checks => shift(&mut app.checks.selected, app.checks.visible.len(), delta),
         View::Logs => scroll_logs(app, delta),
     }
 }
@@ -367,6 +405,7 @@ fn set_filter(app: &mut App, text: String) {
         View::Jobs => app.jobs.filter = text,
         View::Inventory => app.inventory.filter = text,
         View::Events => app.events.filter = text,
+        View::Checks => app.checks.filter = text,
     }
     app.refilter(app.view);
 }
@@ -426,7 +465,10 @@ fn command_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
                 app.quit = true;
                 return vec![Effect::Quit];
             }
-            Ok(CommandLine::Help) => app.mode = Mode::Help,
+            Ok(CommandLine::Help) => {
+                app.help_scroll = 0;
+                app.mode = Mode::Help;
+            }
             Ok(CommandLine::Run {
                 command,
                 args,
