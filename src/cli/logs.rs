@@ -87,6 +87,9 @@ impl Renderer {
 #[derive(Default)]
 struct Seen {
     newest_ms: i64,
+    /// After a reconnection: lines up to this time may have been printed
+    /// (the renewed subscription's history overlaps); later ones are new.
+    replayed_until: Option<i64>,
     recent: std::collections::HashSet<u64>,
     order: std::collections::VecDeque<u64>,
 }
@@ -98,14 +101,22 @@ const SEEN_KEPT: usize = 100_000;
 const RESUME_SLACK_MS: i64 = 5_000;
 
 impl Seen {
-    /// Whether `l` is new (and remembers it).
+    /// Whether `l` is new (and remembers it). Only lines of the overlap
+    /// after a reconnection are compared: two equal lines in one
+    /// millisecond (a command printing the same line twice) both print.
     fn first_time(&mut self, l: &LogLineRef) -> bool {
         use std::hash::{Hash, Hasher};
         let mut h = std::collections::hash_map::DefaultHasher::new();
         (l.time_ms, l.node, l.level as u8, l.source, l.message).hash(&mut h);
         let key = h.finish();
-        if !self.recent.insert(key) {
+        let replayed = self.replayed_until.is_some_and(|t| l.time_ms <= t);
+        if replayed && self.recent.contains(&key) {
             return false;
+        }
+        if !self.recent.insert(key) {
+            // Remembered already; keep one entry.
+            self.newest_ms = self.newest_ms.max(l.time_ms);
+            return true;
         }
         self.order.push_back(key);
         if self.order.len() > SEEN_KEPT {
@@ -279,6 +290,7 @@ pub async fn run(common: &CommonArgs, args: LogsArgs) -> Result<(), CliError> {
                 direct = d;
                 id = new_id;
                 resumed = true;
+                seen.replayed_until = Some(seen.newest_ms);
                 let mut chunk = Vec::new();
                 renderer.line(&mut chunk, &LogLineRef::from(&reconnected_marker(lost_ms)));
                 if tx.send(chunk).await.is_err() {
@@ -322,6 +334,7 @@ pub async fn run(common: &CommonArgs, args: LogsArgs) -> Result<(), CliError> {
                     direct = d;
                     id = new_id;
                     resumed = true;
+                    seen.replayed_until = Some(seen.newest_ms);
                     let mut chunk = Vec::new();
                     renderer.line(&mut chunk, &LogLineRef::from(&reconnected_marker(lost_ms)));
                     if tx.send(chunk).await.is_err() {
@@ -361,5 +374,40 @@ pub async fn run(common: &CommonArgs, args: LogsArgs) -> Result<(), CliError> {
         // Also why the queue closed: a closed pipe ends quietly.
         Err(e) => finish_output(Err(e)),
         Ok(()) => outcome,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::net::proto::Level;
+
+    fn line(time_ms: i64, message: &str) -> LogLineRef<'_> {
+        LogLineRef {
+            time_ms,
+            node: "web-1",
+            level: Level::Info,
+            source: "job:1",
+            message,
+        }
+    }
+
+    #[test]
+    fn only_the_overlap_after_a_reconnection_is_left_out() {
+        let mut seen = Seen::default();
+        // A command printing the same line twice in one millisecond.
+        assert!(seen.first_time(&line(10, "x")));
+        assert!(seen.first_time(&line(10, "x")));
+        assert!(seen.first_time(&line(20, "y")));
+        // Reconnected: history from before 20 comes again.
+        seen.replayed_until = Some(seen.newest_ms);
+        assert!(!seen.first_time(&line(10, "x")));
+        assert!(!seen.first_time(&line(20, "y")));
+        assert!(seen.first_time(&line(15, "logged while away")));
+        assert!(seen.first_time(&line(30, "y")));
+        assert!(
+            seen.first_time(&line(30, "y")),
+            "live lines are never left out"
+        );
     }
 }

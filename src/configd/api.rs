@@ -128,12 +128,15 @@ impl Api {
         if let Some(slot) = self.node.get() {
             if let Some(previous) = self.shared.registry.disconnect(slot, self.session) {
                 let why = end.to_string();
-                let fx = self
-                    .shared
-                    .checks
-                    .node_down(&self.identity.name, &why, now_ms());
-                if let Err(e) = check_api::apply(&self.shared, fx, false).await {
-                    tracing::error!("cannot store the node's state: {e}");
+                // configd stopping is no node's problem: no node_down.
+                if !matches!(end, LinkEnd::Shutdown) {
+                    let fx = self
+                        .shared
+                        .checks
+                        .node_down(&self.identity.name, &why, now_ms());
+                    if let Err(e) = check_api::apply(&self.shared, fx, false).await {
+                        tracing::error!("cannot store the node's state: {e}");
+                    }
                 }
                 self.state_event(NodeState::Down, Some(previous), &why)
                     .await;
