@@ -40,15 +40,9 @@ pub struct Api {
 
 impl Handler for Api {
     async fn handle(self: Arc<Self>, req: Incoming) {
-        use tracing::Instrument;
-        // Each request runs in its own task: its lines name who asked.
-        let span = tracing::info_span!(
-            "request",
-            peer = %self.peer,
-            name = %self.identity.name,
-            role = %self.identity.role
-        );
-        self.serve(req).instrument(span).await
+        // Each request runs in its own task, inside its connection's
+        // session span (see `net::link`): its lines name who asked.
+        self.serve(req).await
     }
 
     fn heard(&self) {
