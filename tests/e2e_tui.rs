@@ -258,12 +258,15 @@ timeout = "10s"
     tmux.key("Enter");
     tmux.wait_screen("the argument's error", |s| s.contains("argument `word`"));
     tmux.key("Escape");
+    // Typed right after Escape, `:` would read as Alt-: .
+    tmux.wait_screen("the command line closed", |s| !s.contains(":run say HELLO"));
     tmux.type_text(":run say hello --target label.role=web");
     tmux.key("Enter");
     tmux.wait_screen("the confirmation listing both nodes", |s| {
         s.contains("on 2 nodes (label.role=web): alpha, gamma?")
     });
     tmux.key("n");
+    tmux.wait_screen("the confirmation closed", |s| !s.contains("alpha, gamma?"));
     tmux.type_text(":run say hello --target node=alpha");
     tmux.wait_screen("the typed line", |s| s.contains("--target node=alpha"));
     tmux.key("Enter");
@@ -279,6 +282,8 @@ timeout = "10s"
     tmux.key("Enter");
     tmux.wait_screen("the job's output", |s| s.contains("alpha: said:hello"));
     tmux.key("Escape");
+    // Typed right after Escape, `q` would read as Alt-q.
+    tmux.wait_screen("the details closed", |s| !s.contains("alpha: said:hello"));
     tmux.quit_clean();
 }
 
@@ -343,6 +348,7 @@ fn demo_shows_three_nodes_up_within_10s_and_cleans_up() {
         s.contains("registered with configd") && s.contains("check:http-5xx")
     });
     tmux.key("Escape");
+    tmux.wait_screen("the filter cleared", |s| !s.contains("filter: node=web-1"));
     // The inventory holds the demo's zones; the ops commands complete.
     tmux.key("5");
     tmux.wait_screen("the zones", |s| s.contains("101") && s.contains("edge-1"));

@@ -921,3 +921,18 @@ fn a_long_status_wraps_at_80x24_and_logs_show_a_long_line_in_full() {
     assert!(screen.contains("job:7"), "{screen}");
     assert!(screen.contains("THE-END"), "the whole line: {screen}");
 }
+
+#[test]
+fn a_late_answer_for_an_abandoned_run_line_asks_nothing() {
+    let mut app = full_app();
+    key(&mut app, KeyCode::Char(':'));
+    typ(&mut app, "run restart-web --target label.role=web");
+    let effects = key(&mut app, KeyCode::Enter);
+    // The user gives up and types something else meanwhile.
+    key(&mut app, KeyCode::Esc);
+    key(&mut app, KeyCode::Char(':'));
+    typ(&mut app, "run open-zone");
+    answer_targets(&mut app, effects, &["web-1", "web-2"]);
+    assert_eq!(app.mode, Mode::Command { error: None }, "no confirmation");
+    assert_eq!(app.input, "run open-zone");
+}

@@ -239,6 +239,9 @@ pub struct App {
     pub notice: Option<String>,
     /// Lines the `?` help is scrolled by.
     pub help_scroll: u16,
+    /// The `:run` line whose targets configd is being asked for: only its
+    /// answer opens the confirmation.
+    pub resolving: Option<String>,
     pub no_color: bool,
     pub quit: bool,
 }
@@ -271,6 +274,7 @@ impl App {
             commands: Vec::new(),
             notice: None,
             help_scroll: 0,
+            resolving: None,
             no_color: false,
             quit: false,
         }

@@ -137,8 +137,10 @@ pub fn update(app: &mut App, action: Action) -> Vec<Effect> {
             target,
             nodes,
         } => {
-            // Only while the command line still waits for it (not after Esc).
-            if matches!(app.mode, Mode::Command { .. }) {
+            // Only while the command line still waits for this answer (not
+            // after Esc, nor for a line typed since).
+            let asked = app.resolving.take();
+            if matches!(app.mode, Mode::Command { .. }) && asked.as_deref() == Some(&app.input) {
                 app.notice = None;
                 app.mode = match nodes {
                     Ok(nodes) => Mode::Confirm(Pending {
@@ -484,6 +486,7 @@ fn command_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
                     return Vec::new();
                 };
                 app.mode = Mode::Command { error: None };
+                app.resolving = Some(app.input.clone());
                 app.notice = Some(format!("asking configd which nodes {target} names..."));
                 return vec![Effect::ResolveRun {
                     command,
