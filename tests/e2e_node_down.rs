@@ -218,3 +218,55 @@ fn a_node_killed_is_notified_listed_first_stale_and_acknowledgeable() {
     // The rule for role=db never fired.
     assert_eq!(std::fs::read_dir(&other_notes).unwrap().count(), 0);
 }
+
+#[test]
+fn a_node_that_never_comes_back_after_a_configd_restart_is_down() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let notes_dir = dir.join("notes");
+    std::fs::create_dir(&notes_dir).unwrap();
+    let notifier = dir.join("notify.sh");
+    let d = notes_dir.display();
+    write_script(
+        &notifier,
+        &format!(
+            "n=$(date +%s%N)-$$\necho \"$MONIT_EVENT $MONIT_NODE: $MONIT_OUTPUT\" > {d}/$n.tmp\nmv {d}/$n.tmp {d}/$n"
+        ),
+    );
+    let mut fleet = Fleet::start_with(&format!(
+        "heartbeat_interval = \"200ms\"\nnode_dead_after = \"1s\"\n\
+         [[notify]]\nname = \"files\"\ncommand = [\"{}\"]\ntimeout = \"5s\"\n",
+        notifier.display()
+    ));
+    let mut node = fleet.node("web-1", &[]);
+    fleet.wait_state("web-1", "up", Duration::from_secs(20));
+    node.kill9();
+    fleet.wait_state("web-1", "down", Duration::from_secs(5));
+    // configd restarts while the node is gone: known, not heard from.
+    let addr = fleet.addr.clone();
+    fleet.configd().signal(nix::sys::signal::Signal::SIGTERM);
+    fleet.configd().wait_exit(Duration::from_secs(10));
+    fleet.start_configd(&addr);
+    assert_eq!(fleet.state_of("web-1").as_deref(), Some("pending"));
+    let restarted = Instant::now();
+    // After node_dead_after + 30 s (the agents' longest reconnect wait)
+    // it is down again: a problem, notified.
+    fleet.wait_state("web-1", "down", Duration::from_secs(40));
+    assert!(restarted.elapsed() >= Duration::from_secs(30));
+    let problems = json(&fleet.cli(&["query", "problems", "-o", "json"]));
+    assert_eq!(problems[0]["node"], "web-1", "{problems:?}");
+    assert_eq!(problems[0]["state"], "down");
+    wait_for(Duration::from_secs(5), "node_down notified", || {
+        notes(&notes_dir)
+            .contains(&"node_down web-1: not heard from since configd started".to_string())
+            .then_some(())
+    });
+    // And back.
+    let _node = fleet.node("web-1", &[]);
+    wait_for(Duration::from_secs(15), "node_up notified", || {
+        notes(&notes_dir)
+            .iter()
+            .any(|n| n.starts_with("node_up web-1"))
+            .then_some(())
+    });
+}

@@ -349,14 +349,52 @@ pub async fn cancel_downtime(shared: &Shared, who: &Identity, reply: Replier, r:
     finish(shared, reply, fx, format!("downtime {} cancelled", r.id)).await;
 }
 
-/// Every second: downtime windows, stale passive checks, re-notification.
+/// How long a node agent may take to reconnect after configd started:
+/// its reconnect backoff is capped at 30 s.
+const RECONNECT_GRACE: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Nodes known from the store that did not come back within
+/// `node_dead_after` + `RECONNECT_GRACE` of configd starting are down (a
+/// problem, notified), as if their connection had ended.
+async fn expire_pending(shared: &Shared) {
+    let why = "not heard from since configd started";
+    for name in shared.registry.expire_pending() {
+        tracing::info!(node = %name, "node down: {why}");
+        let now = now_ms();
+        let ev = crate::configd::store::EventRow {
+            time_ms: now,
+            kind: "node_state".into(),
+            node: Some(name.clone()),
+            check: None,
+            state: Some("down".into()),
+            previous_state: Some("pending".into()),
+            who: None,
+            message: why.into(),
+        };
+        if let Err(e) = shared.store.event(ev).await {
+            tracing::error!("cannot store event: {e}");
+        }
+        let fx = shared.checks.node_down(&name, why, now);
+        let _ = apply(shared, fx, false).await;
+    }
+}
+
+/// Every second: downtime windows, stale passive checks, re-notification,
+/// and (once) nodes that never came back after configd started.
 pub async fn sweeper(shared: Arc<Shared>) {
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let pending_until =
+        tokio::time::Instant::now() + shared.config.node_dead_after + RECONNECT_GRACE;
+    let mut pending_expired = false;
     loop {
         tokio::select! {
             _ = shared.shutdown.cancelled() => return,
             _ = tick.tick() => {}
+        }
+        if !pending_expired && tokio::time::Instant::now() >= pending_until {
+            pending_expired = true;
+            expire_pending(&shared).await;
         }
         let now = now_ms();
         let fx = shared.checks.sweep_downtimes(now);
