@@ -39,6 +39,10 @@ const CLIENT_EXIT: &[(&str, &str)] = &[
     ),
     ("2", "Usage error: bad flags, arguments or filters."),
     ("3", "Cannot connect to configd, or not authorised."),
+    (
+        "130",
+        "monit-cli run interrupted by Ctrl-C, after cancelling its job on every node.",
+    ),
 ];
 
 const CLIENT_ENV: &[(&str, &str)] = &[
@@ -168,13 +172,16 @@ fn page(cmd: clap::Command, section: &str) -> Page {
         commands(&mut roff, &cmd, &name);
     }
     let extra = extra(&name);
-    if !extra.keys.is_empty() {
-        roff.control("SH", ["KEYS"]);
-        for (key, what) in extra.keys {
-            roff.control("TP", []);
-            roff.text([bold(*key)]);
-            roff.text([roman(*what)]);
+    // The `?` help: its headings (empty key) start sections (KEYS, then
+    // what the columns mean).
+    for (key, what) in extra.keys {
+        if key.is_empty() {
+            roff.control("SH", [what.to_uppercase().as_str()]);
+            continue;
         }
+        roff.control("TP", []);
+        roff.text([bold(*key)]);
+        roff.text([roman(*what)]);
     }
     roff.control("SH", ["EXAMPLES"]);
     for (example, what) in extra.examples {

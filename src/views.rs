@@ -117,6 +117,8 @@ pub struct CheckJson {
     pub acknowledged: bool,
     pub in_downtime: bool,
     pub flapping: bool,
+    /// Its node is down: `state` is the last one known, not current.
+    pub stale: bool,
 }
 
 /// The fields a `query checks` filter may name.
@@ -141,6 +143,7 @@ pub const CHECK_FIELDS: &[&str] = &[
     "acknowledged",
     "in_downtime",
     "flapping",
+    "stale",
 ];
 
 fn time_or_null(ms: i64) -> Option<String> {
@@ -164,6 +167,60 @@ impl From<&crate::net::proto::CheckView> for CheckJson {
             acknowledged: c.acknowledged,
             in_downtime: c.in_downtime,
             flapping: c.flapping,
+            stale: c.stale,
+        }
+    }
+}
+
+/// A problem, as `monit-cli query problems -o json` prints it: a node that
+/// is down (`kind` `node`, `check` null) or a non-OK check.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProblemJson {
+    /// `node` or `check`.
+    pub kind: String,
+    pub node: String,
+    pub check: Option<String>,
+    /// `down`, `warning`, `critical` or `unknown`.
+    pub state: String,
+    pub state_type: String,
+    /// RFC 3339, or null when unknown.
+    pub since: Option<String>,
+    pub output: String,
+    pub acknowledged: bool,
+    pub in_downtime: bool,
+    pub flapping: bool,
+    pub stale: bool,
+}
+
+/// The fields a `query problems` filter may name.
+pub const PROBLEM_FIELDS: &[&str] = &[
+    "kind",
+    "node",
+    "check",
+    "state",
+    "state_type",
+    "since",
+    "output",
+    "acknowledged",
+    "in_downtime",
+    "flapping",
+    "stale",
+];
+
+impl From<&crate::net::proto::ProblemView> for ProblemJson {
+    fn from(p: &crate::net::proto::ProblemView) -> Self {
+        ProblemJson {
+            kind: if p.check.is_some() { "check" } else { "node" }.into(),
+            node: p.node.clone(),
+            check: p.check.clone(),
+            state: p.state.clone(),
+            state_type: p.state_type.clone(),
+            since: time_or_null(p.since_ms),
+            output: p.output.clone(),
+            acknowledged: p.acknowledged,
+            in_downtime: p.in_downtime,
+            flapping: p.flapping,
+            stale: p.stale,
         }
     }
 }
@@ -289,8 +346,22 @@ mod tests {
             acknowledged: false,
             in_downtime: false,
             flapping: false,
+            stale: false,
         };
         assert_fields_match(&to(CheckJson::from(&check)), CHECK_FIELDS);
+        let problem = crate::net::proto::ProblemView {
+            node: "a".into(),
+            check: Some("disk".into()),
+            state: "critical".into(),
+            state_type: "hard".into(),
+            since_ms: 1,
+            output: "o".into(),
+            acknowledged: false,
+            in_downtime: false,
+            flapping: false,
+            stale: true,
+        };
+        assert_fields_match(&to(ProblemJson::from(&problem)), PROBLEM_FIELDS);
         let event = EventView {
             time_ms: 1,
             kind: "state".into(),

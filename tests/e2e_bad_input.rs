@@ -424,9 +424,22 @@ async fn connection_and_handshake_limits_answer_busy() {
     // slots: a node the general one, an operator the one kept for operators.
     let a = common::stalled_tls_hello("127.0.0.2", &fleet.addr, monit::net::tls::ALPN_NODE).await;
     let b = common::stalled_tls_hello("127.0.0.3", &fleet.addr, monit::net::tls::ALPN_CLIENT).await;
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    let c = common::tls_from("127.0.0.4", &fleet.addr, fleet.fingerprint()).await;
-    let e = error_then_close(c, Duration::from_secs(3)).await.unwrap();
+    // Once configd has read both hellos (a moment on a loaded machine), a
+    // third peer is told `busy`.
+    let started = Instant::now();
+    let e = loop {
+        let c = common::tls_from("127.0.0.4", &fleet.addr, fleet.fingerprint()).await;
+        let mut conn = Connection::new(c, DEFAULT_MAX_FRAME);
+        if let Ok(Ok(Some(Message::Error(e)))) =
+            tokio::time::timeout(Duration::from_secs(1), conn.read()).await
+        {
+            break e;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "never told busy"
+        );
+    };
     assert_eq!(e.code, ErrorCode::Busy, "{e}");
     drop((a, b));
     tokio::time::sleep(Duration::from_millis(200)).await;

@@ -584,7 +584,17 @@ fn cancel_lost_and_timeout() {
     });
     run.signal(nix::sys::signal::Signal::SIGINT);
     let status = run.wait_exit(Duration::from_secs(10));
-    assert_eq!(status.code(), Some(1));
+    assert_eq!(status.code(), Some(130), "{}", run.log());
+    assert!(
+        run.log().contains("cancelling job 1 on every node"),
+        "{}",
+        run.log()
+    );
+    assert!(
+        run.log().contains("job 1 cancelled on every node"),
+        "{}",
+        run.log()
+    );
     wait_for(Duration::from_secs(10), "job cancelled", || {
         (job_states(&fleet) == ["cancelled"]).then_some(())
     });

@@ -219,7 +219,9 @@ args = [{ name = "word", type = "string", pattern = "[a-z]+" }]
 timeout = "10s"
 "#;
     let _a = fleet.node_with("alpha", &[("role", "web")], say);
+    let _g = fleet.node_with("gamma", &[("role", "web")], say);
     fleet.wait_state("alpha", "up", Duration::from_secs(10));
+    fleet.wait_state("gamma", "up", Duration::from_secs(10));
     let op = fleet.token("tui-op", "operator");
     let tmux = Tmux::start(fleet.path());
     tmux.type_text(&format!(
@@ -247,10 +249,30 @@ timeout = "10s"
     tmux.key("1");
     tmux.type_text(":run s");
     tmux.key("Tab");
-    tmux.wait_screen("the completed name", |s| s.contains(":run say "));
-    tmux.type_text("hello --target node=alpha");
+    tmux.wait_screen("the completed name and its signature", |s| {
+        s.contains(":run say ") && s.contains("say <word:string ~[a-z]+>")
+    });
+    // Arguments are checked first; the confirmation names the nodes
+    // configd resolved the target to.
+    tmux.type_text("HELLO --target label.role=web");
     tmux.key("Enter");
-    tmux.wait_screen("the confirmation", |s| s.contains("Run `say hello`"));
+    tmux.wait_screen("the argument's error", |s| s.contains("argument `word`"));
+    tmux.key("Escape");
+    // Typed right after Escape, `:` would read as Alt-: .
+    tmux.wait_screen("the command line closed", |s| !s.contains(":run say HELLO"));
+    tmux.type_text(":run say hello --target label.role=web");
+    tmux.key("Enter");
+    tmux.wait_screen("the confirmation listing both nodes", |s| {
+        s.contains("on 2 nodes (label.role=web): alpha, gamma?")
+    });
+    tmux.key("n");
+    tmux.wait_screen("the confirmation closed", |s| !s.contains("alpha, gamma?"));
+    tmux.type_text(":run say hello --target node=alpha");
+    tmux.wait_screen("the typed line", |s| s.contains("--target node=alpha"));
+    tmux.key("Enter");
+    tmux.wait_screen("the confirmation", |s| {
+        s.contains("Run `say hello` on 1 node (node=alpha): alpha?")
+    });
     tmux.key("y");
     tmux.wait_screen("the job's result", |s| s.contains("job 1 ok"));
     tmux.key("4");
@@ -260,6 +282,8 @@ timeout = "10s"
     tmux.key("Enter");
     tmux.wait_screen("the job's output", |s| s.contains("alpha: said:hello"));
     tmux.key("Escape");
+    // Typed right after Escape, `q` would read as Alt-q.
+    tmux.wait_screen("the details closed", |s| !s.contains("alpha: said:hello"));
     tmux.quit_clean();
 }
 
@@ -316,6 +340,15 @@ fn demo_shows_three_nodes_up_within_10s_and_cleans_up() {
         "took {:?}",
         start.elapsed()
     );
+    // Each node's lines carry its name: its agent's own, and its checks'
+    // state changes as they happen.
+    tmux.type_text("/node=web-1");
+    tmux.key("Enter");
+    tmux.wait_screen("web-1's own and its checks' lines", |s| {
+        s.contains("registered with configd") && s.contains("check:http-5xx")
+    });
+    tmux.key("Escape");
+    tmux.wait_screen("the filter cleared", |s| !s.contains("filter: node=web-1"));
     // The inventory holds the demo's zones; the ops commands complete.
     tmux.key("5");
     tmux.wait_screen("the zones", |s| s.contains("101") && s.contains("edge-1"));

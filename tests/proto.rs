@@ -213,6 +213,7 @@ fn golden() -> Vec<(&'static str, Message)> {
                     check: "load".into(),
                     comment: "on it".into(),
                     sticky: true,
+                    remove: false,
                 }),
             }),
         ),
@@ -344,6 +345,67 @@ fn golden() -> Vec<(&'static str, Message)> {
                 }),
             }),
         ),
+        (
+            "query_problems",
+            Message::Request(Request {
+                id: 10,
+                body: RequestBody::QueryProblems(QueryChecks {
+                    node: None,
+                    filters: vec!["kind=node".into()],
+                }),
+            }),
+        ),
+        (
+            "problems",
+            Message::Response(Response {
+                id: 10,
+                body: ResponseBody::Problems(ProblemsPage {
+                    problems: vec![ProblemView {
+                        node: "web-1".into(),
+                        check: None,
+                        state: "down".into(),
+                        state_type: "hard".into(),
+                        since_ms: 1,
+                        output: "closed by peer".into(),
+                        acknowledged: true,
+                        in_downtime: false,
+                        flapping: false,
+                        stale: false,
+                    }],
+                    done: true,
+                }),
+            }),
+        ),
+        (
+            "unack",
+            Message::Request(Request {
+                id: 11,
+                body: RequestBody::Acknowledge(AckRequest {
+                    node: "web-1".into(),
+                    check: String::new(),
+                    comment: String::new(),
+                    sticky: false,
+                    remove: true,
+                }),
+            }),
+        ),
+        (
+            "cancel_job",
+            Message::Request(Request {
+                id: 12,
+                body: RequestBody::CancelJob(CancelJob { id: 7 }),
+            }),
+        ),
+        (
+            "query_commands",
+            Message::Request(Request {
+                id: 13,
+                body: RequestBody::QueryCommands(QueryChecks {
+                    node: Some("web-1".into()),
+                    filters: vec![],
+                }),
+            }),
+        ),
     ]
 }
 
@@ -380,7 +442,11 @@ const GOLDEN: &[(&str, &str)] = &[
     ("query_events", "0000003181a75265717565737482a2696408a4626f647981ab51756572794576656e747382a766696c7465727390a56c696d69740a"),
     ("done", "0000002681a8526573706f6e736582a2696408a4626f647981a4446f6e6581a76d657373616765a26f6b"),
     ("list_commands", "0000002281a75265717565737482a2696409a4626f647981ac4c697374436f6d6d616e647380"),
-    ("command_names", "0000003481a8526573706f6e736582a2696409a4626f647981ac436f6d6d616e644e616d657381a56e616d657391a96f70656e2d7a6f6e65"),
+    ("command_names", "0000003481a8526573706f6e736582a2696409a4626f647981ac436f6d6d616e644e616d657381a56e616d657391a96f70656e2d7a6f6e65"),    ("query_problems", "0000003c81a75265717565737482a269640aa4626f647981ad517565727950726f626c656d7382a46e6f6465c0a766696c7465727391a96b696e643d6e6f6465"),
+    ("problems", "000000a981a8526573706f6e736582a269640aa4626f647981a850726f626c656d7382a870726f626c656d73918aa46e6f6465a57765622d31a5636865636bc0a57374617465a4646f776eaa73746174655f74797065a468617264a873696e63655f6d7301a66f7574707574ae636c6f7365642062792070656572ac61636b6e6f776c6564676564c3ab696e5f646f776e74696d65c2a8666c617070696e67c2a57374616c65c2a4646f6e65c3"),
+    ("unack", "0000004c81a75265717565737482a269640ba4626f647981ab41636b6e6f776c6564676585a46e6f6465a57765622d31a5636865636ba0a7636f6d6d656e74a0a6737469636b79c2a672656d6f7665c3"),
+    ("cancel_job", "0000002381a75265717565737482a269640ca4626f647981a943616e63656c4a6f6281a2696407"),
+    ("query_commands", "0000003781a75265717565737482a269640da4626f647981ad5175657279436f6d6d616e647382a46e6f6465a57765622d31a766696c7465727390"),
 ];
 
 #[test]

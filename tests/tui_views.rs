@@ -121,11 +121,34 @@ fn problems() -> Vec<ProblemRow> {
         ),
         problem("db-1", "load", "ok", true, "OK load 0.3"),
         problem("web-1", "flappy", "unknown", false, "UNKNOWN: timeout"),
+        problem(
+            "db-1",
+            "",
+            "down",
+            true,
+            "connection lost: heartbeat timeout",
+        ),
     ];
     p[0].acknowledged = true;
     p[1].in_downtime = true;
+    p[1].stale = true;
+    p[2].stale = true;
     p[3].flapping = true;
     p
+}
+
+/// Every check: the problems (not the node row) and some OK ones.
+fn all_checks() -> Vec<ProblemRow> {
+    let mut all: Vec<ProblemRow> = problems()
+        .into_iter()
+        .filter(|p| !p.name.is_empty())
+        .collect();
+    all.push(problem("web-1", "load", "ok", true, "OK load 0.1"));
+    all.push(problem("web-2", "load", "ok", true, "OK load 0.2"));
+    let mut quiet = problem("edge-1", "cert-expiry", "ok", true, "OK 80 days left");
+    quiet.last_change = t(5);
+    all.push(quiet);
+    all
 }
 
 fn log_lines() -> Vec<LogLine> {
@@ -218,12 +241,75 @@ fn events() -> Vec<EventRow> {
 }
 
 /// An app holding every kind of data.
+/// What `query commands` answers: open-zone on db-1, restart-web on the web nodes.
+fn commands() -> Vec<monit::net::proto::CommandOffer> {
+    use monit::ops::spec::{ArgSpec, ArgType, CommandSpec};
+    let spec = |name: &str, args: Vec<ArgSpec>| CommandSpec {
+        name: name.into(),
+        description: format!("{name} for tests"),
+        argv: vec!["/bin/true".into()],
+        args,
+        timeout_ms: 60_000,
+        concurrency: 1,
+        inventory: None,
+    };
+    vec![
+        monit::net::proto::CommandOffer {
+            spec: spec(
+                "open-zone",
+                vec![
+                    ArgSpec {
+                        name: "zone".into(),
+                        kind: ArgType::Int {
+                            min: Some(1),
+                            max: Some(99999),
+                        },
+                    },
+                    ArgSpec {
+                        name: "date".into(),
+                        kind: ArgType::Date {
+                            format: Some("%Y%m%d".into()),
+                        },
+                    },
+                ],
+            ),
+            nodes: vec!["db-1".into()],
+        },
+        monit::net::proto::CommandOffer {
+            spec: spec("restart-web", vec![]),
+            nodes: vec!["web-1".into(), "web-2".into()],
+        },
+    ]
+}
+
+/// Enter on a `:run` line asks configd for the nodes; this answers as configd would.
+fn answer_targets(app: &mut App, effects: Vec<Effect>, nodes: &[&str]) {
+    let [Effect::ResolveRun {
+        command,
+        args,
+        target,
+    }] = effects.as_slice()
+    else {
+        panic!("expected a ResolveRun, got {effects:?}")
+    };
+    update(
+        app,
+        Action::RunTargets {
+            command: command.clone(),
+            args: args.clone(),
+            target: target.clone(),
+            nodes: Ok(nodes.iter().map(|n| n.to_string()).collect()),
+        },
+    );
+}
+
 fn full_app() -> App {
     let mut app = App::new("127.0.0.1:7400", NOW);
     for a in [
         Action::Connected,
         Action::Nodes(nodes()),
         Action::Problems(problems()),
+        Action::Checks(all_checks()),
         Action::LogLines(log_lines()),
         Action::Jobs(jobs()),
         Action::JobOutput {
@@ -232,7 +318,7 @@ fn full_app() -> App {
         },
         Action::Inventory(inventory()),
         Action::Events(events()),
-        Action::CommandNames(vec!["open-zone".into(), "restart-web".into()]),
+        Action::Commands(commands()),
     ] {
         update(&mut app, a);
     }
@@ -301,7 +387,8 @@ fn dialogs_and_banner() {
 
     key(&mut app, KeyCode::Char(':'));
     typ(&mut app, "run open-zone 218 20151011 --target zone=218");
-    key(&mut app, KeyCode::Enter);
+    let effects = key(&mut app, KeyCode::Enter);
+    answer_targets(&mut app, effects, &["db-1"]);
     insta::assert_snapshot!("confirm_run_80x24", draw(&mut app, 80, 24));
     key(&mut app, KeyCode::Esc);
 
@@ -359,6 +446,8 @@ fn keys_switch_views() {
     key(&mut app, KeyCode::BackTab);
     assert_eq!(app.view, View::Problems);
     key(&mut app, KeyCode::Char('6'));
+    key(&mut app, KeyCode::Tab);
+    assert_eq!(app.view, View::Checks);
     key(&mut app, KeyCode::Tab);
     assert_eq!(app.view, View::Nodes);
     assert_eq!(key(&mut app, KeyCode::Char('q')), vec![Effect::Quit]);
@@ -443,12 +532,27 @@ fn problems_are_worst_first_and_ack_asks_first() {
     assert_eq!(
         order,
         [
-            ("db-1".to_string(), "critical".to_string()),
+            ("db-1".to_string(), "down".to_string()),
+            ("db-1".into(), "critical".into()),
             ("web-1".into(), "unknown".into()),
             ("web-2".into(), "warning".into()),
         ],
-        "ok checks are not problems"
+        "nodes down first; ok checks are not problems"
     );
+    // The node row acknowledges (or puts in downtime) the node itself.
+    assert!(key(&mut app, KeyCode::Char('a')).is_empty());
+    let Mode::Confirm(p) = &app.mode else {
+        panic!("a asks first")
+    };
+    assert_eq!(p.question, "Acknowledge node db-1 (down)?");
+    assert_eq!(
+        key(&mut app, KeyCode::Char('y')),
+        vec![Effect::Ack {
+            node: "db-1".into(),
+            check: String::new()
+        }]
+    );
+    key(&mut app, KeyCode::Char('j'));
     assert!(key(&mut app, KeyCode::Char('a')).is_empty());
     assert!(matches!(app.mode, Mode::Confirm(_)));
     assert_eq!(
@@ -546,14 +650,41 @@ fn command_line_parses_completes_and_confirms_naming_targets() {
     typ(&mut app, "op");
     key(&mut app, KeyCode::Tab);
     assert_eq!(app.input, "run open-zone ");
+    // The signature shows once the name is complete.
+    let screen = draw(&mut app, 100, 24);
+    assert!(
+        screen.contains("open-zone <zone:int 1..99999> <date:date %Y%m%d>"),
+        "{screen}"
+    );
     typ(&mut app, "218");
     key(&mut app, KeyCode::Enter);
     match &app.mode {
         Mode::Command { error: Some(e) } => assert!(e.contains("--target"), "{e}"),
         other => panic!("expected an inline error, got {other:?}"),
     }
-    typ(&mut app, " 20151011 --target zone=218");
+    // Arguments are checked before anything is asked.
+    typ(&mut app, " 2015 --target zone=218");
+    assert!(key(&mut app, KeyCode::Enter).is_empty());
+    match &app.mode {
+        Mode::Command { error: Some(e) } => assert!(e.contains("argument `date`"), "{e}"),
+        other => panic!("expected an argument error, got {other:?}"),
+    }
+    // One --target, as in monit-cli run.
+    for _ in 0.." 2015 --target zone=218".len() {
+        key(&mut app, KeyCode::Backspace);
+    }
+    typ(&mut app, " 20151011 --target zone=218 --target node=web-1");
     key(&mut app, KeyCode::Enter);
+    match &app.mode {
+        Mode::Command { error: Some(e) } => assert!(e.contains("one --target"), "{e}"),
+        other => panic!("expected an error, got {other:?}"),
+    }
+    for _ in 0.." --target node=web-1".len() {
+        key(&mut app, KeyCode::Backspace);
+    }
+    assert_eq!(app.input, "run open-zone 218 20151011 --target zone=218");
+    let effects = key(&mut app, KeyCode::Enter);
+    answer_targets(&mut app, effects, &["db-1"]);
     let Mode::Confirm(p) = &app.mode else {
         panic!("expected a confirmation, got {:?}", app.mode)
     };
@@ -563,8 +694,8 @@ fn command_line_parses_completes_and_confirms_naming_targets() {
         p.question
     );
     assert!(
-        p.question.contains("zone=218: db-1"),
-        "names the node: {}",
+        p.question.contains("on 1 node (zone=218): db-1?"),
+        "names the node configd named: {}",
         p.question
     );
     assert_eq!(
@@ -578,11 +709,17 @@ fn command_line_parses_completes_and_confirms_naming_targets() {
     // `n` cancels; label and all selectors name nodes.
     key(&mut app, KeyCode::Char(':'));
     typ(&mut app, "run restart-web --target label.role=web");
-    key(&mut app, KeyCode::Enter);
+    let effects = key(&mut app, KeyCode::Enter);
+    answer_targets(&mut app, effects, &["web-1", "web-2"]);
     let Mode::Confirm(p) = &app.mode else {
         panic!()
     };
-    assert!(p.question.contains("web-1, web-2"), "{}", p.question);
+    assert!(
+        p.question
+            .contains("2 nodes (label.role=web): web-1, web-2"),
+        "{}",
+        p.question
+    );
     assert!(key(&mut app, KeyCode::Char('n')).is_empty());
     assert_eq!(app.mode, Mode::Normal);
     key(&mut app, KeyCode::Char(':'));
@@ -655,4 +792,147 @@ fn connection_state_shows_in_the_header() {
     assert!(s.contains("DISCONNECTED") && s.contains("refused"), "{s}");
     update(&mut app, Action::Connected);
     assert!(!draw(&mut app, 80, 24).contains("DISCONNECTED"));
+}
+
+#[test]
+fn checks_view_lists_every_check_sorted_and_filtered() {
+    let mut app = full_app();
+    key(&mut app, KeyCode::Char('7'));
+    assert_eq!(app.view, View::Checks);
+    let order = |app: &App| -> Vec<String> {
+        app.checks
+            .visible
+            .iter()
+            .map(|&i| {
+                let c = &app.checks.rows.as_ref().unwrap()[i];
+                format!("{}/{}", c.node, c.name)
+            })
+            .collect()
+    };
+    assert_eq!(
+        order(&app),
+        [
+            "db-1/disk /var",
+            "db-1/load",
+            "edge-1/cert-expiry",
+            "web-1/flappy",
+            "web-1/load",
+            "web-2/http",
+            "web-2/load"
+        ],
+        "every check, OK ones too, by node"
+    );
+    key(&mut app, KeyCode::Char('s'));
+    assert_eq!(app.check_sort.label(), "state");
+    assert_eq!(order(&app)[0], "db-1/disk /var", "worst first");
+    key(&mut app, KeyCode::Char('s'));
+    assert_eq!(order(&app)[0], "edge-1/cert-expiry", "newest change first");
+    key(&mut app, KeyCode::Char('/'));
+    typ(&mut app, "state=ok");
+    key(&mut app, KeyCode::Enter);
+    assert_eq!(order(&app).len(), 4);
+    key(&mut app, KeyCode::Char('s'));
+    key(&mut app, KeyCode::Enter);
+    let screen = draw(&mut app, 80, 24);
+    assert!(screen.contains("check load on db-1"), "{screen}");
+}
+
+#[test]
+fn help_explains_every_column_and_scrolls() {
+    let mut app = full_app();
+    let mut headers = std::collections::BTreeSet::new();
+    // Every table's header (Logs has none: its line layout is in the help).
+    for view in View::ALL.into_iter().filter(|v| *v != View::Logs) {
+        app.view = view;
+        let screen = draw(&mut app, 200, 40);
+        let line = screen
+            .lines()
+            .nth(2)
+            .unwrap_or_default()
+            .trim_matches('"')
+            .to_string();
+        for word in line.split_whitespace() {
+            if word.chars().all(|c| c.is_ascii_uppercase()) && word.len() > 1 {
+                headers.insert(word.to_string());
+            }
+        }
+    }
+    let help: String = monit::tui::ui::HELP
+        .iter()
+        .map(|(k, v)| format!("{k} {v}\n"))
+        .collect();
+    for h in &headers {
+        assert!(
+            help.contains(h.as_str()),
+            "`{h}` is not explained in the help"
+        );
+    }
+    for abbreviation in ["ADF", "12ok 1w 2c 1u 1p", "stale", "(node)"] {
+        assert!(help.contains(abbreviation), "{abbreviation}");
+    }
+    assert!(
+        headers.contains("ADF") && headers.contains("CHECKS"),
+        "{headers:?}"
+    );
+    key(&mut app, KeyCode::Char('?'));
+    let top = draw(&mut app, 80, 24);
+    key(&mut app, KeyCode::Char('j'));
+    key(&mut app, KeyCode::Char('j'));
+    assert_eq!(app.help_scroll, 2);
+    assert_ne!(draw(&mut app, 80, 24), top, "j scrolls the help");
+    key(&mut app, KeyCode::Esc);
+    key(&mut app, KeyCode::Char('?'));
+    assert_eq!(app.help_scroll, 0, "opens at the top");
+}
+
+#[test]
+fn a_long_status_wraps_at_80x24_and_logs_show_a_long_line_in_full() {
+    let mut app = full_app();
+    key(&mut app, KeyCode::Char(':'));
+    typ(
+        &mut app,
+        "run open-zone 218 20151011 --target zone=218 --target node=web-1",
+    );
+    key(&mut app, KeyCode::Enter);
+    let screen = draw(&mut app, 80, 24);
+    assert!(
+        screen.contains("node=NAME, label.K=V, zone=KEY or all"),
+        "wrapped, not cut: {screen}"
+    );
+    key(&mut app, KeyCode::Esc);
+
+    let long = format!("{}THE-END", "a very long line ".repeat(12));
+    update(
+        &mut app,
+        Action::LogLines(vec![LogLine {
+            time: t(0),
+            node: "web-1".into(),
+            level: "WARN".into(),
+            source: "job:7".into(),
+            message: long.clone(),
+        }]),
+    );
+    key(&mut app, KeyCode::Char('3'));
+    key(&mut app, KeyCode::Char('f'));
+    key(&mut app, KeyCode::Enter);
+    assert_eq!(app.mode, Mode::Details);
+    let screen = draw(&mut app, 80, 24);
+    assert!(screen.contains("log line from web-1"), "{screen}");
+    assert!(screen.contains("job:7"), "{screen}");
+    assert!(screen.contains("THE-END"), "the whole line: {screen}");
+}
+
+#[test]
+fn a_late_answer_for_an_abandoned_run_line_asks_nothing() {
+    let mut app = full_app();
+    key(&mut app, KeyCode::Char(':'));
+    typ(&mut app, "run restart-web --target label.role=web");
+    let effects = key(&mut app, KeyCode::Enter);
+    // The user gives up and types something else meanwhile.
+    key(&mut app, KeyCode::Esc);
+    key(&mut app, KeyCode::Char(':'));
+    typ(&mut app, "run open-zone");
+    answer_targets(&mut app, effects, &["web-1", "web-2"]);
+    assert_eq!(app.mode, Mode::Command { error: None }, "no confirmation");
+    assert_eq!(app.input, "run open-zone");
 }

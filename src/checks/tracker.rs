@@ -28,6 +28,10 @@ pub enum NotifyKind {
     Acknowledgement,
     DowntimeStart,
     DowntimeEnd,
+    /// A node went down (its connection ended).
+    NodeDown,
+    /// A node whose `node_down` was sent is back.
+    NodeUp,
 }
 
 impl NotifyKind {
@@ -40,6 +44,8 @@ impl NotifyKind {
             NotifyKind::Acknowledgement => "acknowledgement",
             NotifyKind::DowntimeStart => "downtime_start",
             NotifyKind::DowntimeEnd => "downtime_end",
+            NotifyKind::NodeDown => "node_down",
+            NotifyKind::NodeUp => "node_up",
         }
     }
 }

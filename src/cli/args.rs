@@ -15,7 +15,8 @@ use super::output::Format;
     long_about = "Query and operate a monit fleet. Talks to monit-configd; server and token \
                   come from the flags, the environment, or client.toml in the user config \
                   directory (~/.config/monit/client.toml).",
-    after_help = "EXIT STATUS: 0 ok, 1 the operation failed, 2 usage error, 3 cannot connect or not authorised.\n\
+    after_help = "EXIT STATUS: 0 ok, 1 the operation failed, 2 usage error, 3 cannot connect or not authorised, \
+                  130 run interrupted by Ctrl-C (its job cancelled).\n\
                   Example: monit-cli query nodes --filter state=down -o json"
 )]
 pub struct Cli {
@@ -46,7 +47,7 @@ pub enum Command {
     /// Read the fleet's state
     #[command(subcommand)]
     Query(Query),
-    /// Acknowledge a check's problem (holds its notifications)
+    /// Acknowledge a problem, a check's or a down node's (holds its notifications)
     Ack(super::checks::AckArgs),
     /// Schedule, list or cancel downtime (holds notifications)
     Downtime(super::checks::DowntimeArgs),
@@ -62,7 +63,7 @@ pub enum Command {
     Inventory(super::ops::InventoryCmd),
     /// Run an allow-listed command on nodes (operator), output streamed live
     Run(super::ops::RunArgs),
-    /// Jobs: `job show ID`
+    /// Jobs: `job show [-f] ID` (reattach to a running job), `job cancel ID`
     #[command(subcommand)]
     Job(super::ops::JobCmd),
 }
@@ -125,6 +126,21 @@ pub enum Query {
         /// Keep checks matching EXPR (e.g. state!=ok, acknowledged=false); repeat to AND
         #[arg(long, short = 'f', value_name = "EXPR")]
         filter: Vec<String>,
+    },
+    /// List problems: nodes that are down first, then checks that are not OK
+    Problems {
+        /// Only this node's problems
+        #[arg(long, value_name = "NODE")]
+        node: Option<String>,
+        /// Keep problems matching EXPR (e.g. kind=node, acknowledged=false); repeat to AND
+        #[arg(long, short = 'f', value_name = "EXPR")]
+        filter: Vec<String>,
+    },
+    /// List the commands nodes offer: description, typed arguments, role, inventory binding, nodes
+    Commands {
+        /// Only the commands this node offers
+        #[arg(long, value_name = "NODE")]
+        node: Option<String>,
     },
     /// List recent events (state changes, notifications, acks, downtime), oldest first
     Events {

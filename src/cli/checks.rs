@@ -9,18 +9,26 @@ use super::{finish_output, parse_filters, Target};
 use crate::checks::CheckState;
 use crate::net::client::{unexpected, Client, ClientError};
 use crate::net::proto::{
-    AckRequest, CancelDowntime, Done, DowntimeRequest, DowntimeView, ListDowntimes, RequestBody,
-    ResponseBody, SubmitResult,
+    AckRequest, CancelDowntime, Done, DowntimeRequest, DowntimeView, ListDowntimes, QueryChecks,
+    RequestBody, ResponseBody, SubmitResult,
 };
 use crate::views::{
-    CheckJson, DowntimeJson, EventJson, CHECK_FIELDS, DOWNTIME_FIELDS, EVENT_FIELDS,
+    CheckJson, DowntimeJson, EventJson, ProblemJson, CHECK_FIELDS, DOWNTIME_FIELDS, EVENT_FIELDS,
+    PROBLEM_FIELDS,
 };
 
 #[derive(Debug, Args)]
+#[command(
+    after_help = "Example: monit-cli ack web-1/disk --comment 'cleaning up'; \
+                         monit-cli ack web-1 (a node that is down); monit-cli ack --remove web-1/disk"
+)]
 pub struct AckArgs {
-    /// The check, as NODE/CHECK
-    #[arg(value_name = "NODE/CHECK")]
+    /// The check, as NODE/CHECK, or a node that is down, as NODE
+    #[arg(value_name = "NODE[/CHECK]")]
     pub target: String,
+    /// Remove the acknowledgement instead (its notifications are no longer held)
+    #[arg(long, conflicts_with_all = ["comment", "sticky"])]
+    pub remove: bool,
     /// Why, for the other operators
     #[arg(long, default_value = "")]
     pub comment: String,
@@ -158,6 +166,9 @@ pub fn checks_table(rows: &[CheckJson], fit: Fit) -> String {
         if c.flapping {
             flags.push("flap");
         }
+        if c.stale {
+            flags.push("stale");
+        }
         t.row(vec![
             fit.clip(&c.node, 20),
             fit.clip(&c.name, 20),
@@ -198,11 +209,15 @@ pub async fn query_events(
 }
 
 pub async fn ack(common: &CommonArgs, a: AckArgs) -> Result<(), CliError> {
-    let (node, check) = split_target(&a.target)?;
+    // NODE alone acknowledges the node (a down host); NODE/CHECK a check.
+    let (node, check) = match a.target.split_once('/') {
+        None if !a.target.is_empty() => (a.target.clone(), String::new()),
+        _ => split_target(&a.target)?,
+    };
     let fields = serde_json::json!({
         "node": node,
-        "check": check,
-        "acknowledged": true,
+        "check": (!check.is_empty()).then_some(&check),
+        "acknowledged": !a.remove,
         "sticky": a.sticky,
         "comment": a.comment,
     });
@@ -213,10 +228,83 @@ pub async fn ack(common: &CommonArgs, a: AckArgs) -> Result<(), CliError> {
             check,
             comment: a.comment,
             sticky: a.sticky,
+            remove: a.remove,
         }),
     )
     .await?;
     print_done(common, &d, fields)
+}
+
+pub async fn query_problems(
+    common: &CommonArgs,
+    node: Option<String>,
+    filters: Vec<String>,
+) -> Result<(), CliError> {
+    parse_filters(&filters, "problems", Some(PROBLEM_FIELDS))?;
+    let client = connect(common).await?;
+    let mut answers = client
+        .request(RequestBody::QueryProblems(QueryChecks { node, filters }))
+        .await?;
+    let mut problems = Vec::new();
+    loop {
+        match answers.next().await {
+            Some(Ok(ResponseBody::Problems(p))) => {
+                problems.extend(p.problems);
+                if p.done {
+                    break;
+                }
+            }
+            Some(Ok(ResponseBody::Error(e))) => return Err(ClientError::Remote(e).into()),
+            Some(Ok(other)) => return Err(unexpected(&other).into()),
+            Some(Err(e)) => return Err(ClientError::from(e).into()),
+            None => return Err(ClientError::Lost("the answer stopped".into()).into()),
+        }
+    }
+    let rows: Vec<ProblemJson> = problems.iter().map(ProblemJson::from).collect();
+    let mut out = std::io::stdout().lock();
+    finish_output(write_rows(&mut out, common.output, &rows, |fit| {
+        problems_table(&rows, fit)
+    }))
+}
+
+/// The problems table: nodes down first, `(node)` in the CHECK column.
+pub fn problems_table(rows: &[ProblemJson], fit: Fit) -> String {
+    let now = crate::timefmt::now_ms();
+    let mut t = Table::new(vec!["NODE", "CHECK", "STATE", "SINCE", "FLAGS", "OUTPUT"]);
+    for p in rows {
+        let since = p
+            .since
+            .as_deref()
+            .and_then(crate::timefmt::parse_rfc3339)
+            .map(|ms| crate::timefmt::ago(ms, now))
+            .unwrap_or_default();
+        let mut flags = Vec::new();
+        if p.acknowledged {
+            flags.push("ack");
+        }
+        if p.in_downtime {
+            flags.push("down");
+        }
+        if p.flapping {
+            flags.push("flap");
+        }
+        if p.stale {
+            flags.push("stale");
+        }
+        t.row(vec![
+            fit.clip(&p.node, 20),
+            fit.clip(p.check.as_deref().unwrap_or("(node)"), 20),
+            if p.check.is_some() {
+                format!("{} {}", p.state, p.state_type)
+            } else {
+                p.state.clone()
+            },
+            since,
+            flags.join(","),
+            fit.clip(&p.output, 60),
+        ]);
+    }
+    t.fit(fit)
 }
 
 pub async fn submit(common: &CommonArgs, s: SubmitArgs) -> Result<(), CliError> {

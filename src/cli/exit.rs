@@ -11,6 +11,8 @@ pub enum Exit {
     Usage = 2,
     /// Cannot connect, or not authorised.
     Access = 3,
+    /// Stopped by Ctrl-C (SIGINT), after saying what was done about it.
+    Interrupted = 130,
 }
 
 impl From<Exit> for std::process::ExitCode {

@@ -14,7 +14,7 @@ use crate::net::bulk;
 use crate::net::client::{unexpected, ClientError};
 use crate::net::direct::Direct;
 use crate::net::log_ref::LogLineRef;
-use crate::net::proto::{RequestBody, ResponseBody, SubscribeLogs};
+use crate::net::proto::{ErrorCode, RequestBody, ResponseBody, SubscribeLogs};
 use crate::timefmt::now_ms;
 use tokio::sync::mpsc::error::TrySendError;
 
@@ -63,17 +63,24 @@ impl Renderer {
         }
     }
 
-    /// A batch: the skip marker first if lines were missed.
+    /// A batch: the skip marker first if lines were missed. With `seen`
+    /// (after a reconnection) lines printed already are left out.
     fn batch<'a>(
         &mut self,
         out: &mut Vec<u8>,
         skipped: u64,
         lines: impl IntoIterator<Item = LogLineRef<'a>>,
+        mut seen: Option<&mut Seen>,
     ) {
         if skipped > 0 {
             self.line(out, &LogLineRef::from(&render::skipped_marker(skipped)));
         }
         for l in lines {
+            if let Some(seen) = seen.as_deref_mut() {
+                if !seen.first_time(&l) {
+                    continue;
+                }
+            }
             self.line(out, &l);
         }
     }
@@ -87,36 +94,159 @@ impl Renderer {
     }
 }
 
+/// Lines printed lately, so a subscription made again after a lost
+/// connection (which asks for the lines since a little before the newest
+/// one printed) prints none twice.
+#[derive(Default)]
+struct Seen {
+    newest_ms: i64,
+    /// After a reconnection: lines up to this time may have been printed
+    /// (the renewed subscription's history overlaps); later ones are new.
+    replayed_until: Option<i64>,
+    recent: std::collections::HashSet<u64>,
+    order: std::collections::VecDeque<u64>,
+}
+
+/// Lines remembered by `Seen`, at most.
+const SEEN_KEPT: usize = 100_000;
+/// How far before the newest line printed a renewed subscription starts
+/// (lines of several nodes arrive slightly out of time order).
+const RESUME_SLACK_MS: i64 = 5_000;
+
+impl Seen {
+    /// Whether `l` is new (and remembers it). Only lines of the overlap
+    /// after a reconnection are compared: two equal lines in one
+    /// millisecond (a command printing the same line twice) both print.
+    fn first_time(&mut self, l: &LogLineRef) -> bool {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        (l.time_ms, l.node, l.level as u8, l.source, l.message).hash(&mut h);
+        let key = h.finish();
+        let replayed = self.replayed_until.is_some_and(|t| l.time_ms <= t);
+        if replayed && self.recent.contains(&key) {
+            return false;
+        }
+        if !self.recent.insert(key) {
+            // Remembered already; keep one entry.
+            self.newest_ms = self.newest_ms.max(l.time_ms);
+            return true;
+        }
+        self.order.push_back(key);
+        if self.order.len() > SEEN_KEPT {
+            if let Some(old) = self.order.pop_front() {
+                self.recent.remove(&old);
+            }
+        }
+        self.newest_ms = self.newest_ms.max(l.time_ms);
+        true
+    }
+}
+
+/// The one line printed when `logs -f` is connected again.
+fn reconnected_marker(lost_ms: i64) -> crate::net::proto::LogLine {
+    crate::net::proto::LogLine {
+        time_ms: now_ms(),
+        node: crate::logs::hub::CONFIGD_NODE.into(),
+        level: crate::net::proto::Level::Warn,
+        source: "logs".into(),
+        message: format!(
+            "connection to configd lost for {:.1}s; reconnected, lines logged meanwhile follow",
+            (now_ms() - lost_ms) as f64 / 1000.0
+        ),
+    }
+}
+
+/// Sources a line can have: `daemon`, `logs`, `job:ID` (`job:` for all
+/// jobs), `check:NAME`, or a prefix ending in `*`.
+fn check_source(s: &str) -> Result<(), String> {
+    let ok = match s.split_once(':') {
+        None => matches!(s, "daemon" | "logs") || s.ends_with('*'),
+        Some(("job", id)) => id.is_empty() || id.parse::<u64>().is_ok() || id.ends_with('*'),
+        Some(("check", name)) => !name.is_empty(),
+        Some(_) => false,
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "unknown --source `{s}`: use daemon, job:ID (job: for every job), check:NAME or logs"
+        ))
+    }
+}
+
+/// Connects again (capped backoff) and subscribes from a little before the
+/// newest line printed; None once nobody reads the output any more.
+async fn resubscribe(
+    target: &Target,
+    subscription: &mut SubscribeLogs,
+    seen: &Seen,
+    lost_ms: i64,
+    out: &tokio::sync::mpsc::Sender<Vec<u8>>,
+) -> Option<(Direct, u64)> {
+    let mut backoff = crate::net::backoff::Backoff::new(
+        std::time::Duration::from_millis(250),
+        std::time::Duration::from_secs(10),
+    );
+    loop {
+        if out.is_closed() {
+            return None;
+        }
+        tokio::time::sleep(backoff.next_delay()).await;
+        let Ok(mut d) = Direct::connect(&target.endpoint, "monit-cli logs").await else {
+            continue;
+        };
+        let newest = if seen.newest_ms > 0 {
+            seen.newest_ms
+        } else {
+            lost_ms
+        };
+        subscription.since_ms = Some(newest - RESUME_SLACK_MS);
+        subscription.backlog = SEEN_KEPT as u64;
+        if let Ok(id) = d
+            .request(RequestBody::SubscribeLogs(subscription.clone()))
+            .await
+        {
+            return Some((d, id));
+        }
+    }
+}
+
 pub async fn run(common: &CommonArgs, args: LogsArgs) -> Result<(), CliError> {
     if let Some(r) = &args.regex {
         regex::Regex::new(r).map_err(|e| CliError::usage(format!("bad --regex: {e}")))?;
+    }
+    for s in &args.sources {
+        check_source(s).map_err(CliError::usage)?;
     }
     let since_ms = args
         .since
         .map(|d| now_ms() - i64::try_from(d.as_millis()).unwrap_or(i64::MAX / 2));
     let follow = args.follow;
     let target = Target::resolve(common)?;
+    let mut subscription = SubscribeLogs {
+        nodes: args.nodes,
+        min_level: args.level,
+        sources: args.sources,
+        grep: args.grep,
+        regex: args.regex,
+        backlog: args.lines,
+        since_ms,
+        follow: args.follow,
+    };
     let mut direct = Direct::connect(&target.endpoint, "monit-cli logs").await?;
-    if !args.nodes.is_empty() {
+    if !subscription.nodes.is_empty() {
         let mut known = Vec::new();
         direct
             .nodes(vec![], |n| known.push(n.name.to_string()))
             .await?;
         let own = [crate::logs::hub::CONFIGD_NODE, crate::tui::demo::LOG_NODE];
-        super::check_known_nodes(&args.nodes, &known, &own)?;
+        super::check_known_nodes(&subscription.nodes, &known, &own)?;
     }
-    let id = direct
-        .request(RequestBody::SubscribeLogs(SubscribeLogs {
-            nodes: args.nodes,
-            min_level: args.level,
-            sources: args.sources,
-            grep: args.grep,
-            regex: args.regex,
-            backlog: args.lines,
-            since_ms,
-            follow: args.follow,
-        }))
+    let mut id = direct
+        .request(RequestBody::SubscribeLogs(subscription.clone()))
         .await?;
+    let mut seen = Seen::default();
+    let mut resumed = false;
     // With -f, `-o json` streams one object per line (an array never ends).
     let format = match common.output {
         Format::Json if args.follow => Format::Jsonl,
@@ -151,7 +281,7 @@ pub async fn run(common: &CommonArgs, args: LogsArgs) -> Result<(), CliError> {
                 Ok(next) => next,
                 Err(_) => {
                     let mut chunk = Vec::new();
-                    renderer.batch(&mut chunk, dropped, []);
+                    renderer.batch(&mut chunk, dropped, [], None);
                     if tx.try_send(chunk).is_ok() {
                         dropped = 0;
                     }
@@ -162,25 +292,76 @@ pub async fn run(common: &CommonArgs, args: LogsArgs) -> Result<(), CliError> {
             direct.next_body().await
         };
         let body = match next {
-            Ok(body) => body,
+            Ok(body) => Ok(body),
+            Err(e) if follow && !e.is_access() => Err(e),
             Err(e) => break Err(e.into()),
         };
+        let body = match body {
+            Ok(body) => body,
+            // configd went away (a restart): follow it back.
+            Err(e) => {
+                let lost_ms = now_ms();
+                tracing::debug!("logs connection lost: {e}");
+                let Some((d, new_id)) =
+                    resubscribe(&target, &mut subscription, &seen, lost_ms, &tx).await
+                else {
+                    break Ok(());
+                };
+                direct = d;
+                id = new_id;
+                resumed = true;
+                seen.replayed_until = Some(seen.newest_ms);
+                let mut chunk = Vec::new();
+                renderer.line(&mut chunk, &LogLineRef::from(&reconnected_marker(lost_ms)));
+                if tx.send(chunk).await.is_err() {
+                    break Ok(());
+                }
+                continue;
+            }
+        };
+        // Every line is remembered while following, so none prints twice
+        // after a reconnection.
+        let seen_now = (follow || resumed).then_some(&mut seen);
         let mut chunk = Vec::with_capacity(body.len() + body.len() / 2);
         let (lines, skipped, done) = match bulk::log_lines_page(&body, id) {
             Some(b) => {
                 let skipped = b.skipped + dropped;
-                renderer.batch(&mut chunk, skipped, b.lines.iter().copied());
+                renderer.batch(&mut chunk, skipped, b.lines.iter().copied(), seen_now);
                 (b.lines.len() as u64, skipped, b.done)
             }
             None => match direct.settle(&body, id).await {
                 Ok(None) => continue,
                 Ok(Some(ResponseBody::LogLines(b))) => {
                     let skipped = b.skipped + dropped;
-                    renderer.batch(&mut chunk, skipped, b.lines.iter().map(LogLineRef::from));
+                    renderer.batch(
+                        &mut chunk,
+                        skipped,
+                        b.lines.iter().map(LogLineRef::from),
+                        seen_now,
+                    );
                     (b.lines.len() as u64, skipped, b.done)
                 }
                 Ok(Some(ResponseBody::Error(e))) => break Err(ClientError::Remote(e).into()),
                 Ok(Some(other)) => break Err(unexpected(&other).into()),
+                // configd stopping says so first: follow it back.
+                Err(ClientError::Remote(e)) if follow && e.code == ErrorCode::ShuttingDown => {
+                    let lost_ms = now_ms();
+                    let Some((d, new_id)) =
+                        resubscribe(&target, &mut subscription, &seen, lost_ms, &tx).await
+                    else {
+                        break Ok(());
+                    };
+                    direct = d;
+                    id = new_id;
+                    resumed = true;
+                    seen.replayed_until = Some(seen.newest_ms);
+                    let mut chunk = Vec::new();
+                    renderer.line(&mut chunk, &LogLineRef::from(&reconnected_marker(lost_ms)));
+                    if tx.send(chunk).await.is_err() {
+                        break Ok(());
+                    }
+                    continue;
+                }
                 Err(e) => break Err(e.into()),
             },
         };
@@ -213,5 +394,40 @@ pub async fn run(common: &CommonArgs, args: LogsArgs) -> Result<(), CliError> {
         // Also why the queue closed: a closed pipe ends quietly.
         Err(e) => finish_output(Err(e)),
         Ok(()) => outcome,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::net::proto::Level;
+
+    fn line(time_ms: i64, message: &str) -> LogLineRef<'_> {
+        LogLineRef {
+            time_ms,
+            node: "web-1",
+            level: Level::Info,
+            source: "job:1",
+            message,
+        }
+    }
+
+    #[test]
+    fn only_the_overlap_after_a_reconnection_is_left_out() {
+        let mut seen = Seen::default();
+        // A command printing the same line twice in one millisecond.
+        assert!(seen.first_time(&line(10, "x")));
+        assert!(seen.first_time(&line(10, "x")));
+        assert!(seen.first_time(&line(20, "y")));
+        // Reconnected: history from before 20 comes again.
+        seen.replayed_until = Some(seen.newest_ms);
+        assert!(!seen.first_time(&line(10, "x")));
+        assert!(!seen.first_time(&line(20, "y")));
+        assert!(seen.first_time(&line(15, "logged while away")));
+        assert!(seen.first_time(&line(30, "y")));
+        assert!(
+            seen.first_time(&line(30, "y")),
+            "live lines are never left out"
+        );
     }
 }

@@ -1,4 +1,4 @@
-//! `monit-cli inventory`, `query inventory|jobs`, `run` and `job show`.
+//! `monit-cli inventory`, `query inventory|jobs`, `run` and `job show|cancel`.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -9,14 +9,14 @@ use clap::{Args, Subcommand};
 
 use super::args::CommonArgs;
 use super::exit::{CliError, Exit};
-use super::output::{clip, write_json, write_one, write_rows, Fit, Format, Table};
+use super::output::{clip, write_answer, write_json, write_one, write_rows, Fit, Format, Table};
 use super::{finish_output, parse_filters, Target};
 use crate::net::client::{unexpected, Client, ClientError};
 use crate::net::proto::{
-    InventoryItem, InventoryOp, InventoryWrite, JobView, OutputStream, RequestBody, ResolveTargets,
-    ResponseBody, RunRequest, ShowJob, TargetState,
+    CancelJob, InventoryItem, InventoryOp, InventoryWrite, JobView, OutputStream, RequestBody,
+    ResolveTargets, ResponseBody, RunRequest, ShowJob, TargetState,
 };
-use crate::ops::views::{inventory_json, job_json, job_state};
+use crate::ops::views::{command_json, inventory_json, job_json, job_state};
 
 #[derive(Debug, Subcommand)]
 pub enum InventoryCmd {
@@ -58,6 +58,9 @@ pub struct RunArgs {
     /// Override the command's timeout (e.g. 30s, 5m)
     #[arg(long, value_name = "DURATION")]
     pub timeout: Option<String>,
+    /// Print the job id once it started and return; the job runs on (follow it with `job show -f ID`)
+    #[arg(long, short = 'd')]
+    pub detach: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -65,10 +68,12 @@ pub enum JobCmd {
     /// A job's targets, states and stored output
     Show {
         id: u64,
-        /// While the job runs, print its output live, then the record
+        /// While the job runs, print its output so far and then live, then the record
         #[arg(short = 'f', long)]
         follow: bool,
     },
+    /// Stop a running job on every node (operator); its targets end `cancelled`
+    Cancel { id: u64 },
 }
 
 fn parse_pairs(pairs: &[String]) -> Result<BTreeMap<String, String>, CliError> {
@@ -409,7 +414,16 @@ pub async fn query_jobs(common: &CommonArgs, filters: Vec<String>) -> Result<(),
 }
 
 pub async fn job(common: &CommonArgs, cmd: JobCmd) -> Result<(), CliError> {
-    let JobCmd::Show { id, follow } = cmd;
+    let (id, follow) = match cmd {
+        JobCmd::Show { id, follow } => (id, follow),
+        JobCmd::Cancel { id } => {
+            let client = connect(common).await?;
+            let message = cancel_job(&client, id).await?;
+            let mut out = std::io::stdout().lock();
+            let fields = serde_json::json!({ "id": id, "cancelled": true, "message": message });
+            return finish_output(write_answer(&mut out, common.output, &message, &fields));
+        }
+    };
     let client = connect(common).await?;
     let mut answers = client
         .request(RequestBody::ShowJob(ShowJob { id, follow }))
@@ -526,6 +540,64 @@ fn output_records(
     }
 }
 
+pub async fn query_commands(common: &CommonArgs, node: Option<String>) -> Result<(), CliError> {
+    let client = connect(common).await?;
+    let offers = match one(
+        &client,
+        RequestBody::QueryCommands(crate::net::proto::QueryChecks {
+            node: node.clone(),
+            filters: vec![],
+        }),
+    )
+    .await?
+    {
+        ResponseBody::Commands(c) => c.commands,
+        other => return Err(unexpected(&other).into()),
+    };
+    if let (Some(n), true) = (&node, offers.is_empty()) {
+        // Say why the list is empty: no such node, or it offers nothing.
+        let nodes = client.query_nodes(vec![format!("name={n}")]).await?;
+        if nodes.is_empty() {
+            return Err(CliError::new(
+                Exit::Failed,
+                anyhow::anyhow!("no node `{n}`; see `monit-cli query nodes`"),
+            ));
+        }
+    }
+    let rows: Vec<serde_json::Value> = offers.iter().map(command_json).collect();
+    let mut out = std::io::stdout().lock();
+    finish_output(write_rows(&mut out, common.output, &rows, |fit| {
+        let mut t = Table::new(vec!["COMMAND", "ARGUMENTS", "NODES", "DESCRIPTION"]);
+        for o in &offers {
+            let sig = o.spec.signature();
+            let args = sig
+                .strip_prefix(o.spec.name.as_str())
+                .unwrap_or(&sig)
+                .trim();
+            let nodes = if o.nodes.len() > 3 {
+                format!("{} nodes ({}, ...)", o.nodes.len(), o.nodes[..2].join(", "))
+            } else {
+                o.nodes.join(", ")
+            };
+            t.row(vec![
+                o.spec.name.clone(),
+                args.to_string(),
+                nodes,
+                fit.clip(&o.spec.description, 60),
+            ]);
+        }
+        t.fit(fit)
+    }))
+}
+
+/// Asks configd to stop job `id` on every node; its answer.
+async fn cancel_job(client: &Client, id: u64) -> Result<String, CliError> {
+    match one(client, RequestBody::CancelJob(CancelJob { id })).await? {
+        ResponseBody::Done(d) => Ok(d.message),
+        other => Err(unexpected(&other).into()),
+    }
+}
+
 /// Prefixes each line of `data` with the node, into `buf`.
 fn prefix_lines(buf: &mut Vec<u8>, node: &str, marker: &str, data: &str) {
     for line in data.split_inclusive('\n') {
@@ -608,11 +680,21 @@ pub async fn run(common: &CommonArgs, args: RunArgs) -> Result<(), CliError> {
     loop {
         let next = tokio::select! {
             _ = &mut interrupt => {
-                drop(answers);
-                // Give the Cancel frame a moment to leave before the link closes.
-                tokio::time::sleep(Duration::from_millis(200)).await;
-                let what = job_id.map(|id| format!("job {id}")).unwrap_or("the job".into());
-                return Err(CliError::new(Exit::Failed, anyhow::anyhow!("interrupted: {what} cancelled on every node")));
+                // The job belongs to configd: stop it there, and say so.
+                let Some(id) = job_id else {
+                    drop(answers);
+                    // Give the Cancel frame a moment to leave before the link closes.
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                    return Err(CliError::new(Exit::Interrupted, anyhow::anyhow!("interrupted before the job started")));
+                };
+                let _ = writeln!(stderr, "interrupted: cancelling job {id} on every node...");
+                let said = tokio::time::timeout(Duration::from_secs(5), cancel_job(&client, id)).await;
+                let why = match said {
+                    Ok(Ok(message)) => message,
+                    Ok(Err(e)) => format!("job {id} may still run: {:#} (try `monit-cli job cancel {id}`)", e.error),
+                    Err(_) => format!("job {id} may still run: configd did not answer (try `monit-cli job cancel {id}`)"),
+                };
+                return Err(CliError::new(Exit::Interrupted, anyhow::anyhow!("interrupted: {why}")));
             }
             n = answers.next() => n,
         };
@@ -624,6 +706,21 @@ pub async fn run(common: &CommonArgs, args: RunArgs) -> Result<(), CliError> {
             }
         };
         match body {
+            ResponseBody::JobStarted(s) if args.detach => {
+                // Leaving the stream detaches; the job runs on in configd.
+                let fields = serde_json::json!({ "id": s.id, "targets": s.targets });
+                let written = write_answer(&mut stdout, common.output, &s.id.to_string(), &fields);
+                if !json {
+                    let _ = writeln!(
+                        stderr,
+                        "job {} started on {}; follow it with `monit-cli job show -f {}`",
+                        s.id,
+                        s.targets.join(", "),
+                        s.id
+                    );
+                }
+                return finish_output(written);
+            }
             ResponseBody::JobStarted(s) => {
                 job_id = Some(s.id);
                 if !json {

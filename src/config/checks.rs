@@ -90,7 +90,8 @@ pub(crate) fn resolve_checks(sections: Vec<CheckSection>) -> Result<Vec<CheckSpe
 pub(crate) struct NotifySection {
     name: String,
     command: Vec<String>,
-    /// Only these states (`ok` means recoveries); empty: all.
+    /// Only these states (`ok` means recoveries; `down`, `up` nodes);
+    /// empty: all.
     #[serde(default)]
     states: Vec<String>,
     /// Only nodes with all these labels.
@@ -106,6 +107,11 @@ pub struct NotifySpec {
     pub name: String,
     pub command: Vec<String>,
     pub states: Vec<crate::checks::CheckState>,
+    /// `states` names `down` / `up` (node events). A rule whose `states`
+    /// names `critical` also gets `node_down`, one that names `ok` also
+    /// `node_up`; one without `states` gets everything.
+    pub node_down: bool,
+    pub node_up: bool,
     pub labels: BTreeMap<String, String>,
     pub renotify_interval: Option<StdDuration>,
     pub timeout: StdDuration,
@@ -121,16 +127,26 @@ pub(crate) fn resolve_notifiers(sections: Vec<NotifySection>) -> Result<Vec<Noti
                 s.name
             ));
         }
-        let states = s
-            .states
-            .iter()
-            .map(|t| t.parse())
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| format!("[[notify]] `{}` states: {e}", s.name))?;
+        let (mut node_down, mut node_up) = (false, false);
+        let mut states = Vec::new();
+        for t in &s.states {
+            match t.as_str() {
+                "down" => node_down = true,
+                "up" => node_up = true,
+                _ => states.push(t.parse().map_err(|e| {
+                    format!(
+                        "[[notify]] `{}` states: {e} (or down, up for nodes)",
+                        s.name
+                    )
+                })?),
+            }
+        }
         out.push(NotifySpec {
             name: s.name,
             command: s.command,
             states,
+            node_down,
+            node_up,
             labels: s.labels,
             renotify_interval: s.renotify_interval.map(|d| d.0),
             timeout: s.timeout.map(|d| d.0).unwrap_or(StdDuration::from_secs(30)),

@@ -40,6 +40,20 @@ pub struct Api {
 
 impl Handler for Api {
     async fn handle(self: Arc<Self>, req: Incoming) {
+        // Each request runs in its own task, inside its connection's
+        // session span (see `net::link`): its lines name who asked.
+        self.serve(req).await
+    }
+
+    fn heard(&self) {
+        if let Some(slot) = self.node.get() {
+            slot.touch(now_ms());
+        }
+    }
+}
+
+impl Api {
+    async fn serve(self: Arc<Self>, req: Incoming) {
         if let Err(refusal) = authorize(&self.identity, &req.body) {
             tracing::warn!("refused request: {}", refusal.message);
             let _ = req.reply.send(ResponseBody::Error(refusal)).await;
@@ -54,6 +68,9 @@ impl Handler for Api {
             }
             RequestBody::QueryChecks(q) => check_api::query_checks(&self.shared, reply, q).await,
             RequestBody::QueryEvents(q) => check_api::query_events(&self.shared, reply, q).await,
+            RequestBody::QueryProblems(q) => {
+                check_api::query_problems(&self.shared, reply, q).await
+            }
             RequestBody::Acknowledge(r) => {
                 check_api::acknowledge(&self.shared, &self.identity, reply, r).await
             }
@@ -88,14 +105,6 @@ impl Handler for Api {
         }
     }
 
-    fn heard(&self) {
-        if let Some(slot) = self.node.get() {
-            slot.touch(now_ms());
-        }
-    }
-}
-
-impl Api {
     pub fn new(shared: Arc<Shared>, identity: Identity, peer: SocketAddr, link: LinkHandle) -> Api {
         Api {
             session: shared.next_session(),
@@ -117,7 +126,18 @@ impl Api {
     pub async fn ended(&self, end: &LinkEnd) {
         if let Some(slot) = self.node.get() {
             if let Some(previous) = self.shared.registry.disconnect(slot, self.session) {
-                self.state_event(NodeState::Down, Some(previous), &end.to_string())
+                let why = end.to_string();
+                // configd stopping is no node's problem: no node_down.
+                if !matches!(end, LinkEnd::Shutdown) {
+                    let fx = self
+                        .shared
+                        .checks
+                        .node_down(&self.identity.name, &why, now_ms());
+                    if let Err(e) = check_api::apply(&self.shared, fx, false).await {
+                        tracing::error!("cannot store the node's state: {e}");
+                    }
+                }
+                self.state_event(NodeState::Down, Some(previous), &why)
                     .await;
             }
         }
@@ -173,6 +193,10 @@ impl Api {
             .declare(&self.identity.name, &decls, labels, now_ms());
         if let Err(e) = check_api::apply(&self.shared, fx, false).await {
             tracing::error!("cannot store the node's checks: {e}");
+        }
+        let fx = self.shared.checks.node_up(&self.identity.name, now_ms());
+        if let Err(e) = check_api::apply(&self.shared, fx, false).await {
+            tracing::error!("cannot store the node's state: {e}");
         }
         if done.changed {
             let msg = match done.previous {
@@ -294,18 +318,21 @@ fn authorize(who: &Identity, body: &RequestBody) -> Result<(), ErrorFrame> {
         RequestBody::CheckResults(_) => forbidden("sending check results", "a node token"),
         RequestBody::QueryChecks(_)
         | RequestBody::QueryEvents(_)
+        | RequestBody::QueryProblems(_)
         | RequestBody::ListDowntimes(_)
         | RequestBody::QueryInventory(_)
         | RequestBody::QueryJobs(_)
         | RequestBody::ShowJob(_)
         | RequestBody::ResolveTargets(_)
         | RequestBody::ListCommands(_)
+        | RequestBody::QueryCommands(_)
             if who.role.allows(Role::Viewer) =>
         {
             Ok(())
         }
         RequestBody::QueryChecks(_)
         | RequestBody::QueryEvents(_)
+        | RequestBody::QueryProblems(_)
         | RequestBody::ListDowntimes(_) => forbidden(
             "reading checks and events",
             "a viewer, operator or admin token",
@@ -333,9 +360,14 @@ fn authorize(who: &Identity, body: &RequestBody) -> Result<(), ErrorFrame> {
         | RequestBody::QueryJobs(_)
         | RequestBody::ShowJob(_)
         | RequestBody::ResolveTargets(_)
-        | RequestBody::ListCommands(_) => forbidden("reading", "a viewer, operator or admin token"),
+        | RequestBody::ListCommands(_)
+        | RequestBody::QueryCommands(_) => {
+            forbidden("reading", "a viewer, operator or admin token")
+        }
         RequestBody::Run(_) if who.role.allows(Role::Operator) => Ok(()),
         RequestBody::Run(_) => forbidden("running commands", "an operator or admin token"),
+        RequestBody::CancelJob(_) if who.role.allows(Role::Operator) => Ok(()),
+        RequestBody::CancelJob(_) => forbidden("cancelling jobs", "an operator or admin token"),
         RequestBody::InventoryWrite(_) if who.role.allows(Role::Admin) => Ok(()),
         RequestBody::InventoryWrite(_) => forbidden("changing the inventory", "an admin token"),
         // Commands go from configd to nodes, never from a peer to configd.

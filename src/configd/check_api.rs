@@ -12,8 +12,8 @@ use crate::filter::{matches_all, Filter};
 use crate::net::link::Replier;
 use crate::net::proto::{
     AckRequest, CancelDowntime, CheckResults, ChecksPage, Done, DowntimeRequest, DowntimeView,
-    DowntimesPage, ErrorCode, EventView, EventsPage, QueryChecks, QueryEvents, ResponseBody,
-    ResultsAck, SubmitResult,
+    DowntimesPage, ErrorCode, EventView, EventsPage, ProblemsPage, QueryChecks, QueryEvents,
+    ResponseBody, ResultsAck, SubmitResult,
 };
 use crate::timefmt::now_ms;
 
@@ -23,11 +23,13 @@ const PAGE: usize = 500;
 const EVENTS_DEFAULT: u32 = 1000;
 const EVENTS_MAX: u32 = 100_000;
 
-/// Writes what a change produced and queues its notifications.
+/// Writes what a change produced and queues its notifications; check
+/// state changes also go on their node's log stream (source `check:NAME`).
 pub async fn apply(shared: &Shared, fx: Effects, wait: bool) -> Result<(), String> {
     for n in fx.notifications {
         shared.checks.notifier().send(n);
     }
+    log_changes(shared, &fx.writes.events);
     if fx.writes.is_empty() {
         return Ok(());
     }
@@ -36,6 +38,38 @@ pub async fn apply(shared: &Shared, fx: Effects, wait: bool) -> Result<(), Strin
         .checks(fx.writes, wait)
         .await
         .map_err(|e| e.to_string())
+}
+
+/// State changes and flapping of checks, as lines of their node's log.
+fn log_changes(shared: &Shared, events: &[crate::configd::store::EventRow]) {
+    use crate::net::proto::{Level, LogLine};
+    let mut by_node: std::collections::BTreeMap<&str, Vec<LogLine>> = Default::default();
+    for e in events {
+        let (Some(node), Some(check)) = (&e.node, &e.check) else {
+            continue;
+        };
+        if !matches!(
+            e.kind.as_str(),
+            "check_state" | "flapping_start" | "flapping_stop"
+        ) {
+            continue;
+        }
+        let level = match e.state.as_deref() {
+            Some("critical") => Level::Error,
+            Some("warning" | "unknown") => Level::Warn,
+            _ => Level::Info,
+        };
+        by_node.entry(node).or_default().push(LogLine {
+            time_ms: e.time_ms,
+            node: node.clone(),
+            level,
+            source: format!("check:{check}"),
+            message: e.message.clone(),
+        });
+    }
+    for (node, lines) in by_node {
+        shared.logs.ingest(node, 0, 0, lines);
+    }
 }
 
 pub async fn results(shared: &Shared, node: &str, reply: Replier, batch: CheckResults) {
@@ -171,18 +205,74 @@ async fn finish_done(shared: &Shared, reply: Replier, fx: Result<Effects, String
 }
 
 pub async fn acknowledge(shared: &Shared, who: &Identity, reply: Replier, r: AckRequest) {
-    let fx = shared.checks.acknowledge(
-        &r.node,
-        &r.check,
-        Ack {
-            who: who.name.clone(),
-            comment: r.comment,
-            sticky: r.sticky,
-            time_ms: now_ms(),
-        },
-    );
-    let msg = format!("acknowledged {}/{}", r.node, r.check);
-    finish(shared, reply, fx, msg).await;
+    let what = if r.check.is_empty() {
+        format!("node {}", r.node)
+    } else {
+        format!("{}/{}", r.node, r.check)
+    };
+    if r.remove {
+        let fx = shared
+            .checks
+            .unacknowledge(&r.node, &r.check, &who.name, now_ms());
+        finish(
+            shared,
+            reply,
+            fx,
+            format!("acknowledgement of {what} removed"),
+        )
+        .await;
+        return;
+    }
+    let ack = Ack {
+        who: who.name.clone(),
+        comment: r.comment,
+        sticky: r.sticky,
+        time_ms: now_ms(),
+    };
+    let fx = if r.check.is_empty() {
+        shared.checks.acknowledge_node(&r.node, ack)
+    } else {
+        shared.checks.acknowledge(&r.node, &r.check, ack)
+    };
+    finish(shared, reply, fx, format!("acknowledged {what}")).await;
+}
+
+/// Nodes down, then non-OK checks, in pages.
+pub async fn query_problems(shared: &Shared, reply: Replier, q: QueryChecks) {
+    let filters = match Filter::parse_all(&q.filters) {
+        Ok(f) => f,
+        Err(why) => {
+            let _ = reply.error(ErrorCode::BadRequest, why).await;
+            return;
+        }
+    };
+    let mut problems = shared.checks.problems(q.node.as_deref());
+    if !filters.is_empty() {
+        problems.retain(|p| {
+            serde_json::to_value(crate::views::ProblemJson::from(p))
+                .map(|v| matches_all(&filters, &v, None))
+                .unwrap_or(false)
+        });
+    }
+    let mut pages = problems.chunks(PAGE).peekable();
+    if pages.peek().is_none() {
+        let _ = reply
+            .send(ResponseBody::Problems(ProblemsPage {
+                problems: vec![],
+                done: true,
+            }))
+            .await;
+        return;
+    }
+    while let Some(page) = pages.next() {
+        let body = ResponseBody::Problems(ProblemsPage {
+            problems: page.to_vec(),
+            done: pages.peek().is_none(),
+        });
+        if reply.send(body).await.is_err() {
+            return;
+        }
+    }
 }
 
 pub async fn submit(shared: &Shared, who: &Identity, reply: Replier, r: SubmitResult) {
@@ -268,14 +358,52 @@ pub async fn cancel_downtime(shared: &Shared, who: &Identity, reply: Replier, r:
     finish(shared, reply, fx, format!("downtime {} cancelled", r.id)).await;
 }
 
-/// Every second: downtime windows, stale passive checks, re-notification.
+/// How long a node agent may take to reconnect after configd started:
+/// its reconnect backoff is capped at 30 s.
+const RECONNECT_GRACE: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Nodes known from the store that did not come back within
+/// `node_dead_after` + `RECONNECT_GRACE` of configd starting are down (a
+/// problem, notified), as if their connection had ended.
+async fn expire_pending(shared: &Shared) {
+    let why = "not heard from since configd started";
+    for name in shared.registry.expire_pending() {
+        tracing::info!(node = %name, "node down: {why}");
+        let now = now_ms();
+        let ev = crate::configd::store::EventRow {
+            time_ms: now,
+            kind: "node_state".into(),
+            node: Some(name.clone()),
+            check: None,
+            state: Some("down".into()),
+            previous_state: Some("pending".into()),
+            who: None,
+            message: why.into(),
+        };
+        if let Err(e) = shared.store.event(ev).await {
+            tracing::error!("cannot store event: {e}");
+        }
+        let fx = shared.checks.node_down(&name, why, now);
+        let _ = apply(shared, fx, false).await;
+    }
+}
+
+/// Every second: downtime windows, stale passive checks, re-notification,
+/// and (once) nodes that never came back after configd started.
 pub async fn sweeper(shared: Arc<Shared>) {
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let pending_until =
+        tokio::time::Instant::now() + shared.config.node_dead_after + RECONNECT_GRACE;
+    let mut pending_expired = false;
     loop {
         tokio::select! {
             _ = shared.shutdown.cancelled() => return,
             _ = tick.tick() => {}
+        }
+        if !pending_expired && tokio::time::Instant::now() >= pending_until {
+            pending_expired = true;
+            expire_pending(&shared).await;
         }
         let now = now_ms();
         let fx = shared.checks.sweep_downtimes(now);

@@ -13,8 +13,10 @@ use super::notify::{Notification, NotifierHandle};
 use super::store::{CheckRow, CheckWrites, DowntimeRow, EventRow};
 use crate::checks::state::Change;
 use crate::checks::tracker::{Ack, NotifyKind, Outcome, Tracker};
-use crate::checks::{CheckState, PerfData};
-use crate::net::proto::{CheckCounts, CheckDecl, CheckResult, CheckView, DowntimeView};
+use crate::checks::{CheckState, PerfData, StateType};
+use crate::net::proto::{
+    CheckCounts, CheckDecl, CheckResult, CheckView, DowntimeView, NodeState, ProblemView,
+};
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     match m.lock() {
@@ -41,10 +43,32 @@ pub struct Entry {
     pub node_result_ms: i64,
 }
 
+/// A node as a problem of its own: down, acknowledged, in downtime.
+#[derive(Debug, Clone, Default)]
+struct Host {
+    down: bool,
+    /// When it went down.
+    since_ms: i64,
+    /// Why (how its connection ended).
+    why: String,
+    ack: Option<Ack>,
+    in_downtime: bool,
+    /// `node_down` went out for this outage (so `node_up` follows).
+    notified: bool,
+}
+
+impl Host {
+    fn held(&self) -> bool {
+        self.ack.is_some() || self.in_downtime
+    }
+}
+
 #[derive(Default)]
 struct Book {
     /// (node, check) -> entry.
     checks: BTreeMap<(String, String), Entry>,
+    /// Nodes that went down or came up since configd started.
+    hosts: BTreeMap<String, Host>,
     labels: BTreeMap<String, BTreeMap<String, String>>,
     downtimes: BTreeMap<u64, DowntimeRow>,
     next_downtime: u64,
@@ -217,7 +241,7 @@ impl CheckBook {
                 duration_ms: 0,
                 latency_ms: 0,
                 max_attempts,
-                state_type: crate::checks::StateType::Hard,
+                state_type: StateType::Hard,
                 attempt: 1,
             }],
             false,
@@ -377,9 +401,33 @@ impl CheckBook {
                         "downtime ended".into()
                     },
                 });
-                fx.notifications
-                    .push(notification(kind, &node, &check, entry, &labels, now_ms));
+                // The end of downtime is news only for a check in trouble.
+                if down || entry.tracker.status.state.is_problem() {
+                    fx.notifications
+                        .push(notification(kind, &node, &check, entry, &labels, now_ms));
+                }
                 fx.writes.rows.push(row(&node, &check, entry));
+            }
+        }
+        let names: Vec<String> = book.hosts.keys().cloned().collect();
+        for node in names {
+            let down = book.downtime_covers_node(&node, now_ms);
+            let labels = book.labels.get(&node).cloned().unwrap_or_default();
+            let Some(host) = book.hosts.get_mut(&node) else {
+                continue;
+            };
+            host.in_downtime = down;
+            // A node still down when its downtime ends (or its ack is
+            // removed) is notified then.
+            if host.down && !host.notified && !host.held() {
+                host.notified = true;
+                fx.notifications.push(host_notification(
+                    NotifyKind::NodeDown,
+                    &node,
+                    host,
+                    &labels,
+                    now_ms,
+                ));
             }
         }
         fx
@@ -410,7 +458,7 @@ impl CheckBook {
                     duration_ms: 0,
                     latency_ms: 0,
                     max_attempts,
-                    state_type: crate::checks::StateType::Hard,
+                    state_type: StateType::Hard,
                     attempt: 1,
                 }],
                 false,
@@ -425,13 +473,17 @@ impl CheckBook {
     /// Hard problems whose notifications are not held (re-notification).
     pub fn unheld_problems(&self, now_ms: i64) -> Vec<Notification> {
         let book = lock(&self.book);
+        let labels_of = |n: &str| book.labels.get(n).cloned().unwrap_or_default();
+        let hosts = book
+            .hosts
+            .iter()
+            .filter(|(_, h)| h.down && !h.held())
+            .map(|(n, h)| host_notification(NotifyKind::NodeDown, n, h, &labels_of(n), now_ms));
         book.checks
             .iter()
             .filter(|(_, e)| e.tracker.is_hard_problem() && !e.tracker.held())
-            .map(|((n, c), e)| {
-                let labels = book.labels.get(n).cloned().unwrap_or_default();
-                notification(NotifyKind::Problem, n, c, e, &labels, now_ms)
-            })
+            .map(|((n, c), e)| notification(NotifyKind::Problem, n, c, e, &labels_of(n), now_ms))
+            .chain(hosts)
             .collect()
     }
 
@@ -441,8 +493,217 @@ impl CheckBook {
         book.checks
             .iter()
             .filter(|((n, _), _)| node.is_none_or(|want| want == n))
-            .map(|((n, c), e)| view(n, c, e))
+            .map(|((n, c), e)| {
+                let mut v = view(n, c, e);
+                v.stale = book.is_down(n);
+                v
+            })
             .collect()
+    }
+
+    /// Nodes down (by name), then non-OK checks (most severe first, then
+    /// newest change first): what `query problems` and the TUI list.
+    pub fn problems(&self, node: Option<&str>) -> Vec<ProblemView> {
+        let book = lock(&self.book);
+        let wanted = |n: &str| node.is_none_or(|want| want == n);
+        let mut out: Vec<ProblemView> = book
+            .hosts
+            .iter()
+            .filter(|(n, h)| h.down && wanted(n))
+            .map(|(n, h)| ProblemView {
+                node: n.clone(),
+                check: None,
+                state: "down".into(),
+                state_type: "hard".into(),
+                since_ms: h.since_ms,
+                output: h.why.clone(),
+                acknowledged: h.ack.is_some(),
+                in_downtime: h.in_downtime,
+                flapping: false,
+                stale: false,
+            })
+            .collect();
+        let mut checks: Vec<(&(String, String), &Entry)> = book
+            .checks
+            .iter()
+            .filter(|((n, _), e)| wanted(n) && e.tracker.status.state.is_problem())
+            .collect();
+        let rank = |e: &Entry| {
+            let s = match e.tracker.status.state {
+                CheckState::Critical => 0,
+                CheckState::Unknown => 1,
+                _ => 2,
+            };
+            (s, u8::from(e.tracker.status.state_type != StateType::Hard))
+        };
+        checks.sort_by(|(ka, a), (kb, b)| {
+            rank(a)
+                .cmp(&rank(b))
+                .then_with(|| {
+                    b.tracker
+                        .status
+                        .last_change_ms
+                        .cmp(&a.tracker.status.last_change_ms)
+                })
+                .then_with(|| ka.cmp(kb))
+        });
+        out.extend(checks.into_iter().map(|((n, c), e)| {
+            let mut output = e.output.clone();
+            truncate(&mut output, PROBLEM_OUTPUT);
+            ProblemView {
+                node: n.clone(),
+                check: Some(c.clone()),
+                state: e.tracker.status.state.as_str().into(),
+                state_type: e.tracker.status.state_type.as_str().into(),
+                since_ms: e.tracker.status.last_change_ms,
+                output,
+                acknowledged: e.tracker.ack.is_some(),
+                in_downtime: e.tracker.in_downtime,
+                flapping: e.tracker.flapping,
+                stale: book.is_down(n),
+            }
+        }));
+        out
+    }
+
+    /// `node`'s connection ended: it is down (a problem of its own), and
+    /// `node_down` goes out unless acknowledged or in downtime.
+    pub fn node_down(&self, node: &str, why: &str, now_ms: i64) -> Effects {
+        let mut fx = Effects::default();
+        let mut book = lock(&self.book);
+        let in_downtime = book.downtime_covers_node(node, now_ms);
+        let labels = book.labels.get(node).cloned().unwrap_or_default();
+        let host = book.hosts.entry(node.to_string()).or_default();
+        if host.down {
+            return fx;
+        }
+        *host = Host {
+            down: true,
+            since_ms: now_ms,
+            why: why.to_string(),
+            ack: None,
+            in_downtime,
+            notified: false,
+        };
+        if !host.held() {
+            host.notified = true;
+            fx.notifications.push(host_notification(
+                NotifyKind::NodeDown,
+                node,
+                host,
+                &labels,
+                now_ms,
+            ));
+        }
+        fx
+    }
+
+    /// `node` registered: it is up; `node_up` goes out if `node_down` did.
+    /// Its acknowledgement ends with the outage.
+    pub fn node_up(&self, node: &str, now_ms: i64) -> Effects {
+        let mut fx = Effects::default();
+        let mut book = lock(&self.book);
+        let labels = book.labels.get(node).cloned().unwrap_or_default();
+        let Some(host) = book.hosts.get_mut(node) else {
+            return fx;
+        };
+        let was = std::mem::take(host);
+        host.in_downtime = was.in_downtime;
+        if was.down && was.notified && !was.in_downtime {
+            fx.notifications.push(host_notification(
+                NotifyKind::NodeUp,
+                node,
+                host,
+                &labels,
+                now_ms,
+            ));
+        }
+        fx
+    }
+
+    /// Acknowledges a node that is down.
+    pub fn acknowledge_node(&self, node: &str, ack: Ack) -> Result<Effects, String> {
+        let mut fx = Effects::default();
+        let mut book = lock(&self.book);
+        let labels = book.labels.get(node).cloned().unwrap_or_default();
+        let Some(host) = book.hosts.get_mut(node).filter(|h| h.down) else {
+            return Err(format!(
+                "node `{node}` is not down; acknowledge one of its checks as NODE/CHECK (see `monit-cli query problems`)"
+            ));
+        };
+        fx.writes.events.push(EventRow {
+            time_ms: ack.time_ms,
+            kind: "acknowledgement".into(),
+            node: Some(node.into()),
+            check: None,
+            state: Some("down".into()),
+            previous_state: None,
+            who: Some(ack.who.clone()),
+            message: format!("node acknowledged: {}", ack.comment),
+        });
+        let mut n = host_notification(
+            NotifyKind::Acknowledgement,
+            node,
+            host,
+            &labels,
+            ack.time_ms,
+        );
+        n.who = Some(ack.who.clone());
+        n.comment = Some(ack.comment.clone());
+        fx.notifications.push(n);
+        host.ack = Some(ack);
+        Ok(fx)
+    }
+
+    /// Removes the acknowledgement of a check (or, with `check` empty, of
+    /// a node); its notifications are no longer held by it.
+    pub fn unacknowledge(
+        &self,
+        node: &str,
+        check: &str,
+        who: &str,
+        now_ms: i64,
+    ) -> Result<Effects, String> {
+        let mut fx = Effects::default();
+        let mut book = lock(&self.book);
+        let had = if check.is_empty() {
+            book.hosts
+                .get_mut(node)
+                .and_then(|h| h.ack.take())
+                .is_some()
+        } else {
+            let Some(entry) = book.checks.get_mut(&(node.to_string(), check.to_string())) else {
+                return Err(format!(
+                    "no check `{check}` on node `{node}`; see `monit-cli query checks`"
+                ));
+            };
+            let had = entry.tracker.ack.take().is_some();
+            if had {
+                fx.writes.rows.push(row(node, check, entry));
+            }
+            had
+        };
+        let what = if check.is_empty() {
+            format!("node `{node}`")
+        } else {
+            format!("`{node}/{check}`")
+        };
+        if !had {
+            return Err(format!(
+                "{what} is not acknowledged; see `monit-cli query problems`"
+            ));
+        }
+        fx.writes.events.push(EventRow {
+            time_ms: now_ms,
+            kind: "acknowledgement_cleared".into(),
+            node: Some(node.into()),
+            check: (!check.is_empty()).then(|| check.to_string()),
+            state: None,
+            previous_state: None,
+            who: Some(who.into()),
+            message: "acknowledgement removed".into(),
+        });
+        Ok(fx)
     }
 
     /// Check counts of every node that has checks, in one pass.
@@ -482,6 +743,17 @@ fn count(c: &mut CheckCounts, e: &Entry) {
 }
 
 impl Book {
+    fn is_down(&self, node: &str) -> bool {
+        self.hosts.get(node).is_some_and(|h| h.down)
+    }
+
+    /// A downtime of the whole node (no check named) is open now.
+    fn downtime_covers_node(&self, node: &str, now_ms: i64) -> bool {
+        self.downtimes.values().any(|d| {
+            d.node == node && d.check.is_none() && d.start_ms <= now_ms && now_ms < d.end_ms
+        })
+    }
+
     fn downtime_covers(&self, node: &str, check: &str, now_ms: i64) -> bool {
         self.downtimes.values().any(|d| {
             d.node == node
@@ -494,7 +766,14 @@ impl Book {
 
 /// A node's text, bounded as the node bounds a plugin's.
 fn cap(mut s: String) -> String {
-    let max = crate::checks::plugin::OUTPUT_CAP;
+    truncate(&mut s, crate::checks::plugin::OUTPUT_CAP);
+    s
+}
+
+/// Output carried by a problem, at most (the check has all of it).
+const PROBLEM_OUTPUT: usize = 1024;
+
+fn truncate(s: &mut String, max: usize) {
     if s.len() > max {
         let mut i = max;
         while !s.is_char_boundary(i) {
@@ -502,7 +781,6 @@ fn cap(mut s: String) -> String {
         }
         s.truncate(i);
     }
-    s
 }
 
 fn row(node: &str, name: &str, e: &Entry) -> CheckRow {
@@ -532,6 +810,43 @@ fn view(node: &str, name: &str, e: &Entry) -> CheckView {
         acknowledged: e.tracker.ack.is_some(),
         in_downtime: e.tracker.in_downtime,
         flapping: e.tracker.flapping,
+        stale: false,
+    }
+}
+
+/// A notification about a node itself (`check` empty).
+fn host_notification(
+    kind: NotifyKind,
+    node: &str,
+    h: &Host,
+    labels: &BTreeMap<String, String>,
+    now_ms: i64,
+) -> Notification {
+    let down = h.down;
+    Notification {
+        kind,
+        node: node.to_string(),
+        check: String::new(),
+        node_state: Some(if down { NodeState::Down } else { NodeState::Up }),
+        state: if down {
+            CheckState::Critical
+        } else {
+            CheckState::Ok
+        },
+        previous_state: None,
+        state_type: StateType::Hard,
+        attempt: 1,
+        max_attempts: 1,
+        output: if down {
+            h.why.clone()
+        } else {
+            "node up".into()
+        },
+        long_output: String::new(),
+        labels: labels.clone(),
+        who: None,
+        comment: None,
+        time_ms: now_ms,
     }
 }
 
@@ -547,6 +862,7 @@ fn notification(
         kind,
         node: node.to_string(),
         check: check.to_string(),
+        node_state: None,
         state: e.tracker.status.state,
         previous_state: None,
         state_type: e.tracker.status.state_type,

@@ -45,8 +45,32 @@ pub struct OpsState {
     catalog: Mutex<HashMap<String, Arc<Vec<CommandSpec>>>>,
     /// Inventory items a running job acts on (one job per item at a time).
     busy: Mutex<HashSet<(String, String)>>,
-    /// Output of running jobs, for `job show -f`.
-    live: Mutex<HashMap<u64, tokio::sync::broadcast::Sender<JobOutput>>>,
+    /// Running jobs: their output so far and live (`job show -f`), and
+    /// what stops them (`job cancel`, Ctrl-C in `run`).
+    live: Mutex<HashMap<u64, LiveJob>>,
+}
+
+/// Output of a running job kept for followers, at most (oldest dropped).
+const SO_FAR_KEPT: usize = 4 * 1024 * 1024;
+
+/// A job while it runs. It belongs to configd, not to the client that
+/// started it: that client going away only stops the streaming to it.
+struct LiveJob {
+    tx: tokio::sync::broadcast::Sender<JobOutput>,
+    /// Output so far (the newest `SO_FAR_KEPT` bytes), so a follower gets
+    /// it first, then live chunks, with no gap and no repeat.
+    so_far: std::collections::VecDeque<JobOutput>,
+    so_far_bytes: usize,
+    dropped: bool,
+    stop: CancellationToken,
+}
+
+/// How a follower catches up with a running job.
+pub struct Following {
+    pub so_far: Vec<JobOutput>,
+    /// Output dropped before `so_far` (it was over the kept size).
+    pub dropped: bool,
+    pub live: tokio::sync::broadcast::Receiver<JobOutput>,
 }
 
 impl OpsState {
@@ -54,9 +78,47 @@ impl OpsState {
         lock(&self.catalog).insert(node.to_string(), Arc::new(commands));
     }
 
-    /// Output of job `id` from now on, while it runs (`None`: not running).
-    pub fn follow(&self, id: u64) -> Option<tokio::sync::broadcast::Receiver<JobOutput>> {
-        lock(&self.live).get(&id).map(|tx| tx.subscribe())
+    /// Output of job `id` so far, then from now on, while it runs
+    /// (`None`: not running).
+    pub fn follow(&self, id: u64) -> Option<Following> {
+        lock(&self.live).get(&id).map(|j| Following {
+            so_far: j.so_far.iter().cloned().collect(),
+            dropped: j.dropped,
+            live: j.tx.subscribe(),
+        })
+    }
+
+    /// Stops running job `id` on every node; false when it is not running.
+    pub fn cancel(&self, id: u64) -> bool {
+        match lock(&self.live).get(&id) {
+            Some(j) => {
+                j.stop.cancel();
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Keeps `out` for followers and sends it to those there are.
+    fn publish(&self, id: u64, out: JobOutput) {
+        let mut live = lock(&self.live);
+        let Some(j) = live.get_mut(&id) else {
+            return;
+        };
+        j.so_far_bytes += out.data.len();
+        if j.tx.receiver_count() > 0 {
+            let _ = j.tx.send(out.clone());
+        }
+        j.so_far.push_back(out);
+        while j.so_far_bytes > SO_FAR_KEPT {
+            match j.so_far.pop_front() {
+                Some(old) => {
+                    j.so_far_bytes -= old.data.len();
+                    j.dropped = true;
+                }
+                None => break,
+            }
+        }
     }
 
     /// Every command name some node advertised, sorted, each once.
@@ -66,6 +128,31 @@ impl OpsState {
             .flat_map(|c| c.iter().map(|s| s.name.clone()))
             .collect();
         names.into_iter().collect()
+    }
+
+    /// Every command offered (of `node`, or of all nodes), by name, each
+    /// distinct definition with the nodes that offer it, sorted.
+    pub fn offers(&self, node: Option<&str>) -> Vec<crate::net::proto::CommandOffer> {
+        let catalog = lock(&self.catalog);
+        let mut nodes: Vec<(&String, &Arc<Vec<CommandSpec>>)> = catalog
+            .iter()
+            .filter(|(n, _)| node.is_none_or(|want| want == n.as_str()))
+            .collect();
+        nodes.sort_by(|a, b| a.0.cmp(b.0));
+        let mut offers: Vec<crate::net::proto::CommandOffer> = Vec::new();
+        for (name, specs) in nodes {
+            for spec in specs.iter() {
+                match offers.iter_mut().find(|o| &o.spec == spec) {
+                    Some(o) => o.nodes.push(name.clone()),
+                    None => offers.push(crate::net::proto::CommandOffer {
+                        spec: spec.clone(),
+                        nodes: vec![name.clone()],
+                    }),
+                }
+            }
+        }
+        offers.sort_by(|a, b| a.spec.name.cmp(&b.spec.name).then(a.nodes.cmp(&b.nodes)));
+        offers
     }
 
     fn commands(&self, node: &str) -> Arc<Vec<CommandSpec>> {
@@ -293,7 +380,85 @@ impl Tail {
     }
 }
 
-/// Runs a job for `who`, streaming to `reply` until done or `cancel`.
+/// Longest line of a job's output put on the log stream (cut beyond).
+const LOG_LINE_MAX: usize = 8 * 1024;
+
+/// One target's output as lines of its node's log (source `job:ID`;
+/// stderr at warn), whole lines only: a partial one waits for its end.
+struct JobLog {
+    node: String,
+    source: String,
+    partial: [String; 2],
+}
+
+impl JobLog {
+    fn new(node: &str, job: u64) -> JobLog {
+        JobLog {
+            node: node.to_string(),
+            source: format!("job:{job}"),
+            partial: Default::default(),
+        }
+    }
+
+    fn line(&self, level: crate::net::proto::Level, text: &str) -> crate::net::proto::LogLine {
+        let mut message = text.strip_suffix('\r').unwrap_or(text).to_string();
+        if message.len() > LOG_LINE_MAX {
+            let mut cut = LOG_LINE_MAX;
+            while !message.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            message.truncate(cut);
+        }
+        crate::net::proto::LogLine {
+            time_ms: now_ms(),
+            node: self.node.clone(),
+            level,
+            source: self.source.clone(),
+            message,
+        }
+    }
+
+    fn push(&mut self, hub: &crate::logs::LogHub, stream: OutputStream, data: &str) {
+        use crate::net::proto::Level;
+        let (slot, level) = match stream {
+            OutputStream::Stdout => (0, Level::Info),
+            OutputStream::Stderr => (1, Level::Warn),
+        };
+        let mut lines = Vec::new();
+        let mut rest = data;
+        while let Some((head, tail)) = rest.split_once('\n') {
+            let mut text = std::mem::take(&mut self.partial[slot]);
+            text.push_str(head);
+            lines.push(self.line(level, &text));
+            rest = tail;
+        }
+        if self.partial[slot].len() < LOG_LINE_MAX {
+            self.partial[slot].push_str(rest);
+        }
+        if !lines.is_empty() {
+            hub.ingest(&self.node, 0, 0, lines);
+        }
+    }
+
+    /// The target ended: a last line without its newline goes too.
+    fn flush(&mut self, hub: &crate::logs::LogHub) {
+        use crate::net::proto::Level;
+        let mut lines = Vec::new();
+        for (slot, level) in [(0, Level::Info), (1, Level::Warn)] {
+            let text = std::mem::take(&mut self.partial[slot]);
+            if !text.is_empty() {
+                lines.push(self.line(level, &text));
+            }
+        }
+        if !lines.is_empty() {
+            hub.ingest(&self.node, 0, 0, lines);
+        }
+    }
+}
+
+/// Runs a job for `who`, streaming to `reply` while the client listens
+/// (`cancel`: it went away or detached); the job itself runs to its end
+/// unless stopped by `OpsState::cancel`.
 pub async fn run(
     shared: Arc<Shared>,
     who: &Identity,
@@ -369,9 +534,18 @@ pub async fn run(
         }))
         .await
         .is_err();
-    let live = tokio::sync::broadcast::channel(MERGE).0;
-    lock(&shared.ops.live).insert(job.id, live.clone());
-    let stop = cancel.child_token();
+    // configd stopping stops its jobs (the nodes kill the commands).
+    let stop = shared.shutdown.child_token();
+    lock(&shared.ops.live).insert(
+        job.id,
+        LiveJob {
+            tx: tokio::sync::broadcast::channel(MERGE).0,
+            so_far: Default::default(),
+            so_far_bytes: 0,
+            dropped: false,
+            stop: stop.clone(),
+        },
+    );
     let (tx, mut rx) = mpsc::channel::<Event>(MERGE);
     for (i, node) in plan.targets.iter().enumerate() {
         let link = shared.registry.get(node).and_then(|s| s.link());
@@ -392,17 +566,36 @@ pub async fn run(
     }
     drop(tx);
     let mut tails: Vec<Tail> = plan.targets.iter().map(|_| Tail::default()).collect();
-    while let Some(ev) = rx.recv().await {
+    let mut logged: Vec<JobLog> = plan
+        .targets
+        .iter()
+        .map(|n| JobLog::new(n, job.id))
+        .collect();
+    loop {
+        let ev = tokio::select! {
+            // The client went away or detached: the job goes on.
+            _ = cancel.cancelled(), if !client_gone => {
+                client_gone = true;
+                tracing::info!(job = job.id, "client detached; the job runs on");
+                continue;
+            }
+            ev = rx.recv() => ev,
+        };
+        let Some(ev) = ev else {
+            break;
+        };
         match ev {
             Event::Output(i, stream, data) => {
                 tails[i].push(stream, &data);
-                if live.receiver_count() > 0 {
-                    let _ = live.send(JobOutput {
+                logged[i].push(&shared.logs, stream, &data);
+                shared.ops.publish(
+                    job.id,
+                    JobOutput {
                         node: plan.targets[i].clone(),
                         stream,
                         data: data.clone(),
-                    });
-                }
+                    },
+                );
                 if !client_gone {
                     let body = ResponseBody::JobOutput(JobOutput {
                         node: plan.targets[i].clone(),
@@ -413,6 +606,7 @@ pub async fn run(
                 }
             }
             Event::Done(i, mut result) => {
+                logged[i].flush(&shared.logs);
                 result.node = plan.targets[i].clone();
                 job.targets[i] = result.clone();
                 if !client_gone {
@@ -457,7 +651,6 @@ pub async fn run(
     }
     // Followers see the stream end and read the stored record.
     lock(&shared.ops.live).remove(&job.id);
-    drop(live);
     tracing::info!(
         job = job.id,
         state = crate::ops::views::job_state(&job),

@@ -221,7 +221,24 @@ pub async fn pump_own_log(
                 message: format!("{lost} log lines dropped: the log queue was full"),
             });
         }
-        hub.ingest(crate::logs::hub::own_log_node(), 0, 0, lines);
+        // Lines logged in a `node` span (the demo's agents) are that
+        // node's; the rest are this process's own.
+        if lines.iter().all(|l| l.node.is_empty()) {
+            hub.ingest(crate::logs::hub::own_log_node(), 0, 0, lines);
+            continue;
+        }
+        let mut by_node: std::collections::BTreeMap<String, Vec<LogLine>> = Default::default();
+        for l in lines {
+            let node = if l.node.is_empty() {
+                crate::logs::hub::own_log_node().to_string()
+            } else {
+                l.node.clone()
+            };
+            by_node.entry(node).or_default().push(l);
+        }
+        for (node, lines) in by_node {
+            hub.ingest(&node, 0, 0, lines);
+        }
     }
 }
 

@@ -20,6 +20,7 @@ use super::store::{EventRow, Store};
 use crate::checks::tracker::NotifyKind;
 use crate::checks::{CheckState, StateType};
 use crate::config::NotifySpec;
+use crate::net::proto::NodeState;
 
 /// Notifier commands running at once, at most.
 const RUNNING: usize = 16;
@@ -29,7 +30,10 @@ const RUNNING: usize = 16;
 pub struct Notification {
     pub kind: NotifyKind,
     pub node: String,
+    /// Empty for a node's own events (`node_down`, `node_up`, its ack).
     pub check: String,
+    /// Set for a node's own events: `MONIT_STATE` is `down` or `up`.
+    pub node_state: Option<NodeState>,
     pub state: CheckState,
     pub previous_state: Option<CheckState>,
     pub state_type: StateType,
@@ -118,7 +122,13 @@ pub fn start(specs: Vec<NotifySpec>, store: Store, shutdown: CancellationToken) 
 }
 
 fn matches(spec: &NotifySpec, n: &Notification) -> bool {
-    let state_ok = spec.states.is_empty() || spec.states.contains(&n.state);
+    let any = spec.states.is_empty() && !spec.node_down && !spec.node_up;
+    let state_ok = any
+        || match n.node_state {
+            Some(NodeState::Down) => spec.node_down || spec.states.contains(&CheckState::Critical),
+            Some(_) => spec.node_up || spec.states.contains(&CheckState::Ok),
+            None => spec.states.contains(&n.state),
+        };
     let labels_ok = spec.labels.iter().all(|(k, v)| n.labels.get(k) == Some(v));
     state_ok && labels_ok
 }
@@ -152,10 +162,10 @@ async fn run(
                     }
                     let key = (i, n.node.clone(), n.check.clone());
                     match n.kind {
-                        NotifyKind::Problem => {
+                        NotifyKind::Problem | NotifyKind::NodeDown => {
                             last_problem.insert(key, n.time_ms);
                         }
-                        NotifyKind::Recovery => {
+                        NotifyKind::Recovery | NotifyKind::NodeUp => {
                             last_problem.remove(&key);
                         }
                         _ => {}
@@ -244,7 +254,10 @@ async fn run_command(spec: &NotifySpec, n: &Notification, renotify: bool) -> Str
         .env("MONIT_NOTIFIER", &spec.name)
         .env("MONIT_NODE", &n.node)
         .env("MONIT_CHECK", &n.check)
-        .env("MONIT_STATE", n.state.as_str())
+        .env(
+            "MONIT_STATE",
+            n.node_state.map_or(n.state.as_str(), NodeState::as_str),
+        )
         .env(
             "MONIT_PREVIOUS_STATE",
             n.previous_state.map(|s| s.as_str()).unwrap_or(""),
@@ -305,6 +318,8 @@ mod tests {
             name: "n".into(),
             command: vec!["true".into()],
             states: vec![CheckState::Critical, CheckState::Ok],
+            node_down: false,
+            node_up: false,
             labels: BTreeMap::from([("role".to_string(), "web".to_string())]),
             renotify_interval: None,
             timeout: Duration::from_secs(1),
@@ -313,6 +328,7 @@ mod tests {
             kind: NotifyKind::Problem,
             node: "a".into(),
             check: "c".into(),
+            node_state: None,
             state: CheckState::Critical,
             previous_state: None,
             state_type: StateType::Hard,
@@ -335,5 +351,26 @@ mod tests {
         assert!(matches(&spec, &n));
         n.labels.insert("role".into(), "db".into());
         assert!(!matches(&spec, &n));
+        // Node events: `critical` takes node_down, `ok` node_up; `down`
+        // and `up` name them alone.
+        n.labels.insert("role".into(), "web".into());
+        n.node_state = Some(NodeState::Down);
+        assert!(matches(&spec, &n));
+        let only_warning = NotifySpec {
+            states: vec![CheckState::Warning],
+            ..spec.clone()
+        };
+        assert!(!matches(&only_warning, &n));
+        let only_down = NotifySpec {
+            states: vec![],
+            node_down: true,
+            ..spec.clone()
+        };
+        assert!(matches(&only_down, &n));
+        n.node_state = Some(NodeState::Up);
+        assert!(!matches(&only_down, &n));
+        n.node_state = None;
+        n.state = CheckState::Critical;
+        assert!(!matches(&only_down, &n), "a down-only rule takes no check");
     }
 }

@@ -149,7 +149,23 @@ pub async fn handle(
         }
         RequestBody::ShowJob(s) => {
             if s.follow {
-                if let Some(mut rx) = shared.ops.follow(s.id) {
+                if let Some(following) = shared.ops.follow(s.id) {
+                    if following.dropped {
+                        let note = crate::net::proto::JobOutput {
+                            node: "monit".into(),
+                            stream: crate::net::proto::OutputStream::Stderr,
+                            data: "earlier output of this job was dropped (over 4 MiB); `job show` has each node's last 1 MiB once it ends\n".into(),
+                        };
+                        if reply.send(ResponseBody::JobOutput(note)).await.is_err() {
+                            return;
+                        }
+                    }
+                    for out in following.so_far {
+                        if reply.send(ResponseBody::JobOutput(out)).await.is_err() {
+                            return;
+                        }
+                    }
+                    let mut rx = following.live;
                     loop {
                         let chunk = tokio::select! {
                             _ = cancel.cancelled() => return,
@@ -180,6 +196,35 @@ pub async fn handle(
             }
         },
         RequestBody::Run(r) => jobs::run(shared, who, reply, cancel, r).await,
+        RequestBody::CancelJob(c) => {
+            if shared.ops.cancel(c.id) {
+                tracing::info!(job = c.id, who = %who.name, "job cancelled");
+                let _ = reply
+                    .send(ResponseBody::Done(crate::net::proto::Done {
+                        message: format!("job {} cancelled on every node", c.id),
+                        id: Some(c.id),
+                    }))
+                    .await;
+            } else {
+                let _ = reply
+                    .error(
+                        ErrorCode::NotFound,
+                        format!(
+                            "job {} is not running; see `monit-cli job show {}`",
+                            c.id, c.id
+                        ),
+                    )
+                    .await;
+            }
+        }
+        RequestBody::QueryCommands(q) => {
+            let commands = shared.ops.offers(q.node.as_deref());
+            let _ = reply
+                .send(ResponseBody::Commands(crate::net::proto::CommandsPage {
+                    commands,
+                }))
+                .await;
+        }
         RequestBody::ListCommands(_) => {
             let names = shared.ops.command_names();
             let _ = reply

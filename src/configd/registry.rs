@@ -272,6 +272,23 @@ impl NodeRegistry {
         }
     }
 
+    /// Nodes still `pending` (known from the store, not heard from since
+    /// configd started) become `down`; their names.
+    pub fn expire_pending(&self) -> Vec<String> {
+        self.slots()
+            .iter()
+            .filter_map(|slot| {
+                let mut inner = lock(&slot.inner);
+                if inner.state != NodeState::Pending || inner.session.is_some() {
+                    return None;
+                }
+                inner.state = NodeState::Down;
+                inner.encode(&slot.name);
+                Some(slot.name.clone())
+            })
+            .collect()
+    }
+
     /// The node called `name`.
     pub fn get(&self, name: &str) -> Option<Arc<NodeSlot>> {
         lock(&self.nodes).get(name).cloned()
@@ -340,5 +357,22 @@ mod tests {
         b.slot.touch(40);
         assert_eq!(r.take_seen(), vec![("n".to_string(), 40)]);
         assert!(r.take_seen().is_empty());
+        // Only nodes never heard from since start expire.
+        assert!(r.expire_pending().is_empty());
+        let stored = NodeRow {
+            name: "old".into(),
+            hostname: "h".into(),
+            version: "v".into(),
+            labels: BTreeMap::new(),
+            addrs: vec![],
+            addr: String::new(),
+            first_seen_ms: 1,
+            last_seen_ms: 2,
+        };
+        let r = NodeRegistry::from_rows(vec![stored]);
+        assert_eq!(r.views()[0].state, NodeState::Pending);
+        assert_eq!(r.expire_pending(), ["old"]);
+        assert_eq!(r.views()[0].state, NodeState::Down);
+        assert!(r.expire_pending().is_empty());
     }
 }

@@ -114,6 +114,11 @@ pub async fn handle(
     };
     let started = match hello {
         Ok(Ok(started)) => started,
+        // Connected and closed without a word: a TCP health probe.
+        Ok(Err(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+            tracing::debug!(%peer, "closed before its TLS hello (a TCP probe?)");
+            return;
+        }
         Ok(Err(e)) => {
             slot.failed();
             tracing::warn!(%peer, "TLS handshake failed: {e}");
@@ -196,7 +201,11 @@ pub async fn handle(
             if !matches!(&e, HandshakeError::Refused(r) if r.code == ErrorCode::Busy) {
                 slot.failed();
             }
-            tracing::warn!(%peer, "handshake failed: {e}");
+            if matches!(e, HandshakeError::Closed) {
+                tracing::debug!(%peer, "handshake ended: {e}");
+            } else {
+                tracing::warn!(%peer, "handshake failed: {e}");
+            }
             if let Some(code) = e.code() {
                 conn.send_error(code, e.to_string()).await;
             }

@@ -499,10 +499,11 @@ where
                         };
                         let done = handle.tx.clone();
                         let h = handler.clone();
-                        tokio::spawn(async move {
+                        // The handler's lines carry the link's span (its peer).
+                        tokio::spawn(tracing::Instrument::in_current_span(async move {
                             h.handle(req).await;
                             let _ = done.send(Cmd::Done(id)).await;
-                        });
+                        }));
                     }
                     Message::Response(Response { id, body }) => {
                         let last = body.is_final();

@@ -266,6 +266,14 @@ pub enum RequestBody {
     /// configd to a node: run an allow-listed command. `CommandOutput`
     /// chunks, then the final `CommandExit`. Cancel kills it.
     RunCommand(RunCommand),
+    /// The commands the nodes offer, in full, with the nodes offering
+    /// each (viewer; `node` narrows to one node); answered `Commands`.
+    QueryCommands(QueryChecks),
+    /// Stop a running job on every node (operator); answered with `Done`.
+    CancelJob(CancelJob),
+    /// Nodes down, then non-OK checks (viewer); answered with `Problems`
+    /// pages, the last with `done`.
+    QueryProblems(QueryChecks),
 }
 
 /// One inventory write.
@@ -331,6 +339,24 @@ pub struct ShowJob {
     pub follow: bool,
 }
 
+/// One command as some nodes offer it (nodes offering a command of the
+/// same name with another definition are another offer).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommandOffer {
+    pub spec: crate::ops::spec::CommandSpec,
+    pub nodes: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct CommandsPage {
+    pub commands: Vec<CommandOffer>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CancelJob {
+    pub id: u64,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RunCommand {
     pub job: u64,
@@ -390,6 +416,8 @@ pub enum ResponseBody {
     CommandOutput(CommandOutput),
     CommandExit(CommandExit),
     CommandNames(CommandNames),
+    Problems(ProblemsPage),
+    Commands(CommandsPage),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -602,6 +630,7 @@ impl ResponseBody {
             ResponseBody::Nodes(page) => page.done,
             ResponseBody::Checks(page) => page.done,
             ResponseBody::Events(page) => page.done,
+            ResponseBody::Problems(page) => page.done,
             ResponseBody::LogLines(l) => l.done,
             ResponseBody::Inventory(page) => page.done,
             ResponseBody::Jobs(page) => page.done,
@@ -620,7 +649,8 @@ impl ResponseBody {
             | ResponseBody::JobDone(_)
             | ResponseBody::JobDetail(_)
             | ResponseBody::CommandExit(_)
-            | ResponseBody::CommandNames(_) => true,
+            | ResponseBody::CommandNames(_)
+            | ResponseBody::Commands(_) => true,
         }
     }
 }
@@ -697,6 +727,40 @@ pub struct CheckView {
     pub acknowledged: bool,
     pub in_downtime: bool,
     pub flapping: bool,
+    /// Its node is down: the state is the last one known, not current.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub stale: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+/// One problem: a node that is down (`check` None) or a non-OK check.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProblemView {
+    pub node: String,
+    /// None: the node itself is down.
+    pub check: Option<String>,
+    /// `down`, or the check's state.
+    pub state: String,
+    /// `hard` or `soft` (a node down is hard).
+    pub state_type: String,
+    /// When the state began (epoch ms).
+    pub since_ms: i64,
+    /// The check's output (at most 1 KiB), or why the node went down.
+    pub output: String,
+    pub acknowledged: bool,
+    pub in_downtime: bool,
+    pub flapping: bool,
+    /// A check of a node that is down.
+    pub stale: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProblemsPage {
+    pub problems: Vec<ProblemView>,
+    pub done: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -726,9 +790,13 @@ pub struct EventsPage {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AckRequest {
     pub node: String,
+    /// Empty: the node itself (a node that is down).
     pub check: String,
     pub comment: String,
     pub sticky: bool,
+    /// Remove the acknowledgement instead.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub remove: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -69,17 +69,20 @@ pub async fn run_with(
     }
     let api = Arc::new(NodeApi::new((*first).clone(), shutdown.clone()));
     let (results_tx, results_rx) = tokio::sync::mpsc::channel(8192);
-    tokio::spawn(super::scheduler::supervise(
-        config.clone(),
-        results_tx,
-        shutdown.clone(),
-    ));
-    let results = tokio::spawn(super::results::forward(
-        results_rx,
-        uplink.clone(),
-        shutdown.clone(),
-        Some(first.spool_dir.clone()),
-    ));
+    // Spawned tasks keep the caller's span (the demo names each node so).
+    use tracing::Instrument;
+    tokio::spawn(
+        super::scheduler::supervise(config.clone(), results_tx, shutdown.clone()).in_current_span(),
+    );
+    let results = tokio::spawn(
+        super::results::forward(
+            results_rx,
+            uplink.clone(),
+            shutdown.clone(),
+            Some(first.spool_dir.clone()),
+        )
+        .in_current_span(),
+    );
     let pipe = crate::logs::Pipe::global();
     let shipper = pipe.take_receiver().map(|rx| {
         tokio::spawn(crate::logs::shipper::run(
@@ -271,11 +274,13 @@ async fn session(
     // while commands still run, so they can finish and report.
     let link_stop = CancellationToken::new();
     let _stop_link = link_stop.clone().drop_guard();
-    tokio::spawn(stop_link_after_commands(
-        shutdown.clone(),
-        link_stop.clone(),
-        api.clone(),
-        config.shutdown_grace,
+    tokio::spawn(tracing::Instrument::in_current_span(
+        stop_link_after_commands(
+            shutdown.clone(),
+            link_stop.clone(),
+            api.clone(),
+            config.shutdown_grace,
+        ),
     ));
     let driver = drive(
         conn,

@@ -119,7 +119,7 @@ impl CommandRunner {
             job = req.job,
             command = %req.command,
             state = exit.state.as_str(),
-            exit_code = ?exit.exit_code,
+            exit_code = exit.exit_code,
             "command ended"
         );
         let _ = reply.send(ResponseBody::CommandExit(exit)).await;

@@ -142,7 +142,7 @@ pub async fn run_checks_from(
                     let permits = permits.clone();
                     let done = done_tx.clone();
                     let stop = shutdown.clone();
-                    tokio::spawn(async move {
+                    tokio::spawn(tracing::Instrument::in_current_span(async move {
                         let permit = tokio::select! {
                             _ = stop.cancelled() => return,
                             p = permits.acquire_owned() => p,
@@ -154,7 +154,7 @@ pub async fn run_checks_from(
                             r = run_plugin(&argv, timeout) => r,
                         };
                         let _ = done.send(Finished { index: i, scheduled: at, latency, run }).await;
-                    });
+                    }));
                 }
             }
             Some(f) = done_rx.recv() => {

@@ -103,6 +103,45 @@ impl ArgSpec {
         }
     }
 
+    /// The type's name, as configs write it: `int`, `string`, `enum`,
+    /// `date`, `ip`, `key`.
+    pub fn type_name(&self) -> &'static str {
+        match &self.kind {
+            ArgType::Int { .. } => "int",
+            ArgType::String { .. } => "string",
+            ArgType::Enum { .. } => "enum",
+            ArgType::Date { .. } => "date",
+            ArgType::Ip => "ip",
+            ArgType::Key { .. } => "key",
+        }
+    }
+
+    /// Short form for a signature: `<zone:int 1..99999>`, `<date:date
+    /// %Y%m%d>`, `<state:new|live>`, `<zone:key zone>`.
+    pub fn signature(&self) -> String {
+        let detail = match &self.kind {
+            ArgType::Int { min, max } => match (min, max) {
+                (None, None) => "int".to_string(),
+                (a, b) => format!(
+                    "int {}..{}",
+                    a.map(|v| v.to_string()).unwrap_or_default(),
+                    b.map(|v| v.to_string()).unwrap_or_default()
+                ),
+            },
+            ArgType::String { pattern, .. } => match pattern {
+                Some(p) => format!("string ~{p}"),
+                None => "string".into(),
+            },
+            ArgType::Enum { values } => values.join("|"),
+            ArgType::Date { format } => {
+                format!("date {}", format.as_deref().unwrap_or("%Y%m%d"))
+            }
+            ArgType::Ip => "ip".into(),
+            ArgType::Key { kind } => format!("key {kind}"),
+        };
+        format!("<{}:{detail}>", self.name)
+    }
+
     /// Checks the spec itself (config load): patterns compile, ranges make
     /// sense, formats are supported.
     pub fn validate(&self) -> Result<(), String> {
@@ -242,6 +281,16 @@ impl CommandSpec {
             }
         }
         Ok(())
+    }
+
+    /// The signature: `open-zone <zone:int 1..99999> <date:date %Y%m%d>`.
+    pub fn signature(&self) -> String {
+        let mut s = self.name.clone();
+        for a in &self.args {
+            s.push(' ');
+            s.push_str(&a.signature());
+        }
+        s
     }
 
     /// The usage line: `open-zone ZONE DATE`.

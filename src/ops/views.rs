@@ -30,6 +30,55 @@ pub fn inventory_json(item: &InventoryItem) -> Value {
     })
 }
 
+/// A command as `monit-cli query commands -o json` prints it: `{name,
+/// description, usage, args[{name, type, rule, min, max, pattern,
+/// max_len, values, format, kind}], role, timeout_ms, concurrency,
+/// inventory{kind, key, requires, on_success}|null, nodes[]}`.
+pub fn command_json(offer: &crate::net::proto::CommandOffer) -> Value {
+    use crate::ops::spec::ArgType;
+    let c = &offer.spec;
+    let args: Vec<Value> = c
+        .args
+        .iter()
+        .map(|a| {
+            let mut v = json!({ "name": a.name, "type": a.type_name(), "rule": a.rule() });
+            match &a.kind {
+                ArgType::Int { min, max } => {
+                    v["min"] = json!(min);
+                    v["max"] = json!(max);
+                }
+                ArgType::String { pattern, max_len } => {
+                    v["pattern"] = json!(pattern);
+                    v["max_len"] = json!(max_len);
+                }
+                ArgType::Enum { values } => v["values"] = json!(values),
+                ArgType::Date { format } => {
+                    v["format"] = json!(format.as_deref().unwrap_or("%Y%m%d"))
+                }
+                ArgType::Ip => {}
+                ArgType::Key { kind } => v["kind"] = json!(kind),
+            }
+            v
+        })
+        .collect();
+    json!({
+        "name": c.name,
+        "description": c.description,
+        "usage": c.signature(),
+        "args": args,
+        "role": "operator",
+        "timeout_ms": c.timeout_ms,
+        "concurrency": c.concurrency,
+        "inventory": c.inventory.as_ref().map(|i| json!({
+            "kind": i.kind,
+            "key": i.key,
+            "requires": i.requires,
+            "on_success": i.on_success,
+        })),
+        "nodes": offer.nodes,
+    })
+}
+
 /// The fields a `query jobs` filter may name (a path through `targets`
 /// matches a job when any target matches).
 pub const JOB_FIELDS: &[&str] = &[

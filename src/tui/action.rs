@@ -23,6 +23,8 @@ pub enum Action {
     },
     Nodes(Vec<NodeRow>),
     Problems(Vec<ProblemRow>),
+    /// Every check (polled less often than the problems).
+    Checks(Vec<ProblemRow>),
     LogLines(Vec<LogLine>),
     Jobs(Vec<JobRow>),
     /// Output lines of job `id` (appended).
@@ -34,6 +36,17 @@ pub enum Action {
     Events(Vec<EventRow>),
     /// Ops command names the nodes advertise, for `:` completion.
     CommandNames(Vec<String>),
+    /// The commands the nodes offer in full (`query commands`): names for
+    /// completion, signatures for the hint, specs to check arguments.
+    Commands(Vec<crate::net::proto::CommandOffer>),
+    /// The nodes configd resolved a `:run` target to (or why not): the
+    /// confirmation lists them.
+    RunTargets {
+        command: String,
+        args: Vec<String>,
+        target: String,
+        nodes: Result<Vec<String>, String>,
+    },
     /// A one-line message for the footer (a refused request, a result).
     Notice(String),
 }
@@ -47,6 +60,13 @@ pub enum Effect {
         command: String,
         args: Vec<String>,
         targets: Vec<String>,
+    },
+    /// Ask configd which nodes `target` names, before the confirmation
+    /// of a `:run` (answered with `Action::RunTargets`).
+    ResolveRun {
+        command: String,
+        args: Vec<String>,
+        target: String,
     },
     /// Acknowledge the problem `check` on `node`.
     Ack {

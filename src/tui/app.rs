@@ -15,16 +15,18 @@ pub enum View {
     Jobs,
     Inventory,
     Events,
+    Checks,
 }
 
 impl View {
-    pub const ALL: [View; 6] = [
+    pub const ALL: [View; 7] = [
         View::Nodes,
         View::Problems,
         View::Logs,
         View::Jobs,
         View::Inventory,
         View::Events,
+        View::Checks,
     ];
 
     pub fn index(self) -> usize {
@@ -39,15 +41,16 @@ impl View {
             View::Jobs => "Jobs",
             View::Inventory => "Inventory",
             View::Events => "Events",
+            View::Checks => "Checks",
         }
     }
 
     pub fn next(self) -> View {
-        View::ALL[(self.index() + 1) % 6]
+        View::ALL[(self.index() + 1) % View::ALL.len()]
     }
 
     pub fn prev(self) -> View {
-        View::ALL[(self.index() + 5) % 6]
+        View::ALL[(self.index() + View::ALL.len() - 1) % View::ALL.len()]
     }
 }
 
@@ -109,6 +112,32 @@ impl NodeSort {
             NodeSort::State => "state",
             NodeSort::LastSeen => "last seen",
             NodeSort::Problems => "problems",
+        }
+    }
+}
+
+/// How the Checks view is sorted (`s` cycles).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CheckSort {
+    Node,
+    State,
+    LastChange,
+}
+
+impl CheckSort {
+    pub fn next(self) -> CheckSort {
+        match self {
+            CheckSort::Node => CheckSort::State,
+            CheckSort::State => CheckSort::LastChange,
+            CheckSort::LastChange => CheckSort::Node,
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            CheckSort::Node => "node",
+            CheckSort::State => "state",
+            CheckSort::LastChange => "change",
         }
     }
 }
@@ -196,13 +225,23 @@ pub struct App {
     pub nodes: Table<NodeRow>,
     pub node_sort: NodeSort,
     pub problems: Table<ProblemRow>,
+    /// Every check (the Checks view, node details).
+    pub checks: Table<ProblemRow>,
+    pub check_sort: CheckSort,
     pub logs: Logs,
     pub jobs: Table<JobRow>,
     pub job_output: BTreeMap<String, Vec<String>>,
     pub inventory: Table<InventoryRow>,
     pub events: Table<EventRow>,
     pub command_names: Vec<String>,
+    /// The commands the nodes offer, with their argument specs.
+    pub commands: Vec<crate::net::proto::CommandOffer>,
     pub notice: Option<String>,
+    /// Lines the `?` help is scrolled by.
+    pub help_scroll: u16,
+    /// The `:run` line whose targets configd is being asked for: only its
+    /// answer opens the confirmation.
+    pub resolving: Option<String>,
     pub no_color: bool,
     pub quit: bool,
 }
@@ -221,6 +260,8 @@ impl App {
             nodes: Table::default(),
             node_sort: NodeSort::Name,
             problems: Table::default(),
+            checks: Table::default(),
+            check_sort: CheckSort::Node,
             logs: Logs {
                 follow: true,
                 ..Logs::default()
@@ -230,7 +271,10 @@ impl App {
             inventory: Table::default(),
             events: Table::default(),
             command_names: Vec::new(),
+            commands: Vec::new(),
             notice: None,
+            help_scroll: 0,
+            resolving: None,
             no_color: false,
             quit: false,
         }
@@ -251,6 +295,7 @@ impl App {
             View::Jobs => &self.jobs.filter,
             View::Inventory => &self.inventory.filter,
             View::Events => &self.events.filter,
+            View::Checks => &self.checks.filter,
         }
     }
 
@@ -350,6 +395,23 @@ impl App {
                     self.events
                         .visible
                         .sort_by(|&a, &b| rows[b].time.cmp(&rows[a].time));
+                }
+            }
+            View::Checks => {
+                refilter(&mut self.checks, |c| {
+                    format!("{} {} {} {}", c.node, c.name, c.state, c.output)
+                });
+                let sort = self.check_sort;
+                if let Some(rows) = &self.checks.rows {
+                    self.checks.visible.sort_by(|&a, &b| {
+                        let (x, y) = (&rows[a], &rows[b]);
+                        let by = match sort {
+                            CheckSort::Node => std::cmp::Ordering::Equal,
+                            CheckSort::State => x.severity().cmp(&y.severity()),
+                            CheckSort::LastChange => y.last_change.cmp(&x.last_change),
+                        };
+                        by.then_with(|| (&x.node, &x.name).cmp(&(&y.node, &y.name)))
+                    });
                 }
             }
         }

@@ -1,6 +1,6 @@
 //! The `:` command line: parsing, and completion of verbs and command names.
 //!
-//! `run COMMAND [ARG]... --target SEL` runs an ops command (SEL as in
+//! `run COMMAND [ARG]... --target SEL` runs an ops command (one SEL, as in
 //! `monit-cli run`: `node=NAME`, `label.K=V`, `zone=218`, `all`);
 //! `quit` leaves; `help` shows the keys.
 
@@ -56,9 +56,11 @@ fn parse_run(rest: &[&str]) -> Result<CommandLine, String> {
                 );
             };
             check_selector(sel)?;
+            one_target(&targets)?;
             targets.push(sel.to_string());
         } else if let Some(sel) = w.strip_prefix("--target=") {
             check_selector(sel)?;
+            one_target(&targets)?;
             targets.push(sel.to_string());
         } else if command.is_none() {
             if w.starts_with('-') {
@@ -84,6 +86,59 @@ fn parse_run(rest: &[&str]) -> Result<CommandLine, String> {
         args,
         targets,
     })
+}
+
+/// One `--target` per run, as in `monit-cli run`.
+fn one_target(so_far: &[String]) -> Result<(), String> {
+    if so_far.is_empty() {
+        Ok(())
+    } else {
+        Err(
+            "one --target per run (as in monit-cli run): node=NAME, label.K=V, zone=KEY or all"
+                .into(),
+        )
+    }
+}
+
+/// The signatures of the command being typed after `run` (`open-zone
+/// <zone:int 1..99999> <date:date %Y%m%d>`), once its name is complete.
+pub fn signatures(line: &str, commands: &[crate::net::proto::CommandOffer]) -> Vec<String> {
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let name = match (words.as_slice(), line.ends_with(' ')) {
+        (["run", cmd], true) => *cmd,
+        (["run", cmd, ..], _) if words.len() > 2 => *cmd,
+        _ => return Vec::new(),
+    };
+    let mut sigs: Vec<String> = commands
+        .iter()
+        .filter(|c| c.spec.name == name)
+        .map(|c| c.spec.signature())
+        .collect();
+    sigs.dedup();
+    sigs
+}
+
+/// Checks `args` against the command's argument specs, as configd will:
+/// Ok when some node's definition takes them (or none is known yet).
+pub fn check_run(
+    command: &str,
+    args: &[String],
+    commands: &[crate::net::proto::CommandOffer],
+) -> Result<(), String> {
+    if commands.is_empty() {
+        return Ok(());
+    }
+    let mut first_error = None;
+    for offer in commands.iter().filter(|c| c.spec.name == command) {
+        match offer.spec.check_args(args) {
+            Ok(()) => return Ok(()),
+            Err(e) => {
+                first_error.get_or_insert(e);
+            }
+        }
+    }
+    Err(first_error
+        .unwrap_or_else(|| format!("no node offers `{command}`: Tab lists the commands there are")))
 }
 
 fn check_selector(sel: &str) -> Result<(), String> {
@@ -169,13 +224,17 @@ mod tests {
             })
         );
         assert_eq!(
-            parse("run uptime --target=all -t node=a"),
+            parse("run uptime --target=all"),
             Ok(CommandLine::Run {
                 command: "uptime".into(),
                 args: vec![],
-                targets: vec!["all".into(), "node=a".into()],
+                targets: vec!["all".into()],
             })
         );
+        // One target syntax with monit-cli run: one selector.
+        assert!(parse("run uptime --target=all -t node=a")
+            .unwrap_err()
+            .contains("one --target"));
         assert_eq!(parse("quit"), Ok(CommandLine::Quit));
         assert_eq!(parse(" q "), Ok(CommandLine::Quit));
     }

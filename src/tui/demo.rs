@@ -393,11 +393,17 @@ impl Demo {
             std::fs::write(&path, &text).map_err(fail)?;
             let config = NodedConfig::from_str(&path, &text).map_err(fail)?;
             let stop = self.shutdown.clone();
-            self.tasks.push(tokio::spawn(async move {
-                if let Err(e) = crate::noded::run(config, stop).await {
-                    tracing::error!(error = %e, "demo node stopped");
-                }
-            }));
+            // Its lines are its own in the Logs view (see logs::layer).
+            let span = tracing::info_span!("node", node = %config.name);
+            self.tasks
+                .push(tokio::spawn(tracing::Instrument::instrument(
+                    async move {
+                        if let Err(e) = crate::noded::run(config, stop).await {
+                            tracing::error!(error = %e, "demo node stopped");
+                        }
+                    },
+                    span,
+                )));
         }
         Ok(())
     }

@@ -80,6 +80,10 @@ impl NetTask {
                     _ = &mut wake => break,
                     e = effects.recv() => match e {
                         None => return,
+                        Some(Effect::ResolveRun { command, args, target }) => {
+                            let nodes = Err("not connected to configd: try again once the banner is gone".to_string());
+                            let _ = tx.send(Action::RunTargets { command, args, target, nodes }).await;
+                        }
                         Some(_) => {
                             let _ = tx.send(Action::Notice("not connected to configd: try again once the banner is gone".into())).await;
                         }
@@ -136,6 +140,46 @@ const EVENTS_SHOWN: u32 = 500;
 /// Log lines of history asked for when the stream starts.
 const LOG_BACKLOG: u64 = 1000;
 
+/// Every command the nodes offer, with its argument specs.
+async fn query_commands(
+    client: &Client,
+) -> Result<Vec<crate::net::proto::CommandOffer>, ClientError> {
+    let body = RequestBody::QueryCommands(crate::net::proto::QueryChecks::default());
+    match client.one(body).await? {
+        ResponseBody::Commands(c) => Ok(c.commands),
+        ResponseBody::Error(e) => Err(ClientError::Remote(e)),
+        other => Err(unexpected(&other)),
+    }
+}
+
+/// `query problems` with `filters`, every page.
+async fn problems(
+    client: &Client,
+    filters: Vec<String>,
+) -> Result<Vec<crate::net::proto::ProblemView>, ClientError> {
+    let mut answers = client
+        .request(RequestBody::QueryProblems(crate::net::proto::QueryChecks {
+            node: None,
+            filters,
+        }))
+        .await?;
+    let mut all = Vec::new();
+    loop {
+        match answers.next().await {
+            Some(Ok(ResponseBody::Problems(p))) => {
+                all.extend(p.problems);
+                if p.done {
+                    return Ok(all);
+                }
+            }
+            Some(Ok(ResponseBody::Error(e))) => return Err(ClientError::Remote(e)),
+            Some(Ok(other)) => return Err(unexpected(&other)),
+            Some(Err(e)) => return Err(ClientError::from(e)),
+            None => return Err(ClientError::Lost("the answer stopped".into())),
+        }
+    }
+}
+
 /// What each poll fetches. A query configd forbids (the token's role) is
 /// reported once and not asked again on this connection; another error is
 /// reported when it first appears (or changes) and asked again next poll.
@@ -160,11 +204,20 @@ impl Polled {
             .query_checks(None, vec!["state!=ok".to_string()])
             .await;
         if let Some(checks) = self.answer("checks", checks, &mut out)? {
-            let rows = checks
+            // Nodes that are down come first (with their ack and downtime).
+            let hosts = problems(client, vec!["kind=node".to_string()]).await;
+            let mut rows: Vec<ProblemRow> = self
+                .answer("problems", hosts, &mut out)?
+                .unwrap_or_default()
                 .iter()
-                .filter(|c| c.state != CheckState::Ok)
                 .map(ProblemRow::from)
                 .collect();
+            rows.extend(
+                checks
+                    .iter()
+                    .filter(|c| c.state != CheckState::Ok)
+                    .map(ProblemRow::from),
+            );
             out.push(Action::Problems(rows));
         }
         let events = client.query_events(Vec::new(), EVENTS_SHOWN).await;
@@ -176,15 +229,20 @@ impl Polled {
             out.push(Action::Jobs(jobs.iter().map(JobRow::from).collect()));
         }
         if tick.is_multiple_of(INVENTORY_EVERY) {
+            // Every check (OK ones too) for the Checks view and node details.
+            let all = client.query_checks(None, Vec::new()).await;
+            if let Some(all) = self.answer("checks", all, &mut out)? {
+                out.push(Action::Checks(all.iter().map(ProblemRow::from).collect()));
+            }
             let items = client.query_inventory(Vec::new()).await;
             if let Some(items) = self.answer("inventory", items, &mut out)? {
                 out.push(Action::Inventory(
                     items.iter().map(InventoryRow::from).collect(),
                 ));
             }
-            let names = client.list_commands().await;
-            if let Some(names) = self.answer("commands", names, &mut out)? {
-                out.push(Action::CommandNames(names));
+            let offers = query_commands(client).await;
+            if let Some(offers) = self.answer("commands", offers, &mut out)? {
+                out.push(Action::Commands(offers));
             }
         }
         Ok(out)
@@ -306,16 +364,39 @@ async fn carry_out(
             }
             None
         }
+        Effect::ResolveRun {
+            command,
+            args,
+            target,
+        } => {
+            let body = RequestBody::ResolveTargets(crate::net::proto::ResolveTargets {
+                target: target.clone(),
+            });
+            let nodes = match client.one(body).await {
+                Ok(ResponseBody::Targets(t)) => Ok(t.nodes),
+                Ok(ResponseBody::Error(e)) => Err(e.message),
+                Ok(other) => Err(unexpected(&other).to_string()),
+                Err(e) => Err(format!("cannot ask configd: {e}")),
+            };
+            Some(Action::RunTargets {
+                command,
+                args,
+                target,
+                nodes,
+            })
+        }
         Effect::Ack { node, check } => {
             let body = RequestBody::Acknowledge(AckRequest {
                 node: node.clone(),
                 check: check.clone(),
                 comment: String::new(),
                 sticky: false,
+                remove: false,
             });
             Some(Action::Notice(match client.one(body).await {
                 Ok(ResponseBody::Done(d)) => d.message,
                 Ok(other) => unexpected(&other).to_string(),
+                Err(e) if check.is_empty() => format!("ack of node {node} failed: {e}"),
                 Err(e) => format!("ack {check} on {node} failed: {e}"),
             }))
         }
@@ -327,7 +408,8 @@ async fn carry_out(
             let start_ms = crate::timefmt::now_ms();
             let body = RequestBody::Downtime(DowntimeRequest {
                 node: node.clone(),
-                check: Some(check.clone()),
+                // A node row (no check): downtime for the whole node.
+                check: (!check.is_empty()).then(|| check.clone()),
                 start_ms,
                 end_ms: start_ms + duration.as_millis() as i64,
                 comment: "from monit-tui".into(),

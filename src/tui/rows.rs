@@ -10,12 +10,14 @@ use crate::net::proto;
 
 pub use crate::views::NodeJson as NodeRow;
 
-/// One check result (`monit-cli query checks`).
+/// One problem: a check result (`monit-cli query checks`), or a node that
+/// is down (`name` empty, `state` `down`; `monit-cli query problems`).
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct ProblemRow {
     pub node: String,
+    /// The check; empty for a node that is down.
     pub name: String,
-    /// `ok`, `warning`, `critical`, `unknown` or `pending`.
+    /// `down` (a node), `ok`, `warning`, `critical`, `unknown` or `pending`.
     pub state: String,
     /// `soft` or `hard`.
     pub state_type: String,
@@ -28,18 +30,22 @@ pub struct ProblemRow {
     pub acknowledged: bool,
     pub in_downtime: bool,
     pub flapping: bool,
+    /// A check of a node that is down: its state is the last one known.
+    #[serde(default)]
+    pub stale: bool,
 }
 
 impl ProblemRow {
-    /// Sort key, smallest first: critical, unknown, warning, pending, ok;
-    /// hard before soft.
+    /// Sort key, smallest first: nodes down, then critical, unknown,
+    /// warning, pending, ok; hard before soft.
     pub fn severity(&self) -> (u8, u8) {
         let s = match self.state.as_str() {
-            "critical" => 0,
-            "unknown" => 1,
-            "warning" => 2,
-            "pending" => 3,
-            _ => 4,
+            "down" => 0,
+            "critical" => 1,
+            "unknown" => 2,
+            "warning" => 3,
+            "pending" => 4,
+            _ => 5,
         };
         (s, u8::from(self.state_type != "hard"))
     }
@@ -135,6 +141,28 @@ impl From<&proto::CheckView> for ProblemRow {
             acknowledged: c.acknowledged,
             in_downtime: c.in_downtime,
             flapping: c.flapping,
+            stale: c.stale,
+        }
+    }
+}
+
+impl From<&proto::ProblemView> for ProblemRow {
+    fn from(p: &proto::ProblemView) -> Self {
+        ProblemRow {
+            node: p.node.clone(),
+            name: p.check.clone().unwrap_or_default(),
+            state: p.state.clone(),
+            state_type: p.state_type.clone(),
+            attempt: 1,
+            max_attempts: 1,
+            output: p.output.clone(),
+            long_output: String::new(),
+            last_check: String::new(),
+            last_change: time_or_empty(p.since_ms),
+            acknowledged: p.acknowledged,
+            in_downtime: p.in_downtime,
+            flapping: p.flapping,
+            stale: p.stale,
         }
     }
 }

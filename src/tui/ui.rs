@@ -9,7 +9,7 @@ use ratatui::text::{Line, Span, Text};
 use ratatui::widgets::{Block, Cell, Clear, Paragraph, Row, Table, Widget, Wrap};
 
 use super::app::{App, Conn, Mode, View};
-use super::rows::LogLine;
+use super::rows::{LogLine, ProblemRow};
 use super::viewfilter::find_all_ci;
 use crate::timefmt::{ago, parse_rfc3339};
 
@@ -86,12 +86,17 @@ impl Widget for &App {
             color: !self.no_color,
         };
         let lost = matches!(self.conn, Conn::Lost { .. });
+        // A long status (an error, a notice) wraps onto up to 3 lines
+        // rather than being cut at the edge.
+        let status_line = self.status_line(&theme);
+        let width = usize::from(area.width.max(1));
+        let status_height = status_line.width().div_ceil(width).clamp(1, 3) as u16;
         let [header, tabs, banner, body, status, footer] = Layout::vertical([
             Constraint::Length(1),
             Constraint::Length(1),
             Constraint::Length(u16::from(lost)),
             Constraint::Min(1),
-            Constraint::Length(1),
+            Constraint::Length(status_height),
             Constraint::Length(1),
         ])
         .areas(area);
@@ -114,11 +119,14 @@ impl Widget for &App {
             View::Jobs => self.render_jobs(&theme, body, buf),
             View::Inventory => self.render_inventory(&theme, body, buf),
             View::Events => self.render_events(&theme, body, buf),
+            View::Checks => self.render_checks(&theme, body, buf),
         }
-        self.render_status(&theme, status, buf);
+        Paragraph::new(status_line)
+            .wrap(Wrap { trim: false })
+            .render(status, buf);
         self.render_footer(&theme, footer, buf);
         match &self.mode {
-            Mode::Help => render_help(&theme, area, buf),
+            Mode::Help => render_help(&theme, area, buf, self.help_scroll),
             Mode::Details => self.render_details(&theme, area, buf),
             Mode::Confirm(p) => render_confirm(&theme, &p.question, area, buf),
             _ => {}
@@ -229,8 +237,10 @@ impl App {
         Paragraph::new(Line::from(spans)).render(area, buf);
     }
 
-    fn render_status(&self, theme: &Theme, area: Rect, buf: &mut Buffer) {
-        let line = match &self.mode {
+    /// The status line: the filter or command being typed, a notice, an
+    /// error. Long ones wrap (see `render`).
+    fn status_line(&self, theme: &Theme) -> Line<'static> {
+        match &self.mode {
             Mode::Filter { .. } => Line::from(vec![
                 Span::styled("/", theme.header()),
                 Span::raw(self.input.clone()),
@@ -253,8 +263,14 @@ impl App {
                     spans.push(Span::styled(format!("  {e}"), theme.state("critical")));
                 } else {
                     let c = super::command::candidates(&self.input, &self.command_names);
+                    let sigs = super::command::signatures(&self.input, &self.commands);
                     if !c.is_empty() {
                         spans.push(Span::styled(format!("   {}", c.join(" ")), theme.dim()));
+                    } else if !sigs.is_empty() {
+                        spans.push(Span::styled(
+                            format!("   {}", sigs.join("  |  ")),
+                            theme.dim(),
+                        ));
                     }
                 }
                 Line::from(spans)
@@ -267,6 +283,7 @@ impl App {
                     View::Jobs => self.jobs.filter_error.as_ref(),
                     View::Inventory => self.inventory.filter_error.as_ref(),
                     View::Events => self.events.filter_error.as_ref(),
+                    View::Checks => self.checks.filter_error.as_ref(),
                     View::Logs => None,
                 };
                 let mut spans = Vec::new();
@@ -281,8 +298,7 @@ impl App {
                 }
                 Line::from(spans)
             }
-        };
-        Paragraph::new(line).render(area, buf);
+        }
     }
 
     fn render_footer(&self, theme: &Theme, area: Rect, buf: &mut Buffer) {
@@ -292,19 +308,22 @@ impl App {
             (Mode::Confirm(_), _) => "y confirm  n cancel",
             (Mode::Help | Mode::Details, _) => "Esc close",
             (_, View::Nodes) => {
-                "1-6 view  j/k move  Enter details  / filter  s sort  : cmd  ? help  q quit"
+                "1-7 view  j/k move  Enter details  / filter  s sort  : cmd  ? help  q quit"
             }
             (_, View::Problems) => {
-                "1-6 view  j/k move  Enter details  / filter  a ack  d downtime  ? help  q quit"
+                "1-7 view  j/k move  Enter details  / filter  a ack  d downtime  ? help  q quit"
             }
             (_, View::Logs) => {
                 if self.logs.follow {
-                    "1-6 view  k scroll back  f pause  / filter  : cmd  ? help  q quit"
+                    "1-7 view  k scroll back  f pause  Enter last line  / filter  ? help  q quit"
                 } else {
-                    "1-6 view  j/k scroll  G/f follow  / filter  : cmd  ? help  q quit"
+                    "1-7 view  j/k scroll  G/f follow  Enter the marked line  / filter  ? help"
                 }
             }
-            (_, _) => "1-6 view  j/k move  Enter details  / filter  : cmd  ? help  q quit",
+            (_, View::Checks) => {
+                "1-7 view  j/k move  Enter details  / filter  s sort  : cmd  ? help  q quit"
+            }
+            (_, _) => "1-7 view  j/k move  Enter details  / filter  : cmd  ? help  q quit",
         };
         Paragraph::new(Line::from(Span::styled(hints, theme.dim()))).render(area, buf);
     }
@@ -381,7 +400,12 @@ impl App {
             );
         }
         if self.problems.visible.is_empty() {
-            return no_data(theme, "no problems: every check is OK", area, buf);
+            return no_data(
+                theme,
+                "no problems: every node is up and every check is OK",
+                area,
+                buf,
+            );
         }
         grid(
             theme,
@@ -403,11 +427,27 @@ impl App {
                 marks.push(if p.acknowledged { 'A' } else { ' ' });
                 marks.push(if p.in_downtime { 'D' } else { ' ' });
                 marks.push(if p.flapping { 'F' } else { ' ' });
+                // A check of a node that is down: its last known state, dimmed.
+                let state = if p.stale {
+                    theme.dim()
+                } else {
+                    theme.state(&p.state)
+                };
                 vec![
                     Cell::from(p.node.as_str()),
-                    Cell::from(p.name.as_str()),
-                    Cell::from(Span::styled(p.state.as_str(), theme.state(&p.state))),
-                    Cell::from(format!("{} {}/{}", p.state_type, p.attempt, p.max_attempts)),
+                    Cell::from(if p.name.is_empty() {
+                        "(node)"
+                    } else {
+                        p.name.as_str()
+                    }),
+                    Cell::from(Span::styled(p.state.as_str(), state)),
+                    Cell::from(if p.name.is_empty() {
+                        String::new()
+                    } else if p.stale {
+                        "stale".to_string()
+                    } else {
+                        format!("{} {}/{}", p.state_type, p.attempt, p.max_attempts)
+                    }),
                     Cell::from(marks),
                     Cell::from(self.ago(&p.last_change)),
                     Cell::from(p.output.as_str()),
@@ -452,9 +492,19 @@ impl App {
             return no_data(theme, "no log lines match", lines_area, buf);
         }
         let search = self.logs.parsed.text.as_deref();
+        let last = window.len().saturating_sub(1);
         let lines: Vec<Line> = window
             .iter()
-            .map(|(_, l)| log_line(theme, l, search))
+            .enumerate()
+            .map(|(i, (_, l))| {
+                let line = log_line(theme, l, search);
+                // Paused: the bottom line is the one Enter shows in full.
+                if !self.logs.follow && i == last {
+                    line.patch_style(theme.selected())
+                } else {
+                    line
+                }
+            })
             .collect();
         Paragraph::new(Text::from(lines)).render(lines_area, buf);
     }
@@ -560,6 +610,74 @@ impl App {
         );
     }
 
+    fn render_checks(&self, theme: &Theme, area: Rect, buf: &mut Buffer) {
+        let Some(rows) = &self.checks.rows else {
+            return no_data(
+                theme,
+                "no data yet: waiting for the check list from configd (every check of every node is listed here)",
+                area,
+                buf,
+            );
+        };
+        if self.checks.visible.is_empty() {
+            return no_data(theme, "no checks", area, buf);
+        }
+        let title = format!(
+            "NODE {}/{} by {}",
+            self.checks.visible.len(),
+            rows.len(),
+            self.check_sort.label()
+        );
+        grid(
+            theme,
+            &self.checks,
+            Row::new(vec![
+                title,
+                "CHECK".into(),
+                "STATE".into(),
+                "TYPE".into(),
+                "ADF".into(),
+                "CHANGED".into(),
+                "OUTPUT".into(),
+            ]),
+            &[
+                Constraint::Length(16),
+                Constraint::Length(14),
+                Constraint::Length(8),
+                Constraint::Length(8),
+                Constraint::Length(3),
+                Constraint::Length(8),
+                Constraint::Fill(1),
+            ],
+            |p| {
+                let mut marks = String::new();
+                marks.push(if p.acknowledged { 'A' } else { ' ' });
+                marks.push(if p.in_downtime { 'D' } else { ' ' });
+                marks.push(if p.flapping { 'F' } else { ' ' });
+                let state = if p.stale {
+                    theme.dim()
+                } else {
+                    theme.state(&p.state)
+                };
+                vec![
+                    Cell::from(p.node.as_str()),
+                    Cell::from(p.name.as_str()),
+                    Cell::from(Span::styled(p.state.as_str(), state)),
+                    Cell::from(if p.stale {
+                        "stale".to_string()
+                    } else {
+                        format!("{} {}/{}", p.state_type, p.attempt, p.max_attempts)
+                    }),
+                    Cell::from(marks),
+                    Cell::from(self.ago(&p.last_change)),
+                    Cell::from(p.output.as_str()),
+                ]
+            },
+            area,
+            buf,
+        );
+    }
+
     fn render_events(&self, theme: &Theme, area: Rect, buf: &mut Buffer) {
         if self.events.rows.is_none() {
             return no_data(
@@ -623,15 +741,21 @@ impl App {
                 for (k, v) in &n.labels {
                     lines.push(kv("label", format!("{k}={v}")));
                 }
-                match &self.problems.rows {
+                // Every check of the node (the problems only, until the
+                // full list arrived).
+                match self.checks.rows.as_ref().or(self.problems.rows.as_ref()) {
                     None => lines.push(Line::from("checks: not received from configd yet")),
                     Some(rows) => {
                         lines.push(Line::from(""));
-                        for p in rows.iter().filter(|p| p.node == n.name) {
+                        for p in rows
+                            .iter()
+                            .filter(|p| p.node == n.name && !p.name.is_empty())
+                        {
                             lines.push(Line::from(format!(
-                                "{:<16} {:<8} {}",
+                                "{:<16} {:<8} {}{}",
                                 clip(&p.name, 16),
                                 p.state,
+                                if p.stale { "(stale) " } else { "" },
                                 p.output
                             )));
                         }
@@ -639,35 +763,14 @@ impl App {
                 }
                 (format!("node {}", n.name), lines)
             }
-            View::Problems => {
-                let Some(p) = self.problems.selected_row() else {
-                    return (String::new(), Vec::new());
-                };
-                let mut lines = vec![
-                    kv(
-                        "state",
-                        format!(
-                            "{} ({} {}/{})",
-                            p.state, p.state_type, p.attempt, p.max_attempts
-                        ),
-                    ),
-                    kv("last check", p.last_check.clone()),
-                    kv("last change", p.last_change.clone()),
-                    kv(
-                        "flags",
-                        format!(
-                            "{}{}{}",
-                            if p.acknowledged { "acknowledged " } else { "" },
-                            if p.in_downtime { "in-downtime " } else { "" },
-                            if p.flapping { "flapping" } else { "" }
-                        ),
-                    ),
-                    kv("output", p.output.clone()),
-                    Line::from(""),
-                ];
-                lines.extend(p.long_output.lines().map(|l| Line::from(l.to_string())));
-                (format!("check {} on {}", p.name, p.node), lines)
-            }
+            View::Problems => match self.problems.selected_row() {
+                Some(p) => check_details(p),
+                None => (String::new(), Vec::new()),
+            },
+            View::Checks => match self.checks.selected_row() {
+                Some(p) => check_details(p),
+                None => (String::new(), Vec::new()),
+            },
             View::Jobs => {
                 let Some(j) = self.jobs.selected_row() else {
                     return (String::new(), Vec::new());
@@ -721,7 +824,22 @@ impl App {
                     ],
                 )
             }
-            View::Logs => (String::new(), Vec::new()),
+            // The bottom line of the view (the newest, or where a pause
+            // stopped), in full: a long line is read here.
+            View::Logs => match self.log_window(1).first() {
+                Some((_, l)) => (
+                    format!("log line from {}", l.node),
+                    vec![
+                        kv("time", l.time.clone()),
+                        kv("node", l.node.clone()),
+                        kv("level", l.level.clone()),
+                        kv("source", l.source.clone()),
+                        Line::from(""),
+                        Line::from(l.message.clone()),
+                    ],
+                ),
+                None => (String::new(), Vec::new()),
+            },
         }
     }
 
@@ -779,11 +897,13 @@ fn centered(area: Rect, pct_w: u16, pct_h: u16) -> Rect {
     }
 }
 
-/// The keys, as `?` shows them (and monit-tui(1) lists them).
+/// The `?` help: keys, then what every column and abbreviation means (a
+/// line with an empty key is a heading); monit-tui(1) lists it too.
 pub const HELP: &[(&str, &str)] = &[
+    ("", "KEYS"),
     (
-        "1-6, Tab",
-        "switch view: Nodes Problems Logs Jobs Inventory Events",
+        "1-7, Tab",
+        "switch view: Nodes Problems Logs Jobs Inventory Events Checks",
     ),
     ("j/k, arrows", "move (in Logs: scroll back and forth)"),
     ("PgUp/PgDn g/G", "page, first, last (G in Logs: follow)"),
@@ -791,32 +911,101 @@ pub const HELP: &[(&str, &str)] = &[
     ("/", "filter: words, key=value, key~regex"),
     ("Esc", "clear the filter, close a dialog"),
     ("f", "Logs: follow / pause"),
-    ("s", "Nodes: sort by name, state, last seen, problems"),
-    ("a", "Problems: acknowledge"),
-    ("d", "Problems: 1h of downtime for the check"),
-    (":", "command: run CMD ARG... --target SEL, quit"),
-    ("?", "this help"),
+    (
+        "s",
+        "Nodes: sort by name, state, last seen, problems; Checks: by node, state, last change",
+    ),
+    (
+        "a",
+        "Problems: acknowledge (a check, or a node that is down)",
+    ),
+    (
+        "d",
+        "Problems: 1h of downtime for the check (or the whole node)",
+    ),
+    (
+        ":",
+        "command: run CMD ARG... --target SEL (Tab completes, shows the arguments), quit",
+    ),
+    ("?", "this help (j/k scroll)"),
     ("q, Ctrl-C", "quit"),
+    ("", "COLUMNS"),
+    (
+        "NAME (3/4, by)",
+        "Nodes: shown/all nodes, and the sort order",
+    ),
+    (
+        "STATE",
+        "up; down (connection ended); pending (not heard from since configd started)",
+    ),
+    ("SEEN", "Nodes: time since the node was last heard from"),
+    (
+        "CHECKS",
+        "Nodes: its checks by state: 12ok 1w 2c 1u 1p = ok, warning, critical, unknown, pending",
+    ),
+    (
+        "VERSION, LABELS",
+        "Nodes: the agent's version; its labels as k=v",
+    ),
+    (
+        "NODE CHECK OUTPUT",
+        "Problems, Checks: the node, the check, the first line its plugin printed",
+    ),
+    ("(node)", "Problems: the node itself is down (listed first)"),
+    (
+        "TYPE",
+        "hard (confirmed) or soft (still retrying), attempt/max attempts; stale: its node is down",
+    ),
+    (
+        "ADF",
+        "A acknowledged, D in downtime, F flapping (notifications held)",
+    ),
+    ("SINCE, CHANGED", "time since the state last changed"),
+    (
+        "dimmed state",
+        "a check of a node that is down: the last state known, not current",
+    ),
+    (
+        "Logs",
+        "TIME NODE LEVEL [source] message; source: daemon, job:ID, check:NAME",
+    ),
+    (
+        "Jobs",
+        "ID, STATE (running ok failed timeout cancelled lost), STARTED, WHO, COMMAND, TARGETS",
+    ),
+    (
+        "Inventory",
+        "KIND KEY, NODE hosting it, its STATE attribute, the other ATTRS",
+    ),
+    (
+        "Events",
+        "TIME, NODE, KIND (node_state, check_state, notification, ...), MESSAGE",
+    ),
 ];
 
-fn render_help(theme: &Theme, area: Rect, buf: &mut Buffer) {
+fn render_help(theme: &Theme, area: Rect, buf: &mut Buffer, scroll: u16) {
     let popup = centered(area, 90, 80);
     Clear.render(popup, buf);
     let lines: Vec<Line> = HELP
         .iter()
         .map(|(k, v)| {
-            Line::from(vec![
-                Span::styled(format!("{k:<15}"), theme.header()),
-                Span::raw(*v),
-            ])
+            if k.is_empty() {
+                Line::from(Span::styled(*v, theme.header()))
+            } else {
+                Line::from(vec![
+                    Span::styled(format!("{k:<15}"), theme.header()),
+                    Span::raw(*v),
+                ])
+            }
         })
         .collect();
     Paragraph::new(lines)
         .wrap(Wrap { trim: false })
+        .scroll((scroll, 0))
         .block(
             Block::bordered()
-                .title(" keys ")
-                .title_bottom(" Esc close "),
+                .title(" help ")
+                .title_bottom(" j/k scroll  Esc close "),
         )
         .render(popup, buf);
 }
@@ -832,4 +1021,61 @@ fn render_confirm(theme: &Theme, question: &str, area: Rect, buf: &mut Buffer) {
     .wrap(Wrap { trim: false })
     .block(Block::bordered().title(" confirm "))
     .render(popup, buf);
+}
+
+/// Details of a check (Problems, Checks) or of a node that is down.
+fn check_details(p: &ProblemRow) -> (String, Vec<Line<'static>>) {
+    let kv = |k: &str, v: String| Line::from(vec![Span::raw(format!("{k:<13}")), Span::raw(v)]);
+
+    let mut lines = vec![
+        kv(
+            "state",
+            format!(
+                "{} ({} {}/{})",
+                p.state, p.state_type, p.attempt, p.max_attempts
+            ),
+        ),
+        kv("last check", p.last_check.clone()),
+        kv("last change", p.last_change.clone()),
+        kv(
+            "flags",
+            format!(
+                "{}{}{}",
+                if p.acknowledged { "acknowledged " } else { "" },
+                if p.in_downtime { "in-downtime " } else { "" },
+                if p.flapping { "flapping" } else { "" }
+            ),
+        ),
+        kv("output", p.output.clone()),
+        Line::from(""),
+    ];
+    lines.extend(p.long_output.lines().map(|l| Line::from(l.to_string())));
+    if p.name.is_empty() {
+        let lines = vec![
+            kv("state", "down".to_string()),
+            kv("since", p.last_change.clone()),
+            kv(
+                "flags",
+                format!(
+                    "{}{}",
+                    if p.acknowledged { "acknowledged " } else { "" },
+                    if p.in_downtime { "in-downtime" } else { "" }
+                ),
+            ),
+            kv("why", p.output.clone()),
+            Line::from(""),
+            Line::from("its checks show their last known state, marked stale"),
+        ];
+        return (format!("node {} is down", p.node), lines);
+    }
+    if p.stale {
+        lines.insert(
+            0,
+            kv(
+                "stale",
+                "its node is down: the last known state".to_string(),
+            ),
+        );
+    }
+    (format!("check {} on {}", p.name, p.node), lines)
 }

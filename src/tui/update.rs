@@ -60,6 +60,18 @@ pub fn update(app: &mut App, action: Action) -> Vec<Effect> {
             }
             Vec::new()
         }
+        Action::Checks(rows) => {
+            let keep = app
+                .checks
+                .selected_row()
+                .map(|p| (p.node.clone(), p.name.clone()));
+            app.checks.rows = Some(rows);
+            app.refilter(View::Checks);
+            if let Some((node, name)) = keep {
+                reselect(&mut app.checks, |p| p.node == node && p.name == name);
+            }
+            Vec::new()
+        }
         Action::LogLines(lines) => {
             app.logs.served = true;
             for l in lines {
@@ -111,6 +123,39 @@ pub fn update(app: &mut App, action: Action) -> Vec<Effect> {
             app.command_names = names;
             Vec::new()
         }
+        Action::Commands(offers) => {
+            let mut names: Vec<String> = offers.iter().map(|o| o.spec.name.clone()).collect();
+            names.sort();
+            names.dedup();
+            app.command_names = names;
+            app.commands = offers;
+            Vec::new()
+        }
+        Action::RunTargets {
+            command,
+            args,
+            target,
+            nodes,
+        } => {
+            // Only while the command line still waits for this answer (not
+            // after Esc, nor for a line typed since).
+            let asked = app.resolving.take();
+            if matches!(app.mode, Mode::Command { .. }) && asked.as_deref() == Some(&app.input) {
+                app.notice = None;
+                app.mode = match nodes {
+                    Ok(nodes) => Mode::Confirm(Pending {
+                        question: run_question(&command, &args, &target, &nodes),
+                        effect: Effect::Run {
+                            command,
+                            args,
+                            targets: vec![target],
+                        },
+                    }),
+                    Err(why) => Mode::Command { error: Some(why) },
+                };
+            }
+            Vec::new()
+        }
         Action::Notice(text) => {
             app.notice = Some(text);
             Vec::new()
@@ -138,7 +183,24 @@ fn on_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
         Mode::Filter { before } => filter_key(app, key, before),
         Mode::Command { .. } => command_key(app, key),
         Mode::Confirm(pending) => confirm_key(app, key, pending),
-        Mode::Help | Mode::Details => {
+        Mode::Help => {
+            match key.code {
+                KeyCode::Char('j') | KeyCode::Down => {
+                    app.help_scroll = app.help_scroll.saturating_add(1)
+                }
+                KeyCode::Char('k') | KeyCode::Up => {
+                    app.help_scroll = app.help_scroll.saturating_sub(1)
+                }
+                KeyCode::PageDown => app.help_scroll = app.help_scroll.saturating_add(10),
+                KeyCode::PageUp => app.help_scroll = app.help_scroll.saturating_sub(10),
+                KeyCode::Esc | KeyCode::Enter | KeyCode::Char('q') | KeyCode::Char('?') => {
+                    app.mode = Mode::Normal
+                }
+                _ => {}
+            }
+            Vec::new()
+        }
+        Mode::Details => {
             if matches!(
                 key.code,
                 KeyCode::Esc | KeyCode::Enter | KeyCode::Char('q') | KeyCode::Char('?')
@@ -162,13 +224,16 @@ fn normal_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
             app.quit = true;
             return vec![Effect::Quit];
         }
-        KeyCode::Char(c @ '1'..='6') => {
+        KeyCode::Char(c @ '1'..='7') => {
             let i = usize::from(c as u8 - b'1');
             switch(app, View::ALL[i]);
         }
         KeyCode::Tab => switch(app, app.view.next()),
         KeyCode::BackTab => switch(app, app.view.prev()),
-        KeyCode::Char('?') => app.mode = Mode::Help,
+        KeyCode::Char('?') => {
+            app.help_scroll = 0;
+            app.mode = Mode::Help;
+        }
         KeyCode::Char('/') => {
             app.input = app.filter_of(app.view).to_string();
             app.mode = Mode::Filter {
@@ -195,10 +260,18 @@ fn normal_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
             app.node_sort = app.node_sort.next();
             app.refilter(View::Nodes);
         }
+        KeyCode::Char('s') if app.view == View::Checks => {
+            app.check_sort = app.check_sort.next();
+            app.refilter(View::Checks);
+        }
         KeyCode::Char('a') if app.view == View::Problems => {
             if let Some(p) = app.problems.selected_row() {
                 app.mode = Mode::Confirm(Pending {
-                    question: format!("Acknowledge {} on {}?", p.name, p.node),
+                    question: if p.name.is_empty() {
+                        format!("Acknowledge node {} (down)?", p.node)
+                    } else {
+                        format!("Acknowledge {} on {}?", p.name, p.node)
+                    },
                     effect: Effect::Ack {
                         node: p.node.clone(),
                         check: p.name.clone(),
@@ -209,12 +282,20 @@ fn normal_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
         KeyCode::Char('d') if app.view == View::Problems => {
             if let Some(p) = app.problems.selected_row() {
                 app.mode = Mode::Confirm(Pending {
-                    question: format!(
-                        "Schedule {} of downtime for {} on {} (notifications held)?",
-                        humantime::format_duration(PROBLEM_DOWNTIME),
-                        p.name,
-                        p.node
-                    ),
+                    question: if p.name.is_empty() {
+                        format!(
+                            "Schedule {} of downtime for node {} and all its checks (notifications held)?",
+                            humantime::format_duration(PROBLEM_DOWNTIME),
+                            p.node
+                        )
+                    } else {
+                        format!(
+                            "Schedule {} of downtime for {} on {} (notifications held)?",
+                            humantime::format_duration(PROBLEM_DOWNTIME),
+                            p.name,
+                            p.node
+                        )
+                    },
                     effect: Effect::Downtime {
                         node: p.node.clone(),
                         check: p.name.clone(),
@@ -253,10 +334,11 @@ fn has_selection(app: &App) -> bool {
     match app.view {
         View::Nodes => app.nodes.selected_row().is_some(),
         View::Problems => app.problems.selected_row().is_some(),
-        View::Logs => false,
+        View::Logs => !app.log_window(1).is_empty(),
         View::Jobs => app.jobs.selected_row().is_some(),
         View::Inventory => app.inventory.selected_row().is_some(),
         View::Events => app.events.selected_row().is_some(),
+        View::Checks => app.checks.selected_row().is_some(),
     }
 }
 
@@ -279,6 +361,7 @@ fn move_by(app: &mut App, delta: isize) {
             delta,
         ),
         View::Events => shift(&mut app.events.selected, app.events.visible.len(), delta),
+        View::Checks => shift(&mut app.checks.selected, app.checks.visible.len(), delta),
         View::Logs => scroll_logs(app, delta),
     }
 }
@@ -324,6 +407,7 @@ fn set_filter(app: &mut App, text: String) {
         View::Jobs => app.jobs.filter = text,
         View::Inventory => app.inventory.filter = text,
         View::Events => app.events.filter = text,
+        View::Checks => app.checks.filter = text,
     }
     app.refilter(app.view);
 }
@@ -383,28 +467,32 @@ fn command_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
                 app.quit = true;
                 return vec![Effect::Quit];
             }
-            Ok(CommandLine::Help) => app.mode = Mode::Help,
+            Ok(CommandLine::Help) => {
+                app.help_scroll = 0;
+                app.mode = Mode::Help;
+            }
             Ok(CommandLine::Run {
                 command,
                 args,
                 targets,
             }) => {
-                let question = format!(
-                    "Run `{}` on {}?",
-                    std::iter::once(command.as_str())
-                        .chain(args.iter().map(String::as_str))
-                        .collect::<Vec<_>>()
-                        .join(" "),
-                    describe_targets(app, &targets)
-                );
-                app.mode = Mode::Confirm(Pending {
-                    question,
-                    effect: Effect::Run {
-                        command,
-                        args,
-                        targets,
-                    },
-                });
+                // Arguments first, then configd names the nodes: the
+                // confirmation lists the ones it will really run on.
+                if let Err(why) = command::check_run(&command, &args, &app.commands) {
+                    app.mode = Mode::Command { error: Some(why) };
+                    return Vec::new();
+                }
+                let Some(target) = targets.into_iter().next() else {
+                    return Vec::new();
+                };
+                app.mode = Mode::Command { error: None };
+                app.resolving = Some(app.input.clone());
+                app.notice = Some(format!("asking configd which nodes {target} names..."));
+                return vec![Effect::ResolveRun {
+                    command,
+                    args,
+                    target,
+                }];
             }
         },
         _ => {
@@ -416,46 +504,23 @@ fn command_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
     Vec::new()
 }
 
-/// Names the nodes a selector reaches, as far as the UI knows them.
-pub fn describe_targets(app: &App, targets: &[String]) -> String {
-    let nodes = app.nodes.rows.as_deref().unwrap_or(&[]);
-    let mut parts = Vec::new();
-    for sel in targets {
-        let names: Option<Vec<&str>> = if sel == "all" {
-            Some(nodes.iter().map(|n| n.name.as_str()).collect())
-        } else if let Some(name) = sel.strip_prefix("node=") {
-            Some(vec![name])
-        } else if let Some((k, v)) = sel.strip_prefix("label.").and_then(|s| s.split_once('=')) {
-            Some(
-                nodes
-                    .iter()
-                    .filter(|n| n.labels.get(k).map(String::as_str) == Some(v))
-                    .map(|n| n.name.as_str())
-                    .collect(),
-            )
-        } else if let Some((kind, key)) = sel.split_once('=') {
-            app.inventory.rows.as_ref().map(|rows| {
-                rows.iter()
-                    .filter(|r| r.kind == kind && r.key == key)
-                    .map(|r| r.node.as_str())
-                    .collect()
-            })
-        } else {
-            None
-        };
-        parts.push(match names {
-            Some(names) if names.is_empty() => format!("{sel} (no node known)"),
-            Some(names) if names.len() > 5 => format!(
-                "{sel}: {} nodes ({}, ...)",
-                names.len(),
-                names[..3].join(", ")
-            ),
-            Some(names) if sel.starts_with("node=") => names.join(", "),
-            Some(names) => format!("{sel}: {}", names.join(", ")),
-            None => format!("{sel} (resolved by configd)"),
-        });
-    }
-    parts.join("; ")
+/// The confirmation of a `:run`: the command line and every node it will
+/// run on (configd's answer), the first 20 by name.
+pub fn run_question(command: &str, args: &[String], target: &str, nodes: &[String]) -> String {
+    let line = std::iter::once(command)
+        .chain(args.iter().map(String::as_str))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let shown = if nodes.len() > 20 {
+        format!("{}, and {} more", nodes[..20].join(", "), nodes.len() - 20)
+    } else {
+        nodes.join(", ")
+    };
+    let count = match nodes.len() {
+        1 => "1 node".to_string(),
+        n => format!("{n} nodes"),
+    };
+    format!("Run `{line}` on {count} ({target}): {shown}?")
 }
 
 /// Downtime scheduled by `d` in Problems (longer or other: `monit-cli downtime`).
