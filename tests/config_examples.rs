@@ -21,6 +21,8 @@ fn configd_example_parses() {
     assert_eq!(c.tokens_file, Path::new("/var/lib/monit/tokens.toml"));
     assert_eq!(c.node_dead_after, std::time::Duration::from_secs(3));
     assert!(c.inventory.contains_key("zone"));
+    assert_eq!(c.metrics_listen.unwrap().to_string(), "127.0.0.1:9474");
+    assert_eq!(c.metric_labels, ["role"]);
 }
 
 #[test]

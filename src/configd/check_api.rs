@@ -46,6 +46,7 @@ pub async fn results(shared: &Shared, node: &str, reply: Replier, batch: CheckRe
             .await;
         return;
     }
+    super::metrics::count_results(n);
     let fx = shared.checks.ingest(node, batch.results);
     match apply(shared, fx, true).await {
         Ok(()) => {

@@ -33,7 +33,8 @@ pub async fn ingest(hub: &LogHub, node: &str, reply: Replier, batch: LogBatch) {
         return;
     }
     let count = batch.lines.len() as u64;
-    hub.ingest(node, batch.stream, batch.first_line, batch.lines);
+    let stored = hub.ingest(node, batch.stream, batch.first_line, batch.lines);
+    super::metrics::count_log_lines(stored);
     let _ = reply.send(ResponseBody::LogAck(LogAck { count })).await;
 }
 
@@ -221,7 +222,8 @@ pub async fn pump_own_log(
                 message: format!("{lost} log lines dropped: the log queue was full"),
             });
         }
-        hub.ingest(crate::logs::hub::own_log_node(), 0, 0, lines);
+        let stored = hub.ingest(crate::logs::hub::own_log_node(), 0, 0, lines);
+        super::metrics::count_log_lines(stored);
     }
 }
 

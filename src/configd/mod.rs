@@ -8,6 +8,8 @@ pub mod cli;
 pub mod inventory;
 pub mod jobs;
 mod logs_api;
+pub mod metrics;
+mod metrics_server;
 pub mod notify;
 mod ops_api;
 mod preauth;
