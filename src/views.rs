@@ -117,6 +117,10 @@ pub struct CheckJson {
     pub acknowledged: bool,
     pub in_downtime: bool,
     pub flapping: bool,
+    /// `local` (noded.toml) or `central` (configd.toml).
+    pub origin: String,
+    /// Why the node refused this central check (null: not refused).
+    pub refused: Option<String>,
 }
 
 /// The fields a `query checks` filter may name.
@@ -141,6 +145,8 @@ pub const CHECK_FIELDS: &[&str] = &[
     "acknowledged",
     "in_downtime",
     "flapping",
+    "origin",
+    "refused",
 ];
 
 fn time_or_null(ms: i64) -> Option<String> {
@@ -164,6 +170,12 @@ impl From<&crate::net::proto::CheckView> for CheckJson {
             acknowledged: c.acknowledged,
             in_downtime: c.in_downtime,
             flapping: c.flapping,
+            origin: if c.origin.is_empty() {
+                "local".to_string()
+            } else {
+                c.origin.clone()
+            },
+            refused: c.refused.clone(),
         }
     }
 }
@@ -289,6 +301,8 @@ mod tests {
             acknowledged: false,
             in_downtime: false,
             flapping: false,
+            origin: "central".into(),
+            refused: some.clone(),
         };
         assert_fields_match(&to(CheckJson::from(&check)), CHECK_FIELDS);
         let event = EventView {

@@ -25,12 +25,19 @@ fn check_toml(name: &str, argv: &[&str]) -> String {
 
 /// One HTTP/1.1 request over TLS (configd's certificate pinned): status
 /// line and body.
-async fn get(fleet: &Fleet, addr: &str, method: &str, path: &str, token: Option<&str>) -> (String, String) {
+async fn get(
+    fleet: &Fleet,
+    addr: &str,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+) -> (String, String) {
     let mut stream = tls_to(addr, fleet.fingerprint()).await;
     let auth = token
         .map(|t| format!("Authorization: Bearer {t}\r\n"))
         .unwrap_or_default();
-    let request = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}Accept: text/plain\r\n\r\n");
+    let request =
+        format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}Accept: text/plain\r\n\r\n");
     stream.write_all(request.as_bytes()).await.unwrap();
     let mut answer = Vec::new();
     tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut answer))
@@ -70,7 +77,12 @@ fn promtool_check(scrape: &str) -> (bool, String) {
             panic!("{PROMTOOL} is needed (Debian package `prometheus`; bash scripts/test installs it): {e}")
         });
     use std::io::Write;
-    child.stdin.take().unwrap().write_all(scrape.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(scrape.as_bytes())
+        .unwrap();
     let out = child.wait_with_output().unwrap();
     let said = format!(
         "{}{}",
@@ -100,30 +112,54 @@ async fn promtool_accepts_a_scrape_with_failing_checks_and_perfdata() {
     let port = fleet.addr.rsplit_once(':').unwrap().1.to_string();
     let mut extra = String::new();
     extra.push_str(&check_toml("down", &[&dummy, "2", "service is down"]));
-    extra.push_str(&check_toml("load", &[&load, "-w", "100,100,100", "-c", "200,200,200"]));
+    extra.push_str(&check_toml(
+        "load",
+        &[&load, "-w", "100,100,100", "-c", "200,200,200"],
+    ));
     // Always critical (free space below 100%), with perfdata in MB.
-    extra.push_str(&check_toml("disk", &[&disk, "-w", "100%", "-c", "100%", "-p", "/"]));
+    extra.push_str(&check_toml(
+        "disk",
+        &[&disk, "-w", "100%", "-c", "100%", "-p", "/"],
+    ));
     extra.push_str(&check_toml("tcp", &[&tcp, "-H", "127.0.0.1", "-p", &port]));
     let _web = fleet.node_with("met-1", &[("role", "web"), ("dc", "x")], &extra);
     let t = Duration::from_secs(20);
     for check in ["down", "load", "disk", "tcp"] {
         fleet.wait_check("met-1", check, t, "a result with its perfdata", |c| {
-            c["state"] != "pending" && (check == "down" || !c["perfdata"].as_array().unwrap().is_empty())
+            c["state"] != "pending"
+                && (check == "down" || !c["perfdata"].as_array().unwrap().is_empty())
         });
     }
 
     // No token, a wrong one: refused; another path: not found.
     let (status, _) = get(&fleet, &metrics_addr, "GET", "/metrics", None).await;
     assert!(status.contains("401"), "{status}");
-    let (status, _) = get(&fleet, &metrics_addr, "GET", "/metrics", Some("scrape-secret-2")).await;
+    let (status, _) = get(
+        &fleet,
+        &metrics_addr,
+        "GET",
+        "/metrics",
+        Some("scrape-secret-2"),
+    )
+    .await;
     assert!(status.contains("401"), "{status}");
     let (status, _) = get(&fleet, &metrics_addr, "GET", "/", Some("scrape-secret-1")).await;
     assert!(status.contains("404"), "{status}");
 
-    let (status, scrape) = get(&fleet, &metrics_addr, "GET", "/metrics", Some("scrape-secret-1")).await;
+    let (status, scrape) = get(
+        &fleet,
+        &metrics_addr,
+        "GET",
+        "/metrics",
+        Some("scrape-secret-1"),
+    )
+    .await;
     assert!(status.contains("200"), "{status}");
     let (ok, said) = promtool_check(&scrape);
-    assert!(ok, "promtool check metrics refused the scrape: {said}\n{scrape}");
+    assert!(
+        ok,
+        "promtool check metrics refused the scrape: {said}\n{scrape}"
+    );
 
     let got = samples(&scrape);
     let value = |series: &str| -> f64 {
@@ -131,10 +167,20 @@ async fn promtool_accepts_a_scrape_with_failing_checks_and_perfdata() {
             .unwrap_or_else(|| panic!("no series {series} in the scrape:\n{scrape}"))
     };
     assert_eq!(value("monit_node_up{node=\"met-1\",role=\"web\"}"), 1.0);
-    assert_eq!(value("monit_check_state{node=\"met-1\",check=\"down\",role=\"web\"}"), 2.0);
-    assert_eq!(value("monit_check_state{node=\"met-1\",check=\"disk\",role=\"web\"}"), 2.0);
-    assert_eq!(value("monit_check_state{node=\"met-1\",check=\"load\",role=\"web\"}"), 0.0);
-    let age = value("monit_check_last_check_age_seconds{node=\"met-1\",check=\"load\",role=\"web\"}");
+    assert_eq!(
+        value("monit_check_state{node=\"met-1\",check=\"down\",role=\"web\"}"),
+        2.0
+    );
+    assert_eq!(
+        value("monit_check_state{node=\"met-1\",check=\"disk\",role=\"web\"}"),
+        2.0
+    );
+    assert_eq!(
+        value("monit_check_state{node=\"met-1\",check=\"load\",role=\"web\"}"),
+        0.0
+    );
+    let age =
+        value("monit_check_last_check_age_seconds{node=\"met-1\",check=\"load\",role=\"web\"}");
     assert!((0.0..10.0).contains(&age), "age {age}");
     // `dc` is not in metric_labels: it is no label of any series.
     assert!(!scrape.contains("dc=\""), "{scrape}");
@@ -149,8 +195,13 @@ async fn promtool_accepts_a_scrape_with_failing_checks_and_perfdata() {
         .unwrap()["value"]
         .as_f64()
         .unwrap();
-    let scraped = value("monit_check_perfdata{node=\"met-1\",check=\"load\",role=\"web\",label=\"load1\",uom=\"\"}");
-    assert!((scraped - load1).abs() < 1.0, "scraped {scraped}, checked {load1}");
+    let scraped = value(
+        "monit_check_perfdata{node=\"met-1\",check=\"load\",role=\"web\",label=\"load1\",uom=\"\"}",
+    );
+    assert!(
+        (scraped - load1).abs() < 1.0,
+        "scraped {scraped}, checked {load1}"
+    );
     assert_eq!(
         value("monit_check_perfdata_threshold{node=\"met-1\",check=\"load\",role=\"web\",label=\"load1\",uom=\"\",threshold=\"critical\",bound=\"upper\"}"),
         200.0
@@ -169,8 +220,14 @@ async fn promtool_accepts_a_scrape_with_failing_checks_and_perfdata() {
     let bytes = value(&format!(
         "monit_check_perfdata_bytes{{node=\"met-1\",check=\"disk\",role=\"web\",label=\"{label}\"}}"
     ));
-    assert!((bytes - mb * factor).abs() < 1.0, "{bytes} bytes for {mb} {}", root["uom"]);
-    let time = value("monit_check_perfdata_seconds{node=\"met-1\",check=\"tcp\",role=\"web\",label=\"time\"}");
+    assert!(
+        (bytes - mb * factor).abs() < 1.0,
+        "{bytes} bytes for {mb} {}",
+        root["uom"]
+    );
+    let time = value(
+        "monit_check_perfdata_seconds{node=\"met-1\",check=\"tcp\",role=\"web\",label=\"time\"}",
+    );
     assert!((0.0..10.0).contains(&time), "tcp time {time}");
 
     assert!(value("monit_check_results_ingested_total") >= 4.0);
@@ -182,8 +239,18 @@ async fn promtool_accepts_a_scrape_with_failing_checks_and_perfdata() {
     // The exposition follows the node: stopped, it is down.
     drop(_web);
     fleet.wait_state("met-1", "down", Duration::from_secs(10));
-    let (_, scrape) = get(&fleet, &metrics_addr, "GET", "/metrics", Some("scrape-secret-1")).await;
-    assert_eq!(samples(&scrape)["monit_node_up{node=\"met-1\",role=\"web\"}"], 0.0);
+    let (_, scrape) = get(
+        &fleet,
+        &metrics_addr,
+        "GET",
+        "/metrics",
+        Some("scrape-secret-1"),
+    )
+    .await;
+    assert_eq!(
+        samples(&scrape)["monit_node_up{node=\"met-1\",role=\"web\"}"],
+        0.0
+    );
 }
 
 #[test]

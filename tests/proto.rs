@@ -65,6 +65,7 @@ fn golden() -> Vec<(&'static str, Message)> {
                     addrs: vec!["10.0.0.1".into()],
                     checks: vec![],
                     commands: vec![],
+                    takes_checks: false,
                 }),
             }),
         ),
@@ -466,6 +467,7 @@ fn arb_message() -> impl Strategy<Value = Message> {
                     addrs,
                     checks: vec![],
                     commands: vec![],
+                    takes_checks: false,
                 })
             })),
         (any::<u64>(), prop::collection::vec(arb_string(), 0..4)).prop_map(|(id, filters)| {

@@ -33,6 +33,10 @@ struct File {
     #[serde(default)]
     metric_labels: Vec<String>,
     #[serde(default)]
+    check: Vec<super::central_checks::CentralSection>,
+    #[serde(default)]
+    check_defaults: super::checks::CheckDefaults,
+    #[serde(default)]
     log: super::log::LogSection,
     #[serde(default)]
     notify: Vec<super::checks::NotifySection>,
@@ -91,6 +95,8 @@ pub struct ConfigdConfig {
     pub metrics_token_file: Option<PathBuf>,
     /// Node labels that become labels of the node's series.
     pub metric_labels: Vec<String>,
+    /// `[[check]]`: checks sent to the nodes their `apply` names.
+    pub central_checks: Vec<super::CentralCheckRule>,
 }
 
 fn default_data_dir() -> PathBuf {
@@ -224,10 +230,16 @@ impl ConfigdConfig {
             crate::configd::metrics::check_label_name(name)
                 .map_err(|e| invalid(format!("key `metric_labels`: {e}")))?;
             if file.metric_labels[..i].contains(name) {
-                return Err(invalid(format!("key `metric_labels`: `{name}` is listed twice")));
+                return Err(invalid(format!(
+                    "key `metric_labels`: `{name}` is listed twice"
+                )));
             }
         }
+        let central_checks =
+            super::central_checks::resolve_central(file.check, &file.check_defaults)
+                .map_err(&invalid)?;
         Ok(ConfigdConfig {
+            central_checks,
             metrics_listen: file.metrics_listen,
             metrics_token_file: file.metrics_token_file.map(|p| resolve(base, p)),
             metric_labels: file.metric_labels,

@@ -72,6 +72,7 @@ pub async fn query_checks(shared: &Shared, reply: Replier, q: QueryChecks) {
         }
     };
     let mut checks = shared.checks.views(q.node.as_deref());
+    shared.central.annotate(&mut checks, q.node.as_deref());
     if !filters.is_empty() {
         checks.retain(|c| {
             serde_json::to_value(crate::views::CheckJson::from(c))

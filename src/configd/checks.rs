@@ -555,6 +555,8 @@ fn view(node: &str, name: &str, e: &Entry) -> CheckView {
         acknowledged: e.tracker.ack.is_some(),
         in_downtime: e.tracker.in_downtime,
         flapping: e.tracker.flapping,
+        origin: String::new(),
+        refused: None,
     }
 }
 

@@ -443,7 +443,10 @@ fn perf_lines(out: &mut String, header_written: &mut bool, labels: &str, e: &Ent
                 &name,
                 "gauge",
                 &match unit {
-                    Unit::Other => "A perfdata item without a base unit (its unit of measure in `uom`).".to_string(),
+                    Unit::Other => {
+                        "A perfdata item without a base unit (its unit of measure in `uom`)."
+                            .to_string()
+                    }
                     u => format!("A perfdata item, converted to {}.", &u.suffix()[1..]),
                 },
             );
@@ -633,7 +636,8 @@ fn process_metrics(out: &mut String) {
             dir.count() as f64,
         );
     }
-    if let Ok((soft, _)) = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
+    if let Ok((soft, _)) =
+        nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
     {
         gauge(
             out,
@@ -729,8 +733,14 @@ mod tests {
             sessions_total: 7,
         };
         let text = Scrape::new(&book, &registry, extras).render();
-        assert!(text.contains("monit_check_state{node=\"a\",check=\"http\"} 2\n"), "{text}");
-        assert!(!text.contains("check=\"load\"} "), "pending is absent: {text}");
+        assert!(
+            text.contains("monit_check_state{node=\"a\",check=\"http\"} 2\n"),
+            "{text}"
+        );
+        assert!(
+            !text.contains("check=\"load\"} "),
+            "pending is absent: {text}"
+        );
         assert!(text.contains(
             "monit_check_perfdata_seconds{node=\"b\",check=\"http\",label=\"time\"} 0.25\n"
         ));

@@ -42,8 +42,8 @@ pub fn bind(config: &crate::config::ConfigdConfig) -> Result<Option<TcpListener>
     let std_listener = std::net::TcpListener::bind(addr)
         .and_then(|l| l.set_nonblocking(true).map(|()| l))
         .map_err(|source| ConfigdError::Bind { addr, source })?;
-    let listener =
-        TcpListener::from_std(std_listener).map_err(|source| ConfigdError::Bind { addr, source })?;
+    let listener = TcpListener::from_std(std_listener)
+        .map_err(|source| ConfigdError::Bind { addr, source })?;
     let local = listener
         .local_addr()
         .map_err(|source| ConfigdError::Bind { addr, source })?;
@@ -154,17 +154,31 @@ async fn answer(tcp: TcpStream, shared: &Shared, connections: &Semaphore) -> Res
                 let extras = Extras {
                     metric_labels: live.metric_labels.clone(),
                     connections_open: (shared.config.max_connections
-                        - connections.available_permits().min(shared.config.max_connections))
+                        - connections
+                            .available_permits()
+                            .min(shared.config.max_connections))
                         as u64,
                     sessions_total: shared.sessions_started(),
                 };
                 write_metrics(&mut stream, shared, extras, head_only).await
             }
             Asked::NotFound => {
-                simple(&mut stream, "404 Not Found", "", "not found: the metrics are at /metrics\n").await
+                simple(
+                    &mut stream,
+                    "404 Not Found",
+                    "",
+                    "not found: the metrics are at /metrics\n",
+                )
+                .await
             }
             Asked::BadMethod => {
-                simple(&mut stream, "405 Method Not Allowed", "Allow: GET, HEAD\r\n", "only GET and HEAD\n").await
+                simple(
+                    &mut stream,
+                    "405 Method Not Allowed",
+                    "Allow: GET, HEAD\r\n",
+                    "only GET and HEAD\n",
+                )
+                .await
             }
             Asked::Unauthorized => {
                 simple(
@@ -251,7 +265,10 @@ fn same_secret(a: &str, b: &str) -> bool {
     use sha2::{Digest, Sha256};
     let x = Sha256::digest(a.as_bytes());
     let y = Sha256::digest(b.as_bytes());
-    x.iter().zip(y.iter()).fold(0u8, |acc, (p, q)| acc | (p ^ q)) == 0
+    x.iter()
+        .zip(y.iter())
+        .fold(0u8, |acc, (p, q)| acc | (p ^ q))
+        == 0
 }
 
 async fn simple(
@@ -303,17 +320,29 @@ mod tests {
     #[test]
     fn requests() {
         let get = b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n";
-        assert_eq!(parse_request(get, None), Asked::Metrics { head_only: false });
+        assert_eq!(
+            parse_request(get, None),
+            Asked::Metrics { head_only: false }
+        );
         assert_eq!(
             parse_request(b"HEAD /metrics?x=1 HTTP/1.0\r\n\r\n", None),
             Asked::Metrics { head_only: true }
         );
-        assert_eq!(parse_request(b"GET / HTTP/1.1\r\n\r\n", None), Asked::NotFound);
-        assert_eq!(parse_request(b"POST /metrics HTTP/1.1\r\n\r\n", None), Asked::BadMethod);
+        assert_eq!(
+            parse_request(b"GET / HTTP/1.1\r\n\r\n", None),
+            Asked::NotFound
+        );
+        assert_eq!(
+            parse_request(b"POST /metrics HTTP/1.1\r\n\r\n", None),
+            Asked::BadMethod
+        );
         assert_eq!(parse_request(b"nonsense\r\n\r\n", None), Asked::BadRequest);
         assert_eq!(parse_request(get, Some("s3cret")), Asked::Unauthorized);
         let with = b"GET /metrics HTTP/1.1\r\nauthorization: bearer s3cret\r\n\r\n";
-        assert_eq!(parse_request(with, Some("s3cret")), Asked::Metrics { head_only: false });
+        assert_eq!(
+            parse_request(with, Some("s3cret")),
+            Asked::Metrics { head_only: false }
+        );
         let wrong = b"GET /metrics HTTP/1.1\r\nAuthorization: Bearer s3cre\r\n\r\n";
         assert_eq!(parse_request(wrong, Some("s3cret")), Asked::Unauthorized);
     }

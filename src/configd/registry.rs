@@ -312,6 +312,7 @@ mod tests {
             addrs: vec![],
             checks: vec![],
             commands: vec![],
+            takes_checks: false,
         }
     }
 

@@ -67,6 +67,8 @@ pub struct Shared {
     pub registry: NodeRegistry,
     pub store: Store,
     pub checks: super::checks::CheckBook,
+    /// Central checks: what each node was sent and took.
+    pub central: super::central_checks::CentralBook,
     pub server_id: String,
     pub max_frame: usize,
     pub handshakes: Arc<Semaphore>,
@@ -287,6 +289,7 @@ impl Configd {
         let config_per_address = config.max_handshakes_per_address;
         let shared = Arc::new(Shared {
             checks,
+            central: Default::default(),
             notifier,
             logs,
             handshakes: Arc::new(Semaphore::new(config.max_handshakes)),
@@ -427,6 +430,8 @@ async fn reload_on_hup(
                 Ok(()) => {
                     tracing::info!("SIGHUP: configuration reloaded");
                     shared.close_revoked().await;
+                    // Nodes whose central checks changed get them.
+                    tokio::spawn(super::central_checks::push_all(shared.clone()));
                 }
                 Err(e) => tracing::error!(
                     "SIGHUP: reload failed, keeping the previous configuration: {e}"

@@ -55,10 +55,16 @@ pub async fn run_with(
 ) -> Result<(), NodedError> {
     let first = config.borrow_and_update().clone();
     load_token(&first)?;
-    let api = Arc::new(NodeApi::new((*first).clone(), shutdown.clone()));
+    let central = super::central_checks::CentralChecks::new(config.clone());
+    let api = Arc::new(NodeApi::new(
+        (*first).clone(),
+        shutdown.clone(),
+        central.clone(),
+    ));
     let (results_tx, results_rx) = tokio::sync::mpsc::channel(8192);
+    // The scheduler runs the local checks and the accepted central ones.
     tokio::spawn(super::scheduler::supervise(
-        config.clone(),
+        central.effective(shutdown.clone()),
         results_tx,
         shutdown.clone(),
     ));
@@ -161,6 +167,7 @@ fn registration(config: &NodedConfig) -> Registration {
             })
             .collect(),
         commands: config.commands.iter().map(|c| c.spec.clone()).collect(),
+        takes_checks: true,
     }
 }
 
@@ -252,7 +259,17 @@ async fn session(
     }
     // Follow reloads: what the node advertises (labels, checks, commands)
     // is registered again on the same link.
-    let advertised = |c: &NodedConfig| (c.labels.clone(), c.checks.clone(), c.commands.clone());
+    // What decides the node's central checks counts too: configd sends
+    // them again after a registration and learns the new refusals.
+    let advertised = |c: &NodedConfig| {
+        (
+            c.labels.clone(),
+            c.checks.clone(),
+            c.commands.clone(),
+            c.accept_checks,
+            c.plugin_dirs.clone(),
+        )
+    };
     let mut current = advertised(config);
     loop {
         tokio::select! {
