@@ -218,7 +218,10 @@ fn commands(roff: &mut Roff, cmd: &clap::Command, path: &str) {
             let piece = match (arg.get_long(), arg.is_positional()) {
                 (_, true) => value,
                 (Some(long), false)
-                    if arg.get_num_args().map(|n| n.takes_values()).unwrap_or(true) =>
+                    if arg
+                        .get_num_args()
+                        .map(|n| n.takes_values())
+                        .unwrap_or_else(|| arg.get_action().takes_values()) =>
                 {
                     format!("--{long} {value}")
                 }
