@@ -58,7 +58,7 @@ pub fn matching(
     rules
         .iter()
         .filter(|r| r.apply.matches(node, labels))
-        .map(|r| wire(r))
+        .map(wire)
         .collect()
 }
 
