@@ -129,17 +129,6 @@ pub(crate) fn resolve_central(
                 }
             },
         };
-        for (key, d) in [
-            ("interval", s.interval.or(defaults.interval)),
-            ("timeout", s.timeout.or(defaults.timeout)),
-        ] {
-            if d.is_some_and(|d| d.0.is_zero()) {
-                return Err(format!(
-                    "[[check]] `{}`: `{key}` must be longer than zero",
-                    s.name
-                ));
-            }
-        }
         if let Some(argv0) = s.command.as_ref().and_then(|c| c.first()) {
             if !argv0.starts_with('/') {
                 return Err(format!(
@@ -210,7 +199,7 @@ mod tests {
                 "not both",
             ),
             ("apply = { hosts = [\"a\"] }\n", "apply"),
-            ("apply = \"all\"\ninterval = \"0s\"\n", "longer than zero"),
+            ("apply = \"all\"\ninterval = \"0s\"\n", "more than zero"),
         ] {
             let e = parse(&format!("{base}{extra}")).unwrap_err();
             assert!(e.contains(says), "{extra}: {e}");

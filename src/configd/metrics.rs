@@ -114,9 +114,10 @@ pub fn base_unit(uom: &str) -> (Unit, f64) {
     }
 }
 
-/// The finite ends of a Nagios threshold range (`10`, `10:`, `~:10`,
-/// `5:10`), as (lower, upper). A range alerting inside (`@5:10`) or one
-/// that does not parse gives nothing.
+/// The ends a Nagios threshold range writes out (`10`: upper 10; `10:`:
+/// lower 10; `~:10`: upper 10; `5:10`: both), as (lower, upper); the
+/// implied lower end 0 of `10` is left out. A range alerting inside
+/// (`@5:10`) or one that does not parse gives nothing.
 pub fn threshold_bounds(range: &str) -> Option<(Option<f64>, Option<f64>)> {
     let range = range.trim();
     if range.is_empty() || range.starts_with('@') {
@@ -124,11 +125,10 @@ pub fn threshold_bounds(range: &str) -> Option<(Option<f64>, Option<f64>)> {
     }
     let parse = |s: &str| s.parse::<f64>().ok().filter(|v| v.is_finite());
     match range.split_once(':') {
-        None => Some((Some(0.0), Some(parse(range)?))),
+        None => Some((None, Some(parse(range)?))),
         Some((start, end)) => {
             let lower = match start {
-                "~" => None,
-                "" => Some(0.0),
+                "~" | "" => None,
                 s => Some(parse(s)?),
             };
             let upper = match end {
@@ -679,7 +679,8 @@ mod tests {
         assert_eq!(base_unit("%"), (Unit::Ratio, 0.01));
         assert_eq!(base_unit("MB"), (Unit::Bytes, 1048576.0));
         assert_eq!(base_unit("c").0, Unit::Other);
-        assert_eq!(threshold_bounds("10"), Some((Some(0.0), Some(10.0))));
+        assert_eq!(threshold_bounds("10"), Some((None, Some(10.0))));
+        assert_eq!(threshold_bounds("5:10"), Some((Some(5.0), Some(10.0))));
         assert_eq!(threshold_bounds("10:"), Some((Some(10.0), None)));
         assert_eq!(threshold_bounds("~:5.5"), Some((None, Some(5.5))));
         assert_eq!(threshold_bounds("@1:2"), None);

@@ -53,11 +53,13 @@ impl CentralChecks {
         let file = self.file.borrow().clone();
         let (accepted, refused) = decide(&file, &set.checks);
         self.log_refusals(&refused);
-        tracing::info!(
-            accepted = accepted.len(),
-            refused = refused.len(),
-            "checks from configd applied"
-        );
+        if defs_or_before(&set.checks, &lock(&self.received)) {
+            tracing::info!(
+                accepted = accepted.len(),
+                refused = refused.len(),
+                "checks from configd applied"
+            );
+        }
         *lock(&self.received) = set.checks;
         self.bump.send_modify(|n| *n += 1);
         ChecksSet {
@@ -126,6 +128,12 @@ impl CentralChecks {
         config.checks.extend(accepted);
         Arc::new(config)
     }
+}
+
+/// Whether a set is worth a line in the log: it holds checks, or it
+/// replaces one that did.
+fn defs_or_before(new: &[CentralCheck], before: &[CentralCheck]) -> bool {
+    !(new.is_empty() && before.is_empty())
 }
 
 /// Which of `defs` the node with `config` runs, and why it refuses the
