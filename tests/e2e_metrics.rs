@@ -284,3 +284,45 @@ fn a_missing_token_file_or_bad_metric_label_stops_start_up_with_one_line() {
         assert!(err.contains(says), "{extra}: {err}");
     }
 }
+
+#[test]
+fn plain_http_only_with_tls_off_on_loopback() {
+    use std::io::{Read, Write};
+    let fleet = Fleet::start_with(
+        "tls = false\nheartbeat_interval = \"200ms\"\nnode_dead_after = \"1s\"\nmetrics_listen = \"127.0.0.1:0\"\n",
+    );
+    let addr = std::fs::read_to_string(fleet.data_dir.join("metrics.addr"))
+        .unwrap()
+        .trim()
+        .to_string();
+    let mut tcp = std::net::TcpStream::connect(&addr).unwrap();
+    tcp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    tcp.write_all(b"GET /metrics HTTP/1.0\r\n\r\n").unwrap();
+    let mut answer = String::new();
+    tcp.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer}");
+    assert!(
+        answer.contains("Content-Type: text/plain; version=0.0.4"),
+        "{answer}"
+    );
+    let body = answer.split_once("\r\n\r\n").unwrap().1;
+    let (ok, said) = promtool_check(body);
+    assert!(ok, "{said}");
+    assert_eq!(samples(body)["monit_nodes"], 0.0);
+    // With tls = false, metrics_listen must be loopback too.
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("configd.toml");
+    std::fs::write(
+        &config,
+        "listen = \"127.0.0.1:0\"\ntls = false\nmetrics_listen = \"0.0.0.0:9474\"\n",
+    )
+    .unwrap();
+    let out = command("monit-configd", dir.path())
+        .arg("--config")
+        .arg(&config)
+        .arg("check-config")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("metrics_listen"), "{}", stderr(&out));
+}
