@@ -11,8 +11,11 @@
 //!   answered the new set (`SetChecks` -> `ChecksSet`) is measured.
 //!
 //! ```text
-//! cargo bench --bench metrics -- --nodes 10000 --scrapes 3
+//! cargo bench --bench metrics -- --nodes 10000 --scrapes 3 [--thresholds]
 //! ```
+//!
+//! Each check reports `time` (s), `size` (B) and `used` (%); with
+//! `--thresholds`, `time` also has warning and critical thresholds.
 
 use std::io::{BufRead, BufReader};
 use std::os::unix::fs::OpenOptionsExt;
@@ -40,12 +43,16 @@ const DUMMY: &str = "/usr/lib/nagios/plugins/check_dummy";
 struct Options {
     nodes: usize,
     scrapes: usize,
+    /// Warning and critical thresholds on one item per check (two more
+    /// series per check).
+    thresholds: bool,
 }
 
 fn parse_args() -> Result<Options, String> {
     let mut o = Options {
         nodes: 10_000,
         scrapes: 3,
+        thresholds: false,
     };
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
@@ -58,6 +65,7 @@ fn parse_args() -> Result<Options, String> {
             "--bench" => {}
             "--nodes" => o.nodes = num("--nodes")?,
             "--scrapes" => o.scrapes = num("--scrapes")?.max(1),
+            "--thresholds" => o.thresholds = true,
             other => return Err(format!("unknown argument {other}")),
         }
     }
@@ -99,7 +107,7 @@ fn rss_kib(pid: u32) -> u64 {
 
 fn config_text(data: &std::path::Path, version: &str) -> String {
     format!(
-        "listen = \"127.0.0.1:0\"\ndata_dir = \"{}\"\nheartbeat_interval = \"1s\"\nnode_dead_after = \"60s\"\nmax_handshakes_per_address = 1024\nmetrics_listen = \"127.0.0.1:0\"\nmetric_labels = [\"sim\"]\n\
+        "listen = \"127.0.0.1:0\"\ndata_dir = \"{}\"\nheartbeat_interval = \"5s\"\nnode_dead_after = \"60s\"\nmax_handshakes_per_address = 1024\nmetrics_listen = \"127.0.0.1:0\"\nmetric_labels = [\"sim\"]\n\
          [[check]]\nname = \"pushed\"\ncommand = [\"{DUMMY}\", \"0\", \"{version}\"]\ninterval = \"1m\"\napply = {{ labels = {{ sim = \"yes\" }} }}\n",
         data.display()
     )
@@ -212,7 +220,7 @@ struct Bench<'a> {
     data: &'a std::path::Path,
 }
 
-fn results() -> CheckResults {
+fn results(thresholds: bool) -> CheckResults {
     let now = monit::timefmt::now_ms();
     let results = (0..CHECKS_PER_NODE)
         .map(|c| CheckResult {
@@ -229,8 +237,8 @@ fn results() -> CheckResults {
                     label: "time".into(),
                     value: 0.0123,
                     uom: "s".into(),
-                    warn: Some("1".into()),
-                    crit: Some("2".into()),
+                    warn: thresholds.then(|| "1".into()),
+                    crit: thresholds.then(|| "2".into()),
                     min: Some(0.0),
                     max: None,
                 },
@@ -269,6 +277,7 @@ async fn connect(
     name: &str,
     sim: Arc<SimNode>,
     stop: &CancellationToken,
+    thresholds: bool,
 ) -> Result<LinkHandle, String> {
     let Dialed { conn, welcome, .. } = dial(endpoint, PeerKind::Node, name)
         .await
@@ -307,7 +316,7 @@ async fn connect(
         other => return Err(format!("registration: {other:?}")),
     }
     let mut answers = link
-        .request(RequestBody::CheckResults(results()))
+        .request(RequestBody::CheckResults(results(thresholds)))
         .await
         .map_err(|e| e.to_string())?;
     match answers.next().await {
@@ -389,9 +398,10 @@ impl Bench<'_> {
                 done: AtomicBool::new(false),
             });
             sims.push(sim.clone());
+            let thresholds = self.o.thresholds;
             pending.push(tokio::spawn(async move {
                 let _p = gate.acquire().await;
-                connect(&endpoint, &name, sim, &stop).await
+                connect(&endpoint, &name, sim, &stop, thresholds).await
             }));
         }
         let mut links = Vec::new();

@@ -334,30 +334,34 @@ impl<'a> Scrape<'a> {
         let mut header_written = self.header_written;
         let node_labels = &self.node_labels;
         let now_ms = self.now_ms;
-        // The labels of the node being rendered (entries come node by node).
-        let mut current: (String, String) = (String::new(), String::new());
+        // The node being rendered (entries come node by node), its
+        // metric labels, and the labels of the current check, which start
+        // with `node_len` bytes of the node's.
+        let mut node_now = String::new();
+        let mut extra: &str = "";
+        let mut labels = String::with_capacity(256);
+        let mut node_len = 0;
         let mut visited = 0usize;
         let last = self.checks.visit_after(
             self.after.as_ref(),
             CHECKS_PER_PIECE,
             |node, check, entry| {
                 visited += 1;
-                if current.0 != node {
-                    current.0.clear();
-                    current.0.push_str(node);
-                    current.1.clear();
-                    current.1.push_str("node=\"");
-                    escape_into(&mut current.1, node);
-                    current.1.push_str("\",check=\"");
-                } else if let Some(i) = current.1.find("\",check=\"") {
-                    current.1.truncate(i + "\",check=\"".len());
+                if node_now != node {
+                    node_now.clear();
+                    node_now.push_str(node);
+                    extra = node_labels.get(node).map(String::as_str).unwrap_or("");
+                    labels.clear();
+                    labels.push_str("node=\"");
+                    escape_into(&mut labels, node);
+                    labels.push_str("\",check=\"");
+                    node_len = labels.len();
                 }
-                escape_into(&mut current.1, check);
-                current.1.push('"');
-                if let Some(extra) = node_labels.get(node) {
-                    current.1.push_str(extra);
-                }
-                let labels = current.1.as_str();
+                labels.truncate(node_len);
+                escape_into(&mut labels, check);
+                labels.push('"');
+                labels.push_str(extra);
+                let labels = labels.as_str();
                 match stage {
                     Stage::State => state_line(out, &mut header_written, labels, entry),
                     Stage::Age => age_line(out, &mut header_written, labels, entry, now_ms),
@@ -436,11 +440,11 @@ fn perf_lines(out: &mut String, header_written: &mut bool, labels: &str, e: &Ent
         if u != unit || repeated(&e.perfdata, i, unit) {
             continue;
         }
-        let name = perf_name("monit_check_perfdata", unit);
+        let name = perf_name(false, unit);
         if !*header_written {
             header(
                 out,
-                &name,
+                name,
                 "gauge",
                 &match unit {
                     Unit::Other => {
@@ -452,7 +456,7 @@ fn perf_lines(out: &mut String, header_written: &mut bool, labels: &str, e: &Ent
             );
             *header_written = true;
         }
-        out.push_str(&name);
+        out.push_str(name);
         out.push('{');
         out.push_str(labels);
         out.push_str(",label=\"");
@@ -487,17 +491,17 @@ fn threshold_lines(
             };
             for (bound, v) in [("lower", lower), ("upper", upper)] {
                 let Some(v) = v else { continue };
-                let name = perf_name("monit_check_perfdata_threshold", unit);
+                let name = perf_name(true, unit);
                 if !*header_written {
                     header(
                         out,
-                        &name,
+                        name,
                         "gauge",
                         "A perfdata item's warning or critical range end (ranges alerting inside, `@`, are left out).",
                     );
                     *header_written = true;
                 }
-                out.push_str(&name);
+                out.push_str(name);
                 out.push('{');
                 out.push_str(labels);
                 out.push_str(",label=\"");
@@ -520,8 +524,19 @@ fn threshold_lines(
     }
 }
 
-fn perf_name(base: &str, unit: Unit) -> String {
-    format!("{base}{}", unit.suffix())
+/// The family of a perfdata value (or, with `threshold`, of its
+/// thresholds) in `unit`.
+fn perf_name(threshold: bool, unit: Unit) -> &'static str {
+    match (threshold, unit) {
+        (false, Unit::Seconds) => "monit_check_perfdata_seconds",
+        (false, Unit::Bytes) => "monit_check_perfdata_bytes",
+        (false, Unit::Ratio) => "monit_check_perfdata_ratio",
+        (false, Unit::Other) => "monit_check_perfdata",
+        (true, Unit::Seconds) => "monit_check_perfdata_threshold_seconds",
+        (true, Unit::Bytes) => "monit_check_perfdata_threshold_bytes",
+        (true, Unit::Ratio) => "monit_check_perfdata_threshold_ratio",
+        (true, Unit::Other) => "monit_check_perfdata_threshold",
+    }
 }
 
 fn header(out: &mut String, name: &str, kind: &str, help: &str) {
@@ -552,14 +567,40 @@ fn push_value(out: &mut String, v: f64) {
     } else if v.is_infinite() {
         out.push_str(if v > 0.0 { "+Inf" } else { "-Inf" });
     } else if v == v.trunc() && v.abs() < 1e15 {
-        let _ = write!(out, "{}", v as i64);
+        push_int(out, v as i64);
     } else {
         let _ = write!(out, "{v}");
     }
 }
 
+/// An integer in decimal, without the formatting machinery (most values
+/// of a scrape are small integers).
+fn push_int(out: &mut String, n: i64) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    let mut rest = n.unsigned_abs();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    if n < 0 {
+        out.push('-');
+    }
+    for &d in &digits[i..] {
+        out.push(char::from(d));
+    }
+}
+
 /// A label value with `\`, `"` and newlines escaped.
 fn escape_into(out: &mut String, s: &str) {
+    if !s.bytes().any(|b| matches!(b, b'\\' | b'"' | b'\n')) {
+        out.push_str(s);
+        return;
+    }
     for c in s.chars() {
         match c {
             '\\' => out.push_str("\\\\"),
@@ -680,6 +721,11 @@ mod tests {
         assert_eq!(base_unit("MB"), (Unit::Bytes, 1048576.0));
         assert_eq!(base_unit("c").0, Unit::Other);
         assert_eq!(threshold_bounds("10"), Some((None, Some(10.0))));
+        for n in [0i64, 7, -7, 10, 1_234_567, -999_999_999_999_999] {
+            let mut s = String::new();
+            push_int(&mut s, n);
+            assert_eq!(s, n.to_string());
+        }
         assert_eq!(threshold_bounds("5:10"), Some((Some(5.0), Some(10.0))));
         assert_eq!(threshold_bounds("10:"), Some((Some(10.0), None)));
         assert_eq!(threshold_bounds("~:5.5"), Some((None, Some(5.5))));
