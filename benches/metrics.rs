@@ -11,7 +11,7 @@
 //!   answered the new set (`SetChecks` -> `ChecksSet`) is measured.
 //!
 //! ```text
-//! cargo bench --bench metrics -- --nodes 10000 --scrapes 3 [--thresholds]
+//! cargo bench --bench metrics -- --nodes 10000 --scrapes 5 [--thresholds] [--heartbeat 5]
 //! ```
 //!
 //! Each check reports `time` (s), `size` (B) and `used` (%); with
@@ -46,6 +46,8 @@ struct Options {
     /// Warning and critical thresholds on one item per check (two more
     /// series per check).
     thresholds: bool,
+    /// configd's heartbeat interval, seconds (the nodes ping at it).
+    heartbeat: u64,
 }
 
 fn parse_args() -> Result<Options, String> {
@@ -53,6 +55,7 @@ fn parse_args() -> Result<Options, String> {
         nodes: 10_000,
         scrapes: 3,
         thresholds: false,
+        heartbeat: 5,
     };
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
@@ -66,6 +69,7 @@ fn parse_args() -> Result<Options, String> {
             "--nodes" => o.nodes = num("--nodes")?,
             "--scrapes" => o.scrapes = num("--scrapes")?.max(1),
             "--thresholds" => o.thresholds = true,
+            "--heartbeat" => o.heartbeat = num("--heartbeat")?.max(1) as u64,
             other => return Err(format!("unknown argument {other}")),
         }
     }
@@ -105,9 +109,9 @@ fn rss_kib(pid: u32) -> u64 {
         .unwrap_or(0)
 }
 
-fn config_text(data: &std::path::Path, version: &str) -> String {
+fn config_text(data: &std::path::Path, version: &str, heartbeat: u64) -> String {
     format!(
-        "listen = \"127.0.0.1:0\"\ndata_dir = \"{}\"\nheartbeat_interval = \"5s\"\nnode_dead_after = \"60s\"\nmax_handshakes_per_address = 1024\nmetrics_listen = \"127.0.0.1:0\"\nmetric_labels = [\"sim\"]\n\
+        "listen = \"127.0.0.1:0\"\ndata_dir = \"{}\"\nheartbeat_interval = \"{heartbeat}s\"\nnode_dead_after = \"60s\"\nmax_handshakes_per_address = 1024\nmetrics_listen = \"127.0.0.1:0\"\nmetric_labels = [\"sim\"]\n\
          [[check]]\nname = \"pushed\"\ncommand = [\"{DUMMY}\", \"0\", \"{version}\"]\ninterval = \"1m\"\napply = {{ labels = {{ sim = \"yes\" }} }}\n",
         data.display()
     )
@@ -128,7 +132,7 @@ fn run() -> Result<(), String> {
     }
     tokens.save().map_err(|e| e.to_string())?;
     let config = dir.path().join("configd.toml");
-    write_private(&config, &config_text(&data, "v1"))?;
+    write_private(&config, &config_text(&data, "v1", o.heartbeat))?;
     let mut child = Command::new(env!("CARGO_BIN_EXE_monit-configd"))
         .arg("--config")
         .arg(&config)
@@ -459,7 +463,7 @@ impl Bench<'_> {
         if let Ok(mut w) = want.lock() {
             *w = "v2".into();
         }
-        write_private(self.config, &config_text(self.data, "v2"))?;
+        write_private(self.config, &config_text(self.data, "v2", self.o.heartbeat))?;
         let t2 = Instant::now();
         nix::sys::signal::kill(
             nix::unistd::Pid::from_raw(self.pid as i32),
