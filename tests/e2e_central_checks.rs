@@ -302,3 +302,31 @@ fn check_config_counts_the_nodes_each_rule_matches() {
     assert!(!out.status.success());
     assert!(stderr(&out).contains("apply"), "{}", stderr(&out));
 }
+
+#[test]
+fn a_changed_central_check_keeps_its_hard_state() {
+    let hard = |text: &str| {
+        format!(
+            "[[check]]\nname = \"flaky\"\ncommand = [{DUMMY:?}, \"2\", {text:?}]\ninterval = \"400ms\"\nmax_attempts = 3\napply = \"all\"\n"
+        )
+    };
+    let mut fleet = Fleet::start_with(&format!("{}{}", base(), hard("down v1")));
+    let _n = node(&fleet, "keep-1", "accept_checks = true\n", &[], "");
+    fleet.wait_check("keep-1", "flaky", T, "a hard critical", |c| {
+        c["state"] == "critical" && c["state_type"] == "hard"
+    });
+    reload_configd(&mut fleet, &format!("{}{}", base(), hard("down v2")));
+    let c = wait_output(&fleet, "keep-1", "flaky", "down v2");
+    // Not a new soft problem at attempt 1: the state went on.
+    assert_eq!(c["state_type"], "hard", "{c}");
+    assert_eq!(c["attempt"], 3, "{c}");
+    let soft = fleet.events(&["node=keep-1", "kind=check_state"]);
+    let soft_after: Vec<&Value> = soft
+        .iter()
+        .filter(|e| e["message"].as_str().unwrap_or("").contains("down v2"))
+        .collect();
+    assert!(
+        soft_after.is_empty(),
+        "no state change after the edit: {soft_after:?}"
+    );
+}
