@@ -258,6 +258,7 @@ async fn connect(
                 freshness_ms: None,
             })
             .collect(),
+        takes_checks: false,
     };
     let mut answers = link
         .request(RequestBody::Register(reg))

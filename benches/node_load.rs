@@ -977,6 +977,7 @@ impl SimNode {
             addrs: vec!["127.0.0.1".to_string(), "::1".to_string()],
             checks: vec![],
             commands: vec![],
+            takes_checks: false,
         }
     }
 }

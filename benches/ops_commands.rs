@@ -109,6 +109,7 @@ async fn sim_node(endpoint: Endpoint, name: String, stop: CancellationToken) -> 
             concurrency: 1,
             inventory: None,
         }],
+        takes_checks: false,
     };
     let mut answers = link.request(RequestBody::Register(reg)).await?;
     match answers.next().await {

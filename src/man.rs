@@ -251,8 +251,12 @@ fn commands(roff: &mut Roff, cmd: &clap::Command, path: &str) {
                 .unwrap_or_else(|| id.to_uppercase());
             let piece = match (arg.get_long(), arg.is_positional()) {
                 (_, true) => value,
-                // A flag (`--yes`) takes no value: no placeholder.
-                (Some(long), false) if arg.get_action().takes_values() => {
+                (Some(long), false)
+                    if arg
+                        .get_num_args()
+                        .map(|n| n.takes_values())
+                        .unwrap_or_else(|| arg.get_action().takes_values()) =>
+                {
                     format!("--{long} {value}")
                 }
                 (Some(long), false) => format!("--{long}"),

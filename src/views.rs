@@ -119,6 +119,10 @@ pub struct CheckJson {
     pub flapping: bool,
     /// Its node is down: `state` is the last one known, not current.
     pub stale: bool,
+    /// `local` (noded.toml) or `central` (configd.toml).
+    pub origin: String,
+    /// Why the node refused this central check (null: not refused).
+    pub refused: Option<String>,
 }
 
 /// The fields a `query checks` filter may name.
@@ -144,6 +148,8 @@ pub const CHECK_FIELDS: &[&str] = &[
     "in_downtime",
     "flapping",
     "stale",
+    "origin",
+    "refused",
 ];
 
 fn time_or_null(ms: i64) -> Option<String> {
@@ -167,6 +173,12 @@ impl From<&crate::net::proto::CheckView> for CheckJson {
             acknowledged: c.acknowledged,
             in_downtime: c.in_downtime,
             flapping: c.flapping,
+            origin: if c.origin.is_empty() {
+                "local".to_string()
+            } else {
+                c.origin.clone()
+            },
+            refused: c.refused.clone(),
             stale: c.stale,
         }
     }
@@ -347,6 +359,8 @@ mod tests {
             in_downtime: false,
             flapping: false,
             stale: false,
+            origin: "central".into(),
+            refused: some.clone(),
         };
         assert_fields_match(&to(CheckJson::from(&check)), CHECK_FIELDS);
         let problem = crate::net::proto::ProblemView {

@@ -21,6 +21,15 @@ fn configd_example_parses() {
     assert_eq!(c.tokens_file, Path::new("/var/lib/monit/tokens.toml"));
     assert_eq!(c.node_dead_after, std::time::Duration::from_secs(3));
     assert!(c.inventory.contains_key("zone"));
+    assert_eq!(c.metrics_listen.unwrap().to_string(), "127.0.0.1:9474");
+    assert_eq!(c.metric_labels, ["role"]);
+    let central: Vec<&str> = c
+        .central_checks
+        .iter()
+        .map(|r| r.spec.name.as_str())
+        .collect();
+    assert_eq!(central, ["disk-root", "http"]);
+    assert_eq!(c.central_checks[0].spec.retry_interval.as_secs(), 15);
 }
 
 #[test]
@@ -29,6 +38,8 @@ fn noded_example_parses() {
     let c = NodedConfig::from_str(&path, &text).unwrap();
     assert_eq!(c.name, "web-1");
     assert_eq!(c.labels["role"], "web");
+    assert!(c.accept_checks);
+    assert_eq!(c.plugin_dirs.len(), 3);
     let names: Vec<&str> = c.commands.iter().map(|c| c.spec.name.as_str()).collect();
     assert_eq!(
         names,

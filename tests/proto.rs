@@ -65,6 +65,7 @@ fn golden() -> Vec<(&'static str, Message)> {
                     addrs: vec!["10.0.0.1".into()],
                     checks: vec![],
                     commands: vec![],
+                    takes_checks: false,
                 }),
             }),
         ),
@@ -77,6 +78,36 @@ fn golden() -> Vec<(&'static str, Message)> {
                     command: "open-zone".into(),
                     args: vec!["218".into(), "20261201".into()],
                     timeout_ms: Some(1000),
+                }),
+            }),
+        ),
+        (
+            "set_checks",
+            Message::Request(Request {
+                id: 11,
+                body: RequestBody::SetChecks(SetChecks {
+                    checks: vec![CentralCheck {
+                        name: "load".into(),
+                        command: vec!["/usr/lib/nagios/plugins/check_load".into()],
+                        interval_ms: 60_000,
+                        retry_interval_ms: 10_000,
+                        max_attempts: 3,
+                        timeout_ms: 10_000,
+                        freshness_ms: None,
+                    }],
+                }),
+            }),
+        ),
+        (
+            "checks_set",
+            Message::Response(Response {
+                id: 11,
+                body: ResponseBody::ChecksSet(ChecksSet {
+                    accepted: vec!["load".into()],
+                    refused: vec![RefusedCheck {
+                        name: "disk".into(),
+                        reason: "accept_checks = false".into(),
+                    }],
                 }),
             }),
         ),
@@ -426,6 +457,8 @@ const GOLDEN: &[(&str, &str)] = &[
     ("ping", "0000000c81a450696e6781a373657107"),
     ("register", "0000005881a75265717565737482a2696401a4626f647981a8526567697374657284a8686f73746e616d65a168a776657273696f6ea5302e312e30a66c6162656c7381a4726f6c65a3776562a5616464727391a831302e302e302e31"),
     ("run_command", "0000005881a75265717565737482a2696403a4626f647981aa52756e436f6d6d616e6484a36a6f6207a7636f6d6d616e64a96f70656e2d7a6f6e65a46172677392a3323138a83230323631323031aa74696d656f75745f6d73cd03e8"),
+    ("set_checks", "0000009f81a75265717565737482a269640ba4626f647981a9536574436865636b7381a6636865636b739186a46e616d65a46c6f6164a7636f6d6d616e6491d9222f7573722f6c69622f6e6167696f732f706c7567696e732f636865636b5f6c6f6164ab696e74657276616c5f6d73cdea60b172657472795f696e74657276616c5f6d73cd2710ac6d61785f617474656d70747303aa74696d656f75745f6d73cd2710"),
+    ("checks_set", "0000006081a8526573706f6e736582a269640ba4626f647981a9436865636b7353657482a8616363657074656491a46c6f6164a7726566757365649182a46e616d65a46469736ba6726561736f6eb56163636570745f636865636b73203d2066616c7365"),
     ("run", "0000005181a75265717565737482a2696404a4626f647981a352756e84a7636f6d6d616e64a96f70656e2d7a6f6e65a46172677391a3323138a6746172676574a87a6f6e653d323138aa74696d656f75745f6d73c0"),
     ("inventory_write", "0000004481a75265717565737482a2696405a4626f647981ae496e76656e746f7279577269746581a36f70739181a644656c65746582a46b696e64a47a6f6e65a36b6579a3323138"),
     ("command_output", "0000003a81a8526573706f6e736582a2696403a4626f647981ad436f6d6d616e644f757470757482a673747265616da6737464657272a464617461a2780a"),
@@ -533,6 +566,7 @@ fn arb_message() -> impl Strategy<Value = Message> {
                     addrs,
                     checks: vec![],
                     commands: vec![],
+                    takes_checks: false,
                 })
             })),
         (any::<u64>(), prop::collection::vec(arb_string(), 0..4)).prop_map(|(id, filters)| {

@@ -11,16 +11,26 @@ use super::values::Duration;
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct CheckSection {
-    name: String,
+    pub(super) name: String,
     /// argv; no shell unless the user writes `sh -c`. Absent: a passive
     /// check (results come from `monit-cli submit`).
-    command: Option<Vec<String>>,
-    interval: Option<Duration>,
-    retry_interval: Option<Duration>,
-    max_attempts: Option<u32>,
-    timeout: Option<Duration>,
+    pub(super) command: Option<Vec<String>>,
+    pub(super) interval: Option<Duration>,
+    pub(super) retry_interval: Option<Duration>,
+    pub(super) max_attempts: Option<u32>,
+    pub(super) timeout: Option<Duration>,
     /// Passive checks: not updated within this -> unknown "stale".
-    freshness: Option<Duration>,
+    pub(super) freshness: Option<Duration>,
+}
+
+/// Values a `[[check]]` leaves out (`[check_defaults]` in configd.toml).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CheckDefaults {
+    pub(super) interval: Option<Duration>,
+    pub(super) retry_interval: Option<Duration>,
+    pub(super) max_attempts: Option<u32>,
+    pub(super) timeout: Option<Duration>,
 }
 
 /// A validated check.
@@ -43,6 +53,14 @@ impl CheckSpec {
 }
 
 pub(crate) fn resolve_checks(sections: Vec<CheckSection>) -> Result<Vec<CheckSpec>, String> {
+    resolve_checks_with(sections, &CheckDefaults::default())
+}
+
+/// `resolve_checks`, with `defaults` for what a section leaves out.
+pub(crate) fn resolve_checks_with(
+    sections: Vec<CheckSection>,
+    defaults: &CheckDefaults,
+) -> Result<Vec<CheckSpec>, String> {
     let mut seen = std::collections::BTreeSet::new();
     let mut out = Vec::with_capacity(sections.len());
     for s in sections {
@@ -62,9 +80,10 @@ pub(crate) fn resolve_checks(sections: Vec<CheckSection>) -> Result<Vec<CheckSpe
         let command = s.command.unwrap_or_default();
         let interval = s
             .interval
+            .or(defaults.interval)
             .map(|d| d.0)
             .unwrap_or(StdDuration::from_secs(60));
-        let max_attempts = s.max_attempts.unwrap_or(3);
+        let max_attempts = s.max_attempts.or(defaults.max_attempts).unwrap_or(3);
         if !(1..=100).contains(&max_attempts) {
             return Err(format!(
                 "[[check]] `{}`: `max_attempts` must be 1 to 100",
@@ -75,9 +94,17 @@ pub(crate) fn resolve_checks(sections: Vec<CheckSection>) -> Result<Vec<CheckSpe
             name: s.name,
             command,
             interval,
-            retry_interval: s.retry_interval.map(|d| d.0).unwrap_or(interval),
+            retry_interval: s
+                .retry_interval
+                .or(defaults.retry_interval)
+                .map(|d| d.0)
+                .unwrap_or(interval),
             max_attempts,
-            timeout: s.timeout.map(|d| d.0).unwrap_or(StdDuration::from_secs(10)),
+            timeout: s
+                .timeout
+                .or(defaults.timeout)
+                .map(|d| d.0)
+                .unwrap_or(StdDuration::from_secs(10)),
             freshness: s.freshness.map(|d| d.0),
         });
     }

@@ -30,6 +30,15 @@ struct File {
     tls: Option<bool>,
     tls_cert: Option<PathBuf>,
     tls_key: Option<PathBuf>,
+    #[serde(default, deserialize_with = "socket_addr")]
+    metrics_listen: Option<SocketAddr>,
+    metrics_token_file: Option<PathBuf>,
+    #[serde(default)]
+    metric_labels: Vec<String>,
+    #[serde(default)]
+    check: Vec<super::central_checks::CentralSection>,
+    #[serde(default)]
+    check_defaults: super::checks::CheckDefaults,
     #[serde(default)]
     log: super::log::LogSection,
     #[serde(default)]
@@ -90,6 +99,14 @@ pub struct ConfigdConfig {
     pub log: super::LogSettings,
     /// Inventory kinds (`[inventory.KIND]`).
     pub inventory: crate::ops::kinds::Kinds,
+    /// Where the Prometheus exposition is served (off when `None`).
+    pub metrics_listen: Option<SocketAddr>,
+    /// A file holding the bearer token scrapes must present.
+    pub metrics_token_file: Option<PathBuf>,
+    /// Node labels that become labels of the node's series.
+    pub metric_labels: Vec<String>,
+    /// `[[check]]`: checks sent to the nodes their `apply` names.
+    pub central_checks: Vec<super::CentralCheckRule>,
 }
 
 fn default_data_dir() -> PathBuf {
@@ -221,7 +238,35 @@ impl ConfigdConfig {
             inventory.insert(name.clone(), kind);
         }
         let notify = super::checks::resolve_notifiers(file.notify).map_err(&invalid)?;
+        if let Some(addr) = file.metrics_listen {
+            if tls.is_none() && !addr.ip().is_loopback() {
+                return Err(invalid(format!(
+                    "key `metrics_listen` ({addr}) must be a loopback address while `tls` = false: the scrape (and its bearer token) would cross the network in clear"
+                )));
+            }
+        }
+        if file.metrics_token_file.is_some() && file.metrics_listen.is_none() {
+            return Err(invalid(
+                "key `metrics_token_file` needs `metrics_listen` (the address the exposition is served on)".into(),
+            ));
+        }
+        for (i, name) in file.metric_labels.iter().enumerate() {
+            crate::configd::metrics::check_label_name(name)
+                .map_err(|e| invalid(format!("key `metric_labels`: {e}")))?;
+            if file.metric_labels[..i].contains(name) {
+                return Err(invalid(format!(
+                    "key `metric_labels`: `{name}` is listed twice"
+                )));
+            }
+        }
+        let central_checks =
+            super::central_checks::resolve_central(file.check, &file.check_defaults)
+                .map_err(&invalid)?;
         Ok(ConfigdConfig {
+            central_checks,
+            metrics_listen: file.metrics_listen,
+            metrics_token_file: file.metrics_token_file.map(|p| resolve(base, p)),
+            metric_labels: file.metric_labels,
             notify,
             inventory,
             tokens_file: file

@@ -1,6 +1,7 @@
 //! Configuration files (TOML): where they are looked up, how they are read,
 //! and how their errors are reported (file, line, key, reason, on one line).
 
+mod central_checks;
 mod checks;
 mod client;
 mod configd;
@@ -12,6 +13,7 @@ mod values;
 
 use std::path::{Path, PathBuf};
 
+pub use central_checks::{ApplyTo, CentralCheckRule};
 pub use checks::{CheckSpec, NotifySpec};
 pub use client::ClientConfig;
 pub use configd::{ConfigdConfig, ConfigdOverrides};

@@ -29,7 +29,17 @@ struct File {
     shutdown_grace: Option<Duration>,
     #[serde(default)]
     command: Vec<crate::ops::local::CommandEntry>,
+    accept_checks: Option<bool>,
+    plugin_dirs: Option<Vec<PathBuf>>,
 }
+
+/// Where a node looks for plugins of central checks unless `plugin_dirs`
+/// says otherwise: Debian's and Nagios' plugin directories.
+pub const DEFAULT_PLUGIN_DIRS: &[&str] = &[
+    "/usr/lib/nagios/plugins",
+    "/usr/lib/monitoring-plugins",
+    "/usr/local/nagios/libexec",
+];
 
 /// Command-line values that win over the file.
 #[derive(Debug, Default, Clone)]
@@ -65,6 +75,10 @@ pub struct NodedConfig {
     pub log: super::LogSettings,
     /// Allow-listed ops commands (`[[command]]`).
     pub commands: Vec<crate::ops::local::LocalCommand>,
+    /// Whether checks defined in configd.toml may run here.
+    pub accept_checks: bool,
+    /// Central checks' plugins must lie under one of these.
+    pub plugin_dirs: Vec<PathBuf>,
 }
 
 fn hostname() -> String {
@@ -166,7 +180,19 @@ impl NodedConfig {
                 .unwrap_or(&state_dir)
                 .join("monit-noded.pid")
         });
+        let plugin_dirs: Vec<PathBuf> = match file.plugin_dirs {
+            Some(dirs) => dirs,
+            None => DEFAULT_PLUGIN_DIRS.iter().map(PathBuf::from).collect(),
+        };
+        if let Some(d) = plugin_dirs.iter().find(|d| !d.is_absolute()) {
+            return Err(invalid(format!(
+                "key `plugin_dirs`: `{}` is not an absolute path",
+                d.display()
+            )));
+        }
         Ok(NodedConfig {
+            accept_checks: file.accept_checks.unwrap_or(false),
+            plugin_dirs,
             commands,
             spool_dir,
             pid_file,

@@ -149,7 +149,13 @@ impl Api {
             let _ = reply.error(ErrorCode::BadRequest, why).await;
             return;
         }
-        let decls = reg.checks.clone();
+        let decls = self.shared.central.at_registration(
+            &self.identity.name,
+            &reg.checks,
+            reg.takes_checks,
+            &self.shared.live().central_checks,
+            &reg.labels,
+        );
         let labels = reg.labels.clone();
         if let Err(why) = super::ops_api::check_commands(&reg.commands) {
             tracing::warn!("refused registration: {why}");
@@ -208,6 +214,13 @@ impl Api {
         let _ = reply
             .send(ResponseBody::Registered(Registered { first_seen_ms }))
             .await;
+        // Then the node's central checks (the whole set, even empty: it
+        // may still run some from before a restart of configd).
+        tokio::spawn(super::central_checks::push(
+            self.shared.clone(),
+            self.identity.name.clone(),
+            true,
+        ));
     }
 
     async fn state_event(&self, state: NodeState, previous: Option<NodeState>, message: &str) {
@@ -374,6 +387,10 @@ fn authorize(who: &Identity, body: &RequestBody) -> Result<(), ErrorFrame> {
         RequestBody::RunCommand(_) => forbidden(
             "sending RunCommand",
             "configd: nodes cannot dispatch to other nodes; use `monit-cli run` with an operator token",
+        ),
+        RequestBody::SetChecks(_) => forbidden(
+            "sending SetChecks",
+            "configd: it sends checks to nodes; declare them in configd.toml",
         ),
     }
 }

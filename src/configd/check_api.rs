@@ -80,6 +80,7 @@ pub async fn results(shared: &Shared, node: &str, reply: Replier, batch: CheckRe
             .await;
         return;
     }
+    super::metrics::count_results(n);
     let fx = shared.checks.ingest(node, batch.results);
     match apply(shared, fx, true).await {
         Ok(()) => {
@@ -105,6 +106,7 @@ pub async fn query_checks(shared: &Shared, reply: Replier, q: QueryChecks) {
         }
     };
     let mut checks = shared.checks.views(q.node.as_deref());
+    shared.central.annotate(&mut checks, q.node.as_deref());
     if !filters.is_empty() {
         checks.retain(|c| {
             serde_json::to_value(crate::views::CheckJson::from(c))

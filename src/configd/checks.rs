@@ -706,6 +706,29 @@ impl CheckBook {
         Ok(fx)
     }
 
+    /// Calls `f` on up to `limit` checks in (node, check) order, starting
+    /// after `after` (from the first when `None`), under one short lock;
+    /// the last key visited, to resume from (`None`: nothing was left).
+    pub fn visit_after(
+        &self,
+        after: Option<&(String, String)>,
+        limit: usize,
+        mut f: impl FnMut(&str, &str, &Entry),
+    ) -> Option<(String, String)> {
+        use std::ops::Bound;
+        let book = lock(&self.book);
+        let start = match after {
+            Some(key) => Bound::Excluded(key.clone()),
+            None => Bound::Unbounded,
+        };
+        let mut last = None;
+        for ((node, check), entry) in book.checks.range((start, Bound::Unbounded)).take(limit) {
+            f(node, check, entry);
+            last = Some((node, check));
+        }
+        last.map(|(n, c)| (n.clone(), c.clone()))
+    }
+
     /// Check counts of every node that has checks, in one pass.
     pub fn counts_by_node(&self) -> std::collections::HashMap<String, CheckCounts> {
         let book = lock(&self.book);
@@ -811,6 +834,8 @@ fn view(node: &str, name: &str, e: &Entry) -> CheckView {
         in_downtime: e.tracker.in_downtime,
         flapping: e.tracker.flapping,
         stale: false,
+        origin: String::new(),
+        refused: None,
     }
 }
 

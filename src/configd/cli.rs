@@ -201,7 +201,7 @@ impl Daemon for ConfigdDaemon {
         })
     }
 
-    fn check_config(&self) -> anyhow::Result<String> {
+    fn check_config(&self, show_matches: bool) -> anyhow::Result<String> {
         let c = &self.config;
         let source = c
             .source
@@ -211,13 +211,45 @@ impl Daemon for ConfigdDaemon {
         if !problems.is_empty() {
             anyhow::bail!("{}: {}", source.display(), problems.join("; "));
         }
-        Ok(format!(
-            "{}: ok (listen {}, data_dir {}, {} notifier(s) runnable)",
+        let mut text = format!(
+            "{}: ok (listen {}, data_dir {}, {} notifier(s) runnable, {} central check{})",
             source.display(),
             c.listen,
             c.data_dir.display(),
-            c.notify.len()
-        ))
+            c.notify.len(),
+            c.central_checks.len(),
+            if c.central_checks.len() == 1 { "" } else { "s" }
+        );
+        if show_matches {
+            let nodes = super::store::read_nodes(&c.db_path())?;
+            text.push_str(&format!("\nof the {} node(s) configd knows:", nodes.len()));
+            for rule in &c.central_checks {
+                let names: Vec<&str> = nodes
+                    .iter()
+                    .filter(|n| rule.apply.matches(&n.name, &n.labels))
+                    .map(|n| n.name.as_str())
+                    .collect();
+                let shown: Vec<&str> = names.iter().take(10).copied().collect();
+                text.push_str(&format!(
+                    "\n  {} ({}): {} node{}{}{}",
+                    rule.spec.name,
+                    rule.apply.describe(),
+                    names.len(),
+                    if names.len() == 1 { "" } else { "s" },
+                    if shown.is_empty() {
+                        String::new()
+                    } else {
+                        format!(": {}", shown.join(", "))
+                    },
+                    if names.len() > shown.len() {
+                        ", ..."
+                    } else {
+                        ""
+                    }
+                ));
+            }
+        }
+        Ok(text)
     }
 }
 

@@ -33,7 +33,8 @@ pub async fn ingest(hub: &LogHub, node: &str, reply: Replier, batch: LogBatch) {
         return;
     }
     let count = batch.lines.len() as u64;
-    hub.ingest(node, batch.stream, batch.first_line, batch.lines);
+    let stored = hub.ingest(node, batch.stream, batch.first_line, batch.lines);
+    super::metrics::count_log_lines(stored);
     let _ = reply.send(ResponseBody::LogAck(LogAck { count })).await;
 }
 
@@ -224,7 +225,8 @@ pub async fn pump_own_log(
         // Lines logged in a `node` span (the demo's agents) are that
         // node's; the rest are this process's own.
         if lines.iter().all(|l| l.node.is_empty()) {
-            hub.ingest(crate::logs::hub::own_log_node(), 0, 0, lines);
+            let stored = hub.ingest(crate::logs::hub::own_log_node(), 0, 0, lines);
+            super::metrics::count_log_lines(stored);
             continue;
         }
         let mut by_node: std::collections::BTreeMap<String, Vec<LogLine>> = Default::default();
@@ -237,7 +239,8 @@ pub async fn pump_own_log(
             by_node.entry(node).or_default().push(l);
         }
         for (node, lines) in by_node {
-            hub.ingest(&node, 0, 0, lines);
+            let stored = hub.ingest(&node, 0, 0, lines);
+            super::metrics::count_log_lines(stored);
         }
     }
 }

@@ -2,12 +2,15 @@
 //! the registry and the event log in SQLite, answers queries.
 
 mod api;
+pub mod central_checks;
 mod check_api;
 pub mod checks;
 pub mod cli;
 pub mod inventory;
 pub mod jobs;
 mod logs_api;
+pub mod metrics;
+mod metrics_server;
 pub mod notify;
 mod ops_api;
 mod preauth;

@@ -329,6 +329,7 @@ mod tests {
             addrs: vec![],
             checks: vec![],
             commands: vec![],
+            takes_checks: false,
         }
     }
 

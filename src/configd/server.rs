@@ -46,6 +46,11 @@ pub enum ConfigdError {
     },
     #[error("TLS: {0}")]
     Tls(#[from] TlsError),
+    #[error("cannot read the metrics token file {path}: {source}")]
+    MetricsToken {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
 }
 
 /// Re-reads the configuration (for SIGHUP).
@@ -62,6 +67,8 @@ pub struct Shared {
     pub registry: NodeRegistry,
     pub store: Store,
     pub checks: super::checks::CheckBook,
+    /// Central checks: what each node was sent and took.
+    pub central: super::central_checks::CentralBook,
     pub server_id: String,
     pub max_frame: usize,
     /// Handshake slots for anyone, and those kept for operators.
@@ -88,6 +95,11 @@ pub struct Shared {
 impl Shared {
     pub fn next_session(&self) -> u64 {
         self.sessions.fetch_add(1, Ordering::Relaxed) + 1
+    }
+
+    /// Sessions started since configd started.
+    pub fn sessions_started(&self) -> u64 {
+        self.sessions.load(Ordering::Relaxed)
     }
 
     /// The TLS settings new connections get; `None` when plaintext.
@@ -171,6 +183,7 @@ impl Shared {
                 old.max_handshakes_per_address != new.max_handshakes_per_address,
             ),
             ("tls", old.tls.is_some() != new.tls.is_some()),
+            ("metrics_listen", old.metrics_listen != new.metrics_listen),
         ] {
             if changed {
                 tracing::warn!("reload: `{key}` changed; that takes effect only after a restart");
@@ -204,6 +217,8 @@ impl Shared {
 pub struct Configd {
     pub shared: Arc<Shared>,
     listener: TcpListener,
+    /// The Prometheus exposition's listener (`metrics_listen`).
+    metrics_listener: Option<TcpListener>,
     store_thread: std::thread::JoinHandle<()>,
 }
 
@@ -253,6 +268,7 @@ impl Configd {
             addr: config.listen,
             source,
         })?;
+        let metrics_listener = super::metrics_server::bind(&config)?;
         let addr_file = config.addr_file();
         std::fs::write(&addr_file, format!("{local}\n")).map_err(|source| ConfigdError::Write {
             path: addr_file.clone(),
@@ -280,6 +296,7 @@ impl Configd {
         let config_per_token = config.max_open_requests_per_token;
         let shared = Arc::new(Shared {
             checks,
+            central: Default::default(),
             notifier,
             logs,
             handshakes: Arc::new(Semaphore::new(
@@ -304,6 +321,7 @@ impl Configd {
         Ok(Configd {
             shared,
             listener,
+            metrics_listener,
             store_thread: opened.thread,
         })
     }
@@ -319,10 +337,18 @@ impl Configd {
         let Configd {
             shared,
             listener,
+            metrics_listener,
             store_thread,
         } = self;
         let tracker = TaskTracker::new();
         let connections = Arc::new(Semaphore::new(shared.config.max_connections));
+        if let Some(metrics) = metrics_listener {
+            tracker.spawn(super::metrics_server::serve(
+                metrics,
+                shared.clone(),
+                connections.clone(),
+            ));
+        }
         tracker.spawn(flush_seen(shared.clone()));
         tracker.spawn(watch_revocations(shared.clone()));
         tracker.spawn(super::check_api::sweeper(shared.clone()));
@@ -416,6 +442,8 @@ async fn reload_on_hup(
                 Ok(()) => {
                     tracing::info!("SIGHUP: configuration reloaded");
                     shared.close_revoked().await;
+                    // Nodes whose central checks changed get them.
+                    tokio::spawn(super::central_checks::push_all(shared.clone()));
                 }
                 Err(e) => tracing::error!(
                     "SIGHUP: reload failed, keeping the previous configuration: {e}"

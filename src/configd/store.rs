@@ -364,6 +364,21 @@ fn server_id(conn: &Connection) -> rusqlite::Result<String> {
     Ok(id)
 }
 
+/// The nodes stored at `path`, read without taking the store (configd may
+/// be running); none when there is no store yet.
+pub fn read_nodes(path: &Path) -> Result<Vec<NodeRow>, StoreError> {
+    if !path.exists() {
+        return Ok(Vec::new());
+    }
+    let err = |source| StoreError::Sqlite {
+        path: path.to_path_buf(),
+        source,
+    };
+    let conn = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .map_err(err)?;
+    load_nodes(&conn).map_err(err)
+}
+
 fn load_nodes(conn: &Connection) -> rusqlite::Result<Vec<NodeRow>> {
     let mut stmt = conn.prepare(
         "SELECT name, hostname, version, labels, addrs, addr, first_seen, last_seen FROM nodes ORDER BY name",

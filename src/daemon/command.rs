@@ -30,7 +30,12 @@ pub enum DaemonCommand {
     /// Exit 0 and print pid, uptime and address when running; exit 3 when not
     Status,
     /// Validate the configuration file and exit (non-zero with file, line, key and reason)
-    CheckConfig,
+    CheckConfig {
+        /// monit-configd: also list each `[[check]]` of configd.toml with the number of
+        /// known nodes its `apply` rule matches now
+        #[arg(long)]
+        show_matches: bool,
+    },
     /// Print a shell completion script (bash, zsh, fish)
     #[command(hide = true)]
     Completions { shell: clap_complete::Shell },
@@ -43,7 +48,7 @@ pub trait Daemon {
     /// Runs in the foreground until stopped.
     fn serve(self, mode: Mode) -> anyhow::Result<()>;
     /// The `check-config` success line, or why the file is not usable.
-    fn check_config(&self) -> anyhow::Result<String>;
+    fn check_config(&self, show_matches: bool) -> anyhow::Result<String>;
 }
 
 /// Runs one shared subcommand; the process exit code on success.
@@ -59,7 +64,9 @@ pub fn execute<D: Daemon>(cmd: DaemonCommand, daemon: D) -> anyhow::Result<u8> {
             c.start()?;
         }
         DaemonCommand::Status => return Ok(daemon.control().status()),
-        DaemonCommand::CheckConfig => crate::cli::output::print_line(daemon.check_config()?)?,
+        DaemonCommand::CheckConfig { show_matches } => {
+            crate::cli::output::print_line(daemon.check_config(show_matches)?)?
+        }
         DaemonCommand::Completions { .. } => {}
     }
     Ok(0)

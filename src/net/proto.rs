@@ -274,6 +274,41 @@ pub enum RequestBody {
     /// Nodes down, then non-OK checks (viewer); answered with `Problems`
     /// pages, the last with `done`.
     QueryProblems(QueryChecks),
+    /// configd to a node: the checks of configd.toml that apply to it now
+    /// (the whole set; empty clears them). Answered `ChecksSet`.
+    SetChecks(SetChecks),
+}
+
+/// A `[[check]]` of configd.toml, as sent to the nodes it applies to.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct CentralCheck {
+    pub name: String,
+    /// The plugin's argv; empty for a passive check.
+    pub command: Vec<String>,
+    pub interval_ms: u64,
+    pub retry_interval_ms: u64,
+    pub max_attempts: u32,
+    pub timeout_ms: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub freshness_ms: Option<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct SetChecks {
+    pub checks: Vec<CentralCheck>,
+}
+
+/// A node's answer to `SetChecks`: what it runs and what it refused.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct ChecksSet {
+    pub accepted: Vec<String>,
+    pub refused: Vec<RefusedCheck>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct RefusedCheck {
+    pub name: String,
+    pub reason: String,
 }
 
 /// One inventory write.
@@ -378,6 +413,10 @@ pub struct Registration {
     /// The ops commands this node offers.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub commands: Vec<crate::ops::spec::CommandSpec>,
+    /// The node takes checks defined in configd.toml (`SetChecks`); it
+    /// may still refuse each of them.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub takes_checks: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -418,6 +457,7 @@ pub enum ResponseBody {
     CommandNames(CommandNames),
     Problems(ProblemsPage),
     Commands(CommandsPage),
+    ChecksSet(ChecksSet),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -650,7 +690,8 @@ impl ResponseBody {
             | ResponseBody::JobDetail(_)
             | ResponseBody::CommandExit(_)
             | ResponseBody::CommandNames(_)
-            | ResponseBody::Commands(_) => true,
+            | ResponseBody::Commands(_)
+            | ResponseBody::ChecksSet(_) => true,
         }
     }
 }
@@ -727,6 +768,14 @@ pub struct CheckView {
     pub acknowledged: bool,
     pub in_downtime: bool,
     pub flapping: bool,
+    /// `local` (noded.toml) or `central` (configd.toml); empty from an
+    /// older configd, meaning local.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub origin: String,
+    /// Why the node refused this central check; such a row is a
+    /// definition only, never run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refused: Option<String>,
     /// Its node is down: the state is the last one known, not current.
     #[serde(default, skip_serializing_if = "is_false")]
     pub stale: bool,

@@ -67,12 +67,23 @@ pub async fn run_with(
             "killed commands a previous noded left running"
         );
     }
-    let api = Arc::new(NodeApi::new((*first).clone(), shutdown.clone()));
+    let central = super::central_checks::CentralChecks::new(config.clone());
+    let api = Arc::new(NodeApi::new(
+        (*first).clone(),
+        shutdown.clone(),
+        central.clone(),
+    ));
     let (results_tx, results_rx) = tokio::sync::mpsc::channel(8192);
     // Spawned tasks keep the caller's span (the demo names each node so).
     use tracing::Instrument;
+    // The scheduler runs the local checks and the accepted central ones.
     tokio::spawn(
-        super::scheduler::supervise(config.clone(), results_tx, shutdown.clone()).in_current_span(),
+        super::scheduler::supervise(
+            central.effective(shutdown.clone()),
+            results_tx,
+            shutdown.clone(),
+        )
+        .in_current_span(),
     );
     let results = tokio::spawn(
         super::results::forward(
@@ -216,6 +227,7 @@ fn registration(config: &NodedConfig) -> Registration {
             })
             .collect(),
         commands: config.commands.iter().map(|c| c.spec.clone()).collect(),
+        takes_checks: true,
     }
 }
 
@@ -318,7 +330,17 @@ async fn session(
     }
     // Follow reloads: what the node advertises (labels, checks, commands)
     // is registered again on the same link.
-    let advertised = |c: &NodedConfig| (c.labels.clone(), c.checks.clone(), c.commands.clone());
+    // What decides the node's central checks counts too: configd sends
+    // them again after a registration and learns the new refusals.
+    let advertised = |c: &NodedConfig| {
+        (
+            c.labels.clone(),
+            c.checks.clone(),
+            c.commands.clone(),
+            c.accept_checks,
+            c.plugin_dirs.clone(),
+        )
+    };
     let mut current = advertised(config);
     loop {
         tokio::select! {

@@ -13,6 +13,8 @@ use crate::net::proto::ErrorCode;
 
 pub struct NodeApi {
     pub config: NodedConfig,
+    /// Checks configd sends (`SetChecks`).
+    central: Arc<super::central_checks::CentralChecks>,
     /// Replaced on a reload that changes `[[command]]`; jobs already
     /// running keep the runner they started with.
     runner: RwLock<Arc<CommandRunner>>,
@@ -39,10 +41,15 @@ impl Drop for Running {
 }
 
 impl NodeApi {
-    pub fn new(config: NodedConfig, stopping: CancellationToken) -> NodeApi {
+    pub fn new(
+        config: NodedConfig,
+        stopping: CancellationToken,
+        central: Arc<super::central_checks::CentralChecks>,
+    ) -> NodeApi {
         let runner = Arc::new(CommandRunner::new(&config));
         NodeApi {
             config,
+            central,
             runner: RwLock::new(runner),
             running: Arc::new(AtomicUsize::new(0)),
             stopping,
@@ -73,6 +80,14 @@ impl NodeApi {
 
 impl Handler for NodeApi {
     async fn handle(self: Arc<Self>, req: Incoming) {
+        if let crate::net::proto::RequestBody::SetChecks(set) = req.body {
+            let answer = self.central.apply(set);
+            let _ = req
+                .reply
+                .send(crate::net::proto::ResponseBody::ChecksSet(answer))
+                .await;
+            return;
+        }
         if let crate::net::proto::RequestBody::RunCommand(run) = req.body {
             if self.stopping.is_cancelled() {
                 let _ = req

@@ -133,7 +133,12 @@ impl Daemon for NodedDaemon {
         })
     }
 
-    fn check_config(&self) -> anyhow::Result<String> {
+    fn check_config(&self, show_matches: bool) -> anyhow::Result<String> {
+        if show_matches {
+            anyhow::bail!(
+                "--show-matches is for monit-configd: central checks are declared in configd.toml"
+            );
+        }
         let c = &self.config;
         let source = c
             .source

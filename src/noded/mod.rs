@@ -3,6 +3,7 @@
 
 mod agent;
 mod api;
+pub mod central_checks;
 pub mod cli;
 pub mod commands;
 pub mod groups;

@@ -262,10 +262,29 @@ impl Fleet {
         extra: &str,
         env: &[(&str, &str)],
     ) -> Proc {
-        let config = self.path().join(format!("{name}.noded.toml"));
+        self.node_top(name, token, "", labels, extra, env)
+    }
+
+    /// The path of node `name`'s noded.toml (written when it starts).
+    pub fn node_config(&self, name: &str) -> PathBuf {
+        self.path().join(format!("{name}.noded.toml"))
+    }
+
+    /// Like `node_custom`, with `top` (top-level keys such as
+    /// `accept_checks = true`) written before `[labels]`.
+    pub fn node_top(
+        &self,
+        name: &str,
+        token: &Path,
+        top: &str,
+        labels: &[(&str, &str)],
+        extra: &str,
+        env: &[(&str, &str)],
+    ) -> Proc {
+        let config = self.node_config(name);
         let state = self.path().join(format!("{name}.state"));
         let mut text = format!(
-            "name = \"{name}\"\nserver = \"{}\"\ntoken_file = \"{}\"\npid_file = \"{}\"\nspool_dir = \"{}\"\n[labels]\n",
+            "{top}name = \"{name}\"\nserver = \"{}\"\ntoken_file = \"{}\"\npid_file = \"{}\"\nspool_dir = \"{}\"\n[labels]\n",
             self.addr,
             token.display(),
             state.join("noded.pid").display(),
