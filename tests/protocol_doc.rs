@@ -7,7 +7,7 @@
 //! `PROTOCOL_DOC_PRINT=1 cargo test --test protocol_doc -- --nocapture`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use bytes::BytesMut;
 use hmac::{KeyInit, Mac};
@@ -358,12 +358,12 @@ fn hex_blocks() -> Vec<(String, String)> {
 }
 
 /// The backticked first cells of the table under the heading `####
-/// `name``, up to the next heading.
-fn table_keys(name: &str) -> Option<BTreeSet<String>> {
+/// `name``, up to the next heading, in order.
+fn table_keys(name: &str) -> Option<Vec<String>> {
     let heading = format!("#### `{name}`");
     let mut lines = DOC.lines().skip_while(|l| l.trim() != heading);
     lines.next()?;
-    let mut keys = BTreeSet::new();
+    let mut keys = Vec::new();
     for l in lines {
         if l.starts_with('#') {
             break;
@@ -372,7 +372,7 @@ fn table_keys(name: &str) -> Option<BTreeSet<String>> {
             continue;
         };
         if let Some((key, _)) = row.split_once('`') {
-            keys.insert(key.to_string());
+            keys.push(key.to_string());
         }
     }
     Some(keys)
@@ -650,19 +650,22 @@ fn every_message_request_and_answer_has_its_section() {
     }
 }
 
+/// In the code's order too: the doc says fields are written in the order
+/// of its tables.
 #[test]
 fn every_field_table_lists_exactly_the_fields() {
     for (name, fields) in structs() {
         let doc = table_keys(name)
             .unwrap_or_else(|| panic!("docs/PROTOCOL.md has no `#### `{name}`` table"));
-        let code: BTreeSet<String> = fields.iter().map(|f| f.to_string()).collect();
-        assert_eq!(doc, code, "fields of {name}: doc (left) and code (right)");
+        assert_eq!(doc, fields, "fields of {name}: doc (left) and code (right)");
     }
     for (name, variants) in enums() {
         let doc = table_keys(name)
             .unwrap_or_else(|| panic!("docs/PROTOCOL.md has no `#### `{name}`` table"));
-        let code: BTreeSet<String> = variants.iter().map(|f| f.to_string()).collect();
-        assert_eq!(doc, code, "values of {name}: doc (left) and code (right)");
+        assert_eq!(
+            doc, variants,
+            "values of {name}: doc (left) and code (right)"
+        );
     }
 }
 
