@@ -10,6 +10,9 @@ use super::{locate, read_toml, resolve, user_data_dir, ConfigError};
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:7400";
 
+/// Longest `heartbeat_interval` and `node_dead_after`.
+pub const MAX_INTERVAL: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct File {
@@ -159,6 +162,20 @@ impl ConfigdConfig {
             .heartbeat_interval
             .map(|d| d.0)
             .unwrap_or(std::time::Duration::from_secs(1));
+        // Bounded, so the default (3 heartbeats), the link's deadlines
+        // (now + node_dead_after) and the Welcome's milliseconds cannot
+        // overflow (the fuzzer found `heartbeat_interval * 3` panicking).
+        for (key, value) in [
+            ("heartbeat_interval", Some(heartbeat_interval)),
+            ("node_dead_after", file.node_dead_after.map(|d| d.0)),
+        ] {
+            if value.is_some_and(|v| v > MAX_INTERVAL) {
+                return Err(invalid(format!(
+                    "key `{key}` must be at most {}",
+                    humantime::format_duration(MAX_INTERVAL)
+                )));
+            }
+        }
         let node_dead_after = file
             .node_dead_after
             .map(|d| d.0)
@@ -342,6 +359,22 @@ mod tests {
         assert!(e.contains("node_dead_after"), "{e}");
         let e = parse("[log]\nlevel = \"loud\"\n").unwrap_err();
         assert!(e.contains("line 2") && e.contains("loud"), "{e}");
+    }
+
+    #[test]
+    fn huge_intervals_are_errors_not_panics() {
+        // Found by `cargo bench --bench fuzz`: 3 heartbeats overflowed.
+        let e = parse("heartbeat_interval = \"18446744073709551615s\"\n").unwrap_err();
+        assert!(
+            e.contains("`heartbeat_interval` must be at most 1day"),
+            "{e}"
+        );
+        let e = parse("node_dead_after = \"18446744073709551615s\"\n").unwrap_err();
+        assert!(e.contains("`node_dead_after` must be at most 1day"), "{e}");
+        let c = parse("heartbeat_interval = \"1day\"\nnode_dead_after = \"1day 1s\"\n");
+        assert!(c.unwrap_err().contains("node_dead_after"));
+        let c = parse("heartbeat_interval = \"8h\"\n").unwrap();
+        assert_eq!(c.node_dead_after, MAX_INTERVAL);
     }
 
     #[test]

@@ -21,10 +21,8 @@ use crate::net::proto::{ErrorCode, ErrorFrame, PeerKind};
 use crate::net::tls::ALPN_CLIENT;
 use crate::net::{Connection, Stream};
 
-/// The largest frame accepted before `Welcome`: a handshake message is
-/// well under 1 KiB, and nobody unauthenticated gets to make configd
-/// buffer more.
-pub const PRE_AUTH_MAX_FRAME: usize = 4096;
+// Nobody unauthenticated gets to make configd buffer more than this.
+use crate::net::dial::PRE_AUTH_MAX_FRAME;
 
 /// An accepted socket whose TLS ClientHello has been read (or a plaintext
 /// one): what the peer claims to be is known before any crypto is done.

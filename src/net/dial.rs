@@ -17,6 +17,10 @@ use crate::auth::Token;
 
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// The largest frame either side accepts before `Welcome`: handshake
+/// messages are well under 1 KiB.
+pub const PRE_AUTH_MAX_FRAME: usize = 4096;
+
 /// Where configd is, how to know it, and the token to prove ourselves with.
 #[derive(Debug, Clone)]
 pub struct Endpoint {
@@ -82,7 +86,8 @@ pub async fn dial(endpoint: &Endpoint, kind: PeerKind, name: &str) -> Result<Dia
         tracing::warn!("{n}");
     }
     let binding = stream.channel_binding();
-    let mut conn = Connection::new(stream, DEFAULT_MAX_FRAME);
+    // Small frames until configd has proven itself (as configd does for us).
+    let mut conn = Connection::new(stream, PRE_AUTH_MAX_FRAME);
     let welcome = client_handshake(&mut conn, kind, name, &endpoint.token, &binding)
         .await
         .map_err(|source| match source {
@@ -95,6 +100,7 @@ pub async fn dial(endpoint: &Endpoint, kind: PeerKind, name: &str) -> Result<Dia
                 source,
             },
         })?;
+    conn.set_max_frame(DEFAULT_MAX_FRAME);
     Ok(Dialed {
         conn,
         welcome,

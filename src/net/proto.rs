@@ -2,8 +2,10 @@
 //!
 //! Encoding: MessagePack with structs as maps (`rmp_serde::to_vec_named`), so
 //! a field can be added without breaking older peers. Enums are externally
-//! tagged (`{"Variant": {...}}`). Golden-byte tests in `tests/proto_golden.rs`
+//! tagged (`{"Variant": {...}}`). Golden-byte tests in `tests/proto.rs`
 //! pin representative messages: changing a name here fails them on purpose.
+//! docs/PROTOCOL.md describes every message; `tests/protocol_doc.rs` fails
+//! when a kind or field here is missing there.
 
 use std::collections::BTreeMap;
 
