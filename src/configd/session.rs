@@ -12,7 +12,7 @@ use tokio::sync::OwnedSemaphorePermit;
 use tracing::Instrument;
 
 use super::api::Api;
-use super::preauth::Refusal;
+use super::preauth::{Refusal, Slot};
 use super::server::Shared;
 use super::tokens::ConfigdAuth;
 use crate::net::handshake::{server_handshake, HandshakeError, HANDSHAKE_TIMEOUT};
@@ -91,6 +91,34 @@ async fn refuse_started(started: Started, code: ErrorCode, message: &str) {
     }
 }
 
+/// The outcome of a TLS step within the handshake deadline; on failure it
+/// is logged and counted against the address, unless `before_hello` and
+/// the peer closed without a word (a TCP health probe: it cost nothing).
+fn tls_step<T>(
+    outcome: Result<std::io::Result<T>, tokio::time::error::Elapsed>,
+    slot: &Slot,
+    peer: SocketAddr,
+    before_hello: bool,
+) -> Option<T> {
+    match outcome {
+        Ok(Ok(done)) => Some(done),
+        Ok(Err(e)) if before_hello && e.kind() == std::io::ErrorKind::UnexpectedEof => {
+            tracing::debug!(%peer, "closed before its TLS hello (a TCP probe?)");
+            None
+        }
+        Ok(Err(e)) => {
+            slot.failed();
+            tracing::warn!(%peer, "TLS handshake failed: {e}");
+            None
+        }
+        Err(_) => {
+            slot.failed();
+            tracing::warn!(%peer, "TLS handshake timed out after {}s", HANDSHAKE_TIMEOUT.as_secs());
+            None
+        }
+    }
+}
+
 pub async fn handle(
     stream: TcpStream,
     peer: SocketAddr,
@@ -110,23 +138,8 @@ pub async fn handle(
         _ = shared.shutdown.cancelled() => return,
         r = tokio::time::timeout_at(deadline, Started::read(stream, &shared)) => r,
     };
-    let started = match hello {
-        Ok(Ok(started)) => started,
-        // Connected and closed without a word: a TCP health probe.
-        Ok(Err(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
-            tracing::debug!(%peer, "closed before its TLS hello (a TCP probe?)");
-            return;
-        }
-        Ok(Err(e)) => {
-            slot.failed();
-            tracing::warn!(%peer, "TLS handshake failed: {e}");
-            return;
-        }
-        Err(_) => {
-            slot.failed();
-            tracing::warn!(%peer, "TLS handshake timed out after {}s", HANDSHAKE_TIMEOUT.as_secs());
-            return;
-        }
+    let Some(started) = tls_step(hello, &slot, peer, true) else {
+        return;
     };
     // A general slot, else (for a peer that may be an operator) one kept
     // for operators; a node that claimed one is turned away at its Hello.
@@ -163,18 +176,8 @@ pub async fn handle(
         _ = shared.shutdown.cancelled() => return,
         r = tokio::time::timeout_at(deadline, started.finish()) => r,
     };
-    let stream = match tls {
-        Ok(Ok(stream)) => stream,
-        Ok(Err(e)) => {
-            slot.failed();
-            tracing::warn!(%peer, "TLS handshake failed: {e}");
-            return;
-        }
-        Err(_) => {
-            slot.failed();
-            tracing::warn!(%peer, "TLS handshake timed out after {}s", HANDSHAKE_TIMEOUT.as_secs());
-            return;
-        }
+    let Some(stream) = tls_step(tls, &slot, peer, false) else {
+        return;
     };
     let binding = stream.channel_binding();
     let mut conn = Connection::new(stream, PRE_AUTH_MAX_FRAME);
