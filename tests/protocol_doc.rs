@@ -261,6 +261,86 @@ fn examples() -> Vec<(&'static str, Message)> {
             "list_commands",
             request(8, RequestBody::ListCommands(ListCommands {})),
         ),
+        (
+            "problems",
+            response(
+                9,
+                ResponseBody::Problems(ProblemsPage {
+                    problems: vec![
+                        ProblemView {
+                            node: "web-2".into(),
+                            check: None,
+                            state: "down".into(),
+                            state_type: "hard".into(),
+                            since_ms: 1_764_550_700_000,
+                            output: "no heartbeat for 3.0s".into(),
+                            acknowledged: false,
+                            in_downtime: false,
+                            flapping: false,
+                            stale: false,
+                        },
+                        ProblemView {
+                            node: "web-2".into(),
+                            check: Some("disk".into()),
+                            state: "critical".into(),
+                            state_type: "hard".into(),
+                            since_ms: 1_764_550_000_000,
+                            output: "DISK CRITICAL - / 97% full".into(),
+                            acknowledged: true,
+                            in_downtime: false,
+                            flapping: false,
+                            stale: true,
+                        },
+                    ],
+                    done: true,
+                }),
+            ),
+        ),
+        (
+            "set_checks",
+            request(
+                1,
+                RequestBody::SetChecks(SetChecks {
+                    checks: vec![
+                        CentralCheck {
+                            name: "disk".into(),
+                            command: vec![
+                                "/usr/lib/monit/check_disk".into(),
+                                "-w".into(),
+                                "10%".into(),
+                            ],
+                            interval_ms: 60_000,
+                            retry_interval_ms: 15_000,
+                            max_attempts: 3,
+                            timeout_ms: 10_000,
+                            freshness_ms: None,
+                        },
+                        CentralCheck {
+                            name: "backup".into(),
+                            command: vec![],
+                            interval_ms: 60_000,
+                            retry_interval_ms: 60_000,
+                            max_attempts: 1,
+                            timeout_ms: 10_000,
+                            freshness_ms: Some(90_000),
+                        },
+                    ],
+                }),
+            ),
+        ),
+        (
+            "checks_set",
+            response(
+                1,
+                ResponseBody::ChecksSet(ChecksSet {
+                    accepted: vec!["disk".into()],
+                    refused: vec![RefusedCheck {
+                        name: "backup".into(),
+                        reason: "a local check of the same name (noded.toml) wins".into(),
+                    }],
+                }),
+            ),
+        ),
     ]
 }
 
@@ -503,6 +583,15 @@ fn structs() -> Vec<(&'static str, Vec<&'static str>)> {
         RunCommand,
         CommandOutput,
         CommandExit,
+        ProblemsPage,
+        ProblemView,
+        CommandsPage,
+        CommandOffer,
+        CancelJob,
+        SetChecks,
+        CentralCheck,
+        ChecksSet,
+        RefusedCheck,
     ]
 }
 
