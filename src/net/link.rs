@@ -751,7 +751,7 @@ mod tests {
     async fn a_frame_still_arriving_is_not_silence() {
         use crate::net::proto::{Level, LogBatch, LogLine};
         use tokio::io::AsyncWriteExt;
-        let (a, mut peer) = tokio::io::duplex(1 << 16);
+        let (a, peer) = tokio::io::duplex(1 << 16);
         let (handle, queue) = LinkHandle::new(DEFAULT_MAX_FRAME);
         let (tx, _rx) = mpsc::channel(1);
         let dead = Duration::from_millis(200);
