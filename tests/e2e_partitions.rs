@@ -2,7 +2,8 @@
 //! on 127.0.0.1 and a fault-injecting TCP proxy between them
 //! (`common::faults`): the node dials the proxy, which forwards raw bytes
 //! (TLS stays end to end; the node's trust-on-first-use records configd's
-//! own certificate) and cuts, delays, blackholes or throttles on command.
+//! own certificate) and cuts, delays, blackholes (both ways, or only
+//! configd's answers) or throttles on command.
 //!
 //! Each scenario asserts what the operator sees: the node `down` within
 //! `node_dead_after` (1 s in `Fleet::start()`) plus a margin, back `up`
@@ -271,6 +272,43 @@ fn a_blackholed_link_is_noticed_by_both_ends_and_heals() {
         "blackhole: down after {down:?}, noded noticed after {noticed:?}, up {:?} after healing",
         healed.elapsed()
     );
+    assert_nothing_lost_or_doubled(&fleet, &node, MARKERS);
+}
+
+/// An asymmetric partition: what the node sends reaches configd, which
+/// stores it and acknowledges, but nothing comes back. The node hears no
+/// answer to its heartbeats, gives up within `node_dead_after` (configd
+/// then sees it close: down), and its redials hang. After healing it
+/// sends again everything not acknowledged, which configd already holds:
+/// each result and line must still be there once.
+#[test]
+fn lost_acknowledgements_do_not_double_anything() {
+    let (fleet, proxy, node) = setup("deaf-1", MARKERS);
+    let accepted = proxy.accepted();
+    node.proc.signal(Signal::SIGUSR1);
+    let t = Instant::now();
+    proxy.one_way();
+    fleet.wait_state("deaf-1", "down", DEAD + MARGIN);
+    let down = t.elapsed();
+    wait_log(
+        &node,
+        "connection to configd lost: peer silent for 1.0s",
+        (DEAD + MARGIN).saturating_sub(t.elapsed()),
+    );
+    // configd took lines meant to be sent again: they are in already.
+    let before_heal = markers(&fleet, "deaf-1").len();
+    wait_for(Duration::from_secs(5), "a redial into the partition", || {
+        (proxy.accepted() > accepted).then_some(())
+    });
+    assert_eq!(fleet.state_of("deaf-1").as_deref(), Some("down"));
+    let healed = Instant::now();
+    proxy.heal();
+    fleet.wait_state("deaf-1", "up", BACK);
+    eprintln!(
+        "one way: down after {down:?}, {before_heal} lines in before healing, up {:?} after healing",
+        healed.elapsed()
+    );
+    assert!(before_heal > 0, "no line crossed before the acks were lost");
     assert_nothing_lost_or_doubled(&fleet, &node, MARKERS);
 }
 

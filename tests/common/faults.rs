@@ -26,10 +26,21 @@ pub enum Fault {
     /// Nothing goes on, either way; sockets stay open (half-open link).
     /// New connections are accepted and held the same way.
     Blackhole,
+    /// Bytes from the node go on, nothing comes back from configd (an
+    /// asymmetric partition: configd takes what is sent, its answers and
+    /// acknowledgements vanish).
+    OneWay,
     /// At most this many bytes per second, each direction.
     Limit(u64),
     /// Connections are closed; new ones are closed as soon as accepted.
     Cut,
+}
+
+/// Which way bytes go: from the dialling side (node) to configd, or back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Dir {
+    Up,
+    Down,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -134,6 +145,10 @@ impl Proxy {
         self.set(Fault::Blackhole);
     }
 
+    pub fn one_way(&self) {
+        self.set(Fault::OneWay);
+    }
+
     pub fn limit(&self, bytes_per_second: u64) {
         self.set(Fault::Limit(bytes_per_second));
     }
@@ -165,12 +180,13 @@ impl Drop for Proxy {
     }
 }
 
-/// Waits until `state` lets a connection of `epoch` move bytes; `None`:
-/// it is cut.
-async fn flowing(state: &mut watch::Receiver<State>, epoch: u64) -> Option<Fault> {
+/// Waits until `state` lets a connection of `epoch` move bytes `dir`;
+/// `None`: it is cut.
+async fn flowing(state: &mut watch::Receiver<State>, epoch: u64, dir: Dir) -> Option<Fault> {
     loop {
         let fault = state.borrow_and_update().for_epoch(epoch)?;
-        if fault != Fault::Blackhole {
+        let held = fault == Fault::Blackhole || (fault == Fault::OneWay && dir == Dir::Down);
+        if !held {
             return Some(fault);
         }
         state.changed().await.ok()?;
@@ -187,7 +203,7 @@ async fn connection(
     // A connection accepted in a blackhole waits (its peer's handshake
     // hangs) before configd hears of it.
     let connect = async {
-        flowing(&mut state, epoch).await?;
+        flowing(&mut state, epoch, Dir::Up).await?;
         TcpStream::connect(&upstream).await.ok()
     };
     let up = tokio::select! {
@@ -199,8 +215,8 @@ async fn connection(
     let (dr, dw) = down.into_split();
     let (ur, uw) = up.into_split();
     tokio::join!(
-        pump(dr, uw, state.clone(), epoch, forwarded.clone()),
-        pump(ur, dw, state, epoch, forwarded),
+        pump(dr, uw, state.clone(), epoch, Dir::Up, forwarded.clone()),
+        pump(ur, dw, state, epoch, Dir::Down, forwarded),
     );
 }
 
@@ -224,6 +240,7 @@ async fn pump(
     mut w: OwnedWriteHalf,
     state: watch::Receiver<State>,
     epoch: u64,
+    dir: Dir,
     forwarded: Arc<AtomicU64>,
 ) {
     let (tx, mut rx) = mpsc::channel::<(Instant, Vec<u8>)>(256);
@@ -231,7 +248,7 @@ async fn pump(
     let reader = async move {
         let mut buf = vec![0u8; 16 * 1024];
         loop {
-            let Some(fault) = flowing(&mut rstate, epoch).await else {
+            let Some(fault) = flowing(&mut rstate, epoch, dir).await else {
                 return;
             };
             let n = tokio::select! {
@@ -259,7 +276,7 @@ async fn pump(
             tokio::time::sleep_until(due).await;
             let mut rest = &chunk[..];
             while !rest.is_empty() {
-                let Some(fault) = flowing(&mut wstate, epoch).await else {
+                let Some(fault) = flowing(&mut wstate, epoch, dir).await else {
                     return;
                 };
                 let piece = match fault {
