@@ -280,10 +280,18 @@ fn a_blackholed_link_is_noticed_by_both_ends_and_heals() {
 /// answer to its heartbeats, gives up within `node_dead_after` (configd
 /// then sees it close: down), and its redials hang. After healing it
 /// sends again everything not acknowledged, which configd already holds:
-/// each result and line must still be there once.
+/// each result and line must still be there once. Answers are slowed
+/// first (the node stays up), so that the batch whose acknowledgement is
+/// lost holds several results: were one taken twice, the state would flip
+/// back and forth and show as doubled events.
 #[test]
 fn lost_acknowledgements_do_not_double_anything() {
     let (fleet, proxy, node) = setup("deaf-1", MARKERS);
+    proxy.slow_replies(Duration::from_millis(500));
+    let slowed = Instant::now();
+    while slowed.elapsed() < Duration::from_millis(1500) {
+        assert_eq!(fleet.state_of("deaf-1").as_deref(), Some("up"));
+    }
     let accepted = proxy.accepted();
     node.proc.signal(Signal::SIGUSR1);
     let t = Instant::now();
@@ -297,9 +305,11 @@ fn lost_acknowledgements_do_not_double_anything() {
     );
     // configd took lines meant to be sent again: they are in already.
     let before_heal = markers(&fleet, "deaf-1").len();
-    wait_for(Duration::from_secs(5), "a redial into the partition", || {
-        (proxy.accepted() > accepted).then_some(())
-    });
+    wait_for(
+        Duration::from_secs(5),
+        "a redial into the partition",
+        || (proxy.accepted() > accepted).then_some(()),
+    );
     assert_eq!(fleet.state_of("deaf-1").as_deref(), Some("down"));
     let healed = Instant::now();
     proxy.heal();

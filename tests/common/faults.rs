@@ -2,8 +2,8 @@
 //! nodes and configd and forwards raw bytes (TLS stays end to end: the
 //! proxy never sees a key), and on command it cuts every connection,
 //! delays every chunk, blackholes (half-open: nothing is forwarded either
-//! way, both sockets stay open, no FIN, no RST), limits bandwidth, or
-//! heals. It runs on its own tokio runtime, so plain `#[test]`s drive it.
+//! way, both sockets stay open, no FIN, no RST), holds only configd's
+//! answers (one way) or delays only them, limits bandwidth, or heals. It runs on its own tokio runtime, so plain `#[test]`s drive it.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -23,6 +23,9 @@ pub enum Fault {
     None,
     /// Every chunk (both directions) waits this long before it goes on.
     Delay(Duration),
+    /// Only what configd sends back waits this long (slow answers and
+    /// acknowledgements: the node's batches pile up behind them).
+    SlowReplies(Duration),
     /// Nothing goes on, either way; sockets stay open (half-open link).
     /// New connections are accepted and held the same way.
     Blackhole,
@@ -145,6 +148,10 @@ impl Proxy {
         self.set(Fault::Blackhole);
     }
 
+    pub fn slow_replies(&self, d: Duration) {
+        self.set(Fault::SlowReplies(d));
+    }
+
     pub fn one_way(&self) {
         self.set(Fault::OneWay);
     }
@@ -262,6 +269,7 @@ async fn pump(
             };
             let due = match fault {
                 Fault::Delay(d) => Instant::now() + d,
+                Fault::SlowReplies(d) if dir == Dir::Down => Instant::now() + d,
                 _ => Instant::now(),
             };
             if tx.send((due, buf[..n].to_vec())).await.is_err() {
