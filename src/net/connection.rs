@@ -86,6 +86,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         let _ = tokio::time::timeout(Duration::from_secs(1), close).await;
     }
 
+    /// Bytes read but not yet a whole frame: the start of a frame still
+    /// arriving. It grows as more of it comes in.
+    pub fn partial_input(&self) -> usize {
+        self.framed.read_buffer().len()
+    }
+
     /// Changes the largest frame accepted from now on (small before
     /// `Welcome`, the full limit after).
     pub fn set_max_frame(&mut self, max_frame: usize) {

@@ -328,6 +328,15 @@ where
     let mut ping = tokio::time::interval_at(Instant::now() + ping_every, ping_every);
     ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last_heard = Instant::now();
+    // How much of a frame had arrived when we last looked: more since is
+    // the peer alive, sending a frame too big to cross within `dead_after`
+    // on a slow link (which, counted as silence, would be cut and sent
+    // again forever). Its heartbeats wait behind that frame, so we cannot
+    // answer them: we ping it instead, so that it hears from us too.
+    let mut partial = 0usize;
+    let progress_every = (config.dead_after / 4).max(Duration::from_millis(10));
+    let mut progress = tokio::time::interval_at(Instant::now() + progress_every, progress_every);
+    progress.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut refusals: u64 = 0;
 
     let end = 'run: loop {
@@ -342,7 +351,26 @@ where
                     break LinkEnd::Io(e.to_string());
                 }
             }
+            _ = progress.tick() => {
+                let arrived = conn.partial_input();
+                if arrived > partial {
+                    partial = arrived;
+                    last_heard = Instant::now();
+                    handler.heard();
+                    seq += 1;
+                    if let Err(e) = conn.send(&Message::Ping(Ping { seq })).await {
+                        break LinkEnd::Io(e.to_string());
+                    }
+                }
+            }
             _ = tokio::time::sleep_until(last_heard + config.dead_after) => {
+                let arrived = conn.partial_input();
+                if arrived > partial {
+                    partial = arrived;
+                    last_heard = Instant::now();
+                    handler.heard();
+                    continue;
+                }
                 let _ = tokio::time::timeout(
                     Duration::from_secs(1),
                     conn.send(&Message::Error(ErrorFrame::new(ErrorCode::Timeout, format!("no heartbeat for {:.1}s", config.dead_after.as_secs_f32())))),
@@ -424,6 +452,7 @@ where
             }
             msg = conn.read() => {
                 last_heard = Instant::now();
+                partial = conn.partial_input();
                 handler.heard();
                 let msg = match msg {
                     Ok(Some(m)) => m,
@@ -713,5 +742,85 @@ mod tests {
         )
         .await;
         assert_eq!(end, LinkEnd::Silent(Duration::from_millis(200)));
+    }
+
+    /// A frame whose bytes trickle in for longer than `dead_after` (a big
+    /// batch on a slow link) is proof of life, not silence; silence after
+    /// it still ends the link.
+    #[tokio::test]
+    async fn a_frame_still_arriving_is_not_silence() {
+        use crate::net::proto::{Level, LogBatch, LogLine};
+        use tokio::io::AsyncWriteExt;
+        let (a, peer) = tokio::io::duplex(1 << 16);
+        let (handle, queue) = LinkHandle::new(DEFAULT_MAX_FRAME);
+        let (tx, _rx) = mpsc::channel(1);
+        let dead = Duration::from_millis(200);
+        let driver = tokio::spawn(drive(
+            Connection::new(a, DEFAULT_MAX_FRAME),
+            handle,
+            queue,
+            Arc::new(Echo { cancelled: tx }),
+            LinkConfig::new(None, dead, DEFAULT_MAX_FRAME),
+            CancellationToken::new(),
+            ErrorFrame::new(ErrorCode::ShuttingDown, "bye"),
+        ));
+        let line = LogLine {
+            time_ms: 1,
+            node: String::new(),
+            level: Level::Info,
+            source: "daemon".into(),
+            message: "x".repeat(100),
+        };
+        let frame = encode_frame(
+            &Message::Request(Request {
+                id: 1,
+                body: RequestBody::LogBatch(LogBatch {
+                    stream: 1,
+                    first_line: 0,
+                    lines: vec![line; 40],
+                }),
+            }),
+            DEFAULT_MAX_FRAME,
+        )
+        .unwrap();
+        let (peer_rx, mut peer) = tokio::io::split(peer);
+        let pings = tokio::spawn(async move {
+            use futures::StreamExt;
+            let mut frames = tokio_util::codec::FramedRead::new(
+                peer_rx,
+                crate::net::frame::MessageCodec::new(DEFAULT_MAX_FRAME),
+            );
+            let mut pings = 0;
+            while let Some(Ok(m)) = frames.next().await {
+                if matches!(m, Message::Ping(_)) {
+                    pings += 1;
+                }
+            }
+            pings
+        });
+        // 64 bytes every 20 ms: over a second, five times dead_after.
+        let started = Instant::now();
+        for piece in frame.chunks(64) {
+            peer.write_all(piece).await.unwrap();
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            assert!(
+                !driver.is_finished(),
+                "link ended {:?} into a frame still arriving",
+                started.elapsed()
+            );
+        }
+        assert!(started.elapsed() > dead * 4);
+        let end = tokio::time::timeout(Duration::from_secs(5), driver)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(end, LinkEnd::Silent(dead));
+        // The peer heard from us meanwhile, though its own heartbeats
+        // (behind its frame) could not be answered.
+        let pings = tokio::time::timeout(Duration::from_secs(5), pings)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(pings >= 3, "{pings} pings while the frame arrived");
     }
 }
