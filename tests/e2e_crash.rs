@@ -131,8 +131,7 @@ fn job(fleet: &Fleet, id: u64) -> Option<Value> {
 
 #[test]
 fn a_job_running_when_configd_is_killed_is_lost_after_the_restart() {
-    let mut fleet =
-        Fleet::start_with("heartbeat_interval = \"200ms\"\nnode_dead_after = \"5s\"\n");
+    let mut fleet = Fleet::start_with("heartbeat_interval = \"200ms\"\nnode_dead_after = \"5s\"\n");
     let op = fleet.token("ops", "operator");
     let _node = fleet.node_with("web-1", &[], COMMANDS);
     fleet.wait_state("web-1", "up", Duration::from_secs(20));
@@ -142,7 +141,16 @@ fn a_job_running_when_configd_is_killed_is_lost_after_the_restart() {
     assert!(out.status.success(), "{}", stderr(&out));
     let out = fleet.cli_as(
         &op,
-        &["run", "-d", "pause", "50", "--target", "node=web-1", "-o", "json"],
+        &[
+            "run",
+            "-d",
+            "pause",
+            "50",
+            "--target",
+            "node=web-1",
+            "-o",
+            "json",
+        ],
     );
     let started = json(&out);
     assert_eq!(started["id"], 2);
