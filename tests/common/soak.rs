@@ -517,7 +517,7 @@ async fn send_checks(link: &LinkHandle, round: u64) -> Option<u64> {
     let results = (0..CHECKS_PER_NODE)
         .map(|c| CheckResult {
             name: format!("check-{c}"),
-            state: if c == 0 && round % 6 == 0 {
+            state: if c == 0 && round.is_multiple_of(6) {
                 CheckState::Warning
             } else {
                 CheckState::Ok
