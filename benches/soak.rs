@@ -63,9 +63,10 @@ fn run() -> anyhow::Result<bool> {
         Duration::from_secs(secs),
     );
     println!(
-        "soak: {nodes} simulated nodes, {secs} s, a sample every {} s, warm-up {} s",
+        "soak: {nodes} simulated nodes, {secs} s, a sample every {} s, warm-up {} s, log_buffer_lines {} per node",
         o.sample_every.as_secs(),
-        o.warmup.as_secs()
+        o.warmup.as_secs(),
+        o.log_buffer_lines
     );
     let report = soak::run(&o, |s| {
         println!(

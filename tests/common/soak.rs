@@ -52,6 +52,12 @@ pub struct SoakOptions {
     pub node_every: Duration,
     /// How often the operators run `query nodes` and `query checks`.
     pub query_every: Duration,
+    /// configd's `log_buffer_lines` (a ring per node): small enough that
+    /// every node's ring is full before the warm-up ends, so what the soak
+    /// measures is growth, not a bounded buffer filling (with the default
+    /// 10,000 lines per node and 5 lines per node every 10 s the rings
+    /// would fill for 5.5 hours).
+    pub log_buffer_lines: usize,
 }
 
 impl SoakOptions {
@@ -76,7 +82,17 @@ impl SoakOptions {
             },
             node_every: Duration::from_secs(10),
             query_every: Duration::from_secs(5),
+            log_buffer_lines: 0,
         }
+        .with_rings_full_after_warmup()
+    }
+
+    /// Sets `log_buffer_lines` so that each node's ring is full two rounds
+    /// before the warm-up ends (at least one batch).
+    pub fn with_rings_full_after_warmup(mut self) -> Self {
+        let rounds = (self.warmup.as_secs() / self.node_every.as_secs().max(1)) as usize;
+        self.log_buffer_lines = rounds.saturating_sub(2).max(1) * LINES_PER_ROUND;
+        self
     }
 }
 
@@ -235,8 +251,9 @@ pub fn run(o: &SoakOptions, mut progress: impl FnMut(&Sample)) -> anyhow::Result
     std::fs::write(
         &config,
         format!(
-            "listen = \"127.0.0.1:0\"\ndata_dir = \"{}\"\nmax_handshakes_per_address = 1024\n[log]\nlevel = \"warn\"\n",
-            data.display()
+            "listen = \"127.0.0.1:0\"\ndata_dir = \"{}\"\nmax_handshakes_per_address = 1024\nlog_buffer_lines = {}\n[log]\nlevel = \"warn\"\n",
+            data.display(),
+            o.log_buffer_lines
         ),
     )?;
     let mut cmd = Command::new(&o.configd);
