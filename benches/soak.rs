@@ -5,7 +5,7 @@
 //! between the first sample after warm-up and the last.
 //!
 //! ```text
-//! cargo bench --bench soak -- --minutes 10 [--nodes 1000]
+//! cargo bench --bench soak -- --minutes 10 [--nodes 1000] [--warmup SECS]
 //! cargo bench --bench soak -- --seconds 60 --nodes 200
 //! ```
 //!
@@ -40,6 +40,7 @@ fn main() -> ExitCode {
 fn run() -> anyhow::Result<bool> {
     let mut nodes = 1000usize;
     let mut secs = 600u64;
+    let mut warmup = None;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         let mut val = || -> anyhow::Result<u64> {
@@ -52,16 +53,21 @@ fn run() -> anyhow::Result<bool> {
             "--nodes" => nodes = usize::try_from(val()?)?,
             "--minutes" => secs = val()? * 60,
             "--seconds" => secs = val()?,
+            "--warmup" => warmup = Some(Duration::from_secs(val()?)),
             "--bench" => {}
             other => bail!("unknown option {other}"),
         }
     }
-    let o = soak::SoakOptions::new(
+    let mut o = soak::SoakOptions::new(
         PathBuf::from(env!("CARGO_BIN_EXE_monit-configd")),
         PathBuf::from(env!("CARGO_BIN_EXE_monit-cli")),
         nodes,
         Duration::from_secs(secs),
     );
+    if let Some(w) = warmup {
+        o.warmup = w;
+        o = o.with_rings_full_after_warmup();
+    }
     println!(
         "soak: {nodes} simulated nodes, {secs} s, a sample every {} s, warm-up {} s, log_buffer_lines {} per node",
         o.sample_every.as_secs(),

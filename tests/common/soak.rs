@@ -62,7 +62,9 @@ pub struct SoakOptions {
 
 impl SoakOptions {
     /// Samples every minute, or every 10 s for runs under 5 minutes;
-    /// warm-up of one minute (20 s for short runs).
+    /// warm-up of two minutes (20 s for short runs): in release, configd's
+    /// RSS settles over the first two minutes (SQLite's page cache and the
+    /// allocator's arenas filling: +2.8 MiB, then +0.8, then +0.1).
     pub fn new(configd: PathBuf, cli: PathBuf, nodes: usize, duration: Duration) -> Self {
         let short = duration < Duration::from_secs(300);
         SoakOptions {
@@ -78,7 +80,7 @@ impl SoakOptions {
             warmup: if short {
                 Duration::from_secs(20)
             } else {
-                Duration::from_secs(60)
+                Duration::from_secs(120)
             },
             node_every: Duration::from_secs(10),
             query_every: Duration::from_secs(5),
@@ -88,9 +90,10 @@ impl SoakOptions {
     }
 
     /// Sets `log_buffer_lines` so that each node's ring is full two rounds
-    /// before the warm-up ends (at least one batch).
+    /// before the warm-up (or the first minute) ends (at least one batch).
     pub fn with_rings_full_after_warmup(mut self) -> Self {
-        let rounds = (self.warmup.as_secs() / self.node_every.as_secs().max(1)) as usize;
+        let warm = self.warmup.min(Duration::from_secs(60));
+        let rounds = (warm.as_secs() / self.node_every.as_secs().max(1)) as usize;
         self.log_buffer_lines = rounds.saturating_sub(2).max(1) * LINES_PER_ROUND;
         self
     }
