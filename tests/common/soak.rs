@@ -62,9 +62,10 @@ pub struct SoakOptions {
 
 impl SoakOptions {
     /// Samples every minute, or every 10 s for runs under 5 minutes;
-    /// warm-up of two minutes (20 s for short runs): in release, configd's
-    /// RSS settles over the first two minutes (SQLite's page cache and the
-    /// allocator's arenas filling: +2.8 MiB, then +0.8, then +0.1).
+    /// warm-up of two minutes (20 s for short runs). In release, configd's
+    /// RSS climbs for the first minutes before it levels off (about 61 MiB
+    /// for 1,000 nodes, reached at 180 s in one run and 360 s in another;
+    /// cause not yet identified), see BENCHMARKS.md.
     pub fn new(configd: PathBuf, cli: PathBuf, nodes: usize, duration: Duration) -> Self {
         let short = duration < Duration::from_secs(300);
         SoakOptions {
