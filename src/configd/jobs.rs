@@ -797,6 +797,50 @@ async fn finish_job(
         .map_err(|e| e.to_string())
 }
 
+/// Why a target that was running when configd died is `lost`.
+pub const RESTARTED: &str = "configd restarted while it ran";
+
+/// Resolves jobs a previous configd left running (it was killed, or the
+/// machine went down, before it recorded their end): every target still
+/// `running` becomes `lost` with the reason [`RESTARTED`] and the job is
+/// finished at `now_ms`. Nothing else could ever finish them: a job's
+/// state lives in the configd that ran it. Returns the IDs resolved.
+pub fn resolve_interrupted(conn: &rusqlite::Connection, now_ms: i64) -> rusqlite::Result<Vec<u64>> {
+    let mut rows = Vec::new();
+    {
+        let mut stmt = conn.prepare_cached(
+            "SELECT id, body FROM jobs WHERE json_extract(body, '$.finished_ms') IS NULL",
+        )?;
+        let found = stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))?;
+        for row in found {
+            rows.push(row?);
+        }
+    }
+    let mut resolved = Vec::new();
+    for (id, body) in rows {
+        let Ok(mut job) = serde_json::from_str::<JobView>(&body) else {
+            tracing::warn!(job = id, "a stored job cannot be read; left as it is");
+            continue;
+        };
+        job.id = id as u64;
+        for t in &mut job.targets {
+            if t.state == TargetState::Running {
+                t.state = TargetState::Lost;
+                t.message = RESTARTED.into();
+            }
+        }
+        job.finished_ms = Some(now_ms.max(job.started_ms));
+        if job.message.is_empty() {
+            job.message = format!("{RESTARTED}; its result on the nodes is unknown");
+        }
+        conn.prepare_cached("UPDATE jobs SET body = ?2 WHERE id = ?1")?
+            .execute(params![id, js(&job)])?;
+        tracing::warn!(job = id, command = %job.command, "job marked lost: {RESTARTED}");
+        resolved.push(job.id);
+    }
+    Ok(resolved)
+}
+
 /// The newest `limit` jobs, newest first.
 pub async fn recent(shared: &Shared, limit: usize) -> Result<Vec<JobView>, String> {
     shared
@@ -858,6 +902,77 @@ pub async fn detail(shared: &Shared, id: u64) -> Result<Option<JobDetail>, Strin
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn jobs_left_running_by_a_previous_configd_are_lost() {
+        let dir = tempfile::tempdir().unwrap();
+        let opened = super::super::store::Store::open(&dir.path().join("monit.db")).unwrap();
+        let target = |node: &str, state| TargetResult {
+            node: node.into(),
+            state,
+            exit_code: None,
+            duration_ms: None,
+            message: String::new(),
+        };
+        let job = |finished_ms, targets| JobView {
+            id: 0,
+            who: "ops".into(),
+            started_ms: 1_000,
+            finished_ms,
+            command: "pause".into(),
+            args: vec![],
+            targets,
+            requires: BTreeMap::new(),
+            effects: BTreeMap::new(),
+            item: None,
+            message: String::new(),
+        };
+        let running = job(
+            None,
+            vec![
+                target("a", TargetState::Running),
+                target("b", TargetState::Running),
+            ],
+        );
+        let done = job(Some(2_000), vec![target("a", TargetState::Ok)]);
+        let bodies = vec![js(&running), js(&done)];
+        let first = opened
+            .store
+            .call(move |conn| -> rusqlite::Result<Vec<u64>> {
+                for b in bodies {
+                    conn.execute("INSERT INTO jobs (started, body) VALUES (1000, ?1)", [b])?;
+                }
+                resolve_interrupted(conn, 5_000)
+            })
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(first, vec![1], "only the unfinished job");
+        let (again, stored) = opened
+            .store
+            .call(|conn| -> rusqlite::Result<(Vec<u64>, Vec<String>)> {
+                let again = resolve_interrupted(conn, 6_000)?;
+                let mut stmt = conn.prepare("SELECT body FROM jobs ORDER BY id")?;
+                let bodies = stmt
+                    .query_map([], |r| r.get(0))?
+                    .collect::<rusqlite::Result<Vec<String>>>()?;
+                Ok((again, bodies))
+            })
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(again.is_empty(), "resolving twice changes nothing");
+        let lost: JobView = serde_json::from_str(&stored[0]).unwrap();
+        assert_eq!(lost.finished_ms, Some(5_000));
+        assert_eq!(crate::ops::views::job_state(&lost), "lost");
+        for t in &lost.targets {
+            assert_eq!(t.state, TargetState::Lost);
+            assert_eq!(t.message, RESTARTED);
+        }
+        let kept: JobView = serde_json::from_str(&stored[1]).unwrap();
+        assert_eq!(kept.finished_ms, Some(2_000));
+        assert_eq!(kept.targets[0].state, TargetState::Ok);
+    }
 
     #[test]
     fn output_tail_is_bounded_and_marked() {

@@ -1,0 +1,596 @@
+//! The soak (issue 17, item 7), shared by `benches/soak.rs` (1,000 nodes,
+//! minutes, release) and `tests/soak_short.rs` (fewer nodes, 60 s, debug):
+//! a real `monit-configd`; simulated nodes in this process (each its own
+//! TLS connection, token, registration with checks and heartbeats) sending
+//! check results and log lines; operators running real `monit-cli query
+//! nodes` / `query checks` periodically and one real `monit-cli logs -f`
+//! following everything. configd's RSS, open fds (entries of
+//! /proc/PID/fd) and threads (/proc/PID/status `Threads`) are sampled at
+//! a fixed interval; the report compares the first sample after warm-up
+//! with the last. Tokio tasks inside configd are not visible from outside
+//! the process, so they are not counted.
+//!
+//! Samples are taken by the thread that also runs the operator queries,
+//! between queries, so a short-lived CLI connection is never counted as
+//! an open fd.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use monit::auth::{Token, TokensFile};
+use monit::checks::{CheckState, PerfData, StateType};
+use monit::net::dial::{dial, link_config, Dialed, Endpoint};
+use monit::net::link::{drive, LinkHandle, NoRequests};
+use monit::net::proto::{
+    CheckDecl, CheckResult, CheckResults, ErrorCode, ErrorFrame, Level, LogBatch, LogLine,
+    PeerKind, Registration, RequestBody, ResponseBody, Role, DEFAULT_MAX_FRAME,
+};
+use monit::net::tls::{Fingerprint, Trust};
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+
+pub const CHECKS_PER_NODE: usize = 5;
+pub const LINES_PER_ROUND: usize = 5;
+
+pub struct SoakOptions {
+    pub configd: PathBuf,
+    pub cli: PathBuf,
+    pub nodes: usize,
+    pub duration: Duration,
+    /// How often configd is sampled.
+    pub sample_every: Duration,
+    /// Samples before this are warm-up (caches, buffers filling).
+    pub warmup: Duration,
+    /// How often each node sends its check results and log lines.
+    pub node_every: Duration,
+    /// How often the operators run `query nodes` and `query checks`.
+    pub query_every: Duration,
+    /// configd's `log_buffer_lines` (a ring per node): small enough that
+    /// every node's ring is full before the warm-up ends, so what the soak
+    /// measures is growth, not a bounded buffer filling (with the default
+    /// 10,000 lines per node and 5 lines per node every 10 s the rings
+    /// would fill for 5.5 hours).
+    pub log_buffer_lines: usize,
+}
+
+impl SoakOptions {
+    /// Samples every minute, or every 10 s for runs under 5 minutes;
+    /// warm-up of two minutes (20 s for short runs). In release, configd's
+    /// RSS climbs for the first minutes before it levels off (about 61 MiB
+    /// for 1,000 nodes, reached at 180 s in one run and 360 s in another;
+    /// cause not yet identified), see BENCHMARKS.md.
+    pub fn new(configd: PathBuf, cli: PathBuf, nodes: usize, duration: Duration) -> Self {
+        let short = duration < Duration::from_secs(300);
+        SoakOptions {
+            configd,
+            cli,
+            nodes,
+            duration,
+            sample_every: if short {
+                Duration::from_secs(10)
+            } else {
+                Duration::from_secs(60)
+            },
+            warmup: if short {
+                Duration::from_secs(20)
+            } else {
+                Duration::from_secs(120)
+            },
+            node_every: Duration::from_secs(10),
+            query_every: Duration::from_secs(5),
+            log_buffer_lines: 0,
+        }
+        .with_rings_full_after_warmup()
+    }
+
+    /// Sets `log_buffer_lines` so that each node's ring is full two rounds
+    /// before the warm-up (or the first minute) ends (at least one batch).
+    pub fn with_rings_full_after_warmup(mut self) -> Self {
+        let warm = self.warmup.min(Duration::from_secs(60));
+        let rounds = (warm.as_secs() / self.node_every.as_secs().max(1)) as usize;
+        self.log_buffer_lines = rounds.saturating_sub(2).max(1) * LINES_PER_ROUND;
+        self
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Sample {
+    pub at: Duration,
+    pub rss_kib: u64,
+    pub fds: u64,
+    pub threads: u64,
+}
+
+#[derive(Debug)]
+pub struct SoakReport {
+    pub samples: Vec<Sample>,
+    /// The first sample at or after the warm-up.
+    pub baseline: Sample,
+    pub last: Sample,
+    pub results_acked: u64,
+    pub lines_acked: u64,
+    pub node_errors: u64,
+    pub queries_ok: u64,
+    pub queries_failed: u64,
+    /// Lines the `logs -f` follower printed.
+    pub followed: u64,
+    pub follower_alive: bool,
+}
+
+impl SoakReport {
+    pub fn rss_growth_pct(&self) -> f64 {
+        100.0 * (self.last.rss_kib as f64 - self.baseline.rss_kib as f64)
+            / self.baseline.rss_kib.max(1) as f64
+    }
+
+    pub fn fd_growth(&self) -> i64 {
+        self.last.fds as i64 - self.baseline.fds as i64
+    }
+
+    /// Distinct fd counts seen from the baseline on.
+    pub fn fds_after_warmup(&self) -> Vec<u64> {
+        let mut v: Vec<u64> = self
+            .samples
+            .iter()
+            .filter(|s| s.at >= self.baseline.at)
+            .map(|s| s.fds)
+            .collect();
+        v.sort_unstable();
+        v.dedup();
+        v
+    }
+
+    pub fn summary(&self) -> String {
+        format!(
+            "after warm-up ({:.0} s -> {:.0} s): RSS {:.1} -> {:.1} MiB ({:+.2} %), fds {} -> {} ({:+}), threads {} -> {}; \
+             {} check results and {} log lines acked, {} node errors; operator queries {} ok / {} failed; logs -f printed {} lines{}",
+            self.baseline.at.as_secs_f64(),
+            self.last.at.as_secs_f64(),
+            self.baseline.rss_kib as f64 / 1024.0,
+            self.last.rss_kib as f64 / 1024.0,
+            self.rss_growth_pct(),
+            self.baseline.fds,
+            self.last.fds,
+            self.fd_growth(),
+            self.baseline.threads,
+            self.last.threads,
+            self.results_acked,
+            self.lines_acked,
+            self.node_errors,
+            self.queries_ok,
+            self.queries_failed,
+            self.followed,
+            if self.follower_alive {
+                ""
+            } else {
+                " (the follower EXITED)"
+            },
+        )
+    }
+}
+
+fn status_field(pid: u32, field: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with(field))
+                .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
+        })
+        .unwrap_or(0)
+}
+
+pub fn sample(pid: u32, at: Duration) -> Sample {
+    let fds = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .map(|d| d.count() as u64)
+        .unwrap_or(0);
+    Sample {
+        at,
+        rss_kib: status_field(pid, "VmRSS:"),
+        fds,
+        threads: status_field(pid, "Threads:"),
+    }
+}
+
+struct Killed(Child);
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn scrub(cmd: &mut Command, dir: &Path) {
+    for v in [
+        "MONIT_CONFIG",
+        "MONIT_SERVER",
+        "MONIT_TOKEN",
+        "MONIT_TOKEN_FILE",
+        "MONIT_LOG",
+        "RUST_LOG",
+    ] {
+        cmd.env_remove(v);
+    }
+    cmd.env("HOME", dir)
+        .env("XDG_CONFIG_HOME", dir.join("xdg"))
+        .stdin(Stdio::null());
+}
+
+fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    writeln!(f, "{text}")?;
+    Ok(())
+}
+
+/// Runs the soak; `progress` gets each sample as it is taken.
+pub fn run(o: &SoakOptions, mut progress: impl FnMut(&Sample)) -> anyhow::Result<SoakReport> {
+    let dir = tempfile::tempdir()?;
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data)?;
+    std::fs::create_dir_all(dir.path().join("xdg"))?;
+    let mut tokens = TokensFile::load(&data.join("tokens.toml"))?;
+    let nodes: Vec<(String, Token)> = (1..=o.nodes)
+        .map(|i| {
+            let name = format!("soak-{i:04}");
+            tokens.add(&name, Role::Node).map(|t| (name, t))
+        })
+        .collect::<Result<_, _>>()?;
+    let viewer = tokens.add("soak-viewer", Role::Viewer)?;
+    tokens.save()?;
+    let viewer_file = dir.path().join("viewer.token");
+    write_private(&viewer_file, &viewer.to_string())?;
+    let config = dir.path().join("configd.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "listen = \"127.0.0.1:0\"\ndata_dir = \"{}\"\nmax_handshakes_per_address = 1024\nlog_buffer_lines = {}\n[log]\nlevel = \"warn\"\n",
+            data.display(),
+            o.log_buffer_lines
+        ),
+    )?;
+    let mut cmd = Command::new(&o.configd);
+    cmd.arg("--config").arg(&config).arg("run");
+    scrub(&mut cmd, dir.path());
+    let mut configd = Killed(
+        cmd.stdout(Stdio::piped())
+            .stderr(std::fs::File::create(dir.path().join("configd.err"))?)
+            .spawn()
+            .with_context(|| format!("starting {}", o.configd.display()))?,
+    );
+    let mut first = String::new();
+    BufReader::new(configd.0.stdout.take().context("stdout")?).read_line(&mut first)?;
+    let addr = first
+        .trim()
+        .strip_prefix("listening on ")
+        .with_context(|| format!("unexpected configd output {first:?}"))?
+        .to_string();
+    let pid = configd.0.id();
+    let trust = Trust::Pinned(Fingerprint::of_pem_file(&data.join("tls/cert.pem"))?);
+
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let stop = CancellationToken::new();
+    let results = Arc::new(AtomicU64::new(0));
+    let lines = Arc::new(AtomicU64::new(0));
+    let errors = Arc::new(AtomicU64::new(0));
+    let links = rt.block_on(connect_all(&addr, &trust, nodes, &stop))?;
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    let n = links.len();
+    for (i, (name, link)) in links.into_iter().enumerate() {
+        let stop = stop.clone();
+        let (results, lines, errors) = (results.clone(), lines.clone(), errors.clone());
+        // Spread the nodes over the period, as real ones are.
+        let offset = o.node_every.mul_f64(i as f64 / n.max(1) as f64);
+        let every = o.node_every;
+        tasks.push(rt.spawn(async move {
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                _ = tokio::time::sleep(offset) => {}
+            }
+            let mut tick = tokio::time::interval(every);
+            let mut round = 0u64;
+            loop {
+                tokio::select! {
+                    _ = stop.cancelled() => return,
+                    _ = tick.tick() => {}
+                }
+                round += 1;
+                match send_checks(&link, round).await {
+                    Some(k) => {
+                        results.fetch_add(k, Ordering::Relaxed);
+                    }
+                    None if stop.is_cancelled() => return,
+                    None => {
+                        errors.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+                if send_lines(&link, &name, round).await {
+                    lines.fetch_add(LINES_PER_ROUND as u64, Ordering::Relaxed);
+                } else if !stop.is_cancelled() {
+                    errors.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            // `link` dropped here closes the connection.
+        }));
+    }
+
+    // The follower: `monit-cli logs -f`, its lines counted.
+    let mut cmd = Command::new(&o.cli);
+    cmd.arg("--server")
+        .arg(&addr)
+        .arg("--token-file")
+        .arg(&viewer_file)
+        .args(["logs", "-f", "-o", "jsonl"]);
+    scrub(&mut cmd, dir.path());
+    let mut follower = Killed(
+        cmd.stdout(Stdio::piped())
+            .stderr(std::fs::File::create(dir.path().join("follower.err"))?)
+            .spawn()?,
+    );
+    let followed = Arc::new(AtomicU64::new(0));
+    {
+        let out = follower.0.stdout.take().context("follower stdout")?;
+        let followed = followed.clone();
+        std::thread::spawn(move || {
+            let mut r = BufReader::new(out);
+            let mut line = Vec::new();
+            while matches!(r.read_until(b'\n', &mut line), Ok(k) if k > 0) {
+                followed.fetch_add(1, Ordering::Relaxed);
+                line.clear();
+            }
+        });
+    }
+
+    // Operators and samples, in this thread, one after the other.
+    let query = |args: &[&str]| -> bool {
+        let mut cmd = Command::new(&o.cli);
+        cmd.arg("--server")
+            .arg(&addr)
+            .arg("--token-file")
+            .arg(&viewer_file)
+            .args(args);
+        scrub(&mut cmd, dir.path());
+        match cmd.stderr(Stdio::piped()).output() {
+            Ok(out) if out.status.success() => {
+                serde_json::from_slice::<serde_json::Value>(&out.stdout)
+                    .map(|v| v.as_array().is_some_and(|a| !a.is_empty()))
+                    .unwrap_or(false)
+            }
+            Ok(out) => {
+                eprintln!(
+                    "soak: monit-cli {} failed: {}",
+                    args.join(" "),
+                    String::from_utf8_lossy(&out.stderr).trim()
+                );
+                false
+            }
+            Err(e) => {
+                eprintln!("soak: cannot run monit-cli: {e}");
+                false
+            }
+        }
+    };
+    let (mut ok, mut failed) = (0u64, 0u64);
+    let mut samples = Vec::new();
+    let mut next_sample = o.sample_every;
+    let mut next_query = o.query_every / 2;
+    loop {
+        let now = started.elapsed();
+        if now >= next_sample {
+            let s = sample(pid, now);
+            progress(&s);
+            samples.push(s);
+            next_sample += o.sample_every;
+            if now >= o.duration {
+                break;
+            }
+        } else if now >= next_query {
+            for args in [
+                &["query", "nodes", "-o", "json"][..],
+                &["query", "checks", "-o", "json"][..],
+            ] {
+                if query(args) {
+                    ok += 1;
+                } else {
+                    failed += 1;
+                }
+            }
+            next_query += o.query_every;
+            // Let configd close the CLI's connection before any sample.
+            std::thread::sleep(Duration::from_millis(300));
+        } else {
+            let wake = next_sample.min(next_query);
+            std::thread::sleep((wake - now).min(Duration::from_millis(200)));
+        }
+        if let Ok(Some(status)) = configd.0.try_wait() {
+            bail!("configd exited during the soak: {status}");
+        }
+    }
+    let follower_alive = matches!(follower.0.try_wait(), Ok(None));
+    stop.cancel();
+    rt.block_on(async {
+        for t in tasks {
+            let _ = tokio::time::timeout(Duration::from_secs(5), t).await;
+        }
+    });
+    rt.shutdown_timeout(Duration::from_secs(5));
+    drop(follower);
+    drop(configd);
+    let baseline = *samples
+        .iter()
+        .find(|s| s.at >= o.warmup)
+        .or(samples.first())
+        .context("no samples")?;
+    let last = *samples.last().context("no samples")?;
+    Ok(SoakReport {
+        samples,
+        baseline,
+        last,
+        results_acked: results.load(Ordering::Relaxed),
+        lines_acked: lines.load(Ordering::Relaxed),
+        node_errors: errors.load(Ordering::Relaxed),
+        queries_ok: ok,
+        queries_failed: failed,
+        followed: followed.load(Ordering::Relaxed),
+        follower_alive,
+    })
+}
+
+async fn connect_all(
+    addr: &str,
+    trust: &Trust,
+    nodes: Vec<(String, Token)>,
+    stop: &CancellationToken,
+) -> anyhow::Result<Vec<(String, LinkHandle)>> {
+    let gate = Arc::new(Semaphore::new(64));
+    let mut pending = Vec::new();
+    for (name, token) in nodes {
+        let gate = gate.clone();
+        let endpoint = Endpoint {
+            server: addr.to_string(),
+            token,
+            trust: trust.clone(),
+        };
+        let stop = stop.clone();
+        pending.push(tokio::spawn(async move {
+            let _p = gate.acquire().await;
+            // A node told `busy` retries, as monit-noded does.
+            let mut last = String::new();
+            for attempt in 0..20u64 {
+                match connect(&endpoint, &name, &stop).await {
+                    Ok(link) => return Ok((name, link)),
+                    Err(e) => last = e,
+                }
+                tokio::time::sleep(Duration::from_millis(100 * (attempt + 1))).await;
+            }
+            Err(anyhow::anyhow!("{name} could not connect: {last}"))
+        }));
+    }
+    let mut links = Vec::new();
+    for p in pending {
+        links.push(p.await??);
+    }
+    Ok(links)
+}
+
+async fn connect(
+    endpoint: &Endpoint,
+    name: &str,
+    stop: &CancellationToken,
+) -> Result<LinkHandle, String> {
+    let Dialed { conn, welcome, .. } = dial(endpoint, PeerKind::Node, name)
+        .await
+        .map_err(|e| e.to_string())?;
+    let (link, queue) = LinkHandle::new(DEFAULT_MAX_FRAME);
+    tokio::spawn(drive(
+        conn,
+        link.clone(),
+        queue,
+        Arc::new(NoRequests),
+        link_config(&welcome),
+        stop.clone(),
+        ErrorFrame::new(ErrorCode::ShuttingDown, "soak done"),
+    ));
+    let reg = Registration {
+        hostname: name.into(),
+        version: monit::VERSION.into(),
+        labels: Default::default(),
+        addrs: vec![],
+        commands: vec![],
+        checks: (0..CHECKS_PER_NODE)
+            .map(|c| CheckDecl {
+                name: format!("check-{c}"),
+                max_attempts: 1,
+                freshness_ms: None,
+            })
+            .collect(),
+        takes_checks: false,
+    };
+    let mut answers = link
+        .request(RequestBody::Register(reg))
+        .await
+        .map_err(|e| e.to_string())?;
+    match answers.next().await {
+        Some(Ok(ResponseBody::Registered(_))) => Ok(link),
+        other => Err(format!("registration: {other:?}")),
+    }
+}
+
+/// One result per check; `check-0` turns warning for one round in six
+/// (state changes: events, problems), the rest stay ok.
+async fn send_checks(link: &LinkHandle, round: u64) -> Option<u64> {
+    let now = monit::timefmt::now_ms();
+    let results = (0..CHECKS_PER_NODE)
+        .map(|c| CheckResult {
+            name: format!("check-{c}"),
+            state: if c == 0 && round.is_multiple_of(6) {
+                CheckState::Warning
+            } else {
+                CheckState::Ok
+            },
+            output: format!("OK: round {round}"),
+            long_output: String::new(),
+            perfdata: vec![PerfData {
+                label: "time".into(),
+                value: 0.001,
+                uom: "s".into(),
+                warn: None,
+                crit: None,
+                min: Some(0.0),
+                max: None,
+            }],
+            time_ms: now,
+            duration_ms: 1,
+            latency_ms: 0,
+            max_attempts: 1,
+            state_type: StateType::Hard,
+            attempt: 1,
+        })
+        .collect();
+    let mut answers = link
+        .request(RequestBody::CheckResults(CheckResults { results }))
+        .await
+        .ok()?;
+    match answers.next().await {
+        Some(Ok(ResponseBody::ResultsAck(a))) => Some(u64::from(a.accepted)),
+        _ => None,
+    }
+}
+
+async fn send_lines(link: &LinkHandle, name: &str, round: u64) -> bool {
+    let lines = (0..LINES_PER_ROUND)
+        .map(|i| LogLine {
+            time_ms: monit::timefmt::now_ms(),
+            node: String::new(),
+            level: Level::Info,
+            source: "daemon".into(),
+            message: format!("{name} soak line {i} of round {round}"),
+        })
+        .collect();
+    let Ok(mut r) = link
+        .request(RequestBody::LogBatch(LogBatch {
+            stream: 1,
+            first_line: (round - 1) * LINES_PER_ROUND as u64,
+            lines,
+        }))
+        .await
+    else {
+        return false;
+    };
+    matches!(r.next().await, Some(Ok(ResponseBody::LogAck(_))))
+}
