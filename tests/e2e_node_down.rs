@@ -209,11 +209,19 @@ fn a_node_killed_is_notified_listed_first_stale_and_acknowledgeable() {
                 .then_some(())
         },
     );
-    // The downtime's end notified only the check with a problem.
-    let ends: Vec<String> = notes(&notes_dir)
-        .into_iter()
-        .filter(|n| n.starts_with("downtime_end"))
-        .collect();
+    // The downtime's end notified only the check with a problem (each
+    // notification is its own process: wait for it, then for stragglers).
+    let ends = || -> Vec<String> {
+        notes(&notes_dir)
+            .into_iter()
+            .filter(|n| n.starts_with("downtime_end"))
+            .collect()
+    };
+    wait_for(Duration::from_secs(5), "downtime_end", || {
+        (!ends().is_empty()).then_some(())
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    let ends = ends();
     assert_eq!(ends, ["downtime_end web-1 critical 0 broken"], "{ends:?}");
     // The rule for role=db never fired.
     assert_eq!(std::fs::read_dir(&other_notes).unwrap().count(), 0);
