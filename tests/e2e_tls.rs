@@ -649,3 +649,28 @@ fn operator_certificates_ca_verification_and_reload() {
     assert_eq!(out.status.code(), Some(3));
     assert!(stderr(&out).contains("not the pinned"), "{}", stderr(&out));
 }
+
+/// Trust on first use, as an operator sees it: the first `monit-cli` call
+/// records configd's fingerprint next to the token file and says so once
+/// on stderr; the next one is silent.
+#[test]
+fn the_first_cli_call_records_the_fingerprint_and_says_so() {
+    let fleet = Fleet::start();
+    let out = fleet.cli(&["query", "nodes", "-o", "json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let err = stderr(&out);
+    let fp = fleet.fingerprint().to_string();
+    assert!(
+        err.contains("first connection to configd") && err.contains(&fp),
+        "{err}"
+    );
+    let known = std::fs::read_to_string(fleet.path().join("known_servers")).unwrap();
+    assert_eq!(known.trim(), format!("{} {fp}", fleet.addr));
+    let out = fleet.cli(&["query", "nodes", "-o", "json"]);
+    assert!(out.status.success());
+    assert!(
+        !stderr(&out).contains("first connection"),
+        "{}",
+        stderr(&out)
+    );
+}

@@ -5,6 +5,7 @@ use monit::cli::{self, args::Cli, exit};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    monit::net::dial::print_notices_on_stderr();
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -78,12 +78,23 @@ pub async fn open(
     Ok((secured.stream, secured.notice))
 }
 
+static NOTICES_TO_STDERR: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Also print first-use notices on stderr (monit-cli: it has no log; the
+/// TUI must not, its screen is the terminal, and logs them).
+pub fn print_notices_on_stderr() {
+    NOTICES_TO_STDERR.store(true, std::sync::atomic::Ordering::Relaxed);
+}
+
 /// Dials, secures and authenticates as `kind` named `name`.
 pub async fn dial(endpoint: &Endpoint, kind: PeerKind, name: &str) -> Result<Dialed, DialError> {
     let server = &endpoint.server;
     let (stream, notice) = open(server, &endpoint.trust, kind).await?;
     if let Some(n) = &notice {
         tracing::warn!("{n}");
+        if NOTICES_TO_STDERR.load(std::sync::atomic::Ordering::Relaxed) {
+            eprintln!("monit: {n}");
+        }
     }
     let binding = stream.channel_binding();
     // Small frames until configd has proven itself (as configd does for us).
