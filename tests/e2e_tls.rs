@@ -184,6 +184,8 @@ fn a_node_refuses_a_server_that_cannot_prove_its_token() {
             let Ok(Some(Message::Auth(_))) = conn.read().await else {
                 continue;
             };
+            // Counted before it is sent: the node may refuse it at once.
+            *count.lock().unwrap() += 1;
             let _ = conn
                 .send(&Message::Welcome(Welcome {
                     server_id: "fake".into(),
@@ -195,7 +197,6 @@ fn a_node_refuses_a_server_that_cannot_prove_its_token() {
                     server_proof: "00".repeat(32),
                 }))
                 .await;
-            *count.lock().unwrap() += 1;
             let _ = conn.send(&run_command_frame(1, "touch-marker")).await;
             let _ = tokio::time::timeout(Duration::from_secs(2), conn.read()).await;
         }
