@@ -426,7 +426,10 @@ async fn connection_and_handshake_limits_answer_busy() {
     let b = common::stalled_tls_hello("127.0.0.3", &fleet.addr, monit::net::tls::ALPN_CLIENT).await;
     // Once configd has read both hellos (a moment on a loaded machine), a
     // third peer is told `busy`.
+    // A try that got a slot (configd had not read a hello yet) keeps it:
+    // dropping it would free the slot for the next try.
     let started = Instant::now();
+    let mut holding = Vec::new();
     let e = loop {
         let c = common::tls_from("127.0.0.4", &fleet.addr, fleet.fingerprint()).await;
         let mut conn = Connection::new(c, DEFAULT_MAX_FRAME);
@@ -435,13 +438,14 @@ async fn connection_and_handshake_limits_answer_busy() {
         {
             break e;
         }
+        holding.push(conn);
         assert!(
             started.elapsed() < Duration::from_secs(10),
             "never told busy"
         );
     };
     assert_eq!(e.code, ErrorCode::Busy, "{e}");
-    drop((a, b));
+    drop((a, b, holding));
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_served(&fleet);
     // Fill every connection slot with authenticated clients.
