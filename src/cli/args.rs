@@ -141,6 +141,9 @@ pub enum Query {
         /// Only the commands this node offers
         #[arg(long, value_name = "NODE")]
         node: Option<String>,
+        /// Keep commands matching EXPR (e.g. role=admin, inventory.kind=zone, name~zone); repeat to AND
+        #[arg(long, short = 'f', value_name = "EXPR")]
+        filter: Vec<String>,
     },
     /// List recent events (state changes, notifications, acks, downtime), oldest first
     Events {

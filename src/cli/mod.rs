@@ -113,7 +113,9 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Query(Query::Problems { node, filter }) => {
             checks::query_problems(&cli.common, node, filter).await
         }
-        Command::Query(Query::Commands { node }) => ops::query_commands(&cli.common, node).await,
+        Command::Query(Query::Commands { node, filter }) => {
+            ops::query_commands(&cli.common, node, filter).await
+        }
         Command::Ack(a) => checks::ack(&cli.common, a).await,
         Command::Downtime(d) => checks::downtime(&cli.common, d).await,
         Command::Submit(s) => checks::submit(&cli.common, s).await,

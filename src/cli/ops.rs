@@ -49,9 +49,15 @@ pub struct RunArgs {
     pub command: String,
     /// Its arguments, in order (after `--` when one starts with `-`)
     pub args: Vec<String>,
-    /// Where: node=NAME, label.K=V, KIND=KEY (e.g. zone=218) or all
+    /// Where: node=NAME, label.K=V, KIND=KEY (e.g. zone=218) or all; leave it out for a command bound to an inventory item (it runs on the item's node, and only there)
     #[arg(long, short = 't', value_name = "SEL")]
-    pub target: String,
+    pub target: Option<String>,
+    /// Run an inventory-bound command on --target although its item lives elsewhere (admin; needs --reason; recorded as an event)
+    #[arg(long, requires_all = ["target", "reason"])]
+    pub force_target: bool,
+    /// Why the target is forced, recorded with the run
+    #[arg(long, value_name = "TEXT", requires = "force_target")]
+    pub reason: Option<String>,
     /// Do not ask for confirmation when more than one node is targeted
     #[arg(long, short = 'y')]
     pub yes: bool,
@@ -540,13 +546,18 @@ fn output_records(
     }
 }
 
-pub async fn query_commands(common: &CommonArgs, node: Option<String>) -> Result<(), CliError> {
+pub async fn query_commands(
+    common: &CommonArgs,
+    node: Option<String>,
+    filters: Vec<String>,
+) -> Result<(), CliError> {
+    parse_filters(&filters, "commands", Some(crate::ops::views::COMMAND_FIELDS))?;
     let client = connect(common).await?;
     let offers = match one(
         &client,
         RequestBody::QueryCommands(crate::net::proto::QueryChecks {
             node: node.clone(),
-            filters: vec![],
+            filters,
         }),
     )
     .await?
@@ -567,7 +578,14 @@ pub async fn query_commands(common: &CommonArgs, node: Option<String>) -> Result
     let rows: Vec<serde_json::Value> = offers.iter().map(command_json).collect();
     let mut out = std::io::stdout().lock();
     finish_output(write_rows(&mut out, common.output, &rows, |fit| {
-        let mut t = Table::new(vec!["COMMAND", "ARGUMENTS", "NODES", "DESCRIPTION"]);
+        let mut t = Table::new(vec![
+            "COMMAND",
+            "ARGUMENTS",
+            "ROLE",
+            "RUNS ON",
+            "NODES",
+            "DESCRIPTION",
+        ]);
         for o in &offers {
             let sig = o.spec.signature();
             let args = sig
@@ -579,9 +597,16 @@ pub async fn query_commands(common: &CommonArgs, node: Option<String>) -> Result
             } else {
                 o.nodes.join(", ")
             };
+            // A bound command runs where its item lives, nowhere else.
+            let runs_on = match &o.spec.inventory {
+                Some(i) => format!("{}'s node", i.kind),
+                None => "--target".into(),
+            };
             t.row(vec![
                 o.spec.name.clone(),
                 args.to_string(),
+                o.spec.role.as_str().to_string(),
+                runs_on,
                 nodes,
                 fit.clip(&o.spec.description, 60),
             ]);
@@ -619,11 +644,22 @@ pub async fn run(common: &CommonArgs, args: RunArgs) -> Result<(), CliError> {
         ),
         None => None,
     };
+    let request = RunRequest {
+        command: args.command.clone(),
+        args: args.args.clone(),
+        target: args.target.clone().unwrap_or_default(),
+        timeout_ms,
+        force_target: args.force_target,
+        reason: args.reason.clone().unwrap_or_default(),
+    };
     let client = connect(common).await?;
+    // configd answers with every check of the run made: a refusal comes
+    // before any confirmation.
     let targets = match one(
         &client,
         RequestBody::ResolveTargets(ResolveTargets {
-            target: args.target.clone(),
+            target: request.target.clone(),
+            run: Some(request.clone()),
         }),
     )
     .await?
@@ -637,7 +673,7 @@ pub async fn run(common: &CommonArgs, args: RunArgs) -> Result<(), CliError> {
         if !std::io::stdin().is_terminal() {
             return Err(CliError::usage(format!(
                 "`{}` targets {} nodes ({list}); pass --yes to run without a confirmation",
-                args.target,
+                request.target,
                 targets.len()
             )));
         }
@@ -662,12 +698,7 @@ pub async fn run(common: &CommonArgs, args: RunArgs) -> Result<(), CliError> {
         }
     }
     let mut answers = client
-        .request(RequestBody::Run(RunRequest {
-            command: args.command.clone(),
-            args: args.args.clone(),
-            target: args.target.clone(),
-            timeout_ms,
-        }))
+        .request(RequestBody::Run(request))
         .await?;
     let json = matches!(common.output, Format::Json | Format::Jsonl);
     let mut stdout = std::io::stdout().lock();

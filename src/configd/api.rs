@@ -56,6 +56,17 @@ impl Api {
     async fn serve(self: Arc<Self>, req: Incoming) {
         if let Err(refusal) = authorize(&self.identity, &req.body) {
             tracing::warn!("refused request: {}", refusal.message);
+            if let RequestBody::Run(run) = &req.body {
+                super::audit::refused(
+                    &self.shared,
+                    &self.identity,
+                    run,
+                    None,
+                    super::audit::Cause::Role,
+                    &refusal.message,
+                )
+                .await;
+            }
             let _ = req.reply.send(ResponseBody::Error(refusal)).await;
             return;
         }

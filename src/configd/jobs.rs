@@ -20,7 +20,9 @@ use crate::net::proto::{
     RequestBody, ResponseBody, RunCommand, RunRequest, TargetResult, TargetState,
 };
 use crate::ops::kinds::Item;
-use crate::ops::spec::{ArgType, CommandSpec};
+use super::audit::{self, Cause};
+use crate::net::proto::Role;
+use crate::ops::spec::{ArgType, CommandRole, CommandSpec};
 use crate::timefmt::now_ms;
 
 /// Output kept per target in the job record (the tail).
@@ -155,23 +157,62 @@ impl OpsState {
         offers
     }
 
+    /// A definition of `name` bound to an inventory item, from any node
+    /// (the item's node then checks its own).
+    fn bound_spec(&self, name: &str) -> Option<CommandSpec> {
+        let catalog = lock(&self.catalog);
+        let mut nodes: Vec<&String> = catalog.keys().collect();
+        nodes.sort();
+        nodes.into_iter().find_map(|n| {
+            catalog[n]
+                .iter()
+                .find(|c| c.name == name && c.inventory.is_some())
+                .cloned()
+        })
+    }
+
     fn commands(&self, node: &str) -> Arc<Vec<CommandSpec>> {
         lock(&self.catalog).get(node).cloned().unwrap_or_default()
     }
 }
 
-/// A refusal: code and one-line message.
-type Refusal = (ErrorCode, String);
-
-fn bad(msg: impl Into<String>) -> Refusal {
-    (ErrorCode::BadRequest, msg.into())
+/// A refusal: code, cause (for the audit event) and one-line message.
+#[derive(Debug, Clone)]
+pub struct Refusal {
+    pub code: ErrorCode,
+    pub cause: Cause,
+    pub message: String,
+    /// The node it concerns (the item's), for the event.
+    pub node: Option<String>,
 }
+
+impl Refusal {
+    fn new(code: ErrorCode, cause: Cause, message: impl Into<String>) -> Refusal {
+        Refusal {
+            code,
+            cause,
+            message: message.into(),
+            node: None,
+        }
+    }
+
+    fn on(mut self, node: &str) -> Refusal {
+        self.node = Some(node.to_string());
+        self
+    }
+}
+
+fn bad(cause: Cause, msg: impl Into<String>) -> Refusal {
+    Refusal::new(ErrorCode::BadRequest, cause, msg)
+}
+
+const USAGE: &str = "use node=NAME, label.K=V, KIND=KEY (e.g. zone=218) or all";
 
 /// The nodes a selector names, sorted: `all`, `node=NAME`, `label.K=V`
 /// (or `labels.K=V`), or `KIND=KEY` of an inventory item.
 pub async fn resolve_targets(shared: &Shared, target: &str) -> Result<Vec<String>, Refusal> {
     let target = target.trim();
-    let usage = "use node=NAME, label.K=V, KIND=KEY (e.g. zone=218) or all";
+    let not_found = |msg: String| Refusal::new(ErrorCode::NotFound, Cause::Target, msg);
     if target == "all" {
         let nodes: Vec<String> = shared
             .registry
@@ -180,17 +221,20 @@ pub async fn resolve_targets(shared: &Shared, target: &str) -> Result<Vec<String
             .map(|s| s.name.clone())
             .collect();
         if nodes.is_empty() {
-            return Err((ErrorCode::NotFound, "no nodes are known yet".into()));
+            return Err(not_found("no nodes are known yet".into()));
         }
         return Ok(nodes);
     }
     let Some((k, v)) = target.split_once('=') else {
-        return Err(bad(format!("bad target `{target}`: {usage}")));
+        return Err(bad(
+            Cause::Target,
+            format!("bad target `{target}`: {USAGE}"),
+        ));
     };
     if k == "node" {
         return match shared.registry.get(v) {
             Some(_) => Ok(vec![v.to_string()]),
-            None => Err((ErrorCode::NotFound, format!("no node `{v}` is known"))),
+            None => Err(not_found(format!("no node `{v}` is known"))),
         };
     }
     if let Some(label) = k.strip_prefix("label.").or(k.strip_prefix("labels.")) {
@@ -202,49 +246,118 @@ pub async fn resolve_targets(shared: &Shared, target: &str) -> Result<Vec<String
             .map(|s| s.name.clone())
             .collect();
         if nodes.is_empty() {
-            return Err((
-                ErrorCode::NotFound,
-                format!("no node has label {label}={v}"),
-            ));
+            return Err(not_found(format!("no node has label {label}={v}")));
         }
         return Ok(nodes);
     }
     if shared.live().inventory.contains_key(k) {
         let item = inventory::find(&shared.store, &shared.live().inventory, k, v)
             .await
-            .map_err(refusal)?;
+            .map_err(|e| refusal(Cause::Target, e))?;
         return match item {
             Some(item) => Ok(vec![item.node]),
-            None => Err((
-                ErrorCode::NotFound,
-                format!("no {k} {v} in the inventory, so no node to run on"),
-            )),
+            None => Err(not_found(format!(
+                "no {k} {v} in the inventory, so no node to run on"
+            ))),
         };
     }
-    Err(bad(format!(
-        "bad target `{target}`: `{k}` is neither node, label.K nor an inventory kind; {usage}"
-    )))
+    Err(bad(
+        Cause::Target,
+        format!(
+            "bad target `{target}`: `{k}` is neither node, label.K nor an inventory kind; {USAGE}"
+        ),
+    ))
 }
 
-fn refusal(e: InventoryError) -> Refusal {
+fn refusal(cause: Cause, e: InventoryError) -> Refusal {
     match e {
-        InventoryError::Rejected(m) => bad(m),
-        other => (ErrorCode::Internal, other.to_string()),
+        InventoryError::Rejected(m) => bad(cause, m),
+        other => Refusal::new(ErrorCode::Internal, Cause::Internal, other.to_string()),
     }
 }
 
 /// Everything checked before a job starts.
-struct Plan {
-    targets: Vec<String>,
+pub struct Plan {
+    pub targets: Vec<String>,
     timeout: Duration,
     item: Option<Item>,
     requires: BTreeMap<String, String>,
     on_success: BTreeMap<String, String>,
+    /// Set when an admin forced the target: the item's own node.
+    forced_from: Option<String>,
 }
 
-async fn plan(shared: &Shared, req: &RunRequest) -> Result<Plan, Refusal> {
-    let targets = resolve_targets(shared, &req.target).await?;
-    let mut first: Option<CommandSpec> = None;
+/// Longest `--reason` kept.
+const MAX_REASON: usize = 1024;
+
+/// Without `--target`: the node hosting the command's inventory item.
+async fn home_of(shared: &Shared, req: &RunRequest) -> Result<String, Refusal> {
+    let name = crate::ops::values::shown(&req.command);
+    let Some(spec) = shared.ops.bound_spec(&req.command) else {
+        if shared.ops.command_names().contains(&req.command) {
+            return Err(bad(
+                Cause::Target,
+                format!("`{name}` acts on no inventory item, so it has no node of its own: give --target (node=NAME, label.K=V, KIND=KEY or all)"),
+            ));
+        }
+        return Err(Refusal::new(
+            ErrorCode::NotFound,
+            Cause::Unknown,
+            format!("no node offers a command `{name}`; see `monit-cli query commands`"),
+        ));
+    };
+    let Some(link) = &spec.inventory else {
+        return Err(bad(Cause::Target, "no inventory link"));
+    };
+    spec.check_args(&req.args).map_err(|m| bad(Cause::Type, m))?;
+    let key = spec.arg(&req.args, &link.key).unwrap_or_default();
+    let item = inventory::find(&shared.store, &shared.live().inventory, &link.kind, key)
+        .await
+        .map_err(|e| refusal(Cause::Type, e))?;
+    let Some(item) = item else {
+        return Err(bad(
+            Cause::Precondition,
+            format!(
+                "no {} {key} in the inventory; `{name}` acts on an existing {}, on the node that hosts it",
+                link.kind, link.kind
+            ),
+        ));
+    };
+    if shared.registry.get(&item.node).is_none() {
+        return Err(Refusal::new(
+            ErrorCode::NotFound,
+            Cause::Binding,
+            format!(
+                "{} {} lives on {}, a node configd does not know; fix it with `monit-cli inventory update {} {} node=NODE`",
+                item.kind, item.key, item.node, item.kind, item.key
+            ),
+        )
+        .on(&item.node));
+    }
+    Ok(item.node)
+}
+
+/// Every check a run goes through before anything starts: the target
+/// (or, without one, the item's node), the command on each target, the
+/// roles, the arguments, the item's node and state.
+pub async fn plan(shared: &Shared, who: &Identity, req: &RunRequest) -> Result<Plan, Refusal> {
+    if !who.role.allows(Role::Operator) {
+        return Err(Refusal::new(
+            ErrorCode::Forbidden,
+            Cause::Role,
+            format!(
+                "running commands needs an operator or admin token; `{}` is {}",
+                who.name, who.role
+            ),
+        ));
+    }
+    let explicit = !req.target.trim().is_empty();
+    let targets = if explicit {
+        resolve_targets(shared, &req.target).await?
+    } else {
+        vec![home_of(shared, req).await?]
+    };
+    let mut specs: Vec<CommandSpec> = Vec::new();
     for node in &targets {
         let offered = shared.ops.commands(node);
         let Some(spec) = offered.iter().find(|c| c.name == req.command) else {
@@ -254,22 +367,36 @@ async fn plan(shared: &Shared, req: &RunRequest) -> Result<Plan, Refusal> {
             } else {
                 format!("it offers: {}", names.join(", "))
             };
-            return Err((
+            return Err(Refusal::new(
                 ErrorCode::NotFound,
+                Cause::Unknown,
                 format!(
                     "node `{node}` has no command `{}`; {list}",
                     crate::ops::values::shown(&req.command)
                 ),
             ));
         };
-        spec.check_args(&req.args).map_err(bad)?;
-        if first.is_none() {
-            first = Some(spec.clone());
+        if !specs.contains(spec) {
+            specs.push(spec.clone());
         }
     }
-    let Some(spec) = first else {
-        return Err((ErrorCode::NotFound, "no target".into()));
+    let Some(spec) = specs.first().cloned() else {
+        return Err(Refusal::new(ErrorCode::NotFound, Cause::Target, "no target"));
     };
+    // The strictest definition among the targets decides.
+    if specs.iter().any(|s| s.role == CommandRole::Admin) && !who.role.allows(Role::Admin) {
+        return Err(Refusal::new(
+            ErrorCode::Forbidden,
+            Cause::Role,
+            format!(
+                "`{}` needs an admin token (role = \"admin\" in noded.toml); `{}` is {}",
+                spec.name, who.name, who.role
+            ),
+        ));
+    }
+    for s in &specs {
+        s.check_args(&req.args).map_err(|m| bad(Cause::Type, m))?;
+    }
     let live = shared.live();
     let kinds = &live.inventory;
     // `key` arguments must name existing items.
@@ -277,12 +404,12 @@ async fn plan(shared: &Shared, req: &RunRequest) -> Result<Plan, Refusal> {
         if let ArgType::Key { kind } = &a.kind {
             let found = inventory::find(&shared.store, kinds, kind, value)
                 .await
-                .map_err(refusal)?;
+                .map_err(|e| refusal(Cause::Type, e))?;
             if found.is_none() {
-                return Err(bad(format!(
-                    "argument `{}`: no {kind} {value} in the inventory",
-                    a.name
-                )));
+                return Err(bad(
+                    Cause::Type,
+                    format!("argument `{}`: no {kind} {value} in the inventory", a.name),
+                ));
             }
         }
     }
@@ -292,32 +419,120 @@ async fn plan(shared: &Shared, req: &RunRequest) -> Result<Plan, Refusal> {
         item: None,
         requires: BTreeMap::new(),
         on_success: BTreeMap::new(),
+        forced_from: None,
     };
-    if let Some(link) = &spec.inventory {
-        let key = spec.arg(&req.args, &link.key).unwrap_or_default();
-        let item = inventory::find(&shared.store, kinds, &link.kind, key)
-            .await
-            .map_err(refusal)?;
-        let Some(item) = item else {
-            return Err(bad(format!(
-                "no {} {key} in the inventory; `{}` acts on an existing {}",
-                link.kind, spec.name, link.kind
-            )));
-        };
-        if let Some(why) = inventory::unmet(&item, &link.requires) {
-            return Err((
-                ErrorCode::BadRequest,
+    let Some(link) = &spec.inventory else {
+        if req.force_target {
+            return Err(bad(
+                Cause::Binding,
                 format!(
-                    "precondition failed: {why} by `{}`; nothing was run",
+                    "`{}` acts on no inventory item: leave out --force-target",
                     spec.name
                 ),
             ));
         }
-        plan.requires = link.requires.clone();
-        plan.on_success = link.on_success.clone();
-        plan.item = Some(item);
+        return Ok(plan);
+    };
+    let key = spec.arg(&req.args, &link.key).unwrap_or_default();
+    let item = inventory::find(&shared.store, kinds, &link.kind, key)
+        .await
+        .map_err(|e| refusal(Cause::Type, e))?;
+    let Some(item) = item else {
+        return Err(bad(
+            Cause::Precondition,
+            format!(
+                "no {} {key} in the inventory; `{}` acts on an existing {}",
+                link.kind, spec.name, link.kind
+            ),
+        ));
+    };
+    bind(who, req, &spec, &item, &plan.targets)?;
+    if plan.targets[..] != [item.node.clone()] {
+        plan.forced_from = Some(item.node.clone());
     }
+    if let Some(why) = inventory::unmet(&item, &link.requires) {
+        return Err(bad(
+            Cause::Precondition,
+            format!(
+                "precondition failed: {why} by `{}`; nothing was run",
+                spec.name
+            ),
+        )
+        .on(&item.node));
+    }
+    plan.requires = link.requires.clone();
+    plan.on_success = link.on_success.clone();
+    plan.item = Some(item);
     Ok(plan)
+}
+
+/// An inventory-bound command runs on its item's node and only there;
+/// an admin may force one other node, with a reason.
+fn bind(
+    who: &Identity,
+    req: &RunRequest,
+    spec: &CommandSpec,
+    item: &Item,
+    targets: &[String],
+) -> Result<(), Refusal> {
+    let home = &item.node;
+    let at = format!("{} {}", item.kind, item.key);
+    if !req.force_target {
+        if targets != [home.clone()] {
+            return Err(bad(
+                Cause::Binding,
+                format!(
+                    "{at} lives on {home}; run it there (leave out --target) or, as admin, add --force-target --reason TEXT"
+                ),
+            )
+            .on(home));
+        }
+        return Ok(());
+    }
+    let refuse = |msg: String| Err(bad(Cause::Binding, msg).on(home));
+    if !who.role.allows(Role::Admin) {
+        return Err(Refusal::new(
+            ErrorCode::Forbidden,
+            Cause::Role,
+            format!(
+                "--force-target needs an admin token; `{}` is {}; run `{}` on {home} by leaving out --target",
+                who.name, who.role, spec.name
+            ),
+        )
+        .on(home));
+    }
+    if req.target.trim().is_empty() {
+        return refuse("--force-target needs --target node=NAME".into());
+    }
+    if req.reason.trim().is_empty() {
+        return refuse("--force-target needs --reason TEXT (it is recorded with the run)".into());
+    }
+    if req.reason.len() > MAX_REASON {
+        return refuse(format!(
+            "--reason is {} bytes; the limit is {MAX_REASON}",
+            req.reason.len()
+        ));
+    }
+    if targets.len() != 1 {
+        return refuse(format!(
+            "`{}` acts on {at}: it runs on one node, never on {} at once; force one with --target node=NAME",
+            spec.name,
+            targets.len()
+        ));
+    }
+    Ok(())
+}
+
+/// Tells the client why nothing runs, and records it as an event.
+pub async fn refuse(
+    shared: &Shared,
+    who: &Identity,
+    req: &RunRequest,
+    reply: Replier,
+    r: Refusal,
+) {
+    audit::refused(shared, who, req, r.node.as_deref(), r.cause, &r.message).await;
+    let _ = reply.error(r.code, r.message).await;
 }
 
 /// Releases an item's busy mark when the job ends.
@@ -466,28 +681,31 @@ pub async fn run(
     cancel: CancellationToken,
     req: RunRequest,
 ) {
-    let plan = match plan(&shared, &req).await {
+    let plan = match plan(&shared, who, &req).await {
         Ok(p) => p,
-        Err((code, msg)) => {
-            tracing::info!(command = %req.command, "run refused: {msg}");
-            let _ = reply.error(code, msg).await;
-            return;
-        }
+        Err(r) => return refuse(&shared, who, &req, reply, r).await,
     };
     let busy_key = plan.item.as_ref().map(|i| (i.kind.clone(), i.key.clone()));
     if let Some(k) = &busy_key {
         if !lock(&shared.ops.busy).insert(k.clone()) {
-            let _ = reply
-                .error(
-                    ErrorCode::Busy,
-                    format!(
-                        "another job is acting on {} {}; try again when it ends",
-                        k.0, k.1
-                    ),
-                )
-                .await;
-            return;
+            let r = Refusal::new(
+                ErrorCode::Busy,
+                Cause::Busy,
+                format!(
+                    "another job is acting on {} {}; try again when it ends",
+                    k.0, k.1
+                ),
+            );
+            let r = match &plan.item {
+                Some(i) => r.on(&i.node),
+                None => r,
+            };
+            return refuse(&shared, who, &req, reply, r).await;
         }
+    }
+    if let (Some(home), Some(item)) = (&plan.forced_from, &plan.item) {
+        let at = format!("{} {}", item.kind, item.key);
+        audit::forced(&shared, who, &req, &plan.targets[0], &at, home).await;
     }
     let _busy = BusyGuard {
         ops: &shared.ops,

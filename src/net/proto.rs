@@ -347,15 +347,28 @@ pub struct InventoryWrite {
 pub struct ResolveTargets {
     /// `node=NAME`, `label.K=V`, `KIND=KEY` or `all`.
     pub target: String,
+    /// The nodes this run would go to, after every check `Run` makes
+    /// (`target` is then ignored); a refusal is the run's, recorded as one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run: Option<RunRequest>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RunRequest {
     pub command: String,
     pub args: Vec<String>,
+    /// Empty: the node hosting the command's inventory item.
+    #[serde(default)]
     pub target: String,
     /// Overrides the command's own timeout.
     pub timeout_ms: Option<u64>,
+    /// Run an inventory-bound command on `target` although the item lives
+    /// elsewhere (admin; needs `reason`).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub force_target: bool,
+    /// Why the target is forced; recorded with the run.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub reason: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use super::spec::{ArgSpec, ArgType, CommandSpec, InventoryLink};
+use super::spec::{ArgSpec, ArgType, CommandRole, CommandSpec, InventoryLink};
 
 /// Default time a command may run.
 pub const DEFAULT_TIMEOUT_MS: u64 = 10 * 60 * 1000;
@@ -28,6 +28,8 @@ pub struct CommandEntry {
     #[serde(default)]
     env: Vec<String>,
     inventory: Option<InventoryEntry>,
+    /// `operator` (default) or `admin`: who may run it.
+    role: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -135,6 +137,12 @@ pub fn resolve_commands(
         if timeout_ms == 0 {
             return Err(format!("command `{name}`: timeout must be more than zero"));
         }
+        let role = match e.role.as_deref() {
+            None => CommandRole::Operator,
+            Some(r) => CommandRole::parse(r).ok_or_else(|| {
+                format!("command `{name}`: role `{r}` is not allowed; use operator or admin")
+            })?,
+        };
         let args = e
             .args
             .into_iter()
@@ -153,6 +161,7 @@ pub fn resolve_commands(
                 requires: i.requires,
                 on_success: i.on_success,
             }),
+            role,
         };
         spec.validate()?;
         for var in &e.env {
@@ -167,4 +176,28 @@ pub fn resolve_commands(
         });
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entries(extra: &str) -> Result<Vec<LocalCommand>, String> {
+        let text = format!("[[command]]\nname = \"x\"\nargv = [\"/bin/true\"]\n{extra}");
+        #[derive(Deserialize)]
+        struct File {
+            command: Vec<CommandEntry>,
+        }
+        let file: File = toml::from_str(&text).map_err(|e| e.to_string())?;
+        resolve_commands(file.command, None)
+    }
+
+    #[test]
+    fn role_defaults_to_operator_and_only_takes_two_values() {
+        assert_eq!(entries("").unwrap()[0].spec.role, CommandRole::Operator);
+        let admin = entries("role = \"admin\"").unwrap();
+        assert_eq!(admin[0].spec.role, CommandRole::Admin);
+        let e = entries("role = \"root\"").unwrap_err();
+        assert!(e.contains("role `root`") && e.contains("operator or admin"), "{e}");
+    }
 }

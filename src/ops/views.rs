@@ -66,7 +66,7 @@ pub fn command_json(offer: &crate::net::proto::CommandOffer) -> Value {
         "description": c.description,
         "usage": c.signature(),
         "args": args,
-        "role": "operator",
+        "role": c.role.as_str(),
         "timeout_ms": c.timeout_ms,
         "concurrency": c.concurrency,
         "inventory": c.inventory.as_ref().map(|i| json!({
@@ -78,6 +78,22 @@ pub fn command_json(offer: &crate::net::proto::CommandOffer) -> Value {
         "nodes": offer.nodes,
     })
 }
+
+/// The fields a `query commands` filter may name.
+pub const COMMAND_FIELDS: &[&str] = &[
+    "name",
+    "description",
+    "usage",
+    "args.*",
+    "role",
+    "timeout_ms",
+    "concurrency",
+    "inventory.kind",
+    "inventory.key",
+    "inventory.requires.*",
+    "inventory.on_success.*",
+    "nodes",
+];
 
 /// The fields a `query jobs` filter may name (a path through `targets`
 /// matches a job when any target matches).
@@ -179,5 +195,38 @@ mod tests {
             message: String::new(),
         };
         crate::filter::assert_fields_match(&job_json(&job), JOB_FIELDS);
+    }
+
+    #[test]
+    fn command_fields_match_the_json() {
+        use crate::ops::spec::{ArgSpec, ArgType, CommandRole, CommandSpec, InventoryLink};
+        let attrs = BTreeMap::from([("state".to_string(), "new".to_string())]);
+        let offer = crate::net::proto::CommandOffer {
+            spec: CommandSpec {
+                name: "open-zone".into(),
+                description: "d".into(),
+                argv: vec!["/bin/true".into()],
+                args: vec![ArgSpec {
+                    name: "zone".into(),
+                    kind: ArgType::Int {
+                        min: Some(1),
+                        max: None,
+                    },
+                }],
+                timeout_ms: 1,
+                concurrency: 1,
+                inventory: Some(InventoryLink {
+                    kind: "zone".into(),
+                    key: "zone".into(),
+                    requires: attrs.clone(),
+                    on_success: attrs,
+                }),
+                role: CommandRole::Admin,
+            },
+            nodes: vec!["web-1".into()],
+        };
+        let v = command_json(&offer);
+        assert_eq!(v["role"], "admin");
+        crate::filter::assert_fields_match(&v, COMMAND_FIELDS);
     }
 }

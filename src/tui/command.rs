@@ -1,7 +1,8 @@
 //! The `:` command line: parsing, and completion of verbs and command names.
 //!
-//! `run COMMAND [ARG]... --target SEL` runs an ops command (one SEL, as in
-//! `monit-cli run`: `node=NAME`, `label.K=V`, `zone=218`, `all`);
+//! `run COMMAND [ARG]... [--target SEL]` runs an ops command (one SEL, as in
+//! `monit-cli run`: `node=NAME`, `label.K=V`, `zone=218`, `all`; without
+//! one, a command bound to an inventory item runs on the item's node);
 //! `quit` leaves; `help` shows the keys.
 
 /// A parsed command line.
@@ -76,11 +77,6 @@ fn parse_run(rest: &[&str]) -> Result<CommandLine, String> {
     let Some(command) = command else {
         return Err("run needs a command: `run COMMAND ARG... --target SEL`".into());
     };
-    if targets.is_empty() {
-        return Err(format!(
-            "run {command}: add --target SEL (node=NAME, label.K=V, zone=KEY or all)"
-        ));
-    }
     Ok(CommandLine::Run {
         command,
         args,
@@ -235,6 +231,15 @@ mod tests {
         assert!(parse("run uptime --target=all -t node=a")
             .unwrap_err()
             .contains("one --target"));
+        // No target: configd runs a bound command on its item's node.
+        assert_eq!(
+            parse("run open-zone 218 20151011"),
+            Ok(CommandLine::Run {
+                command: "open-zone".into(),
+                args: vec!["218".into(), "20151011".into()],
+                targets: vec![],
+            })
+        );
         assert_eq!(parse("quit"), Ok(CommandLine::Quit));
         assert_eq!(parse(" q "), Ok(CommandLine::Quit));
     }
@@ -242,7 +247,6 @@ mod tests {
     #[test]
     fn errors_say_what_to_type() {
         assert!(parse("").unwrap_err().contains("run COMMAND"));
-        assert!(parse("run open-zone 218").unwrap_err().contains("--target"));
         assert!(parse("run --target all")
             .unwrap_err()
             .contains("needs a command"));

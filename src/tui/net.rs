@@ -359,6 +359,8 @@ async fn carry_out(
                     args: args.clone(),
                     target,
                     timeout_ms: None,
+                    force_target: false,
+                    reason: String::new(),
                 };
                 tokio::spawn(run_job(link, request, tx.clone(), conn.clone()));
             }
@@ -369,8 +371,18 @@ async fn carry_out(
             args,
             target,
         } => {
+            // With the run itself: configd refuses it here (target
+            // binding, role, arguments) before the confirmation.
             let body = RequestBody::ResolveTargets(crate::net::proto::ResolveTargets {
                 target: target.clone(),
+                run: Some(RunRequest {
+                    command: command.clone(),
+                    args: args.clone(),
+                    target: target.clone(),
+                    timeout_ms: None,
+                    force_target: false,
+                    reason: String::new(),
+                }),
             });
             let nodes = match client.one(body).await {
                 Ok(ResponseBody::Targets(t)) => Ok(t.nodes),

@@ -482,12 +482,15 @@ fn command_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
                     app.mode = Mode::Command { error: Some(why) };
                     return Vec::new();
                 }
-                let Some(target) = targets.into_iter().next() else {
-                    return Vec::new();
-                };
+                // None: configd runs a bound command on its item's node.
+                let target = targets.into_iter().next().unwrap_or_default();
                 app.mode = Mode::Command { error: None };
                 app.resolving = Some(app.input.clone());
-                app.notice = Some(format!("asking configd which nodes {target} names..."));
+                app.notice = Some(if target.is_empty() {
+                    format!("asking configd where {command} runs...")
+                } else {
+                    format!("asking configd which nodes {target} names...")
+                });
                 return vec![Effect::ResolveRun {
                     command,
                     args,
@@ -520,6 +523,9 @@ pub fn run_question(command: &str, args: &[String], target: &str, nodes: &[Strin
         1 => "1 node".to_string(),
         n => format!("{n} nodes"),
     };
+    if target.is_empty() {
+        return format!("Run `{line}` on {shown}, the node hosting its item?");
+    }
     format!("Run `{line}` on {count} ({target}): {shown}?")
 }
 
