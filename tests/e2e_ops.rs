@@ -667,6 +667,8 @@ fn a_node_cannot_dispatch() {
                 args: vec!["a".into(), "1".into()],
                 target: "node=web-1".into(),
                 timeout_ms: None,
+                force_target: false,
+                reason: String::new(),
             }),
             RequestBody::RunCommand(RunCommand {
                 job: 1,

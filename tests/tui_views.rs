@@ -252,6 +252,7 @@ fn commands() -> Vec<monit::net::proto::CommandOffer> {
         timeout_ms: 60_000,
         concurrency: 1,
         inventory: None,
+        role: Default::default(),
     };
     vec![
         monit::net::proto::CommandOffer {
