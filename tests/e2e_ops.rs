@@ -378,7 +378,8 @@ fn zones_inventory_and_open_zone() {
         ],
     );
     assert!(out.status.success(), "{}", stderr(&out));
-    let out = fleet.cli_as(&op, &["run", "archive-zone", "218", "--target", "zone=218"]);
+    // archive-zone is for admins (role = "admin" in the pack).
+    let out = fleet.cli_as(&admin, &["run", "archive-zone", "218", "--target", "zone=218"]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(roots[0].join("archive/s218.tar.gz").exists() && !roots[0].join("s218").exists());
     let out = fleet.cli_as(&op, &["run", "restore-zone", "218", "--target", "zone=218"]);
@@ -398,7 +399,7 @@ fn zones_inventory_and_open_zone() {
         "{}",
         stderr(&out)
     );
-    // A failing command on several nodes: exit 1, confirmation needed.
+    // A zone's command never fans out: refused before any confirmation.
     let out = fleet.cli_as(
         &op,
         &[
@@ -410,27 +411,17 @@ fn zones_inventory_and_open_zone() {
             "label.role=web",
         ],
     );
-    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(out.status.code(), Some(1));
     assert!(
-        stderr(&out).contains("--yes") && stderr(&out).contains("web-1, web-2"),
+        stderr(&out).contains("zone 1 lives on web-2; run it there"),
         "{}",
         stderr(&out)
     );
-    let out = fleet.cli_as(
-        &op,
-        &[
-            "run",
-            "change-zone-time",
-            "1",
-            "20270101",
-            "--target",
-            "label.role=web",
-            "--yes",
-        ],
-    );
-    assert_eq!(out.status.code(), Some(1), "no zone dir: the scripts fail");
+    // A failing command on its zone's node: exit 1.
+    let out = fleet.cli_as(&op, &["run", "change-zone-time", "1", "20270101"]);
+    assert_eq!(out.status.code(), Some(1), "no zone dir: the script fails");
     assert!(
-        stderr(&out).contains("web-1 [stderr]: no zone directory"),
+        stderr(&out).contains("web-2 [stderr]: no zone directory"),
         "{}",
         stderr(&out)
     );

@@ -173,7 +173,9 @@ args = [
   {{ name = "date", type = "date", format = "%Y%m%d" }},
 ]
 timeout = "1m"
+inventory = {{ kind = "zone", key = "zone" }}
 
+# Without the pack's role = "admin": the demo's operator may try it.
 [[command]]
 name = "archive-zone"
 description = "Take a live zone offline and tar it into the archive (sets archived)"

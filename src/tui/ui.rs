@@ -925,7 +925,7 @@ pub const HELP: &[(&str, &str)] = &[
     ),
     (
         ":",
-        "command: run CMD ARG... --target SEL (Tab completes, shows the arguments), quit",
+        "command: run CMD ARG... [--target SEL] (Tab completes, shows the arguments), quit",
     ),
     ("?", "this help (j/k scroll)"),
     ("q, Ctrl-C", "quit"),
