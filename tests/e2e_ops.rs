@@ -7,6 +7,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use common::ops_pack::{ops_dir, pack, zone_root};
 use common::{stderr, wait_for, Fleet};
 use serde_json::Value;
 
@@ -20,17 +21,6 @@ fn fleet(extra: &str) -> Fleet {
     Fleet::start_with(&format!(
         "heartbeat_interval = \"200ms\"\nnode_dead_after = \"{extra}\"\n{INVENTORY}"
     ))
-}
-
-fn ops_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("config/ops")
-}
-
-/// The example pack's commands, with the sandbox `root`.
-fn pack(root: &Path) -> String {
-    let text = std::fs::read_to_string(ops_dir().join("commands.toml")).unwrap();
-    text.replace("/etc/monit/ops", ops_dir().to_str().unwrap())
-        .replace("/srv/game", root.to_str().unwrap())
 }
 
 fn test_commands() -> String {
@@ -89,12 +79,7 @@ fn zones_inventory_and_open_zone() {
     let op = fleet.token("ops", "operator");
     let roots: Vec<PathBuf> = ["web-1", "web-2"]
         .iter()
-        .map(|n| {
-            let r = fleet.path().join(format!("{n}-game"));
-            std::fs::create_dir_all(r.join("template/conf")).unwrap();
-            std::fs::write(r.join("template/conf/game.ini"), "zone=TEMPLATE\n").unwrap();
-            r
-        })
+        .map(|n| zone_root(fleet.path(), n))
         .collect();
     let _n1 = fleet.node_with("web-1", &[("role", "web")], &pack(&roots[0]));
     let _n2 = fleet.node_with("web-2", &[("role", "web")], &pack(&roots[1]));
@@ -379,7 +364,10 @@ fn zones_inventory_and_open_zone() {
     );
     assert!(out.status.success(), "{}", stderr(&out));
     // archive-zone is for admins (role = "admin" in the pack).
-    let out = fleet.cli_as(&admin, &["run", "archive-zone", "218", "--target", "zone=218"]);
+    let out = fleet.cli_as(
+        &admin,
+        &["run", "archive-zone", "218", "--target", "zone=218"],
+    );
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(roots[0].join("archive/s218.tar.gz").exists() && !roots[0].join("s218").exists());
     let out = fleet.cli_as(&op, &["run", "restore-zone", "218", "--target", "zone=218"]);

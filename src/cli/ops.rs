@@ -551,7 +551,11 @@ pub async fn query_commands(
     node: Option<String>,
     filters: Vec<String>,
 ) -> Result<(), CliError> {
-    parse_filters(&filters, "commands", Some(crate::ops::views::COMMAND_FIELDS))?;
+    parse_filters(
+        &filters,
+        "commands",
+        Some(crate::ops::views::COMMAND_FIELDS),
+    )?;
     let client = connect(common).await?;
     let offers = match one(
         &client,
@@ -697,9 +701,7 @@ pub async fn run(common: &CommonArgs, args: RunArgs) -> Result<(), CliError> {
             ));
         }
     }
-    let mut answers = client
-        .request(RequestBody::Run(request))
-        .await?;
+    let mut answers = client.request(RequestBody::Run(request)).await?;
     let json = matches!(common.output, Format::Json | Format::Jsonl);
     let mut stdout = std::io::stdout().lock();
     let mut stderr = std::io::stderr();

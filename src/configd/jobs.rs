@@ -11,17 +11,17 @@ use rusqlite::{params, OptionalExtension};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use super::audit::{self, Cause};
 use super::inventory::{self, InventoryError};
 use super::server::Shared;
 use super::tokens::Identity;
 use crate::net::link::Replier;
+use crate::net::proto::Role;
 use crate::net::proto::{
     CommandOutput, ErrorCode, JobDetail, JobOutput, JobStarted, JobView, NodeOutput, OutputStream,
     RequestBody, ResponseBody, RunCommand, RunRequest, TargetResult, TargetState,
 };
 use crate::ops::kinds::Item;
-use super::audit::{self, Cause};
-use crate::net::proto::Role;
 use crate::ops::spec::{ArgType, CommandRole, CommandSpec};
 use crate::timefmt::now_ms;
 
@@ -309,7 +309,8 @@ async fn home_of(shared: &Shared, req: &RunRequest) -> Result<String, Refusal> {
     let Some(link) = &spec.inventory else {
         return Err(bad(Cause::Target, "no inventory link"));
     };
-    spec.check_args(&req.args).map_err(|m| bad(Cause::Type, m))?;
+    spec.check_args(&req.args)
+        .map_err(|m| bad(Cause::Type, m))?;
     let key = spec.arg(&req.args, &link.key).unwrap_or_default();
     let item = inventory::find(&shared.store, &shared.live().inventory, &link.kind, key)
         .await
@@ -381,7 +382,11 @@ pub async fn plan(shared: &Shared, who: &Identity, req: &RunRequest) -> Result<P
         }
     }
     let Some(spec) = specs.first().cloned() else {
-        return Err(Refusal::new(ErrorCode::NotFound, Cause::Target, "no target"));
+        return Err(Refusal::new(
+            ErrorCode::NotFound,
+            Cause::Target,
+            "no target",
+        ));
     };
     // The strictest definition among the targets decides.
     if specs.iter().any(|s| s.role == CommandRole::Admin) && !who.role.allows(Role::Admin) {
@@ -524,13 +529,7 @@ fn bind(
 }
 
 /// Tells the client why nothing runs, and records it as an event.
-pub async fn refuse(
-    shared: &Shared,
-    who: &Identity,
-    req: &RunRequest,
-    reply: Replier,
-    r: Refusal,
-) {
+pub async fn refuse(shared: &Shared, who: &Identity, req: &RunRequest, reply: Replier, r: Refusal) {
     audit::refused(shared, who, req, r.node.as_deref(), r.cause, &r.message).await;
     let _ = reply.error(r.code, r.message).await;
 }

@@ -250,9 +250,7 @@ pub async fn handle(
                 }
             };
             let mut commands = shared.ops.offers(q.node.as_deref());
-            commands.retain(|c| {
-                matches_all(&filters, &crate::ops::views::command_json(c), None)
-            });
+            commands.retain(|c| matches_all(&filters, &crate::ops::views::command_json(c), None));
             // configd's own runbooks join this list once they exist.
             let _ = reply
                 .send(ResponseBody::Commands(crate::net::proto::CommandsPage {

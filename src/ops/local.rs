@@ -198,6 +198,9 @@ mod tests {
         let admin = entries("role = \"admin\"").unwrap();
         assert_eq!(admin[0].spec.role, CommandRole::Admin);
         let e = entries("role = \"root\"").unwrap_err();
-        assert!(e.contains("role `root`") && e.contains("operator or admin"), "{e}");
+        assert!(
+            e.contains("role `root`") && e.contains("operator or admin"),
+            "{e}"
+        );
     }
 }
