@@ -660,9 +660,36 @@ fn command_line_parses_completes_and_confirms_naming_targets() {
     typ(&mut app, "218");
     key(&mut app, KeyCode::Enter);
     match &app.mode {
-        Mode::Command { error: Some(e) } => assert!(e.contains("--target"), "{e}"),
+        Mode::Command { error: Some(e) } => {
+            assert!(e.contains("usage: open-zone ZONE DATE"), "{e}")
+        }
         other => panic!("expected an inline error, got {other:?}"),
     }
+    // Without --target: configd names the node hosting the item.
+    typ(&mut app, " 20151011");
+    let effects = key(&mut app, KeyCode::Enter);
+    match effects.as_slice() {
+        [Effect::ResolveRun { target, .. }] => assert_eq!(target, "", "no selector"),
+        other => panic!("expected a ResolveRun, got {other:?}"),
+    }
+    answer_targets(&mut app, effects, &["db-1"]);
+    let Mode::Confirm(p) = &app.mode else {
+        panic!("expected a confirmation, got {:?}", app.mode)
+    };
+    assert_eq!(
+        p.question,
+        "Run `open-zone 218 20151011` on db-1, the node hosting its item?"
+    );
+    assert_eq!(
+        key(&mut app, KeyCode::Char('y')),
+        vec![Effect::Run {
+            command: "open-zone".into(),
+            args: vec!["218".into(), "20151011".into()],
+            targets: vec![String::new()],
+        }]
+    );
+    key(&mut app, KeyCode::Char(':'));
+    typ(&mut app, "run open-zone 218");
     // Arguments are checked before anything is asked.
     typ(&mut app, " 2015 --target zone=218");
     assert!(key(&mut app, KeyCode::Enter).is_empty());
