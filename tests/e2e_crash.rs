@@ -64,7 +64,9 @@ fn kill_9_during_an_inventory_import_leaves_all_or_nothing() {
     ));
     let admin = fleet.token("root", "admin");
     // Items live on nodes configd knows (registered once is enough).
-    let _nodes: Vec<Proc> = (0..2).map(|i| fleet.node(&format!("web-{i}"), &[])).collect();
+    let _nodes: Vec<Proc> = (0..2)
+        .map(|i| fleet.node(&format!("web-{i}"), &[]))
+        .collect();
     for i in 0..2 {
         fleet.wait_state(&format!("web-{i}"), "up", Duration::from_secs(20));
     }
