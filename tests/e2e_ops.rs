@@ -689,6 +689,19 @@ fn a_node_cannot_dispatch() {
             .len(),
         0
     );
+    // The refused Run is recorded under the node token's name.
+    let refused = fleet.events(&["kind=run_refused"]);
+    assert_eq!(refused.len(), 1, "{refused:#?}");
+    assert_eq!(refused[0]["who"], "web-9");
+    assert_eq!(refused[0]["state"], "role");
+    assert!(
+        refused[0]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("run print-args a 1 --target node=web-1 refused: running commands needs"),
+        "{}",
+        refused[0]
+    );
 }
 
 /// `job show -f` prints a running job's output live, then its record.
