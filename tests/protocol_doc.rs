@@ -592,6 +592,11 @@ fn structs() -> Vec<(&'static str, Vec<&'static str>)> {
         CentralCheck,
         ChecksSet,
         RefusedCheck,
+        RunbookRequest,
+        RunbookPlan,
+        StepView,
+        InventoryChange,
+        StepProgress,
     ]
 }
 
@@ -612,6 +617,8 @@ fn enums() -> Vec<(&'static str, Vec<&'static str>)> {
         StateType,
         ArgType,
         InventoryOp,
+        StepKind,
+        StepState,
     ]
 }
 
