@@ -489,7 +489,7 @@ pub async fn job(common: &CommonArgs, cmd: JobCmd) -> Result<(), CliError> {
                     t.message
                 ));
             }
-            text.push_str(&super::runbook::steps_text(&j.steps));
+            text.push_str(&crate::ops::views::steps_text(&j.steps));
             if !j.message.is_empty() {
                 text.push_str(&format!("  {}\n", j.message));
             }

@@ -14,10 +14,9 @@ use super::ops::{cancel_job, connect, one, prefix_lines, remote};
 use super::output::{write_json, Format};
 use crate::net::client::{unexpected, ClientError};
 use crate::net::proto::{
-    OutputStream, RequestBody, ResponseBody, RunbookPlan, RunbookRequest, ShowJob, StepKind,
-    StepState, StepView,
+    OutputStream, RequestBody, ResponseBody, RunbookPlan, RunbookRequest, ShowJob, StepState,
 };
-use crate::ops::views::{job_json, job_state, step_json};
+use crate::ops::views::{doing, job_json, job_state, step_json, steps_text};
 
 #[derive(Debug, Subcommand)]
 pub enum RunbookCmd {
@@ -169,81 +168,6 @@ fn plan_text(plan: &RunbookPlan) -> String {
         plan.digest
     );
     text.push_str(&steps_text(&plan.steps));
-    text
-}
-
-/// What a step does, in one line: `pack on web-1: pack-zone 301`.
-fn doing(s: &StepView) -> String {
-    let head = match &s.item {
-        Some(k) => format!("{} {k}", s.name),
-        None => s.name.clone(),
-    };
-    let node = s.node.as_deref().unwrap_or("?");
-    match s.kind {
-        StepKind::Run => format!(
-            "{head} on {node}: {} {}",
-            s.command.as_deref().unwrap_or(""),
-            s.args.join(" ")
-        )
-        .trim_end()
-        .to_string(),
-        StepKind::Transfer => format!(
-            "{head}: {} from {node} to {}",
-            s.file.as_deref().unwrap_or(""),
-            s.to_node.as_deref().unwrap_or("?")
-        ),
-        StepKind::Effects => format!("{head}: inventory"),
-    }
-}
-
-fn changes_text(s: &StepView) -> String {
-    s.changes
-        .iter()
-        .map(|c| {
-            format!(
-                "{} {} {}: {} -> {}",
-                c.kind,
-                c.key,
-                c.attr,
-                c.from.as_deref().unwrap_or("(unset)"),
-                c.to
-            )
-        })
-        .collect::<Vec<_>>()
-        .join("; ")
-}
-
-/// The steps, one per line, with their changes, undo and (in a job) state.
-pub fn steps_text(steps: &[StepView]) -> String {
-    let mut text = String::new();
-    for s in steps {
-        let state = match s.state {
-            StepState::Pending => String::new(),
-            other => format!(" [{}]", other.as_str()),
-        };
-        text.push_str(&format!("  {:>2}. {}{state}\n", s.index, doing(s)));
-        if s.state == StepState::Skipped {
-            text.push_str(&format!("      {}\n", s.message));
-            continue;
-        }
-        if !s.changes.is_empty() {
-            text.push_str(&format!("      sets {}\n", changes_text(s)));
-        }
-        if let Some(u) = &s.undo {
-            let state = match u.state {
-                StepState::Pending => String::new(),
-                other => format!(" [{}]", other.as_str()),
-            };
-            text.push_str(&format!("      undo: {}{state}\n", doing(u)));
-        }
-        if s.exit_code.is_some() || (!s.message.is_empty() && s.state != StepState::Ok) {
-            text.push_str(&format!(
-                "      exit={} {}\n",
-                s.exit_code.map(|c| c.to_string()).unwrap_or("-".into()),
-                s.message
-            ));
-        }
-    }
     text
 }
 

@@ -216,6 +216,83 @@ pub fn job_json(job: &JobView) -> Value {
     })
 }
 
+/// What a step does, in one line: `pack on web-1: pack-zone 301`.
+pub fn doing(s: &crate::net::proto::StepView) -> String {
+    let head = match &s.item {
+        Some(k) => format!("{} {k}", s.name),
+        None => s.name.clone(),
+    };
+    let node = s.node.as_deref().unwrap_or("?");
+    match s.kind {
+        crate::net::proto::StepKind::Run => format!(
+            "{head} on {node}: {} {}",
+            s.command.as_deref().unwrap_or(""),
+            s.args.join(" ")
+        )
+        .trim_end()
+        .to_string(),
+        crate::net::proto::StepKind::Transfer => format!(
+            "{head}: {} from {node} to {}",
+            s.file.as_deref().unwrap_or(""),
+            s.to_node.as_deref().unwrap_or("?")
+        ),
+        crate::net::proto::StepKind::Effects => format!("{head}: inventory"),
+    }
+}
+
+fn changes_text(s: &crate::net::proto::StepView) -> String {
+    s.changes
+        .iter()
+        .map(|c| {
+            format!(
+                "{} {} {}: {} -> {}",
+                c.kind,
+                c.key,
+                c.attr,
+                c.from.as_deref().unwrap_or("(unset)"),
+                c.to
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// The steps, one per line, with their changes, undo and (in a job) state.
+pub fn steps_text(steps: &[crate::net::proto::StepView]) -> String {
+    let mut text = String::new();
+    for s in steps {
+        let state = match s.state {
+            crate::net::proto::StepState::Pending => String::new(),
+            other => format!(" [{}]", other.as_str()),
+        };
+        text.push_str(&format!("  {:>2}. {}{state}\n", s.index, doing(s)));
+        if s.state == crate::net::proto::StepState::Skipped {
+            text.push_str(&format!("      {}\n", s.message));
+            continue;
+        }
+        if !s.changes.is_empty() {
+            text.push_str(&format!("      sets {}\n", changes_text(s)));
+        }
+        if let Some(u) = &s.undo {
+            let state = match u.state {
+                crate::net::proto::StepState::Pending => String::new(),
+                other => format!(" [{}]", other.as_str()),
+            };
+            text.push_str(&format!("      undo: {}{state}\n", doing(u)));
+        }
+        if s.exit_code.is_some()
+            || (!s.message.is_empty() && s.state != crate::net::proto::StepState::Ok)
+        {
+            text.push_str(&format!(
+                "      exit={} {}\n",
+                s.exit_code.map(|c| c.to_string()).unwrap_or("-".into()),
+                s.message
+            ));
+        }
+    }
+    text
+}
+
 /// The job's overall state: running while any target runs, ok when all
 /// are ok, else the first target state that is not ok.
 pub fn job_state(job: &JobView) -> &'static str {
