@@ -593,6 +593,11 @@ fn structs() -> Vec<(&'static str, Vec<&'static str>)> {
         CentralCheck,
         ChecksSet,
         RefusedCheck,
+        RunbookRequest,
+        RunbookPlan,
+        StepView,
+        InventoryChange,
+        StepProgress,
     ]
 }
 
@@ -614,6 +619,8 @@ fn enums() -> Vec<(&'static str, Vec<&'static str>)> {
         ArgType,
         CommandRole,
         InventoryOp,
+        StepKind,
+        StepState,
     ]
 }
 

@@ -66,6 +66,9 @@ pub enum Command {
     /// Jobs: `job show [-f] ID` (reattach to a running job), `job cancel ID`
     #[command(subcommand)]
     Job(super::ops::JobCmd),
+    /// Multi-step operations from configd.toml: `runbook plan|run NAME ARGS`, `runbook undo JOB`
+    #[command(subcommand)]
+    Runbook(super::runbook::RunbookCmd),
 }
 
 #[derive(Debug, Args)]

@@ -6,6 +6,7 @@ pub mod exit;
 mod logs;
 pub mod ops;
 pub mod output;
+pub mod runbook;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -131,6 +132,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Inventory(cmd) => ops::inventory(&cli.common, cmd).await,
         Command::Run(args) => ops::run(&cli.common, args).await,
         Command::Job(cmd) => ops::job(&cli.common, cmd).await,
+        Command::Runbook(cmd) => runbook::runbook(&cli.common, cmd).await,
     }
 }
 

@@ -100,15 +100,15 @@ fn parse_pairs(pairs: &[String]) -> Result<BTreeMap<String, String>, CliError> {
     Ok(out)
 }
 
-async fn connect(common: &CommonArgs) -> Result<Client, CliError> {
+pub(crate) async fn connect(common: &CommonArgs) -> Result<Client, CliError> {
     Target::resolve(common)?.connect("monit-cli").await
 }
 
-fn remote(e: crate::net::proto::ErrorFrame) -> CliError {
+pub(crate) fn remote(e: crate::net::proto::ErrorFrame) -> CliError {
     CliError::from(ClientError::Remote(e))
 }
 
-async fn one(client: &Client, body: RequestBody) -> Result<ResponseBody, CliError> {
+pub(crate) async fn one(client: &Client, body: RequestBody) -> Result<ResponseBody, CliError> {
     let mut answers = client.request(body).await?;
     match answers.next().await {
         Some(Ok(ResponseBody::Error(e))) => Err(remote(e)),
@@ -495,6 +495,10 @@ pub async fn job(common: &CommonArgs, cmd: JobCmd) -> Result<(), CliError> {
                     t.message
                 ));
             }
+            text.push_str(&crate::ops::views::steps_text(&j.steps));
+            if !j.message.is_empty() {
+                text.push_str(&format!("  {}\n", j.message));
+            }
             for o in &detail.outputs {
                 text.push_str(&format!("--- {} ---\n{}", o.node, o.output));
                 if !o.output.ends_with('\n') && !o.output.is_empty() {
@@ -620,7 +624,7 @@ pub async fn query_commands(
 }
 
 /// Asks configd to stop job `id` on every node; its answer.
-async fn cancel_job(client: &Client, id: u64) -> Result<String, CliError> {
+pub(crate) async fn cancel_job(client: &Client, id: u64) -> Result<String, CliError> {
     match one(client, RequestBody::CancelJob(CancelJob { id })).await? {
         ResponseBody::Done(d) => Ok(d.message),
         other => Err(unexpected(&other).into()),
@@ -628,7 +632,7 @@ async fn cancel_job(client: &Client, id: u64) -> Result<String, CliError> {
 }
 
 /// Prefixes each line of `data` with the node, into `buf`.
-fn prefix_lines(buf: &mut Vec<u8>, node: &str, marker: &str, data: &str) {
+pub(crate) fn prefix_lines(buf: &mut Vec<u8>, node: &str, marker: &str, data: &str) {
     for line in data.split_inclusive('\n') {
         buf.extend_from_slice(node.as_bytes());
         buf.extend_from_slice(marker.as_bytes());

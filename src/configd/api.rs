@@ -388,6 +388,19 @@ fn authorize(who: &Identity, body: &RequestBody) -> Result<(), ErrorFrame> {
         | RequestBody::QueryCommands(_) => {
             forbidden("reading", "a viewer, operator or admin token")
         }
+        RequestBody::RunbookPlan(_) if who.role.allows(Role::Viewer) => Ok(()),
+        RequestBody::RunbookPlan(_) => {
+            forbidden("planning runbooks", "a viewer, operator or admin token")
+        }
+        // The runbook's own role (operator or admin) is checked when it is found.
+        RequestBody::RunbookRun(_) | RequestBody::RunbookUndo(_)
+            if who.role.allows(Role::Operator) =>
+        {
+            Ok(())
+        }
+        RequestBody::RunbookRun(_) | RequestBody::RunbookUndo(_) => {
+            forbidden("running runbooks", "an operator or admin token")
+        }
         RequestBody::Run(_) if who.role.allows(Role::Operator) => Ok(()),
         RequestBody::Run(_) => forbidden("running commands", "an operator or admin token"),
         RequestBody::CancelJob(_) if who.role.allows(Role::Operator) => Ok(()),

@@ -327,6 +327,74 @@ pub async fn apply_effects(
         .await?
 }
 
+/// Applies a runbook step's `changes` in one transaction (or, with
+/// `revert`, puts their `from` values back): every attribute must still
+/// hold the value the plan saw, else nothing changes and the error names
+/// the first that moved. Values were checked when the plan was made.
+pub async fn apply_changes(
+    store: &Store,
+    who: &str,
+    changes: Vec<crate::net::proto::InventoryChange>,
+    revert: bool,
+) -> Result<(), InventoryError> {
+    let who = who.to_string();
+    store
+        .call(move |conn| -> Result<(), InventoryError> {
+            let tx = conn.unchecked_transaction()?;
+            let mut touched: BTreeMap<(String, String), (Item, Item)> = BTreeMap::new();
+            for c in &changes {
+                let id = (c.kind.clone(), c.key.clone());
+                if !touched.contains_key(&id) {
+                    let Some(item) = get(&tx, &c.kind, &c.key)? else {
+                        return rejected(format!("{} {} was deleted meanwhile", c.kind, c.key));
+                    };
+                    touched.insert(id.clone(), (item.clone(), item));
+                }
+                let Some((_, after)) = touched.get_mut(&id) else {
+                    continue;
+                };
+                let (expect, set) = if revert {
+                    (Some(c.to.clone()), c.from.clone())
+                } else {
+                    (c.from.clone(), Some(c.to.clone()))
+                };
+                let have = if c.attr == "node" {
+                    Some(after.node.clone())
+                } else {
+                    after.attrs.get(&c.attr).cloned()
+                };
+                if have != expect {
+                    return rejected(format!(
+                        "{} {} has {}={} now, not {}: the inventory changed meanwhile",
+                        c.kind,
+                        c.key,
+                        c.attr,
+                        have.as_deref().unwrap_or("(unset)"),
+                        expect.as_deref().unwrap_or("(unset)")
+                    ));
+                }
+                match (c.attr.as_str(), set) {
+                    ("node", Some(v)) => after.node = v,
+                    ("node", None) => {}
+                    (_, Some(v)) => {
+                        after.attrs.insert(c.attr.clone(), v);
+                    }
+                    (_, None) => {
+                        after.attrs.remove(&c.attr);
+                    }
+                }
+            }
+            let now = now_ms();
+            for (before, after) in touched.values() {
+                put(&tx, after)?;
+                event(&tx, now, &who, "update", Some(before), Some(after))?;
+            }
+            tx.commit()?;
+            Ok(())
+        })
+        .await?
+}
+
 /// Why `item` does not meet `requires`, if it does not.
 pub fn unmet(item: &Item, requires: &BTreeMap<String, String>) -> Option<String> {
     for (name, want) in requires {

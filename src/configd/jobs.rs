@@ -29,11 +29,11 @@ use crate::timefmt::now_ms;
 pub const OUTPUT_KEPT: usize = 1024 * 1024;
 /// Extra time configd waits past a command's timeout for the node to
 /// report it, before recording `timeout` itself.
-const GRACE: Duration = Duration::from_secs(5);
+pub(crate) const GRACE: Duration = Duration::from_secs(5);
 /// Output events buffered between target tasks and the client.
 const MERGE: usize = 1024;
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     match m.lock() {
         Ok(g) => g,
         Err(p) => p.into_inner(),
@@ -102,7 +102,7 @@ impl OpsState {
     }
 
     /// Keeps `out` for followers and sends it to those there are.
-    fn publish(&self, id: u64, out: JobOutput) {
+    pub(crate) fn publish(&self, id: u64, out: JobOutput) {
         let mut live = lock(&self.live);
         let Some(j) = live.get_mut(&id) else {
             return;
@@ -121,6 +121,41 @@ impl OpsState {
                 None => break,
             }
         }
+    }
+
+    /// Registers job `id` as running (followers, `job cancel`); the token
+    /// stops it. [`OpsState::end_live`] when it ends.
+    pub(crate) fn start_live(&self, id: u64, stop: CancellationToken) {
+        lock(&self.live).insert(
+            id,
+            LiveJob {
+                tx: tokio::sync::broadcast::channel(MERGE).0,
+                so_far: Default::default(),
+                so_far_bytes: 0,
+                dropped: false,
+                stop,
+            },
+        );
+    }
+
+    pub(crate) fn end_live(&self, id: u64) {
+        lock(&self.live).remove(&id);
+    }
+
+    /// Marks every item busy, or none: Err names the first already busy.
+    pub(crate) fn mark_busy(
+        &self,
+        keys: &[(String, String)],
+    ) -> Result<BusyMarks<'_>, (String, String)> {
+        let mut busy = lock(&self.busy);
+        if let Some(taken) = keys.iter().find(|k| busy.contains(*k)) {
+            return Err(taken.clone());
+        }
+        busy.extend(keys.iter().cloned());
+        Ok(BusyMarks {
+            ops: self,
+            keys: keys.to_vec(),
+        })
     }
 
     /// Every command name some node advertised, sorted, each once.
@@ -171,7 +206,7 @@ impl OpsState {
         })
     }
 
-    fn commands(&self, node: &str) -> Arc<Vec<CommandSpec>> {
+    pub(crate) fn commands(&self, node: &str) -> Arc<Vec<CommandSpec>> {
         lock(&self.catalog).get(node).cloned().unwrap_or_default()
     }
 }
@@ -534,6 +569,21 @@ pub async fn refuse(shared: &Shared, who: &Identity, req: &RunRequest, reply: Re
     let _ = reply.error(r.code, r.message).await;
 }
 
+/// Busy marks on several items, released when dropped.
+pub(crate) struct BusyMarks<'a> {
+    ops: &'a OpsState,
+    keys: Vec<(String, String)>,
+}
+
+impl Drop for BusyMarks<'_> {
+    fn drop(&mut self) {
+        let mut busy = lock(&self.ops.busy);
+        for k in &self.keys {
+            busy.remove(k);
+        }
+    }
+}
+
 /// Releases an item's busy mark when the job ends.
 struct BusyGuard<'a> {
     ops: &'a OpsState,
@@ -548,20 +598,20 @@ impl Drop for BusyGuard<'_> {
     }
 }
 
-enum Event {
+pub(crate) enum Event {
     Output(usize, OutputStream, String),
     Done(usize, TargetResult),
 }
 
 /// The last `OUTPUT_KEPT` bytes of one target's output.
 #[derive(Default)]
-struct Tail {
+pub(crate) struct Tail {
     text: String,
-    truncated: bool,
+    pub(crate) truncated: bool,
 }
 
 impl Tail {
-    fn push(&mut self, stream: OutputStream, data: &str) {
+    pub(crate) fn push(&mut self, stream: OutputStream, data: &str) {
         match stream {
             OutputStream::Stdout => self.text.push_str(data),
             OutputStream::Stderr => {
@@ -581,7 +631,7 @@ impl Tail {
         }
     }
 
-    fn stored(&self) -> String {
+    pub(crate) fn stored(&self) -> String {
         if self.truncated {
             format!(
                 "[monit: earlier output dropped; the last {} KiB are kept]\n{}",
@@ -599,14 +649,14 @@ const LOG_LINE_MAX: usize = 8 * 1024;
 
 /// One target's output as lines of its node's log (source `job:ID`;
 /// stderr at warn), whole lines only: a partial one waits for its end.
-struct JobLog {
+pub(crate) struct JobLog {
     node: String,
     source: String,
     partial: [String; 2],
 }
 
 impl JobLog {
-    fn new(node: &str, job: u64) -> JobLog {
+    pub(crate) fn new(node: &str, job: u64) -> JobLog {
         JobLog {
             node: node.to_string(),
             source: format!("job:{job}"),
@@ -632,7 +682,7 @@ impl JobLog {
         }
     }
 
-    fn push(&mut self, hub: &crate::logs::LogHub, stream: OutputStream, data: &str) {
+    pub(crate) fn push(&mut self, hub: &crate::logs::LogHub, stream: OutputStream, data: &str) {
         use crate::net::proto::Level;
         let (slot, level) = match stream {
             OutputStream::Stdout => (0, Level::Info),
@@ -655,7 +705,7 @@ impl JobLog {
     }
 
     /// The target ended: a last line without its newline goes too.
-    fn flush(&mut self, hub: &crate::logs::LogHub) {
+    pub(crate) fn flush(&mut self, hub: &crate::logs::LogHub) {
         use crate::net::proto::Level;
         let mut lines = Vec::new();
         for (slot, level) in [(0, Level::Info), (1, Level::Warn)] {
@@ -732,6 +782,7 @@ pub async fn run(
         effects: BTreeMap::new(),
         item: plan.item.as_ref().map(|i| format!("{}={}", i.kind, i.key)),
         message: String::new(),
+        steps: Vec::new(),
     };
     job.id = match insert_job(&shared, &job).await {
         Ok(id) => id,
@@ -753,16 +804,7 @@ pub async fn run(
         .is_err();
     // configd stopping stops its jobs (the nodes kill the commands).
     let stop = shared.shutdown.child_token();
-    lock(&shared.ops.live).insert(
-        job.id,
-        LiveJob {
-            tx: tokio::sync::broadcast::channel(MERGE).0,
-            so_far: Default::default(),
-            so_far_bytes: 0,
-            dropped: false,
-            stop: stop.clone(),
-        },
-    );
+    shared.ops.start_live(job.id, stop.clone());
     let (tx, mut rx) = mpsc::channel::<Event>(MERGE);
     for (i, node) in plan.targets.iter().enumerate() {
         let link = shared.registry.get(node).and_then(|s| s.link());
@@ -867,7 +909,7 @@ pub async fn run(
         tracing::error!(job = job.id, "cannot record job end: {e}");
     }
     // Followers see the stream end and read the stored record.
-    lock(&shared.ops.live).remove(&job.id);
+    shared.ops.end_live(job.id);
     tracing::info!(
         job = job.id,
         state = crate::ops::views::job_state(&job),
@@ -879,7 +921,7 @@ pub async fn run(
 }
 
 /// Runs the command on one node and reports its output and end.
-async fn target(
+pub(crate) async fn target(
     i: usize,
     link: Option<crate::net::link::LinkHandle>,
     body: RequestBody,
@@ -974,7 +1016,7 @@ fn js(job: &JobView) -> String {
     serde_json::to_string(job).unwrap_or_default()
 }
 
-async fn insert_job(shared: &Shared, job: &JobView) -> Result<u64, String> {
+pub(crate) async fn insert_job(shared: &Shared, job: &JobView) -> Result<u64, String> {
     let body = js(job);
     let started = job.started_ms;
     shared
@@ -989,7 +1031,7 @@ async fn insert_job(shared: &Shared, job: &JobView) -> Result<u64, String> {
         .map_err(|e| e.to_string())
 }
 
-async fn finish_job(
+pub(crate) async fn finish_job(
     shared: &Shared,
     job: &JobView,
     outputs: Vec<NodeOutput>,
@@ -1046,8 +1088,24 @@ pub fn resolve_interrupted(conn: &rusqlite::Connection, now_ms: i64) -> rusqlite
                 t.message = RESTARTED.into();
             }
         }
+        let mut at = None;
+        for s in &mut job.steps {
+            if s.state == crate::net::proto::StepState::Running {
+                s.state = crate::net::proto::StepState::Lost;
+                s.message = RESTARTED.into();
+                at = Some(format!("step {} ({})", s.index, s.name));
+            }
+        }
         job.finished_ms = Some(now_ms.max(job.started_ms));
-        if job.message.is_empty() {
+        if let Some(at) = at {
+            job.message = format!(
+                "{RESTARTED}, at {at}; the steps before it completed and were not undone: `monit-cli runbook undo {id}` reverts them"
+            );
+        } else if !job.steps.is_empty() && job.message.is_empty() {
+            job.message = format!(
+                "{RESTARTED} between steps; the completed steps were not undone: `monit-cli runbook undo {id}` reverts them"
+            );
+        } else if job.message.is_empty() {
             job.message = format!("{RESTARTED}; its result on the nodes is unknown");
         }
         conn.prepare_cached("UPDATE jobs SET body = ?2 WHERE id = ?1")?
@@ -1143,6 +1201,7 @@ mod tests {
             effects: BTreeMap::new(),
             item: None,
             message: String::new(),
+            steps: Vec::new(),
         };
         let running = job(
             None,

@@ -16,6 +16,7 @@ pub mod notify;
 mod ops_api;
 mod preauth;
 mod registry;
+mod runbook;
 mod server;
 mod session;
 mod sessions;

@@ -220,6 +220,13 @@ pub async fn handle(
             }
         }
         RequestBody::Run(r) => jobs::run(shared, who, reply, cancel, r).await,
+        RequestBody::RunbookPlan(r) => super::runbook::plan_request(shared, reply, r).await,
+        RequestBody::RunbookRun(r) => {
+            super::runbook::run_request(shared, who, reply, cancel, r).await
+        }
+        RequestBody::RunbookUndo(j) => {
+            super::runbook::undo_request(shared, who, reply, cancel, j.id).await
+        }
         RequestBody::CancelJob(c) => {
             if shared.ops.cancel(c.id) {
                 tracing::info!(job = c.id, who = %who.name, "job cancelled");

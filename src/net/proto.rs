@@ -279,6 +279,15 @@ pub enum RequestBody {
     /// configd to a node: the checks of configd.toml that apply to it now
     /// (the whole set; empty clears them). Answered `ChecksSet`.
     SetChecks(SetChecks),
+    /// Resolve a runbook's steps without running anything (viewer);
+    /// answered `RunbookPlanned`.
+    RunbookPlan(RunbookRequest),
+    /// Run a runbook (its role): `JobStarted`, then per step `StepStarted`,
+    /// `JobOutput` / `StepProgress`, `StepDone`; then the final `JobDone`.
+    RunbookRun(RunbookRequest),
+    /// Undo the completed steps of a finished runbook job that did not
+    /// end ok and was not undone (its role); streamed like `RunbookRun`.
+    RunbookUndo(ShowJob),
 }
 
 /// A `[[check]]` of configd.toml, as sent to the nodes it applies to.
@@ -473,6 +482,10 @@ pub enum ResponseBody {
     Problems(ProblemsPage),
     Commands(CommandsPage),
     ChecksSet(ChecksSet),
+    RunbookPlanned(RunbookPlan),
+    StepStarted(StepView),
+    StepProgress(StepProgress),
+    StepDone(StepView),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -585,6 +598,121 @@ pub struct JobView {
     /// The inventory item the job acted on, `KIND=KEY`.
     pub item: Option<String>,
     pub message: String,
+    /// A runbook's steps (a runbook job has at least one; a command job none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub steps: Vec<StepView>,
+}
+
+/// `runbook plan|run NAME ARGS`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunbookRequest {
+    pub name: String,
+    /// Positional, in the runbook's `args` order (a `keys` argument takes
+    /// the rest).
+    pub args: Vec<String>,
+    /// `RunbookRun` only: the digest of the plan the operator confirmed;
+    /// configd refuses the run when the plan it resolves now differs.
+    #[serde(default)]
+    pub digest: Option<String>,
+}
+
+/// A runbook resolved against the inventory and the nodes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunbookPlan {
+    pub name: String,
+    pub args: Vec<String>,
+    pub steps: Vec<StepView>,
+    /// Identifies this exact plan (hex SHA-256 prefix of its steps).
+    pub digest: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StepKind {
+    Run,
+    Transfer,
+    Effects,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StepState {
+    Pending,
+    Running,
+    Ok,
+    Failed,
+    Skipped,
+    /// Completed, then reverted after a later step failed.
+    Undone,
+    /// Its undo was tried and failed: look at the message.
+    UndoFailed,
+    /// configd stopped while it ran.
+    Lost,
+}
+
+impl StepState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StepState::Pending => "pending",
+            StepState::Running => "running",
+            StepState::Ok => "ok",
+            StepState::Failed => "failed",
+            StepState::Skipped => "skipped",
+            StepState::Undone => "undone",
+            StepState::UndoFailed => "undo_failed",
+            StepState::Lost => "lost",
+        }
+    }
+}
+
+/// One inventory attribute a step changes (`node` for the hosting node).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InventoryChange {
+    pub kind: String,
+    pub key: String,
+    pub attr: String,
+    /// The value before (None: unset).
+    pub from: Option<String>,
+    pub to: String,
+}
+
+/// One resolved step of a runbook: what runs where, what it changes, its
+/// undo, and (in a job) how it went.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StepView {
+    /// 1-based position in the plan.
+    pub index: u32,
+    pub name: String,
+    pub kind: StepKind,
+    /// The key a `for_each` step is on.
+    pub item: Option<String>,
+    /// Where it runs (a transfer's source).
+    pub node: Option<String>,
+    /// A transfer's destination.
+    pub to_node: Option<String>,
+    pub command: Option<String>,
+    pub args: Vec<String>,
+    /// A transfer's file, relative to both nodes' `transfer_dir`.
+    pub file: Option<String>,
+    pub changes: Vec<InventoryChange>,
+    /// What reverts it when a later step fails.
+    pub undo: Option<Box<StepView>>,
+    pub state: StepState,
+    pub started_ms: Option<i64>,
+    pub finished_ms: Option<i64>,
+    pub exit_code: Option<i32>,
+    /// Bytes moved (transfers).
+    pub bytes: Option<u64>,
+    /// Why it was skipped, how it failed, what its undo did.
+    pub message: String,
+}
+
+/// A transfer step's progress.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StepProgress {
+    pub index: u32,
+    pub bytes: u64,
+    pub total: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -692,6 +820,9 @@ impl ResponseBody {
             ResponseBody::JobOutput(_)
             | ResponseBody::JobStarted(_)
             | ResponseBody::TargetDone(_)
+            | ResponseBody::StepStarted(_)
+            | ResponseBody::StepProgress(_)
+            | ResponseBody::StepDone(_)
             | ResponseBody::CommandOutput(_) => false,
             ResponseBody::Registered(_)
             | ResponseBody::Error(_)
@@ -706,6 +837,7 @@ impl ResponseBody {
             | ResponseBody::CommandExit(_)
             | ResponseBody::CommandNames(_)
             | ResponseBody::Commands(_)
+            | ResponseBody::RunbookPlanned(_)
             | ResponseBody::ChecksSet(_) => true,
         }
     }

@@ -32,19 +32,20 @@ pub struct CommandEntry {
     role: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+/// One `args` entry as written (commands and runbooks share it).
+#[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct ArgEntry {
-    name: String,
+pub(crate) struct ArgEntry {
+    pub(crate) name: String,
     #[serde(rename = "type")]
-    ty: String,
-    min: Option<i64>,
-    max: Option<i64>,
-    pattern: Option<String>,
-    max_len: Option<usize>,
-    values: Option<Vec<String>>,
-    format: Option<String>,
-    kind: Option<String>,
+    pub(crate) ty: String,
+    pub(crate) min: Option<i64>,
+    pub(crate) max: Option<i64>,
+    pub(crate) pattern: Option<String>,
+    pub(crate) max_len: Option<usize>,
+    pub(crate) values: Option<Vec<String>>,
+    pub(crate) format: Option<String>,
+    pub(crate) kind: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -67,7 +68,9 @@ pub struct LocalCommand {
 }
 
 impl ArgEntry {
-    fn into_spec(self, command: &str) -> Result<ArgSpec, String> {
+    /// The typed argument; `owner` names what declares it in errors
+    /// (``command `open-zone` ``).
+    pub(crate) fn into_spec(self, owner: &str) -> Result<ArgSpec, String> {
         let ArgEntry {
             name,
             ty,
@@ -81,7 +84,7 @@ impl ArgEntry {
         } = self;
         let stray = |what: &str| {
             Err(format!(
-                "command `{command}`, argument `{name}`: `{what}` does not apply to type {ty}"
+                "{owner}, argument `{name}`: `{what}` does not apply to type {ty}"
             ))
         };
         let kind = match ty.as_str() {
@@ -96,13 +99,13 @@ impl ArgEntry {
                 Some(kind) => ArgType::Key { kind },
                 None => {
                     return Err(format!(
-                        "command `{command}`, argument `{name}`: type key needs `kind`"
+                        "{owner}, argument `{name}`: type key needs `kind`"
                     ))
                 }
             },
             other => {
                 return Err(format!(
-                    "command `{command}`, argument `{name}`: unknown type `{other}`; use int, string, enum, date, ip or key"
+                    "{owner}, argument `{name}`: unknown type `{other}`; use int, string, enum, date, ip or key"
                 ))
             }
         };
@@ -146,7 +149,7 @@ pub fn resolve_commands(
         let args = e
             .args
             .into_iter()
-            .map(|a| a.into_spec(&name))
+            .map(|a| a.into_spec(&format!("command `{name}`")))
             .collect::<Result<Vec<_>, _>>()?;
         let spec = CommandSpec {
             name: name.clone(),
