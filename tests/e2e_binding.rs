@@ -448,23 +448,24 @@ fn query_commands_shows_roles_and_filters_by_node() {
     let s = setup();
     let fleet = &s.fleet;
     let all = json(&fleet.cli(&["query", "commands", "--node", "web-2", "-o", "json"]));
-    let names: Vec<&str> = all
+    let all = all.as_array().unwrap();
+    for c in all {
+        assert_eq!(c["nodes"], serde_json::json!(["web-2"]), "{c}");
+    }
+    // The pack's commands plus this test's, each once.
+    let pack = pack(Path::new("/x"));
+    let offered = pack.matches("[[command]]").count() + EXTRA.matches("[[command]]").count();
+    assert_eq!(all.len(), offered, "{all:#?}");
+    let everywhere = json(&fleet.cli(&["query", "commands", "-f", "name=open-zone", "-o", "json"]));
+    // One offer per node: each node's argv names its own sandbox root.
+    let nodes: Vec<&Value> = everywhere
         .as_array()
         .unwrap()
         .iter()
-        .map(|c| c["name"].as_str().unwrap())
+        .map(|c| &c["nodes"][0])
         .collect();
-    assert_eq!(
-        names,
-        [
-            "archive-zone",
-            "change-zone-time",
-            "hold-zone",
-            "open-zone",
-            "restore-zone",
-            "where"
-        ]
-    );
+    assert_eq!(nodes, ["web-1", "web-2", "web-3"], "{everywhere:#}");
+    // With a filter on top: the admin-only ones.
     let admin_only = json(&fleet.cli(&[
         "query",
         "commands",

@@ -22,7 +22,7 @@ use crate::net::proto::{
     RequestBody, ResponseBody, RunCommand, RunRequest, TargetResult, TargetState,
 };
 use crate::ops::kinds::Item;
-use crate::ops::spec::{ArgType, CommandRole, CommandSpec};
+use crate::ops::spec::{ArgType, CommandRole, CommandSpec, InventoryLink};
 use crate::timefmt::now_ms;
 
 /// Output kept per target in the job record (the tail).
@@ -192,18 +192,23 @@ impl OpsState {
         offers
     }
 
-    /// A definition of `name` bound to an inventory item, from any node
-    /// (the item's node then checks its own).
-    fn bound_spec(&self, name: &str) -> Option<CommandSpec> {
+    /// The definitions of `name` bound to an inventory item, from every
+    /// node offering it (the item's node then checks its own).
+    fn bound_specs(&self, name: &str) -> Vec<(CommandSpec, InventoryLink)> {
         let catalog = lock(&self.catalog);
         let mut nodes: Vec<&String> = catalog.keys().collect();
         nodes.sort();
-        nodes.into_iter().find_map(|n| {
-            catalog[n]
-                .iter()
-                .find(|c| c.name == name && c.inventory.is_some())
-                .cloned()
-        })
+        let mut out: Vec<(CommandSpec, InventoryLink)> = Vec::new();
+        for n in nodes {
+            for c in catalog[n].iter().filter(|c| c.name == name) {
+                if let Some(link) = &c.inventory {
+                    if !out.iter().any(|(s, _)| s == c) {
+                        out.push((c.clone(), link.clone()));
+                    }
+                }
+            }
+        }
+        out
     }
 
     pub(crate) fn commands(&self, node: &str) -> Arc<Vec<CommandSpec>> {
@@ -328,7 +333,8 @@ const MAX_REASON: usize = 1024;
 /// Without `--target`: the node hosting the command's inventory item.
 async fn home_of(shared: &Shared, req: &RunRequest) -> Result<String, Refusal> {
     let name = crate::ops::values::shown(&req.command);
-    let Some(spec) = shared.ops.bound_spec(&req.command) else {
+    let bound = shared.ops.bound_specs(&req.command);
+    if bound.is_empty() {
         if shared.ops.command_names().contains(&req.command) {
             return Err(bad(
                 Cause::Target,
@@ -340,12 +346,21 @@ async fn home_of(shared: &Shared, req: &RunRequest) -> Result<String, Refusal> {
             Cause::Unknown,
             format!("no node offers a command `{name}`; see `monit-cli query commands`"),
         ));
+    }
+    // The first definition the arguments fit names the item.
+    let mut first_error = None;
+    let Some((spec, link)) = bound
+        .iter()
+        .find(|(spec, _)| match spec.check_args(&req.args) {
+            Ok(()) => true,
+            Err(e) => {
+                first_error.get_or_insert(e);
+                false
+            }
+        })
+    else {
+        return Err(bad(Cause::Type, first_error.unwrap_or_default()));
     };
-    let Some(link) = &spec.inventory else {
-        return Err(bad(Cause::Target, "no inventory link"));
-    };
-    spec.check_args(&req.args)
-        .map_err(|m| bad(Cause::Type, m))?;
     let key = spec.arg(&req.args, &link.key).unwrap_or_default();
     let item = inventory::find(&shared.store, &shared.live().inventory, &link.kind, key)
         .await
