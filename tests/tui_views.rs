@@ -182,6 +182,7 @@ fn jobs() -> Vec<JobRow> {
                 exit_code: Some(0),
                 duration_ms: Some(812),
             }],
+            ..Default::default()
         },
         JobRow {
             id: "j-42".into(),
@@ -204,6 +205,7 @@ fn jobs() -> Vec<JobRow> {
                     duration_ms: None,
                 },
             ],
+            ..Default::default()
         },
     ]
 }
@@ -963,4 +965,76 @@ fn a_late_answer_for_an_abandoned_run_line_asks_nothing() {
     answer_targets(&mut app, effects, &["web-1", "web-2"]);
     assert_eq!(app.mode, Mode::Command { error: None }, "no confirmation");
     assert_eq!(app.input, "run open-zone");
+}
+
+/// Rows come from configd's job records through the shared model: the
+/// overall state filters (a runbook has no targets, only steps), and a
+/// runbook's steps show in the details.
+#[test]
+fn jobs_filter_on_state_and_show_runbook_steps() {
+    use monit::net::proto::{InventoryChange, JobView, StepKind, StepState, StepView};
+    let step = |index: u32, name: &str, node: &str, state: StepState| StepView {
+        index,
+        name: name.into(),
+        kind: StepKind::Run,
+        item: Some("101".into()),
+        node: Some(node.into()),
+        to_node: None,
+        command: Some(format!("{name}-zone")),
+        args: vec!["101".into()],
+        file: None,
+        changes: Vec::<InventoryChange>::new(),
+        undo: None,
+        state,
+        started_ms: Some(1),
+        finished_ms: Some(2),
+        exit_code: Some(0),
+        bytes: None,
+        message: String::new(),
+    };
+    let job = |id: u64, steps: Vec<StepView>, message: &str| JobView {
+        id,
+        who: "alice".into(),
+        started_ms: 1_000,
+        finished_ms: Some(2_000),
+        command: "merge-zones".into(),
+        args: vec!["201".into(), "101".into()],
+        targets: vec![],
+        requires: Default::default(),
+        effects: Default::default(),
+        item: None,
+        message: message.into(),
+        steps,
+    };
+    let ok = job(7, vec![step(1, "pack", "web-1", StepState::Ok)], "");
+    let failed = job(
+        8,
+        vec![
+            step(1, "pack", "web-1", StepState::Undone),
+            step(2, "merge", "web-2", StepState::Failed),
+        ],
+        "failed at step 2 (merge): exit 2; undone: 1 pack",
+    );
+    let mut app = full_app();
+    update(
+        &mut app,
+        Action::Jobs(vec![JobRow::from(&ok), JobRow::from(&failed)]),
+    );
+    key(&mut app, KeyCode::Char('4'));
+    key(&mut app, KeyCode::Char('/'));
+    typ(&mut app, "state=failed");
+    key(&mut app, KeyCode::Enter);
+    assert_eq!(app.jobs.visible.len(), 1, "{:?}", app.jobs.filter_error);
+    assert_eq!(app.jobs.selected_row().unwrap().id, "8");
+    key(&mut app, KeyCode::Enter);
+    let screen = draw(&mut app, 120, 40);
+    assert!(
+        screen.contains("2. merge 101 on web-2: merge-zone 101 [failed]"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("1. pack 101 on web-1: pack-zone 101 [undone]"),
+        "{screen}"
+    );
+    assert!(screen.contains("undone: 1 pack"), "{screen}");
 }

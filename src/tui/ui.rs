@@ -534,7 +534,14 @@ impl App {
                 Constraint::Fill(1),
             ],
             |j| {
-                let nodes: Vec<&str> = j.targets.iter().map(|t| t.node.as_str()).collect();
+                let mut nodes: Vec<&str> = j.targets.iter().map(|t| t.node.as_str()).collect();
+                for st in &j.steps {
+                    if let Some(n) = st.node.as_deref() {
+                        if !nodes.contains(&n) {
+                            nodes.push(n);
+                        }
+                    }
+                }
                 vec![
                     Cell::from(j.id.as_str()),
                     Cell::from(Span::styled(j.state(), theme.state(j.state()))),
@@ -781,6 +788,19 @@ impl App {
                     kv("started", j.started.clone()),
                     kv("finished", j.finished.clone().unwrap_or_else(|| "-".into())),
                 ];
+                if let Some(item) = &j.item {
+                    lines.push(kv("item", item.clone()));
+                }
+                if !j.message.is_empty() {
+                    lines.push(kv("message", j.message.clone()));
+                }
+                for st in &j.steps {
+                    let mut text = format!("{}. {} [{}]", st.index, st.doing, st.state);
+                    if !st.message.is_empty() && st.state != "ok" {
+                        text.push_str(&format!(" {}", st.message));
+                    }
+                    lines.push(kv("step", text));
+                }
                 for t in &j.targets {
                     lines.push(kv(
                         "target",
