@@ -258,7 +258,7 @@ pub async fn handle(
             };
             let mut commands = shared.ops.offers(q.node.as_deref());
             commands.retain(|c| matches_all(&filters, &crate::ops::views::command_json(c), None));
-            // configd's own runbooks join this list once they exist.
+            // configd's runbooks (issue 14 item 7) are added to this list here.
             let _ = reply
                 .send(ResponseBody::Commands(crate::net::proto::CommandsPage {
                     commands,
