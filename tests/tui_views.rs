@@ -649,8 +649,8 @@ fn command_line_parses_completes_and_confirms_naming_targets() {
     key(&mut app, KeyCode::Char(':'));
     typ(&mut app, "r");
     key(&mut app, KeyCode::Tab);
-    assert_eq!(app.input, "run ");
-    typ(&mut app, "op");
+    assert_eq!(app.input, "run", "run and runbook share it");
+    typ(&mut app, " op");
     key(&mut app, KeyCode::Tab);
     assert_eq!(app.input, "run open-zone ");
     // The signature shows once the name is complete.
@@ -1037,4 +1037,92 @@ fn jobs_filter_on_state_and_show_runbook_steps() {
         "{screen}"
     );
     assert!(screen.contains("undone: 1 pack"), "{screen}");
+}
+
+/// `:runbook NAME ARGS` asks configd for the plan, shows it in the
+/// confirmation, and runs exactly that plan (its digest) on `y`.
+#[test]
+fn runbook_command_shows_the_plan_and_runs_it_on_yes() {
+    use monit::net::proto::{InventoryChange, RunbookPlan, StepKind, StepState, StepView};
+    let mut app = full_app();
+    key(&mut app, KeyCode::Char(':'));
+    typ(&mut app, "runbook move-zone 301 web-2");
+    let effects = key(&mut app, KeyCode::Enter);
+    assert_eq!(
+        effects,
+        vec![Effect::PlanRunbook {
+            line: "runbook move-zone 301 web-2".into(),
+            name: "move-zone".into(),
+            args: vec!["301".into(), "web-2".into()],
+        }]
+    );
+    let step = StepView {
+        index: 1,
+        name: "point".into(),
+        kind: StepKind::Effects,
+        item: None,
+        node: None,
+        to_node: None,
+        command: None,
+        args: vec![],
+        file: None,
+        changes: vec![InventoryChange {
+            kind: "zone".into(),
+            key: "301".into(),
+            attr: "node".into(),
+            from: Some("web-1".into()),
+            to: "web-2".into(),
+        }],
+        undo: None,
+        state: StepState::Pending,
+        started_ms: None,
+        finished_ms: None,
+        exit_code: None,
+        bytes: None,
+        message: String::new(),
+    };
+    update(
+        &mut app,
+        Action::RunbookPlanned {
+            line: "runbook move-zone 301 web-2".into(),
+            plan: Ok(RunbookPlan {
+                name: "move-zone".into(),
+                args: vec!["301".into(), "web-2".into()],
+                steps: vec![step],
+                digest: "00ff00ff00ff00ff".into(),
+            }),
+        },
+    );
+    assert!(matches!(app.mode, Mode::Confirm(_)));
+    let screen = draw(&mut app, 100, 30);
+    assert!(
+        screen.contains("Run runbook `move-zone 301 web-2`"),
+        "{screen}"
+    );
+    assert!(screen.contains("zone 301 node: web-1 -> web-2"), "{screen}");
+    assert_eq!(
+        key(&mut app, KeyCode::Char('y')),
+        vec![Effect::RunRunbook {
+            name: "move-zone".into(),
+            args: vec!["301".into(), "web-2".into()],
+            digest: "00ff00ff00ff00ff".into(),
+        }]
+    );
+    // A refusal goes back to the command line with configd's reason.
+    key(&mut app, KeyCode::Char(':'));
+    typ(&mut app, "runbook move-zone 999 web-2");
+    key(&mut app, KeyCode::Enter);
+    update(
+        &mut app,
+        Action::RunbookPlanned {
+            line: "runbook move-zone 999 web-2".into(),
+            plan: Err("argument `zone`: no zone 999 in the inventory".into()),
+        },
+    );
+    assert_eq!(
+        app.mode,
+        Mode::Command {
+            error: Some("argument `zone`: no zone 999 in the inventory".into())
+        }
+    );
 }

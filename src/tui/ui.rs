@@ -945,7 +945,7 @@ pub const HELP: &[(&str, &str)] = &[
     ),
     (
         ":",
-        "command: run CMD ARG... [--target SEL] (Tab completes, shows the arguments), quit",
+        "command: run CMD ARG... [--target SEL] (Tab completes, shows the arguments), runbook NAME ARG... (shows the plan, asks), quit",
     ),
     ("?", "this help (j/k scroll)"),
     ("q, Ctrl-C", "quit"),
@@ -1031,16 +1031,28 @@ fn render_help(theme: &Theme, area: Rect, buf: &mut Buffer, scroll: u16) {
 }
 
 fn render_confirm(theme: &Theme, question: &str, area: Rect, buf: &mut Buffer) {
-    let popup = centered(area, 80, 30);
+    // A runbook's plan is several lines: make room for them.
+    let lines = question.lines().count() as u16;
+    let pct = if lines > 1 {
+        ((lines + 5) * 100 / area.height.max(1)).clamp(30, 90)
+    } else {
+        30
+    };
+    let popup = centered(area, 80, pct);
     Clear.render(popup, buf);
-    Paragraph::new(vec![
-        Line::from(question.to_string()),
-        Line::from(""),
-        Line::from(Span::styled("y confirm   n cancel", theme.header())),
-    ])
-    .wrap(Wrap { trim: false })
-    .block(Block::bordered().title(" confirm "))
-    .render(popup, buf);
+    let mut text: Vec<Line> = question
+        .lines()
+        .map(|l| Line::from(l.to_string()))
+        .collect();
+    text.push(Line::from(""));
+    text.push(Line::from(Span::styled(
+        "y confirm   n cancel",
+        theme.header(),
+    )));
+    Paragraph::new(text)
+        .wrap(Wrap { trim: false })
+        .block(Block::bordered().title(" confirm "))
+        .render(popup, buf);
 }
 
 /// Details of a check (Problems, Checks) or of a node that is down.
