@@ -286,6 +286,16 @@ inventory = { kind = "zone", key = "zone" }
     });
     tmux.key("y");
     tmux.wait_screen("the job's result", |s| s.contains("job 1 ok"));
+    tmux.key("4");
+    tmux.wait_screen("the job in the list", |s| {
+        table_lines(s).iter().any(|l| l.contains("say"))
+    });
+    tmux.key("Enter");
+    tmux.wait_screen("the job's output", |s| s.contains("alpha: said:hello"));
+    tmux.key("Escape");
+    // Typed right after Escape, `q` would read as Alt-q.
+    tmux.wait_screen("the details closed", |s| !s.contains("alpha: said:hello"));
+    tmux.key("1");
     // A bound command needs no --target: configd names the item's node,
     // and refuses another one before any confirmation.
     let admin = fleet.token("tui-admin", "admin");
@@ -307,15 +317,6 @@ inventory = { kind = "zone", key = "zone" }
     });
     tmux.key("y");
     tmux.wait_screen("the bound job's result", |s| s.contains("job 2 ok"));
-    tmux.key("4");
-    tmux.wait_screen("the job in the list", |s| {
-        table_lines(s).iter().any(|l| l.contains("say"))
-    });
-    tmux.key("Enter");
-    tmux.wait_screen("the job's output", |s| s.contains("alpha: said:hello"));
-    tmux.key("Escape");
-    // Typed right after Escape, `q` would read as Alt-q.
-    tmux.wait_screen("the details closed", |s| !s.contains("alpha: said:hello"));
     tmux.quit_clean();
 }
 
