@@ -145,7 +145,7 @@ impl World {
     fn zone(&self, key: u64) -> Value {
         self.inventory()
             .into_iter()
-            .find(|i| i["key"] == key.to_string() || i["key"] == key)
+            .find(|i| i["key"].to_string().trim_matches('"') == key.to_string())
             .unwrap()
     }
 
