@@ -435,6 +435,45 @@ fn a_failed_merge_is_undone() {
 #[test]
 fn roles_and_refusals_are_events() {
     let w = World::start();
+    // query commands lists configd's runbooks beside the nodes' commands.
+    let list = json(&w.fleet.cli(&["query", "commands", "-o", "json"]));
+    let merge = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "merge-zones")
+        .expect("merge-zones listed");
+    assert_eq!(merge["kind"], "runbook");
+    assert_eq!(merge["role"], "operator");
+    assert_eq!(merge["args"][1]["type"], "keys");
+    assert_eq!(merge["args"][1]["requires"]["state"], "live");
+    let admin_only = json(&w.fleet.cli(&[
+        "query",
+        "commands",
+        "-o",
+        "json",
+        "-f",
+        "kind=runbook",
+        "-f",
+        "role=admin",
+    ]));
+    let names: Vec<&str> = admin_only
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["admin-mark"]);
+    let one_node = json(
+        &w.fleet
+            .cli(&["query", "commands", "--node", "web-1", "-o", "json"]),
+    );
+    assert!(one_node
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|c| c["kind"] == "command"));
+
     // An operator runs an admin runbook: refused, and an event names her.
     let out = w.cli_op(&["runbook", "run", "admin-mark", "101", "--yes"]);
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));

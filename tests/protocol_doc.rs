@@ -595,6 +595,8 @@ fn structs() -> Vec<(&'static str, Vec<&'static str>)> {
         RefusedCheck,
         RunbookRequest,
         RunbookPlan,
+        RunbookOffer,
+        RunbookArgInfo,
         StepView,
         InventoryChange,
         StepProgress,

@@ -561,7 +561,7 @@ pub async fn query_commands(
         Some(crate::ops::views::COMMAND_FIELDS),
     )?;
     let client = connect(common).await?;
-    let offers = match one(
+    let (offers, runbooks) = match one(
         &client,
         RequestBody::QueryCommands(crate::net::proto::QueryChecks {
             node: node.clone(),
@@ -570,7 +570,7 @@ pub async fn query_commands(
     )
     .await?
     {
-        ResponseBody::Commands(c) => c.commands,
+        ResponseBody::Commands(c) => (c.commands, c.runbooks),
         other => return Err(unexpected(&other).into()),
     };
     if let (Some(n), true) = (&node, offers.is_empty()) {
@@ -583,7 +583,11 @@ pub async fn query_commands(
             ));
         }
     }
-    let rows: Vec<serde_json::Value> = offers.iter().map(command_json).collect();
+    let rows: Vec<serde_json::Value> = offers
+        .iter()
+        .map(command_json)
+        .chain(runbooks.iter().map(crate::ops::views::runbook_json))
+        .collect();
     let mut out = std::io::stdout().lock();
     finish_output(write_rows(&mut out, common.output, &rows, |fit| {
         let mut t = Table::new(vec![
@@ -617,6 +621,17 @@ pub async fn query_commands(
                 runs_on,
                 nodes,
                 fit.clip(&o.spec.description, 60),
+            ]);
+        }
+        for r in &runbooks {
+            let args = r.usage.strip_prefix(r.name.as_str()).unwrap_or(&r.usage);
+            t.row(vec![
+                r.name.clone(),
+                args.trim().to_string(),
+                r.role.as_str().to_string(),
+                format!("runbook, {} steps", r.steps.len()),
+                "configd".into(),
+                fit.clip(&r.description, 60),
             ]);
         }
         t.fit(fit)

@@ -258,10 +258,21 @@ pub async fn handle(
             };
             let mut commands = shared.ops.offers(q.node.as_deref());
             commands.retain(|c| matches_all(&filters, &crate::ops::views::command_json(c), None));
-            // configd's runbooks (issue 14 item 7) are added to this list here.
+            // configd's runbooks: not a node's, so not listed for one.
+            let runbooks = match q.node {
+                Some(_) => Vec::new(),
+                None => shared
+                    .live()
+                    .runbooks
+                    .iter()
+                    .map(|r| r.offer())
+                    .filter(|r| matches_all(&filters, &crate::ops::views::runbook_json(r), None))
+                    .collect(),
+            };
             let _ = reply
                 .send(ResponseBody::Commands(crate::net::proto::CommandsPage {
                     commands,
+                    runbooks,
                 }))
                 .await;
         }

@@ -409,6 +409,34 @@ pub struct CommandOffer {
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct CommandsPage {
     pub commands: Vec<CommandOffer>,
+    /// configd's runbooks (not when the query names a node).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub runbooks: Vec<RunbookOffer>,
+}
+
+/// A runbook of configd.toml, as `query commands` lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunbookOffer {
+    pub name: String,
+    pub description: String,
+    /// Who may run it.
+    pub role: Role,
+    /// `move-zone <zone:key zone> <dst:node>`.
+    pub usage: String,
+    pub args: Vec<RunbookArgInfo>,
+    /// Its steps' names, in order.
+    pub steps: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunbookArgInfo {
+    pub name: String,
+    /// `int`, `string`, `enum`, `date`, `ip`, `key`, `keys` or `node`.
+    pub kind: String,
+    /// The rule a value must meet, for humans.
+    pub rule: String,
+    /// What each named item must have (`key`, `keys`).
+    pub requires: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

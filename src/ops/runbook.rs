@@ -65,6 +65,21 @@ impl RunbookArg {
         }
     }
 
+    /// The rule, as a bad argument's message names it.
+    pub fn rule(&self) -> String {
+        match &self.kind {
+            RunbookArgType::Value(kind) => ArgSpec {
+                name: self.name.clone(),
+                kind: kind.clone(),
+            }
+            .rule(),
+            RunbookArgType::Keys { kind } => {
+                format!("one or more keys of existing {kind} items, each once")
+            }
+            RunbookArgType::Node => "the name of a node configd knows".into(),
+        }
+    }
+
     pub fn type_name(&self) -> &'static str {
         match &self.kind {
             RunbookArgType::Value(kind) => ArgSpec {
@@ -174,6 +189,27 @@ impl RunbookSpec {
 
     pub fn undo_step(&self, name: &str) -> Option<&Step> {
         self.undo.iter().find(|s| s.name == name)
+    }
+
+    /// How `query commands` lists it.
+    pub fn offer(&self) -> crate::net::proto::RunbookOffer {
+        crate::net::proto::RunbookOffer {
+            name: self.name.clone(),
+            description: self.description.clone(),
+            role: self.role,
+            usage: self.signature(),
+            args: self
+                .args
+                .iter()
+                .map(|a| crate::net::proto::RunbookArgInfo {
+                    name: a.name.clone(),
+                    kind: a.type_name().to_string(),
+                    rule: a.rule(),
+                    requires: a.requires.clone(),
+                })
+                .collect(),
+            steps: self.steps.iter().map(|s| s.name.clone()).collect(),
+        }
     }
 }
 

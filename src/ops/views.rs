@@ -62,6 +62,7 @@ pub fn command_json(offer: &crate::net::proto::CommandOffer) -> Value {
         })
         .collect();
     json!({
+        "kind": "command",
         "name": c.name,
         "description": c.description,
         "usage": c.signature(),
@@ -79,8 +80,29 @@ pub fn command_json(offer: &crate::net::proto::CommandOffer) -> Value {
     })
 }
 
+/// A runbook as `query commands` lists it, in the commands' shape where
+/// the fields mean the same (`kind` tells them apart).
+pub fn runbook_json(r: &crate::net::proto::RunbookOffer) -> Value {
+    let args: Vec<Value> = r
+        .args
+        .iter()
+        .map(|a| json!({"name": a.name, "type": a.kind, "rule": a.rule, "requires": a.requires}))
+        .collect();
+    json!({
+        "kind": "runbook",
+        "name": r.name,
+        "description": r.description,
+        "usage": r.usage,
+        "args": args,
+        "role": r.role.as_str(),
+        "steps": r.steps,
+    })
+}
+
 /// The fields a `query commands` filter may name.
 pub const COMMAND_FIELDS: &[&str] = &[
+    "kind",
+    "steps",
     "name",
     "description",
     "usage",
@@ -395,8 +417,28 @@ mod tests {
             },
             nodes: vec!["web-1".into()],
         };
-        let v = command_json(&offer);
+        let mut v = command_json(&offer);
         assert_eq!(v["role"], "admin");
+        // Runbooks share the list: their fields are filter fields too.
+        let runbook = runbook_json(&crate::net::proto::RunbookOffer {
+            name: "move-zone".into(),
+            description: "d".into(),
+            role: crate::net::proto::Role::Operator,
+            usage: "move-zone <zone:key zone>".into(),
+            args: vec![crate::net::proto::RunbookArgInfo {
+                name: "zone".into(),
+                kind: "key".into(),
+                rule: "r".into(),
+                requires: BTreeMap::from([("state".to_string(), "live".to_string())]),
+            }],
+            steps: vec!["pack".into()],
+        });
+        assert_eq!(runbook["kind"], "runbook");
+        if let (Some(all), Some(more)) = (v.as_object_mut(), runbook.as_object()) {
+            for (k, val) in more {
+                all.entry(k.clone()).or_insert(val.clone());
+            }
+        }
         crate::filter::assert_fields_match(&v, COMMAND_FIELDS);
     }
 
