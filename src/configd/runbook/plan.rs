@@ -405,6 +405,11 @@ async fn resolve_action(
             let file = file.fill(sc).map_err(bad)?;
             known_node(sim.shared, &from, "transfer source")?;
             known_node(sim.shared, &to, "transfer destination")?;
+            if from == to {
+                return Err(bad(format!(
+                    "transfer of `{file}` from {from} to itself: skip the step then (skip_if = \"{{zone.node}} == {{dst}}\")"
+                )));
+            }
             check_transfer_file(&file).map_err(bad)?;
             view.node = Some(from);
             view.to_node = Some(to);
