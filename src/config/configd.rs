@@ -48,6 +48,8 @@ struct File {
     notify: Vec<super::checks::NotifySection>,
     #[serde(default)]
     inventory: std::collections::BTreeMap<String, KindSection>,
+    #[serde(default, deserialize_with = "super::log::byte_size")]
+    max_transfer_size: Option<u64>,
 }
 
 /// `[inventory.KIND]`: the key's type and the attributes' types.
@@ -110,7 +112,13 @@ pub struct ConfigdConfig {
     pub metric_labels: Vec<String>,
     /// `[[check]]`: checks sent to the nodes their `apply` names.
     pub central_checks: Vec<super::CentralCheckRule>,
+    /// Largest file moved between nodes (bytes); larger ones are refused
+    /// before any byte moves.
+    pub max_transfer_size: u64,
 }
+
+/// `max_transfer_size` unless configd.toml says otherwise: 4 GiB.
+pub const DEFAULT_MAX_TRANSFER_SIZE: u64 = 4 << 30;
 
 fn default_data_dir() -> PathBuf {
     if nix::unistd::geteuid().is_root() {
@@ -279,7 +287,14 @@ impl ConfigdConfig {
         let central_checks =
             super::central_checks::resolve_central(file.check, &file.check_defaults)
                 .map_err(&invalid)?;
+        let max_transfer_size = file.max_transfer_size.unwrap_or(DEFAULT_MAX_TRANSFER_SIZE);
+        if max_transfer_size == 0 {
+            return Err(invalid(
+                "key `max_transfer_size`: must be more than zero".into(),
+            ));
+        }
         Ok(ConfigdConfig {
+            max_transfer_size,
             central_checks,
             metrics_listen: file.metrics_listen,
             metrics_token_file: file.metrics_token_file.map(|p| resolve(base, p)),

@@ -22,6 +22,8 @@ pub struct NodeApi {
     running: Arc<AtomicUsize>,
     /// Fired when the node begins to stop: no new commands then.
     stopping: CancellationToken,
+    /// File transfers in and out of `transfer_dir` (read at start).
+    transfers: super::transfer::Transfers,
 }
 
 /// Counts one running command for as long as it lives.
@@ -47,7 +49,10 @@ impl NodeApi {
         central: Arc<super::central_checks::CentralChecks>,
     ) -> NodeApi {
         let runner = Arc::new(CommandRunner::new(&config));
+        // Removes temporary files of transfers a previous noded left.
+        let transfers = super::transfer::Transfers::new(config.transfer_dir.as_deref());
         NodeApi {
+            transfers,
             config,
             central,
             runner: RwLock::new(runner),
@@ -103,7 +108,25 @@ impl Handler for NodeApi {
             self.runner().run(run, req.reply, req.cancel).await;
             return;
         }
-        let what = format!("{:?}", req.body);
+        use crate::net::proto::RequestBody as R;
+        let body = match req.body {
+            R::ReadFile(_) | R::WriteFile(_) if self.stopping.is_cancelled() => {
+                let _ = req
+                    .reply
+                    .error(
+                        ErrorCode::ShuttingDown,
+                        format!("node `{}` is stopping", self.config.name),
+                    )
+                    .await;
+                return;
+            }
+            R::ReadFile(r) => return self.transfers.read(r, req.reply, req.cancel).await,
+            R::WriteFile(w) => return self.transfers.write(w, req.reply, req.cancel).await,
+            R::WriteChunk(c) => return self.transfers.chunk(c, req.reply, req.cancel).await,
+            R::WriteCommit(c) => return self.transfers.commit(c, req.reply, req.cancel).await,
+            other => other,
+        };
+        let what = format!("{body:?}");
         let what = what
             .split(['(', ' ', '{'])
             .next()
