@@ -248,7 +248,7 @@ async fn a_destination_killed_mid_stream_keeps_nothing() {
     let w = World::start(QUICK, &["web-1", "web-2"]).await;
     let _a = w.node("web-1", true).await;
     let mut b = w.node("web-2", true).await;
-    random_file(&w.dir("web-1").join("big"), 256 << 20, 9);
+    random_file(&w.dir("web-1").join("big"), 64 << 20, 9);
 
     let task = copy_under_way(&w, CancellationToken::new()).await;
     b.kill9();
@@ -292,7 +292,7 @@ async fn a_cancelled_copy_keeps_nothing() {
     let w = World::start(QUICK, &["web-1", "web-2"]).await;
     let _a = w.node("web-1", true).await;
     let _b = w.node("web-2", true).await;
-    random_file(&w.dir("web-1").join("big"), 256 << 20, 11);
+    random_file(&w.dir("web-1").join("big"), 64 << 20, 11);
     let cancel = CancellationToken::new();
     let task = copy_under_way(&w, cancel.clone()).await;
     cancel.cancel();
