@@ -354,6 +354,27 @@ mod tests {
         assert_eq!(c.tokens_file, PathBuf::from("/etc/monit/data/tokens.toml"));
         assert_eq!(c.node_dead_after, std::time::Duration::from_secs(3));
         assert_eq!(c.listen.to_string(), DEFAULT_LISTEN);
+        assert_eq!(c.max_transfer_size, DEFAULT_MAX_TRANSFER_SIZE);
+    }
+
+    #[test]
+    fn max_transfer_size_takes_sizes() {
+        assert_eq!(
+            parse("max_transfer_size = \"10MiB\"\n")
+                .unwrap()
+                .max_transfer_size,
+            10 << 20
+        );
+        assert_eq!(
+            parse("max_transfer_size = 4096\n")
+                .unwrap()
+                .max_transfer_size,
+            4096
+        );
+        let e = parse("max_transfer_size = \"lots\"\n").unwrap_err();
+        assert!(e.contains("line 1") && e.contains("invalid size"), "{e}");
+        let e = parse("max_transfer_size = 0\n").unwrap_err();
+        assert!(e.contains("max_transfer_size"), "{e}");
     }
 
     #[test]

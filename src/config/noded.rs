@@ -242,6 +242,9 @@ mod tests {
         let c =
             NodedConfig::from_str(p, "token_file = \"t\"\nspool_dir = \"/srv/b/spool\"\n").unwrap();
         assert_eq!(c.pid_file, PathBuf::from("/srv/b/monit-noded.pid"));
+        assert_eq!(c.transfer_dir, None);
+        let c = NodedConfig::from_str(p, "token_file = \"t\"\ntransfer_dir = \"xfer\"\n").unwrap();
+        assert_eq!(c.transfer_dir, Some(PathBuf::from("/etc/monit/xfer")));
         let e = NodedConfig::from_str(p, "[labels]\nrole = 3\n").unwrap_err();
         assert!(e.to_string().contains("line 2"), "{e}");
     }
