@@ -113,11 +113,11 @@ pub async fn copy(
     let src = link(shared, &req.src_node)?;
     let dst = link(shared, &req.dst_node)?;
     let started = std::time::Instant::now();
-    let mut copy = Copy {
+    let mut transfer = Transfer {
         req: &req,
         cancel: &cancel,
     };
-    let result = copy.run(&src, &dst, max, &progress).await;
+    let result = transfer.run(&src, &dst, max, &progress).await;
     match &result {
         Ok(t) => tracing::info!(
             src = %req.src_node, src_path = %req.src_path, dst = %req.dst_node, dst_path = %req.dst_path,
@@ -143,7 +143,7 @@ fn link(shared: &Shared, node: &str) -> Result<LinkHandle, TransferError> {
 }
 
 /// One transfer's context, for its error values.
-struct Copy<'a> {
+struct Transfer<'a> {
     req: &'a TransferRequest,
     cancel: &'a CancellationToken,
 }
@@ -155,7 +155,7 @@ enum Side {
     Dst,
 }
 
-impl Copy<'_> {
+impl Transfer<'_> {
     async fn run(
         &mut self,
         src: &LinkHandle,
