@@ -93,8 +93,9 @@ impl Handler for NodeApi {
                 .await;
             return;
         }
-        if let crate::net::proto::RequestBody::RunCommand(run) = req.body {
-            if self.stopping.is_cancelled() {
+        use crate::net::proto::RequestBody as R;
+        let body = match req.body {
+            R::RunCommand(_) | R::ReadFile(_) | R::WriteFile(_) if self.stopping.is_cancelled() => {
                 let _ = req
                     .reply
                     .error(
@@ -104,21 +105,9 @@ impl Handler for NodeApi {
                     .await;
                 return;
             }
-            let _running = Running::new(&self.running);
-            self.runner().run(run, req.reply, req.cancel).await;
-            return;
-        }
-        use crate::net::proto::RequestBody as R;
-        let body = match req.body {
-            R::ReadFile(_) | R::WriteFile(_) if self.stopping.is_cancelled() => {
-                let _ = req
-                    .reply
-                    .error(
-                        ErrorCode::ShuttingDown,
-                        format!("node `{}` is stopping", self.config.name),
-                    )
-                    .await;
-                return;
+            R::RunCommand(run) => {
+                let _running = Running::new(&self.running);
+                return self.runner().run(run, req.reply, req.cancel).await;
             }
             R::ReadFile(r) => return self.transfers.read(r, req.reply, req.cancel).await,
             R::WriteFile(w) => return self.transfers.write(w, req.reply, req.cancel).await,

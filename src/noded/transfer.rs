@@ -360,59 +360,52 @@ impl Transfers {
 
     /// Hands a chunk to its write's task; `ChunkAck` once written.
     pub async fn chunk(&self, req: WriteChunk, reply: Replier, cancel: CancellationToken) {
-        let tx = lock(&self.writes).get(&req.handle).cloned();
-        let (ack, answer) = oneshot::channel();
-        let op = Op::Chunk {
-            offset: req.offset,
-            data: req.data,
-            ack,
-        };
-        let sent = match tx {
-            Some(tx) => tx.send(op).await.is_ok(),
-            None => false,
-        };
-        if !sent {
-            let _ = reply.send(ResponseBody::Error(no_write(req.handle))).await;
-            return;
+        let (offset, data) = (req.offset, req.data);
+        let answer = self
+            .ask(req.handle, &cancel, |ack| Op::Chunk { offset, data, ack })
+            .await;
+        if let Some(a) = answer {
+            let body = a.map_or_else(ResponseBody::Error, |written| {
+                ResponseBody::ChunkAck(ChunkAck { written })
+            });
+            let _ = reply.send(body).await;
         }
-        let answer = tokio::select! {
-            _ = cancel.cancelled() => return,
-            a = answer => a,
-        };
-        let body = match answer {
-            Ok(Ok(written)) => ResponseBody::ChunkAck(ChunkAck { written }),
-            Ok(Err(e)) => ResponseBody::Error(e),
-            Err(_) => ResponseBody::Error(no_write(req.handle)),
-        };
-        let _ = reply.send(body).await;
     }
 
     /// Asks a write's task to commit; `WriteDone` or the reason it failed.
     pub async fn commit(&self, req: WriteCommit, reply: Replier, cancel: CancellationToken) {
-        let tx = lock(&self.writes).get(&req.handle).cloned();
-        let (done, answer) = oneshot::channel();
-        let op = Op::Commit {
-            sha256: req.sha256,
-            done,
-        };
+        let sha256 = req.sha256;
+        let answer = self
+            .ask(req.handle, &cancel, |done| Op::Commit { sha256, done })
+            .await;
+        if let Some(a) = answer {
+            let _ = reply
+                .send(a.map_or_else(ResponseBody::Error, ResponseBody::WriteDone))
+                .await;
+        }
+    }
+
+    /// Sends `op` to the task owning write `handle` and waits for its
+    /// answer; `None` when the request was cancelled meanwhile.
+    async fn ask<T>(
+        &self,
+        handle: u64,
+        cancel: &CancellationToken,
+        op: impl FnOnce(oneshot::Sender<Result<T, ErrorFrame>>) -> Op,
+    ) -> Option<Result<T, ErrorFrame>> {
+        let tx = lock(&self.writes).get(&handle).cloned();
+        let (answer_tx, answer) = oneshot::channel();
         let sent = match tx {
-            Some(tx) => tx.send(op).await.is_ok(),
+            Some(tx) => tx.send(op(answer_tx)).await.is_ok(),
             None => false,
         };
         if !sent {
-            let _ = reply.send(ResponseBody::Error(no_write(req.handle))).await;
-            return;
+            return Some(Err(no_write(handle)));
         }
-        let answer = tokio::select! {
-            _ = cancel.cancelled() => return,
-            a = answer => a,
-        };
-        let body = match answer {
-            Ok(Ok(d)) => ResponseBody::WriteDone(d),
-            Ok(Err(e)) => ResponseBody::Error(e),
-            Err(_) => ResponseBody::Error(no_write(req.handle)),
-        };
-        let _ = reply.send(body).await;
+        tokio::select! {
+            _ = cancel.cancelled() => None,
+            a = answer => Some(a.unwrap_or_else(|_| Err(no_write(handle)))),
+        }
     }
 }
 
