@@ -313,3 +313,27 @@ async fn a_cancelled_copy_keeps_nothing() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_configd_sends_transfer_requests() {
+    let w = World::start(QUICK, &[]).await;
+    let token =
+        monit::auth::Token::parse(&std::fs::read_to_string(&w.fleet.viewer).unwrap()).unwrap();
+    let client = monit::net::client::Client::connect(&w.fleet.endpoint(&token), "peer")
+        .await
+        .unwrap();
+    let e = client
+        .one(monit::net::proto::RequestBody::ReadFile(
+            monit::net::proto::ReadFile {
+                path: "x".into(),
+                max_size: 1,
+            },
+        ))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("file transfer") && e.contains("forbidden"),
+        "{e}"
+    );
+}
