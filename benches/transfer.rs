@@ -14,7 +14,10 @@
 //! `copy` until the destination committed: fsync and rename included) and
 //! configd's memory growth: the RSS of this process (/proc/self/status
 //! `VmRSS`, sampled every 10 ms during the copy) over its RSS just before.
-//! The nodes are other processes and are not counted. Fails (exit 1) when
+//! The nodes are other processes and are not counted. Also prints the
+//! CPU time (user + system, /proc/PID/stat) configd and each node used
+//! during the copy: on a shared machine it says what the copy costs
+//! whatever else runs. Fails (exit 1) when
 //! a run is under 300 MB/s or grows RSS by 64 MiB or more.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -43,6 +46,18 @@ fn rss() -> u64 {
         * 1024
 }
 
+/// CPU seconds (user + system) process `pid` has used so far.
+fn cpu_secs(pid: &str) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name (which may hold spaces): utime is the
+    // 12th, stime the 13th.
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    // In clock ticks: USER_HZ, 100 on Linux.
+    (ticks(11) + ticks(12)) / 100.0
+}
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args()
         .skip(1)
@@ -63,8 +78,13 @@ fn main() -> ExitCode {
 
 async fn run(mib: u64, runs: usize) -> bool {
     let w = World::start("", &["src", "dst"]).await;
-    let _src = w.node("src", true).await;
-    let _dst = w.node("dst", true).await;
+    let src = w.node("src", true).await;
+    let dst = w.node("dst", true).await;
+    let pids = [
+        "self".to_string(),
+        src.pid().to_string(),
+        dst.pid().to_string(),
+    ];
     let len = mib << 20;
     let file = w.dir("src").join("data");
     let made = Instant::now();
@@ -90,6 +110,7 @@ async fn run(mib: u64, runs: usize) -> bool {
             })
         };
         let (tx, _rx) = tokio::sync::watch::channel(TransferProgress::default());
+        let cpu_before: Vec<f64> = pids.iter().map(|p| cpu_secs(p)).collect();
         let started = Instant::now();
         let result = transfer::copy(
             &w.shared,
@@ -99,6 +120,11 @@ async fn run(mib: u64, runs: usize) -> bool {
         )
         .await;
         let secs = started.elapsed().as_secs_f64();
+        let cpu: Vec<f64> = pids
+            .iter()
+            .zip(&cpu_before)
+            .map(|(p, b)| cpu_secs(p) - b)
+            .collect();
         stop.cancel();
         let _ = sampler.await;
         let t = match result {
@@ -121,6 +147,16 @@ async fn run(mib: u64, runs: usize) -> bool {
             growth as f64 / 1048576.0,
             if same { "matches" } else { "DIFFERS" },
             if pass { "PASS" } else { "FAIL (targets: >= 300 MB/s, growth < 64 MiB)" }
+        );
+        let total: f64 = cpu.iter().sum();
+        println!(
+            "run {}: CPU during the copy: configd {:.2}s, source node {:.2}s, destination node {:.2}s; {:.2} CPU-s per GiB (one free core would carry {:.0} MB/s)",
+            i + 1,
+            cpu[0],
+            cpu[1],
+            cpu[2],
+            total / (t.bytes as f64 / (1u64 << 30) as f64).max(1e-9),
+            t.bytes as f64 / 1e6 / total.max(1e-9)
         );
         let _ = std::fs::remove_file(w.dir("dst").join(&dst_name));
     }
