@@ -23,6 +23,7 @@ fn configd_example_parses() {
     assert!(c.inventory.contains_key("zone"));
     assert_eq!(c.metrics_listen.unwrap().to_string(), "127.0.0.1:9474");
     assert_eq!(c.metric_labels, ["role"]);
+    assert_eq!(c.max_transfer_size, 4 << 30);
     let central: Vec<&str> = c
         .central_checks
         .iter()
@@ -61,6 +62,9 @@ fn noded_example_parses() {
     assert_eq!(c.labels["role"], "web");
     assert!(c.accept_checks);
     assert_eq!(c.plugin_dirs.len(), 3);
+    // Commented out: transfers are off unless asked for.
+    assert_eq!(c.transfer_dir, None);
+    assert!(text.contains("# transfer_dir = \"/var/lib/monit/transfer\""));
     let names: Vec<&str> = c.commands.iter().map(|c| c.spec.name.as_str()).collect();
     assert_eq!(
         names,

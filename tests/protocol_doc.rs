@@ -342,6 +342,36 @@ fn examples() -> Vec<(&'static str, Message)> {
                 }),
             ),
         ),
+        (
+            "read_file",
+            request(
+                4,
+                RequestBody::ReadFile(ReadFile {
+                    path: "zone-101.tar".into(),
+                    max_size: 4 << 30,
+                }),
+            ),
+        ),
+        (
+            "file_chunk",
+            response(
+                4,
+                ResponseBody::FileChunk(FileChunk {
+                    data: b"ustar".to_vec(),
+                }),
+            ),
+        ),
+        (
+            "write_chunk",
+            request(
+                9,
+                RequestBody::WriteChunk(WriteChunk {
+                    handle: 42,
+                    offset: 262_144,
+                    data: b"ustar".to_vec(),
+                }),
+            ),
+        ),
     ]
 }
 
@@ -600,6 +630,16 @@ fn structs() -> Vec<(&'static str, Vec<&'static str>)> {
         StepView,
         InventoryChange,
         StepProgress,
+        ReadFile,
+        FileSize,
+        FileChunk,
+        FileEnd,
+        WriteFile,
+        WriteOpen,
+        WriteChunk,
+        ChunkAck,
+        WriteCommit,
+        WriteDone,
     ]
 }
 

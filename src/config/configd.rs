@@ -50,6 +50,8 @@ struct File {
     inventory: std::collections::BTreeMap<String, KindSection>,
     #[serde(default)]
     runbook: Vec<crate::ops::runbook::RunbookEntry>,
+    #[serde(default, deserialize_with = "super::log::byte_size")]
+    max_transfer_size: Option<u64>,
 }
 
 /// `[inventory.KIND]`: the key's type and the attributes' types.
@@ -114,7 +116,13 @@ pub struct ConfigdConfig {
     pub metric_labels: Vec<String>,
     /// `[[check]]`: checks sent to the nodes their `apply` names.
     pub central_checks: Vec<super::CentralCheckRule>,
+    /// Largest file moved between nodes (bytes); larger ones are refused
+    /// before any byte moves.
+    pub max_transfer_size: u64,
 }
+
+/// `max_transfer_size` unless configd.toml says otherwise: 4 GiB.
+pub const DEFAULT_MAX_TRANSFER_SIZE: u64 = 4 << 30;
 
 fn default_data_dir() -> PathBuf {
     if nix::unistd::geteuid().is_root() {
@@ -285,7 +293,14 @@ impl ConfigdConfig {
         let central_checks =
             super::central_checks::resolve_central(file.check, &file.check_defaults)
                 .map_err(&invalid)?;
+        let max_transfer_size = file.max_transfer_size.unwrap_or(DEFAULT_MAX_TRANSFER_SIZE);
+        if max_transfer_size == 0 {
+            return Err(invalid(
+                "key `max_transfer_size`: must be more than zero".into(),
+            ));
+        }
         Ok(ConfigdConfig {
+            max_transfer_size,
             central_checks,
             metrics_listen: file.metrics_listen,
             metrics_token_file: file.metrics_token_file.map(|p| resolve(base, p)),
@@ -346,6 +361,27 @@ mod tests {
         assert_eq!(c.tokens_file, PathBuf::from("/etc/monit/data/tokens.toml"));
         assert_eq!(c.node_dead_after, std::time::Duration::from_secs(3));
         assert_eq!(c.listen.to_string(), DEFAULT_LISTEN);
+        assert_eq!(c.max_transfer_size, DEFAULT_MAX_TRANSFER_SIZE);
+    }
+
+    #[test]
+    fn max_transfer_size_takes_sizes() {
+        assert_eq!(
+            parse("max_transfer_size = \"10MiB\"\n")
+                .unwrap()
+                .max_transfer_size,
+            10 << 20
+        );
+        assert_eq!(
+            parse("max_transfer_size = 4096\n")
+                .unwrap()
+                .max_transfer_size,
+            4096
+        );
+        let e = parse("max_transfer_size = \"lots\"\n").unwrap_err();
+        assert!(e.contains("line 1") && e.contains("invalid size"), "{e}");
+        let e = parse("max_transfer_size = 0\n").unwrap_err();
+        assert!(e.contains("max_transfer_size"), "{e}");
     }
 
     #[test]

@@ -100,7 +100,7 @@ impl LogSection {
 }
 
 /// `10MiB`, `512KiB`, `1GB` or a plain number of bytes.
-fn byte_size<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+pub(super) fn byte_size<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
     #[derive(Deserialize)]
     #[serde(untagged)]
     enum Raw {

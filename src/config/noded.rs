@@ -31,6 +31,7 @@ struct File {
     command: Vec<crate::ops::local::CommandEntry>,
     accept_checks: Option<bool>,
     plugin_dirs: Option<Vec<PathBuf>>,
+    transfer_dir: Option<PathBuf>,
 }
 
 /// Where a node looks for plugins of central checks unless `plugin_dirs`
@@ -79,6 +80,9 @@ pub struct NodedConfig {
     pub accept_checks: bool,
     /// Central checks' plugins must lie under one of these.
     pub plugin_dirs: Vec<PathBuf>,
+    /// The only directory files are transferred from and to (relative
+    /// paths); `None`: every transfer is refused.
+    pub transfer_dir: Option<PathBuf>,
 }
 
 fn hostname() -> String {
@@ -190,7 +194,9 @@ impl NodedConfig {
                 d.display()
             )));
         }
+        let transfer_dir = file.transfer_dir.map(|p| resolve(base, p));
         Ok(NodedConfig {
+            transfer_dir,
             accept_checks: file.accept_checks.unwrap_or(false),
             plugin_dirs,
             commands,
@@ -236,6 +242,9 @@ mod tests {
         let c =
             NodedConfig::from_str(p, "token_file = \"t\"\nspool_dir = \"/srv/b/spool\"\n").unwrap();
         assert_eq!(c.pid_file, PathBuf::from("/srv/b/monit-noded.pid"));
+        assert_eq!(c.transfer_dir, None);
+        let c = NodedConfig::from_str(p, "token_file = \"t\"\ntransfer_dir = \"xfer\"\n").unwrap();
+        assert_eq!(c.transfer_dir, Some(PathBuf::from("/etc/monit/xfer")));
         let e = NodedConfig::from_str(p, "[labels]\nrole = 3\n").unwrap_err();
         assert!(e.to_string().contains("line 2"), "{e}");
     }

@@ -416,6 +416,14 @@ fn authorize(who: &Identity, body: &RequestBody) -> Result<(), ErrorFrame> {
             "sending SetChecks",
             "configd: it sends checks to nodes; declare them in configd.toml",
         ),
+        // Files move between nodes only as configd drives them (runbooks).
+        RequestBody::ReadFile(_)
+        | RequestBody::WriteFile(_)
+        | RequestBody::WriteChunk(_)
+        | RequestBody::WriteCommit(_) => forbidden(
+            "sending file transfer requests",
+            "configd: it moves files between nodes for runbooks",
+        ),
     }
 }
 

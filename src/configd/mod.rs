@@ -22,6 +22,7 @@ mod session;
 mod sessions;
 pub mod store;
 mod tokens;
+pub mod transfer;
 
 pub use registry::NodeRegistry;
 pub use server::{run, Configd, Reloader, Shared};

@@ -37,9 +37,26 @@ pub fn encode_frame(msg: &Message, max: usize) -> Result<Bytes, FrameError> {
     if super::bulk::encode(msg, &mut frame) {
         return seal(frame, max);
     }
-    let mut buf = BytesMut::with_capacity(64);
+    let mut buf = BytesMut::with_capacity(size_hint(msg));
     encode_into(msg, max, &mut buf)?;
     Ok(buf.freeze())
+}
+
+/// Room for a message's frame: file chunks get theirs at once, so their
+/// bytes are not copied again and again while the buffer grows.
+fn size_hint(msg: &Message) -> usize {
+    use super::proto::{Request, RequestBody, Response, ResponseBody};
+    match msg {
+        Message::Response(Response {
+            body: ResponseBody::FileChunk(c),
+            ..
+        }) => c.data.len() + 64,
+        Message::Request(Request {
+            body: RequestBody::WriteChunk(c),
+            ..
+        }) => c.data.len() + 64,
+        _ => 64,
+    }
 }
 
 /// A frame written after `HEADER_LEN` placeholder bytes, checked against

@@ -114,18 +114,30 @@ impl LinkHandle {
     /// Sends a request; its answers arrive on the returned stream. Dropping
     /// the stream before the final answer cancels the request at the peer.
     pub async fn request(&self, body: RequestBody) -> Result<Responses, LinkError> {
-        self.start(Outgoing::Body(Box::new(body))).await
+        self.start(Outgoing::Body(Box::new(body)), ANSWERS).await
+    }
+
+    /// Like `request`, with at most `window` answers buffered: past that
+    /// the link stops reading until the asker takes one (a stream of big
+    /// answers, e.g. file chunks, held in few frames' memory).
+    pub async fn request_window(
+        &self,
+        body: RequestBody,
+        window: usize,
+    ) -> Result<Responses, LinkError> {
+        self.start(Outgoing::Body(Box::new(body)), window.max(1))
+            .await
     }
 
     /// Like `request`, with a body encoded once by
     /// `bulk::encode_request_body` (the same bytes go to many peers, or
     /// many times).
     pub async fn request_encoded(&self, body: Bytes) -> Result<Responses, LinkError> {
-        self.start(Outgoing::Encoded(body)).await
+        self.start(Outgoing::Encoded(body), ANSWERS).await
     }
 
-    async fn start(&self, body: Outgoing) -> Result<Responses, LinkError> {
-        let (reply, rx) = mpsc::channel(ANSWERS);
+    async fn start(&self, body: Outgoing, window: usize) -> Result<Responses, LinkError> {
+        let (reply, rx) = mpsc::channel(window);
         let (id_tx, id_rx) = tokio::sync::oneshot::channel();
         self.tx
             .send(Cmd::Request { body, reply, id_tx })

@@ -288,6 +288,135 @@ pub enum RequestBody {
     /// Undo the completed steps of a finished runbook job that did not
     /// end ok and was not undone (its role); streamed like `RunbookRun`.
     RunbookUndo(ShowJob),
+    /// configd to a node: send a file of its `transfer_dir`: `FileSize`,
+    /// then `FileChunk`s, then the final `FileEnd`. Cancel stops it.
+    ReadFile(ReadFile),
+    /// configd to a node: open a file of its `transfer_dir` for writing
+    /// (a temporary file): `WriteOpen`, then, once committed, the final
+    /// `WriteDone`. Cancel (or the link ending) removes the temporary file.
+    WriteFile(WriteFile),
+    /// configd to a node: bytes for an open `WriteFile`; answered
+    /// `ChunkAck` once written.
+    WriteChunk(WriteChunk),
+    /// configd to a node: check and move an open `WriteFile` into place;
+    /// answered `WriteDone`.
+    WriteCommit(WriteCommit),
+}
+
+/// Bytes as MessagePack bin (rmp-serde would write `Vec<u8>` as an
+/// array of integers: twice the size and slow).
+mod bin {
+    use serde::{Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(data: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_bytes(data)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        struct Bytes;
+        impl<'de> serde::de::Visitor<'de> for Bytes {
+            type Value = Vec<u8>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("bytes (bin)")
+            }
+            fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> Result<Vec<u8>, E> {
+                Ok(v.to_vec())
+            }
+            fn visit_byte_buf<E: serde::de::Error>(self, v: Vec<u8>) -> Result<Vec<u8>, E> {
+                Ok(v)
+            }
+        }
+        d.deserialize_byte_buf(Bytes)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReadFile {
+    /// Relative to the node's `transfer_dir`.
+    pub path: String,
+    /// A larger file is refused before any byte is sent.
+    pub max_size: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileSize {
+    pub size: u64,
+}
+
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileChunk {
+    #[serde(with = "bin")]
+    pub data: Vec<u8>,
+}
+
+impl std::fmt::Debug for FileChunk {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "FileChunk {{ {} bytes }}", self.data.len())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileEnd {
+    pub bytes: u64,
+    /// SHA-256 of the bytes sent, lowercase hex.
+    pub sha256: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WriteFile {
+    /// Relative to the node's `transfer_dir`.
+    pub path: String,
+    /// Bytes that will come.
+    pub size: u64,
+    /// Replace an existing file at `path` (else refused).
+    pub overwrite: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WriteOpen {
+    /// Names this write in `WriteChunk` and `WriteCommit`.
+    pub handle: u64,
+}
+
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WriteChunk {
+    pub handle: u64,
+    /// Where `data` starts in the file.
+    pub offset: u64,
+    #[serde(with = "bin")]
+    pub data: Vec<u8>,
+}
+
+impl std::fmt::Debug for WriteChunk {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "WriteChunk {{ handle: {}, offset: {}, {} bytes }}",
+            self.handle,
+            self.offset,
+            self.data.len()
+        )
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChunkAck {
+    /// Bytes written in order from the start of the file so far.
+    pub written: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WriteCommit {
+    pub handle: u64,
+    /// SHA-256 the source sent, lowercase hex.
+    pub sha256: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WriteDone {
+    pub bytes: u64,
+    /// SHA-256 of what was written, lowercase hex.
+    pub sha256: String,
 }
 
 /// A `[[check]]` of configd.toml, as sent to the nodes it applies to.
@@ -514,6 +643,12 @@ pub enum ResponseBody {
     StepStarted(StepView),
     StepProgress(StepProgress),
     StepDone(StepView),
+    FileSize(FileSize),
+    FileChunk(FileChunk),
+    FileEnd(FileEnd),
+    WriteOpen(WriteOpen),
+    ChunkAck(ChunkAck),
+    WriteDone(WriteDone),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -851,7 +986,10 @@ impl ResponseBody {
             | ResponseBody::StepStarted(_)
             | ResponseBody::StepProgress(_)
             | ResponseBody::StepDone(_)
-            | ResponseBody::CommandOutput(_) => false,
+            | ResponseBody::CommandOutput(_)
+            | ResponseBody::FileSize(_)
+            | ResponseBody::FileChunk(_)
+            | ResponseBody::WriteOpen(_) => false,
             ResponseBody::Registered(_)
             | ResponseBody::Error(_)
             | ResponseBody::ResultsAck(_)
@@ -866,7 +1004,10 @@ impl ResponseBody {
             | ResponseBody::CommandNames(_)
             | ResponseBody::Commands(_)
             | ResponseBody::RunbookPlanned(_)
-            | ResponseBody::ChecksSet(_) => true,
+            | ResponseBody::ChecksSet(_)
+            | ResponseBody::FileEnd(_)
+            | ResponseBody::ChunkAck(_)
+            | ResponseBody::WriteDone(_) => true,
         }
     }
 }

@@ -22,6 +22,8 @@ pub struct NodeApi {
     running: Arc<AtomicUsize>,
     /// Fired when the node begins to stop: no new commands then.
     stopping: CancellationToken,
+    /// File transfers in and out of `transfer_dir` (read at start).
+    transfers: super::transfer::Transfers,
 }
 
 /// Counts one running command for as long as it lives.
@@ -47,7 +49,10 @@ impl NodeApi {
         central: Arc<super::central_checks::CentralChecks>,
     ) -> NodeApi {
         let runner = Arc::new(CommandRunner::new(&config));
+        // Removes temporary files of transfers a previous noded left.
+        let transfers = super::transfer::Transfers::new(config.transfer_dir.as_deref());
         NodeApi {
+            transfers,
             config,
             central,
             runner: RwLock::new(runner),
@@ -88,8 +93,9 @@ impl Handler for NodeApi {
                 .await;
             return;
         }
-        if let crate::net::proto::RequestBody::RunCommand(run) = req.body {
-            if self.stopping.is_cancelled() {
+        use crate::net::proto::RequestBody as R;
+        let body = match req.body {
+            R::RunCommand(_) | R::ReadFile(_) | R::WriteFile(_) if self.stopping.is_cancelled() => {
                 let _ = req
                     .reply
                     .error(
@@ -99,11 +105,17 @@ impl Handler for NodeApi {
                     .await;
                 return;
             }
-            let _running = Running::new(&self.running);
-            self.runner().run(run, req.reply, req.cancel).await;
-            return;
-        }
-        let what = format!("{:?}", req.body);
+            R::RunCommand(run) => {
+                let _running = Running::new(&self.running);
+                return self.runner().run(run, req.reply, req.cancel).await;
+            }
+            R::ReadFile(r) => return self.transfers.read(r, req.reply, req.cancel).await,
+            R::WriteFile(w) => return self.transfers.write(w, req.reply, req.cancel).await,
+            R::WriteChunk(c) => return self.transfers.chunk(c, req.reply, req.cancel).await,
+            R::WriteCommit(c) => return self.transfers.commit(c, req.reply, req.cancel).await,
+            other => other,
+        };
+        let what = format!("{body:?}");
         let what = what
             .split(['(', ' ', '{'])
             .next()

@@ -13,6 +13,8 @@ pub mod plugin_run;
 pub mod results;
 pub mod scheduler;
 pub mod standing;
+pub mod transfer;
+pub mod transfer_path;
 mod uplink;
 
 pub use agent::{run, run_with, NodedError};

@@ -5,6 +5,7 @@
 
 pub mod faults;
 pub mod ops_pack;
+pub mod transfer;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -138,6 +139,14 @@ impl Fleet {
     }
 
     pub fn start_with(config_extra: &str) -> Fleet {
+        let mut fleet = Self::without_configd(config_extra);
+        fleet.start_configd("127.0.0.1:0");
+        fleet
+    }
+
+    /// The temp dir, data dir and viewer token, but no configd yet (for
+    /// tests that run configd in-process: see `transfer::World`).
+    pub fn without_configd(config_extra: &str) -> Fleet {
         let dir = tempfile::tempdir().unwrap();
         let data_dir = dir.path().join("data");
         let mut fleet = Fleet {
@@ -149,7 +158,6 @@ impl Fleet {
             dir,
         };
         fleet.viewer = fleet.token("viewer", "viewer");
-        fleet.start_configd("127.0.0.1:0");
         fleet
     }
 
@@ -157,7 +165,7 @@ impl Fleet {
         self.dir.path()
     }
 
-    fn write_config(&self, listen: &str) -> PathBuf {
+    pub fn write_config(&self, listen: &str) -> PathBuf {
         let path = self.path().join("configd.toml");
         std::fs::write(
             &path,

@@ -19,7 +19,7 @@ use super::super::tokens::Identity;
 use crate::net::link::Replier;
 use crate::net::proto::{
     ErrorCode, JobOutput, JobStarted, JobView, NodeOutput, RequestBody, ResponseBody, RunCommand,
-    StepKind, StepState, StepView, TargetState,
+    StepKind, StepProgress, StepState, StepView, TargetState,
 };
 use crate::timefmt::now_ms;
 
@@ -32,6 +32,8 @@ struct Runner {
     stop: CancellationToken,
     job: JobView,
     tails: BTreeMap<String, Tail>,
+    /// Bytes the last transfer moved.
+    bytes: Option<u64>,
 }
 
 impl Runner {
@@ -155,13 +157,63 @@ impl Runner {
         }
     }
 
+    /// Copies the step's file, sending progress to the client about
+    /// every quarter second; the byte count goes into the step.
     async fn transfer(&mut self, view: &StepView) -> (StepState, Option<i32>, String) {
-        let _ = view;
-        (
-            StepState::Failed,
-            None,
-            "file transfer is not available in this configd".into(),
-        )
+        use super::super::transfer::{copy, TransferProgress, TransferRequest};
+        let (Some(from), Some(to), Some(file)) =
+            (view.node.clone(), view.to_node.clone(), view.file.clone())
+        else {
+            return (StepState::Failed, None, "the step names no transfer".into());
+        };
+        let req = TransferRequest {
+            src_node: from,
+            src_path: file.clone(),
+            dst_node: to,
+            dst_path: file,
+            overwrite: false,
+        };
+        let (tx, mut rx) = tokio::sync::watch::channel(TransferProgress::default());
+        let shared = self.shared.clone();
+        let stop = self.stop.clone();
+        let copying = copy(&shared, req, tx, stop);
+        tokio::pin!(copying);
+        let mut tick = tokio::time::interval(Duration::from_millis(250));
+        let mut last = 0;
+        let result = loop {
+            tokio::select! {
+                r = &mut copying => break r,
+                _ = tick.tick() => {
+                    let p = *rx.borrow_and_update();
+                    if p.bytes != last && p.total > 0 {
+                        last = p.bytes;
+                        self.send(ResponseBody::StepProgress(StepProgress {
+                            index: view.index,
+                            bytes: p.bytes,
+                            total: p.total,
+                        }))
+                        .await;
+                    }
+                }
+            }
+        };
+        match result {
+            Ok(done) => {
+                self.bytes = Some(done.bytes);
+                self.send(ResponseBody::StepProgress(StepProgress {
+                    index: view.index,
+                    bytes: done.bytes,
+                    total: done.bytes,
+                }))
+                .await;
+                (
+                    StepState::Ok,
+                    None,
+                    format!("{} bytes, sha256 {}", done.bytes, done.sha256),
+                )
+            }
+            Err(e) => (StepState::Failed, None, e.to_string()),
+        }
     }
 }
 
@@ -193,6 +245,7 @@ impl Runner {
             stop,
             job,
             tails: BTreeMap::new(),
+            bytes: None,
         };
         r.send(ResponseBody::JobStarted(JobStarted { id, targets: nodes }))
             .await;
@@ -307,7 +360,9 @@ pub async fn execute(
                 message = format!("inventory not changed: {e}");
             }
         }
+        let bytes = r.bytes.take();
         let step = &mut r.job.steps[i];
+        step.bytes = bytes;
         step.state = state;
         step.exit_code = exit_code;
         step.message = message;
