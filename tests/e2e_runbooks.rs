@@ -9,7 +9,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use common::{stderr, Fleet, Proc};
+use common::faults::Proxy;
+use common::{stderr, wait_for, Fleet, Proc};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
@@ -73,6 +74,11 @@ impl World {
     }
 
     fn start_node(&mut self, node: &'static str) {
+        let server = self.fleet.addr.clone();
+        self.start_node_via(node, &server);
+    }
+
+    fn start_node_via(&mut self, node: &'static str, server: &str) {
         let pack = std::fs::read_to_string(ops_dir().join("commands.toml"))
             .unwrap()
             .replace("/etc/monit/ops", ops_dir().to_str().unwrap())
@@ -83,7 +89,9 @@ impl World {
         );
         let token = self.fleet.node_token(node);
         let top = format!("transfer_dir = \"{}\"\n", self.xfer(node).display());
-        let proc = self.fleet.node_top(node, &token, &top, &[], &extra, &[]);
+        let proc = self
+            .fleet
+            .node_via(node, &token, server, &top, &[], &extra, &[]);
         self.nodes.insert(node, proc);
     }
 
@@ -112,8 +120,15 @@ impl World {
                 let dir = w.root(node).join(format!("s{zone}"));
                 std::fs::create_dir_all(dir.join("conf")).unwrap();
                 std::fs::write(dir.join("conf/game.ini"), format!("zone={zone}\n")).unwrap();
-                let data: Vec<u8> = (0..50_000u32)
-                    .map(|x| (x.wrapping_mul(2_654_435_761).wrapping_add(zone as u32) >> 13) as u8)
+                // Incompressible, so the tarball that moves is as big.
+                let mut x: u64 = 0x9E37_79B9_7F4A_7C15 ^ zone as u64;
+                let data: Vec<u8> = (0..50_000)
+                    .map(|_| {
+                        x ^= x << 13;
+                        x ^= x >> 7;
+                        x ^= x << 17;
+                        (x >> 24) as u8
+                    })
                     .collect();
                 std::fs::write(dir.join("players.db"), data).unwrap();
                 csv.push_str(&format!("zone,{zone},{node},live\n"));
@@ -354,7 +369,7 @@ fn merge_zones_merges_across_nodes() {
     for (key, node) in [(101, "web-1"), (202, "web-2")] {
         let z = w.zone(key);
         assert_eq!(z["attrs"]["state"], "archived", "{z}");
-        assert_eq!(z["attrs"]["merged_into"], "201", "{z}");
+        assert_eq!(z["attrs"]["merged_into"], 201, "{z}");
         assert_eq!(z["node"], node);
         assert!(w.root(node).join(format!("archive/s{key}.tar.gz")).exists());
         assert!(!w.root(node).join(format!("s{key}")).exists());
@@ -563,4 +578,70 @@ fn kill_9_between_steps_leaves_a_failed_job_with_its_undo() {
         stderr(&out)
     );
     let _ = &mut w.nodes;
+}
+
+#[test]
+fn a_transfer_cut_by_killing_the_destination_leaves_nothing() {
+    let mut w = World::start();
+    // Zone 105 gets 8 MB of data; web-2 dials through a proxy that passes
+    // 1 MB/s, so the copy takes seconds and can be cut in the middle.
+    let mut x: u64 = 0x2545_F491_4F6C_DD1D;
+    let big: Vec<u8> = (0..8_000_000)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect();
+    std::fs::write(w.root("web-1").join("s105/big.db"), big).unwrap();
+    drop(w.nodes.remove("web-2"));
+    let proxy = Proxy::start(&w.fleet.addr);
+    proxy.limit(1_000_000);
+    w.start_node_via("web-2", &proxy.addr.clone());
+    w.fleet.wait_state("web-2", "up", Duration::from_secs(20));
+    let before_inv = w.inventory();
+    let web1_before = tree(&w.root("web-1"));
+    let mut run = w.fleet.cli_spawn_as(
+        &w.op.clone(),
+        "runbook",
+        &["runbook", "run", "move-zone", "105", "web-2", "--yes"],
+    );
+    let xfer2 = w.xfer("web-2");
+    wait_for(Duration::from_secs(30), "a partial file at web-2", || {
+        std::fs::read_dir(&xfer2)
+            .ok()?
+            .flatten()
+            .any(|e| e.file_name().to_string_lossy().starts_with(".monit-part"))
+            .then_some(())
+    });
+    w.nodes.get_mut("web-2").unwrap().kill9();
+    let status = run.wait_exit(Duration::from_secs(30));
+    assert_eq!(status.code(), Some(1), "the runbook fails: {}", run.log());
+    let job = w.last_job();
+    assert_eq!(job["state"], "failed", "{job}");
+    let st = states(&job);
+    assert_eq!(st[0], "pack undone", "{job}");
+    assert_eq!(st[1], "copy failed", "{job}");
+    assert!(
+        job["steps"][1]["message"]
+            .as_str()
+            .unwrap()
+            .contains("web-2"),
+        "{job}"
+    );
+    // web-2 back (directly): its leftover is removed at start; nothing of
+    // zone 105 is there, web-1 is as it was, the inventory unchanged.
+    drop(w.nodes.remove("web-2"));
+    w.start_node("web-2");
+    w.fleet.wait_state("web-2", "up", Duration::from_secs(20));
+    wait_for(
+        Duration::from_secs(10),
+        "web-2's transfer dir empty",
+        || tree(&xfer2).is_empty().then_some(()),
+    );
+    assert!(!w.root("web-2").join("s105").exists());
+    assert_eq!(tree(&w.root("web-1")), web1_before);
+    assert!(tree(&w.xfer("web-1")).is_empty(), "the pack was undone");
+    assert_eq!(w.inventory(), before_inv);
 }

@@ -59,20 +59,29 @@ pub async fn runbook(common: &CommonArgs, cmd: RunbookCmd) -> Result<(), CliErro
         }
         RunbookCmd::Run { name, args, yes } => {
             let client = connect(common).await?;
-            let plan = fetch_plan(&client, name.clone(), args.clone()).await?;
-            if !yes {
-                let mut err = std::io::stderr();
-                let _ = err.write_all(plan_text(&plan).as_bytes());
-                confirm(&format!("run runbook `{}`?", plan.name)).await?;
-            }
+            let plan = fetch_plan(&client, name.clone(), args.clone()).await;
+            // With --yes a plan that cannot be made is still tried as a run:
+            // configd refuses it and records who tried what (an event).
+            let (digest, total) = match plan {
+                Ok(plan) => {
+                    if !yes {
+                        let mut err = std::io::stderr();
+                        let _ = err.write_all(plan_text(&plan).as_bytes());
+                        confirm(&format!("run runbook `{}`?", plan.name)).await?;
+                    }
+                    (Some(plan.digest), plan.steps.len())
+                }
+                Err(e) if !yes => return Err(e),
+                Err(_) => (None, 0),
+            };
             let answers = client
                 .request(RequestBody::RunbookRun(RunbookRequest {
                     name,
                     args,
-                    digest: Some(plan.digest.clone()),
+                    digest,
                 }))
                 .await?;
-            follow(common, &client, answers, plan.steps.len()).await
+            follow(common, &client, answers, total, false).await
         }
         RunbookCmd::Undo { id, yes } => {
             let client = connect(common).await?;
@@ -94,7 +103,7 @@ pub async fn runbook(common: &CommonArgs, cmd: RunbookCmd) -> Result<(), CliErro
             let answers = client
                 .request(RequestBody::RunbookUndo(ShowJob { id, follow: false }))
                 .await?;
-            follow(common, &client, answers, 0).await
+            follow(common, &client, answers, 0, true).await
         }
     }
 }
@@ -183,6 +192,7 @@ async fn follow(
     client: &crate::net::client::Client,
     mut answers: crate::net::link::Responses,
     total: usize,
+    undoing: bool,
 ) -> Result<(), CliError> {
     let json = matches!(common.output, Format::Json | Format::Jsonl | Format::Csv);
     let mut stdout = std::io::stdout().lock();
@@ -278,7 +288,16 @@ async fn follow(
                 }
             }
             ResponseBody::JobDone(job) => {
-                let state = job_state(&job);
+                // An undo succeeded when every step it tried was undone.
+                let state = if undoing {
+                    if job.steps.iter().any(|s| s.state == StepState::UndoFailed) {
+                        "undo failed"
+                    } else {
+                        "undone"
+                    }
+                } else {
+                    job_state(&job)
+                };
                 if json {
                     finish_output(write_json(&mut stdout, common.output, &[job_json(&job)]))?;
                 } else {
@@ -294,7 +313,7 @@ async fn follow(
                         }
                     );
                 }
-                return if state == "ok" {
+                return if state == "ok" || state == "undone" {
                     Ok(())
                 } else {
                     Err(CliError::new(

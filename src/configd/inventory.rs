@@ -340,12 +340,13 @@ pub async fn apply_changes(
     let who = who.to_string();
     store
         .call(move |conn| -> Result<(), InventoryError> {
-            let tx = conn.unchecked_transaction()?;
+            // `call` runs this in a savepoint: an error undoes every write.
+            let tx = conn;
             let mut touched: BTreeMap<(String, String), (Item, Item)> = BTreeMap::new();
             for c in &changes {
                 let id = (c.kind.clone(), c.key.clone());
                 if !touched.contains_key(&id) {
-                    let Some(item) = get(&tx, &c.kind, &c.key)? else {
+                    let Some(item) = get(tx, &c.kind, &c.key)? else {
                         return rejected(format!("{} {} was deleted meanwhile", c.kind, c.key));
                     };
                     touched.insert(id.clone(), (item.clone(), item));
@@ -386,10 +387,9 @@ pub async fn apply_changes(
             }
             let now = now_ms();
             for (before, after) in touched.values() {
-                put(&tx, after)?;
-                event(&tx, now, &who, "update", Some(before), Some(after))?;
+                put(tx, after)?;
+                event(tx, now, &who, "update", Some(before), Some(after))?;
             }
-            tx.commit()?;
             Ok(())
         })
         .await?

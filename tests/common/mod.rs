@@ -292,11 +292,27 @@ impl Fleet {
         extra: &str,
         env: &[(&str, &str)],
     ) -> Proc {
+        self.node_via(name, token, &self.addr, top, labels, extra, env)
+    }
+
+    /// Like `node_top`, dialling `server` (e.g. a fault proxy) instead of
+    /// configd itself.
+    #[allow(clippy::too_many_arguments)]
+    pub fn node_via(
+        &self,
+        name: &str,
+        token: &Path,
+        server: &str,
+        top: &str,
+        labels: &[(&str, &str)],
+        extra: &str,
+        env: &[(&str, &str)],
+    ) -> Proc {
         let config = self.node_config(name);
         let state = self.path().join(format!("{name}.state"));
         let mut text = format!(
             "{top}name = \"{name}\"\nserver = \"{}\"\ntoken_file = \"{}\"\npid_file = \"{}\"\nspool_dir = \"{}\"\n[labels]\n",
-            self.addr,
+            server,
             token.display(),
             state.join("noded.pid").display(),
             state.join("spool").display()
