@@ -5,29 +5,12 @@
 
 mod common;
 
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use common::faults::Proxy;
-use common::{stderr, wait_for, Fleet, Proc};
+use common::zones::{self, tree, World, NODES};
+use common::{stderr, wait_for};
 use serde_json::Value;
-use sha2::{Digest, Sha256};
-
-const NODES: [&str; 3] = ["web-1", "web-2", "web-3"];
-
-fn ops_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("config/ops")
-}
-
-fn inventory_kinds() -> String {
-    "[inventory.zone]
-key = \"int\"
-attributes = { domain = \"string\", group = \"int\", state = \"new|live|archived\", db = \"ip\", dbc = \"ip\", merged_into = \"int\" }
-defaults = { group = \"{key}\" }
-"
-    .to_string()
-}
 
 /// A test runbook that sets an attribute, then waits: for kill -9 between
 /// steps.
@@ -57,180 +40,6 @@ name = "mark"
 effects = [{ item = "zone={zone}", set = { db = "10.0.0.8" } }]
 "#;
 
-struct World {
-    fleet: Fleet,
-    admin: PathBuf,
-    op: PathBuf,
-    nodes: BTreeMap<&'static str, Proc>,
-}
-
-impl World {
-    fn root(&self, node: &str) -> PathBuf {
-        self.fleet.path().join(format!("{node}-game"))
-    }
-
-    fn xfer(&self, node: &str) -> PathBuf {
-        self.fleet.path().join(format!("{node}-xfer"))
-    }
-
-    fn start_node(&mut self, node: &'static str) {
-        let server = self.fleet.addr.clone();
-        self.start_node_via(node, &server);
-    }
-
-    fn start_node_via(&mut self, node: &'static str, server: &str) {
-        let pack = std::fs::read_to_string(ops_dir().join("commands.toml"))
-            .unwrap()
-            .replace("/etc/monit/ops", ops_dir().to_str().unwrap())
-            .replace("/srv/game", self.root(node).to_str().unwrap())
-            .replace("/var/lib/monit/transfer", self.xfer(node).to_str().unwrap());
-        let extra = format!(
-            "{pack}\n[[command]]\nname = \"pause\"\nargv = [\"/bin/sleep\", \"{{secs}}\"]\nargs = [{{ name = \"secs\", type = \"string\", pattern = \"[0-9]+\" }}]\ntimeout = \"60s\"\n"
-        );
-        let token = self.fleet.node_token(node);
-        let top = format!("transfer_dir = \"{}\"\n", self.xfer(node).display());
-        let proc = self
-            .fleet
-            .node_via(node, &token, server, &top, &[], &extra, &[]);
-        self.nodes.insert(node, proc);
-    }
-
-    /// Three nodes; zones 101-107 on web-1, 201-207 on web-2, 301-306 on
-    /// web-3 (20), each live with a directory of data.
-    fn start() -> World {
-        let runbooks = std::fs::read_to_string(ops_dir().join("runbooks.toml")).unwrap();
-        let fleet = Fleet::start_with(&format!(
-            "heartbeat_interval = \"200ms\"\nnode_dead_after = \"2s\"\n{}\n{runbooks}\n{SLOW}",
-            inventory_kinds()
-        ));
-        let admin = fleet.token("root", "admin");
-        let op = fleet.token("alice", "operator");
-        let mut w = World {
-            fleet,
-            admin,
-            op,
-            nodes: BTreeMap::new(),
-        };
-        let mut csv = String::from("kind,key,node,state\n");
-        for (n, node) in NODES.iter().enumerate() {
-            std::fs::create_dir_all(w.xfer(node)).unwrap();
-            let count = if n == 2 { 6 } else { 7 };
-            for i in 1..=count {
-                let zone = (n + 1) * 100 + i;
-                let dir = w.root(node).join(format!("s{zone}"));
-                std::fs::create_dir_all(dir.join("conf")).unwrap();
-                std::fs::write(dir.join("conf/game.ini"), format!("zone={zone}\n")).unwrap();
-                // Incompressible, so the tarball that moves is as big.
-                let mut x: u64 = 0x9E37_79B9_7F4A_7C15 ^ zone as u64;
-                let data: Vec<u8> = (0..50_000)
-                    .map(|_| {
-                        x ^= x << 13;
-                        x ^= x >> 7;
-                        x ^= x << 17;
-                        (x >> 24) as u8
-                    })
-                    .collect();
-                std::fs::write(dir.join("players.db"), data).unwrap();
-                csv.push_str(&format!("zone,{zone},{node},live\n"));
-            }
-            w.start_node(node);
-        }
-        for node in NODES {
-            w.fleet.wait_state(node, "up", Duration::from_secs(20));
-        }
-        let file = w.fleet.path().join("zones.csv");
-        std::fs::write(&file, csv).unwrap();
-        let out = w
-            .fleet
-            .cli_as(&w.admin, &["inventory", "import", file.to_str().unwrap()]);
-        assert!(out.status.success(), "{}", stderr(&out));
-        w
-    }
-
-    fn cli_op(&self, args: &[&str]) -> std::process::Output {
-        self.fleet.cli_as(&self.op, args)
-    }
-
-    fn inventory(&self) -> Vec<Value> {
-        let out = self.fleet.cli(&["query", "inventory", "-o", "json"]);
-        assert!(out.status.success(), "{}", stderr(&out));
-        serde_json::from_slice(&out.stdout).unwrap()
-    }
-
-    fn zone(&self, key: u64) -> Value {
-        self.inventory()
-            .into_iter()
-            .find(|i| i["key"].to_string().trim_matches('"') == key.to_string())
-            .unwrap()
-    }
-
-    /// Every file under every node's zone root and transfer dir, with its
-    /// SHA-256.
-    fn disk(&self) -> BTreeMap<String, String> {
-        let mut out = BTreeMap::new();
-        for node in NODES {
-            for base in [self.root(node), self.xfer(node)] {
-                walk(&base, &base, node, &mut out);
-            }
-        }
-        out
-    }
-
-    fn job(&self, id: u64) -> Value {
-        let out = self
-            .fleet
-            .cli(&["job", "show", &id.to_string(), "-o", "json"]);
-        assert!(out.status.success(), "{}", stderr(&out));
-        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
-        match v {
-            Value::Array(mut a) => a.remove(0),
-            v => v,
-        }
-    }
-
-    fn last_job(&self) -> Value {
-        let out = self.fleet.cli(&["query", "jobs", "-o", "json"]);
-        let jobs: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
-        let id = jobs
-            .iter()
-            .map(|j| j["id"].as_u64().unwrap())
-            .max()
-            .unwrap();
-        self.job(id)
-    }
-}
-
-fn walk(base: &Path, dir: &Path, node: &str, out: &mut BTreeMap<String, String>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for e in entries {
-        let e = e.unwrap();
-        let path = e.path();
-        let rel = format!(
-            "{node}:{}:{}",
-            base.file_name().unwrap().to_string_lossy(),
-            path.strip_prefix(base).unwrap().display()
-        );
-        if e.file_type().unwrap().is_dir() {
-            out.insert(rel, "dir".into());
-            walk(base, &path, node, out);
-        } else {
-            let bytes = std::fs::read(&path).unwrap_or_default();
-            out.insert(rel, hex::encode(Sha256::digest(&bytes)));
-        }
-    }
-}
-
-/// The files of `dir` relative to it, with their SHA-256.
-fn tree(dir: &Path) -> BTreeMap<String, String> {
-    let mut out = BTreeMap::new();
-    walk(dir, dir, "", &mut out);
-    out.into_iter()
-        .map(|(k, v)| (k.splitn(3, ':').nth(2).unwrap().to_string(), v))
-        .collect()
-}
-
 fn json(out: &std::process::Output) -> Value {
     assert!(
         out.status.success(),
@@ -258,7 +67,7 @@ fn states(job: &Value) -> Vec<String> {
 
 #[test]
 fn move_zone_moves_a_live_zone_and_plan_changes_nothing() {
-    let w = World::start();
+    let w = World::start(zones::TWENTY, SLOW, false);
     let before_disk = w.disk();
     let before_inv = w.inventory();
     let data = tree(&w.root("web-1").join("s103"));
@@ -346,7 +155,7 @@ fn move_zone_moves_a_live_zone_and_plan_changes_nothing() {
 
 #[test]
 fn merge_zones_merges_across_nodes() {
-    let w = World::start();
+    let w = World::start(zones::TWENTY, SLOW, false);
     let d101 = tree(&w.root("web-1").join("s101"));
     let d202 = tree(&w.root("web-2").join("s202"));
     let out = w.cli_op(&[
@@ -406,7 +215,7 @@ fn merge_zones_merges_across_nodes() {
 
 #[test]
 fn a_failed_merge_is_undone() {
-    let w = World::start();
+    let w = World::start(zones::TWENTY, SLOW, false);
     // Zone 202's directory is replaced by an unreadable file: its merge
     // step (after 101's pack, copy, unpack and merge) fails.
     let s202 = w.root("web-2").join("s202");
@@ -449,7 +258,7 @@ fn a_failed_merge_is_undone() {
 
 #[test]
 fn roles_and_refusals_are_events() {
-    let w = World::start();
+    let w = World::start(zones::TWENTY, SLOW, false);
     // query commands lists configd's runbooks beside the nodes' commands.
     let list = json(&w.fleet.cli(&["query", "commands", "-o", "json"]));
     let merge = list
@@ -539,7 +348,7 @@ fn roles_and_refusals_are_events() {
 
 #[test]
 fn kill_9_between_steps_leaves_a_failed_job_with_its_undo() {
-    let mut w = World::start();
+    let mut w = World::start(zones::TWENTY, SLOW, false);
     let before = w.zone(104);
     let mut run = w.fleet.cli_spawn_as(
         &w.op.clone(),
@@ -582,7 +391,7 @@ fn kill_9_between_steps_leaves_a_failed_job_with_its_undo() {
 
 #[test]
 fn a_transfer_cut_by_killing_the_destination_leaves_nothing() {
-    let mut w = World::start();
+    let mut w = World::start(zones::TWENTY, SLOW, false);
     // Zone 105 gets 8 MB of data; web-2 dials through a proxy that passes
     // 1 MB/s, so the copy takes seconds and can be cut in the middle.
     let mut x: u64 = 0x2545_F491_4F6C_DD1D;
