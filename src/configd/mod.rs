@@ -22,5 +22,5 @@ pub mod store;
 mod tokens;
 
 pub use registry::NodeRegistry;
-pub use server::{run, Configd, Reloader, Shared};
+pub use server::{run, Configd, ConfigdError, Reloader, Shared};
 pub use tokens::{Identity, TokenRegistry};

@@ -1,0 +1,159 @@
+// monit web console: live logs and live job output over Server-Sent
+// Events. No inline scripts (CSP default-src 'self'). Rendering is
+// batched per animation frame and bounded, so a fast stream never
+// freezes the tab: lines the page cannot keep up with are dropped and
+// shown as a skip marker.
+"use strict";
+
+(function () {
+  var MAX_PENDING = 2000;   // lines waiting to be drawn
+  var PER_FRAME = 400;      // lines drawn per animation frame
+  var MAX_SHOWN = 5000;     // lines kept on the page
+
+  function liveLog(list) {
+    var pending = [];
+    var skipped = 0;
+    var paused = false;
+    var scheduled = false;
+    var status = document.getElementById("status");
+    var pauseBtn = document.getElementById("pause");
+    var clearBtn = document.getElementById("clear");
+    var total = 0;
+
+    function setStatus(text) { if (status) status.textContent = text; }
+
+    function skip(n) {
+      skipped += n;
+    }
+
+    function add(lines, serverSkipped) {
+      if (serverSkipped > 0) { pending.push({ skip: serverSkipped }); }
+      for (var i = 0; i < lines.length; i++) pending.push(lines[i]);
+      if (pending.length > MAX_PENDING) {
+        var drop = pending.length - MAX_PENDING;
+        var dropped = 0;
+        for (var j = 0; j < drop; j++) dropped += pending[j].skip || 1;
+        pending.splice(0, drop);
+        skip(dropped);
+      }
+      schedule();
+    }
+
+    function schedule() {
+      if (!scheduled && !paused) {
+        scheduled = true;
+        requestAnimationFrame(draw);
+      }
+    }
+
+    function marker(n) {
+      var li = document.createElement("li");
+      li.className = "skip";
+      li.textContent = "… " + n + " lines skipped (the page fell behind) …";
+      return li;
+    }
+
+    function draw() {
+      scheduled = false;
+      if (paused) return;
+      var atBottom = list.scrollTop + list.clientHeight >= list.scrollHeight - 4;
+      var frag = document.createDocumentFragment();
+      if (skipped > 0) { frag.appendChild(marker(skipped)); skipped = 0; }
+      var n = Math.min(pending.length, PER_FRAME);
+      for (var i = 0; i < n; i++) {
+        var l = pending[i];
+        if (l.skip) { frag.appendChild(marker(l.skip)); continue; }
+        var li = document.createElement("li");
+        li.className = "lv-" + l.l;
+        var t = document.createElement("time"); t.textContent = l.t;
+        var lv = document.createElement("span"); lv.className = "lv"; lv.textContent = l.l;
+        var src = document.createElement("span"); src.className = "src"; src.textContent = l.n + " " + l.s;
+        li.appendChild(t); li.appendChild(document.createTextNode(" "));
+        li.appendChild(lv); li.appendChild(document.createTextNode(" "));
+        li.appendChild(src); li.appendChild(document.createTextNode(" " + l.m));
+        frag.appendChild(li);
+        total++;
+      }
+      pending.splice(0, n);
+      list.appendChild(frag);
+      var extra = list.childElementCount - MAX_SHOWN;
+      while (extra-- > 0) list.removeChild(list.firstElementChild);
+      if (atBottom) list.scrollTop = list.scrollHeight;
+      if (pending.length > 0) schedule();
+    }
+
+    if (pauseBtn) {
+      pauseBtn.addEventListener("click", function () {
+        paused = !paused;
+        pauseBtn.setAttribute("aria-pressed", paused ? "true" : "false");
+        pauseBtn.textContent = paused ? "Resume" : "Pause";
+        setStatus(paused ? "paused: new lines are held (the oldest are skipped past " + MAX_PENDING + ")" : "following");
+        if (!paused) schedule();
+      });
+    }
+    if (clearBtn) {
+      clearBtn.addEventListener("click", function () {
+        while (list.firstChild) list.removeChild(list.firstChild);
+      });
+    }
+
+    var es = new EventSource(list.getAttribute("data-src"));
+    es.addEventListener("open", function () { setStatus(paused ? "paused" : "following"); });
+    es.addEventListener("lines", function (ev) {
+      var batch;
+      try { batch = JSON.parse(ev.data); } catch (e) { return; }
+      add(batch.lines || [], batch.skipped || 0);
+    });
+    es.addEventListener("error", function (ev) {
+      if (ev.data) { setStatus("error: " + ev.data); es.close(); }
+      else setStatus("reconnecting…");
+    });
+  }
+
+  function liveJob(pre) {
+    var status = document.getElementById("status");
+    var es = new EventSource(pre.getAttribute("data-src"));
+    var pending = [];
+    var scheduled = false;
+    function draw() {
+      scheduled = false;
+      var frag = document.createDocumentFragment();
+      for (var i = 0; i < pending.length; i++) {
+        var o = pending[i];
+        var lines = o.data.split(/(?<=\n)/);
+        for (var j = 0; j < lines.length; j++) {
+          if (lines[j] === "") continue;
+          var span = document.createElement("span");
+          if (o.stream === "stderr") span.className = "stderr";
+          span.textContent = o.node + ": " + lines[j] + (lines[j].endsWith("\n") ? "" : "\n");
+          frag.appendChild(span);
+        }
+      }
+      pending = [];
+      pre.appendChild(frag);
+      pre.scrollTop = pre.scrollHeight;
+    }
+    es.addEventListener("output", function (ev) {
+      var o;
+      try { o = JSON.parse(ev.data); } catch (e) { return; }
+      pending.push(o);
+      if (!scheduled) { scheduled = true; requestAnimationFrame(draw); }
+    });
+    es.addEventListener("done", function (ev) {
+      es.close();
+      if (status) status.textContent = "finished: " + ev.data;
+      // Show the stored record (states, exit codes).
+      setTimeout(function () { window.location.reload(); }, 300);
+    });
+    es.addEventListener("error", function (ev) {
+      if (ev.data) { es.close(); if (status) status.textContent = "error: " + ev.data; }
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    var log = document.getElementById("log");
+    if (log && log.getAttribute("data-src")) liveLog(log);
+    var out = document.getElementById("output");
+    if (out && out.getAttribute("data-src")) liveJob(out);
+  });
+})();
