@@ -29,7 +29,9 @@ impl LoginLimiter {
         let now = Instant::now();
         let addrs = self.addrs.lock().unwrap_or_else(|p| p.into_inner());
         let owed = addrs.get(&ip).map(|e| Self::owed(e, now))?;
-        (owed >= BUDGET).then(|| FORGIVE.mul_f64(owed - BUDGET + 1.0))
+        // Refused once BUDGET failures are owed, until one is forgiven.
+        let over = owed - (BUDGET - 1.0);
+        (over > 0.0).then(|| FORGIVE.mul_f64(over))
     }
 
     /// Counts a failed login of `ip`.

@@ -234,17 +234,27 @@ pub async fn browser(driver: &Driver) -> fantoccini::Client {
         .connect(&driver.url)
         .await
         .unwrap();
-    // The window includes what the browser draws around the page: size it
-    // so the page itself is 1280x800.
-    let inner = b
-        .execute("return [window.innerWidth, window.innerHeight];", vec![])
-        .await
-        .unwrap();
-    let (w, h) = (inner[0].as_u64().unwrap(), inner[1].as_u64().unwrap());
-    b.set_window_size(1280 + 1280 - w as u32, 800 + 800 - h as u32)
-        .await
-        .unwrap();
+    viewport(&b, 1280, 800).await;
     b
+}
+
+/// Sizes the window so that the page itself is `width` x `height` (the
+/// window includes what the browser draws around the page).
+pub async fn viewport(b: &fantoccini::Client, width: u32, height: u32) {
+    for _ in 0..3 {
+        let inner = b
+            .execute("return [window.innerWidth, window.innerHeight];", vec![])
+            .await
+            .unwrap();
+        let (w, h) = (inner[0].as_i64().unwrap(), inner[1].as_i64().unwrap());
+        if (w, h) == (i64::from(width), i64::from(height)) {
+            return;
+        }
+        let (ow, oh) = b.get_window_size().await.unwrap();
+        let ow = ow as i64 + i64::from(width) - w;
+        let oh = oh as i64 + i64::from(height) - h;
+        b.set_window_size(ow as u32, oh as u32).await.unwrap();
+    }
 }
 
 /// Where screenshots go: `target/web-screenshots/`.
