@@ -16,6 +16,12 @@ pub struct Answer {
     pub status: u16,
     pub headers: Vec<(String, String)>,
     pub body: String,
+    /// From the request written (connection already up) to the first
+    /// byte of the answer, and to its last.
+    pub first_byte: Duration,
+    pub last_byte: Duration,
+    /// Bytes on the wire after TLS: head and body.
+    pub bytes: usize,
 }
 
 impl Answer {
@@ -93,11 +99,25 @@ impl Http {
         } else {
             req.push_str("\r\n");
         }
+        let sent = Instant::now();
         stream.write_all(req.as_bytes()).await.unwrap();
         stream.flush().await.unwrap();
-        let mut raw = Vec::new();
-        let _ = tokio::time::timeout(Duration::from_secs(20), stream.read_to_end(&mut raw)).await;
-        parse(&raw)
+        let mut raw = vec![0u8; 64 * 1024];
+        let n = tokio::time::timeout(Duration::from_secs(20), stream.read(&mut raw))
+            .await
+            .unwrap_or(Ok(0))
+            .unwrap_or(0);
+        let first_byte = sent.elapsed();
+        raw.truncate(n);
+        if n > 0 {
+            let _ =
+                tokio::time::timeout(Duration::from_secs(20), stream.read_to_end(&mut raw)).await;
+        }
+        let mut answer = parse(&raw);
+        answer.first_byte = first_byte;
+        answer.last_byte = sent.elapsed();
+        answer.bytes = raw.len();
+        answer
     }
 
     pub async fn get(&self, path: &str, cookie: Option<&str>) -> Answer {
@@ -157,6 +177,9 @@ fn parse(raw: &[u8]) -> Answer {
         status,
         headers,
         body: body.to_string(),
+        first_byte: Duration::ZERO,
+        last_byte: Duration::ZERO,
+        bytes: 0,
     }
 }
 

@@ -7,8 +7,9 @@
 
 (function () {
   var MAX_PENDING = 2000;   // lines waiting to be drawn
-  var PER_FRAME = 400;      // lines drawn per animation frame
-  var MAX_SHOWN = 5000;     // lines kept on the page
+  var PER_FRAME = 300;      // lines drawn per animation frame at most
+  var FRAME_MS = 6;         // time spent drawing per frame at most
+  var MAX_SHOWN = 1500;     // lines kept on the page
 
   function liveLog(list) {
     var pending = [];
@@ -22,17 +23,22 @@
 
     function setStatus(text) { if (status) status.textContent = text; }
 
+    var skippedTotal = 0;
     function skip(n) {
       skipped += n;
+      skippedTotal += n;
     }
 
     function add(lines, serverSkipped) {
-      if (serverSkipped > 0) { pending.push({ skip: serverSkipped }); }
+      if (serverSkipped > 0) { pending.push({ skip: serverSkipped }); skippedTotal += serverSkipped; }
       for (var i = 0; i < lines.length; i++) pending.push(lines[i]);
       if (pending.length > MAX_PENDING) {
         var drop = pending.length - MAX_PENDING;
         var dropped = 0;
-        for (var j = 0; j < drop; j++) dropped += pending[j].skip || 1;
+        for (var j = 0; j < drop; j++) {
+          // A marker already counted folds into the next one.
+          if (pending[j].skip) skipped += pending[j].skip; else dropped++;
+        }
         pending.splice(0, drop);
         skip(dropped);
       }
@@ -53,14 +59,23 @@
       return li;
     }
 
+    // Follow the end unless the reader scrolled up; known from scroll
+    // events, so drawing never has to ask for layout.
+    var stick = true;
+    list.addEventListener("scroll", function () {
+      stick = list.scrollTop + list.clientHeight >= list.scrollHeight - 8;
+    }, { passive: true });
+
     function draw() {
       scheduled = false;
       if (paused) return;
-      var atBottom = list.scrollTop + list.clientHeight >= list.scrollHeight - 4;
+      var start = performance.now();
       var frag = document.createDocumentFragment();
       if (skipped > 0) { frag.appendChild(marker(skipped)); skipped = 0; }
       var n = Math.min(pending.length, PER_FRAME);
-      for (var i = 0; i < n; i++) {
+      var i = 0;
+      for (; i < n; i++) {
+        if ((i & 31) === 31 && performance.now() - start > FRAME_MS) break;
         var l = pending[i];
         if (l.skip) { frag.appendChild(marker(l.skip)); continue; }
         var li = document.createElement("li");
@@ -74,11 +89,14 @@
         frag.appendChild(li);
         total++;
       }
-      pending.splice(0, n);
+      pending.splice(0, i);
       list.appendChild(frag);
+      // Counters for whoever measures the page (benches/web.rs).
+      list.setAttribute("data-shown", String(total));
+      list.setAttribute("data-skipped", String(skippedTotal));
       var extra = list.childElementCount - MAX_SHOWN;
       while (extra-- > 0) list.removeChild(list.firstElementChild);
-      if (atBottom) list.scrollTop = list.scrollHeight;
+      if (stick) list.scrollTop = 1e9;
       if (pending.length > 0) schedule();
     }
 

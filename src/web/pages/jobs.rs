@@ -187,20 +187,24 @@ pub async fn stream(Authed(s, _): Authed, Path(id): Path<u64>) -> Response {
         Ok(a) => a,
         Err(e) => return client_error(&s, "jobs", e),
     };
-    sse(answers, |body, skipped| match body {
-        ResponseBody::JobOutput(o) => {
-            let stream = match o.stream {
-                OutputStream::Stdout => "stdout",
-                OutputStream::Stderr => "stderr",
-            };
-            let json = serde_json::json!({
-                "node": o.node, "stream": stream, "data": o.data, "skipped": skipped,
-            });
-            Some((Event::default().event("output").data(json.to_string()), 1))
-        }
-        ResponseBody::JobDetail(d) => {
-            Some((Event::default().event("done").data(job_state(&d.job)), 0))
-        }
-        _ => None,
-    })
+    sse(
+        answers,
+        |body, skipped| match body {
+            ResponseBody::JobOutput(o) => {
+                let stream = match o.stream {
+                    OutputStream::Stdout => "stdout",
+                    OutputStream::Stderr => "stderr",
+                };
+                let json = serde_json::json!({
+                    "node": o.node, "stream": stream, "data": o.data, "skipped": skipped,
+                });
+                Some((Event::default().event("output").data(json.to_string()), 1))
+            }
+            ResponseBody::JobDetail(d) => {
+                Some((Event::default().event("done").data(job_state(&d.job)), 0))
+            }
+            _ => None,
+        },
+        None,
+    )
 }

@@ -5,8 +5,6 @@
 //! reader falls behind it).
 
 use std::convert::Infallible;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
 
 use askama::Template;
 use axum::extract::Query;
@@ -26,6 +24,8 @@ const DEFAULT_BACKLOG: u64 = 200;
 const MAX_BACKLOG: u64 = 5000;
 /// Events waiting for the browser; past it, batches are skipped.
 pub const SSE_QUEUE: usize = 32;
+/// A pause in the stream after which lines skipped are reported alone.
+const QUIET: std::time::Duration = std::time::Duration::from_millis(250);
 
 #[derive(Deserialize, Default, Clone)]
 pub struct LogsQuery {
@@ -106,46 +106,66 @@ pub async fn stream(Authed(s, _): Authed, Query(q): Query<LogsQuery>) -> Respons
         Ok(a) => a,
         Err(e) => return client_error(&s, "logs", e),
     };
-    sse(answers, |body, skipped| match body {
-        ResponseBody::LogLines(b) => {
-            let lines: Vec<serde_json::Value> = b
-                .lines
-                .iter()
-                .map(|l| {
-                    serde_json::json!({
-                        "t": crate::timefmt::rfc3339_ms(l.time_ms),
-                        "n": l.node,
-                        "l": l.level.as_str(),
-                        "s": l.source,
-                        "m": l.message,
+    sse(
+        answers,
+        |body, skipped| match body {
+            ResponseBody::LogLines(b) => {
+                let lines: Vec<serde_json::Value> = b
+                    .lines
+                    .iter()
+                    .map(|l| {
+                        serde_json::json!({
+                            "t": crate::timefmt::rfc3339_ms(l.time_ms),
+                            "n": l.node,
+                            "l": l.level.as_str(),
+                            "s": l.source,
+                            "m": l.message,
+                        })
                     })
-                })
-                .collect();
-            let json = serde_json::json!({ "skipped": b.skipped + skipped, "lines": lines });
-            Some((
-                Event::default().event("lines").data(json.to_string()),
-                b.lines.len() as u64,
-            ))
-        }
-        _ => None,
-    })
+                    .collect();
+                let json = serde_json::json!({ "skipped": b.skipped + skipped, "lines": lines });
+                Some((
+                    Event::default().event("lines").data(json.to_string()),
+                    b.lines.len() as u64,
+                ))
+            }
+            _ => None,
+        },
+        Some(skipped_only),
+    )
+}
+
+fn skipped_only(skipped: u64) -> Event {
+    let json = serde_json::json!({ "skipped": skipped, "lines": [] });
+    Event::default().event("lines").data(json.to_string())
 }
 
 /// Forwards `answers` as Server-Sent Events, made by `event` from each
 /// answer and the lines skipped since the last event delivered (it
 /// returns the event and how many lines it holds). An Error answer
-/// becomes an `error` event and ends the stream.
+/// becomes an `error` event and ends the stream. With `quiet`, lines
+/// skipped are also reported on their own once the stream pauses, so the
+/// page's count is complete.
 pub fn sse(
     mut answers: Responses,
     event: impl Fn(ResponseBody, u64) -> Option<(Event, u64)> + Send + 'static,
+    quiet: Option<fn(u64) -> Event>,
 ) -> Response {
     let (tx, rx) = mpsc::channel::<Event>(SSE_QUEUE);
-    let skipped = Arc::new(AtomicU64::new(0));
     tokio::spawn(async move {
+        let mut skipped = 0u64;
         loop {
             let next = tokio::select! {
                 _ = tx.closed() => return,
                 n = answers.next() => n,
+                _ = tokio::time::sleep(QUIET), if skipped > 0 && quiet.is_some() => {
+                    if let Some(make) = quiet {
+                        if tx.try_send(make(skipped)).is_ok() {
+                            skipped = 0;
+                        }
+                    }
+                    continue;
+                }
             };
             let body = match next {
                 Some(Ok(ResponseBody::Error(e))) => {
@@ -162,19 +182,20 @@ pub fn sse(
                 }
                 None => return,
             };
-            let owed = skipped.swap(0, Ordering::Relaxed);
-            if let Some((ev, lines)) = event(body, owed) {
-                if lines == 0 {
-                    // An event without lines (a job's end) is never skipped.
-                    if tx.send(ev).await.is_err() {
-                        return;
-                    }
-                } else if tx.try_send(ev).is_err() {
-                    // The browser is behind: count, never wait.
-                    skipped.fetch_add(owed + lines, Ordering::Relaxed);
+            let Some((ev, lines)) = event(body, skipped) else {
+                continue;
+            };
+            if lines == 0 {
+                // An event without lines (a job's end) is never skipped.
+                if tx.send(ev).await.is_err() {
+                    return;
                 }
+                skipped = 0;
+            } else if tx.try_send(ev).is_ok() {
+                skipped = 0;
             } else {
-                skipped.fetch_add(owed, Ordering::Relaxed);
+                // The browser is behind: count, never wait.
+                skipped += lines;
             }
         }
     });
