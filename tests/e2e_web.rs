@@ -551,3 +551,42 @@ async fn csrf_logout_roles_and_login_limits_over_http() {
     assert!(log.contains("web console: failed login"), "{log}");
     assert!(log.contains("too many failed logins"), "{log}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plaintext_configd_serves_plain_http_on_loopback() {
+    let fleet = Fleet::start_with("tls = false\nweb_listen = \"127.0.0.1:0\"\n");
+    let web = Http {
+        addr: std::fs::read_to_string(fleet.data_dir.join("web.addr"))
+            .unwrap()
+            .trim()
+            .to_string(),
+        fingerprint: None,
+    };
+    let login = web.get("/login", None).await;
+    assert_eq!(login.status, 200);
+    let c = login.headers_named("set-cookie").join("; ");
+    assert!(c.contains("HttpOnly") && !c.contains("Secure"), "{c}");
+    let (cookie, _) = web.login(&fleet.viewer).await;
+    let nodes = web.get("/nodes", Some(&cookie)).await;
+    assert_eq!(nodes.status, 200, "{nodes:?}");
+    // A node token is not a console login.
+    let node = fleet.token("n1", "node");
+    let page = web.get("/login", None).await;
+    let token = std::fs::read_to_string(node).unwrap();
+    let a = web
+        .post(
+            "/login",
+            Some(&format!(
+                "monit_login={}",
+                page.cookie("monit_login").unwrap()
+            )),
+            &format!(
+                "token={}&csrf={}",
+                urlencode(token.trim()),
+                page.field("csrf").unwrap()
+            ),
+        )
+        .await;
+    assert_eq!(a.status, 401, "{a:?}");
+    assert!(a.cookie("monit_session").is_none());
+}

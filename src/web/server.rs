@@ -166,3 +166,19 @@ pub async fn serve(tcp: TcpListener, setup: WebSetup) {
     }
     sweeper.abort();
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wildcard_listeners_are_dialled_on_loopback() {
+        let at = |s: &str| {
+            s.parse::<SocketAddr>()
+                .unwrap_or_else(|e| panic!("{s}: {e}"))
+        };
+        assert_eq!(dial_addr(at("0.0.0.0:7400")), "127.0.0.1:7400");
+        assert_eq!(dial_addr(at("[::]:7400")), "[::1]:7400");
+        assert_eq!(dial_addr(at("10.0.0.5:7400")), "10.0.0.5:7400");
+    }
+}

@@ -7,9 +7,9 @@
 
 (function () {
   var MAX_PENDING = 2000;   // lines waiting to be drawn
-  var PER_FRAME = 300;      // lines drawn per animation frame at most
-  var FRAME_MS = 6;         // time spent drawing per frame at most
-  var MAX_SHOWN = 1500;     // lines kept on the page
+  var PER_FRAME = 200;      // lines drawn per animation frame at most
+  var FRAME_MS = 4;         // time spent drawing per frame at most
+  var MAX_SHOWN = 1000;     // lines kept on the page
 
   function liveLog(list) {
     var pending = [];
@@ -52,7 +52,9 @@
       }
     }
 
+    var markers = 0;
     function marker(n) {
+      markers++;
       var li = document.createElement("li");
       li.className = "skip";
       li.textContent = "… " + n + " lines skipped (the page fell behind) …";
@@ -94,6 +96,7 @@
       // Counters for whoever measures the page (benches/web.rs).
       list.setAttribute("data-shown", String(total));
       list.setAttribute("data-skipped", String(skippedTotal));
+      list.setAttribute("data-markers", String(markers));
       var extra = list.childElementCount - MAX_SHOWN;
       while (extra-- > 0) list.removeChild(list.firstElementChild);
       if (stick) list.scrollTop = 1e9;
