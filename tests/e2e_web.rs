@@ -234,6 +234,23 @@ async fn viewer_sees_nodes_and_live_logs_but_cannot_run() {
     }
     eprintln!("live log line shown after {:?}", start.elapsed());
     screenshot(&b, "logs").await;
+    // The CLI's filters: a bad one is said on the page.
+    b.goto(&w.url("/logs?node=web-1&since=yesterday&level=loud"))
+        .await
+        .unwrap();
+    let error = b
+        .find(Locator::Css("#main .error"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(error.contains("level"), "{error}");
+    b.goto(&w.url("/logs?node=web-1&since=10m&level=info"))
+        .await
+        .unwrap();
+    wait_text(&b, "#log", "configuration reloaded", Duration::from_secs(5)).await;
+
     // Pause and resume work from the keyboard.
     let pause = b.find(Locator::Id("pause")).await.unwrap();
     pause.send_keys(Key::Enter.as_ref()).await.unwrap();

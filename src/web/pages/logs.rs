@@ -38,6 +38,8 @@ pub struct LogsQuery {
     #[serde(default)]
     source: String,
     #[serde(default)]
+    since: String,
+    #[serde(default)]
     n: Option<u64>,
 }
 
@@ -54,6 +56,16 @@ impl LogsQuery {
                 .map(str::to_string)
                 .collect()
         };
+        let since_ms = match self.since.trim() {
+            "" => None,
+            d => {
+                let d = humantime::parse_duration(d)
+                    .map_err(|e| format!("since `{d}`: {e} (e.g. 30s, 5m, 1h)"))?;
+                Some(
+                    crate::timefmt::now_ms() - i64::try_from(d.as_millis()).unwrap_or(i64::MAX / 2),
+                )
+            }
+        };
         Ok(SubscribeLogs {
             nodes: list(&self.node),
             min_level,
@@ -61,7 +73,7 @@ impl LogsQuery {
             grep: Some(self.grep.clone()).filter(|g| !g.is_empty()),
             regex: None,
             backlog: self.n.unwrap_or(DEFAULT_BACKLOG).min(MAX_BACKLOG),
-            since_ms: None,
+            since_ms,
             follow: true,
         })
     }
@@ -73,6 +85,7 @@ impl LogsQuery {
             ("level", &self.level),
             ("grep", &self.grep),
             ("source", &self.source),
+            ("since", &self.since),
             ("n", &n),
         ])
     }
