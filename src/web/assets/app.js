@@ -141,6 +141,12 @@
       var frag = document.createDocumentFragment();
       for (var i = 0; i < pending.length; i++) {
         var o = pending[i];
+        if (o.skipped > 0) {
+          var gap = document.createElement("span");
+          gap.className = "skip";
+          gap.textContent = "… " + o.skipped + " pieces of output skipped (the page fell behind; the full record shows when the job ends) …\n";
+          frag.appendChild(gap);
+        }
         var lines = o.data.split(/(?<=\n)/);
         for (var j = 0; j < lines.length; j++) {
           if (lines[j] === "") continue;
