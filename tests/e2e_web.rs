@@ -6,11 +6,11 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use common::web::{browser, screenshot, start_driver, urlencode, viewport, Http};
-use common::{Fleet, Proc};
+use common::{ops_pack, Fleet, Proc};
 use fantoccini::key::Key;
 use fantoccini::{Client, Locator};
 
@@ -28,10 +28,6 @@ argv = ["/bin/sh", "-c", "echo start; sleep 2; echo end"]
 timeout = "20s"
 "#;
 
-fn ops_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("config/ops")
-}
-
 /// A fleet with the console on, two nodes offering the example ops pack
 /// (each with its own zone root), and zone 218 (new) on web-1.
 struct World {
@@ -44,18 +40,11 @@ fn world() -> World {
     let fleet = Fleet::start_with(&format!(
         "heartbeat_interval = \"200ms\"\nnode_dead_after = \"2s\"\nweb_listen = \"127.0.0.1:0\"\n{INVENTORY}"
     ));
-    let pack = std::fs::read_to_string(ops_dir().join("commands.toml")).unwrap();
     let nodes = ["web-1", "web-2"]
         .iter()
         .map(|n| {
-            let root = fleet.path().join(format!("{n}-game"));
-            std::fs::create_dir_all(root.join("template")).unwrap();
-            std::fs::write(root.join("template/game.ini"), "zone=TEMPLATE\n").unwrap();
-            let pack = pack
-                .replace("/etc/monit/ops", ops_dir().to_str().unwrap())
-                .replace("/srv/game", root.to_str().unwrap())
-                + SLOW;
-            fleet.node_with(n, &[("role", "web")], &pack)
+            let root = ops_pack::zone_root(fleet.path(), n);
+            fleet.node_with(n, &[("role", "web")], &(ops_pack::pack(&root) + SLOW))
         })
         .collect();
     fleet.wait_state("web-1", "up", Duration::from_secs(20));
@@ -447,6 +436,29 @@ async fn operator_runs_open_zone_through_the_form() {
         .unwrap();
     assert!(inv.contains("218"), "{inv}");
     screenshot(&b, "inventory").await;
+
+    // The zone is live now: configd refuses a second open before any
+    // confirmation, and the form says why.
+    b.goto(&w.url("/run/open-zone")).await.unwrap();
+    b.find(Locator::Id("arg0"))
+        .await
+        .unwrap()
+        .send_keys("218")
+        .await
+        .unwrap();
+    b.find(Locator::Id("arg1"))
+        .await
+        .unwrap()
+        .send_keys("20151012")
+        .await
+        .unwrap();
+    b.find(Locator::Id("check"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_text(&b, "#run-error", "live", Duration::from_secs(5)).await;
     b.close().await.unwrap();
 }
 

@@ -50,6 +50,8 @@ struct File {
     notify: Vec<super::checks::NotifySection>,
     #[serde(default)]
     inventory: std::collections::BTreeMap<String, KindSection>,
+    #[serde(default)]
+    runbook: Vec<crate::ops::runbook::RunbookEntry>,
 }
 
 /// `[inventory.KIND]`: the key's type and the attributes' types.
@@ -104,6 +106,8 @@ pub struct ConfigdConfig {
     pub log: super::LogSettings,
     /// Inventory kinds (`[inventory.KIND]`).
     pub inventory: crate::ops::kinds::Kinds,
+    /// Runbooks (`[[runbook]]`), checked against the kinds.
+    pub runbooks: Vec<crate::ops::runbook::RunbookSpec>,
     /// Where the Prometheus exposition is served (off when `None`).
     pub metrics_listen: Option<SocketAddr>,
     /// A file holding the bearer token scrapes must present.
@@ -258,6 +262,8 @@ impl ConfigdConfig {
             .map_err(|e| invalid(format!("[inventory.{name}]: {e}")))?;
             inventory.insert(name.clone(), kind);
         }
+        let runbooks =
+            crate::ops::runbook::resolve_runbooks(file.runbook, &inventory).map_err(&invalid)?;
         let notify = super::checks::resolve_notifiers(file.notify).map_err(&invalid)?;
         if let Some(addr) = file.metrics_listen {
             if tls.is_none() && !addr.ip().is_loopback() {
@@ -298,6 +304,7 @@ impl ConfigdConfig {
             metric_labels: file.metric_labels,
             notify,
             inventory,
+            runbooks,
             tokens_file: file
                 .tokens_file
                 .map(|p| resolve(base, p))

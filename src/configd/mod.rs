@@ -2,6 +2,7 @@
 //! the registry and the event log in SQLite, answers queries.
 
 mod api;
+pub mod audit;
 pub mod central_checks;
 mod check_api;
 pub mod checks;
@@ -15,6 +16,7 @@ pub mod notify;
 mod ops_api;
 mod preauth;
 mod registry;
+mod runbook;
 mod server;
 mod session;
 mod sessions;

@@ -4,6 +4,7 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 pub mod faults;
+pub mod ops_pack;
 pub mod web;
 
 use std::io::{BufRead, BufReader};

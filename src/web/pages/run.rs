@@ -149,14 +149,6 @@ fn fields(spec: &CommandSpec, values: &[String], errors: &BTreeMap<usize, String
         .collect()
 }
 
-/// The target a command with an inventory link runs on by default: the
-/// node hosting its item (`zone=218`).
-fn default_target(spec: &CommandSpec, values: &[String]) -> Option<String> {
-    let inv = spec.inventory.as_ref()?;
-    let key = spec.arg(values, &inv.key)?;
-    (!key.is_empty()).then(|| format!("{}={key}", inv.kind))
-}
-
 struct FormState<'a> {
     values: &'a [String],
     errors: BTreeMap<usize, String>,
@@ -177,8 +169,8 @@ fn render_form(s: &Session, spec: &CommandSpec, st: FormState<'_>, status: Statu
         target_error: st.target_error,
         target_hint: match &spec.inventory {
             Some(inv) => format!(
-                "node=NAME, label.K=V, all, or {}=KEY; empty: the node hosting the {} named by `{}`",
-                inv.kind, inv.kind, inv.key
+                "leave empty: it runs on the node hosting the {} named by `{}`, and only there",
+                inv.kind, inv.key
             ),
             None => "node=NAME, label.K=V, KIND=KEY or all".into(),
         },
@@ -261,19 +253,19 @@ async fn checked(
             errors.insert(i, why);
         }
     }
-    let typed = form.get("target").map(|t| t.trim()).unwrap_or("");
-    let target = match typed {
-        "" => default_target(spec, &values).unwrap_or_default(),
-        t => t.to_string(),
-    };
+    let target = form
+        .get("target")
+        .map(|t| t.trim().to_string())
+        .unwrap_or_default();
     let mut st = FormState {
         values: &values,
         errors,
-        target: typed.to_string(),
+        target: target.clone(),
         target_error: String::new(),
         error: String::new(),
     };
-    if target.is_empty() {
+    // An inventory-bound command runs on its item's node: no target needed.
+    if target.is_empty() && spec.inventory.is_none() {
         st.target_error = "Say where to run it.".into();
     }
     if !st.errors.is_empty() || !st.target_error.is_empty() {
@@ -283,10 +275,13 @@ async fn checked(
         st.error = e;
         return Err(render_form(s, spec, st, StatusCode::UNPROCESSABLE_ENTITY));
     }
+    // configd answers after every check the run would make, as for
+    // `monit-cli run`: a refusal comes before any confirmation.
     let resolved = s
         .client
         .one(RequestBody::ResolveTargets(ResolveTargets {
             target: target.clone(),
+            run: Some(run_request(spec, &values, &target)),
         }))
         .await;
     match resolved {
@@ -300,10 +295,23 @@ async fn checked(
             Err(forbidden(s))
         }
         Err(ClientError::Remote(e)) => {
-            st.target_error = e.message;
+            st.error = e.message;
             Err(render_form(s, spec, st, StatusCode::UNPROCESSABLE_ENTITY))
         }
         Err(e) => Err(client_error(s, "run", e)),
+    }
+}
+
+/// The run the form describes (never a forced target: that is for
+/// `monit-cli run --force-target` with a reason).
+fn run_request(spec: &CommandSpec, values: &[String], target: &str) -> RunRequest {
+    RunRequest {
+        command: spec.name.clone(),
+        args: values.to_vec(),
+        target: target.to_string(),
+        timeout_ms: None,
+        force_target: false,
+        reason: String::new(),
     }
 }
 
@@ -403,12 +411,7 @@ pub async fn confirm(
     };
     let mut answers = match s
         .client
-        .request(RequestBody::Run(RunRequest {
-            command: spec.name.clone(),
-            args: values.clone(),
-            target,
-            timeout_ms: None,
-        }))
+        .request(RequestBody::Run(run_request(&spec, &values, &target)))
         .await
     {
         Ok(a) => a,
