@@ -36,6 +36,8 @@ struct File {
     #[serde(default, deserialize_with = "socket_addr")]
     metrics_listen: Option<SocketAddr>,
     metrics_token_file: Option<PathBuf>,
+    #[serde(default, deserialize_with = "socket_addr")]
+    web_listen: Option<SocketAddr>,
     #[serde(default)]
     metric_labels: Vec<String>,
     #[serde(default)]
@@ -112,6 +114,8 @@ pub struct ConfigdConfig {
     pub metrics_listen: Option<SocketAddr>,
     /// A file holding the bearer token scrapes must present.
     pub metrics_token_file: Option<PathBuf>,
+    /// Where the web console is served (off when `None`).
+    pub web_listen: Option<SocketAddr>,
     /// Node labels that become labels of the node's series.
     pub metric_labels: Vec<String>,
     /// `[[check]]`: checks sent to the nodes their `apply` names.
@@ -276,6 +280,13 @@ impl ConfigdConfig {
                 )));
             }
         }
+        if let Some(addr) = file.web_listen {
+            if tls.is_none() && !addr.ip().is_loopback() {
+                return Err(invalid(format!(
+                    "key `web_listen` ({addr}) must be a loopback address while `tls` = false: tokens typed at login and session cookies would cross the network in clear"
+                )));
+            }
+        }
         if file.metrics_token_file.is_some() && file.metrics_listen.is_none() {
             return Err(invalid(
                 "key `metrics_token_file` needs `metrics_listen` (the address the exposition is served on)".into(),
@@ -304,6 +315,7 @@ impl ConfigdConfig {
             central_checks,
             metrics_listen: file.metrics_listen,
             metrics_token_file: file.metrics_token_file.map(|p| resolve(base, p)),
+            web_listen: file.web_listen,
             metric_labels: file.metric_labels,
             notify,
             inventory,
@@ -431,6 +443,11 @@ mod tests {
         assert!(c.tls.is_none());
         let e = parse("tls = false\nlisten = \"0.0.0.0:7400\"\n").unwrap_err();
         assert!(e.contains("`tls`") && e.contains("loopback"), "{e}");
+        let e = parse("tls = false\nlisten = \"127.0.0.1:7400\"\nweb_listen = \"0.0.0.0:8080\"\n")
+            .unwrap_err();
+        assert!(e.contains("`web_listen`") && e.contains("loopback"), "{e}");
+        let c = parse("web_listen = \"0.0.0.0:8443\"\n").unwrap();
+        assert_eq!(c.web_listen, Some("0.0.0.0:8443".parse().unwrap()));
         let e = parse("tls_cert = \"c.pem\"\n").unwrap_err();
         assert!(e.contains("tls_key"), "{e}");
         let c = parse("tls_cert = \"c.pem\"\ntls_key = \"k.pem\"\n").unwrap();

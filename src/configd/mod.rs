@@ -25,5 +25,5 @@ mod tokens;
 pub mod transfer;
 
 pub use registry::NodeRegistry;
-pub use server::{run, Configd, Reloader, Shared};
+pub use server::{run, Configd, ConfigdError, Reloader, Shared};
 pub use tokens::{Identity, TokenRegistry};

@@ -7,6 +7,7 @@ pub mod faults;
 pub mod ops_pack;
 pub mod transfer;
 pub mod zones;
+pub mod web;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
