@@ -321,6 +321,78 @@ inventory = { kind = "zone", key = "zone" }
 }
 
 #[test]
+fn tui_runs_a_runbook_after_showing_its_plan() {
+    let fleet = Fleet::start_with(
+        "heartbeat_interval = \"200ms\"\nnode_dead_after = \"1s\"\n\
+         [inventory.zone]\nkey = \"int\"\nattributes = { state = \"new|live\" }\n\
+         [[runbook]]\nname = \"go-live\"\n\
+         args = [{ name = \"zone\", type = \"key\", kind = \"zone\", requires = { state = \"new\" } }]\n\
+         [[runbook.step]]\nname = \"greet\"\non = \"{zone.node}\"\nrun = \"say\"\nargs = [\"hello\"]\n\
+         [[runbook.step]]\nname = \"mark\"\neffects = [{ item = \"zone={zone}\", set = { state = \"live\" } }]\n",
+    );
+    let say = r#"
+[[command]]
+name = "say"
+argv = ["/bin/echo", "said:{word}"]
+args = [{ name = "word", type = "string", pattern = "[a-z]+" }]
+timeout = "10s"
+"#;
+    let _a = fleet.node_with("alpha", &[], say);
+    fleet.wait_state("alpha", "up", Duration::from_secs(10));
+    let admin = fleet.token("tui-admin", "admin");
+    let out = fleet.cli_as(
+        &admin,
+        &["inventory", "add", "zone", "7", "node=alpha", "state=new"],
+    );
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    let op = fleet.token("tui-op", "operator");
+    let tmux = Tmux::start(fleet.path());
+    tmux.type_text(&format!(
+        "{} --server {} --token-file {}",
+        bin("monit-tui").display(),
+        fleet.addr,
+        op.display()
+    ));
+    tmux.key("Enter");
+    tmux.wait_screen("alpha", |s| s.lines().any(|l| l.starts_with("alpha")));
+    // A refused plan comes back to the command line with configd's reason.
+    tmux.type_text(":runbook go-live 8");
+    tmux.key("Enter");
+    tmux.wait_screen("the refusal", |s| s.contains("no zone 8 in the inventory"));
+    tmux.key("Escape");
+    tmux.wait_screen("the command line closed", |s| {
+        !s.contains(":runbook go-live 8")
+    });
+    // The confirmation is configd's plan: each step and what it changes.
+    tmux.type_text(":runbook go-live 7");
+    tmux.wait_screen("the typed line", |s| s.contains(":runbook go-live 7"));
+    tmux.key("Enter");
+    tmux.wait_screen("the plan", |s| {
+        s.contains("Run runbook `go-live 7`: 2 step(s), 2 to run?")
+            && s.contains("greet on alpha: say hello")
+            && s.contains("zone 7 state: new -> live")
+    });
+    tmux.key("y");
+    tmux.wait_screen("the runbook's result", |s| s.contains("runbook go-live ok"));
+    tmux.key("4");
+    tmux.wait_screen("the job in the list", |s| {
+        table_lines(s).iter().any(|l| l.contains("go-live"))
+    });
+    tmux.key("Enter");
+    tmux.wait_screen("the steps and their output", |s| {
+        s.contains("1. greet on alpha: say hello [ok]")
+            && s.contains("2. mark: inventory [ok]")
+            && s.contains("alpha: said:hello")
+    });
+    tmux.key("Escape");
+    tmux.wait_screen("the details closed", |s| !s.contains("alpha: said:hello"));
+    let inv = fleet.cli(&["query", "inventory", "-o", "json"]);
+    let inv: serde_json::Value = serde_json::from_slice(&inv.stdout).unwrap();
+    assert_eq!(inv[0]["attrs"]["state"], "live", "{inv}");
+    tmux.quit_clean();
+}
+
+#[test]
 fn tui_shows_a_banner_and_reconnects_when_configd_restarts() {
     let mut fleet = Fleet::start();
     let _a = fleet.node("alpha", &[]);
