@@ -454,3 +454,41 @@ fn a_transfer_cut_by_killing_the_destination_leaves_nothing() {
     assert!(tree(&w.xfer("web-1")).is_empty(), "the pack was undone");
     assert_eq!(w.inventory(), before_inv);
 }
+
+/// `check-config` loads the example runbooks and names a broken one.
+#[test]
+fn check_config_checks_runbooks() {
+    let dir = tempfile::tempdir().unwrap();
+    let runbooks = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/ops/runbooks.toml"),
+    )
+    .unwrap();
+    let kinds = "[inventory.zone]\nkey = \"int\"\nattributes = { state = \"new|live|archived\", merged_into = \"int\" }\n";
+    let check = |text: &str| {
+        let path = dir.path().join("configd.toml");
+        std::fs::write(
+            &path,
+            format!("data_dir = \"{}\"\n{text}", dir.path().display()),
+        )
+        .unwrap();
+        common::command("monit-configd", dir.path())
+            .arg("--config")
+            .arg(&path)
+            .arg("check-config")
+            .output()
+            .unwrap()
+    };
+    let out = check(&format!("{kinds}{runbooks}"));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let broken = runbooks.replace(
+        "on = \"{dst}\"\nrun = \"unpack-zone\"",
+        "on = \"{dts}\"\nrun = \"unpack-zone\"",
+    );
+    let out = check(&format!("{kinds}{broken}"));
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(err.contains("runbook `move-zone`"), "{err}");
+    assert!(err.contains("step `unpack`"), "{err}");
+    assert!(err.contains("no argument `dts`"), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
+}
