@@ -394,16 +394,11 @@ fn a_transfer_cut_by_killing_the_destination_leaves_nothing() {
     let mut w = World::start(zones::TWENTY, SLOW, false);
     // Zone 105 gets 8 MB of data; web-2 dials through a proxy that passes
     // 1 MB/s, so the copy takes seconds and can be cut in the middle.
-    let mut x: u64 = 0x2545_F491_4F6C_DD1D;
-    let big: Vec<u8> = (0..8_000_000)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 24) as u8
-        })
-        .collect();
-    std::fs::write(w.root("web-1").join("s105/big.db"), big).unwrap();
+    std::fs::write(
+        w.root("web-1").join("s105/big.db"),
+        zones::noise(8_000_000, 105),
+    )
+    .unwrap();
     drop(w.nodes.remove("web-2"));
     let proxy = Proxy::start(&w.fleet.addr);
     proxy.limit(1_000_000);

@@ -373,7 +373,7 @@ timeout = "10s"
             && s.contains("zone 7 state: new -> live")
     });
     tmux.key("y");
-    tmux.wait_screen("the runbook's result", |s| s.contains("runbook go-live ok"));
+    tmux.wait_screen("the runbook's result", |s| s.contains("job 1 ok"));
     tmux.key("4");
     tmux.wait_screen("the job in the list", |s| {
         table_lines(s).iter().any(|l| l.contains("go-live"))

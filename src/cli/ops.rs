@@ -691,34 +691,21 @@ pub async fn run(common: &CommonArgs, args: RunArgs) -> Result<(), CliError> {
         other => return Err(unexpected(&other).into()),
     };
     if targets.len() > 1 && !args.yes {
-        use std::io::IsTerminal;
         let list = clip(&targets.join(", "), 200);
-        if !std::io::stdin().is_terminal() {
-            return Err(CliError::usage(format!(
+        confirm(
+            &format!(
+                "run `{} {}` on {} nodes: {list}?",
+                args.command,
+                args.args.join(" "),
+                targets.len()
+            ),
+            &format!(
                 "`{}` targets {} nodes ({list}); pass --yes to run without a confirmation",
                 request.target,
                 targets.len()
-            )));
-        }
-        eprint!(
-            "run `{} {}` on {} nodes: {list}? [y/N] ",
-            args.command,
-            args.args.join(" "),
-            targets.len()
-        );
-        let answer = tokio::task::spawn_blocking(|| {
-            let mut line = String::new();
-            let _ = std::io::stdin().read_line(&mut line);
-            line
-        })
-        .await
-        .unwrap_or_default();
-        if !matches!(answer.trim(), "y" | "Y" | "yes") {
-            return Err(CliError::new(
-                Exit::Failed,
-                anyhow::anyhow!("not confirmed; nothing was run"),
-            ));
-        }
+            ),
+        )
+        .await?;
     }
     let mut answers = client.request(RequestBody::Run(request)).await?;
     let json = matches!(common.output, Format::Json | Format::Jsonl);
@@ -866,6 +853,31 @@ pub async fn run(common: &CommonArgs, args: RunArgs) -> Result<(), CliError> {
             ResponseBody::Error(e) => return Err(remote(e)),
             other => return Err(unexpected(&other).into()),
         }
+    }
+}
+
+/// Asks `question` on the terminal (y/N); without a terminal (a script)
+/// it is the usage error `no_terminal`, which should name `--yes`.
+pub(crate) async fn confirm(question: &str, no_terminal: &str) -> Result<(), CliError> {
+    use std::io::IsTerminal;
+    if !std::io::stdin().is_terminal() {
+        return Err(CliError::usage(no_terminal.to_string()));
+    }
+    eprint!("{question} [y/N] ");
+    let answer = tokio::task::spawn_blocking(|| {
+        let mut line = String::new();
+        let _ = std::io::stdin().read_line(&mut line);
+        line
+    })
+    .await
+    .unwrap_or_default();
+    if matches!(answer.trim(), "y" | "Y" | "yes") {
+        Ok(())
+    } else {
+        Err(CliError::new(
+            Exit::Failed,
+            anyhow::anyhow!("not confirmed; nothing was run"),
+        ))
     }
 }
 

@@ -128,30 +128,13 @@ async fn fetch_plan(
     }
 }
 
-/// Asks on the terminal; refuses without one (scripts pass --yes).
+/// Asks on the terminal; without one, says to pass --yes.
 async fn confirm(question: &str) -> Result<(), CliError> {
-    use std::io::IsTerminal;
-    if !std::io::stdin().is_terminal() {
-        return Err(CliError::usage(format!(
-            "{question} needs a confirmation: pass --yes to go ahead without one"
-        )));
-    }
-    eprint!("{question} [y/N] ");
-    let answer = tokio::task::spawn_blocking(|| {
-        let mut line = String::new();
-        let _ = std::io::stdin().read_line(&mut line);
-        line
-    })
+    super::ops::confirm(
+        question,
+        &format!("{question} needs a confirmation: pass --yes to go ahead without one"),
+    )
     .await
-    .unwrap_or_default();
-    if matches!(answer.trim(), "y" | "Y" | "yes") {
-        Ok(())
-    } else {
-        Err(CliError::new(
-            Exit::Failed,
-            anyhow::anyhow!("not confirmed; nothing was run"),
-        ))
-    }
 }
 
 pub fn plan_json(plan: &RunbookPlan) -> serde_json::Value {

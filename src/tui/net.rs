@@ -362,7 +362,14 @@ async fn carry_out(
                     force_target: false,
                     reason: String::new(),
                 };
-                tokio::spawn(run_job(link, request, tx.clone(), conn.clone()));
+                let what = format!("run {} on {}", request.command, request.target);
+                tokio::spawn(stream_job(
+                    link,
+                    RequestBody::Run(request),
+                    what,
+                    tx.clone(),
+                    conn.clone(),
+                ));
             }
             None
         }
@@ -417,9 +424,11 @@ async fn carry_out(
                 args,
                 digest: Some(digest),
             };
-            tokio::spawn(run_runbook(
+            let what = format!("runbook {}", request.name);
+            tokio::spawn(stream_job(
                 client.link().clone(),
-                request,
+                RequestBody::RunbookRun(request),
+                what,
                 tx.clone(),
                 conn.clone(),
             ));
@@ -484,98 +493,17 @@ fn prefixed(node: &str, data: &str) -> Vec<String> {
     data.lines().map(|l| format!("{node}: {l}")).collect()
 }
 
-/// Runs one job, streaming its output into the job's details and its
-/// start and end into notices.
-async fn run_job(
+/// Runs one job (a command's or a runbook's), streaming its output, step
+/// headings and transfer progress into the job's details, and its start
+/// and end into notices. `what` names it in them.
+async fn stream_job(
     link: LinkHandle,
-    request: RunRequest,
+    body: RequestBody,
+    what: String,
     tx: mpsc::Sender<Action>,
     stop: CancellationToken,
 ) {
-    let what = format!("{} on {}", request.command, request.target);
-    let mut answers = match link.request(RequestBody::Run(request)).await {
-        Ok(a) => a,
-        Err(e) => {
-            let _ = tx
-                .send(Action::Notice(format!("run {what} failed: {e}")))
-                .await;
-            return;
-        }
-    };
-    let mut id = String::new();
-    loop {
-        let answer = tokio::select! {
-            _ = stop.cancelled() => return,
-            a = answers.next() => a,
-        };
-        let action = match answer {
-            Some(Ok(ResponseBody::JobStarted(s))) => {
-                id = s.id.to_string();
-                Action::Notice(format!(
-                    "job {id} started: {what} ({} node(s)); 5 shows it",
-                    s.targets.len()
-                ))
-            }
-            Some(Ok(ResponseBody::JobOutput(o))) => {
-                let marker = match o.stream {
-                    OutputStream::Stdout => "",
-                    OutputStream::Stderr => "[stderr] ",
-                };
-                Action::JobOutput {
-                    id: id.clone(),
-                    lines: o
-                        .data
-                        .lines()
-                        .map(|l| format!("{}: {marker}{l}", o.node))
-                        .collect(),
-                }
-            }
-            Some(Ok(ResponseBody::TargetDone(_))) => continue,
-            Some(Ok(ResponseBody::JobDone(job))) => {
-                let last = job
-                    .targets
-                    .iter()
-                    .find(|t| t.state != TargetState::Ok)
-                    .map(|t| format!(": {} {} {}", t.node, t.state.as_str(), t.message))
-                    .unwrap_or_default();
-                let _ = tx
-                    .send(Action::Notice(format!(
-                        "job {} {}{last}",
-                        job.id,
-                        job_state(&job)
-                    )))
-                    .await;
-                return;
-            }
-            Some(Ok(ResponseBody::Error(e))) => {
-                let _ = tx
-                    .send(Action::Notice(format!("run {what}: {}", e.message)))
-                    .await;
-                return;
-            }
-            Some(Ok(other)) => Action::Notice(unexpected(&other).to_string()),
-            Some(Err(e)) => {
-                let _ = tx.send(Action::Notice(format!("run {what}: {e}"))).await;
-                return;
-            }
-            None => return,
-        };
-        if tx.send(action).await.is_err() {
-            return;
-        }
-    }
-}
-
-/// Runs a runbook, streaming its step headings, output and transfer
-/// progress into the job's details, and its start and end into notices.
-async fn run_runbook(
-    link: LinkHandle,
-    request: crate::net::proto::RunbookRequest,
-    tx: mpsc::Sender<Action>,
-    stop: CancellationToken,
-) {
-    let what = format!("runbook {}", request.name);
-    let mut answers = match link.request(RequestBody::RunbookRun(request)).await {
+    let mut answers = match link.request(body).await {
         Ok(a) => a,
         Err(e) => {
             let _ = tx.send(Action::Notice(format!("{what} failed: {e}"))).await;
@@ -595,7 +523,10 @@ async fn run_runbook(
         let action = match answer {
             Some(Ok(ResponseBody::JobStarted(s))) => {
                 id = s.id.to_string();
-                Action::Notice(format!("job {id} started: {what}; 4 shows it"))
+                Action::Notice(format!(
+                    "job {id} started: {what} ({} node(s)); 4 shows it",
+                    s.targets.len()
+                ))
             }
             Some(Ok(ResponseBody::StepStarted(s))) => lines(vec![format!(
                 "== {}. {}",
@@ -631,15 +562,18 @@ async fn run_runbook(
                         .collect(),
                 )
             }
+            Some(Ok(ResponseBody::TargetDone(_))) => continue,
             Some(Ok(ResponseBody::JobDone(job))) => {
-                let why = if job.message.is_empty() {
-                    String::new()
-                } else {
-                    format!(": {}", job.message)
+                // A runbook says why in its message; a command by its first
+                // target that did not end ok.
+                let why = match job.targets.iter().find(|t| t.state != TargetState::Ok) {
+                    Some(t) => format!(": {} {} {}", t.node, t.state.as_str(), t.message),
+                    None if !job.message.is_empty() => format!(": {}", job.message),
+                    None => String::new(),
                 };
                 let _ = tx
                     .send(Action::Notice(format!(
-                        "job {} {what} {}{why}",
+                        "job {} {}{why}",
                         job.id,
                         job_state(&job)
                     )))

@@ -115,17 +115,7 @@ impl World {
                 let dir = w.root(node).join(format!("s{zone}"));
                 std::fs::create_dir_all(dir.join("conf")).unwrap();
                 std::fs::write(dir.join("conf/game.ini"), format!("zone={zone}\n")).unwrap();
-                // Incompressible, so the tarball that moves is as big.
-                let mut x: u64 = 0x9E37_79B9_7F4A_7C15 ^ zone;
-                let data: Vec<u8> = (0..50_000)
-                    .map(|_| {
-                        x ^= x << 13;
-                        x ^= x >> 7;
-                        x ^= x << 17;
-                        (x >> 24) as u8
-                    })
-                    .collect();
-                std::fs::write(dir.join("players.db"), data).unwrap();
+                std::fs::write(dir.join("players.db"), noise(50_000, zone)).unwrap();
                 csv.push_str(&format!("zone,{zone},{node},live\n"));
             }
             w.start_node(node);
@@ -223,5 +213,19 @@ pub fn tree(dir: &Path) -> BTreeMap<String, String> {
     walk(dir, dir, "", &mut out);
     out.into_iter()
         .map(|(k, v)| (k.splitn(3, ':').nth(2).unwrap().to_string(), v))
+        .collect()
+}
+
+/// `len` pseudo-random bytes (xorshift from `seed`): incompressible, so
+/// a zone's tarball is as big as its data.
+pub fn noise(len: usize, seed: u64) -> Vec<u8> {
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15 ^ seed;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
         .collect()
 }

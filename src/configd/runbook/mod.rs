@@ -63,6 +63,26 @@ async fn refused(shared: &Shared, who: &Identity, req: &RunbookRequest, why: &st
     }
 }
 
+/// Marks `items` busy for the run, or refuses it (an event, an answer)
+/// when another job acts on one of them.
+async fn mark_busy<'a>(
+    shared: &'a Shared,
+    who: &Identity,
+    req: &RunbookRequest,
+    reply: &Replier,
+    items: &[(String, String)],
+) -> Option<jobs::BusyMarks<'a>> {
+    match shared.ops.mark_busy(items) {
+        Ok(m) => Some(m),
+        Err((kind, key)) => {
+            let (code, msg) = run::busy_message(&kind, &key);
+            refused(shared, who, req, &msg).await;
+            let _ = reply.error(code, msg).await;
+            None
+        }
+    }
+}
+
 /// `RunbookPlan`: the plan, nothing run.
 pub async fn plan_request(shared: Arc<Shared>, reply: Replier, req: RunbookRequest) {
     let planned = match find(&shared, &req.name) {
@@ -114,14 +134,8 @@ pub async fn run_request(
             return;
         }
     };
-    let marks = match shared.ops.mark_busy(&planned.items) {
-        Ok(m) => m,
-        Err((kind, key)) => {
-            let (code, msg) = run::busy_message(&kind, &key);
-            refused(&shared, who, &req, &msg).await;
-            let _ = reply.error(code, msg).await;
-            return;
-        }
+    let Some(marks) = mark_busy(&shared, who, &req, &reply, &planned.items).await else {
+        return;
     };
     let mut job = JobView {
         id: 0,
@@ -228,14 +242,8 @@ pub async fn undo_request(
             }
         }
     }
-    let marks = match shared.ops.mark_busy(&items) {
-        Ok(m) => m,
-        Err((kind, key)) => {
-            let (code, msg) = run::busy_message(&kind, &key);
-            refused(&shared, who, &req, &msg).await;
-            let _ = reply.error(code, msg).await;
-            return;
-        }
+    let Some(marks) = mark_busy(&shared, who, &req, &reply, &items).await else {
+        return;
     };
     run::undo_job(shared.clone(), who, reply, cancel, job).await;
     drop(marks);
