@@ -108,6 +108,7 @@ async fn sim_node(endpoint: Endpoint, name: String, stop: CancellationToken) -> 
             timeout_ms: 10_000,
             concurrency: 1,
             inventory: None,
+            role: Default::default(),
         }],
         takes_checks: false,
     };
@@ -261,6 +262,8 @@ fn main() -> anyhow::Result<()> {
                         args: vec![],
                         target: target.into(),
                         timeout_ms: None,
+                        force_target: false,
+                        reason: String::new(),
                     }))
                     .await?;
                 loop {

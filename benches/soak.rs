@@ -76,9 +76,11 @@ fn run() -> anyhow::Result<bool> {
     );
     let report = soak::run(&o, |s| {
         println!(
-            "t={:>5.0}s  rss {:>7.1} MiB  fds {:>5}  threads {:>3}",
+            "t={:>5.0}s  rss {:>7.1} MiB (anon {:.1}, file {:.1})  fds {:>5}  threads {:>3}",
             s.at.as_secs_f64(),
             s.rss_kib as f64 / 1024.0,
+            s.anon_kib as f64 / 1024.0,
+            s.file_kib as f64 / 1024.0,
             s.fds,
             s.threads
         );

@@ -8,6 +8,7 @@
 //! - [`auth`]: tokens, the tokens file, the handshake MAC.
 //! - [`config`]: the TOML config files.
 //! - [`configd`]: the config server. [`noded`]: the node agent.
+//! - [`web`]: the web console configd serves on `web_listen`.
 //! - [`cli`]: `monit-cli`. [`filter`]: `--filter` expressions.
 
 pub mod auth;
@@ -29,6 +30,7 @@ pub mod ops;
 pub mod timefmt;
 pub mod tui;
 pub mod views;
+pub mod web;
 
 /// This build's version, sent in handshakes and registrations.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

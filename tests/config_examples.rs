@@ -34,6 +34,27 @@ fn configd_example_parses() {
 }
 
 #[test]
+fn example_runbooks_load_with_the_example_configd() {
+    let (path, text) = read("configd.toml");
+    let (_, runbooks) = read("ops/runbooks.toml");
+    let c = ConfigdConfig::from_str(&path, &format!("{text}\n{runbooks}")).unwrap();
+    let names: Vec<String> = c.runbooks.iter().map(|r| r.signature()).collect();
+    assert_eq!(
+        names,
+        [
+            "move-zone <zone:key zone> <dst:node>",
+            "merge-zones <target:key zone> <zones:keys zone>..."
+        ]
+    );
+    // Without merged_into declared, check-config names the attribute.
+    let text = text.replace(", merged_into = \"int\"", "");
+    let err = ConfigdConfig::from_str(&path, &format!("{text}\n{runbooks}"))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("merged_into"), "{err}");
+}
+
+#[test]
 fn noded_example_parses() {
     let (path, text) = read("noded.toml");
     let c = NodedConfig::from_str(&path, &text).unwrap();

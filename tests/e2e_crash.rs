@@ -29,7 +29,7 @@ fn import_file(dir: &Path, round: u64) -> std::path::PathBuf {
     let path = dir.join(format!("import-{round}.csv"));
     let mut text = String::from("kind,key,node,state\n");
     for i in 0..ITEMS {
-        text.push_str(&format!("zone,{},web-{},new\n", round * ITEMS + i, i % 50));
+        text.push_str(&format!("zone,{},web-{},new\n", round * ITEMS + i, i % 2));
     }
     std::fs::write(&path, text).unwrap();
     path
@@ -63,6 +63,13 @@ fn kill_9_during_an_inventory_import_leaves_all_or_nothing() {
         "heartbeat_interval = \"200ms\"\nnode_dead_after = \"5s\"\n{INVENTORY}"
     ));
     let admin = fleet.token("root", "admin");
+    // Items live on nodes configd knows (registered once is enough).
+    let _nodes: Vec<Proc> = (0..2)
+        .map(|i| fleet.node(&format!("web-{i}"), &[]))
+        .collect();
+    for i in 0..2 {
+        fleet.wait_state(&format!("web-{i}"), "up", Duration::from_secs(20));
+    }
 
     // Round 0: kill -9 right after the CLI reported success: all of it
     // must be there. It also times an import, to aim the kills below.

@@ -345,6 +345,9 @@ fn sighup_adds_a_check_that_runs_within_one_interval_on_the_same_connection() {
 fn configd_sighup_adds_an_inventory_kind() {
     let mut fleet = Fleet::start();
     let admin = fleet.token("adm", "admin");
+    // An item's node must be one configd knows.
+    let _node = fleet.node("web-1", &[]);
+    fleet.wait_state("web-1", "up", Duration::from_secs(10));
     let add =
         |fleet: &Fleet| fleet.cli_as(&admin, &["inventory", "add", "zone", "7", "node=web-1"]);
     let out = add(&fleet);

@@ -4,9 +4,10 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
+use common::ops_pack::{ops_dir, pack, zone_root};
 use common::{stderr, wait_for, Fleet};
 use serde_json::Value;
 
@@ -20,17 +21,6 @@ fn fleet(extra: &str) -> Fleet {
     Fleet::start_with(&format!(
         "heartbeat_interval = \"200ms\"\nnode_dead_after = \"{extra}\"\n{INVENTORY}"
     ))
-}
-
-fn ops_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("config/ops")
-}
-
-/// The example pack's commands, with the sandbox `root`.
-fn pack(root: &Path) -> String {
-    let text = std::fs::read_to_string(ops_dir().join("commands.toml")).unwrap();
-    text.replace("/etc/monit/ops", ops_dir().to_str().unwrap())
-        .replace("/srv/game", root.to_str().unwrap())
 }
 
 fn test_commands() -> String {
@@ -89,12 +79,7 @@ fn zones_inventory_and_open_zone() {
     let op = fleet.token("ops", "operator");
     let roots: Vec<PathBuf> = ["web-1", "web-2"]
         .iter()
-        .map(|n| {
-            let r = fleet.path().join(format!("{n}-game"));
-            std::fs::create_dir_all(r.join("template/conf")).unwrap();
-            std::fs::write(r.join("template/conf/game.ini"), "zone=TEMPLATE\n").unwrap();
-            r
-        })
+        .map(|n| zone_root(fleet.path(), n))
         .collect();
     let _n1 = fleet.node_with("web-1", &[("role", "web")], &pack(&roots[0]));
     let _n2 = fleet.node_with("web-2", &[("role", "web")], &pack(&roots[1]));
@@ -378,7 +363,11 @@ fn zones_inventory_and_open_zone() {
         ],
     );
     assert!(out.status.success(), "{}", stderr(&out));
-    let out = fleet.cli_as(&op, &["run", "archive-zone", "218", "--target", "zone=218"]);
+    // archive-zone is for admins (role = "admin" in the pack).
+    let out = fleet.cli_as(
+        &admin,
+        &["run", "archive-zone", "218", "--target", "zone=218"],
+    );
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(roots[0].join("archive/s218.tar.gz").exists() && !roots[0].join("s218").exists());
     let out = fleet.cli_as(&op, &["run", "restore-zone", "218", "--target", "zone=218"]);
@@ -398,7 +387,7 @@ fn zones_inventory_and_open_zone() {
         "{}",
         stderr(&out)
     );
-    // A failing command on several nodes: exit 1, confirmation needed.
+    // A zone's command never fans out: refused before any confirmation.
     let out = fleet.cli_as(
         &op,
         &[
@@ -410,27 +399,17 @@ fn zones_inventory_and_open_zone() {
             "label.role=web",
         ],
     );
-    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(out.status.code(), Some(1));
     assert!(
-        stderr(&out).contains("--yes") && stderr(&out).contains("web-1, web-2"),
+        stderr(&out).contains("zone 1 lives on web-2; run it there"),
         "{}",
         stderr(&out)
     );
-    let out = fleet.cli_as(
-        &op,
-        &[
-            "run",
-            "change-zone-time",
-            "1",
-            "20270101",
-            "--target",
-            "label.role=web",
-            "--yes",
-        ],
-    );
-    assert_eq!(out.status.code(), Some(1), "no zone dir: the scripts fail");
+    // A failing command on its zone's node: exit 1.
+    let out = fleet.cli_as(&op, &["run", "change-zone-time", "1", "20270101"]);
+    assert_eq!(out.status.code(), Some(1), "no zone dir: the script fails");
     assert!(
-        stderr(&out).contains("web-1 [stderr]: no zone directory"),
+        stderr(&out).contains("web-2 [stderr]: no zone directory"),
         "{}",
         stderr(&out)
     );
@@ -667,6 +646,8 @@ fn a_node_cannot_dispatch() {
                 args: vec!["a".into(), "1".into()],
                 target: "node=web-1".into(),
                 timeout_ms: None,
+                force_target: false,
+                reason: String::new(),
             }),
             RequestBody::RunCommand(RunCommand {
                 job: 1,
@@ -707,6 +688,19 @@ fn a_node_cannot_dispatch() {
             .unwrap()
             .len(),
         0
+    );
+    // The refused Run is recorded under the node token's name.
+    let refused = fleet.events(&["kind=run_refused"]);
+    assert_eq!(refused.len(), 1, "{refused:#?}");
+    assert_eq!(refused[0]["who"], "web-9");
+    assert_eq!(refused[0]["state"], "role");
+    assert!(
+        refused[0]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("run print-args a 1 --target node=web-1 refused: running commands needs"),
+        "{}",
+        refused[0]
     );
 }
 

@@ -209,7 +209,10 @@ fn tui_shows_nodes_narrows_with_filter_and_quits_clean() {
 
 #[test]
 fn tui_tails_logs_and_runs_a_command_with_confirmation() {
-    let fleet = Fleet::start();
+    let fleet = Fleet::start_with(
+        "heartbeat_interval = \"200ms\"\nnode_dead_after = \"1s\"\n\
+         [inventory.zone]\nkey = \"int\"\nattributes = {}\n",
+    );
     let say = r#"
 [[command]]
 name = "say"
@@ -217,6 +220,14 @@ description = "echoes its word"
 argv = ["/bin/echo", "said:{word}"]
 args = [{ name = "word", type = "string", pattern = "[a-z]+" }]
 timeout = "10s"
+
+[[command]]
+name = "ping-zone"
+description = "bound to its zone"
+argv = ["/bin/echo", "zone:{zone}"]
+args = [{ name = "zone", type = "int", min = 1, max = 99 }]
+timeout = "10s"
+inventory = { kind = "zone", key = "zone" }
 "#;
     let _a = fleet.node_with("alpha", &[("role", "web")], say);
     let _g = fleet.node_with("gamma", &[("role", "web")], say);
@@ -284,6 +295,28 @@ timeout = "10s"
     tmux.key("Escape");
     // Typed right after Escape, `q` would read as Alt-q.
     tmux.wait_screen("the details closed", |s| !s.contains("alpha: said:hello"));
+    tmux.key("1");
+    // A bound command needs no --target: configd names the item's node,
+    // and refuses another one before any confirmation.
+    let admin = fleet.token("tui-admin", "admin");
+    let out = fleet.cli_as(&admin, &["inventory", "add", "zone", "5", "node=gamma"]);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    tmux.type_text(":run ping-zone 5 --target node=alpha");
+    tmux.wait_screen("the typed line", |s| s.contains("ping-zone 5 --target"));
+    tmux.key("Enter");
+    tmux.wait_screen("the binding refusal", |s| {
+        s.contains("zone 5 lives on gamma")
+    });
+    tmux.key("Escape");
+    tmux.wait_screen("the command line closed", |s| !s.contains(":run ping-zone"));
+    tmux.type_text(":run ping-zone 5");
+    tmux.wait_screen("the typed line", |s| s.contains(":run ping-zone 5"));
+    tmux.key("Enter");
+    tmux.wait_screen("the confirmation naming the item's node", |s| {
+        s.contains("Run `ping-zone 5` on gamma, the node hosting its item?")
+    });
+    tmux.key("y");
+    tmux.wait_screen("the bound job's result", |s| s.contains("job 2 ok"));
     tmux.quit_clean();
 }
 

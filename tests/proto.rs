@@ -120,6 +120,8 @@ fn golden() -> Vec<(&'static str, Message)> {
                     args: vec!["218".into()],
                     target: "zone=218".into(),
                     timeout_ms: None,
+                    force_target: false,
+                    reason: String::new(),
                 }),
             }),
         ),

@@ -14,7 +14,7 @@ use hmac::{KeyInit, Mac};
 use monit::auth::{client_proof, server_proof, verify_client_proof, TokenKeys, Transcript};
 use monit::net::frame::{decode_body, encode_frame, MessageCodec};
 use monit::net::proto::*;
-use monit::ops::spec::{ArgSpec, ArgType, CommandSpec, InventoryLink};
+use monit::ops::spec::{ArgSpec, ArgType, CommandRole, CommandSpec, InventoryLink};
 use serde::de::{self, Deserialize, Deserializer, Visitor};
 use sha2::{Digest, Sha256};
 use tokio_util::codec::Decoder;
@@ -112,6 +112,7 @@ fn examples() -> Vec<(&'static str, Message)> {
                         timeout_ms: 60_000,
                         concurrency: 1,
                         inventory: None,
+                        role: Default::default(),
                     }],
                 }),
             ),
@@ -622,6 +623,13 @@ fn structs() -> Vec<(&'static str, Vec<&'static str>)> {
         CentralCheck,
         ChecksSet,
         RefusedCheck,
+        RunbookRequest,
+        RunbookPlan,
+        RunbookOffer,
+        RunbookArgInfo,
+        StepView,
+        InventoryChange,
+        StepProgress,
         ReadFile,
         FileSize,
         FileChunk,
@@ -651,7 +659,10 @@ fn enums() -> Vec<(&'static str, Vec<&'static str>)> {
         CheckState,
         StateType,
         ArgType,
+        CommandRole,
         InventoryOp,
+        StepKind,
+        StepState,
     ]
 }
 

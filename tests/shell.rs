@@ -78,6 +78,10 @@ fn bash_completes_below_the_first_word() {
         ["--config"]
     );
     assert_eq!(bash_complete("monit-tui", "monit-tui --de"), ["--demo"]);
+    assert_eq!(
+        bash_complete("monit-cli", "monit-cli run open-zone 1 --forc"),
+        ["--force-target"]
+    );
 }
 
 /// What fish completes for `line`, using `BIN completions fish`.

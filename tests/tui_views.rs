@@ -182,6 +182,7 @@ fn jobs() -> Vec<JobRow> {
                 exit_code: Some(0),
                 duration_ms: Some(812),
             }],
+            ..Default::default()
         },
         JobRow {
             id: "j-42".into(),
@@ -204,6 +205,7 @@ fn jobs() -> Vec<JobRow> {
                     duration_ms: None,
                 },
             ],
+            ..Default::default()
         },
     ]
 }
@@ -252,6 +254,7 @@ fn commands() -> Vec<monit::net::proto::CommandOffer> {
         timeout_ms: 60_000,
         concurrency: 1,
         inventory: None,
+        role: Default::default(),
     };
     vec![
         monit::net::proto::CommandOffer {
@@ -646,8 +649,8 @@ fn command_line_parses_completes_and_confirms_naming_targets() {
     key(&mut app, KeyCode::Char(':'));
     typ(&mut app, "r");
     key(&mut app, KeyCode::Tab);
-    assert_eq!(app.input, "run ");
-    typ(&mut app, "op");
+    assert_eq!(app.input, "run", "run and runbook share it");
+    typ(&mut app, " op");
     key(&mut app, KeyCode::Tab);
     assert_eq!(app.input, "run open-zone ");
     // The signature shows once the name is complete.
@@ -659,9 +662,36 @@ fn command_line_parses_completes_and_confirms_naming_targets() {
     typ(&mut app, "218");
     key(&mut app, KeyCode::Enter);
     match &app.mode {
-        Mode::Command { error: Some(e) } => assert!(e.contains("--target"), "{e}"),
+        Mode::Command { error: Some(e) } => {
+            assert!(e.contains("usage: open-zone ZONE DATE"), "{e}")
+        }
         other => panic!("expected an inline error, got {other:?}"),
     }
+    // Without --target: configd names the node hosting the item.
+    typ(&mut app, " 20151011");
+    let effects = key(&mut app, KeyCode::Enter);
+    match effects.as_slice() {
+        [Effect::ResolveRun { target, .. }] => assert_eq!(target, "", "no selector"),
+        other => panic!("expected a ResolveRun, got {other:?}"),
+    }
+    answer_targets(&mut app, effects, &["db-1"]);
+    let Mode::Confirm(p) = &app.mode else {
+        panic!("expected a confirmation, got {:?}", app.mode)
+    };
+    assert_eq!(
+        p.question,
+        "Run `open-zone 218 20151011` on db-1, the node hosting its item?"
+    );
+    assert_eq!(
+        key(&mut app, KeyCode::Char('y')),
+        vec![Effect::Run {
+            command: "open-zone".into(),
+            args: vec!["218".into(), "20151011".into()],
+            targets: vec![String::new()],
+        }]
+    );
+    key(&mut app, KeyCode::Char(':'));
+    typ(&mut app, "run open-zone 218");
     // Arguments are checked before anything is asked.
     typ(&mut app, " 2015 --target zone=218");
     assert!(key(&mut app, KeyCode::Enter).is_empty());
@@ -935,4 +965,164 @@ fn a_late_answer_for_an_abandoned_run_line_asks_nothing() {
     answer_targets(&mut app, effects, &["web-1", "web-2"]);
     assert_eq!(app.mode, Mode::Command { error: None }, "no confirmation");
     assert_eq!(app.input, "run open-zone");
+}
+
+/// Rows come from configd's job records through the shared model: the
+/// overall state filters (a runbook has no targets, only steps), and a
+/// runbook's steps show in the details.
+#[test]
+fn jobs_filter_on_state_and_show_runbook_steps() {
+    use monit::net::proto::{InventoryChange, JobView, StepKind, StepState, StepView};
+    let step = |index: u32, name: &str, node: &str, state: StepState| StepView {
+        index,
+        name: name.into(),
+        kind: StepKind::Run,
+        item: Some("101".into()),
+        node: Some(node.into()),
+        to_node: None,
+        command: Some(format!("{name}-zone")),
+        args: vec!["101".into()],
+        file: None,
+        changes: Vec::<InventoryChange>::new(),
+        undo: None,
+        state,
+        started_ms: Some(1),
+        finished_ms: Some(2),
+        exit_code: Some(0),
+        bytes: None,
+        message: String::new(),
+    };
+    let job = |id: u64, steps: Vec<StepView>, message: &str| JobView {
+        id,
+        who: "alice".into(),
+        started_ms: 1_000,
+        finished_ms: Some(2_000),
+        command: "merge-zones".into(),
+        args: vec!["201".into(), "101".into()],
+        targets: vec![],
+        requires: Default::default(),
+        effects: Default::default(),
+        item: None,
+        message: message.into(),
+        steps,
+    };
+    let ok = job(7, vec![step(1, "pack", "web-1", StepState::Ok)], "");
+    let failed = job(
+        8,
+        vec![
+            step(1, "pack", "web-1", StepState::Undone),
+            step(2, "merge", "web-2", StepState::Failed),
+        ],
+        "failed at step 2 (merge): exit 2; undone: 1 pack",
+    );
+    let mut app = full_app();
+    update(
+        &mut app,
+        Action::Jobs(vec![JobRow::from(&ok), JobRow::from(&failed)]),
+    );
+    key(&mut app, KeyCode::Char('4'));
+    key(&mut app, KeyCode::Char('/'));
+    typ(&mut app, "state=failed");
+    key(&mut app, KeyCode::Enter);
+    assert_eq!(app.jobs.visible.len(), 1, "{:?}", app.jobs.filter_error);
+    assert_eq!(app.jobs.selected_row().unwrap().id, "8");
+    key(&mut app, KeyCode::Enter);
+    let screen = draw(&mut app, 120, 40);
+    assert!(
+        screen.contains("2. merge 101 on web-2: merge-zone 101 [failed]"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("1. pack 101 on web-1: pack-zone 101 [undone]"),
+        "{screen}"
+    );
+    assert!(screen.contains("undone: 1 pack"), "{screen}");
+}
+
+/// `:runbook NAME ARGS` asks configd for the plan, shows it in the
+/// confirmation, and runs exactly that plan (its digest) on `y`.
+#[test]
+fn runbook_command_shows_the_plan_and_runs_it_on_yes() {
+    use monit::net::proto::{InventoryChange, RunbookPlan, StepKind, StepState, StepView};
+    let mut app = full_app();
+    key(&mut app, KeyCode::Char(':'));
+    typ(&mut app, "runbook move-zone 301 web-2");
+    let effects = key(&mut app, KeyCode::Enter);
+    assert_eq!(
+        effects,
+        vec![Effect::PlanRunbook {
+            line: "runbook move-zone 301 web-2".into(),
+            name: "move-zone".into(),
+            args: vec!["301".into(), "web-2".into()],
+        }]
+    );
+    let step = StepView {
+        index: 1,
+        name: "point".into(),
+        kind: StepKind::Effects,
+        item: None,
+        node: None,
+        to_node: None,
+        command: None,
+        args: vec![],
+        file: None,
+        changes: vec![InventoryChange {
+            kind: "zone".into(),
+            key: "301".into(),
+            attr: "node".into(),
+            from: Some("web-1".into()),
+            to: "web-2".into(),
+        }],
+        undo: None,
+        state: StepState::Pending,
+        started_ms: None,
+        finished_ms: None,
+        exit_code: None,
+        bytes: None,
+        message: String::new(),
+    };
+    update(
+        &mut app,
+        Action::RunbookPlanned {
+            line: "runbook move-zone 301 web-2".into(),
+            plan: Ok(RunbookPlan {
+                name: "move-zone".into(),
+                args: vec!["301".into(), "web-2".into()],
+                steps: vec![step],
+                digest: "00ff00ff00ff00ff".into(),
+            }),
+        },
+    );
+    assert!(matches!(app.mode, Mode::Confirm(_)));
+    let screen = draw(&mut app, 100, 30);
+    assert!(
+        screen.contains("Run runbook `move-zone 301 web-2`"),
+        "{screen}"
+    );
+    assert!(screen.contains("zone 301 node: web-1 -> web-2"), "{screen}");
+    assert_eq!(
+        key(&mut app, KeyCode::Char('y')),
+        vec![Effect::RunRunbook {
+            name: "move-zone".into(),
+            args: vec!["301".into(), "web-2".into()],
+            digest: "00ff00ff00ff00ff".into(),
+        }]
+    );
+    // A refusal goes back to the command line with configd's reason.
+    key(&mut app, KeyCode::Char(':'));
+    typ(&mut app, "runbook move-zone 999 web-2");
+    key(&mut app, KeyCode::Enter);
+    update(
+        &mut app,
+        Action::RunbookPlanned {
+            line: "runbook move-zone 999 web-2".into(),
+            plan: Err("argument `zone`: no zone 999 in the inventory".into()),
+        },
+    );
+    assert_eq!(
+        app.mode,
+        Mode::Command {
+            error: Some("argument `zone`: no zone 999 in the inventory".into())
+        }
+    );
 }

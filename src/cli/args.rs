@@ -66,6 +66,9 @@ pub enum Command {
     /// Jobs: `job show [-f] ID` (reattach to a running job), `job cancel ID`
     #[command(subcommand)]
     Job(super::ops::JobCmd),
+    /// Multi-step operations from configd.toml: `runbook plan|run NAME ARGS`, `runbook undo JOB`
+    #[command(subcommand)]
+    Runbook(super::runbook::RunbookCmd),
 }
 
 #[derive(Debug, Args)]
@@ -141,6 +144,9 @@ pub enum Query {
         /// Only the commands this node offers
         #[arg(long, value_name = "NODE")]
         node: Option<String>,
+        /// Keep commands matching EXPR (e.g. role=admin, inventory.kind=zone, name~zone); repeat to AND
+        #[arg(long, short = 'f', value_name = "EXPR")]
+        filter: Vec<String>,
     },
     /// List recent events (state changes, notifications, acks, downtime), oldest first
     Events {

@@ -6,6 +6,7 @@ pub mod exit;
 mod logs;
 pub mod ops;
 pub mod output;
+pub mod runbook;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -113,7 +114,9 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Query(Query::Problems { node, filter }) => {
             checks::query_problems(&cli.common, node, filter).await
         }
-        Command::Query(Query::Commands { node }) => ops::query_commands(&cli.common, node).await,
+        Command::Query(Query::Commands { node, filter }) => {
+            ops::query_commands(&cli.common, node, filter).await
+        }
         Command::Ack(a) => checks::ack(&cli.common, a).await,
         Command::Downtime(d) => checks::downtime(&cli.common, d).await,
         Command::Submit(s) => checks::submit(&cli.common, s).await,
@@ -129,6 +132,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Inventory(cmd) => ops::inventory(&cli.common, cmd).await,
         Command::Run(args) => ops::run(&cli.common, args).await,
         Command::Job(cmd) => ops::job(&cli.common, cmd).await,
+        Command::Runbook(cmd) => runbook::runbook(&cli.common, cmd).await,
     }
 }
 

@@ -49,9 +49,15 @@ pub struct RunArgs {
     pub command: String,
     /// Its arguments, in order (after `--` when one starts with `-`)
     pub args: Vec<String>,
-    /// Where: node=NAME, label.K=V, KIND=KEY (e.g. zone=218) or all
+    /// Where: node=NAME, label.K=V, KIND=KEY (e.g. zone=218) or all; leave it out for a command bound to an inventory item (it runs on the item's node, and only there)
     #[arg(long, short = 't', value_name = "SEL")]
-    pub target: String,
+    pub target: Option<String>,
+    /// Run an inventory-bound command on --target although its item lives elsewhere (admin; needs --reason; recorded as an event)
+    #[arg(long, requires_all = ["target", "reason"])]
+    pub force_target: bool,
+    /// Why the target is forced, recorded with the run
+    #[arg(long, value_name = "TEXT", requires = "force_target")]
+    pub reason: Option<String>,
     /// Do not ask for confirmation when more than one node is targeted
     #[arg(long, short = 'y')]
     pub yes: bool,
@@ -94,15 +100,15 @@ fn parse_pairs(pairs: &[String]) -> Result<BTreeMap<String, String>, CliError> {
     Ok(out)
 }
 
-async fn connect(common: &CommonArgs) -> Result<Client, CliError> {
+pub(crate) async fn connect(common: &CommonArgs) -> Result<Client, CliError> {
     Target::resolve(common)?.connect("monit-cli").await
 }
 
-fn remote(e: crate::net::proto::ErrorFrame) -> CliError {
+pub(crate) fn remote(e: crate::net::proto::ErrorFrame) -> CliError {
     CliError::from(ClientError::Remote(e))
 }
 
-async fn one(client: &Client, body: RequestBody) -> Result<ResponseBody, CliError> {
+pub(crate) async fn one(client: &Client, body: RequestBody) -> Result<ResponseBody, CliError> {
     let mut answers = client.request(body).await?;
     match answers.next().await {
         Some(Ok(ResponseBody::Error(e))) => Err(remote(e)),
@@ -489,6 +495,10 @@ pub async fn job(common: &CommonArgs, cmd: JobCmd) -> Result<(), CliError> {
                     t.message
                 ));
             }
+            text.push_str(&crate::ops::views::steps_text(&j.steps));
+            if !j.message.is_empty() {
+                text.push_str(&format!("  {}\n", j.message));
+            }
             for o in &detail.outputs {
                 text.push_str(&format!("--- {} ---\n{}", o.node, o.output));
                 if !o.output.ends_with('\n') && !o.output.is_empty() {
@@ -540,18 +550,27 @@ fn output_records(
     }
 }
 
-pub async fn query_commands(common: &CommonArgs, node: Option<String>) -> Result<(), CliError> {
+pub async fn query_commands(
+    common: &CommonArgs,
+    node: Option<String>,
+    filters: Vec<String>,
+) -> Result<(), CliError> {
+    parse_filters(
+        &filters,
+        "commands",
+        Some(crate::ops::views::COMMAND_FIELDS),
+    )?;
     let client = connect(common).await?;
-    let offers = match one(
+    let (offers, runbooks) = match one(
         &client,
         RequestBody::QueryCommands(crate::net::proto::QueryChecks {
             node: node.clone(),
-            filters: vec![],
+            filters,
         }),
     )
     .await?
     {
-        ResponseBody::Commands(c) => c.commands,
+        ResponseBody::Commands(c) => (c.commands, c.runbooks),
         other => return Err(unexpected(&other).into()),
     };
     if let (Some(n), true) = (&node, offers.is_empty()) {
@@ -564,10 +583,21 @@ pub async fn query_commands(common: &CommonArgs, node: Option<String>) -> Result
             ));
         }
     }
-    let rows: Vec<serde_json::Value> = offers.iter().map(command_json).collect();
+    let rows: Vec<serde_json::Value> = offers
+        .iter()
+        .map(command_json)
+        .chain(runbooks.iter().map(crate::ops::views::runbook_json))
+        .collect();
     let mut out = std::io::stdout().lock();
     finish_output(write_rows(&mut out, common.output, &rows, |fit| {
-        let mut t = Table::new(vec!["COMMAND", "ARGUMENTS", "NODES", "DESCRIPTION"]);
+        let mut t = Table::new(vec![
+            "COMMAND",
+            "ARGUMENTS",
+            "ROLE",
+            "RUNS ON",
+            "NODES",
+            "DESCRIPTION",
+        ]);
         for o in &offers {
             let sig = o.spec.signature();
             let args = sig
@@ -579,11 +609,29 @@ pub async fn query_commands(common: &CommonArgs, node: Option<String>) -> Result
             } else {
                 o.nodes.join(", ")
             };
+            // A bound command runs where its item lives, nowhere else.
+            let runs_on = match &o.spec.inventory {
+                Some(i) => format!("{}'s node", i.kind),
+                None => "--target".into(),
+            };
             t.row(vec![
                 o.spec.name.clone(),
                 args.to_string(),
+                o.spec.role.as_str().to_string(),
+                runs_on,
                 nodes,
                 fit.clip(&o.spec.description, 60),
+            ]);
+        }
+        for r in &runbooks {
+            let args = r.usage.strip_prefix(r.name.as_str()).unwrap_or(&r.usage);
+            t.row(vec![
+                r.name.clone(),
+                args.trim().to_string(),
+                r.role.as_str().to_string(),
+                format!("runbook, {} steps", r.steps.len()),
+                "configd".into(),
+                fit.clip(&r.description, 60),
             ]);
         }
         t.fit(fit)
@@ -591,7 +639,7 @@ pub async fn query_commands(common: &CommonArgs, node: Option<String>) -> Result
 }
 
 /// Asks configd to stop job `id` on every node; its answer.
-async fn cancel_job(client: &Client, id: u64) -> Result<String, CliError> {
+pub(crate) async fn cancel_job(client: &Client, id: u64) -> Result<String, CliError> {
     match one(client, RequestBody::CancelJob(CancelJob { id })).await? {
         ResponseBody::Done(d) => Ok(d.message),
         other => Err(unexpected(&other).into()),
@@ -599,7 +647,7 @@ async fn cancel_job(client: &Client, id: u64) -> Result<String, CliError> {
 }
 
 /// Prefixes each line of `data` with the node, into `buf`.
-fn prefix_lines(buf: &mut Vec<u8>, node: &str, marker: &str, data: &str) {
+pub(crate) fn prefix_lines(buf: &mut Vec<u8>, node: &str, marker: &str, data: &str) {
     for line in data.split_inclusive('\n') {
         buf.extend_from_slice(node.as_bytes());
         buf.extend_from_slice(marker.as_bytes());
@@ -619,11 +667,22 @@ pub async fn run(common: &CommonArgs, args: RunArgs) -> Result<(), CliError> {
         ),
         None => None,
     };
+    let request = RunRequest {
+        command: args.command.clone(),
+        args: args.args.clone(),
+        target: args.target.clone().unwrap_or_default(),
+        timeout_ms,
+        force_target: args.force_target,
+        reason: args.reason.clone().unwrap_or_default(),
+    };
     let client = connect(common).await?;
+    // configd answers with every check of the run made: a refusal comes
+    // before any confirmation.
     let targets = match one(
         &client,
         RequestBody::ResolveTargets(ResolveTargets {
-            target: args.target.clone(),
+            target: request.target.clone(),
+            run: Some(request.clone()),
         }),
     )
     .await?
@@ -637,7 +696,7 @@ pub async fn run(common: &CommonArgs, args: RunArgs) -> Result<(), CliError> {
         if !std::io::stdin().is_terminal() {
             return Err(CliError::usage(format!(
                 "`{}` targets {} nodes ({list}); pass --yes to run without a confirmation",
-                args.target,
+                request.target,
                 targets.len()
             )));
         }
@@ -661,14 +720,7 @@ pub async fn run(common: &CommonArgs, args: RunArgs) -> Result<(), CliError> {
             ));
         }
     }
-    let mut answers = client
-        .request(RequestBody::Run(RunRequest {
-            command: args.command.clone(),
-            args: args.args.clone(),
-            target: args.target.clone(),
-            timeout_ms,
-        }))
-        .await?;
+    let mut answers = client.request(RequestBody::Run(request)).await?;
     let json = matches!(common.output, Format::Json | Format::Jsonl);
     let mut stdout = std::io::stdout().lock();
     let mut stderr = std::io::stderr();

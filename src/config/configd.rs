@@ -36,6 +36,8 @@ struct File {
     #[serde(default, deserialize_with = "socket_addr")]
     metrics_listen: Option<SocketAddr>,
     metrics_token_file: Option<PathBuf>,
+    #[serde(default, deserialize_with = "socket_addr")]
+    web_listen: Option<SocketAddr>,
     #[serde(default)]
     metric_labels: Vec<String>,
     #[serde(default)]
@@ -48,6 +50,8 @@ struct File {
     notify: Vec<super::checks::NotifySection>,
     #[serde(default)]
     inventory: std::collections::BTreeMap<String, KindSection>,
+    #[serde(default)]
+    runbook: Vec<crate::ops::runbook::RunbookEntry>,
     #[serde(default, deserialize_with = "super::log::byte_size")]
     max_transfer_size: Option<u64>,
 }
@@ -104,10 +108,14 @@ pub struct ConfigdConfig {
     pub log: super::LogSettings,
     /// Inventory kinds (`[inventory.KIND]`).
     pub inventory: crate::ops::kinds::Kinds,
+    /// Runbooks (`[[runbook]]`), checked against the kinds.
+    pub runbooks: Vec<crate::ops::runbook::RunbookSpec>,
     /// Where the Prometheus exposition is served (off when `None`).
     pub metrics_listen: Option<SocketAddr>,
     /// A file holding the bearer token scrapes must present.
     pub metrics_token_file: Option<PathBuf>,
+    /// Where the web console is served (off when `None`).
+    pub web_listen: Option<SocketAddr>,
     /// Node labels that become labels of the node's series.
     pub metric_labels: Vec<String>,
     /// `[[check]]`: checks sent to the nodes their `apply` names.
@@ -262,11 +270,20 @@ impl ConfigdConfig {
             .map_err(|e| invalid(format!("[inventory.{name}]: {e}")))?;
             inventory.insert(name.clone(), kind);
         }
+        let runbooks =
+            crate::ops::runbook::resolve_runbooks(file.runbook, &inventory).map_err(&invalid)?;
         let notify = super::checks::resolve_notifiers(file.notify).map_err(&invalid)?;
         if let Some(addr) = file.metrics_listen {
             if tls.is_none() && !addr.ip().is_loopback() {
                 return Err(invalid(format!(
                     "key `metrics_listen` ({addr}) must be a loopback address while `tls` = false: the scrape (and its bearer token) would cross the network in clear"
+                )));
+            }
+        }
+        if let Some(addr) = file.web_listen {
+            if tls.is_none() && !addr.ip().is_loopback() {
+                return Err(invalid(format!(
+                    "key `web_listen` ({addr}) must be a loopback address while `tls` = false: tokens typed at login and session cookies would cross the network in clear"
                 )));
             }
         }
@@ -298,9 +315,11 @@ impl ConfigdConfig {
             central_checks,
             metrics_listen: file.metrics_listen,
             metrics_token_file: file.metrics_token_file.map(|p| resolve(base, p)),
+            web_listen: file.web_listen,
             metric_labels: file.metric_labels,
             notify,
             inventory,
+            runbooks,
             tokens_file: file
                 .tokens_file
                 .map(|p| resolve(base, p))
@@ -424,6 +443,11 @@ mod tests {
         assert!(c.tls.is_none());
         let e = parse("tls = false\nlisten = \"0.0.0.0:7400\"\n").unwrap_err();
         assert!(e.contains("`tls`") && e.contains("loopback"), "{e}");
+        let e = parse("tls = false\nlisten = \"127.0.0.1:7400\"\nweb_listen = \"0.0.0.0:8080\"\n")
+            .unwrap_err();
+        assert!(e.contains("`web_listen`") && e.contains("loopback"), "{e}");
+        let c = parse("web_listen = \"0.0.0.0:8443\"\n").unwrap();
+        assert_eq!(c.web_listen, Some("0.0.0.0:8443".parse().unwrap()));
         let e = parse("tls_cert = \"c.pem\"\n").unwrap_err();
         assert!(e.contains("tls_key"), "{e}");
         let c = parse("tls_cert = \"c.pem\"\ntls_key = \"k.pem\"\n").unwrap();

@@ -56,6 +56,17 @@ impl Api {
     async fn serve(self: Arc<Self>, req: Incoming) {
         if let Err(refusal) = authorize(&self.identity, &req.body) {
             tracing::warn!("refused request: {}", refusal.message);
+            if let RequestBody::Run(run) = &req.body {
+                super::audit::refused(
+                    &self.shared,
+                    &self.identity,
+                    run,
+                    None,
+                    super::audit::Cause::Role,
+                    &refusal.message,
+                )
+                .await;
+            }
             let _ = req.reply.send(ResponseBody::Error(refusal)).await;
             return;
         }
@@ -376,6 +387,19 @@ fn authorize(who: &Identity, body: &RequestBody) -> Result<(), ErrorFrame> {
         | RequestBody::ListCommands(_)
         | RequestBody::QueryCommands(_) => {
             forbidden("reading", "a viewer, operator or admin token")
+        }
+        RequestBody::RunbookPlan(_) if who.role.allows(Role::Viewer) => Ok(()),
+        RequestBody::RunbookPlan(_) => {
+            forbidden("planning runbooks", "a viewer, operator or admin token")
+        }
+        // The runbook's own role (operator or admin) is checked when it is found.
+        RequestBody::RunbookRun(_) | RequestBody::RunbookUndo(_)
+            if who.role.allows(Role::Operator) =>
+        {
+            Ok(())
+        }
+        RequestBody::RunbookRun(_) | RequestBody::RunbookUndo(_) => {
+            forbidden("running runbooks", "an operator or admin token")
         }
         RequestBody::Run(_) if who.role.allows(Role::Operator) => Ok(()),
         RequestBody::Run(_) => forbidden("running commands", "an operator or admin token"),

@@ -38,13 +38,57 @@ pub async fn write(
     let kinds = kinds.clone();
     let who = who.to_string();
     store
-        .call(move |conn| apply_ops(conn, &kinds, &who, ops))
+        .call(move |conn| apply_ops(conn, &kinds, None, &who, ops))
         .await?
+}
+
+/// As [`write`], and every item's node must be one of `known` (the nodes
+/// configd has ever registered): a typo never places an item on a node
+/// that does not exist.
+pub async fn write_known(
+    store: &Store,
+    kinds: &Kinds,
+    known: Vec<String>,
+    who: &str,
+    ops: Vec<InventoryOp>,
+) -> Result<u64, InventoryError> {
+    let kinds = kinds.clone();
+    let who = who.to_string();
+    store
+        .call(move |conn| apply_ops(conn, &kinds, Some(&known), &who, ops))
+        .await?
+}
+
+/// `Err` naming the closest known nodes when `node` is not one of them.
+fn known_node(known: Option<&Vec<String>>, node: &str) -> Result<(), String> {
+    let Some(known) = known else {
+        return Ok(());
+    };
+    if known.iter().any(|k| k == node) {
+        return Ok(());
+    }
+    let close = crate::names::similar(node, known.iter().map(String::as_str));
+    let hint = if !close.is_empty() {
+        format!("did you mean {}?", close.join(", "))
+    } else if known.is_empty() {
+        "no node has registered yet".to_string()
+    } else {
+        let mut names: Vec<&str> = known.iter().map(String::as_str).collect();
+        names.sort();
+        let more = if names.len() > 5 { ", ..." } else { "" };
+        names.truncate(5);
+        format!("known nodes: {}{more}", names.join(", "))
+    };
+    Err(format!(
+        "node `{}` is not known to configd (it never registered); {hint}",
+        crate::ops::values::shown(node)
+    ))
 }
 
 fn apply_ops(
     conn: &Connection,
     kinds: &Kinds,
+    known: Option<&Vec<String>>,
     who: &str,
     ops: Vec<InventoryOp>,
 ) -> Result<u64, InventoryError> {
@@ -69,6 +113,9 @@ fn apply_ops(
                     Ok(item) => item,
                     Err(e) => return rejected(format!("{}{e}", at(line, &format!("{k}={key}")))),
                 };
+                if let Err(e) = known_node(known, &item.node) {
+                    return rejected(format!("{}{e}", at(line, &format!("{k}={key}"))));
+                }
                 let before = get(conn, &item.kind, &item.key)?;
                 if before.is_some() && !replace {
                     return rejected(format!(
@@ -103,6 +150,9 @@ fn apply_ops(
                 if let Some(node) = attrs.remove("node") {
                     crate::names::check_name(&node)
                         .map_err(|e| InventoryError::Rejected(format!("field `node`: {e}")))?;
+                    known_node(known, &node).map_err(|e| {
+                        InventoryError::Rejected(format!("{}{e}", at(None, &format!("{k}={key}"))))
+                    })?;
                     after.node = node;
                 }
                 if attrs.is_empty() && after.node == before.node {
@@ -273,6 +323,74 @@ pub async fn apply_effects(
             put(conn, &after)?;
             event(conn, now_ms(), &who, "update", Some(&before), Some(&after))
                 .map_err(InventoryError::from)
+        })
+        .await?
+}
+
+/// Applies a runbook step's `changes` in one transaction (or, with
+/// `revert`, puts their `from` values back): every attribute must still
+/// hold the value the plan saw, else nothing changes and the error names
+/// the first that moved. Values were checked when the plan was made.
+pub async fn apply_changes(
+    store: &Store,
+    who: &str,
+    changes: Vec<crate::net::proto::InventoryChange>,
+    revert: bool,
+) -> Result<(), InventoryError> {
+    let who = who.to_string();
+    store
+        .call(move |conn| -> Result<(), InventoryError> {
+            // `call` runs this in a savepoint: an error undoes every write.
+            let tx = conn;
+            let mut touched: BTreeMap<(String, String), (Item, Item)> = BTreeMap::new();
+            for c in &changes {
+                let id = (c.kind.clone(), c.key.clone());
+                if !touched.contains_key(&id) {
+                    let Some(item) = get(tx, &c.kind, &c.key)? else {
+                        return rejected(format!("{} {} was deleted meanwhile", c.kind, c.key));
+                    };
+                    touched.insert(id.clone(), (item.clone(), item));
+                }
+                let Some((_, after)) = touched.get_mut(&id) else {
+                    continue;
+                };
+                let (expect, set) = if revert {
+                    (Some(c.to.clone()), c.from.clone())
+                } else {
+                    (c.from.clone(), Some(c.to.clone()))
+                };
+                let have = if c.attr == "node" {
+                    Some(after.node.clone())
+                } else {
+                    after.attrs.get(&c.attr).cloned()
+                };
+                if have != expect {
+                    return rejected(format!(
+                        "{} {} has {}={} now, not {}: the inventory changed meanwhile",
+                        c.kind,
+                        c.key,
+                        c.attr,
+                        have.as_deref().unwrap_or("(unset)"),
+                        expect.as_deref().unwrap_or("(unset)")
+                    ));
+                }
+                match (c.attr.as_str(), set) {
+                    ("node", Some(v)) => after.node = v,
+                    ("node", None) => {}
+                    (_, Some(v)) => {
+                        after.attrs.insert(c.attr.clone(), v);
+                    }
+                    (_, None) => {
+                        after.attrs.remove(&c.attr);
+                    }
+                }
+            }
+            let now = now_ms();
+            for (before, after) in touched.values() {
+                put(tx, after)?;
+                event(tx, now, &who, "update", Some(before), Some(after))?;
+            }
+            Ok(())
         })
         .await?
 }

@@ -11,27 +11,29 @@ use rusqlite::{params, OptionalExtension};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use super::audit::{self, Cause};
 use super::inventory::{self, InventoryError};
 use super::server::Shared;
 use super::tokens::Identity;
 use crate::net::link::Replier;
+use crate::net::proto::Role;
 use crate::net::proto::{
     CommandOutput, ErrorCode, JobDetail, JobOutput, JobStarted, JobView, NodeOutput, OutputStream,
     RequestBody, ResponseBody, RunCommand, RunRequest, TargetResult, TargetState,
 };
 use crate::ops::kinds::Item;
-use crate::ops::spec::{ArgType, CommandSpec};
+use crate::ops::spec::{ArgType, CommandRole, CommandSpec, InventoryLink};
 use crate::timefmt::now_ms;
 
 /// Output kept per target in the job record (the tail).
 pub const OUTPUT_KEPT: usize = 1024 * 1024;
 /// Extra time configd waits past a command's timeout for the node to
 /// report it, before recording `timeout` itself.
-const GRACE: Duration = Duration::from_secs(5);
+pub(crate) const GRACE: Duration = Duration::from_secs(5);
 /// Output events buffered between target tasks and the client.
 const MERGE: usize = 1024;
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     match m.lock() {
         Ok(g) => g,
         Err(p) => p.into_inner(),
@@ -100,7 +102,7 @@ impl OpsState {
     }
 
     /// Keeps `out` for followers and sends it to those there are.
-    fn publish(&self, id: u64, out: JobOutput) {
+    pub(crate) fn publish(&self, id: u64, out: JobOutput) {
         let mut live = lock(&self.live);
         let Some(j) = live.get_mut(&id) else {
             return;
@@ -119,6 +121,41 @@ impl OpsState {
                 None => break,
             }
         }
+    }
+
+    /// Registers job `id` as running (followers, `job cancel`); the token
+    /// stops it. [`OpsState::end_live`] when it ends.
+    pub(crate) fn start_live(&self, id: u64, stop: CancellationToken) {
+        lock(&self.live).insert(
+            id,
+            LiveJob {
+                tx: tokio::sync::broadcast::channel(MERGE).0,
+                so_far: Default::default(),
+                so_far_bytes: 0,
+                dropped: false,
+                stop,
+            },
+        );
+    }
+
+    pub(crate) fn end_live(&self, id: u64) {
+        lock(&self.live).remove(&id);
+    }
+
+    /// Marks every item busy, or none: Err names the first already busy.
+    pub(crate) fn mark_busy(
+        &self,
+        keys: &[(String, String)],
+    ) -> Result<BusyMarks<'_>, (String, String)> {
+        let mut busy = lock(&self.busy);
+        if let Some(taken) = keys.iter().find(|k| busy.contains(*k)) {
+            return Err(taken.clone());
+        }
+        busy.extend(keys.iter().cloned());
+        Ok(BusyMarks {
+            ops: self,
+            keys: keys.to_vec(),
+        })
     }
 
     /// Every command name some node advertised, sorted, each once.
@@ -155,23 +192,67 @@ impl OpsState {
         offers
     }
 
-    fn commands(&self, node: &str) -> Arc<Vec<CommandSpec>> {
+    /// The definitions of `name` bound to an inventory item, from every
+    /// node offering it (the item's node then checks its own).
+    fn bound_specs(&self, name: &str) -> Vec<(CommandSpec, InventoryLink)> {
+        let catalog = lock(&self.catalog);
+        let mut nodes: Vec<&String> = catalog.keys().collect();
+        nodes.sort();
+        let mut out: Vec<(CommandSpec, InventoryLink)> = Vec::new();
+        for n in nodes {
+            for c in catalog[n].iter().filter(|c| c.name == name) {
+                if let Some(link) = &c.inventory {
+                    if !out.iter().any(|(s, _)| s == c) {
+                        out.push((c.clone(), link.clone()));
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    pub(crate) fn commands(&self, node: &str) -> Arc<Vec<CommandSpec>> {
         lock(&self.catalog).get(node).cloned().unwrap_or_default()
     }
 }
 
-/// A refusal: code and one-line message.
-type Refusal = (ErrorCode, String);
-
-fn bad(msg: impl Into<String>) -> Refusal {
-    (ErrorCode::BadRequest, msg.into())
+/// A refusal: code, cause (for the audit event) and one-line message.
+#[derive(Debug, Clone)]
+pub struct Refusal {
+    pub code: ErrorCode,
+    pub cause: Cause,
+    pub message: String,
+    /// The node it concerns (the item's), for the event.
+    pub node: Option<String>,
 }
+
+impl Refusal {
+    fn new(code: ErrorCode, cause: Cause, message: impl Into<String>) -> Refusal {
+        Refusal {
+            code,
+            cause,
+            message: message.into(),
+            node: None,
+        }
+    }
+
+    fn on(mut self, node: &str) -> Refusal {
+        self.node = Some(node.to_string());
+        self
+    }
+}
+
+fn bad(cause: Cause, msg: impl Into<String>) -> Refusal {
+    Refusal::new(ErrorCode::BadRequest, cause, msg)
+}
+
+const USAGE: &str = "use node=NAME, label.K=V, KIND=KEY (e.g. zone=218) or all";
 
 /// The nodes a selector names, sorted: `all`, `node=NAME`, `label.K=V`
 /// (or `labels.K=V`), or `KIND=KEY` of an inventory item.
 pub async fn resolve_targets(shared: &Shared, target: &str) -> Result<Vec<String>, Refusal> {
     let target = target.trim();
-    let usage = "use node=NAME, label.K=V, KIND=KEY (e.g. zone=218) or all";
+    let not_found = |msg: String| Refusal::new(ErrorCode::NotFound, Cause::Target, msg);
     if target == "all" {
         let nodes: Vec<String> = shared
             .registry
@@ -180,17 +261,20 @@ pub async fn resolve_targets(shared: &Shared, target: &str) -> Result<Vec<String
             .map(|s| s.name.clone())
             .collect();
         if nodes.is_empty() {
-            return Err((ErrorCode::NotFound, "no nodes are known yet".into()));
+            return Err(not_found("no nodes are known yet".into()));
         }
         return Ok(nodes);
     }
     let Some((k, v)) = target.split_once('=') else {
-        return Err(bad(format!("bad target `{target}`: {usage}")));
+        return Err(bad(
+            Cause::Target,
+            format!("bad target `{target}`: {USAGE}"),
+        ));
     };
     if k == "node" {
         return match shared.registry.get(v) {
             Some(_) => Ok(vec![v.to_string()]),
-            None => Err((ErrorCode::NotFound, format!("no node `{v}` is known"))),
+            None => Err(not_found(format!("no node `{v}` is known"))),
         };
     }
     if let Some(label) = k.strip_prefix("label.").or(k.strip_prefix("labels.")) {
@@ -202,49 +286,129 @@ pub async fn resolve_targets(shared: &Shared, target: &str) -> Result<Vec<String
             .map(|s| s.name.clone())
             .collect();
         if nodes.is_empty() {
-            return Err((
-                ErrorCode::NotFound,
-                format!("no node has label {label}={v}"),
-            ));
+            return Err(not_found(format!("no node has label {label}={v}")));
         }
         return Ok(nodes);
     }
     if shared.live().inventory.contains_key(k) {
         let item = inventory::find(&shared.store, &shared.live().inventory, k, v)
             .await
-            .map_err(refusal)?;
+            .map_err(|e| refusal(Cause::Target, e))?;
         return match item {
             Some(item) => Ok(vec![item.node]),
-            None => Err((
-                ErrorCode::NotFound,
-                format!("no {k} {v} in the inventory, so no node to run on"),
-            )),
+            None => Err(not_found(format!(
+                "no {k} {v} in the inventory, so no node to run on"
+            ))),
         };
     }
-    Err(bad(format!(
-        "bad target `{target}`: `{k}` is neither node, label.K nor an inventory kind; {usage}"
-    )))
+    Err(bad(
+        Cause::Target,
+        format!(
+            "bad target `{target}`: `{k}` is neither node, label.K nor an inventory kind; {USAGE}"
+        ),
+    ))
 }
 
-fn refusal(e: InventoryError) -> Refusal {
+fn refusal(cause: Cause, e: InventoryError) -> Refusal {
     match e {
-        InventoryError::Rejected(m) => bad(m),
-        other => (ErrorCode::Internal, other.to_string()),
+        InventoryError::Rejected(m) => bad(cause, m),
+        other => Refusal::new(ErrorCode::Internal, Cause::Internal, other.to_string()),
     }
 }
 
 /// Everything checked before a job starts.
-struct Plan {
-    targets: Vec<String>,
+pub struct Plan {
+    pub targets: Vec<String>,
     timeout: Duration,
     item: Option<Item>,
     requires: BTreeMap<String, String>,
     on_success: BTreeMap<String, String>,
+    /// Set when an admin forced the target: the item's own node.
+    forced_from: Option<String>,
 }
 
-async fn plan(shared: &Shared, req: &RunRequest) -> Result<Plan, Refusal> {
-    let targets = resolve_targets(shared, &req.target).await?;
-    let mut first: Option<CommandSpec> = None;
+/// Longest `--reason` kept.
+const MAX_REASON: usize = 1024;
+
+/// Without `--target`: the node hosting the command's inventory item.
+async fn home_of(shared: &Shared, req: &RunRequest) -> Result<String, Refusal> {
+    let name = crate::ops::values::shown(&req.command);
+    let bound = shared.ops.bound_specs(&req.command);
+    if bound.is_empty() {
+        if shared.ops.command_names().contains(&req.command) {
+            return Err(bad(
+                Cause::Target,
+                format!("`{name}` acts on no inventory item, so it has no node of its own: give --target (node=NAME, label.K=V, KIND=KEY or all)"),
+            ));
+        }
+        return Err(Refusal::new(
+            ErrorCode::NotFound,
+            Cause::Unknown,
+            format!("no node offers a command `{name}`; see `monit-cli query commands`"),
+        ));
+    }
+    // The first definition the arguments fit names the item.
+    let mut first_error = None;
+    let Some((spec, link)) = bound
+        .iter()
+        .find(|(spec, _)| match spec.check_args(&req.args) {
+            Ok(()) => true,
+            Err(e) => {
+                first_error.get_or_insert(e);
+                false
+            }
+        })
+    else {
+        return Err(bad(Cause::Type, first_error.unwrap_or_default()));
+    };
+    let key = spec.arg(&req.args, &link.key).unwrap_or_default();
+    let item = inventory::find(&shared.store, &shared.live().inventory, &link.kind, key)
+        .await
+        .map_err(|e| refusal(Cause::Type, e))?;
+    let Some(item) = item else {
+        return Err(bad(
+            Cause::Precondition,
+            format!(
+                "no {} {key} in the inventory; `{name}` acts on an existing {}, on the node that hosts it",
+                link.kind, link.kind
+            ),
+        ));
+    };
+    if shared.registry.get(&item.node).is_none() {
+        return Err(Refusal::new(
+            ErrorCode::NotFound,
+            Cause::Binding,
+            format!(
+                "{} {} lives on {}, a node configd does not know; fix it with `monit-cli inventory update {} {} node=NODE`",
+                item.kind, item.key, item.node, item.kind, item.key
+            ),
+        )
+        .on(&item.node));
+    }
+    Ok(item.node)
+}
+
+/// Every check a run goes through before anything starts: the target
+/// (or, without one, the item's node), the command on each target, the
+/// roles, the arguments, the item's node and state.
+pub async fn plan(shared: &Shared, who: &Identity, req: &RunRequest) -> Result<Plan, Refusal> {
+    if !who.role.allows(Role::Operator) {
+        return Err(Refusal::new(
+            ErrorCode::Forbidden,
+            Cause::Role,
+            format!(
+                "running commands needs an operator or admin token; `{}` is {}",
+                who.name, who.role
+            ),
+        ));
+    }
+    let explicit = !req.target.trim().is_empty();
+    let targets = if explicit {
+        resolve_targets(shared, &req.target).await?
+    } else {
+        vec![home_of(shared, req).await?]
+    };
+    let mut specs: Vec<CommandSpec> = Vec::new();
     for node in &targets {
         let offered = shared.ops.commands(node);
         let Some(spec) = offered.iter().find(|c| c.name == req.command) else {
@@ -254,22 +418,40 @@ async fn plan(shared: &Shared, req: &RunRequest) -> Result<Plan, Refusal> {
             } else {
                 format!("it offers: {}", names.join(", "))
             };
-            return Err((
+            return Err(Refusal::new(
                 ErrorCode::NotFound,
+                Cause::Unknown,
                 format!(
                     "node `{node}` has no command `{}`; {list}",
                     crate::ops::values::shown(&req.command)
                 ),
             ));
         };
-        spec.check_args(&req.args).map_err(bad)?;
-        if first.is_none() {
-            first = Some(spec.clone());
+        if !specs.contains(spec) {
+            specs.push(spec.clone());
         }
     }
-    let Some(spec) = first else {
-        return Err((ErrorCode::NotFound, "no target".into()));
+    let Some(spec) = specs.first().cloned() else {
+        return Err(Refusal::new(
+            ErrorCode::NotFound,
+            Cause::Target,
+            "no target",
+        ));
     };
+    // The strictest definition among the targets decides.
+    if specs.iter().any(|s| s.role == CommandRole::Admin) && !who.role.allows(Role::Admin) {
+        return Err(Refusal::new(
+            ErrorCode::Forbidden,
+            Cause::Role,
+            format!(
+                "`{}` needs an admin token (role = \"admin\" in noded.toml); `{}` is {}",
+                spec.name, who.name, who.role
+            ),
+        ));
+    }
+    for s in &specs {
+        s.check_args(&req.args).map_err(|m| bad(Cause::Type, m))?;
+    }
     let live = shared.live();
     let kinds = &live.inventory;
     // `key` arguments must name existing items.
@@ -277,12 +459,12 @@ async fn plan(shared: &Shared, req: &RunRequest) -> Result<Plan, Refusal> {
         if let ArgType::Key { kind } = &a.kind {
             let found = inventory::find(&shared.store, kinds, kind, value)
                 .await
-                .map_err(refusal)?;
+                .map_err(|e| refusal(Cause::Type, e))?;
             if found.is_none() {
-                return Err(bad(format!(
-                    "argument `{}`: no {kind} {value} in the inventory",
-                    a.name
-                )));
+                return Err(bad(
+                    Cause::Type,
+                    format!("argument `{}`: no {kind} {value} in the inventory", a.name),
+                ));
             }
         }
     }
@@ -292,32 +474,129 @@ async fn plan(shared: &Shared, req: &RunRequest) -> Result<Plan, Refusal> {
         item: None,
         requires: BTreeMap::new(),
         on_success: BTreeMap::new(),
+        forced_from: None,
     };
-    if let Some(link) = &spec.inventory {
-        let key = spec.arg(&req.args, &link.key).unwrap_or_default();
-        let item = inventory::find(&shared.store, kinds, &link.kind, key)
-            .await
-            .map_err(refusal)?;
-        let Some(item) = item else {
-            return Err(bad(format!(
-                "no {} {key} in the inventory; `{}` acts on an existing {}",
-                link.kind, spec.name, link.kind
-            )));
-        };
-        if let Some(why) = inventory::unmet(&item, &link.requires) {
-            return Err((
-                ErrorCode::BadRequest,
+    let Some(link) = &spec.inventory else {
+        if req.force_target {
+            return Err(bad(
+                Cause::Binding,
                 format!(
-                    "precondition failed: {why} by `{}`; nothing was run",
+                    "`{}` acts on no inventory item: leave out --force-target",
                     spec.name
                 ),
             ));
         }
-        plan.requires = link.requires.clone();
-        plan.on_success = link.on_success.clone();
-        plan.item = Some(item);
+        return Ok(plan);
+    };
+    let key = spec.arg(&req.args, &link.key).unwrap_or_default();
+    let item = inventory::find(&shared.store, kinds, &link.kind, key)
+        .await
+        .map_err(|e| refusal(Cause::Type, e))?;
+    let Some(item) = item else {
+        return Err(bad(
+            Cause::Precondition,
+            format!(
+                "no {} {key} in the inventory; `{}` acts on an existing {}",
+                link.kind, spec.name, link.kind
+            ),
+        ));
+    };
+    bind(who, req, &spec, &item, &plan.targets)?;
+    if plan.targets[..] != [item.node.clone()] {
+        plan.forced_from = Some(item.node.clone());
     }
+    if let Some(why) = inventory::unmet(&item, &link.requires) {
+        return Err(bad(
+            Cause::Precondition,
+            format!(
+                "precondition failed: {why} by `{}`; nothing was run",
+                spec.name
+            ),
+        )
+        .on(&item.node));
+    }
+    plan.requires = link.requires.clone();
+    plan.on_success = link.on_success.clone();
+    plan.item = Some(item);
     Ok(plan)
+}
+
+/// An inventory-bound command runs on its item's node and only there;
+/// an admin may force one other node, with a reason.
+fn bind(
+    who: &Identity,
+    req: &RunRequest,
+    spec: &CommandSpec,
+    item: &Item,
+    targets: &[String],
+) -> Result<(), Refusal> {
+    let home = &item.node;
+    let at = format!("{} {}", item.kind, item.key);
+    if !req.force_target {
+        if targets != [home.clone()] {
+            return Err(bad(
+                Cause::Binding,
+                format!(
+                    "{at} lives on {home}; run it there (leave out --target) or, as admin, add --force-target --reason TEXT"
+                ),
+            )
+            .on(home));
+        }
+        return Ok(());
+    }
+    let refuse = |msg: String| Err(bad(Cause::Binding, msg).on(home));
+    if !who.role.allows(Role::Admin) {
+        return Err(Refusal::new(
+            ErrorCode::Forbidden,
+            Cause::Role,
+            format!(
+                "--force-target needs an admin token; `{}` is {}; run `{}` on {home} by leaving out --target",
+                who.name, who.role, spec.name
+            ),
+        )
+        .on(home));
+    }
+    if req.target.trim().is_empty() {
+        return refuse("--force-target needs --target node=NAME".into());
+    }
+    if req.reason.trim().is_empty() {
+        return refuse("--force-target needs --reason TEXT (it is recorded with the run)".into());
+    }
+    if req.reason.len() > MAX_REASON {
+        return refuse(format!(
+            "--reason is {} bytes; the limit is {MAX_REASON}",
+            req.reason.len()
+        ));
+    }
+    if targets.len() != 1 {
+        return refuse(format!(
+            "`{}` acts on {at}: it runs on one node, never on {} at once; force one with --target node=NAME",
+            spec.name,
+            targets.len()
+        ));
+    }
+    Ok(())
+}
+
+/// Tells the client why nothing runs, and records it as an event.
+pub async fn refuse(shared: &Shared, who: &Identity, req: &RunRequest, reply: Replier, r: Refusal) {
+    audit::refused(shared, who, req, r.node.as_deref(), r.cause, &r.message).await;
+    let _ = reply.error(r.code, r.message).await;
+}
+
+/// Busy marks on several items, released when dropped.
+pub(crate) struct BusyMarks<'a> {
+    ops: &'a OpsState,
+    keys: Vec<(String, String)>,
+}
+
+impl Drop for BusyMarks<'_> {
+    fn drop(&mut self) {
+        let mut busy = lock(&self.ops.busy);
+        for k in &self.keys {
+            busy.remove(k);
+        }
+    }
 }
 
 /// Releases an item's busy mark when the job ends.
@@ -334,20 +613,20 @@ impl Drop for BusyGuard<'_> {
     }
 }
 
-enum Event {
+pub(crate) enum Event {
     Output(usize, OutputStream, String),
     Done(usize, TargetResult),
 }
 
 /// The last `OUTPUT_KEPT` bytes of one target's output.
 #[derive(Default)]
-struct Tail {
+pub(crate) struct Tail {
     text: String,
-    truncated: bool,
+    pub(crate) truncated: bool,
 }
 
 impl Tail {
-    fn push(&mut self, stream: OutputStream, data: &str) {
+    pub(crate) fn push(&mut self, stream: OutputStream, data: &str) {
         match stream {
             OutputStream::Stdout => self.text.push_str(data),
             OutputStream::Stderr => {
@@ -367,7 +646,7 @@ impl Tail {
         }
     }
 
-    fn stored(&self) -> String {
+    pub(crate) fn stored(&self) -> String {
         if self.truncated {
             format!(
                 "[monit: earlier output dropped; the last {} KiB are kept]\n{}",
@@ -385,14 +664,14 @@ const LOG_LINE_MAX: usize = 8 * 1024;
 
 /// One target's output as lines of its node's log (source `job:ID`;
 /// stderr at warn), whole lines only: a partial one waits for its end.
-struct JobLog {
+pub(crate) struct JobLog {
     node: String,
     source: String,
     partial: [String; 2],
 }
 
 impl JobLog {
-    fn new(node: &str, job: u64) -> JobLog {
+    pub(crate) fn new(node: &str, job: u64) -> JobLog {
         JobLog {
             node: node.to_string(),
             source: format!("job:{job}"),
@@ -418,7 +697,7 @@ impl JobLog {
         }
     }
 
-    fn push(&mut self, hub: &crate::logs::LogHub, stream: OutputStream, data: &str) {
+    pub(crate) fn push(&mut self, hub: &crate::logs::LogHub, stream: OutputStream, data: &str) {
         use crate::net::proto::Level;
         let (slot, level) = match stream {
             OutputStream::Stdout => (0, Level::Info),
@@ -441,7 +720,7 @@ impl JobLog {
     }
 
     /// The target ended: a last line without its newline goes too.
-    fn flush(&mut self, hub: &crate::logs::LogHub) {
+    pub(crate) fn flush(&mut self, hub: &crate::logs::LogHub) {
         use crate::net::proto::Level;
         let mut lines = Vec::new();
         for (slot, level) in [(0, Level::Info), (1, Level::Warn)] {
@@ -466,28 +745,31 @@ pub async fn run(
     cancel: CancellationToken,
     req: RunRequest,
 ) {
-    let plan = match plan(&shared, &req).await {
+    let plan = match plan(&shared, who, &req).await {
         Ok(p) => p,
-        Err((code, msg)) => {
-            tracing::info!(command = %req.command, "run refused: {msg}");
-            let _ = reply.error(code, msg).await;
-            return;
-        }
+        Err(r) => return refuse(&shared, who, &req, reply, r).await,
     };
     let busy_key = plan.item.as_ref().map(|i| (i.kind.clone(), i.key.clone()));
     if let Some(k) = &busy_key {
         if !lock(&shared.ops.busy).insert(k.clone()) {
-            let _ = reply
-                .error(
-                    ErrorCode::Busy,
-                    format!(
-                        "another job is acting on {} {}; try again when it ends",
-                        k.0, k.1
-                    ),
-                )
-                .await;
-            return;
+            let r = Refusal::new(
+                ErrorCode::Busy,
+                Cause::Busy,
+                format!(
+                    "another job is acting on {} {}; try again when it ends",
+                    k.0, k.1
+                ),
+            );
+            let r = match &plan.item {
+                Some(i) => r.on(&i.node),
+                None => r,
+            };
+            return refuse(&shared, who, &req, reply, r).await;
         }
+    }
+    if let (Some(home), Some(item)) = (&plan.forced_from, &plan.item) {
+        let at = format!("{} {}", item.kind, item.key);
+        audit::forced(&shared, who, &req, &plan.targets[0], &at, home).await;
     }
     let _busy = BusyGuard {
         ops: &shared.ops,
@@ -515,6 +797,7 @@ pub async fn run(
         effects: BTreeMap::new(),
         item: plan.item.as_ref().map(|i| format!("{}={}", i.kind, i.key)),
         message: String::new(),
+        steps: Vec::new(),
     };
     job.id = match insert_job(&shared, &job).await {
         Ok(id) => id,
@@ -536,16 +819,7 @@ pub async fn run(
         .is_err();
     // configd stopping stops its jobs (the nodes kill the commands).
     let stop = shared.shutdown.child_token();
-    lock(&shared.ops.live).insert(
-        job.id,
-        LiveJob {
-            tx: tokio::sync::broadcast::channel(MERGE).0,
-            so_far: Default::default(),
-            so_far_bytes: 0,
-            dropped: false,
-            stop: stop.clone(),
-        },
-    );
+    shared.ops.start_live(job.id, stop.clone());
     let (tx, mut rx) = mpsc::channel::<Event>(MERGE);
     for (i, node) in plan.targets.iter().enumerate() {
         let link = shared.registry.get(node).and_then(|s| s.link());
@@ -650,7 +924,7 @@ pub async fn run(
         tracing::error!(job = job.id, "cannot record job end: {e}");
     }
     // Followers see the stream end and read the stored record.
-    lock(&shared.ops.live).remove(&job.id);
+    shared.ops.end_live(job.id);
     tracing::info!(
         job = job.id,
         state = crate::ops::views::job_state(&job),
@@ -662,7 +936,7 @@ pub async fn run(
 }
 
 /// Runs the command on one node and reports its output and end.
-async fn target(
+pub(crate) async fn target(
     i: usize,
     link: Option<crate::net::link::LinkHandle>,
     body: RequestBody,
@@ -757,7 +1031,7 @@ fn js(job: &JobView) -> String {
     serde_json::to_string(job).unwrap_or_default()
 }
 
-async fn insert_job(shared: &Shared, job: &JobView) -> Result<u64, String> {
+pub(crate) async fn insert_job(shared: &Shared, job: &JobView) -> Result<u64, String> {
     let body = js(job);
     let started = job.started_ms;
     shared
@@ -772,7 +1046,7 @@ async fn insert_job(shared: &Shared, job: &JobView) -> Result<u64, String> {
         .map_err(|e| e.to_string())
 }
 
-async fn finish_job(
+pub(crate) async fn finish_job(
     shared: &Shared,
     job: &JobView,
     outputs: Vec<NodeOutput>,
@@ -829,8 +1103,24 @@ pub fn resolve_interrupted(conn: &rusqlite::Connection, now_ms: i64) -> rusqlite
                 t.message = RESTARTED.into();
             }
         }
+        let mut at = None;
+        for s in &mut job.steps {
+            if s.state == crate::net::proto::StepState::Running {
+                s.state = crate::net::proto::StepState::Lost;
+                s.message = RESTARTED.into();
+                at = Some(format!("step {} ({})", s.index, s.name));
+            }
+        }
         job.finished_ms = Some(now_ms.max(job.started_ms));
-        if job.message.is_empty() {
+        if let Some(at) = at {
+            job.message = format!(
+                "{RESTARTED}, at {at}; the steps before it completed and were not undone: `monit-cli runbook undo {id}` reverts them"
+            );
+        } else if !job.steps.is_empty() && job.message.is_empty() {
+            job.message = format!(
+                "{RESTARTED} between steps; the completed steps were not undone: `monit-cli runbook undo {id}` reverts them"
+            );
+        } else if job.message.is_empty() {
             job.message = format!("{RESTARTED}; its result on the nodes is unknown");
         }
         conn.prepare_cached("UPDATE jobs SET body = ?2 WHERE id = ?1")?
@@ -926,6 +1216,7 @@ mod tests {
             effects: BTreeMap::new(),
             item: None,
             message: String::new(),
+            steps: Vec::new(),
         };
         let running = job(
             None,

@@ -2,6 +2,7 @@
 //! the registry and the event log in SQLite, answers queries.
 
 mod api;
+pub mod audit;
 pub mod central_checks;
 mod check_api;
 pub mod checks;
@@ -15,6 +16,7 @@ pub mod notify;
 mod ops_api;
 mod preauth;
 mod registry;
+mod runbook;
 mod server;
 mod session;
 mod sessions;
@@ -23,5 +25,5 @@ mod tokens;
 pub mod transfer;
 
 pub use registry::NodeRegistry;
-pub use server::{run, Configd, Reloader, Shared};
+pub use server::{run, Configd, ConfigdError, Reloader, Shared};
 pub use tokens::{Identity, TokenRegistry};

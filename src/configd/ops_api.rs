@@ -45,7 +45,20 @@ pub async fn handle(
                     .await;
                 return;
             }
-            match inventory::write(&shared.store, &shared.live().inventory, &who.name, w.ops).await
+            let known: Vec<String> = shared
+                .registry
+                .slots()
+                .iter()
+                .map(|s| s.name.clone())
+                .collect();
+            match inventory::write_known(
+                &shared.store,
+                &shared.live().inventory,
+                known,
+                &who.name,
+                w.ops,
+            )
+            .await
             {
                 Ok(changed) => {
                     let _ = reply
@@ -187,15 +200,33 @@ pub async fn handle(
             }
             show_job(&shared, reply, s.id).await
         }
-        RequestBody::ResolveTargets(t) => match jobs::resolve_targets(&shared, &t.target).await {
-            Ok(nodes) => {
-                let _ = reply.send(ResponseBody::Targets(Targets { nodes })).await;
+        RequestBody::ResolveTargets(t) => {
+            let resolved = match &t.run {
+                // The run's own checks: what it is refused for, it is
+                // refused (and recorded) here, before any confirmation.
+                Some(run) => match jobs::plan(&shared, who, run).await {
+                    Ok(plan) => Ok(plan.targets),
+                    Err(r) => return jobs::refuse(&shared, who, run, reply, r).await,
+                },
+                None => jobs::resolve_targets(&shared, &t.target).await,
+            };
+            match resolved {
+                Ok(nodes) => {
+                    let _ = reply.send(ResponseBody::Targets(Targets { nodes })).await;
+                }
+                Err(r) => {
+                    let _ = reply.error(r.code, r.message).await;
+                }
             }
-            Err((code, msg)) => {
-                let _ = reply.error(code, msg).await;
-            }
-        },
+        }
         RequestBody::Run(r) => jobs::run(shared, who, reply, cancel, r).await,
+        RequestBody::RunbookPlan(r) => super::runbook::plan_request(shared, reply, r).await,
+        RequestBody::RunbookRun(r) => {
+            super::runbook::run_request(shared, who, reply, cancel, r).await
+        }
+        RequestBody::RunbookUndo(j) => {
+            super::runbook::undo_request(shared, who, reply, cancel, j.id).await
+        }
         RequestBody::CancelJob(c) => {
             if shared.ops.cancel(c.id) {
                 tracing::info!(job = c.id, who = %who.name, "job cancelled");
@@ -218,10 +249,30 @@ pub async fn handle(
             }
         }
         RequestBody::QueryCommands(q) => {
-            let commands = shared.ops.offers(q.node.as_deref());
+            let filters = match Filter::parse_all(&q.filters) {
+                Ok(f) => f,
+                Err(e) => {
+                    let _ = reply.error(ErrorCode::BadRequest, e).await;
+                    return;
+                }
+            };
+            let mut commands = shared.ops.offers(q.node.as_deref());
+            commands.retain(|c| matches_all(&filters, &crate::ops::views::command_json(c), None));
+            // configd's runbooks: not a node's, so not listed for one.
+            let runbooks = match q.node {
+                Some(_) => Vec::new(),
+                None => shared
+                    .live()
+                    .runbooks
+                    .iter()
+                    .map(|r| r.offer())
+                    .filter(|r| matches_all(&filters, &crate::ops::views::runbook_json(r), None))
+                    .collect(),
+            };
             let _ = reply
                 .send(ResponseBody::Commands(crate::net::proto::CommandsPage {
                     commands,
+                    runbooks,
                 }))
                 .await;
         }

@@ -184,6 +184,7 @@ impl Shared {
             ),
             ("tls", old.tls.is_some() != new.tls.is_some()),
             ("metrics_listen", old.metrics_listen != new.metrics_listen),
+            ("web_listen", old.web_listen != new.web_listen),
         ] {
             if changed {
                 tracing::warn!("reload: `{key}` changed; that takes effect only after a restart");
@@ -219,6 +220,8 @@ pub struct Configd {
     listener: TcpListener,
     /// The Prometheus exposition's listener (`metrics_listen`).
     metrics_listener: Option<TcpListener>,
+    /// The web console's listener (`web_listen`).
+    web_listener: Option<TcpListener>,
     store_thread: std::thread::JoinHandle<()>,
 }
 
@@ -282,6 +285,7 @@ impl Configd {
             source,
         })?;
         let metrics_listener = super::metrics_server::bind(&config)?;
+        let web_listener = crate::web::bind(&config)?;
         let addr_file = config.addr_file();
         std::fs::write(&addr_file, format!("{local}\n")).map_err(|source| ConfigdError::Write {
             path: addr_file.clone(),
@@ -335,6 +339,7 @@ impl Configd {
             shared,
             listener,
             metrics_listener,
+            web_listener,
             store_thread: opened.thread,
         })
     }
@@ -351,6 +356,7 @@ impl Configd {
             shared,
             listener,
             metrics_listener,
+            web_listener,
             store_thread,
         } = self;
         let tracker = TaskTracker::new();
@@ -361,6 +367,16 @@ impl Configd {
                 shared.clone(),
                 connections.clone(),
             ));
+        }
+        if let (Some(web), Ok(local)) = (web_listener, listener.local_addr()) {
+            // The console is a client of this listener, over the protocol.
+            let tls_shared = shared.clone();
+            let setup = crate::web::WebSetup {
+                configd: crate::web::dial_addr(local),
+                tls: Arc::new(move || tls_shared.tls()),
+                shutdown: shared.shutdown.clone(),
+            };
+            tracker.spawn(crate::web::serve(web, setup));
         }
         tracker.spawn(flush_seen(shared.clone()));
         tracker.spawn(watch_revocations(shared.clone()));

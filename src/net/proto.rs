@@ -279,6 +279,15 @@ pub enum RequestBody {
     /// configd to a node: the checks of configd.toml that apply to it now
     /// (the whole set; empty clears them). Answered `ChecksSet`.
     SetChecks(SetChecks),
+    /// Resolve a runbook's steps without running anything (viewer);
+    /// answered `RunbookPlanned`.
+    RunbookPlan(RunbookRequest),
+    /// Run a runbook (its role): `JobStarted`, then per step `StepStarted`,
+    /// `JobOutput` / `StepProgress`, `StepDone`; then the final `JobDone`.
+    RunbookRun(RunbookRequest),
+    /// Undo the completed steps of a finished runbook job that did not
+    /// end ok and was not undone (its role); streamed like `RunbookRun`.
+    RunbookUndo(ShowJob),
     /// configd to a node: send a file of its `transfer_dir`: `FileSize`,
     /// then `FileChunk`s, then the final `FileEnd`. Cancel stops it.
     ReadFile(ReadFile),
@@ -476,15 +485,28 @@ pub struct InventoryWrite {
 pub struct ResolveTargets {
     /// `node=NAME`, `label.K=V`, `KIND=KEY` or `all`.
     pub target: String,
+    /// The nodes this run would go to, after every check `Run` makes
+    /// (`target` is then ignored); a refusal is the run's, recorded as one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run: Option<RunRequest>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RunRequest {
     pub command: String,
     pub args: Vec<String>,
+    /// Empty: the node hosting the command's inventory item.
+    #[serde(default)]
     pub target: String,
     /// Overrides the command's own timeout.
     pub timeout_ms: Option<u64>,
+    /// Run an inventory-bound command on `target` although the item lives
+    /// elsewhere (admin; needs `reason`).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub force_target: bool,
+    /// Why the target is forced; recorded with the run.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub reason: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -516,6 +538,34 @@ pub struct CommandOffer {
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct CommandsPage {
     pub commands: Vec<CommandOffer>,
+    /// configd's runbooks (not when the query names a node).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub runbooks: Vec<RunbookOffer>,
+}
+
+/// A runbook of configd.toml, as `query commands` lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunbookOffer {
+    pub name: String,
+    pub description: String,
+    /// Who may run it.
+    pub role: Role,
+    /// `move-zone <zone:key zone> <dst:node>`.
+    pub usage: String,
+    pub args: Vec<RunbookArgInfo>,
+    /// Its steps' names, in order.
+    pub steps: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunbookArgInfo {
+    pub name: String,
+    /// `int`, `string`, `enum`, `date`, `ip`, `key`, `keys` or `node`.
+    pub kind: String,
+    /// The rule a value must meet, for humans.
+    pub rule: String,
+    /// What each named item must have (`key`, `keys`).
+    pub requires: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -589,6 +639,10 @@ pub enum ResponseBody {
     Problems(ProblemsPage),
     Commands(CommandsPage),
     ChecksSet(ChecksSet),
+    RunbookPlanned(RunbookPlan),
+    StepStarted(StepView),
+    StepProgress(StepProgress),
+    StepDone(StepView),
     FileSize(FileSize),
     FileChunk(FileChunk),
     FileEnd(FileEnd),
@@ -707,6 +761,121 @@ pub struct JobView {
     /// The inventory item the job acted on, `KIND=KEY`.
     pub item: Option<String>,
     pub message: String,
+    /// A runbook's steps (a runbook job has at least one; a command job none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub steps: Vec<StepView>,
+}
+
+/// `runbook plan|run NAME ARGS`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunbookRequest {
+    pub name: String,
+    /// Positional, in the runbook's `args` order (a `keys` argument takes
+    /// the rest).
+    pub args: Vec<String>,
+    /// `RunbookRun` only: the digest of the plan the operator confirmed;
+    /// configd refuses the run when the plan it resolves now differs.
+    #[serde(default)]
+    pub digest: Option<String>,
+}
+
+/// A runbook resolved against the inventory and the nodes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunbookPlan {
+    pub name: String,
+    pub args: Vec<String>,
+    pub steps: Vec<StepView>,
+    /// Identifies this exact plan (hex SHA-256 prefix of its steps).
+    pub digest: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StepKind {
+    Run,
+    Transfer,
+    Effects,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StepState {
+    Pending,
+    Running,
+    Ok,
+    Failed,
+    Skipped,
+    /// Completed, then reverted after a later step failed.
+    Undone,
+    /// Its undo was tried and failed: look at the message.
+    UndoFailed,
+    /// configd stopped while it ran.
+    Lost,
+}
+
+impl StepState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StepState::Pending => "pending",
+            StepState::Running => "running",
+            StepState::Ok => "ok",
+            StepState::Failed => "failed",
+            StepState::Skipped => "skipped",
+            StepState::Undone => "undone",
+            StepState::UndoFailed => "undo_failed",
+            StepState::Lost => "lost",
+        }
+    }
+}
+
+/// One inventory attribute a step changes (`node` for the hosting node).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InventoryChange {
+    pub kind: String,
+    pub key: String,
+    pub attr: String,
+    /// The value before (None: unset).
+    pub from: Option<String>,
+    pub to: String,
+}
+
+/// One resolved step of a runbook: what runs where, what it changes, its
+/// undo, and (in a job) how it went.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StepView {
+    /// 1-based position in the plan.
+    pub index: u32,
+    pub name: String,
+    pub kind: StepKind,
+    /// The key a `for_each` step is on.
+    pub item: Option<String>,
+    /// Where it runs (a transfer's source).
+    pub node: Option<String>,
+    /// A transfer's destination.
+    pub to_node: Option<String>,
+    pub command: Option<String>,
+    pub args: Vec<String>,
+    /// A transfer's file, relative to both nodes' `transfer_dir`.
+    pub file: Option<String>,
+    pub changes: Vec<InventoryChange>,
+    /// What reverts it when a later step fails.
+    pub undo: Option<Box<StepView>>,
+    pub state: StepState,
+    pub started_ms: Option<i64>,
+    pub finished_ms: Option<i64>,
+    pub exit_code: Option<i32>,
+    /// Bytes moved (transfers).
+    pub bytes: Option<u64>,
+    /// Why it was skipped, how it failed, what its undo did.
+    pub message: String,
+}
+
+/// A transfer step's progress.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StepProgress {
+    pub index: u32,
+    pub bytes: u64,
+    pub total: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -814,6 +983,9 @@ impl ResponseBody {
             ResponseBody::JobOutput(_)
             | ResponseBody::JobStarted(_)
             | ResponseBody::TargetDone(_)
+            | ResponseBody::StepStarted(_)
+            | ResponseBody::StepProgress(_)
+            | ResponseBody::StepDone(_)
             | ResponseBody::CommandOutput(_)
             | ResponseBody::FileSize(_)
             | ResponseBody::FileChunk(_)
@@ -831,6 +1003,7 @@ impl ResponseBody {
             | ResponseBody::CommandExit(_)
             | ResponseBody::CommandNames(_)
             | ResponseBody::Commands(_)
+            | ResponseBody::RunbookPlanned(_)
             | ResponseBody::ChecksSet(_)
             | ResponseBody::FileEnd(_)
             | ResponseBody::ChunkAck(_)

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use super::spec::{ArgSpec, ArgType, CommandSpec, InventoryLink};
+use super::spec::{ArgSpec, ArgType, CommandRole, CommandSpec, InventoryLink};
 
 /// Default time a command may run.
 pub const DEFAULT_TIMEOUT_MS: u64 = 10 * 60 * 1000;
@@ -28,21 +28,24 @@ pub struct CommandEntry {
     #[serde(default)]
     env: Vec<String>,
     inventory: Option<InventoryEntry>,
+    /// `operator` (default) or `admin`: who may run it.
+    role: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+/// One `args` entry as written (commands and runbooks share it).
+#[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct ArgEntry {
-    name: String,
+pub(crate) struct ArgEntry {
+    pub(crate) name: String,
     #[serde(rename = "type")]
-    ty: String,
-    min: Option<i64>,
-    max: Option<i64>,
-    pattern: Option<String>,
-    max_len: Option<usize>,
-    values: Option<Vec<String>>,
-    format: Option<String>,
-    kind: Option<String>,
+    pub(crate) ty: String,
+    pub(crate) min: Option<i64>,
+    pub(crate) max: Option<i64>,
+    pub(crate) pattern: Option<String>,
+    pub(crate) max_len: Option<usize>,
+    pub(crate) values: Option<Vec<String>>,
+    pub(crate) format: Option<String>,
+    pub(crate) kind: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -65,7 +68,9 @@ pub struct LocalCommand {
 }
 
 impl ArgEntry {
-    fn into_spec(self, command: &str) -> Result<ArgSpec, String> {
+    /// The typed argument; `owner` names what declares it in errors
+    /// (``command `open-zone` ``).
+    pub(crate) fn into_spec(self, owner: &str) -> Result<ArgSpec, String> {
         let ArgEntry {
             name,
             ty,
@@ -79,7 +84,7 @@ impl ArgEntry {
         } = self;
         let stray = |what: &str| {
             Err(format!(
-                "command `{command}`, argument `{name}`: `{what}` does not apply to type {ty}"
+                "{owner}, argument `{name}`: `{what}` does not apply to type {ty}"
             ))
         };
         let kind = match ty.as_str() {
@@ -94,13 +99,13 @@ impl ArgEntry {
                 Some(kind) => ArgType::Key { kind },
                 None => {
                     return Err(format!(
-                        "command `{command}`, argument `{name}`: type key needs `kind`"
+                        "{owner}, argument `{name}`: type key needs `kind`"
                     ))
                 }
             },
             other => {
                 return Err(format!(
-                    "command `{command}`, argument `{name}`: unknown type `{other}`; use int, string, enum, date, ip or key"
+                    "{owner}, argument `{name}`: unknown type `{other}`; use int, string, enum, date, ip or key"
                 ))
             }
         };
@@ -135,10 +140,16 @@ pub fn resolve_commands(
         if timeout_ms == 0 {
             return Err(format!("command `{name}`: timeout must be more than zero"));
         }
+        let role = match e.role.as_deref() {
+            None => CommandRole::Operator,
+            Some(r) => CommandRole::parse(r).ok_or_else(|| {
+                format!("command `{name}`: role `{r}` is not allowed; use operator or admin")
+            })?,
+        };
         let args = e
             .args
             .into_iter()
-            .map(|a| a.into_spec(&name))
+            .map(|a| a.into_spec(&format!("command `{name}`")))
             .collect::<Result<Vec<_>, _>>()?;
         let spec = CommandSpec {
             name: name.clone(),
@@ -153,6 +164,7 @@ pub fn resolve_commands(
                 requires: i.requires,
                 on_success: i.on_success,
             }),
+            role,
         };
         spec.validate()?;
         for var in &e.env {
@@ -167,4 +179,31 @@ pub fn resolve_commands(
         });
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entries(extra: &str) -> Result<Vec<LocalCommand>, String> {
+        let text = format!("[[command]]\nname = \"x\"\nargv = [\"/bin/true\"]\n{extra}");
+        #[derive(Deserialize)]
+        struct File {
+            command: Vec<CommandEntry>,
+        }
+        let file: File = toml::from_str(&text).map_err(|e| e.to_string())?;
+        resolve_commands(file.command, None)
+    }
+
+    #[test]
+    fn role_defaults_to_operator_and_only_takes_two_values() {
+        assert_eq!(entries("").unwrap()[0].spec.role, CommandRole::Operator);
+        let admin = entries("role = \"admin\"").unwrap();
+        assert_eq!(admin[0].spec.role, CommandRole::Admin);
+        let e = entries("role = \"root\"").unwrap_err();
+        assert!(
+            e.contains("role `root`") && e.contains("operator or admin"),
+            "{e}"
+        );
+    }
 }

@@ -3,6 +3,8 @@
 
 pub mod kinds;
 pub mod local;
+pub mod runbook;
 pub mod spec;
+pub mod template;
 pub mod values;
 pub mod views;

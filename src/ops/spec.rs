@@ -63,6 +63,38 @@ pub struct InventoryLink {
     pub on_success: BTreeMap<String, String>,
 }
 
+/// Who may run a command (`role` on `[[command]]`); configd checks it
+/// against the token before anything runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CommandRole {
+    #[default]
+    Operator,
+    Admin,
+}
+
+impl CommandRole {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CommandRole::Operator => "operator",
+            CommandRole::Admin => "admin",
+        }
+    }
+
+    /// The config's spelling: `operator` or `admin`.
+    pub fn parse(s: &str) -> Option<CommandRole> {
+        match s {
+            "operator" => Some(CommandRole::Operator),
+            "admin" => Some(CommandRole::Admin),
+            _ => None,
+        }
+    }
+
+    fn is_operator(&self) -> bool {
+        *self == CommandRole::Operator
+    }
+}
+
 /// A command a node offers, as it is sent to configd.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CommandSpec {
@@ -74,6 +106,9 @@ pub struct CommandSpec {
     pub concurrency: u32,
     #[serde(default)]
     pub inventory: Option<InventoryLink>,
+    /// The least role that may run it (default operator; omitted then).
+    #[serde(default, skip_serializing_if = "CommandRole::is_operator")]
+    pub role: CommandRole,
 }
 
 impl ArgSpec {
@@ -411,6 +446,7 @@ mod tests {
             timeout_ms: 1000,
             concurrency: 1,
             inventory: None,
+            role: CommandRole::Operator,
         }
     }
 

@@ -47,6 +47,12 @@ pub enum Action {
         target: String,
         nodes: Result<Vec<String>, String>,
     },
+    /// configd's plan for a `:runbook` (or why it cannot run): the
+    /// confirmation shows it.
+    RunbookPlanned {
+        line: String,
+        plan: Result<crate::net::proto::RunbookPlan, String>,
+    },
     /// A one-line message for the footer (a refused request, a result).
     Notice(String),
 }
@@ -82,5 +88,17 @@ pub enum Effect {
     /// Fetch the output of job `id`.
     JobOutput {
         id: String,
+    },
+    /// Ask configd for a runbook's plan (answered `Action::RunbookPlanned`).
+    PlanRunbook {
+        line: String,
+        name: String,
+        args: Vec<String>,
+    },
+    /// Run a runbook whose plan (`digest`) the user confirmed.
+    RunRunbook {
+        name: String,
+        args: Vec<String>,
+        digest: String,
     },
 }

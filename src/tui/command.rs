@@ -1,8 +1,10 @@
 //! The `:` command line: parsing, and completion of verbs and command names.
 //!
-//! `run COMMAND [ARG]... --target SEL` runs an ops command (one SEL, as in
-//! `monit-cli run`: `node=NAME`, `label.K=V`, `zone=218`, `all`);
-//! `quit` leaves; `help` shows the keys.
+//! `run COMMAND [ARG]... [--target SEL]` runs an ops command (one SEL, as in
+//! `monit-cli run`: `node=NAME`, `label.K=V`, `zone=218`, `all`; without
+//! one, a command bound to an inventory item runs on the item's node);
+//! `runbook NAME ARG...` plans a runbook of configd.toml and asks before
+//! running it; `quit` leaves; `help` shows the keys.
 
 /// A parsed command line.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -12,11 +14,16 @@ pub enum CommandLine {
         args: Vec<String>,
         targets: Vec<String>,
     },
+    /// `runbook NAME ARG...`: plan, confirm, run.
+    Runbook {
+        name: String,
+        args: Vec<String>,
+    },
     Quit,
     Help,
 }
 
-pub const VERBS: &[&str] = &["run", "quit", "help"];
+pub const VERBS: &[&str] = &["run", "runbook", "quit", "help"];
 
 /// Parses what follows `:`. Errors are one line saying what to type.
 pub fn parse(line: &str) -> Result<CommandLine, String> {
@@ -28,6 +35,16 @@ pub fn parse(line: &str) -> Result<CommandLine, String> {
         "q" | "quit" => no_args(verb, rest, CommandLine::Quit),
         "help" => no_args(verb, rest, CommandLine::Help),
         "run" => parse_run(rest),
+        "runbook" => match rest.split_first() {
+            Some((name, args)) if !name.starts_with('-') => Ok(CommandLine::Runbook {
+                name: name.to_string(),
+                args: args.iter().map(|a| a.to_string()).collect(),
+            }),
+            _ => Err(
+                "runbook needs a name: `runbook NAME ARG...` (e.g. runbook move-zone 301 web-2)"
+                    .into(),
+            ),
+        },
         other => Err(format!(
             "unknown command `{other}`: try {}",
             VERBS.join(", ")
@@ -76,11 +93,6 @@ fn parse_run(rest: &[&str]) -> Result<CommandLine, String> {
     let Some(command) = command else {
         return Err("run needs a command: `run COMMAND ARG... --target SEL`".into());
     };
-    if targets.is_empty() {
-        return Err(format!(
-            "run {command}: add --target SEL (node=NAME, label.K=V, zone=KEY or all)"
-        ));
-    }
     Ok(CommandLine::Run {
         command,
         args,
@@ -235,14 +247,30 @@ mod tests {
         assert!(parse("run uptime --target=all -t node=a")
             .unwrap_err()
             .contains("one --target"));
+        // No target: configd runs a bound command on its item's node.
+        assert_eq!(
+            parse("run open-zone 218 20151011"),
+            Ok(CommandLine::Run {
+                command: "open-zone".into(),
+                args: vec!["218".into(), "20151011".into()],
+                targets: vec![],
+            })
+        );
         assert_eq!(parse("quit"), Ok(CommandLine::Quit));
+        assert_eq!(
+            parse("runbook move-zone 301 web-2"),
+            Ok(CommandLine::Runbook {
+                name: "move-zone".into(),
+                args: vec!["301".into(), "web-2".into()],
+            })
+        );
+        assert!(parse("runbook").unwrap_err().contains("needs a name"));
         assert_eq!(parse(" q "), Ok(CommandLine::Quit));
     }
 
     #[test]
     fn errors_say_what_to_type() {
         assert!(parse("").unwrap_err().contains("run COMMAND"));
-        assert!(parse("run open-zone 218").unwrap_err().contains("--target"));
         assert!(parse("run --target all")
             .unwrap_err()
             .contains("needs a command"));
@@ -257,12 +285,13 @@ mod tests {
     #[test]
     fn completes_verbs_and_command_names() {
         let names = vec!["open-zone".to_string(), "open-port".into(), "uptime".into()];
-        assert_eq!(complete("r", &names).as_deref(), Some("run "));
+        assert_eq!(complete("r", &names).as_deref(), Some("run"));
+        assert_eq!(complete("runb", &names).as_deref(), Some("runbook "));
         assert_eq!(complete("run u", &names).as_deref(), Some("run uptime "));
         assert_eq!(complete("run o", &names).as_deref(), Some("run open-"));
         assert_eq!(complete("run open-", &names), None);
         assert_eq!(complete("run x", &names), None);
         assert_eq!(candidates("run open-", &names), ["open-zone", "open-port"]);
-        assert_eq!(candidates("", &names), ["run", "quit", "help"]);
+        assert_eq!(candidates("", &names), ["run", "runbook", "quit", "help"]);
     }
 }

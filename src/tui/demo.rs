@@ -173,7 +173,9 @@ args = [
   {{ name = "date", type = "date", format = "%Y%m%d" }},
 ]
 timeout = "1m"
+inventory = {{ kind = "zone", key = "zone" }}
 
+# Without the pack's role = "admin": the demo's operator may try it.
 [[command]]
 name = "archive-zone"
 description = "Take a live zone offline and tar it into the archive (sets archived)"
@@ -385,8 +387,8 @@ impl Demo {
             .fingerprint()
             .ok_or_else(|| fail("the demo's configd has no TLS certificate"))?;
         self.fingerprint = Some(fingerprint);
+        let shared = configd.shared.clone();
         self.tasks.push(tokio::spawn(configd.serve(None)));
-        seed_inventory(&self.endpoint_for(admin)).await?;
         write_sandbox(&dir)?;
         for (file, text) in demo_files(&dir, &self.server, &fingerprint.to_string()) {
             let path = dir.join(&file);
@@ -405,7 +407,16 @@ impl Demo {
                     span,
                 )));
         }
-        Ok(())
+        // configd takes items only on nodes it knows: seed once they registered.
+        let known = || NODES.iter().all(|(n, _)| shared.registry.get(n).is_some());
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while !known() {
+            if tokio::time::Instant::now() > deadline {
+                return Err(fail("the demo's nodes did not register within 10s"));
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        seed_inventory(&self.endpoint_for(admin)).await
     }
 
     /// Stops configd and the nodes (bounded wait) and removes the dir.

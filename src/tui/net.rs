@@ -359,6 +359,8 @@ async fn carry_out(
                     args: args.clone(),
                     target,
                     timeout_ms: None,
+                    force_target: false,
+                    reason: String::new(),
                 };
                 tokio::spawn(run_job(link, request, tx.clone(), conn.clone()));
             }
@@ -369,8 +371,18 @@ async fn carry_out(
             args,
             target,
         } => {
+            // With the run itself: configd refuses it here (target
+            // binding, role, arguments) before the confirmation.
             let body = RequestBody::ResolveTargets(crate::net::proto::ResolveTargets {
                 target: target.clone(),
+                run: Some(RunRequest {
+                    command: command.clone(),
+                    args: args.clone(),
+                    target: target.clone(),
+                    timeout_ms: None,
+                    force_target: false,
+                    reason: String::new(),
+                }),
             });
             let nodes = match client.one(body).await {
                 Ok(ResponseBody::Targets(t)) => Ok(t.nodes),
@@ -384,6 +396,34 @@ async fn carry_out(
                 target,
                 nodes,
             })
+        }
+        Effect::PlanRunbook { line, name, args } => {
+            let body = RequestBody::RunbookPlan(crate::net::proto::RunbookRequest {
+                name,
+                args,
+                digest: None,
+            });
+            let plan = match client.one(body).await {
+                Ok(ResponseBody::RunbookPlanned(p)) => Ok(p),
+                Ok(ResponseBody::Error(e)) => Err(e.message),
+                Ok(other) => Err(unexpected(&other).to_string()),
+                Err(e) => Err(format!("cannot ask configd: {e}")),
+            };
+            Some(Action::RunbookPlanned { line, plan })
+        }
+        Effect::RunRunbook { name, args, digest } => {
+            let request = crate::net::proto::RunbookRequest {
+                name,
+                args,
+                digest: Some(digest),
+            };
+            tokio::spawn(run_runbook(
+                client.link().clone(),
+                request,
+                tx.clone(),
+                conn.clone(),
+            ));
+            None
         }
         Effect::Ack { node, check } => {
             let body = RequestBody::Acknowledge(AckRequest {
@@ -516,6 +556,105 @@ async fn run_job(
             Some(Ok(other)) => Action::Notice(unexpected(&other).to_string()),
             Some(Err(e)) => {
                 let _ = tx.send(Action::Notice(format!("run {what}: {e}"))).await;
+                return;
+            }
+            None => return,
+        };
+        if tx.send(action).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// Runs a runbook, streaming its step headings, output and transfer
+/// progress into the job's details, and its start and end into notices.
+async fn run_runbook(
+    link: LinkHandle,
+    request: crate::net::proto::RunbookRequest,
+    tx: mpsc::Sender<Action>,
+    stop: CancellationToken,
+) {
+    let what = format!("runbook {}", request.name);
+    let mut answers = match link.request(RequestBody::RunbookRun(request)).await {
+        Ok(a) => a,
+        Err(e) => {
+            let _ = tx.send(Action::Notice(format!("{what} failed: {e}"))).await;
+            return;
+        }
+    };
+    let mut id = String::new();
+    loop {
+        let answer = tokio::select! {
+            _ = stop.cancelled() => return,
+            a = answers.next() => a,
+        };
+        let lines = |lines: Vec<String>| Action::JobOutput {
+            id: id.clone(),
+            lines,
+        };
+        let action = match answer {
+            Some(Ok(ResponseBody::JobStarted(s))) => {
+                id = s.id.to_string();
+                Action::Notice(format!("job {id} started: {what}; 4 shows it"))
+            }
+            Some(Ok(ResponseBody::StepStarted(s))) => lines(vec![format!(
+                "== {}. {}",
+                s.index,
+                crate::ops::views::doing(&s)
+            )]),
+            Some(Ok(ResponseBody::StepProgress(p))) => lines(vec![format!(
+                "   {}: {} of {} bytes",
+                p.index, p.bytes, p.total
+            )]),
+            Some(Ok(ResponseBody::StepDone(s))) => {
+                let why = if s.message.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {}", s.message)
+                };
+                lines(vec![format!(
+                    "== {}. {}: {}{why}",
+                    s.index,
+                    s.name,
+                    s.state.as_str()
+                )])
+            }
+            Some(Ok(ResponseBody::JobOutput(o))) => {
+                let marker = match o.stream {
+                    OutputStream::Stdout => "",
+                    OutputStream::Stderr => "[stderr] ",
+                };
+                lines(
+                    o.data
+                        .lines()
+                        .map(|l| format!("{}: {marker}{l}", o.node))
+                        .collect(),
+                )
+            }
+            Some(Ok(ResponseBody::JobDone(job))) => {
+                let why = if job.message.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {}", job.message)
+                };
+                let _ = tx
+                    .send(Action::Notice(format!(
+                        "job {} {what} {}{why}",
+                        job.id,
+                        job_state(&job)
+                    )))
+                    .await;
+                return;
+            }
+            Some(Ok(ResponseBody::Error(e))) => {
+                let _ = tx
+                    .send(Action::Notice(format!("{what}: {}", e.message)))
+                    .await;
+                return;
+            }
+            Some(Ok(other)) => Action::Notice(unexpected(&other).to_string()),
+            Some(Err(e)) => {
+                let _ = tx.send(Action::Notice(format!("{what}: {e}"))).await;
                 return;
             }
             None => return,

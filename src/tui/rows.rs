@@ -82,12 +82,35 @@ pub struct JobRow {
     pub command: String,
     pub args: Vec<String>,
     pub targets: Vec<JobTarget>,
+    /// The overall state, as `monit-cli query jobs` has it (`/state=failed`).
+    pub state: String,
+    /// The inventory item a command acted on, `KIND=KEY`.
+    pub item: Option<String>,
+    pub message: String,
+    /// A runbook's steps.
+    pub steps: Vec<JobStep>,
+}
+
+/// One step of a runbook job.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct JobStep {
+    pub index: u32,
+    pub name: String,
+    /// `pending`, `running`, `ok`, `failed`, `skipped`, `undone`, ...
+    pub state: String,
+    pub node: Option<String>,
+    /// What it does, in one line (`pack on web-1: pack-zone 301`).
+    pub doing: String,
+    pub message: String,
 }
 
 impl JobRow {
-    /// The job's overall state: running while any target runs, else ok
-    /// when all are ok, else the first bad state.
+    /// The job's overall state: configd's when known, else running while
+    /// any target runs, ok when all are ok, else the first bad state.
     pub fn state(&self) -> &str {
+        if !self.state.is_empty() {
+            return &self.state;
+        }
         if self.targets.iter().any(|t| t.state == "running") {
             return "running";
         }
@@ -196,6 +219,21 @@ impl From<&proto::JobView> for JobRow {
                     state: t.state.as_str().to_string(),
                     exit_code: t.exit_code,
                     duration_ms: t.duration_ms,
+                })
+                .collect(),
+            state: crate::ops::views::job_state(j).to_string(),
+            item: j.item.clone(),
+            message: j.message.clone(),
+            steps: j
+                .steps
+                .iter()
+                .map(|s| JobStep {
+                    index: s.index,
+                    name: s.name.clone(),
+                    state: s.state.as_str().to_string(),
+                    node: s.node.clone(),
+                    doing: crate::ops::views::doing(s),
+                    message: s.message.clone(),
                 })
                 .collect(),
         }

@@ -534,7 +534,14 @@ impl App {
                 Constraint::Fill(1),
             ],
             |j| {
-                let nodes: Vec<&str> = j.targets.iter().map(|t| t.node.as_str()).collect();
+                let mut nodes: Vec<&str> = j.targets.iter().map(|t| t.node.as_str()).collect();
+                for st in &j.steps {
+                    if let Some(n) = st.node.as_deref() {
+                        if !nodes.contains(&n) {
+                            nodes.push(n);
+                        }
+                    }
+                }
                 vec![
                     Cell::from(j.id.as_str()),
                     Cell::from(Span::styled(j.state(), theme.state(j.state()))),
@@ -781,6 +788,19 @@ impl App {
                     kv("started", j.started.clone()),
                     kv("finished", j.finished.clone().unwrap_or_else(|| "-".into())),
                 ];
+                if let Some(item) = &j.item {
+                    lines.push(kv("item", item.clone()));
+                }
+                if !j.message.is_empty() {
+                    lines.push(kv("message", j.message.clone()));
+                }
+                for st in &j.steps {
+                    let mut text = format!("{}. {} [{}]", st.index, st.doing, st.state);
+                    if !st.message.is_empty() && st.state != "ok" {
+                        text.push_str(&format!(" {}", st.message));
+                    }
+                    lines.push(kv("step", text));
+                }
                 for t in &j.targets {
                     lines.push(kv(
                         "target",
@@ -925,7 +945,7 @@ pub const HELP: &[(&str, &str)] = &[
     ),
     (
         ":",
-        "command: run CMD ARG... --target SEL (Tab completes, shows the arguments), quit",
+        "command: run CMD ARG... [--target SEL] (Tab completes, shows the arguments), runbook NAME ARG... (shows the plan, asks), quit",
     ),
     ("?", "this help (j/k scroll)"),
     ("q, Ctrl-C", "quit"),
@@ -1011,16 +1031,28 @@ fn render_help(theme: &Theme, area: Rect, buf: &mut Buffer, scroll: u16) {
 }
 
 fn render_confirm(theme: &Theme, question: &str, area: Rect, buf: &mut Buffer) {
-    let popup = centered(area, 80, 30);
+    // A runbook's plan is several lines: make room for them.
+    let lines = question.lines().count() as u16;
+    let pct = if lines > 1 {
+        ((lines + 5) * 100 / area.height.max(1)).clamp(30, 90)
+    } else {
+        30
+    };
+    let popup = centered(area, 80, pct);
     Clear.render(popup, buf);
-    Paragraph::new(vec![
-        Line::from(question.to_string()),
-        Line::from(""),
-        Line::from(Span::styled("y confirm   n cancel", theme.header())),
-    ])
-    .wrap(Wrap { trim: false })
-    .block(Block::bordered().title(" confirm "))
-    .render(popup, buf);
+    let mut text: Vec<Line> = question
+        .lines()
+        .map(|l| Line::from(l.to_string()))
+        .collect();
+    text.push(Line::from(""));
+    text.push(Line::from(Span::styled(
+        "y confirm   n cancel",
+        theme.header(),
+    )));
+    Paragraph::new(text)
+        .wrap(Wrap { trim: false })
+        .block(Block::bordered().title(" confirm "))
+        .render(popup, buf);
 }
 
 /// Details of a check (Problems, Checks) or of a node that is down.

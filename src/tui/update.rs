@@ -156,6 +156,38 @@ pub fn update(app: &mut App, action: Action) -> Vec<Effect> {
             }
             Vec::new()
         }
+        Action::RunbookPlanned { line, plan } => {
+            // Only while the command line still waits for this answer.
+            let asked = app.resolving.take();
+            if matches!(app.mode, Mode::Command { .. }) && asked.as_deref() == Some(&line) {
+                app.notice = None;
+                app.mode = match plan {
+                    Ok(plan) => {
+                        let runs = plan
+                            .steps
+                            .iter()
+                            .filter(|s| s.state != crate::net::proto::StepState::Skipped)
+                            .count();
+                        Mode::Confirm(Pending {
+                            question: format!(
+                                "Run runbook `{} {}`: {} step(s), {runs} to run?\n{}",
+                                plan.name,
+                                plan.args.join(" "),
+                                plan.steps.len(),
+                                crate::ops::views::steps_text(&plan.steps).trim_end()
+                            ),
+                            effect: Effect::RunRunbook {
+                                name: plan.name,
+                                args: plan.args,
+                                digest: plan.digest,
+                            },
+                        })
+                    }
+                    Err(why) => Mode::Command { error: Some(why) },
+                };
+            }
+            Vec::new()
+        }
         Action::Notice(text) => {
             app.notice = Some(text);
             Vec::new()
@@ -471,6 +503,16 @@ fn command_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
                 app.help_scroll = 0;
                 app.mode = Mode::Help;
             }
+            Ok(CommandLine::Runbook { name, args }) => {
+                app.mode = Mode::Command { error: None };
+                app.resolving = Some(app.input.clone());
+                app.notice = Some(format!("asking configd for the plan of {name}..."));
+                return vec![Effect::PlanRunbook {
+                    line: app.input.clone(),
+                    name,
+                    args,
+                }];
+            }
             Ok(CommandLine::Run {
                 command,
                 args,
@@ -482,12 +524,15 @@ fn command_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
                     app.mode = Mode::Command { error: Some(why) };
                     return Vec::new();
                 }
-                let Some(target) = targets.into_iter().next() else {
-                    return Vec::new();
-                };
+                // None: configd runs a bound command on its item's node.
+                let target = targets.into_iter().next().unwrap_or_default();
                 app.mode = Mode::Command { error: None };
                 app.resolving = Some(app.input.clone());
-                app.notice = Some(format!("asking configd which nodes {target} names..."));
+                app.notice = Some(if target.is_empty() {
+                    format!("asking configd where {command} runs...")
+                } else {
+                    format!("asking configd which nodes {target} names...")
+                });
                 return vec![Effect::ResolveRun {
                     command,
                     args,
@@ -520,6 +565,9 @@ pub fn run_question(command: &str, args: &[String], target: &str, nodes: &[Strin
         1 => "1 node".to_string(),
         n => format!("{n} nodes"),
     };
+    if target.is_empty() {
+        return format!("Run `{line}` on {shown}, the node hosting its item?");
+    }
     format!("Run `{line}` on {count} ({target}): {shown}?")
 }
 
@@ -532,6 +580,7 @@ fn confirm_key(app: &mut App, key: KeyEvent, pending: Pending) -> Vec<Effect> {
             app.mode = Mode::Normal;
             app.notice = Some(match &pending.effect {
                 Effect::Run { command, .. } => format!("sent: run {command}"),
+                Effect::RunRunbook { name, .. } => format!("sent: runbook {name}"),
                 Effect::Ack { node, check } => format!("sent: ack {check} on {node}"),
                 Effect::Downtime { node, check, .. } => {
                     format!("sent: downtime for {check} on {node}")

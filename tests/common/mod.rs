@@ -4,7 +4,10 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 pub mod faults;
+pub mod ops_pack;
 pub mod transfer;
+pub mod zones;
+pub mod web;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -291,11 +294,27 @@ impl Fleet {
         extra: &str,
         env: &[(&str, &str)],
     ) -> Proc {
+        self.node_via(name, token, &self.addr, top, labels, extra, env)
+    }
+
+    /// Like `node_top`, dialling `server` (e.g. a fault proxy) instead of
+    /// configd itself.
+    #[allow(clippy::too_many_arguments)]
+    pub fn node_via(
+        &self,
+        name: &str,
+        token: &Path,
+        server: &str,
+        top: &str,
+        labels: &[(&str, &str)],
+        extra: &str,
+        env: &[(&str, &str)],
+    ) -> Proc {
         let config = self.node_config(name);
         let state = self.path().join(format!("{name}.state"));
         let mut text = format!(
             "{top}name = \"{name}\"\nserver = \"{}\"\ntoken_file = \"{}\"\npid_file = \"{}\"\nspool_dir = \"{}\"\n[labels]\n",
-            self.addr,
+            server,
             token.display(),
             state.join("noded.pid").display(),
             state.join("spool").display()

@@ -104,6 +104,9 @@ impl SoakOptions {
 pub struct Sample {
     pub at: Duration,
     pub rss_kib: u64,
+    /// Of which anonymous memory (heap) and file-backed pages.
+    pub anon_kib: u64,
+    pub file_kib: u64,
     pub fds: u64,
     pub threads: u64,
 }
@@ -194,6 +197,8 @@ pub fn sample(pid: u32, at: Duration) -> Sample {
     Sample {
         at,
         rss_kib: status_field(pid, "VmRSS:"),
+        anon_kib: status_field(pid, "RssAnon:"),
+        file_kib: status_field(pid, "RssFile:"),
         fds,
         threads: status_field(pid, "Threads:"),
     }

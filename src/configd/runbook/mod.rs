@@ -1,0 +1,242 @@
+//! Runbooks on configd: `RunbookPlan` answers the resolved plan;
+//! `RunbookRun` checks the runner's role, plans again (refusing when the
+//! plan differs from the one the operator confirmed), marks the items
+//! busy, records the job and runs it (`run.rs`).
+
+pub mod plan;
+pub mod run;
+
+use std::sync::Arc;
+
+use tokio_util::sync::CancellationToken;
+
+use super::jobs;
+use super::server::Shared;
+use super::tokens::Identity;
+use crate::net::link::Replier;
+use crate::net::proto::{ErrorCode, JobView, ResponseBody, RunbookRequest};
+use crate::ops::runbook::RunbookSpec;
+use crate::timefmt::now_ms;
+use plan::Refusal;
+
+/// The runbook called `name`, or a refusal listing those there are.
+fn find(shared: &Shared, name: &str) -> Result<RunbookSpec, Refusal> {
+    let live = shared.live();
+    if let Some(r) = live.runbooks.iter().find(|r| r.name == name) {
+        return Ok(r.clone());
+    }
+    let names: Vec<&str> = live.runbooks.iter().map(|r| r.name.as_str()).collect();
+    let list = if names.is_empty() {
+        "configd.toml declares no runbooks".to_string()
+    } else {
+        format!("runbooks: {}", names.join(", "))
+    };
+    Err((
+        ErrorCode::NotFound,
+        format!("no runbook `{}`; {list}", crate::ops::values::shown(name)),
+    ))
+}
+
+/// Records a refused runbook run as an event (who, what, why).
+async fn refused(shared: &Shared, who: &Identity, req: &RunbookRequest, why: &str) {
+    tracing::info!(runbook = %req.name, who = %who.name, "runbook refused: {why}");
+    let ev = super::store::EventRow {
+        time_ms: now_ms(),
+        kind: "runbook_refused".into(),
+        node: None,
+        check: None,
+        state: None,
+        previous_state: None,
+        who: Some(who.name.clone()),
+        message: format!(
+            "runbook {} {}: {why}",
+            crate::ops::values::shown(&req.name),
+            req.args
+                .iter()
+                .map(|a| crate::ops::values::shown(a))
+                .collect::<Vec<_>>()
+                .join(" ")
+        ),
+    };
+    if let Err(e) = shared.store.event(ev).await {
+        tracing::error!("cannot store event: {e}");
+    }
+}
+
+/// `RunbookPlan`: the plan, nothing run.
+pub async fn plan_request(shared: Arc<Shared>, reply: Replier, req: RunbookRequest) {
+    let planned = match find(&shared, &req.name) {
+        Ok(spec) => plan::plan(&shared, &spec, &req.args).await,
+        Err(e) => Err(e),
+    };
+    let _ = match planned {
+        Ok(p) => reply.send(ResponseBody::RunbookPlanned(p.plan)).await,
+        Err((code, msg)) => reply.error(code, msg).await,
+    };
+}
+
+/// `RunbookRun`: checks, records the job, runs it.
+pub async fn run_request(
+    shared: Arc<Shared>,
+    who: &Identity,
+    reply: Replier,
+    cancel: CancellationToken,
+    req: RunbookRequest,
+) {
+    let checked = async {
+        let spec = find(&shared, &req.name)?;
+        if !who.role.allows(spec.role) {
+            return Err((
+                ErrorCode::Forbidden,
+                format!(
+                    "runbook `{}` needs an {} token; token `{}` ({}) is {}",
+                    spec.name, spec.role, who.token_id, who.name, who.role
+                ),
+            ));
+        }
+        let planned = plan::plan(&shared, &spec, &req.args).await?;
+        if let Some(d) = &req.digest {
+            if *d != planned.plan.digest {
+                return Err((
+                    ErrorCode::BadRequest,
+                    "the plan changed since it was shown (the inventory or the nodes' commands changed): look at `runbook plan` again".to_string(),
+                ));
+            }
+        }
+        Ok(planned)
+    }
+    .await;
+    let planned = match checked {
+        Ok(p) => p,
+        Err((code, msg)) => {
+            refused(&shared, who, &req, &msg).await;
+            let _ = reply.error(code, msg).await;
+            return;
+        }
+    };
+    let marks = match shared.ops.mark_busy(&planned.items) {
+        Ok(m) => m,
+        Err((kind, key)) => {
+            let (code, msg) = run::busy_message(&kind, &key);
+            refused(&shared, who, &req, &msg).await;
+            let _ = reply.error(code, msg).await;
+            return;
+        }
+    };
+    let mut job = JobView {
+        id: 0,
+        who: who.name.clone(),
+        started_ms: now_ms(),
+        finished_ms: None,
+        command: planned.plan.name.clone(),
+        args: planned.plan.args.clone(),
+        targets: Vec::new(),
+        requires: Default::default(),
+        effects: Default::default(),
+        item: None,
+        message: String::new(),
+        steps: planned.plan.steps,
+    };
+    job.id = match jobs::insert_job(&shared, &job).await {
+        Ok(id) => id,
+        Err(e) => {
+            tracing::error!("cannot record runbook job: {e}");
+            let _ = reply
+                .error(ErrorCode::Internal, "configd could not record the job")
+                .await;
+            return;
+        }
+    };
+    run::execute(shared.clone(), who, reply, cancel, job).await;
+    drop(marks);
+}
+
+/// `RunbookUndo`: the completed steps of a finished runbook job that did
+/// not end ok (configd stopped mid-run) are undone, newest first.
+pub async fn undo_request(
+    shared: Arc<Shared>,
+    who: &Identity,
+    reply: Replier,
+    cancel: CancellationToken,
+    id: u64,
+) {
+    let checked = async {
+        let job = match jobs::detail(&shared, id).await {
+            Ok(Some(d)) => d.job,
+            Ok(None) => return Err((ErrorCode::NotFound, format!("no job {id}"))),
+            Err(e) => return Err((ErrorCode::Internal, e)),
+        };
+        if job.steps.is_empty() {
+            return Err((
+                ErrorCode::BadRequest,
+                format!("job {id} ran a command, not a runbook: there are no steps to undo"),
+            ));
+        }
+        if job.finished_ms.is_none() || shared.ops.follow(id).is_some() {
+            return Err((
+                ErrorCode::BadRequest,
+                format!("job {id} is still running: cancel it (`monit-cli job cancel {id}`) and it undoes its completed steps itself"),
+            ));
+        }
+        if !job.steps.iter().any(|s| s.state == crate::net::proto::StepState::Ok) {
+            return Err((
+                ErrorCode::BadRequest,
+                format!("job {id} has no completed step left to undo"),
+            ));
+        }
+        if crate::ops::views::job_state(&job) == "ok" {
+            return Err((
+                ErrorCode::BadRequest,
+                format!("job {id} finished ok; a runbook that succeeded is not undone (run the opposite runbook)"),
+            ));
+        }
+        // The runbook's role; admin when configd.toml no longer has it.
+        let role = find(&shared, &job.command)
+            .map(|s| s.role)
+            .unwrap_or(crate::net::proto::Role::Admin);
+        if !who.role.allows(role) {
+            return Err((
+                ErrorCode::Forbidden,
+                format!(
+                    "undoing job {id} ({}) needs an {role} token; token `{}` ({}) is {}",
+                    job.command, who.token_id, who.name, who.role
+                ),
+            ));
+        }
+        Ok(job)
+    }
+    .await;
+    let req = RunbookRequest {
+        name: format!("undo of job {id}"),
+        args: vec![],
+        digest: None,
+    };
+    let job = match checked {
+        Ok(j) => j,
+        Err((code, msg)) => {
+            refused(&shared, who, &req, &msg).await;
+            let _ = reply.error(code, msg).await;
+            return;
+        }
+    };
+    let mut items: Vec<(String, String)> = Vec::new();
+    for s in &job.steps {
+        for c in &s.changes {
+            let k = (c.kind.clone(), c.key.clone());
+            if !items.contains(&k) {
+                items.push(k);
+            }
+        }
+    }
+    let marks = match shared.ops.mark_busy(&items) {
+        Ok(m) => m,
+        Err((kind, key)) => {
+            let (code, msg) = run::busy_message(&kind, &key);
+            refused(&shared, who, &req, &msg).await;
+            let _ = reply.error(code, msg).await;
+            return;
+        }
+    };
+    run::undo_job(shared.clone(), who, reply, cancel, job).await;
+    drop(marks);
+}
