@@ -6,8 +6,8 @@
 pub mod faults;
 pub mod ops_pack;
 pub mod transfer;
-pub mod zones;
 pub mod web;
+pub mod zones;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
