@@ -9,7 +9,7 @@ mod common;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::web::{browser, screenshot, start_driver, urlencode, viewport, Http};
+use common::web::{browser, browser_with, screenshot, start_driver, urlencode, viewport, Http};
 use common::{ops_pack, Fleet, Proc};
 use fantoccini::key::Key;
 use fantoccini::{Client, Locator};
@@ -313,6 +313,38 @@ async fn viewer_sees_nodes_and_live_logs_but_cannot_run() {
         "[]",
         "nothing ran"
     );
+
+    // Light or dark follows the browser's setting (prefers-color-scheme).
+    let dark = browser_with(&driver, &["--force-dark-mode"]).await;
+    let background = |c: Client| async move {
+        let v = c
+            .execute(
+                "return getComputedStyle(document.body).backgroundColor;",
+                vec![],
+            )
+            .await
+            .unwrap();
+        let text = v.as_str().unwrap().to_string();
+        let rgb: Vec<u32> = text
+            .trim_start_matches("rgba(")
+            .trim_start_matches("rgb(")
+            .trim_end_matches(')')
+            .split(',')
+            .take(3)
+            .map(|p| p.trim().parse().unwrap())
+            .collect();
+        (text, rgb.iter().sum::<u32>())
+    };
+    b.goto(&w.url("/login")).await.unwrap();
+    dark.goto(&w.url("/login")).await.unwrap();
+    let (light_text, light_sum) = background(b.clone()).await;
+    let (dark_text, dark_sum) = background(dark.clone()).await;
+    assert!(
+        light_sum > 3 * 180 && dark_sum < 3 * 80,
+        "light {light_text}, dark {dark_text}"
+    );
+    screenshot(&dark, "login-dark").await;
+    dark.close().await.unwrap();
     b.close().await.unwrap();
 }
 

@@ -241,15 +241,25 @@ pub fn start_driver() -> Driver {
 /// A headless Chromium at 1280x800 that accepts configd's self-signed
 /// certificate.
 pub async fn browser(driver: &Driver) -> fantoccini::Client {
+    browser_with(driver, &[]).await
+}
+
+/// `browser` with more Chromium flags (e.g. `--force-dark-mode`).
+pub async fn browser_with(driver: &Driver, extra: &[&str]) -> fantoccini::Client {
+    let mut args = vec![
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--ignore-certificate-errors",
+        "--window-size=1280,800",
+        "--hide-scrollbars",
+    ];
+    args.extend_from_slice(extra);
     let mut caps = serde_json::Map::new();
     caps.insert(
         "goog:chromeOptions".into(),
-        serde_json::json!({
-            "args": [
-                "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                "--ignore-certificate-errors", "--window-size=1280,800", "--hide-scrollbars",
-            ]
-        }),
+        serde_json::json!({ "args": args }),
     );
     let connector = hyper_util::client::legacy::connect::HttpConnector::new();
     let b = fantoccini::ClientBuilder::new(connector)
