@@ -17,6 +17,21 @@ use fantoccini::{Client, Locator};
 const INVENTORY: &str = "[inventory.zone]
 key = \"int\"
 attributes = { domain = \"string\", state = \"new|live|archived\" }
+
+[[runbook]]
+name = \"launch-zone\"
+description = \"Open a new zone and record its domain\"
+args = [{ name = \"zone\", type = \"key\", kind = \"zone\", requires = { state = \"new\" } }, { name = \"date\", type = \"date\", format = \"%Y%m%d\" }]
+
+[[runbook.step]]
+name = \"open\"
+on = \"{zone.node}\"
+run = \"open-zone\"
+args = [\"{zone}\", \"{date}\"]
+
+[[runbook.step]]
+name = \"domain\"
+effects = [{ item = \"zone={zone}\", set = { domain = \"s{zone}.game.example\" } }]
 ";
 
 /// A command whose output arrives while the job page is open.
@@ -307,6 +322,16 @@ async fn viewer_sees_nodes_and_live_logs_but_cannot_run() {
         .await;
     assert_eq!(a.status, 403, "{a:?}");
     assert_eq!(w.web.get("/run", Some(&cookie)).await.status, 403);
+    assert_eq!(w.web.get("/runbooks", Some(&cookie)).await.status, 403);
+    let a = w
+        .web
+        .post(
+            "/runbooks/launch-zone/run",
+            Some(&cookie),
+            &format!("csrf={csrf}&arg0=218&arg1=20151011"),
+        )
+        .await;
+    assert_eq!(a.status, 403, "{a:?}");
     let jobs = w.fleet.cli(&["query", "jobs", "-o", "json"]);
     assert_eq!(
         String::from_utf8_lossy(&jobs.stdout).trim(),
@@ -345,6 +370,113 @@ async fn viewer_sees_nodes_and_live_logs_but_cannot_run() {
     );
     screenshot(&dark, "login-dark").await;
     dark.close().await.unwrap();
+    b.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operator_runs_a_runbook_from_its_plan() {
+    let w = world();
+    let admin = w.fleet.token("root2", "admin");
+    let out = w.fleet.cli_as(
+        &admin,
+        &["inventory", "add", "zone", "219", "node=web-2", "state=new"],
+    );
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    let op = w.fleet.token("ops", "operator");
+    let driver = start_driver();
+    let b = browser(&driver).await;
+    login(&b, &w, &op).await;
+    b.find(Locator::LinkText("Runbooks"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_text(&b, "#main h1", "Runbooks", Duration::from_secs(5)).await;
+    b.find(Locator::LinkText("launch-zone"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_text(&b, "#main h1", "launch-zone", Duration::from_secs(5)).await;
+    // configd's refusal shows on the form; nothing ran.
+    let fill = |id: &'static str, v: &'static str| {
+        let b = b.clone();
+        async move {
+            let f = b.find(Locator::Id(id)).await.unwrap();
+            f.clear().await.unwrap();
+            f.send_keys(v).await.unwrap();
+        }
+    };
+    fill("arg0", "999").await;
+    fill("arg1", "20261201").await;
+    b.find(Locator::Id("plan"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_text(&b, "#run-error", "no zone 999", Duration::from_secs(5)).await;
+    // The plan: each step, where it runs, what it changes; nothing ran.
+    fill("arg0", "219").await;
+    b.find(Locator::Id("plan"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_text(&b, "#main h1", "Plan", Duration::from_secs(5)).await;
+    let steps = b
+        .find(Locator::Id("steps"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        steps.contains("open on web-2: open-zone 219 20261201"),
+        "{steps}"
+    );
+    assert!(steps.contains("zone 219 state: new -> live"), "{steps}");
+    assert!(
+        steps.contains("zone 219 domain: (unset) -> s219.game.example"),
+        "{steps}"
+    );
+    screenshot(&b, "runbook-plan").await;
+    let jobs = w.fleet.cli(&["query", "jobs", "-o", "json"]);
+    assert_eq!(
+        String::from_utf8_lossy(&jobs.stdout).trim(),
+        "[]",
+        "nothing ran"
+    );
+    // Confirmed: the job page shows the steps as they end, then the record.
+    b.find(Locator::Id("confirm"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_text(&b, "#job-state", "ok", Duration::from_secs(15)).await;
+    let steps = b
+        .find(Locator::Id("steps"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(steps.contains("open on web-2"), "{steps}");
+    assert!(
+        !steps.contains("pending") && !steps.contains("failed"),
+        "{steps}"
+    );
+    screenshot(&b, "runbook-job").await;
+    let inv = w
+        .fleet
+        .cli(&["query", "inventory", "-o", "json", "--filter", "key=219"]);
+    let inv: serde_json::Value = serde_json::from_slice(&inv.stdout).unwrap();
+    assert_eq!(inv[0]["attrs"]["state"], "live", "{inv}");
+    assert_eq!(inv[0]["attrs"]["domain"], "s219.game.example", "{inv}");
     b.close().await.unwrap();
 }
 

@@ -104,6 +104,12 @@ pub fn router(app: Arc<WebApp>) -> Router {
             get(pages::run::form).post(pages::run::check),
         )
         .route("/run/{command}/confirm", post(pages::run::confirm))
+        .route("/runbooks", get(pages::runbooks::list))
+        .route(
+            "/runbooks/{name}",
+            get(pages::runbooks::form).post(pages::runbooks::check),
+        )
+        .route("/runbooks/{name}/run", post(pages::runbooks::run))
         .route("/inventory", get(pages::inventory::search))
         .route("/assets/{file}", get(assets::serve))
         .fallback(pages::not_found)

@@ -37,6 +37,19 @@ struct Runner {
 }
 
 impl Runner {
+    /// A line for the job's followers (`job show -f`, the web console's
+    /// job page): where the run is, between the commands' output.
+    fn announce(&self, node: Option<&str>, text: String) {
+        self.shared.ops.publish(
+            self.job.id,
+            JobOutput {
+                node: node.unwrap_or("runbook").to_string(),
+                stream: crate::net::proto::OutputStream::Stdout,
+                data: format!("{text}\n"),
+            },
+        );
+    }
+
     async fn send(&mut self, body: ResponseBody) {
         if !self.client_gone {
             self.client_gone = self.reply.send(body).await.is_err();
@@ -186,6 +199,12 @@ impl Runner {
                 _ = tick.tick() => {
                     let p = *rx.borrow_and_update();
                     if p.bytes != last && p.total > 0 {
+                        if p.bytes * 4 / p.total != last * 4 / p.total.max(1) {
+                            self.announce(
+                                Some(&view.to_node.clone().unwrap_or_default()),
+                                format!("   {} of {} bytes copied", p.bytes, p.total),
+                            );
+                        }
                         last = p.bytes;
                         self.send(ResponseBody::StepProgress(StepProgress {
                             index: view.index,
@@ -348,6 +367,10 @@ pub async fn execute(
         r.job.steps[i].started_ms = Some(now_ms());
         r.record().await;
         let view = r.job.steps[i].clone();
+        r.announce(
+            view.node.as_deref(),
+            format!("== {}. {}", view.index, crate::ops::views::doing(&view)),
+        );
         r.send(ResponseBody::StepStarted(view.clone())).await;
         let started = Instant::now();
         let (mut state, exit_code, mut message) = r.action(&view).await;
@@ -370,6 +393,10 @@ pub async fn execute(
         tracing::info!(job = id, step = %step.name, state = state.as_str(), ms = started.elapsed().as_millis() as u64, "runbook step ended");
         let view = step.clone();
         r.record().await;
+        r.announce(
+            view.node.as_deref(),
+            format!("== {}. {}: {}", view.index, view.name, view.state.as_str()),
+        );
         r.send(ResponseBody::StepDone(view)).await;
         if state != StepState::Ok {
             failed = Some(i);
@@ -435,6 +462,19 @@ async fn undo_completed(r: &mut Runner, who: &Identity, failed: usize) -> Vec<St
             }
             r.job.steps[j].undo = Some(Box::new(u));
         }
+        r.announce(
+            view.node.as_deref(),
+            format!(
+                "== {}. {}: {}",
+                view.index,
+                view.name,
+                if problems.is_empty() {
+                    "undone"
+                } else {
+                    "undo failed"
+                }
+            ),
+        );
         let step = &mut r.job.steps[j];
         if problems.is_empty() {
             step.state = StepState::Undone;

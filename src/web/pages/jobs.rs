@@ -105,6 +105,8 @@ struct JobPage {
     targets: Vec<TargetRow>,
     outputs: Vec<OutputBlock>,
     src: String,
+    /// A runbook's steps (empty for a command's job).
+    steps: Vec<super::runbooks::StepRow>,
 }
 
 pub async fn show(Authed(s, _): Authed, Path(id): Path<u64>) -> Response {
@@ -175,6 +177,7 @@ pub async fn show(Authed(s, _): Authed, Path(id): Path<u64>) -> Response {
                 .collect()
         },
         src: format!("/jobs/{id}/stream"),
+        steps: super::runbooks::step_rows(&j.steps),
     })
 }
 

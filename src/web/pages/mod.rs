@@ -5,6 +5,7 @@ pub mod inventory;
 pub mod jobs;
 pub mod logs;
 pub mod run;
+pub mod runbooks;
 pub mod status;
 
 use askama::Template;

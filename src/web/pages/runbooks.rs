@@ -1,0 +1,317 @@
+//! Runbooks: configd's runbooks, a form from a runbook's typed arguments,
+//! configd's plan (each step: node, command, file, inventory changes, undo)
+//! with a confirmation that runs exactly that plan (its digest), then the
+//! job page, where the steps and their output arrive live. Operators and
+//! admins only, as Run; configd checks the runbook's own role.
+
+use std::collections::HashMap;
+
+use askama::Template;
+use axum::extract::{Form, Path};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+
+use super::run::Field;
+use super::{client_error, error_page, html, Chrome};
+use crate::net::client::{unexpected, ClientError};
+use crate::net::proto::{
+    ErrorCode, QueryChecks, RequestBody, ResponseBody, RunbookOffer, RunbookPlan, RunbookRequest,
+};
+use crate::ops::views::doing;
+use crate::web::session::{Authed, Session};
+
+fn forbidden(s: &Session, why: &str) -> Response {
+    error_page(Some(s.chrome("runbooks")), StatusCode::FORBIDDEN, why)
+}
+
+async fn runbooks(s: &Session) -> Result<Vec<RunbookOffer>, ClientError> {
+    match s
+        .client
+        .one(RequestBody::QueryCommands(QueryChecks::default()))
+        .await?
+    {
+        ResponseBody::Commands(c) => Ok(c.runbooks),
+        other => Err(unexpected(&other)),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "runbook_list.html")]
+struct RunbookList {
+    chrome: Option<Chrome>,
+    rows: Vec<(String, String, String, String, String)>,
+}
+
+pub async fn list(Authed(s, _): Authed) -> Response {
+    if !s.can_run() {
+        return forbidden(&s, "Running runbooks needs an operator or admin token.");
+    }
+    match runbooks(&s).await {
+        Ok(r) => html(&RunbookList {
+            chrome: Some(s.chrome("runbooks")),
+            rows: r
+                .iter()
+                .map(|r| {
+                    (
+                        format!("/runbooks/{}", super::encode(&r.name)),
+                        r.name.clone(),
+                        r.usage.clone(),
+                        r.role.as_str().to_string(),
+                        r.description.clone(),
+                    )
+                })
+                .collect(),
+        }),
+        Err(e) => client_error(&s, "runbooks", e),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "runbook_form.html")]
+struct RunbookForm {
+    chrome: Option<Chrome>,
+    name: String,
+    action: String,
+    description: String,
+    usage: String,
+    fields: Vec<Field>,
+    error: String,
+}
+
+fn fields(r: &RunbookOffer, form: &HashMap<String, String>) -> Vec<Field> {
+    r.args
+        .iter()
+        .enumerate()
+        .map(|(i, a)| Field {
+            input: format!("arg{i}"),
+            label: a.name.clone(),
+            rule: a.rule.clone(),
+            value: form.get(&format!("arg{i}")).cloned().unwrap_or_default(),
+            error: String::new(),
+            kind: if a.kind == "int" { "number" } else { "text" },
+            choices: Vec::new(),
+            placeholder: if a.kind == "keys" {
+                "keys, separated by spaces".into()
+            } else {
+                String::new()
+            },
+        })
+        .collect()
+}
+
+fn render_form(
+    s: &Session,
+    r: &RunbookOffer,
+    form: &HashMap<String, String>,
+    error: String,
+    status: StatusCode,
+) -> Response {
+    let mut page = html(&RunbookForm {
+        chrome: Some(s.chrome("runbooks")),
+        name: r.name.clone(),
+        action: format!("/runbooks/{}", super::encode(&r.name)),
+        description: r.description.clone(),
+        usage: r.usage.clone(),
+        fields: fields(r, form),
+        error,
+    });
+    *page.status_mut() = status;
+    page
+}
+
+/// Role, CSRF (on posts), then the runbook.
+async fn admit(
+    s: &Session,
+    name: &str,
+    form: Option<&HashMap<String, String>>,
+) -> Result<RunbookOffer, Response> {
+    if !s.can_run() {
+        return Err(forbidden(
+            s,
+            "Running runbooks needs an operator or admin token.",
+        ));
+    }
+    if let Some(form) = form {
+        s.check_csrf(form.get("csrf"))?;
+    }
+    let all = runbooks(s)
+        .await
+        .map_err(|e| client_error(s, "runbooks", e))?;
+    all.into_iter().find(|r| r.name == name).ok_or_else(|| {
+        error_page(
+            Some(s.chrome("runbooks")),
+            StatusCode::NOT_FOUND,
+            &format!("configd has no runbook `{name}`."),
+        )
+    })
+}
+
+pub async fn form(Authed(s, _): Authed, Path(name): Path<String>) -> Response {
+    match admit(&s, &name, None).await {
+        Ok(r) => render_form(&s, &r, &HashMap::new(), String::new(), StatusCode::OK),
+        Err(page) => page,
+    }
+}
+
+/// The submitted arguments, in order; a `keys` field gives one argument
+/// per word.
+fn args(r: &RunbookOffer, form: &HashMap<String, String>) -> Vec<String> {
+    let mut out = Vec::new();
+    for (i, a) in r.args.iter().enumerate() {
+        let v = form
+            .get(&format!("arg{i}"))
+            .map(|v| v.trim().to_string())
+            .unwrap_or_default();
+        if a.kind == "keys" {
+            out.extend(v.split_whitespace().map(str::to_string));
+        } else {
+            out.push(v);
+        }
+    }
+    out
+}
+
+pub struct StepRow {
+    pub index: u32,
+    pub doing: String,
+    pub state: &'static str,
+    pub changes: String,
+    pub undo: String,
+    pub message: String,
+}
+
+#[derive(Template)]
+#[template(path = "runbook_plan.html")]
+struct PlanPage {
+    chrome: Option<Chrome>,
+    name: String,
+    action: String,
+    args: Vec<(String, String)>,
+    digest: String,
+    steps: Vec<StepRow>,
+    runs: usize,
+}
+
+pub fn step_rows(steps: &[crate::net::proto::StepView]) -> Vec<StepRow> {
+    steps
+        .iter()
+        .map(|st| StepRow {
+            index: st.index,
+            doing: doing(st),
+            state: st.state.as_str(),
+            changes: st
+                .changes
+                .iter()
+                .map(|c| {
+                    format!(
+                        "{} {} {}: {} -> {}",
+                        c.kind,
+                        c.key,
+                        c.attr,
+                        c.from.as_deref().unwrap_or("(unset)"),
+                        c.to
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("; "),
+            undo: st.undo.as_ref().map(|u| doing(u)).unwrap_or_default(),
+            message: st.message.clone(),
+        })
+        .collect()
+}
+
+/// configd's plan, or the form with configd's reason.
+async fn plan(
+    s: &Session,
+    r: &RunbookOffer,
+    form: &HashMap<String, String>,
+) -> Result<RunbookPlan, Response> {
+    let asked = RequestBody::RunbookPlan(RunbookRequest {
+        name: r.name.clone(),
+        args: args(r, form),
+        digest: None,
+    });
+    match s.client.one(asked).await {
+        Ok(ResponseBody::RunbookPlanned(p)) => Ok(p),
+        Ok(other) => Err(client_error(s, "runbooks", unexpected(&other))),
+        Err(ClientError::Remote(e)) => Err(render_form(
+            s,
+            r,
+            form,
+            e.message,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )),
+        Err(e) => Err(client_error(s, "runbooks", e)),
+    }
+}
+
+pub async fn check(
+    Authed(s, _): Authed,
+    Path(name): Path<String>,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    let r = match admit(&s, &name, Some(&form)).await {
+        Ok(r) => r,
+        Err(page) => return page,
+    };
+    let p = match plan(&s, &r, &form).await {
+        Ok(p) => p,
+        Err(page) => return page,
+    };
+    html(&PlanPage {
+        chrome: Some(s.chrome("runbooks")),
+        name: r.name.clone(),
+        action: format!("/runbooks/{}/run", super::encode(&r.name)),
+        args: (0..r.args.len())
+            .map(|i| {
+                let key = format!("arg{i}");
+                let v = form.get(&key).cloned().unwrap_or_default();
+                (key, v)
+            })
+            .collect(),
+        runs: p
+            .steps
+            .iter()
+            .filter(|st| st.state != crate::net::proto::StepState::Skipped)
+            .count(),
+        steps: step_rows(&p.steps),
+        digest: p.digest,
+    })
+}
+
+pub async fn run(
+    Authed(s, _): Authed,
+    Path(name): Path<String>,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    let r = match admit(&s, &name, Some(&form)).await {
+        Ok(r) => r,
+        Err(page) => return page,
+    };
+    let asked = RequestBody::RunbookRun(RunbookRequest {
+        name: r.name.clone(),
+        args: args(&r, &form),
+        digest: form.get("digest").cloned(),
+    });
+    let mut answers = match s.client.request(asked).await {
+        Ok(a) => a,
+        Err(e) => return client_error(&s, "runbooks", e),
+    };
+    // Leaving the stream once the job started detaches from it; the job
+    // page follows it.
+    match answers.next().await {
+        Some(Ok(ResponseBody::JobStarted(j))) => {
+            tracing::info!(user = %s.user, job = j.id, runbook = %r.name, "web console: runbook");
+            Redirect::to(&format!("/jobs/{}", j.id)).into_response()
+        }
+        Some(Ok(ResponseBody::Error(e))) if e.code == ErrorCode::Forbidden => {
+            forbidden(&s, &e.message)
+        }
+        Some(Ok(ResponseBody::Error(e))) => {
+            render_form(&s, &r, &form, e.message, StatusCode::UNPROCESSABLE_ENTITY)
+        }
+        Some(Ok(other)) => client_error(&s, "runbooks", unexpected(&other)),
+        Some(Err(e)) => client_error(&s, "runbooks", e.into()),
+        None => client_error(&s, "runbooks", ClientError::Lost("no answer".into())),
+    }
+}
