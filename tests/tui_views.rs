@@ -972,25 +972,16 @@ fn a_late_answer_for_an_abandoned_run_line_asks_nothing() {
 /// runbook's steps show in the details.
 #[test]
 fn jobs_filter_on_state_and_show_runbook_steps() {
-    use monit::net::proto::{InventoryChange, JobView, StepKind, StepState, StepView};
+    use monit::net::proto::{JobView, StepKind, StepState, StepView};
     let step = |index: u32, name: &str, node: &str, state: StepState| StepView {
-        index,
-        name: name.into(),
-        kind: StepKind::Run,
-        item: Some("101".into()),
         node: Some(node.into()),
-        to_node: None,
         command: Some(format!("{name}-zone")),
         args: vec!["101".into()],
-        file: None,
-        changes: Vec::<InventoryChange>::new(),
-        undo: None,
         state,
         started_ms: Some(1),
         finished_ms: Some(2),
         exit_code: Some(0),
-        bytes: None,
-        message: String::new(),
+        ..StepView::pending(index, name, StepKind::Run, Some("101".into()))
     };
     let job = |id: u64, steps: Vec<StepView>, message: &str| JobView {
         id,
@@ -1043,7 +1034,7 @@ fn jobs_filter_on_state_and_show_runbook_steps() {
 /// confirmation, and runs exactly that plan (its digest) on `y`.
 #[test]
 fn runbook_command_shows_the_plan_and_runs_it_on_yes() {
-    use monit::net::proto::{InventoryChange, RunbookPlan, StepKind, StepState, StepView};
+    use monit::net::proto::{InventoryChange, RunbookPlan, StepKind, StepView};
     let mut app = full_app();
     key(&mut app, KeyCode::Char(':'));
     typ(&mut app, "runbook move-zone 301 web-2");
@@ -1056,31 +1047,14 @@ fn runbook_command_shows_the_plan_and_runs_it_on_yes() {
             args: vec!["301".into(), "web-2".into()],
         }]
     );
-    let step = StepView {
-        index: 1,
-        name: "point".into(),
-        kind: StepKind::Effects,
-        item: None,
-        node: None,
-        to_node: None,
-        command: None,
-        args: vec![],
-        file: None,
-        changes: vec![InventoryChange {
-            kind: "zone".into(),
-            key: "301".into(),
-            attr: "node".into(),
-            from: Some("web-1".into()),
-            to: "web-2".into(),
-        }],
-        undo: None,
-        state: StepState::Pending,
-        started_ms: None,
-        finished_ms: None,
-        exit_code: None,
-        bytes: None,
-        message: String::new(),
-    };
+    let mut step = StepView::pending(1, "point", StepKind::Effects, None);
+    step.changes = vec![InventoryChange {
+        kind: "zone".into(),
+        key: "301".into(),
+        attr: "node".into(),
+        from: Some("web-1".into()),
+        to: "web-2".into(),
+    }];
     update(
         &mut app,
         Action::RunbookPlanned {

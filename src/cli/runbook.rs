@@ -147,16 +147,12 @@ pub fn plan_json(plan: &RunbookPlan) -> serde_json::Value {
 }
 
 fn plan_text(plan: &RunbookPlan) -> String {
-    let runs = plan
-        .steps
-        .iter()
-        .filter(|s| s.state != StepState::Skipped)
-        .count();
     let mut text = format!(
-        "runbook {} {}: {} step(s), {runs} to run (plan {})\n",
+        "runbook {} {}: {} step(s), {} to run (plan {})\n",
         plan.name,
         plan.args.join(" "),
         plan.steps.len(),
+        plan.runs(),
         plan.digest
     );
     text.push_str(&steps_text(&plan.steps));

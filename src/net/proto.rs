@@ -870,6 +870,41 @@ pub struct StepView {
     pub message: String,
 }
 
+impl StepView {
+    /// A step as planned: nothing resolved yet, nothing run.
+    pub fn pending(index: u32, name: &str, kind: StepKind, item: Option<String>) -> StepView {
+        StepView {
+            index,
+            name: name.to_string(),
+            kind,
+            item,
+            node: None,
+            to_node: None,
+            command: None,
+            args: Vec::new(),
+            file: None,
+            changes: Vec::new(),
+            undo: None,
+            state: StepState::Pending,
+            started_ms: None,
+            finished_ms: None,
+            exit_code: None,
+            bytes: None,
+            message: String::new(),
+        }
+    }
+}
+
+impl RunbookPlan {
+    /// The steps that will run (not skipped).
+    pub fn runs(&self) -> usize {
+        self.steps
+            .iter()
+            .filter(|s| s.state != StepState::Skipped)
+            .count()
+    }
+}
+
 /// A transfer step's progress.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StepProgress {

@@ -280,7 +280,8 @@ pub fn doing(s: &crate::net::proto::StepView) -> String {
     }
 }
 
-fn changes_text(s: &crate::net::proto::StepView) -> String {
+/// A step's inventory changes in one line: `zone 301 node: web-1 -> web-2`.
+pub fn changes_text(s: &crate::net::proto::StepView) -> String {
     s.changes
         .iter()
         .map(|c| {
@@ -446,25 +447,10 @@ mod tests {
 
     fn step() -> crate::net::proto::StepView {
         use crate::net::proto::{InventoryChange, StepKind, StepState, StepView};
-        let undo = StepView {
-            index: 1,
-            name: "drop".into(),
-            kind: StepKind::Run,
-            item: None,
-            node: Some("a".into()),
-            to_node: None,
-            command: Some("drop-pack".into()),
-            args: vec!["218".into()],
-            file: None,
-            changes: vec![],
-            undo: None,
-            state: StepState::Pending,
-            started_ms: None,
-            finished_ms: None,
-            exit_code: None,
-            bytes: None,
-            message: String::new(),
-        };
+        let mut undo = StepView::pending(1, "drop", StepKind::Run, None);
+        undo.node = Some("a".into());
+        undo.command = Some("drop-pack".into());
+        undo.args = vec!["218".into()];
         StepView {
             name: "pack".into(),
             kind: StepKind::Transfer,

@@ -162,27 +162,21 @@ pub fn update(app: &mut App, action: Action) -> Vec<Effect> {
             if matches!(app.mode, Mode::Command { .. }) && asked.as_deref() == Some(&line) {
                 app.notice = None;
                 app.mode = match plan {
-                    Ok(plan) => {
-                        let runs = plan
-                            .steps
-                            .iter()
-                            .filter(|s| s.state != crate::net::proto::StepState::Skipped)
-                            .count();
-                        Mode::Confirm(Pending {
-                            question: format!(
-                                "Run runbook `{} {}`: {} step(s), {runs} to run?\n{}",
-                                plan.name,
-                                plan.args.join(" "),
-                                plan.steps.len(),
-                                crate::ops::views::steps_text(&plan.steps).trim_end()
-                            ),
-                            effect: Effect::RunRunbook {
-                                name: plan.name,
-                                args: plan.args,
-                                digest: plan.digest,
-                            },
-                        })
-                    }
+                    Ok(plan) => Mode::Confirm(Pending {
+                        question: format!(
+                            "Run runbook `{} {}`: {} step(s), {} to run?\n{}",
+                            plan.name,
+                            plan.args.join(" "),
+                            plan.steps.len(),
+                            plan.runs(),
+                            crate::ops::views::steps_text(&plan.steps).trim_end()
+                        ),
+                        effect: Effect::RunRunbook {
+                            name: plan.name,
+                            args: plan.args,
+                            digest: plan.digest,
+                        },
+                    }),
                     Err(why) => Mode::Command { error: Some(why) },
                 };
             }

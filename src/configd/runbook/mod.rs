@@ -37,31 +37,29 @@ fn find(shared: &Shared, name: &str) -> Result<RunbookSpec, Refusal> {
     ))
 }
 
-/// Records a refused runbook run as an event (who, what, why).
-async fn refused(shared: &Shared, who: &Identity, req: &RunbookRequest, why: &str) {
+/// Refuses a runbook run: an event first (who, what, why; the error
+/// code as its `state`), so it is stored when the client hears of it,
+/// then the error to the client.
+async fn refuse(
+    shared: &Shared,
+    who: &Identity,
+    req: &RunbookRequest,
+    reply: &Replier,
+    (code, why): Refusal,
+) {
     tracing::info!(runbook = %req.name, who = %who.name, "runbook refused: {why}");
-    let ev = super::store::EventRow {
-        time_ms: now_ms(),
-        kind: "runbook_refused".into(),
-        node: None,
-        check: None,
-        state: None,
-        previous_state: None,
-        who: Some(who.name.clone()),
-        message: format!(
-            "runbook {} {}: {why}",
-            crate::ops::values::shown(&req.name),
-            req.args
-                .iter()
-                .map(|a| crate::ops::values::shown(a))
-                .collect::<Vec<_>>()
-                .join(" ")
-        ),
-    };
-    if let Err(e) = shared.store.event(ev).await {
-        tracing::error!("cannot store event: {e}");
+    let mut what = crate::ops::values::shown(&req.name);
+    for a in &req.args {
+        what.push(' ');
+        what.push_str(&crate::ops::values::shown(a));
     }
+    let message = format!("runbook {what}: {why}");
+    super::audit::record(shared, RUNBOOK_REFUSED, who, None, code.as_str(), message).await;
+    let _ = reply.error(code, why).await;
 }
+
+/// Event kind of a refused runbook run (or undo).
+pub const RUNBOOK_REFUSED: &str = "runbook_refused";
 
 /// Marks `items` busy for the run, or refuses it (an event, an answer)
 /// when another job acts on one of them.
@@ -75,9 +73,7 @@ async fn mark_busy<'a>(
     match shared.ops.mark_busy(items) {
         Ok(m) => Some(m),
         Err((kind, key)) => {
-            let (code, msg) = run::busy_message(&kind, &key);
-            refused(shared, who, req, &msg).await;
-            let _ = reply.error(code, msg).await;
+            refuse(shared, who, req, reply, run::busy_message(&kind, &key)).await;
             None
         }
     }
@@ -128,11 +124,7 @@ pub async fn run_request(
     .await;
     let planned = match checked {
         Ok(p) => p,
-        Err((code, msg)) => {
-            refused(&shared, who, &req, &msg).await;
-            let _ = reply.error(code, msg).await;
-            return;
-        }
+        Err(refusal) => return refuse(&shared, who, &req, &reply, refusal).await,
     };
     let Some(marks) = mark_busy(&shared, who, &req, &reply, &planned.items).await else {
         return;
@@ -227,11 +219,7 @@ pub async fn undo_request(
     };
     let job = match checked {
         Ok(j) => j,
-        Err((code, msg)) => {
-            refused(&shared, who, &req, &msg).await;
-            let _ = reply.error(code, msg).await;
-            return;
-        }
+        Err(refusal) => return refuse(&shared, who, &req, &reply, refusal).await,
     };
     let mut items: Vec<(String, String)> = Vec::new();
     for s in &job.steps {

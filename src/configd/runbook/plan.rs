@@ -273,28 +273,6 @@ fn digest(name: &str, args: &[String], steps: &[StepView]) -> String {
     hex::encode(&h.finalize()[..8])
 }
 
-fn empty_view(index: u32, name: &str, kind: StepKind, item: Option<String>) -> StepView {
-    StepView {
-        index,
-        name: name.to_string(),
-        kind,
-        item,
-        node: None,
-        to_node: None,
-        command: None,
-        args: Vec::new(),
-        file: None,
-        changes: Vec::new(),
-        undo: None,
-        state: StepState::Pending,
-        started_ms: None,
-        finished_ms: None,
-        exit_code: None,
-        bytes: None,
-        message: String::new(),
-    }
-}
-
 /// A relative path inside the nodes' transfer_dir, or why not.
 pub fn check_transfer_file(file: &str) -> Result<(), String> {
     let ok = !file.is_empty()
@@ -326,7 +304,7 @@ async fn resolve_step(
         Action::Transfer { .. } => StepKind::Transfer,
         Action::Effects => StepKind::Effects,
     };
-    let mut view = empty_view(index, &step.name, kind, key.clone());
+    let mut view = StepView::pending(index, &step.name, kind, key.clone());
     if let Some(c) = &step.skip_if {
         let left = c.left.fill(sc).map_err(bad)?;
         let right = c.right.fill(sc).map_err(bad)?;
@@ -362,7 +340,7 @@ async fn resolve_step(
     }
     if let Some(name) = &step.undo {
         if let Some(u) = spec.undo_step(name) {
-            let mut undo = empty_view(index, &u.name, StepKind::Run, key);
+            let mut undo = StepView::pending(index, &u.name, StepKind::Run, key);
             resolve_action(sim, &u.action, sc, &mut undo, true).await?;
             undo.kind = match u.action {
                 Action::Transfer { .. } => StepKind::Transfer,

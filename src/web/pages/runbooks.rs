@@ -17,7 +17,7 @@ use crate::net::client::{unexpected, ClientError};
 use crate::net::proto::{
     ErrorCode, QueryChecks, RequestBody, ResponseBody, RunbookOffer, RunbookPlan, RunbookRequest,
 };
-use crate::ops::views::doing;
+use crate::ops::views::{changes_text, doing};
 use crate::web::session::{Authed, Session};
 
 fn forbidden(s: &Session, why: &str) -> Response {
@@ -199,21 +199,7 @@ pub fn step_rows(steps: &[crate::net::proto::StepView]) -> Vec<StepRow> {
             index: st.index,
             doing: doing(st),
             state: st.state.as_str(),
-            changes: st
-                .changes
-                .iter()
-                .map(|c| {
-                    format!(
-                        "{} {} {}: {} -> {}",
-                        c.kind,
-                        c.key,
-                        c.attr,
-                        c.from.as_deref().unwrap_or("(unset)"),
-                        c.to
-                    )
-                })
-                .collect::<Vec<_>>()
-                .join("; "),
+            changes: changes_text(st),
             undo: st.undo.as_ref().map(|u| doing(u)).unwrap_or_default(),
             message: st.message.clone(),
         })
@@ -269,11 +255,7 @@ pub async fn check(
                 (key, v)
             })
             .collect(),
-        runs: p
-            .steps
-            .iter()
-            .filter(|st| st.state != crate::net::proto::StepState::Skipped)
-            .count(),
+        runs: p.runs(),
         steps: step_rows(&p.steps),
         digest: p.digest,
     })
