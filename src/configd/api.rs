@@ -7,7 +7,7 @@ use std::sync::{Arc, OnceLock};
 
 use super::check_api;
 use super::registry::NodeSlot;
-use super::server::Shared;
+use super::state::Shared;
 use super::store::EventRow;
 use super::tokens::Identity;
 use crate::filter::Filter;
@@ -96,10 +96,10 @@ impl Api {
                 check_api::submit(&self.shared, &self.identity, reply, r).await
             }
             RequestBody::LogBatch(b) => {
-                super::logs_api::ingest(&self.shared.logs, &self.identity.name, reply, b).await
+                super::logs_api::ingest(&self.shared.logs(), &self.identity.name, reply, b).await
             }
             RequestBody::SubscribeLogs(s) => {
-                super::logs_api::subscribe(&self.shared.logs, reply, req.cancel, s).await
+                super::logs_api::subscribe(&self.shared.logs(), reply, req.cancel, s).await
             }
             RequestBody::RunCommand(_) => {
                 let _ = reply
@@ -136,13 +136,13 @@ impl Api {
     /// connection took over.
     pub async fn ended(&self, end: &LinkEnd) {
         if let Some(slot) = self.node.get() {
-            if let Some(previous) = self.shared.registry.disconnect(slot, self.session) {
+            if let Some(previous) = self.shared.registry().disconnect(slot, self.session) {
                 let why = end.to_string();
                 // configd stopping is no node's problem: no node_down.
                 if !matches!(end, LinkEnd::Shutdown) {
                     let fx = self
                         .shared
-                        .checks
+                        .checks()
                         .node_down(&self.identity.name, &why, now_ms());
                     if let Err(e) = check_api::apply(&self.shared, fx, false).await {
                         tracing::error!("cannot store the node's state: {e}");
@@ -160,7 +160,7 @@ impl Api {
             let _ = reply.error(ErrorCode::BadRequest, why).await;
             return;
         }
-        let decls = self.shared.central.at_registration(
+        let decls = self.shared.central().at_registration(
             &self.identity.name,
             &reg.checks,
             reg.takes_checks,
@@ -174,9 +174,9 @@ impl Api {
             return;
         }
         self.shared
-            .ops
+            .ops()
             .set_commands(&self.identity.name, reg.commands.clone());
-        let done = self.shared.registry.register(
+        let done = self.shared.registry().register(
             &self.identity.name,
             reg,
             self.peer,
@@ -194,7 +194,7 @@ impl Api {
         let version = done.row.version.clone();
         let _ = self.node.set(done.slot);
         // Acknowledge only what is committed.
-        if let Err(e) = self.shared.store.upsert_node(done.row).await {
+        if let Err(e) = self.shared.store().upsert_node(done.row).await {
             tracing::error!("cannot store registration: {e}");
             let _ = reply
                 .error(
@@ -206,12 +206,12 @@ impl Api {
         }
         let fx = self
             .shared
-            .checks
+            .checks()
             .declare(&self.identity.name, &decls, labels, now_ms());
         if let Err(e) = check_api::apply(&self.shared, fx, false).await {
             tracing::error!("cannot store the node's checks: {e}");
         }
-        let fx = self.shared.checks.node_up(&self.identity.name, now_ms());
+        let fx = self.shared.checks().node_up(&self.identity.name, now_ms());
         if let Err(e) = check_api::apply(&self.shared, fx, false).await {
             tracing::error!("cannot store the node's state: {e}");
         }
@@ -251,7 +251,7 @@ impl Api {
             who: None,
             message: message.to_string(),
         };
-        if let Err(e) = self.shared.store.event(ev).await {
+        if let Err(e) = self.shared.store().event(ev).await {
             tracing::error!("cannot store event: {e}");
         }
     }
@@ -264,10 +264,10 @@ impl Api {
                 return;
             }
         };
-        let counts = self.shared.checks.counts_by_node();
+        let counts = self.shared.checks().counts_by_node();
         let checks_of = |name: &str| counts.get(name).copied().unwrap_or_default();
         let keep = |n: &NodeRef| node_matches(&filters, n);
-        send_nodes(&self.shared.registry.slots(), checks_of, keep, &reply).await
+        send_nodes(&self.shared.registry().slots(), checks_of, keep, &reply).await
     }
 }
 

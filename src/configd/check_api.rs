@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use super::checks::Effects;
-use super::server::Shared;
+use super::state::Shared;
 use super::tokens::Identity;
 use crate::checks::tracker::Ack;
 use crate::filter::{matches_all, Filter};
@@ -27,14 +27,14 @@ const EVENTS_MAX: u32 = 100_000;
 /// state changes also go on their node's log stream (source `check:NAME`).
 pub async fn apply(shared: &Shared, fx: Effects, wait: bool) -> Result<(), String> {
     for n in fx.notifications {
-        shared.checks.notifier().send(n);
+        shared.checks().notifier().send(n);
     }
     log_changes(shared, &fx.writes.events);
     if fx.writes.is_empty() {
         return Ok(());
     }
     shared
-        .store
+        .store()
         .checks(fx.writes, wait)
         .await
         .map_err(|e| e.to_string())
@@ -68,7 +68,7 @@ fn log_changes(shared: &Shared, events: &[crate::configd::store::EventRow]) {
         });
     }
     for (node, lines) in by_node {
-        shared.logs.ingest(node, 0, 0, lines);
+        shared.logs().ingest(node, 0, 0, lines);
     }
 }
 
@@ -81,7 +81,7 @@ pub async fn results(shared: &Shared, node: &str, reply: Replier, batch: CheckRe
         return;
     }
     super::metrics::count_results(n);
-    let fx = shared.checks.ingest(node, batch.results);
+    let fx = shared.checks().ingest(node, batch.results);
     match apply(shared, fx, true).await {
         Ok(()) => {
             let _ = reply
@@ -105,8 +105,8 @@ pub async fn query_checks(shared: &Shared, reply: Replier, q: QueryChecks) {
             return;
         }
     };
-    let mut checks = shared.checks.views(q.node.as_deref());
-    shared.central.annotate(&mut checks, q.node.as_deref());
+    let mut checks = shared.checks().views(q.node.as_deref());
+    shared.central().annotate(&mut checks, q.node.as_deref());
     if !filters.is_empty() {
         checks.retain(|c| {
             serde_json::to_value(crate::views::CheckJson::from(c))
@@ -148,7 +148,7 @@ pub async fn query_events(shared: &Shared, reply: Replier, q: QueryEvents) {
     } else {
         q.limit.min(EVENTS_MAX)
     };
-    let rows = match shared.store.recent_events(limit as usize).await {
+    let rows = match shared.store().recent_events(limit as usize).await {
         Ok(r) => r,
         Err(e) => {
             let _ = reply.error(ErrorCode::Internal, e.to_string()).await;
@@ -214,7 +214,7 @@ pub async fn acknowledge(shared: &Shared, who: &Identity, reply: Replier, r: Ack
     };
     if r.remove {
         let fx = shared
-            .checks
+            .checks()
             .unacknowledge(&r.node, &r.check, &who.name, now_ms());
         finish(
             shared,
@@ -232,9 +232,9 @@ pub async fn acknowledge(shared: &Shared, who: &Identity, reply: Replier, r: Ack
         time_ms: now_ms(),
     };
     let fx = if r.check.is_empty() {
-        shared.checks.acknowledge_node(&r.node, ack)
+        shared.checks().acknowledge_node(&r.node, ack)
     } else {
-        shared.checks.acknowledge(&r.node, &r.check, ack)
+        shared.checks().acknowledge(&r.node, &r.check, ack)
     };
     finish(shared, reply, fx, format!("acknowledged {what}")).await;
 }
@@ -248,7 +248,7 @@ pub async fn query_problems(shared: &Shared, reply: Replier, q: QueryChecks) {
             return;
         }
     };
-    let mut problems = shared.checks.problems(q.node.as_deref());
+    let mut problems = shared.checks().problems(q.node.as_deref());
     if !filters.is_empty() {
         problems.retain(|p| {
             serde_json::to_value(crate::views::ProblemJson::from(p))
@@ -285,7 +285,7 @@ pub async fn submit(shared: &Shared, who: &Identity, reply: Replier, r: SubmitRe
         return;
     }
     let fx = shared
-        .checks
+        .checks()
         .submit(&r.node, &r.check, r.state, &r.output, &who.name, now_ms());
     let msg = format!("{}/{} is {}", r.node, r.check, r.state);
     finish(shared, reply, fx, msg).await;
@@ -307,7 +307,7 @@ pub async fn downtime(shared: &Shared, who: &Identity, reply: Replier, r: Downti
             .await;
         return;
     }
-    if shared.registry.get(&r.node).is_none() {
+    if shared.registry().get(&r.node).is_none() {
         let _ = reply
             .error(
                 ErrorCode::NotFound,
@@ -316,7 +316,7 @@ pub async fn downtime(shared: &Shared, who: &Identity, reply: Replier, r: Downti
             .await;
         return;
     }
-    let (id, fx) = shared.checks.add_downtime(
+    let (id, fx) = shared.checks().add_downtime(
         DowntimeView {
             id: 0,
             node: r.node.clone(),
@@ -349,14 +349,14 @@ pub async fn downtime(shared: &Shared, who: &Identity, reply: Replier, r: Downti
 }
 
 pub async fn list_downtimes(shared: &Shared, reply: Replier) {
-    let downtimes = shared.checks.downtimes();
+    let downtimes = shared.checks().downtimes();
     let _ = reply
         .send(ResponseBody::Downtimes(DowntimesPage { downtimes }))
         .await;
 }
 
 pub async fn cancel_downtime(shared: &Shared, who: &Identity, reply: Replier, r: CancelDowntime) {
-    let fx = shared.checks.cancel_downtime(r.id, &who.name, now_ms());
+    let fx = shared.checks().cancel_downtime(r.id, &who.name, now_ms());
     finish(shared, reply, fx, format!("downtime {} cancelled", r.id)).await;
 }
 
@@ -369,7 +369,7 @@ const RECONNECT_GRACE: std::time::Duration = std::time::Duration::from_secs(30);
 /// problem, notified), as if their connection had ended.
 async fn expire_pending(shared: &Shared) {
     let why = "not heard from since configd started";
-    for name in shared.registry.expire_pending() {
+    for name in shared.registry().expire_pending() {
         tracing::info!(node = %name, "node down: {why}");
         let now = now_ms();
         let ev = crate::configd::store::EventRow {
@@ -382,10 +382,10 @@ async fn expire_pending(shared: &Shared) {
             who: None,
             message: why.into(),
         };
-        if let Err(e) = shared.store.event(ev).await {
+        if let Err(e) = shared.store().event(ev).await {
             tracing::error!("cannot store event: {e}");
         }
-        let fx = shared.checks.node_down(&name, why, now);
+        let fx = shared.checks().node_down(&name, why, now);
         let _ = apply(shared, fx, false).await;
     }
 }
@@ -396,11 +396,11 @@ pub async fn sweeper(shared: Arc<Shared>) {
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let pending_until =
-        tokio::time::Instant::now() + shared.config.node_dead_after + RECONNECT_GRACE;
+        tokio::time::Instant::now() + shared.config().node_dead_after + RECONNECT_GRACE;
     let mut pending_expired = false;
     loop {
         tokio::select! {
-            _ = shared.shutdown.cancelled() => return,
+            _ = shared.shutdown().cancelled() => return,
             _ = tick.tick() => {}
         }
         if !pending_expired && tokio::time::Instant::now() >= pending_until {
@@ -408,13 +408,13 @@ pub async fn sweeper(shared: Arc<Shared>) {
             expire_pending(&shared).await;
         }
         let now = now_ms();
-        let fx = shared.checks.sweep_downtimes(now);
+        let fx = shared.checks().sweep_downtimes(now);
         let _ = apply(&shared, fx, false).await;
-        let fx = shared.checks.sweep_freshness(now);
+        let fx = shared.checks().sweep_freshness(now);
         let _ = apply(&shared, fx, false).await;
-        if shared.checks.notifier().wants_renotify() {
-            let problems = shared.checks.unheld_problems(now);
-            shared.checks.notifier().renotify(problems);
+        if shared.checks().notifier().wants_renotify() {
+            let problems = shared.checks().unheld_problems(now);
+            shared.checks().notifier().renotify(problems);
         }
     }
 }

@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::audit::{self, Cause};
 use super::inventory::{self, InventoryError};
-use super::server::Shared;
+use super::state::Shared;
 use super::tokens::Identity;
 use crate::net::link::Replier;
 use crate::net::proto::Role;
@@ -255,7 +255,7 @@ pub async fn resolve_targets(shared: &Shared, target: &str) -> Result<Vec<String
     let not_found = |msg: String| Refusal::new(ErrorCode::NotFound, Cause::Target, msg);
     if target == "all" {
         let nodes: Vec<String> = shared
-            .registry
+            .registry()
             .slots()
             .iter()
             .map(|s| s.name.clone())
@@ -272,14 +272,14 @@ pub async fn resolve_targets(shared: &Shared, target: &str) -> Result<Vec<String
         ));
     };
     if k == "node" {
-        return match shared.registry.get(v) {
+        return match shared.registry().get(v) {
             Some(_) => Ok(vec![v.to_string()]),
             None => Err(not_found(format!("no node `{v}` is known"))),
         };
     }
     if let Some(label) = k.strip_prefix("label.").or(k.strip_prefix("labels.")) {
         let nodes: Vec<String> = shared
-            .registry
+            .registry()
             .slots()
             .iter()
             .filter(|s| s.labels().get(label).map(String::as_str) == Some(v))
@@ -291,7 +291,7 @@ pub async fn resolve_targets(shared: &Shared, target: &str) -> Result<Vec<String
         return Ok(nodes);
     }
     if shared.live().inventory.contains_key(k) {
-        let item = inventory::find(&shared.store, &shared.live().inventory, k, v)
+        let item = inventory::find(&shared.store(), &shared.live().inventory, k, v)
             .await
             .map_err(|e| refusal(Cause::Target, e))?;
         return match item {
@@ -333,9 +333,9 @@ const MAX_REASON: usize = 1024;
 /// Without `--target`: the node hosting the command's inventory item.
 async fn home_of(shared: &Shared, req: &RunRequest) -> Result<String, Refusal> {
     let name = crate::ops::values::shown(&req.command);
-    let bound = shared.ops.bound_specs(&req.command);
+    let bound = shared.ops().bound_specs(&req.command);
     if bound.is_empty() {
-        if shared.ops.command_names().contains(&req.command) {
+        if shared.ops().command_names().contains(&req.command) {
             return Err(bad(
                 Cause::Target,
                 format!("`{name}` acts on no inventory item, so it has no node of its own: give --target (node=NAME, label.K=V, KIND=KEY or all)"),
@@ -362,7 +362,7 @@ async fn home_of(shared: &Shared, req: &RunRequest) -> Result<String, Refusal> {
         return Err(bad(Cause::Type, first_error.unwrap_or_default()));
     };
     let key = spec.arg(&req.args, &link.key).unwrap_or_default();
-    let item = inventory::find(&shared.store, &shared.live().inventory, &link.kind, key)
+    let item = inventory::find(&shared.store(), &shared.live().inventory, &link.kind, key)
         .await
         .map_err(|e| refusal(Cause::Type, e))?;
     let Some(item) = item else {
@@ -374,7 +374,7 @@ async fn home_of(shared: &Shared, req: &RunRequest) -> Result<String, Refusal> {
             ),
         ));
     };
-    if shared.registry.get(&item.node).is_none() {
+    if shared.registry().get(&item.node).is_none() {
         return Err(Refusal::new(
             ErrorCode::NotFound,
             Cause::Binding,
@@ -410,7 +410,7 @@ pub async fn plan(shared: &Shared, who: &Identity, req: &RunRequest) -> Result<P
     };
     let mut specs: Vec<CommandSpec> = Vec::new();
     for node in &targets {
-        let offered = shared.ops.commands(node);
+        let offered = shared.ops().commands(node);
         let Some(spec) = offered.iter().find(|c| c.name == req.command) else {
             let names: Vec<&str> = offered.iter().map(|c| c.name.as_str()).collect();
             let list = if names.is_empty() {
@@ -457,7 +457,7 @@ pub async fn plan(shared: &Shared, who: &Identity, req: &RunRequest) -> Result<P
     // `key` arguments must name existing items.
     for (a, value) in spec.args.iter().zip(&req.args) {
         if let ArgType::Key { kind } = &a.kind {
-            let found = inventory::find(&shared.store, kinds, kind, value)
+            let found = inventory::find(&shared.store(), kinds, kind, value)
                 .await
                 .map_err(|e| refusal(Cause::Type, e))?;
             if found.is_none() {
@@ -489,7 +489,7 @@ pub async fn plan(shared: &Shared, who: &Identity, req: &RunRequest) -> Result<P
         return Ok(plan);
     };
     let key = spec.arg(&req.args, &link.key).unwrap_or_default();
-    let item = inventory::find(&shared.store, kinds, &link.kind, key)
+    let item = inventory::find(&shared.store(), kinds, &link.kind, key)
         .await
         .map_err(|e| refusal(Cause::Type, e))?;
     let Some(item) = item else {
@@ -751,7 +751,7 @@ pub async fn run(
     };
     let busy_key = plan.item.as_ref().map(|i| (i.kind.clone(), i.key.clone()));
     if let Some(k) = &busy_key {
-        if !lock(&shared.ops.busy).insert(k.clone()) {
+        if !lock(&shared.ops().busy).insert(k.clone()) {
             let r = Refusal::new(
                 ErrorCode::Busy,
                 Cause::Busy,
@@ -772,7 +772,7 @@ pub async fn run(
         audit::forced(&shared, who, &req, &plan.targets[0], &at, home).await;
     }
     let _busy = BusyGuard {
-        ops: &shared.ops,
+        ops: &shared.ops(),
         key: busy_key,
     };
     let mut job = JobView {
@@ -818,11 +818,11 @@ pub async fn run(
         .await
         .is_err();
     // configd stopping stops its jobs (the nodes kill the commands).
-    let stop = shared.shutdown.child_token();
-    shared.ops.start_live(job.id, stop.clone());
+    let stop = shared.shutdown().child_token();
+    shared.ops().start_live(job.id, stop.clone());
     let (tx, mut rx) = mpsc::channel::<Event>(MERGE);
     for (i, node) in plan.targets.iter().enumerate() {
-        let link = shared.registry.get(node).and_then(|s| s.link());
+        let link = shared.registry().get(node).and_then(|s| s.link());
         let body = RequestBody::RunCommand(RunCommand {
             job: job.id,
             command: req.command.clone(),
@@ -861,8 +861,8 @@ pub async fn run(
         match ev {
             Event::Output(i, stream, data) => {
                 tails[i].push(stream, &data);
-                logged[i].push(&shared.logs, stream, &data);
-                shared.ops.publish(
+                logged[i].push(&shared.logs(), stream, &data);
+                shared.ops().publish(
                     job.id,
                     JobOutput {
                         node: plan.targets[i].clone(),
@@ -880,7 +880,7 @@ pub async fn run(
                 }
             }
             Event::Done(i, mut result) => {
-                logged[i].flush(&shared.logs);
+                logged[i].flush(&shared.logs());
                 result.node = plan.targets[i].clone();
                 job.targets[i] = result.clone();
                 if !client_gone {
@@ -893,7 +893,7 @@ pub async fn run(
     if all_ok && !plan.on_success.is_empty() {
         if let Some(item) = &plan.item {
             match inventory::apply_effects(
-                &shared.store,
+                &shared.store(),
                 &shared.live().inventory,
                 &job.who,
                 item,
@@ -924,7 +924,7 @@ pub async fn run(
         tracing::error!(job = job.id, "cannot record job end: {e}");
     }
     // Followers see the stream end and read the stored record.
-    shared.ops.end_live(job.id);
+    shared.ops().end_live(job.id);
     tracing::info!(
         job = job.id,
         state = crate::ops::views::job_state(&job),
@@ -1035,7 +1035,7 @@ pub(crate) async fn insert_job(shared: &Shared, job: &JobView) -> Result<u64, St
     let body = js(job);
     let started = job.started_ms;
     shared
-        .store
+        .store()
         .call(move |conn| -> Result<u64, rusqlite::Error> {
             conn.prepare_cached("INSERT INTO jobs (started, body) VALUES (?1, ?2)")?
                 .execute(params![started, body])?;
@@ -1054,7 +1054,7 @@ pub(crate) async fn finish_job(
     let body = js(job);
     let id = job.id as i64;
     shared
-        .store
+        .store()
         .call(move |conn| -> Result<(), rusqlite::Error> {
             conn.prepare_cached("UPDATE jobs SET body = ?2 WHERE id = ?1")?
                 .execute(params![id, body])?;
@@ -1134,7 +1134,7 @@ pub fn resolve_interrupted(conn: &rusqlite::Connection, now_ms: i64) -> rusqlite
 /// The newest `limit` jobs, newest first.
 pub async fn recent(shared: &Shared, limit: usize) -> Result<Vec<JobView>, String> {
     shared
-        .store
+        .store()
         .call(move |conn| -> Result<Vec<JobView>, rusqlite::Error> {
             let mut stmt =
                 conn.prepare_cached("SELECT id, body FROM jobs ORDER BY id DESC LIMIT ?1")?;
@@ -1160,7 +1160,7 @@ pub async fn recent(shared: &Shared, limit: usize) -> Result<Vec<JobView>, Strin
 /// One job and its stored output.
 pub async fn detail(shared: &Shared, id: u64) -> Result<Option<JobDetail>, String> {
     shared
-        .store
+        .store()
         .call(move |conn| -> Result<Option<JobDetail>, rusqlite::Error> {
             let body: Option<String> = conn
                 .prepare_cached("SELECT body FROM jobs WHERE id = ?1")?

@@ -7,7 +7,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::inventory::{self, InventoryError};
 use super::jobs;
-use super::server::Shared;
+use super::state::Shared;
 use super::tokens::Identity;
 use crate::filter::{matches_all, Filter};
 use crate::net::link::Replier;
@@ -46,13 +46,13 @@ pub async fn handle(
                 return;
             }
             let known: Vec<String> = shared
-                .registry
+                .registry()
                 .slots()
                 .iter()
                 .map(|s| s.name.clone())
                 .collect();
             match inventory::write_known(
-                &shared.store,
+                &shared.store(),
                 &shared.live().inventory,
                 known,
                 &who.name,
@@ -86,7 +86,7 @@ pub async fn handle(
             };
             let live = shared.live();
             let kinds = &live.inventory;
-            let items = match inventory::all(&shared.store, kinds).await {
+            let items = match inventory::all(&shared.store(), kinds).await {
                 Ok(items) => items,
                 Err(e) => {
                     let _ = reply.error(ErrorCode::Internal, e.to_string()).await;
@@ -162,7 +162,7 @@ pub async fn handle(
         }
         RequestBody::ShowJob(s) => {
             if s.follow {
-                if let Some(following) = shared.ops.follow(s.id) {
+                if let Some(following) = shared.ops().follow(s.id) {
                     if following.dropped {
                         let note = crate::net::proto::JobOutput {
                             node: "monit".into(),
@@ -228,7 +228,7 @@ pub async fn handle(
             super::runbook::undo_request(shared, who, reply, cancel, j.id).await
         }
         RequestBody::CancelJob(c) => {
-            if shared.ops.cancel(c.id) {
+            if shared.ops().cancel(c.id) {
                 tracing::info!(job = c.id, who = %who.name, "job cancelled");
                 let _ = reply
                     .send(ResponseBody::Done(crate::net::proto::Done {
@@ -256,7 +256,7 @@ pub async fn handle(
                     return;
                 }
             };
-            let mut commands = shared.ops.offers(q.node.as_deref());
+            let mut commands = shared.ops().offers(q.node.as_deref());
             commands.retain(|c| matches_all(&filters, &crate::ops::views::command_json(c), None));
             // configd's runbooks: not a node's, so not listed for one.
             let runbooks = match q.node {
@@ -277,7 +277,7 @@ pub async fn handle(
                 .await;
         }
         RequestBody::ListCommands(_) => {
-            let names = shared.ops.command_names();
+            let names = shared.ops().command_names();
             let _ = reply
                 .send(ResponseBody::CommandNames(CommandNames { names }))
                 .await;

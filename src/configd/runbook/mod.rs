@@ -11,7 +11,7 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
 use super::jobs;
-use super::server::Shared;
+use super::state::Shared;
 use super::tokens::Identity;
 use crate::net::link::Replier;
 use crate::net::proto::{ErrorCode, JobView, ResponseBody, RunbookRequest};
@@ -70,7 +70,7 @@ async fn mark_busy<'a>(
     reply: &Replier,
     items: &[(String, String)],
 ) -> Option<jobs::BusyMarks<'a>> {
-    match shared.ops.mark_busy(items) {
+    match shared.ops().mark_busy(items) {
         Ok(m) => Some(m),
         Err((kind, key)) => {
             refuse(shared, who, req, reply, run::busy_message(&kind, &key)).await;
@@ -178,7 +178,7 @@ pub async fn undo_request(
                 format!("job {id} ran a command, not a runbook: there are no steps to undo"),
             ));
         }
-        if job.finished_ms.is_none() || shared.ops.follow(id).is_some() {
+        if job.finished_ms.is_none() || shared.ops().follow(id).is_some() {
             return Err((
                 ErrorCode::BadRequest,
                 format!("job {id} is still running: cancel it (`monit-cli job cancel {id}`) and it undoes its completed steps itself"),

@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::super::inventory;
 use super::super::jobs::{self, Event, JobLog, Tail};
-use super::super::server::Shared;
+use super::super::state::Shared;
 use super::super::tokens::Identity;
 use crate::net::link::Replier;
 use crate::net::proto::{
@@ -40,7 +40,7 @@ impl Runner {
     /// A line for the job's followers (`job show -f`, the web console's
     /// job page): where the run is, between the commands' output.
     fn announce(&self, node: Option<&str>, text: String) {
-        self.shared.ops.publish(
+        self.shared.ops().publish(
             self.job.id,
             JobOutput {
                 node: node.unwrap_or("runbook").to_string(),
@@ -68,7 +68,7 @@ impl Runner {
             .entry(node.to_string())
             .or_default()
             .push(stream, &data);
-        self.shared.ops.publish(
+        self.shared.ops().publish(
             self.job.id,
             JobOutput {
                 node: node.to_string(),
@@ -86,7 +86,7 @@ impl Runner {
         };
         let timeout = self
             .shared
-            .ops
+            .ops()
             .commands(&node)
             .iter()
             .find(|c| c.name == command)
@@ -98,7 +98,7 @@ impl Runner {
                 format!("node `{node}` no longer offers `{command}`"),
             );
         };
-        let link = self.shared.registry.get(&node).and_then(|s| s.link());
+        let link = self.shared.registry().get(&node).and_then(|s| s.link());
         let body = RequestBody::RunCommand(RunCommand {
             job: self.job.id,
             command,
@@ -132,7 +132,7 @@ impl Runner {
             match ev {
                 None => break,
                 Some(Event::Output(_, stream, data)) => {
-                    log.push(&self.shared.logs, stream, &data);
+                    log.push(&self.shared.logs(), stream, &data);
                     self.output(&node, stream, data.clone());
                     self.send(ResponseBody::JobOutput(JobOutput {
                         node: node.clone(),
@@ -142,7 +142,7 @@ impl Runner {
                     .await;
                 }
                 Some(Event::Done(_, t)) => {
-                    log.flush(&self.shared.logs);
+                    log.flush(&self.shared.logs());
                     let state = match t.state {
                         TargetState::Ok => StepState::Ok,
                         TargetState::Lost => StepState::Lost,
@@ -245,8 +245,8 @@ impl Runner {
         cancel: CancellationToken,
         job: JobView,
     ) -> Runner {
-        let stop = shared.shutdown.child_token();
-        shared.ops.start_live(job.id, stop.clone());
+        let stop = shared.shutdown().child_token();
+        shared.ops().start_live(job.id, stop.clone());
         let mut nodes: Vec<String> = job
             .steps
             .iter()
@@ -287,7 +287,7 @@ impl Runner {
         if let Err(e) = jobs::finish_job(&self.shared, &self.job, outputs).await {
             tracing::error!(job = id, "cannot record the runbook's end: {e}");
         }
-        self.shared.ops.end_live(id);
+        self.shared.ops().end_live(id);
         tracing::info!(
             job = id,
             state = crate::ops::views::job_state(&self.job),
@@ -376,7 +376,7 @@ pub async fn execute(
         let (mut state, exit_code, mut message) = r.action(&view).await;
         if state == StepState::Ok && !view.changes.is_empty() {
             if let Err(e) =
-                inventory::apply_changes(&shared.store, &who.name, view.changes.clone(), false)
+                inventory::apply_changes(&shared.store(), &who.name, view.changes.clone(), false)
                     .await
             {
                 state = StepState::Failed;
@@ -438,7 +438,7 @@ async fn undo_completed(r: &mut Runner, who: &Identity, failed: usize) -> Vec<St
         let mut problems: Vec<String> = Vec::new();
         if !view.changes.is_empty() {
             if let Err(e) =
-                inventory::apply_changes(&r.shared.store, &who.name, view.changes.clone(), true)
+                inventory::apply_changes(&r.shared.store(), &who.name, view.changes.clone(), true)
                     .await
             {
                 problems.push(format!("inventory not reverted: {e}"));
@@ -450,7 +450,7 @@ async fn undo_completed(r: &mut Runner, who: &Identity, failed: usize) -> Vec<St
             u.started_ms = Some(now_ms());
             r.send(ResponseBody::StepStarted(u.clone())).await;
             // An undo runs even when the run was cancelled: use a fresh stop.
-            let saved = std::mem::replace(&mut r.stop, r.shared.shutdown.child_token());
+            let saved = std::mem::replace(&mut r.stop, r.shared.shutdown().child_token());
             let (state, exit_code, message) = r.action(&u).await;
             r.stop = saved;
             u.state = state;
