@@ -1,31 +1,30 @@
 //! Requests about checks: node result batches, `query checks|events`,
-//! ack, downtime, submit. Called from `api::Api::handle` after
-//! `authorize`.
+//! ack, downtime, submit. `api::Api::route` calls these once `roles`
+//! allowed the request.
 
 use std::sync::Arc;
 
 use super::checks::Effects;
+use super::reply::{pages, ApiError, ApiResult, Reply};
 use super::state::Shared;
+use super::store::StoreError;
 use super::tokens::Identity;
 use crate::checks::tracker::Ack;
 use crate::filter::{matches_all, Filter};
-use crate::net::link::Replier;
 use crate::net::proto::{
     AckRequest, CancelDowntime, CheckResults, ChecksPage, Done, DowntimeRequest, DowntimeView,
-    DowntimesPage, ErrorCode, EventView, EventsPage, ProblemsPage, QueryChecks, QueryEvents,
-    ResponseBody, ResultsAck, SubmitResult,
+    DowntimesPage, EventView, EventsPage, ProblemsPage, QueryChecks, QueryEvents, ResponseBody,
+    ResultsAck, SubmitResult,
 };
 use crate::timefmt::now_ms;
 
-/// Checks per `Checks` page.
-const PAGE: usize = 500;
 /// Events looked at when the request names no limit, and at most.
 const EVENTS_DEFAULT: u32 = 1000;
 const EVENTS_MAX: u32 = 100_000;
 
 /// Writes what a change produced and queues its notifications; check
 /// state changes also go on their node's log stream (source `check:NAME`).
-pub async fn apply(shared: &Shared, fx: Effects, wait: bool) -> Result<(), String> {
+pub async fn apply(shared: &Shared, fx: Effects, wait: bool) -> Result<(), StoreError> {
     for n in fx.notifications {
         shared.checks().notifier().send(n);
     }
@@ -33,11 +32,7 @@ pub async fn apply(shared: &Shared, fx: Effects, wait: bool) -> Result<(), Strin
     if fx.writes.is_empty() {
         return Ok(());
     }
-    shared
-        .store()
-        .checks(fx.writes, wait)
-        .await
-        .map_err(|e| e.to_string())
+    shared.store().checks(fx.writes, wait).await
 }
 
 /// State changes and flapping of checks, as lines of their node's log.
@@ -72,39 +67,23 @@ fn log_changes(shared: &Shared, events: &[crate::configd::store::EventRow]) {
     }
 }
 
-pub async fn results(shared: &Shared, node: &str, reply: Replier, batch: CheckResults) {
+pub async fn results(shared: &Shared, node: &str, batch: CheckResults) -> ApiResult {
     let n = batch.results.len();
     if n > 100_000 {
-        let _ = reply
-            .error(ErrorCode::BadRequest, "at most 100000 results per batch")
-            .await;
-        return;
+        return Err(ApiError::bad_request("at most 100000 results per batch"));
     }
     super::metrics::count_results(n);
     let fx = shared.checks().ingest(node, batch.results);
-    match apply(shared, fx, true).await {
-        Ok(()) => {
-            let _ = reply
-                .send(ResponseBody::ResultsAck(ResultsAck { accepted: n as u32 }))
-                .await;
-        }
-        Err(e) => {
-            tracing::error!("cannot store check results: {e}");
-            let _ = reply
-                .error(ErrorCode::Internal, "configd could not store the results")
-                .await;
-        }
-    }
+    apply(shared, fx, true)
+        .await
+        .map_err(|e| ApiError::internal("configd could not store the results", e))?;
+    Ok(Reply::One(ResponseBody::ResultsAck(ResultsAck {
+        accepted: n as u32,
+    })))
 }
 
-pub async fn query_checks(shared: &Shared, reply: Replier, q: QueryChecks) {
-    let filters = match Filter::parse_all(&q.filters) {
-        Ok(f) => f,
-        Err(why) => {
-            let _ = reply.error(ErrorCode::BadRequest, why).await;
-            return;
-        }
-    };
+pub fn query_checks(shared: &Shared, q: QueryChecks) -> ApiResult {
+    let filters = Filter::parse_all(&q.filters).map_err(ApiError::bad_request)?;
     let mut checks = shared.checks().views(q.node.as_deref());
     shared.central().annotate(&mut checks, q.node.as_deref());
     if !filters.is_empty() {
@@ -114,49 +93,18 @@ pub async fn query_checks(shared: &Shared, reply: Replier, q: QueryChecks) {
                 .unwrap_or(false)
         });
     }
-    if checks.is_empty() {
-        let _ = reply
-            .send(ResponseBody::Checks(ChecksPage {
-                checks: vec![],
-                done: true,
-            }))
-            .await;
-        return;
-    }
-    let mut pages = checks.chunks(PAGE).peekable();
-    while let Some(page) = pages.next() {
-        let body = ResponseBody::Checks(ChecksPage {
-            checks: page.to_vec(),
-            done: pages.peek().is_none(),
-        });
-        if reply.send(body).await.is_err() {
-            return;
-        }
-    }
+    Ok(pages::<ChecksPage>(checks))
 }
 
-pub async fn query_events(shared: &Shared, reply: Replier, q: QueryEvents) {
-    let filters = match Filter::parse_all(&q.filters) {
-        Ok(f) => f,
-        Err(why) => {
-            let _ = reply.error(ErrorCode::BadRequest, why).await;
-            return;
-        }
-    };
+pub async fn query_events(shared: &Shared, q: QueryEvents) -> ApiResult {
+    let filters = Filter::parse_all(&q.filters).map_err(ApiError::bad_request)?;
     let limit = if q.limit == 0 {
         EVENTS_DEFAULT
     } else {
         q.limit.min(EVENTS_MAX)
     };
-    let rows = match shared.store().recent_events(limit as usize).await {
-        Ok(r) => r,
-        Err(e) => {
-            let _ = reply.error(ErrorCode::Internal, e.to_string()).await;
-            return;
-        }
-    };
     // A stored event row is the wire's event view.
-    let mut events: Vec<EventView> = rows;
+    let mut events: Vec<EventView> = shared.store().recent_events(limit as usize).await?;
     if !filters.is_empty() {
         events.retain(|e| {
             serde_json::to_value(crate::views::EventJson::from(e))
@@ -164,49 +112,24 @@ pub async fn query_events(shared: &Shared, reply: Replier, q: QueryEvents) {
                 .unwrap_or(false)
         });
     }
-    let mut pages = events.chunks(PAGE).peekable();
-    if pages.peek().is_none() {
-        let _ = reply
-            .send(ResponseBody::Events(EventsPage {
-                events: vec![],
-                done: true,
-            }))
-            .await;
-        return;
-    }
-    while let Some(page) = pages.next() {
-        let body = ResponseBody::Events(EventsPage {
-            events: page.to_vec(),
-            done: pages.peek().is_none(),
-        });
-        if reply.send(body).await.is_err() {
-            return;
-        }
-    }
+    Ok(pages::<EventsPage>(events))
 }
 
-async fn finish(shared: &Shared, reply: Replier, fx: Result<Effects, String>, message: String) {
-    finish_done(shared, reply, fx, Done { message, id: None }).await
+/// Applies a change's effects and says `done`; a change refused (no such
+/// node, check or downtime) is `not_found`.
+async fn finish(shared: &Shared, fx: Result<Effects, String>, done: Done) -> ApiResult {
+    let fx = fx.map_err(ApiError::not_found)?;
+    apply(shared, fx, true)
+        .await
+        .map_err(|e| ApiError::internal("configd could not store the change", e))?;
+    Ok(Reply::One(ResponseBody::Done(done)))
 }
 
-/// `finish` with an answer that names what was created.
-async fn finish_done(shared: &Shared, reply: Replier, fx: Result<Effects, String>, done: Done) {
-    match fx {
-        Ok(fx) => match apply(shared, fx, true).await {
-            Ok(()) => {
-                let _ = reply.send(ResponseBody::Done(done)).await;
-            }
-            Err(e) => {
-                let _ = reply.error(ErrorCode::Internal, e).await;
-            }
-        },
-        Err(why) => {
-            let _ = reply.error(ErrorCode::NotFound, why).await;
-        }
-    }
+fn done(message: String) -> Done {
+    Done { message, id: None }
 }
 
-pub async fn acknowledge(shared: &Shared, who: &Identity, reply: Replier, r: AckRequest) {
+pub async fn acknowledge(shared: &Shared, who: &Identity, r: AckRequest) -> ApiResult {
     let what = if r.check.is_empty() {
         format!("node {}", r.node)
     } else {
@@ -216,14 +139,12 @@ pub async fn acknowledge(shared: &Shared, who: &Identity, reply: Replier, r: Ack
         let fx = shared
             .checks()
             .unacknowledge(&r.node, &r.check, &who.name, now_ms());
-        finish(
+        return finish(
             shared,
-            reply,
             fx,
-            format!("acknowledgement of {what} removed"),
+            done(format!("acknowledgement of {what} removed")),
         )
         .await;
-        return;
     }
     let ack = Ack {
         who: who.name.clone(),
@@ -236,18 +157,12 @@ pub async fn acknowledge(shared: &Shared, who: &Identity, reply: Replier, r: Ack
     } else {
         shared.checks().acknowledge(&r.node, &r.check, ack)
     };
-    finish(shared, reply, fx, format!("acknowledged {what}")).await;
+    finish(shared, fx, done(format!("acknowledged {what}"))).await
 }
 
 /// Nodes down, then non-OK checks, in pages.
-pub async fn query_problems(shared: &Shared, reply: Replier, q: QueryChecks) {
-    let filters = match Filter::parse_all(&q.filters) {
-        Ok(f) => f,
-        Err(why) => {
-            let _ = reply.error(ErrorCode::BadRequest, why).await;
-            return;
-        }
-    };
+pub fn query_problems(shared: &Shared, q: QueryChecks) -> ApiResult {
+    let filters = Filter::parse_all(&q.filters).map_err(ApiError::bad_request)?;
     let mut problems = shared.checks().problems(q.node.as_deref());
     if !filters.is_empty() {
         problems.retain(|p| {
@@ -256,65 +171,34 @@ pub async fn query_problems(shared: &Shared, reply: Replier, q: QueryChecks) {
                 .unwrap_or(false)
         });
     }
-    let mut pages = problems.chunks(PAGE).peekable();
-    if pages.peek().is_none() {
-        let _ = reply
-            .send(ResponseBody::Problems(ProblemsPage {
-                problems: vec![],
-                done: true,
-            }))
-            .await;
-        return;
-    }
-    while let Some(page) = pages.next() {
-        let body = ResponseBody::Problems(ProblemsPage {
-            problems: page.to_vec(),
-            done: pages.peek().is_none(),
-        });
-        if reply.send(body).await.is_err() {
-            return;
-        }
-    }
+    Ok(pages::<ProblemsPage>(problems))
 }
 
-pub async fn submit(shared: &Shared, who: &Identity, reply: Replier, r: SubmitResult) {
+pub async fn submit(shared: &Shared, who: &Identity, r: SubmitResult) -> ApiResult {
     if r.output.len() > crate::checks::plugin::OUTPUT_CAP {
-        let _ = reply
-            .error(ErrorCode::BadRequest, "output is over 64 KiB")
-            .await;
-        return;
+        return Err(ApiError::bad_request("output is over 64 KiB"));
     }
     let fx = shared
         .checks()
         .submit(&r.node, &r.check, r.state, &r.output, &who.name, now_ms());
     let msg = format!("{}/{} is {}", r.node, r.check, r.state);
-    finish(shared, reply, fx, msg).await;
+    finish(shared, fx, done(msg)).await
 }
 
-pub async fn downtime(shared: &Shared, who: &Identity, reply: Replier, r: DowntimeRequest) {
+pub async fn downtime(shared: &Shared, who: &Identity, r: DowntimeRequest) -> ApiResult {
     if r.end_ms <= r.start_ms || r.end_ms <= now_ms() {
-        let _ = reply
-            .error(
-                ErrorCode::BadRequest,
-                "the downtime ends before it starts or in the past",
-            )
-            .await;
-        return;
+        return Err(ApiError::bad_request(
+            "the downtime ends before it starts or in the past",
+        ));
     }
     if r.comment.len() > 1024 {
-        let _ = reply
-            .error(ErrorCode::BadRequest, "comment is over 1024 bytes")
-            .await;
-        return;
+        return Err(ApiError::bad_request("comment is over 1024 bytes"));
     }
     if shared.registry().get(&r.node).is_none() {
-        let _ = reply
-            .error(
-                ErrorCode::NotFound,
-                format!("no node `{}`; see `monit-cli query nodes`", r.node),
-            )
-            .await;
-        return;
+        return Err(ApiError::not_found(format!(
+            "no node `{}`; see `monit-cli query nodes`",
+            r.node
+        )));
     }
     let (id, fx) = shared.checks().add_downtime(
         DowntimeView {
@@ -336,28 +220,18 @@ pub async fn downtime(shared: &Shared, who: &Identity, reply: Replier, r: Downti
         "downtime {id} for {what} until {}",
         crate::timefmt::rfc3339(r.end_ms)
     );
-    finish_done(
-        shared,
-        reply,
-        Ok(fx),
-        Done {
-            message,
-            id: Some(id),
-        },
-    )
-    .await;
+    let id = Some(id);
+    finish(shared, Ok(fx), Done { message, id }).await
 }
 
-pub async fn list_downtimes(shared: &Shared, reply: Replier) {
+pub fn list_downtimes(shared: &Shared) -> Reply {
     let downtimes = shared.checks().downtimes();
-    let _ = reply
-        .send(ResponseBody::Downtimes(DowntimesPage { downtimes }))
-        .await;
+    Reply::One(ResponseBody::Downtimes(DowntimesPage { downtimes }))
 }
 
-pub async fn cancel_downtime(shared: &Shared, who: &Identity, reply: Replier, r: CancelDowntime) {
+pub async fn cancel_downtime(shared: &Shared, who: &Identity, r: CancelDowntime) -> ApiResult {
     let fx = shared.checks().cancel_downtime(r.id, &who.name, now_ms());
-    finish(shared, reply, fx, format!("downtime {} cancelled", r.id)).await;
+    finish(shared, fx, done(format!("downtime {} cancelled", r.id))).await
 }
 
 /// How long a node agent may take to reconnect after configd started:

@@ -12,8 +12,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 
-use super::metrics::{Extras, Scrape, CONTENT_TYPE};
 use super::error::ConfigdError;
+use super::metrics::{Extras, Scrape, CONTENT_TYPE};
 use super::state::Shared;
 use crate::net::Stream;
 
@@ -299,7 +299,7 @@ async fn write_metrics(
     if head_only {
         return stream.flush().await;
     }
-    let mut scrape = Scrape::new(&shared.checks(), &shared.registry(), extras);
+    let mut scrape = Scrape::new(shared.checks(), shared.registry(), extras);
     let mut piece = String::with_capacity(PIECE_BYTES * 2);
     loop {
         let more = scrape.fill(&mut piece);

@@ -17,6 +17,8 @@ pub mod notify;
 mod ops_api;
 mod preauth;
 mod registry;
+mod reply;
+mod roles;
 mod runbook;
 mod server;
 mod session;
@@ -26,8 +28,8 @@ pub mod store;
 mod tokens;
 pub mod transfer;
 
-pub use registry::NodeRegistry;
 pub use error::{ConfigdError, Reloader};
+pub use registry::NodeRegistry;
 pub use server::{run, Configd};
 pub use state::Shared;
 pub use tokens::{Identity, TokenRegistry};

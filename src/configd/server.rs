@@ -73,16 +73,11 @@ impl Configd {
         }
         let opened = Store::open(&config.db_path())?;
         // Jobs a previous configd left running can never finish now.
-        match opened
-            .store
-            .call(|conn| super::jobs::resolve_interrupted(conn, crate::timefmt::now_ms()))
-            .await
-        {
-            Ok(Ok(ids)) if !ids.is_empty() => {
+        match super::jobs::resolve_interrupted(&opened.store, crate::timefmt::now_ms()).await {
+            Ok(ids) if !ids.is_empty() => {
                 tracing::warn!(jobs = ?ids, "jobs left running by a previous configd marked lost")
             }
-            Ok(Ok(_)) => {}
-            Ok(Err(e)) => tracing::error!("cannot resolve jobs left running: {e}"),
+            Ok(_) => {}
             Err(e) => tracing::error!("cannot resolve jobs left running: {e}"),
         }
         let listener = listen(config.listen).map_err(|source| ConfigdError::Bind {

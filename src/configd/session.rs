@@ -166,9 +166,9 @@ pub async fn handle(
         return;
     };
     let auth = ConfigdAuth {
-        tokens: &shared.tokens(),
+        tokens: shared.tokens(),
         reserved_slot,
-        server_id: &shared.server_id(),
+        server_id: shared.server_id(),
         heartbeat_interval_ms: shared.config().heartbeat_interval.as_millis() as u64,
         dead_after_ms: shared.config().node_dead_after.as_millis() as u64,
     };
@@ -183,7 +183,7 @@ pub async fn handle(
     let mut conn = Connection::new(stream, PRE_AUTH_MAX_FRAME);
     let outcome = tokio::select! {
         _ = shared.shutdown().cancelled() => return,
-        r = tokio::time::timeout_at(deadline, server_handshake(&mut conn, &shared.server_id(), &auth, &binding)) => r,
+        r = tokio::time::timeout_at(deadline, server_handshake(&mut conn, shared.server_id(), &auth, &binding)) => r,
     };
     drop(hs_permit);
     let identity = match outcome {

@@ -62,7 +62,7 @@ impl Simulated<'_> {
         let key = declared.check_key(kind, key).map_err(bad)?;
         let id = (kind.to_string(), key);
         if !self.items.contains_key(&id) {
-            match inventory::find(&self.shared.store(), self.kinds, kind, &id.1)
+            match inventory::find(self.shared.store(), self.kinds, kind, &id.1)
                 .await
                 .map_err(refusal)?
             {

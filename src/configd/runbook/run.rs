@@ -14,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::super::inventory;
 use super::super::jobs::{self, Event, JobLog, Tail};
+use super::super::reply::Reply;
 use super::super::state::Shared;
 use super::super::tokens::Identity;
 use crate::net::link::Replier;
@@ -24,9 +25,9 @@ use crate::net::proto::{
 use crate::timefmt::now_ms;
 
 /// Where a running runbook's output and records go.
-struct Runner {
+struct Runner<'a> {
     shared: Arc<Shared>,
-    reply: Replier,
+    reply: &'a Replier,
     client_gone: bool,
     cancel: CancellationToken,
     stop: CancellationToken,
@@ -36,7 +37,7 @@ struct Runner {
     bytes: Option<u64>,
 }
 
-impl Runner {
+impl<'a> Runner<'a> {
     /// A line for the job's followers (`job show -f`, the web console's
     /// job page): where the run is, between the commands' output.
     fn announce(&self, node: Option<&str>, text: String) {
@@ -58,7 +59,7 @@ impl Runner {
 
     /// The job as it stands now, stored (what a restarted configd finds).
     async fn record(&self) {
-        if let Err(e) = jobs::finish_job(&self.shared, &self.job, Vec::new()).await {
+        if let Err(e) = self.shared.store().finish_job(&self.job, Vec::new()).await {
             tracing::error!(job = self.job.id, "cannot record runbook progress: {e}");
         }
     }
@@ -132,7 +133,7 @@ impl Runner {
             match ev {
                 None => break,
                 Some(Event::Output(_, stream, data)) => {
-                    log.push(&self.shared.logs(), stream, &data);
+                    log.push(self.shared.logs(), stream, &data);
                     self.output(&node, stream, data.clone());
                     self.send(ResponseBody::JobOutput(JobOutput {
                         node: node.clone(),
@@ -142,7 +143,7 @@ impl Runner {
                     .await;
                 }
                 Some(Event::Done(_, t)) => {
-                    log.flush(&self.shared.logs());
+                    log.flush(self.shared.logs());
                     let state = match t.state {
                         TargetState::Ok => StepState::Ok,
                         TargetState::Lost => StepState::Lost,
@@ -236,15 +237,15 @@ impl Runner {
     }
 }
 
-impl Runner {
+impl<'a> Runner<'a> {
     /// Registers the job as running (followers, `job cancel`) and tells
     /// the client which nodes it involves.
     async fn start(
         shared: Arc<Shared>,
-        reply: Replier,
+        reply: &'a Replier,
         cancel: CancellationToken,
         job: JobView,
-    ) -> Runner {
+    ) -> Runner<'a> {
         let stop = shared.shutdown().child_token();
         shared.ops().start_live(job.id, stop.clone());
         let mut nodes: Vec<String> = job
@@ -271,8 +272,8 @@ impl Runner {
         r
     }
 
-    /// Stores the finished job with its output and tells the client.
-    async fn finish(mut self) {
+    /// Stores the finished job with its output; the client's answer.
+    async fn finish(mut self) -> Reply {
         let id = self.job.id;
         self.job.finished_ms = Some(now_ms());
         let outputs: Vec<NodeOutput> = self
@@ -284,7 +285,7 @@ impl Runner {
                 truncated: t.truncated,
             })
             .collect();
-        if let Err(e) = jobs::finish_job(&self.shared, &self.job, outputs).await {
+        if let Err(e) = self.shared.store().finish_job(&self.job, outputs).await {
             tracing::error!(job = id, "cannot record the runbook's end: {e}");
         }
         self.shared.ops().end_live(id);
@@ -293,8 +294,10 @@ impl Runner {
             state = crate::ops::views::job_state(&self.job),
             "runbook finished"
         );
-        let done = self.job.clone();
-        self.send(ResponseBody::JobDone(done)).await;
+        match self.client_gone {
+            true => Reply::Sent,
+            false => Reply::One(ResponseBody::JobDone(self.job)),
+        }
     }
 }
 
@@ -302,10 +305,10 @@ impl Runner {
 pub async fn undo_job(
     shared: Arc<Shared>,
     who: &Identity,
-    reply: Replier,
+    reply: &Replier,
     cancel: CancellationToken,
     job: JobView,
-) {
+) -> Reply {
     let mut r = Runner::start(shared, reply, cancel, job).await;
     tracing::info!(job = r.job.id, who = %who.name, "runbook undo started");
     let all = r.job.steps.len();
@@ -335,17 +338,17 @@ pub async fn undo_job(
             format!("; {left} step(s) could not be undone")
         }
     );
-    r.finish().await;
+    r.finish().await
 }
 
 /// Runs the planned steps of `job` (already stored, with its ID) to the end.
 pub async fn execute(
     shared: Arc<Shared>,
     who: &Identity,
-    reply: Replier,
+    reply: &Replier,
     cancel: CancellationToken,
     mut job: JobView,
-) {
+) -> Reply {
     job.message.clear();
     let id = job.id;
     let mut r = Runner::start(shared.clone(), reply, cancel, job).await;
@@ -376,7 +379,7 @@ pub async fn execute(
         let (mut state, exit_code, mut message) = r.action(&view).await;
         if state == StepState::Ok && !view.changes.is_empty() {
             if let Err(e) =
-                inventory::apply_changes(&shared.store(), &who.name, view.changes.clone(), false)
+                inventory::apply_changes(shared.store(), &who.name, view.changes.clone(), false)
                     .await
             {
                 state = StepState::Failed;
@@ -422,13 +425,13 @@ pub async fn execute(
             }
         );
     }
-    r.finish().await;
+    r.finish().await
 }
 
 /// Undoes the completed steps before `failed`, newest first: inventory
 /// changes reverted, then the step's undo run. Returns what was undone,
 /// as `INDEX NAME` items.
-async fn undo_completed(r: &mut Runner, who: &Identity, failed: usize) -> Vec<String> {
+async fn undo_completed(r: &mut Runner<'_>, who: &Identity, failed: usize) -> Vec<String> {
     let mut undone = Vec::new();
     for j in (0..failed).rev() {
         if r.job.steps[j].state != StepState::Ok {
@@ -438,7 +441,7 @@ async fn undo_completed(r: &mut Runner, who: &Identity, failed: usize) -> Vec<St
         let mut problems: Vec<String> = Vec::new();
         if !view.changes.is_empty() {
             if let Err(e) =
-                inventory::apply_changes(&r.shared.store(), &who.name, view.changes.clone(), true)
+                inventory::apply_changes(r.shared.store(), &who.name, view.changes.clone(), true)
                     .await
             {
                 problems.push(format!("inventory not reverted: {e}"));
