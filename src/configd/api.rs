@@ -140,9 +140,15 @@ impl Api {
         }
     }
 
-    pub fn new(shared: Arc<Shared>, identity: Identity, peer: SocketAddr, link: LinkHandle) -> Api {
+    /// `session`: this connection's number (`Shared::next_session`).
+    pub fn new(
+        shared: Arc<Shared>,
+        identity: Identity,
+        (peer, session): (SocketAddr, u64),
+        link: LinkHandle,
+    ) -> Api {
         Api {
-            session: shared.next_session(),
+            session,
             shared,
             identity,
             peer,

@@ -4,8 +4,9 @@
 //! it runs (declared in the check book beside its local ones) and the ones
 //! it refused, with the reason (shown by `query checks`).
 
+use crate::sync::lock;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::state::Shared;
@@ -20,13 +21,6 @@ const PUSHES_IN_FLIGHT: usize = 512;
 
 /// Why a node that does not take central checks gets none.
 const TOO_OLD: &str = "the node's monit-noded does not take checks from configd (an older version)";
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    match m.lock() {
-        Ok(g) => g,
-        Err(p) => p.into_inner(),
-    }
-}
 
 #[derive(Default)]
 struct NodeCentral {

@@ -72,7 +72,7 @@ pub async fn results(shared: &Shared, node: &str, batch: CheckResults) -> ApiRes
     if n > 100_000 {
         return Err(ApiError::bad_request("at most 100000 results per batch"));
     }
-    super::metrics::count_results(n);
+    super::counters::count_results(n);
     let fx = shared.checks().ingest(node, batch.results);
     apply(shared, fx, true)
         .await

@@ -3,8 +3,9 @@
 //! client, and the job record (per-target state, bounded output, effects
 //! applied to the inventory when every target succeeded).
 
+use crate::sync::lock;
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
@@ -33,13 +34,6 @@ pub const OUTPUT_KEPT: usize = 1024 * 1024;
 pub(crate) const GRACE: Duration = Duration::from_secs(5);
 /// Output events buffered between target tasks and the client.
 const MERGE: usize = 1024;
-
-pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    match m.lock() {
-        Ok(g) => g,
-        Err(p) => p.into_inner(),
-    }
-}
 
 /// What configd keeps in memory for commands.
 #[derive(Default)]
@@ -825,14 +819,9 @@ pub async fn run(
             args: req.args.clone(),
             timeout_ms: Some(plan.timeout.as_millis() as u64),
         });
-        tokio::spawn(target(
-            i,
-            link,
-            body,
-            plan.timeout + GRACE,
-            stop.clone(),
-            tx.clone(),
-        ));
+        let limit = plan.timeout + GRACE;
+        let task = target(i, link, body, limit, stop.clone(), tx.clone());
+        tokio::spawn(tracing::Instrument::in_current_span(task));
     }
     drop(tx);
     let mut tails: Vec<Tail> = plan.targets.iter().map(|_| Tail::default()).collect();

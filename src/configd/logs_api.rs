@@ -30,7 +30,7 @@ pub fn ingest(hub: &LogHub, node: &str, batch: LogBatch) -> ApiResult {
     }
     let count = batch.lines.len() as u64;
     let stored = hub.ingest(node, batch.stream, batch.first_line, batch.lines);
-    super::metrics::count_log_lines(stored);
+    super::counters::count_log_lines(stored);
     Ok(Reply::One(ResponseBody::LogAck(LogAck { count })))
 }
 
@@ -216,7 +216,7 @@ pub async fn pump_own_log(
         // node's; the rest are this process's own.
         if lines.iter().all(|l| l.node.is_empty()) {
             let stored = hub.ingest(crate::logs::hub::own_log_node(), 0, 0, lines);
-            super::metrics::count_log_lines(stored);
+            super::counters::count_log_lines(stored);
             continue;
         }
         let mut by_node: std::collections::BTreeMap<String, Vec<LogLine>> = Default::default();
@@ -230,7 +230,7 @@ pub async fn pump_own_log(
         }
         for (node, lines) in by_node {
             let stored = hub.ingest(&node, 0, 0, lines);
-            super::metrics::count_log_lines(stored);
+            super::counters::count_log_lines(stored);
         }
     }
 }

@@ -6,6 +6,7 @@ pub mod audit;
 pub mod central_checks;
 mod check_api;
 pub mod checks;
+mod counters;
 pub mod cli;
 mod error;
 pub mod inventory;

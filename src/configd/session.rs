@@ -216,7 +216,8 @@ pub async fn handle(
     };
     drop(slot);
     conn.set_max_frame(shared.max_frame());
-    let span = tracing::info_span!("session", %peer, name = %identity.name, role = %identity.role);
+    let session = shared.next_session();
+    let span = tracing::info_span!("session", session, %peer, name = %identity.name, role = %identity.role);
     async move {
         tracing::debug!("authenticated");
         let kind = identity.kind;
@@ -224,7 +225,7 @@ pub async fn handle(
         let api = Arc::new(Api::new(
             shared.clone(),
             identity.clone(),
-            peer,
+            (peer, session),
             link.clone(),
         ));
         let _open = shared

@@ -107,14 +107,9 @@ impl<'a> Runner<'a> {
             timeout_ms: Some(timeout.as_millis() as u64),
         });
         let (tx, mut rx) = mpsc::channel::<Event>(64);
-        let task = tokio::spawn(jobs::target(
-            0,
-            link,
-            body,
-            timeout + jobs::GRACE,
-            self.stop.clone(),
-            tx,
-        ));
+        let limit = timeout + jobs::GRACE;
+        let task = jobs::target(0, link, body, limit, self.stop.clone(), tx);
+        let task = tokio::spawn(tracing::Instrument::in_current_span(task));
         let mut log = JobLog::new(&node, self.job.id);
         let mut result = (
             StepState::Failed,
