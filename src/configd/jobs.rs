@@ -3,9 +3,8 @@
 //! client, and the job record (per-target state, bounded output, effects
 //! applied to the inventory when every target succeeded).
 
-use crate::sync::lock;
-use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::{Arc, Mutex};
+use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
@@ -24,7 +23,7 @@ use crate::net::proto::{
     RequestBody, ResponseBody, RunCommand, RunRequest, TargetResult, TargetState,
 };
 use crate::ops::kinds::Item;
-use crate::ops::spec::{ArgType, CommandRole, CommandSpec, InventoryLink};
+use crate::ops::spec::{ArgType, CommandRole, CommandSpec};
 use crate::timefmt::now_ms;
 
 /// Output kept per target in the job record (the tail).
@@ -32,184 +31,6 @@ pub const OUTPUT_KEPT: usize = 1024 * 1024;
 /// Extra time configd waits past a command's timeout for the node to
 /// report it, before recording `timeout` itself.
 pub(crate) const GRACE: Duration = Duration::from_secs(5);
-/// Output events buffered between target tasks and the client.
-const MERGE: usize = 1024;
-
-/// What configd keeps in memory for commands.
-#[derive(Default)]
-pub struct OpsState {
-    /// The commands each node advertised at its last registration.
-    catalog: Mutex<HashMap<String, Arc<Vec<CommandSpec>>>>,
-    /// Inventory items a running job acts on (one job per item at a time).
-    busy: Mutex<HashSet<(String, String)>>,
-    /// Running jobs: their output so far and live (`job show -f`), and
-    /// what stops them (`job cancel`, Ctrl-C in `run`).
-    live: Mutex<HashMap<u64, LiveJob>>,
-}
-
-/// Output of a running job kept for followers, at most (oldest dropped).
-const SO_FAR_KEPT: usize = 4 * 1024 * 1024;
-
-/// A job while it runs. It belongs to configd, not to the client that
-/// started it: that client going away only stops the streaming to it.
-struct LiveJob {
-    tx: tokio::sync::broadcast::Sender<JobOutput>,
-    /// Output so far (the newest `SO_FAR_KEPT` bytes), so a follower gets
-    /// it first, then live chunks, with no gap and no repeat.
-    so_far: std::collections::VecDeque<JobOutput>,
-    so_far_bytes: usize,
-    dropped: bool,
-    stop: CancellationToken,
-}
-
-/// How a follower catches up with a running job.
-pub struct Following {
-    pub so_far: Vec<JobOutput>,
-    /// Output dropped before `so_far` (it was over the kept size).
-    pub dropped: bool,
-    pub live: tokio::sync::broadcast::Receiver<JobOutput>,
-}
-
-impl OpsState {
-    pub fn set_commands(&self, node: &str, commands: Vec<CommandSpec>) {
-        lock(&self.catalog).insert(node.to_string(), Arc::new(commands));
-    }
-
-    /// Output of job `id` so far, then from now on, while it runs
-    /// (`None`: not running).
-    pub fn follow(&self, id: u64) -> Option<Following> {
-        lock(&self.live).get(&id).map(|j| Following {
-            so_far: j.so_far.iter().cloned().collect(),
-            dropped: j.dropped,
-            live: j.tx.subscribe(),
-        })
-    }
-
-    /// Stops running job `id` on every node; false when it is not running.
-    pub fn cancel(&self, id: u64) -> bool {
-        match lock(&self.live).get(&id) {
-            Some(j) => {
-                j.stop.cancel();
-                true
-            }
-            None => false,
-        }
-    }
-
-    /// Keeps `out` for followers and sends it to those there are.
-    pub(crate) fn publish(&self, id: u64, out: JobOutput) {
-        let mut live = lock(&self.live);
-        let Some(j) = live.get_mut(&id) else {
-            return;
-        };
-        j.so_far_bytes += out.data.len();
-        if j.tx.receiver_count() > 0 {
-            let _ = j.tx.send(out.clone());
-        }
-        j.so_far.push_back(out);
-        while j.so_far_bytes > SO_FAR_KEPT {
-            match j.so_far.pop_front() {
-                Some(old) => {
-                    j.so_far_bytes -= old.data.len();
-                    j.dropped = true;
-                }
-                None => break,
-            }
-        }
-    }
-
-    /// Registers job `id` as running (followers, `job cancel`); the token
-    /// stops it. [`OpsState::end_live`] when it ends.
-    pub(crate) fn start_live(&self, id: u64, stop: CancellationToken) {
-        lock(&self.live).insert(
-            id,
-            LiveJob {
-                tx: tokio::sync::broadcast::channel(MERGE).0,
-                so_far: Default::default(),
-                so_far_bytes: 0,
-                dropped: false,
-                stop,
-            },
-        );
-    }
-
-    pub(crate) fn end_live(&self, id: u64) {
-        lock(&self.live).remove(&id);
-    }
-
-    /// Marks every item busy, or none: Err names the first already busy.
-    pub(crate) fn mark_busy(
-        &self,
-        keys: &[(String, String)],
-    ) -> Result<BusyMarks<'_>, (String, String)> {
-        let mut busy = lock(&self.busy);
-        if let Some(taken) = keys.iter().find(|k| busy.contains(*k)) {
-            return Err(taken.clone());
-        }
-        busy.extend(keys.iter().cloned());
-        Ok(BusyMarks {
-            ops: self,
-            keys: keys.to_vec(),
-        })
-    }
-
-    /// Every command name some node advertised, sorted, each once.
-    pub fn command_names(&self) -> Vec<String> {
-        let names: std::collections::BTreeSet<String> = lock(&self.catalog)
-            .values()
-            .flat_map(|c| c.iter().map(|s| s.name.clone()))
-            .collect();
-        names.into_iter().collect()
-    }
-
-    /// Every command offered (of `node`, or of all nodes), by name, each
-    /// distinct definition with the nodes that offer it, sorted.
-    pub fn offers(&self, node: Option<&str>) -> Vec<crate::net::proto::CommandOffer> {
-        let catalog = lock(&self.catalog);
-        let mut nodes: Vec<(&String, &Arc<Vec<CommandSpec>>)> = catalog
-            .iter()
-            .filter(|(n, _)| node.is_none_or(|want| want == n.as_str()))
-            .collect();
-        nodes.sort_by(|a, b| a.0.cmp(b.0));
-        let mut offers: Vec<crate::net::proto::CommandOffer> = Vec::new();
-        for (name, specs) in nodes {
-            for spec in specs.iter() {
-                match offers.iter_mut().find(|o| &o.spec == spec) {
-                    Some(o) => o.nodes.push(name.clone()),
-                    None => offers.push(crate::net::proto::CommandOffer {
-                        spec: spec.clone(),
-                        nodes: vec![name.clone()],
-                    }),
-                }
-            }
-        }
-        offers.sort_by(|a, b| a.spec.name.cmp(&b.spec.name).then(a.nodes.cmp(&b.nodes)));
-        offers
-    }
-
-    /// The definitions of `name` bound to an inventory item, from every
-    /// node offering it (the item's node then checks its own).
-    fn bound_specs(&self, name: &str) -> Vec<(CommandSpec, InventoryLink)> {
-        let catalog = lock(&self.catalog);
-        let mut nodes: Vec<&String> = catalog.keys().collect();
-        nodes.sort();
-        let mut out: Vec<(CommandSpec, InventoryLink)> = Vec::new();
-        for n in nodes {
-            for c in catalog[n].iter().filter(|c| c.name == name) {
-                if let Some(link) = &c.inventory {
-                    if !out.iter().any(|(s, _)| s == c) {
-                        out.push((c.clone(), link.clone()));
-                    }
-                }
-            }
-        }
-        out
-    }
-
-    pub(crate) fn commands(&self, node: &str) -> Arc<Vec<CommandSpec>> {
-        lock(&self.catalog).get(node).cloned().unwrap_or_default()
-    }
-}
 
 /// A refusal: code, cause (for the audit event) and one-line message.
 #[derive(Debug, Clone)]
@@ -573,39 +394,16 @@ fn bind(
     Ok(())
 }
 
+impl From<Refusal> for ApiError {
+    fn from(r: Refusal) -> ApiError {
+        ApiError::new(r.code, r.message)
+    }
+}
+
 /// Records why nothing runs as an event; the error for the client.
 pub async fn refuse(shared: &Shared, who: &Identity, req: &RunRequest, r: Refusal) -> ApiError {
     audit::refused(shared, who, req, r.node.as_deref(), r.cause, &r.message).await;
     r.into()
-}
-
-/// Busy marks on several items, released when dropped.
-pub(crate) struct BusyMarks<'a> {
-    ops: &'a OpsState,
-    keys: Vec<(String, String)>,
-}
-
-impl Drop for BusyMarks<'_> {
-    fn drop(&mut self) {
-        let mut busy = lock(&self.ops.busy);
-        for k in &self.keys {
-            busy.remove(k);
-        }
-    }
-}
-
-/// Releases an item's busy mark when the job ends.
-struct BusyGuard<'a> {
-    ops: &'a OpsState,
-    key: Option<(String, String)>,
-}
-
-impl Drop for BusyGuard<'_> {
-    fn drop(&mut self) {
-        if let Some(k) = self.key.take() {
-            lock(&self.ops.busy).remove(&k);
-        }
-    }
 }
 
 pub(crate) enum Event {
@@ -744,9 +542,15 @@ pub async fn run(
         Ok(p) => p,
         Err(r) => return Err(refuse(&shared, who, &req, r).await),
     };
-    let busy_key = plan.item.as_ref().map(|i| (i.kind.clone(), i.key.clone()));
-    if let Some(k) = &busy_key {
-        if !lock(&shared.ops().busy).insert(k.clone()) {
+    let busy_keys: Vec<_> = plan
+        .item
+        .iter()
+        .map(|i| (i.kind.clone(), i.key.clone()))
+        .collect();
+    let marks = shared.ops().mark_busy(&busy_keys);
+    let _busy = match marks {
+        Ok(marks) => marks,
+        Err(k) => {
             let r = Refusal::new(
                 ErrorCode::Busy,
                 Cause::Busy,
@@ -761,15 +565,11 @@ pub async fn run(
             };
             return Err(refuse(&shared, who, &req, r).await);
         }
-    }
+    };
     if let (Some(home), Some(item)) = (&plan.forced_from, &plan.item) {
         let at = format!("{} {}", item.kind, item.key);
         audit::forced(&shared, who, &req, &plan.targets[0], &at, home).await;
     }
-    let _busy = BusyGuard {
-        ops: shared.ops(),
-        key: busy_key,
-    };
     let mut job = JobView {
         id: 0,
         who: who.name.clone(),
@@ -810,7 +610,7 @@ pub async fn run(
     // configd stopping stops its jobs (the nodes kill the commands).
     let stop = shared.shutdown().child_token();
     shared.ops().start_live(job.id, stop.clone());
-    let (tx, mut rx) = mpsc::channel::<Event>(MERGE);
+    let (tx, mut rx) = mpsc::channel::<Event>(super::ops_state::MERGE);
     for (i, node) in plan.targets.iter().enumerate() {
         let link = shared.registry().get(node).and_then(|s| s.link());
         let body = RequestBody::RunCommand(RunCommand {

@@ -3,11 +3,12 @@
 
 mod api;
 pub mod audit;
+mod central_book;
 pub mod central_checks;
 mod check_api;
 pub mod checks;
-mod counters;
 pub mod cli;
+mod counters;
 mod error;
 pub mod inventory;
 pub mod jobs;
@@ -16,6 +17,7 @@ pub mod metrics;
 mod metrics_server;
 pub mod notify;
 mod ops_api;
+mod ops_state;
 mod preauth;
 mod registry;
 mod reply;

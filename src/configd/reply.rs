@@ -114,12 +114,6 @@ impl From<InventoryError> for ApiError {
     }
 }
 
-impl From<super::jobs::Refusal> for ApiError {
-    fn from(r: super::jobs::Refusal) -> ApiError {
-        ApiError::new(r.code, r.message)
-    }
-}
-
 impl From<LinkError> for ApiError {
     fn from(e: LinkError) -> ApiError {
         ApiError {

@@ -46,7 +46,7 @@ pub struct Shared {
     store: Store,
     checks: super::checks::CheckBook,
     /// Central checks: what each node was sent and took.
-    central: super::central_checks::CentralBook,
+    central: super::central_book::CentralBook,
     server_id: String,
     max_frame: usize,
     /// Handshake slots for anyone, and those kept for operators.
@@ -58,7 +58,7 @@ pub struct Shared {
     /// Recent log lines per node and their subscribers.
     logs: Arc<crate::logs::LogHub>,
     /// Command catalog and running-job bookkeeping (issue 4).
-    ops: super::jobs::OpsState,
+    ops: super::ops_state::OpsState,
     sessions: AtomicU64,
     /// The listener's TLS; `None` with `tls = false`. Replaced on SIGHUP.
     tls: Option<std::sync::RwLock<Arc<ServerTls>>>,
@@ -124,7 +124,7 @@ impl Shared {
     }
 
     /// Central checks: what each node was sent and took.
-    pub fn central(&self) -> &super::central_checks::CentralBook {
+    pub fn central(&self) -> &super::central_book::CentralBook {
         &self.central
     }
 
@@ -147,7 +147,7 @@ impl Shared {
     }
 
     /// Command catalog and running-job bookkeeping.
-    pub fn ops(&self) -> &super::jobs::OpsState {
+    pub fn ops(&self) -> &super::ops_state::OpsState {
         &self.ops
     }
 

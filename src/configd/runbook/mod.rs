@@ -10,7 +10,6 @@ use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
 
-use super::jobs;
 use super::reply::{ApiError, ApiResult, Reply};
 use super::state::Shared;
 use super::tokens::Identity;
@@ -68,7 +67,7 @@ async fn mark_busy<'a>(
     who: &Identity,
     req: &RunbookRequest,
     items: &[(String, String)],
-) -> Result<jobs::BusyMarks<'a>, ApiError> {
+) -> Result<super::ops_state::BusyMarks<'a>, ApiError> {
     match shared.ops().mark_busy(items) {
         Ok(m) => Ok(m),
         Err((kind, key)) => Err(refuse(shared, who, req, run::busy_message(&kind, &key)).await),
