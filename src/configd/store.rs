@@ -4,6 +4,7 @@
 //! small writes cost one commit. An operation with an ack is answered only
 //! after its transaction committed: what configd confirms survives kill -9.
 
+pub mod inventory;
 mod jobs;
 
 use std::collections::BTreeMap;
