@@ -6,12 +6,13 @@ use std::io::{IsTerminal, Write};
 
 use super::args::{CommonArgs, LogsArgs};
 use super::exit::CliError;
+use super::finish_output;
 use super::output::Format;
-use super::{finish_output, Target};
 use crate::json_out;
 use crate::logs::render::{self, TimeCache};
 use crate::net::bulk;
 use crate::net::client::{unexpected, ClientError};
+use crate::net::dial::Endpoint;
 use crate::net::direct::Direct;
 use crate::net::log_ref::LogLineRef;
 use crate::net::proto::{ErrorCode, RequestBody, ResponseBody, SubscribeLogs};
@@ -177,7 +178,7 @@ fn check_source(s: &str) -> Result<(), String> {
 /// Connects again (capped backoff) and subscribes from a little before the
 /// newest line printed; None once nobody reads the output any more.
 async fn resubscribe(
-    target: &Target,
+    endpoint: &Endpoint,
     subscription: &mut SubscribeLogs,
     seen: &Seen,
     lost_ms: i64,
@@ -192,7 +193,7 @@ async fn resubscribe(
             return None;
         }
         tokio::time::sleep(backoff.next_delay()).await;
-        let Ok(mut d) = Direct::connect(&target.endpoint, "monit-cli logs").await else {
+        let Ok(mut d) = Direct::connect(endpoint, "monit-cli logs").await else {
             continue;
         };
         let newest = if seen.newest_ms > 0 {
@@ -222,7 +223,7 @@ pub async fn run(common: &CommonArgs, args: LogsArgs) -> Result<(), CliError> {
         .since
         .map(|d| now_ms() - i64::try_from(d.as_millis()).unwrap_or(i64::MAX / 2));
     let follow = args.follow;
-    let target = Target::resolve(common)?;
+    let endpoint = super::endpoint(common)?;
     let mut subscription = SubscribeLogs {
         nodes: args.nodes,
         min_level: args.level,
@@ -233,7 +234,7 @@ pub async fn run(common: &CommonArgs, args: LogsArgs) -> Result<(), CliError> {
         since_ms,
         follow: args.follow,
     };
-    let mut direct = Direct::connect(&target.endpoint, "monit-cli logs").await?;
+    let mut direct = Direct::connect(&endpoint, "monit-cli logs").await?;
     if !subscription.nodes.is_empty() {
         let mut known = Vec::new();
         direct
@@ -303,7 +304,7 @@ pub async fn run(common: &CommonArgs, args: LogsArgs) -> Result<(), CliError> {
                 let lost_ms = now_ms();
                 tracing::debug!("logs connection lost: {e}");
                 let Some((d, new_id)) =
-                    resubscribe(&target, &mut subscription, &seen, lost_ms, &tx).await
+                    resubscribe(&endpoint, &mut subscription, &seen, lost_ms, &tx).await
                 else {
                     break Ok(());
                 };
@@ -347,7 +348,7 @@ pub async fn run(common: &CommonArgs, args: LogsArgs) -> Result<(), CliError> {
                 Err(ClientError::Remote(e)) if follow && e.code == ErrorCode::ShuttingDown => {
                     let lost_ms = now_ms();
                     let Some((d, new_id)) =
-                        resubscribe(&target, &mut subscription, &seen, lost_ms, &tx).await
+                        resubscribe(&endpoint, &mut subscription, &seen, lost_ms, &tx).await
                     else {
                         break Ok(());
                     };

@@ -28,7 +28,6 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::cli::exit::CliError;
-use crate::cli::Target;
 use crate::net::dial::Endpoint;
 use args::TuiCli;
 
@@ -85,12 +84,13 @@ pub async fn run(cli: TuiCli) -> Result<(), TuiError> {
         demo.stop().await;
         return result;
     }
-    let target = Target::resolve_parts(
-        cli.server.clone(),
-        cli.token_file.clone(),
-        cli.fingerprint.clone(),
-    )?;
-    run_ui(target.endpoint).await
+    let endpoint = crate::config::client::endpoint(crate::config::client::ClientFlags {
+        server: cli.server.clone(),
+        token_file: cli.token_file.clone(),
+        fingerprint: cli.fingerprint.clone(),
+    })
+    .map_err(CliError::from)?;
+    run_ui(endpoint).await
 }
 
 /// Waits (up to 5 s) until `n` nodes are registered, so the nodes' start-up
