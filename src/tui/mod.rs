@@ -21,6 +21,7 @@ pub mod terminal;
 pub mod ui;
 pub mod update;
 pub mod viewfilter;
+pub mod views;
 
 use std::time::Duration;
 

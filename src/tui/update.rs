@@ -244,15 +244,15 @@ fn switch(app: &mut App, view: View) {
 }
 
 fn normal_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
+    if let Some(view) = View::by_key(key.code) {
+        switch(app, view);
+        return Vec::new();
+    }
     let page = app.page();
     match key.code {
         KeyCode::Char('q') => {
             app.quit = true;
             return vec![Effect::Quit];
-        }
-        KeyCode::Char(c @ '1'..='7') => {
-            let i = usize::from(c as u8 - b'1');
-            switch(app, View::ALL[i]);
         }
         KeyCode::Tab => switch(app, app.view.next()),
         KeyCode::BackTab => switch(app, app.view.prev()),
@@ -261,7 +261,7 @@ fn normal_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
             app.mode = Mode::Help;
         }
         KeyCode::Char('/') => {
-            app.input = app.filter_of(app.view).to_string();
+            app.input = app.cursor().filter().to_string();
             app.mode = Mode::Filter {
                 before: app.input.clone(),
             };
@@ -272,170 +272,39 @@ fn normal_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
         }
         KeyCode::Esc => {
             app.notice = None;
-            if !app.filter_of(app.view).is_empty() {
+            if !app.cursor().filter().is_empty() {
                 set_filter(app, String::new());
             }
         }
-        KeyCode::Char('f') if app.view == View::Logs => {
-            app.logs.follow = !app.logs.follow;
-            if !app.logs.follow {
-                app.logs.anchor = app.logs.buffer.end_seq();
+        code => {
+            // The view's own keys first, then moving and details.
+            if let Some(effects) = app.view.spec().key(app, code) {
+                return effects;
+            }
+            match code {
+                KeyCode::Enter if app.cursor().has_selection() => app.mode = Mode::Details,
+                KeyCode::Down | KeyCode::Char('j') => move_by(app, 1),
+                KeyCode::Up | KeyCode::Char('k') => move_by(app, -1),
+                KeyCode::PageDown | KeyCode::Char(' ') => move_by(app, page as isize),
+                KeyCode::PageUp => move_by(app, -(page as isize)),
+                KeyCode::Home | KeyCode::Char('g') => move_by(app, isize::MIN / 2),
+                KeyCode::End | KeyCode::Char('G') => move_by(app, isize::MAX / 2),
+                _ => {}
             }
         }
-        KeyCode::Char('s') if app.view == View::Nodes => {
-            app.node_sort = app.node_sort.next();
-            app.refilter(View::Nodes);
-        }
-        KeyCode::Char('s') if app.view == View::Checks => {
-            app.check_sort = app.check_sort.next();
-            app.refilter(View::Checks);
-        }
-        KeyCode::Char('a') if app.view == View::Problems => {
-            if let Some(p) = app.problems.selected_row() {
-                app.mode = Mode::Confirm(Pending {
-                    question: if p.name.is_empty() {
-                        format!("Acknowledge node {} (down)?", p.node)
-                    } else {
-                        format!("Acknowledge {} on {}?", p.name, p.node)
-                    },
-                    effect: Effect::Ack {
-                        node: p.node.clone(),
-                        check: p.name.clone(),
-                    },
-                });
-            }
-        }
-        KeyCode::Char('d') if app.view == View::Problems => {
-            if let Some(p) = app.problems.selected_row() {
-                app.mode = Mode::Confirm(Pending {
-                    question: if p.name.is_empty() {
-                        format!(
-                            "Schedule {} of downtime for node {} and all its checks (notifications held)?",
-                            humantime::format_duration(PROBLEM_DOWNTIME),
-                            p.node
-                        )
-                    } else {
-                        format!(
-                            "Schedule {} of downtime for {} on {} (notifications held)?",
-                            humantime::format_duration(PROBLEM_DOWNTIME),
-                            p.name,
-                            p.node
-                        )
-                    },
-                    effect: Effect::Downtime {
-                        node: p.node.clone(),
-                        check: p.name.clone(),
-                        duration: PROBLEM_DOWNTIME,
-                    },
-                });
-            }
-        }
-        KeyCode::Enter if has_selection(app) => {
-            app.mode = Mode::Details;
-            if let (View::Jobs, Some(j)) = (app.view, app.jobs.selected_row()) {
-                // The stored output replaces what streamed in so far.
-                let id = j.id.clone();
-                app.job_output.remove(&id);
-                return vec![Effect::JobOutput { id }];
-            }
-        }
-        KeyCode::Down | KeyCode::Char('j') => move_by(app, 1),
-        KeyCode::Up | KeyCode::Char('k') => move_by(app, -1),
-        KeyCode::PageDown | KeyCode::Char(' ') => move_by(app, page as isize),
-        KeyCode::PageUp => move_by(app, -(page as isize)),
-        KeyCode::Home | KeyCode::Char('g') => move_by(app, isize::MIN / 2),
-        KeyCode::End | KeyCode::Char('G') => {
-            if app.view == View::Logs {
-                app.logs.follow = true;
-            } else {
-                move_by(app, isize::MAX / 2);
-            }
-        }
-        _ => {}
     }
     Vec::new()
 }
 
-fn has_selection(app: &App) -> bool {
-    match app.view {
-        View::Nodes => app.nodes.selected_row().is_some(),
-        View::Problems => app.problems.selected_row().is_some(),
-        View::Logs => !app.log_window(1).is_empty(),
-        View::Jobs => app.jobs.selected_row().is_some(),
-        View::Inventory => app.inventory.selected_row().is_some(),
-        View::Events => app.events.selected_row().is_some(),
-        View::Checks => app.checks.selected_row().is_some(),
-    }
-}
-
 fn move_by(app: &mut App, delta: isize) {
-    fn shift(sel: &mut usize, len: usize, delta: isize) {
-        let max = len.saturating_sub(1) as isize;
-        *sel = (*sel as isize).saturating_add(delta).clamp(0, max.max(0)) as usize;
-    }
-    match app.view {
-        View::Nodes => shift(&mut app.nodes.selected, app.nodes.visible.len(), delta),
-        View::Problems => shift(
-            &mut app.problems.selected,
-            app.problems.visible.len(),
-            delta,
-        ),
-        View::Jobs => shift(&mut app.jobs.selected, app.jobs.visible.len(), delta),
-        View::Inventory => shift(
-            &mut app.inventory.selected,
-            app.inventory.visible.len(),
-            delta,
-        ),
-        View::Events => shift(&mut app.events.selected, app.events.visible.len(), delta),
-        View::Checks => shift(&mut app.checks.selected, app.checks.visible.len(), delta),
-        View::Logs => scroll_logs(app, delta),
-    }
-}
-
-/// Moving in Logs scrolls back (pausing the tail) or forward (and resumes
-/// following at the end).
-fn scroll_logs(app: &mut App, delta: isize) {
-    let logs = &mut app.logs;
-    let end = logs.buffer.end_seq();
-    let from = if logs.follow { end } else { logs.anchor };
-    let f = logs.parsed.clone();
-    if delta < 0 {
-        logs.follow = false;
-        let steps = delta.unsigned_abs();
-        // Keep at least a page on screen.
-        let page = usize::from(app.height.saturating_sub(6)).max(1);
-        let earliest = logs
-            .buffer
-            .step_forward(logs.buffer.first_seq(), page, |l| f.matches(l));
-        logs.anchor = logs
-            .buffer
-            .step_back(from, steps, |l| f.matches(l))
-            .max(earliest);
-        if logs.anchor >= from && from == end {
-            // Nothing older to show: stay at the end, paused.
-            logs.anchor = end;
-        }
-    } else if !logs.follow {
-        logs.anchor = logs
-            .buffer
-            .step_forward(from, delta as usize, |l| f.matches(l));
-        if logs.anchor >= end {
-            logs.follow = true;
-        }
-    }
+    let page = app.page();
+    app.view.spec().cursor_mut(app).move_by(delta, page);
 }
 
 fn set_filter(app: &mut App, text: String) {
-    match app.view {
-        View::Nodes => app.nodes.filter = text,
-        View::Problems => app.problems.filter = text,
-        View::Logs => app.logs.filter = text,
-        View::Jobs => app.jobs.filter = text,
-        View::Inventory => app.inventory.filter = text,
-        View::Events => app.events.filter = text,
-        View::Checks => app.checks.filter = text,
-    }
-    app.refilter(app.view);
+    let spec = app.view.spec();
+    *spec.cursor_mut(app).filter_mut() = text;
+    spec.refilter(app);
 }
 
 /// Typing into the line of Filter or Command mode; true when consumed.
@@ -564,9 +433,6 @@ pub fn run_question(command: &str, args: &[String], target: &str, nodes: &[Strin
     }
     format!("Run `{line}` on {count} ({target}): {shown}?")
 }
-
-/// Downtime scheduled by `d` in Problems (longer or other: `monit-cli downtime`).
-pub const PROBLEM_DOWNTIME: std::time::Duration = std::time::Duration::from_secs(3600);
 
 fn confirm_key(app: &mut App, key: KeyEvent, pending: Pending) -> Vec<Effect> {
     match key.code {

@@ -1,0 +1,83 @@
+//! Events: fleet events, the newest first.
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::{Constraint, Rect};
+use ratatui::text::Line;
+use ratatui::widgets::{Cell, Row};
+
+use super::{Cursor, ViewSpec};
+use crate::tui::app::App;
+use crate::tui::ui::{grid, kv, no_data, short_time, Theme};
+
+pub struct Events;
+
+impl ViewSpec for Events {
+    fn title(&self) -> &'static str {
+        "Events"
+    }
+
+    fn cursor<'a>(&self, app: &'a App) -> &'a dyn Cursor {
+        &app.events
+    }
+
+    fn cursor_mut<'a>(&self, app: &'a mut App) -> &'a mut dyn Cursor {
+        &mut app.events
+    }
+
+    fn refilter(&self, app: &mut App) {
+        super::refilter(&mut app.events, |e| {
+            format!("{} {} {}", e.node, e.kind, e.message)
+        });
+        super::sort(&mut app.events, |x, y| y.time.cmp(&x.time));
+    }
+
+    fn render(&self, app: &App, theme: &Theme, area: Rect, buf: &mut Buffer) {
+        if app.events.rows.is_none() {
+            return no_data(
+                theme,
+                "no data yet: waiting for the events from configd (state changes appear here)",
+                area,
+                buf,
+            );
+        }
+        if app.events.visible.is_empty() {
+            return no_data(theme, "no events", area, buf);
+        }
+        grid(
+            theme,
+            &app.events,
+            Row::new(vec!["TIME", "NODE", "KIND", "MESSAGE"]),
+            &[
+                Constraint::Length(8),
+                Constraint::Length(12),
+                Constraint::Length(14),
+                Constraint::Fill(1),
+            ],
+            |e| {
+                vec![
+                    Cell::from(short_time(&e.time)),
+                    Cell::from(e.node.as_str()),
+                    Cell::from(e.kind.as_str()),
+                    Cell::from(e.message.as_str()),
+                ]
+            },
+            area,
+            buf,
+        );
+    }
+
+    fn details(&self, app: &App) -> (String, Vec<Line<'static>>) {
+        let Some(e) = app.events.selected_row() else {
+            return (String::new(), Vec::new());
+        };
+        (
+            format!("event {}", e.kind),
+            vec![
+                kv("time", e.time.clone()),
+                kv("node", e.node.clone()),
+                Line::from(""),
+                Line::from(e.message.clone()),
+            ],
+        )
+    }
+}

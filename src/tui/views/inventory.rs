@@ -1,0 +1,105 @@
+//! Inventory: items by kind and state over a table of every item.
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Cell, Paragraph, Row, Widget};
+
+use super::{Cursor, ViewSpec};
+use crate::tui::app::App;
+use crate::tui::ui::{grid, kv, no_data, Theme};
+
+pub struct Inventory;
+
+impl ViewSpec for Inventory {
+    fn title(&self) -> &'static str {
+        "Inventory"
+    }
+
+    fn cursor<'a>(&self, app: &'a App) -> &'a dyn Cursor {
+        &app.inventory
+    }
+
+    fn cursor_mut<'a>(&self, app: &'a mut App) -> &'a mut dyn Cursor {
+        &mut app.inventory
+    }
+
+    fn refilter(&self, app: &mut App) {
+        super::refilter(&mut app.inventory, |r| {
+            let attrs: Vec<String> = r.attrs.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            format!("{} {} {} {}", r.kind, r.key, r.node, attrs.join(" "))
+        });
+    }
+
+    fn render(&self, app: &App, theme: &Theme, area: Rect, buf: &mut Buffer) {
+        let Some(rows) = &app.inventory.rows else {
+            return no_data(
+                theme,
+                "no data yet: waiting for the inventory from configd (zones by state appear here)",
+                area,
+                buf,
+            );
+        };
+        let [summary, table] =
+            Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(area);
+        // Items by kind and state, over the filtered rows.
+        let mut counts: std::collections::BTreeMap<(&str, &str), usize> = Default::default();
+        for &i in &app.inventory.visible {
+            let r = &rows[i];
+            let state = r.attrs.get("state").map_or("-", String::as_str);
+            *counts.entry((r.kind.as_str(), state)).or_default() += 1;
+        }
+        let mut spans = Vec::new();
+        let mut last_kind = "";
+        for ((kind, state), n) in &counts {
+            if *kind != last_kind {
+                spans.push(Span::styled(format!("{kind}: "), theme.header()));
+                last_kind = kind;
+            }
+            spans.push(Span::raw(format!("{n} ")));
+            spans.push(Span::styled(format!("{state}  "), theme.state(state)));
+        }
+        Paragraph::new(Line::from(spans)).render(summary, buf);
+        grid(
+            theme,
+            &app.inventory,
+            Row::new(vec!["KIND", "KEY", "NODE", "STATE", "ATTRS"]),
+            &[
+                Constraint::Length(8),
+                Constraint::Length(10),
+                Constraint::Length(12),
+                Constraint::Length(10),
+                Constraint::Fill(1),
+            ],
+            |r| {
+                let state = r.attrs.get("state").map_or("", String::as_str);
+                let attrs: Vec<String> = r
+                    .attrs
+                    .iter()
+                    .filter(|(k, _)| *k != "state")
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect();
+                vec![
+                    Cell::from(r.kind.as_str()),
+                    Cell::from(r.key.as_str()),
+                    Cell::from(r.node.as_str()),
+                    Cell::from(Span::styled(state, theme.state(state))),
+                    Cell::from(attrs.join(" ")),
+                ]
+            },
+            table,
+            buf,
+        );
+    }
+
+    fn details(&self, app: &App) -> (String, Vec<Line<'static>>) {
+        let Some(r) = app.inventory.selected_row() else {
+            return (String::new(), Vec::new());
+        };
+        let mut lines = vec![kv("node", r.node.clone())];
+        for (k, v) in &r.attrs {
+            lines.push(kv(k, v.clone()));
+        }
+        (format!("{} {}", r.kind, r.key), lines)
+    }
+}
