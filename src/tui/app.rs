@@ -4,7 +4,6 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use super::rows::{EventRow, InventoryRow, JobRow, LogLine, NodeRow, ProblemRow};
-use super::views::Cursor;
 pub use super::views::{CheckSort, Logs, NodeSort, View};
 
 /// The connection to configd as the UI shows it.
@@ -186,11 +185,6 @@ impl App {
     /// Lines of the Logs view (see [`Logs::window`]).
     pub fn log_window(&self, n: usize) -> Vec<(u64, &LogLine)> {
         self.logs.window(n)
-    }
-
-    /// The current view's filter and selection.
-    pub fn cursor(&self) -> &dyn Cursor {
-        self.view.spec().cursor(self)
     }
 
     /// Re-applies filter and sort of `view`.

@@ -294,7 +294,7 @@ impl App {
     }
 
     fn render_details(&self, theme: &Theme, area: Rect, buf: &mut Buffer) {
-        let (title, lines) = self.view.spec().details(self);
+        let (title, lines) = self.view.spec().details(self).unwrap_or_default();
         let popup = centered(area, 90, 80);
         Clear.render(popup, buf);
         Paragraph::new(Text::from(lines))

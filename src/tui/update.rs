@@ -298,13 +298,12 @@ fn normal_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
 
 fn move_by(app: &mut App, delta: isize) {
     let page = app.page();
-    app.view.spec().cursor_mut(app).move_by(delta, page);
+    app.cursor_mut().move_by(delta, page);
 }
 
 fn set_filter(app: &mut App, text: String) {
-    let spec = app.view.spec();
-    *spec.cursor_mut(app).filter_mut() = text;
-    spec.refilter(app);
+    *app.cursor_mut().filter_mut() = text;
+    app.refilter(app.view);
 }
 
 /// Typing into the line of Filter or Command mode; true when consumed.

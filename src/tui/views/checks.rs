@@ -1,17 +1,9 @@
 //! Checks: every check of every node; `s` sorts. Its cells and details
 //! serve Problems too.
 
-use crossterm::event::KeyCode;
-use ratatui::buffer::Buffer;
-use ratatui::layout::{Constraint, Rect};
-use ratatui::text::{Line, Span};
-use ratatui::widgets::{Cell, Row};
+use super::prelude::*;
 
-use super::{Cursor, ViewSpec};
-use crate::tui::action::Effect;
-use crate::tui::app::App;
 use crate::tui::rows::ProblemRow;
-use crate::tui::ui::{grid, kv, no_data, Theme};
 
 /// How the Checks view is sorted (`s` cycles).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,20 +34,8 @@ impl CheckSort {
 pub struct Checks;
 
 impl ViewSpec for Checks {
-    fn title(&self) -> &'static str {
-        "Checks"
-    }
-
     fn keys(&self, _app: &App) -> &'static str {
         "j/k move  Enter details  / filter  s sort  : cmd  ? help  q quit"
-    }
-
-    fn cursor<'a>(&self, app: &'a App) -> &'a dyn Cursor {
-        &app.checks
-    }
-
-    fn cursor_mut<'a>(&self, app: &'a mut App) -> &'a mut dyn Cursor {
-        &mut app.checks
     }
 
     fn refilter(&self, app: &mut App) {
@@ -125,8 +105,8 @@ impl ViewSpec for Checks {
         );
     }
 
-    fn details(&self, app: &App) -> (String, Vec<Line<'static>>) {
-        app.checks.selected_row().map(details).unwrap_or_default()
+    fn details(&self, app: &App) -> Option<(String, Vec<Line<'static>>)> {
+        app.checks.selected_row().map(details)
     }
 }
 

@@ -1,29 +1,10 @@
 //! Events: fleet events, the newest first.
 
-use ratatui::buffer::Buffer;
-use ratatui::layout::{Constraint, Rect};
-use ratatui::text::Line;
-use ratatui::widgets::{Cell, Row};
-
-use super::{Cursor, ViewSpec};
-use crate::tui::app::App;
-use crate::tui::ui::{grid, kv, no_data, short_time, Theme};
+use super::prelude::*;
 
 pub struct Events;
 
 impl ViewSpec for Events {
-    fn title(&self) -> &'static str {
-        "Events"
-    }
-
-    fn cursor<'a>(&self, app: &'a App) -> &'a dyn Cursor {
-        &app.events
-    }
-
-    fn cursor_mut<'a>(&self, app: &'a mut App) -> &'a mut dyn Cursor {
-        &mut app.events
-    }
-
     fn refilter(&self, app: &mut App) {
         super::refilter(&mut app.events, |e| {
             format!("{} {} {}", e.node, e.kind, e.message)
@@ -66,11 +47,9 @@ impl ViewSpec for Events {
         );
     }
 
-    fn details(&self, app: &App) -> (String, Vec<Line<'static>>) {
-        let Some(e) = app.events.selected_row() else {
-            return (String::new(), Vec::new());
-        };
-        (
+    fn details(&self, app: &App) -> Option<(String, Vec<Line<'static>>)> {
+        let e = app.events.selected_row()?;
+        Some((
             format!("event {}", e.kind),
             vec![
                 kv("time", e.time.clone()),
@@ -78,6 +57,6 @@ impl ViewSpec for Events {
                 Line::from(""),
                 Line::from(e.message.clone()),
             ],
-        )
+        ))
     }
 }

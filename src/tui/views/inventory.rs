@@ -1,29 +1,10 @@
 //! Inventory: items by kind and state over a table of every item.
 
-use ratatui::buffer::Buffer;
-use ratatui::layout::{Constraint, Layout, Rect};
-use ratatui::text::{Line, Span};
-use ratatui::widgets::{Cell, Paragraph, Row, Widget};
-
-use super::{Cursor, ViewSpec};
-use crate::tui::app::App;
-use crate::tui::ui::{grid, kv, no_data, Theme};
+use super::prelude::*;
 
 pub struct Inventory;
 
 impl ViewSpec for Inventory {
-    fn title(&self) -> &'static str {
-        "Inventory"
-    }
-
-    fn cursor<'a>(&self, app: &'a App) -> &'a dyn Cursor {
-        &app.inventory
-    }
-
-    fn cursor_mut<'a>(&self, app: &'a mut App) -> &'a mut dyn Cursor {
-        &mut app.inventory
-    }
-
     fn refilter(&self, app: &mut App) {
         super::refilter(&mut app.inventory, |r| {
             let attrs: Vec<String> = r.attrs.iter().map(|(k, v)| format!("{k}={v}")).collect();
@@ -92,14 +73,12 @@ impl ViewSpec for Inventory {
         );
     }
 
-    fn details(&self, app: &App) -> (String, Vec<Line<'static>>) {
-        let Some(r) = app.inventory.selected_row() else {
-            return (String::new(), Vec::new());
-        };
+    fn details(&self, app: &App) -> Option<(String, Vec<Line<'static>>)> {
+        let r = app.inventory.selected_row()?;
         let mut lines = vec![kv("node", r.node.clone())];
         for (k, v) in &r.attrs {
             lines.push(kv(k, v.clone()));
         }
-        (format!("{} {}", r.kind, r.key), lines)
+        Some((format!("{} {}", r.kind, r.key), lines))
     }
 }

@@ -1,31 +1,10 @@
 //! Jobs: the newest first; details show a job's steps, targets and output.
 
-use crossterm::event::KeyCode;
-use ratatui::buffer::Buffer;
-use ratatui::layout::{Constraint, Rect};
-use ratatui::text::{Line, Span};
-use ratatui::widgets::{Cell, Row};
-
-use super::{Cursor, ViewSpec};
-use crate::tui::action::Effect;
-use crate::tui::app::{App, Mode};
-use crate::tui::ui::{grid, kv, no_data, Theme};
+use super::prelude::*;
 
 pub struct Jobs;
 
 impl ViewSpec for Jobs {
-    fn title(&self) -> &'static str {
-        "Jobs"
-    }
-
-    fn cursor<'a>(&self, app: &'a App) -> &'a dyn Cursor {
-        &app.jobs
-    }
-
-    fn cursor_mut<'a>(&self, app: &'a mut App) -> &'a mut dyn Cursor {
-        &mut app.jobs
-    }
-
     fn refilter(&self, app: &mut App) {
         super::refilter(&mut app.jobs, |j| {
             let nodes: Vec<&str> = j.targets.iter().map(|t| t.node.as_str()).collect();
@@ -100,10 +79,8 @@ impl ViewSpec for Jobs {
         );
     }
 
-    fn details(&self, app: &App) -> (String, Vec<Line<'static>>) {
-        let Some(j) = app.jobs.selected_row() else {
-            return (String::new(), Vec::new());
-        };
+    fn details(&self, app: &App) -> Option<(String, Vec<Line<'static>>)> {
+        let j = app.jobs.selected_row()?;
         let mut lines = vec![
             kv("command", format!("{} {}", j.command, j.args.join(" "))),
             kv("who", j.who.clone()),
@@ -140,6 +117,6 @@ impl ViewSpec for Jobs {
             None => lines.push(Line::from("(no output received)")),
             Some(out) => lines.extend(out.iter().map(|l| Line::from(l.clone()))),
         }
-        (format!("job {}", j.id), lines)
+        Some((format!("job {}", j.id), lines))
     }
 }

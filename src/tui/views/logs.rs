@@ -1,18 +1,10 @@
 //! Logs: the live tail; `f` pauses and `k` scrolls back, `G` follows again.
 
-use crossterm::event::KeyCode;
-use ratatui::buffer::Buffer;
-use ratatui::layout::{Constraint, Layout, Rect};
+use super::prelude::*;
 use ratatui::style::{Color, Modifier};
-use ratatui::text::{Line, Span, Text};
-use ratatui::widgets::{Paragraph, Widget};
 
-use super::{Cursor, ViewSpec};
-use crate::tui::action::Effect;
-use crate::tui::app::App;
 use crate::tui::logbuf::LogBuffer;
 use crate::tui::rows::LogLine;
-use crate::tui::ui::{kv, no_data, short_time, Theme};
 use crate::tui::viewfilter::{find_all_ci, LogFilter};
 
 /// The Logs view's state.
@@ -95,10 +87,6 @@ impl Cursor for Logs {
 pub struct LogsView;
 
 impl ViewSpec for LogsView {
-    fn title(&self) -> &'static str {
-        "Logs"
-    }
-
     fn keys(&self, app: &App) -> &'static str {
         if app.logs.follow {
             "k scroll back  f pause  Enter last line  / filter  ? help  q quit"
@@ -109,14 +97,6 @@ impl ViewSpec for LogsView {
 
     fn filter_hint(&self) -> &'static str {
         "   node=N level=L text"
-    }
-
-    fn cursor<'a>(&self, app: &'a App) -> &'a dyn Cursor {
-        &app.logs
-    }
-
-    fn cursor_mut<'a>(&self, app: &'a mut App) -> &'a mut dyn Cursor {
-        &mut app.logs
     }
 
     fn refilter(&self, app: &mut App) {
@@ -192,11 +172,9 @@ impl ViewSpec for LogsView {
 
     /// The bottom line of the view (the newest, or where a pause
     /// stopped), in full: a long line is read here.
-    fn details(&self, app: &App) -> (String, Vec<Line<'static>>) {
-        let Some((_, l)) = app.logs.window(1).into_iter().next() else {
-            return (String::new(), Vec::new());
-        };
-        (
+    fn details(&self, app: &App) -> Option<(String, Vec<Line<'static>>)> {
+        let (_, l) = app.logs.window(1).into_iter().next()?;
+        Some((
             format!("log line from {}", l.node),
             vec![
                 kv("time", l.time.clone()),
@@ -206,7 +184,7 @@ impl ViewSpec for LogsView {
                 Line::from(""),
                 Line::from(l.message.clone()),
             ],
-        )
+        ))
     }
 }
 

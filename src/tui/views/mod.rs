@@ -1,10 +1,9 @@
-//! One file per view behind [`ViewSpec`]: its title, key hints, keys,
-//! filter and sort over the shared model ([`App`]), table and details.
-//! [`View::ALL`] is the one list in tab order: the tabs, the number keys
-//! and the footer's hints come from it. To add a view: a file here, a
-//! variant in [`View`] (and `ALL`, `spec`), its data in `App`, the Action
-//! that brings it (`action.rs`, `update.rs`, `net.rs`) and its lines in
-//! `ui::HELP`.
+//! One file per view behind [`ViewSpec`]: its key hints and keys, filter
+//! and sort over the shared model ([`App`]), table and details. [`VIEWS`]
+//! is the one list in tab order: tabs, number keys, hints and dispatch
+//! come from it. To add a view: a file here, a variant of [`View`] and its
+//! row in `VIEWS`, its data in `App`, the Action that brings it
+//! (`action.rs`, `update.rs`, `net.rs`), and its lines in `ui::HELP`.
 
 mod checks;
 mod events;
@@ -28,6 +27,20 @@ pub use checks::CheckSort;
 pub use logs::Logs;
 pub use nodes::NodeSort;
 
+/// What the view files use.
+mod prelude {
+    pub(super) use super::{Cursor, ViewSpec};
+    pub(super) use crate::tui::action::Effect;
+    pub(super) use crate::tui::app::{App, Mode};
+    pub(super) use crate::tui::ui::{grid, kv, no_data, short_time, Theme};
+    pub(super) use crossterm::event::KeyCode;
+    pub(super) use ratatui::buffer::Buffer;
+    pub(super) use ratatui::layout::{Constraint, Layout, Rect};
+    pub(super) use ratatui::text::{Line, Span, Text};
+    pub(super) use ratatui::widgets::{Cell, Paragraph, Row, Widget};
+}
+
+/// The views, in the order of [`VIEWS`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum View {
     Nodes,
@@ -39,29 +52,48 @@ pub enum View {
     Checks,
 }
 
-impl View {
-    /// Every view in tab order: `1` is the first.
-    pub const ALL: [View; 7] = [
-        View::Nodes,
-        View::Problems,
-        View::Logs,
-        View::Jobs,
-        View::Inventory,
-        View::Events,
-        View::Checks,
-    ];
+/// A view's row in [`VIEWS`]: the view, its title, its module, and where
+/// its filter and selection live in the model.
+pub struct Entry(
+    View,
+    &'static str,
+    &'static dyn ViewSpec,
+    fn(&App) -> &dyn Cursor,
+    fn(&mut App) -> &mut dyn Cursor,
+);
 
-    /// The one dispatch from a view to its module.
-    pub fn spec(self) -> &'static dyn ViewSpec {
-        match self {
-            View::Nodes => &nodes::Nodes,
-            View::Problems => &problems::Problems,
-            View::Logs => &logs::LogsView,
-            View::Jobs => &jobs::Jobs,
-            View::Inventory => &inventory::Inventory,
-            View::Events => &events::Events,
-            View::Checks => &checks::Checks,
+/// Every view in tab order (key `1` is the first): the one list that the
+/// tabs, the number keys, the hints and the dispatch come from.
+#[rustfmt::skip]
+const VIEWS: [Entry; 7] = [
+    Entry(View::Nodes, "Nodes", &nodes::Nodes, |a| &a.nodes, |a| &mut a.nodes),
+    Entry(View::Problems, "Problems", &problems::Problems, |a| &a.problems, |a| &mut a.problems),
+    Entry(View::Logs, "Logs", &logs::LogsView, |a| &a.logs, |a| &mut a.logs),
+    Entry(View::Jobs, "Jobs", &jobs::Jobs, |a| &a.jobs, |a| &mut a.jobs),
+    Entry(View::Inventory, "Inventory", &inventory::Inventory, |a| &a.inventory, |a| &mut a.inventory),
+    Entry(View::Events, "Events", &events::Events, |a| &a.events, |a| &mut a.events),
+    Entry(View::Checks, "Checks", &checks::Checks, |a| &a.checks, |a| &mut a.checks),
+];
+
+impl View {
+    /// Every view in tab order (from [`VIEWS`]).
+    pub const ALL: [View; VIEWS.len()] = {
+        let mut all = [View::Nodes; VIEWS.len()];
+        let mut i = 0;
+        while i < all.len() {
+            all[i] = VIEWS[i].0;
+            i += 1;
         }
+        all
+    };
+
+    fn entry(self) -> &'static Entry {
+        &VIEWS[self.index()]
+    }
+
+    /// Its module: the one dispatch.
+    pub fn spec(self) -> &'static dyn ViewSpec {
+        self.entry().2
     }
 
     pub fn index(self) -> usize {
@@ -80,7 +112,7 @@ impl View {
     }
 
     pub fn title(self) -> &'static str {
-        self.spec().title()
+        self.entry().1
     }
 
     pub fn next(self) -> View {
@@ -92,10 +124,20 @@ impl View {
     }
 }
 
+impl App {
+    /// The current view's filter and selection.
+    pub fn cursor(&self) -> &dyn Cursor {
+        (self.view.entry().3)(self)
+    }
+
+    pub fn cursor_mut(&mut self) -> &mut dyn Cursor {
+        (self.view.entry().4)(self)
+    }
+}
+
 /// A view: what it shows of the shared model and the keys of its own.
 /// Drawing takes `&App`; only `refilter` and `key` change it.
 pub trait ViewSpec: Sync {
-    fn title(&self) -> &'static str;
     /// The footer's hints after the view numbers.
     fn keys(&self, _app: &App) -> &'static str {
         "j/k move  Enter details  / filter  : cmd  ? help  q quit"
@@ -104,14 +146,11 @@ pub trait ViewSpec: Sync {
     fn filter_hint(&self) -> &'static str {
         "   text or key=value, key~regex"
     }
-    /// Its filter and selection in the model.
-    fn cursor<'a>(&self, app: &'a App) -> &'a dyn Cursor;
-    fn cursor_mut<'a>(&self, app: &'a mut App) -> &'a mut dyn Cursor;
     /// Applies its filter and sort to its rows.
     fn refilter(&self, app: &mut App);
     fn render(&self, app: &App, theme: &Theme, area: Rect, buf: &mut Buffer);
-    /// The title and lines of the selected row's details (empty: none).
-    fn details(&self, app: &App) -> (String, Vec<Line<'static>>);
+    /// The title and lines of the selected row's details.
+    fn details(&self, app: &App) -> Option<(String, Vec<Line<'static>>)>;
     /// A key of its own in Normal mode; `None` when it is not one.
     fn key(&self, _app: &mut App, _key: KeyCode) -> Option<Vec<Effect>> {
         None

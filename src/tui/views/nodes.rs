@@ -1,16 +1,10 @@
 //! Nodes: every node, its state and checks; `s` sorts.
 
-use crossterm::event::KeyCode;
-use ratatui::buffer::Buffer;
-use ratatui::layout::{Constraint, Rect};
-use ratatui::text::{Line, Span};
-use ratatui::widgets::{Cell, Row};
+use super::prelude::*;
+use crate::tui::app::Conn;
+use crate::tui::ui::clip;
 
-use super::{Cursor, ViewSpec};
-use crate::tui::action::Effect;
-use crate::tui::app::{App, Conn};
 use crate::tui::rows::NodeRow;
-use crate::tui::ui::{clip, grid, kv, no_data, Theme};
 
 /// How the Nodes view is sorted (`s` cycles).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,20 +38,8 @@ impl NodeSort {
 pub struct Nodes;
 
 impl ViewSpec for Nodes {
-    fn title(&self) -> &'static str {
-        "Nodes"
-    }
-
     fn keys(&self, _app: &App) -> &'static str {
         "j/k move  Enter details  / filter  s sort  : cmd  ? help  q quit"
-    }
-
-    fn cursor<'a>(&self, app: &'a App) -> &'a dyn Cursor {
-        &app.nodes
-    }
-
-    fn cursor_mut<'a>(&self, app: &'a mut App) -> &'a mut dyn Cursor {
-        &mut app.nodes
     }
 
     fn refilter(&self, app: &mut App) {
@@ -145,10 +127,8 @@ impl ViewSpec for Nodes {
         );
     }
 
-    fn details(&self, app: &App) -> (String, Vec<Line<'static>>) {
-        let Some(n) = app.nodes.selected_row() else {
-            return (String::new(), Vec::new());
-        };
+    fn details(&self, app: &App) -> Option<(String, Vec<Line<'static>>)> {
+        let n = app.nodes.selected_row()?;
         let c = &n.checks;
         let mut lines = vec![
             kv("state", n.state.clone()),
@@ -190,7 +170,7 @@ impl ViewSpec for Nodes {
                 }
             }
         }
-        (format!("node {}", n.name), lines)
+        Some((format!("node {}", n.name), lines))
     }
 }
 

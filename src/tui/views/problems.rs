@@ -1,17 +1,10 @@
 //! Problems: nodes that are down, then the checks that are not OK; `a`
 //! acknowledges and `d` puts one in downtime, both asking first.
 
-use crossterm::event::KeyCode;
-use ratatui::buffer::Buffer;
-use ratatui::layout::{Constraint, Rect};
-use ratatui::text::Line;
-use ratatui::widgets::Row;
+use super::prelude::*;
+use crate::tui::app::Pending;
 
 use super::checks::{cells, check_text, details};
-use super::{Cursor, ViewSpec};
-use crate::tui::action::Effect;
-use crate::tui::app::{App, Mode, Pending};
-use crate::tui::ui::{grid, no_data, Theme};
 
 /// Downtime scheduled by `d` (longer or other: `monit-cli downtime`).
 pub const PROBLEM_DOWNTIME: std::time::Duration = std::time::Duration::from_secs(3600);
@@ -19,20 +12,8 @@ pub const PROBLEM_DOWNTIME: std::time::Duration = std::time::Duration::from_secs
 pub struct Problems;
 
 impl ViewSpec for Problems {
-    fn title(&self) -> &'static str {
-        "Problems"
-    }
-
     fn keys(&self, _app: &App) -> &'static str {
         "j/k move  Enter details  / filter  a ack  d downtime  ? help  q quit"
-    }
-
-    fn cursor<'a>(&self, app: &'a App) -> &'a dyn Cursor {
-        &app.problems
-    }
-
-    fn cursor_mut<'a>(&self, app: &'a mut App) -> &'a mut dyn Cursor {
-        &mut app.problems
     }
 
     fn refilter(&self, app: &mut App) {
@@ -129,7 +110,7 @@ impl ViewSpec for Problems {
         );
     }
 
-    fn details(&self, app: &App) -> (String, Vec<Line<'static>>) {
-        app.problems.selected_row().map(details).unwrap_or_default()
+    fn details(&self, app: &App) -> Option<(String, Vec<Line<'static>>)> {
+        app.problems.selected_row().map(details)
     }
 }
