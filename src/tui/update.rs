@@ -4,8 +4,9 @@
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
 use super::action::{Action, Effect};
-use super::app::{App, Conn, Mode, Pending, View};
+use super::app::{App, Conn, Mode, Pending, Table, View};
 use super::command::{self, CommandLine};
+use super::rows::ProblemRow;
 
 /// Applies `action`; returns what the outside world must do.
 pub fn update(app: &mut App, action: Action) -> Vec<Effect> {
@@ -40,36 +41,15 @@ pub fn update(app: &mut App, action: Action) -> Vec<Effect> {
             Vec::new()
         }
         Action::Nodes(rows) => {
-            let keep = app.nodes.selected_row().map(|n| n.name.clone());
-            app.nodes.rows = Some(rows);
-            app.refilter(View::Nodes);
-            if let Some(name) = keep {
-                reselect(&mut app.nodes, |n| n.name == name);
-            }
+            replace(app, View::Nodes, rows, |a| &mut a.nodes, |n| n.name.clone());
             Vec::new()
         }
         Action::Problems(rows) => {
-            let keep = app
-                .problems
-                .selected_row()
-                .map(|p| (p.node.clone(), p.name.clone()));
-            app.problems.rows = Some(rows);
-            app.refilter(View::Problems);
-            if let Some((node, name)) = keep {
-                reselect(&mut app.problems, |p| p.node == node && p.name == name);
-            }
+            replace(app, View::Problems, rows, |a| &mut a.problems, check_id);
             Vec::new()
         }
         Action::Checks(rows) => {
-            let keep = app
-                .checks
-                .selected_row()
-                .map(|p| (p.node.clone(), p.name.clone()));
-            app.checks.rows = Some(rows);
-            app.refilter(View::Checks);
-            if let Some((node, name)) = keep {
-                reselect(&mut app.checks, |p| p.node == node && p.name == name);
-            }
+            replace(app, View::Checks, rows, |a| &mut a.checks, check_id);
             Vec::new()
         }
         Action::LogLines(lines) => {
@@ -81,19 +61,15 @@ pub fn update(app: &mut App, action: Action) -> Vec<Effect> {
             Vec::new()
         }
         Action::Jobs(rows) => {
-            let keep = app.jobs.selected_row().map(|j| j.id.clone());
             let was_running = app
                 .jobs
                 .selected_row()
                 .is_some_and(|j| j.state() == "running");
-            app.jobs.rows = Some(rows);
-            app.refilter(View::Jobs);
-            if let Some(id) = keep {
-                reselect(&mut app.jobs, |j| j.id == id);
-                // The open details of a running job follow its stored output
-                // (once more when it has just finished).
-                let same = app.jobs.selected_row().is_some_and(|j| j.id == id);
-                if was_running && same && app.view == View::Jobs && app.mode == Mode::Details {
+            let kept = replace(app, View::Jobs, rows, |a| &mut a.jobs, |j| j.id.clone());
+            // The open details of a running job follow its stored output
+            // (once more when it has just finished).
+            if let Some(id) = kept {
+                if was_running && app.view == View::Jobs && app.mode == Mode::Details {
                     app.job_output.remove(&id);
                     return vec![Effect::JobOutput { id }];
                 }
@@ -192,11 +168,27 @@ pub fn update(app: &mut App, action: Action) -> Vec<Effect> {
 /// Output lines kept per job.
 const MAX_JOB_OUTPUT: usize = 5000;
 
-fn reselect<T>(table: &mut super::app::Table<T>, is: impl Fn(&T) -> bool) {
-    let Some(rows) = &table.rows else { return };
-    if let Some(pos) = table.visible.iter().position(|&i| is(&rows[i])) {
-        table.selected = pos;
-    }
+/// New rows for `view`: the row selected before stays selected, found by
+/// `id` (returned when it is still there).
+fn replace<T, K: PartialEq>(
+    app: &mut App,
+    view: View,
+    rows: Vec<T>,
+    table: fn(&mut App) -> &mut Table<T>,
+    id: fn(&T) -> K,
+) -> Option<K> {
+    let keep = table(app).selected_row().map(id);
+    table(app).rows = Some(rows);
+    app.refilter(view);
+    let keep = keep?;
+    let t = table(app);
+    let rows = t.rows.as_ref()?;
+    t.selected = t.visible.iter().position(|&i| id(&rows[i]) == keep)?;
+    Some(keep)
+}
+
+fn check_id(p: &ProblemRow) -> (String, String) {
+    (p.node.clone(), p.name.clone())
 }
 
 fn on_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
