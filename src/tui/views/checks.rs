@@ -3,6 +3,7 @@
 
 use super::prelude::*;
 
+use crate::tui::app::Table;
 use crate::tui::rows::ProblemRow;
 
 /// How the Checks view is sorted (`s` cycles).
@@ -61,48 +62,14 @@ impl ViewSpec for Checks {
     }
 
     fn render(&self, app: &App, theme: &Theme, area: Rect, buf: &mut Buffer) {
-        let Some(rows) = &app.checks.rows else {
-            return no_data(
-                theme,
-                "no data yet: waiting for the check list from configd (every check of every node is listed here)",
-                area,
-                buf,
-            );
-        };
-        if app.checks.visible.is_empty() {
-            return no_data(theme, "no checks", area, buf);
+        let waiting = "no data yet: waiting for the check list from configd (every check of every node is listed here)";
+        if super::empty(&app.checks, [waiting, "no checks"], theme, area, buf) {
+            return;
         }
-        let title = format!(
-            "NODE {}/{} by {}",
-            app.checks.visible.len(),
-            rows.len(),
-            app.check_sort.label()
-        );
-        grid(
-            theme,
-            &app.checks,
-            Row::new(vec![
-                title,
-                "CHECK".into(),
-                "STATE".into(),
-                "TYPE".into(),
-                "ADF".into(),
-                "CHANGED".into(),
-                "OUTPUT".into(),
-            ]),
-            &[
-                Constraint::Length(16),
-                Constraint::Length(14),
-                Constraint::Length(8),
-                Constraint::Length(8),
-                Constraint::Length(3),
-                Constraint::Length(8),
-                Constraint::Fill(1),
-            ],
-            |p| cells(app, theme, p),
-            area,
-            buf,
-        );
+        let table = &app.checks;
+        let (shown, all, by) = (table.visible.len(), table.total(), app.check_sort.label());
+        let header = [format!("NODE {shown}/{all} by {by}"), "CHANGED".into()];
+        grid_of_checks(app, theme, table, header, [16, 8], area, buf);
     }
 
     fn details(&self, app: &App) -> Option<(String, Vec<Line<'static>>)> {
@@ -115,9 +82,49 @@ pub(super) fn check_text(c: &ProblemRow) -> String {
     format!("{} {} {} {}", c.node, c.name, c.state, c.output)
 }
 
+/// The table of Checks or Problems: `header` names the node and time
+/// columns, `widths` their widths.
+pub(super) fn grid_of_checks(
+    app: &App,
+    theme: &Theme,
+    table: &Table<ProblemRow>,
+    [node, time]: [String; 2],
+    [node_width, time_width]: [u16; 2],
+    area: Rect,
+    buf: &mut Buffer,
+) {
+    let header = [
+        node,
+        "CHECK".into(),
+        "STATE".into(),
+        "TYPE".into(),
+        "ADF".into(),
+        time,
+        "OUTPUT".into(),
+    ];
+    let widths = [
+        Constraint::Length(node_width),
+        Constraint::Length(14),
+        Constraint::Length(8),
+        Constraint::Length(8),
+        Constraint::Length(3),
+        Constraint::Length(time_width),
+        Constraint::Fill(1),
+    ];
+    grid(
+        theme,
+        table,
+        Row::new(header),
+        &widths,
+        |p| cells(app, theme, p),
+        area,
+        buf,
+    );
+}
+
 /// A row of Checks or Problems; a node that is down (no check name) shows
 /// as `(node)`.
-pub(super) fn cells<'a>(app: &App, theme: &Theme, p: &'a ProblemRow) -> Vec<Cell<'a>> {
+fn cells<'a>(app: &App, theme: &Theme, p: &'a ProblemRow) -> Vec<Cell<'a>> {
     let mut marks = String::new();
     marks.push(if p.acknowledged { 'A' } else { ' ' });
     marks.push(if p.in_downtime { 'D' } else { ' ' });

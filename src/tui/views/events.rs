@@ -13,16 +13,10 @@ impl ViewSpec for Events {
     }
 
     fn render(&self, app: &App, theme: &Theme, area: Rect, buf: &mut Buffer) {
-        if app.events.rows.is_none() {
-            return no_data(
-                theme,
-                "no data yet: waiting for the events from configd (state changes appear here)",
-                area,
-                buf,
-            );
-        }
-        if app.events.visible.is_empty() {
-            return no_data(theme, "no events", area, buf);
+        let waiting =
+            "no data yet: waiting for the events from configd (state changes appear here)";
+        if super::empty(&app.events, [waiting, "no events"], theme, area, buf) {
+            return;
         }
         grid(
             theme,

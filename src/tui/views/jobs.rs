@@ -33,16 +33,10 @@ impl ViewSpec for Jobs {
     }
 
     fn render(&self, app: &App, theme: &Theme, area: Rect, buf: &mut Buffer) {
-        if app.jobs.rows.is_none() {
-            return no_data(
-                theme,
-                "no data yet: waiting for the job list from configd (`:run` jobs appear here)",
-                area,
-                buf,
-            );
-        }
-        if app.jobs.visible.is_empty() {
-            return no_data(theme, "no jobs", area, buf);
+        let waiting =
+            "no data yet: waiting for the job list from configd (`:run` jobs appear here)";
+        if super::empty(&app.jobs, [waiting, "no jobs"], theme, area, buf) {
+            return;
         }
         grid(
             theme,

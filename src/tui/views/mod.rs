@@ -227,6 +227,24 @@ fn refilter<T: serde::Serialize>(table: &mut Table<T>, text: impl Fn(&T) -> Stri
     table.clamp();
 }
 
+/// Says why `table` has no rows to show, if so: `waiting` until a source
+/// serves it, `none` when no row passes the filter.
+fn empty<T>(
+    table: &Table<T>,
+    [waiting, none]: [&str; 2],
+    theme: &Theme,
+    area: Rect,
+    buf: &mut Buffer,
+) -> bool {
+    let why = match &table.rows {
+        None => waiting,
+        Some(_) if table.visible.is_empty() => none,
+        Some(_) => return false,
+    };
+    super::ui::no_data(theme, why, area, buf);
+    true
+}
+
 /// Sorts the visible rows of `table` by `by`.
 fn sort<T>(table: &mut Table<T>, by: impl Fn(&T, &T) -> std::cmp::Ordering) {
     if let Some(rows) = &table.rows {

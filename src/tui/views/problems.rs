@@ -4,7 +4,7 @@
 use super::prelude::*;
 use crate::tui::app::Pending;
 
-use super::checks::{cells, check_text, details};
+use super::checks::{check_text, details, grid_of_checks};
 
 /// Downtime scheduled by `d` (longer or other: `monit-cli downtime`).
 pub const PROBLEM_DOWNTIME: std::time::Duration = std::time::Duration::from_secs(3600);
@@ -73,41 +73,14 @@ impl ViewSpec for Problems {
     }
 
     fn render(&self, app: &App, theme: &Theme, area: Rect, buf: &mut Buffer) {
-        if app.problems.rows.is_none() {
-            return no_data(
-                theme,
-                "no data yet: waiting for the check list from configd (non-OK checks are listed here)",
-                area,
-                buf,
-            );
+        let waiting =
+            "no data yet: waiting for the check list from configd (non-OK checks are listed here)";
+        let none = "no problems: every node is up and every check is OK";
+        if super::empty(&app.problems, [waiting, none], theme, area, buf) {
+            return;
         }
-        if app.problems.visible.is_empty() {
-            return no_data(
-                theme,
-                "no problems: every node is up and every check is OK",
-                area,
-                buf,
-            );
-        }
-        grid(
-            theme,
-            &app.problems,
-            Row::new(vec![
-                "NODE", "CHECK", "STATE", "TYPE", "ADF", "SINCE", "OUTPUT",
-            ]),
-            &[
-                Constraint::Length(12),
-                Constraint::Length(14),
-                Constraint::Length(8),
-                Constraint::Length(8),
-                Constraint::Length(3),
-                Constraint::Length(7),
-                Constraint::Fill(1),
-            ],
-            |p| cells(app, theme, p),
-            area,
-            buf,
-        );
+        let header = ["NODE".into(), "SINCE".into()];
+        grid_of_checks(app, theme, &app.problems, header, [12, 7], area, buf);
     }
 
     fn details(&self, app: &App) -> Option<(String, Vec<Line<'static>>)> {
