@@ -1,5 +1,5 @@
 //! One file per view behind [`ViewSpec`]: its key hints and keys, filter
-//! and sort over the shared model ([`App`]), table and details. [`VIEWS`]
+//! and sort over the shared model ([`App`]), table and details. `VIEWS`
 //! is the one list in tab order: tabs, number keys, hints and dispatch
 //! come from it. To add a view: a file here, a variant of [`View`] and its
 //! row in `VIEWS`, its data in `App`, the Action that brings it
@@ -40,7 +40,7 @@ mod prelude {
     pub(super) use ratatui::widgets::{Cell, Paragraph, Row, Widget};
 }
 
-/// The views, in the order of [`VIEWS`].
+/// The views, in the order of `VIEWS`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum View {
     Nodes,
@@ -52,9 +52,9 @@ pub enum View {
     Checks,
 }
 
-/// A view's row in [`VIEWS`]: the view, its title, its module, and where
+/// A view's row in `VIEWS`: the view, its title, its module, and where
 /// its filter and selection live in the model.
-pub struct Entry(
+struct Entry(
     View,
     &'static str,
     &'static dyn ViewSpec,
@@ -76,7 +76,7 @@ const VIEWS: [Entry; 7] = [
 ];
 
 impl View {
-    /// Every view in tab order (from [`VIEWS`]).
+    /// Every view in tab order (from `VIEWS`).
     pub const ALL: [View; VIEWS.len()] = {
         let mut all = [View::Nodes; VIEWS.len()];
         let mut i = 0;
