@@ -103,13 +103,13 @@ pub(super) fn grid_of_checks(
         "OUTPUT".into(),
     ];
     let widths = [
-        Constraint::Length(node_width),
-        Constraint::Length(14),
-        Constraint::Length(8),
-        Constraint::Length(8),
-        Constraint::Length(3),
-        Constraint::Length(time_width),
-        Constraint::Fill(1),
+        Length(node_width),
+        Length(14),
+        Length(8),
+        Length(8),
+        Length(3),
+        Length(time_width),
+        Fill(1),
     ];
     grid(
         theme,

@@ -22,12 +22,7 @@ impl ViewSpec for Events {
             theme,
             &app.events,
             Row::new(vec!["TIME", "NODE", "KIND", "MESSAGE"]),
-            &[
-                Constraint::Length(8),
-                Constraint::Length(12),
-                Constraint::Length(14),
-                Constraint::Fill(1),
-            ],
+            &[Length(8), Length(12), Length(14), Fill(1)],
             |e| {
                 vec![
                     Cell::from(short_time(&e.time)),

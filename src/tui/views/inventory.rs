@@ -21,8 +21,7 @@ impl ViewSpec for Inventory {
                 buf,
             );
         };
-        let [summary, table] =
-            Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(area);
+        let [summary, table] = Layout::vertical([Length(1), Min(0)]).areas(area);
         // Items by kind and state, over the filtered rows.
         let mut counts: std::collections::BTreeMap<(&str, &str), usize> = Default::default();
         for &i in &app.inventory.visible {
@@ -45,13 +44,7 @@ impl ViewSpec for Inventory {
             theme,
             &app.inventory,
             Row::new(vec!["KIND", "KEY", "NODE", "STATE", "ATTRS"]),
-            &[
-                Constraint::Length(8),
-                Constraint::Length(10),
-                Constraint::Length(12),
-                Constraint::Length(10),
-                Constraint::Fill(1),
-            ],
+            &[Length(8), Length(10), Length(12), Length(10), Fill(1)],
             |r| {
                 let state = r.attrs.get("state").map_or("", String::as_str);
                 let attrs: Vec<String> = r

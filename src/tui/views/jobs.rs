@@ -38,18 +38,19 @@ impl ViewSpec for Jobs {
         if super::empty(&app.jobs, [waiting, "no jobs"], theme, area, buf) {
             return;
         }
+        let widths = [
+            Length(8),
+            Length(9),
+            Length(8),
+            Length(10),
+            Fill(2),
+            Fill(1),
+        ];
         grid(
             theme,
             &app.jobs,
             Row::new(vec!["ID", "STATE", "STARTED", "WHO", "COMMAND", "TARGETS"]),
-            &[
-                Constraint::Length(8),
-                Constraint::Length(9),
-                Constraint::Length(8),
-                Constraint::Length(10),
-                Constraint::Fill(2),
-                Constraint::Fill(1),
-            ],
+            &widths,
             |j| {
                 let mut nodes: Vec<&str> = j.targets.iter().map(|t| t.node.as_str()).collect();
                 for st in &j.steps {

@@ -45,10 +45,6 @@ impl Cursor for Logs {
         &mut self.filter
     }
 
-    fn filter_error(&self) -> Option<&str> {
-        None
-    }
-
     fn has_selection(&self) -> bool {
         !self.window(1).is_empty()
     }
@@ -128,8 +124,7 @@ impl ViewSpec for LogsView {
                 buf,
             );
         }
-        let [title, lines_area] =
-            Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(area);
+        let [title, lines_area] = Layout::vertical([Length(1), Min(0)]).areas(area);
         let state = if logs.follow {
             Span::styled("following", theme.fg(Color::Green))
         } else {

@@ -35,7 +35,8 @@ mod prelude {
     pub(super) use crate::tui::ui::{grid, kv, no_data, short_time, Theme};
     pub(super) use crossterm::event::KeyCode;
     pub(super) use ratatui::buffer::Buffer;
-    pub(super) use ratatui::layout::{Constraint, Layout, Rect};
+    pub(super) use ratatui::layout::Constraint::{Fill, Length, Min};
+    pub(super) use ratatui::layout::{Layout, Rect};
     pub(super) use ratatui::text::{Line, Span, Text};
     pub(super) use ratatui::widgets::{Cell, Paragraph, Row, Widget};
 }
@@ -161,7 +162,9 @@ pub trait ViewSpec: Sync {
 pub trait Cursor {
     fn filter(&self) -> &str;
     fn filter_mut(&mut self) -> &mut String;
-    fn filter_error(&self) -> Option<&str>;
+    fn filter_error(&self) -> Option<&str> {
+        None
+    }
     fn has_selection(&self) -> bool;
     /// Moves the selection `delta` rows (`page` rows fit on screen).
     fn move_by(&mut self, delta: isize, page: usize);

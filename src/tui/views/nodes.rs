@@ -79,6 +79,14 @@ impl ViewSpec for Nodes {
             rows.len(),
             app.node_sort.label()
         );
+        let widths = [
+            Min(16),
+            Length(7),
+            Length(8),
+            Length(14),
+            Length(8),
+            Fill(1),
+        ];
         grid(
             theme,
             &app.nodes,
@@ -90,14 +98,7 @@ impl ViewSpec for Nodes {
                 "VERSION".into(),
                 "LABELS".into(),
             ]),
-            &[
-                Constraint::Min(16),
-                Constraint::Length(7),
-                Constraint::Length(8),
-                Constraint::Length(14),
-                Constraint::Length(8),
-                Constraint::Fill(1),
-            ],
+            &widths,
             |n| {
                 let c = &n.checks;
                 let mut checks = vec![Span::styled(format!("{}ok", c.ok), theme.state("ok"))];
