@@ -2,7 +2,6 @@
 //! serve Problems too.
 
 use super::prelude::*;
-
 use crate::tui::app::Table;
 use crate::tui::rows::ProblemRow;
 

@@ -1,8 +1,8 @@
 //! Logs: the live tail; `f` pauses and `k` scrolls back, `G` follows again.
 
-use super::prelude::*;
 use ratatui::style::{Color, Modifier};
 
+use super::prelude::*;
 use crate::tui::logbuf::LogBuffer;
 use crate::tui::rows::LogLine;
 use crate::tui::viewfilter::{find_all_ci, LogFilter};

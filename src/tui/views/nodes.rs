@@ -2,9 +2,8 @@
 
 use super::prelude::*;
 use crate::tui::app::Conn;
-use crate::tui::ui::clip;
-
 use crate::tui::rows::NodeRow;
+use crate::tui::ui::clip;
 
 /// How the Nodes view is sorted (`s` cycles).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

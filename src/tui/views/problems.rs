@@ -1,10 +1,9 @@
 //! Problems: nodes that are down, then the checks that are not OK; `a`
 //! acknowledges and `d` puts one in downtime, both asking first.
 
+use super::checks::{check_text, details, grid_of_checks};
 use super::prelude::*;
 use crate::tui::app::Pending;
-
-use super::checks::{check_text, details, grid_of_checks};
 
 /// Downtime scheduled by `d` (longer or other: `monit-cli downtime`).
 pub const PROBLEM_DOWNTIME: std::time::Duration = std::time::Duration::from_secs(3600);
