@@ -3,7 +3,9 @@
 //! The shape follows STYLE.md: [`app::App`] is plain data;
 //! [`action::Action`] is everything that can happen (keys and network
 //! news); [`update::update`] is pure and returns [`action::Effect`]s;
-//! [`ui`] draws `&App`; [`event`] runs the loop; [`net`] owns the
+//! [`ui`] draws `&App` (frame, dialogs, help) and [`views`] the body: one
+//! file per view behind [`views::ViewSpec`], listed in tab order in one
+//! table (a new view starts there); [`event`] runs the loop; [`net`] owns the
 //! connection; [`terminal`] restores the terminal whatever happens;
 //! [`demo`] runs a whole fleet in-process.
 
@@ -21,6 +23,7 @@ pub mod terminal;
 pub mod ui;
 pub mod update;
 pub mod viewfilter;
+pub mod views;
 
 use std::time::Duration;
 
