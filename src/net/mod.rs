@@ -7,6 +7,7 @@ pub mod client;
 pub mod connection;
 pub mod dial;
 pub mod direct;
+pub mod fingerprint;
 pub mod frame;
 pub mod handshake;
 pub mod known_servers;
