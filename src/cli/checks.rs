@@ -15,6 +15,11 @@ use crate::views::{
     PROBLEM_FIELDS,
 };
 
+/// The names of the flags that are set.
+fn flags<const N: usize>(set: [(bool, &'static str); N]) -> Vec<&'static str> {
+    set.into_iter().filter(|f| f.0).map(|f| f.1).collect()
+}
+
 fn split_target(t: &str) -> Result<(String, String), CliError> {
     match t.split_once('/') {
         Some((n, c)) if !n.is_empty() && !c.is_empty() => Ok((n.to_string(), c.to_string())),
@@ -87,19 +92,12 @@ pub fn checks_table(rows: &[CheckJson], fit: Fit) -> String {
             .and_then(crate::timefmt::parse_rfc3339)
             .map(|ms| crate::timefmt::ago(ms, now))
             .unwrap_or_else(|| "never".into());
-        let mut flags = Vec::new();
-        if c.acknowledged {
-            flags.push("ack");
-        }
-        if c.in_downtime {
-            flags.push("down");
-        }
-        if c.flapping {
-            flags.push("flap");
-        }
-        if c.stale {
-            flags.push("stale");
-        }
+        let flags = flags([
+            (c.acknowledged, "ack"),
+            (c.in_downtime, "down"),
+            (c.flapping, "flap"),
+            (c.stale, "stale"),
+        ]);
         t.row(vec![
             fit.clip(&c.node, 20),
             fit.clip(&c.name, 20),
@@ -209,19 +207,12 @@ pub fn problems_table(rows: &[ProblemJson], fit: Fit) -> String {
             .and_then(crate::timefmt::parse_rfc3339)
             .map(|ms| crate::timefmt::ago(ms, now))
             .unwrap_or_default();
-        let mut flags = Vec::new();
-        if p.acknowledged {
-            flags.push("ack");
-        }
-        if p.in_downtime {
-            flags.push("down");
-        }
-        if p.flapping {
-            flags.push("flap");
-        }
-        if p.stale {
-            flags.push("stale");
-        }
+        let flags = flags([
+            (p.acknowledged, "ack"),
+            (p.in_downtime, "down"),
+            (p.flapping, "flap"),
+            (p.stale, "stale"),
+        ]);
         t.row(vec![
             fit.clip(&p.node, 20),
             fit.clip(p.check.as_deref().unwrap_or("(node)"), 20),

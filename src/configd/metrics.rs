@@ -437,20 +437,25 @@ fn perf_lines(out: &mut String, header_written: &mut bool, labels: &str, e: &Ent
             );
             *header_written = true;
         }
-        out.push_str(name);
-        out.push('{');
-        out.push_str(labels);
-        out.push_str(",label=\"");
-        escape_into(out, &p.label);
-        out.push('"');
-        if unit == Unit::Other {
-            out.push_str(",uom=\"");
-            escape_into(out, &p.uom);
-            out.push('"');
-        }
+        perf_series(out, name, labels, p, unit);
         out.push_str("} ");
         push_value(out, p.value * factor);
         out.push('\n');
+    }
+}
+
+/// `NAME{LABELS,label="..."[,uom="..."]`, the series' labels left open.
+fn perf_series(out: &mut String, name: &str, labels: &str, p: &PerfData, unit: Unit) {
+    out.push_str(name);
+    out.push('{');
+    out.push_str(labels);
+    out.push_str(",label=\"");
+    escape_into(out, &p.label);
+    out.push('"');
+    if unit == Unit::Other {
+        out.push_str(",uom=\"");
+        escape_into(out, &p.uom);
+        out.push('"');
     }
 }
 
@@ -482,17 +487,7 @@ fn threshold_lines(
                     );
                     *header_written = true;
                 }
-                out.push_str(name);
-                out.push('{');
-                out.push_str(labels);
-                out.push_str(",label=\"");
-                escape_into(out, &p.label);
-                out.push('"');
-                if unit == Unit::Other {
-                    out.push_str(",uom=\"");
-                    escape_into(out, &p.uom);
-                    out.push('"');
-                }
+                perf_series(out, name, labels, p, unit);
                 out.push_str(",threshold=\"");
                 out.push_str(level);
                 out.push_str("\",bound=\"");
