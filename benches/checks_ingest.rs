@@ -21,11 +21,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::bench::{
-    ask, cpu_secs, figure, names, node_link, print_table, registration, rss_kib, Configd, Target,
+    ask, Args, check_result, cpu_secs, exit, figure, names, node_link, perf_time, print_table,
+    registration, rss_kib, Configd, Target,
 };
-use monit::checks::{CheckState, PerfData, StateType};
+use monit::checks::CheckState;
 use monit::net::link::NoRequests;
-use monit::net::proto::{CheckResult, CheckResults, RequestBody, ResponseBody, Role};
+use monit::net::proto::{CheckResults, RequestBody, ResponseBody, Role};
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
@@ -45,35 +46,23 @@ fn parse_args() -> Result<Options, String> {
         in_flight: 2,
         measure: Duration::from_secs(10),
     };
-    let mut args = std::env::args().skip(1);
+    let mut args = Args::new();
     while let Some(a) = args.next() {
-        let mut num = |what: &str| -> Result<u64, String> {
-            args.next()
-                .and_then(|v| v.parse().ok())
-                .ok_or(format!("{what} N"))
-        };
         match a.as_str() {
-            "--bench" => {}
-            "--nodes" => o.nodes = num("--nodes")? as usize,
-            "--batch" => o.batch = num("--batch")? as usize,
+            "--nodes" => o.nodes = args.value("--nodes")?,
+            "--batch" => o.batch = args.value("--batch")?,
             "--in-flight" => {
-                o.in_flight = (num("--in-flight")?.max(1) as usize).min(CHECKS_PER_NODE)
+                o.in_flight = args.value::<usize>("--in-flight")?.clamp(1, CHECKS_PER_NODE)
             }
-            "--measure" => o.measure = Duration::from_secs(num("--measure")?),
-            other => return Err(format!("unknown argument {other}")),
+            "--measure" => o.measure = Duration::from_secs(args.value("--measure")?),
+            other => return Err(Args::unknown(other).into()),
         }
     }
     Ok(o)
 }
 
 fn main() -> ExitCode {
-    match run() {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("checks_ingest: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    exit("checks_ingest", run())
 }
 
 fn run() -> Result<(), String> {
@@ -129,31 +118,14 @@ fn batch_for(lane: usize, lanes: usize, seq: u64, batch: usize, base_ms: i64) ->
     let results = (0..batch)
         .map(|i| {
             let c = mine[i % mine.len()];
-            CheckResult {
-                name: format!("check-{c}"),
-                state: if (seq + i as u64).is_multiple_of(97) {
-                    CheckState::Warning
-                } else {
-                    CheckState::Ok
-                },
-                output: "OK: all good".into(),
-                long_output: String::new(),
-                perfdata: vec![PerfData {
-                    label: "time".into(),
-                    value: 0.001,
-                    uom: "s".into(),
-                    warn: None,
-                    crit: None,
-                    min: Some(0.0),
-                    max: None,
-                }],
-                time_ms: base_ms + (seq * batch as u64 + i as u64) as i64,
-                duration_ms: 1,
-                latency_ms: 0,
-                max_attempts: 3,
-                state_type: StateType::Hard,
-                attempt: 1,
-            }
+            let state = if (seq + i as u64).is_multiple_of(97) {
+                CheckState::Warning
+            } else {
+                CheckState::Ok
+            };
+            let time_ms = base_ms + (seq * batch as u64 + i as u64) as i64;
+            let output = "OK: all good".into();
+            check_result(format!("check-{c}"), state, output, time_ms, 3, vec![perf_time(0.001)])
         })
         .collect();
     CheckResults { results }

@@ -25,7 +25,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::bench::{figure, print_table, rss_kib, rusage_secs, Percentiles, Target};
+use common::bench::{exit, Args, figure, print_table, rss_kib, rusage_secs, Percentiles, Target};
 use monit::config::CheckSpec;
 use nix::sys::resource::UsageWho;
 use tokio::sync::mpsc;
@@ -45,21 +45,12 @@ fn parse_args() -> Result<Options, String> {
         measure: Duration::from_secs(10),
         concurrency: 64,
     };
-    let mut args = std::env::args().skip(1);
+    let mut args = Args::new();
     while let Some(a) = args.next() {
         match a.as_str() {
-            "--bench" => {}
-            "--measure" => {
-                let v = args.next().ok_or("--measure SECS")?;
-                o.measure = Duration::from_secs(v.parse().map_err(|_| "--measure SECS")?);
-            }
-            "--concurrency" => {
-                let v = args.next().ok_or("--concurrency C")?;
-                o.concurrency = v.parse().map_err(|_| "--concurrency C")?;
-            }
-            n => o
-                .sizes
-                .push(n.parse().map_err(|_| format!("unknown argument {n}"))?),
+            "--measure" => o.measure = Duration::from_secs(args.value("--measure")?),
+            "--concurrency" => o.concurrency = args.value("--concurrency")?,
+            n => o.sizes.push(n.parse().map_err(|_| Args::unknown(n))?),
         }
     }
     if o.sizes.is_empty() {
@@ -69,13 +60,7 @@ fn parse_args() -> Result<Options, String> {
 }
 
 fn main() -> ExitCode {
-    match run() {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("checks_node: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    exit("checks_node", run())
 }
 
 fn raw_rate(threads: usize, secs: f64) -> f64 {

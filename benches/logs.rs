@@ -29,7 +29,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{bail, Context};
-use common::bench::{ask, figure, names, node_link, Configd, Percentiles, Target};
+use common::bench::{exit, Args, ask, figure, names, node_link, Configd, Percentiles, Target};
 use common::Proc;
 use monit::net::link::{LinkHandle, NoRequests};
 use monit::net::proto::{Level, LogBatch, LogLine, Registration, RequestBody, ResponseBody, Role};
@@ -51,34 +51,21 @@ fn opts() -> anyhow::Result<Opts> {
         rate: 100_000,
         latency_secs: 10,
     };
-    let mut args = std::env::args().skip(1);
+    let mut args = Args::new();
     while let Some(a) = args.next() {
-        let mut val = || -> anyhow::Result<u64> {
-            args.next()
-                .context("missing value")?
-                .parse()
-                .context("not a number")
-        };
         match a.as_str() {
-            "--nodes" => o.nodes = usize::try_from(val()?)?,
-            "--lines" => o.lines = val()?,
-            "--rate" => o.rate = val()?,
-            "--latency-secs" => o.latency_secs = val()?,
-            "--bench" => {}
-            other => bail!("unknown option {other}"),
+            "--nodes" => o.nodes = args.value("--nodes")?,
+            "--lines" => o.lines = args.value("--lines")?,
+            "--rate" => o.rate = args.value("--rate")?,
+            "--latency-secs" => o.latency_secs = args.value("--latency-secs")?,
+            other => Err(Args::unknown(other))?,
         }
     }
     Ok(o)
 }
 
 fn main() -> ExitCode {
-    match run() {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("logs bench: error: {e:#}");
-            ExitCode::FAILURE
-        }
-    }
+    exit("logs", run())
 }
 
 fn now_ns() -> u64 {

@@ -26,14 +26,15 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::bench::{
-    ask, figure, names, node_link, print_table, registration, rss_kib, Configd, Target,
+    ask, Args, check_result, exit, figure, names, node_link, perf, perf_time, print_table, registration,
+    rss_kib, Configd, Target,
 };
 use monit::auth::Token;
-use monit::checks::{CheckState, PerfData, StateType};
+use monit::checks::{CheckState, PerfData};
 use monit::net::dial::Endpoint;
 use monit::net::link::{Handler, Incoming, LinkHandle};
 use monit::net::proto::{
-    CheckResult, CheckResults, ChecksSet, ErrorCode, RequestBody, ResponseBody, Role,
+    CheckResults, ChecksSet, ErrorCode, RequestBody, ResponseBody, Role,
 };
 use monit::net::tls::Trust;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -60,33 +61,21 @@ fn parse_args() -> Result<Options, String> {
         thresholds: false,
         heartbeat: 5,
     };
-    let mut args = std::env::args().skip(1);
+    let mut args = Args::new();
     while let Some(a) = args.next() {
-        let mut num = |what: &str| -> Result<usize, String> {
-            args.next()
-                .and_then(|v| v.parse().ok())
-                .ok_or(format!("{what} N"))
-        };
         match a.as_str() {
-            "--bench" => {}
-            "--nodes" => o.nodes = num("--nodes")?,
-            "--scrapes" => o.scrapes = num("--scrapes")?.max(1),
+            "--nodes" => o.nodes = args.value("--nodes")?,
+            "--scrapes" => o.scrapes = args.value::<usize>("--scrapes")?.max(1),
             "--thresholds" => o.thresholds = true,
-            "--heartbeat" => o.heartbeat = num("--heartbeat")?.max(1) as u64,
-            other => return Err(format!("unknown argument {other}")),
+            "--heartbeat" => o.heartbeat = args.value::<u64>("--heartbeat")?.max(1),
+            other => return Err(Args::unknown(other).into()),
         }
     }
     Ok(o)
 }
 
 fn main() -> ExitCode {
-    match run() {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("metrics: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    exit("metrics", run())
 }
 
 /// configd.toml after `listen` and `data_dir`; the central check's
@@ -168,50 +157,19 @@ struct Bench<'a> {
 fn results(thresholds: bool) -> CheckResults {
     let now = monit::timefmt::now_ms();
     let results = (0..CHECKS_PER_NODE)
-        .map(|c| CheckResult {
-            name: format!("check-{c}"),
-            state: if c == 0 {
+        .map(|c| {
+            let state = if c == 0 {
                 CheckState::Critical
             } else {
                 CheckState::Ok
-            },
-            output: "OK".into(),
-            long_output: String::new(),
-            perfdata: vec![
-                PerfData {
-                    label: "time".into(),
-                    value: 0.0123,
-                    uom: "s".into(),
-                    warn: thresholds.then(|| "1".into()),
-                    crit: thresholds.then(|| "2".into()),
-                    min: Some(0.0),
-                    max: None,
-                },
-                PerfData {
-                    label: "size".into(),
-                    value: 5120.0,
-                    uom: "B".into(),
-                    warn: None,
-                    crit: None,
-                    min: None,
-                    max: None,
-                },
-                PerfData {
-                    label: "used".into(),
-                    value: 42.0,
-                    uom: "%".into(),
-                    warn: None,
-                    crit: None,
-                    min: None,
-                    max: None,
-                },
-            ],
-            time_ms: now,
-            duration_ms: 1,
-            latency_ms: 0,
-            max_attempts: 1,
-            state_type: StateType::Hard,
-            attempt: 1,
+            };
+            let time = PerfData {
+                warn: thresholds.then(|| "1".into()),
+                crit: thresholds.then(|| "2".into()),
+                ..perf_time(0.0123)
+            };
+            let perfdata = vec![time, perf("size", 5120.0, "B"), perf("used", 42.0, "%")];
+            check_result(format!("check-{c}"), state, "OK".into(), now, 1, perfdata)
         })
         .collect();
     CheckResults { results }

@@ -23,8 +23,7 @@ mod common;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use anyhow::{bail, Context};
-use common::bench::{figure, Target};
+use common::bench::{figure, Args, Target};
 use common::soak;
 
 fn main() -> ExitCode {
@@ -42,21 +41,14 @@ fn run() -> anyhow::Result<bool> {
     let mut nodes = 1000usize;
     let mut secs = 600u64;
     let mut warmup = None;
-    let mut args = std::env::args().skip(1);
+    let mut args = Args::new();
     while let Some(a) = args.next() {
-        let mut val = || -> anyhow::Result<u64> {
-            args.next()
-                .context("missing value")?
-                .parse()
-                .context("not a number")
-        };
         match a.as_str() {
-            "--nodes" => nodes = usize::try_from(val()?)?,
-            "--minutes" => secs = val()? * 60,
-            "--seconds" => secs = val()?,
-            "--warmup" => warmup = Some(Duration::from_secs(val()?)),
-            "--bench" => {}
-            other => bail!("unknown option {other}"),
+            "--nodes" => nodes = args.value("--nodes")?,
+            "--minutes" => secs = args.value::<u64>("--minutes")? * 60,
+            "--seconds" => secs = args.value("--seconds")?,
+            "--warmup" => warmup = Some(Duration::from_secs(args.value("--warmup")?)),
+            other => Err(Args::unknown(other))?,
         }
     }
     let mut o = soak::SoakOptions::new(nodes, Duration::from_secs(secs));

@@ -39,7 +39,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
-use common::bench::{clock_ticks, cpu_ticks, names, rss_kib, status_field, Configd, Percentiles};
+use common::bench::{clock_ticks, cpu_ticks, exit, names, rss_kib, status_field, Configd, Percentiles};
 use common::{bin, command};
 use fleet::{lock, Fleet, SimNode};
 use monit::net::proto::Role;
@@ -68,21 +68,9 @@ const TARGET_N: usize = 10_000;
 
 fn main() -> ExitCode {
     if std::env::args().nth(1).as_deref() == Some(LAUNCHER_ARG) {
-        return match query::launcher_serve() {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("node_load launcher: error: {e:#}");
-                ExitCode::FAILURE
-            }
-        };
+        return exit("node_load launcher", query::launcher_serve());
     }
-    match run() {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("node_load: error: {e:#}");
-            ExitCode::FAILURE
-        }
-    }
+    exit("node_load", run())
 }
 
 struct Options {

@@ -5,20 +5,80 @@
 //! `super::command`, `super::Proc`).
 
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
+use std::process::{ExitCode, Stdio};
 use std::sync::Arc;
 
 use monit::auth::{Token, TokensFile};
+use monit::checks::{CheckState, PerfData, StateType};
 use monit::net::dial::{dial, link_config, Dialed, Endpoint};
 use monit::net::link::{drive, Handler, LinkHandle};
 use monit::net::proto::{
-    CheckDecl, ErrorCode, ErrorFrame, PeerKind, Registration, RequestBody, ResponseBody, Role,
+    CheckDecl, CheckResult, ErrorCode, ErrorFrame, PeerKind, Registration, RequestBody, ResponseBody, Role,
     DEFAULT_MAX_FRAME,
 };
 use monit::net::tls::{Fingerprint, Trust};
 use tokio_util::sync::CancellationToken;
 
 use super::{command, first_line_addr, write_private, Proc};
+
+/// A bench's arguments after `--`, without the `--bench` cargo adds.
+pub struct Args(std::vec::IntoIter<String>);
+
+/// A bad argument, said in one line.
+#[derive(Debug)]
+pub struct ArgError(pub String);
+
+impl std::fmt::Display for ArgError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ArgError {}
+
+impl From<ArgError> for String {
+    fn from(e: ArgError) -> String {
+        e.0
+    }
+}
+
+impl Args {
+    pub fn new() -> Args {
+        let args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
+        Args(args.into_iter())
+    }
+
+    /// The value after `flag`, parsed.
+    pub fn value<T: std::str::FromStr>(&mut self, flag: &str) -> Result<T, ArgError> {
+        let v = self.0.next().ok_or_else(|| ArgError(format!("{flag} needs a value")))?;
+        v.parse()
+            .map_err(|_| ArgError(format!("{flag} {v}: not a valid value")))
+    }
+
+    /// `Err` for an argument the bench does not know.
+    pub fn unknown(a: &str) -> ArgError {
+        ArgError(format!("unknown argument {a}"))
+    }
+}
+
+impl Iterator for Args {
+    type Item = String;
+
+    fn next(&mut self) -> Option<String> {
+        self.0.next()
+    }
+}
+
+/// A bench's exit: its error on one line, status 1.
+pub fn exit<E: std::fmt::Display>(bench: &str, outcome: Result<(), E>) -> ExitCode {
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("{bench}: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
 
 // ---- Verdicts -------------------------------------------------------
 
@@ -232,12 +292,8 @@ impl Configd {
     /// `names` get node tokens, one client of `role`; configd.toml is
     /// `listen` and `data_dir` then `extra`, with every simulated node's
     /// handshakes allowed from 127.0.0.1 (a real fleet comes from many
-    /// addresses). `args` go before `run`.
+    /// addresses).
     pub fn start(names: Vec<String>, role: Role, extra: &str) -> Configd {
-        Self::start_args(names, role, extra, &[])
-    }
-
-    pub fn start_args(names: Vec<String>, role: Role, extra: &str, args: &[&str]) -> Configd {
         let dir = tempfile::Builder::new()
             .prefix("monit-bench-")
             .tempdir()
@@ -262,28 +318,18 @@ impl Configd {
         let mut cmd = command("monit-configd", dir.path());
         cmd.arg("--config")
             .arg(&config)
-            .args(args)
             .arg("run")
             .stdout(Stdio::piped());
         let mut proc = Proc::spawn("monit-configd", cmd, dir.path());
         let addr = first_line_addr(&mut proc);
-        let trust = match Fingerprint::of_pem_file(&data.join("tls/cert.pem")) {
-            Ok(fp) => {
-                // What `monit-cli` run by the bench trusts (HOME is the dir).
-                write_private(
-                    &dir.path().join(".config/monit/client.toml"),
-                    &format!("server_fingerprint = \"{fp}\"\n"),
-                );
-                Trust::Pinned(fp)
-            }
-            Err(_) => {
-                write_private(
-                    &dir.path().join(".config/monit/client.toml"),
-                    "tls = false\n",
-                );
-                Trust::Plaintext
-            }
+        // What `monit-cli` run by the bench trusts (HOME is the dir).
+        let (trust, client_toml) = if extra.lines().any(|l| l.trim() == "tls = false") {
+            (Trust::Plaintext, "tls = false\n".to_string())
+        } else {
+            let fp = Fingerprint::of_pem_file(&data.join("tls/cert.pem")).unwrap();
+            (Trust::Pinned(fp), format!("server_fingerprint = \"{fp}\"\n"))
         };
+        write_private(&dir.path().join(".config/monit/client.toml"), &client_toml);
         Configd {
             dir,
             data,
@@ -405,4 +451,50 @@ pub async fn node_link<H: Handler>(
 pub async fn ask(link: &LinkHandle, body: RequestBody) -> Option<ResponseBody> {
     let mut answers = link.request(body).await.ok()?;
     answers.next().await?.ok()
+}
+
+/// One hard result of check `name` on its first attempt, as a node sends
+/// it (ran 1 ms, started on time).
+pub fn check_result(
+    name: String,
+    state: CheckState,
+    output: String,
+    time_ms: i64,
+    max_attempts: u32,
+    perfdata: Vec<PerfData>,
+) -> CheckResult {
+    CheckResult {
+        name,
+        state,
+        output,
+        long_output: String::new(),
+        perfdata,
+        time_ms,
+        duration_ms: 1,
+        latency_ms: 0,
+        max_attempts,
+        state_type: StateType::Hard,
+        attempt: 1,
+    }
+}
+
+/// A perfdata item with no thresholds and no bounds.
+pub fn perf(label: &str, value: f64, uom: &str) -> PerfData {
+    PerfData {
+        label: label.into(),
+        value,
+        uom: uom.into(),
+        warn: None,
+        crit: None,
+        min: None,
+        max: None,
+    }
+}
+
+/// The `time` item most plugins print: seconds, from 0.
+pub fn perf_time(seconds: f64) -> PerfData {
+    PerfData {
+        min: Some(0.0),
+        ..perf("time", seconds, "s")
+    }
 }

@@ -23,15 +23,15 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use monit::auth::Token;
-use monit::checks::{CheckState, PerfData, StateType};
+use monit::checks::CheckState;
 use monit::net::link::{LinkHandle, NoRequests};
 use monit::net::proto::{
-    CheckResult, CheckResults, Level, LogBatch, LogLine, RequestBody, ResponseBody, Role,
+    CheckResults, Level, LogBatch, LogLine, RequestBody, ResponseBody, Role,
 };
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
-use super::bench::{self, ask, node_link, registration, Configd};
+use super::bench::{self, ask, check_result, node_link, perf_time, registration, Configd};
 use super::Proc;
 
 pub const CHECKS_PER_NODE: usize = 5;
@@ -393,30 +393,14 @@ async fn connect_all(
 async fn send_checks(link: &LinkHandle, round: u64) -> Option<u64> {
     let now = monit::timefmt::now_ms();
     let results = (0..CHECKS_PER_NODE)
-        .map(|c| CheckResult {
-            name: format!("check-{c}"),
-            state: if c == 0 && round.is_multiple_of(6) {
+        .map(|c| {
+            let state = if c == 0 && round.is_multiple_of(6) {
                 CheckState::Warning
             } else {
                 CheckState::Ok
-            },
-            output: format!("OK: round {round}"),
-            long_output: String::new(),
-            perfdata: vec![PerfData {
-                label: "time".into(),
-                value: 0.001,
-                uom: "s".into(),
-                warn: None,
-                crit: None,
-                min: Some(0.0),
-                max: None,
-            }],
-            time_ms: now,
-            duration_ms: 1,
-            latency_ms: 0,
-            max_attempts: 1,
-            state_type: StateType::Hard,
-            attempt: 1,
+            };
+            let output = format!("OK: round {round}");
+            check_result(format!("check-{c}"), state, output, now, 1, vec![perf_time(0.001)])
         })
         .collect();
     match ask(link, RequestBody::CheckResults(CheckResults { results })).await {
