@@ -21,8 +21,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::bench::{
-    ask, Args, check_result, cpu_secs, exit, figure, names, node_link, perf_time, print_table,
-    registration, rss_kib, Configd, Target,
+    ask, check_result, cpu_secs, exit, figure, names, node_link, perf_time, print_table,
+    registration, rss_kib, Args, Configd, Target,
 };
 use monit::checks::CheckState;
 use monit::net::link::NoRequests;
@@ -52,7 +52,9 @@ fn parse_args() -> Result<Options, String> {
             "--nodes" => o.nodes = args.value("--nodes")?,
             "--batch" => o.batch = args.value("--batch")?,
             "--in-flight" => {
-                o.in_flight = args.value::<usize>("--in-flight")?.clamp(1, CHECKS_PER_NODE)
+                o.in_flight = args
+                    .value::<usize>("--in-flight")?
+                    .clamp(1, CHECKS_PER_NODE)
             }
             "--measure" => o.measure = Duration::from_secs(args.value("--measure")?),
             other => return Err(Args::unknown(other).into()),
@@ -125,7 +127,14 @@ fn batch_for(lane: usize, lanes: usize, seq: u64, batch: usize, base_ms: i64) ->
             };
             let time_ms = base_ms + (seq * batch as u64 + i as u64) as i64;
             let output = "OK: all good".into();
-            check_result(format!("check-{c}"), state, output, time_ms, 3, vec![perf_time(0.001)])
+            check_result(
+                format!("check-{c}"),
+                state,
+                output,
+                time_ms,
+                3,
+                vec![perf_time(0.001)],
+            )
         })
         .collect();
     CheckResults { results }

@@ -25,7 +25,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::bench::{exit, Args, figure, print_table, rss_kib, rusage_secs, Percentiles, Target};
+use common::bench::{exit, figure, print_table, rss_kib, rusage_secs, Args, Percentiles, Target};
 use monit::config::CheckSpec;
 use nix::sys::resource::UsageWho;
 use tokio::sync::mpsc;
@@ -183,8 +183,18 @@ fn run() -> Result<(), String> {
     for f in &all {
         let n = f.n;
         let share = 100.0 * f.rate / raw_c;
-        figure(&format!("checks_node.{n}.of_raw_rate"), share, "%", Target::AtLeast(95.0));
-        figure(&format!("checks_node.{n}.lateness_p99"), f.lat_p99, "ms", Target::Below(50.0));
+        figure(
+            &format!("checks_node.{n}.of_raw_rate"),
+            share,
+            "%",
+            Target::AtLeast(95.0),
+        );
+        figure(
+            &format!("checks_node.{n}.lateness_p99"),
+            f.lat_p99,
+            "ms",
+            Target::Below(50.0),
+        );
     }
     Ok(())
 }

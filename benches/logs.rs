@@ -28,8 +28,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use anyhow::{bail, Context};
-use common::bench::{exit, Args, ask, figure, names, node_link, Configd, Percentiles, Target};
+use anyhow::Context;
+use common::bench::{ask, exit, figure, names, node_link, Args, Configd, Percentiles, Target};
 use common::Proc;
 use monit::net::link::{LinkHandle, NoRequests};
 use monit::net::proto::{Level, LogBatch, LogLine, Registration, RequestBody, ResponseBody, Role};
@@ -95,7 +95,8 @@ fn run() -> anyhow::Result<()> {
             version: "bench".into(),
             ..Default::default()
         };
-        let link = node_link(&configd.endpoint(&token), reg, Arc::new(NoRequests), &stop);
+        let endpoint = configd.endpoint(&token);
+        let link = node_link(&endpoint, reg, Arc::new(NoRequests), &stop);
         links.push(rt.block_on(link).map_err(anyhow::Error::msg)?);
     }
 
@@ -184,9 +185,8 @@ fn run() -> anyhow::Result<()> {
         let lat = samples.lock().map(|s| s.clone()).unwrap_or_default();
         let count = lat.len();
         let ms = Percentiles::of(lat.into_iter().map(|ns| ns as f64 / 1e6).collect());
-        let (p50, p99, max) = ms.map_or((f64::NAN, f64::NAN, f64::NAN), |p| {
-            (p.median, p.p99, p.max)
-        });
+        let (p50, p99, max) =
+            ms.map_or((f64::NAN, f64::NAN, f64::NAN), |p| (p.median, p.p99, p.max));
         println!(
             "latency at {} lines/s for {} s: {count} samples, p50 {p50:.2} ms, p99 {p99:.2} ms, max {max:.2} ms; target p99 < 50 ms",
             per_tick * 100 * o.nodes as u64,

@@ -26,16 +26,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::bench::{
-    ask, Args, check_result, exit, figure, names, node_link, perf, perf_time, print_table, registration,
-    rss_kib, Configd, Target,
+    ask, check_result, exit, figure, names, node_link, perf, perf_time, print_table, registration,
+    rss_kib, Args, Configd, Target,
 };
 use monit::auth::Token;
 use monit::checks::{CheckState, PerfData};
 use monit::net::dial::Endpoint;
 use monit::net::link::{Handler, Incoming, LinkHandle};
-use monit::net::proto::{
-    CheckResults, ChecksSet, ErrorCode, RequestBody, ResponseBody, Role,
-};
+use monit::net::proto::{CheckResults, ChecksSet, ErrorCode, RequestBody, ResponseBody, Role};
 use monit::net::tls::Trust;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::Semaphore;
@@ -351,7 +349,13 @@ impl Bench<'_> {
         let scrape_s = times[times.len() / 2];
         let growth_mib = worst_growth as f64 / 1024.0;
         print_table(
-            &["nodes", "series", "scrape (median)", "RSS growth", "rule push, all acked"],
+            &[
+                "nodes",
+                "series",
+                "scrape (median)",
+                "RSS growth",
+                "rule push, all acked",
+            ],
             &[vec![
                 links.len().to_string(),
                 size.1.to_string(),
@@ -361,7 +365,12 @@ impl Bench<'_> {
             ]],
         );
         figure("metrics.scrape", scrape_s, "s", Target::Below(1.0));
-        figure("metrics.scrape_rss_growth", growth_mib, "MiB", Target::Below(64.0));
+        figure(
+            "metrics.scrape_rss_growth",
+            growth_mib,
+            "MiB",
+            Target::Below(64.0),
+        );
         figure("metrics.rule_push", push, "s", Target::Below(10.0));
         stop.cancel();
         Ok(())

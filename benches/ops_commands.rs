@@ -78,11 +78,11 @@ fn main() -> anyhow::Result<()> {
     let repeats = args.get(3).copied().unwrap_or(5).max(1);
     monit::daemon::raise_nofile_limit();
 
-    let mut names = names("sim", sims);
-    let real_names: Vec<String> = (0..reals.max(1)).map(|i| format!("real-{i:02}")).collect();
-    names.extend(real_names.iter().cloned());
+    // Simulated nodes first, then the real ones (at least one: the output test).
+    let mut all = names("sim", sims);
+    all.extend((0..reals.max(1)).map(|i| format!("real-{i:02}")));
     let mut configd = Configd::start(
-        names,
+        all,
         Role::Operator,
         "heartbeat_interval = \"1s\"\nnode_dead_after = \"10s\"\n[log]\nlevel = \"warn\"\n",
     );

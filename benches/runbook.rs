@@ -124,7 +124,9 @@ fn main() {
         median(walls),
         median(step_sum)
     );
-    println!("monit's own cost per step (no-op commands): median {per_step:.1} ms, p95 {p95:.1} ms");
+    println!(
+        "monit's own cost per step (no-op commands): median {per_step:.1} ms, p95 {p95:.1} ms"
+    );
     figure("runbook.step_overhead", per_step, "ms", Target::Below(20.0));
     let (w, n) = noop_walls[noop_walls.len() / 2];
     println!(

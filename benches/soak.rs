@@ -82,7 +82,12 @@ fn run() -> anyhow::Result<bool> {
         Target::Below(5.0),
     );
     let fds = report.fds_after_warmup().len() as f64;
-    let fds_ok = figure("soak.fd_counts_after_warmup", fds, "counts", Target::Below(2.0));
+    let fds_ok = figure(
+        "soak.fd_counts_after_warmup",
+        fds,
+        "counts",
+        Target::Below(2.0),
+    );
     let failed = report.queries_failed as f64;
     let queries_ok = figure("soak.queries_failed", failed, "queries", Target::Below(1.0));
     Ok(rss_ok && fds_ok && queries_ok && report.follower_alive)

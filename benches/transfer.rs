@@ -148,8 +148,18 @@ async fn run(mib: u64, runs: usize) -> bool {
             if same { "matches" } else { "DIFFERS" },
         );
         let growth_mib = growth as f64 / 1048576.0;
-        ok &= figure("transfer.throughput", mb_s, "MB/s", Target::AtLeast(MIN_MB_S));
-        ok &= figure("transfer.rss_growth", growth_mib, "MiB", Target::Below(MAX_GROWTH_MIB));
+        ok &= figure(
+            "transfer.throughput",
+            mb_s,
+            "MB/s",
+            Target::AtLeast(MIN_MB_S),
+        );
+        ok &= figure(
+            "transfer.rss_growth",
+            growth_mib,
+            "MiB",
+            Target::Below(MAX_GROWTH_MIB),
+        );
         ok &= same;
         if let Some(s) = streamed {
             println!(

@@ -87,7 +87,12 @@ fn tail(
             std::thread::sleep(d);
         }
     }
-    (sent, frames, start.elapsed().as_secs_f64(), cpu_seconds() - cpu0)
+    (
+        sent,
+        frames,
+        start.elapsed().as_secs_f64(),
+        cpu_seconds() - cpu0,
+    )
 }
 
 fn render_bench(app: &mut App, w: u16, h: u16, rounds: usize) -> f64 {

@@ -232,8 +232,18 @@ async fn bench(o: Options) -> bool {
             kb(size + assets)
         );
         let weight = kb(size + assets);
-        ok &= figure(&format!("web.{page}.ttfb"), med, "ms", Target::Below(TTFB_MS));
-        ok &= figure(&format!("web.{page}.weight"), weight, "KB", Target::Below(PAGE_KB));
+        ok &= figure(
+            &format!("web.{page}.ttfb"),
+            med,
+            "ms",
+            Target::Below(TTFB_MS),
+        );
+        ok &= figure(
+            &format!("web.{page}.weight"),
+            weight,
+            "KB",
+            Target::Below(PAGE_KB),
+        );
     }
     drop(held);
 

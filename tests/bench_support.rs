@@ -37,7 +37,10 @@ fn a_missed_target_is_a_fail_line_and_fails_the_check() {
     let slow = verdict_line("node_load.query_p50", 25.04, "ms", Target::Below(20.0));
     assert_eq!(slow, "FAIL node_load.query_p50: 25.0 ms (target < 20.0)");
     let fast = verdict_line("logs.printed", 1_234_567.8, "lines/s", Target::AtLeast(1e6));
-    assert_eq!(fast, "PASS logs.printed: 1234568 lines/s (target >= 1000000)");
+    assert_eq!(
+        fast,
+        "PASS logs.printed: 1234568 lines/s (target >= 1000000)"
+    );
     let edge = verdict_line("x.rate", 2000.0, "handshakes/s", Target::AtLeast(2000.0));
     assert!(edge.starts_with("PASS "), "{edge}");
     let nothing = verdict_line("x.p99", f64::NAN, "ms", Target::Below(50.0));
@@ -66,7 +69,10 @@ fn a_missed_target_is_a_fail_line_and_fails_the_check() {
 #[test]
 fn percentiles_are_nearest_rank() {
     let p = Percentiles::of((1..=100).map(f64::from).rev().collect()).unwrap();
-    assert_eq!((p.min, p.median, p.p90, p.p99, p.max), (1.0, 50.5, 90.0, 99.0, 100.0));
+    assert_eq!(
+        (p.min, p.median, p.p90, p.p99, p.max),
+        (1.0, 50.5, 90.0, 99.0, 100.0)
+    );
     assert_eq!(percentile(&[3.0], 0.99), 3.0);
     assert!(percentile(&[], 0.5).is_nan());
     assert_eq!(median(vec![5.0, 1.0, 3.0]), 3.0);

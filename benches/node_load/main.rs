@@ -39,7 +39,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
-use common::bench::{clock_ticks, cpu_ticks, exit, names, rss_kib, status_field, Configd, Percentiles};
+use common::bench::{
+    clock_ticks, cpu_ticks, exit, names, rss_kib, status_field, Configd, Percentiles,
+};
 use common::{bin, command};
 use fleet::{lock, Fleet, SimNode};
 use monit::net::proto::Role;
@@ -322,8 +324,7 @@ fn run_fleet(
     let mut answering = Vec::with_capacity(opts.queries);
     let mut render = Vec::with_capacity(opts.queries);
     for _ in 0..opts.queries {
-        let ((connect_ms, answer_ms), views) =
-            tools.block_on(library_query(&configd))?;
+        let ((connect_ms, answer_ms), views) = tools.block_on(library_query(&configd))?;
         library.push(connect_ms + answer_ms);
         connecting.push(connect_ms);
         answering.push(answer_ms);

@@ -1,7 +1,7 @@
 //! What one fleet size measured, and how it is printed (the figures in
 //! BENCHMARKS.md come from these lines).
 
-use anyhow::{bail, Context};
+use anyhow::Context;
 
 use crate::common::bench::{figure, Percentiles, Target};
 use crate::query::FILTERS;
@@ -62,9 +62,19 @@ impl Figures {
         );
         if self.plaintext {
             let cpu = self.configd_cpu_pct;
-            figure("node_load.plaintext.configd_cpu", cpu, "%", Target::Below(TARGET_CPU_PCT));
+            figure(
+                "node_load.plaintext.configd_cpu",
+                cpu,
+                "%",
+                Target::Below(TARGET_CPU_PCT),
+            );
             let kib = self.kib_per_node();
-            figure("node_load.plaintext.rss_per_node", kib, "KiB", Target::Below(TARGET_KIB_PER_NODE));
+            figure(
+                "node_load.plaintext.rss_per_node",
+                kib,
+                "KiB",
+                Target::Below(TARGET_KIB_PER_NODE),
+            );
         } else {
             figure(
                 "node_load.handshakes",

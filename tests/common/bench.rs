@@ -13,8 +13,8 @@ use monit::checks::{CheckState, PerfData, StateType};
 use monit::net::dial::{dial, link_config, Dialed, Endpoint};
 use monit::net::link::{drive, Handler, LinkHandle};
 use monit::net::proto::{
-    CheckDecl, CheckResult, ErrorCode, ErrorFrame, PeerKind, Registration, RequestBody, ResponseBody, Role,
-    DEFAULT_MAX_FRAME,
+    CheckDecl, CheckResult, ErrorCode, ErrorFrame, PeerKind, Registration, RequestBody,
+    ResponseBody, Role, DEFAULT_MAX_FRAME,
 };
 use monit::net::tls::{Fingerprint, Trust};
 use tokio_util::sync::CancellationToken;
@@ -44,13 +44,19 @@ impl From<ArgError> for String {
 
 impl Args {
     pub fn new() -> Args {
-        let args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
+        let args: Vec<String> = std::env::args()
+            .skip(1)
+            .filter(|a| a != "--bench")
+            .collect();
         Args(args.into_iter())
     }
 
     /// The value after `flag`, parsed.
     pub fn value<T: std::str::FromStr>(&mut self, flag: &str) -> Result<T, ArgError> {
-        let v = self.0.next().ok_or_else(|| ArgError(format!("{flag} needs a value")))?;
+        let v = self
+            .0
+            .next()
+            .ok_or_else(|| ArgError(format!("{flag} needs a value")))?;
         v.parse()
             .map_err(|_| ArgError(format!("{flag} {v}: not a valid value")))
     }
@@ -327,7 +333,10 @@ impl Configd {
             (Trust::Plaintext, "tls = false\n".to_string())
         } else {
             let fp = Fingerprint::of_pem_file(&data.join("tls/cert.pem")).unwrap();
-            (Trust::Pinned(fp), format!("server_fingerprint = \"{fp}\"\n"))
+            (
+                Trust::Pinned(fp),
+                format!("server_fingerprint = \"{fp}\"\n"),
+            )
         };
         write_private(&dir.path().join(".config/monit/client.toml"), &client_toml);
         Configd {

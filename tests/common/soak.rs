@@ -25,9 +25,7 @@ use anyhow::{bail, Context};
 use monit::auth::Token;
 use monit::checks::CheckState;
 use monit::net::link::{LinkHandle, NoRequests};
-use monit::net::proto::{
-    CheckResults, Level, LogBatch, LogLine, RequestBody, ResponseBody, Role,
-};
+use monit::net::proto::{CheckResults, Level, LogBatch, LogLine, RequestBody, ResponseBody, Role};
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
@@ -321,8 +319,8 @@ pub fn run(o: &SoakOptions, mut progress: impl FnMut(&Sample)) -> anyhow::Result
             let wake = next_sample.min(next_query);
             std::thread::sleep((wake - now).min(Duration::from_millis(200)));
         }
-        if let Ok(Some(status)) = configd.proc.child.try_wait() {
-            bail!("configd exited during the soak: {status}");
+        if !bench::alive(pid) {
+            bail!("configd exited during the soak{}", configd.log_tail());
         }
     }
     let follower_alive = matches!(follower.child.try_wait(), Ok(None));
@@ -400,7 +398,14 @@ async fn send_checks(link: &LinkHandle, round: u64) -> Option<u64> {
                 CheckState::Ok
             };
             let output = format!("OK: round {round}");
-            check_result(format!("check-{c}"), state, output, now, 1, vec![perf_time(0.001)])
+            check_result(
+                format!("check-{c}"),
+                state,
+                output,
+                now,
+                1,
+                vec![perf_time(0.001)],
+            )
         })
         .collect();
     match ask(link, RequestBody::CheckResults(CheckResults { results })).await {
