@@ -24,6 +24,7 @@ pub mod logging;
 pub mod logs;
 pub mod man;
 pub mod names;
+pub mod sync;
 pub mod net;
 pub mod noded;
 pub mod ops;

@@ -4,11 +4,12 @@
 //! it runs (declared in the check book beside its local ones) and the ones
 //! it refused, with the reason (shown by `query checks`).
 
+use crate::sync::lock;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use super::server::Shared;
+use super::state::Shared;
 use crate::checks::{CheckState, StateType};
 use crate::config::CentralCheckRule;
 use crate::net::proto::{CentralCheck, CheckDecl, CheckView, RequestBody, ResponseBody, SetChecks};
@@ -20,13 +21,6 @@ const PUSHES_IN_FLIGHT: usize = 512;
 
 /// Why a node that does not take central checks gets none.
 const TOO_OLD: &str = "the node's monit-noded does not take checks from configd (an older version)";
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    match m.lock() {
-        Ok(g) => g,
-        Err(p) => p.into_inner(),
-    }
-}
 
 #[derive(Default)]
 struct NodeCentral {
@@ -172,9 +166,9 @@ fn refused_view(node: &str, check: &str, reason: &str) -> CheckView {
 /// Sends `node` its central checks if they differ from what it last
 /// answered for (always with `force`), and records its answer.
 pub async fn push(shared: Arc<Shared>, node: String, force: bool) {
-    let gate = shared.central.gate(&node);
+    let gate = shared.central().gate(&node);
     let _one = gate.lock().await;
-    let Some(slot) = shared.registry.get(&node) else {
+    let Some(slot) = shared.registry().get(&node) else {
         return;
     };
     let Some(link) = slot.link() else { return };
@@ -182,7 +176,7 @@ pub async fn push(shared: Arc<Shared>, node: String, force: bool) {
     let rules = shared.live().central_checks.clone();
     let set = matching(&rules, &node, &labels);
     {
-        let mut nodes = lock(&shared.central.nodes);
+        let mut nodes = lock(&shared.central().nodes);
         let entry = nodes.entry(node.clone()).or_default();
         if !entry.takes_checks {
             let refused: BTreeMap<String, String> = set
@@ -226,7 +220,7 @@ pub async fn push(shared: Arc<Shared>, node: String, force: bool) {
         }
     };
     let decls = {
-        let mut nodes = lock(&shared.central.nodes);
+        let mut nodes = lock(&shared.central().nodes);
         let entry = nodes.entry(node.clone()).or_default();
         for r in &answer.refused {
             if entry.refused.get(&r.name) != Some(&r.reason) {
@@ -251,7 +245,7 @@ pub async fn push(shared: Arc<Shared>, node: String, force: bool) {
     };
     tracing::debug!(%node, accepted = answer.accepted.len(), refused = answer.refused.len(), "central checks set");
     let fx = shared
-        .checks
+        .checks()
         .declare(&node, &decls, labels, crate::timefmt::now_ms());
     if let Err(e) = super::check_api::apply(&shared, fx, false).await {
         tracing::error!("cannot store the node's checks: {e}");
@@ -261,7 +255,7 @@ pub async fn push(shared: Arc<Shared>, node: String, force: bool) {
 /// After a reload: every connected node whose set changed gets it.
 pub async fn push_all(shared: Arc<Shared>) {
     let started = Instant::now();
-    let slots = shared.registry.slots();
+    let slots = shared.registry().slots();
     let permits = Arc::new(tokio::sync::Semaphore::new(PUSHES_IN_FLIGHT));
     let mut tasks = tokio::task::JoinSet::new();
     for slot in slots {

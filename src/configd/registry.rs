@@ -5,23 +5,17 @@
 //! Heartbeats touch an atomic, so 10,000 nodes beating every second take no
 //! lock; the registry map is locked only to add a node or to list them.
 
+use crate::sync::lock;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 
 use super::store::NodeRow;
 use crate::net::bulk::{EncodedNode, NodeRef, Writer};
 use crate::net::link::LinkHandle;
 use crate::net::node_ref::{Pairs, Strs};
 use crate::net::proto::{CheckCounts, NodeState, NodeView, Registration};
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    match m.lock() {
-        Ok(g) => g,
-        Err(poisoned) => poisoned.into_inner(),
-    }
-}
 
 struct SlotInner {
     state: NodeState,
