@@ -124,10 +124,7 @@ impl Handler for SimNode {
     async fn handle(self: Arc<Self>, req: Incoming) {
         match req.body {
             RequestBody::SetChecks(set) => {
-                let want = match self.want.lock() {
-                    Ok(g) => g.clone(),
-                    Err(p) => p.into_inner().clone(),
-                };
+                let want = monit::sync::lock(&self.want).clone();
                 let answer = ChecksSet {
                     accepted: set.checks.iter().map(|c| c.name.clone()).collect(),
                     refused: vec![],

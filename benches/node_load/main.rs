@@ -43,8 +43,9 @@ use common::bench::{
     clock_ticks, cpu_ticks, exit, names, rss_kib, status_field, Configd, Percentiles,
 };
 use common::{bin, command};
-use fleet::{lock, Fleet, SimNode};
+use fleet::{Fleet, SimNode};
 use monit::net::proto::Role;
+use monit::sync::lock;
 use monit::views::NodeJson;
 use query::{library_query, query_command, verify_query, Launcher, FILTERS, LAUNCHER_ARG};
 use rand::RngExt;
