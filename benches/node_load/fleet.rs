@@ -66,7 +66,6 @@ fn micros(d: Duration) -> u32 {
     u32::try_from(d.as_micros()).unwrap_or(u32::MAX)
 }
 
-
 /// One simulated node agent.
 pub struct SimNode {
     pub index: usize,
