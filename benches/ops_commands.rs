@@ -114,10 +114,13 @@ fn main() -> anyhow::Result<()> {
         write_private(
             &cfg,
             &format!(
-                "name = \"{name}\"\nserver = \"{addr}\"\ntoken_file = \"{}\"\n[labels]\nsim = \"no\"\n\
+                "name = \"{name}\"\nserver = \"{addr}\"\ntoken_file = \"{}\"\nspool_dir = \"{}\"\n[labels]\nsim = \"no\"\n\
                  [[command]]\nname = \"true\"\nargv = [\"/bin/true\"]\ntimeout = \"30s\"\n\
                  [[command]]\nname = \"big\"\nargv = [\"/bin/sh\", \"-c\", \"yes 'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx' | head -c {}\"]\ntimeout = \"10m\"\n",
                 token_file.display(),
+                // Each node its own spool and pidfile (beside the spool):
+                // as root the default is one /var/lib/monit for all.
+                configd.path().join(format!("{name}.state/spool")).display(),
                 megabytes * 1_000_000
             ),
         );
