@@ -30,7 +30,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::bench::{figure, percentile, Target};
+use common::bench::{figure, percentile, Args, Target};
 use common::web::{browser, start_driver, Http};
 use common::Fleet;
 use fantoccini::Locator;
@@ -61,20 +61,14 @@ fn options() -> anyhow::Result<Options> {
         rate: 10_000,
         seconds: 30,
     };
-    let mut args = std::env::args().skip(1).filter(|a| a != "--bench");
+    let mut args = Args::new();
     while let Some(a) = args.next() {
-        let mut value = || -> anyhow::Result<u64> {
-            Ok(args
-                .next()
-                .ok_or_else(|| anyhow::anyhow!("{a} needs a number"))?
-                .parse()?)
-        };
         match a.as_str() {
-            "--nodes" => o.nodes = value()? as usize,
-            "--runs" => o.runs = value()?.max(1) as usize,
-            "--rate" => o.rate = value()?.max(100) as usize,
-            "--seconds" => o.seconds = value()?.max(1),
-            other => anyhow::bail!("unknown option `{other}` (--nodes, --runs, --rate, --seconds)"),
+            "--nodes" => o.nodes = args.value("--nodes")?,
+            "--runs" => o.runs = args.value::<usize>("--runs")?.max(1),
+            "--rate" => o.rate = args.value::<usize>("--rate")?.max(100),
+            "--seconds" => o.seconds = args.value::<u64>("--seconds")?.max(1),
+            other => Err(Args::unknown(other))?,
         }
     }
     Ok(o)
