@@ -59,6 +59,8 @@ const PRE_AUTH_MAX_FRAME: usize = 4096;
 /// Mutated inputs are kept under this size: big enough for every seed.
 const MAX_INPUT: usize = 64 * 1024;
 const MAX_RSS_GROWTH_KIB: u64 = 256 * 1024;
+/// SHA-256 of `hello`, the bytes of the transfer seeds.
+const HELLO_SHA256: &str = "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824";
 
 // ---------------------------------------------------------------- generator
 
@@ -222,6 +224,26 @@ fn seed_messages() -> Vec<Message> {
     let job = json!({"id": 7, "who": "alice", "started_ms": 1, "finished_ms": 2,
         "command": "open-zone", "args": ["218"], "targets": [target.clone()],
         "requires": {"state": "new"}, "effects": {}, "item": "zone=218", "message": ""});
+    // Runbook steps: an effects step, and a transfer with its undo.
+    let step = json!({"index": 1, "name": "retire", "kind": "effects", "item": "218",
+        "node": null, "to_node": null, "command": null, "args": [], "file": null,
+        "changes": [{"kind": "zone", "key": "218", "attr": "state", "from": null,
+            "to": "moving"}],
+        "undo": null, "state": "pending", "started_ms": null, "finished_ms": null,
+        "exit_code": null, "bytes": null, "message": ""});
+    let copy = json!({"index": 2, "name": "copy", "kind": "transfer", "item": "218",
+        "node": "web-1", "to_node": "web-2", "command": null, "args": [],
+        "file": "zones/218.tar", "changes": [],
+        "undo": {"index": 2, "name": "copy", "kind": "run", "item": "218", "node": "web-2",
+            "to_node": null, "command": "rm-zone", "args": ["218"], "file": null,
+            "changes": [], "undo": null, "state": "pending", "started_ms": null,
+            "finished_ms": null, "exit_code": null, "bytes": null, "message": ""},
+        "state": "running", "started_ms": 1, "finished_ms": null, "exit_code": null,
+        "bytes": null, "message": ""});
+    let mut step_done = copy.clone();
+    step_done["state"] = json!("ok");
+    step_done["finished_ms"] = json!(2);
+    step_done["bytes"] = json!(5_242_880);
     vec![
         msg(
             json!({"Hello": {"protocol": 2, "role": "node", "name": "web-1",
@@ -384,6 +406,110 @@ fn seed_messages() -> Vec<Message> {
             json!({"CommandExit": {"state": "ok", "exit_code": 0, "message": ""}}),
         ),
         resp(19, json!({"CommandNames": {"names": ["open-zone"]}})),
+        req(
+            21,
+            json!({"QueryCommands": {"node": "web-1", "filters": []}}),
+        ),
+        req(22, json!({"CancelJob": {"id": 7}})),
+        req(
+            23,
+            json!({"QueryProblems": {"node": null, "filters": ["state=critical"]}}),
+        ),
+        req(
+            24,
+            json!({"SetChecks": {"checks": [
+            {"name": "disk", "command": ["/usr/lib/nagios/plugins/check_disk", "-w", "10%"],
+                "interval_ms": 60000, "retry_interval_ms": 10000, "max_attempts": 3,
+                "timeout_ms": 10000},
+            {"name": "backup", "command": [], "interval_ms": 0, "retry_interval_ms": 0,
+                "max_attempts": 1, "timeout_ms": 0, "freshness_ms": 90000}]}}),
+        ),
+        req(
+            25,
+            json!({"RunbookPlan": {"name": "move-zone", "args": ["218", "web-2"],
+            "digest": null}}),
+        ),
+        req(
+            26,
+            json!({"RunbookRun": {"name": "move-zone", "args": ["218", "web-2"],
+            "digest": "3f9a0c1b2d4e5f60"}}),
+        ),
+        req(27, json!({"RunbookUndo": {"id": 8, "follow": true}})),
+        req(
+            28,
+            json!({"ReadFile": {"path": "zones/218.tar", "max_size": 1u64 << 30}}),
+        ),
+        req(
+            29,
+            json!({"WriteFile": {"path": "zones/218.tar", "size": 5, "overwrite": false}}),
+        ),
+        req(
+            31,
+            json!({"WriteCommit": {"handle": 1, "sha256": HELLO_SHA256}}),
+        ),
+        resp(
+            23,
+            json!({"Problems": {"problems": [
+            {"node": "web-2", "check": null, "state": "down", "state_type": "hard",
+                "since_ms": 1, "output": "connection lost", "acknowledged": false,
+                "in_downtime": false, "flapping": false, "stale": false},
+            {"node": "web-2", "check": "load", "state": "critical", "state_type": "soft",
+                "since_ms": 2, "output": "LOAD CRITICAL", "acknowledged": true,
+                "in_downtime": true, "flapping": true, "stale": true}], "done": true}}),
+        ),
+        resp(
+            21,
+            json!({"Commands": {"commands": [{"spec": {"name": "open-zone",
+                "description": "d", "argv": ["/bin/x", "{zone}"],
+                "args": [{"name": "zone", "kind": {"int": {"min": 1, "max": 9999}}}],
+                "timeout_ms": 60000, "concurrency": 1, "inventory": null, "role": "admin"},
+                "nodes": ["web-1", "web-2"]}],
+            "runbooks": [{"name": "move-zone", "description": "move a zone",
+                "role": "operator", "usage": "move-zone <zone:key zone> <dst:node>",
+                "args": [{"name": "zone", "kind": "key", "rule": "a zone key",
+                    "requires": {"state": "live"}},
+                    {"name": "dst", "kind": "node", "rule": "a node", "requires": {}}],
+                "steps": ["stop", "copy", "start"]}]}}),
+        ),
+        resp(
+            24,
+            json!({"ChecksSet": {"accepted": ["disk"],
+            "refused": [{"name": "backup", "reason": "defined in noded.toml"}]}}),
+        ),
+        resp(
+            25,
+            json!({"RunbookPlanned": {"name": "move-zone", "args": ["218", "web-2"],
+            "steps": [step.clone(), copy.clone()], "digest": "3f9a0c1b2d4e5f60"}}),
+        ),
+        resp(26, json!({"StepStarted": copy.clone()})),
+        resp(
+            26,
+            json!({"StepProgress": {"index": 2, "bytes": 1_048_576, "total": 5_242_880}}),
+        ),
+        resp(26, json!({"StepDone": step_done})),
+        resp(28, json!({"FileSize": {"size": 5}})),
+        resp(28, json!({"FileEnd": {"bytes": 5, "sha256": HELLO_SHA256}})),
+        resp(29, json!({"WriteOpen": {"handle": 1}})),
+        resp(30, json!({"ChunkAck": {"written": 5}})),
+        resp(
+            31,
+            json!({"WriteDone": {"bytes": 5, "sha256": HELLO_SHA256}}),
+        ),
+        // `#[serde(with = "bin")]` takes MessagePack bin only, not JSON.
+        Message::Request(Request {
+            id: 30,
+            body: RequestBody::WriteChunk(WriteChunk {
+                handle: 1,
+                offset: 0,
+                data: b"hello".to_vec(),
+            }),
+        }),
+        Message::Response(Response {
+            id: 28,
+            body: ResponseBody::FileChunk(FileChunk {
+                data: b"hello".to_vec(),
+            }),
+        }),
     ]
 }
 
