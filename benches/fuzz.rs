@@ -14,8 +14,7 @@
 //!   deletion, splices, MessagePack counts set huge, tampered length
 //!   headers), fed whole or in two pieces to `MessageCodec` (4 MiB and
 //!   4 KiB limits) and `TolerantCodec`, then `decode_eof`.
-//! - `bodies` (40%): mutated frame bodies to `decode_body` and the in-place
-//!   readers `bulk::nodes_page` / `bulk::log_lines_page`; whatever decodes
+//! - `bodies` (40%): mutated frame bodies to `decode_body`; whatever decodes
 //!   is encoded again, decoded again and must encode to the same bytes.
 //! - `handshake` (2%, it is the slow one: a runtime turn, HMACs and hex per
 //!   input): `server_handshake` and `client_handshake` against a scripted
@@ -44,7 +43,6 @@ use monit::auth::{
     client_proof, server_proof, verify_client_proof, Token, TokenKeys, TokensFile, Transcript,
 };
 use monit::config::{ConfigdConfig, NodedConfig};
-use monit::net::bulk;
 use monit::net::frame::{decode_body, encode_frame, MessageCodec, TolerantCodec, HEADER_LEN};
 use monit::net::handshake::{client_handshake, server_handshake, Authenticator};
 use monit::net::proto::*;
@@ -568,10 +566,7 @@ impl Bodies<'_> {
         let mut input = rng.pick(self.bodies).clone();
         let other = rng.pick(self.bodies).clone();
         mutate(rng, &mut input, &other);
-        let id = rng.below(32) as u64;
         guarded("bodies", index, &input, || {
-            let _ = bulk::nodes_page(&input, id);
-            let _ = bulk::log_lines_page(&input, id);
             let Ok(first) = decode_body(&input) else {
                 return Ok(());
             };

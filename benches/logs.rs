@@ -356,7 +356,7 @@ async fn flood(link: &LinkHandle, n: u64) -> u64 {
             first_line: 0,
             lines,
         });
-        monit::net::bulk::encode_request_body(&body)
+        monit::net::frame::encode_request_body(&body)
             .ok()
             .map(bytes::Bytes::from)
     };

@@ -8,13 +8,11 @@ use super::args::{CommonArgs, LogsArgs};
 use super::exit::CliError;
 use super::output::Format;
 use super::{finish_output, Target};
-use crate::json_out;
 use crate::logs::render::{self, TimeCache};
-use crate::net::bulk;
-use crate::net::client::{unexpected, ClientError};
-use crate::net::direct::Direct;
-use crate::net::log_ref::LogLineRef;
-use crate::net::proto::{ErrorCode, RequestBody, ResponseBody, SubscribeLogs};
+use crate::model::log::LogLineJson;
+use crate::net::client::{unexpected, Client, ClientError};
+use crate::net::link::Responses;
+use crate::net::proto::{ErrorCode, LogLine, RequestBody, ResponseBody, SubscribeLogs};
 use crate::timefmt::now_ms;
 use tokio::sync::mpsc::error::TrySendError;
 
@@ -28,13 +26,12 @@ struct Renderer {
     format: Format,
     coloured: bool,
     times: TimeCache,
-    json_times: json_out::Times,
     /// Nothing printed yet (`-o json` opens its array, `-o csv` its header).
     first: bool,
 }
 
 impl Renderer {
-    fn line(&mut self, out: &mut Vec<u8>, line: &LogLineRef) {
+    fn line(&mut self, out: &mut Vec<u8>, line: &LogLine) {
         match self.format {
             Format::Table | Format::Wide => {
                 // Writing to a Vec cannot fail.
@@ -48,40 +45,46 @@ impl Renderer {
                 }
                 let time = crate::timefmt::rfc3339_ms(line.time_ms);
                 let level = line.level.as_str();
-                let _ = w.write_record([&time, line.node, level, line.source, line.message]);
+                let _ = w.write_record([&time, &line.node, level, &line.source, &line.message]);
                 let _ = w.flush();
             }
             Format::Jsonl => {
-                json_out::log_line(out, &mut self.json_times, line);
+                self.json(out, line);
                 out.push(b'\n');
             }
             Format::Json => {
                 out.extend_from_slice(if self.first { b"[\n" } else { b",\n" });
                 self.first = false;
-                json_out::log_line(out, &mut self.json_times, line);
+                self.json(out, line);
             }
         }
     }
 
+    fn json(&mut self, out: &mut Vec<u8>, line: &LogLine) {
+        let time = self.times.format(line.time_ms);
+        // Writing to a Vec cannot fail.
+        let _ = serde_json::to_writer(out, &LogLineJson::with_time(line, time));
+    }
+
     /// A batch: the skip marker first if lines were missed. With `seen`
     /// (after a reconnection) lines printed already are left out.
-    fn batch<'a>(
+    fn batch(
         &mut self,
         out: &mut Vec<u8>,
         skipped: u64,
-        lines: impl IntoIterator<Item = LogLineRef<'a>>,
+        lines: &[LogLine],
         mut seen: Option<&mut Seen>,
     ) {
         if skipped > 0 {
-            self.line(out, &LogLineRef::from(&render::skipped_marker(skipped)));
+            self.line(out, &render::skipped_marker(skipped));
         }
         for l in lines {
             if let Some(seen) = seen.as_deref_mut() {
-                if !seen.first_time(&l) {
+                if !seen.first_time(l) {
                     continue;
                 }
             }
-            self.line(out, &l);
+            self.line(out, l);
         }
     }
 
@@ -117,10 +120,10 @@ impl Seen {
     /// Whether `l` is new (and remembers it). Only lines of the overlap
     /// after a reconnection are compared: two equal lines in one
     /// millisecond (a command printing the same line twice) both print.
-    fn first_time(&mut self, l: &LogLineRef) -> bool {
+    fn first_time(&mut self, l: &LogLine) -> bool {
         use std::hash::{Hash, Hasher};
         let mut h = std::collections::hash_map::DefaultHasher::new();
-        (l.time_ms, l.node, l.level as u8, l.source, l.message).hash(&mut h);
+        (l.time_ms, &l.node, l.level as u8, &l.source, &l.message).hash(&mut h);
         let key = h.finish();
         let replayed = self.replayed_until.is_some_and(|t| l.time_ms <= t);
         if replayed && self.recent.contains(&key) {
@@ -143,8 +146,8 @@ impl Seen {
 }
 
 /// The one line printed when `logs -f` is connected again.
-fn reconnected_marker(lost_ms: i64) -> crate::net::proto::LogLine {
-    crate::net::proto::LogLine {
+fn reconnected_marker(lost_ms: i64) -> LogLine {
+    LogLine {
         time_ms: now_ms(),
         node: crate::logs::hub::CONFIGD_NODE.into(),
         level: crate::net::proto::Level::Warn,
@@ -182,7 +185,7 @@ async fn resubscribe(
     seen: &Seen,
     lost_ms: i64,
     out: &tokio::sync::mpsc::Sender<Vec<u8>>,
-) -> Option<(Direct, u64)> {
+) -> Option<(Client, Responses)> {
     let mut backoff = crate::net::backoff::Backoff::new(
         std::time::Duration::from_millis(250),
         std::time::Duration::from_secs(10),
@@ -192,7 +195,7 @@ async fn resubscribe(
             return None;
         }
         tokio::time::sleep(backoff.next_delay()).await;
-        let Ok(mut d) = Direct::connect(&target.endpoint, "monit-cli logs").await else {
+        let Ok(client) = Client::connect(&target.endpoint, "monit-cli logs").await else {
             continue;
         };
         let newest = if seen.newest_ms > 0 {
@@ -202,11 +205,11 @@ async fn resubscribe(
         };
         subscription.since_ms = Some(newest - RESUME_SLACK_MS);
         subscription.backlog = SEEN_KEPT as u64;
-        if let Ok(id) = d
+        if let Ok(answers) = client
             .request(RequestBody::SubscribeLogs(subscription.clone()))
             .await
         {
-            return Some((d, id));
+            return Some((client, answers));
         }
     }
 }
@@ -233,16 +236,18 @@ pub async fn run(common: &CommonArgs, args: LogsArgs) -> Result<(), CliError> {
         since_ms,
         follow: args.follow,
     };
-    let mut direct = Direct::connect(&target.endpoint, "monit-cli logs").await?;
+    let mut client = Client::connect(&target.endpoint, "monit-cli logs").await?;
     if !subscription.nodes.is_empty() {
-        let mut known = Vec::new();
-        direct
-            .nodes(vec![], |n| known.push(n.name.to_string()))
-            .await?;
+        let known: Vec<String> = client
+            .query_nodes(vec![])
+            .await?
+            .into_iter()
+            .map(|n| n.name)
+            .collect();
         let own = [crate::logs::hub::CONFIGD_NODE, crate::tui::demo::LOG_NODE];
         super::check_known_nodes(&subscription.nodes, &known, &own)?;
     }
-    let mut id = direct
+    let mut answers = client
         .request(RequestBody::SubscribeLogs(subscription.clone()))
         .await?;
     let mut seen = Seen::default();
@@ -257,13 +262,13 @@ pub async fn run(common: &CommonArgs, args: LogsArgs) -> Result<(), CliError> {
         format,
         coloured,
         times: TimeCache::default(),
-        json_times: json_out::Times::default(),
         first: true,
     };
-    // This task reads each batch in place from its frame and renders it; a
-    // writer thread prints. This task keeps reading the connection (and so
-    // heartbeating) even when stdout is not read: batches that do not fit
-    // the writer's queue are dropped, counted and reported as a skip line.
+    // This task renders each batch as the link hands it over; a writer
+    // thread prints. This task keeps taking batches (so the link keeps
+    // reading and heartbeating) even when stdout is not read: batches that
+    // do not fit the writer's queue are dropped, counted and reported as a
+    // skip line.
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<u8>>(WRITER_QUEUE);
     let writer = std::thread::spawn(move || -> std::io::Result<()> {
         let mut out = std::io::stdout().lock();
@@ -277,11 +282,11 @@ pub async fn run(common: &CommonArgs, args: LogsArgs) -> Result<(), CliError> {
     let outcome: Result<(), CliError> = loop {
         let next = if dropped > 0 {
             // Report drops even when the stream goes quiet.
-            match tokio::time::timeout(SKIP_REPORT, direct.next_body()).await {
+            match tokio::time::timeout(SKIP_REPORT, answers.next()).await {
                 Ok(next) => next,
                 Err(_) => {
                     let mut chunk = Vec::new();
-                    renderer.batch(&mut chunk, dropped, [], None);
+                    renderer.batch(&mut chunk, dropped, &[], None);
                     if tx.try_send(chunk).is_ok() {
                         dropped = 0;
                     }
@@ -289,82 +294,50 @@ pub async fn run(common: &CommonArgs, args: LogsArgs) -> Result<(), CliError> {
                 }
             }
         } else {
-            direct.next_body().await
+            answers.next().await
         };
-        let body = match next {
-            Ok(body) => Ok(body),
-            Err(e) if follow && !e.is_access() => Err(e),
-            Err(e) => break Err(e.into()),
+        let lost = match next {
+            Some(Ok(ResponseBody::LogLines(b))) => Ok(b),
+            Some(Ok(ResponseBody::Error(e))) => Err(ClientError::Remote(e)),
+            Some(Ok(other)) => break Err(unexpected(&other).into()),
+            Some(Err(e)) => Err(e.into()),
+            None => Err(ClientError::Lost("configd ended the answer early".into())),
         };
-        let body = match body {
-            Ok(body) => body,
-            // configd went away (a restart): follow it back.
-            Err(e) => {
+        let b = match lost {
+            Ok(b) => b,
+            // configd went away (a restart, or stopping says so first):
+            // follow it back.
+            Err(e)
+                if follow
+                    && !matches!(&e, ClientError::Remote(f) if f.code != ErrorCode::ShuttingDown) =>
+            {
                 let lost_ms = now_ms();
                 tracing::debug!("logs connection lost: {e}");
-                let Some((d, new_id)) =
+                let Some((c, a)) =
                     resubscribe(&target, &mut subscription, &seen, lost_ms, &tx).await
                 else {
                     break Ok(());
                 };
-                direct = d;
-                id = new_id;
+                client = c;
+                answers = a;
                 resumed = true;
                 seen.replayed_until = Some(seen.newest_ms);
                 let mut chunk = Vec::new();
-                renderer.line(&mut chunk, &LogLineRef::from(&reconnected_marker(lost_ms)));
+                renderer.line(&mut chunk, &reconnected_marker(lost_ms));
                 if tx.send(chunk).await.is_err() {
                     break Ok(());
                 }
                 continue;
             }
+            Err(e) => break Err(e.into()),
         };
         // Every line is remembered while following, so none prints twice
         // after a reconnection.
         let seen_now = (follow || resumed).then_some(&mut seen);
-        let mut chunk = Vec::with_capacity(body.len() + body.len() / 2);
-        let (lines, skipped, done) = match bulk::log_lines_page(&body, id) {
-            Some(b) => {
-                let skipped = b.skipped + dropped;
-                renderer.batch(&mut chunk, skipped, b.lines.iter().copied(), seen_now);
-                (b.lines.len() as u64, skipped, b.done)
-            }
-            None => match direct.settle(&body, id).await {
-                Ok(None) => continue,
-                Ok(Some(ResponseBody::LogLines(b))) => {
-                    let skipped = b.skipped + dropped;
-                    renderer.batch(
-                        &mut chunk,
-                        skipped,
-                        b.lines.iter().map(LogLineRef::from),
-                        seen_now,
-                    );
-                    (b.lines.len() as u64, skipped, b.done)
-                }
-                Ok(Some(ResponseBody::Error(e))) => break Err(ClientError::Remote(e).into()),
-                Ok(Some(other)) => break Err(unexpected(&other).into()),
-                // configd stopping says so first: follow it back.
-                Err(ClientError::Remote(e)) if follow && e.code == ErrorCode::ShuttingDown => {
-                    let lost_ms = now_ms();
-                    let Some((d, new_id)) =
-                        resubscribe(&target, &mut subscription, &seen, lost_ms, &tx).await
-                    else {
-                        break Ok(());
-                    };
-                    direct = d;
-                    id = new_id;
-                    resumed = true;
-                    seen.replayed_until = Some(seen.newest_ms);
-                    let mut chunk = Vec::new();
-                    renderer.line(&mut chunk, &LogLineRef::from(&reconnected_marker(lost_ms)));
-                    if tx.send(chunk).await.is_err() {
-                        break Ok(());
-                    }
-                    continue;
-                }
-                Err(e) => break Err(e.into()),
-            },
-        };
+        let mut chunk = Vec::with_capacity(b.lines.len() * 128);
+        let skipped = b.skipped + dropped;
+        renderer.batch(&mut chunk, skipped, &b.lines, seen_now);
+        let (lines, done) = (b.lines.len() as u64, b.done);
         if done {
             renderer.end(&mut chunk);
         }
@@ -387,6 +360,7 @@ pub async fn run(common: &CommonArgs, args: LogsArgs) -> Result<(), CliError> {
         }
     };
     drop(tx);
+    drop(client);
     let printed = writer
         .join()
         .unwrap_or_else(|_| Err(std::io::Error::other("the output thread failed")));
@@ -402,13 +376,13 @@ mod tests {
     use super::*;
     use crate::net::proto::Level;
 
-    fn line(time_ms: i64, message: &str) -> LogLineRef<'_> {
-        LogLineRef {
+    fn line(time_ms: i64, message: &str) -> LogLine {
+        LogLine {
             time_ms,
-            node: "web-1",
+            node: "web-1".into(),
             level: Level::Info,
-            source: "job:1",
-            message,
+            source: "job:1".into(),
+            message: message.into(),
         }
     }
 

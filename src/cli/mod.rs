@@ -8,7 +8,6 @@ pub mod ops;
 pub mod output;
 pub mod runbook;
 
-use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::Context;
@@ -18,11 +17,10 @@ use crate::config::{ClientConfig, TrustSettings};
 use crate::filter::Filter;
 use crate::net::client::Client;
 use crate::net::dial::Endpoint;
-use crate::net::direct::Direct;
 use crate::views::NodeJson;
 use args::{Cli, Command, CommonArgs, Query};
 use exit::{CliError, Exit};
-use output::{Fit, Format, Table};
+use output::{Fit, Table};
 
 pub const DEFAULT_SERVER: &str = "127.0.0.1:7400";
 
@@ -181,48 +179,20 @@ pub(crate) fn check_known_nodes(
     Ok(())
 }
 
-/// Bytes of JSON written at a time.
-const CHUNK: usize = 256 * 1024;
-
 async fn query_nodes(common: &CommonArgs, filters: Vec<String>) -> Result<(), CliError> {
     parse_filters(&filters, "nodes", Some(crate::views::NODE_FIELDS))?;
     let target = Target::resolve(common)?;
-    let mut direct = Direct::connect(&target.endpoint, "monit-cli").await?;
+    let client = Client::connect(&target.endpoint, "monit-cli").await?;
+    let rows: Vec<NodeJson> = client
+        .query_nodes(filters)
+        .await?
+        .into_iter()
+        .map(NodeJson::from)
+        .collect();
     let mut out = std::io::stdout().lock();
-    let written = match common.output {
-        Format::Json | Format::Jsonl => {
-            // Each node straight from its page into the JSON, written as the
-            // pages arrive (configd builds the next meanwhile), through one
-            // reused buffer: 10,000 nodes are 4 MB of JSON, and fresh memory
-            // costs page faults.
-            let mut w = crate::json_out::NodesJson::new(common.output == Format::Json);
-            let mut buf = Vec::with_capacity(CHUNK + 4096);
-            let mut written = Ok(());
-            direct
-                .nodes(filters, |n| {
-                    w.node(&mut buf, n);
-                    if buf.len() >= CHUNK {
-                        if written.is_ok() {
-                            written = out.write_all(&buf);
-                        }
-                        buf.clear();
-                    }
-                })
-                .await?;
-            w.end(&mut buf);
-            written
-                .and_then(|()| out.write_all(&buf))
-                .and_then(|()| out.flush())
-        }
-        format => {
-            let mut rows = Vec::new();
-            direct
-                .nodes(filters, |n| rows.push(NodeJson::from(&n.to_view())))
-                .await?;
-            output::write_rows(&mut out, format, &rows, |fit| nodes_table(&rows, fit))
-        }
-    };
-    finish_output(written)
+    finish_output(output::write_rows(&mut out, common.output, &rows, |fit| {
+        nodes_table(&rows, fit)
+    }))
 }
 
 /// A closed pipe (`| head`) is a normal end, not an error.

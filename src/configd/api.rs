@@ -11,13 +11,10 @@ use super::server::Shared;
 use super::store::EventRow;
 use super::tokens::Identity;
 use crate::filter::Filter;
-use crate::net::bulk;
-use crate::net::frame::{seal, HEADER_LEN};
 use crate::net::link::{Handler, Incoming, LinkEnd, LinkHandle, Replier};
-use crate::net::node_ref::NodeRef;
 use crate::net::proto::{
-    CheckCounts, ErrorCode, ErrorFrame, NodeState, PeerKind, QueryNodes, Registered, Registration,
-    RequestBody, ResponseBody, Role,
+    CheckCounts, ErrorCode, ErrorFrame, NodeState, NodeView, NodesPage, PeerKind, QueryNodes,
+    Registered, Registration, RequestBody, ResponseBody, Role,
 };
 use crate::timefmt::now_ms;
 use crate::views::node_matches;
@@ -266,57 +263,45 @@ impl Api {
         };
         let counts = self.shared.checks.counts_by_node();
         let checks_of = |name: &str| counts.get(name).copied().unwrap_or_default();
-        let keep = |n: &NodeRef| node_matches(&filters, n);
+        let keep = |n: &NodeView| node_matches(&filters, n);
         send_nodes(&self.shared.registry.slots(), checks_of, keep, &reply).await
     }
 }
 
-/// The nodes `keep` takes, in `Nodes` pages encoded straight from the
-/// registry (no copy of a node is made: a 10,000-node answer starts in well
-/// under a millisecond). A page ends at `PAGE` nodes or `PAGE_BYTES`; the
-/// last one (empty if no node is taken) says done.
+/// The nodes `keep` takes, in `Nodes` pages of at most `PAGE` nodes or
+/// about `PAGE_BYTES`, each built while the link sends the one before;
+/// the last one (empty if no node is taken) says done.
 async fn send_nodes(
     slots: &[Arc<NodeSlot>],
     checks_of: impl Fn(&str) -> CheckCounts,
-    keep: impl Fn(&NodeRef) -> bool,
+    keep: impl Fn(&NodeView) -> bool,
     reply: &Replier,
 ) {
-    let mut nodes = Vec::new();
-    let mut count = 0;
+    let mut nodes = Vec::with_capacity(PAGE);
+    let mut bytes = 0;
     for slot in slots {
-        let before = nodes.len();
-        if !slot.write_node_if(&mut nodes, &checks_of(&slot.name), &keep) {
+        let Some(node) = slot.view_if(checks_of(&slot.name), &keep) else {
             continue;
-        }
+        };
         // A full page goes once a node is known to follow it.
-        if count == PAGE || before >= PAGE_BYTES {
-            if !send_nodes_page(reply, count, &nodes[..before], false).await {
+        if nodes.len() == PAGE || bytes >= PAGE_BYTES {
+            bytes = 0;
+            let page = std::mem::replace(&mut nodes, Vec::with_capacity(PAGE));
+            let body = ResponseBody::Nodes(NodesPage {
+                nodes: page,
+                done: false,
+            });
+            if reply.send(body).await.is_err() {
                 return;
             }
-            nodes.drain(..before);
-            count = 0;
-            // Let the link's writer send this page while the next is built.
             tokio::task::yield_now().await;
         }
-        count += 1;
+        bytes += node.weight();
+        nodes.push(node);
     }
-    send_nodes_page(reply, count, &nodes, true).await;
-}
-
-async fn send_nodes_page(reply: &Replier, count: usize, nodes: &[u8], done: bool) -> bool {
-    let mut frame = Vec::with_capacity(HEADER_LEN + 64 + nodes.len());
-    frame.resize(HEADER_LEN, 0);
-    let mut w = bulk::Writer(&mut frame);
-    w.nodes_page_start(reply.id(), count);
-    w.raw(nodes);
-    w.nodes_page_end(done);
-    match seal(frame, reply.link().max_frame()) {
-        Ok(frame) => reply.link().send_frame(frame).await.is_ok(),
-        Err(e) => {
-            let _ = reply.error(ErrorCode::Internal, e.to_string()).await;
-            false
-        }
-    }
+    let _ = reply
+        .send(ResponseBody::Nodes(NodesPage { nodes, done: true }))
+        .await;
 }
 
 /// Who may send what. The one place requests are checked against roles.

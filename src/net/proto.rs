@@ -11,6 +11,9 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::model::log::{Level, LogAck, LogBatch, LogLine, LogLines};
+pub use crate::model::node::{CheckCounts, NodeState, NodeView, NodesPage};
+
 /// Version of this protocol. A peer speaking another version gets
 /// `ErrorCode::Protocol` and is disconnected.
 pub const PROTOCOL_VERSION: u32 = 2;
@@ -952,58 +955,6 @@ pub struct Registered {
     pub first_seen_ms: i64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct NodesPage {
-    pub nodes: Vec<NodeView>,
-    /// True on the last page of the answer.
-    pub done: bool,
-}
-
-/// Node state as operators see it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum NodeState {
-    Up,
-    Down,
-    /// Known, but not heard from since configd started.
-    Pending,
-}
-
-impl NodeState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            NodeState::Up => "up",
-            NodeState::Down => "down",
-            NodeState::Pending => "pending",
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-pub struct CheckCounts {
-    pub ok: u32,
-    pub warning: u32,
-    pub critical: u32,
-    pub unknown: u32,
-    pub pending: u32,
-}
-
-/// One node, on the wire (times in epoch milliseconds).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct NodeView {
-    pub name: String,
-    pub state: NodeState,
-    /// Address configd last saw the node connect from.
-    pub addr: String,
-    pub first_seen_ms: i64,
-    pub last_seen_ms: i64,
-    pub version: String,
-    pub hostname: String,
-    pub addrs: Vec<String>,
-    pub labels: BTreeMap<String, String>,
-    pub checks: CheckCounts,
-}
-
 impl ResponseBody {
     /// Whether this ends the answer to its request (streams send several).
     pub fn is_final(&self) -> bool {
@@ -1248,86 +1199,6 @@ pub struct Done {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<u64>,
 }
-/// Severity of a log line, least to most severe.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Level {
-    Trace,
-    Debug,
-    Info,
-    Warn,
-    Error,
-}
-
-impl Level {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Level::Trace => "trace",
-            Level::Debug => "debug",
-            Level::Info => "info",
-            Level::Warn => "warn",
-            Level::Error => "error",
-        }
-    }
-}
-
-impl From<tracing::Level> for Level {
-    fn from(l: tracing::Level) -> Level {
-        match l {
-            tracing::Level::TRACE => Level::Trace,
-            tracing::Level::DEBUG => Level::Debug,
-            tracing::Level::INFO => Level::Info,
-            tracing::Level::WARN => Level::Warn,
-            _ => Level::Error,
-        }
-    }
-}
-
-impl std::str::FromStr for Level {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.to_ascii_lowercase().as_str() {
-            "trace" => Ok(Level::Trace),
-            "debug" => Ok(Level::Debug),
-            "info" => Ok(Level::Info),
-            "warn" | "warning" => Ok(Level::Warn),
-            "error" => Ok(Level::Error),
-            other => Err(format!(
-                "unknown level `{other}`: use trace, debug, info, warn or error"
-            )),
-        }
-    }
-}
-
-/// One log line. `node` is set by configd from the sender's identity (a
-/// node's own value is ignored); `source` is `daemon`, `job:ID` or
-/// `check:NAME`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LogLine {
-    /// Milliseconds since the Unix epoch.
-    pub time_ms: i64,
-    pub node: String,
-    pub level: Level,
-    pub source: String,
-    pub message: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-pub struct LogBatch {
-    /// Random per run of the sender; with `first_line`, lets configd drop a
-    /// batch it already holds (re-sent after a lost ack). 0: not numbered.
-    pub stream: u64,
-    /// Number of the first line in this run of the sender.
-    pub first_line: u64,
-    pub lines: Vec<LogLine>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LogAck {
-    /// Lines held by configd from the acknowledged batch.
-    pub count: u64,
-}
-
 /// Server-side filters and how much history to send first.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct SubscribeLogs {
@@ -1348,15 +1219,4 @@ pub struct SubscribeLogs {
     pub since_ms: Option<i64>,
     /// Keep sending live lines until cancelled.
     pub follow: bool,
-}
-
-/// A batch of lines for a subscriber.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-pub struct LogLines {
-    pub lines: Vec<LogLine>,
-    /// Matching lines this subscriber missed, just before these, because it
-    /// read too slowly.
-    pub skipped: u64,
-    /// True on the last batch (history only, or the stream ended).
-    pub done: bool,
 }
