@@ -28,6 +28,7 @@ pub mod names;
 pub mod net;
 pub mod noded;
 pub mod ops;
+pub mod sync;
 pub mod timefmt;
 pub mod tui;
 pub mod views;

@@ -272,7 +272,7 @@ async fn a_destination_killed_mid_stream_keeps_nothing() {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     while w
         .shared
-        .registry
+        .registry()
         .get("web-2")
         .and_then(|s| s.link())
         .is_some()

@@ -1,5 +1,5 @@
-//! `monit-cli` command line (clap). One definition feeds `--help`, the man
-//! page and completions.
+//! `monit-cli` command line (clap), every command and argument in this
+//! one file. One definition feeds `--help`, the man page and completions.
 
 use std::path::PathBuf;
 
@@ -48,11 +48,11 @@ pub enum Command {
     #[command(subcommand)]
     Query(Query),
     /// Acknowledge a problem, a check's or a down node's (holds its notifications)
-    Ack(super::checks::AckArgs),
+    Ack(AckArgs),
     /// Schedule, list or cancel downtime (holds notifications)
-    Downtime(super::checks::DowntimeArgs),
+    Downtime(DowntimeArgs),
     /// Submit a passive check result
-    Submit(super::checks::SubmitArgs),
+    Submit(SubmitArgs),
     /// Print a shell completion script (bash, zsh, fish)
     #[command(hide = true)]
     Completions { shell: clap_complete::Shell },
@@ -60,15 +60,15 @@ pub enum Command {
     Logs(LogsArgs),
     /// Change the inventory (admin): add, update, delete, import, export
     #[command(subcommand)]
-    Inventory(super::ops::InventoryCmd),
+    Inventory(InventoryCmd),
     /// Run an allow-listed command on nodes (operator), output streamed live
-    Run(super::ops::RunArgs),
+    Run(RunArgs),
     /// Jobs: `job show [-f] ID` (reattach to a running job), `job cancel ID`
     #[command(subcommand)]
-    Job(super::ops::JobCmd),
+    Job(JobCmd),
     /// Multi-step operations from configd.toml: `runbook plan|run NAME ARGS`, `runbook undo JOB`
     #[command(subcommand)]
-    Runbook(super::runbook::RunbookCmd),
+    Runbook(RunbookCmd),
 }
 
 #[derive(Debug, Args)]
@@ -168,5 +168,156 @@ pub enum Query {
         /// key=value, key!=value, key~regex (e.g. command=open-zone, targets.node=web-1); repeat to AND
         #[arg(long, short = 'f', value_name = "EXPR")]
         filter: Vec<String>,
+    },
+}
+
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Example: monit-cli ack web-1/disk --comment 'cleaning up'; \
+                         monit-cli ack web-1 (a node that is down); monit-cli ack --remove web-1/disk"
+)]
+pub struct AckArgs {
+    /// The check, as NODE/CHECK, or a node that is down, as NODE
+    #[arg(value_name = "NODE[/CHECK]")]
+    pub target: String,
+    /// Remove the acknowledgement instead (its notifications are no longer held)
+    #[arg(long, conflicts_with_all = ["comment", "sticky"])]
+    pub remove: bool,
+    /// Why, for the other operators
+    #[arg(long, default_value = "")]
+    pub comment: String,
+    /// Keep the acknowledgement through problem -> problem changes (cleared on recovery)
+    #[arg(long)]
+    pub sticky: bool,
+}
+
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct DowntimeArgs {
+    #[command(subcommand)]
+    pub action: Option<DowntimeAction>,
+    /// NODE or NODE/CHECK
+    #[arg(value_name = "NODE[/CHECK]")]
+    pub target: Option<String>,
+    /// How long, from now (e.g. 30m, 2h)
+    #[arg(long = "for", value_name = "DURATION", conflicts_with = "until")]
+    pub duration: Option<String>,
+    /// Until when (RFC 3339, e.g. 2026-11-25T06:00:00Z)
+    #[arg(long, value_name = "TIME")]
+    pub until: Option<String>,
+    #[arg(long, default_value = "")]
+    pub comment: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DowntimeAction {
+    /// List scheduled downtime
+    List {
+        /// Keep downtimes matching EXPR; repeat to AND
+        #[arg(long, short = 'f', value_name = "EXPR")]
+        filter: Vec<String>,
+    },
+    /// Cancel downtime ID
+    Cancel { id: u64 },
+}
+
+#[derive(Debug, Args)]
+pub struct SubmitArgs {
+    /// The passive check, as NODE/CHECK
+    #[arg(value_name = "NODE/CHECK")]
+    pub target: String,
+    /// ok, warning, critical or unknown (or 0-3)
+    pub state: String,
+    /// The output, as a plugin would print it (perfdata after `|`)
+    #[arg(value_name = "OUTPUT")]
+    pub text: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum InventoryCmd {
+    /// Add an item: `inventory add zone 218 node=web-3 domain=s218.example.com state=new`
+    Add {
+        kind: String,
+        key: String,
+        /// node=NODE (required) and ATTR=VALUE pairs
+        #[arg(value_name = "ATTR=VALUE", required = true)]
+        attrs: Vec<String>,
+    },
+    /// Change attributes (or node=NODE) of an item: `inventory update zone 218 state=live`
+    Update {
+        kind: String,
+        key: String,
+        #[arg(value_name = "ATTR=VALUE", required = true)]
+        attrs: Vec<String>,
+    },
+    /// Delete an item
+    Delete { kind: String, key: String },
+    /// Load items from a CSV (header kind,key,node,ATTR...) or JSON file (as `query inventory -o json` prints); all or nothing; existing items are replaced
+    Import { file: PathBuf },
+    /// Print every item: -o json, jsonl, csv or table
+    Export,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The command, as a node's noded.toml names it
+    pub command: String,
+    /// Its arguments, in order (after `--` when one starts with `-`)
+    pub args: Vec<String>,
+    /// Where: node=NAME, label.K=V, KIND=KEY (e.g. zone=218) or all; leave it out for a command bound to an inventory item (it runs on the item's node, and only there)
+    #[arg(long, short = 't', value_name = "SEL")]
+    pub target: Option<String>,
+    /// Run an inventory-bound command on --target although its item lives elsewhere (admin; needs --reason; recorded as an event)
+    #[arg(long, requires_all = ["target", "reason"])]
+    pub force_target: bool,
+    /// Why the target is forced, recorded with the run
+    #[arg(long, value_name = "TEXT", requires = "force_target")]
+    pub reason: Option<String>,
+    /// Do not ask for confirmation when more than one node is targeted
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// Override the command's timeout (e.g. 30s, 5m)
+    #[arg(long, value_name = "DURATION")]
+    pub timeout: Option<String>,
+    /// Print the job id once it started and return; the job runs on (follow it with `job show -f ID`)
+    #[arg(long, short = 'd')]
+    pub detach: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum JobCmd {
+    /// A job's targets, states and stored output
+    Show {
+        id: u64,
+        /// While the job runs, print its output so far and then live, then the record
+        #[arg(short = 'f', long)]
+        follow: bool,
+    },
+    /// Stop a running job on every node (operator); its targets end `cancelled`
+    Cancel { id: u64 },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RunbookCmd {
+    /// Show what a runbook would do (nodes, commands, files, inventory changes); runs nothing
+    Plan {
+        name: String,
+        /// Its arguments, in order (a `keys` argument takes the rest)
+        args: Vec<String>,
+    },
+    /// Show the plan, ask, then run it step by step; a failed step undoes the completed ones
+    Run {
+        name: String,
+        args: Vec<String>,
+        /// Do not ask for confirmation
+        #[arg(long, short = 'y')]
+        yes: bool,
+    },
+    /// Undo the completed steps of a runbook job that did not finish (configd stopped mid-run)
+    Undo {
+        /// The job's ID (`monit-cli query jobs`)
+        id: u64,
+        #[arg(long, short = 'y')]
+        yes: bool,
     },
 }

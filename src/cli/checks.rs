@@ -1,13 +1,11 @@
 //! `monit-cli query checks|events`, `ack`, `downtime`, `submit`.
 
-use clap::{Args, Subcommand};
-
-use super::args::CommonArgs;
+use super::args::{AckArgs, CommonArgs, DowntimeAction, DowntimeArgs, SubmitArgs};
 use super::exit::CliError;
 use super::output::{write_answer, write_rows, Fit, Table};
-use super::{finish_output, parse_filters, Target};
+use super::{connect, finish_output, parse_filters};
 use crate::checks::CheckState;
-use crate::net::client::{unexpected, Client, ClientError};
+use crate::net::client::{unexpected, ClientError};
 use crate::net::proto::{
     AckRequest, CancelDowntime, Done, DowntimeRequest, DowntimeView, ListDowntimes, QueryChecks,
     RequestBody, ResponseBody, SubmitResult,
@@ -17,66 +15,9 @@ use crate::views::{
     PROBLEM_FIELDS,
 };
 
-#[derive(Debug, Args)]
-#[command(
-    after_help = "Example: monit-cli ack web-1/disk --comment 'cleaning up'; \
-                         monit-cli ack web-1 (a node that is down); monit-cli ack --remove web-1/disk"
-)]
-pub struct AckArgs {
-    /// The check, as NODE/CHECK, or a node that is down, as NODE
-    #[arg(value_name = "NODE[/CHECK]")]
-    pub target: String,
-    /// Remove the acknowledgement instead (its notifications are no longer held)
-    #[arg(long, conflicts_with_all = ["comment", "sticky"])]
-    pub remove: bool,
-    /// Why, for the other operators
-    #[arg(long, default_value = "")]
-    pub comment: String,
-    /// Keep the acknowledgement through problem -> problem changes (cleared on recovery)
-    #[arg(long)]
-    pub sticky: bool,
-}
-
-#[derive(Debug, Args)]
-#[command(args_conflicts_with_subcommands = true)]
-pub struct DowntimeArgs {
-    #[command(subcommand)]
-    pub action: Option<DowntimeAction>,
-    /// NODE or NODE/CHECK
-    #[arg(value_name = "NODE[/CHECK]")]
-    pub target: Option<String>,
-    /// How long, from now (e.g. 30m, 2h)
-    #[arg(long = "for", value_name = "DURATION", conflicts_with = "until")]
-    pub duration: Option<String>,
-    /// Until when (RFC 3339, e.g. 2026-11-25T06:00:00Z)
-    #[arg(long, value_name = "TIME")]
-    pub until: Option<String>,
-    #[arg(long, default_value = "")]
-    pub comment: String,
-}
-
-#[derive(Debug, Subcommand)]
-pub enum DowntimeAction {
-    /// List scheduled downtime
-    List {
-        /// Keep downtimes matching EXPR; repeat to AND
-        #[arg(long, short = 'f', value_name = "EXPR")]
-        filter: Vec<String>,
-    },
-    /// Cancel downtime ID
-    Cancel { id: u64 },
-}
-
-#[derive(Debug, Args)]
-pub struct SubmitArgs {
-    /// The passive check, as NODE/CHECK
-    #[arg(value_name = "NODE/CHECK")]
-    pub target: String,
-    /// ok, warning, critical or unknown (or 0-3)
-    pub state: String,
-    /// The output, as a plugin would print it (perfdata after `|`)
-    #[arg(value_name = "OUTPUT")]
-    pub text: String,
+/// The names of the flags that are set.
+fn flags<const N: usize>(set: [(bool, &'static str); N]) -> Vec<&'static str> {
+    set.into_iter().filter(|f| f.0).map(|f| f.1).collect()
 }
 
 fn split_target(t: &str) -> Result<(String, String), CliError> {
@@ -86,11 +27,6 @@ fn split_target(t: &str) -> Result<(String, String), CliError> {
             "`{t}` is not NODE/CHECK (e.g. web-1/load)"
         ))),
     }
-}
-
-async fn connect(common: &CommonArgs) -> Result<Client, CliError> {
-    let target = Target::resolve(common)?;
-    target.connect("monit-cli").await
 }
 
 /// Sends a write answered by one `Done`.
@@ -156,19 +92,12 @@ pub fn checks_table(rows: &[CheckJson], fit: Fit) -> String {
             .and_then(crate::timefmt::parse_rfc3339)
             .map(|ms| crate::timefmt::ago(ms, now))
             .unwrap_or_else(|| "never".into());
-        let mut flags = Vec::new();
-        if c.acknowledged {
-            flags.push("ack");
-        }
-        if c.in_downtime {
-            flags.push("down");
-        }
-        if c.flapping {
-            flags.push("flap");
-        }
-        if c.stale {
-            flags.push("stale");
-        }
+        let flags = flags([
+            (c.acknowledged, "ack"),
+            (c.in_downtime, "down"),
+            (c.flapping, "flap"),
+            (c.stale, "stale"),
+        ]);
         t.row(vec![
             fit.clip(&c.node, 20),
             fit.clip(&c.name, 20),
@@ -278,19 +207,12 @@ pub fn problems_table(rows: &[ProblemJson], fit: Fit) -> String {
             .and_then(crate::timefmt::parse_rfc3339)
             .map(|ms| crate::timefmt::ago(ms, now))
             .unwrap_or_default();
-        let mut flags = Vec::new();
-        if p.acknowledged {
-            flags.push("ack");
-        }
-        if p.in_downtime {
-            flags.push("down");
-        }
-        if p.flapping {
-            flags.push("flap");
-        }
-        if p.stale {
-            flags.push("stale");
-        }
+        let flags = flags([
+            (p.acknowledged, "ack"),
+            (p.in_downtime, "down"),
+            (p.flapping, "flap"),
+            (p.stale, "stale"),
+        ]);
         t.row(vec![
             fit.clip(&p.node, 20),
             fit.clip(p.check.as_deref().unwrap_or("(node)"), 20),

@@ -56,6 +56,17 @@ impl From<crate::net::client::ClientError> for CliError {
     }
 }
 
+impl From<crate::config::client::EndpointError> for CliError {
+    fn from(e: crate::config::client::EndpointError) -> Self {
+        let exit = if e.is_access() {
+            Exit::Access
+        } else {
+            Exit::Usage
+        };
+        CliError::new(exit, e)
+    }
+}
+
 /// Prints `PROGRAM: error: CAUSE: CAUSE...` on one line of stderr.
 pub fn report(program: &str, error: &anyhow::Error) {
     let text = format!("{error:#}").replace('\n', " ");

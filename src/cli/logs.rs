@@ -6,11 +6,12 @@ use std::io::{IsTerminal, Write};
 
 use super::args::{CommonArgs, LogsArgs};
 use super::exit::CliError;
+use super::finish_output;
 use super::output::Format;
-use super::{finish_output, Target};
 use crate::logs::render::{self, TimeCache};
 use crate::model::log::LogLineJson;
 use crate::net::client::{unexpected, Client, ClientError};
+use crate::net::dial::Endpoint;
 use crate::net::link::Responses;
 use crate::net::proto::{ErrorCode, LogLine, RequestBody, ResponseBody, SubscribeLogs};
 use crate::timefmt::now_ms;
@@ -180,7 +181,7 @@ fn check_source(s: &str) -> Result<(), String> {
 /// Connects again (capped backoff) and subscribes from a little before the
 /// newest line printed; None once nobody reads the output any more.
 async fn resubscribe(
-    target: &Target,
+    endpoint: &Endpoint,
     subscription: &mut SubscribeLogs,
     seen: &Seen,
     lost_ms: i64,
@@ -195,7 +196,7 @@ async fn resubscribe(
             return None;
         }
         tokio::time::sleep(backoff.next_delay()).await;
-        let Ok(client) = Client::connect(&target.endpoint, "monit-cli logs").await else {
+        let Ok(client) = Client::connect(endpoint, "monit-cli logs").await else {
             continue;
         };
         let newest = if seen.newest_ms > 0 {
@@ -225,7 +226,7 @@ pub async fn run(common: &CommonArgs, args: LogsArgs) -> Result<(), CliError> {
         .since
         .map(|d| now_ms() - i64::try_from(d.as_millis()).unwrap_or(i64::MAX / 2));
     let follow = args.follow;
-    let target = Target::resolve(common)?;
+    let endpoint = super::endpoint(common)?;
     let mut subscription = SubscribeLogs {
         nodes: args.nodes,
         min_level: args.level,
@@ -236,7 +237,7 @@ pub async fn run(common: &CommonArgs, args: LogsArgs) -> Result<(), CliError> {
         since_ms,
         follow: args.follow,
     };
-    let mut client = Client::connect(&target.endpoint, "monit-cli logs").await?;
+    let mut client = Client::connect(&endpoint, "monit-cli logs").await?;
     if !subscription.nodes.is_empty() {
         let known: Vec<String> = client
             .query_nodes(vec![])
@@ -314,7 +315,7 @@ pub async fn run(common: &CommonArgs, args: LogsArgs) -> Result<(), CliError> {
                 let lost_ms = now_ms();
                 tracing::debug!("logs connection lost: {e}");
                 let Some((c, a)) =
-                    resubscribe(&target, &mut subscription, &seen, lost_ms, &tx).await
+                    resubscribe(&endpoint, &mut subscription, &seen, lost_ms, &tx).await
                 else {
                     break Ok(());
                 };

@@ -8,12 +8,9 @@ pub mod ops;
 pub mod output;
 pub mod runbook;
 
-use std::path::PathBuf;
-
 use anyhow::Context;
 
-use crate::auth::{read_private, Token};
-use crate::config::{ClientConfig, TrustSettings};
+use crate::config::client::ClientFlags;
 use crate::filter::Filter;
 use crate::net::client::Client;
 use crate::net::dial::Endpoint;
@@ -22,81 +19,18 @@ use args::{Cli, Command, CommonArgs, Query};
 use exit::{CliError, Exit};
 use output::{Fit, Table};
 
-pub const DEFAULT_SERVER: &str = "127.0.0.1:7400";
-
-/// Where to connect and with what, resolved from flags, environment and
-/// client.toml, in that order.
-#[derive(Debug)]
-pub struct Target {
-    pub endpoint: Endpoint,
+/// Where `common` says to connect, as `monit-cli`.
+pub async fn connect(common: &CommonArgs) -> Result<Client, CliError> {
+    Ok(Client::connect(&endpoint(common)?, "monit-cli").await?)
 }
 
-impl Target {
-    pub fn resolve(common: &CommonArgs) -> Result<Target, CliError> {
-        Self::resolve_parts(
-            common.server.clone(),
-            common.token_file.clone(),
-            common.fingerprint.clone(),
-        )
-    }
-
-    /// `resolve` from the flags alone (monit-tui has no CommonArgs).
-    pub fn resolve_parts(
-        server: Option<String>,
-        token_file: Option<PathBuf>,
-        fingerprint: Option<String>,
-    ) -> Result<Target, CliError> {
-        let file = ClientConfig::load_default().map_err(|e| CliError::new(Exit::Usage, e))?;
-        let server = server
-            .or(file.server)
-            .unwrap_or_else(|| DEFAULT_SERVER.to_string());
-        crate::net::check_host_port(&server).map_err(CliError::usage)?;
-        // In this order: --token-file, $MONIT_TOKEN, client.toml's file.
-        let env_token = std::env::var("MONIT_TOKEN").ok().filter(|t| !t.is_empty());
-        let token_path = match (token_file, &env_token) {
-            (Some(path), _) => Some(path),
-            (None, Some(_)) => None,
-            (None, None) => file.token_file.clone(),
-        };
-        let token_text = match (&token_path, env_token) {
-            (Some(path), _) => read_token_file(path.clone())?,
-            (None, Some(t)) => t,
-            (None, None) => {
-                return Err(CliError::access(
-                    "no token: pass --token-file PATH, set $MONIT_TOKEN_FILE or $MONIT_TOKEN, \
-                     or put token_file in ~/.config/monit/client.toml",
-                ))
-            }
-        };
-        let token =
-            Token::parse(&token_text).map_err(|e| CliError::access(format!("bad token: {e}")))?;
-        // --fingerprint wins over whatever client.toml says.
-        let (pin, ca_file) = match fingerprint {
-            Some(f) => (Some(f), None),
-            None => (file.server_fingerprint.clone(), file.ca_file.clone()),
-        };
-        let settings = TrustSettings::resolve(file.tls, pin.as_deref(), ca_file).map_err(|e| {
-            CliError::usage(format!("trust settings (--fingerprint, client.toml): {e}"))
-        })?;
-        let trust = settings
-            .trust(TrustSettings::known_servers(token_path.as_deref()))
-            .map_err(CliError::usage)?;
-        Ok(Target {
-            endpoint: Endpoint {
-                server,
-                token,
-                trust,
-            },
-        })
-    }
-
-    pub async fn connect(&self, name: &str) -> Result<Client, CliError> {
-        Ok(Client::connect(&self.endpoint, name).await?)
-    }
-}
-
-fn read_token_file(path: PathBuf) -> Result<String, CliError> {
-    read_private(&path).map_err(|e| CliError::new(Exit::Access, e))
+/// The endpoint `common` names (flags, environment, client.toml).
+pub fn endpoint(common: &CommonArgs) -> Result<Endpoint, CliError> {
+    Ok(crate::config::client::endpoint(ClientFlags {
+        server: common.server.clone(),
+        token_file: common.token_file.clone(),
+        fingerprint: common.fingerprint.clone(),
+    })?)
 }
 
 /// Runs a parsed command line.
@@ -181,8 +115,7 @@ pub(crate) fn check_known_nodes(
 
 async fn query_nodes(common: &CommonArgs, filters: Vec<String>) -> Result<(), CliError> {
     parse_filters(&filters, "nodes", Some(crate::views::NODE_FIELDS))?;
-    let target = Target::resolve(common)?;
-    let client = Client::connect(&target.endpoint, "monit-cli").await?;
+    let client = Client::connect(&endpoint(common)?, "monit-cli").await?;
     let rows: Vec<NodeJson> = client
         .query_nodes(filters)
         .await?

@@ -2,85 +2,18 @@
 
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Args, Subcommand};
-
-use super::args::CommonArgs;
+use super::args::{CommonArgs, InventoryCmd, JobCmd, RunArgs};
 use super::exit::{CliError, Exit};
 use super::output::{clip, write_answer, write_json, write_one, write_rows, Fit, Format, Table};
-use super::{finish_output, parse_filters, Target};
+use super::{connect, finish_output, parse_filters};
 use crate::net::client::{unexpected, Client, ClientError};
 use crate::net::proto::{
     CancelJob, InventoryItem, InventoryOp, InventoryWrite, JobView, OutputStream, RequestBody,
     ResolveTargets, ResponseBody, RunRequest, ShowJob, TargetState,
 };
 use crate::ops::views::{command_json, inventory_json, job_json, job_state};
-
-#[derive(Debug, Subcommand)]
-pub enum InventoryCmd {
-    /// Add an item: `inventory add zone 218 node=web-3 domain=s218.example.com state=new`
-    Add {
-        kind: String,
-        key: String,
-        /// node=NODE (required) and ATTR=VALUE pairs
-        #[arg(value_name = "ATTR=VALUE", required = true)]
-        attrs: Vec<String>,
-    },
-    /// Change attributes (or node=NODE) of an item: `inventory update zone 218 state=live`
-    Update {
-        kind: String,
-        key: String,
-        #[arg(value_name = "ATTR=VALUE", required = true)]
-        attrs: Vec<String>,
-    },
-    /// Delete an item
-    Delete { kind: String, key: String },
-    /// Load items from a CSV (header kind,key,node,ATTR...) or JSON file (as `query inventory -o json` prints); all or nothing; existing items are replaced
-    Import { file: PathBuf },
-    /// Print every item: -o json, jsonl, csv or table
-    Export,
-}
-
-#[derive(Debug, Args)]
-pub struct RunArgs {
-    /// The command, as a node's noded.toml names it
-    pub command: String,
-    /// Its arguments, in order (after `--` when one starts with `-`)
-    pub args: Vec<String>,
-    /// Where: node=NAME, label.K=V, KIND=KEY (e.g. zone=218) or all; leave it out for a command bound to an inventory item (it runs on the item's node, and only there)
-    #[arg(long, short = 't', value_name = "SEL")]
-    pub target: Option<String>,
-    /// Run an inventory-bound command on --target although its item lives elsewhere (admin; needs --reason; recorded as an event)
-    #[arg(long, requires_all = ["target", "reason"])]
-    pub force_target: bool,
-    /// Why the target is forced, recorded with the run
-    #[arg(long, value_name = "TEXT", requires = "force_target")]
-    pub reason: Option<String>,
-    /// Do not ask for confirmation when more than one node is targeted
-    #[arg(long, short = 'y')]
-    pub yes: bool,
-    /// Override the command's timeout (e.g. 30s, 5m)
-    #[arg(long, value_name = "DURATION")]
-    pub timeout: Option<String>,
-    /// Print the job id once it started and return; the job runs on (follow it with `job show -f ID`)
-    #[arg(long, short = 'd')]
-    pub detach: bool,
-}
-
-#[derive(Debug, Subcommand)]
-pub enum JobCmd {
-    /// A job's targets, states and stored output
-    Show {
-        id: u64,
-        /// While the job runs, print its output so far and then live, then the record
-        #[arg(short = 'f', long)]
-        follow: bool,
-    },
-    /// Stop a running job on every node (operator); its targets end `cancelled`
-    Cancel { id: u64 },
-}
 
 fn parse_pairs(pairs: &[String]) -> Result<BTreeMap<String, String>, CliError> {
     let mut out = BTreeMap::new();
@@ -98,10 +31,6 @@ fn parse_pairs(pairs: &[String]) -> Result<BTreeMap<String, String>, CliError> {
         }
     }
     Ok(out)
-}
-
-pub(crate) async fn connect(common: &CommonArgs) -> Result<Client, CliError> {
-    Target::resolve(common)?.connect("monit-cli").await
 }
 
 pub(crate) fn remote(e: crate::net::proto::ErrorFrame) -> CliError {

@@ -5,43 +5,17 @@
 use std::io::Write;
 use std::time::Duration;
 
-use clap::Subcommand;
-
-use super::args::CommonArgs;
+use super::args::{CommonArgs, RunbookCmd};
+use super::connect;
 use super::exit::{CliError, Exit};
 use super::finish_output;
-use super::ops::{cancel_job, connect, one, prefix_lines, remote};
+use super::ops::{cancel_job, one, prefix_lines, remote};
 use super::output::{write_json, Format};
 use crate::net::client::{unexpected, ClientError};
 use crate::net::proto::{
     OutputStream, RequestBody, ResponseBody, RunbookPlan, RunbookRequest, ShowJob, StepState,
 };
 use crate::ops::views::{doing, job_json, job_state, step_json, steps_text};
-
-#[derive(Debug, Subcommand)]
-pub enum RunbookCmd {
-    /// Show what a runbook would do (nodes, commands, files, inventory changes); runs nothing
-    Plan {
-        name: String,
-        /// Its arguments, in order (a `keys` argument takes the rest)
-        args: Vec<String>,
-    },
-    /// Show the plan, ask, then run it step by step; a failed step undoes the completed ones
-    Run {
-        name: String,
-        args: Vec<String>,
-        /// Do not ask for confirmation
-        #[arg(long, short = 'y')]
-        yes: bool,
-    },
-    /// Undo the completed steps of a runbook job that did not finish (configd stopped mid-run)
-    Undo {
-        /// The job's ID (`monit-cli query jobs`)
-        id: u64,
-        #[arg(long, short = 'y')]
-        yes: bool,
-    },
-}
 
 pub async fn runbook(common: &CommonArgs, cmd: RunbookCmd) -> Result<(), CliError> {
     match cmd {

@@ -3,7 +3,7 @@
 
 mod central_checks;
 mod checks;
-mod client;
+pub mod client;
 mod configd;
 mod log;
 mod noded;

@@ -1,20 +1,26 @@
-//! What configd does with each request, after checking it against the
-//! identity of the connection that sent it. Each request runs in its own
-//! task (see `net::link`); answers go back through its `Replier`.
+//! Where a request goes: `Api::serve` checks it against the `roles`
+//! table, `route` hands it to its handler (one arm per request), and the
+//! handler's `ApiResult` goes back through `reply::deliver`, which logs
+//! an error once. Each request runs in its own task (see `net::link`), in
+//! a `request` span inside its connection's `session` span.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
 
-use super::check_api;
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+
 use super::registry::NodeSlot;
-use super::server::Shared;
+use super::reply::{deliver, ApiError, ApiResult, Reply};
+use super::state::Shared;
 use super::store::EventRow;
 use super::tokens::Identity;
+use super::{check_api, jobs, logs_api, ops_api, roles, runbook};
 use crate::filter::Filter;
 use crate::net::link::{Handler, Incoming, LinkEnd, LinkHandle, Replier};
 use crate::net::proto::{
-    CheckCounts, ErrorCode, ErrorFrame, NodeState, NodeView, NodesPage, PeerKind, QueryNodes,
-    Registered, Registration, RequestBody, ResponseBody, Role,
+    CheckCounts, ErrorCode, ErrorFrame, NodeState, NodeView, NodesPage, QueryNodes, Registered,
+    Registration, RequestBody, ResponseBody,
 };
 use crate::timefmt::now_ms;
 use crate::views::node_matches;
@@ -51,71 +57,94 @@ impl Handler for Api {
 
 impl Api {
     async fn serve(self: Arc<Self>, req: Incoming) {
-        if let Err(refusal) = authorize(&self.identity, &req.body) {
-            tracing::warn!("refused request: {}", refusal.message);
-            if let RequestBody::Run(run) = &req.body {
-                super::audit::refused(
-                    &self.shared,
-                    &self.identity,
-                    run,
-                    None,
-                    super::audit::Cause::Role,
-                    &refusal.message,
-                )
-                .await;
-            }
-            let _ = req.reply.send(ResponseBody::Error(refusal)).await;
-            return;
+        let rule = roles::required_role(&req.body);
+        let span = tracing::info_span!("request", req = rule.name, id = req.reply.id());
+        async move {
+            let outcome = match roles::authorize(&self.identity, &rule) {
+                Ok(()) => self.route(req.body, &req.reply, req.cancel).await,
+                Err(refusal) => {
+                    if let RequestBody::Run(run) = &req.body {
+                        let cause = super::audit::Cause::Role;
+                        super::audit::refused(
+                            &self.shared,
+                            &self.identity,
+                            run,
+                            None,
+                            cause,
+                            &refusal.message,
+                        )
+                        .await;
+                    }
+                    Err(refusal)
+                }
+            };
+            deliver(&req.reply, outcome).await
         }
-        let reply = req.reply;
-        match req.body {
-            RequestBody::Register(reg) => self.register(reply, reg).await,
-            RequestBody::QueryNodes(q) => self.query_nodes(reply, q).await,
-            RequestBody::CheckResults(b) => {
-                check_api::results(&self.shared, &self.identity.name, reply, b).await
-            }
-            RequestBody::QueryChecks(q) => check_api::query_checks(&self.shared, reply, q).await,
-            RequestBody::QueryEvents(q) => check_api::query_events(&self.shared, reply, q).await,
-            RequestBody::QueryProblems(q) => {
-                check_api::query_problems(&self.shared, reply, q).await
-            }
-            RequestBody::Acknowledge(r) => {
-                check_api::acknowledge(&self.shared, &self.identity, reply, r).await
-            }
-            RequestBody::Downtime(r) => {
-                check_api::downtime(&self.shared, &self.identity, reply, r).await
-            }
-            RequestBody::ListDowntimes(_) => check_api::list_downtimes(&self.shared, reply).await,
-            RequestBody::CancelDowntime(r) => {
-                check_api::cancel_downtime(&self.shared, &self.identity, reply, r).await
-            }
-            RequestBody::Submit(r) => {
-                check_api::submit(&self.shared, &self.identity, reply, r).await
-            }
-            RequestBody::LogBatch(b) => {
-                super::logs_api::ingest(&self.shared.logs, &self.identity.name, reply, b).await
-            }
+        .instrument(span)
+        .await
+    }
+
+    /// Every request to its handler: one arm each, no catch-all.
+    async fn route(
+        &self,
+        body: RequestBody,
+        out: &Replier,
+        cancel: CancellationToken,
+    ) -> ApiResult {
+        let (shared, who) = (&self.shared, &self.identity);
+        match body {
+            RequestBody::Register(reg) => self.register(out, reg).await,
+            RequestBody::QueryNodes(q) => self.query_nodes(out, q).await,
+            RequestBody::CheckResults(b) => check_api::results(shared, &who.name, b).await,
+            RequestBody::QueryChecks(q) => check_api::query_checks(shared, q),
+            RequestBody::QueryEvents(q) => check_api::query_events(shared, q).await,
+            RequestBody::QueryProblems(q) => check_api::query_problems(shared, q),
+            RequestBody::Acknowledge(r) => check_api::acknowledge(shared, who, r).await,
+            RequestBody::Downtime(r) => check_api::downtime(shared, who, r).await,
+            RequestBody::ListDowntimes(_) => Ok(check_api::list_downtimes(shared)),
+            RequestBody::CancelDowntime(r) => check_api::cancel_downtime(shared, who, r).await,
+            RequestBody::Submit(r) => check_api::submit(shared, who, r).await,
+            RequestBody::LogBatch(b) => logs_api::ingest(shared.logs(), &who.name, b),
             RequestBody::SubscribeLogs(s) => {
-                super::logs_api::subscribe(&self.shared.logs, reply, req.cancel, s).await
+                logs_api::subscribe(shared.logs(), out, cancel, s).await
             }
-            RequestBody::RunCommand(_) => {
-                let _ = reply
-                    .error(
-                        ErrorCode::BadRequest,
-                        "configd does not run commands itself",
-                    )
-                    .await;
+            RequestBody::InventoryWrite(w) => ops_api::inventory_write(shared, who, w).await,
+            RequestBody::QueryInventory(q) => ops_api::query_inventory(shared, q).await,
+            RequestBody::QueryJobs(q) => ops_api::query_jobs(shared, q).await,
+            RequestBody::ShowJob(s) => ops_api::show_job(shared, out, cancel, s).await,
+            RequestBody::ResolveTargets(t) => ops_api::resolve_targets(shared, who, t).await,
+            RequestBody::Run(r) => jobs::run(shared.clone(), who, out, cancel, r).await,
+            RequestBody::CancelJob(c) => ops_api::cancel_job(shared, who, c),
+            RequestBody::QueryCommands(q) => ops_api::query_commands(shared, q),
+            RequestBody::ListCommands(_) => Ok(ops_api::list_commands(shared)),
+            RequestBody::RunbookPlan(r) => runbook::plan_request(shared, r).await,
+            RequestBody::RunbookRun(r) => {
+                runbook::run_request(shared.clone(), who, out, cancel, r).await
             }
-            body => {
-                super::ops_api::handle(self.shared.clone(), &self.identity, reply, req.cancel, body)
-                    .await
+            RequestBody::RunbookUndo(j) => {
+                runbook::undo_request(shared.clone(), who, out, cancel, j.id).await
             }
+            // `roles` lets no peer send these.
+            RequestBody::RunCommand(_)
+            | RequestBody::SetChecks(_)
+            | RequestBody::ReadFile(_)
+            | RequestBody::WriteFile(_)
+            | RequestBody::WriteChunk(_)
+            | RequestBody::WriteCommit(_) => Err(ApiError::bad_request(
+                "configd sends this request, it does not take it",
+            )),
         }
     }
 
-    pub fn new(shared: Arc<Shared>, identity: Identity, peer: SocketAddr, link: LinkHandle) -> Api {
+    /// `session`: this connection's number (`Shared::next_session`).
+    pub fn new(
+        shared: Arc<Shared>,
+        identity: Identity,
+        (peer, session): (SocketAddr, u64),
+        link: LinkHandle,
+    ) -> Api {
         Api {
-            session: shared.next_session(),
+            session,
             shared,
             identity,
             peer,
@@ -133,13 +162,13 @@ impl Api {
     /// connection took over.
     pub async fn ended(&self, end: &LinkEnd) {
         if let Some(slot) = self.node.get() {
-            if let Some(previous) = self.shared.registry.disconnect(slot, self.session) {
+            if let Some(previous) = self.shared.registry().disconnect(slot, self.session) {
                 let why = end.to_string();
                 // configd stopping is no node's problem: no node_down.
                 if !matches!(end, LinkEnd::Shutdown) {
                     let fx = self
                         .shared
-                        .checks
+                        .checks()
                         .node_down(&self.identity.name, &why, now_ms());
                     if let Err(e) = check_api::apply(&self.shared, fx, false).await {
                         tracing::error!("cannot store the node's state: {e}");
@@ -151,13 +180,10 @@ impl Api {
         }
     }
 
-    async fn register(&self, reply: Replier, reg: Registration) {
-        if let Err(why) = check_registration(&reg) {
-            tracing::warn!("refused registration: {why}");
-            let _ = reply.error(ErrorCode::BadRequest, why).await;
-            return;
-        }
-        let decls = self.shared.central.at_registration(
+    async fn register(&self, out: &Replier, reg: Registration) -> ApiResult {
+        check_registration(&reg)
+            .map_err(|why| ApiError::bad_request(format!("registration refused: {why}")))?;
+        let decls = self.shared.central().at_registration(
             &self.identity.name,
             &reg.checks,
             reg.takes_checks,
@@ -165,15 +191,12 @@ impl Api {
             &reg.labels,
         );
         let labels = reg.labels.clone();
-        if let Err(why) = super::ops_api::check_commands(&reg.commands) {
-            tracing::warn!("refused registration: {why}");
-            let _ = reply.error(ErrorCode::BadRequest, why).await;
-            return;
-        }
+        super::ops_api::check_commands(&reg.commands)
+            .map_err(|why| ApiError::bad_request(format!("registration refused: {why}")))?;
         self.shared
-            .ops
+            .ops()
             .set_commands(&self.identity.name, reg.commands.clone());
-        let done = self.shared.registry.register(
+        let done = self.shared.registry().register(
             &self.identity.name,
             reg,
             self.peer,
@@ -191,24 +214,19 @@ impl Api {
         let version = done.row.version.clone();
         let _ = self.node.set(done.slot);
         // Acknowledge only what is committed.
-        if let Err(e) = self.shared.store.upsert_node(done.row).await {
-            tracing::error!("cannot store registration: {e}");
-            let _ = reply
-                .error(
-                    ErrorCode::Internal,
-                    "configd could not store the registration",
-                )
-                .await;
-            return;
-        }
+        self.shared
+            .store()
+            .upsert_node(done.row)
+            .await
+            .map_err(|e| ApiError::internal("configd could not store the registration", e))?;
         let fx = self
             .shared
-            .checks
+            .checks()
             .declare(&self.identity.name, &decls, labels, now_ms());
         if let Err(e) = check_api::apply(&self.shared, fx, false).await {
             tracing::error!("cannot store the node's checks: {e}");
         }
-        let fx = self.shared.checks.node_up(&self.identity.name, now_ms());
+        let fx = self.shared.checks().node_up(&self.identity.name, now_ms());
         if let Err(e) = check_api::apply(&self.shared, fx, false).await {
             tracing::error!("cannot store the node's state: {e}");
         }
@@ -219,16 +237,15 @@ impl Api {
             };
             self.state_event(NodeState::Up, done.previous, &msg).await;
         }
-        let _ = reply
-            .send(ResponseBody::Registered(Registered { first_seen_ms }))
-            .await;
-        // Then the node's central checks (the whole set, even empty: it
-        // may still run some from before a restart of configd).
-        tokio::spawn(super::central_checks::push(
-            self.shared.clone(),
-            self.identity.name.clone(),
-            true,
-        ));
+        out.send(ResponseBody::Registered(Registered { first_seen_ms }))
+            .await?;
+        // Then (after the answer, on the same link) the node's central
+        // checks: the whole set, even empty, as it may still run some from
+        // before a restart of configd.
+        let push =
+            super::central_checks::push(self.shared.clone(), self.identity.name.clone(), true);
+        tokio::spawn(push.in_current_span());
+        Ok(Reply::Sent)
     }
 
     async fn state_event(&self, state: NodeState, previous: Option<NodeState>, message: &str) {
@@ -248,23 +265,17 @@ impl Api {
             who: None,
             message: message.to_string(),
         };
-        if let Err(e) = self.shared.store.event(ev).await {
+        if let Err(e) = self.shared.store().event(ev).await {
             tracing::error!("cannot store event: {e}");
         }
     }
 
-    async fn query_nodes(&self, reply: Replier, q: QueryNodes) {
-        let filters = match Filter::parse_all(&q.filters) {
-            Ok(f) => f,
-            Err(why) => {
-                let _ = reply.error(ErrorCode::BadRequest, why).await;
-                return;
-            }
-        };
-        let counts = self.shared.checks.counts_by_node();
+    async fn query_nodes(&self, out: &Replier, q: QueryNodes) -> ApiResult {
+        let filters = Filter::parse_all(&q.filters).map_err(ApiError::bad_request)?;
+        let counts = self.shared.checks().counts_by_node();
         let checks_of = |name: &str| counts.get(name).copied().unwrap_or_default();
         let keep = |n: &NodeView| node_matches(&filters, n);
-        send_nodes(&self.shared.registry.slots(), checks_of, keep, &reply).await
+        send_nodes(&self.shared.registry().slots(), checks_of, keep, out).await
     }
 }
 
@@ -276,7 +287,7 @@ async fn send_nodes(
     checks_of: impl Fn(&str) -> CheckCounts,
     keep: impl Fn(&NodeView) -> bool,
     reply: &Replier,
-) {
+) -> ApiResult {
     let mut nodes = Vec::with_capacity(PAGE);
     let mut bytes = 0;
     for slot in slots {
@@ -287,129 +298,22 @@ async fn send_nodes(
         if nodes.len() == PAGE || bytes >= PAGE_BYTES {
             bytes = 0;
             let page = std::mem::replace(&mut nodes, Vec::with_capacity(PAGE));
-            let body = ResponseBody::Nodes(NodesPage {
-                nodes: page,
-                done: false,
-            });
-            if reply.send(body).await.is_err() {
-                return;
-            }
+            reply
+                .send(ResponseBody::Nodes(NodesPage {
+                    nodes: page,
+                    done: false,
+                }))
+                .await?;
+            // Let the link's writer send this page while the next is built.
             tokio::task::yield_now().await;
         }
         bytes += node.weight();
         nodes.push(node);
     }
-    let _ = reply
-        .send(ResponseBody::Nodes(NodesPage { nodes, done: true }))
-        .await;
-}
-
-/// Who may send what. The one place requests are checked against roles.
-fn authorize(who: &Identity, body: &RequestBody) -> Result<(), ErrorFrame> {
-    let forbidden = |what: &str, need: &str| {
-        Err(ErrorFrame::new(
-            ErrorCode::Forbidden,
-            format!(
-                "{what} needs {need}; token `{}` is {}",
-                who.token_id, who.role
-            ),
-        ))
-    };
-    let is_node = who.kind == PeerKind::Node && who.role == Role::Node;
-    match body {
-        RequestBody::Register(_) if is_node => Ok(()),
-        RequestBody::Register(_) => forbidden("registering a node", "a node token"),
-        RequestBody::QueryNodes(_) if who.role.allows(Role::Viewer) => Ok(()),
-        RequestBody::QueryNodes(_) => {
-            forbidden("querying nodes", "a viewer, operator or admin token")
-        }
-        RequestBody::CheckResults(_) if is_node => Ok(()),
-        RequestBody::CheckResults(_) => forbidden("sending check results", "a node token"),
-        RequestBody::QueryChecks(_)
-        | RequestBody::QueryEvents(_)
-        | RequestBody::QueryProblems(_)
-        | RequestBody::ListDowntimes(_)
-        | RequestBody::QueryInventory(_)
-        | RequestBody::QueryJobs(_)
-        | RequestBody::ShowJob(_)
-        | RequestBody::ResolveTargets(_)
-        | RequestBody::ListCommands(_)
-        | RequestBody::QueryCommands(_)
-            if who.role.allows(Role::Viewer) =>
-        {
-            Ok(())
-        }
-        RequestBody::QueryChecks(_)
-        | RequestBody::QueryEvents(_)
-        | RequestBody::QueryProblems(_)
-        | RequestBody::ListDowntimes(_) => forbidden(
-            "reading checks and events",
-            "a viewer, operator or admin token",
-        ),
-        RequestBody::Acknowledge(_)
-        | RequestBody::Downtime(_)
-        | RequestBody::CancelDowntime(_)
-        | RequestBody::Submit(_)
-            if who.role.allows(Role::Operator) =>
-        {
-            Ok(())
-        }
-        RequestBody::Acknowledge(_) => forbidden("acknowledging", "an operator or admin token"),
-        RequestBody::Downtime(_) | RequestBody::CancelDowntime(_) => {
-            forbidden("scheduling downtime", "an operator or admin token")
-        }
-        RequestBody::Submit(_) => forbidden("submitting results", "an operator or admin token"),
-        RequestBody::LogBatch(_) if is_node => Ok(()),
-        RequestBody::LogBatch(_) => forbidden("sending log lines", "a node token"),
-        RequestBody::SubscribeLogs(_) if who.role.allows(Role::Viewer) => Ok(()),
-        RequestBody::SubscribeLogs(_) => {
-            forbidden("reading logs", "a viewer, operator or admin token")
-        }
-        RequestBody::QueryInventory(_)
-        | RequestBody::QueryJobs(_)
-        | RequestBody::ShowJob(_)
-        | RequestBody::ResolveTargets(_)
-        | RequestBody::ListCommands(_)
-        | RequestBody::QueryCommands(_) => {
-            forbidden("reading", "a viewer, operator or admin token")
-        }
-        RequestBody::RunbookPlan(_) if who.role.allows(Role::Viewer) => Ok(()),
-        RequestBody::RunbookPlan(_) => {
-            forbidden("planning runbooks", "a viewer, operator or admin token")
-        }
-        // The runbook's own role (operator or admin) is checked when it is found.
-        RequestBody::RunbookRun(_) | RequestBody::RunbookUndo(_)
-            if who.role.allows(Role::Operator) =>
-        {
-            Ok(())
-        }
-        RequestBody::RunbookRun(_) | RequestBody::RunbookUndo(_) => {
-            forbidden("running runbooks", "an operator or admin token")
-        }
-        RequestBody::Run(_) if who.role.allows(Role::Operator) => Ok(()),
-        RequestBody::Run(_) => forbidden("running commands", "an operator or admin token"),
-        RequestBody::CancelJob(_) if who.role.allows(Role::Operator) => Ok(()),
-        RequestBody::CancelJob(_) => forbidden("cancelling jobs", "an operator or admin token"),
-        RequestBody::InventoryWrite(_) if who.role.allows(Role::Admin) => Ok(()),
-        RequestBody::InventoryWrite(_) => forbidden("changing the inventory", "an admin token"),
-        // Commands go from configd to nodes, never from a peer to configd.
-        RequestBody::RunCommand(_) => forbidden(
-            "sending RunCommand",
-            "configd: nodes cannot dispatch to other nodes; use `monit-cli run` with an operator token",
-        ),
-        RequestBody::SetChecks(_) => forbidden(
-            "sending SetChecks",
-            "configd: it sends checks to nodes; declare them in configd.toml",
-        ),
-        // Files move between nodes only as configd drives them (runbooks).
-        RequestBody::ReadFile(_)
-        | RequestBody::WriteFile(_)
-        | RequestBody::WriteChunk(_)
-        | RequestBody::WriteCommit(_) => forbidden(
-            "sending file transfer requests",
-            "configd: it moves files between nodes for runbooks",
-        ),
-    }
+    Ok(Reply::One(ResponseBody::Nodes(NodesPage {
+        nodes,
+        done: true,
+    })))
 }
 
 /// Bounds on what a node may say about itself.

@@ -3,7 +3,7 @@
 //! line the client got). `query events -f kind=run_refused` lists them;
 //! the refusal's cause is the event's `state` (`-f state=binding`).
 
-use super::server::Shared;
+use super::state::Shared;
 use super::store::EventRow;
 use super::tokens::Identity;
 use crate::net::proto::RunRequest;
@@ -95,7 +95,7 @@ pub async fn record(
         who: Some(who.name.clone()),
         message,
     };
-    if let Err(e) = shared.store.event(ev).await {
+    if let Err(e) = shared.store().event(ev).await {
         tracing::error!("cannot record a {kind} event: {e}");
     }
 }

@@ -1,43 +1,38 @@
 //! Requests about checks: node result batches, `query checks|events`,
-//! ack, downtime, submit. Called from `api::Api::handle` after
-//! `authorize`.
+//! ack, downtime, submit. `api::Api::route` calls these once `roles`
+//! allowed the request.
 
 use std::sync::Arc;
 
 use super::checks::Effects;
-use super::server::Shared;
+use super::reply::{pages, ApiError, ApiResult, Reply};
+use super::state::Shared;
+use super::store::StoreError;
 use super::tokens::Identity;
 use crate::checks::tracker::Ack;
 use crate::filter::{matches_all, Filter};
-use crate::net::link::Replier;
 use crate::net::proto::{
     AckRequest, CancelDowntime, CheckResults, ChecksPage, Done, DowntimeRequest, DowntimeView,
-    DowntimesPage, ErrorCode, EventView, EventsPage, ProblemsPage, QueryChecks, QueryEvents,
-    ResponseBody, ResultsAck, SubmitResult,
+    DowntimesPage, EventView, EventsPage, ProblemsPage, QueryChecks, QueryEvents, ResponseBody,
+    ResultsAck, SubmitResult,
 };
 use crate::timefmt::now_ms;
 
-/// Checks per `Checks` page.
-const PAGE: usize = 500;
 /// Events looked at when the request names no limit, and at most.
 const EVENTS_DEFAULT: u32 = 1000;
 const EVENTS_MAX: u32 = 100_000;
 
 /// Writes what a change produced and queues its notifications; check
 /// state changes also go on their node's log stream (source `check:NAME`).
-pub async fn apply(shared: &Shared, fx: Effects, wait: bool) -> Result<(), String> {
+pub async fn apply(shared: &Shared, fx: Effects, wait: bool) -> Result<(), StoreError> {
     for n in fx.notifications {
-        shared.checks.notifier().send(n);
+        shared.checks().notifier().send(n);
     }
     log_changes(shared, &fx.writes.events);
     if fx.writes.is_empty() {
         return Ok(());
     }
-    shared
-        .store
-        .checks(fx.writes, wait)
-        .await
-        .map_err(|e| e.to_string())
+    shared.store().checks(fx.writes, wait).await
 }
 
 /// State changes and flapping of checks, as lines of their node's log.
@@ -68,45 +63,29 @@ fn log_changes(shared: &Shared, events: &[crate::configd::store::EventRow]) {
         });
     }
     for (node, lines) in by_node {
-        shared.logs.ingest(node, 0, 0, lines);
+        shared.logs().ingest(node, 0, 0, lines);
     }
 }
 
-pub async fn results(shared: &Shared, node: &str, reply: Replier, batch: CheckResults) {
+pub async fn results(shared: &Shared, node: &str, batch: CheckResults) -> ApiResult {
     let n = batch.results.len();
     if n > 100_000 {
-        let _ = reply
-            .error(ErrorCode::BadRequest, "at most 100000 results per batch")
-            .await;
-        return;
+        return Err(ApiError::bad_request("at most 100000 results per batch"));
     }
-    super::metrics::count_results(n);
-    let fx = shared.checks.ingest(node, batch.results);
-    match apply(shared, fx, true).await {
-        Ok(()) => {
-            let _ = reply
-                .send(ResponseBody::ResultsAck(ResultsAck { accepted: n as u32 }))
-                .await;
-        }
-        Err(e) => {
-            tracing::error!("cannot store check results: {e}");
-            let _ = reply
-                .error(ErrorCode::Internal, "configd could not store the results")
-                .await;
-        }
-    }
+    super::counters::count_results(n);
+    let fx = shared.checks().ingest(node, batch.results);
+    apply(shared, fx, true)
+        .await
+        .map_err(|e| ApiError::internal("configd could not store the results", e))?;
+    Ok(Reply::One(ResponseBody::ResultsAck(ResultsAck {
+        accepted: n as u32,
+    })))
 }
 
-pub async fn query_checks(shared: &Shared, reply: Replier, q: QueryChecks) {
-    let filters = match Filter::parse_all(&q.filters) {
-        Ok(f) => f,
-        Err(why) => {
-            let _ = reply.error(ErrorCode::BadRequest, why).await;
-            return;
-        }
-    };
-    let mut checks = shared.checks.views(q.node.as_deref());
-    shared.central.annotate(&mut checks, q.node.as_deref());
+pub fn query_checks(shared: &Shared, q: QueryChecks) -> ApiResult {
+    let filters = Filter::parse_all(&q.filters).map_err(ApiError::bad_request)?;
+    let mut checks = shared.checks().views(q.node.as_deref());
+    shared.central().annotate(&mut checks, q.node.as_deref());
     if !filters.is_empty() {
         checks.retain(|c| {
             serde_json::to_value(crate::views::CheckJson::from(c))
@@ -114,49 +93,18 @@ pub async fn query_checks(shared: &Shared, reply: Replier, q: QueryChecks) {
                 .unwrap_or(false)
         });
     }
-    if checks.is_empty() {
-        let _ = reply
-            .send(ResponseBody::Checks(ChecksPage {
-                checks: vec![],
-                done: true,
-            }))
-            .await;
-        return;
-    }
-    let mut pages = checks.chunks(PAGE).peekable();
-    while let Some(page) = pages.next() {
-        let body = ResponseBody::Checks(ChecksPage {
-            checks: page.to_vec(),
-            done: pages.peek().is_none(),
-        });
-        if reply.send(body).await.is_err() {
-            return;
-        }
-    }
+    Ok(pages::<ChecksPage>(checks))
 }
 
-pub async fn query_events(shared: &Shared, reply: Replier, q: QueryEvents) {
-    let filters = match Filter::parse_all(&q.filters) {
-        Ok(f) => f,
-        Err(why) => {
-            let _ = reply.error(ErrorCode::BadRequest, why).await;
-            return;
-        }
-    };
+pub async fn query_events(shared: &Shared, q: QueryEvents) -> ApiResult {
+    let filters = Filter::parse_all(&q.filters).map_err(ApiError::bad_request)?;
     let limit = if q.limit == 0 {
         EVENTS_DEFAULT
     } else {
         q.limit.min(EVENTS_MAX)
     };
-    let rows = match shared.store.recent_events(limit as usize).await {
-        Ok(r) => r,
-        Err(e) => {
-            let _ = reply.error(ErrorCode::Internal, e.to_string()).await;
-            return;
-        }
-    };
     // A stored event row is the wire's event view.
-    let mut events: Vec<EventView> = rows;
+    let mut events: Vec<EventView> = shared.store().recent_events(limit as usize).await?;
     if !filters.is_empty() {
         events.retain(|e| {
             serde_json::to_value(crate::views::EventJson::from(e))
@@ -164,49 +112,24 @@ pub async fn query_events(shared: &Shared, reply: Replier, q: QueryEvents) {
                 .unwrap_or(false)
         });
     }
-    let mut pages = events.chunks(PAGE).peekable();
-    if pages.peek().is_none() {
-        let _ = reply
-            .send(ResponseBody::Events(EventsPage {
-                events: vec![],
-                done: true,
-            }))
-            .await;
-        return;
-    }
-    while let Some(page) = pages.next() {
-        let body = ResponseBody::Events(EventsPage {
-            events: page.to_vec(),
-            done: pages.peek().is_none(),
-        });
-        if reply.send(body).await.is_err() {
-            return;
-        }
-    }
+    Ok(pages::<EventsPage>(events))
 }
 
-async fn finish(shared: &Shared, reply: Replier, fx: Result<Effects, String>, message: String) {
-    finish_done(shared, reply, fx, Done { message, id: None }).await
+/// Applies a change's effects and says `done`; a change refused (no such
+/// node, check or downtime) is `not_found`.
+async fn finish(shared: &Shared, fx: Result<Effects, String>, done: Done) -> ApiResult {
+    let fx = fx.map_err(ApiError::not_found)?;
+    apply(shared, fx, true)
+        .await
+        .map_err(|e| ApiError::internal("configd could not store the change", e))?;
+    Ok(Reply::One(ResponseBody::Done(done)))
 }
 
-/// `finish` with an answer that names what was created.
-async fn finish_done(shared: &Shared, reply: Replier, fx: Result<Effects, String>, done: Done) {
-    match fx {
-        Ok(fx) => match apply(shared, fx, true).await {
-            Ok(()) => {
-                let _ = reply.send(ResponseBody::Done(done)).await;
-            }
-            Err(e) => {
-                let _ = reply.error(ErrorCode::Internal, e).await;
-            }
-        },
-        Err(why) => {
-            let _ = reply.error(ErrorCode::NotFound, why).await;
-        }
-    }
+fn done(message: String) -> Done {
+    Done { message, id: None }
 }
 
-pub async fn acknowledge(shared: &Shared, who: &Identity, reply: Replier, r: AckRequest) {
+pub async fn acknowledge(shared: &Shared, who: &Identity, r: AckRequest) -> ApiResult {
     let what = if r.check.is_empty() {
         format!("node {}", r.node)
     } else {
@@ -214,16 +137,14 @@ pub async fn acknowledge(shared: &Shared, who: &Identity, reply: Replier, r: Ack
     };
     if r.remove {
         let fx = shared
-            .checks
+            .checks()
             .unacknowledge(&r.node, &r.check, &who.name, now_ms());
-        finish(
+        return finish(
             shared,
-            reply,
             fx,
-            format!("acknowledgement of {what} removed"),
+            done(format!("acknowledgement of {what} removed")),
         )
         .await;
-        return;
     }
     let ack = Ack {
         who: who.name.clone(),
@@ -232,23 +153,17 @@ pub async fn acknowledge(shared: &Shared, who: &Identity, reply: Replier, r: Ack
         time_ms: now_ms(),
     };
     let fx = if r.check.is_empty() {
-        shared.checks.acknowledge_node(&r.node, ack)
+        shared.checks().acknowledge_node(&r.node, ack)
     } else {
-        shared.checks.acknowledge(&r.node, &r.check, ack)
+        shared.checks().acknowledge(&r.node, &r.check, ack)
     };
-    finish(shared, reply, fx, format!("acknowledged {what}")).await;
+    finish(shared, fx, done(format!("acknowledged {what}"))).await
 }
 
 /// Nodes down, then non-OK checks, in pages.
-pub async fn query_problems(shared: &Shared, reply: Replier, q: QueryChecks) {
-    let filters = match Filter::parse_all(&q.filters) {
-        Ok(f) => f,
-        Err(why) => {
-            let _ = reply.error(ErrorCode::BadRequest, why).await;
-            return;
-        }
-    };
-    let mut problems = shared.checks.problems(q.node.as_deref());
+pub fn query_problems(shared: &Shared, q: QueryChecks) -> ApiResult {
+    let filters = Filter::parse_all(&q.filters).map_err(ApiError::bad_request)?;
+    let mut problems = shared.checks().problems(q.node.as_deref());
     if !filters.is_empty() {
         problems.retain(|p| {
             serde_json::to_value(crate::views::ProblemJson::from(p))
@@ -256,67 +171,36 @@ pub async fn query_problems(shared: &Shared, reply: Replier, q: QueryChecks) {
                 .unwrap_or(false)
         });
     }
-    let mut pages = problems.chunks(PAGE).peekable();
-    if pages.peek().is_none() {
-        let _ = reply
-            .send(ResponseBody::Problems(ProblemsPage {
-                problems: vec![],
-                done: true,
-            }))
-            .await;
-        return;
-    }
-    while let Some(page) = pages.next() {
-        let body = ResponseBody::Problems(ProblemsPage {
-            problems: page.to_vec(),
-            done: pages.peek().is_none(),
-        });
-        if reply.send(body).await.is_err() {
-            return;
-        }
-    }
+    Ok(pages::<ProblemsPage>(problems))
 }
 
-pub async fn submit(shared: &Shared, who: &Identity, reply: Replier, r: SubmitResult) {
+pub async fn submit(shared: &Shared, who: &Identity, r: SubmitResult) -> ApiResult {
     if r.output.len() > crate::checks::plugin::OUTPUT_CAP {
-        let _ = reply
-            .error(ErrorCode::BadRequest, "output is over 64 KiB")
-            .await;
-        return;
+        return Err(ApiError::bad_request("output is over 64 KiB"));
     }
     let fx = shared
-        .checks
+        .checks()
         .submit(&r.node, &r.check, r.state, &r.output, &who.name, now_ms());
     let msg = format!("{}/{} is {}", r.node, r.check, r.state);
-    finish(shared, reply, fx, msg).await;
+    finish(shared, fx, done(msg)).await
 }
 
-pub async fn downtime(shared: &Shared, who: &Identity, reply: Replier, r: DowntimeRequest) {
+pub async fn downtime(shared: &Shared, who: &Identity, r: DowntimeRequest) -> ApiResult {
     if r.end_ms <= r.start_ms || r.end_ms <= now_ms() {
-        let _ = reply
-            .error(
-                ErrorCode::BadRequest,
-                "the downtime ends before it starts or in the past",
-            )
-            .await;
-        return;
+        return Err(ApiError::bad_request(
+            "the downtime ends before it starts or in the past",
+        ));
     }
     if r.comment.len() > 1024 {
-        let _ = reply
-            .error(ErrorCode::BadRequest, "comment is over 1024 bytes")
-            .await;
-        return;
+        return Err(ApiError::bad_request("comment is over 1024 bytes"));
     }
-    if shared.registry.get(&r.node).is_none() {
-        let _ = reply
-            .error(
-                ErrorCode::NotFound,
-                format!("no node `{}`; see `monit-cli query nodes`", r.node),
-            )
-            .await;
-        return;
+    if shared.registry().get(&r.node).is_none() {
+        return Err(ApiError::not_found(format!(
+            "no node `{}`; see `monit-cli query nodes`",
+            r.node
+        )));
     }
-    let (id, fx) = shared.checks.add_downtime(
+    let (id, fx) = shared.checks().add_downtime(
         DowntimeView {
             id: 0,
             node: r.node.clone(),
@@ -336,28 +220,18 @@ pub async fn downtime(shared: &Shared, who: &Identity, reply: Replier, r: Downti
         "downtime {id} for {what} until {}",
         crate::timefmt::rfc3339(r.end_ms)
     );
-    finish_done(
-        shared,
-        reply,
-        Ok(fx),
-        Done {
-            message,
-            id: Some(id),
-        },
-    )
-    .await;
+    let id = Some(id);
+    finish(shared, Ok(fx), Done { message, id }).await
 }
 
-pub async fn list_downtimes(shared: &Shared, reply: Replier) {
-    let downtimes = shared.checks.downtimes();
-    let _ = reply
-        .send(ResponseBody::Downtimes(DowntimesPage { downtimes }))
-        .await;
+pub fn list_downtimes(shared: &Shared) -> Reply {
+    let downtimes = shared.checks().downtimes();
+    Reply::One(ResponseBody::Downtimes(DowntimesPage { downtimes }))
 }
 
-pub async fn cancel_downtime(shared: &Shared, who: &Identity, reply: Replier, r: CancelDowntime) {
-    let fx = shared.checks.cancel_downtime(r.id, &who.name, now_ms());
-    finish(shared, reply, fx, format!("downtime {} cancelled", r.id)).await;
+pub async fn cancel_downtime(shared: &Shared, who: &Identity, r: CancelDowntime) -> ApiResult {
+    let fx = shared.checks().cancel_downtime(r.id, &who.name, now_ms());
+    finish(shared, fx, done(format!("downtime {} cancelled", r.id))).await
 }
 
 /// How long a node agent may take to reconnect after configd started:
@@ -369,7 +243,7 @@ const RECONNECT_GRACE: std::time::Duration = std::time::Duration::from_secs(30);
 /// problem, notified), as if their connection had ended.
 async fn expire_pending(shared: &Shared) {
     let why = "not heard from since configd started";
-    for name in shared.registry.expire_pending() {
+    for name in shared.registry().expire_pending() {
         tracing::info!(node = %name, "node down: {why}");
         let now = now_ms();
         let ev = crate::configd::store::EventRow {
@@ -382,10 +256,10 @@ async fn expire_pending(shared: &Shared) {
             who: None,
             message: why.into(),
         };
-        if let Err(e) = shared.store.event(ev).await {
+        if let Err(e) = shared.store().event(ev).await {
             tracing::error!("cannot store event: {e}");
         }
-        let fx = shared.checks.node_down(&name, why, now);
+        let fx = shared.checks().node_down(&name, why, now);
         let _ = apply(shared, fx, false).await;
     }
 }
@@ -396,11 +270,11 @@ pub async fn sweeper(shared: Arc<Shared>) {
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let pending_until =
-        tokio::time::Instant::now() + shared.config.node_dead_after + RECONNECT_GRACE;
+        tokio::time::Instant::now() + shared.config().node_dead_after + RECONNECT_GRACE;
     let mut pending_expired = false;
     loop {
         tokio::select! {
-            _ = shared.shutdown.cancelled() => return,
+            _ = shared.shutdown().cancelled() => return,
             _ = tick.tick() => {}
         }
         if !pending_expired && tokio::time::Instant::now() >= pending_until {
@@ -408,13 +282,13 @@ pub async fn sweeper(shared: Arc<Shared>) {
             expire_pending(&shared).await;
         }
         let now = now_ms();
-        let fx = shared.checks.sweep_downtimes(now);
+        let fx = shared.checks().sweep_downtimes(now);
         let _ = apply(&shared, fx, false).await;
-        let fx = shared.checks.sweep_freshness(now);
+        let fx = shared.checks().sweep_freshness(now);
         let _ = apply(&shared, fx, false).await;
-        if shared.checks.notifier().wants_renotify() {
-            let problems = shared.checks.unheld_problems(now);
-            shared.checks.notifier().renotify(problems);
+        if shared.checks().notifier().wants_renotify() {
+            let problems = shared.checks().unheld_problems(now);
+            shared.checks().notifier().renotify(problems);
         }
     }
 }

@@ -4,8 +4,9 @@
 //! guards it (never held across an await); every change goes to the store
 //! in one batched write, and notifications to the notifier's queue.
 
+use crate::sync::lock;
 use std::collections::BTreeMap;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
 
@@ -17,13 +18,6 @@ use crate::checks::{CheckState, PerfData, StateType};
 use crate::net::proto::{
     CheckCounts, CheckDecl, CheckResult, CheckView, DowntimeView, NodeState, ProblemView,
 };
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    match m.lock() {
-        Ok(g) => g,
-        Err(poisoned) => poisoned.into_inner(),
-    }
-}
 
 /// One check, as stored (JSON in `check_state.data`).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]

@@ -1,12 +1,14 @@
 //! The inventory as configd stores it (table `inventory`): checked writes
 //! (all-or-nothing, each change an event with who, before and after),
 //! queries, and the look-ups commands need (an item's node, its
-//! preconditions, its effects). All SQL runs on the store thread.
+//! preconditions, its effects). Its SQL is in `store::inventory` and runs
+//! on the store thread.
 
 use std::collections::BTreeMap;
 
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::Connection;
 
+use super::store::inventory::{delete, event, every_item, get, put};
 use super::store::{Store, StoreError};
 use crate::net::proto::{InventoryItem, InventoryOp};
 use crate::ops::kinds::{check_new, kind, Item, Kinds};
@@ -176,8 +178,7 @@ fn apply_ops(
                 let Some(before) = get(conn, &k, &key)? else {
                     return rejected(format!("no {k} {key} in the inventory"));
                 };
-                conn.prepare_cached("DELETE FROM inventory WHERE kind = ?1 AND key = ?2")?
-                    .execute(params![k, key])?;
+                delete(conn, &k, &key)?;
                 event(conn, now, who, "delete", Some(&before), None)?;
                 changed += 1;
             }
@@ -186,79 +187,10 @@ fn apply_ops(
     Ok(changed)
 }
 
-fn put(conn: &Connection, item: &Item) -> rusqlite::Result<()> {
-    conn.prepare_cached(
-        "INSERT INTO inventory (kind, key, node, attrs) VALUES (?1, ?2, ?3, ?4)
-         ON CONFLICT(kind, key) DO UPDATE SET node = excluded.node, attrs = excluded.attrs",
-    )?
-    .execute(params![
-        item.kind,
-        item.key,
-        item.node,
-        serde_json::to_string(&item.attrs).unwrap_or_default()
-    ])?;
-    Ok(())
-}
-
-fn item_json(item: &Item) -> serde_json::Value {
-    serde_json::json!({"node": item.node, "attrs": item.attrs})
-}
-
-/// Records a change as an event: who, before and after (JSON in the
-/// message, so `query events` shows it).
-fn event(
-    conn: &Connection,
-    now: i64,
-    who: &str,
-    op: &str,
-    before: Option<&Item>,
-    after: Option<&Item>,
-) -> rusqlite::Result<()> {
-    let Some(item) = after.or(before) else {
-        return Ok(());
-    };
-    let message = serde_json::json!({
-        "op": op,
-        "item": format!("{}={}", item.kind, item.key),
-        "before": before.map(item_json),
-        "after": after.map(item_json),
-    })
-    .to_string();
-    conn.prepare_cached(
-        "INSERT INTO events (time, kind, node, check_name, state, previous_state, who, message)
-         VALUES (?1, 'inventory', ?2, NULL, NULL, NULL, ?3, ?4)",
-    )?
-    .execute(params![now, item.node, who, message])?;
-    Ok(())
-}
-
-fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Item> {
-    let attrs: String = r.get(3)?;
-    Ok(Item {
-        kind: r.get(0)?,
-        key: r.get(1)?,
-        node: r.get(2)?,
-        attrs: serde_json::from_str(&attrs).unwrap_or_default(),
-    })
-}
-
-/// The item `kind`/`key` (canonical key), if stored.
-pub fn get(conn: &Connection, kind: &str, key: &str) -> rusqlite::Result<Option<Item>> {
-    conn.prepare_cached(
-        "SELECT kind, key, node, attrs FROM inventory WHERE kind = ?1 AND key = ?2",
-    )?
-    .query_row(params![kind, key], row)
-    .optional()
-}
-
 /// Every item, by kind then key (numerically for int keys).
 pub async fn all(store: &Store, kinds: &Kinds) -> Result<Vec<Item>, InventoryError> {
     let mut items = store
-        .call(|conn| -> Result<Vec<Item>, InventoryError> {
-            let mut stmt = conn.prepare_cached("SELECT kind, key, node, attrs FROM inventory")?;
-            let rows = stmt.query_map([], row)?;
-            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
-        })
+        .call(|conn| -> Result<Vec<Item>, InventoryError> { Ok(every_item(conn)?) })
         .await??;
     items.sort_by(|a, b| {
         let numeric = kinds.get(&a.kind).is_some_and(|k| k.key == ValueType::Int);

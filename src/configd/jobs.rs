@@ -3,26 +3,27 @@
 //! client, and the job record (per-target state, bounded output, effects
 //! applied to the inventory when every target succeeded).
 
-use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rusqlite::{params, OptionalExtension};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::audit::{self, Cause};
 use super::inventory::{self, InventoryError};
-use super::server::Shared;
+use super::reply::{ApiError, ApiResult, Reply};
+use super::state::Shared;
+use super::store::{Store, StoreError};
 use super::tokens::Identity;
 use crate::net::link::Replier;
 use crate::net::proto::Role;
 use crate::net::proto::{
-    CommandOutput, ErrorCode, JobDetail, JobOutput, JobStarted, JobView, NodeOutput, OutputStream,
+    CommandOutput, ErrorCode, JobOutput, JobStarted, JobView, NodeOutput, OutputStream,
     RequestBody, ResponseBody, RunCommand, RunRequest, TargetResult, TargetState,
 };
 use crate::ops::kinds::Item;
-use crate::ops::spec::{ArgType, CommandRole, CommandSpec, InventoryLink};
+use crate::ops::spec::{ArgType, CommandRole, CommandSpec};
 use crate::timefmt::now_ms;
 
 /// Output kept per target in the job record (the tail).
@@ -30,191 +31,6 @@ pub const OUTPUT_KEPT: usize = 1024 * 1024;
 /// Extra time configd waits past a command's timeout for the node to
 /// report it, before recording `timeout` itself.
 pub(crate) const GRACE: Duration = Duration::from_secs(5);
-/// Output events buffered between target tasks and the client.
-const MERGE: usize = 1024;
-
-pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    match m.lock() {
-        Ok(g) => g,
-        Err(p) => p.into_inner(),
-    }
-}
-
-/// What configd keeps in memory for commands.
-#[derive(Default)]
-pub struct OpsState {
-    /// The commands each node advertised at its last registration.
-    catalog: Mutex<HashMap<String, Arc<Vec<CommandSpec>>>>,
-    /// Inventory items a running job acts on (one job per item at a time).
-    busy: Mutex<HashSet<(String, String)>>,
-    /// Running jobs: their output so far and live (`job show -f`), and
-    /// what stops them (`job cancel`, Ctrl-C in `run`).
-    live: Mutex<HashMap<u64, LiveJob>>,
-}
-
-/// Output of a running job kept for followers, at most (oldest dropped).
-const SO_FAR_KEPT: usize = 4 * 1024 * 1024;
-
-/// A job while it runs. It belongs to configd, not to the client that
-/// started it: that client going away only stops the streaming to it.
-struct LiveJob {
-    tx: tokio::sync::broadcast::Sender<JobOutput>,
-    /// Output so far (the newest `SO_FAR_KEPT` bytes), so a follower gets
-    /// it first, then live chunks, with no gap and no repeat.
-    so_far: std::collections::VecDeque<JobOutput>,
-    so_far_bytes: usize,
-    dropped: bool,
-    stop: CancellationToken,
-}
-
-/// How a follower catches up with a running job.
-pub struct Following {
-    pub so_far: Vec<JobOutput>,
-    /// Output dropped before `so_far` (it was over the kept size).
-    pub dropped: bool,
-    pub live: tokio::sync::broadcast::Receiver<JobOutput>,
-}
-
-impl OpsState {
-    pub fn set_commands(&self, node: &str, commands: Vec<CommandSpec>) {
-        lock(&self.catalog).insert(node.to_string(), Arc::new(commands));
-    }
-
-    /// Output of job `id` so far, then from now on, while it runs
-    /// (`None`: not running).
-    pub fn follow(&self, id: u64) -> Option<Following> {
-        lock(&self.live).get(&id).map(|j| Following {
-            so_far: j.so_far.iter().cloned().collect(),
-            dropped: j.dropped,
-            live: j.tx.subscribe(),
-        })
-    }
-
-    /// Stops running job `id` on every node; false when it is not running.
-    pub fn cancel(&self, id: u64) -> bool {
-        match lock(&self.live).get(&id) {
-            Some(j) => {
-                j.stop.cancel();
-                true
-            }
-            None => false,
-        }
-    }
-
-    /// Keeps `out` for followers and sends it to those there are.
-    pub(crate) fn publish(&self, id: u64, out: JobOutput) {
-        let mut live = lock(&self.live);
-        let Some(j) = live.get_mut(&id) else {
-            return;
-        };
-        j.so_far_bytes += out.data.len();
-        if j.tx.receiver_count() > 0 {
-            let _ = j.tx.send(out.clone());
-        }
-        j.so_far.push_back(out);
-        while j.so_far_bytes > SO_FAR_KEPT {
-            match j.so_far.pop_front() {
-                Some(old) => {
-                    j.so_far_bytes -= old.data.len();
-                    j.dropped = true;
-                }
-                None => break,
-            }
-        }
-    }
-
-    /// Registers job `id` as running (followers, `job cancel`); the token
-    /// stops it. [`OpsState::end_live`] when it ends.
-    pub(crate) fn start_live(&self, id: u64, stop: CancellationToken) {
-        lock(&self.live).insert(
-            id,
-            LiveJob {
-                tx: tokio::sync::broadcast::channel(MERGE).0,
-                so_far: Default::default(),
-                so_far_bytes: 0,
-                dropped: false,
-                stop,
-            },
-        );
-    }
-
-    pub(crate) fn end_live(&self, id: u64) {
-        lock(&self.live).remove(&id);
-    }
-
-    /// Marks every item busy, or none: Err names the first already busy.
-    pub(crate) fn mark_busy(
-        &self,
-        keys: &[(String, String)],
-    ) -> Result<BusyMarks<'_>, (String, String)> {
-        let mut busy = lock(&self.busy);
-        if let Some(taken) = keys.iter().find(|k| busy.contains(*k)) {
-            return Err(taken.clone());
-        }
-        busy.extend(keys.iter().cloned());
-        Ok(BusyMarks {
-            ops: self,
-            keys: keys.to_vec(),
-        })
-    }
-
-    /// Every command name some node advertised, sorted, each once.
-    pub fn command_names(&self) -> Vec<String> {
-        let names: std::collections::BTreeSet<String> = lock(&self.catalog)
-            .values()
-            .flat_map(|c| c.iter().map(|s| s.name.clone()))
-            .collect();
-        names.into_iter().collect()
-    }
-
-    /// Every command offered (of `node`, or of all nodes), by name, each
-    /// distinct definition with the nodes that offer it, sorted.
-    pub fn offers(&self, node: Option<&str>) -> Vec<crate::net::proto::CommandOffer> {
-        let catalog = lock(&self.catalog);
-        let mut nodes: Vec<(&String, &Arc<Vec<CommandSpec>>)> = catalog
-            .iter()
-            .filter(|(n, _)| node.is_none_or(|want| want == n.as_str()))
-            .collect();
-        nodes.sort_by(|a, b| a.0.cmp(b.0));
-        let mut offers: Vec<crate::net::proto::CommandOffer> = Vec::new();
-        for (name, specs) in nodes {
-            for spec in specs.iter() {
-                match offers.iter_mut().find(|o| &o.spec == spec) {
-                    Some(o) => o.nodes.push(name.clone()),
-                    None => offers.push(crate::net::proto::CommandOffer {
-                        spec: spec.clone(),
-                        nodes: vec![name.clone()],
-                    }),
-                }
-            }
-        }
-        offers.sort_by(|a, b| a.spec.name.cmp(&b.spec.name).then(a.nodes.cmp(&b.nodes)));
-        offers
-    }
-
-    /// The definitions of `name` bound to an inventory item, from every
-    /// node offering it (the item's node then checks its own).
-    fn bound_specs(&self, name: &str) -> Vec<(CommandSpec, InventoryLink)> {
-        let catalog = lock(&self.catalog);
-        let mut nodes: Vec<&String> = catalog.keys().collect();
-        nodes.sort();
-        let mut out: Vec<(CommandSpec, InventoryLink)> = Vec::new();
-        for n in nodes {
-            for c in catalog[n].iter().filter(|c| c.name == name) {
-                if let Some(link) = &c.inventory {
-                    if !out.iter().any(|(s, _)| s == c) {
-                        out.push((c.clone(), link.clone()));
-                    }
-                }
-            }
-        }
-        out
-    }
-
-    pub(crate) fn commands(&self, node: &str) -> Arc<Vec<CommandSpec>> {
-        lock(&self.catalog).get(node).cloned().unwrap_or_default()
-    }
-}
 
 /// A refusal: code, cause (for the audit event) and one-line message.
 #[derive(Debug, Clone)]
@@ -255,7 +71,7 @@ pub async fn resolve_targets(shared: &Shared, target: &str) -> Result<Vec<String
     let not_found = |msg: String| Refusal::new(ErrorCode::NotFound, Cause::Target, msg);
     if target == "all" {
         let nodes: Vec<String> = shared
-            .registry
+            .registry()
             .slots()
             .iter()
             .map(|s| s.name.clone())
@@ -272,14 +88,14 @@ pub async fn resolve_targets(shared: &Shared, target: &str) -> Result<Vec<String
         ));
     };
     if k == "node" {
-        return match shared.registry.get(v) {
+        return match shared.registry().get(v) {
             Some(_) => Ok(vec![v.to_string()]),
             None => Err(not_found(format!("no node `{v}` is known"))),
         };
     }
     if let Some(label) = k.strip_prefix("label.").or(k.strip_prefix("labels.")) {
         let nodes: Vec<String> = shared
-            .registry
+            .registry()
             .slots()
             .iter()
             .filter(|s| s.labels().get(label).map(String::as_str) == Some(v))
@@ -291,7 +107,7 @@ pub async fn resolve_targets(shared: &Shared, target: &str) -> Result<Vec<String
         return Ok(nodes);
     }
     if shared.live().inventory.contains_key(k) {
-        let item = inventory::find(&shared.store, &shared.live().inventory, k, v)
+        let item = inventory::find(shared.store(), &shared.live().inventory, k, v)
             .await
             .map_err(|e| refusal(Cause::Target, e))?;
         return match item {
@@ -333,9 +149,9 @@ const MAX_REASON: usize = 1024;
 /// Without `--target`: the node hosting the command's inventory item.
 async fn home_of(shared: &Shared, req: &RunRequest) -> Result<String, Refusal> {
     let name = crate::ops::values::shown(&req.command);
-    let bound = shared.ops.bound_specs(&req.command);
+    let bound = shared.ops().bound_specs(&req.command);
     if bound.is_empty() {
-        if shared.ops.command_names().contains(&req.command) {
+        if shared.ops().command_names().contains(&req.command) {
             return Err(bad(
                 Cause::Target,
                 format!("`{name}` acts on no inventory item, so it has no node of its own: give --target (node=NAME, label.K=V, KIND=KEY or all)"),
@@ -362,7 +178,7 @@ async fn home_of(shared: &Shared, req: &RunRequest) -> Result<String, Refusal> {
         return Err(bad(Cause::Type, first_error.unwrap_or_default()));
     };
     let key = spec.arg(&req.args, &link.key).unwrap_or_default();
-    let item = inventory::find(&shared.store, &shared.live().inventory, &link.kind, key)
+    let item = inventory::find(shared.store(), &shared.live().inventory, &link.kind, key)
         .await
         .map_err(|e| refusal(Cause::Type, e))?;
     let Some(item) = item else {
@@ -374,7 +190,7 @@ async fn home_of(shared: &Shared, req: &RunRequest) -> Result<String, Refusal> {
             ),
         ));
     };
-    if shared.registry.get(&item.node).is_none() {
+    if shared.registry().get(&item.node).is_none() {
         return Err(Refusal::new(
             ErrorCode::NotFound,
             Cause::Binding,
@@ -410,7 +226,7 @@ pub async fn plan(shared: &Shared, who: &Identity, req: &RunRequest) -> Result<P
     };
     let mut specs: Vec<CommandSpec> = Vec::new();
     for node in &targets {
-        let offered = shared.ops.commands(node);
+        let offered = shared.ops().commands(node);
         let Some(spec) = offered.iter().find(|c| c.name == req.command) else {
             let names: Vec<&str> = offered.iter().map(|c| c.name.as_str()).collect();
             let list = if names.is_empty() {
@@ -457,7 +273,7 @@ pub async fn plan(shared: &Shared, who: &Identity, req: &RunRequest) -> Result<P
     // `key` arguments must name existing items.
     for (a, value) in spec.args.iter().zip(&req.args) {
         if let ArgType::Key { kind } = &a.kind {
-            let found = inventory::find(&shared.store, kinds, kind, value)
+            let found = inventory::find(shared.store(), kinds, kind, value)
                 .await
                 .map_err(|e| refusal(Cause::Type, e))?;
             if found.is_none() {
@@ -489,7 +305,7 @@ pub async fn plan(shared: &Shared, who: &Identity, req: &RunRequest) -> Result<P
         return Ok(plan);
     };
     let key = spec.arg(&req.args, &link.key).unwrap_or_default();
-    let item = inventory::find(&shared.store, kinds, &link.kind, key)
+    let item = inventory::find(shared.store(), kinds, &link.kind, key)
         .await
         .map_err(|e| refusal(Cause::Type, e))?;
     let Some(item) = item else {
@@ -578,39 +394,16 @@ fn bind(
     Ok(())
 }
 
-/// Tells the client why nothing runs, and records it as an event.
-pub async fn refuse(shared: &Shared, who: &Identity, req: &RunRequest, reply: Replier, r: Refusal) {
+impl From<Refusal> for ApiError {
+    fn from(r: Refusal) -> ApiError {
+        ApiError::new(r.code, r.message)
+    }
+}
+
+/// Records why nothing runs as an event; the error for the client.
+pub async fn refuse(shared: &Shared, who: &Identity, req: &RunRequest, r: Refusal) -> ApiError {
     audit::refused(shared, who, req, r.node.as_deref(), r.cause, &r.message).await;
-    let _ = reply.error(r.code, r.message).await;
-}
-
-/// Busy marks on several items, released when dropped.
-pub(crate) struct BusyMarks<'a> {
-    ops: &'a OpsState,
-    keys: Vec<(String, String)>,
-}
-
-impl Drop for BusyMarks<'_> {
-    fn drop(&mut self) {
-        let mut busy = lock(&self.ops.busy);
-        for k in &self.keys {
-            busy.remove(k);
-        }
-    }
-}
-
-/// Releases an item's busy mark when the job ends.
-struct BusyGuard<'a> {
-    ops: &'a OpsState,
-    key: Option<(String, String)>,
-}
-
-impl Drop for BusyGuard<'_> {
-    fn drop(&mut self) {
-        if let Some(k) = self.key.take() {
-            lock(&self.ops.busy).remove(&k);
-        }
-    }
+    r.into()
 }
 
 pub(crate) enum Event {
@@ -741,17 +534,23 @@ impl JobLog {
 pub async fn run(
     shared: Arc<Shared>,
     who: &Identity,
-    reply: Replier,
+    reply: &Replier,
     cancel: CancellationToken,
     req: RunRequest,
-) {
+) -> ApiResult {
     let plan = match plan(&shared, who, &req).await {
         Ok(p) => p,
-        Err(r) => return refuse(&shared, who, &req, reply, r).await,
+        Err(r) => return Err(refuse(&shared, who, &req, r).await),
     };
-    let busy_key = plan.item.as_ref().map(|i| (i.kind.clone(), i.key.clone()));
-    if let Some(k) = &busy_key {
-        if !lock(&shared.ops.busy).insert(k.clone()) {
+    let busy_keys: Vec<_> = plan
+        .item
+        .iter()
+        .map(|i| (i.kind.clone(), i.key.clone()))
+        .collect();
+    let marks = shared.ops().mark_busy(&busy_keys);
+    let _busy = match marks {
+        Ok(marks) => marks,
+        Err(k) => {
             let r = Refusal::new(
                 ErrorCode::Busy,
                 Cause::Busy,
@@ -764,17 +563,13 @@ pub async fn run(
                 Some(i) => r.on(&i.node),
                 None => r,
             };
-            return refuse(&shared, who, &req, reply, r).await;
+            return Err(refuse(&shared, who, &req, r).await);
         }
-    }
+    };
     if let (Some(home), Some(item)) = (&plan.forced_from, &plan.item) {
         let at = format!("{} {}", item.kind, item.key);
         audit::forced(&shared, who, &req, &plan.targets[0], &at, home).await;
     }
-    let _busy = BusyGuard {
-        ops: &shared.ops,
-        key: busy_key,
-    };
     let mut job = JobView {
         id: 0,
         who: who.name.clone(),
@@ -799,16 +594,11 @@ pub async fn run(
         message: String::new(),
         steps: Vec::new(),
     };
-    job.id = match insert_job(&shared, &job).await {
-        Ok(id) => id,
-        Err(e) => {
-            tracing::error!("cannot record job: {e}");
-            let _ = reply
-                .error(ErrorCode::Internal, "configd could not record the job")
-                .await;
-            return;
-        }
-    };
+    job.id = shared
+        .store()
+        .insert_job(&job)
+        .await
+        .map_err(|e| ApiError::internal("configd could not record the job", e))?;
     tracing::info!(job = job.id, command = %job.command, targets = plan.targets.len(), who = %job.who, "job started");
     let mut client_gone = reply
         .send(ResponseBody::JobStarted(JobStarted {
@@ -818,25 +608,20 @@ pub async fn run(
         .await
         .is_err();
     // configd stopping stops its jobs (the nodes kill the commands).
-    let stop = shared.shutdown.child_token();
-    shared.ops.start_live(job.id, stop.clone());
-    let (tx, mut rx) = mpsc::channel::<Event>(MERGE);
+    let stop = shared.shutdown().child_token();
+    shared.ops().start_live(job.id, stop.clone());
+    let (tx, mut rx) = mpsc::channel::<Event>(super::ops_state::MERGE);
     for (i, node) in plan.targets.iter().enumerate() {
-        let link = shared.registry.get(node).and_then(|s| s.link());
+        let link = shared.registry().get(node).and_then(|s| s.link());
         let body = RequestBody::RunCommand(RunCommand {
             job: job.id,
             command: req.command.clone(),
             args: req.args.clone(),
             timeout_ms: Some(plan.timeout.as_millis() as u64),
         });
-        tokio::spawn(target(
-            i,
-            link,
-            body,
-            plan.timeout + GRACE,
-            stop.clone(),
-            tx.clone(),
-        ));
+        let limit = plan.timeout + GRACE;
+        let task = target(i, link, body, limit, stop.clone(), tx.clone());
+        tokio::spawn(tracing::Instrument::in_current_span(task));
     }
     drop(tx);
     let mut tails: Vec<Tail> = plan.targets.iter().map(|_| Tail::default()).collect();
@@ -861,8 +646,8 @@ pub async fn run(
         match ev {
             Event::Output(i, stream, data) => {
                 tails[i].push(stream, &data);
-                logged[i].push(&shared.logs, stream, &data);
-                shared.ops.publish(
+                logged[i].push(shared.logs(), stream, &data);
+                shared.ops().publish(
                     job.id,
                     JobOutput {
                         node: plan.targets[i].clone(),
@@ -880,7 +665,7 @@ pub async fn run(
                 }
             }
             Event::Done(i, mut result) => {
-                logged[i].flush(&shared.logs);
+                logged[i].flush(shared.logs());
                 result.node = plan.targets[i].clone();
                 job.targets[i] = result.clone();
                 if !client_gone {
@@ -893,7 +678,7 @@ pub async fn run(
     if all_ok && !plan.on_success.is_empty() {
         if let Some(item) = &plan.item {
             match inventory::apply_effects(
-                &shared.store,
+                shared.store(),
                 &shared.live().inventory,
                 &job.who,
                 item,
@@ -920,19 +705,20 @@ pub async fn run(
             truncated: t.truncated,
         })
         .collect();
-    if let Err(e) = finish_job(&shared, &job, outputs).await {
+    if let Err(e) = shared.store().finish_job(&job, outputs).await {
         tracing::error!(job = job.id, "cannot record job end: {e}");
     }
     // Followers see the stream end and read the stored record.
-    shared.ops.end_live(job.id);
+    shared.ops().end_live(job.id);
     tracing::info!(
         job = job.id,
         state = crate::ops::views::job_state(&job),
         "job finished"
     );
-    if !client_gone {
-        let _ = reply.send(ResponseBody::JobDone(job)).await;
-    }
+    Ok(match client_gone {
+        true => Reply::Sent,
+        false => Reply::One(ResponseBody::JobDone(job)),
+    })
 }
 
 /// Runs the command on one node and reports its output and end.
@@ -1026,51 +812,6 @@ async fn run_on(
     }
 }
 
-fn js(job: &JobView) -> String {
-    // TargetResult rows carry their node; fill it for storage.
-    serde_json::to_string(job).unwrap_or_default()
-}
-
-pub(crate) async fn insert_job(shared: &Shared, job: &JobView) -> Result<u64, String> {
-    let body = js(job);
-    let started = job.started_ms;
-    shared
-        .store
-        .call(move |conn| -> Result<u64, rusqlite::Error> {
-            conn.prepare_cached("INSERT INTO jobs (started, body) VALUES (?1, ?2)")?
-                .execute(params![started, body])?;
-            Ok(conn.last_insert_rowid() as u64)
-        })
-        .await
-        .map_err(|e| e.to_string())?
-        .map_err(|e| e.to_string())
-}
-
-pub(crate) async fn finish_job(
-    shared: &Shared,
-    job: &JobView,
-    outputs: Vec<NodeOutput>,
-) -> Result<(), String> {
-    let body = js(job);
-    let id = job.id as i64;
-    shared
-        .store
-        .call(move |conn| -> Result<(), rusqlite::Error> {
-            conn.prepare_cached("UPDATE jobs SET body = ?2 WHERE id = ?1")?
-                .execute(params![id, body])?;
-            let mut stmt = conn.prepare_cached(
-                "INSERT OR REPLACE INTO job_output (job, node, output, truncated) VALUES (?1, ?2, ?3, ?4)",
-            )?;
-            for o in outputs {
-                stmt.execute(params![id, o.node, o.output, o.truncated])?;
-            }
-            Ok(())
-        })
-        .await
-        .map_err(|e| e.to_string())?
-        .map_err(|e| e.to_string())
-}
-
 /// Why a target that was running when configd died is `lost`.
 pub const RESTARTED: &str = "configd restarted while it ran";
 
@@ -1079,114 +820,52 @@ pub const RESTARTED: &str = "configd restarted while it ran";
 /// `running` becomes `lost` with the reason [`RESTARTED`] and the job is
 /// finished at `now_ms`. Nothing else could ever finish them: a job's
 /// state lives in the configd that ran it. Returns the IDs resolved.
-pub fn resolve_interrupted(conn: &rusqlite::Connection, now_ms: i64) -> rusqlite::Result<Vec<u64>> {
-    let mut rows = Vec::new();
-    {
-        let mut stmt = conn.prepare_cached(
-            "SELECT id, body FROM jobs WHERE json_extract(body, '$.finished_ms') IS NULL",
-        )?;
-        let found = stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))?;
-        for row in found {
-            rows.push(row?);
-        }
-    }
+pub async fn resolve_interrupted(store: &Store, now_ms: i64) -> Result<Vec<u64>, StoreError> {
     let mut resolved = Vec::new();
-    for (id, body) in rows {
-        let Ok(mut job) = serde_json::from_str::<JobView>(&body) else {
-            tracing::warn!(job = id, "a stored job cannot be read; left as it is");
-            continue;
+    for found in store.unfinished_jobs().await? {
+        let mut job = match found {
+            Ok(job) => job,
+            Err(id) => {
+                tracing::warn!(job = id, "a stored job cannot be read; left as it is");
+                continue;
+            }
         };
-        job.id = id as u64;
-        for t in &mut job.targets {
-            if t.state == TargetState::Running {
-                t.state = TargetState::Lost;
-                t.message = RESTARTED.into();
-            }
-        }
-        let mut at = None;
-        for s in &mut job.steps {
-            if s.state == crate::net::proto::StepState::Running {
-                s.state = crate::net::proto::StepState::Lost;
-                s.message = RESTARTED.into();
-                at = Some(format!("step {} ({})", s.index, s.name));
-            }
-        }
-        job.finished_ms = Some(now_ms.max(job.started_ms));
-        if let Some(at) = at {
-            job.message = format!(
-                "{RESTARTED}, at {at}; the steps before it completed and were not undone: `monit-cli runbook undo {id}` reverts them"
-            );
-        } else if !job.steps.is_empty() && job.message.is_empty() {
-            job.message = format!(
-                "{RESTARTED} between steps; the completed steps were not undone: `monit-cli runbook undo {id}` reverts them"
-            );
-        } else if job.message.is_empty() {
-            job.message = format!("{RESTARTED}; its result on the nodes is unknown");
-        }
-        conn.prepare_cached("UPDATE jobs SET body = ?2 WHERE id = ?1")?
-            .execute(params![id, js(&job)])?;
-        tracing::warn!(job = id, command = %job.command, "job marked lost: {RESTARTED}");
+        mark_lost(&mut job, now_ms);
+        store.update_job(&job).await?;
+        tracing::warn!(job = job.id, command = %job.command, "job marked lost: {RESTARTED}");
         resolved.push(job.id);
     }
     Ok(resolved)
 }
 
-/// The newest `limit` jobs, newest first.
-pub async fn recent(shared: &Shared, limit: usize) -> Result<Vec<JobView>, String> {
-    shared
-        .store
-        .call(move |conn| -> Result<Vec<JobView>, rusqlite::Error> {
-            let mut stmt =
-                conn.prepare_cached("SELECT id, body FROM jobs ORDER BY id DESC LIMIT ?1")?;
-            let rows = stmt.query_map(params![limit as i64], |r| {
-                Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
-            })?;
-            let mut out = Vec::new();
-            for row in rows {
-                let (id, body) = row?;
-                if let Ok(mut job) = serde_json::from_str::<JobView>(&body) {
-                    // The first write of a job's row predates its ID.
-                    job.id = id as u64;
-                    out.push(job);
-                }
-            }
-            Ok(out)
-        })
-        .await
-        .map_err(|e| e.to_string())?
-        .map_err(|e| e.to_string())
-}
-
-/// One job and its stored output.
-pub async fn detail(shared: &Shared, id: u64) -> Result<Option<JobDetail>, String> {
-    shared
-        .store
-        .call(move |conn| -> Result<Option<JobDetail>, rusqlite::Error> {
-            let body: Option<String> = conn
-                .prepare_cached("SELECT body FROM jobs WHERE id = ?1")?
-                .query_row(params![id as i64], |r| r.get(0))
-                .optional()?;
-            let Some(mut job) = body.and_then(|b| serde_json::from_str::<JobView>(&b).ok()) else {
-                return Ok(None);
-            };
-            job.id = id;
-            let mut stmt = conn.prepare_cached(
-                "SELECT node, output, truncated FROM job_output WHERE job = ?1 ORDER BY node",
-            )?;
-            let outputs = stmt
-                .query_map(params![id as i64], |r| {
-                    Ok(NodeOutput {
-                        node: r.get(0)?,
-                        output: r.get(1)?,
-                        truncated: r.get(2)?,
-                    })
-                })?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
-            Ok(Some(JobDetail { job, outputs }))
-        })
-        .await
-        .map_err(|e| e.to_string())?
-        .map_err(|e| e.to_string())
+fn mark_lost(job: &mut JobView, now_ms: i64) {
+    let id = job.id;
+    for t in &mut job.targets {
+        if t.state == TargetState::Running {
+            t.state = TargetState::Lost;
+            t.message = RESTARTED.into();
+        }
+    }
+    let mut at = None;
+    for s in &mut job.steps {
+        if s.state == crate::net::proto::StepState::Running {
+            s.state = crate::net::proto::StepState::Lost;
+            s.message = RESTARTED.into();
+            at = Some(format!("step {} ({})", s.index, s.name));
+        }
+    }
+    job.finished_ms = Some(now_ms.max(job.started_ms));
+    if let Some(at) = at {
+        job.message = format!(
+            "{RESTARTED}, at {at}; the steps before it completed and were not undone: `monit-cli runbook undo {id}` reverts them"
+        );
+    } else if !job.steps.is_empty() && job.message.is_empty() {
+        job.message = format!(
+            "{RESTARTED} between steps; the completed steps were not undone: `monit-cli runbook undo {id}` reverts them"
+        );
+    } else if job.message.is_empty() {
+        job.message = format!("{RESTARTED}; its result on the nodes is unknown");
+    }
 }
 
 #[cfg(test)]
@@ -1196,7 +875,7 @@ mod tests {
     #[tokio::test]
     async fn jobs_left_running_by_a_previous_configd_are_lost() {
         let dir = tempfile::tempdir().unwrap();
-        let opened = super::super::store::Store::open(&dir.path().join("monit.db")).unwrap();
+        let store = Store::open(&dir.path().join("monit.db")).unwrap().store;
         let target = |node: &str, state| TargetResult {
             node: node.into(),
             state,
@@ -1226,41 +905,20 @@ mod tests {
             ],
         );
         let done = job(Some(2_000), vec![target("a", TargetState::Ok)]);
-        let bodies = vec![js(&running), js(&done)];
-        let first = opened
-            .store
-            .call(move |conn| -> rusqlite::Result<Vec<u64>> {
-                for b in bodies {
-                    conn.execute("INSERT INTO jobs (started, body) VALUES (1000, ?1)", [b])?;
-                }
-                resolve_interrupted(conn, 5_000)
-            })
-            .await
-            .unwrap()
-            .unwrap();
+        store.insert_job(&running).await.unwrap();
+        store.insert_job(&done).await.unwrap();
+        let first = resolve_interrupted(&store, 5_000).await.unwrap();
         assert_eq!(first, vec![1], "only the unfinished job");
-        let (again, stored) = opened
-            .store
-            .call(|conn| -> rusqlite::Result<(Vec<u64>, Vec<String>)> {
-                let again = resolve_interrupted(conn, 6_000)?;
-                let mut stmt = conn.prepare("SELECT body FROM jobs ORDER BY id")?;
-                let bodies = stmt
-                    .query_map([], |r| r.get(0))?
-                    .collect::<rusqlite::Result<Vec<String>>>()?;
-                Ok((again, bodies))
-            })
-            .await
-            .unwrap()
-            .unwrap();
+        let again = resolve_interrupted(&store, 6_000).await.unwrap();
         assert!(again.is_empty(), "resolving twice changes nothing");
-        let lost: JobView = serde_json::from_str(&stored[0]).unwrap();
+        let lost = store.job_detail(1).await.unwrap().unwrap().job;
         assert_eq!(lost.finished_ms, Some(5_000));
         assert_eq!(crate::ops::views::job_state(&lost), "lost");
         for t in &lost.targets {
             assert_eq!(t.state, TargetState::Lost);
             assert_eq!(t.message, RESTARTED);
         }
-        let kept: JobView = serde_json::from_str(&stored[1]).unwrap();
+        let kept = store.job_detail(2).await.unwrap().unwrap().job;
         assert_eq!(kept.finished_ms, Some(2_000));
         assert_eq!(kept.targets[0].state, TargetState::Ok);
     }

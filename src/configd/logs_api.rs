@@ -8,12 +8,11 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use super::reply::{ApiError, ApiResult, Reply};
 use crate::logs::hub::Delivery;
 use crate::logs::{LogFilter, LogHub, Pipe};
 use crate::net::link::Replier;
-use crate::net::proto::{
-    ErrorCode, Level, LogAck, LogBatch, LogLine, LogLines, ResponseBody, SubscribeLogs,
-};
+use crate::net::proto::{Level, LogAck, LogBatch, LogLine, LogLines, ResponseBody, SubscribeLogs};
 use crate::timefmt::now_ms;
 
 /// Most lines in one `LogLines` answer.
@@ -25,59 +24,49 @@ const LINK_BACKLOG: usize = 8;
 /// Most history lines one subscription may ask for.
 const MAX_BACKLOG: u64 = 1_000_000;
 
-pub async fn ingest(hub: &LogHub, node: &str, reply: Replier, batch: LogBatch) {
+pub fn ingest(hub: &LogHub, node: &str, batch: LogBatch) -> ApiResult {
     if batch.lines.len() > 100_000 {
-        let _ = reply
-            .error(ErrorCode::BadRequest, "at most 100000 lines per batch")
-            .await;
-        return;
+        return Err(ApiError::bad_request("at most 100000 lines per batch"));
     }
     let count = batch.lines.len() as u64;
     let stored = hub.ingest(node, batch.stream, batch.first_line, batch.lines);
-    super::metrics::count_log_lines(stored);
-    let _ = reply.send(ResponseBody::LogAck(LogAck { count })).await;
+    super::counters::count_log_lines(stored);
+    Ok(Reply::One(ResponseBody::LogAck(LogAck { count })))
 }
 
 fn weight(l: &LogLine) -> usize {
     l.message.len() + l.source.len() + l.node.len() + 48
 }
 
-async fn send(reply: &Replier, lines: Vec<LogLine>, skipped: u64, done: bool) -> bool {
-    reply
-        .send(ResponseBody::LogLines(LogLines {
-            lines,
-            skipped,
-            done,
-        }))
-        .await
-        .is_ok()
+fn lines_page(lines: Vec<LogLine>, skipped: u64, done: bool) -> ResponseBody {
+    ResponseBody::LogLines(LogLines {
+        lines,
+        skipped,
+        done,
+    })
 }
 
-pub async fn subscribe(hub: &LogHub, reply: Replier, cancel: CancellationToken, s: SubscribeLogs) {
-    let filter = match LogFilter::compile(&s) {
-        Ok(f) => Arc::new(f),
-        Err(why) => {
-            let _ = reply.error(ErrorCode::BadRequest, why).await;
-            return;
-        }
-    };
+async fn send(reply: &Replier, lines: Vec<LogLine>, skipped: u64, done: bool) -> bool {
+    reply.send(lines_page(lines, skipped, done)).await.is_ok()
+}
+
+/// History, then (with `follow`) live lines until the client cancels.
+pub async fn subscribe(
+    hub: &LogHub,
+    reply: &Replier,
+    cancel: CancellationToken,
+    s: SubscribeLogs,
+) -> ApiResult {
+    let filter = Arc::new(LogFilter::compile(&s).map_err(ApiError::bad_request)?);
     let backlog = usize::try_from(s.backlog.min(MAX_BACKLOG)).unwrap_or(0);
     let (chunks, sub) = hub.subscribe(filter.clone(), s.follow);
     let f = filter.clone();
     let history = if backlog == 0 {
         Vec::new()
     } else {
-        match tokio::task::spawn_blocking(move || crate::logs::hub::history(&chunks, &f, backlog))
+        tokio::task::spawn_blocking(move || crate::logs::hub::history(&chunks, &f, backlog))
             .await
-        {
-            Ok(h) => h,
-            Err(_) => {
-                let _ = reply
-                    .error(ErrorCode::Internal, "could not read the log history")
-                    .await;
-                return;
-            }
-        }
+            .map_err(|e| ApiError::internal("could not read the log history", e))?
     };
     // History, in frames of bounded size.
     let mut batch = Vec::new();
@@ -86,23 +75,24 @@ pub async fn subscribe(hub: &LogHub, reply: Replier, cancel: CancellationToken, 
         bytes += weight(&line);
         batch.push(line);
         if batch.len() >= FRAME_LINES || bytes >= FRAME_BYTES {
-            if !send(&reply, std::mem::take(&mut batch), 0, false).await {
-                return;
-            }
+            reply
+                .send(lines_page(std::mem::take(&mut batch), 0, false))
+                .await?;
             bytes = 0;
         }
     }
     let Some(sub) = sub else {
-        let _ = send(&reply, batch, 0, true).await;
-        return;
+        return Ok(Reply::One(lines_page(batch, 0, true)));
     };
-    if !batch.is_empty() && !send(&reply, batch, 0, false).await {
-        return;
+    if !batch.is_empty() {
+        reply.send(lines_page(batch, 0, false)).await?;
     }
+    // Live lines end only when the client cancels or leaves.
     tokio::select! {
         _ = cancel.cancelled() => {}
-        _ = forward(hub, sub.id, sub.rx, &filter, &reply) => {}
+        _ = forward(hub, sub.id, sub.rx, &filter, reply) => {}
     }
+    Ok(Reply::Sent)
 }
 
 /// Live lines until the subscriber goes away. Lines are encoded straight
@@ -234,7 +224,7 @@ pub async fn pump_own_log(
         // node's; the rest are this process's own.
         if lines.iter().all(|l| l.node.is_empty()) {
             let stored = hub.ingest(crate::logs::hub::own_log_node(), 0, 0, lines);
-            super::metrics::count_log_lines(stored);
+            super::counters::count_log_lines(stored);
             continue;
         }
         let mut by_node: std::collections::BTreeMap<String, Vec<LogLine>> = Default::default();
@@ -248,7 +238,7 @@ pub async fn pump_own_log(
         }
         for (node, lines) in by_node {
             let stored = hub.ingest(&node, 0, 0, lines);
-            super::metrics::count_log_lines(stored);
+            super::counters::count_log_lines(stored);
         }
     }
 }

@@ -8,9 +8,9 @@
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::checks::{CheckBook, Entry};
+use super::counters;
 use super::registry::NodeRegistry;
 use crate::checks::{CheckState, PerfData};
 use crate::net::proto::NodeState;
@@ -26,25 +26,6 @@ const NODES_PER_PIECE: usize = 2000;
 /// Label names a node label listed in `metric_labels` cannot take: the
 /// series' own labels.
 pub const RESERVED_LABELS: &[&str] = &["node", "check", "label", "uom", "threshold", "bound"];
-
-static RESULTS_INGESTED: AtomicU64 = AtomicU64::new(0);
-static NOTIFICATIONS_SENT: AtomicU64 = AtomicU64::new(0);
-static LOG_LINES: AtomicU64 = AtomicU64::new(0);
-
-/// Counts check results a node sent (configd-wide, since start).
-pub fn count_results(n: usize) {
-    RESULTS_INGESTED.fetch_add(n as u64, Ordering::Relaxed);
-}
-
-/// Counts a notifier run.
-pub fn count_notification() {
-    NOTIFICATIONS_SENT.fetch_add(1, Ordering::Relaxed);
-}
-
-/// Counts log lines taken into the log hub.
-pub fn count_log_lines(n: usize) {
-    LOG_LINES.fetch_add(n as u64, Ordering::Relaxed);
-}
 
 /// Whether `name` may be a Prometheus label name (and is not one of ours).
 pub fn check_label_name(name: &str) -> Result<(), String> {
@@ -266,19 +247,19 @@ impl<'a> Scrape<'a> {
             out,
             "monit_check_results_ingested_total",
             "Check results received from nodes since configd started.",
-            RESULTS_INGESTED.load(Ordering::Relaxed) as f64,
+            counters::results() as f64,
         );
         counter(
             out,
             "monit_notifications_sent_total",
             "Notifier commands run since configd started.",
-            NOTIFICATIONS_SENT.load(Ordering::Relaxed) as f64,
+            counters::notifications() as f64,
         );
         counter(
             out,
             "monit_log_lines_ingested_total",
             "Log lines taken into the live log since configd started.",
-            LOG_LINES.load(Ordering::Relaxed) as f64,
+            counters::log_lines() as f64,
         );
         counter(
             out,
@@ -456,20 +437,25 @@ fn perf_lines(out: &mut String, header_written: &mut bool, labels: &str, e: &Ent
             );
             *header_written = true;
         }
-        out.push_str(name);
-        out.push('{');
-        out.push_str(labels);
-        out.push_str(",label=\"");
-        escape_into(out, &p.label);
-        out.push('"');
-        if unit == Unit::Other {
-            out.push_str(",uom=\"");
-            escape_into(out, &p.uom);
-            out.push('"');
-        }
+        perf_series(out, name, labels, p, unit);
         out.push_str("} ");
         push_value(out, p.value * factor);
         out.push('\n');
+    }
+}
+
+/// `NAME{LABELS,label="..."[,uom="..."]`, the series' labels left open.
+fn perf_series(out: &mut String, name: &str, labels: &str, p: &PerfData, unit: Unit) {
+    out.push_str(name);
+    out.push('{');
+    out.push_str(labels);
+    out.push_str(",label=\"");
+    escape_into(out, &p.label);
+    out.push('"');
+    if unit == Unit::Other {
+        out.push_str(",uom=\"");
+        escape_into(out, &p.uom);
+        out.push('"');
     }
 }
 
@@ -501,17 +487,7 @@ fn threshold_lines(
                     );
                     *header_written = true;
                 }
-                out.push_str(name);
-                out.push('{');
-                out.push_str(labels);
-                out.push_str(",label=\"");
-                escape_into(out, &p.label);
-                out.push('"');
-                if unit == Unit::Other {
-                    out.push_str(",uom=\"");
-                    escape_into(out, &p.uom);
-                    out.push('"');
-                }
+                perf_series(out, name, labels, p, unit);
                 out.push_str(",threshold=\"");
                 out.push_str(level);
                 out.push_str("\",bound=\"");

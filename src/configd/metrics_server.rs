@@ -12,8 +12,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 
+use super::error::ConfigdError;
 use super::metrics::{Extras, Scrape, CONTENT_TYPE};
-use super::server::{ConfigdError, Shared};
+use super::state::Shared;
 use crate::net::Stream;
 
 /// Scrapes served at once; more wait for the TCP accept queue.
@@ -84,7 +85,7 @@ pub async fn serve(listener: TcpListener, shared: Arc<Shared>, connections: Arc<
             break;
         };
         let accepted = tokio::select! {
-            _ = shared.shutdown.cancelled() => break,
+            _ = shared.shutdown().cancelled() => break,
             r = listener.accept() => r,
         };
         match accepted {
@@ -153,10 +154,10 @@ async fn answer(tcp: TcpStream, shared: &Shared, connections: &Semaphore) -> Res
             Asked::Metrics { head_only } => {
                 let extras = Extras {
                     metric_labels: live.metric_labels.clone(),
-                    connections_open: (shared.config.max_connections
+                    connections_open: (shared.config().max_connections
                         - connections
                             .available_permits()
-                            .min(shared.config.max_connections))
+                            .min(shared.config().max_connections))
                         as u64,
                     sessions_total: shared.sessions_started(),
                 };
@@ -298,7 +299,7 @@ async fn write_metrics(
     if head_only {
         return stream.flush().await;
     }
-    let mut scrape = Scrape::new(&shared.checks, &shared.registry, extras);
+    let mut scrape = Scrape::new(shared.checks(), shared.registry(), extras);
     let mut piece = String::with_capacity(PIECE_BYTES * 2);
     loop {
         let more = scrape.fill(&mut piece);

@@ -3,10 +3,13 @@
 
 mod api;
 pub mod audit;
+mod central_book;
 pub mod central_checks;
 mod check_api;
 pub mod checks;
 pub mod cli;
+mod counters;
+mod error;
 pub mod inventory;
 pub mod jobs;
 mod logs_api;
@@ -14,16 +17,22 @@ pub mod metrics;
 mod metrics_server;
 pub mod notify;
 mod ops_api;
+mod ops_state;
 mod preauth;
 mod registry;
+mod reply;
+mod roles;
 mod runbook;
 mod server;
 mod session;
 mod sessions;
+mod state;
 pub mod store;
 mod tokens;
 pub mod transfer;
 
+pub use error::{ConfigdError, Reloader};
 pub use registry::NodeRegistry;
-pub use server::{run, Configd, ConfigdError, Reloader, Shared};
+pub use server::{run, Configd};
+pub use state::Shared;
 pub use tokens::{Identity, TokenRegistry};

@@ -219,7 +219,7 @@ fn spawn_one(
             return;
         };
         let outcome = run_command(&spec, &n, renotify).await;
-        super::metrics::count_notification();
+        super::counters::count_notification();
         let ev = EventRow {
             time_ms: crate::timefmt::now_ms(),
             kind: "notification".into(),

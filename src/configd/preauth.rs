@@ -3,6 +3,7 @@
 //! host cannot lock the others out), and how many failed handshakes it may
 //! make (a leaky bucket). Refusals are logged once per burst.
 
+use crate::sync::lock;
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
@@ -70,10 +71,6 @@ impl Burst {
         g.0 = Some(now);
         Some(std::mem::take(&mut g.1))
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 impl PreAuth {

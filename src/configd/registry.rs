@@ -5,21 +5,15 @@
 //! Heartbeats touch an atomic, so 10,000 nodes beating every second take no
 //! lock; the registry map is locked only to add a node or to list them.
 
+use crate::sync::lock;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 
 use super::store::NodeRow;
 use crate::net::link::LinkHandle;
 use crate::net::proto::{CheckCounts, NodeState, NodeView, Registration};
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    match m.lock() {
-        Ok(g) => g,
-        Err(poisoned) => poisoned.into_inner(),
-    }
-}
 
 struct SlotInner {
     /// What a `Nodes` answer carries; `last_seen_ms` and `checks` are

@@ -1,6 +1,5 @@
 //! Start-up, the accept loop, and an orderly shutdown.
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -9,210 +8,20 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::preauth::PreAuth;
+use super::error::{ConfigdError, Reloader};
 use super::registry::NodeRegistry;
 use super::session;
-use super::sessions::SessionBook;
+use super::state::{Shared, SharedParts};
 use super::store::Store;
 use super::tokens::TokenRegistry;
 use crate::config::ConfigdConfig;
-use crate::net::proto::{ErrorCode, ErrorFrame, DEFAULT_MAX_FRAME};
-use crate::net::tls::{Fingerprint, ServerTls, TlsError};
+use crate::net::proto::ErrorCode;
+use crate::net::tls::ServerTls;
 
 /// How often the tokens file is checked for revocations.
 const TOKENS_POLL: Duration = Duration::from_millis(250);
-/// Refusals answered in full (TLS, then a `busy` frame) at once; past
-/// that a refused connection is just closed.
-const BUSY_ANSWERS: usize = 64;
-
 /// How often last-seen times are written to the store.
 const SEEN_FLUSH: Duration = Duration::from_secs(10);
-
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigdError {
-    #[error(transparent)]
-    Tokens(#[from] crate::auth::TokensFileError),
-    #[error(transparent)]
-    Store(#[from] super::store::StoreError),
-    #[error("cannot listen on {addr}: {source}")]
-    Bind {
-        addr: std::net::SocketAddr,
-        source: std::io::Error,
-    },
-    #[error("cannot write {path}: {source}")]
-    Write {
-        path: std::path::PathBuf,
-        source: std::io::Error,
-    },
-    #[error("TLS: {0}")]
-    Tls(#[from] TlsError),
-    #[error("cannot read the metrics token file {path}: {source}")]
-    MetricsToken {
-        path: std::path::PathBuf,
-        source: std::io::Error,
-    },
-}
-
-/// Re-reads the configuration (for SIGHUP).
-pub type Reloader =
-    Box<dyn Fn() -> Result<ConfigdConfig, crate::config::ConfigError> + Send + Sync>;
-
-/// What every connection task shares.
-pub struct Shared {
-    /// The configuration configd started with (listen address, data dir).
-    pub config: ConfigdConfig,
-    /// The configuration in force now: replaced by a successful reload.
-    live: std::sync::RwLock<Arc<ConfigdConfig>>,
-    pub tokens: TokenRegistry,
-    pub registry: NodeRegistry,
-    pub store: Store,
-    pub checks: super::checks::CheckBook,
-    /// Central checks: what each node was sent and took.
-    pub central: super::central_checks::CentralBook,
-    pub server_id: String,
-    pub max_frame: usize,
-    /// Handshake slots for anyone, and those kept for operators.
-    pub handshakes: Arc<Semaphore>,
-    pub(super) client_handshakes: Arc<Semaphore>,
-    pub shutdown: CancellationToken,
-    /// Where notifications go; reloaded with `[[notify]]`.
-    pub notifier: super::notify::NotifierHandle,
-    /// Recent log lines per node and their subscribers.
-    pub logs: Arc<crate::logs::LogHub>,
-    /// Command catalog and running-job bookkeeping (issue 4).
-    pub ops: super::jobs::OpsState,
-    sessions: AtomicU64,
-    /// The listener's TLS; `None` with `tls = false`. Replaced on SIGHUP.
-    tls: Option<std::sync::RwLock<Arc<ServerTls>>>,
-    /// Per-address handshake limits.
-    pub(super) preauth: Arc<PreAuth>,
-    /// Open sessions by token, to close on revocation.
-    pub(super) open_sessions: Arc<SessionBook>,
-    /// Refusals being answered in full.
-    pub(super) busy_answers: Arc<Semaphore>,
-}
-
-impl Shared {
-    pub fn next_session(&self) -> u64 {
-        self.sessions.fetch_add(1, Ordering::Relaxed) + 1
-    }
-
-    /// Sessions started since configd started.
-    pub fn sessions_started(&self) -> u64 {
-        self.sessions.load(Ordering::Relaxed)
-    }
-
-    /// The TLS settings new connections get; `None` when plaintext.
-    pub fn tls(&self) -> Option<Arc<ServerTls>> {
-        self.tls.as_ref().map(|t| match t.read() {
-            Ok(g) => g.clone(),
-            Err(p) => p.into_inner().clone(),
-        })
-    }
-
-    /// The fingerprint of the certificate presented now.
-    pub fn fingerprint(&self) -> Option<Fingerprint> {
-        self.tls().map(|t| t.fingerprint)
-    }
-
-    /// Closes every open session of each newly revoked token, and records
-    /// an event for each.
-    pub async fn close_revoked(&self) {
-        for entry in self.tokens.take_revoked() {
-            let links = self.open_sessions.take(&entry.id);
-            let why = ErrorFrame::new(ErrorCode::Auth, format!("token `{}` was revoked", entry.id));
-            for link in &links {
-                link.close(why.clone()).await;
-            }
-            tracing::warn!(token = %entry.id, name = %entry.name, sessions = links.len(), "token revoked: its open sessions are closed");
-            let _ = self
-                .store
-                .event(super::store::EventRow {
-                    time_ms: crate::timefmt::now_ms(),
-                    kind: "token_revoked".into(),
-                    node: None,
-                    check: None,
-                    state: None,
-                    previous_state: None,
-                    who: Some(entry.name.clone()),
-                    message: format!(
-                        "token `{}` ({}, role {}) revoked; {} open session(s) closed",
-                        entry.id,
-                        entry.name,
-                        entry.role,
-                        links.len()
-                    ),
-                })
-                .await;
-        }
-    }
-
-    /// The configuration in force now.
-    pub fn live(&self) -> Arc<ConfigdConfig> {
-        match self.live.read() {
-            Ok(g) => g.clone(),
-            Err(p) => p.into_inner().clone(),
-        }
-    }
-
-    /// Applies a re-read configuration; what cannot change without a
-    /// restart is kept and named in the log.
-    pub fn reload(&self, new: ConfigdConfig) -> Result<(), ConfigdError> {
-        let old = self.live();
-        // Certificate and key are re-read first (a renewed certificate, for
-        // new connections): a bad pair fails the reload, changing nothing.
-        let new_tls = match &new.tls {
-            Some(paths) if self.tls.is_some() => Some(Arc::new(ServerTls::load(paths)?)),
-            _ => None,
-        };
-        for (key, changed) in [
-            ("listen", old.listen != new.listen),
-            ("data_dir", old.data_dir != new.data_dir),
-            ("pid_file", old.pid_file != new.pid_file),
-            (
-                "max_connections",
-                old.max_connections != new.max_connections,
-            ),
-            ("max_handshakes", old.max_handshakes != new.max_handshakes),
-            (
-                "reserved_client_handshakes",
-                old.reserved_client_handshakes != new.reserved_client_handshakes,
-            ),
-            (
-                "max_handshakes_per_address",
-                old.max_handshakes_per_address != new.max_handshakes_per_address,
-            ),
-            ("tls", old.tls.is_some() != new.tls.is_some()),
-            ("metrics_listen", old.metrics_listen != new.metrics_listen),
-            ("web_listen", old.web_listen != new.web_listen),
-        ] {
-            if changed {
-                tracing::warn!("reload: `{key}` changed; that takes effect only after a restart");
-            }
-        }
-        if old.tokens_file != new.tokens_file {
-            self.tokens.set_path(&new.tokens_file)?;
-        }
-        if old.notify != new.notify {
-            self.notifier.reload(new.notify.clone());
-        }
-        if let (Some(slot), Some(loaded)) = (&self.tls, new_tls) {
-            if Some(loaded.fingerprint) != self.fingerprint() {
-                tracing::info!(fingerprint = %loaded.fingerprint, "TLS certificate reloaded");
-            }
-            match slot.write() {
-                Ok(mut g) => *g = loaded,
-                Err(p) => *p.into_inner() = loaded,
-            }
-        }
-        let new = Arc::new(new);
-        match self.live.write() {
-            Ok(mut g) => *g = new,
-            Err(p) => *p.into_inner() = new,
-        }
-        Ok(())
-    }
-}
 
 /// A configd that has opened its store and bound its port.
 pub struct Configd {
@@ -264,16 +73,11 @@ impl Configd {
         }
         let opened = Store::open(&config.db_path())?;
         // Jobs a previous configd left running can never finish now.
-        match opened
-            .store
-            .call(|conn| super::jobs::resolve_interrupted(conn, crate::timefmt::now_ms()))
-            .await
-        {
-            Ok(Ok(ids)) if !ids.is_empty() => {
+        match super::jobs::resolve_interrupted(&opened.store, crate::timefmt::now_ms()).await {
+            Ok(ids) if !ids.is_empty() => {
                 tracing::warn!(jobs = ?ids, "jobs left running by a previous configd marked lost")
             }
-            Ok(Ok(_)) => {}
-            Ok(Err(e)) => tracing::error!("cannot resolve jobs left running: {e}"),
+            Ok(_) => {}
             Err(e) => tracing::error!("cannot resolve jobs left running: {e}"),
         }
         let listener = listen(config.listen).map_err(|source| ConfigdError::Bind {
@@ -309,32 +113,18 @@ impl Configd {
         );
         let checks =
             super::checks::CheckBook::new(opened.checks, opened.downtimes, notifier.clone());
-        let config_per_address = config.max_handshakes_per_address;
-        let config_per_token = config.max_open_requests_per_token;
-        let shared = Arc::new(Shared {
-            checks,
-            central: Default::default(),
-            notifier,
-            logs,
-            handshakes: Arc::new(Semaphore::new(
-                config.max_handshakes - config.reserved_client_handshakes,
-            )),
-            client_handshakes: Arc::new(Semaphore::new(config.reserved_client_handshakes)),
-            live: std::sync::RwLock::new(Arc::new(config.clone())),
+        let shared = Arc::new(Shared::new(SharedParts {
             config,
             tokens,
             registry,
             store: opened.store,
             server_id: opened.server_id,
-            max_frame: DEFAULT_MAX_FRAME,
+            checks,
+            notifier,
+            logs,
+            tls,
             shutdown,
-            ops: Default::default(),
-            sessions: AtomicU64::new(0),
-            preauth: PreAuth::new(config_per_address),
-            tls: tls.map(|t| std::sync::RwLock::new(Arc::new(t))),
-            open_sessions: Arc::new(SessionBook::new(config_per_token)),
-            busy_answers: Arc::new(Semaphore::new(BUSY_ANSWERS)),
-        });
+        }));
         Ok(Configd {
             shared,
             listener,
@@ -360,7 +150,7 @@ impl Configd {
             store_thread,
         } = self;
         let tracker = TaskTracker::new();
-        let connections = Arc::new(Semaphore::new(shared.config.max_connections));
+        let connections = Arc::new(Semaphore::new(shared.config().max_connections));
         if let Some(metrics) = metrics_listener {
             tracker.spawn(super::metrics_server::serve(
                 metrics,
@@ -374,7 +164,7 @@ impl Configd {
             let setup = crate::web::WebSetup {
                 configd: crate::web::dial_addr(local),
                 tls: Arc::new(move || tls_shared.tls()),
-                shutdown: shared.shutdown.clone(),
+                shutdown: shared.shutdown().clone(),
             };
             tracker.spawn(crate::web::serve(web, setup));
         }
@@ -393,15 +183,15 @@ impl Configd {
         let pipe = crate::logs::Pipe::global();
         if let Some(rx) = pipe.take_receiver() {
             tracker.spawn(super::logs_api::pump_own_log(
-                shared.logs.clone(),
+                shared.logs().clone(),
                 pipe,
                 rx,
-                shared.shutdown.clone(),
+                shared.shutdown().clone(),
             ));
         }
         loop {
             let accepted = tokio::select! {
-                _ = shared.shutdown.cancelled() => break,
+                _ = shared.shutdown().cancelled() => break,
                 r = listener.accept() => r,
             };
             match accepted {
@@ -410,8 +200,8 @@ impl Configd {
                         tracker.spawn(session::handle(stream, peer, shared.clone(), permit));
                     }
                     Err(_) => {
-                        if let Some(n) = shared.preauth.busy.hit() {
-                            tracing::warn!(%peer, limit = shared.config.max_connections, refused = n, "refusing connections: connection limit reached");
+                        if let Some(n) = shared.preauth().busy.hit() {
+                            tracing::warn!(%peer, limit = shared.config().max_connections, refused = n, "refusing connections: connection limit reached");
                         }
                         tracker.spawn(session::refuse(
                             stream,
@@ -437,9 +227,9 @@ impl Configd {
         {
             tracing::warn!("some connections did not finish within 5s");
         }
-        let seen = shared.registry.take_seen();
-        let _ = shared.store.touch_nodes(seen).await;
-        if let Err(e) = shared.store.barrier().await {
+        let seen = shared.registry().take_seen();
+        let _ = shared.store().touch_nodes(seen).await;
+        if let Err(e) = shared.store().barrier().await {
             tracing::error!("final store write failed: {e}");
         }
         // The store thread ends when the last handle is gone.
@@ -462,7 +252,7 @@ async fn reload_on_hup(
 ) {
     loop {
         tokio::select! {
-            _ = shared.shutdown.cancelled() => return,
+            _ = shared.shutdown().cancelled() => return,
             got = hup.recv() => if got.is_none() { return },
         }
         crate::daemon::systemd::reloading();
@@ -505,9 +295,9 @@ async fn watch_revocations(shared: Arc<Shared>) {
     let mut tick = tokio::time::interval(TOKENS_POLL);
     loop {
         tokio::select! {
-            _ = shared.shutdown.cancelled() => return,
+            _ = shared.shutdown().cancelled() => return,
             _ = tick.tick() => {
-                shared.tokens.refresh();
+                shared.tokens().refresh();
                 shared.close_revoked().await;
             }
         }
@@ -519,10 +309,10 @@ async fn flush_seen(shared: Arc<Shared>) {
     tick.tick().await;
     loop {
         tokio::select! {
-            _ = shared.shutdown.cancelled() => return,
+            _ = shared.shutdown().cancelled() => return,
             _ = tick.tick() => {
-                let seen = shared.registry.take_seen();
-                if !seen.is_empty() && shared.store.touch_nodes(seen).await.is_err() {
+                let seen = shared.registry().take_seen();
+                if !seen.is_empty() && shared.store().touch_nodes(seen).await.is_err() {
                     return;
                 }
             }

@@ -13,7 +13,7 @@ use tracing::Instrument;
 
 use super::api::Api;
 use super::preauth::{Refusal, Slot};
-use super::server::Shared;
+use super::state::Shared;
 use super::tokens::ConfigdAuth;
 use crate::net::handshake::{server_handshake, HandshakeError, HANDSHAKE_TIMEOUT};
 use crate::net::link::{drive, LinkConfig, LinkEnd, LinkHandle};
@@ -73,7 +73,7 @@ impl Started {
 /// Answers a connection configd will not serve with `code` and closes
 /// it; past `BUSY_ANSWERS` at once it is closed without a word.
 pub async fn refuse(stream: TcpStream, shared: Arc<Shared>, code: ErrorCode, message: &str) {
-    let Ok(_permit) = shared.busy_answers.clone().try_acquire_owned() else {
+    let Ok(_permit) = shared.busy_answers().clone().try_acquire_owned() else {
         return;
     };
     let answer = async {
@@ -127,7 +127,7 @@ pub async fn handle(
 ) {
     let _ = stream.set_nodelay(true);
     // One address's share of the slots first: past it, not even TLS.
-    let slot = match shared.preauth.admit(peer.ip()) {
+    let slot = match shared.preauth().admit(peer.ip()) {
         Ok(slot) => slot,
         Err(Refusal::TooMany | Refusal::Throttled) => return,
     };
@@ -135,7 +135,7 @@ pub async fn handle(
     // first: it says whether the peer claims to be an operator.
     let deadline = tokio::time::Instant::now() + HANDSHAKE_TIMEOUT;
     let hello = tokio::select! {
-        _ = shared.shutdown.cancelled() => return,
+        _ = shared.shutdown().cancelled() => return,
         r = tokio::time::timeout_at(deadline, Started::read(stream, &shared)) => r,
     };
     let Some(started) = tls_step(hello, &slot, peer, true) else {
@@ -143,19 +143,19 @@ pub async fn handle(
     };
     // A general slot, else (for a peer that may be an operator) one kept
     // for operators; a node that claimed one is turned away at its Hello.
-    let (hs_permit, reserved_slot) = match shared.handshakes.clone().try_acquire_owned() {
+    let (hs_permit, reserved_slot) = match shared.handshakes().clone().try_acquire_owned() {
         Ok(p) => (Some(p), false),
         Err(_) if started.may_be_client() => (
-            shared.client_handshakes.clone().try_acquire_owned().ok(),
+            shared.client_handshakes().clone().try_acquire_owned().ok(),
             true,
         ),
         Err(_) => (None, false),
     };
     let Some(hs_permit) = hs_permit else {
-        if let Some(n) = shared.preauth.busy.hit() {
+        if let Some(n) = shared.preauth().busy.hit() {
             tracing::warn!(%peer, refused = n, "refusing connections: too many handshakes in progress (max_handshakes)");
         }
-        if let Ok(_answering) = shared.busy_answers.clone().try_acquire_owned() {
+        if let Ok(_answering) = shared.busy_answers().clone().try_acquire_owned() {
             let busy = refuse_started(
                 started,
                 ErrorCode::Busy,
@@ -166,14 +166,14 @@ pub async fn handle(
         return;
     };
     let auth = ConfigdAuth {
-        tokens: &shared.tokens,
+        tokens: shared.tokens(),
         reserved_slot,
-        server_id: &shared.server_id,
-        heartbeat_interval_ms: shared.config.heartbeat_interval.as_millis() as u64,
-        dead_after_ms: shared.config.node_dead_after.as_millis() as u64,
+        server_id: shared.server_id(),
+        heartbeat_interval_ms: shared.config().heartbeat_interval.as_millis() as u64,
+        dead_after_ms: shared.config().node_dead_after.as_millis() as u64,
     };
     let tls = tokio::select! {
-        _ = shared.shutdown.cancelled() => return,
+        _ = shared.shutdown().cancelled() => return,
         r = tokio::time::timeout_at(deadline, started.finish()) => r,
     };
     let Some(stream) = tls_step(tls, &slot, peer, false) else {
@@ -182,8 +182,8 @@ pub async fn handle(
     let binding = stream.channel_binding();
     let mut conn = Connection::new(stream, PRE_AUTH_MAX_FRAME);
     let outcome = tokio::select! {
-        _ = shared.shutdown.cancelled() => return,
-        r = tokio::time::timeout_at(deadline, server_handshake(&mut conn, &shared.server_id, &auth, &binding)) => r,
+        _ = shared.shutdown().cancelled() => return,
+        r = tokio::time::timeout_at(deadline, server_handshake(&mut conn, shared.server_id(), &auth, &binding)) => r,
     };
     drop(hs_permit);
     let identity = match outcome {
@@ -215,29 +215,30 @@ pub async fn handle(
         Ok(Ok((_hello, identity))) => identity,
     };
     drop(slot);
-    conn.set_max_frame(shared.max_frame);
-    let span = tracing::info_span!("session", %peer, name = %identity.name, role = %identity.role);
+    conn.set_max_frame(shared.max_frame());
+    let session = shared.next_session();
+    let span = tracing::info_span!("session", session, %peer, name = %identity.name, role = %identity.role);
     async move {
         tracing::debug!("authenticated");
         let kind = identity.kind;
-        let (link, queue) = LinkHandle::new(shared.max_frame);
+        let (link, queue) = LinkHandle::new(shared.max_frame());
         let api = Arc::new(Api::new(
             shared.clone(),
             identity.clone(),
-            peer,
+            (peer, session),
             link.clone(),
         ));
         let _open = shared
-            .open_sessions
+            .open_sessions()
             .open(&identity.token_id, api.session(), link.clone());
         let config = LinkConfig {
-            max_open_requests: shared.config.max_open_requests,
-            shared_budget: Some(shared.open_sessions.budget(&identity.token_id)),
-            ..LinkConfig::new(None, shared.config.node_dead_after, shared.max_frame)
+            max_open_requests: shared.config().max_open_requests,
+            shared_budget: Some(shared.open_sessions().budget(&identity.token_id)),
+            ..LinkConfig::new(None, shared.config().node_dead_after, shared.max_frame())
         };
         // A token revoked while this handshake ran: close at once.
         if shared
-            .tokens
+            .tokens()
             .lookup(&identity.token_id)
             .is_none_or(|e| !e.is_live())
         {
@@ -253,7 +254,7 @@ pub async fn handle(
             queue,
             api.clone(),
             config,
-            shared.shutdown.clone(),
+            shared.shutdown().clone(),
             ErrorFrame::new(ErrorCode::ShuttingDown, "configd is shutting down"),
         )
         .await;

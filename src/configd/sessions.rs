@@ -1,6 +1,7 @@
 //! Sessions by token: revoking a token closes its open sessions, and its
 //! sessions share one budget of open requests.
 
+use crate::sync::lock;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -12,10 +13,6 @@ pub struct SessionBook {
     by_token: Mutex<HashMap<String, HashMap<u64, LinkHandle>>>,
     budgets: Mutex<HashMap<String, Arc<tokio::sync::Semaphore>>>,
     per_token: usize,
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 impl SessionBook {

@@ -4,6 +4,9 @@
 //! small writes cost one commit. An operation with an ack is answered only
 //! after its transaction committed: what configd confirms survives kill -9.
 
+pub mod inventory;
+mod jobs;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -105,6 +108,8 @@ pub enum StoreError {
     Stopped,
     #[error("store write failed: {0}")]
     Write(String),
+    #[error("store query failed: {0}")]
+    Query(#[from] rusqlite::Error),
 }
 
 /// A node as stored.
@@ -315,6 +320,15 @@ impl Store {
         self.send(Op::Call(call)).await?;
         rx.await
             .map_err(|_| StoreError::Write("the transaction was rolled back".into()))
+    }
+
+    /// `call` for SQL that fails only as SQL does.
+    pub(super) async fn run<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+    {
+        Ok(self.call(f).await??)
     }
 
     async fn send(&self, op: Op) -> Result<(), StoreError> {

@@ -4,6 +4,7 @@
 //! (`refresh` names the newly revoked tokens). A change that fails to load
 //! is logged and the tokens loaded before are kept.
 
+use crate::sync::lock;
 use std::collections::HashMap;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -52,13 +53,6 @@ fn stamp(path: &Path) -> Option<Stamp> {
         size: m.size(),
         inode: m.ino(),
     })
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    match m.lock() {
-        Ok(g) => g,
-        Err(poisoned) => poisoned.into_inner(),
-    }
 }
 
 fn index(file: &TokensFile) -> HashMap<String, TokenEntry> {

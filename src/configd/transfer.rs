@@ -134,7 +134,7 @@ pub async fn copy(
 
 fn link(shared: &Shared, node: &str) -> Result<LinkHandle, TransferError> {
     shared
-        .registry
+        .registry()
         .get(node)
         .and_then(|slot| slot.link())
         .ok_or_else(|| TransferError::NotConnected {

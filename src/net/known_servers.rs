@@ -6,7 +6,7 @@ use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
-use super::tls::Fingerprint;
+use super::fingerprint::Fingerprint;
 
 /// What the file says about a server seen now.
 #[derive(Debug, PartialEq, Eq)]

@@ -5,6 +5,7 @@ pub mod backoff;
 pub mod client;
 pub mod connection;
 pub mod dial;
+pub mod fingerprint;
 pub mod frame;
 pub mod handshake;
 pub mod known_servers;

@@ -8,7 +8,6 @@
 //! right after the TLS handshake, before a byte of ours is sent; rustls
 //! has by then checked that the server holds the certificate's key.
 
-use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -17,9 +16,9 @@ use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, CryptoProvi
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, SignatureScheme};
-use sha2::{Digest, Sha256};
 use tokio::net::TcpStream;
 
+pub use super::fingerprint::Fingerprint;
 use super::known_servers::{KnownServers, Seen};
 use super::stream::Stream;
 
@@ -42,45 +41,12 @@ pub enum TlsError {
     Secret(#[from] crate::auth::SecretFileError),
 }
 
-/// A certificate's identity: SHA-256 of its DER bytes.
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Fingerprint([u8; 32]);
-
+// The certificate-file half of `Fingerprint`, beside the PEM reading.
 impl Fingerprint {
-    pub fn of_der(der: &[u8]) -> Fingerprint {
-        Fingerprint(Sha256::digest(der).into())
-    }
-
-    /// `sha256:HEX` (64 hex digits; colons and case are ignored).
-    pub fn parse(text: &str) -> Result<Fingerprint, String> {
-        let bad = || {
-            format!(
-                "invalid fingerprint `{}`: write sha256: and 64 hex digits, as `monit-configd fingerprint` prints it",
-                text.chars().take(80).collect::<String>().escape_debug()
-            )
-        };
-        let hex_part = text.trim().strip_prefix("sha256:").ok_or_else(bad)?;
-        let digits: String = hex_part.chars().filter(|c| *c != ':').collect();
-        let bytes = hex::decode(digits).map_err(|_| bad())?;
-        Ok(Fingerprint(bytes.try_into().map_err(|_| bad())?))
-    }
-
     /// The fingerprint of the first certificate in a PEM file.
     pub fn of_pem_file(path: &Path) -> Result<Fingerprint, TlsError> {
         let certs = read_certs(path)?;
         Ok(Fingerprint::of_der(&certs[0]))
-    }
-}
-
-impl fmt::Display for Fingerprint {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "sha256:{}", hex::encode(self.0))
-    }
-}
-
-impl fmt::Debug for Fingerprint {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(self, f)
     }
 }
 

@@ -6,9 +6,10 @@
 //! in the configuration the scheduler follows (so a changed check keeps
 //! its soft/hard state, as on a reload).
 
+use crate::sync::lock;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::watch;
@@ -19,13 +20,6 @@ use crate::net::proto::{CentralCheck, ChecksSet, RefusedCheck, SetChecks};
 
 /// Central checks a node takes at most.
 pub const MAX_CENTRAL_CHECKS: usize = 10_000;
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    match m.lock() {
-        Ok(g) => g,
-        Err(p) => p.into_inner(),
-    }
-}
 
 pub struct CentralChecks {
     /// The node's own configuration (follows reloads).

@@ -11,6 +11,7 @@
 //! noded starts again. The commit checks the SHA-256, fsyncs, and moves
 //! the file into place without replacing an existing one unless asked.
 
+use crate::sync::lock;
 use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
 use std::io::{Read, Write};
@@ -58,13 +59,6 @@ enum Op {
         sha256: String,
         done: oneshot::Sender<Result<WriteDone, ErrorFrame>>,
     },
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    match m.lock() {
-        Ok(g) => g,
-        Err(p) => p.into_inner(),
-    }
 }
 
 fn refused(code: ErrorCode, message: impl Into<String>) -> ErrorFrame {

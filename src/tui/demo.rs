@@ -408,7 +408,11 @@ impl Demo {
                 )));
         }
         // configd takes items only on nodes it knows: seed once they registered.
-        let known = || NODES.iter().all(|(n, _)| shared.registry.get(n).is_some());
+        let known = || {
+            NODES
+                .iter()
+                .all(|(n, _)| shared.registry().get(n).is_some())
+        };
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
         while !known() {
             if tokio::time::Instant::now() > deadline {

@@ -3,7 +3,9 @@
 //! The shape follows STYLE.md: [`app::App`] is plain data;
 //! [`action::Action`] is everything that can happen (keys and network
 //! news); [`update::update`] is pure and returns [`action::Effect`]s;
-//! [`ui`] draws `&App`; [`event`] runs the loop; [`net`] owns the
+//! [`ui`] draws `&App` (frame, dialogs, help) and [`views`] the body: one
+//! file per view behind [`views::ViewSpec`], listed in tab order in one
+//! table (a new view starts there); [`event`] runs the loop; [`net`] owns the
 //! connection; [`terminal`] restores the terminal whatever happens;
 //! [`demo`] runs a whole fleet in-process.
 
@@ -21,6 +23,7 @@ pub mod terminal;
 pub mod ui;
 pub mod update;
 pub mod viewfilter;
+pub mod views;
 
 use std::time::Duration;
 
@@ -28,7 +31,6 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::cli::exit::CliError;
-use crate::cli::Target;
 use crate::net::dial::Endpoint;
 use args::TuiCli;
 
@@ -85,12 +87,13 @@ pub async fn run(cli: TuiCli) -> Result<(), TuiError> {
         demo.stop().await;
         return result;
     }
-    let target = Target::resolve_parts(
-        cli.server.clone(),
-        cli.token_file.clone(),
-        cli.fingerprint.clone(),
-    )?;
-    run_ui(target.endpoint).await
+    let endpoint = crate::config::client::endpoint(crate::config::client::ClientFlags {
+        server: cli.server.clone(),
+        token_file: cli.token_file.clone(),
+        fingerprint: cli.fingerprint.clone(),
+    })
+    .map_err(CliError::from)?;
+    run_ui(endpoint).await
 }
 
 /// Waits (up to 5 s) until `n` nodes are registered, so the nodes' start-up

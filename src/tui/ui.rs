@@ -9,17 +9,15 @@ use ratatui::text::{Line, Span, Text};
 use ratatui::widgets::{Block, Cell, Clear, Paragraph, Row, Table, Widget, Wrap};
 
 use super::app::{App, Conn, Mode, View};
-use super::rows::{LogLine, ProblemRow};
-use super::viewfilter::find_all_ci;
 use crate::timefmt::{ago, parse_rfc3339};
 
 /// Colours, or none at all under NO_COLOR (bold and reverse remain).
-struct Theme {
+pub struct Theme {
     color: bool,
 }
 
 impl Theme {
-    fn fg(&self, c: Color) -> Style {
+    pub(super) fn fg(&self, c: Color) -> Style {
         if self.color {
             Style::new().fg(c)
         } else {
@@ -27,7 +25,7 @@ impl Theme {
         }
     }
 
-    fn state(&self, state: &str) -> Style {
+    pub(super) fn state(&self, state: &str) -> Style {
         let c = match state {
             "up" | "ok" => Color::Green,
             "down" | "critical" | "failed" | "lost" | "error" | "ERROR" => Color::Red,
@@ -44,15 +42,15 @@ impl Theme {
         }
     }
 
-    fn header(&self) -> Style {
+    pub(super) fn header(&self) -> Style {
         Style::new().add_modifier(Modifier::BOLD)
     }
 
-    fn selected(&self) -> Style {
+    pub(super) fn selected(&self) -> Style {
         Style::new().add_modifier(Modifier::REVERSED)
     }
 
-    fn dim(&self) -> Style {
+    pub(super) fn dim(&self) -> Style {
         if self.color {
             Style::new().fg(Color::DarkGray)
         } else {
@@ -71,7 +69,7 @@ impl Theme {
         }
     }
 
-    fn hit(&self) -> Style {
+    pub(super) fn hit(&self) -> Style {
         if self.color {
             Style::new().fg(Color::Black).bg(Color::Yellow)
         } else {
@@ -112,15 +110,7 @@ impl Widget for &App {
             .style(theme.banner())
             .render(banner, buf);
         }
-        match self.view {
-            View::Nodes => self.render_nodes(&theme, body, buf),
-            View::Problems => self.render_problems(&theme, body, buf),
-            View::Logs => self.render_logs(&theme, body, buf),
-            View::Jobs => self.render_jobs(&theme, body, buf),
-            View::Inventory => self.render_inventory(&theme, body, buf),
-            View::Events => self.render_events(&theme, body, buf),
-            View::Checks => self.render_checks(&theme, body, buf),
-        }
+        self.view.spec().render(self, &theme, body, buf);
         Paragraph::new(status_line)
             .wrap(Wrap { trim: false })
             .render(status, buf);
@@ -134,7 +124,7 @@ impl Widget for &App {
     }
 }
 
-fn no_data(theme: &Theme, what: &str, area: Rect, buf: &mut Buffer) {
+pub(super) fn no_data(theme: &Theme, what: &str, area: Rect, buf: &mut Buffer) {
     Paragraph::new(vec![Line::from(""), Line::from(format!("  {what}"))])
         .style(theme.dim())
         .wrap(Wrap { trim: false })
@@ -143,7 +133,7 @@ fn no_data(theme: &Theme, what: &str, area: Rect, buf: &mut Buffer) {
 
 /// The rows of `table` that fit in `area` under a header line, the
 /// selected one highlighted: `cells` builds only the rows on screen.
-fn grid<'a, T>(
+pub(super) fn grid<'a, T>(
     theme: &Theme,
     table: &'a super::app::Table<T>,
     header: Row<'a>,
@@ -170,7 +160,7 @@ fn grid<'a, T>(
         .render(area, buf);
 }
 
-fn clip(s: &str, n: usize) -> String {
+pub(super) fn clip(s: &str, n: usize) -> String {
     if s.chars().count() <= n {
         s.to_string()
     } else {
@@ -180,12 +170,17 @@ fn clip(s: &str, n: usize) -> String {
     }
 }
 
-fn short_time(rfc: &str) -> &str {
+pub(super) fn short_time(rfc: &str) -> &str {
     rfc.get(11..19).unwrap_or(rfc)
 }
 
+/// A details line: a key column, then the value.
+pub(super) fn kv(k: &str, v: String) -> Line<'static> {
+    Line::from(vec![Span::raw(format!("{k:<13}")), Span::raw(v)])
+}
+
 impl App {
-    fn ago(&self, rfc: &str) -> String {
+    pub(super) fn ago(&self, rfc: &str) -> String {
         parse_rfc3339(rfc)
             .map(|ms| ago(ms, self.now_ms))
             .unwrap_or_else(|| "-".into())
@@ -224,7 +219,7 @@ impl App {
     fn render_tabs(&self, theme: &Theme, area: Rect, buf: &mut Buffer) {
         let mut spans = Vec::new();
         for v in View::ALL {
-            let text = format!(" {} {} ", v.index() + 1, v.title());
+            let text = format!(" {} {} ", v.key(), v.title());
             if v == self.view {
                 spans.push(Span::styled(
                     text,
@@ -245,13 +240,7 @@ impl App {
                 Span::styled("/", theme.header()),
                 Span::raw(self.input.clone()),
                 Span::styled("_", theme.selected()),
-                Span::styled(
-                    match self.view {
-                        View::Logs => "   node=N level=L text",
-                        _ => "   text or key=value, key~regex",
-                    },
-                    theme.dim(),
-                ),
+                Span::styled(self.view.spec().filter_hint(), theme.dim()),
             ]),
             Mode::Command { error } => {
                 let mut spans = vec![
@@ -276,23 +265,15 @@ impl App {
                 Line::from(spans)
             }
             _ => {
-                let filter = self.filter_of(self.view);
-                let error = match self.view {
-                    View::Nodes => self.nodes.filter_error.as_ref(),
-                    View::Problems => self.problems.filter_error.as_ref(),
-                    View::Jobs => self.jobs.filter_error.as_ref(),
-                    View::Inventory => self.inventory.filter_error.as_ref(),
-                    View::Events => self.events.filter_error.as_ref(),
-                    View::Checks => self.checks.filter_error.as_ref(),
-                    View::Logs => None,
-                };
+                let cursor = self.cursor();
+                let (filter, error) = (cursor.filter(), cursor.filter_error());
                 let mut spans = Vec::new();
                 if let Some(n) = &self.notice {
                     spans.push(Span::styled(n.clone(), theme.fg(Color::Cyan)));
                     spans.push(Span::raw("  "));
                 }
                 if let Some(e) = error {
-                    spans.push(Span::styled(e.clone(), theme.state("critical")));
+                    spans.push(Span::styled(e.to_string(), theme.state("critical")));
                 } else if !filter.is_empty() {
                     spans.push(Span::raw(format!("filter: {filter}")));
                 }
@@ -302,569 +283,18 @@ impl App {
     }
 
     fn render_footer(&self, theme: &Theme, area: Rect, buf: &mut Buffer) {
-        let hints = match (&self.mode, self.view) {
-            (Mode::Filter { .. }, _) => "Enter keep  Esc cancel  ^U clear",
-            (Mode::Command { .. }, _) => "Enter run  Tab complete  Esc cancel",
-            (Mode::Confirm(_), _) => "y confirm  n cancel",
-            (Mode::Help | Mode::Details, _) => "Esc close",
-            (_, View::Nodes) => {
-                "1-7 view  j/k move  Enter details  / filter  s sort  : cmd  ? help  q quit"
-            }
-            (_, View::Problems) => {
-                "1-7 view  j/k move  Enter details  / filter  a ack  d downtime  ? help  q quit"
-            }
-            (_, View::Logs) => {
-                if self.logs.follow {
-                    "1-7 view  k scroll back  f pause  Enter last line  / filter  ? help  q quit"
-                } else {
-                    "1-7 view  j/k scroll  G/f follow  Enter the marked line  / filter  ? help"
-                }
-            }
-            (_, View::Checks) => {
-                "1-7 view  j/k move  Enter details  / filter  s sort  : cmd  ? help  q quit"
-            }
-            (_, _) => "1-7 view  j/k move  Enter details  / filter  : cmd  ? help  q quit",
+        let hints = match &self.mode {
+            Mode::Filter { .. } => "Enter keep  Esc cancel  ^U clear".into(),
+            Mode::Command { .. } => "Enter run  Tab complete  Esc cancel".into(),
+            Mode::Confirm(_) => "y confirm  n cancel".into(),
+            Mode::Help | Mode::Details => "Esc close".into(),
+            Mode::Normal => super::views::hints(self),
         };
         Paragraph::new(Line::from(Span::styled(hints, theme.dim()))).render(area, buf);
     }
 
-    fn render_nodes(&self, theme: &Theme, area: Rect, buf: &mut Buffer) {
-        let Some(rows) = &self.nodes.rows else {
-            let text = match self.conn {
-                Conn::Connected | Conn::Connecting => "loading nodes...",
-                Conn::Lost { .. } => "no nodes: not connected to configd",
-            };
-            return no_data(theme, text, area, buf);
-        };
-        let title = format!(
-            "NAME ({}/{}, by {})",
-            self.nodes.visible.len(),
-            rows.len(),
-            self.node_sort.label()
-        );
-        grid(
-            theme,
-            &self.nodes,
-            Row::new(vec![
-                title,
-                "STATE".into(),
-                "SEEN".into(),
-                "CHECKS".into(),
-                "VERSION".into(),
-                "LABELS".into(),
-            ]),
-            &[
-                Constraint::Min(16),
-                Constraint::Length(7),
-                Constraint::Length(8),
-                Constraint::Length(14),
-                Constraint::Length(8),
-                Constraint::Fill(1),
-            ],
-            |n| {
-                let c = &n.checks;
-                let mut checks = vec![Span::styled(format!("{}ok", c.ok), theme.state("ok"))];
-                for (count, name, state) in [
-                    (c.warning, "w", "warning"),
-                    (c.critical, "c", "critical"),
-                    (c.unknown, "u", "unknown"),
-                    (c.pending, "p", "pending"),
-                ] {
-                    if count > 0 {
-                        checks.push(Span::styled(format!(" {count}{name}"), theme.state(state)));
-                    }
-                }
-                let labels: Vec<String> =
-                    n.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
-                vec![
-                    Cell::from(n.name.as_str()),
-                    Cell::from(Span::styled(n.state.as_str(), theme.state(&n.state))),
-                    Cell::from(self.ago(&n.last_seen)),
-                    Cell::from(Line::from(checks)),
-                    Cell::from(n.version.as_str()),
-                    Cell::from(labels.join(",")),
-                ]
-            },
-            area,
-            buf,
-        );
-    }
-
-    fn render_problems(&self, theme: &Theme, area: Rect, buf: &mut Buffer) {
-        if self.problems.rows.is_none() {
-            return no_data(
-                theme,
-                "no data yet: waiting for the check list from configd (non-OK checks are listed here)",
-                area,
-                buf,
-            );
-        }
-        if self.problems.visible.is_empty() {
-            return no_data(
-                theme,
-                "no problems: every node is up and every check is OK",
-                area,
-                buf,
-            );
-        }
-        grid(
-            theme,
-            &self.problems,
-            Row::new(vec![
-                "NODE", "CHECK", "STATE", "TYPE", "ADF", "SINCE", "OUTPUT",
-            ]),
-            &[
-                Constraint::Length(12),
-                Constraint::Length(14),
-                Constraint::Length(8),
-                Constraint::Length(8),
-                Constraint::Length(3),
-                Constraint::Length(7),
-                Constraint::Fill(1),
-            ],
-            |p| {
-                let mut marks = String::new();
-                marks.push(if p.acknowledged { 'A' } else { ' ' });
-                marks.push(if p.in_downtime { 'D' } else { ' ' });
-                marks.push(if p.flapping { 'F' } else { ' ' });
-                // A check of a node that is down: its last known state, dimmed.
-                let state = if p.stale {
-                    theme.dim()
-                } else {
-                    theme.state(&p.state)
-                };
-                vec![
-                    Cell::from(p.node.as_str()),
-                    Cell::from(if p.name.is_empty() {
-                        "(node)"
-                    } else {
-                        p.name.as_str()
-                    }),
-                    Cell::from(Span::styled(p.state.as_str(), state)),
-                    Cell::from(if p.name.is_empty() {
-                        String::new()
-                    } else if p.stale {
-                        "stale".to_string()
-                    } else {
-                        format!("{} {}/{}", p.state_type, p.attempt, p.max_attempts)
-                    }),
-                    Cell::from(marks),
-                    Cell::from(self.ago(&p.last_change)),
-                    Cell::from(p.output.as_str()),
-                ]
-            },
-            area,
-            buf,
-        );
-    }
-
-    fn render_logs(&self, theme: &Theme, area: Rect, buf: &mut Buffer) {
-        if !self.logs.served {
-            return no_data(
-                theme,
-                "no data yet: waiting for the log stream from configd (the live tail appears here)",
-                area,
-                buf,
-            );
-        }
-        let [title, lines_area] =
-            Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(area);
-        let state = if self.logs.follow {
-            Span::styled("following", theme.fg(Color::Green))
-        } else {
-            Span::styled(
-                "PAUSED",
-                theme.fg(Color::Yellow).add_modifier(Modifier::BOLD),
-            )
-        };
-        Paragraph::new(Line::from(vec![
-            Span::styled("LOG ", theme.header()),
-            state,
-            Span::raw(format!(
-                "  {} lines kept, {} received",
-                self.logs.buffer.len(),
-                self.logs.received
-            )),
-        ]))
-        .render(title, buf);
-        let window = self.log_window(usize::from(lines_area.height));
-        if window.is_empty() {
-            return no_data(theme, "no log lines match", lines_area, buf);
-        }
-        let search = self.logs.parsed.text.as_deref();
-        let last = window.len().saturating_sub(1);
-        let lines: Vec<Line> = window
-            .iter()
-            .enumerate()
-            .map(|(i, (_, l))| {
-                let line = log_line(theme, l, search);
-                // Paused: the bottom line is the one Enter shows in full.
-                if !self.logs.follow && i == last {
-                    line.patch_style(theme.selected())
-                } else {
-                    line
-                }
-            })
-            .collect();
-        Paragraph::new(Text::from(lines)).render(lines_area, buf);
-    }
-
-    fn render_jobs(&self, theme: &Theme, area: Rect, buf: &mut Buffer) {
-        if self.jobs.rows.is_none() {
-            return no_data(
-                theme,
-                "no data yet: waiting for the job list from configd (`:run` jobs appear here)",
-                area,
-                buf,
-            );
-        }
-        if self.jobs.visible.is_empty() {
-            return no_data(theme, "no jobs", area, buf);
-        }
-        grid(
-            theme,
-            &self.jobs,
-            Row::new(vec!["ID", "STATE", "STARTED", "WHO", "COMMAND", "TARGETS"]),
-            &[
-                Constraint::Length(8),
-                Constraint::Length(9),
-                Constraint::Length(8),
-                Constraint::Length(10),
-                Constraint::Fill(2),
-                Constraint::Fill(1),
-            ],
-            |j| {
-                let mut nodes: Vec<&str> = j.targets.iter().map(|t| t.node.as_str()).collect();
-                for st in &j.steps {
-                    if let Some(n) = st.node.as_deref() {
-                        if !nodes.contains(&n) {
-                            nodes.push(n);
-                        }
-                    }
-                }
-                vec![
-                    Cell::from(j.id.as_str()),
-                    Cell::from(Span::styled(j.state(), theme.state(j.state()))),
-                    Cell::from(self.ago(&j.started)),
-                    Cell::from(j.who.as_str()),
-                    Cell::from(format!("{} {}", j.command, j.args.join(" "))),
-                    Cell::from(nodes.join(",")),
-                ]
-            },
-            area,
-            buf,
-        );
-    }
-
-    fn render_inventory(&self, theme: &Theme, area: Rect, buf: &mut Buffer) {
-        let Some(rows) = &self.inventory.rows else {
-            return no_data(
-                theme,
-                "no data yet: waiting for the inventory from configd (zones by state appear here)",
-                area,
-                buf,
-            );
-        };
-        let [summary, table] =
-            Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(area);
-        // Items by kind and state, over the filtered rows.
-        let mut counts: std::collections::BTreeMap<(&str, &str), usize> = Default::default();
-        for &i in &self.inventory.visible {
-            let r = &rows[i];
-            let state = r.attrs.get("state").map_or("-", String::as_str);
-            *counts.entry((r.kind.as_str(), state)).or_default() += 1;
-        }
-        let mut spans = Vec::new();
-        let mut last_kind = "";
-        for ((kind, state), n) in &counts {
-            if *kind != last_kind {
-                spans.push(Span::styled(format!("{kind}: "), theme.header()));
-                last_kind = kind;
-            }
-            spans.push(Span::raw(format!("{n} ")));
-            spans.push(Span::styled(format!("{state}  "), theme.state(state)));
-        }
-        Paragraph::new(Line::from(spans)).render(summary, buf);
-        grid(
-            theme,
-            &self.inventory,
-            Row::new(vec!["KIND", "KEY", "NODE", "STATE", "ATTRS"]),
-            &[
-                Constraint::Length(8),
-                Constraint::Length(10),
-                Constraint::Length(12),
-                Constraint::Length(10),
-                Constraint::Fill(1),
-            ],
-            |r| {
-                let state = r.attrs.get("state").map_or("", String::as_str);
-                let attrs: Vec<String> = r
-                    .attrs
-                    .iter()
-                    .filter(|(k, _)| *k != "state")
-                    .map(|(k, v)| format!("{k}={v}"))
-                    .collect();
-                vec![
-                    Cell::from(r.kind.as_str()),
-                    Cell::from(r.key.as_str()),
-                    Cell::from(r.node.as_str()),
-                    Cell::from(Span::styled(state, theme.state(state))),
-                    Cell::from(attrs.join(" ")),
-                ]
-            },
-            table,
-            buf,
-        );
-    }
-
-    fn render_checks(&self, theme: &Theme, area: Rect, buf: &mut Buffer) {
-        let Some(rows) = &self.checks.rows else {
-            return no_data(
-                theme,
-                "no data yet: waiting for the check list from configd (every check of every node is listed here)",
-                area,
-                buf,
-            );
-        };
-        if self.checks.visible.is_empty() {
-            return no_data(theme, "no checks", area, buf);
-        }
-        let title = format!(
-            "NODE {}/{} by {}",
-            self.checks.visible.len(),
-            rows.len(),
-            self.check_sort.label()
-        );
-        grid(
-            theme,
-            &self.checks,
-            Row::new(vec![
-                title,
-                "CHECK".into(),
-                "STATE".into(),
-                "TYPE".into(),
-                "ADF".into(),
-                "CHANGED".into(),
-                "OUTPUT".into(),
-            ]),
-            &[
-                Constraint::Length(16),
-                Constraint::Length(14),
-                Constraint::Length(8),
-                Constraint::Length(8),
-                Constraint::Length(3),
-                Constraint::Length(8),
-                Constraint::Fill(1),
-            ],
-            |p| {
-                let mut marks = String::new();
-                marks.push(if p.acknowledged { 'A' } else { ' ' });
-                marks.push(if p.in_downtime { 'D' } else { ' ' });
-                marks.push(if p.flapping { 'F' } else { ' ' });
-                let state = if p.stale {
-                    theme.dim()
-                } else {
-                    theme.state(&p.state)
-                };
-                vec![
-                    Cell::from(p.node.as_str()),
-                    Cell::from(p.name.as_str()),
-                    Cell::from(Span::styled(p.state.as_str(), state)),
-                    Cell::from(if p.stale {
-                        "stale".to_string()
-                    } else {
-                        format!("{} {}/{}", p.state_type, p.attempt, p.max_attempts)
-                    }),
-                    Cell::from(marks),
-                    Cell::from(self.ago(&p.last_change)),
-                    Cell::from(p.output.as_str()),
-                ]
-            },
-            area,
-            buf,
-        );
-    }
-
-    fn render_events(&self, theme: &Theme, area: Rect, buf: &mut Buffer) {
-        if self.events.rows.is_none() {
-            return no_data(
-                theme,
-                "no data yet: waiting for the events from configd (state changes appear here)",
-                area,
-                buf,
-            );
-        }
-        if self.events.visible.is_empty() {
-            return no_data(theme, "no events", area, buf);
-        }
-        grid(
-            theme,
-            &self.events,
-            Row::new(vec!["TIME", "NODE", "KIND", "MESSAGE"]),
-            &[
-                Constraint::Length(8),
-                Constraint::Length(12),
-                Constraint::Length(14),
-                Constraint::Fill(1),
-            ],
-            |e| {
-                vec![
-                    Cell::from(short_time(&e.time)),
-                    Cell::from(e.node.as_str()),
-                    Cell::from(e.kind.as_str()),
-                    Cell::from(e.message.as_str()),
-                ]
-            },
-            area,
-            buf,
-        );
-    }
-
-    fn details_text(&self) -> (String, Vec<Line<'static>>) {
-        let kv = |k: &str, v: String| Line::from(vec![Span::raw(format!("{k:<13}")), Span::raw(v)]);
-        match self.view {
-            View::Nodes => {
-                let Some(n) = self.nodes.selected_row() else {
-                    return (String::new(), Vec::new());
-                };
-                let c = &n.checks;
-                let mut lines = vec![
-                    kv("state", n.state.clone()),
-                    kv("address", n.addr.clone()),
-                    kv("version", n.version.clone()),
-                    kv("first seen", n.first_seen.clone()),
-                    kv(
-                        "last seen",
-                        format!("{} ({})", n.last_seen, self.ago(&n.last_seen)),
-                    ),
-                    kv(
-                        "checks",
-                        format!(
-                            "{} ok, {} warning, {} critical, {} unknown, {} pending",
-                            c.ok, c.warning, c.critical, c.unknown, c.pending
-                        ),
-                    ),
-                ];
-                for (k, v) in &n.labels {
-                    lines.push(kv("label", format!("{k}={v}")));
-                }
-                // Every check of the node (the problems only, until the
-                // full list arrived).
-                match self.checks.rows.as_ref().or(self.problems.rows.as_ref()) {
-                    None => lines.push(Line::from("checks: not received from configd yet")),
-                    Some(rows) => {
-                        lines.push(Line::from(""));
-                        for p in rows
-                            .iter()
-                            .filter(|p| p.node == n.name && !p.name.is_empty())
-                        {
-                            lines.push(Line::from(format!(
-                                "{:<16} {:<8} {}{}",
-                                clip(&p.name, 16),
-                                p.state,
-                                if p.stale { "(stale) " } else { "" },
-                                p.output
-                            )));
-                        }
-                    }
-                }
-                (format!("node {}", n.name), lines)
-            }
-            View::Problems => match self.problems.selected_row() {
-                Some(p) => check_details(p),
-                None => (String::new(), Vec::new()),
-            },
-            View::Checks => match self.checks.selected_row() {
-                Some(p) => check_details(p),
-                None => (String::new(), Vec::new()),
-            },
-            View::Jobs => {
-                let Some(j) = self.jobs.selected_row() else {
-                    return (String::new(), Vec::new());
-                };
-                let mut lines = vec![
-                    kv("command", format!("{} {}", j.command, j.args.join(" "))),
-                    kv("who", j.who.clone()),
-                    kv("started", j.started.clone()),
-                    kv("finished", j.finished.clone().unwrap_or_else(|| "-".into())),
-                ];
-                if let Some(item) = &j.item {
-                    lines.push(kv("item", item.clone()));
-                }
-                if !j.message.is_empty() {
-                    lines.push(kv("message", j.message.clone()));
-                }
-                for st in &j.steps {
-                    let mut text = format!("{}. {} [{}]", st.index, st.doing, st.state);
-                    if !st.message.is_empty() && st.state != "ok" {
-                        text.push_str(&format!(" {}", st.message));
-                    }
-                    lines.push(kv("step", text));
-                }
-                for t in &j.targets {
-                    lines.push(kv(
-                        "target",
-                        format!(
-                            "{} {} exit={} {}",
-                            t.node,
-                            t.state,
-                            t.exit_code.map_or("-".into(), |c| c.to_string()),
-                            t.duration_ms.map_or(String::new(), |d| format!("{d}ms"))
-                        ),
-                    ));
-                }
-                lines.push(Line::from(""));
-                match self.job_output.get(&j.id) {
-                    None => lines.push(Line::from("(no output received)")),
-                    Some(out) => lines.extend(out.iter().map(|l| Line::from(l.clone()))),
-                }
-                (format!("job {}", j.id), lines)
-            }
-            View::Inventory => {
-                let Some(r) = self.inventory.selected_row() else {
-                    return (String::new(), Vec::new());
-                };
-                let mut lines = vec![kv("node", r.node.clone())];
-                for (k, v) in &r.attrs {
-                    lines.push(kv(k, v.clone()));
-                }
-                (format!("{} {}", r.kind, r.key), lines)
-            }
-            View::Events => {
-                let Some(e) = self.events.selected_row() else {
-                    return (String::new(), Vec::new());
-                };
-                (
-                    format!("event {}", e.kind),
-                    vec![
-                        kv("time", e.time.clone()),
-                        kv("node", e.node.clone()),
-                        Line::from(""),
-                        Line::from(e.message.clone()),
-                    ],
-                )
-            }
-            // The bottom line of the view (the newest, or where a pause
-            // stopped), in full: a long line is read here.
-            View::Logs => match self.log_window(1).first() {
-                Some((_, l)) => (
-                    format!("log line from {}", l.node),
-                    vec![
-                        kv("time", l.time.clone()),
-                        kv("node", l.node.clone()),
-                        kv("level", l.level.clone()),
-                        kv("source", l.source.clone()),
-                        Line::from(""),
-                        Line::from(l.message.clone()),
-                    ],
-                ),
-                None => (String::new(), Vec::new()),
-            },
-        }
-    }
-
     fn render_details(&self, theme: &Theme, area: Rect, buf: &mut Buffer) {
-        let (title, lines) = self.details_text();
+        let (title, lines) = self.view.spec().details(self).unwrap_or_default();
         let popup = centered(area, 90, 80);
         Clear.render(popup, buf);
         Paragraph::new(Text::from(lines))
@@ -876,33 +306,6 @@ impl App {
             )
             .render(popup, buf);
     }
-}
-
-fn log_line<'a>(theme: &Theme, l: &'a LogLine, search: Option<&str>) -> Line<'a> {
-    let mut spans = vec![
-        Span::styled(short_time(&l.time), theme.dim()),
-        Span::raw(" "),
-        Span::raw(format!("{:<10}", l.node)),
-        Span::raw(" "),
-        Span::styled(format!("{:<5}", l.level), theme.state(&l.level)),
-        Span::raw(" "),
-    ];
-    if l.source != "daemon" && !l.source.is_empty() {
-        spans.push(Span::styled(format!("[{}] ", l.source), theme.dim()));
-    }
-    let hits = search
-        .map(|s| find_all_ci(&l.message, s))
-        .unwrap_or_default();
-    let mut at = 0;
-    for (a, b) in hits {
-        if a > at {
-            spans.push(Span::raw(&l.message[at..a]));
-        }
-        spans.push(Span::styled(&l.message[a..b], theme.hit()));
-        at = b;
-    }
-    spans.push(Span::raw(&l.message[at..]));
-    Line::from(spans)
 }
 
 /// A rectangle of `pct_w` x `pct_h` percent in the middle of `area`.
@@ -1053,61 +456,4 @@ fn render_confirm(theme: &Theme, question: &str, area: Rect, buf: &mut Buffer) {
         .wrap(Wrap { trim: false })
         .block(Block::bordered().title(" confirm "))
         .render(popup, buf);
-}
-
-/// Details of a check (Problems, Checks) or of a node that is down.
-fn check_details(p: &ProblemRow) -> (String, Vec<Line<'static>>) {
-    let kv = |k: &str, v: String| Line::from(vec![Span::raw(format!("{k:<13}")), Span::raw(v)]);
-
-    let mut lines = vec![
-        kv(
-            "state",
-            format!(
-                "{} ({} {}/{})",
-                p.state, p.state_type, p.attempt, p.max_attempts
-            ),
-        ),
-        kv("last check", p.last_check.clone()),
-        kv("last change", p.last_change.clone()),
-        kv(
-            "flags",
-            format!(
-                "{}{}{}",
-                if p.acknowledged { "acknowledged " } else { "" },
-                if p.in_downtime { "in-downtime " } else { "" },
-                if p.flapping { "flapping" } else { "" }
-            ),
-        ),
-        kv("output", p.output.clone()),
-        Line::from(""),
-    ];
-    lines.extend(p.long_output.lines().map(|l| Line::from(l.to_string())));
-    if p.name.is_empty() {
-        let lines = vec![
-            kv("state", "down".to_string()),
-            kv("since", p.last_change.clone()),
-            kv(
-                "flags",
-                format!(
-                    "{}{}",
-                    if p.acknowledged { "acknowledged " } else { "" },
-                    if p.in_downtime { "in-downtime" } else { "" }
-                ),
-            ),
-            kv("why", p.output.clone()),
-            Line::from(""),
-            Line::from("its checks show their last known state, marked stale"),
-        ];
-        return (format!("node {} is down", p.node), lines);
-    }
-    if p.stale {
-        lines.insert(
-            0,
-            kv(
-                "stale",
-                "its node is down: the last known state".to_string(),
-            ),
-        );
-    }
-    (format!("check {} on {}", p.name, p.node), lines)
 }

@@ -4,8 +4,9 @@
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
 use super::action::{Action, Effect};
-use super::app::{App, Conn, Mode, Pending, View};
+use super::app::{App, Conn, Mode, Pending, Table, View};
 use super::command::{self, CommandLine};
+use super::rows::ProblemRow;
 
 /// Applies `action`; returns what the outside world must do.
 pub fn update(app: &mut App, action: Action) -> Vec<Effect> {
@@ -40,36 +41,15 @@ pub fn update(app: &mut App, action: Action) -> Vec<Effect> {
             Vec::new()
         }
         Action::Nodes(rows) => {
-            let keep = app.nodes.selected_row().map(|n| n.name.clone());
-            app.nodes.rows = Some(rows);
-            app.refilter(View::Nodes);
-            if let Some(name) = keep {
-                reselect(&mut app.nodes, |n| n.name == name);
-            }
+            replace(app, View::Nodes, rows, |a| &mut a.nodes, |n| n.name.clone());
             Vec::new()
         }
         Action::Problems(rows) => {
-            let keep = app
-                .problems
-                .selected_row()
-                .map(|p| (p.node.clone(), p.name.clone()));
-            app.problems.rows = Some(rows);
-            app.refilter(View::Problems);
-            if let Some((node, name)) = keep {
-                reselect(&mut app.problems, |p| p.node == node && p.name == name);
-            }
+            replace(app, View::Problems, rows, |a| &mut a.problems, check_id);
             Vec::new()
         }
         Action::Checks(rows) => {
-            let keep = app
-                .checks
-                .selected_row()
-                .map(|p| (p.node.clone(), p.name.clone()));
-            app.checks.rows = Some(rows);
-            app.refilter(View::Checks);
-            if let Some((node, name)) = keep {
-                reselect(&mut app.checks, |p| p.node == node && p.name == name);
-            }
+            replace(app, View::Checks, rows, |a| &mut a.checks, check_id);
             Vec::new()
         }
         Action::LogLines(lines) => {
@@ -81,19 +61,15 @@ pub fn update(app: &mut App, action: Action) -> Vec<Effect> {
             Vec::new()
         }
         Action::Jobs(rows) => {
-            let keep = app.jobs.selected_row().map(|j| j.id.clone());
             let was_running = app
                 .jobs
                 .selected_row()
                 .is_some_and(|j| j.state() == "running");
-            app.jobs.rows = Some(rows);
-            app.refilter(View::Jobs);
-            if let Some(id) = keep {
-                reselect(&mut app.jobs, |j| j.id == id);
-                // The open details of a running job follow its stored output
-                // (once more when it has just finished).
-                let same = app.jobs.selected_row().is_some_and(|j| j.id == id);
-                if was_running && same && app.view == View::Jobs && app.mode == Mode::Details {
+            let kept = replace(app, View::Jobs, rows, |a| &mut a.jobs, |j| j.id.clone());
+            // The open details of a running job follow its stored output
+            // (once more when it has just finished).
+            if let Some(id) = kept {
+                if was_running && app.view == View::Jobs && app.mode == Mode::Details {
                     app.job_output.remove(&id);
                     return vec![Effect::JobOutput { id }];
                 }
@@ -192,11 +168,27 @@ pub fn update(app: &mut App, action: Action) -> Vec<Effect> {
 /// Output lines kept per job.
 const MAX_JOB_OUTPUT: usize = 5000;
 
-fn reselect<T>(table: &mut super::app::Table<T>, is: impl Fn(&T) -> bool) {
-    let Some(rows) = &table.rows else { return };
-    if let Some(pos) = table.visible.iter().position(|&i| is(&rows[i])) {
-        table.selected = pos;
-    }
+/// New rows for `view`: the row selected before stays selected, found by
+/// `id` (returned when it is still there).
+fn replace<T, K: PartialEq>(
+    app: &mut App,
+    view: View,
+    rows: Vec<T>,
+    table: fn(&mut App) -> &mut Table<T>,
+    id: fn(&T) -> K,
+) -> Option<K> {
+    let keep = table(app).selected_row().map(id);
+    table(app).rows = Some(rows);
+    app.refilter(view);
+    let keep = keep?;
+    let t = table(app);
+    let rows = t.rows.as_ref()?;
+    t.selected = t.visible.iter().position(|&i| id(&rows[i]) == keep)?;
+    Some(keep)
+}
+
+fn check_id(p: &ProblemRow) -> (String, String) {
+    (p.node.clone(), p.name.clone())
 }
 
 fn on_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
@@ -244,15 +236,15 @@ fn switch(app: &mut App, view: View) {
 }
 
 fn normal_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
+    if let Some(view) = View::by_key(key.code) {
+        switch(app, view);
+        return Vec::new();
+    }
     let page = app.page();
     match key.code {
         KeyCode::Char('q') => {
             app.quit = true;
             return vec![Effect::Quit];
-        }
-        KeyCode::Char(c @ '1'..='7') => {
-            let i = usize::from(c as u8 - b'1');
-            switch(app, View::ALL[i]);
         }
         KeyCode::Tab => switch(app, app.view.next()),
         KeyCode::BackTab => switch(app, app.view.prev()),
@@ -261,7 +253,7 @@ fn normal_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
             app.mode = Mode::Help;
         }
         KeyCode::Char('/') => {
-            app.input = app.filter_of(app.view).to_string();
+            app.input = app.cursor().filter().to_string();
             app.mode = Mode::Filter {
                 before: app.input.clone(),
             };
@@ -272,169 +264,37 @@ fn normal_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
         }
         KeyCode::Esc => {
             app.notice = None;
-            if !app.filter_of(app.view).is_empty() {
+            if !app.cursor().filter().is_empty() {
                 set_filter(app, String::new());
             }
         }
-        KeyCode::Char('f') if app.view == View::Logs => {
-            app.logs.follow = !app.logs.follow;
-            if !app.logs.follow {
-                app.logs.anchor = app.logs.buffer.end_seq();
+        code => {
+            // The view's own keys first, then moving and details.
+            if let Some(effects) = app.view.spec().key(app, code) {
+                return effects;
+            }
+            match code {
+                KeyCode::Enter if app.cursor().has_selection() => app.mode = Mode::Details,
+                KeyCode::Down | KeyCode::Char('j') => move_by(app, 1),
+                KeyCode::Up | KeyCode::Char('k') => move_by(app, -1),
+                KeyCode::PageDown | KeyCode::Char(' ') => move_by(app, page as isize),
+                KeyCode::PageUp => move_by(app, -(page as isize)),
+                KeyCode::Home | KeyCode::Char('g') => move_by(app, isize::MIN / 2),
+                KeyCode::End | KeyCode::Char('G') => move_by(app, isize::MAX / 2),
+                _ => {}
             }
         }
-        KeyCode::Char('s') if app.view == View::Nodes => {
-            app.node_sort = app.node_sort.next();
-            app.refilter(View::Nodes);
-        }
-        KeyCode::Char('s') if app.view == View::Checks => {
-            app.check_sort = app.check_sort.next();
-            app.refilter(View::Checks);
-        }
-        KeyCode::Char('a') if app.view == View::Problems => {
-            if let Some(p) = app.problems.selected_row() {
-                app.mode = Mode::Confirm(Pending {
-                    question: if p.name.is_empty() {
-                        format!("Acknowledge node {} (down)?", p.node)
-                    } else {
-                        format!("Acknowledge {} on {}?", p.name, p.node)
-                    },
-                    effect: Effect::Ack {
-                        node: p.node.clone(),
-                        check: p.name.clone(),
-                    },
-                });
-            }
-        }
-        KeyCode::Char('d') if app.view == View::Problems => {
-            if let Some(p) = app.problems.selected_row() {
-                app.mode = Mode::Confirm(Pending {
-                    question: if p.name.is_empty() {
-                        format!(
-                            "Schedule {} of downtime for node {} and all its checks (notifications held)?",
-                            humantime::format_duration(PROBLEM_DOWNTIME),
-                            p.node
-                        )
-                    } else {
-                        format!(
-                            "Schedule {} of downtime for {} on {} (notifications held)?",
-                            humantime::format_duration(PROBLEM_DOWNTIME),
-                            p.name,
-                            p.node
-                        )
-                    },
-                    effect: Effect::Downtime {
-                        node: p.node.clone(),
-                        check: p.name.clone(),
-                        duration: PROBLEM_DOWNTIME,
-                    },
-                });
-            }
-        }
-        KeyCode::Enter if has_selection(app) => {
-            app.mode = Mode::Details;
-            if let (View::Jobs, Some(j)) = (app.view, app.jobs.selected_row()) {
-                // The stored output replaces what streamed in so far.
-                let id = j.id.clone();
-                app.job_output.remove(&id);
-                return vec![Effect::JobOutput { id }];
-            }
-        }
-        KeyCode::Down | KeyCode::Char('j') => move_by(app, 1),
-        KeyCode::Up | KeyCode::Char('k') => move_by(app, -1),
-        KeyCode::PageDown | KeyCode::Char(' ') => move_by(app, page as isize),
-        KeyCode::PageUp => move_by(app, -(page as isize)),
-        KeyCode::Home | KeyCode::Char('g') => move_by(app, isize::MIN / 2),
-        KeyCode::End | KeyCode::Char('G') => {
-            if app.view == View::Logs {
-                app.logs.follow = true;
-            } else {
-                move_by(app, isize::MAX / 2);
-            }
-        }
-        _ => {}
     }
     Vec::new()
 }
 
-fn has_selection(app: &App) -> bool {
-    match app.view {
-        View::Nodes => app.nodes.selected_row().is_some(),
-        View::Problems => app.problems.selected_row().is_some(),
-        View::Logs => !app.log_window(1).is_empty(),
-        View::Jobs => app.jobs.selected_row().is_some(),
-        View::Inventory => app.inventory.selected_row().is_some(),
-        View::Events => app.events.selected_row().is_some(),
-        View::Checks => app.checks.selected_row().is_some(),
-    }
-}
-
 fn move_by(app: &mut App, delta: isize) {
-    fn shift(sel: &mut usize, len: usize, delta: isize) {
-        let max = len.saturating_sub(1) as isize;
-        *sel = (*sel as isize).saturating_add(delta).clamp(0, max.max(0)) as usize;
-    }
-    match app.view {
-        View::Nodes => shift(&mut app.nodes.selected, app.nodes.visible.len(), delta),
-        View::Problems => shift(
-            &mut app.problems.selected,
-            app.problems.visible.len(),
-            delta,
-        ),
-        View::Jobs => shift(&mut app.jobs.selected, app.jobs.visible.len(), delta),
-        View::Inventory => shift(
-            &mut app.inventory.selected,
-            app.inventory.visible.len(),
-            delta,
-        ),
-        View::Events => shift(&mut app.events.selected, app.events.visible.len(), delta),
-        View::Checks => shift(&mut app.checks.selected, app.checks.visible.len(), delta),
-        View::Logs => scroll_logs(app, delta),
-    }
-}
-
-/// Moving in Logs scrolls back (pausing the tail) or forward (and resumes
-/// following at the end).
-fn scroll_logs(app: &mut App, delta: isize) {
-    let logs = &mut app.logs;
-    let end = logs.buffer.end_seq();
-    let from = if logs.follow { end } else { logs.anchor };
-    let f = logs.parsed.clone();
-    if delta < 0 {
-        logs.follow = false;
-        let steps = delta.unsigned_abs();
-        // Keep at least a page on screen.
-        let page = usize::from(app.height.saturating_sub(6)).max(1);
-        let earliest = logs
-            .buffer
-            .step_forward(logs.buffer.first_seq(), page, |l| f.matches(l));
-        logs.anchor = logs
-            .buffer
-            .step_back(from, steps, |l| f.matches(l))
-            .max(earliest);
-        if logs.anchor >= from && from == end {
-            // Nothing older to show: stay at the end, paused.
-            logs.anchor = end;
-        }
-    } else if !logs.follow {
-        logs.anchor = logs
-            .buffer
-            .step_forward(from, delta as usize, |l| f.matches(l));
-        if logs.anchor >= end {
-            logs.follow = true;
-        }
-    }
+    let page = app.page();
+    app.cursor_mut().move_by(delta, page);
 }
 
 fn set_filter(app: &mut App, text: String) {
-    match app.view {
-        View::Nodes => app.nodes.filter = text,
-        View::Problems => app.problems.filter = text,
-        View::Logs => app.logs.filter = text,
-        View::Jobs => app.jobs.filter = text,
-        View::Inventory => app.inventory.filter = text,
-        View::Events => app.events.filter = text,
-        View::Checks => app.checks.filter = text,
-    }
+    *app.cursor_mut().filter_mut() = text;
     app.refilter(app.view);
 }
 
@@ -564,9 +424,6 @@ pub fn run_question(command: &str, args: &[String], target: &str, nodes: &[Strin
     }
     format!("Run `{line}` on {count} ({target}): {shown}?")
 }
-
-/// Downtime scheduled by `d` in Problems (longer or other: `monit-cli downtime`).
-pub const PROBLEM_DOWNTIME: std::time::Duration = std::time::Duration::from_secs(3600);
 
 fn confirm_key(app: &mut App, key: KeyEvent, pending: Pending) -> Vec<Effect> {
     match key.code {

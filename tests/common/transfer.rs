@@ -84,7 +84,7 @@ impl World {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
         while self
             .shared
-            .registry
+            .registry()
             .get(name)
             .and_then(|s| s.link())
             .is_none()

@@ -10,8 +10,8 @@ use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
 
-use super::jobs;
-use super::server::Shared;
+use super::reply::{ApiError, ApiResult, Reply};
+use super::state::Shared;
 use super::tokens::Identity;
 use crate::net::link::Replier;
 use crate::net::proto::{ErrorCode, JobView, ResponseBody, RunbookRequest};
@@ -44,9 +44,8 @@ async fn refuse(
     shared: &Shared,
     who: &Identity,
     req: &RunbookRequest,
-    reply: &Replier,
     (code, why): Refusal,
-) {
+) -> ApiError {
     tracing::info!(runbook = %req.name, who = %who.name, "runbook refused: {why}");
     let mut what = crate::ops::values::shown(&req.name);
     for a in &req.args {
@@ -55,7 +54,7 @@ async fn refuse(
     }
     let message = format!("runbook {what}: {why}");
     super::audit::record(shared, RUNBOOK_REFUSED, who, None, code.as_str(), message).await;
-    let _ = reply.error(code, why).await;
+    ApiError::new(code, why)
 }
 
 /// Event kind of a refused runbook run (or undo).
@@ -67,38 +66,35 @@ async fn mark_busy<'a>(
     shared: &'a Shared,
     who: &Identity,
     req: &RunbookRequest,
-    reply: &Replier,
     items: &[(String, String)],
-) -> Option<jobs::BusyMarks<'a>> {
-    match shared.ops.mark_busy(items) {
-        Ok(m) => Some(m),
-        Err((kind, key)) => {
-            refuse(shared, who, req, reply, run::busy_message(&kind, &key)).await;
-            None
-        }
+) -> Result<super::ops_state::BusyMarks<'a>, ApiError> {
+    match shared.ops().mark_busy(items) {
+        Ok(m) => Ok(m),
+        Err((kind, key)) => Err(refuse(shared, who, req, run::busy_message(&kind, &key)).await),
     }
 }
 
 /// `RunbookPlan`: the plan, nothing run.
-pub async fn plan_request(shared: Arc<Shared>, reply: Replier, req: RunbookRequest) {
-    let planned = match find(&shared, &req.name) {
-        Ok(spec) => plan::plan(&shared, &spec, &req.args).await,
-        Err(e) => Err(e),
-    };
-    let _ = match planned {
-        Ok(p) => reply.send(ResponseBody::RunbookPlanned(p.plan)).await,
-        Err((code, msg)) => reply.error(code, msg).await,
-    };
+pub async fn plan_request(shared: &Shared, req: RunbookRequest) -> ApiResult {
+    let spec = find(shared, &req.name).map_err(from_refusal)?;
+    let planned = plan::plan(shared, &spec, &req.args)
+        .await
+        .map_err(from_refusal)?;
+    Ok(Reply::One(ResponseBody::RunbookPlanned(planned.plan)))
+}
+
+fn from_refusal((code, why): Refusal) -> ApiError {
+    ApiError::new(code, why)
 }
 
 /// `RunbookRun`: checks, records the job, runs it.
 pub async fn run_request(
     shared: Arc<Shared>,
     who: &Identity,
-    reply: Replier,
+    reply: &Replier,
     cancel: CancellationToken,
     req: RunbookRequest,
-) {
+) -> ApiResult {
     let checked = async {
         let spec = find(&shared, &req.name)?;
         if !who.role.allows(spec.role) {
@@ -124,11 +120,9 @@ pub async fn run_request(
     .await;
     let planned = match checked {
         Ok(p) => p,
-        Err(refusal) => return refuse(&shared, who, &req, &reply, refusal).await,
+        Err(refusal) => return Err(refuse(&shared, who, &req, refusal).await),
     };
-    let Some(marks) = mark_busy(&shared, who, &req, &reply, &planned.items).await else {
-        return;
-    };
+    let marks = mark_busy(&shared, who, &req, &planned.items).await?;
     let mut job = JobView {
         id: 0,
         who: who.name.clone(),
@@ -143,18 +137,14 @@ pub async fn run_request(
         message: String::new(),
         steps: planned.plan.steps,
     };
-    job.id = match jobs::insert_job(&shared, &job).await {
-        Ok(id) => id,
-        Err(e) => {
-            tracing::error!("cannot record runbook job: {e}");
-            let _ = reply
-                .error(ErrorCode::Internal, "configd could not record the job")
-                .await;
-            return;
-        }
-    };
-    run::execute(shared.clone(), who, reply, cancel, job).await;
+    job.id = shared
+        .store()
+        .insert_job(&job)
+        .await
+        .map_err(|e| ApiError::internal("configd could not record the job", e))?;
+    let reply = run::execute(shared.clone(), who, reply, cancel, job).await;
     drop(marks);
+    Ok(reply)
 }
 
 /// `RunbookUndo`: the completed steps of a finished runbook job that did
@@ -162,15 +152,15 @@ pub async fn run_request(
 pub async fn undo_request(
     shared: Arc<Shared>,
     who: &Identity,
-    reply: Replier,
+    reply: &Replier,
     cancel: CancellationToken,
     id: u64,
-) {
+) -> ApiResult {
     let checked = async {
-        let job = match jobs::detail(&shared, id).await {
+        let job = match shared.store().job_detail(id).await {
             Ok(Some(d)) => d.job,
             Ok(None) => return Err((ErrorCode::NotFound, format!("no job {id}"))),
-            Err(e) => return Err((ErrorCode::Internal, e)),
+            Err(e) => return Err((ErrorCode::Internal, e.to_string())),
         };
         if job.steps.is_empty() {
             return Err((
@@ -178,7 +168,7 @@ pub async fn undo_request(
                 format!("job {id} ran a command, not a runbook: there are no steps to undo"),
             ));
         }
-        if job.finished_ms.is_none() || shared.ops.follow(id).is_some() {
+        if job.finished_ms.is_none() || shared.ops().follow(id).is_some() {
             return Err((
                 ErrorCode::BadRequest,
                 format!("job {id} is still running: cancel it (`monit-cli job cancel {id}`) and it undoes its completed steps itself"),
@@ -219,7 +209,7 @@ pub async fn undo_request(
     };
     let job = match checked {
         Ok(j) => j,
-        Err(refusal) => return refuse(&shared, who, &req, &reply, refusal).await,
+        Err(refusal) => return Err(refuse(&shared, who, &req, refusal).await),
     };
     let mut items: Vec<(String, String)> = Vec::new();
     for s in &job.steps {
@@ -230,9 +220,8 @@ pub async fn undo_request(
             }
         }
     }
-    let Some(marks) = mark_busy(&shared, who, &req, &reply, &items).await else {
-        return;
-    };
-    run::undo_job(shared.clone(), who, reply, cancel, job).await;
+    let marks = mark_busy(&shared, who, &req, &items).await?;
+    let reply = run::undo_job(shared.clone(), who, reply, cancel, job).await;
     drop(marks);
+    Ok(reply)
 }

@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use sha2::{Digest, Sha256};
 
 use super::super::inventory::{self, InventoryError};
-use super::super::server::Shared;
+use super::super::state::Shared;
 use crate::net::proto::{ErrorCode, InventoryChange, RunbookPlan, StepKind, StepState, StepView};
 use crate::ops::kinds::{Item, Kinds};
 use crate::ops::runbook::{Action, RunbookArgType, RunbookSpec, Step, ITEM, MAX_KEYS};
@@ -62,7 +62,7 @@ impl Simulated<'_> {
         let key = declared.check_key(kind, key).map_err(bad)?;
         let id = (kind.to_string(), key);
         if !self.items.contains_key(&id) {
-            match inventory::find(&self.shared.store, self.kinds, kind, &id.1)
+            match inventory::find(self.shared.store(), self.kinds, kind, &id.1)
                 .await
                 .map_err(refusal)?
             {
@@ -77,10 +77,10 @@ impl Simulated<'_> {
 }
 
 fn known_node(shared: &Shared, name: &str, what: &str) -> Result<(), Refusal> {
-    if shared.registry.get(name).is_some() {
+    if shared.registry().get(name).is_some() {
         return Ok(());
     }
-    let slots = shared.registry.slots();
+    let slots = shared.registry().slots();
     let similar = crate::names::similar(name, slots.iter().map(|s| s.name.as_str()));
     let hint = if similar.is_empty() {
         String::new()
@@ -402,7 +402,7 @@ async fn resolve_action(
                 .map(|a| a.fill(sc))
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(bad)?;
-            let offered = sim.shared.ops.commands(&node);
+            let offered = sim.shared.ops().commands(&node);
             let Some(cmd) = offered.iter().find(|c| &c.name == command) else {
                 return Err((
                     ErrorCode::NotFound,

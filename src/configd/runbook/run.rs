@@ -14,7 +14,8 @@ use tokio_util::sync::CancellationToken;
 
 use super::super::inventory;
 use super::super::jobs::{self, Event, JobLog, Tail};
-use super::super::server::Shared;
+use super::super::reply::Reply;
+use super::super::state::Shared;
 use super::super::tokens::Identity;
 use crate::net::link::Replier;
 use crate::net::proto::{
@@ -24,9 +25,9 @@ use crate::net::proto::{
 use crate::timefmt::now_ms;
 
 /// Where a running runbook's output and records go.
-struct Runner {
+struct Runner<'a> {
     shared: Arc<Shared>,
-    reply: Replier,
+    reply: &'a Replier,
     client_gone: bool,
     cancel: CancellationToken,
     stop: CancellationToken,
@@ -36,11 +37,11 @@ struct Runner {
     bytes: Option<u64>,
 }
 
-impl Runner {
+impl<'a> Runner<'a> {
     /// A line for the job's followers (`job show -f`, the web console's
     /// job page): where the run is, between the commands' output.
     fn announce(&self, node: Option<&str>, text: String) {
-        self.shared.ops.publish(
+        self.shared.ops().publish(
             self.job.id,
             JobOutput {
                 node: node.unwrap_or("runbook").to_string(),
@@ -58,7 +59,7 @@ impl Runner {
 
     /// The job as it stands now, stored (what a restarted configd finds).
     async fn record(&self) {
-        if let Err(e) = jobs::finish_job(&self.shared, &self.job, Vec::new()).await {
+        if let Err(e) = self.shared.store().finish_job(&self.job, Vec::new()).await {
             tracing::error!(job = self.job.id, "cannot record runbook progress: {e}");
         }
     }
@@ -68,7 +69,7 @@ impl Runner {
             .entry(node.to_string())
             .or_default()
             .push(stream, &data);
-        self.shared.ops.publish(
+        self.shared.ops().publish(
             self.job.id,
             JobOutput {
                 node: node.to_string(),
@@ -86,7 +87,7 @@ impl Runner {
         };
         let timeout = self
             .shared
-            .ops
+            .ops()
             .commands(&node)
             .iter()
             .find(|c| c.name == command)
@@ -98,7 +99,7 @@ impl Runner {
                 format!("node `{node}` no longer offers `{command}`"),
             );
         };
-        let link = self.shared.registry.get(&node).and_then(|s| s.link());
+        let link = self.shared.registry().get(&node).and_then(|s| s.link());
         let body = RequestBody::RunCommand(RunCommand {
             job: self.job.id,
             command,
@@ -106,14 +107,9 @@ impl Runner {
             timeout_ms: Some(timeout.as_millis() as u64),
         });
         let (tx, mut rx) = mpsc::channel::<Event>(64);
-        let task = tokio::spawn(jobs::target(
-            0,
-            link,
-            body,
-            timeout + jobs::GRACE,
-            self.stop.clone(),
-            tx,
-        ));
+        let limit = timeout + jobs::GRACE;
+        let task = jobs::target(0, link, body, limit, self.stop.clone(), tx);
+        let task = tokio::spawn(tracing::Instrument::in_current_span(task));
         let mut log = JobLog::new(&node, self.job.id);
         let mut result = (
             StepState::Failed,
@@ -132,7 +128,7 @@ impl Runner {
             match ev {
                 None => break,
                 Some(Event::Output(_, stream, data)) => {
-                    log.push(&self.shared.logs, stream, &data);
+                    log.push(self.shared.logs(), stream, &data);
                     self.output(&node, stream, data.clone());
                     self.send(ResponseBody::JobOutput(JobOutput {
                         node: node.clone(),
@@ -142,7 +138,7 @@ impl Runner {
                     .await;
                 }
                 Some(Event::Done(_, t)) => {
-                    log.flush(&self.shared.logs);
+                    log.flush(self.shared.logs());
                     let state = match t.state {
                         TargetState::Ok => StepState::Ok,
                         TargetState::Lost => StepState::Lost,
@@ -236,17 +232,17 @@ impl Runner {
     }
 }
 
-impl Runner {
+impl<'a> Runner<'a> {
     /// Registers the job as running (followers, `job cancel`) and tells
     /// the client which nodes it involves.
     async fn start(
         shared: Arc<Shared>,
-        reply: Replier,
+        reply: &'a Replier,
         cancel: CancellationToken,
         job: JobView,
-    ) -> Runner {
-        let stop = shared.shutdown.child_token();
-        shared.ops.start_live(job.id, stop.clone());
+    ) -> Runner<'a> {
+        let stop = shared.shutdown().child_token();
+        shared.ops().start_live(job.id, stop.clone());
         let mut nodes: Vec<String> = job
             .steps
             .iter()
@@ -271,8 +267,8 @@ impl Runner {
         r
     }
 
-    /// Stores the finished job with its output and tells the client.
-    async fn finish(mut self) {
+    /// Stores the finished job with its output; the client's answer.
+    async fn finish(mut self) -> Reply {
         let id = self.job.id;
         self.job.finished_ms = Some(now_ms());
         let outputs: Vec<NodeOutput> = self
@@ -284,17 +280,19 @@ impl Runner {
                 truncated: t.truncated,
             })
             .collect();
-        if let Err(e) = jobs::finish_job(&self.shared, &self.job, outputs).await {
+        if let Err(e) = self.shared.store().finish_job(&self.job, outputs).await {
             tracing::error!(job = id, "cannot record the runbook's end: {e}");
         }
-        self.shared.ops.end_live(id);
+        self.shared.ops().end_live(id);
         tracing::info!(
             job = id,
             state = crate::ops::views::job_state(&self.job),
             "runbook finished"
         );
-        let done = self.job.clone();
-        self.send(ResponseBody::JobDone(done)).await;
+        match self.client_gone {
+            true => Reply::Sent,
+            false => Reply::One(ResponseBody::JobDone(self.job)),
+        }
     }
 }
 
@@ -302,10 +300,10 @@ impl Runner {
 pub async fn undo_job(
     shared: Arc<Shared>,
     who: &Identity,
-    reply: Replier,
+    reply: &Replier,
     cancel: CancellationToken,
     job: JobView,
-) {
+) -> Reply {
     let mut r = Runner::start(shared, reply, cancel, job).await;
     tracing::info!(job = r.job.id, who = %who.name, "runbook undo started");
     let all = r.job.steps.len();
@@ -335,17 +333,17 @@ pub async fn undo_job(
             format!("; {left} step(s) could not be undone")
         }
     );
-    r.finish().await;
+    r.finish().await
 }
 
 /// Runs the planned steps of `job` (already stored, with its ID) to the end.
 pub async fn execute(
     shared: Arc<Shared>,
     who: &Identity,
-    reply: Replier,
+    reply: &Replier,
     cancel: CancellationToken,
     mut job: JobView,
-) {
+) -> Reply {
     job.message.clear();
     let id = job.id;
     let mut r = Runner::start(shared.clone(), reply, cancel, job).await;
@@ -376,7 +374,7 @@ pub async fn execute(
         let (mut state, exit_code, mut message) = r.action(&view).await;
         if state == StepState::Ok && !view.changes.is_empty() {
             if let Err(e) =
-                inventory::apply_changes(&shared.store, &who.name, view.changes.clone(), false)
+                inventory::apply_changes(shared.store(), &who.name, view.changes.clone(), false)
                     .await
             {
                 state = StepState::Failed;
@@ -422,13 +420,13 @@ pub async fn execute(
             }
         );
     }
-    r.finish().await;
+    r.finish().await
 }
 
 /// Undoes the completed steps before `failed`, newest first: inventory
 /// changes reverted, then the step's undo run. Returns what was undone,
 /// as `INDEX NAME` items.
-async fn undo_completed(r: &mut Runner, who: &Identity, failed: usize) -> Vec<String> {
+async fn undo_completed(r: &mut Runner<'_>, who: &Identity, failed: usize) -> Vec<String> {
     let mut undone = Vec::new();
     for j in (0..failed).rev() {
         if r.job.steps[j].state != StepState::Ok {
@@ -438,7 +436,7 @@ async fn undo_completed(r: &mut Runner, who: &Identity, failed: usize) -> Vec<St
         let mut problems: Vec<String> = Vec::new();
         if !view.changes.is_empty() {
             if let Err(e) =
-                inventory::apply_changes(&r.shared.store, &who.name, view.changes.clone(), true)
+                inventory::apply_changes(r.shared.store(), &who.name, view.changes.clone(), true)
                     .await
             {
                 problems.push(format!("inventory not reverted: {e}"));
@@ -450,7 +448,7 @@ async fn undo_completed(r: &mut Runner, who: &Identity, failed: usize) -> Vec<St
             u.started_ms = Some(now_ms());
             r.send(ResponseBody::StepStarted(u.clone())).await;
             // An undo runs even when the run was cancelled: use a fresh stop.
-            let saved = std::mem::replace(&mut r.stop, r.shared.shutdown.child_token());
+            let saved = std::mem::replace(&mut r.stop, r.shared.shutdown().child_token());
             let (state, exit_code, message) = r.action(&u).await;
             r.stop = saved;
             u.state = state;
