@@ -239,14 +239,8 @@ pub async fn run(common: &CommonArgs, args: LogsArgs) -> Result<(), CliError> {
     };
     let mut client = Client::connect(&endpoint, "monit-cli logs").await?;
     if !subscription.nodes.is_empty() {
-        let known: Vec<String> = client
-            .query_nodes(vec![])
-            .await?
-            .into_iter()
-            .map(|n| n.name)
-            .collect();
         let own = [crate::logs::hub::CONFIGD_NODE, crate::tui::demo::LOG_NODE];
-        super::check_known_nodes(&subscription.nodes, &known, &own)?;
+        super::check_nodes_exist(&client, &subscription.nodes, &own).await?;
     }
     let mut answers = client
         .request(RequestBody::SubscribeLogs(subscription.clone()))

@@ -83,6 +83,17 @@ pub(crate) fn parse_filters(
     Ok(parsed)
 }
 
+/// `check_known_nodes` against the nodes configd has now.
+pub(crate) async fn check_nodes_exist(
+    client: &Client,
+    asked: &[String],
+    also: &[&str],
+) -> Result<(), CliError> {
+    let nodes = client.query_nodes(vec![]).await?;
+    let known: Vec<String> = nodes.into_iter().map(|n| n.name).collect();
+    check_known_nodes(asked, &known, also)
+}
+
 /// A `--node` that configd never knew (`known`: the names it has; `also`:
 /// names valid besides, such as configd's own log) is a usage error that
 /// names the nodes it may have meant.
