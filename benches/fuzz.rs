@@ -14,7 +14,8 @@
 //!   deletion, splices, MessagePack counts set huge, tampered length
 //!   headers), fed whole or in two pieces to `MessageCodec` (4 MiB and
 //!   4 KiB limits) and `TolerantCodec`, then `decode_eof`.
-//! - `bodies` (40%): mutated frame bodies to `decode_body`; whatever decodes
+//! - `bodies` (40%): mutated frame bodies to `decode_body` and the in-place
+//!   readers `bulk::nodes_page` / `bulk::log_lines_page`; whatever decodes
 //!   is encoded again, decoded again and must encode to the same bytes.
 //! - `handshake` (2%, it is the slow one: a runtime turn, HMACs and hex per
 //!   input): `server_handshake` and `client_handshake` against a scripted
@@ -31,18 +32,22 @@
 //! fails the run.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "../tests/common/mod.rs"]
+mod common;
+
 use std::collections::BTreeSet;
 use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
+use common::bench::{figure, rss_kib, Target};
 use monit::auth::{
     client_proof, server_proof, verify_client_proof, Token, TokenKeys, TokensFile, Transcript,
 };
 use monit::config::{ConfigdConfig, NodedConfig};
+use monit::net::bulk;
 use monit::net::frame::{decode_body, encode_frame, MessageCodec, TolerantCodec, HEADER_LEN};
 use monit::net::handshake::{client_handshake, server_handshake, Authenticator};
 use monit::net::proto::*;
@@ -566,7 +571,10 @@ impl Bodies<'_> {
         let mut input = rng.pick(self.bodies).clone();
         let other = rng.pick(self.bodies).clone();
         mutate(rng, &mut input, &other);
+        let id = rng.below(32) as u64;
         guarded("bodies", index, &input, || {
+            let _ = bulk::nodes_page(&input, id);
+            let _ = bulk::log_lines_page(&input, id);
             let Ok(first) = decode_body(&input) else {
                 return Ok(());
             };
@@ -1097,16 +1105,6 @@ fn token_seeds() -> Vec<String> {
 
 // ---------------------------------------------------------------- driver
 
-/// Resident memory of this process, KiB.
-fn rss_kib() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0)
-}
-
 fn arg(args: &[String], name: &str) -> Option<u64> {
     let at = args.iter().position(|a| a == name)?;
     let v = args.get(at + 1)?.replace(['_', ','], "");
@@ -1114,16 +1112,6 @@ fn arg(args: &[String], name: &str) -> Option<u64> {
         v.parse()
             .unwrap_or_else(|_| panic!("{name} takes a number, not `{v}`")),
     )
-}
-
-fn private_file(path: &Path) {
-    std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)
-        .unwrap();
 }
 
 fn fail(f: Failure) -> ! {
@@ -1162,7 +1150,7 @@ fn main() {
         tempfile::tempdir().unwrap()
     };
     let tokens_path = dir.path().join("tokens.toml");
-    private_file(&tokens_path);
+    common::write_private(&tokens_path, "");
     let token = Token::parse(&format!("4f2a9c01b7e3.{}", "07".repeat(32))).unwrap();
     let handshakes = Handshakes {
         frames: &frames,
@@ -1217,7 +1205,7 @@ fn main() {
         "fuzz: {total} inputs, seed {seed:#x}, {} seed messages (every kind)",
         messages.len()
     );
-    let rss_start = rss_kib();
+    let rss_start = rss_kib("self");
     let started = Instant::now();
     let mut rng = Rng(seed | 1);
     for (name, n) in &plan {
@@ -1249,7 +1237,7 @@ fn main() {
         }
     }
     let secs = started.elapsed().as_secs_f64();
-    let rss_end = rss_kib();
+    let rss_end = rss_kib("self");
     println!(
         "  {:<14} {total:>11} inputs  {secs:>8.1} s  {:>11.0} inputs/s",
         "total",
@@ -1259,7 +1247,9 @@ fn main() {
         "  VmRSS: {rss_start} KiB at the start, {rss_end} KiB at the end ({:+} KiB)",
         rss_end as i64 - rss_start as i64
     );
-    if rss_end.saturating_sub(rss_start) > MAX_RSS_GROWTH_KIB {
+    let growth_mib = rss_end.saturating_sub(rss_start) as f64 / 1024.0;
+    let limit = (MAX_RSS_GROWTH_KIB / 1024) as f64;
+    if !figure("fuzz.rss_growth", growth_mib, "MiB", Target::Below(limit)) {
         eprintln!("FAILED: memory grew by more than 256 MiB");
         std::process::exit(1);
     }

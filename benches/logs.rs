@@ -19,22 +19,20 @@
 //!    ns); the bench parses the subscriber's output and reports p50/p99 of
 //!    (time printed - time created).
 
+#[path = "../tests/common/mod.rs"]
+mod common;
+
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitCode, Stdio};
+use std::process::{ExitCode, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use anyhow::{bail, Context};
-use monit::auth::{Token, TokensFile};
-use monit::net::dial::{dial, link_config, Dialed, Endpoint};
-use monit::net::link::{drive, LinkHandle, NoRequests};
-use monit::net::proto::{
-    ErrorCode, ErrorFrame, Level, LogBatch, LogLine, PeerKind, Registration, RequestBody,
-    ResponseBody, Role, DEFAULT_MAX_FRAME,
-};
-use monit::net::tls::{Fingerprint, Trust};
+use anyhow::Context;
+use common::bench::{ask, exit, figure, names, node_link, Args, Configd, Percentiles, Target};
+use common::Proc;
+use monit::net::link::{LinkHandle, NoRequests};
+use monit::net::proto::{Level, LogBatch, LogLine, Registration, RequestBody, ResponseBody, Role};
 use tokio_util::sync::CancellationToken;
 
 const BATCH: usize = 2000;
@@ -53,71 +51,21 @@ fn opts() -> anyhow::Result<Opts> {
         rate: 100_000,
         latency_secs: 10,
     };
-    let mut args = std::env::args().skip(1);
+    let mut args = Args::new();
     while let Some(a) = args.next() {
-        let mut val = || -> anyhow::Result<u64> {
-            args.next()
-                .context("missing value")?
-                .parse()
-                .context("not a number")
-        };
         match a.as_str() {
-            "--nodes" => o.nodes = usize::try_from(val()?)?,
-            "--lines" => o.lines = val()?,
-            "--rate" => o.rate = val()?,
-            "--latency-secs" => o.latency_secs = val()?,
-            "--bench" => {}
-            other => bail!("unknown option {other}"),
+            "--nodes" => o.nodes = args.value("--nodes")?,
+            "--lines" => o.lines = args.value("--lines")?,
+            "--rate" => o.rate = args.value("--rate")?,
+            "--latency-secs" => o.latency_secs = args.value("--latency-secs")?,
+            other => Err(Args::unknown(other))?,
         }
     }
     Ok(o)
 }
 
 fn main() -> ExitCode {
-    match run() {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("logs bench: error: {e:#}");
-            ExitCode::FAILURE
-        }
-    }
-}
-
-fn release_bin(name: &str) -> anyhow::Result<PathBuf> {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("target"));
-    let p = target.join("release").join(name);
-    if !p.exists() {
-        bail!(
-            "{} missing: run `cargo build --release --bins` first",
-            p.display()
-        );
-    }
-    Ok(p)
-}
-
-fn scrub(cmd: &mut Command, dir: &Path) {
-    for v in [
-        "MONIT_CONFIG",
-        "MONIT_SERVER",
-        "MONIT_TOKEN",
-        "MONIT_TOKEN_FILE",
-        "MONIT_LOG",
-        "RUST_LOG",
-    ] {
-        cmd.env_remove(v);
-    }
-    cmd.env("XDG_CONFIG_HOME", dir.join("xdg"))
-        .stdin(Stdio::null());
-}
-
-struct Killed(Child);
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
+    exit("logs", run())
 }
 
 fn now_ns() -> u64 {
@@ -129,69 +77,27 @@ fn now_ns() -> u64 {
 
 fn run() -> anyhow::Result<()> {
     let o = opts()?;
-    let dir = tempfile::tempdir()?;
-    let data = dir.path().join("data");
-    std::fs::create_dir_all(&data)?;
-    std::fs::create_dir_all(dir.path().join("xdg"))?;
-    let mut tokens = TokensFile::load(&data.join("tokens.toml"))?;
-    let nodes: Vec<(String, Token)> = (1..=o.nodes)
-        .map(|i| {
-            let name = format!("sim-{i:02}");
-            tokens.add(&name, Role::Node).map(|t| (name, t))
-        })
-        .collect::<Result<_, _>>()?;
-    let viewer = tokens.add("bench", Role::Viewer)?;
-    tokens.save()?;
-    let viewer_file = dir.path().join("viewer.token");
-    {
-        use std::io::Write;
-        use std::os::unix::fs::OpenOptionsExt;
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&viewer_file)?;
-        writeln!(f, "{viewer}")?;
-    }
-    let config = dir.path().join("configd.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "listen = \"127.0.0.1:0\"\ndata_dir = \"{}\"\nlog_buffer_lines = 10000\nmax_handshakes_per_address = 1024\n[log]\nlevel = \"warn\"\n",
-            data.display()
-        ),
-    )?;
-    let mut cmd = Command::new(release_bin("monit-configd")?);
-    cmd.arg("--config").arg(&config).arg("run");
-    scrub(&mut cmd, dir.path());
-    let mut configd = Killed(
-        cmd.stdout(Stdio::piped())
-            .stderr(std::fs::File::create(dir.path().join("configd.err"))?)
-            .spawn()?,
+    let mut configd = Configd::start(
+        names("sim", o.nodes),
+        Role::Viewer,
+        "log_buffer_lines = 10000\n[log]\nlevel = \"warn\"\n",
     );
-    let mut first = String::new();
-    BufReader::new(configd.0.stdout.take().context("stdout")?).read_line(&mut first)?;
-    let addr = first
-        .trim()
-        .strip_prefix("listening on ")
-        .with_context(|| format!("unexpected configd output {first:?}"))?
-        .to_string();
-    let configd_pid = configd.0.id();
-
+    let configd_pid = configd.pid();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()?;
-    let trust = Trust::Pinned(Fingerprint::of_pem_file(&data.join("tls/cert.pem"))?);
+    let stop = CancellationToken::new();
     let mut links = Vec::new();
-    for (name, token) in &nodes {
-        let endpoint = Endpoint {
-            server: addr.clone(),
-            token: token.clone(),
-            trust: trust.clone(),
+    for (name, token) in std::mem::take(&mut configd.nodes) {
+        let reg = Registration {
+            hostname: name,
+            version: "bench".into(),
+            ..Default::default()
         };
-        links.push(rt.block_on(connect(&endpoint, name))?);
+        let endpoint = configd.endpoint(&token);
+        let link = node_link(&endpoint, reg, Arc::new(NoRequests), &stop);
+        links.push(rt.block_on(link).map_err(anyhow::Error::msg)?);
     }
 
     println!(
@@ -200,7 +106,7 @@ fn run() -> anyhow::Result<()> {
     );
     // 1. Throughput.
     {
-        let (mut cli, counter, skipped) = subscriber(dir.path(), &addr, &viewer_file)?;
+        let (mut cli, counter, skipped) = subscriber(&configd)?;
         std::thread::sleep(Duration::from_millis(500));
         let total = o.lines * o.nodes as u64;
         let start = Instant::now();
@@ -238,7 +144,8 @@ fn run() -> anyhow::Result<()> {
         let elapsed = end - start;
         let got = counter.load(Ordering::Relaxed);
         let missed = skipped.load(Ordering::Relaxed);
-        let _ = cli.0.kill();
+        cli.kill9();
+        let printed = got as f64 / elapsed.as_secs_f64();
         println!(
             "throughput: {total} lines from {} nodes; configd acked all {sent} in {:.2} s = {:.0} lines/s ingest; \
              the subscriber printed {got} and was told it skipped {missed} in {:.2} s = {:.0} lines/s printed; target >= 1000000",
@@ -246,12 +153,18 @@ fn run() -> anyhow::Result<()> {
             ingest.as_secs_f64(),
             sent as f64 / ingest.as_secs_f64(),
             elapsed.as_secs_f64(),
-            got as f64 / elapsed.as_secs_f64(),
+            printed,
+        );
+        figure(
+            "logs.printed",
+            printed,
+            "lines/s",
+            Target::AtLeast(1_000_000.0),
         );
     }
     // 2. Latency at a fixed rate.
     {
-        let (mut cli, samples) = latency_subscriber(dir.path(), &addr, &viewer_file)?;
+        let (mut cli, samples) = latency_subscriber(&configd)?;
         std::thread::sleep(Duration::from_millis(500));
         let per_tick = (o.rate / 100 / o.nodes as u64).max(1);
         let ticks = o.latency_secs * 100;
@@ -268,54 +181,22 @@ fn run() -> anyhow::Result<()> {
             }
         });
         std::thread::sleep(Duration::from_secs(1));
-        let _ = cli.0.kill();
-        let mut lat = samples.lock().map(|s| s.clone()).unwrap_or_default();
-        lat.sort_unstable();
-        let pct = |p: f64| -> f64 {
-            if lat.is_empty() {
-                return f64::NAN;
-            }
-            let i = ((lat.len() as f64 - 1.0) * p).round() as usize;
-            lat[i] as f64 / 1e6
-        };
+        cli.kill9();
+        let lat = samples.lock().map(|s| s.clone()).unwrap_or_default();
+        let count = lat.len();
+        let ms = Percentiles::of(lat.into_iter().map(|ns| ns as f64 / 1e6).collect());
+        let (p50, p99, max) =
+            ms.map_or((f64::NAN, f64::NAN, f64::NAN), |p| (p.median, p.p99, p.max));
         println!(
-            "latency at {} lines/s for {} s: {} samples, p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms; target p99 < 50 ms",
+            "latency at {} lines/s for {} s: {count} samples, p50 {p50:.2} ms, p99 {p99:.2} ms, max {max:.2} ms; target p99 < 50 ms",
             per_tick * 100 * o.nodes as u64,
             o.latency_secs,
-            lat.len(),
-            pct(0.5),
-            pct(0.99),
-            pct(1.0)
         );
+        figure("logs.latency_p99", p99, "ms", Target::Below(50.0));
     }
     drop(links);
     drop(configd);
     Ok(())
-}
-
-async fn connect(endpoint: &Endpoint, name: &str) -> anyhow::Result<LinkHandle> {
-    let Dialed { conn, welcome, .. } = dial(endpoint, PeerKind::Node, name).await?;
-    let (link, queue) = LinkHandle::new(DEFAULT_MAX_FRAME);
-    tokio::spawn(drive(
-        conn,
-        link.clone(),
-        queue,
-        Arc::new(NoRequests),
-        link_config(&welcome),
-        CancellationToken::new(),
-        ErrorFrame::new(ErrorCode::ShuttingDown, "bench done"),
-    ));
-    let mut r = link
-        .request(RequestBody::Register(Registration {
-            hostname: name.into(),
-            version: "bench".into(),
-            ..Default::default()
-        }))
-        .await?;
-    match r.next().await {
-        Some(Ok(ResponseBody::Registered(_))) => Ok(link),
-        other => bail!("registration of {name}: {other:?}"),
-    }
 }
 
 fn line(message: String) -> LogLine {
@@ -329,17 +210,12 @@ fn line(message: String) -> LogLine {
 }
 
 async fn send(link: &LinkHandle, lines: Vec<LogLine>) -> bool {
-    let Ok(mut r) = link
-        .request(RequestBody::LogBatch(LogBatch {
-            stream: 0,
-            first_line: 0,
-            lines,
-        }))
-        .await
-    else {
-        return false;
-    };
-    matches!(r.next().await, Some(Ok(ResponseBody::LogAck(_))))
+    let batch = RequestBody::LogBatch(LogBatch {
+        stream: 0,
+        first_line: 0,
+        lines,
+    });
+    matches!(ask(link, batch).await, Some(ResponseBody::LogAck(_)))
 }
 
 /// Sends `n` lines as fast as acks come back; returns lines acked. A
@@ -356,7 +232,7 @@ async fn flood(link: &LinkHandle, n: u64) -> u64 {
             first_line: 0,
             lines,
         });
-        monit::net::frame::encode_request_body(&body)
+        monit::net::bulk::encode_request_body(&body)
             .ok()
             .map(bytes::Bytes::from)
     };
@@ -398,28 +274,17 @@ async fn paced(link: &LinkHandle, per_tick: u64, ticks: u64) {
     }
 }
 
-fn spawn_cli(dir: &Path, addr: &str, viewer: &Path) -> anyhow::Result<Killed> {
-    let mut cmd = Command::new(release_bin("monit-cli")?);
-    cmd.args(["--server", addr, "--token-file"])
-        .arg(viewer)
-        .args(["logs", "-f", "-n", "0", "-o", "jsonl"]);
-    scrub(&mut cmd, dir);
-    Ok(Killed(
-        cmd.stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()?,
-    ))
+fn spawn_cli(configd: &Configd) -> Proc {
+    let mut cmd = configd.cli(&["logs", "-f", "-n", "0", "-o", "jsonl"]);
+    cmd.stdout(Stdio::piped());
+    Proc::spawn("subscriber", cmd, configd.path())
 }
 
 /// The subscriber, its output drained: lines printed, and lines it was
 /// told it skipped (`skipped N lines` lines, source `logs`).
-fn subscriber(
-    dir: &Path,
-    addr: &str,
-    viewer: &Path,
-) -> anyhow::Result<(Killed, Arc<AtomicU64>, Arc<AtomicU64>)> {
-    let mut cli = spawn_cli(dir, addr, viewer)?;
-    let out = cli.0.stdout.take().context("stdout")?;
+fn subscriber(configd: &Configd) -> anyhow::Result<(Proc, Arc<AtomicU64>, Arc<AtomicU64>)> {
+    let mut cli = spawn_cli(configd);
+    let out = cli.child.stdout.take().context("stdout")?;
     let count = Arc::new(AtomicU64::new(0));
     let skipped = Arc::new(AtomicU64::new(0));
     let (c, k) = (count.clone(), skipped.clone());
@@ -452,9 +317,9 @@ fn subscriber(
 type Samples = Arc<std::sync::Mutex<Vec<u64>>>;
 
 /// The subscriber, each `lat NS` line turned into a latency sample.
-fn latency_subscriber(dir: &Path, addr: &str, viewer: &Path) -> anyhow::Result<(Killed, Samples)> {
-    let mut cli = spawn_cli(dir, addr, viewer)?;
-    let out = cli.0.stdout.take().context("stdout")?;
+fn latency_subscriber(configd: &Configd) -> anyhow::Result<(Proc, Samples)> {
+    let mut cli = spawn_cli(configd);
+    let out = cli.child.stdout.take().context("stdout")?;
     let samples: Samples = Arc::default();
     let s = samples.clone();
     std::thread::spawn(move || {

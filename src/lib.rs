@@ -20,6 +20,7 @@ pub mod config;
 pub mod configd;
 pub mod daemon;
 pub mod filter;
+pub mod json_out;
 pub mod logging;
 pub mod logs;
 pub mod man;

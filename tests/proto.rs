@@ -862,14 +862,49 @@ fn arb_bulk() -> impl Strategy<Value = Message> {
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(64))]
 
-    /// Bulk messages (pages of thousands of entries) frame as rmp-serde's
-    /// named encoding and read back.
+    /// The hand-written bulk encoding is rmp-serde's, byte for byte, and
+    /// reads back.
     #[test]
     fn bulk_messages_are_rmp_serde_bytes(msg in arb_bulk()) {
-        let frame = encode_frame(&msg, DEFAULT_MAX_FRAME).unwrap();
+        let mut fast = Vec::new();
+        prop_assert!(monit::net::bulk::encode(&msg, &mut fast));
         let reference = rmp_serde::to_vec_named(&msg).unwrap();
-        prop_assert!(frame[4..] == reference[..], "bytes differ");
-        prop_assert_eq!(monit::net::frame::decode_body(&reference).unwrap(), msg);
+        prop_assert!(fast == reference, "bytes differ");
+        prop_assert_eq!(monit::net::bulk::decode(&reference), Some(msg.clone()));
+        // A node page read in place holds the same nodes, for its own id only.
+        if let Message::Response(Response { id, body: ResponseBody::Nodes(page) }) = &msg {
+            let read = monit::net::bulk::nodes_page(&reference, *id).unwrap();
+            let nodes: Vec<_> = read.nodes.iter().map(|n| n.to_view()).collect();
+            prop_assert_eq!(&nodes, &page.nodes);
+            prop_assert_eq!(read.done, page.done);
+            // And prints the same JSON.
+            let json = |nodes: Vec<monit::net::bulk::NodeRef>| {
+                let mut w = monit::json_out::NodesJson::new(true);
+                let mut out = Vec::new();
+                nodes.iter().for_each(|n| w.node(&mut out, n));
+                w.end(&mut out);
+                out
+            };
+            let from_views = json(page.nodes.iter().map(Into::into).collect());
+            prop_assert!(json(read.nodes) == from_views, "JSON differs");
+            prop_assert!(monit::net::bulk::nodes_page(&reference, id.wrapping_add(1)).is_none());
+        }
+    }
+
+    /// A node written from its pre-encoded fields is the same bytes as the
+    /// node written whole.
+    #[test]
+    fn encoded_nodes_write_like_whole_nodes(n in arb_node()) {
+        use monit::net::bulk::{EncodedNode, NodeRef, Writer};
+        let mut whole = Vec::new();
+        Writer(&mut whole).node(&NodeRef::from(&n));
+        let mut parts = Vec::new();
+        let encoded = EncodedNode::new(&NodeRef::from(&n));
+        Writer(&mut parts).encoded_node(&encoded, n.state, n.last_seen_ms, &n.checks);
+        prop_assert!(whole == parts, "bytes differ");
+        let labels: Vec<(&str, &str)> = encoded.labels().iter().collect();
+        let want: Vec<(&str, &str)> = n.labels.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        prop_assert_eq!(labels, want);
     }
 
     /// Cut anywhere, a bulk frame is an error, never a panic or a message.
@@ -877,6 +912,7 @@ proptest! {
     fn truncated_bulk_messages_are_errors(msg in arb_bulk(), cut in any::<prop::sample::Index>()) {
         let bytes = rmp_serde::to_vec_named(&msg).unwrap();
         let at = cut.index(bytes.len());
+        prop_assert_eq!(monit::net::bulk::decode(&bytes[..at]), None);
         prop_assert!(monit::net::frame::decode_body(&bytes[..at]).is_err());
     }
 }
@@ -938,12 +974,13 @@ fn bulk_reading_takes_any_field_order_unknown_fields_and_int_widths() {
             done: true,
         }),
     });
+    assert_eq!(monit::net::bulk::decode(&bytes), Some(want.clone()));
     assert_eq!(monit::net::frame::decode_body(&bytes).unwrap(), want);
-    // A repeated field is refused.
+    // A repeated field is left to rmp-serde, which refuses it.
     let mut dup = rmp_serde::to_vec_named(&want).unwrap();
     let pos = dup.windows(4).position(|w| w == b"done").unwrap();
     dup[pos..pos + 4].copy_from_slice(b"skip");
-    assert!(monit::net::frame::decode_body(&dup).is_err());
+    assert_eq!(monit::net::bulk::decode(&dup), None);
 }
 
 #[test]
@@ -1001,6 +1038,7 @@ fn node_labels_out_of_order_are_left_to_rmp_serde() {
         },
     };
     let bytes = rmp_serde::to_vec_named(&m).unwrap();
+    assert!(monit::net::bulk::nodes_page(&bytes, 4).is_none());
     let Message::Response(Response {
         id: 4,
         body: ResponseBody::Nodes(page),
@@ -1027,9 +1065,9 @@ proptest! {
     #[test]
     fn encoded_request_bodies_frame_like_whole_messages(msg in prop_oneof![arb_bulk(), arb_message()]) {
         if let Message::Request(Request { id, body }) = &msg {
-            let encoded = monit::net::frame::encode_request_body(body).unwrap();
+            let encoded = monit::net::bulk::encode_request_body(body).unwrap();
             let frame = monit::net::frame::seal(
-                monit::net::frame::request_frame(*id, &encoded),
+                monit::net::bulk::request_frame(*id, &encoded),
                 DEFAULT_MAX_FRAME,
             )
             .unwrap();

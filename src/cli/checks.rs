@@ -57,7 +57,13 @@ pub async fn query_checks(
     parse_filters(&filters, "checks", Some(CHECK_FIELDS))?;
     let client = connect(common).await?;
     if let Some(node) = &node {
-        super::check_nodes_exist(&client, std::slice::from_ref(node), &[]).await?;
+        let known: Vec<String> = client
+            .query_nodes(vec![])
+            .await?
+            .into_iter()
+            .map(|n| n.name)
+            .collect();
+        super::check_known_nodes(std::slice::from_ref(node), &known, &[])?;
     }
     let checks = client.query_checks(node, filters).await?;
     let rows: Vec<CheckJson> = checks.iter().map(CheckJson::from).collect();

@@ -8,12 +8,14 @@ use super::args::{CommonArgs, LogsArgs};
 use super::exit::CliError;
 use super::finish_output;
 use super::output::Format;
+use crate::json_out;
 use crate::logs::render::{self, TimeCache};
-use crate::model::log::LogLineJson;
-use crate::net::client::{unexpected, Client, ClientError};
+use crate::net::bulk;
+use crate::net::client::{unexpected, ClientError};
 use crate::net::dial::Endpoint;
-use crate::net::link::Responses;
-use crate::net::proto::{ErrorCode, LogLine, RequestBody, ResponseBody, SubscribeLogs};
+use crate::net::direct::Direct;
+use crate::net::log_ref::LogLineRef;
+use crate::net::proto::{ErrorCode, RequestBody, ResponseBody, SubscribeLogs};
 use crate::timefmt::now_ms;
 use tokio::sync::mpsc::error::TrySendError;
 
@@ -27,12 +29,13 @@ struct Renderer {
     format: Format,
     coloured: bool,
     times: TimeCache,
+    json_times: json_out::Times,
     /// Nothing printed yet (`-o json` opens its array, `-o csv` its header).
     first: bool,
 }
 
 impl Renderer {
-    fn line(&mut self, out: &mut Vec<u8>, line: &LogLine) {
+    fn line(&mut self, out: &mut Vec<u8>, line: &LogLineRef) {
         match self.format {
             Format::Table | Format::Wide => {
                 // Writing to a Vec cannot fail.
@@ -46,46 +49,40 @@ impl Renderer {
                 }
                 let time = crate::timefmt::rfc3339_ms(line.time_ms);
                 let level = line.level.as_str();
-                let _ = w.write_record([&time, &line.node, level, &line.source, &line.message]);
+                let _ = w.write_record([&time, line.node, level, line.source, line.message]);
                 let _ = w.flush();
             }
             Format::Jsonl => {
-                self.json(out, line);
+                json_out::log_line(out, &mut self.json_times, line);
                 out.push(b'\n');
             }
             Format::Json => {
                 out.extend_from_slice(if self.first { b"[\n" } else { b",\n" });
                 self.first = false;
-                self.json(out, line);
+                json_out::log_line(out, &mut self.json_times, line);
             }
         }
-    }
-
-    fn json(&mut self, out: &mut Vec<u8>, line: &LogLine) {
-        let time = self.times.format(line.time_ms);
-        // Writing to a Vec cannot fail.
-        let _ = serde_json::to_writer(out, &LogLineJson::with_time(line, time));
     }
 
     /// A batch: the skip marker first if lines were missed. With `seen`
     /// (after a reconnection) lines printed already are left out.
-    fn batch(
+    fn batch<'a>(
         &mut self,
         out: &mut Vec<u8>,
         skipped: u64,
-        lines: &[LogLine],
+        lines: impl IntoIterator<Item = LogLineRef<'a>>,
         mut seen: Option<&mut Seen>,
     ) {
         if skipped > 0 {
-            self.line(out, &render::skipped_marker(skipped));
+            self.line(out, &LogLineRef::from(&render::skipped_marker(skipped)));
         }
         for l in lines {
             if let Some(seen) = seen.as_deref_mut() {
-                if !seen.first_time(l) {
+                if !seen.first_time(&l) {
                     continue;
                 }
             }
-            self.line(out, l);
+            self.line(out, &l);
         }
     }
 
@@ -121,10 +118,10 @@ impl Seen {
     /// Whether `l` is new (and remembers it). Only lines of the overlap
     /// after a reconnection are compared: two equal lines in one
     /// millisecond (a command printing the same line twice) both print.
-    fn first_time(&mut self, l: &LogLine) -> bool {
+    fn first_time(&mut self, l: &LogLineRef) -> bool {
         use std::hash::{Hash, Hasher};
         let mut h = std::collections::hash_map::DefaultHasher::new();
-        (l.time_ms, &l.node, l.level as u8, &l.source, &l.message).hash(&mut h);
+        (l.time_ms, l.node, l.level as u8, l.source, l.message).hash(&mut h);
         let key = h.finish();
         let replayed = self.replayed_until.is_some_and(|t| l.time_ms <= t);
         if replayed && self.recent.contains(&key) {
@@ -147,8 +144,8 @@ impl Seen {
 }
 
 /// The one line printed when `logs -f` is connected again.
-fn reconnected_marker(lost_ms: i64) -> LogLine {
-    LogLine {
+fn reconnected_marker(lost_ms: i64) -> crate::net::proto::LogLine {
+    crate::net::proto::LogLine {
         time_ms: now_ms(),
         node: crate::logs::hub::CONFIGD_NODE.into(),
         level: crate::net::proto::Level::Warn,
@@ -186,7 +183,7 @@ async fn resubscribe(
     seen: &Seen,
     lost_ms: i64,
     out: &tokio::sync::mpsc::Sender<Vec<u8>>,
-) -> Option<(Client, Responses)> {
+) -> Option<(Direct, u64)> {
     let mut backoff = crate::net::backoff::Backoff::new(
         std::time::Duration::from_millis(250),
         std::time::Duration::from_secs(10),
@@ -196,7 +193,7 @@ async fn resubscribe(
             return None;
         }
         tokio::time::sleep(backoff.next_delay()).await;
-        let Ok(client) = Client::connect(endpoint, "monit-cli logs").await else {
+        let Ok(mut d) = Direct::connect(endpoint, "monit-cli logs").await else {
             continue;
         };
         let newest = if seen.newest_ms > 0 {
@@ -206,11 +203,11 @@ async fn resubscribe(
         };
         subscription.since_ms = Some(newest - RESUME_SLACK_MS);
         subscription.backlog = SEEN_KEPT as u64;
-        if let Ok(answers) = client
+        if let Ok(id) = d
             .request(RequestBody::SubscribeLogs(subscription.clone()))
             .await
         {
-            return Some((client, answers));
+            return Some((d, id));
         }
     }
 }
@@ -237,12 +234,16 @@ pub async fn run(common: &CommonArgs, args: LogsArgs) -> Result<(), CliError> {
         since_ms,
         follow: args.follow,
     };
-    let mut client = Client::connect(&endpoint, "monit-cli logs").await?;
+    let mut direct = Direct::connect(&endpoint, "monit-cli logs").await?;
     if !subscription.nodes.is_empty() {
+        let mut known = Vec::new();
+        direct
+            .nodes(vec![], |n| known.push(n.name.to_string()))
+            .await?;
         let own = [crate::logs::hub::CONFIGD_NODE, crate::tui::demo::LOG_NODE];
-        super::check_nodes_exist(&client, &subscription.nodes, &own).await?;
+        super::check_known_nodes(&subscription.nodes, &known, &own)?;
     }
-    let mut answers = client
+    let mut id = direct
         .request(RequestBody::SubscribeLogs(subscription.clone()))
         .await?;
     let mut seen = Seen::default();
@@ -257,13 +258,13 @@ pub async fn run(common: &CommonArgs, args: LogsArgs) -> Result<(), CliError> {
         format,
         coloured,
         times: TimeCache::default(),
+        json_times: json_out::Times::default(),
         first: true,
     };
-    // This task renders each batch as the link hands it over; a writer
-    // thread prints. This task keeps taking batches (so the link keeps
-    // reading and heartbeating) even when stdout is not read: batches that
-    // do not fit the writer's queue are dropped, counted and reported as a
-    // skip line.
+    // This task reads each batch in place from its frame and renders it; a
+    // writer thread prints. This task keeps reading the connection (and so
+    // heartbeating) even when stdout is not read: batches that do not fit
+    // the writer's queue are dropped, counted and reported as a skip line.
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<u8>>(WRITER_QUEUE);
     let writer = std::thread::spawn(move || -> std::io::Result<()> {
         let mut out = std::io::stdout().lock();
@@ -277,11 +278,11 @@ pub async fn run(common: &CommonArgs, args: LogsArgs) -> Result<(), CliError> {
     let outcome: Result<(), CliError> = loop {
         let next = if dropped > 0 {
             // Report drops even when the stream goes quiet.
-            match tokio::time::timeout(SKIP_REPORT, answers.next()).await {
+            match tokio::time::timeout(SKIP_REPORT, direct.next_body()).await {
                 Ok(next) => next,
                 Err(_) => {
                     let mut chunk = Vec::new();
-                    renderer.batch(&mut chunk, dropped, &[], None);
+                    renderer.batch(&mut chunk, dropped, [], None);
                     if tx.try_send(chunk).is_ok() {
                         dropped = 0;
                     }
@@ -289,50 +290,82 @@ pub async fn run(common: &CommonArgs, args: LogsArgs) -> Result<(), CliError> {
                 }
             }
         } else {
-            answers.next().await
+            direct.next_body().await
         };
-        let lost = match next {
-            Some(Ok(ResponseBody::LogLines(b))) => Ok(b),
-            Some(Ok(ResponseBody::Error(e))) => Err(ClientError::Remote(e)),
-            Some(Ok(other)) => break Err(unexpected(&other).into()),
-            Some(Err(e)) => Err(e.into()),
-            None => Err(ClientError::Lost("configd ended the answer early".into())),
+        let body = match next {
+            Ok(body) => Ok(body),
+            Err(e) if follow && !e.is_access() => Err(e),
+            Err(e) => break Err(e.into()),
         };
-        let b = match lost {
-            Ok(b) => b,
-            // configd went away (a restart, or stopping says so first):
-            // follow it back.
-            Err(e)
-                if follow
-                    && !matches!(&e, ClientError::Remote(f) if f.code != ErrorCode::ShuttingDown) =>
-            {
+        let body = match body {
+            Ok(body) => body,
+            // configd went away (a restart): follow it back.
+            Err(e) => {
                 let lost_ms = now_ms();
                 tracing::debug!("logs connection lost: {e}");
-                let Some((c, a)) =
+                let Some((d, new_id)) =
                     resubscribe(&endpoint, &mut subscription, &seen, lost_ms, &tx).await
                 else {
                     break Ok(());
                 };
-                client = c;
-                answers = a;
+                direct = d;
+                id = new_id;
                 resumed = true;
                 seen.replayed_until = Some(seen.newest_ms);
                 let mut chunk = Vec::new();
-                renderer.line(&mut chunk, &reconnected_marker(lost_ms));
+                renderer.line(&mut chunk, &LogLineRef::from(&reconnected_marker(lost_ms)));
                 if tx.send(chunk).await.is_err() {
                     break Ok(());
                 }
                 continue;
             }
-            Err(e) => break Err(e.into()),
         };
         // Every line is remembered while following, so none prints twice
         // after a reconnection.
         let seen_now = (follow || resumed).then_some(&mut seen);
-        let mut chunk = Vec::with_capacity(b.lines.len() * 128);
-        let skipped = b.skipped + dropped;
-        renderer.batch(&mut chunk, skipped, &b.lines, seen_now);
-        let (lines, done) = (b.lines.len() as u64, b.done);
+        let mut chunk = Vec::with_capacity(body.len() + body.len() / 2);
+        let (lines, skipped, done) = match bulk::log_lines_page(&body, id) {
+            Some(b) => {
+                let skipped = b.skipped + dropped;
+                renderer.batch(&mut chunk, skipped, b.lines.iter().copied(), seen_now);
+                (b.lines.len() as u64, skipped, b.done)
+            }
+            None => match direct.settle(&body, id).await {
+                Ok(None) => continue,
+                Ok(Some(ResponseBody::LogLines(b))) => {
+                    let skipped = b.skipped + dropped;
+                    renderer.batch(
+                        &mut chunk,
+                        skipped,
+                        b.lines.iter().map(LogLineRef::from),
+                        seen_now,
+                    );
+                    (b.lines.len() as u64, skipped, b.done)
+                }
+                Ok(Some(ResponseBody::Error(e))) => break Err(ClientError::Remote(e).into()),
+                Ok(Some(other)) => break Err(unexpected(&other).into()),
+                // configd stopping says so first: follow it back.
+                Err(ClientError::Remote(e)) if follow && e.code == ErrorCode::ShuttingDown => {
+                    let lost_ms = now_ms();
+                    let Some((d, new_id)) =
+                        resubscribe(&endpoint, &mut subscription, &seen, lost_ms, &tx).await
+                    else {
+                        break Ok(());
+                    };
+                    direct = d;
+                    id = new_id;
+                    resumed = true;
+                    seen.replayed_until = Some(seen.newest_ms);
+                    let mut chunk = Vec::new();
+                    renderer.line(&mut chunk, &LogLineRef::from(&reconnected_marker(lost_ms)));
+                    if tx.send(chunk).await.is_err() {
+                        break Ok(());
+                    }
+                    continue;
+                }
+                Err(e) => break Err(e.into()),
+            },
+        };
         if done {
             renderer.end(&mut chunk);
         }
@@ -355,7 +388,6 @@ pub async fn run(common: &CommonArgs, args: LogsArgs) -> Result<(), CliError> {
         }
     };
     drop(tx);
-    drop(client);
     let printed = writer
         .join()
         .unwrap_or_else(|_| Err(std::io::Error::other("the output thread failed")));
@@ -371,13 +403,13 @@ mod tests {
     use super::*;
     use crate::net::proto::Level;
 
-    fn line(time_ms: i64, message: &str) -> LogLine {
-        LogLine {
+    fn line(time_ms: i64, message: &str) -> LogLineRef<'_> {
+        LogLineRef {
             time_ms,
-            node: "web-1".into(),
+            node: "web-1",
             level: Level::Info,
-            source: "job:1".into(),
-            message: message.into(),
+            source: "job:1",
+            message,
         }
     }
 

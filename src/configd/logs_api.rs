@@ -175,18 +175,10 @@ async fn send_held(reply: &Replier, held: &[Delivery], filter: &LogFilter, all: 
 /// whole frame, encoded from borrowed lines (same bytes as the owned
 /// message; `tests` checks). `None` if it does not fit a frame.
 pub fn encode_lines(id: u64, lines: &[&LogLine], skipped: u64, max: usize) -> Option<bytes::Bytes> {
-    #[derive(serde::Serialize)]
-    struct Borrowed<'a> {
-        lines: &'a [&'a LogLine],
-        skipped: u64,
-        done: bool,
-    }
-    let page = Borrowed {
-        lines,
-        skipped,
-        done: false,
-    };
-    crate::net::frame::encode_response(id, "LogLines", &page, max).ok()
+    let mut frame = Vec::with_capacity(64 + lines.iter().map(|l| weight(l) + 40).sum::<usize>());
+    frame.extend_from_slice(&[0; crate::net::frame::HEADER_LEN]);
+    crate::net::bulk::Writer(&mut frame).log_lines(id, lines, skipped, false);
+    crate::net::frame::seal(frame, max).ok()
 }
 
 /// Feeds configd's own log lines (from this process's pipe) into the hub

@@ -12,13 +12,21 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use super::store::NodeRow;
+use crate::net::bulk::{EncodedNode, NodeRef, Writer};
 use crate::net::link::LinkHandle;
+use crate::net::node_ref::{Pairs, Strs};
 use crate::net::proto::{CheckCounts, NodeState, NodeView, Registration};
 
 struct SlotInner {
-    /// What a `Nodes` answer carries; `last_seen_ms` and `checks` are
-    /// filled in when it is read (the atomic below, the check book).
-    node: NodeView,
+    state: NodeState,
+    hostname: String,
+    version: String,
+    labels: BTreeMap<String, String>,
+    addrs: Vec<String>,
+    addr: String,
+    first_seen_ms: i64,
+    /// The fields above that a `Nodes` answer carries, encoded.
+    encoded: EncodedNode,
     /// The connection that currently speaks for this node.
     session: Option<(u64, LinkHandle)>,
 }
@@ -31,6 +39,24 @@ pub struct NodeSlot {
     flushed_ms: AtomicI64,
 }
 
+impl SlotInner {
+    /// Re-encodes the fields a `Nodes` answer carries, after they changed.
+    fn encode(&mut self, name: &str) {
+        self.encoded = EncodedNode::new(&NodeRef {
+            name,
+            state: self.state,
+            addr: &self.addr,
+            first_seen_ms: self.first_seen_ms,
+            last_seen_ms: 0,
+            version: &self.version,
+            hostname: &self.hostname,
+            addrs: Strs::Slice(&self.addrs),
+            labels: Pairs::Map(&self.labels),
+            checks: CheckCounts::default(),
+        });
+    }
+}
+
 impl NodeSlot {
     /// The link to the node while it is connected (to send it requests).
     pub fn link(&self) -> Option<LinkHandle> {
@@ -38,11 +64,11 @@ impl NodeSlot {
     }
 
     pub fn state(&self) -> NodeState {
-        lock(&self.inner).node.state
+        lock(&self.inner).state
     }
 
     pub fn labels(&self) -> BTreeMap<String, String> {
-        lock(&self.inner).node.labels.clone()
+        lock(&self.inner).labels.clone()
     }
 
     /// Records that the node was heard from now.
@@ -50,24 +76,49 @@ impl NodeSlot {
         self.last_seen_ms.fetch_max(now_ms, Ordering::Relaxed);
     }
 
-    /// The node as a `Nodes` answer carries it, with `checks`, if `keep`
-    /// takes it.
-    pub fn view_if(
+    /// Appends the node's entry of a `Nodes` answer if `keep` takes the
+    /// node (its fields, with `checks`); whether it did.
+    pub fn write_node_if(
         &self,
-        checks: CheckCounts,
-        keep: impl Fn(&NodeView) -> bool,
-    ) -> Option<NodeView> {
-        let mut inner = lock(&self.inner);
-        inner.node.last_seen_ms = self.last_seen_ms.load(Ordering::Relaxed);
-        inner.node.checks = checks;
-        keep(&inner.node).then(|| inner.node.clone())
+        out: &mut Vec<u8>,
+        checks: &CheckCounts,
+        keep: impl Fn(&NodeRef) -> bool,
+    ) -> bool {
+        let inner = lock(&self.inner);
+        let last_seen_ms = self.last_seen_ms.load(Ordering::Relaxed);
+        let fields = NodeRef {
+            name: &self.name,
+            state: inner.state,
+            addr: &inner.addr,
+            first_seen_ms: inner.first_seen_ms,
+            last_seen_ms,
+            version: &inner.version,
+            hostname: &inner.hostname,
+            addrs: Strs::Slice(&inner.addrs),
+            labels: inner.encoded.labels(),
+            checks: *checks,
+        };
+        if !keep(&fields) {
+            return false;
+        }
+        Writer(out).encoded_node(&inner.encoded, inner.state, last_seen_ms, checks);
+        true
     }
 
     fn view(&self) -> NodeView {
-        let mut node = lock(&self.inner).node.clone();
-        node.last_seen_ms = self.last_seen_ms.load(Ordering::Relaxed);
-        node.checks = CheckCounts::default();
-        node
+        let inner = lock(&self.inner);
+        NodeView {
+            name: self.name.clone(),
+            state: inner.state,
+            addr: inner.addr.clone(),
+            first_seen_ms: inner.first_seen_ms,
+            last_seen_ms: self.last_seen_ms.load(Ordering::Relaxed),
+            version: inner.version.clone(),
+            hostname: inner.hostname.clone(),
+            addrs: inner.addrs.clone(),
+            labels: inner.labels.clone(),
+            checks: CheckCounts::default(),
+        }
     }
 }
 
@@ -94,21 +145,18 @@ impl NodeRegistry {
         let nodes = rows
             .into_iter()
             .map(|r| {
-                let inner = SlotInner {
-                    node: NodeView {
-                        name: r.name.clone(),
-                        state: NodeState::Pending,
-                        addr: r.addr,
-                        first_seen_ms: r.first_seen_ms,
-                        last_seen_ms: r.last_seen_ms,
-                        version: r.version,
-                        hostname: r.hostname,
-                        addrs: r.addrs,
-                        labels: r.labels,
-                        checks: CheckCounts::default(),
-                    },
+                let mut inner = SlotInner {
+                    state: NodeState::Pending,
+                    hostname: r.hostname,
+                    version: r.version,
+                    labels: r.labels,
+                    addrs: r.addrs,
+                    addr: r.addr,
+                    first_seen_ms: r.first_seen_ms,
+                    encoded: EncodedNode::default(),
                     session: None,
                 };
+                inner.encode(&r.name);
                 let slot = NodeSlot {
                     name: r.name.clone(),
                     inner: Mutex::new(inner),
@@ -148,18 +196,14 @@ impl NodeRegistry {
                     Arc::new(NodeSlot {
                         name: name.to_string(),
                         inner: Mutex::new(SlotInner {
-                            node: NodeView {
-                                name: name.to_string(),
-                                state: NodeState::Pending,
-                                addr: String::new(),
-                                first_seen_ms: now_ms,
-                                last_seen_ms: now_ms,
-                                version: String::new(),
-                                hostname: String::new(),
-                                addrs: Vec::new(),
-                                labels: BTreeMap::new(),
-                                checks: CheckCounts::default(),
-                            },
+                            state: NodeState::Pending,
+                            hostname: String::new(),
+                            version: String::new(),
+                            labels: BTreeMap::new(),
+                            addrs: Vec::new(),
+                            addr: String::new(),
+                            first_seen_ms: now_ms,
+                            encoded: EncodedNode::default(),
                             session: None,
                         }),
                         last_seen_ms: AtomicI64::new(now_ms),
@@ -172,29 +216,28 @@ impl NodeRegistry {
         let is_new = slot.flushed_ms.load(Ordering::Relaxed) == 0;
         slot.touch(now_ms);
         let mut inner = lock(&slot.inner);
-        let previous = (!is_new).then_some(inner.node.state);
-        let changed = is_new || inner.node.state != NodeState::Up;
-        let node = &mut inner.node;
-        node.state = NodeState::Up;
-        node.hostname = reg.hostname;
-        node.version = reg.version;
-        node.labels = reg.labels;
-        node.addrs = reg.addrs;
-        node.addr = peer.ip().to_string();
+        let previous = (!is_new).then_some(inner.state);
+        let changed = is_new || inner.state != NodeState::Up;
+        inner.state = NodeState::Up;
+        inner.hostname = reg.hostname;
+        inner.version = reg.version;
+        inner.labels = reg.labels;
+        inner.addrs = reg.addrs;
+        inner.addr = peer.ip().to_string();
+        inner.encode(name);
         let replaced = inner
             .session
             .replace(session)
             .filter(|(old, _)| *old != session_id)
             .map(|(_, link)| link);
-        let n = &inner.node;
         let row = NodeRow {
             name: name.to_string(),
-            hostname: n.hostname.clone(),
-            version: n.version.clone(),
-            labels: n.labels.clone(),
-            addrs: n.addrs.clone(),
-            addr: n.addr.clone(),
-            first_seen_ms: n.first_seen_ms,
+            hostname: inner.hostname.clone(),
+            version: inner.version.clone(),
+            labels: inner.labels.clone(),
+            addrs: inner.addrs.clone(),
+            addr: inner.addr.clone(),
+            first_seen_ms: inner.first_seen_ms,
             last_seen_ms: now_ms,
         };
         drop(inner);
@@ -215,8 +258,8 @@ impl NodeRegistry {
         match &inner.session {
             Some((current, _)) if *current == session => {
                 inner.session = None;
-                let previous = inner.node.state;
-                inner.node.state = NodeState::Down;
+                let previous = inner.state;
+                inner.state = NodeState::Down;
                 (previous != NodeState::Down).then_some(previous)
             }
             _ => None,
@@ -230,10 +273,11 @@ impl NodeRegistry {
             .iter()
             .filter_map(|slot| {
                 let mut inner = lock(&slot.inner);
-                if inner.node.state != NodeState::Pending || inner.session.is_some() {
+                if inner.state != NodeState::Pending || inner.session.is_some() {
                     return None;
                 }
-                inner.node.state = NodeState::Down;
+                inner.state = NodeState::Down;
+                inner.encode(&slot.name);
                 Some(slot.name.clone())
             })
             .collect()

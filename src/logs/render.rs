@@ -1,8 +1,9 @@
 //! How `monit-cli logs` prints lines: `TIME NODE LEVEL source: message`
-//! (coloured by level on a terminal); JSON is `model::log::LogLineJson`.
+//! (coloured by level on a terminal); JSON is `json_out::log_line`.
 
 use std::io::Write;
 
+use crate::net::log_ref::LogLineRef;
 use crate::net::proto::{Level, LogLine};
 use crate::timefmt::now_ms;
 
@@ -41,7 +42,7 @@ fn colour(level: Level) -> &'static str {
 pub fn write_text(
     out: &mut impl Write,
     times: &mut TimeCache,
-    line: &LogLine,
+    line: &LogLineRef,
     coloured: bool,
 ) -> std::io::Result<()> {
     let time = times.format(line.time_ms);
@@ -90,7 +91,7 @@ mod tests {
         };
         let mut t = TimeCache::default();
         let mut out = Vec::new();
-        write_text(&mut out, &mut t, &line, false).unwrap();
+        write_text(&mut out, &mut t, &LogLineRef::from(&line), false).unwrap();
         assert_eq!(
             String::from_utf8(out).unwrap(),
             "2025-11-25T03:50:00.123Z web-1 WARN  job:7: disk \"full\"\n"

@@ -10,7 +10,7 @@ use futures::{SinkExt, StreamExt};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_util::codec::Framed;
 
-use super::frame::{FrameError, MessageCodec, TolerantCodec};
+use super::frame::{BodyCodec, FrameError, MessageCodec, TolerantCodec};
 use super::proto::{ErrorCode, ErrorFrame, Message};
 use super::stream::Stream;
 
@@ -100,6 +100,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
 
     pub fn get_ref(&self) -> &S {
         self.framed.get_ref()
+    }
+
+    /// The same connection, read as frame bodies (bytes already read stay).
+    pub fn into_bodies(self) -> Framed<S, BodyCodec> {
+        self.framed.map_codec(|c| BodyCodec(c.0))
     }
 
     /// The stream back; anything already buffered is dropped.

@@ -6,7 +6,7 @@
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use tokio_util::codec::{Decoder, Encoder};
 
-use super::proto::{Message, RequestBody, DEFAULT_MAX_FRAME};
+use super::proto::{Message, DEFAULT_MAX_FRAME};
 
 /// Length prefix size.
 pub const HEADER_LEN: usize = 4;
@@ -33,6 +33,10 @@ pub enum FrameError {
 
 /// Encodes one message as a whole frame (header included).
 pub fn encode_frame(msg: &Message, max: usize) -> Result<Bytes, FrameError> {
+    let mut frame = vec![0u8; HEADER_LEN];
+    if super::bulk::encode(msg, &mut frame) {
+        return seal(frame, max);
+    }
     let mut buf = BytesMut::with_capacity(size_hint(msg));
     encode_into(msg, max, &mut buf)?;
     Ok(buf.freeze())
@@ -55,59 +59,6 @@ fn size_hint(msg: &Message) -> usize {
     }
 }
 
-/// The frame of `Message::Response{id, body}` where `body` is the
-/// `ResponseBody` variant `variant` holding `content`, which may borrow
-/// what an owned body would copy (a page of log lines held by the hub):
-/// the same bytes as the owned message (`tests` checks).
-pub fn encode_response<T: serde::Serialize>(
-    id: u64,
-    variant: &'static str,
-    content: &T,
-    max: usize,
-) -> Result<Bytes, FrameError> {
-    use serde::ser::{Serialize, Serializer};
-    /// `{variant: content}`, as serde writes an enum's newtype variant.
-    struct Tagged<'a, T>(&'static str, &'static str, &'a T);
-    impl<T: Serialize> Serialize for Tagged<'_, T> {
-        fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-            s.serialize_newtype_variant(self.0, 0, self.1, self.2)
-        }
-    }
-    #[derive(serde::Serialize)]
-    struct Body<'a, T> {
-        id: u64,
-        body: Tagged<'a, T>,
-    }
-    let body = Body {
-        id,
-        body: Tagged("ResponseBody", variant, content),
-    };
-    let mut frame = vec![0u8; HEADER_LEN];
-    rmp_serde::encode::write_named(&mut frame, &Tagged("Message", "Response", &body))
-        .map_err(|e| FrameError::Encode(e.to_string()))?;
-    seal(frame, max)
-}
-
-/// A request body encoded once, to be sent many times (to many peers, or
-/// by a load generator) with `LinkHandle::request_encoded`.
-pub fn encode_request_body(body: &RequestBody) -> Result<Vec<u8>, rmp_serde::encode::Error> {
-    rmp_serde::to_vec_named(body)
-}
-
-/// The frame of request `id` whose body `encode_request_body` made
-/// (unsealed): the same bytes as encoding the whole message.
-pub fn request_frame(id: u64, body: &[u8]) -> Vec<u8> {
-    let mut frame = vec![0u8; HEADER_LEN];
-    // {"Request": {"id": id, "body": ...}}: fixmap 1, fixstr 7, fixmap 2,
-    // fixstr 2, the id as rmp writes an integer, fixstr 4.
-    frame.extend_from_slice(b"\x81\xa7Request\x82\xa2id");
-    // Writing to a Vec cannot fail.
-    let _ = rmp_serde::encode::write(&mut frame, &id);
-    frame.extend_from_slice(b"\xa4body");
-    frame.extend_from_slice(body);
-    frame
-}
-
 /// A frame written after `HEADER_LEN` placeholder bytes, checked against
 /// `max` and given its length.
 pub fn seal(mut frame: Vec<u8>, max: usize) -> Result<Bytes, FrameError> {
@@ -122,6 +73,19 @@ pub fn seal(mut frame: Vec<u8>, max: usize) -> Result<Bytes, FrameError> {
 
 /// Appends one frame to `dst`.
 pub fn encode_into(msg: &Message, max: usize, dst: &mut BytesMut) -> Result<(), FrameError> {
+    if matches!(msg, Message::Response(_) | Message::Request(_)) {
+        let mut body = Vec::new();
+        if super::bulk::encode(msg, &mut body) {
+            let len = body.len();
+            if len > max {
+                return Err(FrameError::TooLarge { len, max });
+            }
+            let len32 = u32::try_from(len).map_err(|_| FrameError::TooLarge { len, max })?;
+            dst.put_u32(len32);
+            dst.extend_from_slice(&body);
+            return Ok(());
+        }
+    }
     let start = dst.len();
     dst.put_u32(0);
     let mut writer = dst.writer();
@@ -142,6 +106,9 @@ pub fn encode_into(msg: &Message, max: usize, dst: &mut BytesMut) -> Result<(), 
 /// not know is `UnknownRequest`/`UnknownResponse` (with its id, so it can be
 /// refused alone); anything else that does not decode is `Malformed`.
 pub fn decode_body(body: &[u8]) -> Result<Message, FrameError> {
+    if let Some(msg) = super::bulk::decode(body) {
+        return Ok(msg);
+    }
     rmp_serde::from_slice(body).map_err(|e| {
         let why = e.to_string();
         // Only when the body's own kind is what failed (serde's wording);
@@ -324,6 +291,36 @@ impl Decoder for TolerantCodec {
 }
 
 impl<T> Encoder<T> for TolerantCodec
+where
+    MessageCodec: Encoder<T, Error = FrameError>,
+{
+    type Error = FrameError;
+
+    fn encode(&mut self, item: T, dst: &mut BytesMut) -> Result<(), FrameError> {
+        self.0.encode(item, dst)
+    }
+}
+
+/// Frame bodies as bytes, for a reader that takes them apart itself (see
+/// `direct`); writes messages and encoded frames like `MessageCodec`.
+#[derive(Debug, Clone, Copy)]
+pub struct BodyCodec(pub MessageCodec);
+
+impl Decoder for BodyCodec {
+    type Item = BytesMut;
+    type Error = FrameError;
+
+    fn decode(&mut self, src: &mut BytesMut) -> Result<Option<BytesMut>, FrameError> {
+        next_body(src, self.0.max_frame)
+    }
+
+    fn decode_eof(&mut self, buf: &mut BytesMut) -> Result<Option<BytesMut>, FrameError> {
+        let item = self.decode(buf)?;
+        at_eof(item, buf)
+    }
+}
+
+impl<T> Encoder<T> for BodyCodec
 where
     MessageCodec: Encoder<T, Error = FrameError>,
 {

@@ -73,7 +73,7 @@ impl LinkConfig {
     }
 }
 
-/// A request's body: a value, or bytes `frame::encode_request_body` made.
+/// A request's body: a value, or bytes `bulk::encode_request_body` made.
 enum Outgoing {
     // Boxed: the queue's first block holds 32 of these per connection.
     Body(Box<RequestBody>),
@@ -130,7 +130,7 @@ impl LinkHandle {
     }
 
     /// Like `request`, with a body encoded once by
-    /// `frame::encode_request_body` (the same bytes go to many peers, or
+    /// `bulk::encode_request_body` (the same bytes go to many peers, or
     /// many times).
     pub async fn request_encoded(&self, body: Bytes) -> Result<Responses, LinkError> {
         self.start(Outgoing::Encoded(body), ANSWERS).await
@@ -405,7 +405,7 @@ where
                                 let fed = match body {
                                     Outgoing::Body(body) => conn.feed(&Message::Request(Request { id, body: *body })).await,
                                     Outgoing::Encoded(body) => {
-                                        match crate::net::frame::seal(crate::net::frame::request_frame(id, &body), config.max_frame) {
+                                        match crate::net::frame::seal(crate::net::bulk::request_frame(id, &body), config.max_frame) {
                                             Ok(frame) => conn.feed_frame(frame).await,
                                             Err(e) => {
                                                 // Too big: the asker hears why, the link goes on.

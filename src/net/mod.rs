@@ -2,14 +2,18 @@
 //! the one dial function and the client.
 
 pub mod backoff;
+pub mod bulk;
 pub mod client;
 pub mod connection;
 pub mod dial;
+pub mod direct;
 pub mod fingerprint;
 pub mod frame;
 pub mod handshake;
 pub mod known_servers;
 pub mod link;
+pub mod log_ref;
+pub mod node_ref;
 pub mod proto;
 pub mod stream;
 pub mod tls;

@@ -1,0 +1,891 @@
+//! Hand-written MessagePack for the bulk messages: node pages, and log
+//! lines from nodes (`LogBatch`) and to subscribers (`LogLines`). They
+//! carry thousands of structs a frame, where rmp-serde's generic path costs
+//! about 70 ns a field on both ends.
+//!
+//! The bytes written are exactly rmp-serde's named encoding (tests compare
+//! them), and reading takes what rmp-serde takes for these types: fields in
+//! any order, unknown fields skipped, any integer width. Anything else (an
+//! array-shaped struct, a missing or repeated field, bad UTF-8) gives
+//! `None`, and the caller leaves the frame to rmp-serde, which then names
+//! the error.
+
+pub use super::log_ref::LogLineRef;
+pub use super::node_ref::NodeRef;
+use super::node_ref::{Pairs, Strs};
+use super::proto::{
+    CheckCounts, Level, LogBatch, LogLine, LogLines, Message, NodeState, NodesPage, Request,
+    RequestBody, Response, ResponseBody,
+};
+
+// ---------------------------------------------------------------- writing
+
+/// Appends MessagePack to a buffer; the encodings rmp (and so rmp-serde)
+/// picks: the smallest that holds the value.
+pub struct Writer<'a>(pub &'a mut Vec<u8>);
+
+impl Writer<'_> {
+    /// A marker byte, then its big-endian payload.
+    fn marked(&mut self, marker: u8, payload: &[u8]) {
+        self.0.push(marker);
+        self.0.extend_from_slice(payload);
+    }
+
+    fn map(&mut self, n: usize) {
+        match n {
+            0..=15 => self.0.push(0x80 | n as u8),
+            16..=0xffff => self.marked(0xde, &(n as u16).to_be_bytes()),
+            _ => self.marked(0xdf, &(n as u32).to_be_bytes()),
+        }
+    }
+
+    fn array(&mut self, n: usize) {
+        match n {
+            0..=15 => self.0.push(0x90 | n as u8),
+            16..=0xffff => self.marked(0xdc, &(n as u16).to_be_bytes()),
+            _ => self.marked(0xdd, &(n as u32).to_be_bytes()),
+        }
+    }
+
+    fn str(&mut self, s: &str) {
+        let n = s.len();
+        match n {
+            0..=31 => self.0.push(0xa0 | n as u8),
+            32..=0xff => self.marked(0xd9, &[n as u8]),
+            0x100..=0xffff => self.marked(0xda, &(n as u16).to_be_bytes()),
+            _ => self.marked(0xdb, &(n as u32).to_be_bytes()),
+        }
+        self.0.extend_from_slice(s.as_bytes());
+    }
+
+    fn uint(&mut self, v: u64) {
+        match v {
+            0..=127 => self.0.push(v as u8),
+            128..=0xff => self.marked(0xcc, &[v as u8]),
+            0x100..=0xffff => self.marked(0xcd, &(v as u16).to_be_bytes()),
+            0x1_0000..=0xffff_ffff => self.marked(0xce, &(v as u32).to_be_bytes()),
+            _ => self.marked(0xcf, &v.to_be_bytes()),
+        }
+    }
+
+    fn sint(&mut self, v: i64) {
+        if v >= 0 {
+            return self.uint(v as u64);
+        }
+        match v {
+            -32..=-1 => self.0.push(v as i8 as u8),
+            -128..=-33 => self.marked(0xd0, &[v as i8 as u8]),
+            -32768..=-129 => self.marked(0xd1, &(v as i16).to_be_bytes()),
+            -2147483648..=-32769 => self.marked(0xd2, &(v as i32).to_be_bytes()),
+            _ => self.marked(0xd3, &v.to_be_bytes()),
+        }
+    }
+
+    fn bool(&mut self, b: bool) {
+        self.0.push(if b { 0xc3 } else { 0xc2 });
+    }
+
+    /// `{"Response": {"id": id, "body": {variant: ...`, the caller writes
+    /// the variant's content.
+    fn response(&mut self, id: u64, variant: &str) {
+        self.map(1);
+        self.str("Response");
+        self.map(2);
+        self.str("id");
+        self.uint(id);
+        self.str("body");
+        self.map(1);
+        self.str(variant);
+    }
+
+    fn log_line(&mut self, l: &LogLine) {
+        self.map(5);
+        self.str("time_ms");
+        self.sint(l.time_ms);
+        self.str("node");
+        self.str(&l.node);
+        self.str("level");
+        self.str(l.level.as_str());
+        self.str("source");
+        self.str(&l.source);
+        self.str("message");
+        self.str(&l.message);
+    }
+
+    /// `Response{id, Nodes{nodes: [` for `count` nodes; then `node` each,
+    /// then `nodes_page_end`.
+    pub fn nodes_page_start(&mut self, id: u64, count: usize) {
+        self.response(id, "Nodes");
+        self.map(2);
+        self.str("nodes");
+        self.array(count);
+    }
+
+    pub fn nodes_page_end(&mut self, done: bool) {
+        self.str("done");
+        self.bool(done);
+    }
+
+    /// Appends bytes already written by another `Writer` (nodes).
+    pub fn raw(&mut self, bytes: &[u8]) {
+        self.0.extend_from_slice(bytes);
+    }
+
+    pub fn node(&mut self, n: &NodeRef) {
+        self.node_head(n.name);
+        self.str(n.state.as_str());
+        self.node_middle(n.addr, n.first_seen_ms);
+        self.sint(n.last_seen_ms);
+        self.node_tail(n);
+        self.node_checks(&n.checks);
+    }
+
+    /// A node from its pre-encoded fields and the ones that change.
+    pub fn encoded_node(
+        &mut self,
+        e: &EncodedNode,
+        state: NodeState,
+        last_seen_ms: i64,
+        checks: &CheckCounts,
+    ) {
+        let [head, middle, tail] = e.parts();
+        self.raw(head);
+        self.str(state.as_str());
+        self.raw(middle);
+        self.sint(last_seen_ms);
+        self.raw(tail);
+        self.node_checks(checks);
+    }
+
+    // A node's entry, in the stretches between the fields that change
+    // often (state, last_seen_ms, checks); see `EncodedNode`.
+
+    fn node_head(&mut self, name: &str) {
+        self.map(10);
+        self.str("name");
+        self.str(name);
+        self.str("state");
+    }
+
+    fn node_middle(&mut self, addr: &str, first_seen_ms: i64) {
+        self.str("addr");
+        self.str(addr);
+        self.str("first_seen_ms");
+        self.sint(first_seen_ms);
+        self.str("last_seen_ms");
+    }
+
+    /// Also where the labels' entries start and end in the buffer.
+    fn node_tail(&mut self, n: &NodeRef) -> (usize, usize) {
+        self.str("version");
+        self.str(n.version);
+        self.str("hostname");
+        self.str(n.hostname);
+        self.str("addrs");
+        self.array(n.addrs.len());
+        for a in n.addrs.iter() {
+            self.str(a);
+        }
+        self.str("labels");
+        self.map(n.labels.len());
+        let start = self.0.len();
+        for (k, v) in n.labels.iter() {
+            self.str(k);
+            self.str(v);
+        }
+        let end = self.0.len();
+        self.str("checks");
+        (start, end)
+    }
+
+    fn node_checks(&mut self, c: &CheckCounts) {
+        self.map(5);
+        for (k, v) in [
+            ("ok", c.ok),
+            ("warning", c.warning),
+            ("critical", c.critical),
+            ("unknown", c.unknown),
+            ("pending", c.pending),
+        ] {
+            self.str(k);
+            self.uint(u64::from(v));
+        }
+    }
+
+    /// `{"Request": {"id": id, "body": `, the caller writes the body.
+    fn request(&mut self, id: u64) {
+        self.map(1);
+        self.str("Request");
+        self.map(2);
+        self.str("id");
+        self.uint(id);
+        self.str("body");
+    }
+
+    /// The request body `{"LogBatch": {...}}`.
+    fn log_batch(&mut self, b: &LogBatch) {
+        self.map(1);
+        self.str("LogBatch");
+        self.map(3);
+        self.str("stream");
+        self.uint(b.stream);
+        self.str("first_line");
+        self.uint(b.first_line);
+        self.str("lines");
+        self.array(b.lines.len());
+        for l in &b.lines {
+            self.log_line(l);
+        }
+    }
+
+    /// `Response{id, LogLines{lines, skipped, done}}`, from borrowed lines.
+    pub fn log_lines(&mut self, id: u64, lines: &[&LogLine], skipped: u64, done: bool) {
+        self.response(id, "LogLines");
+        self.map(3);
+        self.str("lines");
+        self.array(lines.len());
+        for l in lines {
+            self.log_line(l);
+        }
+        self.str("skipped");
+        self.uint(skipped);
+        self.str("done");
+        self.bool(done);
+    }
+}
+
+/// A node's `Nodes` entry without the fields that change often (state,
+/// last_seen_ms, checks), kept by configd beside the node: a 10,000-node
+/// answer then copies three runs of bytes a node, where walking the
+/// node's strings costs a cache miss each.
+#[derive(Debug, Clone, Default)]
+pub struct EncodedNode {
+    bytes: Vec<u8>,
+    cuts: [usize; 2],
+    /// The labels' entries: where they start and end, and how many.
+    labels: (usize, usize, usize),
+}
+
+impl EncodedNode {
+    /// Encodes the fields of `n` that change only when the node registers.
+    pub fn new(n: &NodeRef) -> EncodedNode {
+        let mut bytes = Vec::with_capacity(256);
+        let mut w = Writer(&mut bytes);
+        w.node_head(n.name);
+        let first = w.0.len();
+        w.node_middle(n.addr, n.first_seen_ms);
+        let second = w.0.len();
+        let (start, end) = w.node_tail(n);
+        bytes.shrink_to_fit();
+        EncodedNode {
+            bytes,
+            cuts: [first, second],
+            labels: (start, end, n.labels.len()),
+        }
+    }
+
+    /// The node's labels, read from these bytes: one run of memory, where
+    /// the node's own map is a string allocation a key (a filter on
+    /// labels over 10,000 nodes would take a cache miss for each).
+    pub fn labels(&self) -> Pairs<'_> {
+        let (start, end, len) = self.labels;
+        match self.bytes.get(start..end) {
+            Some(bytes) => Pairs::Wire { len, bytes },
+            None => Pairs::Wire { len: 0, bytes: &[] },
+        }
+    }
+
+    fn parts(&self) -> [&[u8]; 3] {
+        let [a, b] = self.cuts;
+        let (head, rest) = self.bytes.split_at(a.min(self.bytes.len()));
+        let (middle, tail) = rest.split_at(b.saturating_sub(a).min(rest.len()));
+        [head, middle, tail]
+    }
+}
+
+/// Writes `msg` when it is a bulk message; false (nothing written) if not.
+pub fn encode(msg: &Message, out: &mut Vec<u8>) -> bool {
+    let mut w = Writer(out);
+    match msg {
+        Message::Response(Response {
+            id,
+            body: ResponseBody::Nodes(page),
+        }) => {
+            w.nodes_page_start(*id, page.nodes.len());
+            for n in &page.nodes {
+                w.node(&NodeRef::from(n));
+            }
+            w.nodes_page_end(page.done);
+        }
+        Message::Response(Response {
+            id,
+            body: ResponseBody::LogLines(l),
+        }) => {
+            let refs: Vec<&LogLine> = l.lines.iter().collect();
+            w.log_lines(*id, &refs, l.skipped, l.done);
+        }
+        Message::Request(Request {
+            id,
+            body: RequestBody::LogBatch(b),
+        }) => {
+            w.request(*id);
+            w.log_batch(b);
+        }
+        _ => return false,
+    }
+    true
+}
+
+/// A request body encoded once, to be sent many times (to many peers, or
+/// by a load generator) with `LinkHandle::request_encoded`.
+pub fn encode_request_body(body: &RequestBody) -> Result<Vec<u8>, rmp_serde::encode::Error> {
+    match body {
+        RequestBody::LogBatch(b) => {
+            let mut out = Vec::new();
+            Writer(&mut out).log_batch(b);
+            Ok(out)
+        }
+        other => rmp_serde::to_vec_named(other),
+    }
+}
+
+/// The frame of request `id` whose body `encode_request_body` made: the
+/// same bytes as encoding the whole message.
+pub fn request_frame(id: u64, body: &[u8]) -> Vec<u8> {
+    let mut frame = vec![0u8; super::frame::HEADER_LEN];
+    let mut w = Writer(&mut frame);
+    w.request(id);
+    w.raw(body);
+    frame
+}
+
+// ---------------------------------------------------------------- reading
+
+/// Reads MessagePack from a slice, borrowing strings from it. Every method
+/// gives `None` on anything unexpected.
+pub(super) struct Reader<'a> {
+    buf: &'a [u8],
+}
+
+impl<'a> Reader<'a> {
+    pub(super) fn new(buf: &'a [u8]) -> Self {
+        Reader { buf }
+    }
+
+    fn byte(&mut self) -> Option<u8> {
+        let (&b, rest) = self.buf.split_first()?;
+        self.buf = rest;
+        Some(b)
+    }
+
+    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+        if n > self.buf.len() {
+            return None;
+        }
+        let (a, b) = self.buf.split_at(n);
+        self.buf = b;
+        Some(a)
+    }
+
+    fn be(&mut self, n: usize) -> Option<u64> {
+        Some(
+            self.take(n)?
+                .iter()
+                .fold(0u64, |acc, &b| (acc << 8) | u64::from(b)),
+        )
+    }
+
+    fn map(&mut self) -> Option<usize> {
+        match self.byte()? {
+            b @ 0x80..=0x8f => Some(usize::from(b & 0x0f)),
+            0xde => Some(self.be(2)? as usize),
+            0xdf => Some(self.be(4)? as usize),
+            _ => None,
+        }
+    }
+
+    fn array(&mut self) -> Option<usize> {
+        match self.byte()? {
+            b @ 0x90..=0x9f => Some(usize::from(b & 0x0f)),
+            0xdc => Some(self.be(2)? as usize),
+            0xdd => Some(self.be(4)? as usize),
+            _ => None,
+        }
+    }
+
+    pub(super) fn str(&mut self) -> Option<&'a str> {
+        let n = match self.byte()? {
+            b @ 0xa0..=0xbf => usize::from(b & 0x1f),
+            0xd9 => self.be(1)? as usize,
+            0xda => self.be(2)? as usize,
+            0xdb => self.be(4)? as usize,
+            _ => return None,
+        };
+        std::str::from_utf8(self.take(n)?).ok()
+    }
+
+    /// A string that is only compared with known names (map keys, enum
+    /// tags), as bytes: it needs no UTF-8 check.
+    pub(super) fn name(&mut self) -> Option<&'a [u8]> {
+        let n = match self.byte()? {
+            b @ 0xa0..=0xbf => usize::from(b & 0x1f),
+            0xd9 => self.be(1)? as usize,
+            0xda => self.be(2)? as usize,
+            0xdb => self.be(4)? as usize,
+            _ => return None,
+        };
+        self.take(n)
+    }
+
+    /// Any integer encoding, as i128 (holds both u64 and i64).
+    fn int(&mut self) -> Option<i128> {
+        Some(match self.byte()? {
+            b @ 0x00..=0x7f => i128::from(b),
+            b @ 0xe0..=0xff => i128::from(b as i8),
+            0xcc => i128::from(self.be(1)?),
+            0xcd => i128::from(self.be(2)?),
+            0xce => i128::from(self.be(4)?),
+            0xcf => i128::from(self.be(8)?),
+            0xd0 => i128::from(self.be(1)? as u8 as i8),
+            0xd1 => i128::from(self.be(2)? as u16 as i16),
+            0xd2 => i128::from(self.be(4)? as u32 as i32),
+            0xd3 => i128::from(self.be(8)? as i64),
+            _ => return None,
+        })
+    }
+
+    fn u64(&mut self) -> Option<u64> {
+        u64::try_from(self.int()?).ok()
+    }
+
+    fn i64(&mut self) -> Option<i64> {
+        i64::try_from(self.int()?).ok()
+    }
+
+    fn u32(&mut self) -> Option<u32> {
+        u32::try_from(self.int()?).ok()
+    }
+
+    fn bool(&mut self) -> Option<bool> {
+        match self.byte()? {
+            0xc2 => Some(false),
+            0xc3 => Some(true),
+            _ => None,
+        }
+    }
+
+    /// Skips one value, however nested, without recursion.
+    fn skip(&mut self) -> Option<()> {
+        let mut pending: usize = 1;
+        while pending > 0 {
+            pending -= 1;
+            let n = match self.byte()? {
+                0x00..=0x7f | 0xe0..=0xff | 0xc0 | 0xc2 | 0xc3 => 0,
+                b @ 0x80..=0x8f => {
+                    pending += 2 * usize::from(b & 0x0f);
+                    0
+                }
+                b @ 0x90..=0x9f => {
+                    pending += usize::from(b & 0x0f);
+                    0
+                }
+                b @ 0xa0..=0xbf => usize::from(b & 0x1f),
+                0xc4 | 0xd9 => self.be(1)? as usize,
+                0xc5 | 0xda => self.be(2)? as usize,
+                0xc6 | 0xdb => self.be(4)? as usize,
+                0xc7 => self.be(1)? as usize + 1,
+                0xc8 => self.be(2)? as usize + 1,
+                0xc9 => self.be(4)? as usize + 1,
+                0xca => 4,
+                0xcb => 8,
+                0xcc | 0xd0 => 1,
+                0xcd | 0xd1 => 2,
+                0xce | 0xd2 => 4,
+                0xcf | 0xd3 => 8,
+                0xd4 => 2,
+                0xd5 => 3,
+                0xd6 => 5,
+                0xd7 => 9,
+                0xd8 => 17,
+                0xdc => {
+                    pending += self.be(2)? as usize;
+                    0
+                }
+                0xdd => {
+                    pending += self.be(4)? as usize;
+                    0
+                }
+                0xde => {
+                    pending += 2 * self.be(2)? as usize;
+                    0
+                }
+                0xdf => {
+                    pending += 2 * self.be(4)? as usize;
+                    0
+                }
+                0xc1 => return None,
+            };
+            self.take(n)?;
+            // Every pending value needs at least a byte: a declared count
+            // past the input is a lie, not a reason to spin.
+            if pending > self.buf.len() {
+                return None;
+            }
+        }
+        Some(())
+    }
+
+    /// A capacity no larger than what the rest of the input can hold.
+    fn cap(&self, n: usize) -> usize {
+        n.min(self.buf.len())
+    }
+
+    /// A one-entry map `{name: ...}` (an externally tagged enum value):
+    /// the name; the reader is left at the value.
+    fn tag(&mut self) -> Option<&'a [u8]> {
+        if self.map()? != 1 {
+            return None;
+        }
+        self.name()
+    }
+}
+
+/// Reads a struct written as a map whose fields are `names`: `field(i, r)`
+/// reads the value of `names[i]`. Unknown fields are skipped (a newer
+/// sender's); a repeated one gives `None`, as rmp-serde refuses it.
+fn fields<'a>(
+    r: &mut Reader<'a>,
+    names: &[&[u8]],
+    mut field: impl FnMut(usize, &mut Reader<'a>) -> Option<()>,
+) -> Option<()> {
+    let mut seen = 0u32;
+    // Senders write the fields in order: try the next one first.
+    let mut next = 0;
+    for _ in 0..r.map()? {
+        let key = r.name()?;
+        let at = match names.get(next) {
+            Some(n) if *n == key => Some(next),
+            _ => names.iter().position(|n| *n == key),
+        };
+        match at {
+            Some(i) => {
+                next = i + 1;
+                if seen & (1 << i) != 0 {
+                    return None;
+                }
+                seen |= 1 << i;
+                field(i, r)?;
+            }
+            None => r.skip()?,
+        }
+    }
+    Some(())
+}
+
+fn level(s: &[u8]) -> Option<Level> {
+    Some(match s {
+        b"trace" => Level::Trace,
+        b"debug" => Level::Debug,
+        b"info" => Level::Info,
+        b"warn" => Level::Warn,
+        b"error" => Level::Error,
+        _ => return None,
+    })
+}
+
+fn node_state(s: &[u8]) -> Option<NodeState> {
+    Some(match s {
+        b"up" => NodeState::Up,
+        b"down" => NodeState::Down,
+        b"pending" => NodeState::Pending,
+        _ => return None,
+    })
+}
+
+fn read_log_line<'a>(r: &mut Reader<'a>) -> Option<LogLineRef<'a>> {
+    let (mut time_ms, mut node, mut lvl, mut source, mut message) = (None, None, None, None, None);
+    fields(
+        r,
+        &[b"time_ms", b"node", b"level", b"source", b"message"],
+        |i, r| {
+            match i {
+                0 => time_ms = Some(r.i64()?),
+                1 => node = Some(r.str()?),
+                2 => lvl = Some(level(r.name()?)?),
+                3 => source = Some(r.str()?),
+                _ => message = Some(r.str()?),
+            }
+            Some(())
+        },
+    )?;
+    Some(LogLineRef {
+        time_ms: time_ms?,
+        node: node?,
+        level: lvl?,
+        source: source?,
+        message: message?,
+    })
+}
+
+fn owned_lines(lines: Vec<LogLineRef>) -> Vec<LogLine> {
+    lines.iter().map(LogLineRef::to_line).collect()
+}
+
+/// An array of `n` items read by `item`.
+fn read_array<'a, T>(
+    r: &mut Reader<'a>,
+    mut item: impl FnMut(&mut Reader<'a>) -> Option<T>,
+) -> Option<Vec<T>> {
+    let n = r.array()?;
+    let mut v = Vec::with_capacity(r.cap(n));
+    for _ in 0..n {
+        v.push(item(r)?);
+    }
+    Some(v)
+}
+
+fn read_counts(r: &mut Reader) -> Option<CheckCounts> {
+    let mut c = [None; 5];
+    fields(
+        r,
+        &[b"ok", b"warning", b"critical", b"unknown", b"pending"],
+        |i, r| {
+            c[i] = Some(r.u32()?);
+            Some(())
+        },
+    )?;
+    Some(CheckCounts {
+        ok: c[0]?,
+        warning: c[1]?,
+        critical: c[2]?,
+        unknown: c[3]?,
+        pending: c[4]?,
+    })
+}
+
+const NODE_FIELDS: [&[u8]; 10] = [
+    b"name",
+    b"state",
+    b"addr",
+    b"first_seen_ms",
+    b"last_seen_ms",
+    b"version",
+    b"hostname",
+    b"addrs",
+    b"labels",
+    b"checks",
+];
+
+/// The bytes `r` moved past since it was at `start`.
+fn consumed<'a>(start: &'a [u8], r: &Reader<'a>) -> &'a [u8] {
+    &start[..start.len() - r.buf.len()]
+}
+
+/// An array of strings, checked and left in place.
+fn read_strs<'a>(r: &mut Reader<'a>) -> Option<Strs<'a>> {
+    let len = r.array()?;
+    let start = r.buf;
+    for _ in 0..len {
+        r.str()?;
+    }
+    Some(Strs::Wire {
+        len,
+        bytes: consumed(start, r),
+    })
+}
+
+/// A map of strings to strings, checked and left in place. Keys must come
+/// in order and once each, as every sender writes them (from a `BTreeMap`);
+/// anything else gives `None` and rmp-serde's reading (which sorts, and
+/// keeps the last of a repeated key).
+fn read_pairs<'a>(r: &mut Reader<'a>) -> Option<Pairs<'a>> {
+    let len = r.map()?;
+    let start = r.buf;
+    let mut last: Option<&str> = None;
+    for _ in 0..len {
+        let k = r.str()?;
+        if last.is_some_and(|l| l >= k) {
+            return None;
+        }
+        last = Some(k);
+        r.str()?;
+    }
+    Some(Pairs::Wire {
+        len,
+        bytes: consumed(start, r),
+    })
+}
+
+fn read_node<'a>(r: &mut Reader<'a>) -> Option<NodeRef<'a>> {
+    let (mut name, mut addr, mut version, mut hostname) = (None, None, None, None);
+    let (mut state, mut first_seen_ms, mut last_seen_ms) = (None, None, None);
+    let (mut addrs, mut labels, mut checks) = (None, None, None);
+    fields(r, &NODE_FIELDS, |i, r| {
+        match i {
+            0 => name = Some(r.str()?),
+            1 => state = Some(node_state(r.name()?)?),
+            2 => addr = Some(r.str()?),
+            3 => first_seen_ms = Some(r.i64()?),
+            4 => last_seen_ms = Some(r.i64()?),
+            5 => version = Some(r.str()?),
+            6 => hostname = Some(r.str()?),
+            7 => addrs = Some(read_strs(r)?),
+            8 => labels = Some(read_pairs(r)?),
+            _ => checks = Some(read_counts(r)?),
+        }
+        Some(())
+    })?;
+    Some(NodeRef {
+        name: name?,
+        state: state?,
+        addr: addr?,
+        first_seen_ms: first_seen_ms?,
+        last_seen_ms: last_seen_ms?,
+        version: version?,
+        hostname: hostname?,
+        addrs: addrs?,
+        labels: labels?,
+        checks: checks?,
+    })
+}
+
+/// A `Nodes` page read in place: the nodes borrow the frame's bytes.
+pub struct NodesPageRef<'a> {
+    pub nodes: Vec<NodeRef<'a>>,
+    pub done: bool,
+}
+
+fn read_nodes_page<'a>(r: &mut Reader<'a>) -> Option<NodesPageRef<'a>> {
+    let (mut nodes, mut done) = (None, None);
+    fields(r, &[b"nodes", b"done"], |i, r| {
+        match i {
+            0 => nodes = Some(read_array(r, read_node)?),
+            _ => done = Some(r.bool()?),
+        }
+        Some(())
+    })?;
+    Some(NodesPageRef {
+        nodes: nodes?,
+        done: done?,
+    })
+}
+
+/// A `LogLines` answer read in place: the lines borrow the frame's bytes.
+pub struct LogLinesRef<'a> {
+    pub lines: Vec<LogLineRef<'a>>,
+    pub skipped: u64,
+    pub done: bool,
+}
+
+fn read_log_lines_body<'a>(r: &mut Reader<'a>) -> Option<LogLinesRef<'a>> {
+    let (mut lines, mut skipped, mut done) = (None, None, None);
+    fields(r, &[b"lines", b"skipped", b"done"], |i, r| {
+        match i {
+            0 => lines = Some(read_array(r, read_log_line)?),
+            1 => skipped = Some(r.u64()?),
+            _ => done = Some(r.bool()?),
+        }
+        Some(())
+    })?;
+    Some(LogLinesRef {
+        lines: lines?,
+        skipped: skipped?,
+        done: done?,
+    })
+}
+
+fn read_log_batch(r: &mut Reader) -> Option<LogBatch> {
+    let (mut stream, mut first_line, mut lines) = (None, None, None);
+    fields(r, &[b"stream", b"first_line", b"lines"], |i, r| {
+        match i {
+            0 => stream = Some(r.u64()?),
+            1 => first_line = Some(r.u64()?),
+            _ => lines = Some(owned_lines(read_array(r, read_log_line)?)),
+        }
+        Some(())
+    })?;
+    Some(LogBatch {
+        stream: stream?,
+        first_line: first_line?,
+        lines: lines?,
+    })
+}
+
+enum Body<'a> {
+    Nodes(NodesPageRef<'a>),
+    LogLines(LogLinesRef<'a>),
+    LogBatch(LogBatch),
+}
+
+/// `{"Response"|"Request": {"id": .., "body": {tag: ..}}}` with a body of
+/// a bulk kind, the whole input and nothing more; `None` if not one.
+fn envelope(body: &[u8]) -> Option<(u64, Body<'_>)> {
+    let mut r = Reader { buf: body };
+    let request = match r.tag()? {
+        b"Response" => false,
+        b"Request" => true,
+        _ => return None,
+    };
+    let (mut id, mut content) = (None, None);
+    fields(&mut r, &[b"id", b"body"], |i, r| {
+        match i {
+            0 => id = Some(r.u64()?),
+            _ => {
+                content = Some(match (request, r.tag()?) {
+                    (false, b"Nodes") => Body::Nodes(read_nodes_page(r)?),
+                    (false, b"LogLines") => Body::LogLines(read_log_lines_body(r)?),
+                    (true, b"LogBatch") => Body::LogBatch(read_log_batch(r)?),
+                    _ => return None,
+                })
+            }
+        }
+        Some(())
+    })?;
+    if !r.buf.is_empty() {
+        return None;
+    }
+    Some((id?, content?))
+}
+
+/// `body` as a bulk message; `None` if it is not one (or not as expected).
+pub fn decode(body: &[u8]) -> Option<Message> {
+    Some(match envelope(body)? {
+        (id, Body::Nodes(page)) => Message::Response(Response {
+            id,
+            body: ResponseBody::Nodes(NodesPage {
+                nodes: page.nodes.iter().map(NodeRef::to_view).collect(),
+                done: page.done,
+            }),
+        }),
+        (id, Body::LogLines(l)) => Message::Response(Response {
+            id,
+            body: ResponseBody::LogLines(LogLines {
+                lines: owned_lines(l.lines),
+                skipped: l.skipped,
+                done: l.done,
+            }),
+        }),
+        (id, Body::LogBatch(b)) => Message::Request(Request {
+            id,
+            body: RequestBody::LogBatch(b),
+        }),
+    })
+}
+
+/// `body` as the answer to request `id` with a `Nodes` page, read in place;
+/// `None` if it is anything else (the caller decodes it the usual way).
+pub fn nodes_page(body: &[u8], id: u64) -> Option<NodesPageRef<'_>> {
+    match envelope(body)? {
+        (got, Body::Nodes(page)) if got == id => Some(page),
+        _ => None,
+    }
+}
+
+/// `body` as the answer to request `id` with `LogLines`, read in place;
+/// `None` if it is anything else (the caller decodes it the usual way).
+pub fn log_lines_page(body: &[u8], id: u64) -> Option<LogLinesRef<'_>> {
+    match envelope(body)? {
+        (got, Body::LogLines(lines)) if got == id => Some(lines),
+        _ => None,
+    }
+}
