@@ -17,12 +17,17 @@
 //! scheduled time; CPU is this process (scheduler) and its reaped children
 //! (the plugins) from getrusage; RSS from /proc/self/status.
 
+#[path = "../tests/common/mod.rs"]
+mod common;
+
 use std::process::{ExitCode, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use common::bench::{exit, figure, print_table, rss_kib, rusage_secs, Args, Percentiles, Target};
 use monit::config::CheckSpec;
+use nix::sys::resource::UsageWho;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -40,21 +45,12 @@ fn parse_args() -> Result<Options, String> {
         measure: Duration::from_secs(10),
         concurrency: 64,
     };
-    let mut args = std::env::args().skip(1);
+    let mut args = Args::new();
     while let Some(a) = args.next() {
         match a.as_str() {
-            "--bench" => {}
-            "--measure" => {
-                let v = args.next().ok_or("--measure SECS")?;
-                o.measure = Duration::from_secs(v.parse().map_err(|_| "--measure SECS")?);
-            }
-            "--concurrency" => {
-                let v = args.next().ok_or("--concurrency C")?;
-                o.concurrency = v.parse().map_err(|_| "--concurrency C")?;
-            }
-            n => o
-                .sizes
-                .push(n.parse().map_err(|_| format!("unknown argument {n}"))?),
+            "--measure" => o.measure = Duration::from_secs(args.value("--measure")?),
+            "--concurrency" => o.concurrency = args.value("--concurrency")?,
+            n => o.sizes.push(n.parse().map_err(|_| Args::unknown(n))?),
         }
     }
     if o.sizes.is_empty() {
@@ -64,34 +60,7 @@ fn parse_args() -> Result<Options, String> {
 }
 
 fn main() -> ExitCode {
-    match run() {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("checks_node: {e}");
-            ExitCode::FAILURE
-        }
-    }
-}
-
-fn cpu_secs(who: nix::sys::resource::UsageWho) -> f64 {
-    match nix::sys::resource::getrusage(who) {
-        Ok(u) => {
-            let t = |tv: nix::sys::time::TimeVal| tv.tv_sec() as f64 + tv.tv_usec() as f64 / 1e6;
-            t(u.user_time()) + t(u.system_time())
-        }
-        Err(_) => 0.0,
-    }
-}
-
-fn rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
-        })
-        .unwrap_or(0)
+    exit("checks_node", run())
 }
 
 fn raw_rate(threads: usize, secs: f64) -> f64 {
@@ -127,19 +96,11 @@ fn raw_rate(threads: usize, secs: f64) -> f64 {
     count.load(Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64()
 }
 
-fn percentile(sorted: &[u64], p: f64) -> u64 {
-    if sorted.is_empty() {
-        return 0;
-    }
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
-}
-
 struct Figures {
     n: usize,
     rate: f64,
-    lat_p50: u64,
-    lat_p99: u64,
+    lat_p50: f64,
+    lat_p99: f64,
     cpu_self: f64,
     cpu_children: f64,
     rss: u64,
@@ -174,7 +135,7 @@ fn run() -> Result<(), String> {
     for &n in &o.sizes {
         let f = rt.block_on(measure(n, &o));
         println!(
-            "N={:5}: {:7.0} checks/s ({:5.1}% of raw {:.0}/s; offered {}/s), lateness p50 {} ms p99 {} ms, CPU scheduler {:5.1}% + plugins {:5.1}% of one core, RSS {} MiB, non-ok {}",
+            "N={:5}: {:7.0} checks/s ({:5.1}% of raw {:.0}/s; offered {}/s), lateness p50 {:.0} ms p99 {:.0} ms, CPU scheduler {:5.1}% + plugins {:5.1}% of one core, RSS {} MiB, non-ok {}",
             f.n,
             f.rate,
             100.0 * f.rate / raw_c,
@@ -190,20 +151,49 @@ fn run() -> Result<(), String> {
         all.push(f);
     }
     println!();
-    println!("| checks | offered/s | achieved/s | % of raw ({raw_c:.0}/s) | lateness p50 | lateness p99 | scheduler CPU | plugins CPU | RSS |");
-    println!("|---|---|---|---|---|---|---|---|---|");
+    let raw_share = format!("% of raw ({raw_c:.0}/s)");
+    let header = [
+        "checks",
+        "offered/s",
+        "achieved/s",
+        raw_share.as_str(),
+        "lateness p50",
+        "lateness p99",
+        "scheduler CPU",
+        "plugins CPU",
+        "RSS",
+    ];
+    let rows: Vec<Vec<String>> = all
+        .iter()
+        .map(|f| {
+            vec![
+                f.n.to_string(),
+                f.n.to_string(),
+                format!("{:.0}", f.rate),
+                format!("{:.1}%", 100.0 * f.rate / raw_c),
+                format!("{:.0} ms", f.lat_p50),
+                format!("{:.0} ms", f.lat_p99),
+                format!("{:.1}%", f.cpu_self),
+                format!("{:.1}%", f.cpu_children),
+                format!("{} MiB", f.rss / 1024),
+            ]
+        })
+        .collect();
+    print_table(&header, &rows);
     for f in &all {
-        println!(
-            "| {} | {} | {:.0} | {:.1}% | {} ms | {} ms | {:.1}% | {:.1}% | {} MiB |",
-            f.n,
-            f.n,
-            f.rate,
-            100.0 * f.rate / raw_c,
-            f.lat_p50,
+        let n = f.n;
+        let share = 100.0 * f.rate / raw_c;
+        figure(
+            &format!("checks_node.{n}.of_raw_rate"),
+            share,
+            "%",
+            Target::AtLeast(95.0),
+        );
+        figure(
+            &format!("checks_node.{n}.lateness_p99"),
             f.lat_p99,
-            f.cpu_self,
-            f.cpu_children,
-            f.rss / 1024
+            "ms",
+            Target::Below(50.0),
         );
     }
     Ok(())
@@ -232,8 +222,8 @@ async fn measure(n: usize, o: &Options) -> Figures {
     // Warm-up: one interval and a bit.
     let warm_until = tokio::time::Instant::now() + Duration::from_millis(1500);
     while let Ok(Some(_)) = tokio::time::timeout_at(warm_until, rx.recv()).await {}
-    let self0 = cpu_secs(nix::sys::resource::UsageWho::RUSAGE_SELF);
-    let kids0 = cpu_secs(nix::sys::resource::UsageWho::RUSAGE_CHILDREN);
+    let self0 = rusage_secs(UsageWho::RUSAGE_SELF);
+    let kids0 = rusage_secs(UsageWho::RUSAGE_CHILDREN);
     let start = Instant::now();
     let until = tokio::time::Instant::now() + o.measure;
     let mut lat = Vec::new();
@@ -245,19 +235,20 @@ async fn measure(n: usize, o: &Options) -> Figures {
         }
     }
     let wall = start.elapsed().as_secs_f64();
-    let self1 = cpu_secs(nix::sys::resource::UsageWho::RUSAGE_SELF);
-    let kids1 = cpu_secs(nix::sys::resource::UsageWho::RUSAGE_CHILDREN);
-    let rss = rss_kib();
+    let self1 = rusage_secs(UsageWho::RUSAGE_SELF);
+    let kids1 = rusage_secs(UsageWho::RUSAGE_CHILDREN);
+    let rss = rss_kib("self");
     stop.cancel();
     let _ = sched.await;
     // Let the last plugins finish before the next size.
     tokio::time::sleep(Duration::from_millis(500)).await;
-    lat.sort_unstable();
+    let rate = lat.len() as f64 / wall;
+    let lat = Percentiles::of(lat.into_iter().map(|ms| ms as f64).collect());
     Figures {
         n,
-        rate: lat.len() as f64 / wall,
-        lat_p50: percentile(&lat, 0.5),
-        lat_p99: percentile(&lat, 0.99),
+        rate,
+        lat_p50: lat.map_or(f64::NAN, |p| p.median),
+        lat_p99: lat.map_or(f64::NAN, |p| p.p99),
         cpu_self: 100.0 * (self1 - self0) / wall,
         cpu_children: 100.0 * (kids1 - kids0) / wall,
         rss,

@@ -17,22 +17,24 @@
 //! Each check reports `time` (s), `size` (B) and `used` (%); with
 //! `--thresholds`, `time` also has warning and critical thresholds.
 
-use std::io::{BufRead, BufReader};
-use std::os::unix::fs::OpenOptionsExt;
-use std::process::{Command, ExitCode, Stdio};
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use monit::auth::{Token, TokensFile};
-use monit::checks::{CheckState, PerfData, StateType};
-use monit::net::dial::{dial, link_config, Dialed, Endpoint};
-use monit::net::link::{drive, Handler, Incoming, LinkHandle};
-use monit::net::proto::{
-    CheckDecl, CheckResult, CheckResults, ChecksSet, ErrorCode, ErrorFrame, PeerKind, Registration,
-    RequestBody, ResponseBody, Role, DEFAULT_MAX_FRAME,
+use common::bench::{
+    ask, check_result, exit, figure, names, node_link, perf, perf_time, print_table, registration,
+    rss_kib, Args, Configd, Target,
 };
-use monit::net::tls::{Fingerprint, Trust};
+use monit::auth::Token;
+use monit::checks::{CheckState, PerfData};
+use monit::net::dial::Endpoint;
+use monit::net::link::{Handler, Incoming, LinkHandle};
+use monit::net::proto::{CheckResults, ChecksSet, ErrorCode, RequestBody, ResponseBody, Role};
+use monit::net::tls::Trust;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
@@ -57,104 +59,42 @@ fn parse_args() -> Result<Options, String> {
         thresholds: false,
         heartbeat: 5,
     };
-    let mut args = std::env::args().skip(1);
+    let mut args = Args::new();
     while let Some(a) = args.next() {
-        let mut num = |what: &str| -> Result<usize, String> {
-            args.next()
-                .and_then(|v| v.parse().ok())
-                .ok_or(format!("{what} N"))
-        };
         match a.as_str() {
-            "--bench" => {}
-            "--nodes" => o.nodes = num("--nodes")?,
-            "--scrapes" => o.scrapes = num("--scrapes")?.max(1),
+            "--nodes" => o.nodes = args.value("--nodes")?,
+            "--scrapes" => o.scrapes = args.value::<usize>("--scrapes")?.max(1),
             "--thresholds" => o.thresholds = true,
-            "--heartbeat" => o.heartbeat = num("--heartbeat")?.max(1) as u64,
-            other => return Err(format!("unknown argument {other}")),
+            "--heartbeat" => o.heartbeat = args.value::<u64>("--heartbeat")?.max(1),
+            other => return Err(Args::unknown(other).into()),
         }
     }
     Ok(o)
 }
 
 fn main() -> ExitCode {
-    match run() {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("metrics: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    exit("metrics", run())
 }
 
-fn write_private(path: &std::path::Path, text: &str) -> Result<(), String> {
-    use std::io::Write;
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)
-        .map_err(|e| e.to_string())?;
-    f.write_all(text.as_bytes()).map_err(|e| e.to_string())
-}
-
-fn rss_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
-        })
-        .unwrap_or(0)
-}
-
-fn config_text(data: &std::path::Path, version: &str, heartbeat: u64) -> String {
+/// configd.toml after `listen` and `data_dir`; the central check's
+/// command carries `version`.
+fn config_extra(version: &str, heartbeat: u64) -> String {
     format!(
-        "listen = \"127.0.0.1:0\"\ndata_dir = \"{}\"\nheartbeat_interval = \"{heartbeat}s\"\nnode_dead_after = \"60s\"\nmax_handshakes_per_address = 1024\nmetrics_listen = \"127.0.0.1:0\"\nmetric_labels = [\"sim\"]\n\
-         [[check]]\nname = \"pushed\"\ncommand = [\"{DUMMY}\", \"0\", \"{version}\"]\ninterval = \"1m\"\napply = {{ labels = {{ sim = \"yes\" }} }}\n",
-        data.display()
+        "heartbeat_interval = \"{heartbeat}s\"\nnode_dead_after = \"60s\"\nmetrics_listen = \"127.0.0.1:0\"\nmetric_labels = [\"sim\"]\n\
+         [[check]]\nname = \"pushed\"\ncommand = [\"{DUMMY}\", \"0\", \"{version}\"]\ninterval = \"1m\"\napply = {{ labels = {{ sim = \"yes\" }} }}\n"
     )
 }
 
 fn run() -> Result<(), String> {
     let o = parse_args()?;
     monit::daemon::raise_nofile_limit();
-    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
-    let data = dir.path().join("data");
-    std::fs::create_dir_all(&data).map_err(|e| e.to_string())?;
-    let mut tokens = TokensFile::load(&data.join("tokens.toml")).map_err(|e| e.to_string())?;
-    let mut nodes = Vec::new();
-    for i in 0..o.nodes {
-        let name = format!("sim-{i:05}");
-        let token = tokens.add(&name, Role::Node).map_err(|e| e.to_string())?;
-        nodes.push((name, token));
-    }
-    tokens.save().map_err(|e| e.to_string())?;
-    let config = dir.path().join("configd.toml");
-    write_private(&config, &config_text(&data, "v1", o.heartbeat))?;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_monit-configd"))
-        .arg("--config")
-        .arg(&config)
-        .arg("run")
-        .env("HOME", dir.path())
-        .env_remove("MONIT_LOG")
-        .env_remove("RUST_LOG")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .map_err(|e| format!("cannot start monit-configd: {e}"))?;
-    let pid = child.id();
-    let mut line = String::new();
-    if let Some(out) = child.stdout.take() {
-        let _ = BufReader::new(out).read_line(&mut line);
-    }
-    let addr = line
-        .trim()
-        .strip_prefix("listening on ")
-        .ok_or(format!("configd said {line:?}"))?
-        .to_string();
-    let metrics_addr = std::fs::read_to_string(data.join("metrics.addr"))
+    let mut configd = Configd::start(
+        names("sim", o.nodes),
+        Role::Viewer,
+        &config_extra("v1", o.heartbeat),
+    );
+    let nodes = std::mem::take(&mut configd.nodes);
+    let metrics_addr = std::fs::read_to_string(configd.data.join("metrics.addr"))
         .map_err(|e| e.to_string())?
         .trim()
         .to_string();
@@ -163,22 +103,13 @@ fn run() -> Result<(), String> {
         .enable_all()
         .build()
         .map_err(|e| e.to_string())?;
-    let trust = Trust::Pinned(
-        Fingerprint::of_pem_file(&data.join("tls/cert.pem")).map_err(|e| e.to_string())?,
-    );
     let bench = Bench {
         o: &o,
-        addr: &addr,
+        configd: &configd,
         metrics_addr: &metrics_addr,
-        trust: &trust,
-        pid,
-        config: &config,
-        data: &data,
+        pid: configd.pid().to_string(),
     };
-    let outcome = rt.block_on(bench.run(nodes));
-    let _ = child.kill();
-    let _ = child.wait();
-    outcome
+    rt.block_on(bench.run(nodes))
 }
 
 /// A simulated node's side of the link: answers `SetChecks` by taking
@@ -193,10 +124,7 @@ impl Handler for SimNode {
     async fn handle(self: Arc<Self>, req: Incoming) {
         match req.body {
             RequestBody::SetChecks(set) => {
-                let want = match self.want.lock() {
-                    Ok(g) => g.clone(),
-                    Err(p) => p.into_inner().clone(),
-                };
+                let want = monit::sync::lock(&self.want).clone();
                 let answer = ChecksSet {
                     accepted: set.checks.iter().map(|c| c.name.clone()).collect(),
                     refused: vec![],
@@ -216,66 +144,34 @@ impl Handler for SimNode {
 
 struct Bench<'a> {
     o: &'a Options,
-    addr: &'a str,
+    configd: &'a Configd,
     metrics_addr: &'a str,
-    trust: &'a Trust,
-    pid: u32,
-    config: &'a std::path::Path,
-    data: &'a std::path::Path,
+    pid: String,
 }
 
 fn results(thresholds: bool) -> CheckResults {
     let now = monit::timefmt::now_ms();
     let results = (0..CHECKS_PER_NODE)
-        .map(|c| CheckResult {
-            name: format!("check-{c}"),
-            state: if c == 0 {
+        .map(|c| {
+            let state = if c == 0 {
                 CheckState::Critical
             } else {
                 CheckState::Ok
-            },
-            output: "OK".into(),
-            long_output: String::new(),
-            perfdata: vec![
-                PerfData {
-                    label: "time".into(),
-                    value: 0.0123,
-                    uom: "s".into(),
-                    warn: thresholds.then(|| "1".into()),
-                    crit: thresholds.then(|| "2".into()),
-                    min: Some(0.0),
-                    max: None,
-                },
-                PerfData {
-                    label: "size".into(),
-                    value: 5120.0,
-                    uom: "B".into(),
-                    warn: None,
-                    crit: None,
-                    min: None,
-                    max: None,
-                },
-                PerfData {
-                    label: "used".into(),
-                    value: 42.0,
-                    uom: "%".into(),
-                    warn: None,
-                    crit: None,
-                    min: None,
-                    max: None,
-                },
-            ],
-            time_ms: now,
-            duration_ms: 1,
-            latency_ms: 0,
-            max_attempts: 1,
-            state_type: StateType::Hard,
-            attempt: 1,
+            };
+            let time = PerfData {
+                warn: thresholds.then(|| "1".into()),
+                crit: thresholds.then(|| "2".into()),
+                ..perf_time(0.0123)
+            };
+            let perfdata = vec![time, perf("size", 5120.0, "B"), perf("used", 42.0, "%")];
+            check_result(format!("check-{c}"), state, "OK".into(), now, 1, perfdata)
         })
         .collect();
     CheckResults { results }
 }
 
+/// Registers with `takes_checks` and the label the central check applies
+/// to, then reports once.
 async fn connect(
     endpoint: &Endpoint,
     name: &str,
@@ -283,55 +179,20 @@ async fn connect(
     stop: &CancellationToken,
     thresholds: bool,
 ) -> Result<LinkHandle, String> {
-    let Dialed { conn, welcome, .. } = dial(endpoint, PeerKind::Node, name)
-        .await
-        .map_err(|e| e.to_string())?;
-    let (link, queue) = LinkHandle::new(DEFAULT_MAX_FRAME);
-    tokio::spawn(drive(
-        conn,
-        link.clone(),
-        queue,
-        sim,
-        link_config(&welcome),
-        stop.clone(),
-        ErrorFrame::new(ErrorCode::ShuttingDown, "bench done"),
-    ));
-    let reg = Registration {
-        hostname: name.into(),
-        version: monit::VERSION.into(),
-        labels: [("sim".to_string(), "yes".to_string())].into(),
-        addrs: vec![],
-        commands: vec![],
-        checks: (0..CHECKS_PER_NODE)
-            .map(|c| CheckDecl {
-                name: format!("check-{c}"),
-                max_attempts: 1,
-                freshness_ms: None,
-            })
-            .collect(),
-        takes_checks: true,
-    };
-    let mut answers = link
-        .request(RequestBody::Register(reg))
-        .await
-        .map_err(|e| e.to_string())?;
-    match answers.next().await {
-        Some(Ok(ResponseBody::Registered(_))) => {}
-        other => return Err(format!("registration: {other:?}")),
-    }
-    let mut answers = link
-        .request(RequestBody::CheckResults(results(thresholds)))
-        .await
-        .map_err(|e| e.to_string())?;
-    match answers.next().await {
-        Some(Ok(ResponseBody::ResultsAck(_))) => Ok(link),
+    let mut reg = registration(name, CHECKS_PER_NODE, 1);
+    reg.labels = [("sim".to_string(), "yes".to_string())].into();
+    reg.takes_checks = true;
+    let link = node_link(endpoint, reg, sim, stop).await?;
+    match ask(&link, RequestBody::CheckResults(results(thresholds))).await {
+        Some(ResponseBody::ResultsAck(_)) => Ok(link),
         other => Err(format!("results: {other:?}")),
     }
 }
 
 /// One scrape: (seconds, bytes, series, configd RSS growth in KiB).
-async fn scrape(addr: &str, trust: &Trust, pid: u32) -> Result<(f64, usize, usize, u64), String> {
+async fn scrape(addr: &str, trust: &Trust, pid: &str) -> Result<(f64, usize, usize, u64), String> {
     let before = rss_kib(pid);
+    let pid = pid.to_string();
     let peak = Arc::new(AtomicU64::new(before));
     let sampling = Arc::new(AtomicBool::new(true));
     let sampler = {
@@ -339,7 +200,7 @@ async fn scrape(addr: &str, trust: &Trust, pid: u32) -> Result<(f64, usize, usiz
         let sampling = sampling.clone();
         std::thread::spawn(move || {
             while sampling.load(Ordering::Relaxed) {
-                peak.fetch_max(rss_kib(pid), Ordering::Relaxed);
+                peak.fetch_max(rss_kib(&pid), Ordering::Relaxed);
                 std::thread::sleep(Duration::from_millis(2));
             }
         })
@@ -390,11 +251,7 @@ impl Bench<'_> {
         let t0 = Instant::now();
         for (name, token) in nodes {
             let gate = gate.clone();
-            let endpoint = Endpoint {
-                server: self.addr.to_string(),
-                token,
-                trust: self.trust.clone(),
-            };
+            let endpoint = self.configd.endpoint(&token);
             let stop = stop.clone();
             let sim = Arc::new(SimNode {
                 want: want.clone(),
@@ -436,7 +293,7 @@ impl Bench<'_> {
         let mut size = (0, 0);
         for _ in 0..self.o.scrapes {
             let (secs, bytes, series, growth) =
-                scrape(self.metrics_addr, self.trust, self.pid).await?;
+                scrape(self.metrics_addr, &self.configd.trust, &self.pid).await?;
             times.push(secs);
             growths.push(growth);
             size = (bytes, series);
@@ -452,7 +309,7 @@ impl Bench<'_> {
             times[times.len() / 2],
             times[times.len() - 1],
             worst_growth as f64 / 1024.0,
-            rss_kib(self.pid) / 1024
+            rss_kib(&self.pid) / 1024
         );
 
         // A changed rule, SIGHUP: every node answers the new set.
@@ -463,13 +320,13 @@ impl Bench<'_> {
         if let Ok(mut w) = want.lock() {
             *w = "v2".into();
         }
-        write_private(self.config, &config_text(self.data, "v2", self.o.heartbeat))?;
+        let extra = config_extra("v2", self.o.heartbeat);
+        common::write_private(
+            &self.configd.config,
+            &Configd::config_text(&self.configd.data, &extra),
+        );
         let t2 = Instant::now();
-        nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(self.pid as i32),
-            nix::sys::signal::Signal::SIGHUP,
-        )
-        .map_err(|e| e.to_string())?;
+        self.configd.proc.signal(nix::sys::signal::Signal::SIGHUP);
         while (took.load(Ordering::SeqCst) as usize) < links.len() {
             if t2.elapsed() > Duration::from_secs(60) {
                 return Err(format!(
@@ -486,15 +343,32 @@ impl Bench<'_> {
             links.len()
         );
         println!();
-        println!("| nodes | series | scrape (median) | RSS growth | rule push, all acked |");
-        println!("|---|---|---|---|---|");
-        println!(
-            "| {} | {} | {:.3} s | {:.1} MiB | {push:.2} s |",
-            links.len(),
-            size.1,
-            times[times.len() / 2],
-            worst_growth as f64 / 1024.0
+        let scrape_s = times[times.len() / 2];
+        let growth_mib = worst_growth as f64 / 1024.0;
+        print_table(
+            &[
+                "nodes",
+                "series",
+                "scrape (median)",
+                "RSS growth",
+                "rule push, all acked",
+            ],
+            &[vec![
+                links.len().to_string(),
+                size.1.to_string(),
+                format!("{scrape_s:.3} s"),
+                format!("{growth_mib:.1} MiB"),
+                format!("{push:.2} s"),
+            ]],
         );
+        figure("metrics.scrape", scrape_s, "s", Target::Below(1.0));
+        figure(
+            "metrics.scrape_rss_growth",
+            growth_mib,
+            "MiB",
+            Target::Below(64.0),
+        );
+        figure("metrics.rule_push", push, "s", Target::Below(10.0));
         stop.cancel();
         Ok(())
     }

@@ -17,23 +17,19 @@
 //! 3. Throughput: one real node runs a command printing M MB (100-byte
 //!    lines); `monit-cli run` writes it to /dev/null. MB/s = M / wall time.
 
-use std::io::{BufRead, BufReader};
-use std::os::unix::fs::OpenOptionsExt;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use std::process::Stdio;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context};
-use monit::auth::{Token, TokensFile};
+use anyhow::bail;
+use common::bench::{figure, median, names, node_link, registration, Configd, Target};
+use common::{command, write_private, Proc};
 use monit::net::client::Client;
-use monit::net::dial::{dial, link_config, Dialed, Endpoint};
-use monit::net::link::{drive, Handler, Incoming, LinkHandle};
-use monit::net::proto::{
-    CommandExit, ErrorCode, ErrorFrame, PeerKind, Registration, RequestBody, ResponseBody, Role,
-    RunRequest, TargetState, DEFAULT_MAX_FRAME,
-};
-use monit::net::tls::{Fingerprint, Trust};
+use monit::net::link::{Handler, Incoming};
+use monit::net::proto::{CommandExit, RequestBody, ResponseBody, Role, RunRequest, TargetState};
 use monit::ops::spec::CommandSpec;
 use tokio_util::sync::CancellationToken;
 
@@ -54,71 +50,21 @@ impl Handler for Noop {
     }
 }
 
-fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
-    use std::io::Write;
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    f.write_all(text.as_bytes())?;
-    Ok(())
-}
-
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn median(mut xs: Vec<f64>) -> f64 {
-    xs.sort_by(|a, b| a.total_cmp(b));
-    xs.get(xs.len() / 2).copied().unwrap_or(f64::NAN)
-}
-
-async fn sim_node(endpoint: Endpoint, name: String, stop: CancellationToken) -> anyhow::Result<()> {
-    let Dialed { conn, welcome, .. } = dial(&endpoint, PeerKind::Node, &name).await?;
-    let (link, queue) = LinkHandle::new(DEFAULT_MAX_FRAME);
-    let config = link_config(&welcome);
-    let driver = tokio::spawn(drive(
-        conn,
-        link.clone(),
-        queue,
-        Arc::new(Noop),
-        config,
-        stop,
-        ErrorFrame::new(ErrorCode::ShuttingDown, "bench over"),
-    ));
-    let reg = Registration {
-        hostname: name.clone(),
-        version: monit::VERSION.into(),
-        labels: [("sim".to_string(), "yes".to_string())].into(),
-        addrs: vec![],
-        checks: vec![],
-        commands: vec![CommandSpec {
-            name: "noop".into(),
-            description: "answers at once".into(),
-            argv: vec!["/bin/true".into()],
-            args: vec![],
-            timeout_ms: 10_000,
-            concurrency: 1,
-            inventory: None,
-            role: Default::default(),
-        }],
-        takes_checks: false,
-    };
-    let mut answers = link.request(RequestBody::Register(reg)).await?;
-    match answers.next().await {
-        Some(Ok(ResponseBody::Registered(_))) => {}
-        other => bail!("registration of {name}: {other:?}"),
-    }
-    let _ = driver.await;
-    Ok(())
+/// A simulated node advertising `noop` (answered at once by `Noop`).
+fn sim_registration(name: &str) -> monit::net::proto::Registration {
+    let mut reg = registration(name, 0, 1);
+    reg.labels = [("sim".to_string(), "yes".to_string())].into();
+    reg.commands = vec![CommandSpec {
+        name: "noop".into(),
+        description: "answers at once".into(),
+        argv: vec!["/bin/true".into()],
+        args: vec![],
+        timeout_ms: 10_000,
+        concurrency: 1,
+        inventory: None,
+        role: Default::default(),
+    }];
+    reg
 }
 
 fn main() -> anyhow::Result<()> {
@@ -132,106 +78,63 @@ fn main() -> anyhow::Result<()> {
     let repeats = args.get(3).copied().unwrap_or(5).max(1);
     monit::daemon::raise_nofile_limit();
 
-    let dir = tempfile::tempdir()?;
-    let data = dir.path().join("data");
-    std::fs::create_dir_all(&data)?;
-    let mut tokens = TokensFile::load(&data.join("tokens.toml"))?;
-    let sim_tokens: Vec<(String, Token)> = (0..sims)
-        .map(|i| {
-            let name = format!("sim-{i:04}");
-            let t = tokens.add(&name, Role::Node)?;
-            Ok((name, t))
-        })
-        .collect::<anyhow::Result<_>>()?;
-    let real_tokens: Vec<(String, PathBuf)> = (0..reals.max(1))
-        .map(|i| {
-            let name = format!("real-{i:02}");
-            let t = tokens.add(&name, Role::Node)?;
-            let path = dir.path().join(format!("{name}.token"));
-            write_private(&path, &format!("{t}\n"))?;
-            Ok((name, path))
-        })
-        .collect::<anyhow::Result<_>>()?;
-    let op = tokens.add("bench-operator", Role::Operator)?;
-    tokens.save()?;
-    let op_path = dir.path().join("op.token");
-    write_private(&op_path, &format!("{op}\n"))?;
-    let config = dir.path().join("configd.toml");
-    write_private(
-        &config,
-        &format!(
-            "listen = \"127.0.0.1:0\"\ndata_dir = \"{}\"\nheartbeat_interval = \"1s\"\nnode_dead_after = \"10s\"\nmax_handshakes_per_address = 1024\n",
-            data.display()
-        ),
-    )?;
-    let mut configd = Command::new(env!("CARGO_BIN_EXE_monit-configd"));
-    configd
-        .arg("--config")
-        .arg(&config)
-        .arg("run")
-        .env("MONIT_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null());
-    let mut child = configd.spawn().context("cannot start monit-configd")?;
-    let stdout = child.stdout.take().context("no stdout")?;
-    let _configd = Killed(child);
-    let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line)?;
-    let addr = line
-        .trim()
-        .strip_prefix("listening on ")
-        .context("configd did not print its address")?
-        .to_string();
+    // Simulated nodes first, then the real ones (at least one: the output test).
+    let mut all = names("sim", sims);
+    all.extend((0..reals.max(1)).map(|i| format!("real-{i:02}")));
+    let mut configd = Configd::start(
+        all,
+        Role::Operator,
+        "heartbeat_interval = \"1s\"\nnode_dead_after = \"10s\"\n[log]\nlevel = \"warn\"\n",
+    );
+    let mut nodes = std::mem::take(&mut configd.nodes);
+    let real_tokens = nodes.split_off(sims);
+    let addr = configd.addr.clone();
 
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()?;
     let stop = CancellationToken::new();
-    let trust = Trust::Pinned(Fingerprint::of_pem_file(&data.join("tls/cert.pem"))?);
-    let endpoint = |token: Token| Endpoint {
-        server: addr.clone(),
-        token,
-        trust: trust.clone(),
-    };
+    let mut links = Vec::new();
     rt.block_on(async {
-        for (name, token) in sim_tokens {
-            let (endpoint, stop) = (endpoint(token), stop.clone());
-            tokio::spawn(async move {
-                if let Err(e) = sim_node(endpoint, name.clone(), stop).await {
-                    eprintln!("{name}: {e}");
-                }
-            });
+        for (name, token) in nodes {
+            let reg = sim_registration(&name);
+            match node_link(&configd.endpoint(&token), reg, Arc::new(Noop), &stop).await {
+                Ok(link) => links.push(link),
+                Err(e) => eprintln!("{name}: {e}"),
+            }
         }
     });
     // Real nodes.
-    let mut nodes = Vec::new();
+    let mut real = Vec::new();
     for (name, token) in &real_tokens {
-        let cfg = dir.path().join(format!("{name}.toml"));
+        let token_file = configd.path().join(format!("{name}.token"));
+        write_private(&token_file, &format!("{token}\n"));
+        let cfg = configd.path().join(format!("{name}.toml"));
         write_private(
             &cfg,
             &format!(
-                "name = \"{name}\"\nserver = \"{addr}\"\ntoken_file = \"{}\"\n[labels]\nsim = \"no\"\n\
+                "name = \"{name}\"\nserver = \"{addr}\"\ntoken_file = \"{}\"\nspool_dir = \"{}\"\n[labels]\nsim = \"no\"\n\
                  [[command]]\nname = \"true\"\nargv = [\"/bin/true\"]\ntimeout = \"30s\"\n\
                  [[command]]\nname = \"big\"\nargv = [\"/bin/sh\", \"-c\", \"yes 'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx' | head -c {}\"]\ntimeout = \"10m\"\n",
-                token.display(),
+                token_file.display(),
+                // Each node its own spool and pidfile (beside the spool):
+                // as root the default is one /var/lib/monit for all.
+                configd.path().join(format!("{name}.state/spool")).display(),
                 megabytes * 1_000_000
             ),
-        )?;
-        let child = Command::new(env!("CARGO_BIN_EXE_monit-noded"))
-            .arg("--config")
+        );
+        let mut cmd = command("monit-noded", configd.path());
+        cmd.arg("--config")
             .arg(&cfg)
             .arg("run")
             .env("MONIT_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .context("cannot start monit-noded")?;
-        nodes.push(Killed(child));
+            .stdout(Stdio::null());
+        real.push(Proc::spawn(name, cmd, configd.path()));
     }
-    let op_token = op;
+    let op_token = configd.client.clone();
     let (sim_ms, real_ms) = rt.block_on(async {
-        let client = Client::connect(&endpoint(op_token.clone()), "bench").await?;
+        let client = Client::connect(&configd.endpoint(&op_token), "bench").await?;
         // Wait until every node is up.
         let want = sims + real_tokens.len();
         let start = Instant::now();
@@ -293,17 +196,9 @@ fn main() -> anyhow::Result<()> {
     let mut mbps = Vec::new();
     for _ in 0..repeats.min(3) {
         let t = Instant::now();
-        let status = Command::new(env!("CARGO_BIN_EXE_monit-cli"))
-            .args(["--server", &addr, "--token-file"])
-            .arg(&op_path)
-            .args([
-                "run",
-                "big",
-                "--target",
-                &format!("node={}", real_tokens[0].0),
-            ])
-            .env_remove("MONIT_TOKEN")
-            .stdin(Stdio::null())
+        let target = format!("node={}", real_tokens[0].0);
+        let status = configd
+            .cli(&["run", "big", "--target", &target])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .status()?;
@@ -316,12 +211,13 @@ fn main() -> anyhow::Result<()> {
     stop.cancel();
     println!("Commands (issue 4), repeats={repeats}");
     if sims > 0 {
+        let fan_out = median(sim_ms.clone());
         println!(
-            "fan-out noop to {sims} simulated nodes: median {:.1} ms (min {:.1}, max {:.1}); target < 1000 ms",
-            median(sim_ms.clone()),
+            "fan-out noop to {sims} simulated nodes: median {fan_out:.1} ms (min {:.1}, max {:.1}); target < 1000 ms",
             sim_ms.iter().cloned().fold(f64::INFINITY, f64::min),
             sim_ms.iter().cloned().fold(0.0, f64::max)
         );
+        figure("ops.fan_out", fan_out, "ms", Target::Below(1000.0));
     }
     if reals > 0 {
         println!(
@@ -331,10 +227,13 @@ fn main() -> anyhow::Result<()> {
             real_ms.iter().cloned().fold(0.0, f64::max)
         );
     }
+    let output = median(mbps.clone());
     println!(
-        "output {megabytes} MB node -> configd -> monit-cli > /dev/null: median {:.0} MB/s (runs: {}); target >= 100 MB/s",
-        median(mbps.clone()),
+        "output {megabytes} MB node -> configd -> monit-cli > /dev/null: median {output:.0} MB/s (runs: {}); target >= 100 MB/s",
         mbps.iter().map(|m| format!("{m:.0}")).collect::<Vec<_>>().join(", ")
     );
+    figure("ops.output", output, "MB/s", Target::AtLeast(100.0));
+    drop(links);
+    drop(real);
     Ok(())
 }

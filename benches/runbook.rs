@@ -24,6 +24,7 @@ mod common;
 
 use std::time::Instant;
 
+use common::bench::{figure, median, Percentiles, Target};
 use common::zones::{Layout, World};
 use serde_json::Value;
 
@@ -33,11 +34,6 @@ const SPREAD: Layout = &[
     ("web-3", &[301, 302, 303]),
 ];
 const LOCAL: Layout = &[("web-2", &[201, 202, 203, 204, 205, 206, 207, 208, 209, 210])];
-
-fn median(mut xs: Vec<f64>) -> f64 {
-    xs.sort_by(|a, b| a.total_cmp(b));
-    xs[xs.len() / 2]
-}
 
 /// One merge in a fresh fleet: wall seconds and the durations (ms) of
 /// the steps that ran, by kind of step name.
@@ -121,19 +117,17 @@ fn main() {
         noop_walls.push((wall, steps.len()));
         noop_steps.extend(steps.into_iter().map(|(_, d)| d));
     }
-    let per_step = median(noop_steps.clone());
-    let mut sorted = noop_steps;
-    sorted.sort_by(|a, b| a.total_cmp(b));
-    let p95 = sorted[(sorted.len() * 95 / 100).min(sorted.len() - 1)];
+    let steps = Percentiles::of(noop_steps).expect("no no-op step ran");
+    let (per_step, p95) = (steps.median, steps.p95);
     println!(
         "real scripts: wall median {:.2}s, of which inside steps {:.2}s (median)",
         median(walls),
         median(step_sum)
     );
     println!(
-        "monit's own cost per step (no-op commands): median {per_step:.1} ms, p95 {p95:.1} ms; target < 20 ms: {}",
-        if per_step < 20.0 { "met" } else { "NOT met" }
+        "monit's own cost per step (no-op commands): median {per_step:.1} ms, p95 {p95:.1} ms"
     );
+    figure("runbook.step_overhead", per_step, "ms", Target::Below(20.0));
     let (w, n) = noop_walls[noop_walls.len() / 2];
     println!(
         "no-op run: {n} steps in {:.0} ms wall ({:.1} ms per step, client start and plan included)",

@@ -17,14 +17,14 @@
 //! 60-second CI test `tests/soak_short.rs`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-#[path = "../tests/common/soak.rs"]
-mod soak;
+#[path = "../tests/common/mod.rs"]
+mod common;
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use anyhow::{bail, Context};
+use common::bench::{figure, Args, Target};
+use common::soak;
 
 fn main() -> ExitCode {
     match run() {
@@ -41,29 +41,17 @@ fn run() -> anyhow::Result<bool> {
     let mut nodes = 1000usize;
     let mut secs = 600u64;
     let mut warmup = None;
-    let mut args = std::env::args().skip(1);
+    let mut args = Args::new();
     while let Some(a) = args.next() {
-        let mut val = || -> anyhow::Result<u64> {
-            args.next()
-                .context("missing value")?
-                .parse()
-                .context("not a number")
-        };
         match a.as_str() {
-            "--nodes" => nodes = usize::try_from(val()?)?,
-            "--minutes" => secs = val()? * 60,
-            "--seconds" => secs = val()?,
-            "--warmup" => warmup = Some(Duration::from_secs(val()?)),
-            "--bench" => {}
-            other => bail!("unknown option {other}"),
+            "--nodes" => nodes = args.value("--nodes")?,
+            "--minutes" => secs = args.value::<u64>("--minutes")? * 60,
+            "--seconds" => secs = args.value("--seconds")?,
+            "--warmup" => warmup = Some(Duration::from_secs(args.value("--warmup")?)),
+            other => Err(Args::unknown(other))?,
         }
     }
-    let mut o = soak::SoakOptions::new(
-        PathBuf::from(env!("CARGO_BIN_EXE_monit-configd")),
-        PathBuf::from(env!("CARGO_BIN_EXE_monit-cli")),
-        nodes,
-        Duration::from_secs(secs),
-    );
+    let mut o = soak::SoakOptions::new(nodes, Duration::from_secs(secs));
     if let Some(w) = warmup {
         o.warmup = w;
         o = o.with_rings_full_after_warmup();
@@ -86,13 +74,21 @@ fn run() -> anyhow::Result<bool> {
         );
     })?;
     println!("{}", report.summary());
-    let rss_ok = report.rss_growth_pct() < 5.0;
-    let fds_ok = report.fds_after_warmup().len() == 1;
-    println!(
-        "RSS growth < 5 %: {}; fd count constant after warm-up: {} (seen {:?})",
-        if rss_ok { "yes" } else { "NO" },
-        if fds_ok { "yes" } else { "NO" },
-        report.fds_after_warmup()
+    println!("fd counts after warm-up: {:?}", report.fds_after_warmup());
+    let rss_ok = figure(
+        "soak.rss_growth",
+        report.rss_growth_pct(),
+        "%",
+        Target::Below(5.0),
     );
-    Ok(rss_ok && fds_ok && report.queries_failed == 0 && report.follower_alive)
+    let fds = report.fds_after_warmup().len() as f64;
+    let fds_ok = figure(
+        "soak.fd_counts_after_warmup",
+        fds,
+        "counts",
+        Target::Below(2.0),
+    );
+    let failed = report.queries_failed as f64;
+    let queries_ok = figure("soak.queries_failed", failed, "queries", Target::Below(1.0));
+    Ok(rss_ok && fds_ok && queries_ok && report.follower_alive)
 }

@@ -29,33 +29,17 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use common::bench::{cpu_secs, figure, rss_kib, Target};
 use common::transfer::{random_file, request, sha256_file, World};
 use monit::configd::transfer::{self, TransferProgress};
 use tokio_util::sync::CancellationToken;
 
 const MIN_MB_S: f64 = 300.0;
-const MAX_GROWTH: u64 = 64 << 20;
+const MAX_GROWTH_MIB: f64 = 64.0;
 
+/// configd's (this process's) RSS in bytes.
 fn rss() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        .unwrap_or(0)
-        * 1024
-}
-
-/// CPU seconds (user + system) process `pid` has used so far.
-fn cpu_secs(pid: &str) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    // Fields after the command name (which may hold spaces): utime is the
-    // 12th, stime the 13th.
-    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-    // In clock ticks: USER_HZ, 100 on Linux.
-    (ticks(11) + ticks(12)) / 100.0
+    rss_kib("self") * 1024
 }
 
 fn main() -> ExitCode {
@@ -155,17 +139,28 @@ async fn run(mib: u64, runs: usize) -> bool {
         let growth = peak.load(Ordering::Relaxed).saturating_sub(before);
         let mb_s = t.bytes as f64 / 1e6 / secs;
         let same = t.sha256 == want && sha256_file(&w.dir("dst").join(&dst_name)) == want;
-        let pass = mb_s >= MIN_MB_S && growth < MAX_GROWTH && same;
-        ok &= pass;
         println!(
-            "run {}: {} bytes in {secs:.2}s = {mb_s:.0} MB/s; configd RSS {:.1} MiB before, growth {:.1} MiB (peak); sha256 {}; {}",
+            "run {}: {} bytes in {secs:.2}s = {mb_s:.0} MB/s; configd RSS {:.1} MiB before, growth {:.1} MiB (peak); sha256 {}",
             i + 1,
             t.bytes,
             before as f64 / 1048576.0,
             growth as f64 / 1048576.0,
             if same { "matches" } else { "DIFFERS" },
-            if pass { "PASS" } else { "FAIL (targets: >= 300 MB/s, growth < 64 MiB)" }
         );
+        let growth_mib = growth as f64 / 1048576.0;
+        ok &= figure(
+            "transfer.throughput",
+            mb_s,
+            "MB/s",
+            Target::AtLeast(MIN_MB_S),
+        );
+        ok &= figure(
+            "transfer.rss_growth",
+            growth_mib,
+            "MiB",
+            Target::Below(MAX_GROWTH_MIB),
+        );
+        ok &= same;
         if let Some(s) = streamed {
             println!(
                 "run {}: streamed (last chunk acknowledged) in {s:.2}s = {:.0} MB/s; commit (SHA-256 check, fsync, rename) {:.2}s",

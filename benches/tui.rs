@@ -8,7 +8,12 @@
 //!
 //! Run: cargo bench --bench tui
 
+#[path = "../tests/common/mod.rs"]
+mod common;
+
 use std::time::{Duration, Instant};
+
+use common::bench::{figure, median, rusage_secs, Target};
 
 use monit::net::proto::CheckCounts;
 use monit::tui::action::Action;
@@ -17,11 +22,6 @@ use monit::tui::rows::{LogLine, NodeRow};
 use monit::tui::update::update;
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.total_cmp(b));
-    v[v.len() / 2]
-}
 
 fn nodes(n: usize, now: i64) -> Vec<NodeRow> {
     (0..n)
@@ -49,13 +49,50 @@ fn nodes(n: usize, now: i64) -> Vec<NodeRow> {
 }
 
 fn cpu_seconds() -> f64 {
-    match nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_SELF) {
-        Ok(u) => {
-            let t = |tv: nix::sys::time::TimeVal| tv.tv_sec() as f64 + tv.tv_usec() as f64 / 1e6;
-            t(u.user_time()) + t(u.system_time())
+    rusage_secs(nix::sys::resource::UsageWho::RUSAGE_SELF)
+}
+
+/// Feeds `per_batch` lines from `pool` every 10 ms for `secs` through
+/// `update`, drawing at most once a frame: (lines sent, frames, wall
+/// seconds, CPU seconds).
+fn tail(
+    app: &mut App,
+    term: &mut Terminal<TestBackend>,
+    pool: &[LogLine],
+    per_batch: usize,
+    secs: u64,
+) -> (usize, usize, f64, f64) {
+    let frame = monit::tui::event::FRAME;
+    let batch_every = Duration::from_millis(10);
+    let cpu0 = cpu_seconds();
+    let start = Instant::now();
+    let mut last_draw = Instant::now() - frame;
+    let mut frames = 0usize;
+    let mut sent = 0usize;
+    let mut next = Instant::now();
+    while start.elapsed() < Duration::from_secs(secs) {
+        let lines: Vec<LogLine> = (0..per_batch)
+            .map(|j| pool[(sent + j) % pool.len()].clone())
+            .collect();
+        sent += lines.len();
+        update(app, Action::LogLines(lines));
+        if last_draw.elapsed() >= frame {
+            term.draw(|f| f.render_widget(&*app, f.area()))
+                .expect("draw");
+            last_draw = Instant::now();
+            frames += 1;
         }
-        Err(_) => f64::NAN,
+        next += batch_every;
+        if let Some(d) = next.checked_duration_since(Instant::now()) {
+            std::thread::sleep(d);
+        }
     }
+    (
+        sent,
+        frames,
+        start.elapsed().as_secs_f64(),
+        cpu_seconds() - cpu0,
+    )
 }
 
 fn render_bench(app: &mut App, w: u16, h: u16, rounds: usize) -> f64 {
@@ -100,13 +137,13 @@ fn main() {
     println!("nodes: 10000");
     println!("update(Nodes(10000)) filter+sort: median {upd:.2} ms");
     println!("render 80x24:  median {r80:.3} ms/frame (target < 5 ms)");
+    figure("tui.render_80x24", r80, "ms", Target::Below(5.0));
     println!("render 200x60: median {r200:.3} ms/frame");
     println!("render 200x60 with filter role=web: median {rf:.3} ms/frame");
 
     // Logs: 50,000 lines/s for 5 s through update + coalesced render.
     let rate = 50_000usize;
     let secs = 5;
-    let batch_every = Duration::from_millis(10);
     let per_batch = rate / 100;
     let pool: Vec<LogLine> = (0..1000)
         .map(|i| LogLine {
@@ -125,67 +162,19 @@ fn main() {
     app.nodes.filter.clear();
     update(&mut app, Action::Resize(120, 40));
     let mut term = Terminal::new(TestBackend::new(120, 40)).expect("test backend");
-    let frame = monit::tui::event::FRAME;
-    let cpu0 = cpu_seconds();
-    let start = Instant::now();
-    let mut last_draw = Instant::now() - frame;
-    let mut frames = 0usize;
-    let mut sent = 0usize;
-    let mut next = Instant::now();
-    let mut k = 0usize;
-    while start.elapsed() < Duration::from_secs(secs) {
-        let lines: Vec<LogLine> = (0..per_batch)
-            .map(|j| pool[(k + j) % pool.len()].clone())
-            .collect();
-        k += per_batch;
-        sent += lines.len();
-        update(&mut app, Action::LogLines(lines));
-        if last_draw.elapsed() >= frame {
-            term.draw(|f| f.render_widget(&app, f.area()))
-                .expect("draw");
-            last_draw = Instant::now();
-            frames += 1;
-        }
-        next += batch_every;
-        if let Some(d) = next.checked_duration_since(Instant::now()) {
-            std::thread::sleep(d);
-        }
-    }
-    let wall = start.elapsed().as_secs_f64();
-    let cpu = cpu_seconds() - cpu0;
+    let (sent, frames, wall, cpu) = tail(&mut app, &mut term, &pool, per_batch, secs);
     println!(
         "logs: {sent} lines in {wall:.2} s ({:.0} lines/s), {frames} frames ({:.1}/s), CPU {:.1}% of one core (target < 50%)",
         sent as f64 / wall,
         frames as f64 / wall,
         100.0 * cpu / wall
     );
+    figure("tui.logs_cpu", 100.0 * cpu / wall, "%", Target::Below(50.0));
     // Same with a text filter that matches 1 line in 10 (search highlight on).
     app.logs.filter = "WARN".into();
     app.logs.filter = "items/5".into();
     app.refilter(View::Logs);
-    let cpu0 = cpu_seconds();
-    let start = Instant::now();
-    let mut next = Instant::now();
-    let mut sent = 0usize;
-    while start.elapsed() < Duration::from_secs(secs) {
-        let lines: Vec<LogLine> = (0..per_batch)
-            .map(|j| pool[(k + j) % pool.len()].clone())
-            .collect();
-        k += per_batch;
-        sent += lines.len();
-        update(&mut app, Action::LogLines(lines));
-        if last_draw.elapsed() >= frame {
-            term.draw(|f| f.render_widget(&app, f.area()))
-                .expect("draw");
-            last_draw = Instant::now();
-        }
-        next += batch_every;
-        if let Some(d) = next.checked_duration_since(Instant::now()) {
-            std::thread::sleep(d);
-        }
-    }
-    let wall = start.elapsed().as_secs_f64();
-    let cpu = cpu_seconds() - cpu0;
+    let (sent, _, wall, cpu) = tail(&mut app, &mut term, &pool, per_batch, secs);
     println!(
         "logs with search `items/5`: {:.0} lines/s, CPU {:.1}% of one core",
         sent as f64 / wall,

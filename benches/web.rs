@@ -30,6 +30,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use common::bench::{figure, percentile, Args, Target};
 use common::web::{browser, start_driver, Http};
 use common::Fleet;
 use fantoccini::Locator;
@@ -60,20 +61,14 @@ fn options() -> anyhow::Result<Options> {
         rate: 10_000,
         seconds: 30,
     };
-    let mut args = std::env::args().skip(1).filter(|a| a != "--bench");
+    let mut args = Args::new();
     while let Some(a) = args.next() {
-        let mut value = || -> anyhow::Result<u64> {
-            Ok(args
-                .next()
-                .ok_or_else(|| anyhow::anyhow!("{a} needs a number"))?
-                .parse()?)
-        };
         match a.as_str() {
-            "--nodes" => o.nodes = value()? as usize,
-            "--runs" => o.runs = value()?.max(1) as usize,
-            "--rate" => o.rate = value()?.max(100) as usize,
-            "--seconds" => o.seconds = value()?.max(1),
-            other => anyhow::bail!("unknown option `{other}` (--nodes, --runs, --rate, --seconds)"),
+            "--nodes" => o.nodes = args.value("--nodes")?,
+            "--runs" => o.runs = args.value::<usize>("--runs")?.max(1),
+            "--rate" => o.rate = args.value::<usize>("--rate")?.max(100),
+            "--seconds" => o.seconds = args.value::<u64>("--seconds")?.max(1),
+            other => Err(Args::unknown(other))?,
         }
     }
     Ok(o)
@@ -158,11 +153,6 @@ fn node_tokens(fleet: &Fleet, prefix: &str, n: usize) -> Vec<(String, Token)> {
     tokens
 }
 
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
-}
-
 async fn bench(o: Options) -> bool {
     let fleet = Fleet::start_with(
         "heartbeat_interval = \"10m\"\nnode_dead_after = \"1h\"\nmax_handshakes_per_address = 1024\nweb_listen = \"127.0.0.1:0\"\nlog_buffer_lines = 100000\n",
@@ -210,7 +200,11 @@ async fn bench(o: Options) -> bool {
         o.nodes
     );
     println!("|---|---|---|---|---|---|");
-    for path in ["/", "/nodes", "/nodes?sort=state&page=50"] {
+    for (path, page) in [
+        ("/", "home"),
+        ("/nodes", "nodes"),
+        ("/nodes?sort=state&page=50", "nodes_page50"),
+    ] {
         let mut ttfb = Vec::new();
         let mut full = Vec::new();
         let mut size = 0;
@@ -231,10 +225,19 @@ async fn bench(o: Options) -> bool {
             kb(size),
             kb(size + assets)
         );
-        if med > TTFB_MS || kb(size + assets) > PAGE_KB {
-            println!("  ^ over target (TTFB < {TTFB_MS} ms, page < {PAGE_KB} KB)");
-            ok = false;
-        }
+        let weight = kb(size + assets);
+        ok &= figure(
+            &format!("web.{page}.ttfb"),
+            med,
+            "ms",
+            Target::Below(TTFB_MS),
+        );
+        ok &= figure(
+            &format!("web.{page}.weight"),
+            weight,
+            "KB",
+            Target::Below(PAGE_KB),
+        );
     }
     drop(held);
 
@@ -399,10 +402,12 @@ async fn bench(o: Options) -> bool {
         if sorted_in_page.is_empty() { 0.0 } else { percentile(&sorted_in_page, 0.5) },
         slowest_in_page
     );
-    if slowest_in_page > CLICK_MS {
-        println!("  ^ a click took over {CLICK_MS} ms in the page");
-        ok = false;
-    }
+    ok &= figure(
+        "web.click_in_page",
+        slowest_in_page,
+        "ms",
+        Target::Below(CLICK_MS),
+    );
     if markers == 0 && skipped > 0 {
         println!("  ^ lines were skipped without a marker");
         ok = false;

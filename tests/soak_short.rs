@@ -11,20 +11,15 @@
 //! or of one connection or subscription per operator query, fails it.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-#[path = "common/soak.rs"]
-mod soak;
+mod common;
 
-use std::path::PathBuf;
 use std::time::Duration;
+
+use common::soak;
 
 #[test]
 fn sixty_seconds_of_200_nodes_and_operators_keep_fds_constant_and_memory_flat() {
-    let o = soak::SoakOptions::new(
-        PathBuf::from(env!("CARGO_BIN_EXE_monit-configd")),
-        PathBuf::from(env!("CARGO_BIN_EXE_monit-cli")),
-        200,
-        Duration::from_secs(60),
-    );
+    let o = soak::SoakOptions::new(200, Duration::from_secs(60));
     let report = soak::run(&o, |s| {
         eprintln!(
             "t={:>3.0}s rss {:.1} MiB fds {} threads {}",

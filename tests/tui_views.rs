@@ -229,14 +229,22 @@ fn events() -> Vec<EventRow> {
     vec![
         EventRow {
             time: t(340),
-            node: "db-1".into(),
+            node: Some("db-1".into()),
             kind: "node-down".into(),
+            check: None,
+            state: Some("down".into()),
+            previous_state: Some("up".into()),
+            who: None,
             message: "no heartbeat for 30s".into(),
         },
         EventRow {
             time: t(3600),
-            node: "web-2".into(),
+            node: Some("web-2".into()),
             kind: "node-up".into(),
+            check: None,
+            state: Some("up".into()),
+            previous_state: None,
+            who: None,
             message: "registered, version 0.1.0".into(),
         },
     ]
@@ -970,6 +978,38 @@ fn a_late_answer_for_an_abandoned_run_line_asks_nothing() {
 /// Rows come from configd's job records through the shared model: the
 /// overall state filters (a runbook has no targets, only steps), and a
 /// runbook's steps show in the details.
+#[test]
+fn events_filter_on_the_fields_query_events_has() {
+    let ack = EventRow {
+        time: t(60),
+        node: Some("web-1".into()),
+        kind: "acknowledgement".into(),
+        check: Some("disk".into()),
+        state: Some("critical".into()),
+        previous_state: None,
+        who: Some("alice".into()),
+        message: "cleaning up".into(),
+    };
+    let mut app = full_app();
+    let mut rows = events();
+    rows.push(ack);
+    update(&mut app, Action::Events(rows));
+    key(&mut app, KeyCode::Char('6'));
+    key(&mut app, KeyCode::Char('/'));
+    typ(&mut app, "who=alice check=disk");
+    key(&mut app, KeyCode::Enter);
+    assert_eq!(app.events.visible.len(), 1, "{:?}", app.events.filter_error);
+    let shown = app.events.selected_row().unwrap();
+    assert_eq!(shown.who.as_deref(), Some("alice"));
+    key(&mut app, KeyCode::Enter);
+    let screen = draw(&mut app, 120, 40);
+    assert!(screen.contains("disk: cleaning up"), "{screen}");
+    assert!(
+        screen.contains("who") && screen.contains("alice"),
+        "{screen}"
+    );
+}
+
 #[test]
 fn jobs_filter_on_state_and_show_runbook_steps() {
     use monit::net::proto::{JobView, StepKind, StepState, StepView};

@@ -144,7 +144,7 @@ enum Op {
     Checks(CheckWrites, Option<Ack>),
     Events {
         limit: usize,
-        reply: oneshot::Sender<Result<Vec<EventRow>, StoreError>>,
+        answer: oneshot::Sender<Result<Vec<EventRow>, StoreError>>,
     },
     /// Module-owned SQL (inventory, jobs), see `Store::call`.
     Call(Call),
@@ -280,8 +280,8 @@ impl Store {
 
     /// The newest `limit` events, oldest first.
     pub async fn recent_events(&self, limit: usize) -> Result<Vec<EventRow>, StoreError> {
-        let (reply, rx) = oneshot::channel();
-        self.send(Op::Events { limit, reply }).await?;
+        let (answer, rx) = oneshot::channel();
+        self.send(Op::Events { limit, answer }).await?;
         rx.await.map_err(|_| StoreError::Stopped)?
     }
 
@@ -566,7 +566,7 @@ fn apply(conn: &mut Connection, batch: &mut Vec<Op>, acks: &mut Vec<Ack>) -> rus
                 acks.extend(ack);
             }
             Op::Barrier(ack) => acks.push(ack),
-            Op::Events { limit, reply } => reads.push((limit, reply)),
+            Op::Events { limit, answer } => reads.push((limit, answer)),
             Op::Call(call) => finishers.push(call(&tx)),
         }
     }
@@ -574,8 +574,11 @@ fn apply(conn: &mut Connection, batch: &mut Vec<Op>, acks: &mut Vec<Ack>) -> rus
     for finish in finishers {
         finish(true);
     }
-    for (limit, reply) in reads {
-        let _ = reply.send(read_events(conn, limit).map_err(|e| StoreError::Write(e.to_string())));
+    for (limit, answer) in reads {
+        // The asker may have given up waiting: then nobody reads it.
+        answer
+            .send(read_events(conn, limit).map_err(StoreError::from))
+            .ok();
     }
     Ok(())
 }

@@ -131,14 +131,9 @@ pub struct InventoryRow {
     pub attrs: BTreeMap<String, String>,
 }
 
-/// One fleet event (`monit-cli query events`).
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-pub struct EventRow {
-    pub time: String,
-    pub node: String,
-    pub kind: String,
-    pub message: String,
-}
+/// An event row is the event as `monit-cli query events -o json` prints
+/// it, so `/` filters name the same fields.
+pub use crate::views::EventJson as EventRow;
 
 fn time_or_empty(ms: i64) -> String {
     if ms > 0 {
@@ -247,21 +242,6 @@ impl From<&proto::InventoryItem> for InventoryRow {
             key: i.key.clone(),
             node: i.node.clone(),
             attrs: i.attrs.clone(),
-        }
-    }
-}
-
-impl From<&proto::EventView> for EventRow {
-    fn from(e: &proto::EventView) -> Self {
-        let mut message = e.message.clone();
-        if let Some(check) = &e.check {
-            message = format!("{check}: {message}");
-        }
-        EventRow {
-            time: crate::timefmt::rfc3339_ms(e.time_ms),
-            node: e.node.clone().unwrap_or_default(),
-            kind: e.kind.clone(),
-            message,
         }
     }
 }

@@ -3,8 +3,10 @@
 //! fails), every wait bounded.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod bench;
 pub mod faults;
 pub mod ops_pack;
+pub mod soak;
 pub mod transfer;
 pub mod web;
 pub mod zones;

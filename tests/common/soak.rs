@@ -15,33 +15,27 @@
 //! an open fd.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::{BufRead, BufReader, Write};
-use std::os::unix::fs::OpenOptionsExt;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::io::{BufRead, BufReader};
+use std::process::Stdio;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
-use monit::auth::{Token, TokensFile};
-use monit::checks::{CheckState, PerfData, StateType};
-use monit::net::dial::{dial, link_config, Dialed, Endpoint};
-use monit::net::link::{drive, LinkHandle, NoRequests};
-use monit::net::proto::{
-    CheckDecl, CheckResult, CheckResults, ErrorCode, ErrorFrame, Level, LogBatch, LogLine,
-    PeerKind, Registration, RequestBody, ResponseBody, Role, DEFAULT_MAX_FRAME,
-};
-use monit::net::tls::{Fingerprint, Trust};
+use monit::auth::Token;
+use monit::checks::CheckState;
+use monit::net::link::{LinkHandle, NoRequests};
+use monit::net::proto::{CheckResults, Level, LogBatch, LogLine, RequestBody, ResponseBody, Role};
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
+
+use super::bench::{self, ask, check_result, node_link, perf_time, registration, Configd};
+use super::Proc;
 
 pub const CHECKS_PER_NODE: usize = 5;
 pub const LINES_PER_ROUND: usize = 5;
 
 pub struct SoakOptions {
-    pub configd: PathBuf,
-    pub cli: PathBuf,
     pub nodes: usize,
     pub duration: Duration,
     /// How often configd is sampled.
@@ -66,11 +60,9 @@ impl SoakOptions {
     /// RSS climbs for the first minutes before it levels off (about 61 MiB
     /// for 1,000 nodes, reached at 180 s in one run and 360 s in another;
     /// cause not yet identified), see BENCHMARKS.md.
-    pub fn new(configd: PathBuf, cli: PathBuf, nodes: usize, duration: Duration) -> Self {
+    pub fn new(nodes: usize, duration: Duration) -> Self {
         let short = duration < Duration::from_secs(300);
         SoakOptions {
-            configd,
-            cli,
             nodes,
             duration,
             sample_every: if short {
@@ -179,110 +171,31 @@ impl SoakReport {
     }
 }
 
-fn status_field(pid: u32, field: &str) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with(field))
-                .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
-        })
-        .unwrap_or(0)
-}
-
 pub fn sample(pid: u32, at: Duration) -> Sample {
-    let fds = std::fs::read_dir(format!("/proc/{pid}/fd"))
-        .map(|d| d.count() as u64)
-        .unwrap_or(0);
+    let pid = pid.to_string();
+    let field = |key| bench::status_field(&pid, key).unwrap_or(0);
     Sample {
         at,
-        rss_kib: status_field(pid, "VmRSS:"),
-        anon_kib: status_field(pid, "RssAnon:"),
-        file_kib: status_field(pid, "RssFile:"),
-        fds,
-        threads: status_field(pid, "Threads:"),
+        rss_kib: field("VmRSS:"),
+        anon_kib: field("RssAnon:"),
+        file_kib: field("RssFile:"),
+        fds: bench::open_fds(&pid),
+        threads: field("Threads:"),
     }
-}
-
-struct Killed(Child);
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn scrub(cmd: &mut Command, dir: &Path) {
-    for v in [
-        "MONIT_CONFIG",
-        "MONIT_SERVER",
-        "MONIT_TOKEN",
-        "MONIT_TOKEN_FILE",
-        "MONIT_LOG",
-        "RUST_LOG",
-    ] {
-        cmd.env_remove(v);
-    }
-    cmd.env("HOME", dir)
-        .env("XDG_CONFIG_HOME", dir.join("xdg"))
-        .stdin(Stdio::null());
-}
-
-fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)?;
-    writeln!(f, "{text}")?;
-    Ok(())
 }
 
 /// Runs the soak; `progress` gets each sample as it is taken.
 pub fn run(o: &SoakOptions, mut progress: impl FnMut(&Sample)) -> anyhow::Result<SoakReport> {
-    let dir = tempfile::tempdir()?;
-    let data = dir.path().join("data");
-    std::fs::create_dir_all(&data)?;
-    std::fs::create_dir_all(dir.path().join("xdg"))?;
-    let mut tokens = TokensFile::load(&data.join("tokens.toml"))?;
-    let nodes: Vec<(String, Token)> = (1..=o.nodes)
-        .map(|i| {
-            let name = format!("soak-{i:04}");
-            tokens.add(&name, Role::Node).map(|t| (name, t))
-        })
-        .collect::<Result<_, _>>()?;
-    let viewer = tokens.add("soak-viewer", Role::Viewer)?;
-    tokens.save()?;
-    let viewer_file = dir.path().join("viewer.token");
-    write_private(&viewer_file, &viewer.to_string())?;
-    let config = dir.path().join("configd.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "listen = \"127.0.0.1:0\"\ndata_dir = \"{}\"\nmax_handshakes_per_address = 1024\nlog_buffer_lines = {}\n[log]\nlevel = \"warn\"\n",
-            data.display(),
+    let mut configd = Configd::start(
+        bench::names("soak", o.nodes),
+        Role::Viewer,
+        &format!(
+            "log_buffer_lines = {}\n[log]\nlevel = \"warn\"\n",
             o.log_buffer_lines
         ),
-    )?;
-    let mut cmd = Command::new(&o.configd);
-    cmd.arg("--config").arg(&config).arg("run");
-    scrub(&mut cmd, dir.path());
-    let mut configd = Killed(
-        cmd.stdout(Stdio::piped())
-            .stderr(std::fs::File::create(dir.path().join("configd.err"))?)
-            .spawn()
-            .with_context(|| format!("starting {}", o.configd.display()))?,
     );
-    let mut first = String::new();
-    BufReader::new(configd.0.stdout.take().context("stdout")?).read_line(&mut first)?;
-    let addr = first
-        .trim()
-        .strip_prefix("listening on ")
-        .with_context(|| format!("unexpected configd output {first:?}"))?
-        .to_string();
-    let pid = configd.0.id();
-    let trust = Trust::Pinned(Fingerprint::of_pem_file(&data.join("tls/cert.pem"))?);
+    let nodes = std::mem::take(&mut configd.nodes);
+    let pid = configd.pid();
 
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -292,7 +205,7 @@ pub fn run(o: &SoakOptions, mut progress: impl FnMut(&Sample)) -> anyhow::Result
     let results = Arc::new(AtomicU64::new(0));
     let lines = Arc::new(AtomicU64::new(0));
     let errors = Arc::new(AtomicU64::new(0));
-    let links = rt.block_on(connect_all(&addr, &trust, nodes, &stop))?;
+    let links = rt.block_on(connect_all(&configd, nodes, &stop))?;
     let started = Instant::now();
     let mut tasks = Vec::new();
     let n = links.len();
@@ -335,21 +248,12 @@ pub fn run(o: &SoakOptions, mut progress: impl FnMut(&Sample)) -> anyhow::Result
     }
 
     // The follower: `monit-cli logs -f`, its lines counted.
-    let mut cmd = Command::new(&o.cli);
-    cmd.arg("--server")
-        .arg(&addr)
-        .arg("--token-file")
-        .arg(&viewer_file)
-        .args(["logs", "-f", "-o", "jsonl"]);
-    scrub(&mut cmd, dir.path());
-    let mut follower = Killed(
-        cmd.stdout(Stdio::piped())
-            .stderr(std::fs::File::create(dir.path().join("follower.err"))?)
-            .spawn()?,
-    );
+    let mut cmd = configd.cli(&["logs", "-f", "-o", "jsonl"]);
+    cmd.stdout(Stdio::piped());
+    let mut follower = Proc::spawn("follower", cmd, configd.path());
     let followed = Arc::new(AtomicU64::new(0));
     {
-        let out = follower.0.stdout.take().context("follower stdout")?;
+        let out = follower.child.stdout.take().context("follower stdout")?;
         let followed = followed.clone();
         std::thread::spawn(move || {
             let mut r = BufReader::new(out);
@@ -363,14 +267,7 @@ pub fn run(o: &SoakOptions, mut progress: impl FnMut(&Sample)) -> anyhow::Result
 
     // Operators and samples, in this thread, one after the other.
     let query = |args: &[&str]| -> bool {
-        let mut cmd = Command::new(&o.cli);
-        cmd.arg("--server")
-            .arg(&addr)
-            .arg("--token-file")
-            .arg(&viewer_file)
-            .args(args);
-        scrub(&mut cmd, dir.path());
-        match cmd.stderr(Stdio::piped()).output() {
+        match configd.cli(args).stderr(Stdio::piped()).output() {
             Ok(out) if out.status.success() => {
                 serde_json::from_slice::<serde_json::Value>(&out.stdout)
                     .map(|v| v.as_array().is_some_and(|a| !a.is_empty()))
@@ -422,11 +319,11 @@ pub fn run(o: &SoakOptions, mut progress: impl FnMut(&Sample)) -> anyhow::Result
             let wake = next_sample.min(next_query);
             std::thread::sleep((wake - now).min(Duration::from_millis(200)));
         }
-        if let Ok(Some(status)) = configd.0.try_wait() {
-            bail!("configd exited during the soak: {status}");
+        if !bench::alive(pid) {
+            bail!("configd exited during the soak{}", configd.log_tail());
         }
     }
-    let follower_alive = matches!(follower.0.try_wait(), Ok(None));
+    let follower_alive = matches!(follower.child.try_wait(), Ok(None));
     stop.cancel();
     rt.block_on(async {
         for t in tasks {
@@ -457,8 +354,7 @@ pub fn run(o: &SoakOptions, mut progress: impl FnMut(&Sample)) -> anyhow::Result
 }
 
 async fn connect_all(
-    addr: &str,
-    trust: &Trust,
+    configd: &Configd,
     nodes: Vec<(String, Token)>,
     stop: &CancellationToken,
 ) -> anyhow::Result<Vec<(String, LinkHandle)>> {
@@ -466,18 +362,15 @@ async fn connect_all(
     let mut pending = Vec::new();
     for (name, token) in nodes {
         let gate = gate.clone();
-        let endpoint = Endpoint {
-            server: addr.to_string(),
-            token,
-            trust: trust.clone(),
-        };
+        let endpoint = configd.endpoint(&token);
         let stop = stop.clone();
         pending.push(tokio::spawn(async move {
             let _p = gate.acquire().await;
             // A node told `busy` retries, as monit-noded does.
             let mut last = String::new();
             for attempt in 0..20u64 {
-                match connect(&endpoint, &name, &stop).await {
+                let reg = registration(&name, CHECKS_PER_NODE, 1);
+                match node_link(&endpoint, reg, Arc::new(NoRequests), &stop).await {
                     Ok(link) => return Ok((name, link)),
                     Err(e) => last = e,
                 }
@@ -493,86 +386,30 @@ async fn connect_all(
     Ok(links)
 }
 
-async fn connect(
-    endpoint: &Endpoint,
-    name: &str,
-    stop: &CancellationToken,
-) -> Result<LinkHandle, String> {
-    let Dialed { conn, welcome, .. } = dial(endpoint, PeerKind::Node, name)
-        .await
-        .map_err(|e| e.to_string())?;
-    let (link, queue) = LinkHandle::new(DEFAULT_MAX_FRAME);
-    tokio::spawn(drive(
-        conn,
-        link.clone(),
-        queue,
-        Arc::new(NoRequests),
-        link_config(&welcome),
-        stop.clone(),
-        ErrorFrame::new(ErrorCode::ShuttingDown, "soak done"),
-    ));
-    let reg = Registration {
-        hostname: name.into(),
-        version: monit::VERSION.into(),
-        labels: Default::default(),
-        addrs: vec![],
-        commands: vec![],
-        checks: (0..CHECKS_PER_NODE)
-            .map(|c| CheckDecl {
-                name: format!("check-{c}"),
-                max_attempts: 1,
-                freshness_ms: None,
-            })
-            .collect(),
-        takes_checks: false,
-    };
-    let mut answers = link
-        .request(RequestBody::Register(reg))
-        .await
-        .map_err(|e| e.to_string())?;
-    match answers.next().await {
-        Some(Ok(ResponseBody::Registered(_))) => Ok(link),
-        other => Err(format!("registration: {other:?}")),
-    }
-}
-
 /// One result per check; `check-0` turns warning for one round in six
 /// (state changes: events, problems), the rest stay ok.
 async fn send_checks(link: &LinkHandle, round: u64) -> Option<u64> {
     let now = monit::timefmt::now_ms();
     let results = (0..CHECKS_PER_NODE)
-        .map(|c| CheckResult {
-            name: format!("check-{c}"),
-            state: if c == 0 && round.is_multiple_of(6) {
+        .map(|c| {
+            let state = if c == 0 && round.is_multiple_of(6) {
                 CheckState::Warning
             } else {
                 CheckState::Ok
-            },
-            output: format!("OK: round {round}"),
-            long_output: String::new(),
-            perfdata: vec![PerfData {
-                label: "time".into(),
-                value: 0.001,
-                uom: "s".into(),
-                warn: None,
-                crit: None,
-                min: Some(0.0),
-                max: None,
-            }],
-            time_ms: now,
-            duration_ms: 1,
-            latency_ms: 0,
-            max_attempts: 1,
-            state_type: StateType::Hard,
-            attempt: 1,
+            };
+            let output = format!("OK: round {round}");
+            check_result(
+                format!("check-{c}"),
+                state,
+                output,
+                now,
+                1,
+                vec![perf_time(0.001)],
+            )
         })
         .collect();
-    let mut answers = link
-        .request(RequestBody::CheckResults(CheckResults { results }))
-        .await
-        .ok()?;
-    match answers.next().await {
-        Some(Ok(ResponseBody::ResultsAck(a))) => Some(u64::from(a.accepted)),
+    match ask(link, RequestBody::CheckResults(CheckResults { results })).await {
+        Some(ResponseBody::ResultsAck(a)) => Some(u64::from(a.accepted)),
         _ => None,
     }
 }
@@ -587,15 +424,10 @@ async fn send_lines(link: &LinkHandle, name: &str, round: u64) -> bool {
             message: format!("{name} soak line {i} of round {round}"),
         })
         .collect();
-    let Ok(mut r) = link
-        .request(RequestBody::LogBatch(LogBatch {
-            stream: 1,
-            first_line: (round - 1) * LINES_PER_ROUND as u64,
-            lines,
-        }))
-        .await
-    else {
-        return false;
-    };
-    matches!(r.next().await, Some(Ok(ResponseBody::LogAck(_))))
+    let batch = RequestBody::LogBatch(LogBatch {
+        stream: 1,
+        first_line: (round - 1) * LINES_PER_ROUND as u64,
+        lines,
+    });
+    matches!(ask(link, batch).await, Some(ResponseBody::LogAck(_)))
 }

@@ -7,7 +7,7 @@ pub struct Events;
 impl ViewSpec for Events {
     fn refilter(&self, app: &mut App) {
         super::refilter(&mut app.events, |e| {
-            format!("{} {} {}", e.node, e.kind, e.message)
+            format!("{} {} {}", node(e), e.kind, message(e))
         });
         super::sort(&mut app.events, |x, y| y.time.cmp(&x.time));
     }
@@ -26,9 +26,9 @@ impl ViewSpec for Events {
             |e| {
                 vec![
                     Cell::from(short_time(&e.time)),
-                    Cell::from(e.node.as_str()),
+                    Cell::from(node(e)),
                     Cell::from(e.kind.as_str()),
-                    Cell::from(e.message.as_str()),
+                    Cell::from(message(e)),
                 ]
             },
             area,
@@ -40,12 +40,31 @@ impl ViewSpec for Events {
         let e = app.events.selected_row()?;
         Some((
             format!("event {}", e.kind),
-            vec![
-                kv("time", e.time.clone()),
-                kv("node", e.node.clone()),
-                Line::from(""),
-                Line::from(e.message.clone()),
-            ],
+            [
+                Some(kv("time", e.time.clone())),
+                Some(kv("node", node(e).to_string())),
+                e.check.clone().map(|c| kv("check", c)),
+                e.state.clone().map(|s| kv("state", s)),
+                e.previous_state.clone().map(|s| kv("previous", s)),
+                e.who.clone().map(|w| kv("who", w)),
+                Some(Line::from("")),
+                Some(Line::from(e.message.clone())),
+            ]
+            .into_iter()
+            .flatten()
+            .collect(),
         ))
+    }
+}
+
+fn node(e: &crate::tui::rows::EventRow) -> &str {
+    e.node.as_deref().unwrap_or("")
+}
+
+/// The message, after the check it is about.
+fn message(e: &crate::tui::rows::EventRow) -> String {
+    match &e.check {
+        Some(check) => format!("{check}: {}", e.message),
+        None => e.message.clone(),
     }
 }
