@@ -1,5 +1,7 @@
 //! A log line: its wire form (`LogLine`, in `LogBatch` from nodes and
 //! `LogLines` to subscribers) and its `-o json` form (`LogLineJson`).
+//! `monit-cli logs` prints that form through `json_out::log_line` (same
+//! bytes, tested), kept for the benchmark named in `net::bulk`.
 
 use serde::{Deserialize, Serialize};
 
@@ -109,16 +111,8 @@ pub struct LogLineJson<'a> {
 
 impl<'a> From<&'a LogLine> for LogLineJson<'a> {
     fn from(l: &'a LogLine) -> Self {
-        LogLineJson::with_time(l, rfc3339_ms(l.time_ms))
-    }
-}
-
-impl<'a> LogLineJson<'a> {
-    /// With `time` formatted already (`rfc3339_ms` of the line's time,
-    /// from `logs::render::TimeCache` for a stream of lines).
-    pub fn with_time(l: &'a LogLine, time: String) -> Self {
         LogLineJson {
-            time,
+            time: rfc3339_ms(l.time_ms),
             node: &l.node,
             level: l.level,
             source: &l.source,

@@ -169,21 +169,6 @@ impl NodeView {
     }
 }
 
-impl From<NodeView> for NodeJson {
-    fn from(n: NodeView) -> Self {
-        NodeJson {
-            state: n.state.as_str().to_string(),
-            first_seen: rfc3339(n.first_seen_ms),
-            last_seen: rfc3339(n.last_seen_ms),
-            name: n.name,
-            addr: n.addr,
-            version: n.version,
-            labels: n.labels,
-            checks: n.checks,
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -235,7 +220,6 @@ mod tests {
                 ("addrs", ""),
             ],
         );
-        assert_eq!(NodeJson::from(node.clone()), NodeJson::from(&node));
     }
 
     /// Filters on a node's fields decide as filters on its JSON.
