@@ -1,4 +1,6 @@
-//! Every message that crosses the wire, in one place.
+//! Every message that crosses the wire, in one place. The entities they
+//! carry (nodes, checks, events, jobs, items, log lines, commands) are
+//! defined with their JSON forms in `crate::model` and re-exported here.
 //!
 //! Encoding: MessagePack with structs as maps (`rmp_serde::to_vec_named`), so
 //! a field can be added without breaking older peers. Enums are externally
