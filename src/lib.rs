@@ -10,6 +10,7 @@
 //! - [`configd`]: the config server. [`noded`]: the node agent.
 //! - [`web`]: the web console configd serves on `web_listen`.
 //! - [`cli`]: `monit-cli`. [`filter`]: `--filter` expressions.
+//! - [`model`]: one module per entity: wire type, JSON form, filter fields.
 
 pub mod auth;
 pub mod checks;
@@ -23,6 +24,7 @@ pub mod json_out;
 pub mod logging;
 pub mod logs;
 pub mod man;
+pub mod model;
 pub mod names;
 pub mod net;
 pub mod noded;

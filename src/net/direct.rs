@@ -2,6 +2,14 @@
 //! no link task in between: for bulk answers the caller turns into output
 //! as they arrive (`monit-cli query nodes`, `monit-cli logs`), each frame
 //! read in place. It heartbeats while the caller waits for frames.
+//!
+//! Kept (issue 12) because the benchmarks need it: replacing it with
+//! rmp-serde and the client link made `monit-cli query nodes -o json` at
+//! 10,000 nodes (benches/node_load) 61-129 ms against 31-41 ms, and the
+//! log fan-out to one `monit-cli logs -f -o jsonl` (benches/logs) print
+//! 0.42-0.92 M lines/s against 0.67-1.62 M, in one sitting (BENCHMARKS.md,
+//! "Issue 12"); the targets are within 1.5x or under 20 ms, and >= 1 M
+//! lines/s. Every other answer goes through `net::client`.
 
 use std::time::Duration;
 

@@ -1,6 +1,8 @@
 //! A log line's fields, borrowed: from a `LogLine`, or straight from the
 //! bytes of a `LogLines` frame, so a subscriber prints a batch without a
 //! string copied per line.
+//!
+//! Kept with `net::bulk` (issue 12): see there for the benchmark.
 
 use super::proto::{Level, LogLine};
 

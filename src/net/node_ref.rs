@@ -2,6 +2,8 @@
 //! while the node's entry is locked, or straight from the bytes of a
 //! `Nodes` page. One shape for all three, so the MessagePack writer and the
 //! JSON writer take any of them without a copy.
+//!
+//! Kept with `net::bulk` (issue 12): see there for the benchmark.
 
 use std::collections::btree_map;
 use std::collections::BTreeMap;

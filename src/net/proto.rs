@@ -1,4 +1,6 @@
-//! Every message that crosses the wire, in one place.
+//! Every message that crosses the wire, in one place. The entities they
+//! carry (nodes, checks, events, jobs, items, log lines, commands) are
+//! defined with their JSON forms in `crate::model` and re-exported here.
 //!
 //! Encoding: MessagePack with structs as maps (`rmp_serde::to_vec_named`), so
 //! a field can be added without breaking older peers. Enums are externally
@@ -10,6 +12,20 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
+
+pub use crate::model::check::{CheckView, ChecksPage, ProblemView, ProblemsPage};
+pub use crate::model::command::{
+    CommandNames, CommandOffer, CommandsPage, RunbookArgInfo, RunbookOffer,
+};
+pub use crate::model::event::{EventView, EventsPage};
+use crate::model::is_false;
+pub use crate::model::item::{InventoryItem, InventoryPage};
+pub use crate::model::job::{
+    InventoryChange, JobDetail, JobView, JobsPage, NodeOutput, OutputStream, StepKind, StepState,
+    StepView, TargetResult, TargetState,
+};
+pub use crate::model::log::{Level, LogAck, LogBatch, LogLine, LogLines};
+pub use crate::model::node::{CheckCounts, NodeState, NodeView, NodesPage};
 
 /// Version of this protocol. A peer speaking another version gets
 /// `ErrorCode::Protocol` and is disconnected.
@@ -512,12 +528,6 @@ pub struct RunRequest {
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct ListCommands {}
 
-/// Command names offered by at least one node, sorted, each once.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-pub struct CommandNames {
-    pub names: Vec<String>,
-}
-
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ShowJob {
     pub id: u64,
@@ -525,47 +535,6 @@ pub struct ShowJob {
     /// final `JobDetail` once it ended.
     #[serde(default)]
     pub follow: bool,
-}
-
-/// One command as some nodes offer it (nodes offering a command of the
-/// same name with another definition are another offer).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CommandOffer {
-    pub spec: crate::ops::spec::CommandSpec,
-    pub nodes: Vec<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-pub struct CommandsPage {
-    pub commands: Vec<CommandOffer>,
-    /// configd's runbooks (not when the query names a node).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub runbooks: Vec<RunbookOffer>,
-}
-
-/// A runbook of configd.toml, as `query commands` lists it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RunbookOffer {
-    pub name: String,
-    pub description: String,
-    /// Who may run it.
-    pub role: Role,
-    /// `move-zone <zone:key zone> <dst:node>`.
-    pub usage: String,
-    pub args: Vec<RunbookArgInfo>,
-    /// Its steps' names, in order.
-    pub steps: Vec<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RunbookArgInfo {
-    pub name: String,
-    /// `int`, `string`, `enum`, `date`, `ip`, `key`, `keys` or `node`.
-    pub kind: String,
-    /// The rule a value must meet, for humans.
-    pub rule: String,
-    /// What each named item must have (`key`, `keys`).
-    pub requires: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -657,23 +626,6 @@ pub struct InventoryWritten {
     pub changed: u64,
 }
 
-/// One inventory item on the wire; `ints` names the fields (`key` or
-/// attributes) whose type is int, so JSON can print them as numbers.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct InventoryItem {
-    pub kind: String,
-    pub key: String,
-    pub node: String,
-    pub attrs: BTreeMap<String, String>,
-    pub ints: Vec<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct InventoryPage {
-    pub items: Vec<InventoryItem>,
-    pub done: bool,
-}
-
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Targets {
     pub nodes: Vec<String>,
@@ -685,85 +637,12 @@ pub struct JobStarted {
     pub targets: Vec<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum OutputStream {
-    Stdout,
-    Stderr,
-}
-
 /// Output of one target (lines; a chunk may hold many).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct JobOutput {
     pub node: String,
     pub stream: OutputStream,
     pub data: String,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum TargetState {
-    Running,
-    Ok,
-    Failed,
-    Timeout,
-    Cancelled,
-    Lost,
-}
-
-impl TargetState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TargetState::Running => "running",
-            TargetState::Ok => "ok",
-            TargetState::Failed => "failed",
-            TargetState::Timeout => "timeout",
-            TargetState::Cancelled => "cancelled",
-            TargetState::Lost => "lost",
-        }
-    }
-
-    pub fn parse(s: &str) -> TargetState {
-        match s {
-            "ok" => TargetState::Ok,
-            "failed" => TargetState::Failed,
-            "timeout" => TargetState::Timeout,
-            "cancelled" => TargetState::Cancelled,
-            "lost" => TargetState::Lost,
-            _ => TargetState::Running,
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TargetResult {
-    pub node: String,
-    pub state: TargetState,
-    pub exit_code: Option<i32>,
-    pub duration_ms: Option<u64>,
-    /// Why, when it did not run to an exit code.
-    pub message: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct JobView {
-    pub id: u64,
-    pub who: String,
-    pub started_ms: i64,
-    pub finished_ms: Option<i64>,
-    pub command: String,
-    pub args: Vec<String>,
-    pub targets: Vec<TargetResult>,
-    /// Preconditions checked before dispatch (`ATTR=VALUE` of the item).
-    pub requires: BTreeMap<String, String>,
-    /// Effects applied on success (empty when not applied).
-    pub effects: BTreeMap<String, String>,
-    /// The inventory item the job acted on, `KIND=KEY`.
-    pub item: Option<String>,
-    pub message: String,
-    /// A runbook's steps (a runbook job has at least one; a command job none).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub steps: Vec<StepView>,
 }
 
 /// `runbook plan|run NAME ARGS`.
@@ -789,112 +668,6 @@ pub struct RunbookPlan {
     pub digest: String,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum StepKind {
-    Run,
-    Transfer,
-    Effects,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum StepState {
-    Pending,
-    Running,
-    Ok,
-    Failed,
-    Skipped,
-    /// Completed, then reverted after a later step failed.
-    Undone,
-    /// Its undo was tried and failed: look at the message.
-    UndoFailed,
-    /// configd stopped while it ran.
-    Lost,
-}
-
-impl StepState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            StepState::Pending => "pending",
-            StepState::Running => "running",
-            StepState::Ok => "ok",
-            StepState::Failed => "failed",
-            StepState::Skipped => "skipped",
-            StepState::Undone => "undone",
-            StepState::UndoFailed => "undo_failed",
-            StepState::Lost => "lost",
-        }
-    }
-}
-
-/// One inventory attribute a step changes (`node` for the hosting node).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct InventoryChange {
-    pub kind: String,
-    pub key: String,
-    pub attr: String,
-    /// The value before (None: unset).
-    pub from: Option<String>,
-    pub to: String,
-}
-
-/// One resolved step of a runbook: what runs where, what it changes, its
-/// undo, and (in a job) how it went.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct StepView {
-    /// 1-based position in the plan.
-    pub index: u32,
-    pub name: String,
-    pub kind: StepKind,
-    /// The key a `for_each` step is on.
-    pub item: Option<String>,
-    /// Where it runs (a transfer's source).
-    pub node: Option<String>,
-    /// A transfer's destination.
-    pub to_node: Option<String>,
-    pub command: Option<String>,
-    pub args: Vec<String>,
-    /// A transfer's file, relative to both nodes' `transfer_dir`.
-    pub file: Option<String>,
-    pub changes: Vec<InventoryChange>,
-    /// What reverts it when a later step fails.
-    pub undo: Option<Box<StepView>>,
-    pub state: StepState,
-    pub started_ms: Option<i64>,
-    pub finished_ms: Option<i64>,
-    pub exit_code: Option<i32>,
-    /// Bytes moved (transfers).
-    pub bytes: Option<u64>,
-    /// Why it was skipped, how it failed, what its undo did.
-    pub message: String,
-}
-
-impl StepView {
-    /// A step as planned: nothing resolved yet, nothing run.
-    pub fn pending(index: u32, name: &str, kind: StepKind, item: Option<String>) -> StepView {
-        StepView {
-            index,
-            name: name.to_string(),
-            kind,
-            item,
-            node: None,
-            to_node: None,
-            command: None,
-            args: Vec::new(),
-            file: None,
-            changes: Vec::new(),
-            undo: None,
-            state: StepState::Pending,
-            started_ms: None,
-            finished_ms: None,
-            exit_code: None,
-            bytes: None,
-            message: String::new(),
-        }
-    }
-}
-
 impl RunbookPlan {
     /// The steps that will run (not skipped).
     pub fn runs(&self) -> usize {
@@ -914,26 +687,6 @@ pub struct StepProgress {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct JobsPage {
-    pub jobs: Vec<JobView>,
-    pub done: bool,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct NodeOutput {
-    pub node: String,
-    pub output: String,
-    /// Only the tail was kept.
-    pub truncated: bool,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct JobDetail {
-    pub job: JobView,
-    pub outputs: Vec<NodeOutput>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CommandOutput {
     pub stream: OutputStream,
     pub data: String,
@@ -950,58 +703,6 @@ pub struct CommandExit {
 pub struct Registered {
     /// Milliseconds since the Unix epoch when configd first saw this node.
     pub first_seen_ms: i64,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct NodesPage {
-    pub nodes: Vec<NodeView>,
-    /// True on the last page of the answer.
-    pub done: bool,
-}
-
-/// Node state as operators see it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum NodeState {
-    Up,
-    Down,
-    /// Known, but not heard from since configd started.
-    Pending,
-}
-
-impl NodeState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            NodeState::Up => "up",
-            NodeState::Down => "down",
-            NodeState::Pending => "pending",
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-pub struct CheckCounts {
-    pub ok: u32,
-    pub warning: u32,
-    pub critical: u32,
-    pub unknown: u32,
-    pub pending: u32,
-}
-
-/// One node, on the wire (times in epoch milliseconds).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct NodeView {
-    pub name: String,
-    pub state: NodeState,
-    /// Address configd last saw the node connect from.
-    pub addr: String,
-    pub first_seen_ms: i64,
-    pub last_seen_ms: i64,
-    pub version: String,
-    pub hostname: String,
-    pub addrs: Vec<String>,
-    pub labels: BTreeMap<String, String>,
-    pub checks: CheckCounts,
 }
 
 impl ResponseBody {
@@ -1102,91 +803,6 @@ pub struct QueryEvents {
     pub limit: u32,
 }
 
-/// A check as operators see it (times in epoch ms, 0: never).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct CheckView {
-    pub node: String,
-    pub name: String,
-    pub state: CheckState,
-    pub state_type: StateType,
-    pub attempt: u32,
-    pub max_attempts: u32,
-    pub output: String,
-    pub long_output: String,
-    pub perfdata: Vec<PerfData>,
-    pub last_check_ms: i64,
-    pub last_change_ms: i64,
-    pub acknowledged: bool,
-    pub in_downtime: bool,
-    pub flapping: bool,
-    /// `local` (noded.toml) or `central` (configd.toml); empty from an
-    /// older configd, meaning local.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub origin: String,
-    /// Why the node refused this central check; such a row is a
-    /// definition only, never run.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub refused: Option<String>,
-    /// Its node is down: the state is the last one known, not current.
-    #[serde(default, skip_serializing_if = "is_false")]
-    pub stale: bool,
-}
-
-fn is_false(b: &bool) -> bool {
-    !*b
-}
-
-/// One problem: a node that is down (`check` None) or a non-OK check.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ProblemView {
-    pub node: String,
-    /// None: the node itself is down.
-    pub check: Option<String>,
-    /// `down`, or the check's state.
-    pub state: String,
-    /// `hard` or `soft` (a node down is hard).
-    pub state_type: String,
-    /// When the state began (epoch ms).
-    pub since_ms: i64,
-    /// The check's output (at most 1 KiB), or why the node went down.
-    pub output: String,
-    pub acknowledged: bool,
-    pub in_downtime: bool,
-    pub flapping: bool,
-    /// A check of a node that is down.
-    pub stale: bool,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ProblemsPage {
-    pub problems: Vec<ProblemView>,
-    pub done: bool,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ChecksPage {
-    pub checks: Vec<CheckView>,
-    pub done: bool,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct EventView {
-    pub time_ms: i64,
-    pub kind: String,
-    pub node: Option<String>,
-    pub check: Option<String>,
-    pub state: Option<String>,
-    pub previous_state: Option<String>,
-    pub who: Option<String>,
-    pub message: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct EventsPage {
-    pub events: Vec<EventView>,
-    pub done: bool,
-}
-
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AckRequest {
     pub node: String,
@@ -1248,86 +864,6 @@ pub struct Done {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<u64>,
 }
-/// Severity of a log line, least to most severe.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Level {
-    Trace,
-    Debug,
-    Info,
-    Warn,
-    Error,
-}
-
-impl Level {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Level::Trace => "trace",
-            Level::Debug => "debug",
-            Level::Info => "info",
-            Level::Warn => "warn",
-            Level::Error => "error",
-        }
-    }
-}
-
-impl From<tracing::Level> for Level {
-    fn from(l: tracing::Level) -> Level {
-        match l {
-            tracing::Level::TRACE => Level::Trace,
-            tracing::Level::DEBUG => Level::Debug,
-            tracing::Level::INFO => Level::Info,
-            tracing::Level::WARN => Level::Warn,
-            _ => Level::Error,
-        }
-    }
-}
-
-impl std::str::FromStr for Level {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.to_ascii_lowercase().as_str() {
-            "trace" => Ok(Level::Trace),
-            "debug" => Ok(Level::Debug),
-            "info" => Ok(Level::Info),
-            "warn" | "warning" => Ok(Level::Warn),
-            "error" => Ok(Level::Error),
-            other => Err(format!(
-                "unknown level `{other}`: use trace, debug, info, warn or error"
-            )),
-        }
-    }
-}
-
-/// One log line. `node` is set by configd from the sender's identity (a
-/// node's own value is ignored); `source` is `daemon`, `job:ID` or
-/// `check:NAME`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LogLine {
-    /// Milliseconds since the Unix epoch.
-    pub time_ms: i64,
-    pub node: String,
-    pub level: Level,
-    pub source: String,
-    pub message: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-pub struct LogBatch {
-    /// Random per run of the sender; with `first_line`, lets configd drop a
-    /// batch it already holds (re-sent after a lost ack). 0: not numbered.
-    pub stream: u64,
-    /// Number of the first line in this run of the sender.
-    pub first_line: u64,
-    pub lines: Vec<LogLine>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LogAck {
-    /// Lines held by configd from the acknowledged batch.
-    pub count: u64,
-}
-
 /// Server-side filters and how much history to send first.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct SubscribeLogs {
@@ -1348,15 +884,4 @@ pub struct SubscribeLogs {
     pub since_ms: Option<i64>,
     /// Keep sending live lines until cancelled.
     pub follow: bool,
-}
-
-/// A batch of lines for a subscriber.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-pub struct LogLines {
-    pub lines: Vec<LogLine>,
-    /// Matching lines this subscriber missed, just before these, because it
-    /// read too slowly.
-    pub skipped: u64,
-    /// True on the last batch (history only, or the stream ended).
-    pub done: bool,
 }

@@ -1,0 +1,50 @@
+//! One module per entity (node, check and problem, event, job, inventory
+//! item, log line, command): the serde type that crosses the wire (also
+//! re-exported from `net::proto`), its `-o json` form, and the fields a
+//! filter may name. Each module's tests fail when a wire field is neither
+//! printed nor left out on purpose, or a printed field is not filterable.
+
+pub mod check;
+pub mod command;
+pub mod event;
+pub mod item;
+pub mod job;
+pub mod log;
+pub mod node;
+
+/// A JSON form as a `serde_json::Value`, to filter (and to print with
+/// other rows: a value's keys come out sorted, as `-o json` has always
+/// printed them).
+pub(crate) fn to_value(v: &impl serde::Serialize) -> serde_json::Value {
+    // A JSON form has string keys and finite numbers: it cannot fail.
+    serde_json::to_value(v).unwrap_or(serde_json::Value::Null)
+}
+
+/// For `skip_serializing_if` on flags sent only when set.
+pub(crate) fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+/// Every top-level field of `wire` is in `json` under the same name, or
+/// renamed (`renames`: wire name, JSON name; an empty JSON name is a field
+/// the JSON leaves out on purpose).
+#[cfg(test)]
+pub(crate) fn assert_wire_shown(
+    wire: &serde_json::Value,
+    json: &serde_json::Value,
+    renames: &[(&str, &str)],
+) {
+    let wire = wire.as_object().expect("a struct");
+    let json = json.as_object().expect("a struct");
+    for key in wire.keys() {
+        let shown = match renames.iter().find(|(w, _)| w == key) {
+            Some((_, "")) => continue,
+            Some((_, j)) => j,
+            None => key.as_str(),
+        };
+        assert!(
+            json.contains_key(shown),
+            "wire field `{key}` is not in the JSON (print it, or list it as left out)"
+        );
+    }
+}

@@ -1,0 +1,272 @@
+//! A node: its wire form (`NodeView`, in `Nodes` pages), its `-o json`
+//! form (`NodeJson`, DESIGN section 7) and the fields a filter may name.
+//! A field added to `NodeView` goes in `NodeJson`, `node_field` and
+//! `NODE_FIELDS` here (the tests fail until it does), in the registry
+//! that fills it, in docs/PROTOCOL.md, and (while the benchmark keeps
+//! them, see `net::bulk`) in `net::node_ref` and the two hand-written
+//! paths, whose proptests fail until they do.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::filter::{Field, Filter};
+use crate::net::node_ref::NodeRef;
+use crate::timefmt::rfc3339;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NodesPage {
+    pub nodes: Vec<NodeView>,
+    /// True on the last page of the answer.
+    pub done: bool,
+}
+
+/// Node state as operators see it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NodeState {
+    Up,
+    Down,
+    /// Known, but not heard from since configd started.
+    Pending,
+}
+
+impl NodeState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NodeState::Up => "up",
+            NodeState::Down => "down",
+            NodeState::Pending => "pending",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct CheckCounts {
+    pub ok: u32,
+    pub warning: u32,
+    pub critical: u32,
+    pub unknown: u32,
+    pub pending: u32,
+}
+
+/// One node, on the wire (times in epoch milliseconds).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NodeView {
+    pub name: String,
+    pub state: NodeState,
+    /// Address configd last saw the node connect from.
+    pub addr: String,
+    pub first_seen_ms: i64,
+    pub last_seen_ms: i64,
+    pub version: String,
+    pub hostname: String,
+    pub addrs: Vec<String>,
+    pub labels: BTreeMap<String, String>,
+    pub checks: CheckCounts,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NodeJson {
+    pub name: String,
+    /// `up`, `down` or `pending`.
+    pub state: String,
+    pub addr: String,
+    pub first_seen: String,
+    pub last_seen: String,
+    pub version: String,
+    pub labels: BTreeMap<String, String>,
+    pub checks: CheckCounts,
+}
+
+impl From<&NodeView> for NodeJson {
+    fn from(n: &NodeView) -> Self {
+        NodeJson {
+            name: n.name.clone(),
+            state: n.state.as_str().to_string(),
+            addr: n.addr.clone(),
+            first_seen: rfc3339(n.first_seen_ms),
+            last_seen: rfc3339(n.last_seen_ms),
+            version: n.version.clone(),
+            labels: n.labels.clone(),
+            checks: n.checks,
+        }
+    }
+}
+
+/// The field of a node's `NodeJson` at `path`, without building it.
+pub fn node_field<'a>(n: &NodeRef<'a>, path: &[String]) -> Field<'a> {
+    let text = |s: &'a str| Field::Text(Cow::Borrowed(s));
+    let Some((first, rest)) = path.split_first() else {
+        return Field::Missing;
+    };
+    match (first.as_str(), rest) {
+        ("name", []) => text(n.name),
+        ("state", []) => text(n.state.as_str()),
+        ("addr", []) => text(n.addr),
+        ("first_seen", []) => Field::Text(Cow::Owned(rfc3339(n.first_seen_ms))),
+        ("last_seen", []) => Field::Text(Cow::Owned(rfc3339(n.last_seen_ms))),
+        ("version", []) => text(n.version),
+        ("labels" | "checks", []) => Field::Object,
+        // Keys compared as bytes: only the value found is read as text.
+        ("labels", [key]) => n
+            .labels
+            .iter_bytes()
+            .find(|(k, _)| *k == key.as_bytes())
+            .and_then(|(_, v)| std::str::from_utf8(v).ok())
+            .map_or(Field::Missing, text),
+        ("checks", [key]) => {
+            let c = &n.checks;
+            let count = match key.as_str() {
+                "ok" => c.ok,
+                "warning" => c.warning,
+                "critical" => c.critical,
+                "unknown" => c.unknown,
+                "pending" => c.pending,
+                _ => return Field::Missing,
+            };
+            Field::Text(Cow::Owned(count.to_string()))
+        }
+        _ => Field::Missing,
+    }
+}
+
+/// Whether a node passes every filter, as `matches_all` on its `NodeJson`.
+pub fn node_matches(filters: &[Filter], n: &NodeRef) -> bool {
+    filters
+        .iter()
+        .all(|f| f.matches_field(node_field(n, f.path())))
+}
+
+/// The fields a `query nodes` filter may name (`crate::filter::check_fields`).
+pub const NODE_FIELDS: &[&str] = &[
+    "name",
+    "state",
+    "addr",
+    "first_seen",
+    "last_seen",
+    "version",
+    "labels.*",
+    "checks.ok",
+    "checks.warning",
+    "checks.critical",
+    "checks.unknown",
+    "checks.pending",
+];
+
+impl NodeView {
+    /// About the bytes this node takes on the wire (to size pages).
+    pub fn weight(&self) -> usize {
+        let strings = [&self.name, &self.addr, &self.version, &self.hostname];
+        64 + strings.iter().map(|s| s.len() + 2).sum::<usize>()
+            + self.addrs.iter().map(|a| a.len() + 2).sum::<usize>()
+            + self
+                .labels
+                .iter()
+                .map(|(k, v)| k.len() + v.len() + 4)
+                .sum::<usize>()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::filter::{assert_fields_match, matches_all};
+
+    fn nodes() -> Vec<NodeView> {
+        (0..4)
+            .map(|i| NodeView {
+                name: format!("web-{i}"),
+                state: [NodeState::Up, NodeState::Down, NodeState::Pending][i % 3],
+                addr: "127.0.0.1".into(),
+                first_seen_ms: 1_764_042_600_123 + i as i64 * 86_400_000,
+                last_seen_ms: 1_764_042_700_999,
+                version: format!("0.{i}.0"),
+                hostname: "h".into(),
+                addrs: vec!["10.0.0.1".into()],
+                labels: if i % 2 == 0 {
+                    BTreeMap::from([
+                        ("role".to_string(), "web".to_string()),
+                        ("zone".to_string(), i.to_string()),
+                    ])
+                } else {
+                    BTreeMap::new()
+                },
+                checks: CheckCounts {
+                    ok: i as u32,
+                    critical: 1,
+                    ..CheckCounts::default()
+                },
+            })
+            .collect()
+    }
+
+    /// The field list names exactly what the JSON holds, and the JSON
+    /// holds every wire field but the ones it leaves out on purpose.
+    #[test]
+    fn fields_match_the_json_and_the_wire() {
+        let node = nodes().remove(0);
+        let json = serde_json::to_value(NodeJson::from(&node)).unwrap();
+        assert_fields_match(&json, NODE_FIELDS);
+        let wire = serde_json::to_value(&node).unwrap();
+        crate::model::assert_wire_shown(
+            &wire,
+            &json,
+            &[
+                ("first_seen_ms", "first_seen"),
+                ("last_seen_ms", "last_seen"),
+                ("hostname", ""),
+                ("addrs", ""),
+            ],
+        );
+    }
+
+    /// Filters on a node's fields decide as filters on its JSON.
+    #[test]
+    fn node_filters_match_as_on_the_json() {
+        let exprs = [
+            "name=web-1",
+            "name!=web-1",
+            "name~^web-[02]$",
+            "state=up",
+            "state!=down",
+            "addr=127.0.0.1",
+            "version~^0\\.[12]",
+            "first_seen~2025-11-2[56]",
+            "last_seen=2025-11-25T03:51:40Z",
+            "labels.role=web",
+            "labels.role!=web",
+            "labels.zone~[13]",
+            "labels.nosuch=x",
+            "labels.nosuch!=x",
+            "labels=x",
+            "labels!=x",
+            "checks.ok=2",
+            "checks.critical!=1",
+            "checks.warning=0",
+            "checks.nosuch!=1",
+            "checks=x",
+            "checks!=x",
+            "checks.ok.x!=1",
+            "name.x=web-1",
+            "name.x!=web-1",
+            "hostname=h",
+            "hostname!=h",
+            "addrs~10",
+            "nosuch!=y",
+        ];
+        for expr in exprs {
+            let filters = Filter::parse_all(&[expr]).unwrap();
+            for n in &nodes() {
+                let json = serde_json::to_value(NodeJson::from(n)).unwrap();
+                assert_eq!(
+                    node_matches(&filters, &NodeRef::from(n)),
+                    matches_all(&filters, &json, None),
+                    "{expr} on {}",
+                    n.name
+                );
+            }
+        }
+    }
+}
