@@ -1067,7 +1067,7 @@ proptest! {
         if let Message::Request(Request { id, body }) = &msg {
             let encoded = monit::net::bulk::encode_request_body(body).unwrap();
             let frame = monit::net::frame::seal(
-                monit::net::bulk::request_frame(*id, &encoded),
+                monit::net::frame::request_frame(*id, &encoded),
                 DEFAULT_MAX_FRAME,
             )
             .unwrap();

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::net::proto::Role;
+use super::role::Role;
 use crate::ops::spec::{ArgType, InventoryLink};
 
 /// Command names offered by at least one node, sorted, each once.

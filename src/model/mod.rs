@@ -11,6 +11,7 @@ pub mod item;
 pub mod job;
 pub mod log;
 pub mod node;
+pub mod role;
 
 /// A JSON form as a `serde_json::Value`, to filter (and to print with
 /// other rows: a value's keys come out sorted, as `-o json` has always

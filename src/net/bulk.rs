@@ -19,6 +19,7 @@
 //! lines/s. tests/proto.rs compares it with the serde path on random values.
 
 pub use super::log_ref::LogLineRef;
+use super::msgpack::Reader;
 pub use super::node_ref::NodeRef;
 use super::node_ref::{Pairs, Strs};
 use super::proto::{
@@ -221,7 +222,7 @@ impl Writer<'_> {
     }
 
     /// `{"Request": {"id": id, "body": `, the caller writes the body.
-    fn request(&mut self, id: u64) {
+    pub fn request(&mut self, id: u64) {
         self.map(1);
         self.str("Request");
         self.map(2);
@@ -357,206 +358,7 @@ pub fn encode_request_body(body: &RequestBody) -> Result<Vec<u8>, rmp_serde::enc
     }
 }
 
-/// The frame of request `id` whose body `encode_request_body` made: the
-/// same bytes as encoding the whole message.
-pub fn request_frame(id: u64, body: &[u8]) -> Vec<u8> {
-    let mut frame = vec![0u8; super::frame::HEADER_LEN];
-    let mut w = Writer(&mut frame);
-    w.request(id);
-    w.raw(body);
-    frame
-}
-
 // ---------------------------------------------------------------- reading
-
-/// Reads MessagePack from a slice, borrowing strings from it. Every method
-/// gives `None` on anything unexpected.
-pub(super) struct Reader<'a> {
-    buf: &'a [u8],
-}
-
-impl<'a> Reader<'a> {
-    pub(super) fn new(buf: &'a [u8]) -> Self {
-        Reader { buf }
-    }
-
-    fn byte(&mut self) -> Option<u8> {
-        let (&b, rest) = self.buf.split_first()?;
-        self.buf = rest;
-        Some(b)
-    }
-
-    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
-        if n > self.buf.len() {
-            return None;
-        }
-        let (a, b) = self.buf.split_at(n);
-        self.buf = b;
-        Some(a)
-    }
-
-    fn be(&mut self, n: usize) -> Option<u64> {
-        Some(
-            self.take(n)?
-                .iter()
-                .fold(0u64, |acc, &b| (acc << 8) | u64::from(b)),
-        )
-    }
-
-    fn map(&mut self) -> Option<usize> {
-        match self.byte()? {
-            b @ 0x80..=0x8f => Some(usize::from(b & 0x0f)),
-            0xde => Some(self.be(2)? as usize),
-            0xdf => Some(self.be(4)? as usize),
-            _ => None,
-        }
-    }
-
-    fn array(&mut self) -> Option<usize> {
-        match self.byte()? {
-            b @ 0x90..=0x9f => Some(usize::from(b & 0x0f)),
-            0xdc => Some(self.be(2)? as usize),
-            0xdd => Some(self.be(4)? as usize),
-            _ => None,
-        }
-    }
-
-    pub(super) fn str(&mut self) -> Option<&'a str> {
-        let n = match self.byte()? {
-            b @ 0xa0..=0xbf => usize::from(b & 0x1f),
-            0xd9 => self.be(1)? as usize,
-            0xda => self.be(2)? as usize,
-            0xdb => self.be(4)? as usize,
-            _ => return None,
-        };
-        std::str::from_utf8(self.take(n)?).ok()
-    }
-
-    /// A string that is only compared with known names (map keys, enum
-    /// tags), as bytes: it needs no UTF-8 check.
-    pub(super) fn name(&mut self) -> Option<&'a [u8]> {
-        let n = match self.byte()? {
-            b @ 0xa0..=0xbf => usize::from(b & 0x1f),
-            0xd9 => self.be(1)? as usize,
-            0xda => self.be(2)? as usize,
-            0xdb => self.be(4)? as usize,
-            _ => return None,
-        };
-        self.take(n)
-    }
-
-    /// Any integer encoding, as i128 (holds both u64 and i64).
-    fn int(&mut self) -> Option<i128> {
-        Some(match self.byte()? {
-            b @ 0x00..=0x7f => i128::from(b),
-            b @ 0xe0..=0xff => i128::from(b as i8),
-            0xcc => i128::from(self.be(1)?),
-            0xcd => i128::from(self.be(2)?),
-            0xce => i128::from(self.be(4)?),
-            0xcf => i128::from(self.be(8)?),
-            0xd0 => i128::from(self.be(1)? as u8 as i8),
-            0xd1 => i128::from(self.be(2)? as u16 as i16),
-            0xd2 => i128::from(self.be(4)? as u32 as i32),
-            0xd3 => i128::from(self.be(8)? as i64),
-            _ => return None,
-        })
-    }
-
-    fn u64(&mut self) -> Option<u64> {
-        u64::try_from(self.int()?).ok()
-    }
-
-    fn i64(&mut self) -> Option<i64> {
-        i64::try_from(self.int()?).ok()
-    }
-
-    fn u32(&mut self) -> Option<u32> {
-        u32::try_from(self.int()?).ok()
-    }
-
-    fn bool(&mut self) -> Option<bool> {
-        match self.byte()? {
-            0xc2 => Some(false),
-            0xc3 => Some(true),
-            _ => None,
-        }
-    }
-
-    /// Skips one value, however nested, without recursion.
-    fn skip(&mut self) -> Option<()> {
-        let mut pending: usize = 1;
-        while pending > 0 {
-            pending -= 1;
-            let n = match self.byte()? {
-                0x00..=0x7f | 0xe0..=0xff | 0xc0 | 0xc2 | 0xc3 => 0,
-                b @ 0x80..=0x8f => {
-                    pending += 2 * usize::from(b & 0x0f);
-                    0
-                }
-                b @ 0x90..=0x9f => {
-                    pending += usize::from(b & 0x0f);
-                    0
-                }
-                b @ 0xa0..=0xbf => usize::from(b & 0x1f),
-                0xc4 | 0xd9 => self.be(1)? as usize,
-                0xc5 | 0xda => self.be(2)? as usize,
-                0xc6 | 0xdb => self.be(4)? as usize,
-                0xc7 => self.be(1)? as usize + 1,
-                0xc8 => self.be(2)? as usize + 1,
-                0xc9 => self.be(4)? as usize + 1,
-                0xca => 4,
-                0xcb => 8,
-                0xcc | 0xd0 => 1,
-                0xcd | 0xd1 => 2,
-                0xce | 0xd2 => 4,
-                0xcf | 0xd3 => 8,
-                0xd4 => 2,
-                0xd5 => 3,
-                0xd6 => 5,
-                0xd7 => 9,
-                0xd8 => 17,
-                0xdc => {
-                    pending += self.be(2)? as usize;
-                    0
-                }
-                0xdd => {
-                    pending += self.be(4)? as usize;
-                    0
-                }
-                0xde => {
-                    pending += 2 * self.be(2)? as usize;
-                    0
-                }
-                0xdf => {
-                    pending += 2 * self.be(4)? as usize;
-                    0
-                }
-                0xc1 => return None,
-            };
-            self.take(n)?;
-            // Every pending value needs at least a byte: a declared count
-            // past the input is a lie, not a reason to spin.
-            if pending > self.buf.len() {
-                return None;
-            }
-        }
-        Some(())
-    }
-
-    /// A capacity no larger than what the rest of the input can hold.
-    fn cap(&self, n: usize) -> usize {
-        n.min(self.buf.len())
-    }
-
-    /// A one-entry map `{name: ...}` (an externally tagged enum value):
-    /// the name; the reader is left at the value.
-    fn tag(&mut self) -> Option<&'a [u8]> {
-        if self.map()? != 1 {
-            return None;
-        }
-        self.name()
-    }
-}
 
 /// Reads a struct written as a map whose fields are `names`: `field(i, r)`
 /// reads the value of `names[i]`. Unknown fields are skipped (a newer
@@ -686,13 +488,13 @@ const NODE_FIELDS: [&[u8]; 10] = [
 
 /// The bytes `r` moved past since it was at `start`.
 fn consumed<'a>(start: &'a [u8], r: &Reader<'a>) -> &'a [u8] {
-    &start[..start.len() - r.buf.len()]
+    &start[..start.len() - r.rest().len()]
 }
 
 /// An array of strings, checked and left in place.
 fn read_strs<'a>(r: &mut Reader<'a>) -> Option<Strs<'a>> {
     let len = r.array()?;
-    let start = r.buf;
+    let start = r.rest();
     for _ in 0..len {
         r.str()?;
     }
@@ -708,7 +510,7 @@ fn read_strs<'a>(r: &mut Reader<'a>) -> Option<Strs<'a>> {
 /// keeps the last of a repeated key).
 fn read_pairs<'a>(r: &mut Reader<'a>) -> Option<Pairs<'a>> {
     let len = r.map()?;
-    let start = r.buf;
+    let start = r.rest();
     let mut last: Option<&str> = None;
     for _ in 0..len {
         let k = r.str()?;
@@ -828,7 +630,7 @@ enum Body<'a> {
 /// `{"Response"|"Request": {"id": .., "body": {tag: ..}}}` with a body of
 /// a bulk kind, the whole input and nothing more; `None` if not one.
 fn envelope(body: &[u8]) -> Option<(u64, Body<'_>)> {
-    let mut r = Reader { buf: body };
+    let mut r = Reader::new(body);
     let request = match r.tag()? {
         b"Response" => false,
         b"Request" => true,
@@ -849,7 +651,7 @@ fn envelope(body: &[u8]) -> Option<(u64, Body<'_>)> {
         }
         Some(())
     })?;
-    if !r.buf.is_empty() {
+    if !r.rest().is_empty() {
         return None;
     }
     Some((id?, content?))

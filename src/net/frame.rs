@@ -340,3 +340,13 @@ impl Encoder<Bytes> for MessageCodec {
         Ok(())
     }
 }
+
+/// The frame of request `id` whose body `encode_request_body` made: the
+/// same bytes as encoding the whole message.
+pub fn request_frame(id: u64, body: &[u8]) -> Vec<u8> {
+    let mut frame = vec![0u8; HEADER_LEN];
+    let mut w = super::bulk::Writer(&mut frame);
+    w.request(id);
+    w.raw(body);
+    frame
+}

@@ -405,7 +405,7 @@ where
                                 let fed = match body {
                                     Outgoing::Body(body) => conn.feed(&Message::Request(Request { id, body: *body })).await,
                                     Outgoing::Encoded(body) => {
-                                        match crate::net::frame::seal(crate::net::bulk::request_frame(id, &body), config.max_frame) {
+                                        match crate::net::frame::seal(crate::net::frame::request_frame(id, &body), config.max_frame) {
                                             Ok(frame) => conn.feed_frame(frame).await,
                                             Err(e) => {
                                                 // Too big: the asker hears why, the link goes on.

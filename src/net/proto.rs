@@ -9,6 +9,7 @@
 //! docs/PROTOCOL.md describes every message; `tests/protocol_doc.rs` fails
 //! when a kind or field here is missing there.
 
+pub use crate::model::role::Role;
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
@@ -63,53 +64,6 @@ pub enum PeerKind {
     Node,
     /// An operator's tool (CLI, TUI).
     Client,
-}
-
-/// Token roles, from least to most powerful for clients.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Role {
-    Node,
-    Viewer,
-    Operator,
-    Admin,
-}
-
-impl Role {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Node => "node",
-            Role::Viewer => "viewer",
-            Role::Operator => "operator",
-            Role::Admin => "admin",
-        }
-    }
-
-    /// Whether a client with this role may do what `needed` allows.
-    pub fn allows(self, needed: Role) -> bool {
-        self != Role::Node && needed != Role::Node && self >= needed
-    }
-}
-
-impl std::fmt::Display for Role {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl std::str::FromStr for Role {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "node" => Ok(Role::Node),
-            "viewer" => Ok(Role::Viewer),
-            "operator" => Ok(Role::Operator),
-            "admin" => Ok(Role::Admin),
-            other => Err(format!(
-                "unknown role `{other}`: use node, viewer, operator or admin"
-            )),
-        }
-    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
