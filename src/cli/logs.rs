@@ -175,6 +175,24 @@ fn check_source(s: &str) -> Result<(), String> {
     }
 }
 
+/// configd went away: subscribes again and marks the gap in the output;
+/// None once nobody reads the output any more.
+async fn follow_back(
+    endpoint: &Endpoint,
+    subscription: &mut SubscribeLogs,
+    seen: &mut Seen,
+    renderer: &mut Renderer,
+    out: &tokio::sync::mpsc::Sender<Vec<u8>>,
+) -> Option<(Direct, u64)> {
+    let lost_ms = now_ms();
+    let back = resubscribe(endpoint, subscription, seen, lost_ms, out).await?;
+    seen.replayed_until = Some(seen.newest_ms);
+    let mut chunk = Vec::new();
+    renderer.line(&mut chunk, &LogLineRef::from(&reconnected_marker(lost_ms)));
+    out.send(chunk).await.ok()?;
+    Some(back)
+}
+
 /// Connects again (capped backoff) and subscribes from a little before the
 /// newest line printed; None once nobody reads the output any more.
 async fn resubscribe(
@@ -301,22 +319,12 @@ pub async fn run(common: &CommonArgs, args: LogsArgs) -> Result<(), CliError> {
             Ok(body) => body,
             // configd went away (a restart): follow it back.
             Err(e) => {
-                let lost_ms = now_ms();
                 tracing::debug!("logs connection lost: {e}");
-                let Some((d, new_id)) =
-                    resubscribe(&endpoint, &mut subscription, &seen, lost_ms, &tx).await
-                else {
+                let back = follow_back(&endpoint, &mut subscription, &mut seen, &mut renderer, &tx);
+                let Some((d, new_id)) = back.await else {
                     break Ok(());
                 };
-                direct = d;
-                id = new_id;
-                resumed = true;
-                seen.replayed_until = Some(seen.newest_ms);
-                let mut chunk = Vec::new();
-                renderer.line(&mut chunk, &LogLineRef::from(&reconnected_marker(lost_ms)));
-                if tx.send(chunk).await.is_err() {
-                    break Ok(());
-                }
+                (direct, id, resumed) = (d, new_id, true);
                 continue;
             }
         };
@@ -346,21 +354,12 @@ pub async fn run(common: &CommonArgs, args: LogsArgs) -> Result<(), CliError> {
                 Ok(Some(other)) => break Err(unexpected(&other).into()),
                 // configd stopping says so first: follow it back.
                 Err(ClientError::Remote(e)) if follow && e.code == ErrorCode::ShuttingDown => {
-                    let lost_ms = now_ms();
-                    let Some((d, new_id)) =
-                        resubscribe(&endpoint, &mut subscription, &seen, lost_ms, &tx).await
-                    else {
+                    let back =
+                        follow_back(&endpoint, &mut subscription, &mut seen, &mut renderer, &tx);
+                    let Some((d, new_id)) = back.await else {
                         break Ok(());
                     };
-                    direct = d;
-                    id = new_id;
-                    resumed = true;
-                    seen.replayed_until = Some(seen.newest_ms);
-                    let mut chunk = Vec::new();
-                    renderer.line(&mut chunk, &LogLineRef::from(&reconnected_marker(lost_ms)));
-                    if tx.send(chunk).await.is_err() {
-                        break Ok(());
-                    }
+                    (direct, id, resumed) = (d, new_id, true);
                     continue;
                 }
                 Err(e) => break Err(e.into()),
