@@ -299,8 +299,8 @@ mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
+    use crate::model::node::NodeJson;
     use crate::net::proto::{CheckCounts, LogLine, NodeState, NodeView};
-    use crate::views::NodeJson;
 
     fn nodes() -> Vec<NodeView> {
         let tricky = "quote \" back \\ nl \n cr \r tab \t bell \x07 del \x7f é ☃ \u{1f600} \x1f";

@@ -32,7 +32,6 @@ pub mod ops;
 pub mod sync;
 pub mod timefmt;
 pub mod tui;
-pub mod views;
 pub mod web;
 
 /// This build's version, sent in handshakes and registrations.

@@ -44,9 +44,9 @@ use common::bench::{
 };
 use common::{bin, command};
 use fleet::{Fleet, SimNode};
+use monit::model::node::NodeJson;
 use monit::net::proto::Role;
 use monit::sync::lock;
-use monit::views::NodeJson;
 use query::{library_query, query_command, verify_query, Launcher, FILTERS, LAUNCHER_ARG};
 use rand::RngExt;
 use report::{listen_overflows, nofile, open_file_limit, print_table, Figures, MachineLoad};

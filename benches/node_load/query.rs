@@ -8,9 +8,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
+use monit::model::node::NodeJson;
 use monit::net::client::Client;
 use monit::net::proto::NodeView;
-use monit::views::NodeJson;
 
 use crate::common::bench::{rusage_secs, Configd};
 

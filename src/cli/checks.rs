@@ -5,14 +5,13 @@ use super::exit::CliError;
 use super::output::{write_answer, write_rows, Fit, Table};
 use super::{connect, finish_output, parse_filters};
 use crate::checks::CheckState;
+use crate::model::check::{CheckJson, ProblemJson, CHECK_FIELDS, PROBLEM_FIELDS};
+use crate::model::downtime::{DowntimeJson, DOWNTIME_FIELDS};
+use crate::model::event::{EventJson, EVENT_FIELDS};
 use crate::net::client::{unexpected, ClientError};
 use crate::net::proto::{
     AckRequest, CancelDowntime, Done, DowntimeRequest, DowntimeView, ListDowntimes, QueryChecks,
     RequestBody, ResponseBody, SubmitResult,
-};
-use crate::views::{
-    CheckJson, DowntimeJson, EventJson, ProblemJson, CHECK_FIELDS, DOWNTIME_FIELDS, EVENT_FIELDS,
-    PROBLEM_FIELDS,
 };
 
 /// The names of the flags that are set.

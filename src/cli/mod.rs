@@ -14,10 +14,10 @@ use anyhow::Context;
 
 use crate::config::client::ClientFlags;
 use crate::filter::Filter;
+use crate::model::node::NodeJson;
 use crate::net::client::Client;
 use crate::net::dial::Endpoint;
 use crate::net::direct::Direct;
-use crate::views::NodeJson;
 use args::{Cli, Command, CommonArgs, Query};
 use exit::{CliError, Exit};
 use output::{Fit, Format, Table};
@@ -120,7 +120,7 @@ pub(crate) fn check_known_nodes(
 const CHUNK: usize = 256 * 1024;
 
 async fn query_nodes(common: &CommonArgs, filters: Vec<String>) -> Result<(), CliError> {
-    parse_filters(&filters, "nodes", Some(crate::views::NODE_FIELDS))?;
+    parse_filters(&filters, "nodes", Some(crate::model::node::NODE_FIELDS))?;
     let mut direct = Direct::connect(&endpoint(common)?, "monit-cli").await?;
     let mut out = std::io::stdout().lock();
     let written = match common.output {

@@ -18,6 +18,7 @@ use super::store::EventRow;
 use super::tokens::Identity;
 use super::{check_api, jobs, logs_api, ops_api, roles, runbook};
 use crate::filter::Filter;
+use crate::model::node::node_matches;
 use crate::net::bulk;
 use crate::net::frame::{seal, HEADER_LEN};
 use crate::net::link::{Handler, Incoming, LinkEnd, LinkHandle, Replier};
@@ -27,7 +28,6 @@ use crate::net::proto::{
     RequestBody, ResponseBody,
 };
 use crate::timefmt::now_ms;
-use crate::views::node_matches;
 
 /// Nodes per `Nodes` page, and about the most bytes of them, so no
 /// answer nears the frame limit.

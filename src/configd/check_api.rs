@@ -88,7 +88,7 @@ pub fn query_checks(shared: &Shared, q: QueryChecks) -> ApiResult {
     shared.central().annotate(&mut checks, q.node.as_deref());
     if !filters.is_empty() {
         checks.retain(|c| {
-            serde_json::to_value(crate::views::CheckJson::from(c))
+            serde_json::to_value(crate::model::check::CheckJson::from(c))
                 .map(|v| matches_all(&filters, &v, None))
                 .unwrap_or(false)
         });
@@ -107,7 +107,7 @@ pub async fn query_events(shared: &Shared, q: QueryEvents) -> ApiResult {
     let mut events: Vec<EventView> = shared.store().recent_events(limit as usize).await?;
     if !filters.is_empty() {
         events.retain(|e| {
-            serde_json::to_value(crate::views::EventJson::from(e))
+            serde_json::to_value(crate::model::event::EventJson::from(e))
                 .map(|v| matches_all(&filters, &v, None))
                 .unwrap_or(false)
         });
@@ -166,7 +166,7 @@ pub fn query_problems(shared: &Shared, q: QueryChecks) -> ApiResult {
     let mut problems = shared.checks().problems(q.node.as_deref());
     if !filters.is_empty() {
         problems.retain(|p| {
-            serde_json::to_value(crate::views::ProblemJson::from(p))
+            serde_json::to_value(crate::model::check::ProblemJson::from(p))
                 .map(|v| matches_all(&filters, &v, None))
                 .unwrap_or(false)
         });

@@ -18,6 +18,7 @@ pub use crate::model::check::{CheckView, ChecksPage, ProblemView, ProblemsPage};
 pub use crate::model::command::{
     CommandNames, CommandOffer, CommandsPage, RunbookArgInfo, RunbookOffer,
 };
+pub use crate::model::downtime::{DowntimeView, DowntimesPage};
 pub use crate::model::event::{EventView, EventsPage};
 use crate::model::is_false;
 pub use crate::model::item::{InventoryItem, InventoryPage};
@@ -785,22 +786,6 @@ pub struct ListDowntimes {}
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CancelDowntime {
     pub id: u64,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DowntimeView {
-    pub id: u64,
-    pub node: String,
-    pub check: Option<String>,
-    pub start_ms: i64,
-    pub end_ms: i64,
-    pub who: String,
-    pub comment: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DowntimesPage {
-    pub downtimes: Vec<DowntimeView>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -11,6 +11,7 @@ use super::action::{Action, Effect};
 use super::rows::{EventRow, InventoryRow, JobRow, LogLine, ProblemRow};
 use crate::checks::CheckState;
 use crate::logs::render;
+use crate::model::node::NodeJson;
 use crate::net::backoff::Backoff;
 use crate::net::client::{unexpected, Client, ClientError};
 use crate::net::dial::Endpoint;
@@ -20,7 +21,6 @@ use crate::net::proto::{
     SubscribeLogs, TargetState,
 };
 use crate::ops::views::job_state;
-use crate::views::NodeJson;
 
 /// How often the views' data is fetched.
 pub const POLL: Duration = Duration::from_secs(1);

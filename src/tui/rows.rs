@@ -1,6 +1,6 @@
 //! The rows each view shows: plain data whose fields are the JSON fields of
 //! DESIGN section 7, so turning a query answer into a row is a field copy.
-//! Nodes reuse [`crate::views::NodeJson`] as is.
+//! Nodes reuse [`crate::model::node::NodeJson`] as is.
 
 use std::collections::BTreeMap;
 
@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::net::proto;
 
-pub use crate::views::NodeJson as NodeRow;
+pub use crate::model::node::NodeJson as NodeRow;
 
 /// One problem: a check result (`monit-cli query checks`), or a node that
 /// is down (`name` empty, `state` `down`; `monit-cli query problems`).
@@ -133,7 +133,7 @@ pub struct InventoryRow {
 
 /// An event row is the event as `monit-cli query events -o json` prints
 /// it, so `/` filters name the same fields.
-pub use crate::views::EventJson as EventRow;
+pub use crate::model::event::EventJson as EventRow;
 
 fn time_or_empty(ms: i64) -> String {
     if ms > 0 {

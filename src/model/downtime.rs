@@ -1,15 +1,25 @@
-//! The JSON shapes `monit-cli -o json` prints (DESIGN section 7). Field
-//! names here are a contract with operators' scripts. Each entity's shape
-//! lives with its wire type in `crate::model`; downtimes are here.
+//! A downtime: its wire form (`DowntimeView`, in `Downtimes` answers),
+//! its `downtime list -o json` form and the fields a filter may name.
 
 use serde::{Deserialize, Serialize};
 
-use crate::net::proto::DowntimeView;
 use crate::timefmt::rfc3339;
 
-pub use crate::model::check::{CheckJson, ProblemJson, CHECK_FIELDS, PROBLEM_FIELDS};
-pub use crate::model::event::{EventJson, EVENT_FIELDS};
-pub use crate::model::node::{node_field, node_matches, NodeJson, NODE_FIELDS};
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DowntimeView {
+    pub id: u64,
+    pub node: String,
+    pub check: Option<String>,
+    pub start_ms: i64,
+    pub end_ms: i64,
+    pub who: String,
+    pub comment: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DowntimesPage {
+    pub downtimes: Vec<DowntimeView>,
+}
 
 /// A downtime, as `monit-cli downtime list -o json` prints it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
