@@ -1,6 +1,7 @@
 //! One module per entity (node, check and problem, event, downtime, job,
-//! inventory item, log line, command; and the token role): the serde type that crosses the wire (also
-//! re-exported from `net::proto`), its `-o json` form, and the fields a
+//! inventory item, log line, command; and the token role): the serde type
+//! that crosses the wire (also re-exported from `net::proto`), its
+//! `-o json` form, and the fields a
 //! filter may name. Each module's tests fail when a wire field is neither
 //! printed nor left out on purpose, or a printed field is not filterable.
 
