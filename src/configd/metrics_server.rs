@@ -40,19 +40,7 @@ pub fn bind(config: &crate::config::ConfigdConfig) -> Result<Option<TcpListener>
             source,
         })?;
     }
-    let std_listener = std::net::TcpListener::bind(addr)
-        .and_then(|l| l.set_nonblocking(true).map(|()| l))
-        .map_err(|source| ConfigdError::Bind { addr, source })?;
-    let listener = TcpListener::from_std(std_listener)
-        .map_err(|source| ConfigdError::Bind { addr, source })?;
-    let local = listener
-        .local_addr()
-        .map_err(|source| ConfigdError::Bind { addr, source })?;
-    let file = metrics_addr_file(&config.data_dir);
-    std::fs::write(&file, format!("{local}\n")).map_err(|source| ConfigdError::Write {
-        path: file.clone(),
-        source,
-    })?;
+    let (listener, local) = super::side_listener::bind(addr, &metrics_addr_file(&config.data_dir))?;
     tracing::info!(addr = %local, tls = config.tls.is_some(), token = config.metrics_token_file.is_some(), "Prometheus metrics served on /metrics");
     Ok(Some(listener))
 }

@@ -38,6 +38,7 @@ mod runbook;
 mod server;
 mod session;
 mod sessions;
+pub mod side_listener;
 mod state;
 pub mod store;
 mod tokens;

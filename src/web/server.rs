@@ -50,19 +50,8 @@ pub fn bind(config: &crate::config::ConfigdConfig) -> Result<Option<TcpListener>
     let Some(addr) = config.web_listen else {
         return Ok(None);
     };
-    let std_listener = std::net::TcpListener::bind(addr)
-        .and_then(|l| l.set_nonblocking(true).map(|()| l))
-        .map_err(|source| ConfigdError::Bind { addr, source })?;
-    let listener = TcpListener::from_std(std_listener)
-        .map_err(|source| ConfigdError::Bind { addr, source })?;
-    let local = listener
-        .local_addr()
-        .map_err(|source| ConfigdError::Bind { addr, source })?;
-    let file = web_addr_file(&config.data_dir);
-    std::fs::write(&file, format!("{local}\n")).map_err(|source| ConfigdError::Write {
-        path: file.clone(),
-        source,
-    })?;
+    let (listener, local) =
+        crate::configd::side_listener::bind(addr, &web_addr_file(&config.data_dir))?;
     let scheme = if config.tls.is_some() {
         "https"
     } else {
