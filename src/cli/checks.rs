@@ -10,8 +10,8 @@ use crate::model::downtime::{DowntimeJson, DOWNTIME_FIELDS};
 use crate::model::event::{EventJson, EVENT_FIELDS};
 use crate::net::client::{unexpected, ClientError};
 use crate::net::proto::{
-    AckRequest, CancelDowntime, Done, DowntimeRequest, DowntimeView, ListDowntimes, QueryChecks,
-    RequestBody, ResponseBody, SubmitResult,
+    AckRequest, CancelDowntime, Done, DowntimeRequest, DowntimeView, ListDowntimes, RequestBody,
+    ResponseBody, SubmitResult,
 };
 
 /// The names of the flags that are set.
@@ -170,24 +170,7 @@ pub async fn query_problems(
 ) -> Result<(), CliError> {
     parse_filters(&filters, "problems", Some(PROBLEM_FIELDS))?;
     let client = connect(common).await?;
-    let mut answers = client
-        .request(RequestBody::QueryProblems(QueryChecks { node, filters }))
-        .await?;
-    let mut problems = Vec::new();
-    loop {
-        match answers.next().await {
-            Some(Ok(ResponseBody::Problems(p))) => {
-                problems.extend(p.problems);
-                if p.done {
-                    break;
-                }
-            }
-            Some(Ok(ResponseBody::Error(e))) => return Err(ClientError::Remote(e).into()),
-            Some(Ok(other)) => return Err(unexpected(&other).into()),
-            Some(Err(e)) => return Err(ClientError::from(e).into()),
-            None => return Err(ClientError::Lost("the answer stopped".into()).into()),
-        }
-    }
+    let problems = client.query_problems(node, filters).await?;
     let rows: Vec<ProblemJson> = problems.iter().map(ProblemJson::from).collect();
     let mut out = std::io::stdout().lock();
     finish_output(write_rows(&mut out, common.output, &rows, |fit| {

@@ -11,8 +11,8 @@ use super::handshake::HandshakeError;
 use super::link::{drive, LinkError, LinkHandle, NoRequests, Responses};
 use super::proto::{
     CheckView, ErrorCode, ErrorFrame, EventView, InventoryItem, JobDetail, JobView, ListCommands,
-    NodeView, PeerKind, QueryChecks, QueryEvents, QueryNodes, RequestBody, ResponseBody, ShowJob,
-    Welcome, DEFAULT_MAX_FRAME,
+    NodeView, PeerKind, ProblemView, QueryChecks, QueryEvents, QueryNodes, RequestBody,
+    ResponseBody, ShowJob, Welcome, DEFAULT_MAX_FRAME,
 };
 use super::tls::TrustError;
 
@@ -140,6 +140,23 @@ impl Client {
             RequestBody::QueryChecks(QueryChecks { node, filters }),
             |b| match b {
                 ResponseBody::Checks(p) => Ok((p.checks, p.done)),
+                other => Err(Box::new(other)),
+            },
+        )
+        .await
+    }
+
+    /// Nodes down, then non-OK checks, on `node` (all when None), matching
+    /// `filters`.
+    pub async fn query_problems(
+        &self,
+        node: Option<String>,
+        filters: Vec<String>,
+    ) -> Result<Vec<ProblemView>, ClientError> {
+        self.paged(
+            RequestBody::QueryProblems(QueryChecks { node, filters }),
+            |b| match b {
+                ResponseBody::Problems(p) => Ok((p.problems, p.done)),
                 other => Err(Box::new(other)),
             },
         )

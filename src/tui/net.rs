@@ -152,34 +152,6 @@ async fn query_commands(
     }
 }
 
-/// `query problems` with `filters`, every page.
-async fn problems(
-    client: &Client,
-    filters: Vec<String>,
-) -> Result<Vec<crate::net::proto::ProblemView>, ClientError> {
-    let mut answers = client
-        .request(RequestBody::QueryProblems(crate::net::proto::QueryChecks {
-            node: None,
-            filters,
-        }))
-        .await?;
-    let mut all = Vec::new();
-    loop {
-        match answers.next().await {
-            Some(Ok(ResponseBody::Problems(p))) => {
-                all.extend(p.problems);
-                if p.done {
-                    return Ok(all);
-                }
-            }
-            Some(Ok(ResponseBody::Error(e))) => return Err(ClientError::Remote(e)),
-            Some(Ok(other)) => return Err(unexpected(&other)),
-            Some(Err(e)) => return Err(ClientError::from(e)),
-            None => return Err(ClientError::Lost("the answer stopped".into())),
-        }
-    }
-}
-
 /// What each poll fetches. A query configd forbids (the token's role) is
 /// reported once and not asked again on this connection; another error is
 /// reported when it first appears (or changes) and asked again next poll.
@@ -205,7 +177,9 @@ impl Polled {
             .await;
         if let Some(checks) = self.answer("checks", checks, &mut out)? {
             // Nodes that are down come first (with their ack and downtime).
-            let hosts = problems(client, vec!["kind=node".to_string()]).await;
+            let hosts = client
+                .query_problems(None, vec!["kind=node".to_string()])
+                .await;
             let mut rows: Vec<ProblemRow> = self
                 .answer("problems", hosts, &mut out)?
                 .unwrap_or_default()

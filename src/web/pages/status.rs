@@ -12,8 +12,7 @@ use super::{client_error, html, query_string, split_filters, when, Chrome, Pagin
 use crate::checks::CheckState;
 use crate::net::client::{unexpected, ClientError};
 use crate::net::proto::{
-    CheckView, NodeState, NodeView, ProblemView, QueryChecks, RequestBody, ResponseBody,
-    SubscribeLogs,
+    CheckView, NodeState, NodeView, ProblemView, RequestBody, ResponseBody, SubscribeLogs,
 };
 use crate::timefmt::now_ms;
 use crate::web::session::{Authed, Session};
@@ -73,25 +72,7 @@ fn problem_rank(p: &ProblemView) -> u8 {
 }
 
 pub async fn problems(session: &Session) -> Result<Vec<ProblemView>, ClientError> {
-    let mut answers = session
-        .client
-        .request(RequestBody::QueryProblems(QueryChecks::default()))
-        .await?;
-    let mut all = Vec::new();
-    loop {
-        match answers.next().await {
-            Some(Ok(ResponseBody::Problems(p))) => {
-                all.extend(p.problems);
-                if p.done {
-                    break;
-                }
-            }
-            Some(Ok(ResponseBody::Error(e))) => return Err(ClientError::Remote(e)),
-            Some(Ok(other)) => return Err(unexpected(&other)),
-            Some(Err(e)) => return Err(e.into()),
-            None => return Err(ClientError::Lost("the answer stopped".into())),
-        }
-    }
+    let mut all = session.client.query_problems(None, Vec::new()).await?;
     all.sort_by(|a, b| {
         problem_rank(a)
             .cmp(&problem_rank(b))
