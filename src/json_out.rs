@@ -13,7 +13,7 @@
 //! lines/s. Its tests compare it with serde_json of the `model` types.
 
 use crate::net::log_ref::LogLineRef;
-use crate::net::node_ref::NodeRef;
+use crate::net::node_ref::{NodeRef, Value, FIELDS};
 use crate::net::proto::Level;
 use crate::timefmt::rfc3339;
 
@@ -139,7 +139,8 @@ struct Style {
     colon: &'static [u8],
     /// After the last value.
     close: &'static [u8],
-    /// The same for objects nested in a node (labels, checks).
+    /// The same for objects and arrays nested in a node (labels,
+    /// checks), inside their brackets.
     inner_open: &'static [u8],
     inner_sep: &'static [u8],
     inner_close: &'static [u8],
@@ -151,9 +152,9 @@ const PRETTY: Style = Style {
     sep: b",\n    ",
     colon: b": ",
     close: b"\n  }",
-    inner_open: b"{\n      ",
+    inner_open: b"\n      ",
     inner_sep: b",\n      ",
-    inner_close: b"\n    }",
+    inner_close: b"\n    ",
 };
 
 const COMPACT: Style = Style {
@@ -161,17 +162,18 @@ const COMPACT: Style = Style {
     sep: b",",
     colon: b":",
     close: b"}",
-    inner_open: b"{",
+    inner_open: b"",
     inner_sep: b",",
-    inner_close: b"}",
+    inner_close: b"",
 };
 
 /// Writes nodes as `query nodes -o json` (`pretty`: the whole array,
 /// indented as serde_json's pretty printer) or `-o jsonl` (one compact
 /// object a line).
 pub struct NodesJson {
-    first_seen: Times,
-    last_seen: Times,
+    /// A cache a time field: a page's first-seen and last-seen times each
+    /// bunch around a few seconds.
+    times: [Times; FIELDS.len()],
     pretty: bool,
     count: usize,
 }
@@ -179,8 +181,7 @@ pub struct NodesJson {
 impl NodesJson {
     pub fn new(pretty: bool) -> NodesJson {
         NodesJson {
-            first_seen: Times::default(),
-            last_seen: Times::default(),
+            times: Default::default(),
             pretty,
             count: 0,
         }
@@ -188,79 +189,25 @@ impl NodesJson {
 
     /// One node (after the ones written before).
     pub fn node(&mut self, out: &mut Vec<u8>, n: &NodeRef) {
-        let Style {
-            open,
-            sep,
-            colon,
-            close,
-            inner_open,
-            inner_sep,
-            inner_close,
-        } = if self.pretty { PRETTY } else { COMPACT };
+        let style = if self.pretty { PRETTY } else { COMPACT };
         if self.pretty {
             out.extend_from_slice(if self.count == 0 { b"[\n  " } else { b",\n  " });
         }
         self.count += 1;
-        out.extend_from_slice(open);
-        // Keys are plain names: quoted, never escaped.
-        let key = |out: &mut Vec<u8>, first: bool, k: &str| {
-            if !first {
-                out.extend_from_slice(sep);
-            }
+        let shown = FIELDS.iter().zip(n.values()).zip(&mut self.times);
+        let mut first = true;
+        for ((f, v), times) in shown {
+            let Some(key) = f.json else { continue };
+            out.extend_from_slice(if first { style.open } else { style.sep });
+            first = false;
+            // Keys are plain names: quoted, never escaped.
             out.push(b'"');
-            out.extend_from_slice(k.as_bytes());
+            out.extend_from_slice(key.as_bytes());
             out.push(b'"');
-            out.extend_from_slice(colon);
-        };
-        key(out, true, "name");
-        string(out, n.name);
-        key(out, false, "state");
-        string(out, n.state.as_str());
-        key(out, false, "addr");
-        string(out, n.addr);
-        key(out, false, "first_seen");
-        self.first_seen.seconds(out, n.first_seen_ms);
-        key(out, false, "last_seen");
-        self.last_seen.seconds(out, n.last_seen_ms);
-        key(out, false, "version");
-        string(out, n.version);
-        key(out, false, "labels");
-        if n.labels.is_empty() {
-            out.extend_from_slice(b"{}");
-        } else {
-            out.extend_from_slice(inner_open);
-            for (i, (k, v)) in n.labels.iter_bytes().enumerate() {
-                if i > 0 {
-                    out.extend_from_slice(inner_sep);
-                }
-                utf8(out, k);
-                out.extend_from_slice(colon);
-                utf8(out, v);
-            }
-            out.extend_from_slice(inner_close);
+            out.extend_from_slice(style.colon);
+            value(out, &style, times, v);
         }
-        key(out, false, "checks");
-        out.extend_from_slice(inner_open);
-        let c = &n.checks;
-        for (i, (k, v)) in [
-            ("ok", c.ok),
-            ("warning", c.warning),
-            ("critical", c.critical),
-            ("unknown", c.unknown),
-            ("pending", c.pending),
-        ]
-        .into_iter()
-        .enumerate()
-        {
-            if i > 0 {
-                out.extend_from_slice(inner_sep);
-            }
-            string(out, k);
-            out.extend_from_slice(colon);
-            uint(out, u64::from(v));
-        }
-        out.extend_from_slice(inner_close);
-        out.extend_from_slice(close);
+        out.extend_from_slice(if first { b"{}" } else { style.close });
         if !self.pretty {
             out.push(b'\n');
         }
@@ -272,6 +219,52 @@ impl NodesJson {
             out.extend_from_slice(if self.count == 0 { b"[]\n" } else { b"\n]\n" });
         }
     }
+}
+
+/// One field's value, inside a node written in `style`.
+fn value(out: &mut Vec<u8>, style: &Style, times: &mut Times, v: Value) {
+    match v {
+        Value::Str(s) => string(out, s),
+        Value::State(s) => string(out, s.as_str()),
+        Value::Time(ms) => times.seconds(out, ms),
+        Value::Strs(list) => nested(out, style, b"[]", list.iter(), string),
+        Value::Pairs(pairs) => nested(out, style, b"{}", pairs.iter_bytes(), |out, (k, v)| {
+            utf8(out, k);
+            out.extend_from_slice(style.colon);
+            utf8(out, v);
+        }),
+        Value::Counts(c) => nested(out, style, b"{}", c.named().into_iter(), |out, (k, v)| {
+            string(out, k);
+            out.extend_from_slice(style.colon);
+            uint(out, u64::from(v));
+        }),
+    }
+}
+
+/// An array or object (`brackets`) nested in a node, of the `items` each
+/// written by `item`.
+fn nested<T>(
+    out: &mut Vec<u8>,
+    style: &Style,
+    brackets: &[u8; 2],
+    items: impl Iterator<Item = T>,
+    mut item: impl FnMut(&mut Vec<u8>, T),
+) {
+    out.push(brackets[0]);
+    let mut empty = true;
+    for x in items {
+        out.extend_from_slice(if empty {
+            style.inner_open
+        } else {
+            style.inner_sep
+        });
+        empty = false;
+        item(out, x);
+    }
+    if !empty {
+        out.extend_from_slice(style.inner_close);
+    }
+    out.push(brackets[1]);
 }
 
 /// One log line as `{"time":..,"node":..,"level":..,"source":..,"message":..}`
@@ -302,6 +295,7 @@ mod tests {
     use crate::model::node::NodeJson;
     use crate::net::proto::{CheckCounts, LogLine, NodeState, NodeView};
 
+    #[allow(clippy::needless_update)] // see `..NodeView::default()` below
     fn nodes() -> Vec<NodeView> {
         let tricky = "quote \" back \\ nl \n cr \r tab \t bell \x07 del \x7f é ☃ \u{1f600} \x1f";
         (0..4)
@@ -329,6 +323,8 @@ mod tests {
                     unknown: 7,
                     pending: 10,
                 },
+                // A field added later is compared all the same.
+                ..NodeView::default()
             })
             .collect()
     }
@@ -355,6 +351,39 @@ mod tests {
                 .map(|r| serde_json::to_string(r).unwrap() + "\n")
                 .collect();
             assert_eq!(ours(nodes, false), lines);
+        }
+    }
+
+    /// A list field (none is shown yet) is written as serde_json would.
+    #[test]
+    fn lists_are_serde_json_bytes() {
+        use crate::net::node_ref::Strs;
+        for list in [
+            vec![],
+            vec!["a".to_string()],
+            vec!["a".into(), "b\"\n".into()],
+        ] {
+            for (style, pretty) in [(PRETTY, true), (COMPACT, false)] {
+                let mut ours = Vec::new();
+                ours.extend_from_slice(style.open);
+                ours.extend_from_slice(b"\"addrs\"");
+                ours.extend_from_slice(style.colon);
+                value(
+                    &mut ours,
+                    &style,
+                    &mut Times::default(),
+                    Value::Strs(Strs::Slice(&list)),
+                );
+                ours.extend_from_slice(style.close);
+                let node = serde_json::json!({ "addrs": list });
+                let reference = if pretty {
+                    let whole = serde_json::to_string_pretty(&[node]).unwrap();
+                    whole["[\n  ".len()..whole.len() - "\n]".len()].to_string()
+                } else {
+                    serde_json::to_string(&node).unwrap()
+                };
+                assert_eq!(String::from_utf8(ours).unwrap(), reference);
+            }
         }
     }
 

@@ -14,18 +14,13 @@ use std::sync::{Arc, Mutex};
 use super::store::NodeRow;
 use crate::net::bulk::{EncodedNode, NodeRef, Writer};
 use crate::net::link::LinkHandle;
-use crate::net::node_ref::{Pairs, Strs};
 use crate::net::proto::{CheckCounts, NodeState, NodeView, Registration};
 
 struct SlotInner {
-    state: NodeState,
-    hostname: String,
-    version: String,
-    labels: BTreeMap<String, String>,
-    addrs: Vec<String>,
-    addr: String,
-    first_seen_ms: i64,
-    /// The fields above that a `Nodes` answer carries, encoded.
+    /// What a `Nodes` answer says of the node, but `last_seen_ms` (in
+    /// `NodeSlot`) and `checks` (configd's check book).
+    node: NodeView,
+    /// The fields of `node` that a `Nodes` answer carries, encoded.
     encoded: EncodedNode,
     /// The connection that currently speaks for this node.
     session: Option<(u64, LinkHandle)>,
@@ -40,20 +35,19 @@ pub struct NodeSlot {
 }
 
 impl SlotInner {
+    fn new(node: NodeView) -> SlotInner {
+        let mut inner = SlotInner {
+            node,
+            encoded: EncodedNode::default(),
+            session: None,
+        };
+        inner.encode();
+        inner
+    }
+
     /// Re-encodes the fields a `Nodes` answer carries, after they changed.
-    fn encode(&mut self, name: &str) {
-        self.encoded = EncodedNode::new(&NodeRef {
-            name,
-            state: self.state,
-            addr: &self.addr,
-            first_seen_ms: self.first_seen_ms,
-            last_seen_ms: 0,
-            version: &self.version,
-            hostname: &self.hostname,
-            addrs: Strs::Slice(&self.addrs),
-            labels: Pairs::Map(&self.labels),
-            checks: CheckCounts::default(),
-        });
+    fn encode(&mut self) {
+        self.encoded = EncodedNode::new(&NodeRef::from(&self.node));
     }
 }
 
@@ -64,11 +58,11 @@ impl NodeSlot {
     }
 
     pub fn state(&self) -> NodeState {
-        lock(&self.inner).state
+        lock(&self.inner).node.state
     }
 
     pub fn labels(&self) -> BTreeMap<String, String> {
-        lock(&self.inner).labels.clone()
+        lock(&self.inner).node.labels.clone()
     }
 
     /// Records that the node was heard from now.
@@ -85,39 +79,22 @@ impl NodeSlot {
         keep: impl Fn(&NodeRef) -> bool,
     ) -> bool {
         let inner = lock(&self.inner);
-        let last_seen_ms = self.last_seen_ms.load(Ordering::Relaxed);
-        let fields = NodeRef {
-            name: &self.name,
-            state: inner.state,
-            addr: &inner.addr,
-            first_seen_ms: inner.first_seen_ms,
-            last_seen_ms,
-            version: &inner.version,
-            hostname: &inner.hostname,
-            addrs: Strs::Slice(&inner.addrs),
-            labels: inner.encoded.labels(),
+        let node = NodeRef {
+            last_seen_ms: self.last_seen_ms.load(Ordering::Relaxed),
             checks: *checks,
+            ..inner.encoded.with_maps(NodeRef::from(&inner.node))
         };
-        if !keep(&fields) {
+        if !keep(&node) {
             return false;
         }
-        Writer(out).encoded_node(&inner.encoded, inner.state, last_seen_ms, checks);
+        Writer(out).encoded_node(&inner.encoded, &node);
         true
     }
 
     fn view(&self) -> NodeView {
-        let inner = lock(&self.inner);
         NodeView {
-            name: self.name.clone(),
-            state: inner.state,
-            addr: inner.addr.clone(),
-            first_seen_ms: inner.first_seen_ms,
             last_seen_ms: self.last_seen_ms.load(Ordering::Relaxed),
-            version: inner.version.clone(),
-            hostname: inner.hostname.clone(),
-            addrs: inner.addrs.clone(),
-            labels: inner.labels.clone(),
-            checks: CheckCounts::default(),
+            ..lock(&self.inner).node.clone()
         }
     }
 }
@@ -145,7 +122,8 @@ impl NodeRegistry {
         let nodes = rows
             .into_iter()
             .map(|r| {
-                let mut inner = SlotInner {
+                let inner = SlotInner::new(NodeView {
+                    name: r.name.clone(),
                     state: NodeState::Pending,
                     hostname: r.hostname,
                     version: r.version,
@@ -153,10 +131,8 @@ impl NodeRegistry {
                     addrs: r.addrs,
                     addr: r.addr,
                     first_seen_ms: r.first_seen_ms,
-                    encoded: EncodedNode::default(),
-                    session: None,
-                };
-                inner.encode(&r.name);
+                    ..NodeView::default()
+                });
                 let slot = NodeSlot {
                     name: r.name.clone(),
                     inner: Mutex::new(inner),
@@ -195,17 +171,11 @@ impl NodeRegistry {
                 .or_insert_with(|| {
                     Arc::new(NodeSlot {
                         name: name.to_string(),
-                        inner: Mutex::new(SlotInner {
-                            state: NodeState::Pending,
-                            hostname: String::new(),
-                            version: String::new(),
-                            labels: BTreeMap::new(),
-                            addrs: Vec::new(),
-                            addr: String::new(),
+                        inner: Mutex::new(SlotInner::new(NodeView {
+                            name: name.to_string(),
                             first_seen_ms: now_ms,
-                            encoded: EncodedNode::default(),
-                            session: None,
-                        }),
+                            ..NodeView::default()
+                        })),
                         last_seen_ms: AtomicI64::new(now_ms),
                         flushed_ms: AtomicI64::new(0),
                     })
@@ -216,28 +186,30 @@ impl NodeRegistry {
         let is_new = slot.flushed_ms.load(Ordering::Relaxed) == 0;
         slot.touch(now_ms);
         let mut inner = lock(&slot.inner);
-        let previous = (!is_new).then_some(inner.state);
-        let changed = is_new || inner.state != NodeState::Up;
-        inner.state = NodeState::Up;
-        inner.hostname = reg.hostname;
-        inner.version = reg.version;
-        inner.labels = reg.labels;
-        inner.addrs = reg.addrs;
-        inner.addr = peer.ip().to_string();
-        inner.encode(name);
+        let previous = (!is_new).then_some(inner.node.state);
+        let changed = is_new || inner.node.state != NodeState::Up;
+        let node = &mut inner.node;
+        node.state = NodeState::Up;
+        node.hostname = reg.hostname;
+        node.version = reg.version;
+        node.labels = reg.labels;
+        node.addrs = reg.addrs;
+        node.addr = peer.ip().to_string();
+        inner.encode();
         let replaced = inner
             .session
             .replace(session)
             .filter(|(old, _)| *old != session_id)
             .map(|(_, link)| link);
+        let node = &inner.node;
         let row = NodeRow {
             name: name.to_string(),
-            hostname: inner.hostname.clone(),
-            version: inner.version.clone(),
-            labels: inner.labels.clone(),
-            addrs: inner.addrs.clone(),
-            addr: inner.addr.clone(),
-            first_seen_ms: inner.first_seen_ms,
+            hostname: node.hostname.clone(),
+            version: node.version.clone(),
+            labels: node.labels.clone(),
+            addrs: node.addrs.clone(),
+            addr: node.addr.clone(),
+            first_seen_ms: node.first_seen_ms,
             last_seen_ms: now_ms,
         };
         drop(inner);
@@ -258,8 +230,8 @@ impl NodeRegistry {
         match &inner.session {
             Some((current, _)) if *current == session => {
                 inner.session = None;
-                let previous = inner.state;
-                inner.state = NodeState::Down;
+                let previous = inner.node.state;
+                inner.node.state = NodeState::Down;
                 (previous != NodeState::Down).then_some(previous)
             }
             _ => None,
@@ -273,11 +245,10 @@ impl NodeRegistry {
             .iter()
             .filter_map(|slot| {
                 let mut inner = lock(&slot.inner);
-                if inner.state != NodeState::Pending || inner.session.is_some() {
+                if inner.node.state != NodeState::Pending || inner.session.is_some() {
                     return None;
                 }
-                inner.state = NodeState::Down;
-                inner.encode(&slot.name);
+                inner.node.state = NodeState::Down;
                 Some(slot.name.clone())
             })
             .collect()

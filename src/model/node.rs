@@ -1,10 +1,12 @@
 //! A node: its wire form (`NodeView`, in `Nodes` pages), its `-o json`
 //! form (`NodeJson`, DESIGN section 7) and the fields a filter may name.
-//! A field added to `NodeView` goes in `NodeJson`, `node_field` and
-//! `NODE_FIELDS` here (the tests fail until it does), in the registry
-//! that fills it, in docs/PROTOCOL.md, and (while the benchmark keeps
-//! them, see `net::bulk`) in `net::node_ref` and the two hand-written
-//! paths, whose proptests fail until they do.
+//!
+//! `FIELDS` is the one list of a node's fields that the hand-written
+//! paths (`net::bulk`'s MessagePack, `json_out`'s JSON, configd's
+//! pre-encoded `EncodedNode`, the filters) walk; they are kept for speed
+//! (see `net::bulk`). A field added to `NodeView` goes, in this file, in
+//! `NodeJson`, `NodeRef` and `FIELDS` (the tests fail until it does);
+//! then in the registry that fills it and in docs/PROTOCOL.md.
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -24,12 +26,13 @@ pub struct NodesPage {
 }
 
 /// Node state as operators see it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum NodeState {
     Up,
     Down,
     /// Known, but not heard from since configd started.
+    #[default]
     Pending,
 }
 
@@ -52,8 +55,40 @@ pub struct CheckCounts {
     pub pending: u32,
 }
 
-/// One node, on the wire (times in epoch milliseconds).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+impl CheckCounts {
+    /// The counts by name, in wire and JSON order.
+    pub fn named(&self) -> [(&'static str, u32); 5] {
+        [
+            ("ok", self.ok),
+            ("warning", self.warning),
+            ("critical", self.critical),
+            ("unknown", self.unknown),
+            ("pending", self.pending),
+        ]
+    }
+
+    /// The count called `name`.
+    pub fn get(&self, name: &str) -> Option<u32> {
+        self.named()
+            .into_iter()
+            .find_map(|(k, v)| (k == name).then_some(v))
+    }
+
+    /// Counts from `named` order; `None` if one is missing.
+    pub fn from_named(c: [Option<u32>; 5]) -> Option<CheckCounts> {
+        Some(CheckCounts {
+            ok: c[0]?,
+            warning: c[1]?,
+            critical: c[2]?,
+            unknown: c[3]?,
+            pending: c[4]?,
+        })
+    }
+}
+
+/// One node, on the wire (times in epoch milliseconds). `Default` so a
+/// test's node need not name a field added later.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct NodeView {
     pub name: String,
     pub state: NodeState,
@@ -102,33 +137,23 @@ pub fn node_field<'a>(n: &NodeRef<'a>, path: &[String]) -> Field<'a> {
     let Some((first, rest)) = path.split_first() else {
         return Field::Missing;
     };
-    match (first.as_str(), rest) {
-        ("name", []) => text(n.name),
-        ("state", []) => text(n.state.as_str()),
-        ("addr", []) => text(n.addr),
-        ("first_seen", []) => Field::Text(Cow::Owned(rfc3339(n.first_seen_ms))),
-        ("last_seen", []) => Field::Text(Cow::Owned(rfc3339(n.last_seen_ms))),
-        ("version", []) => text(n.version),
-        ("labels" | "checks", []) => Field::Object,
+    let Some(i) = FIELDS.iter().position(|f| f.json == Some(first)) else {
+        return Field::Missing;
+    };
+    match (n.values()[i], rest) {
+        (Value::Str(s), []) => text(s),
+        (Value::State(s), []) => text(s.as_str()),
+        (Value::Time(ms), []) => Field::Text(Cow::Owned(rfc3339(ms))),
+        (Value::Pairs(_) | Value::Counts(_), []) => Field::Object,
         // Keys compared as bytes: only the value found is read as text.
-        ("labels", [key]) => n
-            .labels
+        (Value::Pairs(pairs), [key]) => pairs
             .iter_bytes()
             .find(|(k, _)| *k == key.as_bytes())
             .and_then(|(_, v)| std::str::from_utf8(v).ok())
             .map_or(Field::Missing, text),
-        ("checks", [key]) => {
-            let c = &n.checks;
-            let count = match key.as_str() {
-                "ok" => c.ok,
-                "warning" => c.warning,
-                "critical" => c.critical,
-                "unknown" => c.unknown,
-                "pending" => c.pending,
-                _ => return Field::Missing,
-            };
-            Field::Text(Cow::Owned(count.to_string()))
-        }
+        (Value::Counts(c), [key]) => c
+            .get(key)
+            .map_or(Field::Missing, |v| Field::Text(Cow::Owned(v.to_string()))),
         _ => Field::Missing,
     }
 }
@@ -159,14 +184,26 @@ pub const NODE_FIELDS: &[&str] = &[
 impl NodeView {
     /// About the bytes this node takes on the wire (to size pages).
     pub fn weight(&self) -> usize {
-        let strings = [&self.name, &self.addr, &self.version, &self.hostname];
-        64 + strings.iter().map(|s| s.len() + 2).sum::<usize>()
-            + self.addrs.iter().map(|a| a.len() + 2).sum::<usize>()
-            + self
-                .labels
-                .iter()
-                .map(|(k, v)| k.len() + v.len() + 4)
-                .sum::<usize>()
+        let text = |s: &str| s.len() + 2;
+        let node = NodeRef::from(self);
+        let values = node.values();
+        FIELDS
+            .iter()
+            .zip(values)
+            .map(|(f, v)| {
+                f.wire.len()
+                    + 2
+                    + match v {
+                        Value::Str(s) => text(s),
+                        Value::State(_) | Value::Time(_) => 9,
+                        Value::Strs(list) => 3 + list.iter().map(text).sum::<usize>(),
+                        Value::Pairs(p) => {
+                            3 + p.iter().map(|(k, v)| text(k) + text(v)).sum::<usize>()
+                        }
+                        Value::Counts(_) => 60,
+                    }
+            })
+            .sum()
     }
 }
 
@@ -227,6 +264,129 @@ impl NodeRef<'_> {
                 .collect(),
             checks: self.checks,
         }
+    }
+}
+
+/// What a field holds, and so how the hand-written paths write and read it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Str,
+    State,
+    /// Epoch milliseconds; RFC 3339 seconds in JSON.
+    Time,
+    Strs,
+    Pairs,
+    Counts,
+}
+
+/// One field of a node.
+pub struct FieldSpec {
+    /// Its name on the wire (the `NodeView` field).
+    pub wire: &'static str,
+    /// Its name in `NodeJson`; `None`: not shown.
+    pub json: Option<&'static str>,
+    pub kind: Kind,
+    /// Changes between registrations: configd writes it afresh for every
+    /// answer instead of keeping it encoded (`net::bulk::EncodedNode`).
+    pub changes: bool,
+}
+
+const fn field(wire: &'static str, json: Option<&'static str>, kind: Kind) -> FieldSpec {
+    FieldSpec {
+        wire,
+        json,
+        kind,
+        changes: false,
+    }
+}
+
+const fn changing(spec: FieldSpec) -> FieldSpec {
+    FieldSpec {
+        changes: true,
+        ..spec
+    }
+}
+
+/// A node's fields in `NodeView` order (which is the wire order), as
+/// `NodeRef::values` gives them.
+pub const FIELDS: [FieldSpec; 10] = [
+    field("name", Some("name"), Kind::Str),
+    changing(field("state", Some("state"), Kind::State)),
+    field("addr", Some("addr"), Kind::Str),
+    field("first_seen_ms", Some("first_seen"), Kind::Time),
+    changing(field("last_seen_ms", Some("last_seen"), Kind::Time)),
+    field("version", Some("version"), Kind::Str),
+    field("hostname", None, Kind::Str),
+    field("addrs", None, Kind::Strs),
+    field("labels", Some("labels"), Kind::Pairs),
+    changing(field("checks", Some("checks"), Kind::Counts)),
+];
+
+/// A field's value, borrowed.
+#[derive(Clone, Copy)]
+pub enum Value<'a> {
+    Str(&'a str),
+    State(NodeState),
+    Time(i64),
+    Strs(Strs<'a>),
+    Pairs(Pairs<'a>),
+    Counts(CheckCounts),
+}
+
+impl<'a> NodeRef<'a> {
+    /// The values, in `FIELDS` order.
+    pub fn values(&self) -> [Value<'a>; FIELDS.len()] {
+        [
+            Value::Str(self.name),
+            Value::State(self.state),
+            Value::Str(self.addr),
+            Value::Time(self.first_seen_ms),
+            Value::Time(self.last_seen_ms),
+            Value::Str(self.version),
+            Value::Str(self.hostname),
+            Value::Strs(self.addrs),
+            Value::Pairs(self.labels),
+            Value::Counts(self.checks),
+        ]
+    }
+
+    /// A node from values in `FIELDS` order; `None` if one is missing or
+    /// of another kind.
+    pub fn from_values(values: [Option<Value<'a>>; FIELDS.len()]) -> Option<NodeRef<'a>> {
+        use Value as V;
+        let [name, state, addr, first_seen_ms, last_seen_ms, version, hostname, addrs, labels, checks] =
+            values;
+        let (Some(V::Str(name)), Some(V::Str(addr)), Some(V::Str(version)), Some(V::Str(hostname))) =
+            (name, addr, version, hostname)
+        else {
+            return None;
+        };
+        let (Some(V::Time(first_seen_ms)), Some(V::Time(last_seen_ms))) =
+            (first_seen_ms, last_seen_ms)
+        else {
+            return None;
+        };
+        let (
+            Some(V::State(state)),
+            Some(V::Strs(addrs)),
+            Some(V::Pairs(labels)),
+            Some(V::Counts(checks)),
+        ) = (state, addrs, labels, checks)
+        else {
+            return None;
+        };
+        Some(NodeRef {
+            name,
+            state,
+            addr,
+            first_seen_ms,
+            last_seen_ms,
+            version,
+            hostname,
+            addrs,
+            labels,
+            checks,
+        })
     }
 }
 
@@ -375,6 +535,47 @@ mod tests {
                 ("addrs", ""),
             ],
         );
+    }
+
+    /// `FIELDS` is `NodeView` in wire order and `NodeJson` in JSON order,
+    /// and `NodeRef::values` gives each field's kind.
+    #[test]
+    fn the_field_list_is_the_wire_and_the_json() {
+        let node = nodes().remove(0);
+        let bytes = rmp_serde::to_vec_named(&node).unwrap();
+        let mut r = Reader::new(&bytes);
+        let mut wire = Vec::new();
+        for _ in 0..r.map().unwrap() {
+            wire.push(String::from_utf8(r.name().unwrap().to_vec()).unwrap());
+            r.skip().unwrap();
+        }
+        let listed: Vec<&str> = FIELDS.iter().map(|f| f.wire).collect();
+        assert_eq!(wire, listed);
+
+        let json = serde_json::to_string(&NodeJson::from(&node)).unwrap();
+        let at = |key: &str| json.find(&format!("\"{key}\":"));
+        let shown: Vec<usize> = FIELDS
+            .iter()
+            .filter_map(|f| f.json)
+            .map(|k| at(k).unwrap_or_else(|| panic!("{k} not in {json}")))
+            .collect();
+        assert!(shown.windows(2).all(|w| w[0] < w[1]), "order: {json}");
+        let top_level = serde_json::to_value(NodeJson::from(&node)).unwrap();
+        assert_eq!(top_level.as_object().unwrap().len(), shown.len());
+
+        for (f, v) in FIELDS.iter().zip(NodeRef::from(&node).values()) {
+            let kind = match v {
+                Value::Str(_) => Kind::Str,
+                Value::State(_) => Kind::State,
+                Value::Time(_) => Kind::Time,
+                Value::Strs(_) => Kind::Strs,
+                Value::Pairs(_) => Kind::Pairs,
+                Value::Counts(_) => Kind::Counts,
+            };
+            assert_eq!(f.kind, kind, "{}", f.wire);
+        }
+        let values = NodeRef::from(&node).values().map(Some);
+        assert_eq!(NodeRef::from_values(values).unwrap().to_view(), node);
     }
 
     /// Filters on a node's fields decide as filters on its JSON.

@@ -21,7 +21,7 @@
 pub use super::log_ref::LogLineRef;
 use super::msgpack::Reader;
 pub use super::node_ref::NodeRef;
-use super::node_ref::{Pairs, Strs};
+use super::node_ref::{Kind, Pairs, Strs, Value, FIELDS};
 use super::proto::{
     CheckCounts, Level, LogBatch, LogLine, LogLines, Message, NodeState, NodesPage, Request,
     RequestBody, Response, ResponseBody,
@@ -141,83 +141,53 @@ impl Writer<'_> {
     }
 
     pub fn node(&mut self, n: &NodeRef) {
-        self.node_head(n.name);
-        self.str(n.state.as_str());
-        self.node_middle(n.addr, n.first_seen_ms);
-        self.sint(n.last_seen_ms);
-        self.node_tail(n);
-        self.node_checks(&n.checks);
-    }
-
-    /// A node from its pre-encoded fields and the ones that change.
-    pub fn encoded_node(
-        &mut self,
-        e: &EncodedNode,
-        state: NodeState,
-        last_seen_ms: i64,
-        checks: &CheckCounts,
-    ) {
-        let [head, middle, tail] = e.parts();
-        self.raw(head);
-        self.str(state.as_str());
-        self.raw(middle);
-        self.sint(last_seen_ms);
-        self.raw(tail);
-        self.node_checks(checks);
-    }
-
-    // A node's entry, in the stretches between the fields that change
-    // often (state, last_seen_ms, checks); see `EncodedNode`.
-
-    fn node_head(&mut self, name: &str) {
-        self.map(10);
-        self.str("name");
-        self.str(name);
-        self.str("state");
-    }
-
-    fn node_middle(&mut self, addr: &str, first_seen_ms: i64) {
-        self.str("addr");
-        self.str(addr);
-        self.str("first_seen_ms");
-        self.sint(first_seen_ms);
-        self.str("last_seen_ms");
-    }
-
-    /// Also where the labels' entries start and end in the buffer.
-    fn node_tail(&mut self, n: &NodeRef) -> (usize, usize) {
-        self.str("version");
-        self.str(n.version);
-        self.str("hostname");
-        self.str(n.hostname);
-        self.str("addrs");
-        self.array(n.addrs.len());
-        for a in n.addrs.iter() {
-            self.str(a);
+        self.map(FIELDS.len());
+        for (f, v) in FIELDS.iter().zip(n.values()) {
+            self.str(f.wire);
+            self.value(v);
         }
-        self.str("labels");
-        self.map(n.labels.len());
-        let start = self.0.len();
-        for (k, v) in n.labels.iter() {
-            self.str(k);
-            self.str(v);
-        }
-        let end = self.0.len();
-        self.str("checks");
-        (start, end)
     }
 
-    fn node_checks(&mut self, c: &CheckCounts) {
-        self.map(5);
-        for (k, v) in [
-            ("ok", c.ok),
-            ("warning", c.warning),
-            ("critical", c.critical),
-            ("unknown", c.unknown),
-            ("pending", c.pending),
-        ] {
-            self.str(k);
-            self.uint(u64::from(v));
+    /// A node from its pre-encoded fields and, from `n`, the ones that
+    /// change (`FieldSpec::changes`).
+    pub fn encoded_node(&mut self, e: &EncodedNode, n: &NodeRef) {
+        let mut done = 0;
+        for ((f, v), (at, _)) in FIELDS.iter().zip(n.values()).zip(e.spans) {
+            if f.changes {
+                let at = at as usize;
+                self.raw(e.bytes.get(done..at).unwrap_or_default());
+                self.value(v);
+                done = at;
+            }
+        }
+        self.raw(e.bytes.get(done..).unwrap_or_default());
+    }
+
+    fn value(&mut self, v: Value) {
+        match v {
+            Value::Str(s) => self.str(s),
+            Value::State(s) => self.str(s.as_str()),
+            Value::Time(ms) => self.sint(ms),
+            Value::Strs(list) => {
+                self.array(list.len());
+                for s in list.iter() {
+                    self.str(s);
+                }
+            }
+            Value::Pairs(pairs) => {
+                self.map(pairs.len());
+                for (k, v) in pairs.iter() {
+                    self.str(k);
+                    self.str(v);
+                }
+            }
+            Value::Counts(c) => {
+                self.map(5);
+                for (k, v) in c.named() {
+                    self.str(k);
+                    self.uint(u64::from(v));
+                }
+            }
         }
     }
 
@@ -263,52 +233,67 @@ impl Writer<'_> {
     }
 }
 
-/// A node's `Nodes` entry without the fields that change often (state,
-/// last_seen_ms, checks), kept by configd beside the node: a 10,000-node
-/// answer then copies three runs of bytes a node, where walking the
-/// node's strings costs a cache miss each.
+/// A node's `Nodes` entry without the values of the fields that change
+/// (`FieldSpec::changes`: state, last_seen_ms, checks), kept by configd
+/// beside the node: a 10,000-node answer then copies a few runs of bytes a
+/// node, where walking the node's strings costs a cache miss each.
 #[derive(Debug, Clone, Default)]
 pub struct EncodedNode {
     bytes: Vec<u8>,
-    cuts: [usize; 2],
-    /// The labels' entries: where they start and end, and how many.
-    labels: (usize, usize, usize),
+    /// Where each field's value starts and ends in `bytes` (empty for the
+    /// fields that change: where theirs goes).
+    spans: [(u32, u32); FIELDS.len()],
 }
 
 impl EncodedNode {
     /// Encodes the fields of `n` that change only when the node registers.
     pub fn new(n: &NodeRef) -> EncodedNode {
         let mut bytes = Vec::with_capacity(256);
+        let mut spans = [(0, 0); FIELDS.len()];
         let mut w = Writer(&mut bytes);
-        w.node_head(n.name);
-        let first = w.0.len();
-        w.node_middle(n.addr, n.first_seen_ms);
-        let second = w.0.len();
-        let (start, end) = w.node_tail(n);
+        w.map(FIELDS.len());
+        for ((f, v), span) in FIELDS.iter().zip(n.values()).zip(&mut spans) {
+            w.str(f.wire);
+            let start = w.0.len();
+            if !f.changes {
+                w.value(v);
+            }
+            *span = (start as u32, w.0.len() as u32);
+        }
         bytes.shrink_to_fit();
-        EncodedNode {
-            bytes,
-            cuts: [first, second],
-            labels: (start, end, n.labels.len()),
-        }
+        EncodedNode { bytes, spans }
     }
 
-    /// The node's labels, read from these bytes: one run of memory, where
-    /// the node's own map is a string allocation a key (a filter on
-    /// labels over 10,000 nodes would take a cache miss for each).
-    pub fn labels(&self) -> Pairs<'_> {
-        let (start, end, len) = self.labels;
-        match self.bytes.get(start..end) {
-            Some(bytes) => Pairs::Wire { len, bytes },
-            None => Pairs::Wire { len: 0, bytes: &[] },
+    /// `n` with its maps (the labels) read from these bytes: one run of
+    /// memory, where the node's own map is a string allocation a key (a
+    /// filter on labels over 10,000 nodes would take a cache miss for each).
+    pub fn with_maps<'a>(&'a self, n: NodeRef<'a>) -> NodeRef<'a> {
+        let mut values = n.values().map(Some);
+        for (i, v) in values.iter_mut().enumerate() {
+            if let Some(Value::Pairs(_)) = v {
+                *v = Some(Value::Pairs(self.pairs(i)));
+            }
         }
+        NodeRef::from_values(values).unwrap_or(n)
     }
 
-    fn parts(&self) -> [&[u8]; 3] {
-        let [a, b] = self.cuts;
-        let (head, rest) = self.bytes.split_at(a.min(self.bytes.len()));
-        let (middle, tail) = rest.split_at(b.saturating_sub(a).min(rest.len()));
-        [head, middle, tail]
+    /// The map field `field` (a `FIELDS` index), read from these bytes.
+    fn pairs(&self, field: usize) -> Pairs<'_> {
+        let empty = Pairs::Wire { len: 0, bytes: &[] };
+        let Some(&(start, end)) = self.spans.get(field) else {
+            return empty;
+        };
+        let Some(bytes) = self.bytes.get(start as usize..end as usize) else {
+            return empty;
+        };
+        let mut r = Reader::new(bytes);
+        match r.map() {
+            Some(len) => Pairs::Wire {
+                len,
+                bytes: r.rest(),
+            },
+            None => empty,
+        }
     }
 }
 
@@ -365,7 +350,7 @@ pub fn encode_request_body(body: &RequestBody) -> Result<Vec<u8>, rmp_serde::enc
 /// sender's); a repeated one gives `None`, as rmp-serde refuses it.
 fn fields<'a>(
     r: &mut Reader<'a>,
-    names: &[&[u8]],
+    names: &[&str],
     mut field: impl FnMut(usize, &mut Reader<'a>) -> Option<()>,
 ) -> Option<()> {
     let mut seen = 0u32;
@@ -374,8 +359,8 @@ fn fields<'a>(
     for _ in 0..r.map()? {
         let key = r.name()?;
         let at = match names.get(next) {
-            Some(n) if *n == key => Some(next),
-            _ => names.iter().position(|n| *n == key),
+            Some(n) if n.as_bytes() == key => Some(next),
+            _ => names.iter().position(|n| n.as_bytes() == key),
         };
         match at {
             Some(i) => {
@@ -416,7 +401,7 @@ fn read_log_line<'a>(r: &mut Reader<'a>) -> Option<LogLineRef<'a>> {
     let (mut time_ms, mut node, mut lvl, mut source, mut message) = (None, None, None, None, None);
     fields(
         r,
-        &[b"time_ms", b"node", b"level", b"source", b"message"],
+        &["time_ms", "node", "level", "source", "message"],
         |i, r| {
             match i {
                 0 => time_ms = Some(r.i64()?),
@@ -458,33 +443,14 @@ fn read_counts(r: &mut Reader) -> Option<CheckCounts> {
     let mut c = [None; 5];
     fields(
         r,
-        &[b"ok", b"warning", b"critical", b"unknown", b"pending"],
+        &CheckCounts::default().named().map(|(k, _)| k),
         |i, r| {
             c[i] = Some(r.u32()?);
             Some(())
         },
     )?;
-    Some(CheckCounts {
-        ok: c[0]?,
-        warning: c[1]?,
-        critical: c[2]?,
-        unknown: c[3]?,
-        pending: c[4]?,
-    })
+    CheckCounts::from_named(c)
 }
-
-const NODE_FIELDS: [&[u8]; 10] = [
-    b"name",
-    b"state",
-    b"addr",
-    b"first_seen_ms",
-    b"last_seen_ms",
-    b"version",
-    b"hostname",
-    b"addrs",
-    b"labels",
-    b"checks",
-];
 
 /// The bytes `r` moved past since it was at `start`.
 fn consumed<'a>(start: &'a [u8], r: &Reader<'a>) -> &'a [u8] {
@@ -526,37 +492,31 @@ fn read_pairs<'a>(r: &mut Reader<'a>) -> Option<Pairs<'a>> {
     })
 }
 
+/// The wire names of `FIELDS`, for `fields`.
+const NODE_WIRE: [&str; FIELDS.len()] = {
+    let mut names = [""; FIELDS.len()];
+    let mut i = 0;
+    while i < FIELDS.len() {
+        names[i] = FIELDS[i].wire;
+        i += 1;
+    }
+    names
+};
+
 fn read_node<'a>(r: &mut Reader<'a>) -> Option<NodeRef<'a>> {
-    let (mut name, mut addr, mut version, mut hostname) = (None, None, None, None);
-    let (mut state, mut first_seen_ms, mut last_seen_ms) = (None, None, None);
-    let (mut addrs, mut labels, mut checks) = (None, None, None);
-    fields(r, &NODE_FIELDS, |i, r| {
-        match i {
-            0 => name = Some(r.str()?),
-            1 => state = Some(node_state(r.name()?)?),
-            2 => addr = Some(r.str()?),
-            3 => first_seen_ms = Some(r.i64()?),
-            4 => last_seen_ms = Some(r.i64()?),
-            5 => version = Some(r.str()?),
-            6 => hostname = Some(r.str()?),
-            7 => addrs = Some(read_strs(r)?),
-            8 => labels = Some(read_pairs(r)?),
-            _ => checks = Some(read_counts(r)?),
-        }
+    let mut values = [None; FIELDS.len()];
+    fields(r, &NODE_WIRE, |i, r| {
+        values[i] = Some(match FIELDS[i].kind {
+            Kind::Str => Value::Str(r.str()?),
+            Kind::State => Value::State(node_state(r.name()?)?),
+            Kind::Time => Value::Time(r.i64()?),
+            Kind::Strs => Value::Strs(read_strs(r)?),
+            Kind::Pairs => Value::Pairs(read_pairs(r)?),
+            Kind::Counts => Value::Counts(read_counts(r)?),
+        });
         Some(())
     })?;
-    Some(NodeRef {
-        name: name?,
-        state: state?,
-        addr: addr?,
-        first_seen_ms: first_seen_ms?,
-        last_seen_ms: last_seen_ms?,
-        version: version?,
-        hostname: hostname?,
-        addrs: addrs?,
-        labels: labels?,
-        checks: checks?,
-    })
+    NodeRef::from_values(values)
 }
 
 /// A `Nodes` page read in place: the nodes borrow the frame's bytes.
@@ -567,7 +527,7 @@ pub struct NodesPageRef<'a> {
 
 fn read_nodes_page<'a>(r: &mut Reader<'a>) -> Option<NodesPageRef<'a>> {
     let (mut nodes, mut done) = (None, None);
-    fields(r, &[b"nodes", b"done"], |i, r| {
+    fields(r, &["nodes", "done"], |i, r| {
         match i {
             0 => nodes = Some(read_array(r, read_node)?),
             _ => done = Some(r.bool()?),
@@ -589,7 +549,7 @@ pub struct LogLinesRef<'a> {
 
 fn read_log_lines_body<'a>(r: &mut Reader<'a>) -> Option<LogLinesRef<'a>> {
     let (mut lines, mut skipped, mut done) = (None, None, None);
-    fields(r, &[b"lines", b"skipped", b"done"], |i, r| {
+    fields(r, &["lines", "skipped", "done"], |i, r| {
         match i {
             0 => lines = Some(read_array(r, read_log_line)?),
             1 => skipped = Some(r.u64()?),
@@ -606,7 +566,7 @@ fn read_log_lines_body<'a>(r: &mut Reader<'a>) -> Option<LogLinesRef<'a>> {
 
 fn read_log_batch(r: &mut Reader) -> Option<LogBatch> {
     let (mut stream, mut first_line, mut lines) = (None, None, None);
-    fields(r, &[b"stream", b"first_line", b"lines"], |i, r| {
+    fields(r, &["stream", "first_line", "lines"], |i, r| {
         match i {
             0 => stream = Some(r.u64()?),
             1 => first_line = Some(r.u64()?),
@@ -637,7 +597,7 @@ fn envelope(body: &[u8]) -> Option<(u64, Body<'_>)> {
         _ => return None,
     };
     let (mut id, mut content) = (None, None);
-    fields(&mut r, &[b"id", b"body"], |i, r| {
+    fields(&mut r, &["id", "body"], |i, r| {
         match i {
             0 => id = Some(r.u64()?),
             _ => {
