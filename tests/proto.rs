@@ -991,74 +991,29 @@ fn bulk_reading_takes_any_field_order_unknown_fields_and_int_widths() {
 fn node_labels_out_of_order_are_left_to_rmp_serde() {
     // A foreign sender may write labels in any order, even a key twice;
     // rmp-serde sorts them and keeps the last, and so the answer is the same.
-    struct Labels(&'static [(&'static str, &'static str)]);
-    impl serde::Serialize for Labels {
-        fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-            use serde::ser::SerializeMap;
-            let mut m = s.serialize_map(Some(self.0.len()))?;
-            for (k, v) in self.0 {
-                m.serialize_entry(k, v)?;
-            }
-            m.end()
-        }
-    }
-    #[derive(serde::Serialize)]
-    struct N {
-        name: &'static str,
-        state: &'static str,
-        addr: &'static str,
-        first_seen_ms: i64,
-        last_seen_ms: i64,
-        version: &'static str,
-        hostname: &'static str,
-        addrs: Vec<&'static str>,
-        labels: Labels,
-        checks: CheckCounts,
-    }
-    #[derive(serde::Serialize)]
-    enum M {
-        Response { id: u64, body: B },
-    }
-    #[derive(serde::Serialize)]
-    enum B {
-        Nodes { nodes: Vec<N>, done: bool },
-    }
-    let m = M::Response {
+    let node = NodeView {
+        name: "n1".into(),
+        addrs: vec!["127.0.0.1".into(), "::1".into()],
+        labels: BTreeMap::from([("role".into(), "web".into()), ("zone".into(), "10".into())]),
+        ..NodeView::default()
+    };
+    let msg = Message::Response(Response {
         id: 4,
-        body: B::Nodes {
-            nodes: vec![N {
-                name: "n1",
-                state: "up",
-                addr: "127.0.0.1:1",
-                first_seen_ms: 1,
-                last_seen_ms: 2,
-                version: "0.1.0",
-                hostname: "h",
-                addrs: vec!["127.0.0.1", "::1"],
-                labels: Labels(&[("zone", "9"), ("role", "web"), ("zone", "10")]),
-                checks: CheckCounts::default(),
-            }],
+        body: ResponseBody::Nodes(NodesPage {
+            nodes: vec![node],
             done: true,
-        },
-    };
-    let bytes = rmp_serde::to_vec_named(&m).unwrap();
+        }),
+    });
+    let sorted: &[u8] = b"\x82\xa4role\xa3web\xa4zone\xa210";
+    let foreign: &[u8] = b"\x83\xa4zone\xa19\xa4role\xa3web\xa4zone\xa210";
+    let bytes = rmp_serde::to_vec_named(&msg).unwrap();
+    let at = bytes
+        .windows(sorted.len())
+        .position(|w| w == sorted)
+        .unwrap();
+    let bytes = [&bytes[..at], foreign, &bytes[at + sorted.len()..]].concat();
     assert!(monit::net::bulk::nodes_page(&bytes, 4).is_none());
-    let Message::Response(Response {
-        id: 4,
-        body: ResponseBody::Nodes(page),
-    }) = monit::net::frame::decode_body(&bytes).unwrap()
-    else {
-        panic!("not a nodes page");
-    };
-    let labels: Vec<_> = page.nodes[0].labels.iter().collect();
-    assert_eq!(
-        labels,
-        [
-            (&"role".to_string(), &"web".to_string()),
-            (&"zone".to_string(), &"10".to_string())
-        ]
-    );
-    assert_eq!(page.nodes[0].addrs, ["127.0.0.1", "::1"]);
+    assert_eq!(monit::net::frame::decode_body(&bytes).unwrap(), msg);
 }
 
 proptest! {

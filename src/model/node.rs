@@ -5,8 +5,9 @@
 //! paths (`net::bulk`'s MessagePack, `json_out`'s JSON, configd's
 //! pre-encoded `EncodedNode`, the filters) walk; they are kept for speed
 //! (see `net::bulk`). A field added to `NodeView` goes, in this file, in
-//! `NodeJson`, `NodeRef` and `FIELDS` (the tests fail until it does);
-//! then in the registry that fills it and in docs/PROTOCOL.md.
+//! `NodeJson`, `NodeRef` (and its `values` and `from_values`) and `FIELDS`
+//! (the compiler and the tests say where); then in the registry if configd
+//! fills it, docs/PROTOCOL.md and the golden bytes of tests/proto.rs.
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -103,7 +104,7 @@ pub struct NodeView {
     pub checks: CheckCounts,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct NodeJson {
     pub name: String,
     /// `up`, `down` or `pending`.
@@ -353,40 +354,64 @@ impl<'a> NodeRef<'a> {
     /// A node from values in `FIELDS` order; `None` if one is missing or
     /// of another kind.
     pub fn from_values(values: [Option<Value<'a>>; FIELDS.len()]) -> Option<NodeRef<'a>> {
-        use Value as V;
         let [name, state, addr, first_seen_ms, last_seen_ms, version, hostname, addrs, labels, checks] =
             values;
-        let (Some(V::Str(name)), Some(V::Str(addr)), Some(V::Str(version)), Some(V::Str(hostname))) =
-            (name, addr, version, hostname)
-        else {
-            return None;
-        };
-        let (Some(V::Time(first_seen_ms)), Some(V::Time(last_seen_ms))) =
-            (first_seen_ms, last_seen_ms)
-        else {
-            return None;
-        };
-        let (
-            Some(V::State(state)),
-            Some(V::Strs(addrs)),
-            Some(V::Pairs(labels)),
-            Some(V::Counts(checks)),
-        ) = (state, addrs, labels, checks)
-        else {
-            return None;
-        };
         Some(NodeRef {
-            name,
-            state,
-            addr,
-            first_seen_ms,
-            last_seen_ms,
-            version,
-            hostname,
-            addrs,
-            labels,
-            checks,
+            name: name?.str()?,
+            state: state?.state()?,
+            addr: addr?.str()?,
+            first_seen_ms: first_seen_ms?.time()?,
+            last_seen_ms: last_seen_ms?.time()?,
+            version: version?.str()?,
+            hostname: hostname?.str()?,
+            addrs: addrs?.strs()?,
+            labels: labels?.pairs()?,
+            checks: checks?.counts()?,
         })
+    }
+}
+
+impl<'a> Value<'a> {
+    fn str(self) -> Option<&'a str> {
+        match self {
+            Value::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    fn state(self) -> Option<NodeState> {
+        match self {
+            Value::State(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    fn time(self) -> Option<i64> {
+        match self {
+            Value::Time(ms) => Some(ms),
+            _ => None,
+        }
+    }
+
+    fn strs(self) -> Option<Strs<'a>> {
+        match self {
+            Value::Strs(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    fn pairs(self) -> Option<Pairs<'a>> {
+        match self {
+            Value::Pairs(p) => Some(p),
+            _ => None,
+        }
+    }
+
+    fn counts(self) -> Option<CheckCounts> {
+        match self {
+            Value::Counts(c) => Some(c),
+            _ => None,
+        }
     }
 }
 
