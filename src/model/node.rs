@@ -353,65 +353,27 @@ impl<'a> NodeRef<'a> {
 
     /// A node from values in `FIELDS` order; `None` if one is missing or
     /// of another kind.
+    #[rustfmt::skip] // it would put the pattern on one line of 200 columns
     pub fn from_values(values: [Option<Value<'a>>; FIELDS.len()]) -> Option<NodeRef<'a>> {
-        let [name, state, addr, first_seen_ms, last_seen_ms, version, hostname, addrs, labels, checks] =
-            values;
+        use Value as V;
+        let [
+            Some(V::Str(name)),
+            Some(V::State(state)),
+            Some(V::Str(addr)),
+            Some(V::Time(first_seen_ms)),
+            Some(V::Time(last_seen_ms)),
+            Some(V::Str(version)),
+            Some(V::Str(hostname)),
+            Some(V::Strs(addrs)),
+            Some(V::Pairs(labels)),
+            Some(V::Counts(checks)),
+        ] = values else {
+            return None;
+        };
         Some(NodeRef {
-            name: name?.str()?,
-            state: state?.state()?,
-            addr: addr?.str()?,
-            first_seen_ms: first_seen_ms?.time()?,
-            last_seen_ms: last_seen_ms?.time()?,
-            version: version?.str()?,
-            hostname: hostname?.str()?,
-            addrs: addrs?.strs()?,
-            labels: labels?.pairs()?,
-            checks: checks?.counts()?,
+            name, state, addr, first_seen_ms, last_seen_ms, version, hostname, addrs, labels,
+            checks,
         })
-    }
-}
-
-impl<'a> Value<'a> {
-    fn str(self) -> Option<&'a str> {
-        match self {
-            Value::Str(s) => Some(s),
-            _ => None,
-        }
-    }
-
-    fn state(self) -> Option<NodeState> {
-        match self {
-            Value::State(s) => Some(s),
-            _ => None,
-        }
-    }
-
-    fn time(self) -> Option<i64> {
-        match self {
-            Value::Time(ms) => Some(ms),
-            _ => None,
-        }
-    }
-
-    fn strs(self) -> Option<Strs<'a>> {
-        match self {
-            Value::Strs(s) => Some(s),
-            _ => None,
-        }
-    }
-
-    fn pairs(self) -> Option<Pairs<'a>> {
-        match self {
-            Value::Pairs(p) => Some(p),
-            _ => None,
-        }
-    }
-
-    fn counts(self) -> Option<CheckCounts> {
-        match self {
-            Value::Counts(c) => Some(c),
-            _ => None,
-        }
     }
 }
 
