@@ -182,32 +182,6 @@ pub const NODE_FIELDS: &[&str] = &[
     "checks.pending",
 ];
 
-impl NodeView {
-    /// About the bytes this node takes on the wire (to size pages).
-    pub fn weight(&self) -> usize {
-        let text = |s: &str| s.len() + 2;
-        let node = NodeRef::from(self);
-        let values = node.values();
-        FIELDS
-            .iter()
-            .zip(values)
-            .map(|(f, v)| {
-                f.wire.len()
-                    + 2
-                    + match v {
-                        Value::Str(s) => text(s),
-                        Value::State(_) | Value::Time(_) => 9,
-                        Value::Strs(list) => 3 + list.iter().map(text).sum::<usize>(),
-                        Value::Pairs(p) => {
-                            3 + p.iter().map(|(k, v)| text(k) + text(v)).sum::<usize>()
-                        }
-                        Value::Counts(_) => 60,
-                    }
-            })
-            .sum()
-    }
-}
-
 // ---------------------------------------------------------- read in place
 
 /// A node's fields, borrowed: from a `NodeView`, from configd's registry
