@@ -164,12 +164,6 @@ impl LinkHandle {
         self.tx.send(Cmd::Frame(frame)).await.map_err(|_| closed())
     }
 
-    /// Queues an encoded frame without waiting; `false` when the queue is
-    /// full or the link gone (for producers that must never block).
-    pub fn try_send_frame(&self, frame: Bytes) -> bool {
-        self.tx.try_send(Cmd::Frame(frame)).is_ok()
-    }
-
     /// Ends the link, telling the peer why.
     pub async fn close(&self, why: ErrorFrame) {
         let _ = self.tx.send(Cmd::Close(why)).await;

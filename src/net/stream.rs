@@ -47,10 +47,6 @@ impl Stream {
             Stream::Server(s) => s.get_ref().0,
         }
     }
-
-    pub fn is_tls(&self) -> bool {
-        !matches!(self, Stream::Plain(_))
-    }
 }
 
 impl AsyncRead for Stream {

@@ -221,26 +221,6 @@ impl Trust {
         }
         Ok(Trust::Ca(Arc::new(roots)))
     }
-
-    /// From the usual settings: `tls = false`, a pinned fingerprint, a CA
-    /// file, else first use recorded in `known_servers`.
-    pub fn from_settings(
-        tls: bool,
-        fingerprint: Option<&str>,
-        ca_file: Option<&Path>,
-        known_servers: PathBuf,
-    ) -> Result<Trust, String> {
-        if !tls {
-            return Ok(Trust::Plaintext);
-        }
-        if let Some(f) = fingerprint {
-            return Fingerprint::parse(f).map(Trust::Pinned);
-        }
-        if let Some(ca) = ca_file {
-            return Trust::ca_file(ca).map_err(|e| e.to_string());
-        }
-        Ok(Trust::FirstUse(known_servers))
-    }
 }
 
 #[derive(Debug, thiserror::Error)]
