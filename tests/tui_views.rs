@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use monit::net::proto::CheckCounts;
+use monit::net::proto::{CheckCounts, TargetResult, TargetState};
 use monit::tui::action::{Action, Effect};
 use monit::tui::app::{App, Conn, Mode, View};
 use monit::tui::rows::*;
@@ -87,8 +87,8 @@ fn nodes() -> Vec<NodeRow> {
     ]
 }
 
-fn problem(node: &str, name: &str, state: &str, hard: bool, out: &str) -> ProblemRow {
-    ProblemRow {
+fn problem(node: &str, name: &str, state: &str, hard: bool, out: &str) -> CheckJson {
+    CheckJson {
         node: node.into(),
         name: name.into(),
         state: state.into(),
@@ -97,13 +97,14 @@ fn problem(node: &str, name: &str, state: &str, hard: bool, out: &str) -> Proble
         max_attempts: 3,
         output: out.into(),
         long_output: "line one\nline two".into(),
-        last_check: t(10),
-        last_change: t(600),
+        last_check: Some(t(10)),
+        last_change: Some(t(600)),
+        origin: "local".into(),
         ..Default::default()
     }
 }
 
-fn problems() -> Vec<ProblemRow> {
+fn problems() -> Vec<CheckJson> {
     let mut p = vec![
         problem(
             "web-2",
@@ -134,19 +135,21 @@ fn problems() -> Vec<ProblemRow> {
     p[1].stale = true;
     p[2].stale = true;
     p[3].flapping = true;
+    // A node that is down is no check: never checked.
+    p[4].last_check = None;
     p
 }
 
 /// Every check: the problems (not the node row) and some OK ones.
-fn all_checks() -> Vec<ProblemRow> {
-    let mut all: Vec<ProblemRow> = problems()
+fn all_checks() -> Vec<CheckJson> {
+    let mut all: Vec<CheckJson> = problems()
         .into_iter()
         .filter(|p| !p.name.is_empty())
         .collect();
     all.push(problem("web-1", "load", "ok", true, "OK load 0.1"));
     all.push(problem("web-2", "load", "ok", true, "OK load 0.2"));
     let mut quiet = problem("edge-1", "cert-expiry", "ok", true, "OK 80 days left");
-    quiet.last_change = t(5);
+    quiet.last_change = Some(t(5));
     all.push(quiet);
     all
 }
@@ -167,55 +170,52 @@ fn log_lines() -> Vec<LogLine> {
         .collect()
 }
 
-fn jobs() -> Vec<JobRow> {
-    vec![
-        JobRow {
-            id: "j-41".into(),
-            who: "alice".into(),
-            started: t(300),
-            finished: Some(t(290)),
-            command: "open-zone".into(),
-            args: vec!["218".into(), "20151011".into()],
-            targets: vec![JobTarget {
-                node: "db-1".into(),
-                state: "ok".into(),
-                exit_code: Some(0),
-                duration_ms: Some(812),
-            }],
-            ..Default::default()
-        },
-        JobRow {
-            id: "j-42".into(),
-            who: "bob".into(),
-            started: t(20),
-            finished: None,
-            command: "restart-web".into(),
-            args: vec![],
-            targets: vec![
-                JobTarget {
-                    node: "web-1".into(),
-                    state: "failed".into(),
-                    exit_code: Some(2),
-                    duration_ms: Some(1200),
-                },
-                JobTarget {
-                    node: "web-2".into(),
-                    state: "running".into(),
-                    exit_code: None,
-                    duration_ms: None,
-                },
-            ],
-            ..Default::default()
-        },
-    ]
+fn job(id: u64, who: &str, secs_ago: i64, command: &str, args: &[&str]) -> JobView {
+    JobView {
+        id,
+        who: who.into(),
+        started_ms: NOW - secs_ago * 1000,
+        finished_ms: None,
+        command: command.into(),
+        args: args.iter().map(|a| a.to_string()).collect(),
+        targets: Vec::new(),
+        requires: BTreeMap::new(),
+        effects: BTreeMap::new(),
+        item: None,
+        message: String::new(),
+        steps: Vec::new(),
+    }
 }
 
-fn inventory() -> Vec<InventoryRow> {
-    let zone = |key: &str, node: &str, state: &str| InventoryRow {
+fn target(node: &str, state: TargetState, exit: Option<i32>, ms: Option<u64>) -> TargetResult {
+    TargetResult {
+        node: node.into(),
+        state,
+        exit_code: exit,
+        duration_ms: ms,
+        message: String::new(),
+    }
+}
+
+fn jobs() -> Vec<JobView> {
+    let mut open = job(41, "alice", 300, "open-zone", &["218", "20151011"]);
+    open.finished_ms = Some(NOW - 290_000);
+    open.targets = vec![target("db-1", TargetState::Ok, Some(0), Some(812))];
+    let mut restart = job(42, "bob", 20, "restart-web", &[]);
+    restart.targets = vec![
+        target("web-1", TargetState::Failed, Some(2), Some(1200)),
+        target("web-2", TargetState::Running, None, None),
+    ];
+    vec![open, restart]
+}
+
+fn inventory() -> Vec<InventoryItem> {
+    let zone = |key: &str, node: &str, state: &str| InventoryItem {
         kind: "zone".into(),
         key: key.into(),
         node: node.into(),
         attrs: labels(&[("state", state), ("date", "20151011")]),
+        ints: vec!["key".into()],
     };
     vec![
         zone("218", "db-1", "open"),
@@ -324,7 +324,7 @@ fn full_app() -> App {
         Action::LogLines(log_lines()),
         Action::Jobs(jobs()),
         Action::JobOutput {
-            id: "j-42".into(),
+            id: "42".into(),
             lines: vec!["web-1: stopping".into(), "web-1: exit 2".into()],
         },
         Action::Inventory(inventory()),
@@ -588,6 +588,46 @@ fn problems_are_worst_first_and_ack_asks_first() {
     );
 }
 
+/// A Problems row is the check as `monit-cli query checks -o json` prints
+/// it: `/` names its fields (origin, perfdata, times) as `--filter` does.
+#[test]
+fn problems_filter_on_the_fields_query_checks_has() {
+    let mut app = full_app();
+    let mut rows = problems();
+    rows[0].origin = "central".into();
+    rows[1].perfdata = vec![monit::checks::PerfData {
+        label: "used".into(),
+        value: 97.0,
+        uom: "%".into(),
+        warn: Some("90".into()),
+        crit: Some("95".into()),
+        min: Some(0.0),
+        max: Some(100.0),
+    }];
+    update(&mut app, Action::Problems(rows));
+    key(&mut app, KeyCode::Char('2'));
+    let shown = |app: &mut App, filter: &str| -> Vec<String> {
+        key(app, KeyCode::Char('/'));
+        app.input.clear();
+        typ(app, filter);
+        key(app, KeyCode::Enter);
+        assert_eq!(app.problems.filter_error, None, "{filter}");
+        let rows = app.problems.rows.as_ref().unwrap();
+        let names = app.problems.visible.iter().map(|&i| &rows[i]);
+        names.map(|c| format!("{}/{}", c.node, c.name)).collect()
+    };
+    assert_eq!(shown(&mut app, "origin=central"), ["web-2/http"]);
+    assert_eq!(
+        shown(&mut app, "perfdata.label=used perfdata.uom=%"),
+        ["db-1/disk /var"]
+    );
+    // A node that is down was never checked: its last_check is null.
+    assert_eq!(
+        shown(&mut app, "last_check~^20 state!=critical"),
+        ["web-1/flappy", "web-2/http"]
+    );
+}
+
 #[test]
 fn logs_follow_pause_scroll_and_filter() {
     let mut app = full_app();
@@ -769,17 +809,17 @@ fn command_line_parses_completes_and_confirms_naming_targets() {
 fn jobs_enter_asks_for_output_and_shows_it() {
     let mut app = full_app();
     key(&mut app, KeyCode::Char('4'));
-    assert_eq!(app.jobs.selected_row().unwrap().id, "j-42", "newest first");
+    assert_eq!(app.jobs.selected_row().unwrap().id, 42, "newest first");
     assert_eq!(
         key(&mut app, KeyCode::Enter),
-        vec![Effect::JobOutput { id: "j-42".into() }]
+        vec![Effect::JobOutput { id: "42".into() }]
     );
     // The stored output (ShowJob) replaces what streamed in before.
     assert!(!draw(&mut app, 80, 24).contains("web-1: exit 2"));
     update(
         &mut app,
         Action::JobOutput {
-            id: "j-42".into(),
+            id: "42".into(),
             lines: vec!["web-1: stopping".into(), "web-1: exit 2".into()],
         },
     );
@@ -793,21 +833,22 @@ fn open_details_of_a_running_job_refetch_its_output_each_poll() {
     let mut app = full_app();
     key(&mut app, KeyCode::Char('4'));
     let running = app.jobs.selected_row().unwrap().clone();
-    assert_eq!(running.state(), "running");
+    assert_eq!(monit::model::job::job_state(&running), "running");
     // Details closed: a poll asks for nothing.
     assert!(update(&mut app, Action::Jobs(jobs())).is_empty());
     key(&mut app, KeyCode::Enter);
     assert_eq!(
         update(&mut app, Action::Jobs(jobs())),
         vec![Effect::JobOutput {
-            id: running.id.clone()
+            id: running.id.to_string()
         }]
     );
     // Once more when it has finished, then no more.
     let mut done = jobs();
     for j in &mut done {
+        j.finished_ms = Some(NOW);
         for t in &mut j.targets {
-            t.state = "ok".into();
+            t.state = TargetState::Ok;
         }
     }
     assert_eq!(update(&mut app, Action::Jobs(done.clone())).len(), 1);
@@ -1047,16 +1088,13 @@ fn jobs_filter_on_state_and_show_runbook_steps() {
         "failed at step 2 (merge): exit 2; undone: 1 pack",
     );
     let mut app = full_app();
-    update(
-        &mut app,
-        Action::Jobs(vec![JobRow::from(&ok), JobRow::from(&failed)]),
-    );
+    update(&mut app, Action::Jobs(vec![ok, failed]));
     key(&mut app, KeyCode::Char('4'));
     key(&mut app, KeyCode::Char('/'));
     typ(&mut app, "state=failed");
     key(&mut app, KeyCode::Enter);
     assert_eq!(app.jobs.visible.len(), 1, "{:?}", app.jobs.filter_error);
-    assert_eq!(app.jobs.selected_row().unwrap().id, "8");
+    assert_eq!(app.jobs.selected_row().unwrap().id, 8);
     key(&mut app, KeyCode::Enter);
     let screen = draw(&mut app, 120, 40);
     assert!(

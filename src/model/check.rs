@@ -71,8 +71,9 @@ pub struct ChecksPage {
     pub done: bool,
 }
 
-/// A check, as `monit-cli query checks -o json` prints it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// A check, as `monit-cli query checks -o json` prints it (and as the
+/// TUI's Checks and Problems list it).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct CheckJson {
     pub node: String,
     pub name: String,
@@ -152,6 +153,28 @@ impl From<&CheckView> for CheckJson {
             },
             refused: c.refused.clone(),
             stale: c.stale,
+        }
+    }
+}
+
+/// A node that is down as a row among checks (the TUI's Problems): no
+/// check name, state `down` since `since`.
+impl From<&ProblemView> for CheckJson {
+    fn from(p: &ProblemView) -> Self {
+        CheckJson {
+            node: p.node.clone(),
+            name: p.check.clone().unwrap_or_default(),
+            state: p.state.clone(),
+            state_type: p.state_type.clone(),
+            attempt: 1,
+            max_attempts: 1,
+            output: p.output.clone(),
+            last_change: time_or_null(p.since_ms),
+            acknowledged: p.acknowledged,
+            in_downtime: p.in_downtime,
+            flapping: p.flapping,
+            stale: p.stale,
+            ..CheckJson::default()
         }
     }
 }

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use crossterm::event::KeyEvent;
 
-use super::rows::{EventRow, InventoryRow, JobRow, LogLine, NodeRow, ProblemRow};
+use super::rows::{CheckJson, EventRow, InventoryItem, JobView, LogLine, NodeRow};
 
 #[derive(Debug, Clone)]
 pub enum Action {
@@ -22,17 +22,17 @@ pub enum Action {
         retry_in: Duration,
     },
     Nodes(Vec<NodeRow>),
-    Problems(Vec<ProblemRow>),
+    Problems(Vec<CheckJson>),
     /// Every check (polled less often than the problems).
-    Checks(Vec<ProblemRow>),
+    Checks(Vec<CheckJson>),
     LogLines(Vec<LogLine>),
-    Jobs(Vec<JobRow>),
+    Jobs(Vec<JobView>),
     /// Output lines of job `id` (appended).
     JobOutput {
         id: String,
         lines: Vec<String>,
     },
-    Inventory(Vec<InventoryRow>),
+    Inventory(Vec<InventoryItem>),
     Events(Vec<EventRow>),
     /// Ops command names the nodes advertise, for `:` completion.
     CommandNames(Vec<String>),

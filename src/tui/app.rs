@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use super::rows::{EventRow, InventoryRow, JobRow, LogLine, NodeRow, ProblemRow};
+use super::rows::{CheckJson, EventRow, InventoryItem, JobView, LogLine, NodeRow};
 pub use super::views::{CheckSort, Logs, NodeSort, View};
 
 /// The connection to configd as the UI shows it.
@@ -107,14 +107,14 @@ pub struct App {
     pub height: u16,
     pub nodes: Table<NodeRow>,
     pub node_sort: NodeSort,
-    pub problems: Table<ProblemRow>,
+    pub problems: Table<CheckJson>,
     /// Every check (the Checks view, node details).
-    pub checks: Table<ProblemRow>,
+    pub checks: Table<CheckJson>,
     pub check_sort: CheckSort,
     pub logs: Logs,
-    pub jobs: Table<JobRow>,
+    pub jobs: Table<JobView>,
     pub job_output: BTreeMap<String, Vec<String>>,
-    pub inventory: Table<InventoryRow>,
+    pub inventory: Table<InventoryItem>,
     pub events: Table<EventRow>,
     pub command_names: Vec<String>,
     /// The commands the nodes offer, with their argument specs.

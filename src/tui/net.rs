@@ -8,7 +8,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::action::{Action, Effect};
-use super::rows::{EventRow, InventoryRow, JobRow, LogLine, ProblemRow};
+use super::rows::{CheckJson, EventRow, LogLine};
 use crate::checks::CheckState;
 use crate::logs::render;
 use crate::model::node::NodeJson;
@@ -180,17 +180,17 @@ impl Polled {
             let hosts = client
                 .query_problems(None, vec!["kind=node".to_string()])
                 .await;
-            let mut rows: Vec<ProblemRow> = self
+            let mut rows: Vec<CheckJson> = self
                 .answer("problems", hosts, &mut out)?
                 .unwrap_or_default()
                 .iter()
-                .map(ProblemRow::from)
+                .map(CheckJson::from)
                 .collect();
             rows.extend(
                 checks
                     .iter()
                     .filter(|c| c.state != CheckState::Ok)
-                    .map(ProblemRow::from),
+                    .map(CheckJson::from),
             );
             out.push(Action::Problems(rows));
         }
@@ -200,19 +200,17 @@ impl Polled {
         }
         let jobs = client.query_jobs(Vec::new()).await;
         if let Some(jobs) = self.answer("jobs", jobs, &mut out)? {
-            out.push(Action::Jobs(jobs.iter().map(JobRow::from).collect()));
+            out.push(Action::Jobs(jobs));
         }
         if tick.is_multiple_of(INVENTORY_EVERY) {
             // Every check (OK ones too) for the Checks view and node details.
             let all = client.query_checks(None, Vec::new()).await;
             if let Some(all) = self.answer("checks", all, &mut out)? {
-                out.push(Action::Checks(all.iter().map(ProblemRow::from).collect()));
+                out.push(Action::Checks(all.iter().map(CheckJson::from).collect()));
             }
             let items = client.query_inventory(Vec::new()).await;
             if let Some(items) = self.answer("inventory", items, &mut out)? {
-                out.push(Action::Inventory(
-                    items.iter().map(InventoryRow::from).collect(),
-                ));
+                out.push(Action::Inventory(items));
             }
             let offers = query_commands(client).await;
             if let Some(offers) = self.answer("commands", offers, &mut out)? {

@@ -6,7 +6,8 @@ use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use super::action::{Action, Effect};
 use super::app::{App, Conn, Mode, Pending, Table, View};
 use super::command::{self, CommandLine};
-use super::rows::ProblemRow;
+use super::rows::CheckJson;
+use crate::model::job::job_state;
 
 /// Applies `action`; returns what the outside world must do.
 pub fn update(app: &mut App, action: Action) -> Vec<Effect> {
@@ -64,8 +65,8 @@ pub fn update(app: &mut App, action: Action) -> Vec<Effect> {
             let was_running = app
                 .jobs
                 .selected_row()
-                .is_some_and(|j| j.state() == "running");
-            let kept = replace(app, View::Jobs, rows, |a| &mut a.jobs, |j| j.id.clone());
+                .is_some_and(|j| job_state(j) == "running");
+            let kept = replace(app, View::Jobs, rows, |a| &mut a.jobs, |j| j.id.to_string());
             // The open details of a running job follow its stored output
             // (once more when it has just finished).
             if let Some(id) = kept {
@@ -187,7 +188,7 @@ fn replace<T, K: PartialEq>(
     Some(keep)
 }
 
-fn check_id(p: &ProblemRow) -> (String, String) {
+fn check_id(p: &CheckJson) -> (String, String) {
     (p.node.clone(), p.name.clone())
 }
 

@@ -5,7 +5,7 @@
 
 use crate::filter::Filter;
 
-use super::rows::LogLine;
+use super::rows::{Json, LogLine};
 
 #[derive(Debug, Clone, Default)]
 pub struct RowFilter {
@@ -33,8 +33,8 @@ impl RowFilter {
     /// Why an expression cannot match here: it names a field `row` (one
     /// of the table's rows) does not have. Rows with `attrs` take any bare
     /// name, as inventory filters do.
-    pub fn unknown_field<T: serde::Serialize>(&self, row: &T) -> Option<String> {
-        let value = serde_json::to_value(row).ok()?;
+    pub fn unknown_field(&self, row: &impl Json) -> Option<String> {
+        let value = row.json();
         let top = value.as_object()?;
         let e = self.exprs.iter().find(|e| {
             let key = e.path().first().map_or("", String::as_str);
@@ -53,7 +53,7 @@ impl RowFilter {
         self.exprs.is_empty() && self.words.is_empty()
     }
 
-    pub fn matches<T: serde::Serialize>(&self, row: &T, text: impl Fn(&T) -> String) -> bool {
+    pub fn matches<T: Json>(&self, row: &T, text: impl Fn(&T) -> String) -> bool {
         if self.is_empty() {
             return true;
         }
@@ -64,10 +64,7 @@ impl RowFilter {
             }
         }
         if !self.exprs.is_empty() {
-            let Ok(value) = serde_json::to_value(row) else {
-                return false;
-            };
-            return crate::filter::matches_all(&self.exprs, &value, Some("attrs"));
+            return crate::filter::matches_all(&self.exprs, &row.json(), Some("attrs"));
         }
         true
     }

@@ -3,7 +3,7 @@
 
 use super::prelude::*;
 use crate::tui::app::Table;
-use crate::tui::rows::ProblemRow;
+use crate::tui::rows::CheckJson;
 
 /// How the Checks view is sorted (`s` cycles).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,7 +44,7 @@ impl ViewSpec for Checks {
         super::sort(&mut app.checks, |x, y| {
             let by = match sort {
                 CheckSort::Node => std::cmp::Ordering::Equal,
-                CheckSort::State => x.severity().cmp(&y.severity()),
+                CheckSort::State => severity(x).cmp(&severity(y)),
                 CheckSort::LastChange => y.last_change.cmp(&x.last_change),
             };
             by.then_with(|| (&x.node, &x.name).cmp(&(&y.node, &y.name)))
@@ -76,8 +76,22 @@ impl ViewSpec for Checks {
     }
 }
 
+/// Sort key, smallest first: nodes down, then critical, unknown,
+/// warning, pending, ok; hard before soft.
+pub(super) fn severity(c: &CheckJson) -> (u8, u8) {
+    let s = match c.state.as_str() {
+        "down" => 0,
+        "critical" => 1,
+        "unknown" => 2,
+        "warning" => 3,
+        "pending" => 4,
+        _ => 5,
+    };
+    (s, u8::from(c.state_type != "hard"))
+}
+
 /// What plain words of the filter search (Checks, Problems).
-pub(super) fn check_text(c: &ProblemRow) -> String {
+pub(super) fn check_text(c: &CheckJson) -> String {
     format!("{} {} {} {}", c.node, c.name, c.state, c.output)
 }
 
@@ -86,7 +100,7 @@ pub(super) fn check_text(c: &ProblemRow) -> String {
 pub(super) fn grid_of_checks(
     app: &App,
     theme: &Theme,
-    table: &Table<ProblemRow>,
+    table: &Table<CheckJson>,
     [node, time]: [String; 2],
     [node_width, time_width]: [u16; 2],
     area: Rect,
@@ -123,7 +137,7 @@ pub(super) fn grid_of_checks(
 
 /// A row of Checks or Problems; a node that is down (no check name) shows
 /// as `(node)`.
-fn cells<'a>(app: &App, theme: &Theme, p: &'a ProblemRow) -> Vec<Cell<'a>> {
+fn cells<'a>(app: &App, theme: &Theme, p: &'a CheckJson) -> Vec<Cell<'a>> {
     let mut marks = String::new();
     marks.push(if p.acknowledged { 'A' } else { ' ' });
     marks.push(if p.in_downtime { 'D' } else { ' ' });
@@ -150,17 +164,17 @@ fn cells<'a>(app: &App, theme: &Theme, p: &'a ProblemRow) -> Vec<Cell<'a>> {
             format!("{} {}/{}", p.state_type, p.attempt, p.max_attempts)
         }),
         Cell::from(marks),
-        Cell::from(app.ago(&p.last_change)),
+        Cell::from(app.ago(p.last_change.as_deref().unwrap_or_default())),
         Cell::from(p.output.as_str()),
     ]
 }
 
 /// Details of a check (Problems, Checks) or of a node that is down.
-pub(super) fn details(p: &ProblemRow) -> (String, Vec<Line<'static>>) {
+pub(super) fn details(p: &CheckJson) -> (String, Vec<Line<'static>>) {
     if p.name.is_empty() {
         let lines = vec![
             kv("state", "down".to_string()),
-            kv("since", p.last_change.clone()),
+            kv("since", p.last_change.clone().unwrap_or_default()),
             kv(
                 "flags",
                 format!(
@@ -190,8 +204,8 @@ pub(super) fn details(p: &ProblemRow) -> (String, Vec<Line<'static>>) {
                 p.state, p.state_type, p.attempt, p.max_attempts
             ),
         ),
-        kv("last check", p.last_check.clone()),
-        kv("last change", p.last_change.clone()),
+        kv("last check", p.last_check.clone().unwrap_or_default()),
+        kv("last change", p.last_change.clone().unwrap_or_default()),
         kv(
             "flags",
             format!(

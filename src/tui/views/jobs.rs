@@ -1,6 +1,9 @@
 //! Jobs: the newest first; details show a job's steps, targets and output.
 
 use super::prelude::*;
+use crate::model::job::{job_state, StepState};
+use crate::ops::views::doing;
+use crate::timefmt::rfc3339;
 
 pub struct Jobs;
 
@@ -14,11 +17,11 @@ impl ViewSpec for Jobs {
                 j.who,
                 j.command,
                 j.args.join(" "),
-                j.state(),
+                job_state(j),
                 nodes.join(" ")
             )
         });
-        super::sort(&mut app.jobs, |x, y| y.started.cmp(&x.started));
+        super::sort(&mut app.jobs, |x, y| y.started_ms.cmp(&x.started_ms));
     }
 
     fn key(&self, app: &mut App, key: KeyCode) -> Option<Vec<Effect>> {
@@ -26,7 +29,7 @@ impl ViewSpec for Jobs {
             return None;
         }
         // The stored output replaces what streamed in so far.
-        let id = app.jobs.selected_row()?.id.clone();
+        let id = app.jobs.selected_row()?.id.to_string();
         app.mode = Mode::Details;
         app.job_output.remove(&id);
         Some(vec![Effect::JobOutput { id }])
@@ -60,10 +63,11 @@ impl ViewSpec for Jobs {
                         }
                     }
                 }
+                let state = job_state(j);
                 vec![
-                    Cell::from(j.id.as_str()),
-                    Cell::from(Span::styled(j.state(), theme.state(j.state()))),
-                    Cell::from(app.ago(&j.started)),
+                    Cell::from(j.id.to_string()),
+                    Cell::from(Span::styled(state, theme.state(state))),
+                    Cell::from(crate::timefmt::ago(j.started_ms, app.now_ms)),
                     Cell::from(j.who.as_str()),
                     Cell::from(format!("{} {}", j.command, j.args.join(" "))),
                     Cell::from(nodes.join(",")),
@@ -79,8 +83,8 @@ impl ViewSpec for Jobs {
         let mut lines = vec![
             kv("command", format!("{} {}", j.command, j.args.join(" "))),
             kv("who", j.who.clone()),
-            kv("started", j.started.clone()),
-            kv("finished", j.finished.clone().unwrap_or_else(|| "-".into())),
+            kv("started", rfc3339(j.started_ms)),
+            kv("finished", j.finished_ms.map_or("-".into(), rfc3339)),
         ];
         if let Some(item) = &j.item {
             lines.push(kv("item", item.clone()));
@@ -89,8 +93,8 @@ impl ViewSpec for Jobs {
             lines.push(kv("message", j.message.clone()));
         }
         for st in &j.steps {
-            let mut text = format!("{}. {} [{}]", st.index, st.doing, st.state);
-            if !st.message.is_empty() && st.state != "ok" {
+            let mut text = format!("{}. {} [{}]", st.index, doing(st), st.state.as_str());
+            if !st.message.is_empty() && st.state != StepState::Ok {
                 text.push_str(&format!(" {}", st.message));
             }
             lines.push(kv("step", text));
@@ -101,14 +105,14 @@ impl ViewSpec for Jobs {
                 format!(
                     "{} {} exit={} {}",
                     t.node,
-                    t.state,
+                    t.state.as_str(),
                     t.exit_code.map_or("-".into(), |c| c.to_string()),
                     t.duration_ms.map_or(String::new(), |d| format!("{d}ms"))
                 ),
             ));
         }
         lines.push(Line::from(""));
-        match app.job_output.get(&j.id) {
+        match app.job_output.get(&j.id.to_string()) {
             None => lines.push(Line::from("(no output received)")),
             Some(out) => lines.extend(out.iter().map(|l| Line::from(l.clone()))),
         }

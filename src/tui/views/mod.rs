@@ -202,7 +202,7 @@ pub fn hints(app: &App) -> String {
 
 /// Keeps the rows of `table` that pass its filter: `text` is what plain
 /// words search.
-fn refilter<T: serde::Serialize>(table: &mut Table<T>, text: impl Fn(&T) -> String) {
+fn refilter<T: super::rows::Json>(table: &mut Table<T>, text: impl Fn(&T) -> String) {
     let filter = match RowFilter::parse(&table.filter) {
         Ok(f) => {
             // A typo in a field name still filters (to nothing), and says so.

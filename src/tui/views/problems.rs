@@ -1,7 +1,7 @@
 //! Problems: nodes that are down, then the checks that are not OK; `a`
 //! acknowledges and `d` puts one in downtime, both asking first.
 
-use super::checks::{check_text, details, grid_of_checks};
+use super::checks::{check_text, details, grid_of_checks, severity};
 use super::prelude::*;
 use crate::tui::app::Pending;
 
@@ -21,8 +21,8 @@ impl ViewSpec for Problems {
             app.problems.visible.retain(|&i| rows[i].state != "ok");
         }
         super::sort(&mut app.problems, |x, y| {
-            x.severity()
-                .cmp(&y.severity())
+            severity(x)
+                .cmp(&severity(y))
                 .then_with(|| y.last_change.cmp(&x.last_change))
                 .then_with(|| (&x.node, &x.name).cmp(&(&y.node, &y.name)))
         });

@@ -6,9 +6,9 @@ use axum::extract::Query;
 use axum::response::Response;
 use serde::Deserialize;
 
-use super::status::{tally, ItemRow};
-use super::{client_error, html, query_string, split_filters, Chrome, Paging};
-use crate::net::client::ClientError;
+use super::status::tally;
+use super::{filters, html, listed, query_string, split_filters, Chrome, Paging};
+use crate::net::proto::InventoryItem;
 use crate::web::session::Authed;
 
 #[derive(Deserialize, Default)]
@@ -27,30 +27,24 @@ pub struct KindTab {
     pub current: bool,
 }
 
-pub struct Row {
-    pub item: ItemRow,
-    pub node: String,
-    pub node_href: String,
-}
-
 #[derive(Template)]
 #[template(path = "inventory.html")]
-struct InventoryPage {
+struct InventoryPage<'a> {
     chrome: Option<Chrome>,
     kind: String,
     q: String,
     error: String,
     kinds: Vec<KindTab>,
-    rows: Vec<Row>,
+    rows: Vec<&'a InventoryItem>,
     paging: Paging,
 }
 
-pub async fn search(Authed(s, _): Authed, Query(q): Query<InventoryQuery>) -> Response {
-    let (items, error) = match s.client.query_inventory(split_filters(&q.q)).await {
-        Ok(i) => (i, String::new()),
-        Err(ClientError::Remote(e)) => (Vec::new(), e.message),
-        Err(e) => return client_error(&s, "inventory", e),
-    };
+pub async fn search(
+    Authed(s, _): Authed,
+    Query(q): Query<InventoryQuery>,
+) -> Result<Response, Response> {
+    let asked = s.client.query_inventory(split_filters(&q.q)).await;
+    let (items, error) = listed(&s, "inventory", asked)?;
     let kinds = tally(items.iter().map(|i| i.kind.as_str()))
         .into_iter()
         .map(|(name, count)| KindTab {
@@ -81,30 +75,13 @@ pub async fn search(Authed(s, _): Authed, Query(q): Query<InventoryQuery>) -> Re
         q.page,
         query_string(&[("kind", &q.kind), ("q", &q.q)]),
     );
-    let rows = shown[paging.range()]
-        .iter()
-        .map(|i| Row {
-            item: ItemRow {
-                kind: i.kind.clone(),
-                key: i.key.clone(),
-                attrs: i
-                    .attrs
-                    .iter()
-                    .map(|(k, v)| format!("{k}={v}"))
-                    .collect::<Vec<_>>()
-                    .join(" "),
-            },
-            node_href: format!("/nodes/{}", super::encode(&i.node)),
-            node: i.node.clone(),
-        })
-        .collect();
-    html(&InventoryPage {
+    Ok(html(&InventoryPage {
         chrome: Some(s.chrome("inventory")),
         kind: q.kind,
         q: q.q,
         error,
         kinds,
-        rows,
+        rows: shown[paging.range()].to_vec(),
         paging,
-    })
+    }))
 }

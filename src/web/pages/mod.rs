@@ -13,8 +13,8 @@ use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 
 use super::session::Session;
-use crate::net::client::ClientError;
-use crate::net::proto::ErrorCode;
+use crate::net::client::{unexpected, ClientError};
+use crate::net::proto::{ErrorCode, ErrorFrame, RequestBody, ResponseBody};
 
 /// Rows per page in long lists.
 pub const PAGE_ROWS: usize = 100;
@@ -83,6 +83,30 @@ pub fn client_error(session: &Session, nav: &'static str, e: ClientError) -> Res
         other => (StatusCode::BAD_GATEWAY, other.to_string()),
     };
     error_page(Some(session.chrome(nav)), status, &message)
+}
+
+/// Sends a run (a command's or a runbook's) and waits for its start: the
+/// job's id, or configd's refusal for the form to show; any other answer
+/// is the error page. Leaving the stream then detaches from the job: its
+/// page follows it.
+pub async fn start_job(
+    s: &Session,
+    nav: &'static str,
+    asked: RequestBody,
+) -> Result<Result<u64, ErrorFrame>, Response> {
+    let mut answers = s
+        .client
+        .request(asked)
+        .await
+        .map_err(|e| client_error(s, nav, e))?;
+    let e = match answers.next().await {
+        Some(Ok(ResponseBody::JobStarted(j))) => return Ok(Ok(j.id)),
+        Some(Ok(ResponseBody::Error(e))) => return Ok(Err(e)),
+        Some(Ok(other)) => unexpected(&other),
+        Some(Err(e)) => e.into(),
+        None => ClientError::Lost("no answer".into()),
+    };
+    Err(client_error(s, nav, e))
 }
 
 /// One page of a long list, with the links around it.
@@ -155,6 +179,101 @@ pub fn encode(s: &str) -> String {
 /// Filter expressions typed in one box, separated by spaces.
 pub fn split_filters(text: &str) -> Vec<String> {
     text.split_whitespace().map(str::to_string).collect()
+}
+
+/// A list configd answered, or the operator's typo in a filter (said on
+/// the page, with no rows); any other failure is the error page.
+pub fn listed<T>(
+    s: &Session,
+    nav: &'static str,
+    answer: Result<Vec<T>, ClientError>,
+) -> Result<(Vec<T>, String), Response> {
+    match answer {
+        Ok(rows) => Ok((rows, String::new())),
+        Err(ClientError::Remote(e)) => Ok((Vec::new(), e.message)),
+        Err(e) => Err(client_error(s, nav, e)),
+    }
+}
+
+/// `K=V` pairs separated by spaces (labels, attributes).
+pub fn pairs(m: &std::collections::BTreeMap<String, String>) -> String {
+    let all: Vec<String> = m.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    all.join(" ")
+}
+
+/// What the templates apply to the model's JSON forms: `{{ t|when }}`.
+pub mod filters {
+    use crate::model::check::ProblemJson;
+    use crate::net::proto::{CheckCounts, StepView};
+    use crate::timefmt::{now_ms, parse_rfc3339};
+    use askama::{Result, Values};
+
+    /// An RFC 3339 time of a JSON form: always there, or null (never).
+    pub trait Time {
+        fn ms(&self) -> Option<i64>;
+    }
+
+    impl Time for String {
+        fn ms(&self) -> Option<i64> {
+            parse_rfc3339(self)
+        }
+    }
+
+    impl Time for Option<String> {
+        fn ms(&self) -> Option<i64> {
+            self.as_deref().and_then(parse_rfc3339)
+        }
+    }
+
+    /// RFC 3339 and how long ago, or `never`.
+    pub fn when(t: &impl Time, _: &dyn Values) -> Result<String> {
+        Ok(super::when(t.ms().unwrap_or(0), now_ms()))
+    }
+
+    /// How long ago, or `never`.
+    pub fn ago(t: &impl Time, _: &dyn Values) -> Result<String> {
+        Ok(t.ms()
+            .map_or("never".into(), |ms| crate::timefmt::ago(ms, now_ms())))
+    }
+
+    pub fn pairs(m: &std::collections::BTreeMap<String, String>, _: &dyn Values) -> Result<String> {
+        Ok(super::pairs(m))
+    }
+
+    /// A duration in seconds (`1.2s`), or nothing.
+    pub fn secs(ms: &Option<u64>, _: &dyn Values) -> Result<String> {
+        Ok(ms.map_or(String::new(), |d| format!("{:.1}s", d as f64 / 1000.0)))
+    }
+
+    /// A node's checks by state, in one line.
+    pub fn counts(c: &CheckCounts, _: &dyn Values) -> Result<String> {
+        Ok(format!(
+            "{} ok, {} warn, {} crit, {} unkn, {} pend",
+            c.ok, c.warning, c.critical, c.unknown, c.pending
+        ))
+    }
+
+    /// What a problem's notes column says.
+    pub fn flags(p: &ProblemJson, _: &dyn Values) -> Result<String> {
+        let on = [
+            (p.acknowledged, "acknowledged"),
+            (p.in_downtime, "in downtime"),
+            (p.flapping, "flapping"),
+            (p.stale, "stale"),
+        ];
+        let names: Vec<&str> = on.iter().filter(|f| f.0).map(|f| f.1).collect();
+        Ok(names.join(", "))
+    }
+
+    /// What a runbook step does, in one line.
+    pub fn doing(st: &StepView, _: &dyn Values) -> Result<String> {
+        Ok(crate::ops::views::doing(st))
+    }
+
+    /// The inventory changes of a step.
+    pub fn changes(st: &StepView, _: &dyn Values) -> Result<String> {
+        Ok(crate::ops::views::changes_text(st))
+    }
 }
 
 /// A time for tables: RFC 3339 and how long ago.

@@ -13,6 +13,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 
 use super::{client_error, error_page, html, Chrome};
+use crate::model::command::CommandJson;
 use crate::net::client::{unexpected, ClientError};
 use crate::net::proto::{
     CommandOffer, QueryChecks, RequestBody, ResolveTargets, ResponseBody, RunRequest,
@@ -39,45 +40,25 @@ async fn offers(s: &Session) -> Result<Vec<CommandOffer>, ClientError> {
     }
 }
 
-pub struct CommandRow {
-    pub name: String,
-    pub href: String,
-    pub signature: String,
-    pub description: String,
-    pub nodes: String,
-}
-
 #[derive(Template)]
 #[template(path = "run_list.html")]
-struct RunList {
+struct RunList<'a> {
     chrome: Option<Chrome>,
-    rows: Vec<CommandRow>,
+    rows: Vec<CommandJson<'a>>,
 }
 
-pub async fn list(Authed(s, _): Authed) -> Response {
+pub async fn list(Authed(s, _): Authed) -> Result<Response, Response> {
     if !s.can_run() {
-        return forbidden(&s);
+        return Err(forbidden(&s));
     }
-    let offers = match offers(&s).await {
-        Ok(o) => o,
-        Err(e) => return client_error(&s, "run", e),
-    };
-    let mut rows: Vec<CommandRow> = offers
-        .iter()
-        .map(|o| CommandRow {
-            name: o.spec.name.clone(),
-            href: format!("/run/{}", super::encode(&o.spec.name)),
-            signature: o.spec.signature(),
-            description: o.spec.description.clone(),
-            nodes: o.nodes.join(", "),
-        })
-        .collect();
-    rows.sort_by(|a, b| a.name.cmp(&b.name));
+    let offers = offers(&s).await.map_err(|e| client_error(&s, "run", e))?;
+    let mut rows: Vec<CommandJson> = offers.iter().map(CommandJson::from).collect();
+    rows.sort_by(|a, b| a.name.cmp(b.name));
     rows.dedup_by(|a, b| a.name == b.name);
-    html(&RunList {
+    Ok(html(&RunList {
         chrome: Some(s.chrome("run")),
         rows,
-    })
+    }))
 }
 
 /// One argument's form field.
@@ -196,14 +177,11 @@ async fn spec_of(s: &Session, name: &str) -> Result<CommandSpec, Response> {
         })
 }
 
-pub async fn form(Authed(s, _): Authed, Path(name): Path<String>) -> Response {
+pub async fn form(Authed(s, _): Authed, Path(name): Path<String>) -> Result<Response, Response> {
     if !s.can_run() {
-        return forbidden(&s);
+        return Err(forbidden(&s));
     }
-    let spec = match spec_of(&s, &name).await {
-        Ok(spec) => spec,
-        Err(r) => return r,
-    };
+    let spec = spec_of(&s, &name).await?;
     let values = vec![String::new(); spec.args.len()];
     let st = FormState {
         values: &values,
@@ -212,7 +190,7 @@ pub async fn form(Authed(s, _): Authed, Path(name): Path<String>) -> Response {
         target_error: String::new(),
         error: String::new(),
     };
-    render_form(&s, &spec, st, StatusCode::OK)
+    Ok(render_form(&s, &spec, st, StatusCode::OK))
 }
 
 /// What the confirmation page says about the command's inventory item.
@@ -315,32 +293,28 @@ fn run_request(spec: &CommandSpec, values: &[String], target: &str) -> RunReques
     }
 }
 
-/// Role, then CSRF, then the command's spec.
+/// Role, then CSRF, then the command's spec, then the form `checked`:
+/// the spec, the values, the target and its nodes.
 async fn admit(
     s: &Session,
     name: &str,
     form: &HashMap<String, String>,
-) -> Result<CommandSpec, Response> {
+) -> Result<(CommandSpec, Vec<String>, String, Vec<String>), Response> {
     if !s.can_run() {
         return Err(forbidden(s));
     }
     s.check_csrf(form.get("csrf"))?;
-    spec_of(s, name).await
+    let spec = spec_of(s, name).await?;
+    let (values, target, nodes) = checked(s, &spec, form).await?;
+    Ok((spec, values, target, nodes))
 }
 
 pub async fn check(
     Authed(s, _): Authed,
     Path(name): Path<String>,
     Form(form): Form<HashMap<String, String>>,
-) -> Response {
-    let spec = match admit(&s, &name, &form).await {
-        Ok(spec) => spec,
-        Err(r) => return r,
-    };
-    let (values, target, nodes) = match checked(&s, &spec, &form).await {
-        Ok(ok) => ok,
-        Err(r) => return r,
-    };
+) -> Result<Response, Response> {
+    let (spec, values, target, nodes) = admit(&s, &name, &form).await?;
     let mut page = RunConfirm {
         chrome: Some(s.chrome("run")),
         name: spec.name.clone(),
@@ -362,14 +336,12 @@ pub async fn check(
     if let Some(inv) = &spec.inventory {
         let key = spec.arg(&values, &inv.key).unwrap_or_default().to_string();
         page.item = format!("{} {key}", inv.kind);
-        let found = match s
-            .client
-            .query_inventory(vec![format!("kind={}", inv.kind), format!("key={key}")])
-            .await
-        {
-            Ok(items) => items.into_iter().find(|i| i.key == key),
-            Err(e) => return client_error(&s, "run", e),
-        };
+        let asked = vec![format!("kind={}", inv.kind), format!("key={key}")];
+        let items = s.client.query_inventory(asked).await;
+        let found = items
+            .map_err(|e| client_error(&s, "run", e))?
+            .into_iter()
+            .find(|i| i.key == key);
         page.item_found = found.is_some();
         page.requires = inv
             .requires
@@ -393,41 +365,23 @@ pub async fn check(
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
     }
-    html(&page)
+    Ok(html(&page))
 }
 
 pub async fn confirm(
     Authed(s, _): Authed,
     Path(name): Path<String>,
     Form(form): Form<HashMap<String, String>>,
-) -> Response {
-    let spec = match admit(&s, &name, &form).await {
-        Ok(spec) => spec,
-        Err(r) => return r,
-    };
-    let (values, target, _) = match checked(&s, &spec, &form).await {
-        Ok(ok) => ok,
-        Err(r) => return r,
-    };
-    let mut answers = match s
-        .client
-        .request(RequestBody::Run(run_request(&spec, &values, &target)))
-        .await
-    {
-        Ok(a) => a,
-        Err(e) => return client_error(&s, "run", e),
-    };
-    // Leaving the stream once the job started detaches from it; the job
-    // page follows its output.
-    match answers.next().await {
-        Some(Ok(ResponseBody::JobStarted(j))) => {
-            tracing::info!(user = %s.user, job = j.id, command = %spec.name, "web console: run");
-            Redirect::to(&format!("/jobs/{}", j.id)).into_response()
+) -> Result<Response, Response> {
+    let (spec, values, target, _) = admit(&s, &name, &form).await?;
+    let asked = RequestBody::Run(run_request(&spec, &values, &target));
+    match super::start_job(&s, "run", asked).await? {
+        Ok(job) => {
+            tracing::info!(user = %s.user, job, command = %spec.name, "web console: run");
+            Ok(Redirect::to(&format!("/jobs/{job}")).into_response())
         }
-        Some(Ok(ResponseBody::Error(e))) => {
-            if e.code == crate::net::proto::ErrorCode::Forbidden {
-                return forbidden(&s);
-            }
+        Err(e) if e.code == crate::net::proto::ErrorCode::Forbidden => Err(forbidden(&s)),
+        Err(e) => {
             let st = FormState {
                 values: &values,
                 errors: BTreeMap::new(),
@@ -435,10 +389,7 @@ pub async fn confirm(
                 target_error: String::new(),
                 error: e.message,
             };
-            render_form(&s, &spec, st, StatusCode::UNPROCESSABLE_ENTITY)
+            Err(render_form(&s, &spec, st, StatusCode::UNPROCESSABLE_ENTITY))
         }
-        Some(Ok(other)) => client_error(&s, "run", unexpected(&other)),
-        Some(Err(e)) => client_error(&s, "run", e.into()),
-        None => client_error(&s, "run", ClientError::Lost("no answer".into())),
     }
 }

@@ -12,12 +12,12 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 
 use super::run::Field;
-use super::{client_error, error_page, html, Chrome};
+use super::{client_error, error_page, filters, html, Chrome};
+use crate::model::command::RunbookJson;
 use crate::net::client::{unexpected, ClientError};
 use crate::net::proto::{
     ErrorCode, QueryChecks, RequestBody, ResponseBody, RunbookOffer, RunbookPlan, RunbookRequest,
 };
-use crate::ops::views::{changes_text, doing};
 use crate::web::session::{Authed, Session};
 
 fn forbidden(s: &Session, why: &str) -> Response {
@@ -37,33 +37,25 @@ async fn runbooks(s: &Session) -> Result<Vec<RunbookOffer>, ClientError> {
 
 #[derive(Template)]
 #[template(path = "runbook_list.html")]
-struct RunbookList {
+struct RunbookList<'a> {
     chrome: Option<Chrome>,
-    rows: Vec<(String, String, String, String, String)>,
+    rows: Vec<RunbookJson<'a>>,
 }
 
-pub async fn list(Authed(s, _): Authed) -> Response {
+pub async fn list(Authed(s, _): Authed) -> Result<Response, Response> {
     if !s.can_run() {
-        return forbidden(&s, "Running runbooks needs an operator or admin token.");
+        return Err(forbidden(
+            &s,
+            "Running runbooks needs an operator or admin token.",
+        ));
     }
-    match runbooks(&s).await {
-        Ok(r) => html(&RunbookList {
-            chrome: Some(s.chrome("runbooks")),
-            rows: r
-                .iter()
-                .map(|r| {
-                    (
-                        format!("/runbooks/{}", super::encode(&r.name)),
-                        r.name.clone(),
-                        r.usage.clone(),
-                        r.role.as_str().to_string(),
-                        r.description.clone(),
-                    )
-                })
-                .collect(),
-        }),
-        Err(e) => client_error(&s, "runbooks", e),
-    }
+    let all = runbooks(&s)
+        .await
+        .map_err(|e| client_error(&s, "runbooks", e))?;
+    Ok(html(&RunbookList {
+        chrome: Some(s.chrome("runbooks")),
+        rows: all.iter().map(RunbookJson::from).collect(),
+    }))
 }
 
 #[derive(Template)]
@@ -146,11 +138,15 @@ async fn admit(
     })
 }
 
-pub async fn form(Authed(s, _): Authed, Path(name): Path<String>) -> Response {
-    match admit(&s, &name, None).await {
-        Ok(r) => render_form(&s, &r, &HashMap::new(), String::new(), StatusCode::OK),
-        Err(page) => page,
-    }
+pub async fn form(Authed(s, _): Authed, Path(name): Path<String>) -> Result<Response, Response> {
+    let r = admit(&s, &name, None).await?;
+    Ok(render_form(
+        &s,
+        &r,
+        &HashMap::new(),
+        String::new(),
+        StatusCode::OK,
+    ))
 }
 
 /// The submitted arguments, in order; a `keys` field gives one argument
@@ -171,15 +167,6 @@ fn args(r: &RunbookOffer, form: &HashMap<String, String>) -> Vec<String> {
     out
 }
 
-pub struct StepRow {
-    pub index: u32,
-    pub doing: String,
-    pub state: &'static str,
-    pub changes: String,
-    pub undo: String,
-    pub message: String,
-}
-
 #[derive(Template)]
 #[template(path = "runbook_plan.html")]
 struct PlanPage {
@@ -188,22 +175,8 @@ struct PlanPage {
     action: String,
     args: Vec<(String, String)>,
     digest: String,
-    steps: Vec<StepRow>,
+    steps: Vec<crate::net::proto::StepView>,
     runs: usize,
-}
-
-pub fn step_rows(steps: &[crate::net::proto::StepView]) -> Vec<StepRow> {
-    steps
-        .iter()
-        .map(|st| StepRow {
-            index: st.index,
-            doing: doing(st),
-            state: st.state.as_str(),
-            changes: changes_text(st),
-            undo: st.undo.as_ref().map(|u| doing(u)).unwrap_or_default(),
-            message: st.message.clone(),
-        })
-        .collect()
 }
 
 /// configd's plan, or the form with configd's reason.
@@ -235,16 +208,10 @@ pub async fn check(
     Authed(s, _): Authed,
     Path(name): Path<String>,
     Form(form): Form<HashMap<String, String>>,
-) -> Response {
-    let r = match admit(&s, &name, Some(&form)).await {
-        Ok(r) => r,
-        Err(page) => return page,
-    };
-    let p = match plan(&s, &r, &form).await {
-        Ok(p) => p,
-        Err(page) => return page,
-    };
-    html(&PlanPage {
+) -> Result<Response, Response> {
+    let r = admit(&s, &name, Some(&form)).await?;
+    let p = plan(&s, &r, &form).await?;
+    Ok(html(&PlanPage {
         chrome: Some(s.chrome("runbooks")),
         name: r.name.clone(),
         action: format!("/runbooks/{}/run", super::encode(&r.name)),
@@ -256,44 +223,34 @@ pub async fn check(
             })
             .collect(),
         runs: p.runs(),
-        steps: step_rows(&p.steps),
+        steps: p.steps,
         digest: p.digest,
-    })
+    }))
 }
 
 pub async fn run(
     Authed(s, _): Authed,
     Path(name): Path<String>,
     Form(form): Form<HashMap<String, String>>,
-) -> Response {
-    let r = match admit(&s, &name, Some(&form)).await {
-        Ok(r) => r,
-        Err(page) => return page,
-    };
+) -> Result<Response, Response> {
+    let r = admit(&s, &name, Some(&form)).await?;
     let asked = RequestBody::RunbookRun(RunbookRequest {
         name: r.name.clone(),
         args: args(&r, &form),
         digest: form.get("digest").cloned(),
     });
-    let mut answers = match s.client.request(asked).await {
-        Ok(a) => a,
-        Err(e) => return client_error(&s, "runbooks", e),
-    };
-    // Leaving the stream once the job started detaches from it; the job
-    // page follows it.
-    match answers.next().await {
-        Some(Ok(ResponseBody::JobStarted(j))) => {
-            tracing::info!(user = %s.user, job = j.id, runbook = %r.name, "web console: runbook");
-            Redirect::to(&format!("/jobs/{}", j.id)).into_response()
+    match super::start_job(&s, "runbooks", asked).await? {
+        Ok(job) => {
+            tracing::info!(user = %s.user, job, runbook = %r.name, "web console: runbook");
+            Ok(Redirect::to(&format!("/jobs/{job}")).into_response())
         }
-        Some(Ok(ResponseBody::Error(e))) if e.code == ErrorCode::Forbidden => {
-            forbidden(&s, &e.message)
-        }
-        Some(Ok(ResponseBody::Error(e))) => {
-            render_form(&s, &r, &form, e.message, StatusCode::UNPROCESSABLE_ENTITY)
-        }
-        Some(Ok(other)) => client_error(&s, "runbooks", unexpected(&other)),
-        Some(Err(e)) => client_error(&s, "runbooks", e.into()),
-        None => client_error(&s, "runbooks", ClientError::Lost("no answer".into())),
+        Err(e) if e.code == ErrorCode::Forbidden => Err(forbidden(&s, &e.message)),
+        Err(e) => Err(render_form(
+            &s,
+            &r,
+            &form,
+            e.message,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )),
     }
 }

@@ -8,11 +8,17 @@ use axum::extract::{Path, Query};
 use axum::response::Response;
 use serde::Deserialize;
 
-use super::{client_error, html, query_string, split_filters, when, Chrome, Paging};
+use super::{
+    client_error, filters, html, listed, pairs, query_string, split_filters, when, Chrome, Paging,
+};
 use crate::checks::CheckState;
+use crate::model::check::{CheckJson, ProblemJson};
+use crate::model::event::EventJson;
+use crate::model::log::LogLineJson;
+use crate::model::node::NodeJson;
 use crate::net::client::{unexpected, ClientError};
 use crate::net::proto::{
-    CheckView, NodeState, NodeView, ProblemView, RequestBody, ResponseBody, SubscribeLogs,
+    InventoryItem, NodeState, NodeView, ProblemView, RequestBody, ResponseBody, SubscribeLogs,
 };
 use crate::timefmt::now_ms;
 use crate::web::session::{Authed, Session};
@@ -25,40 +31,6 @@ const OVERVIEW_NODES: usize = 50;
 const NODE_LOG_LINES: u64 = 50;
 /// Events the events page asks for.
 const EVENTS: u32 = 500;
-
-/// A row of a problems table.
-pub struct ProblemRow {
-    pub node: String,
-    pub check: String,
-    pub state: String,
-    pub since: String,
-    pub output: String,
-    pub flags: String,
-}
-
-impl ProblemRow {
-    fn from(p: &ProblemView, now: i64) -> ProblemRow {
-        let mut flags = Vec::new();
-        for (on, name) in [
-            (p.acknowledged, "acknowledged"),
-            (p.in_downtime, "in downtime"),
-            (p.flapping, "flapping"),
-            (p.stale, "stale"),
-        ] {
-            if on {
-                flags.push(name);
-            }
-        }
-        ProblemRow {
-            node: p.node.clone(),
-            check: p.check.clone().unwrap_or_else(|| "(node)".into()),
-            state: p.state.clone(),
-            since: when(p.since_ms, now),
-            output: p.output.clone(),
-            flags: flags.join(", "),
-        }
-    }
-}
 
 /// Worst first: nodes down, then critical, unknown, warning.
 fn problem_rank(p: &ProblemView) -> u8 {
@@ -91,21 +63,16 @@ struct Overview {
     down: usize,
     pending: usize,
     checks: [(&'static str, u64); 5],
-    problems: Vec<ProblemRow>,
+    problems: Vec<ProblemJson>,
     more_problems: usize,
     /// The first nodes, down ones first; the rest are on the nodes page.
-    node_rows: Vec<NodeRow>,
+    node_rows: Vec<NodeJson>,
 }
 
-pub async fn overview(Authed(s, _): Authed) -> Response {
-    let mut nodes = match s.client.query_nodes(Vec::new()).await {
-        Ok(n) => n,
-        Err(e) => return client_error(&s, "overview", e),
-    };
-    let all = match problems(&s).await {
-        Ok(p) => p,
-        Err(e) => return client_error(&s, "overview", e),
-    };
+pub async fn overview(Authed(s, _): Authed) -> Result<Response, Response> {
+    let error = |e| client_error(&s, "overview", e);
+    let mut nodes = s.client.query_nodes(Vec::new()).await.map_err(error)?;
+    let all = problems(&s).await.map_err(error)?;
     let count = |st: NodeState| nodes.iter().filter(|n| n.state == st).count();
     let (up, down, pending) = (
         count(NodeState::Up),
@@ -128,7 +95,6 @@ pub async fn overview(Authed(s, _): Authed) -> Response {
             slot.1 += u64::from(v);
         }
     }
-    let now = now_ms();
     let shown = OVERVIEW_NODES.min(nodes.len());
     let by_state = |a: &NodeView, b: &NodeView| {
         state_rank(a.state)
@@ -139,11 +105,8 @@ pub async fn overview(Authed(s, _): Authed) -> Response {
         nodes.select_nth_unstable_by(shown - 1, by_state);
     }
     nodes[..shown].sort_by(by_state);
-    html(&Overview {
-        node_rows: nodes[..shown]
-            .iter()
-            .map(|n| NodeRow::from(n, now))
-            .collect(),
+    Ok(html(&Overview {
+        node_rows: nodes[..shown].iter().map(NodeJson::from).collect(),
         chrome: Some(s.chrome("overview")),
         nodes: nodes.len(),
         up,
@@ -154,9 +117,9 @@ pub async fn overview(Authed(s, _): Authed) -> Response {
         problems: all
             .iter()
             .take(OVERVIEW_PROBLEMS)
-            .map(|p| ProblemRow::from(p, now))
+            .map(ProblemJson::from)
             .collect(),
-    })
+    }))
 }
 
 #[derive(Deserialize, Default)]
@@ -170,43 +133,6 @@ pub struct NodesQuery {
     page: Option<usize>,
 }
 
-pub struct NodeRow {
-    pub name: String,
-    pub href: String,
-    pub state: &'static str,
-    pub addr: String,
-    pub last_seen: String,
-    pub version: String,
-    pub labels: String,
-    pub checks: String,
-    pub problems: u32,
-}
-
-impl NodeRow {
-    fn from(n: &NodeView, now: i64) -> NodeRow {
-        let c = n.checks;
-        NodeRow {
-            href: format!("/nodes/{}", super::encode(&n.name)),
-            name: n.name.clone(),
-            state: n.state.as_str(),
-            addr: n.addr.clone(),
-            last_seen: crate::timefmt::ago(n.last_seen_ms, now),
-            version: n.version.clone(),
-            labels: n
-                .labels
-                .iter()
-                .map(|(k, v)| format!("{k}={v}"))
-                .collect::<Vec<_>>()
-                .join(" "),
-            checks: format!(
-                "{} ok, {} warn, {} crit, {} unkn, {} pend",
-                c.ok, c.warning, c.critical, c.unknown, c.pending
-            ),
-            problems: c.warning + c.critical + c.unknown,
-        }
-    }
-}
-
 #[derive(Template)]
 #[template(path = "nodes.html")]
 struct NodesPage {
@@ -215,7 +141,7 @@ struct NodesPage {
     state: String,
     sort: String,
     error: String,
-    rows: Vec<NodeRow>,
+    rows: Vec<NodeJson>,
     paging: Paging,
 }
 
@@ -227,17 +153,15 @@ fn state_rank(s: NodeState) -> u8 {
     }
 }
 
-pub async fn nodes(Authed(s, _): Authed, Query(q): Query<NodesQuery>) -> Response {
+pub async fn nodes(
+    Authed(s, _): Authed,
+    Query(q): Query<NodesQuery>,
+) -> Result<Response, Response> {
     let mut filters = split_filters(&q.filter);
     if matches!(q.state.as_str(), "up" | "down" | "pending") {
         filters.push(format!("state={}", q.state));
     }
-    let (mut nodes, error) = match s.client.query_nodes(filters).await {
-        Ok(n) => (n, String::new()),
-        // A bad filter is the operator's typo: say so on the page.
-        Err(ClientError::Remote(e)) => (Vec::new(), e.message),
-        Err(e) => return client_error(&s, "nodes", e),
-    };
+    let (mut nodes, error) = listed(&s, "nodes", s.client.query_nodes(filters).await)?;
     let problems = |n: &NodeView| n.checks.warning + n.checks.critical + n.checks.unknown;
     match q.sort.as_str() {
         "state" => nodes.sort_by(|a, b| {
@@ -258,76 +182,28 @@ pub async fn nodes(Authed(s, _): Authed, Query(q): Query<NodesQuery>) -> Respons
             ("sort", &q.sort),
         ]),
     );
-    let now = now_ms();
-    let rows = nodes[paging.range()]
-        .iter()
-        .map(|n| NodeRow::from(n, now))
-        .collect();
-    html(&NodesPage {
+    Ok(html(&NodesPage {
         chrome: Some(s.chrome("nodes")),
+        rows: nodes[paging.range()].iter().map(NodeJson::from).collect(),
         filter: q.filter,
         state: q.state,
         sort: q.sort,
         error,
-        rows,
         paging,
-    })
-}
-
-pub struct CheckRow {
-    pub node: String,
-    pub node_href: String,
-    pub name: String,
-    pub state: &'static str,
-    pub state_type: &'static str,
-    pub attempt: String,
-    pub last_check: String,
-    pub output: String,
-}
-
-impl CheckRow {
-    fn from(c: &CheckView, now: i64) -> CheckRow {
-        CheckRow {
-            node_href: format!("/nodes/{}", super::encode(&c.node)),
-            node: c.node.clone(),
-            name: c.name.clone(),
-            state: c.state.as_str(),
-            state_type: c.state_type.as_str(),
-            attempt: format!("{}/{}", c.attempt, c.max_attempts),
-            last_check: if c.last_check_ms > 0 {
-                crate::timefmt::ago(c.last_check_ms, now)
-            } else {
-                "never".into()
-            },
-            output: c.output.clone(),
-        }
-    }
-}
-
-pub struct LogRow {
-    pub time: String,
-    pub level: &'static str,
-    pub source: String,
-    pub message: String,
-}
-
-pub struct ItemRow {
-    pub kind: String,
-    pub key: String,
-    pub attrs: String,
+    }))
 }
 
 #[derive(Template)]
 #[template(path = "node.html")]
-struct NodePage {
+struct NodePage<'a> {
     chrome: Option<Chrome>,
     name: String,
     state: &'static str,
     facts: Vec<(&'static str, String)>,
-    checks: Vec<CheckRow>,
-    log: Vec<LogRow>,
+    checks: Vec<CheckJson>,
+    log: Vec<LogLineJson<'a>>,
     log_href: String,
-    items: Vec<ItemRow>,
+    items: Vec<InventoryItem>,
 }
 
 /// The last `backlog` lines of `node`'s log.
@@ -361,26 +237,15 @@ async fn recent_log(
     }
 }
 
-pub fn log_row(l: &crate::net::proto::LogLine) -> LogRow {
-    LogRow {
-        time: crate::timefmt::rfc3339_ms(l.time_ms),
-        level: l.level.as_str(),
-        source: l.source.clone(),
-        message: l.message.clone(),
-    }
-}
-
-pub async fn node(Authed(s, _): Authed, Path(name): Path<String>) -> Response {
-    let found = match s.client.query_nodes(vec![format!("name={name}")]).await {
-        Ok(n) => n.into_iter().find(|n| n.name == name),
-        Err(e) => return client_error(&s, "nodes", e),
-    };
-    let Some(n) = found else {
-        return super::error_page(
+pub async fn node(Authed(s, _): Authed, Path(name): Path<String>) -> Result<Response, Response> {
+    let error = |e| client_error(&s, "nodes", e);
+    let found = s.client.query_nodes(vec![format!("name={name}")]).await;
+    let Some(n) = found.map_err(error)?.into_iter().find(|n| n.name == name) else {
+        return Err(super::error_page(
             Some(s.chrome("nodes")),
             axum::http::StatusCode::NOT_FOUND,
             &format!("There is no node `{name}`."),
-        );
+        ));
     };
     let now = now_ms();
     let (checks, log, items) = tokio::join!(
@@ -388,48 +253,24 @@ pub async fn node(Authed(s, _): Authed, Path(name): Path<String>) -> Response {
         recent_log(&s, &name, NODE_LOG_LINES),
         s.client.query_inventory(vec![format!("node={name}")]),
     );
-    let checks = match checks {
-        Ok(c) => c,
-        Err(e) => return client_error(&s, "nodes", e),
-    };
-    let log = match log {
-        Ok(l) => l,
-        Err(e) => return client_error(&s, "nodes", e),
-    };
-    let items = match items {
-        Ok(i) => i,
-        Err(e) => return client_error(&s, "nodes", e),
-    };
-    let labels: Vec<String> = n.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
-    html(&NodePage {
+    let log = log.map_err(error)?;
+    Ok(html(&NodePage {
         chrome: Some(s.chrome("nodes")),
         state: n.state.as_str(),
         facts: vec![
             ("Address", n.addr.clone()),
             ("Hostname", n.hostname.clone()),
             ("Version", n.version.clone()),
-            ("Labels", labels.join(" ")),
+            ("Labels", pairs(&n.labels)),
             ("First seen", when(n.first_seen_ms, now)),
             ("Last seen", when(n.last_seen_ms, now)),
         ],
-        checks: checks.iter().map(|c| CheckRow::from(c, now)).collect(),
-        log: log.iter().map(log_row).collect(),
+        checks: checks.map_err(error)?.iter().map(CheckJson::from).collect(),
+        log: log.iter().map(LogLineJson::from).collect(),
         log_href: format!("/logs?{}", query_string(&[("node", &name)])),
-        items: items
-            .iter()
-            .map(|i| ItemRow {
-                kind: i.kind.clone(),
-                key: i.key.clone(),
-                attrs: i
-                    .attrs
-                    .iter()
-                    .map(|(k, v)| format!("{k}={v}"))
-                    .collect::<Vec<_>>()
-                    .join(" "),
-            })
-            .collect(),
+        items: items.map_err(error)?,
         name,
-    })
+    }))
 }
 
 #[derive(Deserialize, Default)]
@@ -448,7 +289,7 @@ struct ChecksPage {
     filter: String,
     state: String,
     error: String,
-    rows: Vec<CheckRow>,
+    rows: Vec<CheckJson>,
     paging: Paging,
 }
 
@@ -462,7 +303,10 @@ fn check_rank(s: CheckState) -> u8 {
     }
 }
 
-pub async fn checks(Authed(s, _): Authed, Query(q): Query<ChecksQuery>) -> Response {
+pub async fn checks(
+    Authed(s, _): Authed,
+    Query(q): Query<ChecksQuery>,
+) -> Result<Response, Response> {
     let mut filters = split_filters(&q.filter);
     match q.state.as_str() {
         "problems" => filters.push("state!=ok".into()),
@@ -471,11 +315,7 @@ pub async fn checks(Authed(s, _): Authed, Query(q): Query<ChecksQuery>) -> Respo
         }
         _ => {}
     }
-    let (mut checks, error) = match s.client.query_checks(None, filters).await {
-        Ok(c) => (c, String::new()),
-        Err(ClientError::Remote(e)) => (Vec::new(), e.message),
-        Err(e) => return client_error(&s, "checks", e),
-    };
+    let (mut checks, error) = listed(&s, "checks", s.client.query_checks(None, filters).await)?;
     checks.sort_by(|a, b| {
         check_rank(a.state)
             .cmp(&check_rank(b.state))
@@ -487,18 +327,14 @@ pub async fn checks(Authed(s, _): Authed, Query(q): Query<ChecksQuery>) -> Respo
         q.page,
         query_string(&[("filter", &q.filter), ("state", &q.state)]),
     );
-    let now = now_ms();
-    html(&ChecksPage {
+    Ok(html(&ChecksPage {
         chrome: Some(s.chrome("checks")),
-        rows: checks[paging.range()]
-            .iter()
-            .map(|c| CheckRow::from(c, now))
-            .collect(),
+        rows: checks[paging.range()].iter().map(CheckJson::from).collect(),
         filter: q.filter,
         state: q.state,
         error,
         paging,
-    })
+    }))
 }
 
 #[derive(Deserialize, Default)]
@@ -507,57 +343,30 @@ pub struct EventsQuery {
     filter: String,
 }
 
-pub struct EventRow {
-    pub time: String,
-    pub kind: String,
-    pub node: String,
-    pub check: String,
-    pub change: String,
-    pub who: String,
-    pub message: String,
-}
-
 #[derive(Template)]
 #[template(path = "events.html")]
 struct EventsPage {
     chrome: Option<Chrome>,
     filter: String,
     error: String,
-    rows: Vec<EventRow>,
+    rows: Vec<EventJson>,
 }
 
-pub async fn events(Authed(s, _): Authed, Query(q): Query<EventsQuery>) -> Response {
-    let (events, error) = match s
+pub async fn events(
+    Authed(s, _): Authed,
+    Query(q): Query<EventsQuery>,
+) -> Result<Response, Response> {
+    let asked = s
         .client
         .query_events(split_filters(&q.filter), EVENTS)
-        .await
-    {
-        Ok(e) => (e, String::new()),
-        Err(ClientError::Remote(e)) => (Vec::new(), e.message),
-        Err(e) => return client_error(&s, "events", e),
-    };
-    let rows = events
-        .iter()
-        .map(|e| EventRow {
-            time: crate::timefmt::rfc3339(e.time_ms),
-            kind: e.kind.clone(),
-            node: e.node.clone().unwrap_or_default(),
-            check: e.check.clone().unwrap_or_default(),
-            change: match (&e.previous_state, &e.state) {
-                (Some(a), Some(b)) => format!("{a} → {b}"),
-                (None, Some(b)) => b.clone(),
-                _ => String::new(),
-            },
-            who: e.who.clone().unwrap_or_default(),
-            message: e.message.clone(),
-        })
-        .collect();
-    html(&EventsPage {
+        .await;
+    let (events, error) = listed(&s, "events", asked)?;
+    Ok(html(&EventsPage {
         chrome: Some(s.chrome("events")),
         filter: q.filter,
         error,
-        rows,
-    })
+        rows: events.iter().map(EventJson::from).collect(),
+    }))
 }
 
 /// Counts per value, for small summaries.
