@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use common::bench::{figure, median, rusage_secs, Target};
 
+use monit::model::log::Level;
 use monit::net::proto::CheckCounts;
 use monit::tui::action::Action;
 use monit::tui::app::{App, View};
@@ -147,9 +148,13 @@ fn main() {
     let per_batch = rate / 100;
     let pool: Vec<LogLine> = (0..1000)
         .map(|i| LogLine {
-            time: monit::timefmt::rfc3339_ms(now + i),
+            time_ms: now + i,
             node: format!("node-{:05}", i % 10_000),
-            level: if i % 10 == 0 { "WARN" } else { "INFO" }.into(),
+            level: if i % 10 == 0 {
+                Level::Warn
+            } else {
+                Level::Info
+            },
             source: "daemon".into(),
             message: format!(
                 "GET /api/v1/items/{i} 200 {} bytes in {} ms",

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use monit::model::log::Level;
 use monit::net::proto::{CheckCounts, TargetResult, TargetState};
 use monit::tui::action::{Action, Effect};
 use monit::tui::app::{App, Conn, Mode, View};
@@ -157,9 +158,9 @@ fn all_checks() -> Vec<CheckJson> {
 fn log_lines() -> Vec<LogLine> {
     (0..40)
         .map(|i| LogLine {
-            time: t(40 - i),
+            time_ms: NOW - (40 - i) * 1000,
             node: ["web-1", "db-1", "edge-1"][i as usize % 3].into(),
-            level: if i % 7 == 0 { "WARN" } else { "INFO" }.into(),
+            level: if i % 7 == 0 { Level::Warn } else { Level::Info },
             source: if i % 5 == 0 {
                 "check:disk".into()
             } else {
@@ -643,7 +644,7 @@ fn logs_follow_pause_scroll_and_filter() {
         &mut app,
         Action::LogLines(vec![LogLine {
             message: "newest".into(),
-            ..Default::default()
+            ..log_lines().remove(0)
         }]),
     );
     assert_eq!(last(&app), "request 39 served in 117 ms (disk ok)");
@@ -984,9 +985,9 @@ fn a_long_status_wraps_at_80x24_and_logs_show_a_long_line_in_full() {
     update(
         &mut app,
         Action::LogLines(vec![LogLine {
-            time: t(0),
+            time_ms: NOW,
             node: "web-1".into(),
-            level: "WARN".into(),
+            level: Level::Warn,
             source: "job:7".into(),
             message: long.clone(),
         }]),

@@ -10,9 +10,9 @@ use super::dial::{dial, link_config, DialError, Dialed, Endpoint};
 use super::handshake::HandshakeError;
 use super::link::{drive, LinkError, LinkHandle, NoRequests, Responses};
 use super::proto::{
-    CheckView, ErrorCode, ErrorFrame, EventView, InventoryItem, JobDetail, JobView, ListCommands,
-    NodeView, PeerKind, ProblemView, QueryChecks, QueryEvents, QueryNodes, RequestBody,
-    ResponseBody, ShowJob, Welcome, DEFAULT_MAX_FRAME,
+    CheckView, CommandsPage, ErrorCode, ErrorFrame, EventView, InventoryItem, JobDetail, JobView,
+    ListCommands, NodeView, PeerKind, ProblemView, QueryChecks, QueryEvents, QueryNodes,
+    RequestBody, ResponseBody, ShowJob, Welcome, DEFAULT_MAX_FRAME,
 };
 use super::tls::TrustError;
 
@@ -221,6 +221,15 @@ impl Client {
     pub async fn list_commands(&self) -> Result<Vec<String>, ClientError> {
         match self.one(RequestBody::ListCommands(ListCommands {})).await? {
             ResponseBody::CommandNames(c) => Ok(c.names),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// Every command the nodes offer, and configd's runbooks.
+    pub async fn query_commands(&self) -> Result<CommandsPage, ClientError> {
+        let asked = RequestBody::QueryCommands(QueryChecks::default());
+        match self.one(asked).await? {
+            ResponseBody::Commands(c) => Ok(c),
             other => Err(unexpected(&other)),
         }
     }

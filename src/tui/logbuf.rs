@@ -121,8 +121,11 @@ mod tests {
 
     fn line(msg: &str) -> LogLine {
         LogLine {
+            time_ms: 0,
+            node: String::new(),
+            level: crate::model::log::Level::Info,
+            source: String::new(),
             message: msg.into(),
-            ..Default::default()
         }
     }
 

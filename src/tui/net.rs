@@ -8,7 +8,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::action::{Action, Effect};
-use super::rows::{CheckJson, EventRow, LogLine};
+use super::rows::{CheckJson, EventRow};
 use crate::checks::CheckState;
 use crate::logs::render;
 use crate::model::node::NodeJson;
@@ -141,17 +141,6 @@ const EVENTS_SHOWN: u32 = 500;
 const LOG_BACKLOG: u64 = 1000;
 
 /// Every command the nodes offer, with its argument specs.
-async fn query_commands(
-    client: &Client,
-) -> Result<Vec<crate::net::proto::CommandOffer>, ClientError> {
-    let body = RequestBody::QueryCommands(crate::net::proto::QueryChecks::default());
-    match client.one(body).await? {
-        ResponseBody::Commands(c) => Ok(c.commands),
-        ResponseBody::Error(e) => Err(ClientError::Remote(e)),
-        other => Err(unexpected(&other)),
-    }
-}
-
 /// What each poll fetches. A query configd forbids (the token's role) is
 /// reported once and not asked again on this connection; another error is
 /// reported when it first appears (or changes) and asked again next poll.
@@ -212,7 +201,7 @@ impl Polled {
             if let Some(items) = self.answer("inventory", items, &mut out)? {
                 out.push(Action::Inventory(items));
             }
-            let offers = query_commands(client).await;
+            let offers = client.query_commands().await.map(|c| c.commands);
             if let Some(offers) = self.answer("commands", offers, &mut out)? {
                 out.push(Action::Commands(offers));
             }
@@ -285,9 +274,9 @@ async fn follow_logs(link: LinkHandle, tx: mpsc::Sender<Action>, stop: Cancellat
             Some(Ok(ResponseBody::LogLines(batch))) => {
                 let mut lines = Vec::with_capacity(batch.lines.len() + 1);
                 if batch.skipped > 0 {
-                    lines.push(LogLine::from(&render::skipped_marker(batch.skipped)));
+                    lines.push(render::skipped_marker(batch.skipped));
                 }
-                lines.extend(batch.lines.iter().map(LogLine::from));
+                lines.extend(batch.lines);
                 if tx.send(Action::LogLines(lines)).await.is_err() {
                     return;
                 }

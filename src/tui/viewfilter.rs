@@ -108,7 +108,7 @@ impl LogFilter {
             && self
                 .level
                 .as_ref()
-                .is_none_or(|lv| l.level.eq_ignore_ascii_case(lv))
+                .is_none_or(|lv| l.level.as_str().eq_ignore_ascii_case(lv))
             && self.source.as_ref().is_none_or(|s| *s == l.source)
             && self
                 .text
@@ -187,9 +187,9 @@ mod tests {
     #[test]
     fn log_filter() {
         let l = LogLine {
-            time: String::new(),
+            time_ms: 0,
             node: "a".into(),
-            level: "WARN".into(),
+            level: crate::model::log::Level::Warn,
             source: "daemon".into(),
             message: "Disk Full on /var".into(),
         };

@@ -172,9 +172,9 @@ impl ViewSpec for LogsView {
         Some((
             format!("log line from {}", l.node),
             vec![
-                kv("time", l.time.clone()),
+                kv("time", crate::timefmt::rfc3339_ms(l.time_ms)),
                 kv("node", l.node.clone()),
-                kv("level", l.level.clone()),
+                kv("level", l.level.as_str().to_string()),
                 kv("source", l.source.clone()),
                 Line::from(""),
                 Line::from(l.message.clone()),
@@ -185,11 +185,14 @@ impl ViewSpec for LogsView {
 
 fn log_line<'a>(theme: &Theme, l: &'a LogLine, search: Option<&str>) -> Line<'a> {
     let mut spans = vec![
-        Span::styled(short_time(&l.time), theme.dim()),
+        Span::styled(clock(l.time_ms), theme.dim()),
         Span::raw(" "),
         Span::raw(format!("{:<10}", l.node)),
         Span::raw(" "),
-        Span::styled(format!("{:<5}", l.level), theme.state(&l.level)),
+        Span::styled(
+            format!("{:<5}", l.level.as_str()),
+            theme.state(l.level.as_str()),
+        ),
         Span::raw(" "),
     ];
     if l.source != "daemon" && !l.source.is_empty() {
@@ -208,4 +211,11 @@ fn log_line<'a>(theme: &Theme, l: &'a LogLine, search: Option<&str>) -> Line<'a>
     }
     spans.push(Span::raw(&l.message[at..]));
     Line::from(spans)
+}
+
+/// `HH:MM:SS` (UTC) of a time in epoch ms, as `short_time` cuts it from
+/// RFC 3339: made only for the lines on screen.
+fn clock(ms: i64) -> String {
+    let s = ms.div_euclid(1000).rem_euclid(86_400);
+    format!("{:02}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
 }

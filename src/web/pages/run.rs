@@ -15,9 +15,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use super::{client_error, error_page, html, Chrome};
 use crate::model::command::CommandJson;
 use crate::net::client::{unexpected, ClientError};
-use crate::net::proto::{
-    CommandOffer, QueryChecks, RequestBody, ResolveTargets, ResponseBody, RunRequest,
-};
+use crate::net::proto::{CommandOffer, RequestBody, ResolveTargets, ResponseBody, RunRequest};
 use crate::ops::spec::{ArgType, CommandSpec};
 use crate::web::session::{Authed, Session};
 
@@ -30,14 +28,7 @@ fn forbidden(s: &Session) -> Response {
 }
 
 async fn offers(s: &Session) -> Result<Vec<CommandOffer>, ClientError> {
-    match s
-        .client
-        .one(RequestBody::QueryCommands(QueryChecks::default()))
-        .await?
-    {
-        ResponseBody::Commands(c) => Ok(c.commands),
-        other => Err(unexpected(&other)),
-    }
+    Ok(s.client.query_commands().await?.commands)
 }
 
 #[derive(Template)]

@@ -16,7 +16,7 @@ use super::{client_error, error_page, filters, html, Chrome};
 use crate::model::command::RunbookJson;
 use crate::net::client::{unexpected, ClientError};
 use crate::net::proto::{
-    ErrorCode, QueryChecks, RequestBody, ResponseBody, RunbookOffer, RunbookPlan, RunbookRequest,
+    ErrorCode, RequestBody, ResponseBody, RunbookOffer, RunbookPlan, RunbookRequest,
 };
 use crate::web::session::{Authed, Session};
 
@@ -25,14 +25,7 @@ fn forbidden(s: &Session, why: &str) -> Response {
 }
 
 async fn runbooks(s: &Session) -> Result<Vec<RunbookOffer>, ClientError> {
-    match s
-        .client
-        .one(RequestBody::QueryCommands(QueryChecks::default()))
-        .await?
-    {
-        ResponseBody::Commands(c) => Ok(c.runbooks),
-        other => Err(unexpected(&other)),
-    }
+    Ok(s.client.query_commands().await?.runbooks)
 }
 
 #[derive(Template)]
