@@ -185,6 +185,13 @@ async fn viewer_sees_nodes_and_live_logs_but_cannot_run() {
         nodes.contains("web-2") && !nodes.contains("web-1"),
         "{nodes}"
     );
+    // The row is the node's JSON form: counts, labels, last seen.
+    assert!(
+        nodes.contains("0 ok, 0 warn, 0 crit, 0 unkn, 0 pend")
+            && nodes.contains("role=web")
+            && nodes.contains(" ago"),
+        "{nodes}"
+    );
     b.goto(&w.url("/nodes")).await.unwrap();
     screenshot(&b, "nodes").await;
     b.find(Locator::LinkText("web-1"))
@@ -203,6 +210,18 @@ async fn viewer_sees_nodes_and_live_logs_but_cannot_run() {
     for (path, name) in [("/checks", "checks"), ("/events", "events")] {
         b.goto(&w.url(path)).await.unwrap();
         screenshot(&b, name).await;
+    }
+    // Events show their optional fields (node, state, who) when set.
+    let events = b.find(Locator::Id("events")).await.unwrap();
+    let events = events.text().await.unwrap();
+    for shown in [
+        "node_state",
+        "new node registered",
+        "web-2",
+        "inventory",
+        "root",
+    ] {
+        assert!(events.contains(shown), "no {shown:?} in {events}");
     }
 
     // Live logs: a line web-1 logs after the page loaded shows within 2 s.
@@ -228,6 +247,12 @@ async fn viewer_sees_nodes_and_live_logs_but_cannot_run() {
             .await
             .unwrap();
         if text.matches("configuration reloaded").count() > reloaded {
+            // Every field of the line shows: time, level, node, source.
+            let line = text.lines().find(|l| l.contains("SIGHUP")).unwrap_or("");
+            assert!(
+                line.starts_with("20") && line.contains("info web-1 daemon SIGHUP:"),
+                "{text}"
+            );
             break;
         }
         assert!(

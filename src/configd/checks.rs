@@ -523,11 +523,7 @@ impl CheckBook {
             .filter(|((n, _), e)| wanted(n) && e.tracker.status.state.is_problem())
             .collect();
         let rank = |e: &Entry| {
-            let s = match e.tracker.status.state {
-                CheckState::Critical => 0,
-                CheckState::Unknown => 1,
-                _ => 2,
-            };
+            let s = crate::model::check::severity(e.tracker.status.state.as_str());
             (s, u8::from(e.tracker.status.state_type != StateType::Hard))
         };
         checks.sort_by(|(ka, a), (kb, b)| {

@@ -125,6 +125,19 @@ pub const CHECK_FIELDS: &[&str] = &[
     "refused",
 ];
 
+/// Worst first: a node down, then critical, unknown, warning, pending,
+/// ok: how problems and checks are sorted wherever they are listed.
+pub fn severity(state: &str) -> u8 {
+    match state {
+        "down" => 0,
+        "critical" => 1,
+        "unknown" => 2,
+        "warning" => 3,
+        "pending" => 4,
+        _ => 5,
+    }
+}
+
 pub(crate) fn time_or_null(ms: i64) -> Option<String> {
     (ms > 0).then(|| rfc3339(ms))
 }

@@ -76,17 +76,9 @@ impl ViewSpec for Checks {
     }
 }
 
-/// Sort key, smallest first: nodes down, then critical, unknown,
-/// warning, pending, ok; hard before soft.
+/// Sort key, smallest first: by severity, hard before soft.
 pub(super) fn severity(c: &CheckJson) -> (u8, u8) {
-    let s = match c.state.as_str() {
-        "down" => 0,
-        "critical" => 1,
-        "unknown" => 2,
-        "warning" => 3,
-        "pending" => 4,
-        _ => 5,
-    };
+    let s = crate::model::check::severity(&c.state);
     (s, u8::from(c.state_type != "hard"))
 }
 

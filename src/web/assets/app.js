@@ -81,13 +81,13 @@
         var l = pending[i];
         if (l.skip) { frag.appendChild(marker(l.skip)); continue; }
         var li = document.createElement("li");
-        li.className = "lv-" + l.l;
-        var t = document.createElement("time"); t.textContent = l.t;
-        var lv = document.createElement("span"); lv.className = "lv"; lv.textContent = l.l;
-        var src = document.createElement("span"); src.className = "src"; src.textContent = l.n + " " + l.s;
+        li.className = "lv-" + l.level;
+        var t = document.createElement("time"); t.textContent = l.time;
+        var lv = document.createElement("span"); lv.className = "lv"; lv.textContent = l.level;
+        var src = document.createElement("span"); src.className = "src"; src.textContent = l.node + " " + l.source;
         li.appendChild(t); li.appendChild(document.createTextNode(" "));
         li.appendChild(lv); li.appendChild(document.createTextNode(" "));
-        li.appendChild(src); li.appendChild(document.createTextNode(" " + l.m));
+        li.appendChild(src); li.appendChild(document.createTextNode(" " + l.message));
         frag.appendChild(li);
         total++;
       }

@@ -14,6 +14,7 @@ use serde::Deserialize;
 use tokio::sync::mpsc;
 
 use super::{client_error, html, query_string, Chrome};
+use crate::model::log::LogLineJson;
 use crate::net::client::ClientError;
 use crate::net::link::Responses;
 use crate::net::proto::{Level, RequestBody, ResponseBody, SubscribeLogs};
@@ -123,19 +124,7 @@ pub async fn stream(Authed(s, _): Authed, Query(q): Query<LogsQuery>) -> Respons
         answers,
         |body, skipped| match body {
             ResponseBody::LogLines(b) => {
-                let lines: Vec<serde_json::Value> = b
-                    .lines
-                    .iter()
-                    .map(|l| {
-                        serde_json::json!({
-                            "t": crate::timefmt::rfc3339_ms(l.time_ms),
-                            "n": l.node,
-                            "l": l.level.as_str(),
-                            "s": l.source,
-                            "m": l.message,
-                        })
-                    })
-                    .collect();
+                let lines: Vec<LogLineJson> = b.lines.iter().map(LogLineJson::from).collect();
                 let json = serde_json::json!({ "skipped": b.skipped + skipped, "lines": lines });
                 Some((
                     Event::default().event("lines").data(json.to_string()),

@@ -11,8 +11,7 @@ use serde::Deserialize;
 use super::{
     client_error, filters, html, listed, pairs, query_string, split_filters, when, Chrome, Paging,
 };
-use crate::checks::CheckState;
-use crate::model::check::{CheckJson, ProblemJson};
+use crate::model::check::{severity, CheckJson, ProblemJson};
 use crate::model::event::EventJson;
 use crate::model::log::LogLineJson;
 use crate::model::node::NodeJson;
@@ -32,22 +31,11 @@ const NODE_LOG_LINES: u64 = 50;
 /// Events the events page asks for.
 const EVENTS: u32 = 500;
 
-/// Worst first: nodes down, then critical, unknown, warning.
-fn problem_rank(p: &ProblemView) -> u8 {
-    match (p.check.is_none(), p.state.as_str()) {
-        (true, _) => 0,
-        (_, "critical") => 1,
-        (_, "unknown") => 2,
-        (_, "warning") => 3,
-        _ => 4,
-    }
-}
-
 pub async fn problems(session: &Session) -> Result<Vec<ProblemView>, ClientError> {
     let mut all = session.client.query_problems(None, Vec::new()).await?;
     all.sort_by(|a, b| {
-        problem_rank(a)
-            .cmp(&problem_rank(b))
+        severity(&a.state)
+            .cmp(&severity(&b.state))
             .then(a.node.cmp(&b.node))
             .then(a.check.cmp(&b.check))
     });
@@ -293,16 +281,6 @@ struct ChecksPage {
     paging: Paging,
 }
 
-fn check_rank(s: CheckState) -> u8 {
-    match s {
-        CheckState::Critical => 0,
-        CheckState::Unknown => 1,
-        CheckState::Warning => 2,
-        CheckState::Pending => 3,
-        CheckState::Ok => 4,
-    }
-}
-
 pub async fn checks(
     Authed(s, _): Authed,
     Query(q): Query<ChecksQuery>,
@@ -317,8 +295,8 @@ pub async fn checks(
     }
     let (mut checks, error) = listed(&s, "checks", s.client.query_checks(None, filters).await)?;
     checks.sort_by(|a, b| {
-        check_rank(a.state)
-            .cmp(&check_rank(b.state))
+        severity(a.state.as_str())
+            .cmp(&severity(b.state.as_str()))
             .then(a.node.cmp(&b.node))
             .then(a.name.cmp(&b.name))
     });
