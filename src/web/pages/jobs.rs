@@ -12,9 +12,7 @@ use super::{
     client_error, filters, html, listed, pairs, query_string, split_filters, when, Chrome, Paging,
 };
 use crate::model::job::JobJson;
-use crate::net::proto::{
-    NodeOutput, OutputStream, RequestBody, ResponseBody, ShowJob, StepView, TargetResult,
-};
+use crate::net::proto::{NodeOutput, RequestBody, ResponseBody, ShowJob, StepView, TargetResult};
 use crate::ops::views::job_state;
 use crate::timefmt::now_ms;
 use crate::web::session::Authed;
@@ -120,12 +118,8 @@ pub async fn stream(Authed(s, _): Authed, Path(id): Path<u64>) -> Response {
         answers,
         |body, skipped| match body {
             ResponseBody::JobOutput(o) => {
-                let stream = match o.stream {
-                    OutputStream::Stdout => "stdout",
-                    OutputStream::Stderr => "stderr",
-                };
                 let json = serde_json::json!({
-                    "node": o.node, "stream": stream, "data": o.data, "skipped": skipped,
+                    "node": o.node, "stream": o.stream, "data": o.data, "skipped": skipped,
                 });
                 Some((Event::default().event("output").data(json.to_string()), 1))
             }

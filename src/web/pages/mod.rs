@@ -1,5 +1,6 @@
 //! The console's pages, one file per group, and what they share: the
-//! page frame (`Chrome`), rendering, error pages and paging.
+//! page frame (`Chrome`), rendering, error pages, paging, and the
+//! `filters` with which the templates show the model's JSON forms.
 
 pub mod inventory;
 pub mod jobs;
