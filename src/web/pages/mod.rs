@@ -288,3 +288,24 @@ pub fn when(ms: i64, now: i64) -> String {
         crate::timefmt::ago(ms, now)
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::filters::{ago, secs, when};
+    use askama::NO_VALUES;
+
+    #[test]
+    fn filters_show_the_json_forms_times() {
+        let never: Option<String> = None;
+        assert_eq!(ago(&never, NO_VALUES).unwrap(), "never");
+        assert_eq!(when(&never, NO_VALUES).unwrap(), "never");
+        let then = crate::timefmt::rfc3339(crate::timefmt::now_ms() - 120_000);
+        assert_eq!(ago(&then, NO_VALUES).unwrap(), "2m ago");
+        assert_eq!(
+            when(&Some(then.clone()), NO_VALUES).unwrap(),
+            format!("{then} (2m ago)")
+        );
+        assert_eq!(secs(&Some(1250), NO_VALUES).unwrap(), "1.2s");
+        assert_eq!(secs(&None, NO_VALUES).unwrap(), "");
+    }
+}
