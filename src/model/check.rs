@@ -310,6 +310,16 @@ mod tests {
         };
         let json = serde_json::to_value(ProblemJson::from(&problem)).unwrap();
         assert_fields_match(&json, PROBLEM_FIELDS);
+        // A node that is down, among checks: no name, never checked.
+        let down = ProblemView {
+            check: None,
+            state: "down".into(),
+            ..problem.clone()
+        };
+        let row = CheckJson::from(&down);
+        assert_eq!((row.name.as_str(), row.state.as_str()), ("", "down"));
+        assert_eq!((row.last_check, row.last_change), (None, time_or_null(1)));
+        assert!(row.stale);
         let wire = serde_json::to_value(&problem).unwrap();
         assert_wire_shown(&wire, &json, &[("since_ms", "since")]);
     }
