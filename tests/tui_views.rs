@@ -325,7 +325,7 @@ fn full_app() -> App {
         Action::LogLines(log_lines()),
         Action::Jobs(jobs()),
         Action::JobOutput {
-            id: "42".into(),
+            id: 42,
             lines: vec!["web-1: stopping".into(), "web-1: exit 2".into()],
         },
         Action::Inventory(inventory()),
@@ -813,14 +813,14 @@ fn jobs_enter_asks_for_output_and_shows_it() {
     assert_eq!(app.jobs.selected_row().unwrap().id, 42, "newest first");
     assert_eq!(
         key(&mut app, KeyCode::Enter),
-        vec![Effect::JobOutput { id: "42".into() }]
+        vec![Effect::JobOutput { id: 42 }]
     );
     // The stored output (ShowJob) replaces what streamed in before.
     assert!(!draw(&mut app, 80, 24).contains("web-1: exit 2"));
     update(
         &mut app,
         Action::JobOutput {
-            id: "42".into(),
+            id: 42,
             lines: vec!["web-1: stopping".into(), "web-1: exit 2".into()],
         },
     );
@@ -840,9 +840,7 @@ fn open_details_of_a_running_job_refetch_its_output_each_poll() {
     key(&mut app, KeyCode::Enter);
     assert_eq!(
         update(&mut app, Action::Jobs(jobs())),
-        vec![Effect::JobOutput {
-            id: running.id.to_string()
-        }]
+        vec![Effect::JobOutput { id: running.id }]
     );
     // Once more when it has finished, then no more.
     let mut done = jobs();

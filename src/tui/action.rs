@@ -29,7 +29,7 @@ pub enum Action {
     Jobs(Vec<JobView>),
     /// Output lines of job `id` (appended).
     JobOutput {
-        id: String,
+        id: u64,
         lines: Vec<String>,
     },
     Inventory(Vec<InventoryItem>),
@@ -87,7 +87,7 @@ pub enum Effect {
     },
     /// Fetch the output of job `id`.
     JobOutput {
-        id: String,
+        id: u64,
     },
     /// Ask configd for a runbook's plan (answered `Action::RunbookPlanned`).
     PlanRunbook {

@@ -113,7 +113,7 @@ pub struct App {
     pub check_sort: CheckSort,
     pub logs: Logs,
     pub jobs: Table<JobView>,
-    pub job_output: BTreeMap<String, Vec<String>>,
+    pub job_output: BTreeMap<u64, Vec<String>>,
     pub inventory: Table<InventoryItem>,
     pub events: Table<EventRow>,
     pub command_names: Vec<String>,

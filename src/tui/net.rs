@@ -430,22 +430,17 @@ async fn carry_out(
                 Err(e) => format!("downtime for {check} on {node} failed: {e}"),
             }))
         }
-        Effect::JobOutput { id } => {
-            let Ok(n) = id.parse::<u64>() else {
-                return Some(Action::Notice(format!("`{id}` is not a job id")));
-            };
-            match client.show_job(n).await {
-                Ok(detail) => Some(Action::JobOutput {
-                    id,
-                    lines: detail
-                        .outputs
-                        .iter()
-                        .flat_map(|o| prefixed(&o.node, &o.output))
-                        .collect(),
-                }),
-                Err(e) => Some(Action::Notice(format!("job {id}: {e}"))),
-            }
-        }
+        Effect::JobOutput { id } => match client.show_job(id).await {
+            Ok(detail) => Some(Action::JobOutput {
+                id,
+                lines: detail
+                    .outputs
+                    .iter()
+                    .flat_map(|o| prefixed(&o.node, &o.output))
+                    .collect(),
+            }),
+            Err(e) => Some(Action::Notice(format!("job {id}: {e}"))),
+        },
     }
 }
 
@@ -471,19 +466,16 @@ async fn stream_job(
             return;
         }
     };
-    let mut id = String::new();
+    let mut id = 0;
     loop {
         let answer = tokio::select! {
             _ = stop.cancelled() => return,
             a = answers.next() => a,
         };
-        let lines = |lines: Vec<String>| Action::JobOutput {
-            id: id.clone(),
-            lines,
-        };
+        let lines = |lines: Vec<String>| Action::JobOutput { id, lines };
         let action = match answer {
             Some(Ok(ResponseBody::JobStarted(s))) => {
-                id = s.id.to_string();
+                id = s.id;
                 Action::Notice(format!(
                     "job {id} started: {what} ({} node(s)); 4 shows it",
                     s.targets.len()

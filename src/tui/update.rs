@@ -66,7 +66,7 @@ pub fn update(app: &mut App, action: Action) -> Vec<Effect> {
                 .jobs
                 .selected_row()
                 .is_some_and(|j| job_state(j) == "running");
-            let kept = replace(app, View::Jobs, rows, |a| &mut a.jobs, |j| j.id.to_string());
+            let kept = replace(app, View::Jobs, rows, |a| &mut a.jobs, |j| j.id);
             // The open details of a running job follow its stored output
             // (once more when it has just finished).
             if let Some(id) = kept {

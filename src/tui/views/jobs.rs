@@ -29,7 +29,7 @@ impl ViewSpec for Jobs {
             return None;
         }
         // The stored output replaces what streamed in so far.
-        let id = app.jobs.selected_row()?.id.to_string();
+        let id = app.jobs.selected_row()?.id;
         app.mode = Mode::Details;
         app.job_output.remove(&id);
         Some(vec![Effect::JobOutput { id }])
@@ -112,7 +112,7 @@ impl ViewSpec for Jobs {
             ));
         }
         lines.push(Line::from(""));
-        match app.job_output.get(&j.id.to_string()) {
+        match app.job_output.get(&j.id) {
             None => lines.push(Line::from("(no output received)")),
             Some(out) => lines.extend(out.iter().map(|l| Line::from(l.clone()))),
         }
