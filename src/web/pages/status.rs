@@ -355,3 +355,88 @@ pub fn tally<'a>(values: impl Iterator<Item = &'a str>) -> BTreeMap<&'a str, usi
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The pages show the JSON forms as the row structs they replaced did:
+    /// a node that is down as `(node)`, flags joined, attempts, `never`.
+    #[test]
+    fn overview_and_checks_render_the_json_forms() {
+        let down = ProblemView {
+            node: "web 1".into(),
+            check: None,
+            state: "down".into(),
+            state_type: "hard".into(),
+            since_ms: 0,
+            output: "no heartbeat".into(),
+            acknowledged: true,
+            in_downtime: false,
+            flapping: false,
+            stale: true,
+        };
+        let node = NodeJson {
+            name: "web 1".into(),
+            state: "down".into(),
+            addr: "10.0.0.1".into(),
+            first_seen: crate::timefmt::rfc3339(1),
+            last_seen: crate::timefmt::rfc3339(now_ms() - 300_000),
+            version: "0.1.0".into(),
+            labels: BTreeMap::from([("role".to_string(), "web".to_string())]),
+            checks: crate::net::proto::CheckCounts {
+                critical: 2,
+                ..Default::default()
+            },
+        };
+        let page = Overview {
+            chrome: None,
+            nodes: 1,
+            up: 0,
+            down: 1,
+            pending: 0,
+            checks: [
+                ("ok", 0),
+                ("warning", 0),
+                ("critical", 2),
+                ("unknown", 0),
+                ("pending", 0),
+            ],
+            problems: vec![ProblemJson::from(&down)],
+            more_problems: 0,
+            node_rows: vec![node],
+        };
+        let html = page.render().unwrap();
+        for shown in [
+            "<td>(node)</td>",
+            "<td>never</td>",
+            "<td>acknowledged, stale</td>",
+            "href=\"/nodes/web%201\"",
+            "class=\"warn\">0 ok, 0 warn, 2 crit, 0 unkn, 0 pend</td><td>5m ago</td>",
+        ] {
+            assert!(html.contains(shown), "no {shown} in {html}");
+        }
+        let check = CheckJson {
+            node: "web 1".into(),
+            name: "disk".into(),
+            state: "pending".into(),
+            state_type: "soft".into(),
+            attempt: 1,
+            max_attempts: 3,
+            ..Default::default()
+        };
+        let page = ChecksPage {
+            chrome: None,
+            filter: String::new(),
+            state: String::new(),
+            error: String::new(),
+            rows: vec![check],
+            paging: Paging::new(1, None, String::new()),
+        };
+        let html = page.render().unwrap();
+        assert!(
+            html.contains("<td>soft</td><td>1/3</td><td>never</td>"),
+            "{html}"
+        );
+    }
+}
