@@ -193,8 +193,12 @@ fn lines_logged_while_configd_is_away_survive_a_node_restart_and_arrive_once_in_
 #[test]
 fn a_stalled_reader_slows_nobody_and_is_told_what_it_missed() {
     const TOTAL: u64 = 200_000;
+    // Heartbeats (the CLI's pings, configd's answers) more often than the
+    // CLI's skip report (200 ms): once the lines stop, the report must
+    // still come, not wait for a silence between heartbeats that never
+    // comes (with 200 ms it came by chance, seconds late or never).
     let fleet = Fleet::start_with(
-        "heartbeat_interval = \"200ms\"\nnode_dead_after = \"5s\"\nlog_buffer_lines = 1000000\n",
+        "heartbeat_interval = \"100ms\"\nnode_dead_after = \"5s\"\nlog_buffer_lines = 1000000\n",
     );
     // The terminal sink at warn keeps the node's stderr small; all three
     // marker levels still go to configd.

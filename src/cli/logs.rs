@@ -18,6 +18,7 @@ use crate::net::log_ref::LogLineRef;
 use crate::net::proto::{ErrorCode, RequestBody, ResponseBody, SubscribeLogs};
 use crate::timefmt::now_ms;
 use tokio::sync::mpsc::error::TrySendError;
+use tokio::time::Instant;
 
 /// Batches waiting for the output thread before new ones are dropped.
 const WRITER_QUEUE: usize = 64;
@@ -93,6 +94,51 @@ impl Renderer {
             _ => {}
         }
     }
+}
+
+/// Lines dropped (the writer's queue was full) since the last batch that
+/// reached it, and when they are reported if no batch carries the count
+/// first. The time is set by the first drop and moved only by a report
+/// that did not fit: frames without lines (heartbeat answers, which come
+/// every `heartbeat_interval`, maybe more often than `SKIP_REPORT`) must
+/// not put the report off.
+#[derive(Default)]
+struct Dropped {
+    /// Counted in the next batch or report (includes earlier drops).
+    lines: u64,
+    due: Option<Instant>,
+}
+
+impl Dropped {
+    /// `lines` in all are now dropped (the count carried forward).
+    fn add(&mut self, lines: u64, now: Instant) {
+        self.lines = lines;
+        self.due.get_or_insert(now + SKIP_REPORT);
+    }
+
+    /// The report did not fit the writer's queue either.
+    fn retry_later(&mut self, now: Instant) {
+        self.due = Some(now + SKIP_REPORT);
+    }
+
+    /// `next`'s output, or `Report` once the report is due, even while
+    /// frames keep coming (`next` must be cancel-safe).
+    async fn next_or_report<T>(&self, next: impl std::future::Future<Output = T>) -> Step<T> {
+        match self.due {
+            None => Step::Next(next.await),
+            Some(due) if Instant::now() >= due => Step::Report,
+            Some(due) => match tokio::time::timeout_at(due, next).await {
+                Ok(got) => Step::Next(got),
+                Err(_) => Step::Report,
+            },
+        }
+    }
+}
+
+/// What `run` does next: handle a frame, or report dropped lines.
+enum Step<T> {
+    Next(T),
+    Report,
 }
 
 /// Lines printed lately, so a subscription made again after a lost
@@ -292,23 +338,21 @@ pub async fn run(common: &CommonArgs, args: LogsArgs) -> Result<(), CliError> {
         }
         Ok(())
     });
-    let mut dropped: u64 = 0;
+    let mut dropped = Dropped::default();
     let outcome: Result<(), CliError> = loop {
-        let next = if dropped > 0 {
-            // Report drops even when the stream goes quiet.
-            match tokio::time::timeout(SKIP_REPORT, direct.next_body()).await {
-                Ok(next) => next,
-                Err(_) => {
-                    let mut chunk = Vec::new();
-                    renderer.batch(&mut chunk, dropped, [], None);
-                    if tx.try_send(chunk).is_ok() {
-                        dropped = 0;
-                    }
-                    continue;
+        let next = match dropped.next_or_report(direct.next_body()).await {
+            Step::Next(next) => next,
+            // Drops are reported even when no more lines come.
+            Step::Report => {
+                let mut chunk = Vec::new();
+                renderer.batch(&mut chunk, dropped.lines, [], None);
+                match tx.try_send(chunk) {
+                    Ok(()) => dropped = Dropped::default(),
+                    Err(TrySendError::Full(_)) => dropped.retry_later(Instant::now()),
+                    Err(TrySendError::Closed(_)) => break Ok(()),
                 }
+                continue;
             }
-        } else {
-            direct.next_body().await
         };
         let body = match next {
             Ok(body) => Ok(body),
@@ -334,14 +378,14 @@ pub async fn run(common: &CommonArgs, args: LogsArgs) -> Result<(), CliError> {
         let mut chunk = Vec::with_capacity(body.len() + body.len() / 2);
         let (lines, skipped, done) = match bulk::log_lines_page(&body, id) {
             Some(b) => {
-                let skipped = b.skipped + dropped;
+                let skipped = b.skipped + dropped.lines;
                 renderer.batch(&mut chunk, skipped, b.lines.iter().copied(), seen_now);
                 (b.lines.len() as u64, skipped, b.done)
             }
             None => match direct.settle(&body, id).await {
                 Ok(None) => continue,
                 Ok(Some(ResponseBody::LogLines(b))) => {
-                    let skipped = b.skipped + dropped;
+                    let skipped = b.skipped + dropped.lines;
                     renderer.batch(
                         &mut chunk,
                         skipped,
@@ -378,9 +422,9 @@ pub async fn run(common: &CommonArgs, args: LogsArgs) -> Result<(), CliError> {
             })
         };
         match sent {
-            Ok(()) => dropped = 0,
+            Ok(()) => dropped = Dropped::default(),
             Err(TrySendError::Closed(())) => break Ok(()),
-            Err(TrySendError::Full(())) => dropped = skipped + lines,
+            Err(TrySendError::Full(())) => dropped.add(skipped + lines, Instant::now()),
         }
         if done {
             break Ok(());
@@ -410,6 +454,45 @@ mod tests {
             source: "job:1",
             message,
         }
+    }
+
+    /// Frames without lines (heartbeat answers) coming more often than
+    /// SKIP_REPORT, as with configd's `heartbeat_interval = "100ms"`, do
+    /// not put the report off: it falls due SKIP_REPORT after the first
+    /// drop (a timeout made afresh for each frame never fired).
+    #[tokio::test]
+    async fn frequent_frames_without_lines_do_not_put_off_the_skip_report() {
+        let (tx, mut frames) = tokio::sync::mpsc::channel::<()>(1);
+        let beat = tokio::spawn(async move {
+            while tx.send(()).await.is_ok() {
+                tokio::time::sleep(SKIP_REPORT / 4).await;
+            }
+        });
+        let started = Instant::now();
+        let mut dropped = Dropped::default();
+        let mut heard = 0;
+        let mut reports = Vec::new();
+        while reports.len() < 2 {
+            assert!(started.elapsed() < SKIP_REPORT * 20, "never reported");
+            match dropped.next_or_report(frames.recv()).await {
+                Step::Next(_) => {
+                    heard += 1;
+                    // More lines dropped meanwhile.
+                    dropped.add(heard, Instant::now());
+                }
+                Step::Report => {
+                    reports.push(started.elapsed());
+                    // As if the writer's queue were still full.
+                    dropped.retry_later(Instant::now());
+                }
+            }
+        }
+        beat.abort();
+        assert_eq!(dropped.lines, heard);
+        assert!(heard >= 4, "{heard} frames");
+        assert!(reports[0] >= SKIP_REPORT, "{reports:?}");
+        assert!(reports[0] < SKIP_REPORT * 5, "{reports:?}");
+        assert!(reports[1] - reports[0] >= SKIP_REPORT, "{reports:?}");
     }
 
     #[test]
