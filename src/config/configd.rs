@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use super::values::{socket_addr, Duration};
-use super::{locate, read_toml, resolve, user_data_dir, ConfigError};
+use super::{locate, resolve, user_data_dir, ConfigError};
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:7400";
 
@@ -139,11 +139,7 @@ fn default_data_dir() -> PathBuf {
 impl ConfigdConfig {
     /// Finds, reads and validates the config, applying overrides.
     pub fn load(over: &ConfigdOverrides) -> Result<ConfigdConfig, ConfigError> {
-        let source = locate(over.config.as_deref(), "configd.toml")?;
-        let file: File = match &source {
-            Some(p) => read_toml(p)?,
-            None => File::default(),
-        };
+        let (file, source): (File, _) = locate(over.config.as_deref(), "configd.toml")?;
         Self::resolve(file, source, over)
     }
 

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use super::values::Duration;
-use super::{locate, read_toml, resolve, user_data_dir, ConfigError};
+use super::{locate, resolve, user_data_dir, ConfigError};
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -94,11 +94,7 @@ fn hostname() -> String {
 
 impl NodedConfig {
     pub fn load(over: &NodedOverrides) -> Result<NodedConfig, ConfigError> {
-        let source = locate(over.config.as_deref(), "noded.toml")?;
-        let file: File = match &source {
-            Some(p) => read_toml(p)?,
-            None => File::default(),
-        };
+        let (file, source): (File, _) = locate(over.config.as_deref(), "noded.toml")?;
         Self::resolve(file, source, over)
     }
 

@@ -11,7 +11,7 @@ use crate::auth::TokensFile;
 use crate::cli::output::{closed_pipe_is_ok, print_line, write_answer, write_rows, Format, Table};
 use crate::config::{ConfigdConfig, ConfigdOverrides};
 use crate::daemon::command::{completions, execute, no_config_file, Daemon, DaemonCommand};
-use crate::daemon::control::{Control, Ready};
+use crate::daemon::control::{absolute, run_args, Control, Ready};
 use crate::filter::Filter;
 use crate::logging;
 use crate::net::proto::Role;
@@ -156,17 +156,11 @@ struct ConfigdDaemon {
 impl Daemon for ConfigdDaemon {
     fn control(&self) -> Control {
         let (opts, config) = (&self.overrides, &self.config);
-        let mut run_args: Vec<std::ffi::OsString> = Vec::new();
-        if let Some(c) = &config.source {
-            run_args.extend(["--config".into(), absolute(c).into_os_string()]);
-        }
-        if let Some(l) = opts.listen {
-            run_args.extend(["--listen".into(), l.to_string().into()]);
-        }
-        if let Some(d) = &opts.data_dir {
-            run_args.extend(["--data-dir".into(), absolute(d).into_os_string()]);
-        }
-        run_args.push("run".into());
+        let run_args = run_args([
+            ("--config", config.source.as_deref().map(absolute)),
+            ("--listen", opts.listen.map(|l| l.to_string().into())),
+            ("--data-dir", opts.data_dir.as_deref().map(absolute)),
+        ]);
         let detail = std::fs::read_to_string(config.addr_file())
             .map(|a| format!("listening on {}", a.trim()))
             .unwrap_or_default();
@@ -251,10 +245,6 @@ impl Daemon for ConfigdDaemon {
         }
         Ok(text)
     }
-}
-
-fn absolute(p: &std::path::Path) -> PathBuf {
-    std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf())
 }
 
 /// The listener's certificate fingerprint; configd's own certificate is
