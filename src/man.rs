@@ -183,13 +183,8 @@ fn page(cmd: clap::Command, section: &str) -> Page {
         roff.text([bold(*key)]);
         roff.text([roman(*what)]);
     }
-    roff.control("SH", ["EXAMPLES"]);
-    for (example, what) in extra.examples {
-        roff.control("TP", []);
-        roff.text([bold(*example)]);
-        roff.text([roman(*what)]);
-    }
     for (title, items) in [
+        ("EXAMPLES", extra.examples),
         ("FILES", extra.files),
         ("ENVIRONMENT", extra.environment),
         ("EXIT STATUS", extra.exit_status),

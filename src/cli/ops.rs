@@ -81,12 +81,8 @@ pub async fn inventory(common: &CommonArgs, cmd: InventoryCmd) -> Result<(), Cli
             vec![InventoryOp::Delete { kind, key }]
         }
         InventoryCmd::Import { file } => {
-            let text = std::fs::read_to_string(&file).map_err(|e| {
-                CliError::new(
-                    Exit::Usage,
-                    anyhow::anyhow!("cannot read {}: {e}", file.display()),
-                )
-            })?;
+            let text = std::fs::read_to_string(&file)
+                .map_err(|e| CliError::usage(format!("cannot read {}: {e}", file.display())))?;
             let ops = parse_import(&text)
                 .map_err(|e| CliError::usage(format!("{}: {e}", file.display())))?;
             fields.insert("action".into(), "import".into());
@@ -477,10 +473,9 @@ pub async fn query_commands(
         // Say why the list is empty: no such node, or it offers nothing.
         let nodes = client.query_nodes(vec![format!("name={n}")]).await?;
         if nodes.is_empty() {
-            return Err(CliError::new(
-                Exit::Failed,
-                anyhow::anyhow!("no node `{n}`; see `monit-cli query nodes`"),
-            ));
+            return Err(CliError::failed(format!(
+                "no node `{n}`; see `monit-cli query nodes`"
+            )));
         }
     }
     let rows: Vec<serde_json::Value> = offers
@@ -749,10 +744,11 @@ pub async fn run(common: &CommonArgs, args: RunArgs) -> Result<(), CliError> {
                 return if ok {
                     Ok(())
                 } else {
-                    Err(CliError::new(
-                        Exit::Failed,
-                        anyhow::anyhow!("job {} {}", job.id, job_state(&job)),
-                    ))
+                    Err(CliError::failed(format!(
+                        "job {} {}",
+                        job.id,
+                        job_state(&job)
+                    )))
                 };
             }
             ResponseBody::Error(e) => return Err(remote(e)),
@@ -779,10 +775,7 @@ pub(crate) async fn confirm(question: &str, no_terminal: &str) -> Result<(), Cli
     if matches!(answer.trim(), "y" | "Y" | "yes") {
         Ok(())
     } else {
-        Err(CliError::new(
-            Exit::Failed,
-            anyhow::anyhow!("not confirmed; nothing was run"),
-        ))
+        Err(CliError::failed("not confirmed; nothing was run"))
     }
 }
 

@@ -59,7 +59,7 @@ pub enum TokenCommand {
     /// Create a token and print ID.SECRET once (for role node, NAME is the node's name)
     Create {
         name: String,
-        #[arg(long, value_parser = parse_role)]
+        #[arg(long, value_parser = str::parse::<Role>)]
         role: Role,
         /// Also write the token to FILE, created mode 0600
         #[arg(long, value_name = "FILE")]
@@ -79,10 +79,6 @@ pub enum TokenCommand {
     },
     /// Revoke a token by ID; connections with it are refused from then on
     Revoke { id: String },
-}
-
-fn parse_role(s: &str) -> Result<Role, String> {
-    s.parse()
 }
 
 /// A token as `token list -o json` prints it (never its secret).
