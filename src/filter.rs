@@ -157,6 +157,12 @@ pub fn bounded_regex(pattern: &str) -> Result<Regex, String> {
         })
 }
 
+/// True when `row`, as JSON, passes every filter (one that cannot be
+/// made JSON passes none).
+pub fn row_matches(filters: &[Filter], row: &impl serde::Serialize) -> bool {
+    serde_json::to_value(row).is_ok_and(|v| matches_all(filters, &v, None))
+}
+
 /// True when `row` passes every filter.
 pub fn matches_all(filters: &[Filter], row: &Value, fallback: Option<&str>) -> bool {
     filters.iter().all(|f| f.matches(row, fallback))

@@ -238,11 +238,7 @@ pub async fn downtime(common: &CommonArgs, d: DowntimeArgs) -> Result<(), CliErr
             let rows: Vec<DowntimeJson> = list
                 .iter()
                 .map(DowntimeJson::from)
-                .filter(|r| {
-                    serde_json::to_value(r)
-                        .map(|v| crate::filter::matches_all(&filters, &v, None))
-                        .unwrap_or(false)
-                })
+                .filter(|r| crate::filter::row_matches(&filters, r))
                 .collect();
             let mut out = std::io::stdout().lock();
             finish_output(write_rows(&mut out, common.output, &rows, |fit| {

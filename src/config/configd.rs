@@ -256,30 +256,32 @@ impl ConfigdConfig {
         };
         let mut inventory = crate::ops::kinds::Kinds::new();
         for (name, section) in &file.inventory {
-            crate::names::check_name(name)
+            let kind = crate::names::check_name(name)
+                .and_then(|()| {
+                    let (key, attrs) = (&section.key, &section.attributes);
+                    crate::ops::kinds::InventoryKind::new(key, attrs, &section.defaults)
+                })
                 .map_err(|e| invalid(format!("[inventory.{name}]: {e}")))?;
-            let kind = crate::ops::kinds::InventoryKind::new(
-                &section.key,
-                &section.attributes,
-                &section.defaults,
-            )
-            .map_err(|e| invalid(format!("[inventory.{name}]: {e}")))?;
             inventory.insert(name.clone(), kind);
         }
         let runbooks =
             crate::ops::runbook::resolve_runbooks(file.runbook, &inventory).map_err(&invalid)?;
         let notify = super::checks::resolve_notifiers(file.notify).map_err(&invalid)?;
-        if let Some(addr) = file.metrics_listen {
-            if tls.is_none() && !addr.ip().is_loopback() {
+        for (key, addr, what) in [
+            (
+                "metrics_listen",
+                file.metrics_listen,
+                "the scrape (and its bearer token)",
+            ),
+            (
+                "web_listen",
+                file.web_listen,
+                "tokens typed at login and session cookies",
+            ),
+        ] {
+            if let Some(addr) = addr.filter(|a| tls.is_none() && !a.ip().is_loopback()) {
                 return Err(invalid(format!(
-                    "key `metrics_listen` ({addr}) must be a loopback address while `tls` = false: the scrape (and its bearer token) would cross the network in clear"
-                )));
-            }
-        }
-        if let Some(addr) = file.web_listen {
-            if tls.is_none() && !addr.ip().is_loopback() {
-                return Err(invalid(format!(
-                    "key `web_listen` ({addr}) must be a loopback address while `tls` = false: tokens typed at login and session cookies would cross the network in clear"
+                    "key `{key}` ({addr}) must be a loopback address while `tls` = false: {what} would cross the network in clear"
                 )));
             }
         }

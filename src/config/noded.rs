@@ -131,19 +131,13 @@ impl NodedConfig {
                 )));
             }
         }
-        let token_file = match over
-            .token_file
-            .clone()
-            .or(file.token_file.map(|p| resolve(base, p)))
-        {
-            Some(p) => p,
-            None => {
-                return Err(ConfigError::Missing(
-                    "no node token: set `token_file` in noded.toml or pass --token-file \
-                     (create one with `monit-configd token create NAME --role node`)"
-                        .into(),
-                ))
-            }
+        let from_file = file.token_file.map(|p| resolve(base, p));
+        let Some(token_file) = over.token_file.clone().or(from_file) else {
+            return Err(ConfigError::Missing(
+                "no node token: set `token_file` in noded.toml or pass --token-file \
+                 (create one with `monit-configd token create NAME --role node`)"
+                    .into(),
+            ));
         };
         // --fingerprint wins over both of the file's keys.
         let (pin, ca_file) = match &over.fingerprint {

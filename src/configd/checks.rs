@@ -761,7 +761,8 @@ fn cap(mut s: String) -> String {
 /// Output carried by a problem, at most (the check has all of it).
 const PROBLEM_OUTPUT: usize = 1024;
 
-fn truncate(s: &mut String, max: usize) {
+/// Cuts `s` to at most `max` bytes, at a character boundary.
+pub(crate) fn truncate(s: &mut String, max: usize) {
     if s.len() > max {
         let mut i = max;
         while !s.is_char_boundary(i) {

@@ -314,10 +314,7 @@ fn token(config: &ConfigdConfig, cmd: TokenCommand) -> anyhow::Result<()> {
                 .entries()
                 .iter()
                 .map(TokenRow::from)
-                .filter(|r| {
-                    serde_json::to_value(r)
-                        .is_ok_and(|v| crate::filter::matches_all(&filter, &v, None))
-                })
+                .filter(|r| crate::filter::row_matches(&filter, r))
                 .collect();
             let mut out = std::io::stdout().lock();
             closed_pipe_is_ok(write_rows(&mut out, output, &rows, |fit| {

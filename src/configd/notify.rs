@@ -295,12 +295,7 @@ async fn run_command(spec: &NotifySpec, n: &Notification, renotify: bool) -> Str
         },
         Ok(Err(e)) => format!("cannot wait for it: {e}"),
         Err(_) => {
-            if let Some(pgid) = pgid.filter(|p| *p > 0) {
-                let _ = nix::sys::signal::killpg(
-                    nix::unistd::Pid::from_raw(pgid),
-                    nix::sys::signal::Signal::SIGKILL,
-                );
-            }
+            crate::daemon::kill_group(pgid);
             let _ = tokio::time::timeout(Duration::from_secs(2), child.wait()).await;
             format!("timed out after {}s and was killed", spec.timeout.as_secs())
         }
