@@ -356,10 +356,10 @@ impl ConfigdConfig {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
-    fn parse(text: &str) -> Result<ConfigdConfig, String> {
+    pub(in crate::config) fn parse(text: &str) -> Result<ConfigdConfig, String> {
         ConfigdConfig::from_str(Path::new("/etc/monit/configd.toml"), text)
             .map_err(|e| e.to_string())
     }

@@ -326,15 +326,10 @@ impl CheckBook {
         let mut fx = self.sweep_downtimes(now_ms);
         fx.writes.downtimes_deleted.push(id);
         let message = format!("downtime {id} cancelled");
+        let (node, check) = (Some(d.node.as_str()), d.check.as_deref());
         fx.writes.events.push(EventRow {
             who: Some(who.into()),
-            ..event_row(
-                now_ms,
-                "downtime_cancelled",
-                Some(&d.node),
-                d.check.as_deref(),
-                message,
-            )
+            ..event_row(now_ms, "downtime_cancelled", node, check, message)
         });
         Ok(fx)
     }
@@ -366,20 +361,10 @@ impl CheckBook {
                 continue;
             };
             if let Some(kind) = entry.tracker.set_downtime(down) {
-                let message = if down {
-                    "downtime started"
-                } else {
-                    "downtime ended"
-                };
+                let message = format!("downtime {}", if down { "started" } else { "ended" });
                 fx.writes.events.push(EventRow {
                     state: Some(entry.tracker.status.state.as_str().into()),
-                    ..event_row(
-                        now_ms,
-                        kind.as_str(),
-                        Some(&node),
-                        Some(&check),
-                        message.into(),
-                    )
+                    ..event_row(now_ms, kind.as_str(), Some(&node), Some(&check), message)
                 });
                 // The end of downtime is news only for a check in trouble.
                 if down || entry.tracker.status.state.is_problem() {
@@ -658,6 +643,7 @@ impl CheckBook {
             ));
         }
         let check = (!check.is_empty()).then_some(check);
+        let message = "acknowledgement removed".to_string();
         fx.writes.events.push(EventRow {
             who: Some(who.into()),
             ..event_row(
@@ -665,7 +651,7 @@ impl CheckBook {
                 "acknowledgement_cleared",
                 Some(node),
                 check,
-                "acknowledgement removed".into(),
+                message,
             )
         });
         Ok(fx)
