@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 use crate::auth::TokensFile;
 use crate::cli::output::{closed_pipe_is_ok, print_line, write_answer, write_rows, Format, Table};
 use crate::config::{ConfigdConfig, ConfigdOverrides};
-use crate::daemon::command::{completions, execute, no_config_file, Daemon, DaemonCommand};
+use crate::daemon::command::{checked_file, completions, execute, Daemon, DaemonCommand};
 use crate::daemon::control::{absolute, run_args, Control, Ready};
 use crate::filter::Filter;
 use crate::logging;
@@ -193,17 +193,11 @@ impl Daemon for ConfigdDaemon {
 
     fn check_config(&self, show_matches: bool) -> anyhow::Result<String> {
         let c = &self.config;
-        let source = c
-            .source
-            .as_ref()
-            .ok_or_else(|| no_config_file("configd.toml"))?;
         let problems = crate::config::preflight::configd_problems(c);
-        if !problems.is_empty() {
-            anyhow::bail!("{}: {}", source.display(), problems.join("; "));
-        }
+        let source = checked_file(c.source.as_ref(), "configd.toml", problems)?;
         let mut text = format!(
             "{}: ok (listen {}, data_dir {}, {} notifier(s) runnable, {} central check{})",
-            source.display(),
+            source,
             c.listen,
             c.data_dir.display(),
             c.notify.len(),

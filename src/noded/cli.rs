@@ -9,7 +9,7 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{NodedConfig, NodedOverrides};
-use crate::daemon::command::{completions, execute, no_config_file, Daemon, DaemonCommand};
+use crate::daemon::command::{checked_file, completions, execute, Daemon, DaemonCommand};
 use crate::daemon::control::{absolute, run_args, Control, Ready};
 use crate::logging;
 
@@ -129,17 +129,11 @@ impl Daemon for NodedDaemon {
             );
         }
         let c = &self.config;
-        let source = c
-            .source
-            .as_ref()
-            .ok_or_else(|| no_config_file("noded.toml"))?;
         let problems = crate::config::preflight::noded_problems(c);
-        if !problems.is_empty() {
-            anyhow::bail!("{}: {}", source.display(), problems.join("; "));
-        }
+        let source = checked_file(c.source.as_ref(), "noded.toml", problems)?;
         Ok(format!(
             "{}: ok (node {}, server {}, {} check(s) and {} command(s) runnable, token file private)",
-            source.display(),
+            source,
             c.name,
             c.server,
             c.checks.len(),
