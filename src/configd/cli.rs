@@ -213,23 +213,18 @@ impl Daemon for ConfigdDaemon {
                     .filter(|n| rule.apply.matches(&n.name, &n.labels))
                     .map(|n| n.name.as_str())
                     .collect();
-                let shown: Vec<&str> = names.iter().take(10).copied().collect();
+                // The first ten names, then `...`.
+                let list = match names.len() {
+                    0 => String::new(),
+                    1..=10 => format!(": {}", names.join(", ")),
+                    _ => format!(": {}, ...", names[..10].join(", ")),
+                };
                 text.push_str(&format!(
-                    "\n  {} ({}): {} node{}{}{}",
+                    "\n  {} ({}): {} node{}{list}",
                     rule.spec.name,
                     rule.apply.describe(),
                     names.len(),
                     if names.len() == 1 { "" } else { "s" },
-                    if shown.is_empty() {
-                        String::new()
-                    } else {
-                        format!(": {}", shown.join(", "))
-                    },
-                    if names.len() > shown.len() {
-                        ", ..."
-                    } else {
-                        ""
-                    }
                 ));
             }
         }
