@@ -705,51 +705,35 @@ pub async fn run(common: &CommonArgs, args: RunArgs) -> Result<(), CliError> {
                 }
             }
             ResponseBody::JobDone(job) => {
-                let ok = job.targets.iter().all(|t| t.state == TargetState::Ok);
+                let good = job.targets.iter().filter(|t| t.state == TargetState::Ok);
+                let good = good.count();
                 if json {
                     finish_output(write_json(&mut stdout, common.output, &[job_json(&job)]))?;
                 } else {
-                    let good = job
-                        .targets
-                        .iter()
-                        .filter(|t| t.state == TargetState::Ok)
-                        .count();
-                    let _ = writeln!(
-                        stderr,
-                        "job {} {}: {good}/{} target(s) ok{}{}",
-                        job.id,
-                        job_state(&job),
-                        job.targets.len(),
-                        if job.effects.is_empty() {
-                            String::new()
-                        } else {
-                            let e: Vec<String> = job
-                                .effects
-                                .iter()
-                                .map(|(k, v)| format!("{k}={v}"))
-                                .collect();
-                            format!(
-                                "; {} set {}",
-                                job.item.clone().unwrap_or_default(),
-                                e.join(" ")
-                            )
-                        },
-                        if job.message.is_empty() {
-                            String::new()
-                        } else {
-                            format!("; {}", job.message)
-                        }
-                    );
+                    let mut tail = String::new();
+                    if !job.effects.is_empty() {
+                        let e: Vec<String> = job
+                            .effects
+                            .iter()
+                            .map(|(k, v)| format!("{k}={v}"))
+                            .collect();
+                        let item = job.item.as_deref().unwrap_or_default();
+                        tail = format!("; {item} set {}", e.join(" "));
+                    }
+                    if !job.message.is_empty() {
+                        tail = format!("{tail}; {}", job.message);
+                    }
+                    let (id, state, all) = (job.id, job_state(&job), job.targets.len());
+                    let _ = writeln!(stderr, "job {id} {state}: {good}/{all} target(s) ok{tail}");
                 }
-                return if ok {
-                    Ok(())
-                } else {
-                    Err(CliError::failed(format!(
-                        "job {} {}",
-                        job.id,
-                        job_state(&job)
-                    )))
-                };
+                if good == job.targets.len() {
+                    return Ok(());
+                }
+                return Err(CliError::failed(format!(
+                    "job {} {}",
+                    job.id,
+                    job_state(&job)
+                )));
             }
             ResponseBody::Error(e) => return Err(remote(e)),
             other => return Err(unexpected(&other).into()),
