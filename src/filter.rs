@@ -70,15 +70,8 @@ impl Filter {
         }
         let regex = match op {
             Op::Match => Some(
-                regex::RegexBuilder::new(value)
-                    .size_limit(1 << 20)
-                    .build()
-                    .map_err(|e| {
-                        format!(
-                            "invalid filter `{expr}`: bad regex: {}",
-                            e.to_string().lines().last().unwrap_or("").trim()
-                        )
-                    })?,
+                bounded_regex(value)
+                    .map_err(|e| format!("invalid filter `{expr}`: bad regex: {e}"))?,
             ),
             _ => None,
         };
@@ -146,6 +139,28 @@ impl Filter {
             Op::Match => self.regex.as_ref().is_some_and(|r| r.is_match(text)),
         }
     }
+}
+
+/// `pattern` compiled within a size limit, so it cannot ask for unbounded
+/// work; the error is the last line of the regex crate's message.
+pub fn bounded_regex(pattern: &str) -> Result<Regex, String> {
+    regex::RegexBuilder::new(pattern)
+        .size_limit(1 << 20)
+        .build()
+        .map_err(|e| {
+            e.to_string()
+                .lines()
+                .last()
+                .unwrap_or("")
+                .trim()
+                .to_string()
+        })
+}
+
+/// True when `row`, as JSON, passes every filter (one that cannot be
+/// made JSON passes none).
+pub fn row_matches(filters: &[Filter], row: &impl serde::Serialize) -> bool {
+    serde_json::to_value(row).is_ok_and(|v| matches_all(filters, &v, None))
 }
 
 /// True when `row` passes every filter.

@@ -183,13 +183,8 @@ fn page(cmd: clap::Command, section: &str) -> Page {
         roff.text([bold(*key)]);
         roff.text([roman(*what)]);
     }
-    roff.control("SH", ["EXAMPLES"]);
-    for (example, what) in extra.examples {
-        roff.control("TP", []);
-        roff.text([bold(*example)]);
-        roff.text([roman(*what)]);
-    }
     for (title, items) in [
+        ("EXAMPLES", extra.examples),
         ("FILES", extra.files),
         ("ENVIRONMENT", extra.environment),
         ("EXIT STATUS", extra.exit_status),
@@ -235,15 +230,15 @@ fn commands(roff: &mut Roff, cmd: &clap::Command, path: &str) {
             commands(roff, sub, &full);
             continue;
         }
-        let mut usage = full.clone();
-        for arg in sub
+        // Its own arguments: not hidden, not global, not --help/--version.
+        let args: Vec<&clap::Arg> = sub
             .get_arguments()
             .filter(|a| !a.is_hide_set() && !a.is_global_set())
-        {
+            .filter(|a| !matches!(a.get_id().as_str(), "help" | "version"))
+            .collect();
+        let mut usage = full.clone();
+        for arg in &args {
             let id = arg.get_id().as_str();
-            if id == "help" || id == "version" {
-                continue;
-            }
             let value = arg
                 .get_value_names()
                 .and_then(|v| v.first())
@@ -273,18 +268,11 @@ fn commands(roff: &mut Roff, cmd: &clap::Command, path: &str) {
         if let Some(about) = sub.get_long_about().or(sub.get_about()) {
             roff.text([roman(about.to_string())]);
         }
-        for arg in sub
-            .get_arguments()
-            .filter(|a| !a.is_hide_set() && !a.is_global_set())
-        {
-            let id = arg.get_id().as_str();
+        for arg in &args {
             let Some(help) = arg.get_help() else { continue };
-            if id == "help" || id == "version" {
-                continue;
-            }
             let label = match arg.get_long() {
                 Some(long) => format!("--{long}"),
-                None => id.to_uppercase(),
+                None => arg.get_id().as_str().to_uppercase(),
             };
             roff.control("RS", []);
             roff.text([italic(label), roman(format!(": {help}"))]);

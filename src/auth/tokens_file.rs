@@ -9,7 +9,6 @@
 //! A file written before that (with `secret = ...`) loads, and is
 //! rewritten without the secrets by `convert_secrets`.
 
-use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
@@ -238,19 +237,10 @@ impl TokensFile {
             std::fs::create_dir_all(dir).map_err(werr)?;
         }
         let tmp = self.path.with_extension("tmp");
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&tmp)
-            .map_err(werr)?;
-        f.write_all(
-            b"# monit tokens: edit with `monit-configd token`. Keep this file mode 0600.\n",
-        )
-        .and_then(|_| f.write_all(body.as_bytes()))
-        .and_then(|_| f.sync_all())
-        .map_err(werr)?;
+        let text = format!(
+            "# monit tokens: edit with `monit-configd token`. Keep this file mode 0600.\n{body}"
+        );
+        super::write_private(&tmp, &text).map_err(werr)?;
         std::fs::rename(&tmp, &self.path).map_err(werr)?;
         Ok(())
     }

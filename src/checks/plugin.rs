@@ -90,13 +90,6 @@ pub fn state_of_exit(code: Option<i32>) -> CheckState {
     }
 }
 
-/// Every well-formed item of one performance-data text.
-pub fn parse_perfdata(text: &str) -> Vec<PerfData> {
-    let mut out = Vec::new();
-    parse_perfdata_into(text, &mut out);
-    out
-}
-
 fn parse_perfdata_into(text: &str, out: &mut Vec<PerfData>) {
     let chars: Vec<char> = text.chars().collect();
     let mut i = 0;

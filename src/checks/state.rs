@@ -60,11 +60,6 @@ impl Change {
     pub fn is_state_change(self) -> bool {
         !matches!(self, Change::None)
     }
-
-    /// Changes that notify (when nothing holds notifications).
-    pub fn is_hard(self) -> bool {
-        matches!(self, Change::HardProblem | Change::HardRecovery)
-    }
 }
 
 impl Status {

@@ -86,7 +86,7 @@ pub struct LogsArgs {
     #[arg(long = "node", value_name = "NAME")]
     pub nodes: Vec<String>,
     /// Only lines at this level or more severe: trace, debug, info, warn, error
-    #[arg(long, value_name = "LEVEL", value_parser = parse_level)]
+    #[arg(long, value_name = "LEVEL", value_parser = str::parse::<crate::net::proto::Level>)]
     pub level: Option<crate::net::proto::Level>,
     /// Only lines whose message contains TEXT
     #[arg(long, value_name = "TEXT")]
@@ -103,10 +103,6 @@ pub struct LogsArgs {
     /// Only history from this long ago on (e.g. 10m, 2h)
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub since: Option<std::time::Duration>,
-}
-
-fn parse_level(s: &str) -> Result<crate::net::proto::Level, String> {
-    s.parse()
 }
 
 fn parse_duration(s: &str) -> Result<std::time::Duration, String> {

@@ -8,15 +8,28 @@ use crate::checks::CheckState;
 use crate::model::check::{CheckJson, ProblemJson, CHECK_FIELDS, PROBLEM_FIELDS};
 use crate::model::downtime::{DowntimeJson, DOWNTIME_FIELDS};
 use crate::model::event::{EventJson, EVENT_FIELDS};
-use crate::net::client::{unexpected, ClientError};
+use crate::net::client::unexpected;
 use crate::net::proto::{
     AckRequest, CancelDowntime, Done, DowntimeRequest, DowntimeView, ListDowntimes, RequestBody,
     ResponseBody, SubmitResult,
 };
 
-/// The names of the flags that are set.
-fn flags<const N: usize>(set: [(bool, &'static str); N]) -> Vec<&'static str> {
-    set.into_iter().filter(|f| f.0).map(|f| f.1).collect()
+/// The FLAGS column: the names of the flags that are set.
+fn flags(ack: bool, down: bool, flap: bool, stale: bool) -> String {
+    let set = [
+        (ack, "ack"),
+        (down, "down"),
+        (flap, "flap"),
+        (stale, "stale"),
+    ];
+    let names: Vec<&str> = set.into_iter().filter(|f| f.0).map(|f| f.1).collect();
+    names.join(",")
+}
+
+/// How long ago an RFC 3339 time was.
+fn ago(time: Option<&str>, now: i64) -> Option<String> {
+    time.and_then(crate::timefmt::parse_rfc3339)
+        .map(|ms| crate::timefmt::ago(ms, now))
 }
 
 fn split_target(t: &str) -> Result<(String, String), CliError> {
@@ -30,14 +43,9 @@ fn split_target(t: &str) -> Result<(String, String), CliError> {
 
 /// Sends a write answered by one `Done`.
 async fn done(common: &CommonArgs, body: RequestBody) -> Result<Done, CliError> {
-    let client = connect(common).await?;
-    let mut answers = client.request(body).await?;
-    match answers.next().await {
-        Some(Ok(ResponseBody::Done(d))) => Ok(d),
-        Some(Ok(ResponseBody::Error(e))) => Err(ClientError::Remote(e).into()),
-        Some(Ok(other)) => Err(unexpected(&other).into()),
-        Some(Err(e)) => Err(ClientError::from(e).into()),
-        None => Err(ClientError::Lost("no answer".into()).into()),
+    match connect(common).await?.one(body).await? {
+        ResponseBody::Done(d) => Ok(d),
+        other => Err(unexpected(&other).into()),
     }
 }
 
@@ -85,25 +93,14 @@ pub fn checks_table(rows: &[CheckJson], fit: Fit) -> String {
         "OUTPUT",
     ]);
     for c in rows {
-        let seen = c
-            .last_check
-            .as_deref()
-            .and_then(crate::timefmt::parse_rfc3339)
-            .map(|ms| crate::timefmt::ago(ms, now))
-            .unwrap_or_else(|| "never".into());
-        let flags = flags([
-            (c.acknowledged, "ack"),
-            (c.in_downtime, "down"),
-            (c.flapping, "flap"),
-            (c.stale, "stale"),
-        ]);
+        let seen = ago(c.last_check.as_deref(), now).unwrap_or_else(|| "never".into());
         t.row(vec![
             fit.clip(&c.node, 20),
             fit.clip(&c.name, 20),
             format!("{} {}", c.state, c.state_type),
             format!("{}/{}", c.attempt, c.max_attempts),
             seen,
-            flags.join(","),
+            flags(c.acknowledged, c.in_downtime, c.flapping, c.stale),
             fit.clip(&c.output, 60),
         ]);
     }
@@ -183,18 +180,7 @@ pub fn problems_table(rows: &[ProblemJson], fit: Fit) -> String {
     let now = crate::timefmt::now_ms();
     let mut t = Table::new(vec!["NODE", "CHECK", "STATE", "SINCE", "FLAGS", "OUTPUT"]);
     for p in rows {
-        let since = p
-            .since
-            .as_deref()
-            .and_then(crate::timefmt::parse_rfc3339)
-            .map(|ms| crate::timefmt::ago(ms, now))
-            .unwrap_or_default();
-        let flags = flags([
-            (p.acknowledged, "ack"),
-            (p.in_downtime, "down"),
-            (p.flapping, "flap"),
-            (p.stale, "stale"),
-        ]);
+        let since = ago(p.since.as_deref(), now).unwrap_or_default();
         t.row(vec![
             fit.clip(&p.node, 20),
             fit.clip(p.check.as_deref().unwrap_or("(node)"), 20),
@@ -204,7 +190,7 @@ pub fn problems_table(rows: &[ProblemJson], fit: Fit) -> String {
                 p.state.clone()
             },
             since,
-            flags.join(","),
+            flags(p.acknowledged, p.in_downtime, p.flapping, p.stale),
             fit.clip(&p.output, 60),
         ]);
     }
@@ -242,24 +228,17 @@ pub async fn downtime(common: &CommonArgs, d: DowntimeArgs) -> Result<(), CliErr
         Some(DowntimeAction::List { filter }) => {
             let filters = parse_filters(&filter, "downtimes", Some(DOWNTIME_FIELDS))?;
             let client = connect(common).await?;
-            let mut answers = client
-                .request(RequestBody::ListDowntimes(ListDowntimes {}))
-                .await?;
-            let list: Vec<DowntimeView> = match answers.next().await {
-                Some(Ok(ResponseBody::Downtimes(p))) => p.downtimes,
-                Some(Ok(ResponseBody::Error(e))) => return Err(ClientError::Remote(e).into()),
-                Some(Ok(other)) => return Err(unexpected(&other).into()),
-                Some(Err(e)) => return Err(ClientError::from(e).into()),
-                None => return Err(ClientError::Lost("no answer".into()).into()),
+            let list: Vec<DowntimeView> = match client
+                .one(RequestBody::ListDowntimes(ListDowntimes {}))
+                .await?
+            {
+                ResponseBody::Downtimes(p) => p.downtimes,
+                other => return Err(unexpected(&other).into()),
             };
             let rows: Vec<DowntimeJson> = list
                 .iter()
                 .map(DowntimeJson::from)
-                .filter(|r| {
-                    serde_json::to_value(r)
-                        .map(|v| crate::filter::matches_all(&filters, &v, None))
-                        .unwrap_or(false)
-                })
+                .filter(|r| crate::filter::row_matches(&filters, r))
                 .collect();
             let mut out = std::io::stdout().lock();
             finish_output(write_rows(&mut out, common.output, &rows, |fit| {

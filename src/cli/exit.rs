@@ -36,6 +36,10 @@ impl CliError {
         }
     }
 
+    pub fn failed(msg: impl std::fmt::Display) -> Self {
+        CliError::new(Exit::Failed, anyhow::anyhow!("{msg}"))
+    }
+
     pub fn usage(msg: impl std::fmt::Display) -> Self {
         CliError::new(Exit::Usage, anyhow::anyhow!("{msg}"))
     }

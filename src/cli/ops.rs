@@ -10,7 +10,7 @@ use super::output::{clip, write_answer, write_json, write_one, write_rows, Fit, 
 use super::{connect, finish_output, parse_filters};
 use crate::net::client::{unexpected, Client, ClientError};
 use crate::net::proto::{
-    CancelJob, InventoryItem, InventoryOp, InventoryWrite, JobView, OutputStream, RequestBody,
+    CancelJob, InventoryItem, InventoryOp, InventoryWrite, OutputStream, RequestBody,
     ResolveTargets, ResponseBody, RunRequest, ShowJob, TargetState,
 };
 use crate::ops::views::{command_json, inventory_json, job_json, job_state};
@@ -38,13 +38,7 @@ pub(crate) fn remote(e: crate::net::proto::ErrorFrame) -> CliError {
 }
 
 pub(crate) async fn one(client: &Client, body: RequestBody) -> Result<ResponseBody, CliError> {
-    let mut answers = client.request(body).await?;
-    match answers.next().await {
-        Some(Ok(ResponseBody::Error(e))) => Err(remote(e)),
-        Some(Ok(body)) => Ok(body),
-        Some(Err(e)) => Err(ClientError::from(e).into()),
-        None => Err(ClientError::Lost("no answer".into()).into()),
-    }
+    Ok(client.one(body).await?)
 }
 
 pub async fn inventory(common: &CommonArgs, cmd: InventoryCmd) -> Result<(), CliError> {
@@ -56,7 +50,7 @@ pub async fn inventory(common: &CommonArgs, cmd: InventoryCmd) -> Result<(), Cli
         fields.insert("key".into(), key.into());
     };
     let ops = match cmd {
-        InventoryCmd::Export => return export(common).await,
+        InventoryCmd::Export => return query_inventory(common, vec![]).await,
         InventoryCmd::Add { kind, key, attrs } => {
             let mut attrs = parse_pairs(&attrs)?;
             let Some(node) = attrs.remove("node") else {
@@ -87,12 +81,8 @@ pub async fn inventory(common: &CommonArgs, cmd: InventoryCmd) -> Result<(), Cli
             vec![InventoryOp::Delete { kind, key }]
         }
         InventoryCmd::Import { file } => {
-            let text = std::fs::read_to_string(&file).map_err(|e| {
-                CliError::new(
-                    Exit::Usage,
-                    anyhow::anyhow!("cannot read {}: {e}", file.display()),
-                )
-            })?;
+            let text = std::fs::read_to_string(&file)
+                .map_err(|e| CliError::usage(format!("cannot read {}: {e}", file.display())))?;
             let ops = parse_import(&text)
                 .map_err(|e| CliError::usage(format!("{}: {e}", file.display())))?;
             fields.insert("action".into(), "import".into());
@@ -253,13 +243,6 @@ pub fn parse_csv(text: &str) -> Result<Vec<(u64, Vec<String>)>, String> {
     Ok(out)
 }
 
-async fn fetch_inventory(
-    client: &Client,
-    filters: Vec<String>,
-) -> Result<Vec<InventoryItem>, CliError> {
-    Ok(client.query_inventory(filters).await?)
-}
-
 fn print_inventory(format: Format, items: &[InventoryItem]) -> std::io::Result<()> {
     let mut out = std::io::stdout().lock();
     match format {
@@ -303,28 +286,16 @@ fn print_inventory(format: Format, items: &[InventoryItem]) -> std::io::Result<(
     }
 }
 
-async fn export(common: &CommonArgs) -> Result<(), CliError> {
-    let client = connect(common).await?;
-    let items = fetch_inventory(&client, vec![]).await?;
-    finish_output(print_inventory(common.output, &items))
-}
-
 pub async fn query_inventory(common: &CommonArgs, filters: Vec<String>) -> Result<(), CliError> {
     // Any bare name is an attribute.
     parse_filters(&filters, "inventory", None)?;
-    let client = connect(common).await?;
-    let items = fetch_inventory(&client, filters).await?;
+    let items = connect(common).await?.query_inventory(filters).await?;
     finish_output(print_inventory(common.output, &items))
-}
-
-async fn fetch_jobs(client: &Client, filters: Vec<String>) -> Result<Vec<JobView>, CliError> {
-    Ok(client.query_jobs(filters).await?)
 }
 
 pub async fn query_jobs(common: &CommonArgs, filters: Vec<String>) -> Result<(), CliError> {
     parse_filters(&filters, "jobs", Some(crate::ops::views::JOB_FIELDS))?;
-    let client = connect(common).await?;
-    let jobs = fetch_jobs(&client, filters).await?;
+    let jobs = connect(common).await?.query_jobs(filters).await?;
     let rows: Vec<serde_json::Value> = jobs.iter().map(job_json).collect();
     let mut out = std::io::stdout().lock();
     finish_output(write_rows(&mut out, common.output, &rows, |fit| {
@@ -369,11 +340,7 @@ pub async fn job(common: &CommonArgs, cmd: JobCmd) -> Result<(), CliError> {
             Some(Ok(ResponseBody::JobOutput(o))) => {
                 followed = true;
                 let mut buf = Vec::new();
-                let marker = match o.stream {
-                    OutputStream::Stdout => ": ",
-                    OutputStream::Stderr => " [stderr]: ",
-                };
-                prefix_lines(&mut buf, &o.node, marker, &o.data);
+                prefix_lines(&mut buf, &o.node, marker(o.stream), &o.data);
                 let mut out = std::io::stdout().lock();
                 finish_output(out.write_all(&buf).and_then(|_| out.flush()))?;
             }
@@ -506,10 +473,9 @@ pub async fn query_commands(
         // Say why the list is empty: no such node, or it offers nothing.
         let nodes = client.query_nodes(vec![format!("name={n}")]).await?;
         if nodes.is_empty() {
-            return Err(CliError::new(
-                Exit::Failed,
-                anyhow::anyhow!("no node `{n}`; see `monit-cli query nodes`"),
-            ));
+            return Err(CliError::failed(format!(
+                "no node `{n}`; see `monit-cli query nodes`"
+            )));
         }
     }
     let rows: Vec<serde_json::Value> = offers
@@ -572,6 +538,22 @@ pub(crate) async fn cancel_job(client: &Client, id: u64) -> Result<String, CliEr
     match one(client, RequestBody::CancelJob(CancelJob { id })).await? {
         ResponseBody::Done(d) => Ok(d.message),
         other => Err(unexpected(&other).into()),
+    }
+}
+
+/// What follows the node name on a line of live output.
+fn marker(stream: OutputStream) -> &'static str {
+    match stream {
+        OutputStream::Stdout => ": ",
+        OutputStream::Stderr => " [stderr]: ",
+    }
+}
+
+/// Writes live output now; a closed pipe (`| head`) is not an error.
+fn write_live(out: &mut impl Write, buf: &[u8]) -> Result<(), CliError> {
+    match out.write_all(buf).and_then(|_| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => finish_output(Err(e)),
+        _ => Ok(()),
     }
 }
 
@@ -702,28 +684,17 @@ pub async fn run(common: &CommonArgs, args: RunArgs) -> Result<(), CliError> {
                     let first = !records_started;
                     records_started = true;
                     output_records(&mut buf, common.output, first, job_id, &o);
-                    if let Err(e) = stdout.write_all(&buf).and_then(|_| stdout.flush()) {
-                        if e.kind() != std::io::ErrorKind::BrokenPipe {
-                            return finish_output(Err(e));
-                        }
-                    }
+                    write_live(&mut stdout, &buf)?;
                     continue;
                 }
                 if json {
                     continue;
                 }
                 buf.clear();
+                prefix_lines(&mut buf, &o.node, marker(o.stream), &o.data);
                 match o.stream {
-                    OutputStream::Stdout => {
-                        prefix_lines(&mut buf, &o.node, ": ", &o.data);
-                        if let Err(e) = stdout.write_all(&buf).and_then(|_| stdout.flush()) {
-                            if e.kind() != std::io::ErrorKind::BrokenPipe {
-                                return finish_output(Err(e));
-                            }
-                        }
-                    }
+                    OutputStream::Stdout => write_live(&mut stdout, &buf)?,
                     OutputStream::Stderr => {
-                        prefix_lines(&mut buf, &o.node, " [stderr]: ", &o.data);
                         let _ = stderr.write_all(&buf);
                     }
                 }
@@ -734,50 +705,35 @@ pub async fn run(common: &CommonArgs, args: RunArgs) -> Result<(), CliError> {
                 }
             }
             ResponseBody::JobDone(job) => {
-                let ok = job.targets.iter().all(|t| t.state == TargetState::Ok);
+                let good = job.targets.iter().filter(|t| t.state == TargetState::Ok);
+                let good = good.count();
                 if json {
                     finish_output(write_json(&mut stdout, common.output, &[job_json(&job)]))?;
                 } else {
-                    let good = job
-                        .targets
-                        .iter()
-                        .filter(|t| t.state == TargetState::Ok)
-                        .count();
-                    let _ = writeln!(
-                        stderr,
-                        "job {} {}: {good}/{} target(s) ok{}{}",
-                        job.id,
-                        job_state(&job),
-                        job.targets.len(),
-                        if job.effects.is_empty() {
-                            String::new()
-                        } else {
-                            let e: Vec<String> = job
-                                .effects
-                                .iter()
-                                .map(|(k, v)| format!("{k}={v}"))
-                                .collect();
-                            format!(
-                                "; {} set {}",
-                                job.item.clone().unwrap_or_default(),
-                                e.join(" ")
-                            )
-                        },
-                        if job.message.is_empty() {
-                            String::new()
-                        } else {
-                            format!("; {}", job.message)
-                        }
-                    );
+                    let mut tail = String::new();
+                    if !job.effects.is_empty() {
+                        let e: Vec<String> = job
+                            .effects
+                            .iter()
+                            .map(|(k, v)| format!("{k}={v}"))
+                            .collect();
+                        let item = job.item.as_deref().unwrap_or_default();
+                        tail = format!("; {item} set {}", e.join(" "));
+                    }
+                    if !job.message.is_empty() {
+                        tail = format!("{tail}; {}", job.message);
+                    }
+                    let (id, state, all) = (job.id, job_state(&job), job.targets.len());
+                    let _ = writeln!(stderr, "job {id} {state}: {good}/{all} target(s) ok{tail}");
                 }
-                return if ok {
-                    Ok(())
-                } else {
-                    Err(CliError::new(
-                        Exit::Failed,
-                        anyhow::anyhow!("job {} {}", job.id, job_state(&job)),
-                    ))
-                };
+                if good == job.targets.len() {
+                    return Ok(());
+                }
+                return Err(CliError::failed(format!(
+                    "job {} {}",
+                    job.id,
+                    job_state(&job)
+                )));
             }
             ResponseBody::Error(e) => return Err(remote(e)),
             other => return Err(unexpected(&other).into()),
@@ -803,10 +759,7 @@ pub(crate) async fn confirm(question: &str, no_terminal: &str) -> Result<(), Cli
     if matches!(answer.trim(), "y" | "Y" | "yes") {
         Ok(())
     } else {
-        Err(CliError::new(
-            Exit::Failed,
-            anyhow::anyhow!("not confirmed; nothing was run"),
-        ))
+        Err(CliError::failed("not confirmed; nothing was run"))
     }
 }
 

@@ -62,16 +62,11 @@ pub fn write_one<T: Serialize>(
     row: &T,
 ) -> std::io::Result<()> {
     match format {
-        Format::Csv => write_csv(out, std::slice::from_ref(row)),
-        Format::Jsonl => {
-            serde_json::to_writer(&mut *out, row)?;
-            out.write_all(b"\n")
-        }
-        _ => {
-            serde_json::to_writer_pretty(&mut *out, row)?;
-            out.write_all(b"\n")
-        }
+        Format::Csv => return write_csv(out, std::slice::from_ref(row)),
+        Format::Jsonl => serde_json::to_writer(&mut *out, row)?,
+        _ => serde_json::to_writer_pretty(&mut *out, row)?,
     }
+    out.write_all(b"\n")
 }
 
 /// Writes a write command's answer: `message` as text, `fields` (what was

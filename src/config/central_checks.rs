@@ -158,13 +158,7 @@ pub(crate) fn resolve_central(
 
 #[cfg(test)]
 mod tests {
-    use crate::config::ConfigdConfig;
-    use std::path::Path;
-
-    fn parse(text: &str) -> Result<ConfigdConfig, String> {
-        ConfigdConfig::from_str(Path::new("/etc/monit/configd.toml"), text)
-            .map_err(|e| e.to_string())
-    }
+    use crate::config::configd::tests::parse;
 
     #[test]
     fn rules_and_defaults() {

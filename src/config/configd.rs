@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use super::values::{socket_addr, Duration};
-use super::{locate, read_toml, resolve, user_data_dir, ConfigError};
+use super::{locate, resolve, user_data_dir, ConfigError};
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:7400";
 
@@ -139,11 +139,7 @@ fn default_data_dir() -> PathBuf {
 impl ConfigdConfig {
     /// Finds, reads and validates the config, applying overrides.
     pub fn load(over: &ConfigdOverrides) -> Result<ConfigdConfig, ConfigError> {
-        let source = locate(over.config.as_deref(), "configd.toml")?;
-        let file: File = match &source {
-            Some(p) => read_toml(p)?,
-            None => File::default(),
-        };
+        let (file, source): (File, _) = locate(over.config.as_deref(), "configd.toml")?;
         Self::resolve(file, source, over)
     }
 
@@ -260,30 +256,32 @@ impl ConfigdConfig {
         };
         let mut inventory = crate::ops::kinds::Kinds::new();
         for (name, section) in &file.inventory {
-            crate::names::check_name(name)
+            let kind = crate::names::check_name(name)
+                .and_then(|()| {
+                    let (key, attrs) = (&section.key, &section.attributes);
+                    crate::ops::kinds::InventoryKind::new(key, attrs, &section.defaults)
+                })
                 .map_err(|e| invalid(format!("[inventory.{name}]: {e}")))?;
-            let kind = crate::ops::kinds::InventoryKind::new(
-                &section.key,
-                &section.attributes,
-                &section.defaults,
-            )
-            .map_err(|e| invalid(format!("[inventory.{name}]: {e}")))?;
             inventory.insert(name.clone(), kind);
         }
         let runbooks =
             crate::ops::runbook::resolve_runbooks(file.runbook, &inventory).map_err(&invalid)?;
         let notify = super::checks::resolve_notifiers(file.notify).map_err(&invalid)?;
-        if let Some(addr) = file.metrics_listen {
-            if tls.is_none() && !addr.ip().is_loopback() {
+        for (key, addr, what) in [
+            (
+                "metrics_listen",
+                file.metrics_listen,
+                "the scrape (and its bearer token)",
+            ),
+            (
+                "web_listen",
+                file.web_listen,
+                "tokens typed at login and session cookies",
+            ),
+        ] {
+            if let Some(addr) = addr.filter(|a| tls.is_none() && !a.ip().is_loopback()) {
                 return Err(invalid(format!(
-                    "key `metrics_listen` ({addr}) must be a loopback address while `tls` = false: the scrape (and its bearer token) would cross the network in clear"
-                )));
-            }
-        }
-        if let Some(addr) = file.web_listen {
-            if tls.is_none() && !addr.ip().is_loopback() {
-                return Err(invalid(format!(
-                    "key `web_listen` ({addr}) must be a loopback address while `tls` = false: tokens typed at login and session cookies would cross the network in clear"
+                    "key `{key}` ({addr}) must be a loopback address while `tls` = false: {what} would cross the network in clear"
                 )));
             }
         }
@@ -358,10 +356,10 @@ impl ConfigdConfig {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
-    fn parse(text: &str) -> Result<ConfigdConfig, String> {
+    pub(in crate::config) fn parse(text: &str) -> Result<ConfigdConfig, String> {
         ConfigdConfig::from_str(Path::new("/etc/monit/configd.toml"), text)
             .map_err(|e| e.to_string())
     }

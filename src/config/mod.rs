@@ -101,23 +101,26 @@ pub fn user_data_dir() -> Option<PathBuf> {
 /// Finds a config file named `file_name`: `--config`, then `$MONIT_CONFIG`,
 /// then the user config dir, then `/etc/monit/`. An explicit path must
 /// exist; the implicit places are skipped when absent.
-pub fn locate(explicit: Option<&Path>, file_name: &str) -> Result<Option<PathBuf>, ConfigError> {
-    if let Some(p) = explicit {
-        return Ok(Some(p.to_path_buf()));
-    }
-    if let Some(p) = std::env::var_os("MONIT_CONFIG").filter(|v| !v.is_empty()) {
-        return Ok(Some(PathBuf::from(p)));
-    }
-    let candidates = user_config_dir()
-        .into_iter()
-        .chain(std::iter::once(PathBuf::from("/etc/monit")))
-        .map(|d| d.join(file_name));
-    for c in candidates {
-        if c.is_file() {
-            return Ok(Some(c));
-        }
-    }
-    Ok(None)
+/// Returns the file read (the defaults without one) and its path.
+pub fn locate<T: serde::de::DeserializeOwned + Default>(
+    explicit: Option<&Path>,
+    file_name: &str,
+) -> Result<(T, Option<PathBuf>), ConfigError> {
+    let source = explicit.map(Path::to_path_buf).or_else(|| {
+        let env = std::env::var_os("MONIT_CONFIG").filter(|v| !v.is_empty());
+        env.map(PathBuf::from).or_else(|| {
+            user_config_dir()
+                .into_iter()
+                .chain(std::iter::once(PathBuf::from("/etc/monit")))
+                .map(|d| d.join(file_name))
+                .find(|c| c.is_file())
+        })
+    });
+    let file = match &source {
+        Some(p) => read_toml(p)?,
+        None => T::default(),
+    };
+    Ok((file, source))
 }
 
 /// Makes a path from a config file relative to that file's directory.

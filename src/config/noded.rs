@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use super::values::Duration;
-use super::{locate, read_toml, resolve, user_data_dir, ConfigError};
+use super::{locate, resolve, user_data_dir, ConfigError};
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -94,11 +94,7 @@ fn hostname() -> String {
 
 impl NodedConfig {
     pub fn load(over: &NodedOverrides) -> Result<NodedConfig, ConfigError> {
-        let source = locate(over.config.as_deref(), "noded.toml")?;
-        let file: File = match &source {
-            Some(p) => read_toml(p)?,
-            None => File::default(),
-        };
+        let (file, source): (File, _) = locate(over.config.as_deref(), "noded.toml")?;
         Self::resolve(file, source, over)
     }
 
@@ -135,19 +131,13 @@ impl NodedConfig {
                 )));
             }
         }
-        let token_file = match over
-            .token_file
-            .clone()
-            .or(file.token_file.map(|p| resolve(base, p)))
-        {
-            Some(p) => p,
-            None => {
-                return Err(ConfigError::Missing(
-                    "no node token: set `token_file` in noded.toml or pass --token-file \
-                     (create one with `monit-configd token create NAME --role node`)"
-                        .into(),
-                ))
-            }
+        let from_file = file.token_file.map(|p| resolve(base, p));
+        let Some(token_file) = over.token_file.clone().or(from_file) else {
+            return Err(ConfigError::Missing(
+                "no node token: set `token_file` in noded.toml or pass --token-file \
+                 (create one with `monit-configd token create NAME --role node`)"
+                    .into(),
+            ));
         };
         // --fingerprint wins over both of the file's keys.
         let (pin, ca_file) = match &over.fingerprint {

@@ -10,7 +10,7 @@ use super::state::Shared;
 use super::store::StoreError;
 use super::tokens::Identity;
 use crate::checks::tracker::Ack;
-use crate::filter::{matches_all, Filter};
+use crate::filter::{row_matches, Filter};
 use crate::net::proto::{
     AckRequest, CancelDowntime, CheckResults, ChecksPage, Done, DowntimeRequest, DowntimeView,
     DowntimesPage, EventView, EventsPage, ProblemsPage, QueryChecks, QueryEvents, ResponseBody,
@@ -87,11 +87,7 @@ pub fn query_checks(shared: &Shared, q: QueryChecks) -> ApiResult {
     let mut checks = shared.checks().views(q.node.as_deref());
     shared.central().annotate(&mut checks, q.node.as_deref());
     if !filters.is_empty() {
-        checks.retain(|c| {
-            serde_json::to_value(crate::model::check::CheckJson::from(c))
-                .map(|v| matches_all(&filters, &v, None))
-                .unwrap_or(false)
-        });
+        checks.retain(|c| row_matches(&filters, &crate::model::check::CheckJson::from(c)));
     }
     Ok(pages::<ChecksPage>(checks))
 }
@@ -106,11 +102,7 @@ pub async fn query_events(shared: &Shared, q: QueryEvents) -> ApiResult {
     // A stored event row is the wire's event view.
     let mut events: Vec<EventView> = shared.store().recent_events(limit as usize).await?;
     if !filters.is_empty() {
-        events.retain(|e| {
-            serde_json::to_value(crate::model::event::EventJson::from(e))
-                .map(|v| matches_all(&filters, &v, None))
-                .unwrap_or(false)
-        });
+        events.retain(|e| row_matches(&filters, &crate::model::event::EventJson::from(e)));
     }
     Ok(pages::<EventsPage>(events))
 }
@@ -165,11 +157,7 @@ pub fn query_problems(shared: &Shared, q: QueryChecks) -> ApiResult {
     let filters = Filter::parse_all(&q.filters).map_err(ApiError::bad_request)?;
     let mut problems = shared.checks().problems(q.node.as_deref());
     if !filters.is_empty() {
-        problems.retain(|p| {
-            serde_json::to_value(crate::model::check::ProblemJson::from(p))
-                .map(|v| matches_all(&filters, &v, None))
-                .unwrap_or(false)
-        });
+        problems.retain(|p| row_matches(&filters, &crate::model::check::ProblemJson::from(p)));
     }
     Ok(pages::<ProblemsPage>(problems))
 }

@@ -11,7 +11,7 @@ use std::sync::Mutex;
 use serde::{Deserialize, Serialize};
 
 use super::notify::{Notification, NotifierHandle};
-use super::store::{CheckRow, CheckWrites, DowntimeRow, EventRow};
+use super::store::{event_row, CheckRow, CheckWrites, DowntimeRow, EventRow};
 use crate::checks::state::Change;
 use crate::checks::tracker::{Ack, NotifyKind, Outcome, Tracker};
 use crate::checks::{CheckState, PerfData, StateType};
@@ -78,6 +78,19 @@ pub struct CheckBook {
 pub struct Effects {
     pub writes: CheckWrites,
     pub notifications: Vec<Notification>,
+}
+
+impl Effects {
+    /// Adds `more` after these effects.
+    fn merge(&mut self, more: Effects) {
+        let (w, m) = (&mut self.writes, more.writes);
+        w.rows.extend(m.rows);
+        w.deleted.extend(m.deleted);
+        w.events.extend(m.events);
+        w.downtimes.extend(m.downtimes);
+        w.downtimes_deleted.extend(m.downtimes_deleted);
+        self.notifications.extend(more.notifications);
+    }
 }
 
 impl CheckBook {
@@ -223,32 +236,17 @@ impl CheckBook {
         };
         let parsed = crate::checks::plugin::parse(text.as_bytes(), false);
         let max_attempts = self.max_attempts(node, check);
-        let mut fx = self.absorb(
-            node,
-            vec![CheckResult {
-                name: check.to_string(),
-                state,
-                output: parsed.output,
-                long_output: long.to_string(),
-                perfdata: parsed.perfdata,
-                time_ms: now_ms,
-                duration_ms: 0,
-                latency_ms: 0,
-                max_attempts,
-                state_type: StateType::Hard,
-                attempt: 1,
-            }],
-            false,
-        );
+        let result = CheckResult {
+            long_output: long.to_string(),
+            perfdata: parsed.perfdata,
+            ..made_result(check, state, parsed.output, now_ms, max_attempts)
+        };
+        let mut fx = self.absorb(node, vec![result], false);
+        let message = output.chars().take(200).collect();
         fx.writes.events.push(EventRow {
-            time_ms: now_ms,
-            kind: "passive_result".into(),
-            node: Some(node.into()),
-            check: Some(check.into()),
             state: Some(state.as_str().into()),
-            previous_state: None,
             who: Some(who.into()),
-            message: output.chars().take(200).collect(),
+            ..event_row(now_ms, "passive_result", Some(node), Some(check), message)
         });
         Ok(fx)
     }
@@ -276,18 +274,14 @@ impl CheckBook {
         let time = ack.time_ms;
         let sticky = ack.sticky;
         let kind = entry.tracker.acknowledge(ack)?;
+        let message = format!(
+            "{}acknowledged: {comment}",
+            if sticky { "sticky " } else { "" }
+        );
         fx.writes.events.push(EventRow {
-            time_ms: time,
-            kind: "acknowledgement".into(),
-            node: Some(node.into()),
-            check: Some(check.into()),
             state: Some(entry.tracker.status.state.as_str().into()),
-            previous_state: None,
             who: Some(who.clone()),
-            message: format!(
-                "{}acknowledged: {comment}",
-                if sticky { "sticky " } else { "" }
-            ),
+            ..event_row(time, "acknowledgement", Some(node), Some(check), message)
         });
         if let Some(kind) = kind {
             let mut n = notification(kind, node, check, entry, &labels, time);
@@ -306,31 +300,21 @@ impl CheckBook {
         book.next_downtime += 1;
         let id = d.id;
         let mut fx = Effects::default();
+        let message = format!(
+            "downtime {id} from {} to {}: {}",
+            crate::timefmt::rfc3339(d.start_ms),
+            crate::timefmt::rfc3339(d.end_ms),
+            d.comment
+        );
+        let (node, check) = (Some(d.node.as_str()), d.check.as_deref());
         fx.writes.events.push(EventRow {
-            time_ms: now_ms,
-            kind: "downtime_scheduled".into(),
-            node: Some(d.node.clone()),
-            check: d.check.clone(),
-            state: None,
-            previous_state: None,
             who: Some(d.who.clone()),
-            message: format!(
-                "downtime {id} from {} to {}: {}",
-                crate::timefmt::rfc3339(d.start_ms),
-                crate::timefmt::rfc3339(d.end_ms),
-                d.comment
-            ),
+            ..event_row(now_ms, "downtime_scheduled", node, check, message)
         });
         fx.writes.downtimes.push(d.clone());
         book.downtimes.insert(id, d);
         drop(book);
-        let more = self.sweep_downtimes(now_ms);
-        fx.writes.events.extend(more.writes.events);
-        fx.writes.rows.extend(more.writes.rows);
-        fx.writes
-            .downtimes_deleted
-            .extend(more.writes.downtimes_deleted);
-        fx.notifications.extend(more.notifications);
+        fx.merge(self.sweep_downtimes(now_ms));
         (id, fx)
     }
 
@@ -341,15 +325,11 @@ impl CheckBook {
         };
         let mut fx = self.sweep_downtimes(now_ms);
         fx.writes.downtimes_deleted.push(id);
+        let message = format!("downtime {id} cancelled");
+        let (node, check) = (Some(d.node.as_str()), d.check.as_deref());
         fx.writes.events.push(EventRow {
-            time_ms: now_ms,
-            kind: "downtime_cancelled".into(),
-            node: Some(d.node),
-            check: d.check,
-            state: None,
-            previous_state: None,
             who: Some(who.into()),
-            message: format!("downtime {id} cancelled"),
+            ..event_row(now_ms, "downtime_cancelled", node, check, message)
         });
         Ok(fx)
     }
@@ -381,19 +361,10 @@ impl CheckBook {
                 continue;
             };
             if let Some(kind) = entry.tracker.set_downtime(down) {
+                let message = format!("downtime {}", if down { "started" } else { "ended" });
                 fx.writes.events.push(EventRow {
-                    time_ms: now_ms,
-                    kind: kind.as_str().into(),
-                    node: Some(node.clone()),
-                    check: Some(check.clone()),
                     state: Some(entry.tracker.status.state.as_str().into()),
-                    previous_state: None,
-                    who: None,
-                    message: if down {
-                        "downtime started".into()
-                    } else {
-                        "downtime ended".into()
-                    },
+                    ..event_row(now_ms, kind.as_str(), Some(&node), Some(&check), message)
                 });
                 // The end of downtime is news only for a check in trouble.
                 if down || entry.tracker.status.state.is_problem() {
@@ -440,26 +411,14 @@ impl CheckBook {
             .collect();
         let mut fx = Effects::default();
         for (node, check, max_attempts) in stale {
-            let more = self.absorb(
-                &node,
-                vec![CheckResult {
-                    name: check,
-                    state: CheckState::Unknown,
-                    output: "stale".into(),
-                    long_output: String::new(),
-                    perfdata: vec![],
-                    time_ms: now_ms,
-                    duration_ms: 0,
-                    latency_ms: 0,
-                    max_attempts,
-                    state_type: StateType::Hard,
-                    attempt: 1,
-                }],
-                false,
+            let stale = made_result(
+                &check,
+                CheckState::Unknown,
+                "stale".into(),
+                now_ms,
+                max_attempts,
             );
-            fx.writes.rows.extend(more.writes.rows);
-            fx.writes.events.extend(more.writes.events);
-            fx.notifications.extend(more.notifications);
+            fx.merge(self.absorb(&node, vec![stale], false));
         }
         fx
     }
@@ -621,15 +580,11 @@ impl CheckBook {
                 "node `{node}` is not down; acknowledge one of its checks as NODE/CHECK (see `monit-cli query problems`)"
             ));
         };
+        let message = format!("node acknowledged: {}", ack.comment);
         fx.writes.events.push(EventRow {
-            time_ms: ack.time_ms,
-            kind: "acknowledgement".into(),
-            node: Some(node.into()),
-            check: None,
             state: Some("down".into()),
-            previous_state: None,
             who: Some(ack.who.clone()),
-            message: format!("node acknowledged: {}", ack.comment),
+            ..event_row(ack.time_ms, "acknowledgement", Some(node), None, message)
         });
         let mut n = host_notification(
             NotifyKind::Acknowledgement,
@@ -683,15 +638,17 @@ impl CheckBook {
                 "{what} is not acknowledged; see `monit-cli query problems`"
             ));
         }
+        let check = (!check.is_empty()).then_some(check);
+        let message = "acknowledgement removed".to_string();
         fx.writes.events.push(EventRow {
-            time_ms: now_ms,
-            kind: "acknowledgement_cleared".into(),
-            node: Some(node.into()),
-            check: (!check.is_empty()).then(|| check.to_string()),
-            state: None,
-            previous_state: None,
             who: Some(who.into()),
-            message: "acknowledgement removed".into(),
+            ..event_row(
+                now_ms,
+                "acknowledgement_cleared",
+                Some(node),
+                check,
+                message,
+            )
         });
         Ok(fx)
     }
@@ -786,7 +743,8 @@ fn cap(mut s: String) -> String {
 /// Output carried by a problem, at most (the check has all of it).
 const PROBLEM_OUTPUT: usize = 1024;
 
-fn truncate(s: &mut String, max: usize) {
+/// Cuts `s` to at most `max` bytes, at a character boundary.
+pub(crate) fn truncate(s: &mut String, max: usize) {
     if s.len() > max {
         let mut i = max;
         while !s.is_char_boundary(i) {
@@ -865,6 +823,29 @@ fn host_notification(
     }
 }
 
+/// A result configd makes itself (passive, or stale): hard at once.
+fn made_result(
+    name: &str,
+    state: CheckState,
+    output: String,
+    time_ms: i64,
+    max_attempts: u32,
+) -> CheckResult {
+    CheckResult {
+        name: name.to_string(),
+        state,
+        output,
+        long_output: String::new(),
+        perfdata: vec![],
+        time_ms,
+        duration_ms: 0,
+        latency_ms: 0,
+        max_attempts,
+        state_type: StateType::Hard,
+        attempt: 1,
+    }
+}
+
 fn notification(
     kind: NotifyKind,
     node: &str,
@@ -903,14 +884,9 @@ fn effects_of(
 ) {
     let s = entry.tracker.status;
     let ev = |kind: &str, message: String| EventRow {
-        time_ms: now_ms,
-        kind: kind.into(),
-        node: Some(node.into()),
-        check: Some(check.into()),
         state: Some(s.state.as_str().into()),
         previous_state: Some(o.previous.state.as_str().into()),
-        who: None,
-        message,
+        ..event_row(now_ms, kind, Some(node), Some(check), message)
     };
     if o.change.is_state_change() {
         let what = match o.change {

@@ -10,8 +10,8 @@ use tokio_util::sync::CancellationToken;
 use crate::auth::TokensFile;
 use crate::cli::output::{closed_pipe_is_ok, print_line, write_answer, write_rows, Format, Table};
 use crate::config::{ConfigdConfig, ConfigdOverrides};
-use crate::daemon::command::{completions, execute, no_config_file, Daemon, DaemonCommand};
-use crate::daemon::control::{Control, Ready};
+use crate::daemon::command::{checked_file, completions, execute, Daemon, DaemonCommand};
+use crate::daemon::control::{absolute, run_args, Control, Ready};
 use crate::filter::Filter;
 use crate::logging;
 use crate::net::proto::Role;
@@ -59,7 +59,7 @@ pub enum TokenCommand {
     /// Create a token and print ID.SECRET once (for role node, NAME is the node's name)
     Create {
         name: String,
-        #[arg(long, value_parser = parse_role)]
+        #[arg(long, value_parser = str::parse::<Role>)]
         role: Role,
         /// Also write the token to FILE, created mode 0600
         #[arg(long, value_name = "FILE")]
@@ -79,10 +79,6 @@ pub enum TokenCommand {
     },
     /// Revoke a token by ID; connections with it are refused from then on
     Revoke { id: String },
-}
-
-fn parse_role(s: &str) -> Result<Role, String> {
-    s.parse()
 }
 
 /// A token as `token list -o json` prints it (never its secret).
@@ -156,17 +152,11 @@ struct ConfigdDaemon {
 impl Daemon for ConfigdDaemon {
     fn control(&self) -> Control {
         let (opts, config) = (&self.overrides, &self.config);
-        let mut run_args: Vec<std::ffi::OsString> = Vec::new();
-        if let Some(c) = &config.source {
-            run_args.extend(["--config".into(), absolute(c).into_os_string()]);
-        }
-        if let Some(l) = opts.listen {
-            run_args.extend(["--listen".into(), l.to_string().into()]);
-        }
-        if let Some(d) = &opts.data_dir {
-            run_args.extend(["--data-dir".into(), absolute(d).into_os_string()]);
-        }
-        run_args.push("run".into());
+        let run_args = run_args([
+            ("--config", config.source.as_deref().map(absolute)),
+            ("--listen", opts.listen.map(|l| l.to_string().into())),
+            ("--data-dir", opts.data_dir.as_deref().map(absolute)),
+        ]);
         let detail = std::fs::read_to_string(config.addr_file())
             .map(|a| format!("listening on {}", a.trim()))
             .unwrap_or_default();
@@ -203,17 +193,11 @@ impl Daemon for ConfigdDaemon {
 
     fn check_config(&self, show_matches: bool) -> anyhow::Result<String> {
         let c = &self.config;
-        let source = c
-            .source
-            .as_ref()
-            .ok_or_else(|| no_config_file("configd.toml"))?;
         let problems = crate::config::preflight::configd_problems(c);
-        if !problems.is_empty() {
-            anyhow::bail!("{}: {}", source.display(), problems.join("; "));
-        }
+        let source = checked_file(c.source.as_ref(), "configd.toml", problems)?;
         let mut text = format!(
             "{}: ok (listen {}, data_dir {}, {} notifier(s) runnable, {} central check{})",
-            source.display(),
+            source,
             c.listen,
             c.data_dir.display(),
             c.notify.len(),
@@ -229,32 +213,23 @@ impl Daemon for ConfigdDaemon {
                     .filter(|n| rule.apply.matches(&n.name, &n.labels))
                     .map(|n| n.name.as_str())
                     .collect();
-                let shown: Vec<&str> = names.iter().take(10).copied().collect();
+                // The first ten names, then `...`.
+                let list = match names.len() {
+                    0 => String::new(),
+                    1..=10 => format!(": {}", names.join(", ")),
+                    _ => format!(": {}, ...", names[..10].join(", ")),
+                };
                 text.push_str(&format!(
-                    "\n  {} ({}): {} node{}{}{}",
+                    "\n  {} ({}): {} node{}{list}",
                     rule.spec.name,
                     rule.apply.describe(),
                     names.len(),
                     if names.len() == 1 { "" } else { "s" },
-                    if shown.is_empty() {
-                        String::new()
-                    } else {
-                        format!(": {}", shown.join(", "))
-                    },
-                    if names.len() > shown.len() {
-                        ", ..."
-                    } else {
-                        ""
-                    }
                 ));
             }
         }
         Ok(text)
     }
-}
-
-fn absolute(p: &std::path::Path) -> PathBuf {
-    std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf())
 }
 
 /// The listener's certificate fingerprint; configd's own certificate is
@@ -328,10 +303,7 @@ fn token(config: &ConfigdConfig, cmd: TokenCommand) -> anyhow::Result<()> {
                 .entries()
                 .iter()
                 .map(TokenRow::from)
-                .filter(|r| {
-                    serde_json::to_value(r)
-                        .is_ok_and(|v| crate::filter::matches_all(&filter, &v, None))
-                })
+                .filter(|r| crate::filter::row_matches(&filter, r))
                 .collect();
             let mut out = std::io::stdout().lock();
             closed_pipe_is_ok(write_rows(&mut out, output, &rows, |fit| {

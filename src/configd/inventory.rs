@@ -31,22 +31,8 @@ fn rejected<T>(msg: String) -> Result<T, InventoryError> {
 }
 
 /// Applies `ops` in one transaction; returns how many items changed.
-pub async fn write(
-    store: &Store,
-    kinds: &Kinds,
-    who: &str,
-    ops: Vec<InventoryOp>,
-) -> Result<u64, InventoryError> {
-    let kinds = kinds.clone();
-    let who = who.to_string();
-    store
-        .call(move |conn| apply_ops(conn, &kinds, None, &who, ops))
-        .await?
-}
-
-/// As [`write`], and every item's node must be one of `known` (the nodes
-/// configd has ever registered): a typo never places an item on a node
-/// that does not exist.
+/// Every item's node must be one of `known` (the nodes configd has ever
+/// registered): a typo never places an item on a node that does not exist.
 pub async fn write_known(
     store: &Store,
     kinds: &Kinds,
@@ -57,15 +43,12 @@ pub async fn write_known(
     let kinds = kinds.clone();
     let who = who.to_string();
     store
-        .call(move |conn| apply_ops(conn, &kinds, Some(&known), &who, ops))
+        .call(move |conn| apply_ops(conn, &kinds, &known, &who, ops))
         .await?
 }
 
 /// `Err` naming the closest known nodes when `node` is not one of them.
-fn known_node(known: Option<&Vec<String>>, node: &str) -> Result<(), String> {
-    let Some(known) = known else {
-        return Ok(());
-    };
+fn known_node(known: &[String], node: &str) -> Result<(), String> {
     if known.iter().any(|k| k == node) {
         return Ok(());
     }
@@ -90,7 +73,7 @@ fn known_node(known: Option<&Vec<String>>, node: &str) -> Result<(), String> {
 fn apply_ops(
     conn: &Connection,
     kinds: &Kinds,
-    known: Option<&Vec<String>>,
+    known: &[String],
     who: &str,
     ops: Vec<InventoryOp>,
 ) -> Result<u64, InventoryError> {
@@ -381,6 +364,15 @@ mod tests {
             InventoryKind::new("int", &attrs, &BTreeMap::new()).unwrap(),
         )]
         .into()
+    }
+
+    async fn write(
+        store: &Store,
+        kinds: &Kinds,
+        who: &str,
+        ops: Vec<InventoryOp>,
+    ) -> Result<u64, InventoryError> {
+        write_known(store, kinds, vec!["web-1".into()], who, ops).await
     }
 
     fn add(key: &str, state: &str) -> InventoryOp {

@@ -474,13 +474,7 @@ impl JobLog {
 
     fn line(&self, level: crate::net::proto::Level, text: &str) -> crate::net::proto::LogLine {
         let mut message = text.strip_suffix('\r').unwrap_or(text).to_string();
-        if message.len() > LOG_LINE_MAX {
-            let mut cut = LOG_LINE_MAX;
-            while !message.is_char_boundary(cut) {
-                cut -= 1;
-            }
-            message.truncate(cut);
-        }
+        super::checks::truncate(&mut message, LOG_LINE_MAX);
         crate::net::proto::LogLine {
             time_ms: now_ms(),
             node: self.node.clone(),

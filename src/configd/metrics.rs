@@ -73,6 +73,11 @@ impl Unit {
             Unit::Other => "",
         }
     }
+
+    fn next(self) -> Option<Unit> {
+        let i = Unit::ALL.iter().position(|x| *x == self)?;
+        Unit::ALL.get(i + 1).copied()
+    }
 }
 
 /// The base unit of a Nagios unit of measure and the factor to it
@@ -149,14 +154,10 @@ impl Stage {
             Stage::Nodes => Stage::State,
             Stage::State => Stage::Age,
             Stage::Age => Stage::Perf(Unit::Seconds),
-            Stage::Perf(u) => match Unit::ALL.iter().position(|x| *x == u) {
-                Some(i) if i + 1 < Unit::ALL.len() => Stage::Perf(Unit::ALL[i + 1]),
-                _ => Stage::Threshold(Unit::Seconds),
-            },
-            Stage::Threshold(u) => match Unit::ALL.iter().position(|x| *x == u) {
-                Some(i) if i + 1 < Unit::ALL.len() => Stage::Threshold(Unit::ALL[i + 1]),
-                _ => Stage::Done,
-            },
+            Stage::Perf(u) => u
+                .next()
+                .map_or(Stage::Threshold(Unit::Seconds), Stage::Perf),
+            Stage::Threshold(u) => u.next().map_or(Stage::Done, Stage::Threshold),
             Stage::Done => Stage::Done,
         }
     }
@@ -369,15 +370,12 @@ fn state_line(out: &mut String, header_written: &mut bool, labels: &str, e: &Ent
         CheckState::Unknown => "3",
         CheckState::Pending => return,
     };
-    if !*header_written {
-        header(
-            out,
-            "monit_check_state",
-            "gauge",
-            "The check's state: 0 ok, 1 warning, 2 critical, 3 unknown (pending checks are absent).",
-        );
-        *header_written = true;
-    }
+    gauge_header(
+        out,
+        header_written,
+        "monit_check_state",
+        "The check's state: 0 ok, 1 warning, 2 critical, 3 unknown (pending checks are absent).",
+    );
     out.push_str("monit_check_state{");
     out.push_str(labels);
     out.push_str("} ");
@@ -390,15 +388,12 @@ fn age_line(out: &mut String, header_written: &mut bool, labels: &str, e: &Entry
     if last <= 0 {
         return;
     }
-    if !*header_written {
-        header(
-            out,
-            "monit_check_last_check_age_seconds",
-            "gauge",
-            "Seconds since the check's last result, at the time of the scrape.",
-        );
-        *header_written = true;
-    }
+    gauge_header(
+        out,
+        header_written,
+        "monit_check_last_check_age_seconds",
+        "Seconds since the check's last result, at the time of the scrape.",
+    );
     out.push_str("monit_check_last_check_age_seconds{");
     out.push_str(labels);
     out.push_str("} ");
@@ -422,21 +417,13 @@ fn perf_lines(out: &mut String, header_written: &mut bool, labels: &str, e: &Ent
             continue;
         }
         let name = perf_name(false, unit);
-        if !*header_written {
-            header(
-                out,
-                name,
-                "gauge",
-                &match unit {
-                    Unit::Other => {
-                        "A perfdata item without a base unit (its unit of measure in `uom`)."
-                            .to_string()
-                    }
-                    u => format!("A perfdata item, converted to {}.", &u.suffix()[1..]),
-                },
-            );
-            *header_written = true;
-        }
+        let help = match unit {
+            Unit::Other => {
+                "A perfdata item without a base unit (its unit of measure in `uom`).".into()
+            }
+            u => format!("A perfdata item, converted to {}.", &u.suffix()[1..]),
+        };
+        gauge_header(out, header_written, name, &help);
         perf_series(out, name, labels, p, unit);
         out.push_str("} ");
         push_value(out, p.value * factor);
@@ -478,15 +465,12 @@ fn threshold_lines(
             for (bound, v) in [("lower", lower), ("upper", upper)] {
                 let Some(v) = v else { continue };
                 let name = perf_name(true, unit);
-                if !*header_written {
-                    header(
-                        out,
-                        name,
-                        "gauge",
-                        "A perfdata item's warning or critical range end (ranges alerting inside, `@`, are left out).",
-                    );
-                    *header_written = true;
-                }
+                gauge_header(
+                    out,
+                    header_written,
+                    name,
+                    "A perfdata item's warning or critical range end (ranges alerting inside, `@`, are left out).",
+                );
                 perf_series(out, name, labels, p, unit);
                 out.push_str(",threshold=\"");
                 out.push_str(level);
@@ -520,20 +504,28 @@ fn header(out: &mut String, name: &str, kind: &str, help: &str) {
     let _ = writeln!(out, "# TYPE {name} {kind}");
 }
 
-fn counter(out: &mut String, name: &str, help: &str, v: f64) {
-    header(out, name, "counter", help);
+/// A gauge family's header, once per pass.
+fn gauge_header(out: &mut String, written: &mut bool, name: &str, help: &str) {
+    if !std::mem::replace(written, true) {
+        header(out, name, "gauge", help);
+    }
+}
+
+/// A family of one sample without labels.
+fn sample(out: &mut String, kind: &str, name: &str, help: &str, v: f64) {
+    header(out, name, kind, help);
     out.push_str(name);
     out.push(' ');
     push_value(out, v);
     out.push('\n');
 }
 
+fn counter(out: &mut String, name: &str, help: &str, v: f64) {
+    sample(out, "counter", name, help, v)
+}
+
 fn gauge(out: &mut String, name: &str, help: &str, v: f64) {
-    header(out, name, "gauge", help);
-    out.push_str(name);
-    out.push(' ');
-    push_value(out, v);
-    out.push('\n');
+    sample(out, "gauge", name, help, v)
 }
 
 /// A sample value as the text format spells it.

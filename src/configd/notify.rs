@@ -85,22 +85,20 @@ impl NotifierHandle {
     }
 
     pub fn send(&self, n: Notification) {
-        if !self.active.load(Ordering::Relaxed) {
-            return;
-        }
-        if let Some(tx) = &self.tx {
-            if tx.try_send(Msg::Send(n)).is_err() {
-                tracing::warn!("notification queue full: a notification was dropped");
-            }
+        if !self.queue(Msg::Send(n)) {
+            tracing::warn!("notification queue full: a notification was dropped");
         }
     }
 
     pub fn renotify(&self, problems: Vec<Notification>) {
-        if !self.active.load(Ordering::Relaxed) {
-            return;
-        }
-        if let Some(tx) = &self.tx {
-            let _ = tx.try_send(Msg::Renotify(problems));
+        self.queue(Msg::Renotify(problems));
+    }
+
+    /// Queues `msg` when a rule exists; false when the queue is full.
+    fn queue(&self, msg: Msg) -> bool {
+        match &self.tx {
+            Some(tx) if self.active.load(Ordering::Relaxed) => tx.try_send(msg).is_ok(),
+            _ => true,
         }
     }
 
@@ -297,12 +295,7 @@ async fn run_command(spec: &NotifySpec, n: &Notification, renotify: bool) -> Str
         },
         Ok(Err(e)) => format!("cannot wait for it: {e}"),
         Err(_) => {
-            if let Some(pgid) = pgid.filter(|p| *p > 0) {
-                let _ = nix::sys::signal::killpg(
-                    nix::unistd::Pid::from_raw(pgid),
-                    nix::sys::signal::Signal::SIGKILL,
-                );
-            }
+            crate::daemon::kill_group(pgid);
             let _ = tokio::time::timeout(Duration::from_secs(2), child.wait()).await;
             format!("timed out after {}s and was killed", spec.timeout.as_secs())
         }

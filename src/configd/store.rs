@@ -128,6 +128,26 @@ pub struct NodeRow {
 /// Something that happened, for the event log: stored as the wire shows it.
 pub use crate::net::proto::EventView as EventRow;
 
+/// An event with no state and no author (callers add those they have).
+pub fn event_row(
+    time_ms: i64,
+    kind: &str,
+    node: Option<&str>,
+    check: Option<&str>,
+    message: String,
+) -> EventRow {
+    EventRow {
+        time_ms,
+        kind: kind.into(),
+        node: node.map(Into::into),
+        check: check.map(Into::into),
+        state: None,
+        previous_state: None,
+        who: None,
+        message,
+    }
+}
+
 type Ack = oneshot::Sender<Result<(), StoreError>>;
 
 /// Work run on the store thread inside the batch's transaction; it returns
@@ -393,11 +413,18 @@ pub fn read_nodes(path: &Path) -> Result<Vec<NodeRow>, StoreError> {
     load_nodes(&conn).map_err(err)
 }
 
+/// Every row `sql` selects, made by `row`.
+fn select_all<T>(
+    conn: &Connection,
+    sql: &str,
+    row: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+) -> rusqlite::Result<Vec<T>> {
+    conn.prepare(sql)?.query_map([], row)?.collect()
+}
+
 fn load_nodes(conn: &Connection) -> rusqlite::Result<Vec<NodeRow>> {
-    let mut stmt = conn.prepare(
-        "SELECT name, hostname, version, labels, addrs, addr, first_seen, last_seen FROM nodes ORDER BY name",
-    )?;
-    let rows = stmt.query_map([], |r| {
+    let sql = "SELECT name, hostname, version, labels, addrs, addr, first_seen, last_seen FROM nodes ORDER BY name";
+    select_all(conn, sql, |r| {
         let labels: String = r.get(3)?;
         let addrs: String = r.get(4)?;
         Ok(NodeRow {
@@ -410,15 +437,12 @@ fn load_nodes(conn: &Connection) -> rusqlite::Result<Vec<NodeRow>> {
             first_seen_ms: r.get(6)?,
             last_seen_ms: r.get(7)?,
         })
-    })?;
-    rows.collect()
+    })
 }
 
 fn load_checks(conn: &Connection) -> rusqlite::Result<Vec<CheckRow>> {
-    let mut stmt = conn.prepare(
-        "SELECT node, name, state, last_check, data FROM check_state ORDER BY node, name",
-    )?;
-    let rows = stmt.query_map([], |r| {
+    let sql = "SELECT node, name, state, last_check, data FROM check_state ORDER BY node, name";
+    select_all(conn, sql, |r| {
         Ok(CheckRow {
             node: r.get(0)?,
             name: r.get(1)?,
@@ -426,15 +450,12 @@ fn load_checks(conn: &Connection) -> rusqlite::Result<Vec<CheckRow>> {
             last_check_ms: r.get(3)?,
             data: r.get(4)?,
         })
-    })?;
-    rows.collect()
+    })
 }
 
 fn load_downtimes(conn: &Connection) -> rusqlite::Result<Vec<DowntimeRow>> {
-    let mut stmt = conn.prepare(
-        "SELECT id, node, check_name, start_time, end_time, who, comment FROM downtimes ORDER BY id",
-    )?;
-    let rows = stmt.query_map([], |r| {
+    let sql = "SELECT id, node, check_name, start_time, end_time, who, comment FROM downtimes ORDER BY id";
+    select_all(conn, sql, |r| {
         Ok(DowntimeRow {
             id: r.get::<_, i64>(0)? as u64,
             node: r.get(1)?,
@@ -444,8 +465,7 @@ fn load_downtimes(conn: &Connection) -> rusqlite::Result<Vec<DowntimeRow>> {
             who: r.get(5)?,
             comment: r.get(6)?,
         })
-    })?;
-    rows.collect()
+    })
 }
 
 fn insert_event(tx: &rusqlite::Transaction<'_>, ev: &EventRow) -> rusqlite::Result<()> {
@@ -631,14 +651,9 @@ mod tests {
         opened
             .store
             .event(EventRow {
-                time_ms: 7,
-                kind: "node".into(),
-                node: Some("web-1".into()),
-                check: None,
                 state: Some("up".into()),
                 previous_state: Some("pending".into()),
-                who: None,
-                message: "up".into(),
+                ..event_row(7, "node", Some("web-1"), None, "up".into())
             })
             .await
             .unwrap();
@@ -668,16 +683,7 @@ mod tests {
         let opened = Store::open(&dir.path().join("monit.db")).unwrap();
         // A replayed result arrives after a newer event.
         for (time_ms, message) in [(30, "c"), (10, "a"), (20, "b"), (30, "d")] {
-            let ev = EventRow {
-                time_ms,
-                kind: "check_state".into(),
-                node: None,
-                check: None,
-                state: None,
-                previous_state: None,
-                who: None,
-                message: message.into(),
-            };
+            let ev = event_row(time_ms, "check_state", None, None, message.into());
             opened.store.event(ev).await.unwrap();
         }
         let read =

@@ -81,9 +81,20 @@ pub fn completions(sub: &DaemonCommand, cmd: clap::Command) -> std::io::Result<b
     Ok(false)
 }
 
-/// `check-config` without a file to check.
-pub fn no_config_file(file_name: &str) -> anyhow::Error {
-    anyhow::anyhow!(
-        "no configuration file found (looked at $MONIT_CONFIG, ~/.config/monit/{file_name}, /etc/monit/{file_name}); pass --config FILE"
-    )
+/// The file `check-config` checked, once it has no `problems`; an error
+/// without a file (`file_name` was looked for) or with problems.
+pub fn checked_file<'a>(
+    source: Option<&'a std::path::PathBuf>,
+    file_name: &str,
+    problems: Vec<String>,
+) -> anyhow::Result<std::path::Display<'a>> {
+    let Some(source) = source else {
+        anyhow::bail!(
+            "no configuration file found (looked at $MONIT_CONFIG, ~/.config/monit/{file_name}, /etc/monit/{file_name}); pass --config FILE"
+        );
+    };
+    if !problems.is_empty() {
+        anyhow::bail!("{}: {}", source.display(), problems.join("; "));
+    }
+    Ok(source.display())
 }

@@ -43,6 +43,22 @@ pub struct Control {
     pub ready: Ready,
 }
 
+/// The arguments of a detached `run`: each option that is set (paths made
+/// absolute, as the daemon starts elsewhere), then `run`.
+pub fn run_args<const N: usize>(options: [(&str, Option<OsString>); N]) -> Vec<OsString> {
+    let set = options
+        .into_iter()
+        .filter_map(|(k, v)| Some([k.into(), v?]));
+    set.flatten().chain(["run".into()]).collect()
+}
+
+/// `p` made absolute against the working directory.
+pub fn absolute(p: &std::path::Path) -> OsString {
+    std::path::absolute(p)
+        .unwrap_or_else(|_| p.to_path_buf())
+        .into_os_string()
+}
+
 /// When `start` returns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Ready {

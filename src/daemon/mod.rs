@@ -24,6 +24,17 @@ pub fn stop_on_signals(token: CancellationToken) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Kills process group `pgid` (a child started with `process_group(0)`),
+/// if there is one.
+pub fn kill_group(pgid: Option<i32>) {
+    if let Some(pgid) = pgid.filter(|p| *p > 0) {
+        let _ = nix::sys::signal::killpg(
+            nix::unistd::Pid::from_raw(pgid),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+    }
+}
+
 /// Raises the soft open-file limit to the hard limit: one descriptor per
 /// connected node adds up. Returns the limit now in force.
 pub fn raise_nofile_limit() -> u64 {

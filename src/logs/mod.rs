@@ -1,8 +1,7 @@
 //! Live logs: every daemon's lines, command output and check changes on one
 //! stream, from the nodes through configd to operators.
 //!
-//! - [`pipe`]: the process-wide bounded queue lines enter (never blocks);
-//!   [`LogSender`] is how other parts (jobs, checks) submit their lines.
+//! - [`pipe`]: the process-wide bounded queue lines enter (never blocks).
 //! - [`layer`]: the tracing layer that feeds the pipe.
 //! - [`shipper`]: noded's side: batch, send, replay on reconnect.
 //! - [`spool`]: what waits for configd's ack, in memory then on disk.
@@ -22,4 +21,4 @@ pub mod spool;
 
 pub use filter::LogFilter;
 pub use hub::LogHub;
-pub use pipe::{LogSender, Pipe};
+pub use pipe::Pipe;

@@ -9,8 +9,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use tokio::sync::mpsc;
 
-use crate::net::proto::{Level, LogLine};
-use crate::timefmt::now_ms;
+use crate::net::proto::LogLine;
 
 /// Lines queued before new ones are dropped.
 pub const PIPE_LINES: usize = 65_536;
@@ -57,59 +56,4 @@ impl Pipe {
     pub fn take_dropped(&self) -> u64 {
         self.dropped.swap(0, Ordering::Relaxed)
     }
-}
-
-/// Submits lines tagged with a source (`job:ID`, `check:NAME`) to the log
-/// stream. Cheap to clone; never blocks (a full queue drops the line and
-/// the drop is reported downstream).
-///
-/// ```no_run
-/// use monit::logs::LogSender;
-/// use monit::net::proto::Level;
-/// let job = LogSender::global().with_source("job:42");
-/// job.line(Level::Info, "stdout: zone 218 opened");
-/// ```
-#[derive(Clone)]
-pub struct LogSender {
-    pipe: Arc<Pipe>,
-    source: Arc<str>,
-}
-
-impl LogSender {
-    /// A sender on this process's pipe, with source `daemon`.
-    pub fn global() -> LogSender {
-        LogSender::new(Pipe::global())
-    }
-
-    pub fn new(pipe: Arc<Pipe>) -> LogSender {
-        LogSender {
-            pipe,
-            source: Arc::from("daemon"),
-        }
-    }
-
-    /// The same pipe, tagging lines with `source`.
-    pub fn with_source(&self, source: &str) -> LogSender {
-        LogSender {
-            pipe: self.pipe.clone(),
-            source: Arc::from(source),
-        }
-    }
-
-    /// Submits one line; `false` when it was dropped.
-    pub fn line(&self, level: Level, message: impl Into<String>) -> bool {
-        self.pipe.submit(LogLine {
-            time_ms: now_ms(),
-            node: String::new(),
-            level,
-            source: self.source.to_string(),
-            message: message.into(),
-        })
-    }
-}
-
-/// Submits a line with any source to this process's pipe (e.g. a check
-/// state change: `submit(Level::Warn, "check:load", "ok -> warning")`).
-pub fn submit(level: Level, source: &str, message: impl Into<String>) -> bool {
-    LogSender::global().with_source(source).line(level, message)
 }

@@ -85,16 +85,13 @@ impl NodeApi {
 
 impl Handler for NodeApi {
     async fn handle(self: Arc<Self>, req: Incoming) {
-        if let crate::net::proto::RequestBody::SetChecks(set) = req.body {
-            let answer = self.central.apply(set);
-            let _ = req
-                .reply
-                .send(crate::net::proto::ResponseBody::ChecksSet(answer))
-                .await;
-            return;
-        }
-        use crate::net::proto::RequestBody as R;
+        use crate::net::proto::{RequestBody as R, ResponseBody};
         let body = match req.body {
+            R::SetChecks(set) => {
+                let answer = ResponseBody::ChecksSet(self.central.apply(set));
+                let _ = req.reply.send(answer).await;
+                return;
+            }
             R::RunCommand(_) | R::ReadFile(_) | R::WriteFile(_) if self.stopping.is_cancelled() => {
                 let _ = req
                     .reply

@@ -9,8 +9,8 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{NodedConfig, NodedOverrides};
-use crate::daemon::command::{completions, execute, no_config_file, Daemon, DaemonCommand};
-use crate::daemon::control::{Control, Ready};
+use crate::daemon::command::{checked_file, completions, execute, Daemon, DaemonCommand};
+use crate::daemon::control::{absolute, run_args, Control, Ready};
 use crate::logging;
 
 #[derive(Debug, Parser)]
@@ -76,24 +76,13 @@ struct NodedDaemon {
 impl Daemon for NodedDaemon {
     fn control(&self) -> Control {
         let (opts, config) = (&self.overrides, &self.config);
-        let abs = |p: &std::path::Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
-        let mut run_args: Vec<std::ffi::OsString> = Vec::new();
-        if let Some(c) = &config.source {
-            run_args.extend(["--config".into(), abs(c).into_os_string()]);
-        }
-        if let Some(s) = &opts.server {
-            run_args.extend(["--server".into(), s.into()]);
-        }
-        if let Some(n) = &opts.name {
-            run_args.extend(["--name".into(), n.into()]);
-        }
-        if let Some(t) = &opts.token_file {
-            run_args.extend(["--token-file".into(), abs(t).into_os_string()]);
-        }
-        if let Some(f) = &opts.fingerprint {
-            run_args.extend(["--fingerprint".into(), f.into()]);
-        }
-        run_args.push("run".into());
+        let run_args = run_args([
+            ("--config", config.source.as_deref().map(absolute)),
+            ("--server", opts.server.as_ref().map(Into::into)),
+            ("--name", opts.name.as_ref().map(Into::into)),
+            ("--token-file", opts.token_file.as_deref().map(absolute)),
+            ("--fingerprint", opts.fingerprint.as_ref().map(Into::into)),
+        ]);
         let dir = config
             .pid_file
             .parent()
@@ -140,17 +129,11 @@ impl Daemon for NodedDaemon {
             );
         }
         let c = &self.config;
-        let source = c
-            .source
-            .as_ref()
-            .ok_or_else(|| no_config_file("noded.toml"))?;
         let problems = crate::config::preflight::noded_problems(c);
-        if !problems.is_empty() {
-            anyhow::bail!("{}: {}", source.display(), problems.join("; "));
-        }
+        let source = checked_file(c.source.as_ref(), "noded.toml", problems)?;
         Ok(format!(
             "{}: ok (node {}, server {}, {} check(s) and {} command(s) runnable, token file private)",
-            source.display(),
+            source,
             c.name,
             c.server,
             c.checks.len(),

@@ -9,8 +9,6 @@ use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
 
-use nix::sys::signal::{killpg, Signal};
-use nix::unistd::Pid;
 use tokio::io::AsyncReadExt;
 use tokio::sync::{mpsc, Semaphore};
 use tokio_util::sync::CancellationToken;
@@ -42,9 +40,7 @@ struct GroupGuard(Option<i32>);
 
 impl GroupGuard {
     fn kill(&mut self) {
-        if let Some(pgid) = self.0 {
-            let _ = killpg(Pid::from_raw(pgid), Signal::SIGKILL);
-        }
+        crate::daemon::kill_group(self.0);
     }
 }
 

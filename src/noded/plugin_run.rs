@@ -11,6 +11,7 @@ use tokio::process::Command;
 
 use crate::checks::plugin::{self, PluginOutput, OUTPUT_CAP};
 use crate::checks::CheckState;
+use crate::daemon::kill_group;
 
 /// What running a plugin gave.
 #[derive(Debug, Clone, PartialEq)]
@@ -114,15 +115,6 @@ fn secs(d: Duration) -> String {
         format!("{}s", d.as_secs())
     } else {
         format!("{:.1}s", d.as_secs_f64())
-    }
-}
-
-fn kill_group(pgid: Option<i32>) {
-    if let Some(pgid) = pgid.filter(|p| *p > 0) {
-        let _ = nix::sys::signal::killpg(
-            nix::unistd::Pid::from_raw(pgid),
-            nix::sys::signal::Signal::SIGKILL,
-        );
     }
 }
 

@@ -116,6 +116,8 @@ impl Transfers {
         {
             return;
         }
+        let shown = req.path.escape_debug();
+        let fail = |why: String| reply.error(ErrorCode::Internal, why);
         let mut state = Some((file, Sha256::new()));
         let mut sent: u64 = 0;
         loop {
@@ -123,10 +125,10 @@ impl Transfers {
                 return;
             };
             let job = tokio::task::spawn_blocking(move || {
-                let mut buf = vec![0u8; CHUNK];
-                let got = read_full(&mut file, &mut buf);
-                if let Ok(n) = got {
-                    buf.truncate(n);
+                // Up to CHUNK bytes: fewer only where the file ends.
+                let mut buf = Vec::with_capacity(CHUNK);
+                let got = (&mut file).take(CHUNK as u64).read_to_end(&mut buf);
+                if got.is_ok() {
                     hasher.update(&buf);
                 }
                 (file, hasher, buf, got)
@@ -136,7 +138,7 @@ impl Transfers {
                 r = job => match r {
                     Ok(r) => r,
                     Err(e) => {
-                        let _ = reply.error(ErrorCode::Internal, format!("reading `{}` failed: {e}", req.path)).await;
+                        let _ = fail(format!("reading `{}` failed: {e}", req.path)).await;
                         return;
                     }
                 },
@@ -144,26 +146,15 @@ impl Transfers {
             let n = match got {
                 Ok(n) => n as u64,
                 Err(e) => {
-                    let _ = reply
-                        .error(
-                            ErrorCode::Internal,
-                            format!("cannot read `{}`: {e}", req.path.escape_debug()),
-                        )
-                        .await;
+                    let _ = fail(format!("cannot read `{shown}`: {e}")).await;
                     return;
                 }
             };
             if n == 0 {
                 if sent != size {
-                    let _ = reply
-                        .error(
-                            ErrorCode::Internal,
-                            format!(
-                                "`{}` shrank while it was sent ({sent} of {size} bytes)",
-                                req.path.escape_debug()
-                            ),
-                        )
-                        .await;
+                    let why =
+                        format!("`{shown}` shrank while it was sent ({sent} of {size} bytes)");
+                    let _ = fail(why).await;
                     return;
                 }
                 let sha256 = hex::encode(hasher.finalize());
@@ -178,15 +169,10 @@ impl Transfers {
             }
             sent += n;
             if sent > size {
-                let _ = reply
-                    .error(
-                        ErrorCode::Internal,
-                        format!(
-                            "`{}` grew while it was sent (past {size} bytes)",
-                            req.path.escape_debug()
-                        ),
-                    )
-                    .await;
+                let _ = fail(format!(
+                    "`{shown}` grew while it was sent (past {size} bytes)"
+                ))
+                .await;
                 return;
             }
             if reply
@@ -422,20 +408,6 @@ fn open_error(shown: &str, e: std::io::Error) -> ErrorFrame {
         ),
         _ => refused(ErrorCode::Internal, format!("cannot open `{shown}`: {e}")),
     }
-}
-
-/// Fills `buf` unless the file ends first; the bytes read.
-fn read_full(file: &mut File, buf: &mut [u8]) -> std::io::Result<usize> {
-    let mut n = 0;
-    while n < buf.len() {
-        match file.read(&mut buf[n..]) {
-            Ok(0) => break,
-            Ok(k) => n += k,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(n)
 }
 
 /// Takes an open write out of the table when its task ends.

@@ -80,21 +80,6 @@ impl InventoryKind {
             .check(key)
             .map_err(|e| format!("field `key`: {kind} key {e} (type {})", self.key.describe()))
     }
-
-    /// The JSON attributes of an item (ints as numbers).
-    pub fn attrs_json(&self, attrs: &BTreeMap<String, String>) -> serde_json::Value {
-        let map = attrs
-            .iter()
-            .map(|(k, v)| {
-                let json = match self.attributes.get(k) {
-                    Some(ty) => ty.to_json(v),
-                    None => v.clone().into(),
-                };
-                (k.clone(), json)
-            })
-            .collect();
-        serde_json::Value::Object(map)
-    }
 }
 
 /// Looks up `kind`, with an error listing the declared ones.

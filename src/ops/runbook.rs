@@ -344,22 +344,15 @@ fn resolve_one(e: RunbookEntry, kinds: &Kinds) -> Result<RunbookSpec, String> {
         }
         args.push(arg);
     }
-    let undo = e
-        .undo
-        .into_iter()
-        .map(|s| {
+    let resolve = |entries: Vec<StepEntry>, what: &str| {
+        let one = |s: StepEntry| {
             let name = s.name.clone();
-            resolve_step(s).map_err(|err| format!("undo step `{name}`: {err}"))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    let steps = e
-        .step
-        .into_iter()
-        .map(|s| {
-            let name = s.name.clone();
-            resolve_step(s).map_err(|err| format!("step `{name}`: {err}"))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+            resolve_step(s).map_err(|err| format!("{what} `{name}`: {err}"))
+        };
+        entries.into_iter().map(one).collect::<Result<Vec<_>, _>>()
+    };
+    let undo = resolve(e.undo, "undo step")?;
+    let steps = resolve(e.step, "step")?;
     if steps.is_empty() {
         return Err("it has no [[runbook.step]]".into());
     }

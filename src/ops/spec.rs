@@ -262,60 +262,47 @@ impl ArgSpec {
 }
 
 fn anchored(pattern: &str) -> Result<Regex, String> {
-    regex::RegexBuilder::new(&format!("^(?:{pattern})$"))
-        .size_limit(1 << 20)
-        .build()
-        .map_err(|e| {
-            format!(
-                "bad pattern `{pattern}`: {}",
-                e.to_string().lines().last().unwrap_or("").trim()
-            )
-        })
+    crate::filter::bounded_regex(&format!("^(?:{pattern})$"))
+        .map_err(|e| format!("bad pattern `{pattern}`: {e}"))
 }
 
 impl CommandSpec {
     /// Checks the spec (config load): names, placeholders, argument rules.
     pub fn validate(&self) -> Result<(), String> {
         crate::names::check_name(&self.name).map_err(|e| format!("command name: {e}"))?;
+        self.check_parts()
+            .map_err(|e| format!("command `{}`: {e}", self.name))
+    }
+
+    fn check_parts(&self) -> Result<(), String> {
         if self.argv.is_empty() || self.argv[0].is_empty() {
-            return Err(format!("command `{}`: argv needs a program", self.name));
+            return Err("argv needs a program".into());
         }
         if self.args.len() > MAX_ARGS {
-            return Err(format!(
-                "command `{}`: {} arguments; the limit is {MAX_ARGS}",
-                self.name,
-                self.args.len()
-            ));
+            let n = self.args.len();
+            return Err(format!("{n} arguments; the limit is {MAX_ARGS}"));
         }
         for (i, a) in self.args.iter().enumerate() {
-            a.validate()
-                .map_err(|e| format!("command `{}`: {e}", self.name))?;
+            a.validate()?;
             if self.args[..i].iter().any(|b| b.name == a.name) {
+                return Err(format!("argument `{}` declared twice", a.name));
+            }
+        }
+        let declared = |name: &str| self.args.iter().any(|a| a.name == name);
+        for name in self.argv.iter().flat_map(|e| placeholders(e)) {
+            if !declared(name) {
                 return Err(format!(
-                    "command `{}`: argument `{}` declared twice",
-                    self.name, a.name
+                    "argv uses `{{{name}}}` but no argument is called `{name}`"
                 ));
             }
         }
-        for element in &self.argv {
-            for name in placeholders(element) {
-                if !self.args.iter().any(|a| a.name == name) {
-                    return Err(format!(
-                        "command `{}`: argv uses `{{{name}}}` but no argument is called `{name}`",
-                        self.name
-                    ));
-                }
-            }
+        match &self.inventory {
+            Some(inv) if !declared(&inv.key) => Err(format!(
+                "inventory key `{}` is not one of its arguments",
+                inv.key
+            )),
+            _ => Ok(()),
         }
-        if let Some(inv) = &self.inventory {
-            if !self.args.iter().any(|a| a.name == inv.key) {
-                return Err(format!(
-                    "command `{}`: inventory key `{}` is not one of its arguments",
-                    self.name, inv.key
-                ));
-            }
-        }
-        Ok(())
     }
 
     /// The signature: `open-zone <zone:int 1..99999> <date:date %Y%m%d>`.

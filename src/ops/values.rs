@@ -88,17 +88,6 @@ impl ValueType {
             }
         }
     }
-
-    /// The JSON form of a checked value: ints as numbers, the rest text.
-    pub fn to_json(&self, canonical: &str) -> serde_json::Value {
-        match self {
-            ValueType::Int => canonical
-                .parse::<i64>()
-                .map(serde_json::Value::from)
-                .unwrap_or_else(|_| canonical.into()),
-            _ => canonical.into(),
-        }
-    }
 }
 
 /// A 64-bit decimal integer, nothing else (no spaces, no `0x`).
