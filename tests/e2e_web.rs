@@ -787,6 +787,17 @@ async fn plaintext_configd_serves_plain_http_on_loopback() {
     let (cookie, _) = web.login(&fleet.viewer).await;
     let nodes = web.get("/nodes", Some(&cookie)).await;
     assert_eq!(nodes.status, 200, "{nodes:?}");
+    // The script is revalidated (so an upgrade's script is used at once)
+    // and answered 304 while it is the same.
+    let js = web.get("/assets/app.js", None).await;
+    assert_eq!(js.status, 200);
+    assert_eq!(js.header("cache-control"), Some("no-cache"));
+    let etag = js.header("etag").unwrap().to_string();
+    let asked = format!("If-None-Match: {etag}\r\n");
+    let again = web
+        .send_with("GET", "/assets/app.js", None, None, &asked)
+        .await;
+    assert_eq!(again.status, 304, "{again:?}");
     // A node token is not a console login.
     let node = fleet.token("n1", "node");
     let page = web.get("/login", None).await;

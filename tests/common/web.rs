@@ -74,6 +74,18 @@ impl Http {
         cookie: Option<&str>,
         form: Option<&str>,
     ) -> Answer {
+        self.send_with(method, path, cookie, form, "").await
+    }
+
+    /// `send` with more header lines (each ending in `\r\n`).
+    pub async fn send_with(
+        &self,
+        method: &str,
+        path: &str,
+        cookie: Option<&str>,
+        form: Option<&str>,
+        headers: &str,
+    ) -> Answer {
         let tcp = tokio::net::TcpStream::connect(&self.addr).await.unwrap();
         let mut stream = match self.fingerprint {
             Some(fp) => {
@@ -91,6 +103,7 @@ impl Http {
         if let Some(c) = cookie {
             req.push_str(&format!("Cookie: {c}\r\n"));
         }
+        req.push_str(headers);
         if let Some(body) = form {
             req.push_str(&format!(
                 "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
