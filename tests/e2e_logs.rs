@@ -433,3 +433,61 @@ fn an_idle_follower_keeps_heartbeating_and_gets_later_lines() {
         .expect("a line after the idle time");
     assert_eq!(marker_no(&v), Some(1), "{v}");
 }
+
+/// configd restarts while the reader of `logs -f` is stalled: the CLI
+/// subscribes again and keeps reading (and heartbeating) the new
+/// connection while its gap marker waits for the reader, so configd does
+/// not drop it as silent, and the reader sees one marker, not two.
+#[test]
+fn a_stalled_reader_through_a_configd_restart_gets_one_marker() {
+    let mut fleet = Fleet::start_with(
+        "heartbeat_interval = \"100ms\"\nnode_dead_after = \"1s\"\nlog_buffer_lines = 1000000\n",
+    );
+    let a = node(&fleet, "a", 200_000, "[log]\nlevel = \"warn\"\n");
+    fleet.wait_state("a", "up", Duration::from_secs(20));
+    let mut slow = fleet.cli_spawn(
+        "logs-slow",
+        &[
+            "logs",
+            "-f",
+            "--node",
+            "a",
+            "--regex",
+            "log marker|registered with configd",
+            "-n",
+            "1",
+            "-o",
+            "jsonl",
+        ],
+    );
+    let mut reader = BufReader::new(slow.child.stdout.take().unwrap());
+    let mut line = String::new();
+    reader.read_line(&mut line).unwrap();
+    assert!(line.contains("registered with configd"), "{line:?}");
+    // Fill the pipe and the CLI's queue, then leave them unread.
+    a.signal(Signal::SIGUSR1);
+    std::thread::sleep(Duration::from_secs(2));
+    let addr = fleet.addr.clone();
+    fleet.configd().signal(Signal::SIGTERM);
+    fleet.configd().wait_exit(Duration::from_secs(10));
+    std::thread::sleep(Duration::from_millis(500));
+    fleet.start_configd(&addr);
+    fleet.wait_state("a", "up", Duration::from_secs(20));
+    // Several times configd's dead_after for a silent connection.
+    std::thread::sleep(Duration::from_secs(5));
+    let rx = follow_from(reader);
+    let mut markers = 0;
+    let until = Instant::now() + Duration::from_secs(60);
+    while let Ok(v) = rx.recv_timeout(Duration::from_secs(3)) {
+        let m = v["message"].as_str().unwrap_or("");
+        if m.contains("lines logged meanwhile follow") {
+            markers += 1;
+        }
+        assert!(Instant::now() < until, "the output never went quiet");
+    }
+    assert_eq!(markers, 1, "one reconnection, one marker");
+    assert!(
+        slow.child.try_wait().unwrap().is_none(),
+        "logs -f still runs"
+    );
+}

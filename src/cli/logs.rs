@@ -107,9 +107,26 @@ struct Dropped {
     /// Counted in the next batch or report (includes earlier drops).
     lines: u64,
     due: Option<Instant>,
+    /// The reconnection marker, rendered, while it waits for room: it goes
+    /// first in the next chunk that fits, so the connection is read (and
+    /// heartbeated) meanwhile.
+    marker: Vec<u8>,
 }
 
 impl Dropped {
+    /// Holds `marker` for the next chunk (a report, if no batch comes).
+    fn hold(&mut self, marker: Vec<u8>, now: Instant) {
+        self.marker = marker;
+        self.due.get_or_insert(now);
+    }
+
+    /// A chunk that starts with the marker held, if any.
+    fn chunk(&self, capacity: usize) -> Vec<u8> {
+        let mut chunk = Vec::with_capacity(self.marker.len() + capacity);
+        chunk.extend_from_slice(&self.marker);
+        chunk
+    }
+
     /// `lines` in all are now dropped (the count carried forward).
     fn add(&mut self, lines: u64, now: Instant) {
         self.lines = lines;
@@ -221,21 +238,23 @@ fn check_source(s: &str) -> Result<(), String> {
     }
 }
 
-/// configd went away: subscribes again and marks the gap in the output;
-/// None once nobody reads the output any more.
+/// configd went away: subscribes again and holds the line that marks the
+/// gap for the output (not waiting for it: a stalled reader must not stop
+/// the new connection being read); None once nobody reads the output.
 async fn follow_back(
     endpoint: &Endpoint,
     subscription: &mut SubscribeLogs,
     seen: &mut Seen,
     renderer: &mut Renderer,
     out: &tokio::sync::mpsc::Sender<Vec<u8>>,
+    dropped: &mut Dropped,
 ) -> Option<(Direct, u64)> {
     let lost_ms = now_ms();
     let back = resubscribe(endpoint, subscription, seen, lost_ms, out).await?;
     seen.replayed_until = Some(seen.newest_ms);
-    let mut chunk = Vec::new();
-    renderer.line(&mut chunk, &LogLineRef::from(&reconnected_marker(lost_ms)));
-    out.send(chunk).await.ok()?;
+    let mut marker = Vec::new();
+    renderer.line(&mut marker, &LogLineRef::from(&reconnected_marker(lost_ms)));
+    dropped.hold(marker, Instant::now());
     Some(back)
 }
 
@@ -344,7 +363,7 @@ pub async fn run(common: &CommonArgs, args: LogsArgs) -> Result<(), CliError> {
             Step::Next(next) => next,
             // Drops are reported even when no more lines come.
             Step::Report => {
-                let mut chunk = Vec::new();
+                let mut chunk = dropped.chunk(0);
                 renderer.batch(&mut chunk, dropped.lines, [], None);
                 match tx.try_send(chunk) {
                     Ok(()) => dropped = Dropped::default(),
@@ -364,7 +383,14 @@ pub async fn run(common: &CommonArgs, args: LogsArgs) -> Result<(), CliError> {
             // configd went away (a restart): follow it back.
             Err(e) => {
                 tracing::debug!("logs connection lost: {e}");
-                let back = follow_back(&endpoint, &mut subscription, &mut seen, &mut renderer, &tx);
+                let back = follow_back(
+                    &endpoint,
+                    &mut subscription,
+                    &mut seen,
+                    &mut renderer,
+                    &tx,
+                    &mut dropped,
+                );
                 let Some((d, new_id)) = back.await else {
                     break Ok(());
                 };
@@ -375,7 +401,7 @@ pub async fn run(common: &CommonArgs, args: LogsArgs) -> Result<(), CliError> {
         // Every line is remembered while following, so none prints twice
         // after a reconnection.
         let seen_now = (follow || resumed).then_some(&mut seen);
-        let mut chunk = Vec::with_capacity(body.len() + body.len() / 2);
+        let mut chunk = dropped.chunk(body.len() + body.len() / 2);
         let (lines, skipped, done) = match bulk::log_lines_page(&body, id) {
             Some(b) => {
                 let skipped = b.skipped + dropped.lines;
@@ -398,8 +424,14 @@ pub async fn run(common: &CommonArgs, args: LogsArgs) -> Result<(), CliError> {
                 Ok(Some(other)) => break Err(unexpected(&other).into()),
                 // configd stopping says so first: follow it back.
                 Err(ClientError::Remote(e)) if follow && e.code == ErrorCode::ShuttingDown => {
-                    let back =
-                        follow_back(&endpoint, &mut subscription, &mut seen, &mut renderer, &tx);
+                    let back = follow_back(
+                        &endpoint,
+                        &mut subscription,
+                        &mut seen,
+                        &mut renderer,
+                        &tx,
+                        &mut dropped,
+                    );
                     let Some((d, new_id)) = back.await else {
                         break Ok(());
                     };
