@@ -120,13 +120,6 @@ impl Dropped {
         self.due.get_or_insert(now);
     }
 
-    /// A chunk that starts with the marker held, if any.
-    fn chunk(&self, capacity: usize) -> Vec<u8> {
-        let mut chunk = Vec::with_capacity(self.marker.len() + capacity);
-        chunk.extend_from_slice(&self.marker);
-        chunk
-    }
-
     /// `lines` in all are now dropped (the count carried forward).
     fn add(&mut self, lines: u64, now: Instant) {
         self.lines = lines;
@@ -363,7 +356,7 @@ pub async fn run(common: &CommonArgs, args: LogsArgs) -> Result<(), CliError> {
             Step::Next(next) => next,
             // Drops are reported even when no more lines come.
             Step::Report => {
-                let mut chunk = dropped.chunk(0);
+                let mut chunk = dropped.marker.clone();
                 renderer.batch(&mut chunk, dropped.lines, [], None);
                 match tx.try_send(chunk) {
                     Ok(()) => dropped = Dropped::default(),
@@ -401,7 +394,9 @@ pub async fn run(common: &CommonArgs, args: LogsArgs) -> Result<(), CliError> {
         // Every line is remembered while following, so none prints twice
         // after a reconnection.
         let seen_now = (follow || resumed).then_some(&mut seen);
-        let mut chunk = dropped.chunk(body.len() + body.len() / 2);
+        // The marker held, if any, goes first.
+        let mut chunk = dropped.marker.clone();
+        chunk.reserve(body.len() + body.len() / 2);
         let (lines, skipped, done) = match bulk::log_lines_page(&body, id) {
             Some(b) => {
                 let skipped = b.skipped + dropped.lines;

@@ -12,7 +12,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::TuiError;
-use crate::auth::{Token, TokensFile};
+use crate::auth::{write_private, Token, TokensFile};
 use crate::config::{ConfigdConfig, NodedConfig};
 use crate::configd::Configd;
 use crate::net::dial::Endpoint;
@@ -308,18 +308,6 @@ fn fail(what: impl std::fmt::Display) -> TuiError {
     TuiError::Demo(what.to_string())
 }
 
-fn write_private(path: &Path, text: &str) -> Result<(), TuiError> {
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)
-        .map_err(|e| fail(format!("cannot write {}: {e}", path.display())))?;
-    f.write_all(text.as_bytes())
-        .map_err(|e| fail(format!("cannot write {}: {e}", path.display())))
-}
-
 impl Demo {
     /// Where the UI connects, with the operator token.
     pub fn endpoint(&self) -> Endpoint {
@@ -375,7 +363,9 @@ impl Demo {
         let admin = tokens.add("demo-admin", Role::Admin).map_err(fail)?;
         for (name, _) in NODES {
             let token = tokens.add(name, Role::Node).map_err(fail)?;
-            write_private(&dir.join(format!("{name}.token")), &format!("{token}\n"))?;
+            let file = dir.join(format!("{name}.token"));
+            write_private(&file, &format!("{token}\n"))
+                .map_err(|e| fail(format!("cannot write {}: {e}", file.display())))?;
         }
         tokens.save().map_err(fail)?;
         let configd = Configd::bind(config, self.shutdown.clone())
