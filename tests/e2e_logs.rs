@@ -47,6 +47,32 @@ fn marker_no(v: &Value) -> Option<u64> {
     rest.split('/').next()?.parse().ok()
 }
 
+/// `logs -f` of node a's markers, and its registration line as the one
+/// line of history: a reader that printed it is subscribed (history and the
+/// live subscription are taken at once), so no marker can come before its
+/// subscription, however slowly it started.
+const FOLLOW_A: [&str; 10] = [
+    "logs",
+    "-f",
+    "--node",
+    "a",
+    "--regex",
+    "log marker|registered with configd",
+    "-n",
+    "1",
+    "-o",
+    "jsonl",
+];
+
+/// The reader of a `FOLLOW_A` after its first line (the registration).
+fn first_line(p: &mut Proc) -> BufReader<std::process::ChildStdout> {
+    let mut r = BufReader::new(p.child.stdout.take().unwrap());
+    let mut line = String::new();
+    r.read_line(&mut line).unwrap();
+    assert!(line.contains("registered with configd"), "{line:?}");
+    r
+}
+
 fn history(fleet: &Fleet, args: &[&str]) -> Vec<Value> {
     let mut all = vec!["logs", "-o", "jsonl"];
     all.extend_from_slice(args);
@@ -204,31 +230,8 @@ fn a_stalled_reader_slows_nobody_and_is_told_what_it_missed() {
     // marker levels still go to configd.
     let a = node(&fleet, "a", TOTAL, "[log]\nlevel = \"warn\"\n");
     fleet.wait_state("a", "up", Duration::from_secs(20));
-    // The markers, and the node's registration line as the one line of
-    // history: a reader that printed it is subscribed (history and the
-    // live subscription are taken at once), so no marker can come before
-    // its subscription, however slowly it started.
-    let args = [
-        "logs",
-        "-f",
-        "--node",
-        "a",
-        "--regex",
-        "log marker|registered with configd",
-        "-n",
-        "1",
-        "-o",
-        "jsonl",
-    ];
-    let mut fast = fleet.cli_spawn("logs-fast", &args);
-    let mut slow = fleet.cli_spawn("logs-slow", &args);
-    let first_line = |p: &mut Proc| {
-        let mut r = BufReader::new(p.child.stdout.take().unwrap());
-        let mut line = String::new();
-        r.read_line(&mut line).unwrap();
-        assert!(line.contains("registered with configd"), "{line:?}");
-        r
-    };
+    let mut fast = fleet.cli_spawn("logs-fast", &FOLLOW_A);
+    let mut slow = fleet.cli_spawn("logs-slow", &FOLLOW_A);
     let fast_rx = follow_from(first_line(&mut fast));
     let slow_reader = first_line(&mut slow);
     let started = Instant::now();
@@ -445,25 +448,8 @@ fn a_stalled_reader_through_a_configd_restart_gets_one_marker() {
     );
     let a = node(&fleet, "a", 200_000, "[log]\nlevel = \"warn\"\n");
     fleet.wait_state("a", "up", Duration::from_secs(20));
-    let mut slow = fleet.cli_spawn(
-        "logs-slow",
-        &[
-            "logs",
-            "-f",
-            "--node",
-            "a",
-            "--regex",
-            "log marker|registered with configd",
-            "-n",
-            "1",
-            "-o",
-            "jsonl",
-        ],
-    );
-    let mut reader = BufReader::new(slow.child.stdout.take().unwrap());
-    let mut line = String::new();
-    reader.read_line(&mut line).unwrap();
-    assert!(line.contains("registered with configd"), "{line:?}");
+    let mut slow = fleet.cli_spawn("logs-slow", &FOLLOW_A);
+    let reader = first_line(&mut slow);
     // Fill the pipe and the CLI's queue, then leave them unread.
     a.signal(Signal::SIGUSR1);
     std::thread::sleep(Duration::from_secs(2));

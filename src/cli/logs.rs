@@ -151,6 +151,14 @@ enum Step<T> {
     Report,
 }
 
+/// What a frame brought: a page (lines, skipped, done), nothing for the
+/// output (a heartbeat), or the end of the connection.
+enum Got {
+    Page(u64, u64, bool),
+    Nothing,
+    Lost,
+}
+
 /// Lines printed lately, so a subscription made again after a lost
 /// connection (which asks for the lines since a little before the newest
 /// one printed) prints none twice.
@@ -366,16 +374,53 @@ pub async fn run(common: &CommonArgs, args: LogsArgs) -> Result<(), CliError> {
                 continue;
             }
         };
-        let body = match next {
-            Ok(body) => Ok(body),
-            Err(e) if follow && !e.is_access() => Err(e),
-            Err(e) => break Err(e.into()),
-        };
-        let body = match body {
-            Ok(body) => body,
-            // configd went away (a restart): follow it back.
-            Err(e) => {
+        // The marker held, if any, goes first.
+        let mut chunk = dropped.marker.clone();
+        let got = match next {
+            Err(e) if follow && !e.is_access() => {
                 tracing::debug!("logs connection lost: {e}");
+                Got::Lost
+            }
+            Err(e) => break Err(e.into()),
+            Ok(body) => {
+                // Every line is remembered while following, so none prints
+                // twice after a reconnection.
+                let seen_now = (follow || resumed).then_some(&mut seen);
+                chunk.reserve(body.len() + body.len() / 2);
+                match bulk::log_lines_page(&body, id) {
+                    Some(b) => {
+                        let skipped = b.skipped + dropped.lines;
+                        renderer.batch(&mut chunk, skipped, b.lines.iter().copied(), seen_now);
+                        Got::Page(b.lines.len() as u64, skipped, b.done)
+                    }
+                    None => match direct.settle(&body, id).await {
+                        Ok(None) => Got::Nothing,
+                        Ok(Some(ResponseBody::LogLines(b))) => {
+                            let skipped = b.skipped + dropped.lines;
+                            let lines = b.lines.iter().map(LogLineRef::from);
+                            renderer.batch(&mut chunk, skipped, lines, seen_now);
+                            Got::Page(b.lines.len() as u64, skipped, b.done)
+                        }
+                        Ok(Some(ResponseBody::Error(e))) => {
+                            break Err(ClientError::Remote(e).into())
+                        }
+                        Ok(Some(other)) => break Err(unexpected(&other).into()),
+                        // configd stopping says so first.
+                        Err(ClientError::Remote(e))
+                            if follow && e.code == ErrorCode::ShuttingDown =>
+                        {
+                            Got::Lost
+                        }
+                        Err(e) => break Err(e.into()),
+                    },
+                }
+            }
+        };
+        let (lines, skipped, done) = match got {
+            Got::Page(lines, skipped, done) => (lines, skipped, done),
+            Got::Nothing => continue,
+            // configd went away (a restart): follow it back.
+            Got::Lost => {
                 let back = follow_back(
                     &endpoint,
                     &mut subscription,
@@ -390,51 +435,6 @@ pub async fn run(common: &CommonArgs, args: LogsArgs) -> Result<(), CliError> {
                 (direct, id, resumed) = (d, new_id, true);
                 continue;
             }
-        };
-        // Every line is remembered while following, so none prints twice
-        // after a reconnection.
-        let seen_now = (follow || resumed).then_some(&mut seen);
-        // The marker held, if any, goes first.
-        let mut chunk = dropped.marker.clone();
-        chunk.reserve(body.len() + body.len() / 2);
-        let (lines, skipped, done) = match bulk::log_lines_page(&body, id) {
-            Some(b) => {
-                let skipped = b.skipped + dropped.lines;
-                renderer.batch(&mut chunk, skipped, b.lines.iter().copied(), seen_now);
-                (b.lines.len() as u64, skipped, b.done)
-            }
-            None => match direct.settle(&body, id).await {
-                Ok(None) => continue,
-                Ok(Some(ResponseBody::LogLines(b))) => {
-                    let skipped = b.skipped + dropped.lines;
-                    renderer.batch(
-                        &mut chunk,
-                        skipped,
-                        b.lines.iter().map(LogLineRef::from),
-                        seen_now,
-                    );
-                    (b.lines.len() as u64, skipped, b.done)
-                }
-                Ok(Some(ResponseBody::Error(e))) => break Err(ClientError::Remote(e).into()),
-                Ok(Some(other)) => break Err(unexpected(&other).into()),
-                // configd stopping says so first: follow it back.
-                Err(ClientError::Remote(e)) if follow && e.code == ErrorCode::ShuttingDown => {
-                    let back = follow_back(
-                        &endpoint,
-                        &mut subscription,
-                        &mut seen,
-                        &mut renderer,
-                        &tx,
-                        &mut dropped,
-                    );
-                    let Some((d, new_id)) = back.await else {
-                        break Ok(());
-                    };
-                    (direct, id, resumed) = (d, new_id, true);
-                    continue;
-                }
-                Err(e) => break Err(e.into()),
-            },
         };
         if done {
             renderer.end(&mut chunk);
