@@ -13,7 +13,8 @@
 //!   kind, mutated (bit flips, interesting bytes, truncation, insertion,
 //!   deletion, splices, MessagePack counts set huge, tampered length
 //!   headers), fed whole or in two pieces to `MessageCodec` (4 MiB and
-//!   4 KiB limits) and `TolerantCodec`, then `decode_eof`.
+//!   4 KiB limits) and `BodyCodec` (what a connection reads with), then
+//!   `decode_eof`.
 //! - `bodies` (40%): mutated frame bodies to `decode_body` and the in-place
 //!   readers `bulk::nodes_page` / `bulk::log_lines_page`; whatever decodes
 //!   is encoded again, decoded again and must encode to the same bytes.
@@ -48,7 +49,7 @@ use monit::auth::{
 };
 use monit::config::{ConfigdConfig, NodedConfig};
 use monit::net::bulk;
-use monit::net::frame::{decode_body, encode_frame, MessageCodec, TolerantCodec, HEADER_LEN};
+use monit::net::frame::{decode_body, encode_frame, BodyCodec, MessageCodec, HEADER_LEN};
 use monit::net::handshake::{client_handshake, server_handshake, Authenticator};
 use monit::net::proto::*;
 use monit::net::Connection;
@@ -677,7 +678,7 @@ impl Frames<'_> {
                     drain(&mut c, &mut buf);
                 }
                 _ => {
-                    let mut c = TolerantCodec(MessageCodec::default());
+                    let mut c = BodyCodec(MessageCodec::default());
                     let _ = c.decode(&mut buf);
                     buf.extend_from_slice(&input[split..]);
                     drain(&mut c, &mut buf);
@@ -704,6 +705,16 @@ impl Bodies<'_> {
             let Ok(first) = decode_body(&input) else {
                 return Ok(());
             };
+            // The link routes answers by the id it peeks at.
+            if let Message::Response(r) = &first {
+                if bulk::response_id(&input) != Some(r.id) {
+                    return Err(format!(
+                        "answer {} peeked as {:?}",
+                        r.id,
+                        bulk::response_id(&input)
+                    ));
+                }
+            }
             // Whatever decodes must encode, and encode the same once read back.
             let once = encode_frame(&first, DEFAULT_MAX_FRAME)
                 .map_err(|e| format!("decoded {first:?} but cannot encode it: {e}"))?;

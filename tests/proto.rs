@@ -874,6 +874,12 @@ proptest! {
         let reference = rmp_serde::to_vec_named(&msg).unwrap();
         prop_assert!(fast == reference, "bytes differ");
         prop_assert_eq!(monit::net::bulk::decode(&reference), Some(msg.clone()));
+        // The link routes an answer by the id it peeks at.
+        let peeked = monit::net::bulk::response_id(&reference);
+        match &msg {
+            Message::Response(r) => prop_assert_eq!(peeked, Some(r.id)),
+            _ => prop_assert_eq!(peeked, None),
+        }
         // A node page read in place holds the same nodes, for its own id only.
         if let Message::Response(Response { id, body: ResponseBody::Nodes(page) }) = &msg {
             let read = monit::net::bulk::nodes_page(&reference, *id).unwrap();

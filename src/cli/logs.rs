@@ -4,6 +4,8 @@
 
 use std::io::{IsTerminal, Write};
 
+use bytes::BytesMut;
+
 use super::args::{CommonArgs, LogsArgs};
 use super::exit::CliError;
 use super::finish_output;
@@ -11,11 +13,11 @@ use super::output::Format;
 use crate::json_out;
 use crate::logs::render::{self, TimeCache};
 use crate::net::bulk;
-use crate::net::client::{unexpected, ClientError};
+use crate::net::client::{decode_answer, ended_early, not_the_answer, Client, ClientError};
 use crate::net::dial::Endpoint;
-use crate::net::direct::Direct;
+use crate::net::link::Responses;
 use crate::net::log_ref::LogLineRef;
-use crate::net::proto::{ErrorCode, RequestBody, ResponseBody, SubscribeLogs};
+use crate::net::proto::{RequestBody, ResponseBody, SubscribeLogs};
 use crate::timefmt::now_ms;
 use tokio::sync::mpsc::error::TrySendError;
 use tokio::time::Instant;
@@ -151,11 +153,10 @@ enum Step<T> {
     Report,
 }
 
-/// What a frame brought: a page (lines, skipped, done), nothing for the
-/// output (a heartbeat), or the end of the connection.
+/// What an answer brought: a page (lines, skipped, done), or the end of
+/// the connection.
 enum Got {
     Page(u64, u64, bool),
-    Nothing,
     Lost,
 }
 
@@ -249,7 +250,7 @@ async fn follow_back(
     renderer: &mut Renderer,
     out: &tokio::sync::mpsc::Sender<Vec<u8>>,
     dropped: &mut Dropped,
-) -> Option<(Direct, u64)> {
+) -> Option<(Client, Responses<BytesMut>)> {
     let lost_ms = now_ms();
     let back = resubscribe(endpoint, subscription, seen, lost_ms, out).await?;
     seen.replayed_until = Some(seen.newest_ms);
@@ -267,7 +268,7 @@ async fn resubscribe(
     seen: &Seen,
     lost_ms: i64,
     out: &tokio::sync::mpsc::Sender<Vec<u8>>,
-) -> Option<(Direct, u64)> {
+) -> Option<(Client, Responses<BytesMut>)> {
     let mut backoff = crate::net::backoff::Backoff::new(
         std::time::Duration::from_millis(250),
         std::time::Duration::from_secs(10),
@@ -277,7 +278,7 @@ async fn resubscribe(
             return None;
         }
         tokio::time::sleep(backoff.next_delay()).await;
-        let Ok(mut d) = Direct::connect(endpoint, "monit-cli logs").await else {
+        let Ok(client) = Client::connect(endpoint, "monit-cli logs").await else {
             continue;
         };
         let newest = if seen.newest_ms > 0 {
@@ -287,11 +288,9 @@ async fn resubscribe(
         };
         subscription.since_ms = Some(newest - RESUME_SLACK_MS);
         subscription.backlog = SEEN_KEPT as u64;
-        if let Ok(id) = d
-            .request(RequestBody::SubscribeLogs(subscription.clone()))
-            .await
-        {
-            return Some((d, id));
+        let asked = RequestBody::SubscribeLogs(subscription.clone());
+        if let Ok(answers) = client.request_raw(asked).await {
+            return Some((client, answers));
         }
     }
 }
@@ -318,17 +317,18 @@ pub async fn run(common: &CommonArgs, args: LogsArgs) -> Result<(), CliError> {
         since_ms,
         follow: args.follow,
     };
-    let mut direct = Direct::connect(&endpoint, "monit-cli logs").await?;
+    // Held while its answers are read: dropping it ends the connection.
+    let mut _client = Client::connect(&endpoint, "monit-cli logs").await?;
     if !subscription.nodes.is_empty() {
         let mut known = Vec::new();
-        direct
-            .nodes(vec![], |n| known.push(n.name.to_string()))
+        _client
+            .each_node(vec![], |n| known.push(n.name.to_string()))
             .await?;
         let own = [crate::logs::hub::CONFIGD_NODE, crate::tui::demo::LOG_NODE];
         super::check_known_nodes(&subscription.nodes, &known, &own)?;
     }
-    let mut id = direct
-        .request(RequestBody::SubscribeLogs(subscription.clone()))
+    let mut answers = _client
+        .request_raw(RequestBody::SubscribeLogs(subscription.clone()))
         .await?;
     let mut seen = Seen::default();
     let mut resumed = false;
@@ -360,7 +360,7 @@ pub async fn run(common: &CommonArgs, args: LogsArgs) -> Result<(), CliError> {
     });
     let mut dropped = Dropped::default();
     let outcome: Result<(), CliError> = loop {
-        let next = match dropped.next_or_report(direct.next_body()).await {
+        let next = match dropped.next_or_report(answers.next()).await {
             Step::Next(next) => next,
             // Drops are reported even when no more lines come.
             Step::Report => {
@@ -377,40 +377,35 @@ pub async fn run(common: &CommonArgs, args: LogsArgs) -> Result<(), CliError> {
         // The marker held, if any, goes first.
         let mut chunk = dropped.marker.clone();
         let got = match next {
-            Err(e) if follow && !e.is_access() => {
-                tracing::debug!("logs connection lost: {e}");
-                Got::Lost
-            }
-            Err(e) => break Err(e.into()),
-            Ok(body) => {
+            None if follow => Got::Lost,
+            None => break Err(ended_early().into()),
+            // configd stopped, restarted or went silent (not a refusal).
+            Some(Err(e)) => match ClientError::from(e) {
+                e if follow && !e.is_access() => {
+                    tracing::debug!("logs connection lost: {e}");
+                    Got::Lost
+                }
+                e => break Err(e.into()),
+            },
+            Some(Ok(body)) => {
                 // Every line is remembered while following, so none prints
                 // twice after a reconnection.
                 let seen_now = (follow || resumed).then_some(&mut seen);
                 chunk.reserve(body.len() + body.len() / 2);
-                match bulk::log_lines_page(&body, id) {
+                match bulk::log_lines_page(&body, answers.id()) {
                     Some(b) => {
                         let skipped = b.skipped + dropped.lines;
                         renderer.batch(&mut chunk, skipped, b.lines.iter().copied(), seen_now);
                         Got::Page(b.lines.len() as u64, skipped, b.done)
                     }
-                    None => match direct.settle(&body, id).await {
-                        Ok(None) => Got::Nothing,
-                        Ok(Some(ResponseBody::LogLines(b))) => {
+                    None => match decode_answer(&body) {
+                        Ok(ResponseBody::LogLines(b)) => {
                             let skipped = b.skipped + dropped.lines;
                             let lines = b.lines.iter().map(LogLineRef::from);
                             renderer.batch(&mut chunk, skipped, lines, seen_now);
                             Got::Page(b.lines.len() as u64, skipped, b.done)
                         }
-                        Ok(Some(ResponseBody::Error(e))) => {
-                            break Err(ClientError::Remote(e).into())
-                        }
-                        Ok(Some(other)) => break Err(unexpected(&other).into()),
-                        // configd stopping says so first.
-                        Err(ClientError::Remote(e))
-                            if follow && e.code == ErrorCode::ShuttingDown =>
-                        {
-                            Got::Lost
-                        }
+                        Ok(other) => break Err(not_the_answer(other).into()),
                         Err(e) => break Err(e.into()),
                     },
                 }
@@ -418,7 +413,6 @@ pub async fn run(common: &CommonArgs, args: LogsArgs) -> Result<(), CliError> {
         };
         let (lines, skipped, done) = match got {
             Got::Page(lines, skipped, done) => (lines, skipped, done),
-            Got::Nothing => continue,
             // configd went away (a restart): follow it back.
             Got::Lost => {
                 let back = follow_back(
@@ -429,10 +423,10 @@ pub async fn run(common: &CommonArgs, args: LogsArgs) -> Result<(), CliError> {
                     &tx,
                     &mut dropped,
                 );
-                let Some((d, new_id)) = back.await else {
+                let Some((c, a)) = back.await else {
                     break Ok(());
                 };
-                (direct, id, resumed) = (d, new_id, true);
+                (_client, answers, resumed) = (c, a, true);
                 continue;
             }
         };

@@ -17,7 +17,6 @@ use crate::filter::Filter;
 use crate::model::node::NodeJson;
 use crate::net::client::Client;
 use crate::net::dial::Endpoint;
-use crate::net::direct::Direct;
 use args::{Cli, Command, CommonArgs, Query};
 use exit::{CliError, Exit};
 use output::{Fit, Format, Table};
@@ -121,7 +120,7 @@ const CHUNK: usize = 256 * 1024;
 
 async fn query_nodes(common: &CommonArgs, filters: Vec<String>) -> Result<(), CliError> {
     parse_filters(&filters, "nodes", Some(crate::model::node::NODE_FIELDS))?;
-    let mut direct = Direct::connect(&endpoint(common)?, "monit-cli").await?;
+    let client = connect(common).await?;
     let mut out = std::io::stdout().lock();
     let written = match common.output {
         Format::Json | Format::Jsonl => {
@@ -132,8 +131,8 @@ async fn query_nodes(common: &CommonArgs, filters: Vec<String>) -> Result<(), Cl
             let mut w = crate::json_out::NodesJson::new(common.output == Format::Json);
             let mut buf = Vec::with_capacity(CHUNK + 4096);
             let mut written = Ok(());
-            direct
-                .nodes(filters, |n| {
+            client
+                .each_node(filters, |n| {
                     w.node(&mut buf, n);
                     if buf.len() >= CHUNK {
                         if written.is_ok() {
@@ -150,8 +149,8 @@ async fn query_nodes(common: &CommonArgs, filters: Vec<String>) -> Result<(), Cl
         }
         format => {
             let mut rows = Vec::new();
-            direct
-                .nodes(filters, |n| rows.push(NodeJson::from(&n.to_view())))
+            client
+                .each_node(filters, |n| rows.push(NodeJson::from(&n.to_view())))
                 .await?;
             output::write_rows(&mut out, format, &rows, |fit| nodes_table(&rows, fit))
         }

@@ -642,6 +642,23 @@ pub fn decode(body: &[u8]) -> Option<Message> {
     })
 }
 
+/// The id of an answer (`{"Response": {"id": ..}}`), read without its
+/// body; `None` for any other message.
+pub fn response_id(body: &[u8]) -> Option<u64> {
+    let mut r = Reader::new(body);
+    if r.tag()? != b"Response" {
+        return None;
+    }
+    // Senders write the id first: the body is skipped only if not.
+    for _ in 0..r.map()? {
+        if r.name()? == b"id" {
+            return r.u64();
+        }
+        r.skip()?;
+    }
+    None
+}
+
 /// `body` as the answer to request `id` with a `Nodes` page, read in place;
 /// `None` if it is anything else (the caller decodes it the usual way).
 pub fn nodes_page(body: &[u8], id: u64) -> Option<NodesPageRef<'_>> {

@@ -4,14 +4,19 @@
 
 use std::sync::Arc;
 
+use bytes::BytesMut;
+
 use tokio_util::sync::CancellationToken;
 
+use super::bulk;
 use super::dial::{dial, link_config, DialError, Dialed, Endpoint};
+use super::frame::decode_body;
 use super::handshake::HandshakeError;
 use super::link::{drive, LinkError, LinkHandle, NoRequests, Responses};
+use super::node_ref::NodeRef;
 use super::proto::{
     CheckView, CommandsPage, ErrorCode, ErrorFrame, EventView, InventoryItem, JobDetail, JobView,
-    ListCommands, NodeView, PeerKind, ProblemView, QueryChecks, QueryEvents, QueryNodes,
+    ListCommands, Message, NodeView, PeerKind, ProblemView, QueryChecks, QueryEvents, QueryNodes,
     RequestBody, ResponseBody, ShowJob, Welcome, DEFAULT_MAX_FRAME,
 };
 use super::tls::TrustError;
@@ -37,10 +42,15 @@ pub enum ClientError {
 
 impl From<LinkError> for ClientError {
     fn from(e: LinkError) -> Self {
-        ClientError::Lost(match e {
-            LinkError::Closed(why) => why,
-            LinkError::Encode(why) => why,
-        })
+        match e {
+            LinkError::Closed(why) | LinkError::Encode(why) => ClientError::Lost(why),
+            // A refusal (a revoked token) is final; anything else (configd
+            // stopping, or timing us out) is a lost connection to make again.
+            LinkError::Peer(e) if matches!(e.code, ErrorCode::Auth | ErrorCode::Forbidden) => {
+                ClientError::Remote(e)
+            }
+            LinkError::Peer(e) => ClientError::Lost(format!("peer: {e}")),
+        }
     }
 }
 
@@ -118,16 +128,50 @@ impl Client {
         Ok(self.link.request(body).await?)
     }
 
+    /// Sends a request; its answers arrive as frame bodies to read in
+    /// place (`bulk`), or to decode with `decode_answer`.
+    pub async fn request_raw(&self, body: RequestBody) -> Result<Responses<BytesMut>, ClientError> {
+        Ok(self.link.request_raw(body).await?)
+    }
+
     /// All nodes matching `filters`.
     pub async fn query_nodes(&self, filters: Vec<String>) -> Result<Vec<NodeView>, ClientError> {
-        self.paged(
-            RequestBody::QueryNodes(QueryNodes { filters }),
-            |b| match b {
-                ResponseBody::Nodes(p) => Ok((p.nodes, p.done)),
-                other => Err(Box::new(other)),
-            },
-        )
-        .await
+        let mut nodes = Vec::new();
+        self.each_node(filters, |n| nodes.push(n.to_view())).await?;
+        Ok(nodes)
+    }
+
+    /// Every node matching `filters`, each handed to `each` as it is read
+    /// in place from its page, in configd's order: output made straight
+    /// from the frames (`monit-cli query nodes`) copies no node.
+    pub async fn each_node(
+        &self,
+        filters: Vec<String>,
+        mut each: impl FnMut(&NodeRef),
+    ) -> Result<(), ClientError> {
+        let mut answers = self
+            .request_raw(RequestBody::QueryNodes(QueryNodes { filters }))
+            .await?;
+        let id = answers.id();
+        loop {
+            let body = answers.next().await.ok_or_else(ended_early)??;
+            let done = match bulk::nodes_page(&body, id) {
+                Some(page) => {
+                    page.nodes.iter().for_each(&mut each);
+                    page.done
+                }
+                None => match decode_answer(&body)? {
+                    ResponseBody::Nodes(page) => {
+                        page.nodes.iter().for_each(|n| each(&NodeRef::from(n)));
+                        page.done
+                    }
+                    other => return Err(not_the_answer(other)),
+                },
+            };
+            if done {
+                return Ok(());
+            }
+        }
     }
 
     /// Checks on `node` (all when None) matching `filters`.
@@ -262,15 +306,33 @@ impl Client {
                         return Ok(items);
                     }
                 }
-                Err(other) => {
-                    return Err(match *other {
-                        ResponseBody::Error(e) => ClientError::Remote(e),
-                        other => unexpected(&other),
-                    })
-                }
+                Err(other) => return Err(not_the_answer(*other)),
             }
         }
-        Err(ClientError::Lost("configd ended the answer early".into()))
+        Err(ended_early())
+    }
+}
+
+pub fn ended_early() -> ClientError {
+    ClientError::Lost("configd ended the answer early".into())
+}
+
+/// An answer that is not the one asked for: configd's error, or a bug.
+pub fn not_the_answer(body: ResponseBody) -> ClientError {
+    match body {
+        ResponseBody::Error(e) => ClientError::Remote(e),
+        other => unexpected(&other),
+    }
+}
+
+/// An answer of `request_raw` not read in place, decoded.
+pub fn decode_answer(body: &[u8]) -> Result<ResponseBody, ClientError> {
+    match decode_body(body) {
+        Ok(Message::Response(r)) => Ok(r.body),
+        Ok(_) => Err(ClientError::Lost(
+            "configd sent a message that is not an answer".into(),
+        )),
+        Err(e) => Err(ClientError::Lost(format!("bad frame from configd: {e}"))),
     }
 }
 

@@ -5,12 +5,12 @@
 
 use std::time::Duration;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use futures::{SinkExt, StreamExt};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_util::codec::Framed;
 
-use super::frame::{BodyCodec, FrameError, MessageCodec, TolerantCodec};
+use super::frame::{decode_body, BodyCodec, FrameError, MessageCodec};
 use super::proto::{ErrorCode, ErrorFrame, Message};
 use super::stream::Stream;
 
@@ -19,7 +19,7 @@ use super::stream::Stream;
 const INITIAL_BUFFER: usize = 512;
 
 pub struct Connection<S = Stream> {
-    framed: Framed<S, TolerantCodec>,
+    framed: Framed<S, BodyCodec>,
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
@@ -27,7 +27,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         Connection {
             framed: Framed::with_capacity(
                 stream,
-                TolerantCodec(MessageCodec::new(max_frame)),
+                BodyCodec(MessageCodec::new(max_frame)),
                 INITIAL_BUFFER,
             ),
         }
@@ -36,11 +36,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     /// The next message; `Ok(None)` on a clean close between frames.
     /// `UnknownRequest`/`UnknownResponse` leave the connection usable.
     pub async fn read(&mut self) -> Result<Option<Message>, FrameError> {
-        match self.framed.next().await {
+        match self.read_body().await? {
+            Some(body) => decode_body(&body).map(Some),
             None => Ok(None),
-            Some(Ok(item)) => item.map(Some),
-            Some(Err(e)) => Err(e),
         }
+    }
+
+    /// The next frame's body, not decoded; `Ok(None)` on a clean close.
+    pub async fn read_body(&mut self) -> Result<Option<BytesMut>, FrameError> {
+        self.framed.next().await.transpose()
     }
 
     /// Writes and flushes one message.
@@ -100,11 +104,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
 
     pub fn get_ref(&self) -> &S {
         self.framed.get_ref()
-    }
-
-    /// The same connection, read as frame bodies (bytes already read stay).
-    pub fn into_bodies(self) -> Framed<S, BodyCodec> {
-        self.framed.map_codec(|c| BodyCodec(c.0))
     }
 
     /// The stream back; anything already buffered is dropped.

@@ -261,48 +261,11 @@ impl Encoder<Message> for MessageCodec {
     }
 }
 
-/// Like `MessageCodec`, but a request or answer of an unknown kind is an
-/// item (`Err`), not a codec error: a codec error ends the framed stream,
-/// and one newer request must not cost the whole connection.
-#[derive(Debug, Clone, Copy)]
-pub struct TolerantCodec(pub MessageCodec);
-
-impl Decoder for TolerantCodec {
-    type Item = Result<Message, FrameError>;
-    type Error = FrameError;
-
-    fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Self::Item>, FrameError> {
-        let Some(body) = next_body(src, self.0.max_frame)? else {
-            return Ok(None);
-        };
-        match decode_body(&body) {
-            Ok(m) => Ok(Some(Ok(m))),
-            Err(e @ (FrameError::UnknownRequest { .. } | FrameError::UnknownResponse { .. })) => {
-                Ok(Some(Err(e)))
-            }
-            Err(e) => Err(e),
-        }
-    }
-
-    fn decode_eof(&mut self, buf: &mut BytesMut) -> Result<Option<Self::Item>, FrameError> {
-        let item = self.decode(buf)?;
-        at_eof(item, buf)
-    }
-}
-
-impl<T> Encoder<T> for TolerantCodec
-where
-    MessageCodec: Encoder<T, Error = FrameError>,
-{
-    type Error = FrameError;
-
-    fn encode(&mut self, item: T, dst: &mut BytesMut) -> Result<(), FrameError> {
-        self.0.encode(item, dst)
-    }
-}
-
-/// Frame bodies as bytes, for a reader that takes them apart itself (see
-/// `direct`); writes messages and encoded frames like `MessageCodec`.
+/// Frame bodies as bytes, decoded by the reader (`Connection::read`) or
+/// handed whole to a requester that reads them in place
+/// (`LinkHandle::request_raw`); writes messages and encoded frames like
+/// `MessageCodec`. A body that does not decode is the reader's error, not
+/// the codec's, so one newer request does not end the connection.
 #[derive(Debug, Clone, Copy)]
 pub struct BodyCodec(pub MessageCodec);
 

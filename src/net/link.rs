@@ -12,14 +12,15 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use super::bulk;
 use super::connection::Connection;
-use super::frame::{encode_frame, FrameError};
+use super::frame::{decode_body, encode_frame, FrameError};
 use super::handshake::message_name;
 use super::proto::{
     Cancel, ErrorCode, ErrorFrame, Message, Ping, Request, RequestBody, Response, ResponseBody,
@@ -40,6 +41,9 @@ pub enum LinkError {
     Closed(String),
     #[error("cannot encode: {0}")]
     Encode(String),
+    /// The peer ended the link with this error (e.g. a revoked token).
+    #[error("{0}")]
+    Peer(ErrorFrame),
 }
 
 /// Requests of the peer's open at once on one link, by default.
@@ -80,10 +84,46 @@ enum Outgoing {
     Encoded(Bytes),
 }
 
+/// Who waits for the answers to one of our requests, and in what form.
+enum Asker {
+    Decoded(mpsc::Sender<Result<ResponseBody, LinkError>>),
+    /// Frame bodies as they came, for a requester that reads them in place.
+    Raw(mpsc::Sender<Result<BytesMut, LinkError>>),
+}
+
+impl Asker {
+    /// Tells the asker its request failed (if it still listens).
+    fn fail(&self, e: LinkError) {
+        match self {
+            Asker::Decoded(tx) => drop(tx.try_send(Err(e))),
+            Asker::Raw(tx) => drop(tx.try_send(Err(e))),
+        }
+    }
+}
+
+/// An answer as a requester receives it.
+pub trait Answer: Send + 'static {
+    /// No more answers follow this one. Raw bodies are not looked into:
+    /// their reader knows when it is done.
+    fn is_final(&self) -> bool;
+}
+
+impl Answer for ResponseBody {
+    fn is_final(&self) -> bool {
+        ResponseBody::is_final(self)
+    }
+}
+
+impl Answer for BytesMut {
+    fn is_final(&self) -> bool {
+        false
+    }
+}
+
 enum Cmd {
     Request {
         body: Outgoing,
-        reply: mpsc::Sender<Result<ResponseBody, LinkError>>,
+        reply: Asker,
         id_tx: tokio::sync::oneshot::Sender<u64>,
     },
     Frame(Bytes),
@@ -114,7 +154,17 @@ impl LinkHandle {
     /// Sends a request; its answers arrive on the returned stream. Dropping
     /// the stream before the final answer cancels the request at the peer.
     pub async fn request(&self, body: RequestBody) -> Result<Responses, LinkError> {
-        self.start(Outgoing::Body(Box::new(body)), ANSWERS).await
+        self.start(Outgoing::Body(Box::new(body)), ANSWERS, Asker::Decoded)
+            .await
+    }
+
+    /// Like `request`, with each answer's frame body as it came, to read in
+    /// place (`bulk::nodes_page`, `bulk::log_lines_page`): no copy into
+    /// owned values for answers turned straight into output. Dropping the
+    /// stream cancels the request at the peer, or is a no-op once it ended.
+    pub async fn request_raw(&self, body: RequestBody) -> Result<Responses<BytesMut>, LinkError> {
+        self.start(Outgoing::Body(Box::new(body)), ANSWERS, Asker::Raw)
+            .await
     }
 
     /// Like `request`, with at most `window` answers buffered: past that
@@ -125,19 +175,30 @@ impl LinkHandle {
         body: RequestBody,
         window: usize,
     ) -> Result<Responses, LinkError> {
-        self.start(Outgoing::Body(Box::new(body)), window.max(1))
-            .await
+        self.start(
+            Outgoing::Body(Box::new(body)),
+            window.max(1),
+            Asker::Decoded,
+        )
+        .await
     }
 
     /// Like `request`, with a body encoded once by
     /// `bulk::encode_request_body` (the same bytes go to many peers, or
     /// many times).
     pub async fn request_encoded(&self, body: Bytes) -> Result<Responses, LinkError> {
-        self.start(Outgoing::Encoded(body), ANSWERS).await
+        self.start(Outgoing::Encoded(body), ANSWERS, Asker::Decoded)
+            .await
     }
 
-    async fn start(&self, body: Outgoing, window: usize) -> Result<Responses, LinkError> {
-        let (reply, rx) = mpsc::channel(window);
+    async fn start<T: Answer>(
+        &self,
+        body: Outgoing,
+        window: usize,
+        asker: fn(mpsc::Sender<Result<T, LinkError>>) -> Asker,
+    ) -> Result<Responses<T>, LinkError> {
+        let (tx, rx) = mpsc::channel(window);
+        let reply = asker(tx);
         let (id_tx, id_rx) = tokio::sync::oneshot::channel();
         self.tx
             .send(Cmd::Request { body, reply, id_tx })
@@ -189,16 +250,16 @@ fn closed() -> LinkError {
 }
 
 /// The answers to one request we sent, in order.
-pub struct Responses {
+pub struct Responses<T: Answer = ResponseBody> {
     id: u64,
-    rx: mpsc::Receiver<Result<ResponseBody, LinkError>>,
+    rx: mpsc::Receiver<Result<T, LinkError>>,
     link: LinkHandle,
     done: bool,
 }
 
-impl Responses {
+impl<T: Answer> Responses<T> {
     /// The next answer; `None` after the final one.
-    pub async fn next(&mut self) -> Option<Result<ResponseBody, LinkError>> {
+    pub async fn next(&mut self) -> Option<Result<T, LinkError>> {
         if self.done {
             return None;
         }
@@ -216,7 +277,7 @@ impl Responses {
     }
 }
 
-impl Drop for Responses {
+impl<T: Answer> Drop for Responses<T> {
     fn drop(&mut self) {
         if !self.done {
             let _ = self.link.tx.try_send(Cmd::Forget(self.id));
@@ -323,7 +384,7 @@ where
     S: AsyncRead + AsyncWrite + Unpin,
     H: Handler,
 {
-    let mut pending: HashMap<u64, mpsc::Sender<Result<ResponseBody, LinkError>>> = HashMap::new();
+    let mut pending: HashMap<u64, Asker> = HashMap::new();
     // Each open request of the peer: its cancel token, and its permit of
     // the shared budget (returned when the entry goes).
     let mut incoming: HashMap<u64, (CancellationToken, Option<tokio::sync::OwnedSemaphorePermit>)> =
@@ -403,8 +464,8 @@ where
                                             Ok(frame) => conn.feed_frame(frame).await,
                                             Err(e) => {
                                                 // Too big: the asker hears why, the link goes on.
-                                                if let Some(tx) = pending.remove(&id) {
-                                                    let _ = tx.try_send(Err(LinkError::Encode(e.to_string())));
+                                                if let Some(asker) = pending.remove(&id) {
+                                                    asker.fail(LinkError::Encode(e.to_string()));
                                                 }
                                                 Ok(())
                                             }
@@ -456,13 +517,34 @@ where
                     }
                 }
             }
-            msg = conn.read() => {
+            body = conn.read_body() => {
                 last_heard = Instant::now();
                 partial = conn.partial_input();
                 handler.heard();
-                let msg = match msg {
-                    Ok(Some(m)) => m,
+                let msg = match body {
+                    Ok(Some(body)) => {
+                        let raw = bulk::response_id(&body).and_then(|id| match pending.get(&id) {
+                            Some(Asker::Raw(tx)) => Some((id, tx.clone())),
+                            _ => None,
+                        });
+                        if let Some((id, tx)) = raw {
+                            let waited = Instant::now();
+                            if tx.send(Ok(body)).await.is_err() {
+                                pending.remove(&id);
+                            }
+                            // Our own slow reader held us; the peer was not silent.
+                            if waited.elapsed() > WRITE_STALL {
+                                last_heard = Instant::now();
+                            }
+                            continue;
+                        }
+                        decode_body(&body)
+                    }
                     Ok(None) => break LinkEnd::Closed,
+                    Err(e) => Err(e),
+                };
+                let msg = match msg {
+                    Ok(m) => m,
                     // A peer that exits without TLS close_notify has still
                     // closed between frames: a normal end, not an error.
                     Err(FrameError::Io(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => break LinkEnd::Closed,
@@ -481,7 +563,7 @@ where
                         continue;
                     }
                     Err(FrameError::UnknownResponse { id, name }) => {
-                        if let Some(tx) = pending.remove(&id) {
+                        if let Some(Asker::Decoded(tx)) = pending.remove(&id) {
                             let _ = tx.try_send(Ok(ResponseBody::Error(ErrorFrame::new(
                                 ErrorCode::Protocol,
                                 format!("the peer answered with `{name}`, which this monit {} does not know: upgrade it", crate::VERSION),
@@ -542,7 +624,7 @@ where
                     }
                     Message::Response(Response { id, body }) => {
                         let last = body.is_final();
-                        if let Some(tx) = pending.get(&id) {
+                        if let Some(Asker::Decoded(tx)) = pending.get(&id) {
                             let waited = Instant::now();
                             // The asker may have gone; then its answers are dropped.
                             if tx.send(Ok(body)).await.is_err() || last {
@@ -572,9 +654,12 @@ where
     for (token, _) in incoming.values() {
         token.cancel();
     }
-    let reason = LinkError::Closed(end.to_string());
-    for (_, tx) in pending.drain() {
-        let _ = tx.try_send(Err(reason.clone()));
+    let reason = match &end {
+        LinkEnd::PeerError(e) => LinkError::Peer(e.clone()),
+        end => LinkError::Closed(end.to_string()),
+    };
+    for (_, asker) in pending.drain() {
+        asker.fail(reason.clone());
     }
     end
 }
@@ -705,6 +790,16 @@ mod tests {
                 pages += 1;
             }
             assert_eq!(pages, 3, "{name}");
+            // The same answers as frame bodies, for their reader to decode.
+            let mut raw = from
+                .request_raw(RequestBody::QueryNodes(QueryNodes::default()))
+                .await
+                .unwrap();
+            for i in 0..3 {
+                let body = raw.next().await.unwrap().unwrap();
+                let page = crate::net::client::decode_answer(&body).unwrap();
+                assert!(matches!(page, ResponseBody::Nodes(p) if p.done == (i == 2)));
+            }
         }
         // Dropping an unfinished request cancels it at the peer.
         let held = a

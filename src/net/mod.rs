@@ -6,7 +6,6 @@ pub mod bulk;
 pub mod client;
 pub mod connection;
 pub mod dial;
-pub mod direct;
 pub mod fingerprint;
 pub mod frame;
 pub mod handshake;
