@@ -3,6 +3,7 @@
 pub mod args;
 pub mod checks;
 pub mod exit;
+mod job_stream;
 mod logs;
 pub mod ops;
 pub mod output;

@@ -2,16 +2,16 @@
 
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::time::Duration;
 
 use super::args::{CommonArgs, InventoryCmd, JobCmd, RunArgs};
-use super::exit::{CliError, Exit};
+use super::exit::CliError;
+use super::job_stream::Stream;
 use super::output::{clip, write_answer, write_json, write_one, write_rows, Fit, Format, Table};
 use super::{connect, finish_output, parse_filters};
 use crate::net::client::{unexpected, Client, ClientError};
 use crate::net::proto::{
     CancelJob, InventoryItem, InventoryOp, InventoryWrite, OutputStream, RequestBody,
-    ResolveTargets, ResponseBody, RunRequest, ShowJob, TargetState,
+    ResolveTargets, ResponseBody, RunRequest, ShowJob,
 };
 use crate::ops::views::{command_json, inventory_json, job_json, job_state};
 
@@ -410,7 +410,7 @@ pub async fn job(common: &CommonArgs, cmd: JobCmd) -> Result<(), CliError> {
 /// One output record per line of `o` into `buf`: a JSON line
 /// `{job, node, stream, line}`, or a CSV row (after the header when
 /// `first`).
-fn output_records(
+pub(crate) fn output_records(
     buf: &mut Vec<u8>,
     format: Format,
     first: bool,
@@ -542,7 +542,7 @@ pub(crate) async fn cancel_job(client: &Client, id: u64) -> Result<String, CliEr
 }
 
 /// What follows the node name on a line of live output.
-fn marker(stream: OutputStream) -> &'static str {
+pub(crate) fn marker(stream: OutputStream) -> &'static str {
     match stream {
         OutputStream::Stdout => ": ",
         OutputStream::Stderr => " [stderr]: ",
@@ -550,7 +550,7 @@ fn marker(stream: OutputStream) -> &'static str {
 }
 
 /// Writes live output now; a closed pipe (`| head`) is not an error.
-fn write_live(out: &mut impl Write, buf: &[u8]) -> Result<(), CliError> {
+pub(crate) fn write_live(out: &mut impl Write, buf: &[u8]) -> Result<(), CliError> {
     match out.write_all(buf).and_then(|_| out.flush()) {
         Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => finish_output(Err(e)),
         _ => Ok(()),
@@ -618,127 +618,9 @@ pub async fn run(common: &CommonArgs, args: RunArgs) -> Result<(), CliError> {
         )
         .await?;
     }
-    let mut answers = client.request(RequestBody::Run(request)).await?;
-    let json = matches!(common.output, Format::Json | Format::Jsonl);
-    let mut stdout = std::io::stdout().lock();
-    let mut stderr = std::io::stderr();
-    let mut job_id = None;
-    let mut records_started = false;
-    let mut buf = Vec::with_capacity(1 << 16);
-    let interrupt = tokio::signal::ctrl_c();
-    tokio::pin!(interrupt);
-    loop {
-        let next = tokio::select! {
-            _ = &mut interrupt => {
-                // The job belongs to configd: stop it there, and say so.
-                let Some(id) = job_id else {
-                    drop(answers);
-                    // Give the Cancel frame a moment to leave before the link closes.
-                    tokio::time::sleep(Duration::from_millis(200)).await;
-                    return Err(CliError::new(Exit::Interrupted, anyhow::anyhow!("interrupted before the job started")));
-                };
-                let _ = writeln!(stderr, "interrupted: cancelling job {id} on every node...");
-                let said = tokio::time::timeout(Duration::from_secs(5), cancel_job(&client, id)).await;
-                let why = match said {
-                    Ok(Ok(message)) => message,
-                    Ok(Err(e)) => format!("job {id} may still run: {:#} (try `monit-cli job cancel {id}`)", e.error),
-                    Err(_) => format!("job {id} may still run: configd did not answer (try `monit-cli job cancel {id}`)"),
-                };
-                return Err(CliError::new(Exit::Interrupted, anyhow::anyhow!("interrupted: {why}")));
-            }
-            n = answers.next() => n,
-        };
-        let body = match next {
-            Some(Ok(b)) => b,
-            Some(Err(e)) => return Err(ClientError::from(e).into()),
-            None => {
-                return Err(ClientError::Lost("configd ended the job stream early".into()).into())
-            }
-        };
-        match body {
-            ResponseBody::JobStarted(s) if args.detach => {
-                // Leaving the stream detaches; the job runs on in configd.
-                let fields = serde_json::json!({ "id": s.id, "targets": s.targets });
-                let written = write_answer(&mut stdout, common.output, &s.id.to_string(), &fields);
-                if !json {
-                    let _ = writeln!(
-                        stderr,
-                        "job {} started on {}; follow it with `monit-cli job show -f {}`",
-                        s.id,
-                        s.targets.join(", "),
-                        s.id
-                    );
-                }
-                return finish_output(written);
-            }
-            ResponseBody::JobStarted(s) => {
-                job_id = Some(s.id);
-                if !json {
-                    let _ = writeln!(stderr, "job {} started on {}", s.id, s.targets.join(", "));
-                }
-            }
-            ResponseBody::JobOutput(o) => {
-                if matches!(common.output, Format::Jsonl | Format::Csv) {
-                    // Each line as a record, stderr's too, as it arrives.
-                    buf.clear();
-                    let first = !records_started;
-                    records_started = true;
-                    output_records(&mut buf, common.output, first, job_id, &o);
-                    write_live(&mut stdout, &buf)?;
-                    continue;
-                }
-                if json {
-                    continue;
-                }
-                buf.clear();
-                prefix_lines(&mut buf, &o.node, marker(o.stream), &o.data);
-                match o.stream {
-                    OutputStream::Stdout => write_live(&mut stdout, &buf)?,
-                    OutputStream::Stderr => {
-                        let _ = stderr.write_all(&buf);
-                    }
-                }
-            }
-            ResponseBody::TargetDone(t) => {
-                if !json && t.state != TargetState::Ok {
-                    let _ = writeln!(stderr, "{}: {} {}", t.node, t.state.as_str(), t.message);
-                }
-            }
-            ResponseBody::JobDone(job) => {
-                let good = job.targets.iter().filter(|t| t.state == TargetState::Ok);
-                let good = good.count();
-                if json {
-                    finish_output(write_json(&mut stdout, common.output, &[job_json(&job)]))?;
-                } else {
-                    let mut tail = String::new();
-                    if !job.effects.is_empty() {
-                        let e: Vec<String> = job
-                            .effects
-                            .iter()
-                            .map(|(k, v)| format!("{k}={v}"))
-                            .collect();
-                        let item = job.item.as_deref().unwrap_or_default();
-                        tail = format!("; {item} set {}", e.join(" "));
-                    }
-                    if !job.message.is_empty() {
-                        tail = format!("{tail}; {}", job.message);
-                    }
-                    let (id, state, all) = (job.id, job_state(&job), job.targets.len());
-                    let _ = writeln!(stderr, "job {id} {state}: {good}/{all} target(s) ok{tail}");
-                }
-                if good == job.targets.len() {
-                    return Ok(());
-                }
-                return Err(CliError::failed(format!(
-                    "job {} {}",
-                    job.id,
-                    job_state(&job)
-                )));
-            }
-            ResponseBody::Error(e) => return Err(remote(e)),
-            other => return Err(unexpected(&other).into()),
-        }
-    }
+    let answers = client.request(RequestBody::Run(request)).await?;
+    let detach = args.detach;
+    super::job_stream::follow(common, &client, answers, Stream::Run { detach }).await
 }
 
 /// Asks `question` on the terminal (y/N); without a terminal (a script)
