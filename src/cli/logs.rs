@@ -448,6 +448,7 @@ pub async fn run(common: &CommonArgs, args: LogsArgs) -> Result<(), CliError> {
             Err(TrySendError::Full(())) => dropped.add(skipped + lines, Instant::now()),
         }
         if done {
+            answers.finished();
             break Ok(());
         }
     };

@@ -169,6 +169,7 @@ impl Client {
                 },
             };
             if done {
+                answers.finished();
                 return Ok(());
             }
         }

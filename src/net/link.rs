@@ -127,8 +127,12 @@ enum Cmd {
         id_tx: tokio::sync::oneshot::Sender<u64>,
     },
     Frame(Bytes),
-    /// We no longer want the answers to our request `id`.
-    Forget(u64),
+    /// We no longer want the answers to our request `id`; `cancel`: the
+    /// peer may still be answering.
+    Forget {
+        id: u64,
+        cancel: bool,
+    },
     /// Our handler for the peer's request `id` finished.
     Done(u64),
     /// End the link after telling the peer why.
@@ -275,13 +279,27 @@ impl<T: Answer> Responses<T> {
     pub fn id(&self) -> u64 {
         self.id
     }
+
+    /// The reader of raw answers saw the final one: the link forgets the
+    /// request, which the peer has finished (no `Cancel`).
+    pub fn finished(&mut self) {
+        self.forget(false);
+    }
+
+    fn forget(&mut self, cancel: bool) {
+        if !self.done {
+            self.done = true;
+            let _ = self.link.tx.try_send(Cmd::Forget {
+                id: self.id,
+                cancel,
+            });
+        }
+    }
 }
 
 impl<T: Answer> Drop for Responses<T> {
     fn drop(&mut self) {
-        if !self.done {
-            let _ = self.link.tx.try_send(Cmd::Forget(self.id));
-        }
+        self.forget(true);
     }
 }
 
@@ -484,8 +502,8 @@ where
                             }
                             written += 1;
                         }
-                        Cmd::Forget(id) => {
-                            if pending.remove(&id).is_some() {
+                        Cmd::Forget { id, cancel } => {
+                            if pending.remove(&id).is_some() && cancel {
                                 if let Err(e) = conn.feed(&Message::Cancel(Cancel { id })).await {
                                     break 'run feed_failed(e);
                                 }
@@ -800,6 +818,8 @@ mod tests {
                 let page = crate::net::client::decode_answer(&body).unwrap();
                 assert!(matches!(page, ResponseBody::Nodes(p) if p.done == (i == 2)));
             }
+            raw.finished();
+            assert!(raw.next().await.is_none());
         }
         // Dropping an unfinished request cancels it at the peer.
         let held = a
