@@ -432,6 +432,15 @@ impl Tail {
         }
     }
 
+    /// The record of `node`'s output.
+    pub(crate) fn output(&self, node: &str) -> NodeOutput {
+        NodeOutput {
+            node: node.to_string(),
+            output: self.stored(),
+            truncated: self.truncated,
+        }
+    }
+
     pub(crate) fn stored(&self) -> String {
         if self.truncated {
             format!(
@@ -539,15 +548,9 @@ pub async fn run(
     let marks = shared.ops().mark_busy(&busy_keys);
     let _busy = match marks {
         Ok(marks) => marks,
-        Err(k) => {
-            let r = Refusal::new(
-                ErrorCode::Busy,
-                Cause::Busy,
-                format!(
-                    "another job is acting on {} {}; try again when it ends",
-                    k.0, k.1
-                ),
-            );
+        Err((kind, key)) => {
+            let (code, message) = super::runbook::run::busy_message(&kind, &key);
+            let r = Refusal::new(code, Cause::Busy, message);
             let r = match &plan.item {
                 Some(i) => r.on(&i.node),
                 None => r,
@@ -674,15 +677,11 @@ pub async fn run(
         job.message = "not every target succeeded: effects not applied".into();
     }
     job.finished_ms = Some(now_ms());
-    let outputs: Vec<NodeOutput> = plan
+    let outputs = plan
         .targets
         .iter()
         .zip(&tails)
-        .map(|(n, t)| NodeOutput {
-            node: n.clone(),
-            output: t.stored(),
-            truncated: t.truncated,
-        })
+        .map(|(n, t)| t.output(n))
         .collect();
     if let Err(e) = shared.store().finish_job(&job, outputs).await {
         tracing::error!(job = job.id, "cannot record job end: {e}");

@@ -53,7 +53,7 @@ impl RunbookArg {
     }
 
     /// A command argument of the same name and type.
-    fn as_command_arg(&self, kind: &ArgType) -> ArgSpec {
+    pub fn as_command_arg(&self, kind: &ArgType) -> ArgSpec {
         ArgSpec {
             name: self.name.clone(),
             kind: kind.clone(),

@@ -17,7 +17,7 @@ use super::super::state::Shared;
 use crate::net::proto::{ErrorCode, InventoryChange, RunbookPlan, StepKind, StepState, StepView};
 use crate::ops::kinds::{Item, Kinds};
 use crate::ops::runbook::{Action, RunbookArgType, RunbookSpec, Step, ITEM, MAX_KEYS};
-use crate::ops::spec::{ArgSpec, ArgType};
+use crate::ops::spec::ArgType;
 use crate::ops::template::Scope;
 
 /// A refusal: code and one-line message.
@@ -153,12 +153,9 @@ pub async fn plan(
                     known_node(shared, value, &format!("argument `{}`", a.name))?
                 }
                 RunbookArgType::Value(kind) if !matches!(kind, ArgType::Key { .. }) => {
-                    ArgSpec {
-                        name: a.name.clone(),
-                        kind: kind.clone(),
-                    }
-                    .check(value)
-                    .map_err(|why| bad(format!("argument `{}`: {why}", a.name)))?;
+                    a.as_command_arg(kind)
+                        .check(value)
+                        .map_err(|why| bad(format!("argument `{}`: {why}", a.name)))?;
                 }
                 _ => {}
             }
