@@ -238,14 +238,7 @@ pub async fn plan(
             steps.push(view);
         }
     }
-    for s in &steps {
-        for c in &s.changes {
-            let id = (c.kind.clone(), c.key.clone());
-            if !named.contains(&id) {
-                named.push(id);
-            }
-        }
-    }
+    add_changed(&mut named, &steps);
     let digest = digest(&spec.name, args, &steps);
     Ok(Planned {
         plan: RunbookPlan {
@@ -256,6 +249,16 @@ pub async fn plan(
         },
         items: named,
     })
+}
+
+/// Adds each item that `steps` change to `items`, once.
+pub(crate) fn add_changed(items: &mut Vec<(String, String)>, steps: &[StepView]) {
+    for c in steps.iter().flat_map(|s| &s.changes) {
+        let id = (c.kind.clone(), c.key.clone());
+        if !items.contains(&id) {
+            items.push(id);
+        }
+    }
 }
 
 /// A short hash of exactly what will run.
