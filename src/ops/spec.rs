@@ -239,13 +239,8 @@ impl ArgSpec {
                     None => Ok(()),
                 }
             }
-            ArgType::Enum { values } => {
-                if values.iter().any(|v| v == value) {
-                    Ok(())
-                } else {
-                    bad(format!("`{}` is not allowed", shown(value)))
-                }
-            }
+            ArgType::Enum { values } if values.iter().any(|v| v == value) => Ok(()),
+            ArgType::Enum { .. } => bad(format!("`{}` is not allowed", shown(value))),
             ArgType::Date { format } => {
                 check_date(value, format.as_deref().unwrap_or("%Y%m%d")).or_else(bad)
             }

@@ -75,17 +75,12 @@ impl ValueType {
                 .map(|ip| ip.to_string())
                 .map_err(|_| format!("`{}` is not an IP address", shown(value))),
             ValueType::Date => check_date(value, "%Y-%m-%d").map(|_| value.to_string()),
-            ValueType::Enum(values) => {
-                if values.iter().any(|v| v == value) {
-                    Ok(value.to_string())
-                } else {
-                    Err(format!(
-                        "`{}` is not one of {}",
-                        shown(value),
-                        values.join("|")
-                    ))
-                }
-            }
+            ValueType::Enum(values) if values.iter().any(|v| v == value) => Ok(value.to_string()),
+            ValueType::Enum(values) => Err(format!(
+                "`{}` is not one of {}",
+                shown(value),
+                values.join("|")
+            )),
         }
     }
 }

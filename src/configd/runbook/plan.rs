@@ -281,14 +281,9 @@ pub fn check_transfer_file(file: &str) -> Result<(), String> {
         && file
             .split('/')
             .all(|c| !c.is_empty() && c != "." && c != "..");
-    if ok {
-        Ok(())
-    } else {
-        Err(format!(
-            "file `{}` is not a plain relative path inside transfer_dir",
-            crate::ops::values::shown(file)
-        ))
-    }
+    let shown = crate::ops::values::shown(file);
+    let outside = || format!("file `{shown}` is not a plain relative path inside transfer_dir");
+    ok.then_some(()).ok_or_else(outside)
 }
 
 async fn resolve_step(
