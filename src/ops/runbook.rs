@@ -413,15 +413,12 @@ fn resolve_one(e: RunbookEntry, kinds: &Kinds) -> Result<RunbookSpec, String> {
 
 fn resolve_arg(a: RunbookArgEntry, runbook: &str) -> Result<RunbookArg, String> {
     crate::names::check_name(&a.name).map_err(|e| format!("argument name: {e}"))?;
-    let stray = |what: &str, set: bool| {
-        if set {
-            Err(format!(
-                "argument `{}`: `{what}` does not apply to type {}",
-                a.name, a.ty
-            ))
-        } else {
-            Ok(())
-        }
+    let stray = |what: &str, set: bool| match set {
+        true => Err(format!(
+            "argument `{}`: `{what}` does not apply to type {}",
+            a.name, a.ty
+        )),
+        false => Ok(()),
     };
     let kind = match a.ty.as_str() {
         "keys" | "node" => {
