@@ -14,7 +14,7 @@ use tracing::Instrument;
 use super::registry::NodeSlot;
 use super::reply::{deliver, ApiError, ApiResult, Reply};
 use super::state::Shared;
-use super::store::EventRow;
+use super::store::{event_row, EventRow};
 use super::tokens::Identity;
 use super::{check_api, jobs, logs_api, ops_api, roles, runbook};
 use crate::filter::Filter;
@@ -259,15 +259,11 @@ impl Api {
             "node {}: {message}",
             state.as_str()
         );
+        let (node, message) = (Some(self.identity.name.as_str()), message.to_string());
         let ev = EventRow {
-            time_ms: now_ms(),
-            kind: "node_state".into(),
-            node: Some(self.identity.name.clone()),
-            check: None,
             state: Some(state.as_str().into()),
             previous_state: previous.map(|p| p.as_str().to_string()),
-            who: None,
-            message: message.to_string(),
+            ..event_row(now_ms(), "node_state", node, None, message)
         };
         if let Err(e) = self.shared.store().event(ev).await {
             tracing::error!("cannot store event: {e}");

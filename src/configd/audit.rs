@@ -4,7 +4,7 @@
 //! the refusal's cause is the event's `state` (`-f state=binding`).
 
 use super::state::Shared;
-use super::store::EventRow;
+use super::store::{event_row, EventRow};
 use super::tokens::Identity;
 use crate::net::proto::RunRequest;
 use crate::ops::values::shown;
@@ -86,14 +86,9 @@ pub async fn record(
     message: String,
 ) {
     let ev = EventRow {
-        time_ms: now_ms(),
-        kind: kind.into(),
-        node: node.map(str::to_string),
-        check: None,
         state: Some(state.into()),
-        previous_state: None,
         who: Some(who.name.clone()),
-        message,
+        ..event_row(now_ms(), kind, node, None, message)
     };
     if let Err(e) = shared.store().event(ev).await {
         tracing::error!("cannot record a {kind} event: {e}");

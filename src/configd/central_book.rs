@@ -150,10 +150,7 @@ impl CentralBook {
             entry.refused = refused;
             return false;
         }
-        if !force && entry.sent.as_deref() == Some(set) {
-            return false;
-        }
-        true
+        force || entry.sent.as_deref() != Some(set)
     }
 
     /// Records `node`'s answer to `set`; the checks the check book should

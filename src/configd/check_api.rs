@@ -7,7 +7,7 @@ use std::sync::Arc;
 use super::checks::Effects;
 use super::reply::{pages, ApiError, ApiResult, Reply};
 use super::state::Shared;
-use super::store::StoreError;
+use super::store::{event_row, EventRow, StoreError};
 use super::tokens::Identity;
 use crate::checks::tracker::Ack;
 use crate::filter::{row_matches, Filter};
@@ -36,7 +36,7 @@ pub async fn apply(shared: &Shared, fx: Effects, wait: bool) -> Result<(), Store
 }
 
 /// State changes and flapping of checks, as lines of their node's log.
-fn log_changes(shared: &Shared, events: &[crate::configd::store::EventRow]) {
+fn log_changes(shared: &Shared, events: &[EventRow]) {
     use crate::net::proto::{Level, LogLine};
     let mut by_node: std::collections::BTreeMap<&str, Vec<LogLine>> = Default::default();
     for e in events {
@@ -234,15 +234,10 @@ async fn expire_pending(shared: &Shared) {
     for name in shared.registry().expire_pending() {
         tracing::info!(node = %name, "node down: {why}");
         let now = now_ms();
-        let ev = crate::configd::store::EventRow {
-            time_ms: now,
-            kind: "node_state".into(),
-            node: Some(name.clone()),
-            check: None,
+        let ev = EventRow {
             state: Some("down".into()),
             previous_state: Some("pending".into()),
-            who: None,
-            message: why.into(),
+            ..event_row(now, "node_state", Some(&name), None, why.into())
         };
         if let Err(e) = shared.store().event(ev).await {
             tracing::error!("cannot store event: {e}");

@@ -679,36 +679,24 @@ impl CheckBook {
     /// Check counts of every node that has checks, in one pass.
     pub fn counts_by_node(&self) -> std::collections::HashMap<String, CheckCounts> {
         let book = lock(&self.book);
-        let mut all: std::collections::HashMap<String, CheckCounts> = Default::default();
-        let mut current: Option<(&str, CheckCounts)> = None;
-        // Keys are ordered by node: count a run, then store it.
+        let mut runs: Vec<(&String, CheckCounts)> = Vec::new();
+        // Keys are ordered by node: each node's checks are one run.
         for ((node, _), e) in &book.checks {
-            match &mut current {
-                Some((n, c)) if *n == node.as_str() => count(c, e),
-                _ => {
-                    if let Some((n, c)) = current.take() {
-                        all.insert(n.to_string(), c);
-                    }
-                    let mut c = CheckCounts::default();
-                    count(&mut c, e);
-                    current = Some((node.as_str(), c));
-                }
+            if runs.last().is_none_or(|(n, _)| *n != node) {
+                runs.push((node, CheckCounts::default()));
+            }
+            let Some((_, c)) = runs.last_mut() else {
+                continue;
+            };
+            match e.tracker.status.state {
+                CheckState::Ok => c.ok += 1,
+                CheckState::Warning => c.warning += 1,
+                CheckState::Critical => c.critical += 1,
+                CheckState::Unknown => c.unknown += 1,
+                CheckState::Pending => c.pending += 1,
             }
         }
-        if let Some((n, c)) = current {
-            all.insert(n.to_string(), c);
-        }
-        all
-    }
-}
-
-fn count(c: &mut CheckCounts, e: &Entry) {
-    match e.tracker.status.state {
-        CheckState::Ok => c.ok += 1,
-        CheckState::Warning => c.warning += 1,
-        CheckState::Critical => c.critical += 1,
-        CheckState::Unknown => c.unknown += 1,
-        CheckState::Pending => c.pending += 1,
+        runs.into_iter().map(|(n, c)| (n.clone(), c)).collect()
     }
 }
 
@@ -795,26 +783,21 @@ fn host_notification(
     labels: &BTreeMap<String, String>,
     now_ms: i64,
 ) -> Notification {
-    let down = h.down;
+    let (node_state, state, output) = match h.down {
+        true => (NodeState::Down, CheckState::Critical, h.why.clone()),
+        false => (NodeState::Up, CheckState::Ok, "node up".into()),
+    };
     Notification {
         kind,
         node: node.to_string(),
         check: String::new(),
-        node_state: Some(if down { NodeState::Down } else { NodeState::Up }),
-        state: if down {
-            CheckState::Critical
-        } else {
-            CheckState::Ok
-        },
+        node_state: Some(node_state),
+        state,
         previous_state: None,
         state_type: StateType::Hard,
         attempt: 1,
         max_attempts: 1,
-        output: if down {
-            h.why.clone()
-        } else {
-            "node up".into()
-        },
+        output,
         long_output: String::new(),
         labels: labels.clone(),
         who: None,
@@ -909,22 +892,14 @@ fn effects_of(
             ),
         ));
     }
-    match o.flapping {
-        Some(true) => fx.writes.events.push(ev(
-            "flapping_start",
-            format!(
-                "flapping started ({:.1}% state change)",
-                entry.tracker.percent_change
-            ),
-        )),
-        Some(false) => fx.writes.events.push(ev(
-            "flapping_stop",
-            format!(
-                "flapping stopped ({:.1}% state change)",
-                entry.tracker.percent_change
-            ),
-        )),
-        None => {}
+    if let Some(started) = o.flapping {
+        let (kind, what) = match started {
+            true => ("flapping_start", "started"),
+            false => ("flapping_stop", "stopped"),
+        };
+        let change = entry.tracker.percent_change;
+        let message = format!("flapping {what} ({change:.1}% state change)");
+        fx.writes.events.push(ev(kind, message));
     }
     if o.ack_cleared {
         fx.writes.events.push(ev(

@@ -94,18 +94,14 @@ fn apply_ops(
                 replace,
                 line,
             } => {
-                let item = match check_new(kinds, &k, &key, &node, &attrs) {
-                    Ok(item) => item,
-                    Err(e) => return rejected(format!("{}{e}", at(line, &format!("{k}={key}")))),
-                };
-                if let Err(e) = known_node(known, &item.node) {
-                    return rejected(format!("{}{e}", at(line, &format!("{k}={key}"))));
-                }
+                let here = at(line, &format!("{k}={key}"));
+                let item = check_new(kinds, &k, &key, &node, &attrs)
+                    .and_then(|item| known_node(known, &item.node).map(|()| item))
+                    .or_else(|e| rejected(format!("{here}{e}")))?;
                 let before = get(conn, &item.kind, &item.key)?;
                 if before.is_some() && !replace {
                     return rejected(format!(
-                        "{}{} {} exists already; change it with `monit-cli inventory update {} {} ATTR=VALUE`",
-                        at(line, &format!("{k}={key}")),
+                        "{here}{} {} exists already; change it with `monit-cli inventory update {} {} ATTR=VALUE`",
                         item.kind,
                         item.key,
                         item.kind,
@@ -256,12 +252,11 @@ pub async fn apply_changes(
     store
         .call(move |conn| -> Result<(), InventoryError> {
             // `call` runs this in a savepoint: an error undoes every write.
-            let tx = conn;
             let mut touched: BTreeMap<(String, String), (Item, Item)> = BTreeMap::new();
             for c in &changes {
                 let id = (c.kind.clone(), c.key.clone());
                 if !touched.contains_key(&id) {
-                    let Some(item) = get(tx, &c.kind, &c.key)? else {
+                    let Some(item) = get(conn, &c.kind, &c.key)? else {
                         return rejected(format!("{} {} was deleted meanwhile", c.kind, c.key));
                     };
                     touched.insert(id.clone(), (item.clone(), item));
@@ -302,8 +297,8 @@ pub async fn apply_changes(
             }
             let now = now_ms();
             for (before, after) in touched.values() {
-                put(tx, after)?;
-                event(tx, now, &who, "update", Some(before), Some(after))?;
+                put(conn, after)?;
+                event(conn, now, &who, "update", Some(before), Some(after))?;
             }
             Ok(())
         })

@@ -22,8 +22,8 @@ use crate::net::proto::{
     CommandOutput, ErrorCode, JobOutput, JobStarted, JobView, NodeOutput, OutputStream,
     RequestBody, ResponseBody, RunCommand, RunRequest, TargetResult, TargetState,
 };
-use crate::ops::kinds::Item;
-use crate::ops::spec::{ArgType, CommandRole, CommandSpec};
+use crate::ops::kinds::{Item, Kinds};
+use crate::ops::spec::{ArgType, CommandRole, CommandSpec, InventoryLink};
 use crate::timefmt::now_ms;
 
 /// Output kept per target in the job record (the tail).
@@ -70,12 +70,7 @@ pub async fn resolve_targets(shared: &Shared, target: &str) -> Result<Vec<String
     let target = target.trim();
     let not_found = |msg: String| Refusal::new(ErrorCode::NotFound, Cause::Target, msg);
     if target == "all" {
-        let nodes: Vec<String> = shared
-            .registry()
-            .slots()
-            .iter()
-            .map(|s| s.name.clone())
-            .collect();
+        let nodes = shared.registry().names();
         if nodes.is_empty() {
             return Err(not_found("no nodes are known yet".into()));
         }
@@ -178,18 +173,11 @@ async fn home_of(shared: &Shared, req: &RunRequest) -> Result<String, Refusal> {
         return Err(bad(Cause::Type, first_error.unwrap_or_default()));
     };
     let key = spec.arg(&req.args, &link.key).unwrap_or_default();
-    let item = inventory::find(shared.store(), &shared.live().inventory, &link.kind, key)
-        .await
-        .map_err(|e| refusal(Cause::Type, e))?;
-    let Some(item) = item else {
-        return Err(bad(
-            Cause::Precondition,
-            format!(
-                "no {} {key} in the inventory; `{name}` acts on an existing {}, on the node that hosts it",
-                link.kind, link.kind
-            ),
-        ));
-    };
+    let acts = format!(
+        "`{name}` acts on an existing {}, on the node that hosts it",
+        link.kind
+    );
+    let item = item_of(shared, &shared.live().inventory, link, key, acts).await?;
     if shared.registry().get(&item.node).is_none() {
         return Err(Refusal::new(
             ErrorCode::NotFound,
@@ -202,6 +190,21 @@ async fn home_of(shared: &Shared, req: &RunRequest) -> Result<String, Refusal> {
         .on(&item.node));
     }
     Ok(item.node)
+}
+
+/// The item a bound command acts on, or a refusal ending with `acts`.
+async fn item_of(
+    shared: &Shared,
+    kinds: &Kinds,
+    link: &InventoryLink,
+    key: &str,
+    acts: String,
+) -> Result<Item, Refusal> {
+    let item = inventory::find(shared.store(), kinds, &link.kind, key)
+        .await
+        .map_err(|e| refusal(Cause::Type, e))?;
+    let missing = format!("no {} {key} in the inventory; {acts}", link.kind);
+    item.ok_or_else(|| bad(Cause::Precondition, missing))
 }
 
 /// Every check a run goes through before anything starts: the target
@@ -305,18 +308,8 @@ pub async fn plan(shared: &Shared, who: &Identity, req: &RunRequest) -> Result<P
         return Ok(plan);
     };
     let key = spec.arg(&req.args, &link.key).unwrap_or_default();
-    let item = inventory::find(shared.store(), kinds, &link.kind, key)
-        .await
-        .map_err(|e| refusal(Cause::Type, e))?;
-    let Some(item) = item else {
-        return Err(bad(
-            Cause::Precondition,
-            format!(
-                "no {} {key} in the inventory; `{}` acts on an existing {}",
-                link.kind, spec.name, link.kind
-            ),
-        ));
-    };
+    let acts = format!("`{}` acts on an existing {}", spec.name, link.kind);
+    let item = item_of(shared, kinds, link, key, acts).await?;
     bind(who, req, &spec, &item, &plan.targets)?;
     if plan.targets[..] != [item.node.clone()] {
         plan.forced_from = Some(item.node.clone());
@@ -439,6 +432,15 @@ impl Tail {
         }
     }
 
+    /// The record of `node`'s output.
+    pub(crate) fn output(&self, node: &str) -> NodeOutput {
+        NodeOutput {
+            node: node.to_string(),
+            output: self.stored(),
+            truncated: self.truncated,
+        }
+    }
+
     pub(crate) fn stored(&self) -> String {
         if self.truncated {
             format!(
@@ -454,6 +456,11 @@ impl Tail {
 
 /// Longest line of a job's output put on the log stream (cut beyond).
 const LOG_LINE_MAX: usize = 8 * 1024;
+/// The level of each stream's lines: stdout, stderr.
+const LEVELS: [crate::net::proto::Level; 2] = [
+    crate::net::proto::Level::Info,
+    crate::net::proto::Level::Warn,
+];
 
 /// One target's output as lines of its node's log (source `job:ID`;
 /// stderr at warn), whole lines only: a partial one waits for its end.
@@ -485,37 +492,34 @@ impl JobLog {
     }
 
     pub(crate) fn push(&mut self, hub: &crate::logs::LogHub, stream: OutputStream, data: &str) {
-        use crate::net::proto::Level;
-        let (slot, level) = match stream {
-            OutputStream::Stdout => (0, Level::Info),
-            OutputStream::Stderr => (1, Level::Warn),
-        };
+        let slot = usize::from(stream == OutputStream::Stderr);
         let mut lines = Vec::new();
         let mut rest = data;
         while let Some((head, tail)) = rest.split_once('\n') {
             let mut text = std::mem::take(&mut self.partial[slot]);
             text.push_str(head);
-            lines.push(self.line(level, &text));
+            lines.push(self.line(LEVELS[slot], &text));
             rest = tail;
         }
         if self.partial[slot].len() < LOG_LINE_MAX {
             self.partial[slot].push_str(rest);
         }
-        if !lines.is_empty() {
-            hub.ingest(&self.node, 0, 0, lines);
-        }
+        self.send(hub, lines);
     }
 
     /// The target ended: a last line without its newline goes too.
     pub(crate) fn flush(&mut self, hub: &crate::logs::LogHub) {
-        use crate::net::proto::Level;
         let mut lines = Vec::new();
-        for (slot, level) in [(0, Level::Info), (1, Level::Warn)] {
+        for (slot, level) in LEVELS.into_iter().enumerate() {
             let text = std::mem::take(&mut self.partial[slot]);
             if !text.is_empty() {
                 lines.push(self.line(level, &text));
             }
         }
+        self.send(hub, lines);
+    }
+
+    fn send(&self, hub: &crate::logs::LogHub, lines: Vec<crate::net::proto::LogLine>) {
         if !lines.is_empty() {
             hub.ingest(&self.node, 0, 0, lines);
         }
@@ -544,15 +548,9 @@ pub async fn run(
     let marks = shared.ops().mark_busy(&busy_keys);
     let _busy = match marks {
         Ok(marks) => marks,
-        Err(k) => {
-            let r = Refusal::new(
-                ErrorCode::Busy,
-                Cause::Busy,
-                format!(
-                    "another job is acting on {} {}; try again when it ends",
-                    k.0, k.1
-                ),
-            );
+        Err((kind, key)) => {
+            let (code, message) = super::runbook::run::busy_message(&kind, &key);
+            let r = Refusal::new(code, Cause::Busy, message);
             let r = match &plan.item {
                 Some(i) => r.on(&i.node),
                 None => r,
@@ -641,21 +639,11 @@ pub async fn run(
             Event::Output(i, stream, data) => {
                 tails[i].push(stream, &data);
                 logged[i].push(shared.logs(), stream, &data);
-                shared.ops().publish(
-                    job.id,
-                    JobOutput {
-                        node: plan.targets[i].clone(),
-                        stream,
-                        data: data.clone(),
-                    },
-                );
+                let node = plan.targets[i].clone();
+                let out = JobOutput { node, stream, data };
+                shared.ops().publish(job.id, out.clone());
                 if !client_gone {
-                    let body = ResponseBody::JobOutput(JobOutput {
-                        node: plan.targets[i].clone(),
-                        stream,
-                        data,
-                    });
-                    client_gone = reply.send(body).await.is_err();
+                    client_gone = reply.send(ResponseBody::JobOutput(out)).await.is_err();
                 }
             }
             Event::Done(i, mut result) => {
@@ -689,15 +677,11 @@ pub async fn run(
         job.message = "not every target succeeded: effects not applied".into();
     }
     job.finished_ms = Some(now_ms());
-    let outputs: Vec<NodeOutput> = plan
+    let outputs = plan
         .targets
         .iter()
         .zip(&tails)
-        .map(|(n, t)| NodeOutput {
-            node: n.clone(),
-            output: t.stored(),
-            truncated: t.truncated,
-        })
+        .map(|(n, t)| t.output(n))
         .collect();
     if let Err(e) = shared.store().finish_job(&job, outputs).await {
         tracing::error!(job = job.id, "cannot record job end: {e}");
@@ -771,38 +755,32 @@ async fn run_on(
             }
             n = answers.next() => n,
         };
-        match next {
+        let (state, exit_code, message) = match next {
             Some(Ok(ResponseBody::CommandOutput(CommandOutput { stream, data }))) => {
-                if tx.send(Event::Output(i, stream, data)).await.is_err() {
-                    return done(TargetState::Cancelled, None, "job ended".into());
+                if tx.send(Event::Output(i, stream, data)).await.is_ok() {
+                    continue;
                 }
+                (TargetState::Cancelled, None, "job ended".into())
             }
-            Some(Ok(ResponseBody::CommandExit(exit))) => {
-                return done(exit.state, exit.exit_code, exit.message)
-            }
-            Some(Ok(ResponseBody::Error(e))) => {
-                return done(
-                    TargetState::Failed,
-                    None,
-                    format!("node refused: {}", e.message),
-                )
-            }
-            Some(Ok(other)) => {
-                return done(
-                    TargetState::Failed,
-                    None,
-                    format!("unexpected answer from the node: {other:?}"),
-                )
-            }
-            Some(Err(e)) => return done(TargetState::Lost, None, e.to_string()),
-            None => {
-                return done(
-                    TargetState::Lost,
-                    None,
-                    "the node disconnected before the command ended".into(),
-                )
-            }
-        }
+            Some(Ok(ResponseBody::CommandExit(exit))) => (exit.state, exit.exit_code, exit.message),
+            Some(Ok(ResponseBody::Error(e))) => (
+                TargetState::Failed,
+                None,
+                format!("node refused: {}", e.message),
+            ),
+            Some(Ok(other)) => (
+                TargetState::Failed,
+                None,
+                format!("unexpected answer from the node: {other:?}"),
+            ),
+            Some(Err(e)) => (TargetState::Lost, None, e.to_string()),
+            None => (
+                TargetState::Lost,
+                None,
+                "the node disconnected before the command ended".into(),
+            ),
+        };
+        return done(state, exit_code, message);
     }
 }
 
@@ -825,7 +803,7 @@ pub async fn resolve_interrupted(store: &Store, now_ms: i64) -> Result<Vec<u64>,
             }
         };
         mark_lost(&mut job, now_ms);
-        store.update_job(&job).await?;
+        store.finish_job(&job, Vec::new()).await?;
         tracing::warn!(job = job.id, command = %job.command, "job marked lost: {RESTARTED}");
         resolved.push(job.id);
     }

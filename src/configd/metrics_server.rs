@@ -125,61 +125,43 @@ async fn answer(tcp: TcpStream, shared: &Shared, connections: &Semaphore) -> Res
     .await
     .map_err(|_| "no request within 5s".to_string())??;
     let live = shared.live();
-    let token = match &live.metrics_token_file {
-        Some(path) => match read_token(path) {
-            Ok(t) => Some(t),
-            Err(e) => {
-                tracing::error!(path = %path.display(), "metrics: cannot read the token file, refusing scrapes: {e}");
-                // Nothing matches a token nobody can know.
-                Some(String::from("\0unreadable"))
-            }
-        },
-        None => None,
-    };
+    let token = live.metrics_token_file.as_ref().map(|path| {
+        read_token(path).unwrap_or_else(|e| {
+            tracing::error!(path = %path.display(), "metrics: cannot read the token file, refusing scrapes: {e}");
+            // Nothing matches a token nobody can know.
+            String::from("\0unreadable")
+        })
+    });
     let asked = parse_request(&head, token.as_deref());
     let result = tokio::time::timeout(RESPONSE_TIMEOUT, async {
-        match asked {
+        let (status, headers, body) = match asked {
             Asked::Metrics { head_only } => {
+                let max = shared.config().max_connections;
                 let extras = Extras {
                     metric_labels: live.metric_labels.clone(),
-                    connections_open: (shared.config().max_connections
-                        - connections
-                            .available_permits()
-                            .min(shared.config().max_connections))
-                        as u64,
+                    connections_open: (max - connections.available_permits().min(max)) as u64,
                     sessions_total: shared.sessions_started(),
                 };
-                write_metrics(&mut stream, shared, extras, head_only).await
+                return write_metrics(&mut stream, shared, extras, head_only).await;
             }
-            Asked::NotFound => {
-                simple(
-                    &mut stream,
-                    "404 Not Found",
-                    "",
-                    "not found: the metrics are at /metrics\n",
-                )
-                .await
-            }
-            Asked::BadMethod => {
-                simple(
-                    &mut stream,
-                    "405 Method Not Allowed",
-                    "Allow: GET, HEAD\r\n",
-                    "only GET and HEAD\n",
-                )
-                .await
-            }
-            Asked::Unauthorized => {
-                simple(
-                    &mut stream,
-                    "401 Unauthorized",
-                    "WWW-Authenticate: Bearer realm=\"monit\"\r\n",
-                    "a bearer token is needed (metrics_token_file)\n",
-                )
-                .await
-            }
-            Asked::BadRequest => simple(&mut stream, "400 Bad Request", "", "bad request\n").await,
-        }
+            Asked::NotFound => (
+                "404 Not Found",
+                "",
+                "not found: the metrics are at /metrics\n",
+            ),
+            Asked::BadMethod => (
+                "405 Method Not Allowed",
+                "Allow: GET, HEAD\r\n",
+                "only GET and HEAD\n",
+            ),
+            Asked::Unauthorized => (
+                "401 Unauthorized",
+                "WWW-Authenticate: Bearer realm=\"monit\"\r\n",
+                "a bearer token is needed (metrics_token_file)\n",
+            ),
+            Asked::BadRequest => ("400 Bad Request", "", "bad request\n"),
+        };
+        simple(&mut stream, status, headers, body).await
     })
     .await;
     match result {

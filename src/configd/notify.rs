@@ -16,7 +16,7 @@ use std::time::Duration;
 use tokio::sync::{mpsc, Semaphore};
 use tokio_util::sync::CancellationToken;
 
-use super::store::{EventRow, Store};
+use super::store::{event_row, EventRow, Store};
 use crate::checks::tracker::NotifyKind;
 use crate::checks::{CheckState, StateType};
 use crate::config::NotifySpec;
@@ -218,20 +218,23 @@ fn spawn_one(
         };
         let outcome = run_command(&spec, &n, renotify).await;
         super::counters::count_notification();
+        let message = format!(
+            "notifier {}: {}{}: {outcome}",
+            spec.name,
+            n.kind.as_str(),
+            if renotify { " (repeat)" } else { "" }
+        );
+        let (node, check) = (Some(n.node.as_str()), Some(n.check.as_str()));
         let ev = EventRow {
-            time_ms: crate::timefmt::now_ms(),
-            kind: "notification".into(),
-            node: Some(n.node.clone()),
-            check: Some(n.check.clone()),
             state: Some(n.state.as_str().into()),
             previous_state: n.previous_state.map(|s| s.as_str().to_string()),
-            who: None,
-            message: format!(
-                "notifier {}: {}{}: {outcome}",
-                spec.name,
-                n.kind.as_str(),
-                if renotify { " (repeat)" } else { "" }
-            ),
+            ..event_row(
+                crate::timefmt::now_ms(),
+                "notification",
+                node,
+                check,
+                message,
+            )
         };
         tracing::info!(notifier = %spec.name, node = %n.node, check = %n.check, event = n.kind.as_str(), "notification: {outcome}");
         let _ = store.event(ev).await;
@@ -271,16 +274,9 @@ async fn run_command(spec: &NotifySpec, n: &Notification, renotify: bool) -> Str
         .env("MONIT_WHO", n.who.as_deref().unwrap_or(""))
         .env("MONIT_COMMENT", n.comment.as_deref().unwrap_or(""));
     for (k, v) in &n.labels {
-        let key: String = k
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() {
-                    c.to_ascii_uppercase()
-                } else {
-                    '_'
-                }
-            })
-            .collect();
+        let key = k
+            .to_ascii_uppercase()
+            .replace(|c: char| !c.is_ascii_alphanumeric(), "_");
         cmd.env(format!("MONIT_LABEL_{key}"), v);
     }
     let mut child = match cmd.spawn() {

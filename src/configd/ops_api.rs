@@ -30,12 +30,7 @@ pub async fn inventory_write(shared: &Shared, who: &Identity, w: InventoryWrite)
             w.ops.len()
         )));
     }
-    let known: Vec<String> = shared
-        .registry()
-        .slots()
-        .iter()
-        .map(|s| s.name.clone())
-        .collect();
+    let known = shared.registry().names();
     let live = shared.live();
     let changed =
         inventory::write_known(shared.store(), &live.inventory, known, &who.name, w.ops).await?;

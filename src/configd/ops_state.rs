@@ -66,13 +66,7 @@ impl OpsState {
 
     /// Stops running job `id` on every node; false when it is not running.
     pub fn cancel(&self, id: u64) -> bool {
-        match lock(&self.live).get(&id) {
-            Some(j) => {
-                j.stop.cancel();
-                true
-            }
-            None => false,
-        }
+        lock(&self.live).get(&id).map(|j| j.stop.cancel()).is_some()
     }
 
     /// Keeps `out` for followers and sends it to those there are.

@@ -264,6 +264,11 @@ impl NodeRegistry {
         lock(&self.nodes).values().cloned().collect()
     }
 
+    /// Every node's name, sorted.
+    pub fn names(&self) -> Vec<String> {
+        lock(&self.nodes).keys().cloned().collect()
+    }
+
     /// Every node, sorted by name.
     pub fn views(&self) -> Vec<NodeView> {
         self.slots().iter().map(|s| s.view()).collect()

@@ -11,11 +11,12 @@ use super::error::ConfigdError;
 use super::preauth::PreAuth;
 use super::registry::NodeRegistry;
 use super::sessions::SessionBook;
-use super::store::Store;
+use super::store::{event_row, EventRow, Store};
 use super::tokens::TokenRegistry;
 use crate::config::ConfigdConfig;
 use crate::net::proto::{ErrorCode, ErrorFrame, DEFAULT_MAX_FRAME};
 use crate::net::tls::{Fingerprint, ServerTls};
+use crate::timefmt::now_ms;
 
 /// Refusals answered in full (TLS, then a `busy` frame) at once; past
 /// that a refused connection is just closed.
@@ -208,25 +209,16 @@ impl Shared {
                 link.close(why.clone()).await;
             }
             tracing::warn!(token = %entry.id, name = %entry.name, sessions = links.len(), "token revoked: its open sessions are closed");
-            let _ = self
-                .store
-                .event(super::store::EventRow {
-                    time_ms: crate::timefmt::now_ms(),
-                    kind: "token_revoked".into(),
-                    node: None,
-                    check: None,
-                    state: None,
-                    previous_state: None,
-                    who: Some(entry.name.clone()),
-                    message: format!(
-                        "token `{}` ({}, role {}) revoked; {} open session(s) closed",
-                        entry.id,
-                        entry.name,
-                        entry.role,
-                        links.len()
-                    ),
-                })
-                .await;
+            let message = format!(
+                "token `{}` ({}, role {}) revoked; {} open session(s) closed",
+                entry.id,
+                entry.name,
+                entry.role,
+                links.len()
+            );
+            let ev = event_row(now_ms(), "token_revoked", None, None, message);
+            let who = Some(entry.name.clone());
+            let _ = self.store.event(EventRow { who, ..ev }).await;
         }
     }
 

@@ -162,10 +162,6 @@ enum Op {
     Barrier(Ack),
     /// Check states written, check rows deleted, events appended, in one go.
     Checks(CheckWrites, Option<Ack>),
-    Events {
-        limit: usize,
-        answer: oneshot::Sender<Result<Vec<EventRow>, StoreError>>,
-    },
     /// Module-owned SQL (inventory, jobs), see `Store::call`.
     Call(Call),
 }
@@ -300,9 +296,7 @@ impl Store {
 
     /// The newest `limit` events, oldest first.
     pub async fn recent_events(&self, limit: usize) -> Result<Vec<EventRow>, StoreError> {
-        let (answer, rx) = oneshot::channel();
-        self.send(Op::Events { limit, answer }).await?;
-        rx.await.map_err(|_| StoreError::Stopped)?
+        self.run(move |conn| read_events(conn, limit)).await
     }
 
     /// Runs `f` on the store thread in a savepoint of the current batch:
@@ -413,18 +407,19 @@ pub fn read_nodes(path: &Path) -> Result<Vec<NodeRow>, StoreError> {
     load_nodes(&conn).map_err(err)
 }
 
-/// Every row `sql` selects, made by `row`.
+/// Every row `sql` selects with `params`, made by `row`.
 fn select_all<T>(
     conn: &Connection,
     sql: &str,
+    params: impl rusqlite::Params,
     row: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
 ) -> rusqlite::Result<Vec<T>> {
-    conn.prepare(sql)?.query_map([], row)?.collect()
+    conn.prepare_cached(sql)?.query_map(params, row)?.collect()
 }
 
 fn load_nodes(conn: &Connection) -> rusqlite::Result<Vec<NodeRow>> {
     let sql = "SELECT name, hostname, version, labels, addrs, addr, first_seen, last_seen FROM nodes ORDER BY name";
-    select_all(conn, sql, |r| {
+    select_all(conn, sql, [], |r| {
         let labels: String = r.get(3)?;
         let addrs: String = r.get(4)?;
         Ok(NodeRow {
@@ -442,7 +437,7 @@ fn load_nodes(conn: &Connection) -> rusqlite::Result<Vec<NodeRow>> {
 
 fn load_checks(conn: &Connection) -> rusqlite::Result<Vec<CheckRow>> {
     let sql = "SELECT node, name, state, last_check, data FROM check_state ORDER BY node, name";
-    select_all(conn, sql, |r| {
+    select_all(conn, sql, [], |r| {
         Ok(CheckRow {
             node: r.get(0)?,
             name: r.get(1)?,
@@ -455,7 +450,7 @@ fn load_checks(conn: &Connection) -> rusqlite::Result<Vec<CheckRow>> {
 
 fn load_downtimes(conn: &Connection) -> rusqlite::Result<Vec<DowntimeRow>> {
     let sql = "SELECT id, node, check_name, start_time, end_time, who, comment FROM downtimes ORDER BY id";
-    select_all(conn, sql, |r| {
+    select_all(conn, sql, [], |r| {
         Ok(DowntimeRow {
             id: r.get::<_, i64>(0)? as u64,
             node: r.get(1)?,
@@ -468,8 +463,8 @@ fn load_downtimes(conn: &Connection) -> rusqlite::Result<Vec<DowntimeRow>> {
     })
 }
 
-fn insert_event(tx: &rusqlite::Transaction<'_>, ev: &EventRow) -> rusqlite::Result<()> {
-    tx.prepare_cached(
+fn insert_event(conn: &Connection, ev: &EventRow) -> rusqlite::Result<()> {
+    conn.prepare_cached(
         "INSERT INTO events (time, kind, node, check_name, state, previous_state, who, message)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     )?
@@ -548,7 +543,6 @@ fn run(mut conn: Connection, mut rx: mpsc::Receiver<Op>, path: PathBuf) {
 
 fn apply(conn: &mut Connection, batch: &mut Vec<Op>, acks: &mut Vec<Ack>) -> rusqlite::Result<()> {
     let tx = conn.transaction()?;
-    let mut reads = Vec::new();
     let mut finishers: Vec<Box<dyn FnOnce(bool) + Send>> = Vec::new();
     for op in batch.drain(..) {
         match op {
@@ -586,7 +580,6 @@ fn apply(conn: &mut Connection, batch: &mut Vec<Op>, acks: &mut Vec<Ack>) -> rus
                 acks.extend(ack);
             }
             Op::Barrier(ack) => acks.push(ack),
-            Op::Events { limit, answer } => reads.push((limit, answer)),
             Op::Call(call) => finishers.push(call(&tx)),
         }
     }
@@ -594,23 +587,15 @@ fn apply(conn: &mut Connection, batch: &mut Vec<Op>, acks: &mut Vec<Ack>) -> rus
     for finish in finishers {
         finish(true);
     }
-    for (limit, answer) in reads {
-        // The asker may have given up waiting: then nobody reads it.
-        answer
-            .send(read_events(conn, limit).map_err(StoreError::from))
-            .ok();
-    }
     Ok(())
 }
 
 fn read_events(conn: &Connection, limit: usize) -> rusqlite::Result<Vec<EventRow>> {
-    let mut stmt = conn.prepare_cached(
-        // In time order, not arrival: results a node replays after a
-        // reconnect carry the times they happened at.
-        "SELECT time, kind, node, check_name, state, previous_state, who, message
-         FROM events ORDER BY time DESC, id DESC LIMIT ?1",
-    )?;
-    let rows = stmt.query_map(params![limit as i64], |r| {
+    // In time order, not arrival: results a node replays after a
+    // reconnect carry the times they happened at.
+    let sql = "SELECT time, kind, node, check_name, state, previous_state, who, message
+         FROM events ORDER BY time DESC, id DESC LIMIT ?1";
+    let mut out = select_all(conn, sql, [limit as i64], |r| {
         Ok(EventRow {
             time_ms: r.get(0)?,
             kind: r.get(1)?,
@@ -622,7 +607,6 @@ fn read_events(conn: &Connection, limit: usize) -> rusqlite::Result<Vec<EventRow
             message: r.get(7)?,
         })
     })?;
-    let mut out: Vec<EventRow> = rows.collect::<rusqlite::Result<_>>()?;
     out.reverse();
     Ok(out)
 }

@@ -85,19 +85,14 @@ impl InventoryKind {
 /// Looks up `kind`, with an error listing the declared ones.
 pub fn kind<'a>(kinds: &'a Kinds, name: &str) -> Result<&'a InventoryKind, String> {
     kinds.get(name).ok_or_else(|| {
+        let name = shown(name);
         if kinds.is_empty() {
             format!(
-                "unknown kind `{}`: configd.toml declares no inventory kinds (add [inventory.{}])",
-                shown(name),
-                shown(name)
+                "unknown kind `{name}`: configd.toml declares no inventory kinds (add [inventory.{name}])"
             )
         } else {
             let names: Vec<&str> = kinds.keys().map(String::as_str).collect();
-            format!(
-                "unknown kind `{}`: configd.toml declares {}",
-                shown(name),
-                names.join(", ")
-            )
+            format!("unknown kind `{name}`: configd.toml declares {}", names.join(", "))
         }
     })
 }

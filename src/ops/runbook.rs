@@ -52,14 +52,18 @@ impl RunbookArg {
         }
     }
 
+    /// A command argument of the same name and type.
+    pub fn as_command_arg(&self, kind: &ArgType) -> ArgSpec {
+        ArgSpec {
+            name: self.name.clone(),
+            kind: kind.clone(),
+        }
+    }
+
     /// `<zone:key zone>`, `<zones:keys zone>...`, `<dst:node>`.
     pub fn signature(&self) -> String {
         match &self.kind {
-            RunbookArgType::Value(kind) => ArgSpec {
-                name: self.name.clone(),
-                kind: kind.clone(),
-            }
-            .signature(),
+            RunbookArgType::Value(kind) => self.as_command_arg(kind).signature(),
             RunbookArgType::Keys { kind } => format!("<{}:keys {kind}>...", self.name),
             RunbookArgType::Node => format!("<{}:node>", self.name),
         }
@@ -68,11 +72,7 @@ impl RunbookArg {
     /// The rule, as a bad argument's message names it.
     pub fn rule(&self) -> String {
         match &self.kind {
-            RunbookArgType::Value(kind) => ArgSpec {
-                name: self.name.clone(),
-                kind: kind.clone(),
-            }
-            .rule(),
+            RunbookArgType::Value(kind) => self.as_command_arg(kind).rule(),
             RunbookArgType::Keys { kind } => {
                 format!("one or more keys of existing {kind} items, each once")
             }
@@ -82,11 +82,7 @@ impl RunbookArg {
 
     pub fn type_name(&self) -> &'static str {
         match &self.kind {
-            RunbookArgType::Value(kind) => ArgSpec {
-                name: String::new(),
-                kind: kind.clone(),
-            }
-            .type_name(),
+            RunbookArgType::Value(kind) => self.as_command_arg(kind).type_name(),
             RunbookArgType::Keys { .. } => "keys",
             RunbookArgType::Node => "node",
         }
@@ -179,12 +175,8 @@ pub struct RunbookSpec {
 impl RunbookSpec {
     /// `move-zone <zone:key zone> <dst:node>`.
     pub fn signature(&self) -> String {
-        let mut s = self.name.clone();
-        for a in &self.args {
-            s.push(' ');
-            s.push_str(&a.signature());
-        }
-        s
+        let args = self.args.iter().map(|a| format!(" {}", a.signature()));
+        std::iter::once(self.name.clone()).chain(args).collect()
     }
 
     pub fn undo_step(&self, name: &str) -> Option<&Step> {
@@ -421,36 +413,30 @@ fn resolve_one(e: RunbookEntry, kinds: &Kinds) -> Result<RunbookSpec, String> {
 
 fn resolve_arg(a: RunbookArgEntry, runbook: &str) -> Result<RunbookArg, String> {
     crate::names::check_name(&a.name).map_err(|e| format!("argument name: {e}"))?;
-    let stray = |what: &str, set: bool| {
-        if set {
-            Err(format!(
-                "argument `{}`: `{what}` does not apply to type {}",
-                a.name, a.ty
-            ))
-        } else {
-            Ok(())
-        }
+    let stray = |what: &str, set: bool| match set {
+        true => Err(format!(
+            "argument `{}`: `{what}` does not apply to type {}",
+            a.name, a.ty
+        )),
+        false => Ok(()),
     };
     let kind = match a.ty.as_str() {
-        "keys" => {
+        "keys" | "node" => {
             stray("min", a.min.is_some())?;
             stray("max", a.max.is_some())?;
             stray("pattern", a.pattern.is_some())?;
             stray("values", a.values.is_some())?;
             stray("format", a.format.is_some())?;
-            match a.kind {
-                Some(kind) => RunbookArgType::Keys { kind },
-                None => return Err(format!("argument `{}`: type keys needs `kind`", a.name)),
+            match (a.ty.as_str(), a.kind) {
+                ("keys", Some(kind)) => RunbookArgType::Keys { kind },
+                ("keys", None) => {
+                    return Err(format!("argument `{}`: type keys needs `kind`", a.name))
+                }
+                (_, kind) => {
+                    stray("kind", kind.is_some())?;
+                    RunbookArgType::Node
+                }
             }
-        }
-        "node" => {
-            stray("min", a.min.is_some())?;
-            stray("max", a.max.is_some())?;
-            stray("pattern", a.pattern.is_some())?;
-            stray("values", a.values.is_some())?;
-            stray("format", a.format.is_some())?;
-            stray("kind", a.kind.is_some())?;
-            RunbookArgType::Node
         }
         _ => {
             let spec = ArgEntry {

@@ -239,13 +239,8 @@ impl ArgSpec {
                     None => Ok(()),
                 }
             }
-            ArgType::Enum { values } => {
-                if values.iter().any(|v| v == value) {
-                    Ok(())
-                } else {
-                    bad(format!("`{}` is not allowed", shown(value)))
-                }
-            }
+            ArgType::Enum { values } if values.iter().any(|v| v == value) => Ok(()),
+            ArgType::Enum { .. } => bad(format!("`{}` is not allowed", shown(value))),
             ArgType::Date { format } => {
                 check_date(value, format.as_deref().unwrap_or("%Y%m%d")).or_else(bad)
             }
@@ -289,7 +284,7 @@ impl CommandSpec {
             }
         }
         let declared = |name: &str| self.args.iter().any(|a| a.name == name);
-        for name in self.argv.iter().flat_map(|e| placeholders(e)) {
+        for (_, name) in self.argv.iter().flat_map(|e| placeholders(e).0) {
             if !declared(name) {
                 return Err(format!(
                     "argv uses `{{{name}}}` but no argument is called `{name}`"
@@ -307,22 +302,17 @@ impl CommandSpec {
 
     /// The signature: `open-zone <zone:int 1..99999> <date:date %Y%m%d>`.
     pub fn signature(&self) -> String {
-        let mut s = self.name.clone();
-        for a in &self.args {
-            s.push(' ');
-            s.push_str(&a.signature());
-        }
-        s
+        let args = self.args.iter().map(|a| format!(" {}", a.signature()));
+        std::iter::once(self.name.clone()).chain(args).collect()
     }
 
     /// The usage line: `open-zone ZONE DATE`.
     pub fn usage(&self) -> String {
-        let mut s = self.name.clone();
-        for a in &self.args {
-            s.push(' ');
-            s.push_str(&a.name.to_uppercase());
-        }
-        s
+        let args = self
+            .args
+            .iter()
+            .map(|a| format!(" {}", a.name.to_uppercase()));
+        std::iter::once(self.name.clone()).chain(args).collect()
     }
 
     /// Checks the values (positional, in `args` order). The error is one
@@ -359,21 +349,14 @@ impl CommandSpec {
         self.argv
             .iter()
             .map(|element| {
+                let (parts, rest) = placeholders(element);
                 let mut out = String::new();
-                let mut rest = element.as_str();
-                while let Some(open) = rest.find('{') {
-                    let Some(close) = rest[open..].find('}') else {
-                        break;
-                    };
-                    let name = &rest[open + 1..open + close];
+                for (before, name) in parts {
+                    out.push_str(before);
                     match self.arg(values, name) {
-                        Some(v) => {
-                            out.push_str(&rest[..open]);
-                            out.push_str(v);
-                        }
-                        None => out.push_str(&rest[..open + close + 1]),
+                        Some(v) => out.push_str(v),
+                        None => out.push_str(&format!("{{{name}}}")),
                     }
-                    rest = &rest[open + close + 1..];
                 }
                 out.push_str(rest);
                 out
@@ -382,18 +365,19 @@ impl CommandSpec {
     }
 }
 
-/// The `{name}` placeholders in one argv element.
-fn placeholders(element: &str) -> Vec<&str> {
+/// An argv element cut at its `{name}` placeholders: each (text before
+/// it, name), then the text after the last.
+fn placeholders(element: &str) -> (Vec<(&str, &str)>, &str) {
     let mut out = Vec::new();
     let mut rest = element;
     while let Some(open) = rest.find('{') {
         let Some(close) = rest[open..].find('}') else {
             break;
         };
-        out.push(&rest[open + 1..open + close]);
+        out.push((&rest[..open], &rest[open + 1..open + close]));
         rest = &rest[open + close + 1..];
     }
-    out
+    (out, rest)
 }
 
 #[cfg(test)]

@@ -49,10 +49,8 @@ impl Template {
                 Some((n, f)) => (n, Some(f.to_string())),
                 None => (inner, None),
             };
-            crate::names::check_name(name)
-                .map_err(|e| format!("`{source}`: placeholder `{{{inner}}}`: {e}"))?;
-            if let Some(f) = &field {
-                crate::names::check_name(f)
+            for n in std::iter::once(name).chain(field.as_deref()) {
+                crate::names::check_name(n)
                     .map_err(|e| format!("`{source}`: placeholder `{{{inner}}}`: {e}"))?;
             }
             parts.push(Part::Var {

@@ -75,17 +75,12 @@ impl ValueType {
                 .map(|ip| ip.to_string())
                 .map_err(|_| format!("`{}` is not an IP address", shown(value))),
             ValueType::Date => check_date(value, "%Y-%m-%d").map(|_| value.to_string()),
-            ValueType::Enum(values) => {
-                if values.iter().any(|v| v == value) {
-                    Ok(value.to_string())
-                } else {
-                    Err(format!(
-                        "`{}` is not one of {}",
-                        shown(value),
-                        values.join("|")
-                    ))
-                }
-            }
+            ValueType::Enum(values) if values.iter().any(|v| v == value) => Ok(value.to_string()),
+            ValueType::Enum(values) => Err(format!(
+                "`{}` is not one of {}",
+                shown(value),
+                values.join("|")
+            )),
         }
     }
 }
@@ -107,20 +102,12 @@ pub fn check_date(value: &str, format: &str) -> Result<(), String> {
     let description = time_format(format)?;
     let items = time::format_description::parse_borrowed::<2>(&description)
         .map_err(|e| format!("bad date format `{format}`: {e}"))?;
-    let has_time = format.contains("%H");
-    let ok = if has_time {
-        time::PrimitiveDateTime::parse(value, &items).is_ok()
-    } else {
-        time::Date::parse(value, &items).is_ok()
+    let real = match format.contains("%H") {
+        true => time::PrimitiveDateTime::parse(value, &items).is_ok(),
+        false => time::Date::parse(value, &items).is_ok(),
     };
-    if ok {
-        Ok(())
-    } else {
-        Err(format!(
-            "`{}` is not a real date in format {format}",
-            shown(value)
-        ))
-    }
+    let not_real = || format!("`{}` is not a real date in format {format}", shown(value));
+    real.then_some(()).ok_or_else(not_real)
 }
 
 /// Translates the strftime subset into a `time` format description.

@@ -162,28 +162,23 @@ pub async fn undo_request(
             Ok(None) => return Err((ErrorCode::NotFound, format!("no job {id}"))),
             Err(e) => return Err((ErrorCode::Internal, e.to_string())),
         };
+        let bad = |why: String| Err((ErrorCode::BadRequest, why));
         if job.steps.is_empty() {
-            return Err((
-                ErrorCode::BadRequest,
-                format!("job {id} ran a command, not a runbook: there are no steps to undo"),
+            return bad(format!(
+                "job {id} ran a command, not a runbook: there are no steps to undo"
             ));
         }
         if job.finished_ms.is_none() || shared.ops().follow(id).is_some() {
-            return Err((
-                ErrorCode::BadRequest,
-                format!("job {id} is still running: cancel it (`monit-cli job cancel {id}`) and it undoes its completed steps itself"),
+            return bad(format!(
+                "job {id} is still running: cancel it (`monit-cli job cancel {id}`) and it undoes its completed steps itself"
             ));
         }
         if !job.steps.iter().any(|s| s.state == crate::net::proto::StepState::Ok) {
-            return Err((
-                ErrorCode::BadRequest,
-                format!("job {id} has no completed step left to undo"),
-            ));
+            return bad(format!("job {id} has no completed step left to undo"));
         }
         if crate::ops::views::job_state(&job) == "ok" {
-            return Err((
-                ErrorCode::BadRequest,
-                format!("job {id} finished ok; a runbook that succeeded is not undone (run the opposite runbook)"),
+            return bad(format!(
+                "job {id} finished ok; a runbook that succeeded is not undone (run the opposite runbook)"
             ));
         }
         // The runbook's role; admin when configd.toml no longer has it.
@@ -211,15 +206,8 @@ pub async fn undo_request(
         Ok(j) => j,
         Err(refusal) => return Err(refuse(&shared, who, &req, refusal).await),
     };
-    let mut items: Vec<(String, String)> = Vec::new();
-    for s in &job.steps {
-        for c in &s.changes {
-            let k = (c.kind.clone(), c.key.clone());
-            if !items.contains(&k) {
-                items.push(k);
-            }
-        }
-    }
+    let mut items = Vec::new();
+    plan::add_changed(&mut items, &job.steps);
     let marks = mark_busy(&shared, who, &req, &items).await?;
     let reply = run::undo_job(shared.clone(), who, reply, cancel, job).await;
     drop(marks);

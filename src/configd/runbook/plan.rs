@@ -17,7 +17,7 @@ use super::super::state::Shared;
 use crate::net::proto::{ErrorCode, InventoryChange, RunbookPlan, StepKind, StepState, StepView};
 use crate::ops::kinds::{Item, Kinds};
 use crate::ops::runbook::{Action, RunbookArgType, RunbookSpec, Step, ITEM, MAX_KEYS};
-use crate::ops::spec::{ArgSpec, ArgType};
+use crate::ops::spec::ArgType;
 use crate::ops::template::Scope;
 
 /// A refusal: code and one-line message.
@@ -153,12 +153,9 @@ pub async fn plan(
                     known_node(shared, value, &format!("argument `{}`", a.name))?
                 }
                 RunbookArgType::Value(kind) if !matches!(kind, ArgType::Key { .. }) => {
-                    ArgSpec {
-                        name: a.name.clone(),
-                        kind: kind.clone(),
-                    }
-                    .check(value)
-                    .map_err(|why| bad(format!("argument `{}`: {why}", a.name)))?;
+                    a.as_command_arg(kind)
+                        .check(value)
+                        .map_err(|why| bad(format!("argument `{}`: {why}", a.name)))?;
                 }
                 _ => {}
             }
@@ -241,14 +238,7 @@ pub async fn plan(
             steps.push(view);
         }
     }
-    for s in &steps {
-        for c in &s.changes {
-            let id = (c.kind.clone(), c.key.clone());
-            if !named.contains(&id) {
-                named.push(id);
-            }
-        }
-    }
+    add_changed(&mut named, &steps);
     let digest = digest(&spec.name, args, &steps);
     Ok(Planned {
         plan: RunbookPlan {
@@ -259,6 +249,16 @@ pub async fn plan(
         },
         items: named,
     })
+}
+
+/// Adds each item that `steps` change to `items`, once.
+pub(crate) fn add_changed(items: &mut Vec<(String, String)>, steps: &[StepView]) {
+    for c in steps.iter().flat_map(|s| &s.changes) {
+        let id = (c.kind.clone(), c.key.clone());
+        if !items.contains(&id) {
+            items.push(id);
+        }
+    }
 }
 
 /// A short hash of exactly what will run.
@@ -281,14 +281,9 @@ pub fn check_transfer_file(file: &str) -> Result<(), String> {
         && file
             .split('/')
             .all(|c| !c.is_empty() && c != "." && c != "..");
-    if ok {
-        Ok(())
-    } else {
-        Err(format!(
-            "file `{}` is not a plain relative path inside transfer_dir",
-            crate::ops::values::shown(file)
-        ))
-    }
+    let shown = crate::ops::values::shown(file);
+    let outside = || format!("file `{shown}` is not a plain relative path inside transfer_dir");
+    ok.then_some(()).ok_or_else(outside)
 }
 
 async fn resolve_step(

@@ -19,8 +19,8 @@ use super::super::state::Shared;
 use super::super::tokens::Identity;
 use crate::net::link::Replier;
 use crate::net::proto::{
-    ErrorCode, JobOutput, JobStarted, JobView, NodeOutput, RequestBody, ResponseBody, RunCommand,
-    StepKind, StepProgress, StepState, StepView, TargetState,
+    ErrorCode, JobOutput, JobStarted, JobView, RequestBody, ResponseBody, RunCommand, StepKind,
+    StepProgress, StepState, StepView, TargetState,
 };
 use crate::timefmt::now_ms;
 
@@ -41,14 +41,11 @@ impl<'a> Runner<'a> {
     /// A line for the job's followers (`job show -f`, the web console's
     /// job page): where the run is, between the commands' output.
     fn announce(&self, node: Option<&str>, text: String) {
-        self.shared.ops().publish(
-            self.job.id,
-            JobOutput {
-                node: node.unwrap_or("runbook").to_string(),
-                stream: crate::net::proto::OutputStream::Stdout,
-                data: format!("{text}\n"),
-            },
-        );
+        let node = node.unwrap_or("runbook").to_string();
+        let stream = crate::net::proto::OutputStream::Stdout;
+        let data = format!("{text}\n");
+        let out = JobOutput { node, stream, data };
+        self.shared.ops().publish(self.job.id, out);
     }
 
     async fn send(&mut self, body: ResponseBody) {
@@ -64,19 +61,21 @@ impl<'a> Runner<'a> {
         }
     }
 
-    fn output(&mut self, node: &str, stream: crate::net::proto::OutputStream, data: String) {
+    /// Keeps and publishes a chunk of output; the chunk, for the client.
+    fn output(
+        &mut self,
+        node: &str,
+        stream: crate::net::proto::OutputStream,
+        data: String,
+    ) -> JobOutput {
         self.tails
             .entry(node.to_string())
             .or_default()
             .push(stream, &data);
-        self.shared.ops().publish(
-            self.job.id,
-            JobOutput {
-                node: node.to_string(),
-                stream,
-                data,
-            },
-        );
+        let node = node.to_string();
+        let out = JobOutput { node, stream, data };
+        self.shared.ops().publish(self.job.id, out.clone());
+        out
     }
 
     /// Runs one command step (or undo step) on its node; the result as
@@ -129,13 +128,8 @@ impl<'a> Runner<'a> {
                 None => break,
                 Some(Event::Output(_, stream, data)) => {
                     log.push(self.shared.logs(), stream, &data);
-                    self.output(&node, stream, data.clone());
-                    self.send(ResponseBody::JobOutput(JobOutput {
-                        node: node.clone(),
-                        stream,
-                        data,
-                    }))
-                    .await;
+                    let out = self.output(&node, stream, data);
+                    self.send(ResponseBody::JobOutput(out)).await;
                 }
                 Some(Event::Done(_, t)) => {
                     log.flush(self.shared.logs());
@@ -271,15 +265,7 @@ impl<'a> Runner<'a> {
     async fn finish(mut self) -> Reply {
         let id = self.job.id;
         self.job.finished_ms = Some(now_ms());
-        let outputs: Vec<NodeOutput> = self
-            .tails
-            .iter()
-            .map(|(node, t)| NodeOutput {
-                node: node.clone(),
-                output: t.stored(),
-                truncated: t.truncated,
-            })
-            .collect();
+        let outputs = self.tails.iter().map(|(n, t)| t.output(n)).collect();
         if let Err(e) = self.shared.store().finish_job(&self.job, outputs).await {
             tracing::error!(job = id, "cannot record the runbook's end: {e}");
         }
@@ -314,25 +300,15 @@ pub async fn undo_job(
         .iter()
         .filter(|s| s.state == StepState::UndoFailed)
         .count();
-    r.job.message = format!(
-        "{} undone by {}: {}{}",
-        if left == 0 {
-            "completed steps"
-        } else {
-            "some steps"
-        },
-        who.name,
-        if undone.is_empty() {
-            "nothing".to_string()
-        } else {
-            undone.join(", ")
-        },
-        if left == 0 {
-            String::new()
-        } else {
-            format!("; {left} step(s) could not be undone")
-        }
-    );
+    let (which, tail) = match left {
+        0 => ("completed steps", String::new()),
+        n => ("some steps", format!("; {n} step(s) could not be undone")),
+    };
+    let undone = match undone.is_empty() {
+        true => "nothing".to_string(),
+        false => undone.join(", "),
+    };
+    r.job.message = format!("{which} undone by {}: {undone}{tail}", who.name);
     r.finish().await
 }
 
@@ -409,16 +385,12 @@ pub async fn execute(
         } else {
             step.message.clone()
         };
-        r.job.message = format!(
-            "failed at step {} ({}): {why}; {}",
-            step.index,
-            step.name,
-            if undone.is_empty() {
-                "nothing to undo".to_string()
-            } else {
-                format!("undone: {}", undone.join(", "))
-            }
-        );
+        let undone = match undone.is_empty() {
+            true => "nothing to undo".to_string(),
+            false => format!("undone: {}", undone.join(", ")),
+        };
+        let (index, name) = (step.index, &step.name);
+        r.job.message = format!("failed at step {index} ({name}): {why}; {undone}");
     }
     r.finish().await
 }
@@ -460,19 +432,12 @@ async fn undo_completed(r: &mut Runner<'_>, who: &Identity, failed: usize) -> Ve
             }
             r.job.steps[j].undo = Some(Box::new(u));
         }
-        r.announce(
-            view.node.as_deref(),
-            format!(
-                "== {}. {}: {}",
-                view.index,
-                view.name,
-                if problems.is_empty() {
-                    "undone"
-                } else {
-                    "undo failed"
-                }
-            ),
-        );
+        let outcome = match problems.is_empty() {
+            true => "undone",
+            false => "undo failed",
+        };
+        let line = format!("== {}. {}: {outcome}", view.index, view.name);
+        r.announce(view.node.as_deref(), line);
         let step = &mut r.job.steps[j];
         if problems.is_empty() {
             step.state = StepState::Undone;

@@ -43,12 +43,9 @@ pub fn event(
         "after": after.map(item_json),
     })
     .to_string();
-    conn.prepare_cached(
-        "INSERT INTO events (time, kind, node, check_name, state, previous_state, who, message)
-         VALUES (?1, 'inventory', ?2, NULL, NULL, NULL, ?3, ?4)",
-    )?
-    .execute(params![now, item.node, who, message])?;
-    Ok(())
+    let event = super::event_row(now, "inventory", Some(&item.node), None, message);
+    let who = Some(who.to_string());
+    super::insert_event(conn, &super::EventRow { who, ..event })
 }
 
 fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Item> {

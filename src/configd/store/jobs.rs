@@ -1,8 +1,8 @@
 //! The job records: one JSON body per job, and each node's kept output.
 
-use rusqlite::{params, OptionalExtension};
+use rusqlite::{params, Connection, OptionalExtension};
 
-use super::{Store, StoreError};
+use super::{select_all, Store, StoreError};
 use crate::net::proto::{JobDetail, JobView, NodeOutput};
 
 fn body(job: &JobView) -> String {
@@ -17,6 +17,15 @@ fn job(id: i64, body: &str) -> Option<JobView> {
     Some(job)
 }
 
+/// The (id, body) rows `sql` selects.
+fn bodies(
+    conn: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+) -> Result<Vec<(i64, String)>, rusqlite::Error> {
+    select_all(conn, sql, params, |r| Ok((r.get(0)?, r.get(1)?)))
+}
+
 impl Store {
     /// Records a new job; its ID.
     pub async fn insert_job(&self, job: &JobView) -> Result<u64, StoreError> {
@@ -29,18 +38,8 @@ impl Store {
         .await
     }
 
-    /// Rewrites a job's record (its state changed).
-    pub async fn update_job(&self, job: &JobView) -> Result<(), StoreError> {
-        let (body, id) = (body(job), job.id as i64);
-        self.run(move |conn| {
-            conn.prepare_cached("UPDATE jobs SET body = ?2 WHERE id = ?1")?
-                .execute(params![id, body])?;
-            Ok(())
-        })
-        .await
-    }
-
-    /// Rewrites a job's record and stores each node's output with it.
+    /// Rewrites a job's record (its state changed) and stores each node's
+    /// output given with it.
     pub async fn finish_job(
         &self,
         job: &JobView,
@@ -64,37 +63,21 @@ impl Store {
     /// Jobs with no end recorded, oldest first; `Err` names those that
     /// cannot be read.
     pub async fn unfinished_jobs(&self) -> Result<Vec<Result<JobView, u64>>, StoreError> {
-        self.run(|conn| {
-            let mut stmt = conn.prepare_cached(
-                "SELECT id, body FROM jobs WHERE json_extract(body, '$.finished_ms') IS NULL ORDER BY id",
-            )?;
-            let rows = stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))?;
-            let mut out = Vec::new();
-            for row in rows {
-                let (id, body) = row?;
-                out.push(job(id, &body).ok_or(id as u64));
-            }
-            Ok(out)
-        })
-        .await
+        let sql = "SELECT id, body FROM jobs WHERE json_extract(body, '$.finished_ms') IS NULL ORDER BY id";
+        let rows = self.run(move |conn| bodies(conn, sql, [])).await?;
+        Ok(rows
+            .iter()
+            .map(|(id, b)| job(*id, b).ok_or(*id as u64))
+            .collect())
     }
 
     /// The newest `limit` jobs, newest first.
     pub async fn recent_jobs(&self, limit: usize) -> Result<Vec<JobView>, StoreError> {
-        self.run(move |conn| {
-            let mut stmt =
-                conn.prepare_cached("SELECT id, body FROM jobs ORDER BY id DESC LIMIT ?1")?;
-            let rows = stmt.query_map(params![limit as i64], |r| {
-                Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
-            })?;
-            let mut out = Vec::new();
-            for row in rows {
-                let (id, body) = row?;
-                out.extend(job(id, &body));
-            }
-            Ok(out)
-        })
-        .await
+        let sql = "SELECT id, body FROM jobs ORDER BY id DESC LIMIT ?1";
+        let rows = self
+            .run(move |conn| bodies(conn, sql, [limit as i64]))
+            .await?;
+        Ok(rows.iter().filter_map(|(id, b)| job(*id, b)).collect())
     }
 
     /// One job and its stored output.
@@ -107,18 +90,14 @@ impl Store {
             let Some(job) = stored.and_then(|b| job(id as i64, &b)) else {
                 return Ok(None);
             };
-            let mut stmt = conn.prepare_cached(
-                "SELECT node, output, truncated FROM job_output WHERE job = ?1 ORDER BY node",
-            )?;
-            let outputs = stmt
-                .query_map(params![id as i64], |r| {
-                    Ok(NodeOutput {
-                        node: r.get(0)?,
-                        output: r.get(1)?,
-                        truncated: r.get(2)?,
-                    })
-                })?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
+            let sql = "SELECT node, output, truncated FROM job_output WHERE job = ?1 ORDER BY node";
+            let outputs = select_all(conn, sql, [id as i64], |r| {
+                Ok(NodeOutput {
+                    node: r.get(0)?,
+                    output: r.get(1)?,
+                    truncated: r.get(2)?,
+                })
+            })?;
             Ok(Some(JobDetail { job, outputs }))
         })
         .await
