@@ -37,17 +37,6 @@ impl TargetState {
             TargetState::Lost => "lost",
         }
     }
-
-    pub fn parse(s: &str) -> TargetState {
-        match s {
-            "ok" => TargetState::Ok,
-            "failed" => TargetState::Failed,
-            "timeout" => TargetState::Timeout,
-            "cancelled" => TargetState::Cancelled,
-            "lost" => TargetState::Lost,
-            _ => TargetState::Running,
-        }
-    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -326,18 +315,9 @@ pub fn step_json(s: &StepView) -> serde_json::Value {
     super::to_value(&StepJson::from(s))
 }
 
-pub fn step_kind(k: StepKind) -> &'static str {
-    match k {
-        StepKind::Run => "run",
-        StepKind::Transfer => "transfer",
-        StepKind::Effects => "effects",
-    }
-}
-
 /// The job's overall state: running while any target runs, ok when all
 /// are ok, else the first target state that is not ok.
 pub fn job_state(job: &JobView) -> &'static str {
-    use TargetState;
     if job.finished_ms.is_none() {
         return "running";
     }

@@ -273,17 +273,15 @@ impl Transfers {
                 }
                 Some(Op::Commit { sha256, done }) => {
                     let result = sink.commit(self, &req, &sha256).await;
-                    match &result {
+                    let answer = match &result {
                         Ok(d) => {
-                            tracing::info!(path = %req.path.escape_debug(), bytes = d.bytes, sha256 = %d.sha256, "file received")
+                            tracing::info!(path = %req.path.escape_debug(), bytes = d.bytes, sha256 = %d.sha256, "file received");
+                            ResponseBody::WriteDone(d.clone())
                         }
                         Err(e) => {
-                            tracing::warn!(path = %req.path.escape_debug(), "transfer failed at commit: {}", e.message)
+                            tracing::warn!(path = %req.path.escape_debug(), "transfer failed at commit: {}", e.message);
+                            ResponseBody::Error(e.clone())
                         }
-                    }
-                    let answer = match &result {
-                        Ok(d) => ResponseBody::WriteDone(d.clone()),
-                        Err(e) => ResponseBody::Error(e.clone()),
                     };
                     let _ = done.send(result);
                     let _ = reply.send(answer).await;
@@ -490,23 +488,19 @@ impl Sink {
                 hasher.update(&data);
                 (file, hasher, r)
             });
-            match job.await {
+            let why = match job.await {
                 Ok((file, hasher, Ok(()))) => {
                     self.state = Some((file, hasher));
                     self.written += len;
                     let _ = ack.send(Ok(self.written));
+                    continue;
                 }
-                Ok((_, _, Err(e))) => {
-                    let e = refused(ErrorCode::Internal, format!("cannot write: {e}"));
-                    let _ = ack.send(Err(e.clone()));
-                    return Err(self.fail(e));
-                }
-                Err(e) => {
-                    let e = refused(ErrorCode::Internal, format!("write failed: {e}"));
-                    let _ = ack.send(Err(e.clone()));
-                    return Err(self.fail(e));
-                }
-            }
+                Ok((_, _, Err(e))) => format!("cannot write: {e}"),
+                Err(e) => format!("write failed: {e}"),
+            };
+            let e = refused(ErrorCode::Internal, why);
+            let _ = ack.send(Err(e.clone()));
+            return Err(self.fail(e));
         }
         Ok(())
     }

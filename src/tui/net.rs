@@ -315,14 +315,7 @@ async fn carry_out(
             // configd takes one selector per job: one job per selector.
             for target in targets {
                 let link = client.link().clone();
-                let request = RunRequest {
-                    command: command.clone(),
-                    args: args.clone(),
-                    target,
-                    timeout_ms: None,
-                    force_target: false,
-                    reason: String::new(),
-                };
+                let request = run_request(&command, &args, target);
                 let what = format!("run {} on {}", request.command, request.target);
                 tokio::spawn(stream_job(
                     link,
@@ -343,18 +336,10 @@ async fn carry_out(
             // binding, role, arguments) before the confirmation.
             let body = RequestBody::ResolveTargets(crate::net::proto::ResolveTargets {
                 target: target.clone(),
-                run: Some(RunRequest {
-                    command: command.clone(),
-                    args: args.clone(),
-                    target: target.clone(),
-                    timeout_ms: None,
-                    force_target: false,
-                    reason: String::new(),
-                }),
+                run: Some(run_request(&command, &args, target.clone())),
             });
             let nodes = match client.one(body).await {
                 Ok(ResponseBody::Targets(t)) => Ok(t.nodes),
-                Ok(ResponseBody::Error(e)) => Err(e.message),
                 Ok(other) => Err(unexpected(&other).to_string()),
                 Err(e) => Err(format!("cannot ask configd: {e}")),
             };
@@ -373,7 +358,6 @@ async fn carry_out(
             });
             let plan = match client.one(body).await {
                 Ok(ResponseBody::RunbookPlanned(p)) => Ok(p),
-                Ok(ResponseBody::Error(e)) => Err(e.message),
                 Ok(other) => Err(unexpected(&other).to_string()),
                 Err(e) => Err(format!("cannot ask configd: {e}")),
             };
@@ -441,6 +425,18 @@ async fn carry_out(
             }),
             Err(e) => Some(Action::Notice(format!("job {id}: {e}"))),
         },
+    }
+}
+
+/// A plain run of `command` on `target`, as the command line asks it.
+fn run_request(command: &str, args: &[String], target: String) -> RunRequest {
+    RunRequest {
+        command: command.to_string(),
+        args: args.to_vec(),
+        target,
+        timeout_ms: None,
+        force_target: false,
+        reason: String::new(),
     }
 }
 
