@@ -117,78 +117,67 @@ impl Transfers {
             return;
         }
         let shown = req.path.escape_debug();
-        let fail = |why: String| reply.error(ErrorCode::Internal, why);
         let mut state = Some((file, Sha256::new()));
         let mut sent: u64 = 0;
-        loop {
-            let Some((mut file, mut hasher)) = state.take() else {
-                return;
-            };
-            let job = tokio::task::spawn_blocking(move || {
-                // Up to CHUNK bytes: fewer only where the file ends.
-                let mut buf = Vec::with_capacity(CHUNK);
-                let got = (&mut file).take(CHUNK as u64).read_to_end(&mut buf);
-                if got.is_ok() {
-                    hasher.update(&buf);
-                }
-                (file, hasher, buf, got)
-            });
-            let (file, hasher, buf, got) = tokio::select! {
-                _ = cancel.cancelled() => return,
-                r = job => match r {
-                    Ok(r) => r,
-                    Err(e) => {
-                        let _ = fail(format!("reading `{}` failed: {e}", req.path)).await;
-                        return;
+        // Err: why the sending failed, for configd; Ok: sent, or stopped.
+        let sending = async {
+            loop {
+                let Some((mut file, mut hasher)) = state.take() else {
+                    return Ok(());
+                };
+                let job = tokio::task::spawn_blocking(move || {
+                    // Up to CHUNK bytes: fewer only where the file ends.
+                    let mut buf = Vec::with_capacity(CHUNK);
+                    let got = (&mut file).take(CHUNK as u64).read_to_end(&mut buf);
+                    if got.is_ok() {
+                        hasher.update(&buf);
                     }
-                },
-            };
-            let n = match got {
-                Ok(n) => n as u64,
-                Err(e) => {
-                    let _ = fail(format!("cannot read `{shown}`: {e}")).await;
-                    return;
-                }
-            };
-            if n == 0 {
-                if sent != size {
-                    let why =
-                        format!("`{shown}` shrank while it was sent ({sent} of {size} bytes)");
-                    let _ = fail(why).await;
-                    return;
-                }
-                let sha256 = hex::encode(hasher.finalize());
-                tracing::info!(path = %req.path.escape_debug(), bytes = sent, %sha256, "file sent");
-                let _ = reply
-                    .send(ResponseBody::FileEnd(FileEnd {
+                    (file, hasher, buf, got)
+                });
+                let (file, hasher, buf, got) = tokio::select! {
+                    _ = cancel.cancelled() => return Ok(()),
+                    r = job => r.map_err(|e| format!("reading `{}` failed: {e}", req.path))?,
+                };
+                let n = got.map_err(|e| format!("cannot read `{shown}`: {e}"))? as u64;
+                if n == 0 {
+                    if sent != size {
+                        return Err(format!(
+                            "`{shown}` shrank while it was sent ({sent} of {size} bytes)"
+                        ));
+                    }
+                    let sha256 = hex::encode(hasher.finalize());
+                    tracing::info!(path = %req.path.escape_debug(), bytes = sent, %sha256, "file sent");
+                    let end = FileEnd {
                         bytes: sent,
                         sha256,
-                    }))
-                    .await;
-                return;
-            }
-            sent += n;
-            if sent > size {
-                let _ = fail(format!(
-                    "`{shown}` grew while it was sent (past {size} bytes)"
-                ))
-                .await;
-                return;
-            }
-            if reply
-                .send(ResponseBody::FileChunk(FileChunk { data: buf }))
-                .await
-                .is_err()
-            {
-                return;
-            }
-            while reply.link().queued() > PACE {
-                tokio::select! {
-                    _ = cancel.cancelled() => return,
-                    _ = tokio::time::sleep(Duration::from_millis(1)) => {}
+                    };
+                    let _ = reply.send(ResponseBody::FileEnd(end)).await;
+                    return Ok(());
                 }
+                sent += n;
+                if sent > size {
+                    return Err(format!(
+                        "`{shown}` grew while it was sent (past {size} bytes)"
+                    ));
+                }
+                if reply
+                    .send(ResponseBody::FileChunk(FileChunk { data: buf }))
+                    .await
+                    .is_err()
+                {
+                    return Ok(());
+                }
+                while reply.link().queued() > PACE {
+                    tokio::select! {
+                        _ = cancel.cancelled() => return Ok(()),
+                        _ = tokio::time::sleep(Duration::from_millis(1)) => {}
+                    }
+                }
+                state = Some((file, hasher));
             }
-            state = Some((file, hasher));
+        };
+        if let Err(why) = sending.await {
+            let _ = reply.error(ErrorCode::Internal, why).await;
         }
     }
 
