@@ -305,6 +305,10 @@ async fn carry_out(
     tx: &mpsc::Sender<Action>,
     conn: &CancellationToken,
 ) -> Option<Action> {
+    let start = |body, what| {
+        let link = client.link().clone();
+        tokio::spawn(stream_job(link, body, what, tx.clone(), conn.clone()));
+    };
     match effect {
         Effect::Quit => None,
         Effect::Run {
@@ -314,16 +318,9 @@ async fn carry_out(
         } => {
             // configd takes one selector per job: one job per selector.
             for target in targets {
-                let link = client.link().clone();
                 let request = run_request(&command, &args, target);
                 let what = format!("run {} on {}", request.command, request.target);
-                tokio::spawn(stream_job(
-                    link,
-                    RequestBody::Run(request),
-                    what,
-                    tx.clone(),
-                    conn.clone(),
-                ));
+                start(RequestBody::Run(request), what);
             }
             None
         }
@@ -370,13 +367,7 @@ async fn carry_out(
                 digest: Some(digest),
             };
             let what = format!("runbook {}", request.name);
-            tokio::spawn(stream_job(
-                client.link().clone(),
-                RequestBody::RunbookRun(request),
-                what,
-                tx.clone(),
-                conn.clone(),
-            ));
+            start(RequestBody::RunbookRun(request), what);
             None
         }
         Effect::Ack { node, check } => {
@@ -463,7 +454,8 @@ async fn stream_job(
         }
     };
     let mut id = 0;
-    loop {
+    // The notice it ends with.
+    let last = loop {
         let answer = tokio::select! {
             _ = stop.cancelled() => return,
             a = answers.next() => a,
@@ -520,30 +512,16 @@ async fn stream_job(
                     None if !job.message.is_empty() => format!(": {}", job.message),
                     None => String::new(),
                 };
-                let _ = tx
-                    .send(Action::Notice(format!(
-                        "job {} {}{why}",
-                        job.id,
-                        job_state(&job)
-                    )))
-                    .await;
-                return;
+                break format!("job {} {}{why}", job.id, job_state(&job));
             }
-            Some(Ok(ResponseBody::Error(e))) => {
-                let _ = tx
-                    .send(Action::Notice(format!("{what}: {}", e.message)))
-                    .await;
-                return;
-            }
+            Some(Ok(ResponseBody::Error(e))) => break format!("{what}: {}", e.message),
             Some(Ok(other)) => Action::Notice(unexpected(&other).to_string()),
-            Some(Err(e)) => {
-                let _ = tx.send(Action::Notice(format!("{what}: {e}"))).await;
-                return;
-            }
+            Some(Err(e)) => break format!("{what}: {e}"),
             None => return,
         };
         if tx.send(action).await.is_err() {
             return;
         }
-    }
+    };
+    let _ = tx.send(Action::Notice(last)).await;
 }
