@@ -20,6 +20,7 @@ use crate::net::client::{Client, ClientError};
 use crate::net::dial::Endpoint;
 use crate::net::proto::Role;
 use crate::net::tls::Trust;
+use crate::sync::lock;
 
 pub const SESSION_COOKIE: &str = "monit_session";
 /// Holds the login form's CSRF token before there is a session.
@@ -87,16 +88,12 @@ pub struct SessionStore {
 }
 
 impl SessionStore {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<Session>>> {
-        self.sessions.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
     /// The live session `id`, its idle clock restarted.
     pub fn get(&self, id: &str) -> Option<Arc<Session>> {
-        let mut sessions = self.lock();
+        let mut sessions = lock(&self.sessions);
         let s = sessions.get(id)?.clone();
         let now = Instant::now();
-        let mut last = s.last_used.lock().unwrap_or_else(|p| p.into_inner());
+        let mut last = lock(&s.last_used);
         if now.duration_since(*last) > IDLE || s.client.link().is_closed() {
             drop(last);
             sessions.remove(id);
@@ -108,7 +105,7 @@ impl SessionStore {
     }
 
     fn insert(&self, session: Session) -> Option<String> {
-        let mut sessions = self.lock();
+        let mut sessions = lock(&self.sessions);
         if sessions.len() >= MAX_SESSIONS {
             Self::sweep_locked(&mut sessions);
             if sessions.len() >= MAX_SESSIONS {
@@ -121,20 +118,20 @@ impl SessionStore {
     }
 
     pub fn remove(&self, id: &str) {
-        self.lock().remove(id);
+        lock(&self.sessions).remove(id);
     }
 
     fn sweep_locked(sessions: &mut HashMap<String, Arc<Session>>) {
         let now = Instant::now();
         sessions.retain(|_, s| {
-            let last = *s.last_used.lock().unwrap_or_else(|p| p.into_inner());
+            let last = *lock(&s.last_used);
             now.duration_since(last) <= IDLE && !s.client.link().is_closed()
         });
     }
 
     /// Drops expired sessions (closing their links).
     pub fn sweep(&self) {
-        Self::sweep_locked(&mut self.lock());
+        Self::sweep_locked(&mut lock(&self.sessions));
     }
 }
 
