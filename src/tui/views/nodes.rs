@@ -6,8 +6,9 @@ use crate::tui::rows::NodeRow;
 use crate::tui::ui::clip;
 
 /// How the Nodes view is sorted (`s` cycles).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum NodeSort {
+    #[default]
     Name,
     State,
     LastSeen,
