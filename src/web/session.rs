@@ -10,7 +10,6 @@ use axum::extract::{ConnectInfo, Form, FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
-use rand::Rng;
 use serde::Deserialize;
 
 use super::listener::Peer;
@@ -77,9 +76,7 @@ fn same(a: &str, b: &str) -> bool {
 }
 
 pub fn random_id() -> String {
-    let mut bytes = [0u8; 32];
-    rand::rng().fill_bytes(&mut bytes);
-    hex::encode(bytes)
+    hex::encode(rand::random::<[u8; 32]>())
 }
 
 #[derive(Default)]
