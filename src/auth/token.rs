@@ -2,8 +2,6 @@
 
 use std::fmt;
 
-use rand::Rng;
-
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum TokenParseError {
     #[error("a token looks like ID.SECRET (both hex); this one has no `.`")]
@@ -24,14 +22,9 @@ pub struct Token {
 impl Token {
     /// A fresh token: 12 hex digits of ID, 256 bits of secret.
     pub fn generate() -> Token {
-        let mut rng = rand::rng();
-        let mut id = [0u8; 6];
-        rng.fill_bytes(&mut id);
-        let mut secret = [0u8; 32];
-        rng.fill_bytes(&mut secret);
         Token {
-            id: hex::encode(id),
-            secret: hex::encode(secret),
+            id: hex::encode(rand::random::<[u8; 6]>()),
+            secret: hex::encode(rand::random::<[u8; 32]>()),
         }
     }
 

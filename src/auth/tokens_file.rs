@@ -109,20 +109,16 @@ pub struct TokensFile {
 impl TokensFile {
     /// Loads the file; a missing file is an empty set.
     pub fn load(path: &Path) -> Result<TokensFile, TokensFileError> {
+        let io = |source| TokensFileError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
         let text = match std::fs::metadata(path) {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
-            Err(source) => {
-                return Err(TokensFileError::Io {
-                    path: path.to_path_buf(),
-                    source,
-                })
-            }
+            Err(source) => return Err(io(source)),
             Ok(_) => {
                 check_private(path)?;
-                std::fs::read_to_string(path).map_err(|source| TokensFileError::Io {
-                    path: path.to_path_buf(),
-                    source,
-                })?
+                std::fs::read_to_string(path).map_err(io)?
             }
         };
         let mut shape: FileShape = toml::from_str(&text).map_err(|e| TokensFileError::Parse {
@@ -130,19 +126,17 @@ impl TokensFile {
             message: crate::config::one_line_toml_error(&e, &text),
         })?;
         for entry in &mut shape.token {
+            let bad_keys = |id: &str| TokensFileError::BadKeys {
+                path: path.to_path_buf(),
+                id: id.to_string(),
+            };
             // An old-format entry: derive its keys now (written by `save`).
             if let Some(secret) = entry.secret.as_deref() {
-                let bytes = hex::decode(secret).map_err(|_| TokensFileError::BadKeys {
-                    path: path.to_path_buf(),
-                    id: entry.id.clone(),
-                })?;
+                let bytes = hex::decode(secret).map_err(|_| bad_keys(&entry.id))?;
                 entry.set_keys(&TokenKeys::derive(&bytes));
             }
             if entry.keys().is_none() {
-                return Err(TokensFileError::BadKeys {
-                    path: path.to_path_buf(),
-                    id: entry.id.clone(),
-                });
+                return Err(bad_keys(&entry.id));
             }
         }
         Ok(TokensFile {

@@ -10,30 +10,21 @@ pub mod tracker;
 
 use serde::{Deserialize, Serialize};
 
-/// A check's state as operators see it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum CheckState {
-    Ok,
-    Warning,
-    Critical,
-    Unknown,
-    /// Declared, never checked yet.
-    #[default]
-    Pending,
+crate::model::named_enum! {
+    /// A check's state as operators see it.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+    pub enum CheckState {
+        Ok = "ok",
+        Warning = "warning",
+        Critical = "critical",
+        Unknown = "unknown",
+        /// Declared, never checked yet.
+        #[default]
+        Pending = "pending",
+    }
 }
 
 impl CheckState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CheckState::Ok => "ok",
-            CheckState::Warning => "warning",
-            CheckState::Critical => "critical",
-            CheckState::Unknown => "unknown",
-            CheckState::Pending => "pending",
-        }
-    }
-
     /// Nagios exit codes: 0 ok, 1 warning, 2 critical, 3 unknown; anything
     /// else is unknown.
     pub fn from_exit(code: i32) -> CheckState {
@@ -71,21 +62,13 @@ impl std::str::FromStr for CheckState {
     }
 }
 
-/// Soft: a problem not yet confirmed by `max_attempts` checks. Hard: confirmed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum StateType {
-    Soft,
-    #[default]
-    Hard,
-}
-
-impl StateType {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            StateType::Soft => "soft",
-            StateType::Hard => "hard",
-        }
+crate::model::named_enum! {
+    /// Soft: a problem not yet confirmed by `max_attempts` checks. Hard: confirmed.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+    pub enum StateType {
+        Soft = "soft",
+        #[default]
+        Hard = "hard",
     }
 }
 

@@ -84,10 +84,7 @@ pub fn parse(stdout: &[u8], truncated: bool) -> PluginOutput {
 /// The state a plugin's exit gives: 0..=3 map to ok..unknown, anything
 /// else (another code, a signal: `None`) is unknown.
 pub fn state_of_exit(code: Option<i32>) -> CheckState {
-    match code {
-        Some(c) => CheckState::from_exit(c),
-        None => CheckState::Unknown,
-    }
+    code.map_or(CheckState::Unknown, CheckState::from_exit)
 }
 
 fn parse_perfdata_into(text: &str, out: &mut Vec<PerfData>) {
@@ -102,10 +99,15 @@ fn parse_perfdata_into(text: &str, out: &mut Vec<PerfData>) {
         }
         // The label: quoted ('' is a literal quote) or up to `=`.
         let mut label = String::new();
-        let mut ok = true;
-        if chars[i] == '\'' {
+        // An unquoted label needs no closing quote.
+        let mut closed = chars[i] != '\'';
+        if closed {
+            while i < chars.len() && chars[i] != '=' && !chars[i].is_whitespace() {
+                label.push(chars[i]);
+                i += 1;
+            }
+        } else {
             i += 1;
-            let mut closed = false;
             while i < chars.len() {
                 if chars[i] == '\'' {
                     if chars.get(i + 1) == Some(&'\'') {
@@ -120,19 +122,8 @@ fn parse_perfdata_into(text: &str, out: &mut Vec<PerfData>) {
                 label.push(chars[i]);
                 i += 1;
             }
-            if !closed || chars.get(i) != Some(&'=') {
-                ok = false;
-            }
-        } else {
-            while i < chars.len() && chars[i] != '=' && !chars[i].is_whitespace() {
-                label.push(chars[i]);
-                i += 1;
-            }
-            if chars.get(i) != Some(&'=') {
-                ok = false;
-            }
         }
-        if !ok {
+        if !closed || chars.get(i) != Some(&'=') {
             // Skip the rest of this malformed item.
             while i < chars.len() && !chars[i].is_whitespace() {
                 i += 1;
@@ -224,14 +215,10 @@ pub fn is_range(text: &str) -> bool {
     if body.is_empty() {
         return false;
     }
-    let (start, end) = match body.split_once(':') {
-        Some((s, e)) => (s, e),
-        None => ("", body),
-    };
+    let (start, end) = body.split_once(':').unwrap_or(("", body));
     let start_ok = start.is_empty() || start == "~" || number(start).is_some();
     let end_ok = end.is_empty() || number(end).is_some();
-    let has_colon = body.contains(':');
-    start_ok && end_ok && (has_colon || !end.is_empty())
+    start_ok && end_ok && (body.contains(':') || !end.is_empty())
 }
 
 #[cfg(test)]

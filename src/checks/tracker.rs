@@ -17,36 +17,21 @@ pub const FLAP_LOW: f64 = 5.0;
 /// Flapping starts at or above this percent state change.
 pub const FLAP_HIGH: f64 = 20.0;
 
-/// Why a notification is sent (`MONIT_EVENT`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum NotifyKind {
-    Problem,
-    Recovery,
-    FlappingStart,
-    FlappingStop,
-    Acknowledgement,
-    DowntimeStart,
-    DowntimeEnd,
-    /// A node went down (its connection ended).
-    NodeDown,
-    /// A node whose `node_down` was sent is back.
-    NodeUp,
-}
-
-impl NotifyKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            NotifyKind::Problem => "problem",
-            NotifyKind::Recovery => "recovery",
-            NotifyKind::FlappingStart => "flapping_start",
-            NotifyKind::FlappingStop => "flapping_stop",
-            NotifyKind::Acknowledgement => "acknowledgement",
-            NotifyKind::DowntimeStart => "downtime_start",
-            NotifyKind::DowntimeEnd => "downtime_end",
-            NotifyKind::NodeDown => "node_down",
-            NotifyKind::NodeUp => "node_up",
-        }
+crate::model::named_enum! {
+    /// Why a notification is sent (`MONIT_EVENT`).
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+    pub enum NotifyKind {
+        Problem = "problem",
+        Recovery = "recovery",
+        FlappingStart = "flapping_start",
+        FlappingStop = "flapping_stop",
+        Acknowledgement = "acknowledgement",
+        DowntimeStart = "downtime_start",
+        DowntimeEnd = "downtime_end",
+        /// A node went down (its connection ended).
+        NodeDown = "node_down",
+        /// A node whose `node_down` was sent is back.
+        NodeUp = "node_up",
     }
 }
 

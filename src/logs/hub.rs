@@ -15,6 +15,7 @@ use tokio::sync::mpsc;
 
 use super::filter::LogFilter;
 use crate::net::proto::LogLine;
+use crate::sync::lock;
 
 /// Batches queued per subscriber before it starts missing lines.
 pub const SUBSCRIBER_QUEUE: usize = 32;
@@ -44,6 +45,7 @@ pub struct Delivery {
     pub chunk: Chunk,
 }
 
+#[derive(Default)]
 struct Ring {
     /// (global sequence, chunk), oldest first.
     chunks: VecDeque<(u64, Chunk)>,
@@ -88,11 +90,6 @@ impl LogHub {
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
-        // A panic while holding the lock leaves consistent enough data.
-        self.inner.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
     /// Adds `lines` from `node`, all tagged with `node`. `stream` and
     /// `first_line` number them so a batch re-sent after a lost ack is not
     /// stored twice (`stream` 0: no numbering). Returns lines stored.
@@ -103,14 +100,9 @@ impl LogHub {
         first_line: u64,
         mut lines: Vec<LogLine>,
     ) -> usize {
-        let mut guard = self.lock();
+        let mut guard = lock(&self.inner);
         let inner = &mut *guard;
-        let ring = inner.rings.entry(node.to_string()).or_insert_with(|| Ring {
-            chunks: VecDeque::new(),
-            lines: 0,
-            stream: 0,
-            next_line: 0,
-        });
+        let ring = inner.rings.entry(node.to_string()).or_default();
         if stream != 0 {
             if ring.stream == stream && first_line < ring.next_line {
                 let seen = usize::try_from(ring.next_line - first_line).unwrap_or(usize::MAX);
@@ -179,7 +171,7 @@ impl LogHub {
         filter: Arc<LogFilter>,
         follow: bool,
     ) -> (Vec<Chunk>, Option<Subscription>) {
-        let mut inner = self.lock();
+        let mut inner = lock(&self.inner);
         let mut chunks: Vec<(u64, Chunk)> = inner
             .rings
             .iter()
@@ -206,7 +198,7 @@ impl LogHub {
     /// Lines subscriber `id` missed after everything it has received;
     /// call once its queue is empty (so none of those is still queued).
     pub fn take_pending(&self, id: u64) -> u64 {
-        let mut inner = self.lock();
+        let mut inner = lock(&self.inner);
         inner
             .subs
             .iter_mut()
@@ -216,7 +208,7 @@ impl LogHub {
 
     /// Subscribers currently registered.
     pub fn subscribers(&self) -> usize {
-        self.lock().subs.len()
+        lock(&self.inner).subs.len()
     }
 }
 

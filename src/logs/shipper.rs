@@ -98,20 +98,11 @@ async fn ship(
             )));
         }
         spool.note_drops();
-        if spool.is_empty() {
+        // Nothing to send, or no link: wait for a line (or the link, if owed).
+        let Some(link) = uplink.current().filter(|_| !spool.is_empty()) else {
             tokio::select! {
                 _ = shutdown.cancelled() => return,
-                line = rx.recv() => match line {
-                    Some(l) => spool.push(l),
-                    None => return,
-                },
-            }
-            continue;
-        }
-        let Some(link) = uplink.current() else {
-            tokio::select! {
-                _ = shutdown.cancelled() => return,
-                _ = uplink.connected() => {}
+                _ = uplink.connected(), if !spool.is_empty() => {}
                 line = rx.recv() => match line {
                     Some(l) => spool.push(l),
                     None => return,

@@ -15,38 +15,15 @@ pub enum OutputStream {
     Stderr,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum TargetState {
-    Running,
-    Ok,
-    Failed,
-    Timeout,
-    Cancelled,
-    Lost,
-}
-
-impl TargetState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TargetState::Running => "running",
-            TargetState::Ok => "ok",
-            TargetState::Failed => "failed",
-            TargetState::Timeout => "timeout",
-            TargetState::Cancelled => "cancelled",
-            TargetState::Lost => "lost",
-        }
-    }
-
-    pub fn parse(s: &str) -> TargetState {
-        match s {
-            "ok" => TargetState::Ok,
-            "failed" => TargetState::Failed,
-            "timeout" => TargetState::Timeout,
-            "cancelled" => TargetState::Cancelled,
-            "lost" => TargetState::Lost,
-            _ => TargetState::Running,
-        }
+crate::model::named_enum! {
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+    pub enum TargetState {
+        Running = "running",
+        Ok = "ok",
+        Failed = "failed",
+        Timeout = "timeout",
+        Cancelled = "cancelled",
+        Lost = "lost",
     }
 }
 
@@ -89,34 +66,20 @@ pub enum StepKind {
     Effects,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum StepState {
-    Pending,
-    Running,
-    Ok,
-    Failed,
-    Skipped,
-    /// Completed, then reverted after a later step failed.
-    Undone,
-    /// Its undo was tried and failed: look at the message.
-    UndoFailed,
-    /// configd stopped while it ran.
-    Lost,
-}
-
-impl StepState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            StepState::Pending => "pending",
-            StepState::Running => "running",
-            StepState::Ok => "ok",
-            StepState::Failed => "failed",
-            StepState::Skipped => "skipped",
-            StepState::Undone => "undone",
-            StepState::UndoFailed => "undo_failed",
-            StepState::Lost => "lost",
-        }
+crate::model::named_enum! {
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+    pub enum StepState {
+        Pending = "pending",
+        Running = "running",
+        Ok = "ok",
+        Failed = "failed",
+        Skipped = "skipped",
+        /// Completed, then reverted after a later step failed.
+        Undone = "undone",
+        /// Its undo was tried and failed: look at the message.
+        UndoFailed = "undo_failed",
+        /// configd stopped while it ran.
+        Lost = "lost",
     }
 }
 
@@ -326,18 +289,9 @@ pub fn step_json(s: &StepView) -> serde_json::Value {
     super::to_value(&StepJson::from(s))
 }
 
-pub fn step_kind(k: StepKind) -> &'static str {
-    match k {
-        StepKind::Run => "run",
-        StepKind::Transfer => "transfer",
-        StepKind::Effects => "effects",
-    }
-}
-
 /// The job's overall state: running while any target runs, ok when all
 /// are ok, else the first target state that is not ok.
 pub fn job_state(job: &JobView) -> &'static str {
-    use TargetState;
     if job.finished_ms.is_none() {
         return "running";
     }

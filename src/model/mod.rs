@@ -15,6 +15,31 @@ pub mod log;
 pub mod node;
 pub mod role;
 
+/// A fieldless enum whose variants each have one name, written once: it is
+/// both the serde name (wire and JSON) and what `as_str` returns.
+macro_rules! named_enum {
+    (
+        $(#[$meta:meta])*
+        pub enum $name:ident {
+            $($(#[$vmeta:meta])* $variant:ident = $wire:literal,)+
+        }
+    ) => {
+        $(#[$meta])*
+        pub enum $name {
+            $($(#[$vmeta])* #[serde(rename = $wire)] $variant,)+
+        }
+
+        impl $name {
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $wire,)+
+                }
+            }
+        }
+    };
+}
+pub(crate) use named_enum;
+
 /// A JSON form as a `serde_json::Value`, to filter (and to print with
 /// other rows: a value's keys come out sorted, as `-o json` has always
 /// printed them).

@@ -26,24 +26,15 @@ pub struct NodesPage {
     pub done: bool,
 }
 
-/// Node state as operators see it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum NodeState {
-    Up,
-    Down,
-    /// Known, but not heard from since configd started.
-    #[default]
-    Pending,
-}
-
-impl NodeState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            NodeState::Up => "up",
-            NodeState::Down => "down",
-            NodeState::Pending => "pending",
-        }
+crate::model::named_enum! {
+    /// Node state as operators see it.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+    pub enum NodeState {
+        Up = "up",
+        Down = "down",
+        /// Known, but not heard from since configd started.
+        #[default]
+        Pending = "pending",
     }
 }
 

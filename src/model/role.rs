@@ -2,26 +2,18 @@
 
 use serde::{Deserialize, Serialize};
 
-/// Token roles, from least to most powerful for clients.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Role {
-    Node,
-    Viewer,
-    Operator,
-    Admin,
+crate::model::named_enum! {
+    /// Token roles, from least to most powerful for clients.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+    pub enum Role {
+        Node = "node",
+        Viewer = "viewer",
+        Operator = "operator",
+        Admin = "admin",
+    }
 }
 
 impl Role {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Node => "node",
-            Role::Viewer => "viewer",
-            Role::Operator => "operator",
-            Role::Admin => "admin",
-        }
-    }
-
     /// Whether a client with this role may do what `needed` allows.
     pub fn allows(self, needed: Role) -> bool {
         self != Role::Node && needed != Role::Node && self >= needed

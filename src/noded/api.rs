@@ -2,7 +2,7 @@
 //! with a cancellation token (see `net::link`).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, PoisonError, RwLock};
 
 use tokio_util::sync::CancellationToken;
 
@@ -69,17 +69,12 @@ impl NodeApi {
     /// Takes the commands of a reloaded configuration.
     pub fn set_commands(&self, config: &NodedConfig) {
         let runner = Arc::new(CommandRunner::new(config));
-        match self.runner.write() {
-            Ok(mut g) => *g = runner,
-            Err(p) => *p.into_inner() = runner,
-        }
+        *self.runner.write().unwrap_or_else(PoisonError::into_inner) = runner;
     }
 
     fn runner(&self) -> Arc<CommandRunner> {
-        match self.runner.read() {
-            Ok(g) => g.clone(),
-            Err(p) => p.into_inner().clone(),
-        }
+        let runner = self.runner.read().unwrap_or_else(PoisonError::into_inner);
+        runner.clone()
     }
 }
 

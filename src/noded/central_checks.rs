@@ -47,7 +47,8 @@ impl CentralChecks {
         let file = self.file.borrow().clone();
         let (accepted, refused) = decide(&file, &set.checks);
         self.log_refusals(&refused);
-        if defs_or_before(&set.checks, &lock(&self.received)) {
+        // Worth a line in the log: it holds checks, or replaces one that did.
+        if !(set.checks.is_empty() && lock(&self.received).is_empty()) {
             tracing::info!(
                 accepted = accepted.len(),
                 refused = refused.len(),
@@ -122,12 +123,6 @@ impl CentralChecks {
         config.checks.extend(accepted);
         Arc::new(config)
     }
-}
-
-/// Whether a set is worth a line in the log: it holds checks, or it
-/// replaces one that did.
-fn defs_or_before(new: &[CentralCheck], before: &[CentralCheck]) -> bool {
-    !(new.is_empty() && before.is_empty())
 }
 
 /// Which of `defs` the node with `config` runs, and why it refuses the

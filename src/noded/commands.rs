@@ -62,13 +62,8 @@ impl CommandRunner {
             commands: commands
                 .iter()
                 .map(|c| {
-                    (
-                        c.spec.name.clone(),
-                        (
-                            c.clone(),
-                            Arc::new(Semaphore::new(c.spec.concurrency.max(1) as usize)),
-                        ),
-                    )
+                    let slots = Semaphore::new(c.spec.concurrency.max(1) as usize);
+                    (c.spec.name.clone(), (c.clone(), Arc::new(slots)))
                 })
                 .collect(),
         }
@@ -271,11 +266,9 @@ async fn pump(
                 return;
             }
         }
-        let n = match pipe.read_buf(&mut buf).await {
-            Ok(0) | Err(_) => break,
-            Ok(n) => n,
-        };
-        let _ = n;
+        if matches!(pipe.read_buf(&mut buf).await, Ok(0) | Err(_)) {
+            break;
+        }
         if let Some(last) = buf.iter().rposition(|&b| b == b'\n') {
             let rest = buf.split_off(last + 1);
             let data = String::from_utf8_lossy(&buf).into_owned();

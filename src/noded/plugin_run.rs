@@ -60,7 +60,7 @@ pub async fn run_plugin(argv: &[String], timeout: Duration) -> PluginRun {
         let mut truncated = false;
         loop {
             match stdout.read(&mut chunk).await {
-                Ok(0) => break,
+                Ok(0) | Err(_) => break,
                 Ok(n) => {
                     let room = OUTPUT_CAP.saturating_sub(buf.len());
                     if n > room {
@@ -68,7 +68,6 @@ pub async fn run_plugin(argv: &[String], timeout: Duration) -> PluginRun {
                     }
                     buf.extend_from_slice(&chunk[..n.min(room)]);
                 }
-                Err(_) => break,
             }
         }
         let status = child.wait().await;
@@ -76,22 +75,17 @@ pub async fn run_plugin(argv: &[String], timeout: Duration) -> PluginRun {
     };
     match tokio::time::timeout(timeout, work).await {
         Ok((buf, truncated, status)) => {
-            let code = match status {
-                Ok(s) => s.code(),
-                Err(_) => None,
-            };
+            let code = status.as_ref().ok().and_then(|s| s.code());
             let state = plugin::state_of_exit(code);
             let mut out = plugin::parse(&buf, truncated);
-            if code.is_none() || !matches!(code, Some(0..=3)) {
-                let why = match status {
-                    Ok(s) => match s.code() {
-                        Some(c) => format!("exited with code {c}"),
-                        None => {
-                            use std::os::unix::process::ExitStatusExt;
-                            format!("killed by signal {}", s.signal().unwrap_or(0))
-                        }
-                    },
-                    Err(e) => format!("cannot wait for it: {e}"),
+            if !matches!(code, Some(0..=3)) {
+                let why = match (status, code) {
+                    (Ok(_), Some(c)) => format!("exited with code {c}"),
+                    (Ok(s), None) => {
+                        use std::os::unix::process::ExitStatusExt;
+                        format!("killed by signal {}", s.signal().unwrap_or(0))
+                    }
+                    (Err(e), _) => format!("cannot wait for it: {e}"),
                 };
                 out.output = format!("plugin {why}: {}", out.output);
             }

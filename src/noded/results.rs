@@ -123,20 +123,11 @@ async fn send_until_shutdown(
         while let Ok(r) = rx.try_recv() {
             push(queue, r);
         }
-        if queue.is_empty() {
+        // Nothing to send, or no link: wait for a result (or the link, if owed).
+        let Some(link) = uplink.current().filter(|_| !queue.is_empty()) else {
             tokio::select! {
                 _ = shutdown.cancelled() => return,
-                r = rx.recv() => match r {
-                    Some(r) => { push(queue, r); }
-                    None => return,
-                },
-            }
-            continue;
-        }
-        let Some(link) = uplink.current() else {
-            tokio::select! {
-                _ = shutdown.cancelled() => return,
-                _ = uplink.connected() => {}
+                _ = uplink.connected(), if !queue.is_empty() => {}
                 r = rx.recv() => match r {
                     Some(r) => { push(queue, r); }
                     None => return,

@@ -61,12 +61,8 @@ enum Op {
     },
 }
 
-fn refused(code: ErrorCode, message: impl Into<String>) -> ErrorFrame {
-    ErrorFrame::new(code, message)
-}
-
 fn path_error(e: PathError) -> ErrorFrame {
-    refused(ErrorCode::BadRequest, e.to_string())
+    ErrorFrame::new(ErrorCode::BadRequest, e.to_string())
 }
 
 impl Transfers {
@@ -95,7 +91,7 @@ impl Transfers {
     fn root(&self) -> Result<&Path, ErrorFrame> {
         self.root
             .as_deref()
-            .map_err(|why| refused(ErrorCode::Forbidden, why.clone()))
+            .map_err(|why| ErrorFrame::new(ErrorCode::Forbidden, why.clone()))
     }
 
     /// Sends one file: `FileSize`, `FileChunk`s, then `FileEnd`.
@@ -117,78 +113,67 @@ impl Transfers {
             return;
         }
         let shown = req.path.escape_debug();
-        let fail = |why: String| reply.error(ErrorCode::Internal, why);
         let mut state = Some((file, Sha256::new()));
         let mut sent: u64 = 0;
-        loop {
-            let Some((mut file, mut hasher)) = state.take() else {
-                return;
-            };
-            let job = tokio::task::spawn_blocking(move || {
-                // Up to CHUNK bytes: fewer only where the file ends.
-                let mut buf = Vec::with_capacity(CHUNK);
-                let got = (&mut file).take(CHUNK as u64).read_to_end(&mut buf);
-                if got.is_ok() {
-                    hasher.update(&buf);
-                }
-                (file, hasher, buf, got)
-            });
-            let (file, hasher, buf, got) = tokio::select! {
-                _ = cancel.cancelled() => return,
-                r = job => match r {
-                    Ok(r) => r,
-                    Err(e) => {
-                        let _ = fail(format!("reading `{}` failed: {e}", req.path)).await;
-                        return;
+        // Err: why the sending failed, for configd; Ok: sent, or stopped.
+        let sending = async {
+            loop {
+                let Some((mut file, mut hasher)) = state.take() else {
+                    return Ok(());
+                };
+                let job = tokio::task::spawn_blocking(move || {
+                    // Up to CHUNK bytes: fewer only where the file ends.
+                    let mut buf = Vec::with_capacity(CHUNK);
+                    let got = (&mut file).take(CHUNK as u64).read_to_end(&mut buf);
+                    if got.is_ok() {
+                        hasher.update(&buf);
                     }
-                },
-            };
-            let n = match got {
-                Ok(n) => n as u64,
-                Err(e) => {
-                    let _ = fail(format!("cannot read `{shown}`: {e}")).await;
-                    return;
-                }
-            };
-            if n == 0 {
-                if sent != size {
-                    let why =
-                        format!("`{shown}` shrank while it was sent ({sent} of {size} bytes)");
-                    let _ = fail(why).await;
-                    return;
-                }
-                let sha256 = hex::encode(hasher.finalize());
-                tracing::info!(path = %req.path.escape_debug(), bytes = sent, %sha256, "file sent");
-                let _ = reply
-                    .send(ResponseBody::FileEnd(FileEnd {
+                    (file, hasher, buf, got)
+                });
+                let (file, hasher, buf, got) = tokio::select! {
+                    _ = cancel.cancelled() => return Ok(()),
+                    r = job => r.map_err(|e| format!("reading `{}` failed: {e}", req.path))?,
+                };
+                let n = got.map_err(|e| format!("cannot read `{shown}`: {e}"))? as u64;
+                if n == 0 {
+                    if sent != size {
+                        return Err(format!(
+                            "`{shown}` shrank while it was sent ({sent} of {size} bytes)"
+                        ));
+                    }
+                    let sha256 = hex::encode(hasher.finalize());
+                    tracing::info!(path = %req.path.escape_debug(), bytes = sent, %sha256, "file sent");
+                    let end = FileEnd {
                         bytes: sent,
                         sha256,
-                    }))
-                    .await;
-                return;
-            }
-            sent += n;
-            if sent > size {
-                let _ = fail(format!(
-                    "`{shown}` grew while it was sent (past {size} bytes)"
-                ))
-                .await;
-                return;
-            }
-            if reply
-                .send(ResponseBody::FileChunk(FileChunk { data: buf }))
-                .await
-                .is_err()
-            {
-                return;
-            }
-            while reply.link().queued() > PACE {
-                tokio::select! {
-                    _ = cancel.cancelled() => return,
-                    _ = tokio::time::sleep(Duration::from_millis(1)) => {}
+                    };
+                    let _ = reply.send(ResponseBody::FileEnd(end)).await;
+                    return Ok(());
                 }
+                sent += n;
+                if sent > size {
+                    return Err(format!(
+                        "`{shown}` grew while it was sent (past {size} bytes)"
+                    ));
+                }
+                if reply
+                    .send(ResponseBody::FileChunk(FileChunk { data: buf }))
+                    .await
+                    .is_err()
+                {
+                    return Ok(());
+                }
+                while reply.link().queued() > PACE {
+                    tokio::select! {
+                        _ = cancel.cancelled() => return Ok(()),
+                        _ = tokio::time::sleep(Duration::from_millis(1)) => {}
+                    }
+                }
+                state = Some((file, hasher));
             }
-            state = Some((file, hasher));
+        };
+        if let Err(why) = sending.await {
+            let _ = reply.error(ErrorCode::Internal, why).await;
         }
     }
 
@@ -202,17 +187,17 @@ impl Transfers {
             .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_NONBLOCK)
             .open(&path)
             .map_err(|e| open_error(&shown.to_string(), e))?;
-        let meta = file
-            .metadata()
-            .map_err(|e| refused(ErrorCode::Internal, format!("cannot stat `{shown}`: {e}")))?;
+        let meta = file.metadata().map_err(|e| {
+            ErrorFrame::new(ErrorCode::Internal, format!("cannot stat `{shown}`: {e}"))
+        })?;
         if !meta.is_file() {
-            return Err(refused(
+            return Err(ErrorFrame::new(
                 ErrorCode::BadRequest,
                 format!("`{shown}` is not a regular file"),
             ));
         }
         if meta.len() > req.max_size {
-            return Err(refused(
+            return Err(ErrorFrame::new(
                 ErrorCode::TooLarge,
                 format!(
                     "`{shown}` is {} bytes, over the {}-byte limit (max_transfer_size)",
@@ -273,17 +258,15 @@ impl Transfers {
                 }
                 Some(Op::Commit { sha256, done }) => {
                     let result = sink.commit(self, &req, &sha256).await;
-                    match &result {
+                    let answer = match &result {
                         Ok(d) => {
-                            tracing::info!(path = %req.path.escape_debug(), bytes = d.bytes, sha256 = %d.sha256, "file received")
+                            tracing::info!(path = %req.path.escape_debug(), bytes = d.bytes, sha256 = %d.sha256, "file received");
+                            ResponseBody::WriteDone(d.clone())
                         }
                         Err(e) => {
-                            tracing::warn!(path = %req.path.escape_debug(), "transfer failed at commit: {}", e.message)
+                            tracing::warn!(path = %req.path.escape_debug(), "transfer failed at commit: {}", e.message);
+                            ResponseBody::Error(e.clone())
                         }
-                    }
-                    let answer = match &result {
-                        Ok(d) => ResponseBody::WriteDone(d.clone()),
-                        Err(e) => ResponseBody::Error(e.clone()),
                     };
                     let _ = done.send(result);
                     let _ = reply.send(answer).await;
@@ -298,7 +281,7 @@ impl Transfers {
         let dest = locate(root, &req.path).map_err(path_error)?;
         let shown = req.path.escape_debug();
         if !req.overwrite && std::fs::symlink_metadata(&dest).is_ok() {
-            return Err(refused(
+            return Err(ErrorFrame::new(
                 ErrorCode::BadRequest,
                 format!("`{shown}` already exists (refusing to overwrite it)"),
             ));
@@ -306,7 +289,7 @@ impl Transfers {
         if let Ok(fs) = nix::sys::statvfs::statvfs(root) {
             let free = fs.blocks_available().saturating_mul(fs.fragment_size());
             if req.size > free {
-                return Err(refused(
+                return Err(ErrorFrame::new(
                     ErrorCode::Busy,
                     format!(
                         "not enough room for `{shown}`: {} bytes needed, {free} free",
@@ -323,7 +306,7 @@ impl Transfers {
             .custom_flags(nix::libc::O_NOFOLLOW)
             .open(&temp)
             .map_err(|e| {
-                refused(
+                ErrorFrame::new(
                     ErrorCode::Internal,
                     format!("cannot create a temporary file in transfer_dir: {e}"),
                 )
@@ -390,7 +373,7 @@ impl Transfers {
 }
 
 fn no_write(handle: u64) -> ErrorFrame {
-    refused(
+    ErrorFrame::new(
         ErrorCode::NotFound,
         format!("no write open with handle {handle} (it ended, or noded restarted)"),
     )
@@ -398,15 +381,15 @@ fn no_write(handle: u64) -> ErrorFrame {
 
 fn open_error(shown: &str, e: std::io::Error) -> ErrorFrame {
     match e.raw_os_error() {
-        Some(nix::libc::ENOENT) => refused(
+        Some(nix::libc::ENOENT) => ErrorFrame::new(
             ErrorCode::NotFound,
             format!("no file `{shown}` in transfer_dir"),
         ),
-        Some(nix::libc::ELOOP) => refused(
+        Some(nix::libc::ELOOP) => ErrorFrame::new(
             ErrorCode::BadRequest,
             format!("`{shown}` is a symbolic link: refused"),
         ),
-        _ => refused(ErrorCode::Internal, format!("cannot open `{shown}`: {e}")),
+        _ => ErrorFrame::new(ErrorCode::Internal, format!("cannot open `{shown}`: {e}")),
     }
 }
 
@@ -463,7 +446,7 @@ impl Sink {
             || self.ahead.contains_key(&offset)
             || self.ahead.len() >= MAX_AHEAD
         {
-            let e = refused(
+            let e = ErrorFrame::new(
                 ErrorCode::BadRequest,
                 format!(
                     "a chunk of {} bytes at offset {offset} does not fit ({} of {} bytes written)",
@@ -482,7 +465,7 @@ impl Sink {
             }
             let (data, ack) = entry.remove();
             let Some((mut file, mut hasher)) = self.state.take() else {
-                return Err(self.fail(refused(ErrorCode::Internal, "the write was lost")));
+                return Err(self.fail(ErrorFrame::new(ErrorCode::Internal, "the write was lost")));
             };
             let len = data.len() as u64;
             let job = tokio::task::spawn_blocking(move || {
@@ -490,23 +473,19 @@ impl Sink {
                 hasher.update(&data);
                 (file, hasher, r)
             });
-            match job.await {
+            let why = match job.await {
                 Ok((file, hasher, Ok(()))) => {
                     self.state = Some((file, hasher));
                     self.written += len;
                     let _ = ack.send(Ok(self.written));
+                    continue;
                 }
-                Ok((_, _, Err(e))) => {
-                    let e = refused(ErrorCode::Internal, format!("cannot write: {e}"));
-                    let _ = ack.send(Err(e.clone()));
-                    return Err(self.fail(e));
-                }
-                Err(e) => {
-                    let e = refused(ErrorCode::Internal, format!("write failed: {e}"));
-                    let _ = ack.send(Err(e.clone()));
-                    return Err(self.fail(e));
-                }
-            }
+                Ok((_, _, Err(e))) => format!("cannot write: {e}"),
+                Err(e) => format!("write failed: {e}"),
+            };
+            let e = ErrorFrame::new(ErrorCode::Internal, why);
+            let _ = ack.send(Err(e.clone()));
+            return Err(self.fail(e));
         }
         Ok(())
     }
@@ -527,7 +506,7 @@ impl Sink {
         sha256: &str,
     ) -> Result<WriteDone, ErrorFrame> {
         if self.written != self.size || !self.ahead.is_empty() {
-            return Err(refused(
+            return Err(ErrorFrame::new(
                 ErrorCode::BadRequest,
                 format!(
                     "commit before the end: {} of {} bytes written",
@@ -536,11 +515,11 @@ impl Sink {
             ));
         }
         let Some((file, hasher)) = self.state.take() else {
-            return Err(refused(ErrorCode::Internal, "the write was lost"));
+            return Err(ErrorFrame::new(ErrorCode::Internal, "the write was lost"));
         };
         let got = hex::encode(hasher.finalize());
         if !got.eq_ignore_ascii_case(sha256) {
-            return Err(refused(
+            return Err(ErrorFrame::new(
                 ErrorCode::BadRequest,
                 format!("SHA-256 mismatch: received {got}, the source sent {sha256}"),
             ));
@@ -553,7 +532,7 @@ impl Sink {
         let placed =
             tokio::task::spawn_blocking(move || place(file, &temp, &dest, overwrite, &shown))
                 .await
-                .map_err(|e| refused(ErrorCode::Internal, format!("commit failed: {e}")))?;
+                .map_err(|e| ErrorFrame::new(ErrorCode::Internal, format!("commit failed: {e}")))?;
         placed?;
         self.committed = true;
         Ok(WriteDone {
@@ -572,8 +551,9 @@ fn place(
     overwrite: bool,
     shown: &str,
 ) -> Result<(), ErrorFrame> {
-    let internal =
-        |what: &str, e: std::io::Error| refused(ErrorCode::Internal, format!("{what}: {e}"));
+    let internal = |what: &str, e: std::io::Error| {
+        ErrorFrame::new(ErrorCode::Internal, format!("{what}: {e}"))
+    };
     file.sync_all()
         .map_err(|e| internal("cannot fsync the received file", e))?;
     drop(file);
@@ -583,7 +563,7 @@ fn place(
     } else {
         // A hard link fails on an existing name, atomically: no overwrite.
         std::fs::hard_link(temp, dest).map_err(|e| match e.kind() {
-            std::io::ErrorKind::AlreadyExists => refused(
+            std::io::ErrorKind::AlreadyExists => ErrorFrame::new(
                 ErrorCode::BadRequest,
                 format!("`{shown}` already exists (refusing to overwrite it)"),
             ),

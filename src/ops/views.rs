@@ -3,7 +3,7 @@
 
 pub use crate::model::command::{command_json, runbook_json, COMMAND_FIELDS};
 pub use crate::model::item::inventory_json;
-pub use crate::model::job::{job_json, job_state, step_json, step_kind, JOB_FIELDS};
+pub use crate::model::job::{job_json, job_state, step_json, JOB_FIELDS};
 
 use crate::net::proto::{StepKind, StepState, StepView};
 

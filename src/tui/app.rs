@@ -7,16 +7,21 @@ use super::rows::{CheckJson, EventRow, InventoryItem, JobView, LogLine, NodeRow}
 pub use super::views::{CheckSort, Logs, NodeSort, View};
 
 /// The connection to configd as the UI shows it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub enum Conn {
+    #[default]
     Connecting,
     Connected,
-    Lost { reason: String, retry_in: Duration },
+    Lost {
+        reason: String,
+        retry_in: Duration,
+    },
 }
 
 /// What the keyboard is talking to.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub enum Mode {
+    #[default]
     Normal,
     /// Typing a `/` filter; `before` is restored by Esc.
     Filter {
@@ -94,7 +99,7 @@ impl<T> Table<T> {
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct App {
     pub server: String,
     pub conn: Conn,
@@ -133,33 +138,14 @@ impl App {
     pub fn new(server: &str, now_ms: i64) -> App {
         App {
             server: server.to_string(),
-            conn: Conn::Connecting,
             now_ms,
-            view: View::Nodes,
-            mode: Mode::Normal,
-            input: String::new(),
             width: 80,
             height: 24,
-            nodes: Table::default(),
-            node_sort: NodeSort::Name,
-            problems: Table::default(),
-            checks: Table::default(),
-            check_sort: CheckSort::Node,
             logs: Logs {
                 follow: true,
                 ..Logs::default()
             },
-            jobs: Table::default(),
-            job_output: BTreeMap::new(),
-            inventory: Table::default(),
-            events: Table::default(),
-            command_names: Vec::new(),
-            commands: Vec::new(),
-            notice: None,
-            help_scroll: 0,
-            resolving: None,
-            no_color: false,
-            quit: false,
+            ..App::default()
         }
     }
 

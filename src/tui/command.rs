@@ -66,18 +66,22 @@ fn parse_run(rest: &[&str]) -> Result<CommandLine, String> {
     let mut targets = Vec::new();
     let mut it = rest.iter();
     while let Some(&w) = it.next() {
-        if w == "--target" || w == "-t" {
-            let Some(&sel) = it.next() else {
+        let sel = match w.strip_prefix("--target=") {
+            None if w == "--target" || w == "-t" => Some(
+                *it.next()
+                    .ok_or("--target needs a selector: node=NAME, label.K=V, zone=KEY or all")?,
+            ),
+            sel => sel,
+        };
+        if let Some(sel) = sel {
+            check_selector(sel)?;
+            // One `--target` per run, as in `monit-cli run`.
+            if !targets.is_empty() {
                 return Err(
-                    "--target needs a selector: node=NAME, label.K=V, zone=KEY or all".into(),
+                    "one --target per run (as in monit-cli run): node=NAME, label.K=V, zone=KEY or all"
+                        .into(),
                 );
-            };
-            check_selector(sel)?;
-            one_target(&targets)?;
-            targets.push(sel.to_string());
-        } else if let Some(sel) = w.strip_prefix("--target=") {
-            check_selector(sel)?;
-            one_target(&targets)?;
+            }
             targets.push(sel.to_string());
         } else if command.is_none() {
             if w.starts_with('-') {
@@ -98,18 +102,6 @@ fn parse_run(rest: &[&str]) -> Result<CommandLine, String> {
         args,
         targets,
     })
-}
-
-/// One `--target` per run, as in `monit-cli run`.
-fn one_target(so_far: &[String]) -> Result<(), String> {
-    if so_far.is_empty() {
-        Ok(())
-    } else {
-        Err(
-            "one --target per run (as in monit-cli run): node=NAME, label.K=V, zone=KEY or all"
-                .into(),
-        )
-    }
 }
 
 /// The signatures of the command being typed after `run` (`open-zone

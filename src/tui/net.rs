@@ -305,6 +305,10 @@ async fn carry_out(
     tx: &mpsc::Sender<Action>,
     conn: &CancellationToken,
 ) -> Option<Action> {
+    let start = |body, what| {
+        let link = client.link().clone();
+        tokio::spawn(stream_job(link, body, what, tx.clone(), conn.clone()));
+    };
     match effect {
         Effect::Quit => None,
         Effect::Run {
@@ -314,23 +318,9 @@ async fn carry_out(
         } => {
             // configd takes one selector per job: one job per selector.
             for target in targets {
-                let link = client.link().clone();
-                let request = RunRequest {
-                    command: command.clone(),
-                    args: args.clone(),
-                    target,
-                    timeout_ms: None,
-                    force_target: false,
-                    reason: String::new(),
-                };
+                let request = run_request(&command, &args, target);
                 let what = format!("run {} on {}", request.command, request.target);
-                tokio::spawn(stream_job(
-                    link,
-                    RequestBody::Run(request),
-                    what,
-                    tx.clone(),
-                    conn.clone(),
-                ));
+                start(RequestBody::Run(request), what);
             }
             None
         }
@@ -343,18 +333,10 @@ async fn carry_out(
             // binding, role, arguments) before the confirmation.
             let body = RequestBody::ResolveTargets(crate::net::proto::ResolveTargets {
                 target: target.clone(),
-                run: Some(RunRequest {
-                    command: command.clone(),
-                    args: args.clone(),
-                    target: target.clone(),
-                    timeout_ms: None,
-                    force_target: false,
-                    reason: String::new(),
-                }),
+                run: Some(run_request(&command, &args, target.clone())),
             });
             let nodes = match client.one(body).await {
                 Ok(ResponseBody::Targets(t)) => Ok(t.nodes),
-                Ok(ResponseBody::Error(e)) => Err(e.message),
                 Ok(other) => Err(unexpected(&other).to_string()),
                 Err(e) => Err(format!("cannot ask configd: {e}")),
             };
@@ -373,7 +355,6 @@ async fn carry_out(
             });
             let plan = match client.one(body).await {
                 Ok(ResponseBody::RunbookPlanned(p)) => Ok(p),
-                Ok(ResponseBody::Error(e)) => Err(e.message),
                 Ok(other) => Err(unexpected(&other).to_string()),
                 Err(e) => Err(format!("cannot ask configd: {e}")),
             };
@@ -386,13 +367,7 @@ async fn carry_out(
                 digest: Some(digest),
             };
             let what = format!("runbook {}", request.name);
-            tokio::spawn(stream_job(
-                client.link().clone(),
-                RequestBody::RunbookRun(request),
-                what,
-                tx.clone(),
-                conn.clone(),
-            ));
+            start(RequestBody::RunbookRun(request), what);
             None
         }
         Effect::Ack { node, check } => {
@@ -444,6 +419,18 @@ async fn carry_out(
     }
 }
 
+/// A plain run of `command` on `target`, as the command line asks it.
+fn run_request(command: &str, args: &[String], target: String) -> RunRequest {
+    RunRequest {
+        command: command.to_string(),
+        args: args.to_vec(),
+        target,
+        timeout_ms: None,
+        force_target: false,
+        reason: String::new(),
+    }
+}
+
 /// `node: line` for each line of `data`.
 fn prefixed(node: &str, data: &str) -> Vec<String> {
     data.lines().map(|l| format!("{node}: {l}")).collect()
@@ -467,7 +454,8 @@ async fn stream_job(
         }
     };
     let mut id = 0;
-    loop {
+    // The notice it ends with.
+    let last = loop {
         let answer = tokio::select! {
             _ = stop.cancelled() => return,
             a = answers.next() => a,
@@ -524,30 +512,16 @@ async fn stream_job(
                     None if !job.message.is_empty() => format!(": {}", job.message),
                     None => String::new(),
                 };
-                let _ = tx
-                    .send(Action::Notice(format!(
-                        "job {} {}{why}",
-                        job.id,
-                        job_state(&job)
-                    )))
-                    .await;
-                return;
+                break format!("job {} {}{why}", job.id, job_state(&job));
             }
-            Some(Ok(ResponseBody::Error(e))) => {
-                let _ = tx
-                    .send(Action::Notice(format!("{what}: {}", e.message)))
-                    .await;
-                return;
-            }
+            Some(Ok(ResponseBody::Error(e))) => break format!("{what}: {}", e.message),
             Some(Ok(other)) => Action::Notice(unexpected(&other).to_string()),
-            Some(Err(e)) => {
-                let _ = tx.send(Action::Notice(format!("{what}: {e}"))).await;
-                return;
-            }
+            Some(Err(e)) => break format!("{what}: {e}"),
             None => return,
         };
         if tx.send(action).await.is_err() {
             return;
         }
-    }
+    };
+    let _ = tx.send(Action::Notice(last)).await;
 }

@@ -51,11 +51,7 @@ impl Theme {
     }
 
     pub(super) fn dim(&self) -> Style {
-        if self.color {
-            Style::new().fg(Color::DarkGray)
-        } else {
-            Style::new()
-        }
+        self.fg(Color::DarkGray)
     }
 
     fn banner(&self) -> Style {

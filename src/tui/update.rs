@@ -12,46 +12,28 @@ use crate::model::job::job_state;
 /// Applies `action`; returns what the outside world must do.
 pub fn update(app: &mut App, action: Action) -> Vec<Effect> {
     match action {
-        Action::Key(key) => {
-            if key.kind != KeyEventKind::Press {
-                return Vec::new();
-            }
-            on_key(app, key)
-        }
+        Action::Key(key) if key.kind == KeyEventKind::Press => return on_key(app, key),
+        Action::Key(_) => {}
         Action::Resize(w, h) => {
             app.width = w;
             app.height = h;
-            Vec::new()
         }
-        Action::Tick(now) => {
-            app.now_ms = now;
-            Vec::new()
-        }
+        Action::Tick(now) => app.now_ms = now,
         Action::Connecting => {
             if !matches!(app.conn, Conn::Lost { .. }) {
                 app.conn = Conn::Connecting;
             }
-            Vec::new()
         }
-        Action::Connected => {
-            app.conn = Conn::Connected;
-            Vec::new()
-        }
-        Action::Disconnected { reason, retry_in } => {
-            app.conn = Conn::Lost { reason, retry_in };
-            Vec::new()
-        }
+        Action::Connected => app.conn = Conn::Connected,
+        Action::Disconnected { reason, retry_in } => app.conn = Conn::Lost { reason, retry_in },
         Action::Nodes(rows) => {
             replace(app, View::Nodes, rows, |a| &mut a.nodes, |n| n.name.clone());
-            Vec::new()
         }
         Action::Problems(rows) => {
             replace(app, View::Problems, rows, |a| &mut a.problems, check_id);
-            Vec::new()
         }
         Action::Checks(rows) => {
             replace(app, View::Checks, rows, |a| &mut a.checks, check_id);
-            Vec::new()
         }
         Action::LogLines(lines) => {
             app.logs.served = true;
@@ -59,7 +41,6 @@ pub fn update(app: &mut App, action: Action) -> Vec<Effect> {
                 app.logs.buffer.push(l);
                 app.logs.received += 1;
             }
-            Vec::new()
         }
         Action::Jobs(rows) => {
             let was_running = app
@@ -75,38 +56,25 @@ pub fn update(app: &mut App, action: Action) -> Vec<Effect> {
                     return vec![Effect::JobOutput { id }];
                 }
             }
-            Vec::new()
         }
         Action::JobOutput { id, lines } => {
             let out = app.job_output.entry(id).or_default();
             out.extend(lines);
             let excess = out.len().saturating_sub(MAX_JOB_OUTPUT);
             out.drain(..excess);
-            Vec::new()
         }
         Action::Inventory(rows) => {
             app.inventory.rows = Some(rows);
             app.refilter(View::Inventory);
-            Vec::new()
         }
         Action::Events(rows) => {
             app.events.rows = Some(rows);
             app.refilter(View::Events);
-            Vec::new()
         }
-        Action::CommandNames(mut names) => {
-            names.sort();
-            names.dedup();
-            app.command_names = names;
-            Vec::new()
-        }
+        Action::CommandNames(names) => set_command_names(app, names),
         Action::Commands(offers) => {
-            let mut names: Vec<String> = offers.iter().map(|o| o.spec.name.clone()).collect();
-            names.sort();
-            names.dedup();
-            app.command_names = names;
+            set_command_names(app, offers.iter().map(|o| o.spec.name.clone()).collect());
             app.commands = offers;
-            Vec::new()
         }
         Action::RunTargets {
             command,
@@ -131,7 +99,6 @@ pub fn update(app: &mut App, action: Action) -> Vec<Effect> {
                     Err(why) => Mode::Command { error: Some(why) },
                 };
             }
-            Vec::new()
         }
         Action::RunbookPlanned { line, plan } => {
             // Only while the command line still waits for this answer.
@@ -157,13 +124,17 @@ pub fn update(app: &mut App, action: Action) -> Vec<Effect> {
                     Err(why) => Mode::Command { error: Some(why) },
                 };
             }
-            Vec::new()
         }
-        Action::Notice(text) => {
-            app.notice = Some(text);
-            Vec::new()
-        }
+        Action::Notice(text) => app.notice = Some(text),
     }
+    Vec::new()
+}
+
+/// The names the command line completes, sorted, each once.
+fn set_command_names(app: &mut App, mut names: Vec<String>) {
+    names.sort();
+    names.dedup();
+    app.command_names = names;
 }
 
 /// Output lines kept per job.

@@ -49,24 +49,16 @@ impl RowFilter {
         ))
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.exprs.is_empty() && self.words.is_empty()
-    }
-
+    /// Every word is in the row's `text`, every expression matches its
+    /// JSON (each built only when needed).
     pub fn matches<T: Json>(&self, row: &T, text: impl Fn(&T) -> String) -> bool {
-        if self.is_empty() {
-            return true;
-        }
         if !self.words.is_empty() {
             let hay = text(row).to_lowercase();
             if !self.words.iter().all(|w| hay.contains(w.as_str())) {
                 return false;
             }
         }
-        if !self.exprs.is_empty() {
-            return crate::filter::matches_all(&self.exprs, &row.json(), Some("attrs"));
-        }
-        true
+        self.exprs.is_empty() || crate::filter::matches_all(&self.exprs, &row.json(), Some("attrs"))
     }
 }
 

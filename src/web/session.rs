@@ -10,7 +10,6 @@ use axum::extract::{ConnectInfo, Form, FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
-use rand::Rng;
 use serde::Deserialize;
 
 use super::listener::Peer;
@@ -20,6 +19,7 @@ use crate::net::client::{Client, ClientError};
 use crate::net::dial::Endpoint;
 use crate::net::proto::Role;
 use crate::net::tls::Trust;
+use crate::sync::lock;
 
 pub const SESSION_COOKIE: &str = "monit_session";
 /// Holds the login form's CSRF token before there is a session.
@@ -76,9 +76,7 @@ fn same(a: &str, b: &str) -> bool {
 }
 
 pub fn random_id() -> String {
-    let mut bytes = [0u8; 32];
-    rand::rng().fill_bytes(&mut bytes);
-    hex::encode(bytes)
+    hex::encode(rand::random::<[u8; 32]>())
 }
 
 #[derive(Default)]
@@ -87,16 +85,12 @@ pub struct SessionStore {
 }
 
 impl SessionStore {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<Session>>> {
-        self.sessions.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
     /// The live session `id`, its idle clock restarted.
     pub fn get(&self, id: &str) -> Option<Arc<Session>> {
-        let mut sessions = self.lock();
+        let mut sessions = lock(&self.sessions);
         let s = sessions.get(id)?.clone();
         let now = Instant::now();
-        let mut last = s.last_used.lock().unwrap_or_else(|p| p.into_inner());
+        let mut last = lock(&s.last_used);
         if now.duration_since(*last) > IDLE || s.client.link().is_closed() {
             drop(last);
             sessions.remove(id);
@@ -108,7 +102,7 @@ impl SessionStore {
     }
 
     fn insert(&self, session: Session) -> Option<String> {
-        let mut sessions = self.lock();
+        let mut sessions = lock(&self.sessions);
         if sessions.len() >= MAX_SESSIONS {
             Self::sweep_locked(&mut sessions);
             if sessions.len() >= MAX_SESSIONS {
@@ -121,20 +115,20 @@ impl SessionStore {
     }
 
     pub fn remove(&self, id: &str) {
-        self.lock().remove(id);
+        lock(&self.sessions).remove(id);
     }
 
     fn sweep_locked(sessions: &mut HashMap<String, Arc<Session>>) {
         let now = Instant::now();
         sessions.retain(|_, s| {
-            let last = *s.last_used.lock().unwrap_or_else(|p| p.into_inner());
+            let last = *lock(&s.last_used);
             now.duration_since(last) <= IDLE && !s.client.link().is_closed()
         });
     }
 
     /// Drops expired sessions (closing their links).
     pub fn sweep(&self) {
-        Self::sweep_locked(&mut self.lock());
+        Self::sweep_locked(&mut lock(&self.sessions));
     }
 }
 

@@ -6,8 +6,9 @@ use crate::tui::app::Table;
 use crate::tui::rows::CheckJson;
 
 /// How the Checks view is sorted (`s` cycles).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum CheckSort {
+    #[default]
     Node,
     State,
     LastChange,

@@ -42,8 +42,9 @@ mod prelude {
 }
 
 /// The views, in the order of `VIEWS`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
 pub enum View {
+    #[default]
     Nodes,
     Problems,
     Logs,

@@ -6,8 +6,9 @@ use crate::tui::rows::NodeRow;
 use crate::tui::ui::clip;
 
 /// How the Nodes view is sorted (`s` cycles).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum NodeSort {
+    #[default]
     Name,
     State,
     LastSeen,
@@ -101,14 +102,11 @@ impl ViewSpec for Nodes {
             |n| {
                 let c = &n.checks;
                 let mut checks = vec![Span::styled(format!("{}ok", c.ok), theme.state("ok"))];
-                for (count, name, state) in [
-                    (c.warning, "w", "warning"),
-                    (c.critical, "c", "critical"),
-                    (c.unknown, "u", "unknown"),
-                    (c.pending, "p", "pending"),
-                ] {
+                // The others by their first letter: 1w 2c 1u 1p.
+                for (state, count) in c.named().into_iter().skip(1) {
                     if count > 0 {
-                        checks.push(Span::styled(format!(" {count}{name}"), theme.state(state)));
+                        let short = &state[..1];
+                        checks.push(Span::styled(format!(" {count}{short}"), theme.state(state)));
                     }
                 }
                 let labels: Vec<String> =
@@ -178,10 +176,7 @@ impl ViewSpec for Nodes {
 fn node_text(n: &NodeRow) -> String {
     let mut s = format!("{} {} {} {}", n.name, n.state, n.addr, n.version);
     for (k, v) in &n.labels {
-        s.push(' ');
-        s.push_str(k);
-        s.push('=');
-        s.push_str(v);
+        s.push_str(&format!(" {k}={v}"));
     }
     s
 }

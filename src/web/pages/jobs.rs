@@ -106,16 +106,10 @@ pub async fn show(Authed(s, _): Authed, Path(id): Path<u64>) -> Result<Response,
 }
 
 pub async fn stream(Authed(s, _): Authed, Path(id): Path<u64>) -> Response {
-    let answers = match s
-        .client
-        .request(RequestBody::ShowJob(ShowJob { id, follow: true }))
-        .await
-    {
-        Ok(a) => a,
-        Err(e) => return client_error(&s, "jobs", e),
-    };
     sse(
-        answers,
+        &s,
+        "jobs",
+        RequestBody::ShowJob(ShowJob { id, follow: true }),
         |body, skipped| match body {
             ResponseBody::JobOutput(o) => {
                 let json = serde_json::json!({
@@ -130,4 +124,5 @@ pub async fn stream(Authed(s, _): Authed, Path(id): Path<u64>) -> Response {
         },
         None,
     )
+    .await
 }

@@ -16,9 +16,8 @@ use tokio::sync::mpsc;
 use super::{client_error, html, query_string, Chrome};
 use crate::model::log::LogLineJson;
 use crate::net::client::ClientError;
-use crate::net::link::Responses;
 use crate::net::proto::{Level, RequestBody, ResponseBody, SubscribeLogs};
-use crate::web::session::Authed;
+use crate::web::session::{Authed, Session};
 
 /// Lines of history sent before live lines, unless asked otherwise.
 const DEFAULT_BACKLOG: u64 = 200;
@@ -116,12 +115,10 @@ pub async fn stream(Authed(s, _): Authed, Query(q): Query<LogsQuery>) -> Respons
         Ok(sub) => sub,
         Err(e) => return (axum::http::StatusCode::BAD_REQUEST, e).into_response(),
     };
-    let answers = match s.client.request(RequestBody::SubscribeLogs(sub)).await {
-        Ok(a) => a,
-        Err(e) => return client_error(&s, "logs", e),
-    };
     sse(
-        answers,
+        &s,
+        "logs",
+        RequestBody::SubscribeLogs(sub),
         |body, skipped| match body {
             ResponseBody::LogLines(b) => {
                 let lines: Vec<LogLineJson> = b.lines.iter().map(LogLineJson::from).collect();
@@ -135,6 +132,7 @@ pub async fn stream(Authed(s, _): Authed, Query(q): Query<LogsQuery>) -> Respons
         },
         Some(skipped_only),
     )
+    .await
 }
 
 fn skipped_only(skipped: u64) -> Event {
@@ -142,21 +140,28 @@ fn skipped_only(skipped: u64) -> Event {
     Event::default().event("lines").data(json.to_string())
 }
 
-/// Forwards `answers` as Server-Sent Events, made by `event` from each
-/// answer and the lines skipped since the last event delivered (it
-/// returns the event and how many lines it holds). An Error answer
-/// becomes an `error` event and ends the stream. With `quiet`, lines
-/// skipped are also reported on their own once the stream pauses, so the
-/// page's count is complete.
-pub fn sse(
-    mut answers: Responses,
+/// Sends `asked` (its refusal is the error page of `nav`) and forwards
+/// the answers as Server-Sent Events, made by `event` from each answer
+/// and the lines skipped since the last event delivered (it returns the
+/// event and how many lines it holds). An Error answer becomes an `error`
+/// event and ends the stream. With `quiet`, lines skipped are also
+/// reported on their own once the stream pauses, so the page's count is
+/// complete.
+pub async fn sse(
+    s: &Session,
+    nav: &'static str,
+    asked: RequestBody,
     event: impl Fn(ResponseBody, u64) -> Option<(Event, u64)> + Send + 'static,
     quiet: Option<fn(u64) -> Event>,
 ) -> Response {
+    let mut answers = match s.client.request(asked).await {
+        Ok(a) => a,
+        Err(e) => return client_error(s, nav, e),
+    };
     let (tx, rx) = mpsc::channel::<Event>(SSE_QUEUE);
     tokio::spawn(async move {
         let mut skipped = 0u64;
-        loop {
+        let why = loop {
             let next = tokio::select! {
                 _ = tx.closed() => return,
                 n = answers.next() => n,
@@ -170,18 +175,9 @@ pub fn sse(
                 }
             };
             let body = match next {
-                Some(Ok(ResponseBody::Error(e))) => {
-                    let _ = tx
-                        .send(Event::default().event("error").data(e.message))
-                        .await;
-                    return;
-                }
+                Some(Ok(ResponseBody::Error(e))) => break e.message,
                 Some(Ok(b)) => b,
-                Some(Err(e)) => {
-                    let why = ClientError::from(e).to_string();
-                    let _ = tx.send(Event::default().event("error").data(why)).await;
-                    return;
-                }
+                Some(Err(e)) => break ClientError::from(e).to_string(),
                 None => return,
             };
             let Some((ev, lines)) = event(body, skipped) else {
@@ -199,7 +195,8 @@ pub fn sse(
                 // The browser is behind: count, never wait.
                 skipped += lines;
             }
-        }
+        };
+        let _ = tx.send(Event::default().event("error").data(why)).await;
     });
     let events = futures::stream::unfold(rx, |mut rx| async move {
         rx.recv().await.map(|e| (Ok::<_, Infallible>(e), rx))

@@ -152,16 +152,12 @@ impl Paging {
 
 /// A query string of the non-empty `pairs`, percent-encoded.
 pub fn query_string(pairs: &[(&str, &str)]) -> String {
-    let mut out = String::new();
-    for (k, v) in pairs.iter().filter(|(_, v)| !v.is_empty()) {
-        if !out.is_empty() {
-            out.push('&');
-        }
-        out.push_str(k);
-        out.push('=');
-        out.push_str(&encode(v));
-    }
-    out
+    let set: Vec<String> = pairs
+        .iter()
+        .filter(|(_, v)| !v.is_empty())
+        .map(|(k, v)| format!("{k}={}", encode(v)))
+        .collect();
+    set.join("&")
 }
 
 /// Percent-encodes `s` for a URL query or path segment.

@@ -121,6 +121,7 @@ fn fields(spec: &CommandSpec, values: &[String], errors: &BTreeMap<usize, String
         .collect()
 }
 
+#[derive(Default)]
 struct FormState<'a> {
     values: &'a [String],
     errors: BTreeMap<usize, String>,
@@ -176,10 +177,7 @@ pub async fn form(Authed(s, _): Authed, Path(name): Path<String>) -> Result<Resp
     let values = vec![String::new(); spec.args.len()];
     let st = FormState {
         values: &values,
-        errors: BTreeMap::new(),
-        target: String::new(),
-        target_error: String::new(),
-        error: String::new(),
+        ..FormState::default()
     };
     Ok(render_form(&s, &spec, st, StatusCode::OK))
 }
@@ -230,8 +228,7 @@ async fn checked(
         values: &values,
         errors,
         target: target.clone(),
-        target_error: String::new(),
-        error: String::new(),
+        ..FormState::default()
     };
     // An inventory-bound command runs on its item's node: no target needed.
     if target.is_empty() && spec.inventory.is_none() {
@@ -375,10 +372,9 @@ pub async fn confirm(
         Err(e) => {
             let st = FormState {
                 values: &values,
-                errors: BTreeMap::new(),
                 target: form.get("target").cloned().unwrap_or_default(),
-                target_error: String::new(),
                 error: e.message,
+                ..FormState::default()
             };
             Err(render_form(&s, &spec, st, StatusCode::UNPROCESSABLE_ENTITY))
         }

@@ -20,6 +20,8 @@ use crate::net::proto::{
 };
 use crate::web::session::{Authed, Session};
 
+const NEEDS_RUNNER: &str = "Running runbooks needs an operator or admin token.";
+
 fn forbidden(s: &Session, why: &str) -> Response {
     error_page(Some(s.chrome("runbooks")), StatusCode::FORBIDDEN, why)
 }
@@ -37,10 +39,7 @@ struct RunbookList<'a> {
 
 pub async fn list(Authed(s, _): Authed) -> Result<Response, Response> {
     if !s.can_run() {
-        return Err(forbidden(
-            &s,
-            "Running runbooks needs an operator or admin token.",
-        ));
+        return Err(forbidden(&s, NEEDS_RUNNER));
     }
     let all = runbooks(&s)
         .await
@@ -111,10 +110,7 @@ async fn admit(
     form: Option<&HashMap<String, String>>,
 ) -> Result<RunbookOffer, Response> {
     if !s.can_run() {
-        return Err(forbidden(
-            s,
-            "Running runbooks needs an operator or admin token.",
-        ));
+        return Err(forbidden(s, NEEDS_RUNNER));
     }
     if let Some(form) = form {
         s.check_csrf(form.get("csrf"))?;

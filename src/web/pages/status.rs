@@ -14,7 +14,7 @@ use super::{
 use crate::model::check::{severity, CheckJson, ProblemJson};
 use crate::model::event::EventJson;
 use crate::model::log::LogLineJson;
-use crate::model::node::NodeJson;
+use crate::model::node::{CheckCounts, NodeJson};
 use crate::net::client::{unexpected, ClientError};
 use crate::net::proto::{
     InventoryItem, NodeState, NodeView, ProblemView, RequestBody, ResponseBody, SubscribeLogs,
@@ -67,28 +67,13 @@ pub async fn overview(Authed(s, _): Authed) -> Result<Response, Response> {
         count(NodeState::Down),
         count(NodeState::Pending),
     );
-    let mut checks = [
-        ("ok", 0u64),
-        ("warning", 0),
-        ("critical", 0),
-        ("unknown", 0),
-        ("pending", 0),
-    ];
+    let mut checks = CheckCounts::default().named().map(|(name, _)| (name, 0u64));
     for n in &nodes {
-        let c = n.checks;
-        for (slot, v) in checks
-            .iter_mut()
-            .zip([c.ok, c.warning, c.critical, c.unknown, c.pending])
-        {
+        for (slot, (_, v)) in checks.iter_mut().zip(n.checks.named()) {
             slot.1 += u64::from(v);
         }
     }
     let shown = OVERVIEW_NODES.min(nodes.len());
-    let by_state = |a: &NodeView, b: &NodeView| {
-        state_rank(a.state)
-            .cmp(&state_rank(b.state))
-            .then_with(|| a.name.cmp(&b.name))
-    };
     if shown > 0 && shown < nodes.len() {
         nodes.select_nth_unstable_by(shown - 1, by_state);
     }
@@ -141,6 +126,13 @@ fn state_rank(s: NodeState) -> u8 {
     }
 }
 
+/// Down nodes first, then pending, then up; by name within each.
+fn by_state(a: &NodeView, b: &NodeView) -> std::cmp::Ordering {
+    state_rank(a.state)
+        .cmp(&state_rank(b.state))
+        .then_with(|| a.name.cmp(&b.name))
+}
+
 pub async fn nodes(
     Authed(s, _): Authed,
     Query(q): Query<NodesQuery>,
@@ -152,11 +144,7 @@ pub async fn nodes(
     let (mut nodes, error) = listed(&s, "nodes", s.client.query_nodes(filters).await)?;
     let problems = |n: &NodeView| n.checks.warning + n.checks.critical + n.checks.unknown;
     match q.sort.as_str() {
-        "state" => nodes.sort_by(|a, b| {
-            state_rank(a.state)
-                .cmp(&state_rank(b.state))
-                .then(a.name.cmp(&b.name))
-        }),
+        "state" => nodes.sort_by(by_state),
         "problems" => nodes.sort_by(|a, b| problems(b).cmp(&problems(a)).then(a.name.cmp(&b.name))),
         "last_seen" => nodes.sort_by_key(|n| std::cmp::Reverse(n.last_seen_ms)),
         _ => nodes.sort_by(|a, b| a.name.cmp(&b.name)),
