@@ -30,6 +30,9 @@ use super::proto::{
 const QUEUE: usize = 256;
 /// Answers buffered per outstanding request.
 const ANSWERS: usize = 64;
+/// Frame bodies buffered for a raw request: few, so that the read buffer's
+/// memory is reused rather than many frames' held (page faults).
+const RAW_ANSWERS: usize = 2;
 /// Frames written before a flush.
 const BATCH: usize = 64;
 /// A write batch slower than this counts as hearing from the peer.
@@ -167,7 +170,7 @@ impl LinkHandle {
     /// owned values for answers turned straight into output. Dropping the
     /// stream cancels the request at the peer, or is a no-op once it ended.
     pub async fn request_raw(&self, body: RequestBody) -> Result<Responses<BytesMut>, LinkError> {
-        self.start(Outgoing::Body(Box::new(body)), ANSWERS, Asker::Raw)
+        self.start(Outgoing::Body(Box::new(body)), RAW_ANSWERS, Asker::Raw)
             .await
     }
 
