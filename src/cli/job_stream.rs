@@ -8,11 +8,12 @@ use std::time::Duration;
 use super::args::CommonArgs;
 use super::exit::{CliError, Exit};
 use super::finish_output;
-use super::ops::{cancel_job, marker, output_records, prefix_lines, remote, write_live};
 use super::output::{write_answer, write_json, Format};
 use crate::net::client::{unexpected, Client, ClientError};
 use crate::net::link::Responses;
-use crate::net::proto::{JobView, OutputStream, ResponseBody, StepState, TargetState};
+use crate::net::proto::{
+    CancelJob, JobView, OutputStream, RequestBody, ResponseBody, StepState, TargetState,
+};
 use crate::ops::views::{doing, job_json, job_state};
 
 /// Whose stream it is.
@@ -162,7 +163,7 @@ pub async fn follow(
                     Stream::Runbook { undoing, .. } => runbook_done(&job, json, undoing),
                 };
             }
-            ResponseBody::Error(e) => return Err(remote(e)),
+            ResponseBody::Error(e) => return Err(ClientError::Remote(e).into()),
             other => return Err(unexpected(&other).into()),
         }
     }
@@ -234,5 +235,80 @@ fn runbook_done(job: &JobView, json: bool, undoing: bool) -> Result<(), CliError
     match state {
         "ok" | "undone" => Ok(()),
         _ => Err(CliError::new(Exit::Failed, anyhow::anyhow!("{said}"))),
+    }
+}
+
+/// Asks configd to stop job `id` on every node; its answer.
+pub(crate) async fn cancel_job(client: &Client, id: u64) -> Result<String, CliError> {
+    match client.one(RequestBody::CancelJob(CancelJob { id })).await? {
+        ResponseBody::Done(d) => Ok(d.message),
+        other => Err(unexpected(&other).into()),
+    }
+}
+
+/// What follows the node name on a line of live output.
+pub(crate) fn marker(stream: OutputStream) -> &'static str {
+    match stream {
+        OutputStream::Stdout => ": ",
+        OutputStream::Stderr => " [stderr]: ",
+    }
+}
+
+/// Writes live output now; a closed pipe (`| head`) is not an error.
+pub(crate) fn write_live(out: &mut impl Write, buf: &[u8]) -> Result<(), CliError> {
+    match out.write_all(buf).and_then(|_| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => finish_output(Err(e)),
+        _ => Ok(()),
+    }
+}
+
+/// Prefixes each line of `data` with the node, into `buf`.
+pub(crate) fn prefix_lines(buf: &mut Vec<u8>, node: &str, marker: &str, data: &str) {
+    for line in data.split_inclusive('\n') {
+        buf.extend_from_slice(node.as_bytes());
+        buf.extend_from_slice(marker.as_bytes());
+        buf.extend_from_slice(line.as_bytes());
+        if !line.ends_with('\n') {
+            buf.push(b'\n');
+        }
+    }
+}
+
+/// One output record per line of `o` into `buf`: a JSON line
+/// `{job, node, stream, line}`, or a CSV row (after the header when
+/// `first`).
+pub(crate) fn output_records(
+    buf: &mut Vec<u8>,
+    format: Format,
+    first: bool,
+    job: Option<u64>,
+    o: &crate::net::proto::JobOutput,
+) {
+    let stream = match o.stream {
+        OutputStream::Stdout => "stdout",
+        OutputStream::Stderr => "stderr",
+    };
+    let lines = o
+        .data
+        .split_inclusive('\n')
+        .map(|l| l.trim_end_matches(['\n', '\r']));
+    // Writing to a Vec cannot fail.
+    if format == Format::Csv {
+        let mut w = csv::Writer::from_writer(&mut *buf);
+        if first {
+            let _ = w.write_record(["job", "node", "stream", "line"]);
+        }
+        let job = job.map(|j| j.to_string()).unwrap_or_default();
+        for line in lines {
+            let _ = w.write_record([job.as_str(), o.node.as_str(), stream, line]);
+        }
+        let _ = w.flush();
+        return;
+    }
+    for line in lines {
+        let record =
+            serde_json::json!({"job": job, "node": o.node, "stream": stream, "line": line});
+        let _ = serde_json::to_writer(&mut *buf, &record);
+        buf.push(b'\n');
     }
 }

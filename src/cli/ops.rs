@@ -5,13 +5,13 @@ use std::io::Write;
 
 use super::args::{CommonArgs, InventoryCmd, JobCmd, RunArgs};
 use super::exit::CliError;
-use super::job_stream::Stream;
+use super::job_stream::{cancel_job, marker, prefix_lines, Stream};
 use super::output::{clip, write_answer, write_json, write_one, write_rows, Fit, Format, Table};
 use super::{connect, finish_output, parse_filters};
 use crate::net::client::{unexpected, Client, ClientError};
 use crate::net::proto::{
-    CancelJob, InventoryItem, InventoryOp, InventoryWrite, OutputStream, RequestBody,
-    ResolveTargets, ResponseBody, RunRequest, ShowJob,
+    InventoryItem, InventoryOp, InventoryWrite, RequestBody, ResolveTargets, ResponseBody,
+    RunRequest, ShowJob,
 };
 use crate::ops::views::{command_json, inventory_json, job_json, job_state};
 
@@ -407,45 +407,6 @@ pub async fn job(common: &CommonArgs, cmd: JobCmd) -> Result<(), CliError> {
     finish_output(written)
 }
 
-/// One output record per line of `o` into `buf`: a JSON line
-/// `{job, node, stream, line}`, or a CSV row (after the header when
-/// `first`).
-pub(crate) fn output_records(
-    buf: &mut Vec<u8>,
-    format: Format,
-    first: bool,
-    job: Option<u64>,
-    o: &crate::net::proto::JobOutput,
-) {
-    let stream = match o.stream {
-        OutputStream::Stdout => "stdout",
-        OutputStream::Stderr => "stderr",
-    };
-    let lines = o
-        .data
-        .split_inclusive('\n')
-        .map(|l| l.trim_end_matches(['\n', '\r']));
-    // Writing to a Vec cannot fail.
-    if format == Format::Csv {
-        let mut w = csv::Writer::from_writer(&mut *buf);
-        if first {
-            let _ = w.write_record(["job", "node", "stream", "line"]);
-        }
-        let job = job.map(|j| j.to_string()).unwrap_or_default();
-        for line in lines {
-            let _ = w.write_record([job.as_str(), o.node.as_str(), stream, line]);
-        }
-        let _ = w.flush();
-        return;
-    }
-    for line in lines {
-        let record =
-            serde_json::json!({"job": job, "node": o.node, "stream": stream, "line": line});
-        let _ = serde_json::to_writer(&mut *buf, &record);
-        buf.push(b'\n');
-    }
-}
-
 pub async fn query_commands(
     common: &CommonArgs,
     node: Option<String>,
@@ -531,42 +492,6 @@ pub async fn query_commands(
         }
         t.fit(fit)
     }))
-}
-
-/// Asks configd to stop job `id` on every node; its answer.
-pub(crate) async fn cancel_job(client: &Client, id: u64) -> Result<String, CliError> {
-    match one(client, RequestBody::CancelJob(CancelJob { id })).await? {
-        ResponseBody::Done(d) => Ok(d.message),
-        other => Err(unexpected(&other).into()),
-    }
-}
-
-/// What follows the node name on a line of live output.
-pub(crate) fn marker(stream: OutputStream) -> &'static str {
-    match stream {
-        OutputStream::Stdout => ": ",
-        OutputStream::Stderr => " [stderr]: ",
-    }
-}
-
-/// Writes live output now; a closed pipe (`| head`) is not an error.
-pub(crate) fn write_live(out: &mut impl Write, buf: &[u8]) -> Result<(), CliError> {
-    match out.write_all(buf).and_then(|_| out.flush()) {
-        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => finish_output(Err(e)),
-        _ => Ok(()),
-    }
-}
-
-/// Prefixes each line of `data` with the node, into `buf`.
-pub(crate) fn prefix_lines(buf: &mut Vec<u8>, node: &str, marker: &str, data: &str) {
-    for line in data.split_inclusive('\n') {
-        buf.extend_from_slice(node.as_bytes());
-        buf.extend_from_slice(marker.as_bytes());
-        buf.extend_from_slice(line.as_bytes());
-        if !line.ends_with('\n') {
-            buf.push(b'\n');
-        }
-    }
 }
 
 pub async fn run(common: &CommonArgs, args: RunArgs) -> Result<(), CliError> {

@@ -549,7 +549,7 @@ pub async fn run(
     let _busy = match marks {
         Ok(marks) => marks,
         Err((kind, key)) => {
-            let (code, message) = super::runbook::run::busy_message(&kind, &key);
+            let (code, message) = busy_message(&kind, &key);
             let r = Refusal::new(code, Cause::Busy, message);
             let r = match &plan.item {
                 Some(i) => r.on(&i.node),
@@ -838,6 +838,14 @@ fn mark_lost(job: &mut JobView, now_ms: i64) {
     } else if job.message.is_empty() {
         job.message = format!("{RESTARTED}; its result on the nodes is unknown");
     }
+}
+
+/// The client-facing refusal for a busy item.
+pub fn busy_message(kind: &str, key: &str) -> (ErrorCode, String) {
+    (
+        ErrorCode::Busy,
+        format!("another job is acting on {kind} {key}; try again when it ends"),
+    )
 }
 
 #[cfg(test)]

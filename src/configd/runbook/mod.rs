@@ -70,7 +70,9 @@ async fn mark_busy<'a>(
 ) -> Result<super::ops_state::BusyMarks<'a>, ApiError> {
     match shared.ops().mark_busy(items) {
         Ok(m) => Ok(m),
-        Err((kind, key)) => Err(refuse(shared, who, req, run::busy_message(&kind, &key)).await),
+        Err((kind, key)) => {
+            Err(refuse(shared, who, req, super::jobs::busy_message(&kind, &key)).await)
+        }
     }
 }
 

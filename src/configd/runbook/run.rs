@@ -19,8 +19,8 @@ use super::super::state::Shared;
 use super::super::tokens::Identity;
 use crate::net::link::Replier;
 use crate::net::proto::{
-    ErrorCode, JobOutput, JobStarted, JobView, RequestBody, ResponseBody, RunCommand, StepKind,
-    StepProgress, StepState, StepView, TargetState,
+    JobOutput, JobStarted, JobView, RequestBody, ResponseBody, RunCommand, StepKind, StepProgress,
+    StepState, StepView, TargetState,
 };
 use crate::timefmt::now_ms;
 
@@ -451,12 +451,4 @@ async fn undo_completed(r: &mut Runner<'_>, who: &Identity, failed: usize) -> Ve
         r.send(ResponseBody::StepDone(view)).await;
     }
     undone
-}
-
-/// The client-facing refusal for a busy item.
-pub fn busy_message(kind: &str, key: &str) -> (ErrorCode, String) {
-    (
-        ErrorCode::Busy,
-        format!("another job is acting on {kind} {key}; try again when it ends"),
-    )
 }
