@@ -303,3 +303,53 @@ fn cli_exit_codes() {
         .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
 }
+
+/// Each request's log lines carry its session (peer, name, role) and the
+/// request's name; a refused request is logged once, at warn.
+#[test]
+fn configd_logs_each_request_in_its_session_and_request_span() {
+    let mut fleet = Fleet::start();
+    let _node = fleet.node("web-1", &[]);
+    fleet.wait_state("web-1", "up", Duration::from_secs(20));
+    let up = wait_for(Duration::from_secs(5), "`node up` in configd's log", || {
+        let log = fleet.configd().log();
+        log.lines()
+            .find(|l| l.contains("node up"))
+            .map(str::to_string)
+    });
+    for part in [
+        "session{",
+        "name=web-1",
+        "role=node",
+        "request{req=\"register\"",
+    ] {
+        assert!(up.contains(part), "no `{part}` in: {up}");
+    }
+    let viewer = fleet.token("vera", "viewer");
+    let out = fleet.cli_as(&viewer, &["ack", "web-1/load"]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    let refused = wait_for(
+        Duration::from_secs(5),
+        "the refusal in configd's log",
+        || {
+            let log = fleet.configd().log();
+            let lines: Vec<String> = log
+                .lines()
+                .filter(|l| l.contains("refused") && l.contains("name=vera"))
+                .map(str::to_string)
+                .collect();
+            (!lines.is_empty()).then_some(lines)
+        },
+    );
+    // Give a second copy time to show.
+    std::thread::sleep(Duration::from_millis(300));
+    let log = fleet.configd().log();
+    let again = log
+        .lines()
+        .filter(|l| l.contains("refused") && l.contains("name=vera"))
+        .count();
+    assert_eq!(again, 1, "{log}");
+    for part in ["WARN", "role=viewer", "request{req=", "code=\"forbidden\""] {
+        assert!(refused[0].contains(part), "no `{part}` in: {}", refused[0]);
+    }
+}

@@ -314,6 +314,7 @@ impl Client {
     }
 }
 
+/// A stream of answers that stopped before its final one.
 pub fn ended_early() -> ClientError {
     ClientError::Lost("configd ended the answer early".into())
 }
